@@ -1,0 +1,206 @@
+"""Handlers of registry commands: accounts, users, assets, sensors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bcrypt
+from pydantic import BaseModel, Field
+
+from commands.context import CommandContext, CommandError
+from domain import registry as ev
+from domain.units import UnitError, parse_unit
+from infra.eventstore.port import NO_STREAM
+
+
+class RegisterAccount(BaseModel):
+    name: str = Field(min_length=1)
+    roles: list[str] = Field(default_factory=list)
+
+
+class RegisterUser(BaseModel):
+    email: str = Field(min_length=3)
+    password: str = Field(min_length=8)
+    account_id: int
+    roles: list[str] = Field(default_factory=list)
+    username: str | None = None
+    timezone: str = "Europe/Amsterdam"
+
+
+class RegisterAsset(BaseModel):
+    account_id: int
+    name: str = Field(min_length=1)
+    asset_type: str
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    parent_asset_id: int | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChangeAsset(BaseModel):
+    asset_id: int
+    changes: dict[str, Any]
+
+
+class DeleteAsset(BaseModel):
+    asset_id: int
+
+
+class RegisterSensor(BaseModel):
+    asset_id: int
+    name: str = Field(min_length=1)
+    unit: str
+    event_resolution_s: int = Field(ge=0)
+    timezone: str = "UTC"
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChangeSensor(BaseModel):
+    sensor_id: int
+    changes: dict[str, Any]
+    has_data: bool = False
+
+
+class DeleteSensor(BaseModel):
+    sensor_id: int
+
+
+def hash_password(password: str) -> str:
+    """bcrypt hash (cost 12 by default; tests may lower it through the environment)."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=_BCRYPT_ROUNDS)).decode()
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    return bcrypt.checkpw(password.encode(), password_hash.encode())
+
+
+_BCRYPT_ROUNDS = 12
+
+
+def set_bcrypt_rounds(rounds: int) -> None:
+    global _BCRYPT_ROUNDS  # noqa: PLW0603 - a deliberate, process-wide security setting
+    _BCRYPT_ROUNDS = rounds
+
+
+def register_account(ctx: CommandContext, cmd: RegisterAccount) -> int:
+    account_id = ctx.reserve_id("account")
+    ctx.append(ev.stream_of("account", account_id), [ev.AccountRegistered(account_id=account_id, **cmd.model_dump())], NO_STREAM)
+    return account_id
+
+
+def register_user(ctx: CommandContext, cmd: RegisterUser) -> int:
+    for role in cmd.roles:
+        if role not in ev.USER_ROLES:
+            raise CommandError("INVALID_ROLE", f"unknown role {role!r}; known: {', '.join(ev.USER_ROLES)}", "roles")
+    if ctx.store.stream_revision(ev.stream_of("account", cmd.account_id)) is None:
+        raise CommandError("UNKNOWN_ACCOUNT", f"no account {cmd.account_id}", "account_id", 404)
+    email_stream = f"useremail-{cmd.email.lower()}"
+    user_id = ctx.reserve_id("user")
+    try:  # the e-mail stream makes e-mail addresses unique
+        ctx.append(email_stream, [ev.IdReserved(kind="user-email", id=user_id)], NO_STREAM)
+    except Exception as exc:
+        raise CommandError("DUPLICATE_EMAIL", f"a user with e-mail {cmd.email} exists", "email", 409) from exc
+    event = ev.UserRegistered(
+        user_id=user_id,
+        account_id=cmd.account_id,
+        email=cmd.email.lower(),
+        username=cmd.username or cmd.email.split("@")[0],
+        password_hash=hash_password(cmd.password),
+        roles=cmd.roles,
+        timezone=cmd.timezone,
+    )
+    ctx.append(ev.stream_of("user", user_id), [event], NO_STREAM)
+    return user_id
+
+
+def register_asset(ctx: CommandContext, cmd: RegisterAsset) -> int:
+    if cmd.asset_type not in ev.ASSET_TYPES:
+        raise CommandError("INVALID_ASSET_TYPE", f"unknown asset type {cmd.asset_type!r}", "generic_asset_type_id")
+    if cmd.parent_asset_id is not None and load_asset(ctx, cmd.parent_asset_id) is None:
+        raise CommandError("UNRECOGNIZED_ASSET", f"no asset {cmd.parent_asset_id}", "parent_asset_id", 404)
+    asset_id = ctx.reserve_id("asset")
+    ctx.append(ev.stream_of("asset", asset_id), [ev.AssetRegistered(asset_id=asset_id, **cmd.model_dump())], NO_STREAM)
+    return asset_id
+
+
+def load_asset(ctx: CommandContext, asset_id: int) -> ev.AssetRegistered | None:
+    events, _ = ctx.load(ev.stream_of("asset", asset_id))
+    state = None
+    for event in events:
+        if isinstance(event, ev.AssetRegistered):
+            state = event
+        elif isinstance(event, ev.AssetChanged) and state:
+            state = ev.evolve_asset(state, event)
+        elif isinstance(event, ev.AssetDeleted):
+            state = None
+    return state
+
+
+def change_asset(ctx: CommandContext, cmd: ChangeAsset) -> None:
+    unknown = set(cmd.changes) - ev.ASSET_MUTABLE_FIELDS
+    if unknown:
+        field = sorted(unknown)[0]
+        raise CommandError("INVALID_FIELD", f"field {field!r} cannot be changed", field)
+    if cmd.changes.get("asset_type", "battery") not in ev.ASSET_TYPES:
+        raise CommandError("INVALID_ASSET_TYPE", "unknown asset type", "generic_asset_type_id")
+    _, revision = _require(ctx, "asset", cmd.asset_id)
+    ctx.append(ev.stream_of("asset", cmd.asset_id), [ev.AssetChanged(asset_id=cmd.asset_id, changes=cmd.changes)], revision)
+
+
+def delete_asset(ctx: CommandContext, cmd: DeleteAsset) -> None:
+    _, revision = _require(ctx, "asset", cmd.asset_id)
+    ctx.append(ev.stream_of("asset", cmd.asset_id), [ev.AssetDeleted(asset_id=cmd.asset_id)], revision)
+
+
+def _require(ctx: CommandContext, kind: str, entity_id: int):
+    events, revision = ctx.load(ev.stream_of(kind, entity_id))
+    deleted = any(type(e).__name__.endswith("Deleted") for e in events)
+    if revision is None or deleted:
+        code = "UNRECOGNIZED_ASSET" if kind == "asset" else "UNRECOGNIZED_SENSOR"
+        raise CommandError(code, f"no {kind} {entity_id}", f"{kind}_id", 404)
+    return events, revision
+
+
+def register_sensor(ctx: CommandContext, cmd: RegisterSensor) -> int:
+    try:
+        parse_unit(cmd.unit)
+    except UnitError as exc:
+        raise CommandError("INVALID_UNIT", str(exc), "unit") from exc
+    if load_asset(ctx, cmd.asset_id) is None:
+        raise CommandError("UNRECOGNIZED_ASSET", f"no asset {cmd.asset_id}", "generic_asset_id", 404)
+    sensor_id = ctx.reserve_id("sensor")
+    ctx.append(ev.stream_of("sensor", sensor_id), [ev.SensorRegistered(sensor_id=sensor_id, **cmd.model_dump())], NO_STREAM)
+    return sensor_id
+
+
+def load_sensor(ctx: CommandContext, sensor_id: int) -> ev.SensorRegistered | None:
+    events, _ = ctx.load(ev.stream_of("sensor", sensor_id))
+    state = None
+    for event in events:
+        if isinstance(event, ev.SensorRegistered):
+            state = event
+        elif isinstance(event, ev.SensorChanged) and state:
+            state = ev.evolve_sensor(state, event)
+        elif isinstance(event, ev.SensorDeleted):
+            state = None
+    return state
+
+
+def change_sensor(ctx: CommandContext, cmd: ChangeSensor) -> None:
+    events, revision = _require(ctx, "sensor", cmd.sensor_id)
+    current = load_sensor(ctx, cmd.sensor_id)
+    if "unit" in cmd.changes:
+        try:
+            parse_unit(cmd.changes["unit"])
+        except UnitError as exc:
+            raise CommandError("INVALID_UNIT", str(exc), "unit") from exc
+    try:
+        change = ev.decide_sensor_change(current, cmd.changes, cmd.has_data)
+    except ev.RegistryError as exc:
+        raise CommandError.from_registry(exc) from exc
+    ctx.append(ev.stream_of("sensor", cmd.sensor_id), [change], revision)
+
+
+def delete_sensor(ctx: CommandContext, cmd: DeleteSensor) -> None:
+    _, revision = _require(ctx, "sensor", cmd.sensor_id)
+    ctx.append(ev.stream_of("sensor", cmd.sensor_id), [ev.SensorDeleted(sensor_id=cmd.sensor_id)], revision)

@@ -1,0 +1,133 @@
+"""The composition root: the one place that chooses adapters and wires the platform.
+
+No string imports and no globals: :func:`build_platform` takes :class:`Settings` and returns a
+:class:`Platform` holding every component. ``start()`` runs the relay and processors in
+threads (embedded runner); the distributed deployment runs them in Faust workers instead
+(``flexledger worker``) and sets ``FLEXLEDGER_RUN_PROCESSORS=false`` on the API.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from commands.context import CommandContext
+from commands.registry import set_bcrypt_rounds
+from infra.eventstore.port import EventStore
+from infra.log.memory import MemoryLog
+from infra.log.port import Log
+from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
+from infra.settings import Settings
+from projections.readings import ReadingsProjection
+from projections.registry import RegistryProjection
+from streams.projection_processor import ProjectionProcessor
+from streams.relay import Relay
+from streams.runner import InProcessRunner, Processor, ProcessorLoop
+from streams.topics import TOPIC_READINGS, TOPIC_REGISTRY
+
+
+def build_event_store(settings: Settings) -> EventStore:
+    if settings.event_store == "postgres":
+        from infra.eventstore.postgres import PostgresEventStore
+
+        return PostgresEventStore(settings.postgres_url)
+    if settings.event_store == "kurrentdb":
+        from infra.eventstore.kurrentdb import KurrentDbEventStore
+
+        return KurrentDbEventStore(settings.kurrentdb_url)
+    from infra.eventstore.sqlite import SqliteEventStore
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return SqliteEventStore(settings.event_store_path)
+
+
+def build_log(settings: Settings) -> Log:
+    if settings.log == "kafka":
+        from infra.log.kafka import KafkaLog
+
+        return KafkaLog(settings.kafka_bootstrap_servers, partitions=settings.kafka_partitions)
+    return MemoryLog(partitions=1)  # one partition: processors see the global order
+
+
+def build_read_models(settings: Settings) -> ReadModelDb:
+    if settings.read_models == "postgres":
+        return postgres_readmodels(settings.read_models_url or settings.postgres_url)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return sqlite_readmodels(settings.read_models_path)
+
+
+def build_processors(platform: Platform) -> list[Processor]:
+    """Every processor of the platform, in one list (projections, forecasters, scheduler)."""
+    engine = platform.read_models.write_engine
+    return [
+        ProjectionProcessor(RegistryProjection(), engine, [TOPIC_REGISTRY]),
+        ProjectionProcessor(ReadingsProjection(), engine, [TOPIC_READINGS]),
+    ]
+
+
+def _token_secret(settings: Settings) -> str:
+    if settings.token_secret:
+        return settings.token_secret
+    path = settings.home / "token_secret"
+    settings.home.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    store: EventStore
+    log: Log
+    read_models: ReadModelDb
+    token_secret: str
+    processors: list[Processor] = field(default_factory=list)
+    runner: InProcessRunner | None = None
+
+    @property
+    def commands(self) -> CommandContext:
+        return CommandContext(self.store)
+
+    def start(self) -> None:
+        """Run relay and processors in this process (embedded deployment)."""
+        if self.runner is not None or not self.settings.run_processors:
+            return
+        start = min((p.checkpoint() for p in self.processors), default=0)
+        relay = Relay(self.store, self.log, start)
+        loops = [ProcessorLoop(p, self.log, published_position=lambda: relay.position) for p in self.processors]
+        self.runner = InProcessRunner(relay, loops)
+        self.runner.start()
+
+    def wait_for(self, position: int, processors: list[str] | None = None, timeout_s: float | None = None) -> bool:
+        """Block until processors have applied ``position`` (read-your-writes for the API)."""
+        if self.runner is None:
+            return False
+        timeout = self.settings.consistency_timeout_s if timeout_s is None else timeout_s
+        return self.runner.wait_for(position, processors, timeout)
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+
+    def close(self) -> None:
+        self.stop()
+        self.log.close()
+        self.store.close()
+        self.read_models.close()
+
+
+def build_platform(settings: Settings | None = None) -> Platform:
+    settings = settings or Settings()
+    set_bcrypt_rounds(settings.bcrypt_rounds)
+    platform = Platform(
+        settings=settings,
+        store=build_event_store(settings),
+        log=build_log(settings),
+        read_models=build_read_models(settings),
+        token_secret=_token_secret(settings),
+    )
+    platform.processors = build_processors(platform)
+    return platform

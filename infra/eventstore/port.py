@@ -1,0 +1,122 @@
+"""The event-store port: the system of record.
+
+Adapters: :mod:`infra.eventstore.sqlite` (embedded default), :mod:`infra.eventstore.postgres`
+and :mod:`infra.eventstore.kurrentdb`. All pass ``tests/contract/test_event_store.py``.
+
+Semantics every adapter keeps:
+
+* ``append`` is atomic per call. ``expected_revision`` is an int (the revision of the last
+  event in the stream, 0-based), :data:`NO_STREAM`, :data:`STREAM_EXISTS` or :data:`ANY`.
+  A mismatch raises :class:`WrongExpectedRevision` and stores nothing.
+* Appending an event whose id is already stored does not store it again. When every event of
+  a call is already stored, the call succeeds without checking ``expected_revision`` (a retry
+  of an acknowledged append is safe) and returns the stored positions.
+* Global positions are 1-based, strictly increasing in commit order, without gaps visible to
+  readers: a reader that has seen position N never later sees a new event below N.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from domain.events import NewEvent, RecordedEvent
+
+ANY = "any"
+NO_STREAM = "no_stream"
+STREAM_EXISTS = "stream_exists"
+ExpectedRevision = int | str
+
+
+class EventStoreError(Exception):
+    """Base class of event-store errors."""
+
+
+class WrongExpectedRevision(EventStoreError):
+    """The stream is not at the revision the writer expected (optimistic concurrency)."""
+
+    code = "WRONG_EXPECTED_REVISION"
+
+    def __init__(self, stream_id: str, expected: ExpectedRevision, actual: int | None):
+        self.stream_id, self.expected, self.actual = stream_id, expected, actual
+        shown = "no stream" if actual is None else actual
+        super().__init__(f"stream {stream_id!r}: expected revision {expected}, actual {shown}")
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """Where an append landed: the stream's last revision and the last global position."""
+
+    stream_revision: int
+    global_position: int
+    appended: int
+    """How many events were new (the rest were already stored: idempotent re-append)."""
+
+
+class EventStore(Protocol):
+    """Append-only, ordered, idempotent event storage."""
+
+    def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_revision: ExpectedRevision = ANY
+    ) -> AppendResult: ...
+
+    def read_stream(
+        self, stream_id: str, from_revision: int = 0, backwards: bool = False, limit: int | None = None
+    ) -> list[RecordedEvent]: ...
+
+    def stream_revision(self, stream_id: str) -> int | None:
+        """The revision of the last event in the stream, ``None`` when it has none."""
+        ...
+
+    def read_all(
+        self,
+        after_position: int = 0,
+        limit: int = 1000,
+        types: Sequence[str] | None = None,
+        stream_prefix: str | None = None,
+    ) -> list[RecordedEvent]:
+        """Events with global position > ``after_position``, in order, optionally filtered."""
+        ...
+
+    def head_position(self) -> int:
+        """The highest global position stored (0 when empty)."""
+        ...
+
+    def get_event(self, event_id: uuid.UUID) -> RecordedEvent | None: ...
+
+    def wait_for_append(self, after_position: int, timeout_s: float) -> bool:
+        """Block until an event beyond ``after_position`` may exist (or timeout); True if so."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def subscribe(
+    store: EventStore,
+    after_position: int = 0,
+    batch_size: int = 1000,
+    types: Sequence[str] | None = None,
+    stream_prefix: str | None = None,
+    idle_timeout_s: float = 0.5,
+    stop: object = None,
+) -> Iterator[list[RecordedEvent]]:
+    """Catch-up subscription: yields batches from ``after_position`` on, then continues live.
+
+    Stops when ``stop`` (anything with ``is_set()``, e.g. a ``threading.Event``) is set. The
+    caller records the last position it processed and passes it on restart; every event is
+    then seen exactly once across the restart.
+    """
+    position = after_position
+    filtered = bool(types or stream_prefix)
+    while stop is None or not stop.is_set():
+        head = store.head_position() if filtered else None
+        batch = store.read_all(position, batch_size, types=types, stream_prefix=stream_prefix)
+        if batch:
+            position = batch[-1].global_position
+            yield batch
+        elif head is not None and head > position:
+            position = head  # everything up to the head read before the query was filtered out
+        else:
+            store.wait_for_append(position, idle_timeout_s)

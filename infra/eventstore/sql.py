@@ -1,0 +1,241 @@
+"""Event store on SQL (SQLAlchemy Core), shared by the SQLite and PostgreSQL adapters.
+
+Table ``events``: one row per event, ``global_position`` is the primary key, ``event_id`` is
+unique (idempotency), ``(stream_id, stream_revision)`` is unique (optimistic concurrency).
+Appends are serialised by the dialect's lock (``BEGIN IMMEDIATE`` on SQLite, a transaction
+advisory lock on PostgreSQL), so global positions are assigned in commit order and a reader
+never sees a gap that is filled later.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from domain.events import EventMetadata, NewEvent, RecordedEvent
+from infra.eventstore.port import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    AppendResult,
+    ExpectedRevision,
+    WrongExpectedRevision,
+)
+
+metadata = sa.MetaData()
+events_table = sa.Table(
+    "events",
+    metadata,
+    sa.Column("global_position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("stream_id", sa.String(255), nullable=False),
+    sa.Column("stream_revision", sa.BigInteger, nullable=False),
+    sa.Column("type", sa.String(128), nullable=False),
+    sa.Column("schema_version", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("metadata", sa.LargeBinary, nullable=False),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.UniqueConstraint("stream_id", "stream_revision", name="uq_events_stream_revision"),
+)
+sa.Index("ix_events_type", events_table.c.type, events_table.c.global_position)
+
+_INSERT = events_table.insert()
+_COLUMNS = (
+    events_table.c.global_position,
+    events_table.c.event_id,
+    events_table.c.stream_id,
+    events_table.c.stream_revision,
+    events_table.c.type,
+    events_table.c.schema_version,
+    events_table.c.data,
+    events_table.c.metadata,
+)
+
+
+def _row_to_event(row) -> RecordedEvent:
+    return RecordedEvent(
+        global_position=row[0],
+        event_id=uuid.UUID(row[1]),
+        stream_id=row[2],
+        stream_revision=row[3],
+        type=row[4],
+        schema_version=row[5],
+        data=orjson.loads(row[6]),
+        metadata=EventMetadata.model_validate(orjson.loads(row[7])),
+    )
+
+
+def _check_expected(stream_id: str, expected: ExpectedRevision, actual: int | None) -> None:
+    if expected == ANY:
+        return
+    if expected == NO_STREAM:
+        ok = actual is None
+    elif expected == STREAM_EXISTS:
+        ok = actual is not None
+    elif isinstance(expected, int):
+        ok = actual == expected
+    else:
+        raise ValueError(f"invalid expected revision {expected!r}")
+    if not ok:
+        raise WrongExpectedRevision(stream_id, expected, actual)
+
+
+class SqlEventStore:
+    """The SQL event store; subclasses supply the append lock and the live notification."""
+
+    def __init__(self, engine: Engine, read_engine: Engine | None = None):
+        self.engine = engine
+        self.read_engine = read_engine or engine
+        metadata.create_all(engine)
+        self._appended = threading.Condition()
+        self._local_head = self.head_position()
+
+    # -- dialect hooks -------------------------------------------------------------------
+    def _lock_for_append(self, conn: Connection) -> None:
+        """Serialise appenders inside the open transaction."""
+
+    def _next_position(self, conn: Connection) -> int:
+        current = conn.execute(sa.select(sa.func.max(events_table.c.global_position))).scalar()
+        return (current or 0) + 1
+
+    def _notify(self, conn: Connection, position: int) -> None:
+        """Tell other processes about new events (inside the transaction)."""
+
+    # -- writing --------------------------------------------------------------------------
+    def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_revision: ExpectedRevision = ANY
+    ) -> AppendResult:
+        if not events:
+            raise ValueError("append needs at least one event")
+        with self.engine.begin() as conn:
+            self._lock_for_append(conn)
+            result = self._append_locked(conn, stream_id, events, expected_revision)
+            if result.appended:
+                self._notify(conn, result.global_position)
+        if result.appended:
+            with self._appended:
+                self._local_head = max(self._local_head, result.global_position)
+                self._appended.notify_all()
+        return result
+
+    def _append_locked(
+        self, conn: Connection, stream_id: str, events: Sequence[NewEvent], expected: ExpectedRevision
+    ) -> AppendResult:
+        ids = [str(e.event_id) for e in events]
+        existing = dict(
+            conn.execute(
+                sa.select(events_table.c.event_id, events_table.c.global_position).where(
+                    events_table.c.event_id.in_(ids)
+                )
+            ).all()
+        )
+        actual = self._stream_revision(conn, stream_id)
+        fresh = [e for e in events if str(e.event_id) not in existing]
+        if not fresh:
+            return AppendResult(actual if actual is not None else -1, max(existing.values()), 0)
+        _check_expected(stream_id, expected, actual)
+        position = self._next_position(conn)
+        revision = -1 if actual is None else actual
+        rows = []
+        for event in fresh:
+            revision += 1
+            rows.append(self._row(stream_id, event, revision, position))
+            position += 1
+        conn.execute(_INSERT, rows)
+        return AppendResult(revision, position - 1, len(fresh))
+
+    @staticmethod
+    def _row(stream_id: str, event: NewEvent, revision: int, position: int) -> dict:
+        meta = event.metadata
+        return {
+            "global_position": position,
+            "event_id": str(event.event_id),
+            "stream_id": stream_id,
+            "stream_revision": revision,
+            "type": event.type,
+            "schema_version": event.schema_version,
+            "data": orjson.dumps(event.data),
+            "metadata": orjson.dumps(meta.to_json()),
+            "recorded_at": meta.recorded_at.isoformat(),
+        }
+
+    # -- reading --------------------------------------------------------------------------
+    @staticmethod
+    def _stream_revision(conn: Connection, stream_id: str) -> int | None:
+        return conn.execute(
+            sa.select(sa.func.max(events_table.c.stream_revision)).where(events_table.c.stream_id == stream_id)
+        ).scalar()
+
+    def stream_revision(self, stream_id: str) -> int | None:
+        with self.read_engine.connect() as conn:
+            return self._stream_revision(conn, stream_id)
+
+    def read_stream(
+        self, stream_id: str, from_revision: int = 0, backwards: bool = False, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        c = events_table.c
+        query = sa.select(*_COLUMNS).where(c.stream_id == stream_id)
+        if backwards:
+            query = query.where(c.stream_revision <= from_revision) if from_revision >= 0 else query
+            query = query.order_by(c.stream_revision.desc())
+        else:
+            query = query.where(c.stream_revision >= from_revision).order_by(c.stream_revision)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.read_engine.connect() as conn:
+            return [_row_to_event(r) for r in conn.execute(query)]
+
+    def read_all(
+        self,
+        after_position: int = 0,
+        limit: int = 1000,
+        types: Sequence[str] | None = None,
+        stream_prefix: str | None = None,
+    ) -> list[RecordedEvent]:
+        c = events_table.c
+        query = sa.select(*_COLUMNS).where(c.global_position > after_position)
+        if types:
+            query = query.where(c.type.in_(list(types)))
+        if stream_prefix:
+            query = query.where(c.stream_id.startswith(stream_prefix, autoescape=True))
+        query = query.order_by(c.global_position).limit(limit)
+        with self.read_engine.connect() as conn:
+            return [_row_to_event(r) for r in conn.execute(query)]
+
+    def head_position(self) -> int:
+        with self.read_engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(events_table.c.global_position))).scalar() or 0
+
+    def get_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
+        query = sa.select(*_COLUMNS).where(events_table.c.event_id == str(event_id))
+        with self.read_engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _row_to_event(row) if row else None
+
+    def recorded_between(self, start: datetime, end: datetime) -> int:
+        """How many events were recorded in [start, end) (audit statistics)."""
+        c = events_table.c
+        query = sa.select(sa.func.count()).where(
+            c.recorded_at >= start.isoformat(), c.recorded_at < end.isoformat()
+        )
+        with self.read_engine.connect() as conn:
+            return conn.execute(query).scalar() or 0
+
+    def wait_for_append(self, after_position: int, timeout_s: float) -> bool:
+        with self._appended:
+            if self._local_head > after_position:
+                return True
+            self._appended.wait(timeout_s)
+            return self._local_head > after_position
+
+    def close(self) -> None:
+        with self._appended:
+            self._appended.notify_all()
+        self.engine.dispose()
+        self.read_engine.dispose()

@@ -1,0 +1,123 @@
+"""Queries on the readings read model: "what did we believe about these events at time T".
+
+All times in and out are epoch seconds (UTC) except ``prior`` (a datetime); values are in the
+sensor's unit. The API layer converts units and formats the series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from domain.beliefs import to_epoch_us
+from projections.readings import data_sources, readings
+
+
+@dataclass(frozen=True)
+class BeliefFilter:
+    """Which beliefs count.
+
+    * ``prior``: only beliefs formed before this time (time travel);
+    * ``horizon_s``: only beliefs formed at least this long before the event's end
+      (negative: at most this long after it);
+    * ``sources``: only these source names (``None``: any source);
+    * ``source_types``: only sources of these types, e.g. ``["forecaster"]``.
+    """
+
+    prior: datetime | None = None
+    horizon_s: int | None = None
+    sources: Sequence[str] | None = None
+    source_types: Sequence[str] | None = None
+
+
+def _belief_conditions(sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter) -> list:
+    r = readings.c
+    conditions = [r.sensor_id == sensor_id, r.event_start >= start_s, r.event_start < end_s]
+    if beliefs.prior is not None:
+        conditions.append(r.belief_time < to_epoch_us(beliefs.prior))
+    if beliefs.horizon_s is not None:
+        # belief horizon (us) = event end - belief time >= requested horizon
+        conditions.append(
+            (r.event_start + r.resolution_s) * 1_000_000 - r.belief_time >= beliefs.horizon_s * 1_000_000
+        )
+    if beliefs.sources is not None or beliefs.source_types is not None:
+        source_query = sa.select(data_sources.c.id)
+        if beliefs.sources is not None:
+            source_query = source_query.where(data_sources.c.name.in_(list(beliefs.sources)))
+        if beliefs.source_types is not None:
+            source_query = source_query.where(data_sources.c.type.in_(list(beliefs.source_types)))
+        conditions.append(r.source_id.in_(source_query.scalar_subquery()))
+    return conditions
+
+
+def latest_beliefs_query(sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter) -> sa.Select:
+    """Latest belief per event (ties between sources: the highest source id)."""
+    r = readings.c
+    rank = (
+        sa.func.row_number()
+        .over(partition_by=r.event_start, order_by=(r.belief_time.desc(), r.source_id.desc()))
+        .label("rank")
+    )
+    ranked = (
+        sa.select(r.event_start, r.value, r.belief_time, r.source_id, rank)
+        .where(*_belief_conditions(sensor_id, start_s, end_s, beliefs))
+        .subquery("ranked")
+    )
+    return sa.select(ranked.c.event_start, ranked.c.value, ranked.c.belief_time, ranked.c.source_id).where(
+        ranked.c.rank == 1
+    )
+
+
+def latest_values(
+    conn: sa.Connection,
+    sensor_id: int,
+    start_s: int,
+    end_s: int,
+    beliefs: BeliefFilter = BeliefFilter(),
+) -> dict[int, float]:
+    """{event start (epoch s): value} of the latest belief per event in [start_s, end_s)."""
+    query = latest_beliefs_query(sensor_id, start_s, end_s, beliefs)
+    return {row[0]: row[1] for row in conn.execute(query)}
+
+
+def resampled_values(
+    conn: sa.Connection,
+    sensor_id: int,
+    start_s: int,
+    end_s: int,
+    resolution_s: int,
+    aggregate: str,
+    beliefs: BeliefFilter = BeliefFilter(),
+) -> dict[int, float]:
+    """{bucket start: value} with buckets of ``resolution_s`` from ``start_s``.
+
+    ``aggregate`` is ``"mean"`` (power, prices, ...) or ``"sum"`` (energy).
+    """
+    latest = latest_beliefs_query(sensor_id, start_s, end_s, beliefs).subquery("latest")
+    bucket = (start_s + sa.func.floor((latest.c.event_start - start_s) / float(resolution_s)) * resolution_s).label(
+        "bucket"
+    )
+    value = (sa.func.avg if aggregate == "mean" else sa.func.sum)(latest.c.value)
+    query = sa.select(bucket, value).group_by(bucket).order_by(bucket)
+    return {int(row[0]): row[1] for row in conn.execute(query)}
+
+
+def beliefs_with_sources(
+    conn: sa.Connection, sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter = BeliefFilter()
+) -> list[tuple[int, int, str, float]]:
+    """Every matching belief (not only the latest): (event start s, belief time us, source, value)."""
+    r = readings.c
+    query = (
+        sa.select(r.event_start, r.belief_time, data_sources.c.name, r.value)
+        .join(data_sources, data_sources.c.id == r.source_id)
+        .where(*_belief_conditions(sensor_id, start_s, end_s, beliefs))
+        .order_by(r.event_start, r.belief_time)
+    )
+    return [tuple(row) for row in conn.execute(query)]
+
+
+def has_data(conn: sa.Connection, sensor_id: int) -> bool:
+    return conn.execute(sa.select(readings.c.sensor_id).where(readings.c.sensor_id == sensor_id).limit(1)).first() is not None

@@ -1,0 +1,42 @@
+"""Replay: rebuild a projection from position 0 straight from the event store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from infra.eventstore.port import EventStore
+from projections.base import ALL_PARTITIONS, Projection, apply_batch, reset, save_checkpoint
+
+
+def rebuild(
+    store: EventStore,
+    engine: sa.Engine,
+    projection: Projection,
+    batch_size: int = 2000,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Drop the projection's tables, replay every event of its types; returns events applied.
+
+    ``on_progress(position, head)`` is called after each batch. Afterwards the checkpoint is
+    the head position under :data:`ALL_PARTITIONS`; the embedded runner reads the minimum.
+    """
+    reset(engine, projection)
+    head = store.head_position()
+    position, applied = 0, 0
+    types = sorted(projection.event_types)
+    while position < head:
+        batch = store.read_all(position, batch_size, types=types)
+        batch = [e for e in batch if e.global_position <= head]
+        if not batch:
+            break
+        apply_batch(engine, projection, ALL_PARTITIONS, batch)
+        position, applied = batch[-1].global_position, applied + len(batch)
+        if on_progress:
+            on_progress(position, head)
+    with engine.begin() as conn:
+        save_checkpoint(conn, projection.name, ALL_PARTITIONS, head)
+    if on_progress:
+        on_progress(head, head)
+    return applied

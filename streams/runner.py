@@ -1,0 +1,128 @@
+"""The in-process runner: threads that drive the relay and the processors.
+
+A processor consumes records of its topics from the log as a consumer group member, applies
+them (durably: read-model rows plus checkpoint in one transaction), then commits the offsets.
+Errors are logged and the batch is retried after a back-off; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from domain.events import RecordedEvent
+from infra.log.port import Log, LogRecord
+from streams.relay import Relay
+
+log = logging.getLogger(__name__)
+
+
+class Processor(Protocol):
+    """Anything that consumes events from the log: projections, forecasters, the scheduler."""
+
+    name: str
+    topics: Sequence[str]
+
+    def process(self, partition: str, events: Sequence[RecordedEvent]) -> int:
+        """Apply events of one partition durably and idempotently; return the new checkpoint."""
+        ...
+
+    def checkpoint(self) -> int:
+        """The lowest position up to which every partition has been processed."""
+        ...
+
+
+class ProcessorLoop:
+    """Polls the log for one processor, applies, commits; tracks progress for waiters."""
+
+    def __init__(
+        self,
+        processor: Processor,
+        log_: Log,
+        max_records: int = 5000,
+        published_position: Callable[[], int] = lambda: 0,
+    ):
+        self.processor, self.log, self.max_records = processor, log_, max_records
+        self.published_position = published_position
+        self.position = processor.checkpoint()
+        self.progress = threading.Condition()
+        self.errors = 0
+
+    def run(self, stop: threading.Event) -> None:
+        consumer = self.log.consumer(self.processor.name, list(self.processor.topics))
+        try:
+            while not stop.is_set():
+                published = self.published_position()
+                records = consumer.poll(self.max_records, timeout_s=0.2)
+                if records and self._apply(records, stop):
+                    consumer.commit(records)
+                elif not records:
+                    self._advance(published)  # nothing of ours up to what the relay had published
+        finally:
+            consumer.close()
+
+    def _apply(self, records: list[LogRecord], stop: threading.Event) -> bool:
+        by_partition: dict[str, list[RecordedEvent]] = {}
+        for record in records:
+            by_partition.setdefault(f"{record.topic}:{record.partition}", []).append(record.value)
+        delay = 0.05
+        while not stop.is_set():
+            try:
+                last = max(self.processor.process(p, events) for p, events in by_partition.items())
+            except Exception:  # noqa: BLE001 - logged, retried, never dropped
+                self.errors += 1
+                log.exception("processor %s failed; retrying in %.2fs", self.processor.name, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self._advance(last)
+            return True
+        return False
+
+    def _advance(self, position: int) -> None:
+        with self.progress:
+            if position > self.position:
+                self.position = position
+                self.progress.notify_all()
+
+    def wait_for(self, position: int, timeout_s: float) -> bool:
+        """Block until events up to ``position`` are processed; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self.progress:
+            while self.position < position:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.progress.wait(remaining)
+        return True
+
+
+class InProcessRunner:
+    """Runs the relay and every processor loop in daemon threads."""
+
+    def __init__(self, relay: Relay, loops: Sequence[ProcessorLoop]):
+        self.relay, self.loops = relay, {loop.processor.name: loop for loop in loops}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        targets = [("relay", self.relay.run)] + [(name, loop.run) for name, loop in self.loops.items()]
+        for name, target in targets:
+            thread = threading.Thread(target=target, args=(self._stop,), name=f"flexledger-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout_s)
+        self._threads.clear()
+
+    def wait_for(self, position: int, processors: Sequence[str] | None = None, timeout_s: float = 5.0) -> bool:
+        """Block until the named processors (default: all) have processed ``position``."""
+        names = processors or list(self.loops)
+        deadline = time.monotonic() + timeout_s
+        return all(self.loops[n].wait_for(position, max(0.0, deadline - time.monotonic())) for n in names)

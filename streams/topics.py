@@ -1,0 +1,28 @@
+"""Which log topic an event goes to: one topic per stream category, plus the all-events topic."""
+
+from __future__ import annotations
+
+from domain.events import RecordedEvent
+from infra.log.port import TOPIC_ALL
+
+CATEGORY_TOPICS = {
+    "sensordata": "flexledger.readings",
+    "udi": "flexledger.udi-events",
+    "command": "flexledger.commands",
+    "schedule": "flexledger.schedules",
+    "forecast": "flexledger.forecasts",
+}
+TOPIC_REGISTRY = "flexledger.registry"
+TOPIC_READINGS = CATEGORY_TOPICS["sensordata"]
+
+
+def topic_of(event: RecordedEvent) -> str:
+    """The category topic of an event (registry events: accounts, users, assets, sensors)."""
+    return CATEGORY_TOPICS.get(event.category, TOPIC_REGISTRY)
+
+
+def all_topics() -> list[str]:
+    return [TOPIC_ALL, TOPIC_REGISTRY, *CATEGORY_TOPICS.values()]
+
+
+__all__ = ["TOPIC_ALL", "TOPIC_READINGS", "TOPIC_REGISTRY", "topic_of", "all_topics"]
