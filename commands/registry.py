@@ -35,6 +35,9 @@ class RegisterAsset(BaseModel):
     longitude: float | None = Field(default=None, ge=-180, le=180)
     parent_asset_id: int | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
+    flex_context: dict[str, Any] = Field(default_factory=dict)
+    flex_model: dict[str, Any] | list[Any] = Field(default_factory=dict)
+    sensors_to_show: list[Any] = Field(default_factory=list)
 
 
 class ChangeAsset(BaseModel):

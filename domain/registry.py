@@ -80,6 +80,9 @@ class AssetRegistered(DomainEvent):
     longitude: float | None = None
     parent_asset_id: int | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
+    flex_context: dict[str, Any] = Field(default_factory=dict)
+    flex_model: dict[str, Any] | list[Any] = Field(default_factory=dict)
+    sensors_to_show: list[Any] = Field(default_factory=list)
 
 
 @register_event
@@ -137,7 +140,10 @@ def stream_of(kind: EntityKind, entity_id: int) -> str:
 
 
 SENSOR_MUTABLE_FIELDS = frozenset({"name", "unit", "timezone", "attributes", "event_resolution_s"})
-ASSET_MUTABLE_FIELDS = frozenset({"name", "latitude", "longitude", "attributes", "parent_asset_id", "asset_type"})
+ASSET_MUTABLE_FIELDS = frozenset(
+    {"name", "latitude", "longitude", "attributes", "parent_asset_id", "asset_type", "flex_context", "flex_model",
+     "sensors_to_show"}
+)
 
 
 def decide_sensor_change(current: SensorRegistered, changes: dict[str, Any], has_data: bool) -> SensorChanged:

@@ -41,6 +41,9 @@ assets = sa.Table(
     sa.Column("longitude", sa.Float),
     sa.Column("parent_asset_id", sa.Integer),
     sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("flex_context", sa.JSON, nullable=False),
+    sa.Column("flex_model", sa.JSON, nullable=False),
+    sa.Column("sensors_to_show", sa.JSON, nullable=False),
 )
 sensors = sa.Table(
     "sensors",

@@ -1,0 +1,91 @@
+"""The FastAPI application: routers, error handlers, body-size limit, version header.
+
+``create_app(platform)`` takes a built :class:`infra.bootstrap.Platform`; the app starts the
+embedded runner on start-up and stops it on shutdown. OpenAPI docs: ``/docs``.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import TokenService
+from api.errors import error_response, install_error_handlers
+from api.routers import public, v3_accounts, v3_assets, v3_sensor_data, v3_sensors
+from api.version import FLEXMEASURES_VERSION
+from infra.bootstrap import Platform
+
+ROUTERS = [public.router, v3_accounts.router, v3_assets.router, v3_sensors.router, v3_sensor_data.router]
+
+
+class BodySizeLimit:
+    """Reject request bodies over ``max_bytes`` with 413 PAYLOAD_TOO_LARGE (streamed bodies too)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._reject(scope, receive, send)
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413, "PAYLOAD_TOO_LARGE", f"request body exceeds {self.max_bytes} bytes", "body"
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class VersionHeader:
+    """Adds ``FlexMeasures-Version`` to every response (clients gate features on it)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"flexmeasures-version", FLEXMEASURES_VERSION.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_header if scope["type"] == "http" else send)
+
+
+def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        platform.start()
+        yield
+        platform.stop()
+
+    app = FastAPI(title="flexledger", version="0.1.0", lifespan=lifespan, description=__doc__)
+    app.state.platform = platform
+    app.state.tokens = TokenService(platform.token_secret, platform.settings.token_max_age_s)
+    install_error_handlers(app)
+    for router in [*ROUTERS, *(extra_routers or [])]:
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=platform.settings.max_body_bytes)
+    app.add_middleware(VersionHeader)
+    return app

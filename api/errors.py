@@ -1,0 +1,77 @@
+"""Error responses: JSON with a stable machine code (``status``), a message naming the field.
+
+Shape (as FlexMeasures' v1-v3 responses): ``{"status": "INVALID_UNIT", "message": "...",
+"field": "unit"}``. FlexMeasures codes are used where FlexMeasures has one.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from commands.context import CommandError
+from domain.units import UnitError
+from infra.eventstore.port import WrongExpectedRevision
+
+
+class ApiError(Exception):
+    """Raise from a route to answer with ``status`` HTTP code and a stable ``code``."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    body = {"status": code, "message": message}
+    if field:
+        body["field"] = field
+    return JSONResponse(body, status_code=status)
+
+
+def _location(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _validation_message(error: dict) -> str:
+    if error["type"] == "timezone_aware":
+        return "must be timezone-aware (add an offset such as Z or +01:00)"
+    return error["msg"]
+
+
+async def _on_validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request", "type": "invalid"}
+    if first["type"] == "json_invalid":
+        return error_response(400, "INVALID_JSON", f"malformed JSON: {first.get('ctx', {}).get('error', '')}", "body")
+    field = _location(first["loc"])
+    messages = [f"{_location(e['loc'])}: {_validation_message(e)}" for e in errors]
+    return error_response(422, "UNPROCESSABLE_ENTITY", "; ".join(messages), field)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(CommandError)
+    async def _command_error(_request: Request, exc: CommandError) -> JSONResponse:
+        return error_response(exc.status, exc.code, str(exc), exc.field)
+
+    @app.exception_handler(UnitError)
+    async def _unit_error(_request: Request, exc: UnitError) -> JSONResponse:
+        return error_response(400, exc.code, str(exc), "unit")
+
+    @app.exception_handler(WrongExpectedRevision)
+    async def _conflict(_request: Request, exc: WrongExpectedRevision) -> JSONResponse:
+        return error_response(409, exc.code, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {401: "UNAUTHORIZED", 403: "INVALID_SENDER", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+        return error_response(exc.status_code, codes.get(exc.status_code, "HTTP_ERROR"), str(exc.detail))
+
+    app.add_exception_handler(RequestValidationError, _on_validation_error)

@@ -1,0 +1,155 @@
+"""v3 assets and asset types (FlexMeasures-compatible field names and status codes).
+
+``attributes``, ``flex_context``, ``flex_model`` and ``sensors_to_show`` are accepted as JSON
+strings (as FlexMeasures and its client send them) or as objects, and returned as JSON strings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field, field_validator
+
+from api.consistency import REGISTRY, wait_until_projected
+from api.deps import Commands, PlatformDep, ReadConn, User, require_account_access, visible_asset
+from api.errors import ApiError
+from commands import registry as cmd
+from domain.registry import ASSET_TYPES
+from projections import registry_query as rq
+
+router = APIRouter(prefix="/api/v3_0", tags=["assets"])
+
+ASSET_TYPE_IDS = {name: index + 1 for index, name in enumerate(ASSET_TYPES)}
+ASSET_TYPE_NAMES = {index: name for name, index in ASSET_TYPE_IDS.items()}
+JSON_FIELDS = ("attributes", "flex_context", "flex_model", "sensors_to_show")
+
+
+def _parse_json_field(value: Any, field: str) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value) if value else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{field} is not valid JSON: {exc}") from exc
+    return value
+
+
+class AssetIn(BaseModel):
+    name: str = Field(min_length=1, max_length=255)
+    account_id: int | None = None
+    generic_asset_type_id: int
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    parent_asset_id: int | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    flex_context: dict[str, Any] = Field(default_factory=dict)
+    flex_model: dict[str, Any] | list[Any] = Field(default_factory=dict)
+    sensors_to_show: list[Any] = Field(default_factory=list)
+
+    @field_validator(*JSON_FIELDS, mode="before")
+    @classmethod
+    def _json(cls, value: Any, info) -> Any:
+        return _parse_json_field(value, info.field_name)
+
+
+class AssetPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    generic_asset_type_id: int | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    parent_asset_id: int | None = None
+    attributes: dict[str, Any] | None = None
+    flex_context: dict[str, Any] | None = None
+    flex_model: dict[str, Any] | list[Any] | None = None
+    sensors_to_show: list[Any] | None = None
+
+    @field_validator(*JSON_FIELDS, mode="before")
+    @classmethod
+    def _json(cls, value: Any, info) -> Any:
+        return _parse_json_field(value, info.field_name)
+
+
+def asset_json(row: dict) -> dict:
+    type_id = ASSET_TYPE_IDS.get(row["asset_type"])
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "account_id": row["account_id"],
+        "generic_asset_type_id": type_id,
+        "generic_asset_type": {"id": type_id, "name": row["asset_type"]},
+        "latitude": row["latitude"],
+        "longitude": row["longitude"],
+        "parent_asset_id": row["parent_asset_id"],
+        **{field: json.dumps(row[field]) for field in JSON_FIELDS},
+    }
+
+
+def _asset_type(type_id: int | None) -> str:
+    if type_id not in ASSET_TYPE_NAMES:
+        raise ApiError(422, "INVALID_ASSET_TYPE", f"unknown generic_asset_type_id {type_id}", "generic_asset_type_id")
+    return ASSET_TYPE_NAMES[type_id]
+
+
+@router.get("/assets/types")
+def list_asset_types(_user: User) -> list[dict]:
+    return [{"id": ASSET_TYPE_IDS[n], "name": n, "description": d} for n, d in ASSET_TYPES.items()]
+
+
+@router.get("/assets")
+def list_assets(
+    user: User, conn: ReadConn, account_id: int | None = None, all_accessible: bool = False, sort_dir: str = "asc"
+) -> list[dict]:
+    """Assets of the caller's account (or ``account_id``; admins/auditors with ``all_accessible``: all)."""
+    if account_id is None and not (all_accessible and user.can_read_all):
+        account_id = user.account_id
+    if account_id is not None:
+        require_account_access(user, account_id)
+    return [asset_json(r) for r in rq.list_assets(conn, account_id, descending=sort_dir == "desc")]
+
+
+@router.post("/assets", status_code=201)
+def create_asset(body: AssetIn, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> dict:
+    account_id = body.account_id if body.account_id is not None else user.account_id
+    require_account_access(user, account_id, write=True)
+    fields = body.model_dump(exclude={"generic_asset_type_id", "account_id"})
+    asset_id = cmd.register_asset(
+        commands, cmd.RegisterAsset(account_id=account_id, asset_type=_asset_type(body.generic_asset_type_id), **fields)
+    )
+    return _after_write(conn, asset_id, platform)
+
+
+def _after_write(conn: ReadConn, asset_id: int, platform: PlatformDep) -> dict:
+    wait_until_projected(platform, REGISTRY)
+    conn.rollback()  # start a fresh read transaction that sees the projected row
+    row = rq.asset_by_id(conn, asset_id)
+    if row is None:
+        raise ApiError(503, "PROJECTION_LAG", "asset registered; the read model has not caught up yet")
+    return asset_json(row)
+
+
+@router.get("/assets/{asset_id}")
+def get_asset(asset_id: int, user: User, conn: ReadConn) -> dict:
+    return asset_json(visible_asset(conn, user, asset_id))
+
+
+@router.patch("/assets/{asset_id}")
+def patch_asset(
+    asset_id: int, body: AssetPatch, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep
+) -> dict:
+    visible_asset(conn, user, asset_id, write=True)
+    changes = body.model_dump(exclude_unset=True)
+    if "generic_asset_type_id" in changes:
+        changes["asset_type"] = _asset_type(changes.pop("generic_asset_type_id"))
+    if not changes:
+        raise ApiError(422, "UNPROCESSABLE_ENTITY", "no fields to change", "body")
+    cmd.change_asset(commands, cmd.ChangeAsset(asset_id=asset_id, changes=changes))
+    return _after_write(conn, asset_id, platform)
+
+
+@router.delete("/assets/{asset_id}", status_code=204)
+def delete_asset(asset_id: int, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> Response:
+    visible_asset(conn, user, asset_id, write=True)
+    cmd.delete_asset(commands, cmd.DeleteAsset(asset_id=asset_id))
+    wait_until_projected(platform, REGISTRY)
+    return Response(status_code=204)

@@ -1,0 +1,147 @@
+"""v3 sensors (FlexMeasures-compatible field names and status codes)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field, field_validator
+
+from api.consistency import REGISTRY, wait_until_projected
+from api.deps import Commands, PlatformDep, ReadConn, User, visible_asset, visible_sensor
+from api.errors import ApiError
+from api.timefmt import IsoDuration, format_duration
+from commands import registry as cmd
+from projections import registry_query as rq
+from projections.readings_query import has_data
+
+router = APIRouter(prefix="/api/v3_0", tags=["sensors"])
+ENTITY_ADDRESS_AUTHORITY = "ea1.2026-11.io.flexledger"
+
+
+def sensor_entity_address(sensor_id: int) -> str:
+    """The sensor's USEF entity address in FlexMeasures' ``fm1`` scheme."""
+    return f"{ENTITY_ADDRESS_AUTHORITY}:fm1.{sensor_id}"
+
+
+def sensor_json(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "unit": row["unit"],
+        "event_resolution": format_duration(timedelta(seconds=row["event_resolution_s"])),
+        "timezone": row["timezone"],
+        "generic_asset_id": row["asset_id"],
+        "attributes": json.dumps(row["attributes"]),
+        "entity_address": sensor_entity_address(row["id"]),
+    }
+
+
+def _attributes(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value) if value else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"attributes is not valid JSON: {exc}") from exc
+    return value
+
+
+class SensorIn(BaseModel):
+    name: str = Field(min_length=1, max_length=255)
+    unit: str
+    event_resolution: IsoDuration
+    generic_asset_id: int
+    timezone: str = "UTC"
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    _parse_attributes = field_validator("attributes", mode="before")(_attributes)
+
+
+class SensorPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    unit: str | None = None
+    event_resolution: IsoDuration | None = None
+    timezone: str | None = None
+    attributes: dict[str, Any] | None = None
+
+    _parse_attributes = field_validator("attributes", mode="before")(_attributes)
+
+
+def _check_timezone(name: str | None) -> None:
+    if name is None:
+        return
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ApiError(422, "INVALID_TIMEZONE", f"unknown timezone {name!r}", "timezone") from exc
+
+
+@router.get("/sensors")
+def list_sensors(user: User, conn: ReadConn, asset_id: int | None = None, account_id: int | None = None) -> list[dict]:
+    """Sensors the caller may see, optionally of one asset or account."""
+    if asset_id is not None:
+        visible_asset(conn, user, asset_id)
+    elif account_id is None and not user.can_read_all:
+        account_id = user.account_id
+    rows = rq.list_sensors(conn, account_id=account_id, asset_id=asset_id)
+    return [sensor_json(r) for r in rows]
+
+
+@router.post("/sensors", status_code=201)
+def create_sensor(body: SensorIn, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> dict:
+    visible_asset(conn, user, body.generic_asset_id, write=True)
+    _check_timezone(body.timezone)
+    if body.event_resolution.total_seconds() < 0:
+        raise ApiError(422, "INVALID_RESOLUTION", "event_resolution must not be negative", "event_resolution")
+    sensor_id = cmd.register_sensor(
+        commands,
+        cmd.RegisterSensor(
+            asset_id=body.generic_asset_id,
+            name=body.name,
+            unit=body.unit,
+            event_resolution_s=int(body.event_resolution.total_seconds()),
+            timezone=body.timezone,
+            attributes=body.attributes,
+        ),
+    )
+    return _after_write(conn, sensor_id, platform)
+
+
+def _after_write(conn: ReadConn, sensor_id: int, platform: PlatformDep) -> dict:
+    wait_until_projected(platform, REGISTRY)
+    conn.rollback()
+    row = rq.sensor_by_id(conn, sensor_id)
+    if row is None:
+        raise ApiError(503, "PROJECTION_LAG", "sensor registered; the read model has not caught up yet")
+    return sensor_json(row)
+
+
+@router.get("/sensors/{sensor_id}")
+def get_sensor(sensor_id: int, user: User, conn: ReadConn) -> dict:
+    return sensor_json(visible_sensor(conn, user, sensor_id))
+
+
+@router.patch("/sensors/{sensor_id}")
+def patch_sensor(
+    sensor_id: int, body: SensorPatch, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep
+) -> dict:
+    visible_sensor(conn, user, sensor_id, write=True)
+    changes = body.model_dump(exclude_unset=True)
+    _check_timezone(changes.get("timezone"))
+    if "event_resolution" in changes:
+        changes["event_resolution_s"] = int(changes.pop("event_resolution").total_seconds())
+    if not changes:
+        raise ApiError(422, "UNPROCESSABLE_ENTITY", "no fields to change", "body")
+    cmd.change_sensor(commands, cmd.ChangeSensor(sensor_id=sensor_id, changes=changes, has_data=has_data(conn, sensor_id)))
+    return _after_write(conn, sensor_id, platform)
+
+
+@router.delete("/sensors/{sensor_id}", status_code=204)
+def delete_sensor(sensor_id: int, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> Response:
+    visible_sensor(conn, user, sensor_id, write=True)
+    cmd.delete_sensor(commands, cmd.DeleteSensor(sensor_id=sensor_id))
+    wait_until_projected(platform, REGISTRY)
+    return Response(status_code=204)

@@ -1,0 +1,84 @@
+"""Reading and writing a sensor's time series for the HTTP API (shared by v2.0 and v3).
+
+Values are returned in the requested unit (default: the sensor's), one per step of the
+requested resolution (default: the sensor's), ``None`` where no belief exists. Power:
+consumption positive, production negative.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from api.consistency import READINGS, wait_until_projected
+from api.errors import ApiError
+from commands.context import CommandContext
+from commands.readings import RecordSensorData, record_sensor_data
+from domain.beliefs import to_epoch_s
+from domain.registry import SensorRegistered
+from domain.units import UnitError, convert_values, is_energy_unit
+from infra.bootstrap import Platform
+from projections.readings_query import BeliefFilter, latest_values, resampled_values
+
+
+def sensor_state(row: dict) -> SensorRegistered:
+    """The registry row as the domain's sensor state (for command handlers)."""
+    return SensorRegistered(
+        sensor_id=row["id"],
+        asset_id=row["asset_id"],
+        name=row["name"],
+        unit=row["unit"],
+        event_resolution_s=row["event_resolution_s"],
+        timezone=row["timezone"],
+        attributes=row["attributes"],
+    )
+
+
+def read_series(
+    conn: sa.Connection,
+    sensor: dict,
+    start: datetime,
+    duration: timedelta,
+    unit: str | None = None,
+    resolution: timedelta | None = None,
+    beliefs: BeliefFilter = BeliefFilter(),
+) -> tuple[list[float | None], timedelta, str]:
+    """(values, resolution, unit) of the latest beliefs in [start, start + duration)."""
+    sensor_res = timedelta(seconds=sensor["event_resolution_s"])
+    resolution = resolution or sensor_res
+    if sensor_res and (resolution < sensor_res or resolution % sensor_res):
+        raise ApiError(
+            422, "INVALID_RESOLUTION", f"resolution must be a multiple of the sensor's {sensor_res}", "resolution"
+        )
+    if resolution.total_seconds() <= 0:
+        raise ApiError(422, "INVALID_RESOLUTION", "resolution must be positive", "resolution")
+    if duration % resolution:
+        raise ApiError(422, "INVALID_DURATION", f"duration must be a multiple of the resolution {resolution}", "duration")
+    start_s, step_s = to_epoch_s(start), int(resolution.total_seconds())
+    n = int(duration / resolution)
+    end_s = start_s + n * step_s
+    if resolution == sensor_res:
+        found = latest_values(conn, sensor["id"], start_s, end_s, beliefs)
+    else:
+        aggregate = "sum" if is_energy_unit(sensor["unit"]) else "mean"
+        found = resampled_values(conn, sensor["id"], start_s, end_s, step_s, aggregate, beliefs)
+    values = [found.get(start_s + i * step_s) for i in range(n)]
+    unit = unit or sensor["unit"]
+    try:
+        values = convert_values(values, sensor["unit"], unit, resolution=resolution)
+    except UnitError as exc:
+        raise ApiError(422, "INVALID_UNIT", f"{exc} (sensor unit: {sensor['unit']})", "unit") from exc
+    return values, resolution, unit
+
+
+def post_series(
+    platform: Platform,
+    commands: CommandContext,
+    sensor: dict,
+    command: RecordSensorData,
+) -> int:
+    """Append the values as beliefs; wait (bounded) until they are queryable. Returns the position."""
+    result = record_sensor_data(commands, command, sensor_state(sensor))
+    wait_until_projected(platform, READINGS, result.global_position)
+    return result.global_position

@@ -1,0 +1,69 @@
+"""Queries on the registry read model (accounts, users, assets, sensors); rows as dicts."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from projections.registry import accounts, assets, sensors, users
+
+
+def _one(conn: sa.Connection, query) -> dict | None:
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def _all(conn: sa.Connection, query) -> list[dict]:
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def user_by_email(conn: sa.Connection, email: str) -> dict | None:
+    return _one(conn, sa.select(users).where(users.c.email == email.lower()))
+
+
+def user_by_id(conn: sa.Connection, user_id: int) -> dict | None:
+    return _one(conn, sa.select(users).where(users.c.id == user_id))
+
+
+def list_users(conn: sa.Connection, account_id: int | None = None) -> list[dict]:
+    query = sa.select(users).order_by(users.c.id)
+    if account_id is not None:
+        query = query.where(users.c.account_id == account_id)
+    return _all(conn, query)
+
+
+def account_by_id(conn: sa.Connection, account_id: int) -> dict | None:
+    return _one(conn, sa.select(accounts).where(accounts.c.id == account_id))
+
+
+def account_by_name(conn: sa.Connection, name: str) -> dict | None:
+    return _one(conn, sa.select(accounts).where(accounts.c.name == name))
+
+
+def list_accounts(conn: sa.Connection) -> list[dict]:
+    return _all(conn, sa.select(accounts).order_by(accounts.c.id))
+
+
+def asset_by_id(conn: sa.Connection, asset_id: int) -> dict | None:
+    return _one(conn, sa.select(assets).where(assets.c.id == asset_id))
+
+
+def list_assets(conn: sa.Connection, account_id: int | None = None, descending: bool = False) -> list[dict]:
+    order = assets.c.id.desc() if descending else assets.c.id
+    query = sa.select(assets).order_by(order)
+    if account_id is not None:
+        query = query.where(assets.c.account_id == account_id)
+    return _all(conn, query)
+
+
+def sensor_by_id(conn: sa.Connection, sensor_id: int) -> dict | None:
+    query = sa.select(sensors, assets.c.account_id).join(assets, assets.c.id == sensors.c.asset_id)
+    return _one(conn, query.where(sensors.c.id == sensor_id))
+
+
+def list_sensors(conn: sa.Connection, account_id: int | None = None, asset_id: int | None = None) -> list[dict]:
+    query = sa.select(sensors, assets.c.account_id).join(assets, assets.c.id == sensors.c.asset_id)
+    if account_id is not None:
+        query = query.where(assets.c.account_id == account_id)
+    if asset_id is not None:
+        query = query.where(sensors.c.asset_id == asset_id)
+    return _all(conn, query.order_by(sensors.c.id))
