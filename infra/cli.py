@@ -1,0 +1,229 @@
+"""The ``flexledger`` command line (typer). Every command builds the platform from settings.
+
+``--data-dir`` sets ``FLEXLEDGER_HOME`` for the embedded deployment (default ``./var``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from infra.bootstrap import Platform, build_platform
+from infra.settings import Settings
+
+app = typer.Typer(help="flexledger: event-sourced platform for EV charging and energy flexibility.")
+users_app = typer.Typer(help="Manage users.")
+import_app = typer.Typer(help="Import data.")
+projections_app = typer.Typer(help="Inspect and rebuild read models.")
+events_app = typer.Typer(help="Read the event store.")
+app.add_typer(users_app, name="users")
+app.add_typer(import_app, name="import")
+app.add_typer(projections_app, name="projections")
+app.add_typer(events_app, name="events")
+console = Console()
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (FLEXLEDGER_HOME).")]
+
+
+def _platform(data_dir: Path | None) -> Platform:
+    if data_dir is not None:
+        os.environ["FLEXLEDGER_HOME"] = str(data_dir)
+    return build_platform(Settings())
+
+
+def _account_id_by_name(platform: Platform, name: str) -> int | None:
+    """Find an account by name in the event store (works before any projection ran)."""
+    from domain.registry import AccountRegistered
+
+    position = 0
+    while batch := platform.store.read_all(position, 1000, types=["AccountRegistered"]):
+        for recorded in batch:
+            event = recorded.decode()
+            if isinstance(event, AccountRegistered) and event.name == name:
+                return event.account_id
+        position = batch[-1].global_position
+    return None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    data_dir: DataDir = None,
+) -> None:
+    """Start the API with the embedded runner (relay, projections, processors)."""
+    import uvicorn
+
+    from api.app import create_app
+    from infra.demo import DEMO_ACCOUNT, DEMO_EMAIL, DEMO_PASSWORD
+
+    platform = _platform(data_dir)
+    url = f"http://{host}:{port}"
+    console.print(f"flexledger API on [bold]{url}[/]  docs: {url}/docs  data: {platform.settings.home.resolve()}")
+    if _account_id_by_name(platform, DEMO_ACCOUNT) is not None:
+        console.print(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+    platform.close()
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    regenerate_slices: Annotated[bool, typer.Option(help="Rewrite infra/demo_data from ../shared/data.")] = False,
+) -> None:
+    """Load the demo account (a charge site with EVSEs, real load and prices); idempotent."""
+    from infra.demo import DEMO_ACCOUNT, DEMO_EMAIL, DEMO_PASSWORD, regenerate_slices as regenerate, seed_demo
+    from infra.shared_data import shared_data_dir
+
+    if regenerate_slices:
+        shared = shared_data_dir()
+        if shared is None:
+            raise typer.BadParameter("../shared/data not found (set FLEXLEDGER_SHARED_DATA)")
+        regenerate(shared)
+    platform = _platform(data_dir)
+    try:
+        ids = seed_demo(platform.commands, _account_id_by_name(platform, DEMO_ACCOUNT))
+        console.print("demo data loaded" if ids else "demo data already present")
+        console.print(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    finally:
+        platform.close()
+
+
+@app.command()
+def worker(data_dir: DataDir = None) -> None:
+    """Run the processors against Kafka (distributed deployment)."""
+    from streams.worker import run_worker
+
+    if data_dir is not None:
+        os.environ["FLEXLEDGER_HOME"] = str(data_dir)
+    run_worker(Settings())
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option()],
+    role: Annotated[list[str], typer.Option(help="Role; repeat for several.")],
+    account: Annotated[str, typer.Option(help="Account name; created when missing.")] = "Default",
+    data_dir: DataDir = None,
+) -> None:
+    """Create a user (and its account when missing)."""
+    from commands import registry as cmd
+
+    platform = _platform(data_dir)
+    try:
+        ctx = platform.commands
+        account_id = _account_id_by_name(platform, account)
+        if account_id is None:
+            account_id = cmd.register_account(ctx, cmd.RegisterAccount(name=account))
+        user_id = cmd.register_user(
+            ctx, cmd.RegisterUser(email=email, password=password, account_id=account_id, roles=role)
+        )
+        console.print(f"user {user_id} <{email}> in account {account_id} ({account})")
+    finally:
+        platform.close()
+
+
+@import_app.command("readings")
+def import_readings_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV: datetime,value")],
+    sensor: Annotated[int, typer.Option(help="Sensor id.")],
+    unit: Annotated[str | None, typer.Option(help="Unit of the values (default: the sensor's).")] = None,
+    source: Annotated[str, typer.Option(help="Data source name.")] = "import",
+    data_dir: DataDir = None,
+) -> None:
+    """Import readings from a CSV file (idempotent: a re-import stores nothing twice)."""
+    from infra.importer import import_readings
+
+    platform = _platform(data_dir)
+    started = time.perf_counter()
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"sensor {sensor}", total=None)
+            count = import_readings(
+                platform.commands, sensor, file, unit, source,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    finally:
+        platform.close()
+    elapsed = time.perf_counter() - started
+    console.print(f"{count} readings in {elapsed:.2f}s ({count / max(elapsed, 1e-9):,.0f}/s)")
+
+
+@projections_app.command("status")
+def projections_status(data_dir: DataDir = None) -> None:
+    """Each projection's checkpoint and its lag behind the event store."""
+    from projections.base import load_checkpoints
+
+    platform = _platform(data_dir)
+    try:
+        head = platform.store.head_position()
+        table = Table("projection", "checkpoint", "head", "lag (events)")
+        with platform.read_models.read_engine.connect() as conn:
+            for processor in platform.processors:
+                name = getattr(processor, "projection", processor).name
+                position = min(load_checkpoints(conn, name).values(), default=0)
+                table.add_row(name, str(position), str(head), str(max(head - position, 0)))
+        console.print(table)
+    finally:
+        platform.close()
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(name: str, data_dir: DataDir = None) -> None:
+    """Replay the event store into fresh tables of one projection (stop the server first)."""
+    from projections.replay import rebuild
+
+    platform = _platform(data_dir)
+    try:
+        found = {getattr(p, "projection", p).name: p for p in platform.processors}
+        if name not in found:
+            raise typer.BadParameter(f"unknown projection {name!r}; known: {', '.join(sorted(found))}")
+        started = time.perf_counter()
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"rebuild {name}", total=platform.store.head_position())
+            applied = rebuild(
+                platform.store, platform.read_models.write_engine, found[name].projection,
+                on_progress=lambda position, head: progress.update(task, completed=position, total=head),
+            )
+        elapsed = time.perf_counter() - started
+        console.print(f"{applied} events replayed into {name} in {elapsed:.2f}s")
+    finally:
+        platform.close()
+
+
+@events_app.command("tail")
+def events_tail(
+    from_position: Annotated[int, typer.Option("--from", help="Start after this global position.")] = 0,
+    follow: Annotated[bool, typer.Option(help="Keep printing new events.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Print events in global order (``--follow`` to continue live)."""
+    import threading
+
+    from infra.eventstore.port import subscribe
+
+    platform = _platform(data_dir)
+    stop = threading.Event()
+    try:
+        for batch in subscribe(platform.store, from_position, stop=stop):
+            for e in batch:
+                console.print(f"{e.global_position:>8} {e.metadata.recorded_at.isoformat()} {e.stream_id} {e.type}")
+            if not follow and batch[-1].global_position >= platform.store.head_position():
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        platform.close()
+
+
+if __name__ == "__main__":
+    app()
