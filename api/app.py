@@ -13,11 +13,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import TokenService
 from api.errors import error_response, install_error_handlers
-from api.routers import public, v3_accounts, v3_assets, v3_sensor_data, v3_sensors
+from api.routers import public, v3_accounts, v3_assets, v3_jobs, v3_sensor_data, v3_sensors
 from api.version import FLEXMEASURES_VERSION
 from infra.bootstrap import Platform
 
-ROUTERS = [public.router, v3_accounts.router, v3_assets.router, v3_sensors.router, v3_sensor_data.router]
+ROUTERS = [
+    public.router,
+    v3_accounts.router,
+    v3_assets.router,
+    v3_sensors.router,
+    v3_sensor_data.router,
+    v3_jobs.router,
+]
 
 
 class BodySizeLimit:

@@ -18,12 +18,13 @@ from infra.log.memory import MemoryLog
 from infra.log.port import Log
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.settings import Settings
+from projections.jobs import JobsProjection
 from projections.readings import ReadingsProjection
 from projections.registry import RegistryProjection
 from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
-from streams.topics import TOPIC_READINGS, TOPIC_REGISTRY
+from streams.topics import TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY
 
 
 def build_event_store(settings: Settings) -> EventStore:
@@ -62,6 +63,7 @@ def build_processors(platform: Platform) -> list[Processor]:
     return [
         ProjectionProcessor(RegistryProjection(), engine, [TOPIC_REGISTRY]),
         ProjectionProcessor(ReadingsProjection(), engine, [TOPIC_READINGS]),
+        ProjectionProcessor(JobsProjection(), engine, [TOPIC_JOBS]),
     ]
 
 

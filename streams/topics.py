@@ -11,9 +11,11 @@ CATEGORY_TOPICS = {
     "command": "flexledger.commands",
     "schedule": "flexledger.schedules",
     "forecast": "flexledger.forecasts",
+    "job": "flexledger.jobs",
 }
 TOPIC_REGISTRY = "flexledger.registry"
 TOPIC_READINGS = CATEGORY_TOPICS["sensordata"]
+TOPIC_JOBS = CATEGORY_TOPICS["job"]
 
 
 def topic_of(event: RecordedEvent) -> str:
@@ -25,4 +27,4 @@ def all_topics() -> list[str]:
     return [TOPIC_ALL, TOPIC_REGISTRY, *CATEGORY_TOPICS.values()]
 
 
-__all__ = ["TOPIC_ALL", "TOPIC_READINGS", "TOPIC_REGISTRY", "topic_of", "all_topics"]
+__all__ = ["TOPIC_ALL", "TOPIC_JOBS", "TOPIC_READINGS", "TOPIC_REGISTRY", "topic_of", "all_topics"]

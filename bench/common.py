@@ -1,0 +1,76 @@
+"""Helpers shared by the benchmarks: a temp platform, a server subprocess, statistics."""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+FLEXLEDGER = str(Path(sys.executable).parent / "flexledger")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+@contextmanager
+def running_server(home: Path, env: dict | None = None):
+    """Start ``flexledger serve`` on a free port with a bench user; yields (base url, auth token)."""
+    import os
+
+    email, password = "bench@flexledger.io", "bench-password"
+    environment = {**os.environ, "FLEXLEDGER_BCRYPT_ROUNDS": "4", **(env or {})}
+    subprocess.run(
+        [FLEXLEDGER, "users", "create", "--email", email, "--password", password, "--role", "admin",
+         "--account", "Bench", "--data-dir", str(home)],
+        check=True, env=environment, capture_output=True,
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [FLEXLEDGER, "serve", "--port", str(port), "--data-dir", str(home)],
+        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        token = _login(base, email, password)
+        yield base, token
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _login(base: str, email: str, password: str) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            response = httpx.post(f"{base}/api/requestAuthToken", json={"email": email, "password": password})
+            if response.status_code == 200:
+                return response.json()["auth_token"]
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.2)
+
+
+def temp_home() -> Path:
+    return Path(tempfile.mkdtemp(prefix="flexledger-bench-"))

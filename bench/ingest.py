@@ -1,0 +1,152 @@
+"""Ingest benchmark: bulk import into the embedded store, HTTP throughput, HTTP latency.
+
+Prints three figures (medians of repeated runs where stated):
+1. bulk import: readings/s appended to the SQLite event store through the importer path
+   (``RecordSensorData`` events of 10,000 values), and readings/s projected into the read model;
+2. HTTP: readings/s through ``POST /api/v3_0/sensors/{id}/data`` with 96-value posts from
+   concurrent clients (each POST returns once the read model shows the data);
+3. latency: p50/p99 of single 96-value posts sent open-loop at 50 requests/s.
+
+Run: ``.venv/bin/python bench/ingest.py [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import median, percentile, running_server, temp_home  # noqa: E402
+from commands import registry as cmd  # noqa: E402
+from commands.readings import RecordSensorData, record_sensor_data  # noqa: E402
+from infra.bootstrap import build_platform  # noqa: E402
+from infra.settings import Settings  # noqa: E402
+from projections.readings import ReadingsProjection  # noqa: E402
+from projections.replay import rebuild  # noqa: E402
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def bulk_import(n_readings: int) -> tuple[float, float]:
+    """(appended readings/s, projected readings/s) for one run on a fresh embedded store."""
+    platform = build_platform(Settings(home=temp_home(), bcrypt_rounds=4))
+    ctx = platform.commands
+    account = cmd.register_account(ctx, cmd.RegisterAccount(name="bench"))
+    asset = cmd.register_asset(ctx, cmd.RegisterAsset(account_id=account, name="site", asset_type="building"))
+    sensor = cmd.register_sensor(
+        ctx, cmd.RegisterSensor(asset_id=asset, name="power", unit="kW", event_resolution_s=900)
+    )
+    state = cmd.load_sensor(ctx, sensor)
+    values = [float(i % 977) for i in range(n_readings)]
+    started = time.perf_counter()
+    record_sensor_data(
+        ctx,
+        RecordSensorData(
+            sensor_id=sensor, start=START, duration=timedelta(minutes=15) * n_readings, values=values,
+            unit="kW", source="bench",
+        ),
+        state,
+    )
+    append_rate = n_readings / (time.perf_counter() - started)
+    started = time.perf_counter()
+    rebuild(platform.store, platform.read_models.write_engine, ReadingsProjection(), batch_size=50)
+    project_rate = n_readings / (time.perf_counter() - started)
+    platform.close()
+    return append_rate, project_rate
+
+
+def _setup_sensor(base: str, token: str) -> int:
+    headers = {"Authorization": token}
+    asset = httpx.post(f"{base}/api/v3_0/assets", headers=headers,
+                       json={"name": "bench", "generic_asset_type_id": 4}).json()
+    sensor = httpx.post(f"{base}/api/v3_0/sensors", headers=headers, json={
+        "name": "power", "unit": "kW", "event_resolution": "PT15M", "generic_asset_id": asset["id"]}).json()
+    return sensor["id"]
+
+
+def _post_day(client: httpx.Client, base: str, token: str, sensor: int, day: int) -> float:
+    body = {"values": [float((day * 96 + i) % 500) for i in range(96)],
+            "start": (START + timedelta(days=day)).isoformat(), "duration": "P1D", "unit": "kW"}
+    started = time.perf_counter()
+    response = client.post(f"{base}/api/v3_0/sensors/{sensor}/data", json=body, headers={"Authorization": token})
+    response.raise_for_status()
+    return time.perf_counter() - started
+
+
+def http_throughput(base: str, token: str, sensor: int, posts: int, clients: int) -> float:
+    counter = iter(range(posts))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with httpx.Client() as client:
+            while True:
+                with lock:
+                    day = next(counter, None)
+                if day is None:
+                    return
+                _post_day(client, base, token, sensor, 10_000 + day)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return posts * 96 / (time.perf_counter() - started)
+
+
+def http_latency(base: str, token: str, sensor: int, rate_per_s: float, count: int) -> list[float]:
+    """Open loop: a request is started every 1/rate seconds regardless of earlier ones."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    client = httpx.Client(limits=httpx.Limits(max_connections=64))
+
+    def one(day: int) -> None:
+        latency = _post_day(client, base, token, sensor, 50_000 + day)
+        with lock:
+            latencies.append(latency)
+
+    threads = []
+    started = time.perf_counter()
+    for i in range(count):
+        delay = started + i / rate_per_s - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        thread = threading.Thread(target=one, args=(i,))
+        thread.start()
+        threads.append(thread)
+    for t in threads:
+        t.join()
+    client.close()
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    n, runs = (200_000, 3) if args.quick else (1_000_000, 5)
+    results = [bulk_import(n) for _ in range(runs)]
+    print(f"bulk import, {n:,} readings, median of {runs}:")
+    print(f"  append to SQLite event store : {median([r[0] for r in results]):>12,.0f} readings/s (target >= 200,000)")
+    print(f"  project into readings model  : {median([r[1] for r in results]):>12,.0f} readings/s")
+    with running_server(temp_home()) as (base, token):
+        sensor = _setup_sensor(base, token)
+        posts = 300 if args.quick else 1500
+        rates = [http_throughput(base, token, sensor, posts, clients=16) for _ in range(3)]
+        print(f"HTTP, 96-value posts, 16 clients, median of 3 x {posts} posts:")
+        print(f"  {median(rates):>12,.0f} readings/s (target >= 50,000)")
+        latencies = http_latency(base, token, sensor, 50.0, 250 if args.quick else 1000)
+        print(f"HTTP latency of one 96-value post at 50 requests/s ({len(latencies)} requests):")
+        print(f"  p50 {percentile(latencies, 50) * 1000:.1f} ms  p99 {percentile(latencies, 99) * 1000:.1f} ms (target p99 < 50 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Ring buffer of one sensor's recent values, indexed by absolute slot number.
+
+A slot number is ``(event_start - 1970-01-01T00:00Z) // resolution``. The buffer keeps the
+last ``capacity`` slots; every slot in that range holds either a measured value, an imputed
+value (for a gap: the value one day earlier, else the last value), or NaN (unknown: before
+the first reading, or after a gap longer than ``max_gap``). Cumulative sums over the ring give
+rolling means at any recent origin in O(1), so no feature is ever recomputed from scratch.
+"""
+
+from __future__ import annotations
+
+import math
+
+NAN = math.nan
+
+
+class SlotHistory:
+    """Recent values per slot, with O(1) append, lookup and rolling mean."""
+
+    __slots__ = ("capacity", "steps_per_day", "max_gap", "first_slot", "last_slot", "_values", "_cum", "_cnt")
+
+    def __init__(self, capacity: int, steps_per_day: int, max_gap: int) -> None:
+        if capacity <= steps_per_day:
+            raise ValueError("capacity must exceed one day of slots")
+        self.capacity = capacity
+        self.steps_per_day = steps_per_day
+        self.max_gap = max_gap
+        self.first_slot: int | None = None
+        self.last_slot: int | None = None
+        self._values = [NAN] * capacity
+        self._cum = [0.0] * capacity
+        self._cnt = [0] * capacity
+
+    def _put(self, slot: int, value: float) -> None:
+        cap = self.capacity
+        prev = (slot - 1) % cap
+        pos = slot % cap
+        self._values[pos] = value
+        if value == value:  # not NaN
+            self._cum[pos] = self._cum[prev] + value
+            self._cnt[pos] = self._cnt[prev] + 1
+        else:
+            self._cum[pos] = self._cum[prev]
+            self._cnt[pos] = self._cnt[prev]
+
+    def append(self, slot: int, value: float) -> list[tuple[int, float]]:
+        """Store ``value`` at ``slot`` (> ``last_slot``); return the imputed ``(slot, value)`` gap fill.
+
+        A gap longer than ``max_gap`` slots clears the buffer and returns no fill (the caller
+        should then reset state that assumes a continuous series).
+        """
+        filled: list[tuple[int, float]] = []
+        last = self.last_slot
+        if last is not None and slot - last - 1 > self.max_gap:
+            self.clear()
+            last = None
+        if last is not None:
+            day = self.steps_per_day
+            for missing in range(last + 1, slot):
+                guess = self.get(missing - day)
+                if guess != guess:
+                    guess = self._values[last % self.capacity]
+                self._put(missing, guess)
+                self.last_slot = missing
+                filled.append((missing, guess))
+        if last is None:
+            self.first_slot = slot
+        self._put(slot, value)
+        self.last_slot = slot
+        return filled
+
+    def clear(self) -> None:
+        self._values = [NAN] * self.capacity
+        self.first_slot = None
+        self.last_slot = None
+
+    def get(self, slot: int) -> float:
+        """Value at ``slot``, or NaN when unknown or outside the buffer."""
+        last = self.last_slot
+        if last is None or slot > last or slot <= last - self.capacity:
+            return NAN
+        return self._values[slot % self.capacity]
+
+    def mean(self, end_slot: int, width: int) -> float:
+        """Mean of the known values in slots ``(end_slot - width, end_slot]``; NaN if none."""
+        last, first = self.last_slot, self.first_slot
+        if last is None or first is None:
+            return NAN
+        end = min(end_slot, last)
+        start = max(end - width, last - self.capacity + 1, first - 1)
+        if end <= start:
+            return NAN
+        cap = self.capacity
+        count = self._cnt[end % cap] - self._cnt[start % cap]
+        if count <= 0:
+            return NAN
+        return (self._cum[end % cap] - self._cum[start % cap]) / count

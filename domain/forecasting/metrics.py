@@ -1,0 +1,119 @@
+"""Forecast error metrics: WAPE, 1-WAPE, MAE, and running (windowed) versions.
+
+All functions are pure. Errors are in the unit of the series (e.g. kW); WAPE is a fraction
+(0.12 = 12 %). 1-WAPE is the "accuracy" figure FlexMeasures reports (1.0 = perfect).
+
+    WAPE   = sum(|actual - predicted|) / sum(|actual|)
+    1-WAPE = 1 - WAPE
+    MAE    = sum(|actual - predicted|) / n
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+def _pairs(actual: Iterable[float], predicted: Iterable[float]) -> list[tuple[float, float]]:
+    pairs = [(float(a), float(p)) for a, p in zip(actual, predicted, strict=True)]
+    return [(a, p) for a, p in pairs if math.isfinite(a) and math.isfinite(p)]
+
+
+def wape(actual: Iterable[float], predicted: Iterable[float]) -> float:
+    """Weighted absolute percentage error (fraction). NaN pairs are skipped; NaN if sum|actual| is 0."""
+    pairs = _pairs(actual, predicted)
+    denominator = sum(abs(a) for a, _ in pairs)
+    if denominator == 0.0:
+        return math.nan
+    return sum(abs(a - p) for a, p in pairs) / denominator
+
+
+def one_minus_wape(actual: Iterable[float], predicted: Iterable[float]) -> float:
+    """1 - WAPE (fraction; 1.0 is perfect, can be negative for very bad forecasts)."""
+    return 1.0 - wape(actual, predicted)
+
+
+def mae(actual: Iterable[float], predicted: Iterable[float]) -> float:
+    """Mean absolute error, in the unit of the series. NaN pairs are skipped; NaN if none are left."""
+    pairs = _pairs(actual, predicted)
+    if not pairs:
+        return math.nan
+    return sum(abs(a - p) for a, p in pairs) / len(pairs)
+
+
+@dataclass(slots=True)
+class ErrorTotals:
+    """Running sums from which WAPE, 1-WAPE and MAE follow; ``add`` is O(1)."""
+
+    abs_error: float = 0.0
+    abs_actual: float = 0.0
+    count: int = 0
+
+    def add(self, actual: float, predicted: float) -> None:
+        self.abs_error += abs(actual - predicted)
+        self.abs_actual += abs(actual)
+        self.count += 1
+
+    def merge(self, other: ErrorTotals) -> None:
+        self.abs_error += other.abs_error
+        self.abs_actual += other.abs_actual
+        self.count += other.count
+
+    @property
+    def wape(self) -> float:
+        return self.abs_error / self.abs_actual if self.abs_actual > 0.0 else math.nan
+
+    @property
+    def one_minus_wape(self) -> float:
+        return 1.0 - self.wape
+
+    @property
+    def mae(self) -> float:
+        return self.abs_error / self.count if self.count else math.nan
+
+    def as_dict(self) -> dict[str, float]:
+        """``{"one_minus_wape", "wape", "mae", "n"}`` for an API response."""
+        return {"one_minus_wape": self.one_minus_wape, "wape": self.wape, "mae": self.mae, "n": self.count}
+
+
+class RunningWindowError:
+    """Error totals over the last ``window`` time units, kept in bins of ``bin_width`` units.
+
+    Time is an integer (e.g. a slot index of the forecast target). Observations must arrive
+    with non-decreasing bin index for the window to be exact; an older one is added to the
+    newest bin (a deterministic approximation). Totals are re-summed from the bins on each
+    query, so adding and evicting never accumulates rounding drift.
+    """
+
+    __slots__ = ("window", "bin_width", "_bins")
+
+    def __init__(self, window: int, bin_width: int = 1) -> None:
+        if window <= 0 or bin_width <= 0:
+            raise ValueError("window and bin_width must be positive")
+        self.window = window
+        self.bin_width = bin_width
+        self._bins: deque[tuple[int, ErrorTotals]] = deque()
+
+    def add(self, time: int, actual: float, predicted: float) -> None:
+        index = time // self.bin_width
+        if not self._bins or self._bins[-1][0] < index:
+            self._bins.append((index, ErrorTotals()))
+            oldest = index - (self.window - 1) // self.bin_width
+            while self._bins[0][0] < oldest:
+                self._bins.popleft()
+        self._bins[-1][1].add(actual, predicted)
+
+    def totals(self) -> ErrorTotals:
+        total = ErrorTotals()
+        for _, totals in self._bins:
+            total.merge(totals)
+        return total
+
+    def __getstate__(self) -> tuple[int, int, list[tuple[int, ErrorTotals]]]:
+        return self.window, self.bin_width, list(self._bins)
+
+    def __setstate__(self, state: tuple[int, int, list[tuple[int, ErrorTotals]]]) -> None:
+        self.window, self.bin_width, bins = state
+        self._bins = deque(bins)
