@@ -1,0 +1,213 @@
+"""Feature extraction for online forecasting: slots, horizon buckets, calendar and lag features.
+
+Pure functions and small classes, no I/O. Time is handled as absolute slot numbers
+(``slot = (event_start - EPOCH) // resolution``), so the per-reading path does integer
+arithmetic and ring-buffer look-ups instead of datetime work. Lag features are computed at a
+forecast *origin* slot ``o`` (the last slot known when forecasting) for a *target* slot
+``t = o + h``: the direct multi-horizon strategy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from domain.forecasting.history import SlotHistory
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+WEEK = timedelta(days=7)
+
+
+def steps_in(span: timedelta, resolution: timedelta) -> int:
+    """Number of whole slots of ``resolution`` in ``span`` (at least 1)."""
+    return max(1, span // resolution)
+
+
+def to_slot(event_start: datetime, resolution: timedelta) -> int:
+    """Slot number of a timezone-aware ``event_start`` (floored to the resolution grid)."""
+    if event_start.tzinfo is None or event_start.utcoffset() is None:
+        raise ValueError("event_start must be timezone-aware")
+    return (event_start - EPOCH) // resolution
+
+
+def slot_start(slot: int, resolution: timedelta) -> datetime:
+    """UTC start of slot number ``slot``."""
+    return EPOCH + slot * resolution
+
+
+@dataclass(frozen=True, slots=True)
+class HorizonBuckets:
+    """Horizon buckets in steps: bucket ``b`` covers steps ``(upper[b-1], upper[b]]``.
+
+    Step ``k`` (1-based) of a forecast is the slot starting ``(k - 1) * resolution`` after the
+    forecast's ``now_start``, so its horizon (event end minus belief time) is ``k * resolution``.
+    Steps past the last edge belong to the last bucket.
+    """
+
+    upper: tuple[int, ...]
+    labels: tuple[str, ...]
+
+    @classmethod
+    def from_edges(cls, edges: tuple[timedelta, ...], resolution: timedelta) -> HorizonBuckets:
+        upper: list[int] = []
+        labels: list[str] = []
+        for edge in sorted(edges):
+            steps = steps_in(edge, resolution)
+            if not upper or steps > upper[-1]:
+                upper.append(steps)
+                labels.append(_label(steps * resolution))
+        return cls(tuple(upper), tuple(labels))
+
+    def bucket_of(self, step: int) -> int:
+        for index, upper in enumerate(self.upper):
+            if step <= upper:
+                return index
+        return len(self.upper) - 1
+
+    def bounds(self, bucket: int) -> tuple[int, int]:
+        """``(first_step, last_step)`` of ``bucket``, inclusive."""
+        first = self.upper[bucket - 1] + 1 if bucket else 1
+        return first, self.upper[bucket]
+
+    def training_step(self, bucket: int, slot: int) -> int:
+        """A deterministic, well-mixed step of ``bucket`` to train on for target ``slot``.
+
+        A multiplicative hash of the slot (Knuth) decorrelates the chosen step from the time
+        of day, so each bucket's model sees all its horizons at all times of day.
+        """
+        first, last = self.bounds(bucket)
+        width = last - first + 1
+        if width == 1:
+            return first
+        mixed = ((slot * 2654435761 + bucket * 40503) & 0xFFFFFFFF) >> 8
+        return first + mixed % width
+
+
+def _label(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}min"
+
+
+class CalendarFeatures:
+    """One-hot calendar features of a slot, in the sensor's local time.
+
+    Keys present (value 1.0): ``hour × day type`` (``"wd07"`` workday 07:00, ``"nd07"``
+    weekend or public holiday), ``"dow3"`` (Monday = 0), ``"weekend"`` and ``"holiday"`` when
+    true. Absent keys mean 0, so the dicts stay sparse and River's linear models stay fast.
+    Public holidays come from the ``holidays`` library for ``country`` (None: no holidays).
+    """
+
+    def __init__(self, timezone: str, country: str | None, resolution: timedelta) -> None:
+        self.timezone = timezone
+        self.country = country
+        self.resolution = resolution
+        self._setup()
+
+    def _setup(self) -> None:
+        self._tz = ZoneInfo(self.timezone)
+        self._holidays = holidays.country_holidays(self.country) if self.country else None
+        self._day_cache: dict[date, tuple[int, bool]] = {}
+        self._slot_cache: dict[int, dict[str, float]] = {}
+        self._hour_keys = tuple((f"nd{h:02d}", f"wd{h:02d}") for h in range(24))
+        self._dow_keys = tuple(f"dow{d}" for d in range(7))
+
+    def __getstate__(self) -> tuple[str, str | None, timedelta]:
+        return self.timezone, self.country, self.resolution
+
+    def __setstate__(self, state: tuple[str, str | None, timedelta]) -> None:
+        self.timezone, self.country, self.resolution = state
+        self._setup()
+
+    def is_holiday(self, day: date) -> bool:
+        return self._holidays is not None and day in self._holidays
+
+    def _day(self, day: date) -> tuple[int, bool]:
+        cached = self._day_cache.get(day)
+        if cached is None:
+            if len(self._day_cache) > 4096:
+                self._day_cache.clear()
+            cached = (day.weekday(), self.is_holiday(day))
+            self._day_cache[day] = cached
+        return cached
+
+    def of_slot(self, slot: int) -> dict[str, float]:
+        """Calendar features of the slot's start (a cached dict: do not mutate it)."""
+        features = self._slot_cache.get(slot)
+        if features is not None:
+            return features
+        local = (EPOCH + slot * self.resolution).astimezone(self._tz)
+        dow, holiday = self._day(local.date())
+        weekend = dow >= 5
+        features = {self._hour_keys[local.hour][not (weekend or holiday)]: 1.0, self._dow_keys[dow]: 1.0}
+        if weekend:
+            features["weekend"] = 1.0
+        if holiday:
+            features["holiday"] = 1.0
+        if len(self._slot_cache) > 8192:
+            self._slot_cache.clear()
+        self._slot_cache[slot] = features
+        return features
+
+
+class LagFeatures:
+    """Lag and rolling-mean features at an origin slot for a target ``horizon`` steps later.
+
+    Keys (values in the unit of the series): ``y0``/``y1`` (last two values at the origin),
+    ``m1h``/``m1d``/``m1w`` (means of the last hour, day, week up to the origin), ``d1``
+    (target's slot on the most recent day known at the origin), ``d1o`` (origin's slot a day
+    earlier), ``w1`` (target's slot a week earlier), ``w1o`` (origin's slot a week earlier),
+    and ``hzn`` (the horizon in hours). Unknown values fall back to the most local level known
+    (``m1d``, else ``m1w``, else ``default``), so every key is always present and finite.
+    """
+
+    __slots__ = ("day", "week", "hour", "steps_per_hour")
+
+    def __init__(self, resolution: timedelta) -> None:
+        self.day = steps_in(DAY, resolution)
+        self.week = steps_in(WEEK, resolution)
+        self.hour = steps_in(HOUR, resolution)
+        self.steps_per_hour = HOUR / resolution
+
+    def required_capacity(self, max_horizon: int) -> int:
+        """Ring-buffer length that keeps every look-up of any horizon up to ``max_horizon``."""
+        return self.week + max_horizon + self.day + 2
+
+    def at(self, history: SlotHistory, origin: int, horizon: int, default: float) -> dict[str, float]:
+        get, mean = history.get, history.mean
+        day, week = self.day, self.week
+        target = origin + horizon
+        m1d = mean(origin, day)
+        m1w = mean(origin, week)
+        level = m1d if m1d == m1d else (m1w if m1w == m1w else default)
+        raw = (
+            get(origin),
+            get(origin - 1),
+            mean(origin, self.hour),
+            m1d,
+            m1w,
+            get(target - day * math.ceil(horizon / day)),
+            get(origin - day),
+            get(target - week),
+            get(origin - week),
+        )
+        y0, y1, m1h, _, _, d1, d1o, w1, w1o = (v if v == v else level for v in raw)
+        return {
+            "y0": y0,
+            "y1": y1,
+            "m1h": m1h,
+            "m1d": level if m1d != m1d else m1d,
+            "m1w": level if m1w != m1w else m1w,
+            "d1": d1,
+            "d1o": d1o,
+            "w1": w1,
+            "w1o": w1o,
+            "hzn": horizon / self.steps_per_hour,
+        }
