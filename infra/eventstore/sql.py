@@ -94,6 +94,9 @@ class SqlEventStore:
         self.read_engine = read_engine or engine
         metadata.create_all(engine)
         self._appended = threading.Condition()
+        # Appenders of this process queue here instead of in the database's lock (SQLite's
+        # busy handler sleeps in steps of up to 100 ms); other processes still use the DB lock.
+        self._writer = threading.Lock()
         self._local_head = self.head_position()
 
     # -- dialect hooks -------------------------------------------------------------------
@@ -113,7 +116,7 @@ class SqlEventStore:
     ) -> AppendResult:
         if not events:
             raise ValueError("append needs at least one event")
-        with self.engine.begin() as conn:
+        with self._writer, self.engine.begin() as conn:
             self._lock_for_append(conn)
             result = self._append_locked(conn, stream_id, events, expected_revision)
             if result.appended:
