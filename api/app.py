@@ -9,11 +9,23 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import TokenService
 from api.errors import error_response, install_error_handlers
-from api.routers import public, v3_accounts, v3_assets, v3_jobs, v3_sensor_data, v3_sensors
+from api.routers import (
+    public,
+    v2_0,
+    v2_0_control,
+    v3_accounts,
+    v3_assets,
+    v3_jobs,
+    v3_schedules,
+    v3_sensor_data,
+    v3_sensors,
+)
 from api.version import FLEXMEASURES_VERSION
 from infra.bootstrap import Platform
 
@@ -24,6 +36,9 @@ ROUTERS = [
     v3_sensors.router,
     v3_sensor_data.router,
     v3_jobs.router,
+    v2_0.router,
+    v2_0_control.router,
+    v3_schedules.router,
 ]
 
 
@@ -55,14 +70,18 @@ class BodySizeLimit:
             await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413, "PAYLOAD_TOO_LARGE", f"request body exceeds {self.max_bytes} bytes", "body"
-        )
-        await response(scope, receive, send)
+        await too_large_response(self.max_bytes)(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+def too_large_response(max_bytes: int) -> JSONResponse:
+    return error_response(413, "PAYLOAD_TOO_LARGE", f"request body exceeds {max_bytes} bytes", "body")
+
+
+class _TooLarge(HTTPException):
+    """An HTTPException, so FastAPI's body parsing re-raises it instead of answering 400."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "request body too large")
 
 
 class VersionHeader:
@@ -93,6 +112,9 @@ def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI
     install_error_handlers(app)
     for router in [*ROUTERS, *(extra_routers or [])]:
         app.include_router(router)
-    app.add_middleware(BodySizeLimit, max_bytes=platform.settings.max_body_bytes)
+    max_bytes = platform.settings.max_body_bytes
+    # a streamed body that outgrows the limit while a route reads it
+    app.add_exception_handler(_TooLarge, lambda _request, _exc: too_large_response(max_bytes))
+    app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
     app.add_middleware(VersionHeader)
     return app

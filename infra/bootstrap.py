@@ -21,9 +21,12 @@ from infra.settings import Settings
 from projections.jobs import JobsProjection
 from projections.readings import ReadingsProjection
 from projections.registry import RegistryProjection
+from projections.schedules import SchedulesProjection
 from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
+from streams.scheduler import TOPICS as SCHEDULE_TOPICS
+from streams.scheduler import SchedulerProcessor
 from streams.topics import TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY
 
 
@@ -64,6 +67,8 @@ def build_processors(platform: Platform) -> list[Processor]:
         ProjectionProcessor(RegistryProjection(), engine, [TOPIC_REGISTRY]),
         ProjectionProcessor(ReadingsProjection(), engine, [TOPIC_READINGS]),
         ProjectionProcessor(JobsProjection(), engine, [TOPIC_JOBS]),
+        ProjectionProcessor(SchedulesProjection(), engine, list(SCHEDULE_TOPICS)),
+        SchedulerProcessor(platform.store, engine, platform.read_models.read_engine),
     ]
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from domain.events import RecordedEvent
+from infra import telemetry
 from projections.base import Projection, apply_batch, create_tables, load_checkpoints
 
 
@@ -19,7 +20,11 @@ class ProjectionProcessor:
         create_tables(engine, projection)
 
     def process(self, partition: str, events: Sequence[RecordedEvent]) -> int:
-        return apply_batch(self.engine, self.projection, partition, events)
+        attributes = {"projection": self.projection.name, "partition": partition, "events": len(events)}
+        with telemetry.batch_span("readmodel.write", [e.metadata.traceparent for e in events], attributes):
+            checkpoint = apply_batch(self.engine, self.projection, partition, events)
+        telemetry.record_projection_lag(self.projection.name, events)
+        return checkpoint
 
     def checkpoint(self) -> int:
         with self.engine.connect() as conn:

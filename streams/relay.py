@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 
 from domain.events import RecordedEvent
+from infra import telemetry
 from infra.eventstore.port import EventStore, subscribe
 from infra.log.port import TOPIC_ALL, Log, LogRecord
 from streams.topics import topic_of
@@ -20,11 +21,15 @@ from streams.topics import topic_of
 log = logging.getLogger(__name__)
 
 
-def records_for(event: RecordedEvent) -> list[LogRecord]:
-    """The log records of one event: its category topic and the all-events topic."""
+def records_for(event: RecordedEvent, traceparent: str | None = None) -> list[LogRecord]:
+    """The log records of one event: its category topic and the all-events topic.
+
+    Header ``traceparent``: the given one (the relay's span), else the event's metadata.
+    """
     headers = {"event_type": event.type, "global_position": str(event.global_position)}
-    if event.metadata.traceparent:
-        headers["traceparent"] = event.metadata.traceparent
+    traceparent = traceparent or event.metadata.traceparent
+    if traceparent:
+        headers["traceparent"] = traceparent
     return [
         LogRecord(topic=topic_of(event), key=event.stream_id, value=event, headers=headers),
         LogRecord(topic=TOPIC_ALL, key=event.stream_id, value=event, headers=headers),
@@ -54,9 +59,10 @@ class Relay:
             self.publish(batch)
 
     def publish(self, batch: list[RecordedEvent]) -> None:
-        self.log.publish([record for event in batch for record in records_for(event)])
-        if self.save_checkpoint:
-            self.save_checkpoint(batch[-1].global_position)
+        with telemetry.spans_per_trace("relay.publish", [e.metadata.traceparent for e in batch]) as traced:
+            self.log.publish([r for e in batch for r in records_for(e, traced.get(e.metadata.traceparent))])
+            if self.save_checkpoint:
+                self.save_checkpoint(batch[-1].global_position)
         with self.published:
             self.position = batch[-1].global_position
             self.published.notify_all()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from domain.events import RecordedEvent
+from infra import telemetry
 from infra.log.port import Log, LogRecord
 from streams.relay import Relay
 
@@ -69,15 +70,18 @@ class ProcessorLoop:
         for record in records:
             by_partition.setdefault(f"{record.topic}:{record.partition}", []).append(record.value)
         delay = 0.05
+        span_name, traceparents = f"processor.{self.processor.name}", [r.headers.get("traceparent") for r in records]
         while not stop.is_set():
             try:
-                last = max(self.processor.process(p, events) for p, events in by_partition.items())
+                with telemetry.spans_per_trace(span_name, traceparents):
+                    last = max(self.processor.process(p, events) for p, events in by_partition.items())
             except Exception:  # noqa: BLE001 - logged, retried, never dropped
                 self.errors += 1
                 log.exception("processor %s failed; retrying in %.2fs", self.processor.name, delay)
                 stop.wait(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            telemetry.record_processor_lag(self.processor.name, [records[-1].value])
             self._advance(last)
             return True
         return False

@@ -22,6 +22,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
+WORKDAY, SATURDAY, SUNDAY_OR_HOLIDAY = 0, 1, 2
 
 
 def steps_in(span: timedelta, resolution: timedelta) -> int:
@@ -99,10 +100,11 @@ def _label(span: timedelta) -> str:
 class CalendarFeatures:
     """One-hot calendar features of a slot, in the sensor's local time.
 
-    Keys present (value 1.0): ``hour × day type`` (``"wd07"`` workday 07:00, ``"nd07"``
-    weekend or public holiday), ``"dow3"`` (Monday = 0), ``"weekend"`` and ``"holiday"`` when
-    true. Absent keys mean 0, so the dicts stay sparse and River's linear models stay fast.
-    Public holidays come from the ``holidays`` library for ``country`` (None: no holidays).
+    Keys present (value 1.0): hour of day × day type (``"wd07"``: a workday, 07:00-08:00;
+    ``"nd07"``: a weekend day or public holiday) and ``"holiday"`` on public holidays. Absent
+    keys mean 0, so the dicts stay sparse. The day of week beyond workday/weekend is left to
+    the "same slot last week" lag. Holidays come from the ``holidays`` library for
+    ``country`` (ISO code; None: no holidays).
     """
 
     def __init__(self, timezone: str, country: str | None, resolution: timedelta) -> None:
@@ -114,10 +116,9 @@ class CalendarFeatures:
     def _setup(self) -> None:
         self._tz = ZoneInfo(self.timezone)
         self._holidays = holidays.country_holidays(self.country) if self.country else None
-        self._day_cache: dict[date, tuple[int, bool]] = {}
-        self._slot_cache: dict[int, dict[str, float]] = {}
+        self._day_cache: dict[date, bool] = {}
+        self._slot_cache: dict[int, tuple[dict[str, float], int]] = {}
         self._hour_keys = tuple((f"nd{h:02d}", f"wd{h:02d}") for h in range(24))
-        self._dow_keys = tuple(f"dow{d}" for d in range(7))
 
     def __getstate__(self) -> tuple[str, str | None, timedelta]:
         return self.timezone, self.country, self.resolution
@@ -126,61 +127,85 @@ class CalendarFeatures:
         self.timezone, self.country, self.resolution = state
         self._setup()
 
-    def is_holiday(self, day: date) -> bool:
-        return self._holidays is not None and day in self._holidays
+    def keys(self) -> list[str]:
+        """Every key :meth:`of_slot` can return, in a fixed order."""
+        return [key for pair in self._hour_keys for key in pair] + ["holiday"]
 
-    def _day(self, day: date) -> tuple[int, bool]:
+    def is_holiday(self, day: date) -> bool:
         cached = self._day_cache.get(day)
         if cached is None:
             if len(self._day_cache) > 4096:
                 self._day_cache.clear()
-            cached = (day.weekday(), self.is_holiday(day))
+            cached = self._holidays is not None and day in self._holidays
             self._day_cache[day] = cached
+        return cached
+
+    def _slot(self, slot: int) -> tuple[dict[str, float], int]:
+        cached = self._slot_cache.get(slot)
+        if cached is not None:
+            return cached
+        local = (EPOCH + slot * self.resolution).astimezone(self._tz)
+        holiday = self.is_holiday(local.date())
+        weekday = local.weekday()
+        workday = weekday < 5 and not holiday
+        features = {self._hour_keys[local.hour][workday]: 1.0}
+        if holiday:
+            features["holiday"] = 1.0
+        day_class = WORKDAY if workday else (SATURDAY if weekday == 5 and not holiday else SUNDAY_OR_HOLIDAY)
+        if len(self._slot_cache) > 16384:
+            self._slot_cache.clear()
+        cached = self._slot_cache[slot] = (features, day_class)
         return cached
 
     def of_slot(self, slot: int) -> dict[str, float]:
         """Calendar features of the slot's start (a cached dict: do not mutate it)."""
-        features = self._slot_cache.get(slot)
-        if features is not None:
-            return features
-        local = (EPOCH + slot * self.resolution).astimezone(self._tz)
-        dow, holiday = self._day(local.date())
-        weekend = dow >= 5
-        features = {self._hour_keys[local.hour][not (weekend or holiday)]: 1.0, self._dow_keys[dow]: 1.0}
-        if weekend:
-            features["weekend"] = 1.0
-        if holiday:
-            features["holiday"] = 1.0
-        if len(self._slot_cache) > 8192:
-            self._slot_cache.clear()
-        self._slot_cache[slot] = features
-        return features
+        return self._slot(slot)[0]
+
+    def day_class(self, slot: int) -> int:
+        """:data:`WORKDAY`, :data:`SATURDAY` or :data:`SUNDAY_OR_HOLIDAY` of the slot's local day."""
+        return self._slot(slot)[1]
+
+
+LAG_KEYS = ("y0", "y1", "m1h", "m1d", "m1w", "d1", "d1o", "w1", "w1o", "sd")
 
 
 class LagFeatures:
     """Lag and rolling-mean features at an origin slot for a target ``horizon`` steps later.
 
-    Keys (values in the unit of the series): ``y0``/``y1`` (last two values at the origin),
-    ``m1h``/``m1d``/``m1w`` (means of the last hour, day, week up to the origin), ``d1``
-    (target's slot on the most recent day known at the origin), ``d1o`` (origin's slot a day
-    earlier), ``w1`` (target's slot a week earlier), ``w1o`` (origin's slot a week earlier),
-    and ``hzn`` (the horizon in hours). Unknown values fall back to the most local level known
-    (``m1d``, else ``m1w``, else ``default``), so every key is always present and finite.
+    Keys (values in the unit of the series, then shifted and scaled): ``y0``/``y1`` (last two
+    values at the origin), ``m1h``/``m1d``/``m1w`` (means of the last hour, day, week up to the
+    origin), ``d1`` (target's slot on the most recent day known at the origin), ``d1o``
+    (origin's slot a day earlier), ``w1`` (target's slot a week earlier), ``w1o`` (origin's
+    slot a week earlier), ``sd`` (target's slot on the most recent "similar day" known at the
+    origin: same day class, workday / Saturday / Sunday or holiday, at most a week back); plus
+    ``hzn``, the horizon as a fraction of ``max_horizon``. Nothing
+    after the origin is ever read. Unknown values fall back to the most local level known
+    (``m1d``, else ``m1w``, else ``default``), so every key is present and finite.
     """
 
-    __slots__ = ("day", "week", "hour", "steps_per_hour")
+    __slots__ = ("day", "week", "hour", "max_horizon", "calendar")
 
-    def __init__(self, resolution: timedelta) -> None:
+    def __init__(self, resolution: timedelta, max_horizon: int, calendar: CalendarFeatures) -> None:
+        self.calendar = calendar
         self.day = steps_in(DAY, resolution)
         self.week = steps_in(WEEK, resolution)
         self.hour = steps_in(HOUR, resolution)
-        self.steps_per_hour = HOUR / resolution
+        self.max_horizon = max_horizon
 
-    def required_capacity(self, max_horizon: int) -> int:
+    def required_capacity(self) -> int:
         """Ring-buffer length that keeps every look-up of any horizon up to ``max_horizon``."""
-        return self.week + max_horizon + self.day + 2
+        return self.week + self.max_horizon + self.day + 2
 
-    def at(self, history: SlotHistory, origin: int, horizon: int, default: float) -> dict[str, float]:
+    def at(
+        self,
+        history: SlotHistory,
+        origin: int,
+        horizon: int,
+        default: float = 0.0,
+        shift: float = 0.0,
+        scale: float = 1.0,
+    ) -> dict[str, float]:
+        """Features as ``(value - shift) * scale`` (``hzn`` unscaled)."""
         get, mean = history.get, history.mean
         day, week = self.day, self.week
         target = origin + horizon
@@ -193,21 +218,24 @@ class LagFeatures:
             mean(origin, self.hour),
             m1d,
             m1w,
-            get(target - day * math.ceil(horizon / day)),
+            get(target - day * -(-horizon // day)),
             get(origin - day),
-            get(target - week),
+            get(target - week) if horizon <= week else math.nan,
             get(origin - week),
+            get(self.similar_day(origin, target)),
         )
-        y0, y1, m1h, _, _, d1, d1o, w1, w1o = (v if v == v else level for v in raw)
-        return {
-            "y0": y0,
-            "y1": y1,
-            "m1h": m1h,
-            "m1d": level if m1d != m1d else m1d,
-            "m1w": level if m1w != m1w else m1w,
-            "d1": d1,
-            "d1o": d1o,
-            "w1": w1,
-            "w1o": w1o,
-            "hzn": horizon / self.steps_per_hour,
-        }
+        x = {key: ((v if v == v else level) - shift) * scale for key, v in zip(LAG_KEYS, raw, strict=True)}
+        x["hzn"] = horizon / self.max_horizon
+        return x
+
+    def similar_day(self, origin: int, target: int) -> int:
+        """Slot of the target's time on the latest day of its class known at the origin."""
+        day_class = self.calendar.day_class
+        wanted = day_class(target)
+        day = self.day
+        candidate = target - day * -(-(target - origin) // day)
+        for _ in range(7):
+            if day_class(candidate) == wanted:
+                return candidate
+            candidate -= day
+        return target - self.week

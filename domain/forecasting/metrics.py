@@ -83,11 +83,12 @@ class RunningWindowError:
 
     Time is an integer (e.g. a slot index of the forecast target). Observations must arrive
     with non-decreasing bin index for the window to be exact; an older one is added to the
-    newest bin (a deterministic approximation). Totals are re-summed from the bins on each
-    query, so adding and evicting never accumulates rounding drift.
+    newest bin (a deterministic approximation). The running total is re-summed from the bins
+    whenever a bin is opened (and old ones evicted), so it never subtracts and never drifts;
+    ``add`` and ``totals`` are O(1) amortised.
     """
 
-    __slots__ = ("window", "bin_width", "_bins")
+    __slots__ = ("window", "bin_width", "_bins", "_total")
 
     def __init__(self, window: int, bin_width: int = 1) -> None:
         if window <= 0 or bin_width <= 0:
@@ -95,25 +96,31 @@ class RunningWindowError:
         self.window = window
         self.bin_width = bin_width
         self._bins: deque[tuple[int, ErrorTotals]] = deque()
+        self._total = ErrorTotals()
 
     def add(self, time: int, actual: float, predicted: float) -> None:
         index = time // self.bin_width
-        if not self._bins or self._bins[-1][0] < index:
-            self._bins.append((index, ErrorTotals()))
+        bins = self._bins
+        if not bins or bins[-1][0] < index:
             oldest = index - (self.window - 1) // self.bin_width
-            while self._bins[0][0] < oldest:
-                self._bins.popleft()
-        self._bins[-1][1].add(actual, predicted)
+            while bins and bins[0][0] < oldest:
+                bins.popleft()
+            total = ErrorTotals()
+            for _, totals in bins:
+                total.merge(totals)
+            self._total = total
+            bins.append((index, ErrorTotals()))
+        bins[-1][1].add(actual, predicted)
+        self._total.add(actual, predicted)
 
     def totals(self) -> ErrorTotals:
-        total = ErrorTotals()
-        for _, totals in self._bins:
-            total.merge(totals)
-        return total
+        """A copy of the totals over the window."""
+        total = self._total
+        return ErrorTotals(total.abs_error, total.abs_actual, total.count)
 
-    def __getstate__(self) -> tuple[int, int, list[tuple[int, ErrorTotals]]]:
-        return self.window, self.bin_width, list(self._bins)
+    def __getstate__(self) -> tuple[int, int, list[tuple[int, ErrorTotals]], ErrorTotals]:
+        return self.window, self.bin_width, list(self._bins), self._total
 
-    def __setstate__(self, state: tuple[int, int, list[tuple[int, ErrorTotals]]]) -> None:
-        self.window, self.bin_width, bins = state
+    def __setstate__(self, state: tuple[int, int, list[tuple[int, ErrorTotals]], ErrorTotals]) -> None:
+        self.window, self.bin_width, bins, self._total = state
         self._bins = deque(bins)

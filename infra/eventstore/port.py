@@ -64,7 +64,13 @@ class EventStore(Protocol):
 
     def read_stream(
         self, stream_id: str, from_revision: int = 0, backwards: bool = False, limit: int | None = None
-    ) -> list[RecordedEvent]: ...
+    ) -> list[RecordedEvent]:
+        """Events of one stream from ``from_revision`` on (inclusive), at most ``limit``.
+
+        ``backwards=True`` reads from ``from_revision`` down to revision 0; pass
+        ``from_revision=-1`` to start at the stream's last event. A missing stream reads as ``[]``.
+        """
+        ...
 
     def stream_revision(self, stream_id: str) -> int | None:
         """The revision of the last event in the stream, ``None`` when it has none."""

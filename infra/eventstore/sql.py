@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from domain.events import EventMetadata, NewEvent, RecordedEvent
+from infra import telemetry
 from infra.eventstore.port import (
     ANY,
     NO_STREAM,
@@ -86,6 +87,17 @@ def _check_expected(stream_id: str, expected: ExpectedRevision, actual: int | No
         raise WrongExpectedRevision(stream_id, expected, actual)
 
 
+def _first_of_each_id(events: Sequence[NewEvent], stored: set[str]) -> list[NewEvent]:
+    """Events whose id is not stored yet, in call order; an id repeated within the call counts once."""
+    fresh: list[NewEvent] = []
+    for event in events:
+        key = str(event.event_id)
+        if key not in stored:
+            stored.add(key)
+            fresh.append(event)
+    return fresh
+
+
 class SqlEventStore:
     """The SQL event store; subclasses supply the append lock and the live notification."""
 
@@ -116,11 +128,14 @@ class SqlEventStore:
     ) -> AppendResult:
         if not events:
             raise ValueError("append needs at least one event")
-        with self._writer, self.engine.begin() as conn:
+        traceparents = [e.metadata.traceparent for e in events]
+        span = telemetry.batch_span("eventstore.append", traceparents, {"stream_id": stream_id, "events": len(events)})
+        with span, self._writer, self.engine.begin() as conn:
             self._lock_for_append(conn)
             result = self._append_locked(conn, stream_id, events, expected_revision)
             if result.appended:
                 self._notify(conn, result.global_position)
+        telemetry.record_appended(stream_id, result.appended)
         if result.appended:
             with self._appended:
                 self._local_head = max(self._local_head, result.global_position)
@@ -139,7 +154,7 @@ class SqlEventStore:
             ).all()
         )
         actual = self._stream_revision(conn, stream_id)
-        fresh = [e for e in events if str(e.event_id) not in existing]
+        fresh = _first_of_each_id(events, set(existing))
         if not fresh:
             return AppendResult(actual if actual is not None else -1, max(existing.values()), 0)
         _check_expected(stream_id, expected, actual)

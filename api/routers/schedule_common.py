@@ -1,0 +1,88 @@
+"""Shared by the v2.0 control and v3 schedule endpoints: waiting for the scheduler, slicing values.
+
+**Read-your-writes for schedules.** After a trigger (or a UDI event) was appended at position
+``P``, :func:`wait_for_schedule` waits (bounded by ``FLEXLEDGER_CONSISTENCY_TIMEOUT_S``) until the
+scheduler has processed ``P``, then until the schedules and jobs projections have applied the
+outcome events — whose ids are known in advance (:mod:`domain.schedules`). Waiting on those
+exact positions (not on the store's head) returns as soon as the schedule is servable. With
+``FLEXLEDGER_CONSISTENT_WRITES=false`` or without an embedded runner it returns at once and the
+client polls (202 / ``UNKNOWN_SCHEDULE`` "waiting to be processed").
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from domain.schedules import job_outcome_event_id, outcome_event_id
+from domain.units import UnitError, convert_values, is_power_unit
+from infra.bootstrap import Platform
+
+SCHEDULER = "scheduler"
+SCHEDULES_PROJECTION = "projection.schedules"
+JOBS_PROJECTION = "projection.jobs"
+WAITING = "Scheduling job waiting to be processed."
+
+
+def _can_wait(platform: Platform) -> bool:
+    runner = platform.runner
+    return (
+        platform.settings.consistent_writes
+        and runner is not None
+        and all(name in runner.loops for name in (SCHEDULER, SCHEDULES_PROJECTION, JOBS_PROJECTION))
+    )
+
+
+def wait_for_schedule(platform: Platform, schedule_id: uuid.UUID, trigger_position: int | None) -> bool:
+    """Block (bounded) until the schedule's outcome is queryable; True when it is."""
+    if not _can_wait(platform):
+        return False
+    if trigger_position is not None and not platform.wait_for(trigger_position, [SCHEDULER]):
+        return False
+    return wait_for_outcome(platform, schedule_id)
+
+
+def wait_for_outcome(platform: Platform, schedule_id: uuid.UUID) -> bool:
+    """If the outcome is stored, block (bounded) until the projections show it; True when they do."""
+    if not _can_wait(platform):
+        return False
+    outcome = platform.store.get_event(outcome_event_id(schedule_id))
+    job_end = platform.store.get_event(job_outcome_event_id(schedule_id))
+    if outcome is None:
+        return False
+    waits = [(outcome.global_position, SCHEDULES_PROJECTION)]
+    if job_end is not None:
+        waits.append((job_end.global_position, JOBS_PROJECTION))
+    return all(platform.wait_for(position, [name]) for position, name in waits)
+
+
+def as_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(text))
+    except ValueError:
+        return None
+
+
+def failure_message(row: dict) -> str:
+    """FlexMeasures' wording for a failed scheduling job, with flexledger's stable code."""
+    field = f" (field {row['field']})" if row.get("field") else ""
+    return f"Scheduling job failed with {row['code']}: {row['reason']}{field}"
+
+
+def schedule_window(
+    schedule: dict, device: dict, duration: timedelta, unit: str, timezone: str = "UTC"
+) -> tuple[list[float], datetime, timedelta]:
+    """(values in ``unit``, start, duration) of one device's schedule, cut to ``duration``.
+
+    The window starts at the schedule's start and covers at most the schedule's length
+    (FlexMeasures: ``duration = min(duration, schedule end - start)``), in whole steps.
+    Raises :class:`UnitError` when ``unit`` is not a unit of power.
+    """
+    if not is_power_unit(unit):
+        raise UnitError(f"{unit!r} is not a unit of power (W, kW, MW ...)")
+    resolution = timedelta(seconds=schedule["resolution_s"])
+    steps = min(int(duration / resolution), len(device["power_kw"]))
+    values = convert_values(device["power_kw"][:steps], "kW", unit)
+    start = datetime.fromtimestamp(schedule["start_s"], UTC).astimezone(ZoneInfo(timezone))
+    return [float(v) for v in values], start, resolution * steps

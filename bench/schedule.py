@@ -1,0 +1,141 @@
+"""Benchmark the scheduling core: flex dicts -> problem -> HiGHS model -> schedule.
+
+Run: ``.venv/bin/python bench/schedule.py [--runs 7]``. Prints the median over the runs of
+each phase: ``parse`` (flex-model/flex-context dicts to SchedulingProblem, once per run),
+``build`` (model assembly incl. loading into OR-Tools), ``solve`` (HiGHS wall time) and
+``total`` (wall time of ``solve()``: build + solve + result extraction). Inputs are synthetic
+and seeded (prices: a daily sine with noise; EVs: workplace-like arrivals), so runs compare.
+
+EV cases come in two forms: the common EV (continuous power: a pure LP) and EVs with a
+minimum charging power of 1.4 kW (a MILP with a binary per present quarter-hour).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from domain.scheduling import SchedulingProblem, TimeSeries, problem_from_flex, solve
+
+START = datetime(2024, 5, 1, tzinfo=UTC)
+STEP = timedelta(minutes=15)
+
+
+def prices(hours: int, seed: int = 1) -> TimeSeries:
+    rng = np.random.default_rng(seed)
+    hour = np.arange(hours)
+    values = 90 + 50 * np.sin(2 * np.pi * (hour - 9) / 24) + rng.normal(0, 12, hours)
+    return TimeSeries(START, timedelta(hours=1), values, "EUR/MWh")
+
+
+def battery_case(hours: int) -> Callable[[], SchedulingProblem]:
+    flex_model = {
+        "sensor": "battery",
+        "soc-at-start": "250 kWh",
+        "soc-min": "50 kWh",
+        "soc-max": "450 kWh",
+        "power-capacity": "200 kW",
+        "roundtrip-efficiency": "90%",
+        "storage-efficiency": 0.9999,
+    }
+    context = {"consumption-price": prices(hours), "site-power-capacity": "250 kW"}
+    end = START + timedelta(hours=hours)
+    return lambda: problem_from_flex(flex_model, context, start=START, end=end, resolution=STEP)
+
+
+def ev_models(n_ev: int, min_power: bool, seed: int = 7) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    models = []
+    for i in range(n_ev):
+        arrive = int(rng.integers(24, 44))  # 06:00 .. 11:00
+        depart = min(arrive + int(rng.integers(16, 44)), 96)  # stays 4 .. 11 hours
+        power = float(rng.choice([7.4, 11.0]))
+        energy = min(float(rng.uniform(5, 40)), power * (depart - arrive) / 4)
+        model = {
+            "sensor": f"ev{i}",
+            "soc-at-start": "0 kWh",
+            "consumption-capacity": [
+                {"start": (START + arrive * STEP).isoformat(), "end": (START + depart * STEP).isoformat(),
+                 "value": f"{power} kW"}
+            ],
+            "production-capacity": "0 kW",
+            "soc-targets": [{"datetime": (START + depart * STEP).isoformat(), "value": f"{energy:.2f} kWh"}],
+        }  # fmt: skip
+        if min_power:
+            model["min-charging-power"] = "1.4 kW"
+        models.append(model)
+    return models
+
+
+def ev_case(n_ev: int, min_power: bool) -> Callable[[], SchedulingProblem]:
+    models = ev_models(n_ev, min_power)
+    context = {"consumption-price": prices(24), "site-power-capacity": f"{4.0 * n_ev} kW"}
+    end = START + timedelta(hours=24)
+    return lambda: problem_from_flex(models, context, start=START, end=end, resolution=STEP)
+
+
+CASES = [
+    ("1 battery, 96 steps", battery_case(24), 15),
+    ("1 battery, 48 h (192 steps)", battery_case(48), 30),
+    ("20 EVs, site limit, LP", ev_case(20, False), 50),
+    ("20 EVs, min power, MILP", ev_case(20, True), 50),
+    ("200 EVs, site limit, LP", ev_case(200, False), 300),
+    ("200 EVs, min power, MILP", ev_case(200, True), 300),
+    ("1000 EVs, site limit, LP", ev_case(1000, False), 3000),
+    ("1000 EVs, min power, MILP", ev_case(1000, True), 3000),
+]
+
+
+def measure(make: Callable[[], SchedulingProblem], runs: int) -> dict[str, float]:
+    samples: dict[str, list[float]] = {"parse": [], "build": [], "solve": [], "total": []}
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        problem = make()
+        t1 = time.perf_counter()
+        result = solve(problem, time_limit_s=60, relative_gap=1e-4)
+        t2 = time.perf_counter()
+        samples["parse"].append(t1 - t0)
+        samples["build"].append(result.build_time_s)
+        samples["solve"].append(result.solve_time_s)
+        samples["total"].append(t2 - t1)
+    stats = {k: statistics.median(v) * 1e3 for k, v in samples.items()}
+    stats |= {
+        "vars": result.n_variables,
+        "rows": result.n_constraints,
+        "bins": result.n_binaries,
+        "unmet": len(result.unmet),
+        "status": result.status,  # type: ignore[dict-item]
+    }
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args(argv)
+    solve(battery_case(24)())  # warm up imports and HiGHS
+    header = (
+        f"{'case':30} {'vars':>7} {'rows':>7} {'bins':>6} {'parse':>8} {'build':>8} {'solve':>8} "
+        f"{'total':>8} {'target':>7}  status"
+    )
+    print(f"median of {args.runs} runs, milliseconds; total = solve() wall time (build + solve + results)")
+    print(header)
+    print("-" * len(header))
+    for name, make, target in CASES:
+        s = measure(make, args.runs)
+        verdict = "ok" if s["total"] < target else "SLOW"
+        print(
+            f"{name:30} {s['vars']:>7} {s['rows']:>7} {s['bins']:>6} {s['parse']:>8.1f} {s['build']:>8.1f} "
+            f"{s['solve']:>8.1f} {s['total']:>8.1f} {target:>7} {verdict:>4} {s['status']}, unmet {s['unmet']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

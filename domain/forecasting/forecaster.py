@@ -1,0 +1,288 @@
+"""One sensor's online forecaster: readings in (time order), forecasts out. Pure, no I/O.
+
+A stream processor feeds every reading of a sensor to :meth:`SensorForecaster.observe` (or
+:meth:`~SensorForecaster.learn`) in log order, emits the forecast it returns on the cadence,
+and checkpoints :meth:`~SensorForecaster.to_state` together with its log position. Replaying
+the same readings from scratch, or restoring a checkpoint and continuing, gives identical
+forecasts: every model is deterministic (no random initialisation) and its state is pickled.
+
+Values are in the unit of the readings (power in kW, say: consumption positive, production
+negative, USEF); the forecaster never converts units.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from domain.forecasting.features import (
+    DAY,
+    HOUR,
+    WEEK,
+    CalendarFeatures,
+    HorizonBuckets,
+    LagFeatures,
+    slot_start,
+    steps_in,
+    to_slot,
+)
+from domain.forecasting.history import SlotHistory
+from domain.forecasting.lag_model import LagRegression
+from domain.forecasting.models import ForecastModel, HoltWintersModel, SeasonalNaive
+from domain.forecasting.selector import ModelSelector
+
+STATE_VERSION = 1
+DEFAULT_MODELS = ("naive_day", "naive_week", "lag_linear", "holt_winters")
+
+
+@dataclass(frozen=True, slots=True)
+class ForecasterConfig:
+    """Settings of one sensor's forecaster.
+
+    ``timezone`` (IANA name) and ``country`` (ISO code for public holidays; None: none) drive
+    the calendar features. ``horizon`` is how far :meth:`SensorForecaster.observe` forecasts,
+    every ``forecast_every`` of data. ``buckets`` are the horizon-bucket edges for the lag
+    model and for selection; ``selection_window`` is how much matured forecast history the
+    selection looks at. A gap over ``max_gap`` resets the continuous-series state.
+    ``lag_train_every`` thins the lag model's updates (see :class:`LagRegression`); None:
+    slots per hour, i.e. each horizon bucket learns about once per hour of data.
+    """
+
+    resolution: timedelta = timedelta(minutes=15)
+    timezone: str = "UTC"
+    country: str | None = "NL"
+    horizon: timedelta = timedelta(hours=48)
+    forecast_every: timedelta = HOUR
+    buckets: tuple[timedelta, ...] = (HOUR, 6 * HOUR, DAY, 2 * DAY)
+    selection_window: timedelta = WEEK
+    selection_min_count: int = 1
+    max_gap: timedelta = WEEK
+    models: tuple[str, ...] = DEFAULT_MODELS
+    holt_winters_season: timedelta = WEEK
+    lag_train_every: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.resolution <= timedelta(0) or DAY % self.resolution:
+            raise ValueError("resolution must divide one day")
+        if self.horizon < self.resolution or self.forecast_every % self.resolution:
+            raise ValueError("horizon must be at least one slot and forecast_every a multiple of resolution")
+        unknown = set(self.models) - set(MODEL_FACTORIES)
+        if unknown or not self.models:
+            raise ValueError(f"unknown models {sorted(unknown)}; known: {sorted(MODEL_FACTORIES)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """Forecast of ``len(values)`` slots from ``now_start`` (belief time), in the readings' unit.
+
+    ``values[k]`` is for the slot starting ``now_start + k * resolution`` (horizon
+    ``(k + 1) * resolution``); ``selected[k]`` names the model that served it; ``per_model``
+    holds every model's values.
+    """
+
+    now_start: datetime
+    resolution: timedelta
+    values: tuple[float, ...]
+    selected: tuple[str, ...]
+    per_model: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+
+    @property
+    def event_starts(self) -> list[datetime]:
+        return [self.now_start + k * self.resolution for k in range(len(self.values))]
+
+
+def _naive_day(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
+    return SeasonalNaive("naive_day", parts.lags.day, parts.lags.day)
+
+
+def _naive_week(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
+    return SeasonalNaive("naive_week", parts.lags.week, parts.lags.day)
+
+
+def _lag_linear(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
+    every = config.lag_train_every or steps_in(HOUR, config.resolution)
+    return LagRegression("lag_linear", parts.buckets, parts.lags, parts.calendar, train_every=every)
+
+
+def _holt_winters(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
+    season = steps_in(config.holt_winters_season, config.resolution)
+    return HoltWintersModel("holt_winters", season, parts.lags.day)
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    buckets: HorizonBuckets
+    lags: LagFeatures
+    calendar: CalendarFeatures
+
+
+MODEL_FACTORIES = {
+    "naive_day": _naive_day,
+    "naive_week": _naive_week,
+    "lag_linear": _lag_linear,
+    "holt_winters": _holt_winters,
+}
+"""Model name -> factory: the explicit table of the models a config can name."""
+
+
+class SensorForecaster:
+    """Online forecaster of one sensor: ``learn``/``observe`` readings, ``forecast`` slots."""
+
+    def __init__(self, config: ForecasterConfig | None = None) -> None:
+        self.config = config = config or ForecasterConfig()
+        res = config.resolution
+        self.horizon_steps = steps_in(config.horizon, res)
+        self.buckets = HorizonBuckets.from_edges(config.buckets, res)
+        self.calendar = CalendarFeatures(config.timezone, config.country, res)
+        lags = LagFeatures(res, max(self.horizon_steps, self.buckets.upper[-1]), self.calendar)
+        parts = _Parts(self.buckets, lags, self.calendar)
+        self.history = SlotHistory(lags.required_capacity(), lags.day, steps_in(config.max_gap, res))
+        self.models: dict[str, ForecastModel] = {name: MODEL_FACTORIES[name](config, parts) for name in config.models}
+        self.selector = ModelSelector(
+            config.models,
+            self.buckets.labels,
+            steps_in(config.selection_window, res),
+            steps_in(HOUR, res),
+            config.selection_min_count,
+        )
+        self.last_regressors: dict[str, float] = {}
+        self.learned = 0
+        self.ignored = 0
+
+    # -- learning -------------------------------------------------------------------------
+
+    def learn(self, event_start: datetime, value: float, regressors: Mapping[str, float] | None = None) -> bool:
+        """Learn one reading (its slot's mean value); returns False if it was ignored.
+
+        Readings must come in time order. A reading for a slot at or before the latest learned
+        slot (duplicate, correction, out of order) and a non-finite value are ignored
+        (counted in ``ignored``). ``regressors`` are other sensors' values for the same slot
+        (e.g. ``{"temperature_c": 11.5}``). Matured forecasts are scored before learning.
+        """
+        slot = to_slot(event_start, self.config.resolution)
+        last = self.history.last_slot
+        if (last is not None and slot <= last) or not math.isfinite(value):
+            self.ignored += 1
+            return False
+        value = float(value)
+        self.selector.score(slot, value)
+        filled = self.history.append(slot, value)
+        if last is not None and self.history.first_slot == slot:
+            for model in self.models.values():
+                model.reset()
+        models = self.models.values()
+        for missing, guess in filled:
+            for model in models:
+                model.learn_one(self.history, missing, guess, None, False)
+        for model in models:
+            model.learn_one(self.history, slot, value, regressors, True)
+        if regressors:
+            self.last_regressors.update(regressors)
+        self.learned += 1
+        return True
+
+    def observe(
+        self,
+        event_start: datetime,
+        value: float,
+        regressors: Mapping[str, float] | None = None,
+        future_regressors: Mapping[str, Sequence[float]] | None = None,
+    ) -> Forecast | None:
+        """Learn a reading; if its slot ends on the ``forecast_every`` grid, forecast the horizon.
+
+        The forecast starts at the end of the reading's slot and is recorded for model
+        selection (scored as its slots' readings arrive). Returns None off the cadence.
+        """
+        if not self.learn(event_start, value, regressors):
+            return None
+        res = self.config.resolution
+        now_slot = self.history.last_slot + 1
+        if (now_slot * res) % self.config.forecast_every:
+            return None
+        return self.forecast(slot_start(now_slot, res), self.horizon_steps, future_regressors, record=True)
+
+    # -- forecasting ----------------------------------------------------------------------
+
+    def forecast(
+        self,
+        now_start: datetime,
+        n_steps: int | None = None,
+        future_regressors: Mapping[str, Sequence[float]] | None = None,
+        record: bool = False,
+    ) -> Forecast:
+        """Forecast ``n_steps`` slots (default: the horizon) from ``now_start``.
+
+        ``now_start`` must be after the latest learned slot (a later one means stale data: the
+        horizons grow). ``future_regressors`` maps regressor name to one value per step
+        (missing or short: its last learned value). ``record=True`` keeps the forecast for
+        model selection; the default leaves the state untouched (ad-hoc API queries).
+        """
+        last = self.history.last_slot
+        if last is None:
+            raise ValueError("no readings learned yet")
+        res = self.config.resolution
+        now_slot = -(-(now_start - slot_start(0, res)) // res)
+        if now_slot <= last:
+            raise ValueError(f"now_start {now_start} is not after the latest learned slot {slot_start(last, res)}")
+        steps = self.horizon_steps if n_steps is None else n_steps
+        targets = range(now_slot, now_slot + steps)
+        regs = self._future_regressors(steps, future_regressors)
+        per_model = {name: model.forecast(self.history, last, targets, regs) for name, model in self.models.items()}
+        step_buckets = [self.buckets.bucket_of(k) for k in range(1, steps + 1)]
+        chosen = [self.selector.choice(b) for b in range(len(self.buckets.upper))]
+        selected = tuple(chosen[b] for b in step_buckets)
+        values = tuple(per_model[name][k] for k, name in enumerate(selected))
+        if record:
+            self.selector.record(targets, step_buckets, [per_model[name] for name in self.config.models])
+        return Forecast(
+            slot_start(now_slot, res), res, values, selected, {k: tuple(v) for k, v in per_model.items()}
+        )
+
+    def _future_regressors(
+        self, steps: int, future: Mapping[str, Sequence[float]] | None
+    ) -> list[dict[str, float]] | None:
+        if not self.last_regressors and not future:
+            return None
+        names = sorted(set(self.last_regressors) | set(future or {}))
+        rows = []
+        for k in range(steps):
+            row = {}
+            for name in names:
+                series = (future or {}).get(name, ())
+                value = series[k] if k < len(series) else self.last_regressors.get(name, math.nan)
+                if value == value:
+                    row[name] = float(value)
+            rows.append(row)
+        return rows
+
+    # -- what the API shows ---------------------------------------------------------------
+
+    def selection(self) -> dict[str, str]:
+        """Model serving each horizon bucket now, e.g. ``{"1h": "lag_linear", ...}``."""
+        return self.selector.choices()
+
+    def running_errors(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Per bucket and model: windowed ``one_minus_wape``, ``wape``, ``mae`` (reading unit), ``n``."""
+        return self.selector.running_errors()
+
+    @property
+    def latest_event_start(self) -> datetime | None:
+        last = self.history.last_slot
+        return None if last is None else slot_start(last, self.config.resolution)
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    def to_state(self) -> bytes:
+        """All model state as bytes (pickle): checkpoint it with the log position it belongs to."""
+        return pickle.dumps((STATE_VERSION, self), protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def from_state(cls, data: bytes) -> SensorForecaster:
+        """Restore :meth:`to_state` output (trusted bytes only: this is pickle)."""
+        version, forecaster = pickle.loads(data)  # noqa: S301 - own checkpoints only
+        if version != STATE_VERSION or not isinstance(forecaster, cls):
+            raise ValueError(f"unsupported forecaster state version {version}")
+        return forecaster

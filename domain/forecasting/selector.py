@@ -1,0 +1,83 @@
+"""Per-horizon-bucket model selection on running 1-WAPE over matured forecasts.
+
+Recorded forecasts wait per target slot until the reading of that slot arrives ("matures");
+then each model's absolute error is added to its running window for the bucket the step
+belongs to. The model serving a bucket is the one with the lowest windowed WAPE (highest
+1-WAPE); when a window's actuals are all zero, the lowest MAE; ties and models without enough
+matured forecasts fall back to the configured model order. Pure and deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from domain.forecasting.metrics import ErrorTotals, RunningWindowError
+
+
+class ModelSelector:
+    """Running errors per (bucket, model) and the current choice per bucket.
+
+    ``window`` and ``bin_width`` are in slots of the target (e.g. 7 days and 1 hour);
+    ``min_count`` is the number of matured forecasts a model needs in the window to compete.
+    """
+
+    def __init__(
+        self,
+        models: Sequence[str],
+        bucket_labels: Sequence[str],
+        window: int,
+        bin_width: int,
+        min_count: int = 1,
+    ) -> None:
+        self.models = tuple(models)
+        self.bucket_labels = tuple(bucket_labels)
+        self.min_count = min_count
+        self.errors = [[RunningWindowError(window, bin_width) for _ in self.models] for _ in bucket_labels]
+        self._pending: dict[int, list[tuple[int, tuple[float, ...]]]] = {}
+        self._next_slot: int | None = None
+
+    def record(self, targets: Sequence[int], buckets: Sequence[int], predictions: Sequence[Sequence[float]]) -> None:
+        """Remember a forecast: per target slot its bucket and one prediction per model (in order)."""
+        for index, (target, bucket) in enumerate(zip(targets, buckets, strict=True)):
+            if self._next_slot is not None and target < self._next_slot:
+                continue
+            values = tuple(float(model_values[index]) for model_values in predictions)
+            self._pending.setdefault(target, []).append((bucket, values))
+
+    def score(self, slot: int, actual: float) -> None:
+        """The reading of ``slot`` arrived: score the forecasts for it, drop older unmatured ones."""
+        pending = self._pending
+        start = self._next_slot
+        if start is not None and slot - start > 4 * len(pending) + 16:
+            self._pending = pending = {t: e for t, e in pending.items() if t >= slot}
+        elif start is not None:
+            for stale in range(start, slot):
+                pending.pop(stale, None)
+        self._next_slot = slot + 1
+        for bucket, values in pending.pop(slot, ()):
+            row = self.errors[bucket]
+            for window, predicted in zip(row, values, strict=True):
+                window.add(slot, actual, predicted)
+
+    def _rank(self, totals: ErrorTotals, order: int) -> tuple[int, float, float, int]:
+        if totals.count < self.min_count:
+            return (1, math.inf, math.inf, order)
+        wape = totals.wape
+        return (0, wape if wape == wape else math.inf, totals.mae, order)
+
+    def choice(self, bucket: int) -> str:
+        """Name of the model that serves ``bucket`` now."""
+        ranks = [self._rank(window.totals(), i) for i, window in enumerate(self.errors[bucket])]
+        return self.models[min(ranks)[3]]
+
+    def choices(self) -> dict[str, str]:
+        """``{bucket label: model name}``, e.g. ``{"1h": "lag_linear", "48h": "naive_week"}``."""
+        return {label: self.choice(b) for b, label in enumerate(self.bucket_labels)}
+
+    def running_errors(self) -> dict[str, dict[str, dict[str, float]]]:
+        """``{bucket label: {model: {"one_minus_wape", "wape", "mae", "n"}}}`` over the window."""
+        return {
+            label: {model: window.totals().as_dict() for model, window in zip(self.models, row, strict=True)}
+            for label, row in zip(self.bucket_labels, self.errors, strict=True)
+        }

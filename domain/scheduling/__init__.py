@@ -1,0 +1,59 @@
+"""Pure scheduling core: flex-model/flex-context in, site schedule out (no I/O).
+
+Typical use by the scheduler processor::
+
+    problem = problem_from_flex(flex_model, flex_context, start=..., end=..., resolution=...,
+                                resolve_sensor=lookup)       # raises FlexModelError (ValueError)
+    result = solve(problem, time_limit_s=10, relative_gap=1e-4)  # raises ScheduleError
+
+Units: power kW (consumption positive, production negative), energy kWh, prices EUR/MWh,
+times timezone-aware (UTC inside).
+"""
+
+from domain.scheduling.errors import FlexModelError, ScheduleError
+from domain.scheduling.flex_model import (
+    DeviceFlexModel,
+    FlexContext,
+    parse_device,
+    parse_flex_context,
+    parse_flex_model,
+)
+from domain.scheduling.milp import solve
+from domain.scheduling.problem import (
+    DeviceProblem,
+    SchedulingProblem,
+    build_problem,
+    device_problem,
+    problem_from_flex,
+)
+from domain.scheduling.quantities import SensorResolver
+from domain.scheduling.result import DeviceSchedule, ScheduleResult, UnmetConstraint, energy_cost_eur
+from domain.scheduling.storage import energy_deltas_kwh, loss_factor, soc_path
+from domain.scheduling.timeseries import Grid, Segment, TimeSeries
+
+__all__ = [
+    "DeviceFlexModel",
+    "DeviceProblem",
+    "DeviceSchedule",
+    "FlexContext",
+    "FlexModelError",
+    "Grid",
+    "ScheduleError",
+    "ScheduleResult",
+    "SchedulingProblem",
+    "Segment",
+    "SensorResolver",
+    "TimeSeries",
+    "UnmetConstraint",
+    "build_problem",
+    "device_problem",
+    "energy_cost_eur",
+    "energy_deltas_kwh",
+    "loss_factor",
+    "parse_device",
+    "parse_flex_context",
+    "parse_flex_model",
+    "problem_from_flex",
+    "soc_path",
+    "solve",
+]

@@ -1,0 +1,224 @@
+"""Kafka log (confluent-kafka): the distributed adapter of :mod:`infra.log.port`.
+
+* Publishing uses an idempotent producer (``enable.idempotence``: no duplicates or reordering
+  from producer retries) with the murmur2 partitioner (the Java client's: the same key lands
+  on the same partition whichever client produced it). The key is the stream id, so a stream's
+  events stay in order on one partition. ``publish`` returns only once every record is
+  acknowledged by the brokers (``acks=all``) and raises :class:`KafkaPublishError` otherwise.
+* Values are encoded by :mod:`infra.log.serialization`; record headers travel as Kafka
+  headers (UTF-8), plus ``content-type`` telling events from other JSON values.
+* Topics are created on first use with the configured partition count through the admin API.
+  When the cluster cannot create topics (no controller, e.g. librdkafka's mock cluster) they
+  are auto-created by a metadata request, with the broker's default partition count.
+* A consumer joins its group with ``enable.auto.commit=false`` and
+  ``auto.offset.reset=earliest``; ``commit(records)`` synchronously commits offset + 1 of the
+  last record per partition. A commit refused because a rebalance moved the partition is
+  logged, not raised: the new owner re-reads those records, and processors skip what their
+  checkpoint already covers (at-least-once delivery, exactly-once effect).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from infra.log.port import LogRecord
+from infra.log.serialization import decode_value, encode_value
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE_HEADER = "content-type"
+_REBALANCE_ERRORS = {
+    KafkaError.REBALANCE_IN_PROGRESS,
+    KafkaError.ILLEGAL_GENERATION,
+    KafkaError.UNKNOWN_MEMBER_ID,
+    KafkaError._NO_OFFSET,
+    KafkaError._ASSIGNMENT_LOST,
+}
+
+
+class KafkaPublishError(RuntimeError):
+    """Some records were not acknowledged by Kafka; the caller must publish them again."""
+
+
+class KafkaLog:
+    """A :class:`~infra.log.port.Log` on Kafka.
+
+    ``bootstrap_servers``: ``host:port[,host:port...]``; ``partitions``: partition count of
+    topics this log creates; ``delivery_timeout_s``: how long ``publish`` may wait for the
+    acknowledgement of a record before failing; ``config``: extra librdkafka settings for the
+    producer, consumers and admin client (e.g. security settings).
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        partitions: int = 6,
+        delivery_timeout_s: float = 30.0,
+        config: dict[str, Any] | None = None,
+    ):
+        self.bootstrap_servers, self.partitions = bootstrap_servers, partitions
+        self.delivery_timeout_s = delivery_timeout_s
+        self._config = {"bootstrap.servers": bootstrap_servers, **(config or {})}
+        self._producer = Producer(
+            {
+                **self._config,
+                "enable.idempotence": True,
+                "acks": "all",
+                "partitioner": "murmur2_random",
+                "linger.ms": 5,
+                "message.timeout.ms": int(delivery_timeout_s * 1000),
+            }
+        )
+        self._known_topics: set[str] = set()
+        self._topics_lock = threading.Lock()
+
+    # -- topics -------------------------------------------------------------------------
+    def ensure_topics(self, topics: Iterable[str], timeout_s: float = 10.0) -> None:
+        """Create missing topics (``partitions`` each); auto-create where the admin API is absent."""
+        wanted = set(topics) - self._known_topics
+        if not wanted:
+            return
+        with self._topics_lock:
+            metadata = self._producer.list_topics(timeout=timeout_s)
+            missing = {t for t in wanted if t not in metadata.topics or metadata.topics[t].error is not None}
+            if missing and metadata.controller_id in metadata.brokers:
+                self._create_topics(missing, timeout_s)
+            elif missing:
+                log.warning("no controller to create topics %s: relying on auto-creation", sorted(missing))
+            for topic in missing:  # a metadata request for a topic auto-creates it where allowed
+                self._producer.list_topics(topic, timeout=timeout_s)
+            self._known_topics |= wanted
+
+    def _create_topics(self, topics: set[str], timeout_s: float) -> None:
+        admin = AdminClient(self._config)
+        new = [NewTopic(t, num_partitions=self.partitions, replication_factor=-1) for t in sorted(topics)]
+        for future in admin.create_topics(new, request_timeout=timeout_s).values():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+
+    def partitions_of(self, topic: str, timeout_s: float = 10.0) -> int:
+        """The partition count of an existing topic (0 when unknown)."""
+        found = self._producer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        return len(found.partitions) if found is not None and found.error is None else 0
+
+    # -- publishing -----------------------------------------------------------------------
+    def publish(self, records: Sequence[LogRecord]) -> None:
+        """Produce ``records`` and wait until all are acknowledged (raises KafkaPublishError)."""
+        if not records:
+            return
+        self.ensure_topics({r.topic for r in records})
+        failures: list[KafkaError] = []
+
+        def on_delivery(error: KafkaError | None, _message: Message) -> None:
+            if error is not None:
+                failures.append(error)
+
+        for record in records:
+            value, content_type = encode_value(record.value)
+            headers = [(k, v.encode()) for k, v in record.headers.items()]
+            headers.append((CONTENT_TYPE_HEADER, content_type.encode()))
+            self._produce(record.topic, record.key.encode(), value, headers, on_delivery)
+        remaining = self._producer.flush(self.delivery_timeout_s + 5)
+        if failures or remaining:
+            first = failures[0] if failures else "timed out"
+            raise KafkaPublishError(f"{len(failures) + remaining} of {len(records)} records not acknowledged: {first}")
+
+    def _produce(self, topic: str, key: bytes, value: bytes, headers: list, on_delivery) -> None:
+        while True:
+            try:
+                self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+                return
+            except BufferError:  # local queue full: let deliveries drain
+                self._producer.poll(0.1)
+
+    # -- consuming ------------------------------------------------------------------------
+    def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
+        self.ensure_topics(topics)
+        return KafkaConsumer(self._config, group, list(topics))
+
+    def close(self) -> None:
+        self._producer.flush(self.delivery_timeout_s)
+
+
+class KafkaConsumer:
+    """One member of a consumer group (a :class:`~infra.log.port.LogConsumer`)."""
+
+    def __init__(self, config: dict[str, Any], group: str, topics: list[str]):
+        self.group, self.topics = group, topics
+        self._consumer = Consumer(
+            {
+                **config,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "enable.partition.eof": False,
+            }
+        )
+        self._consumer.subscribe(topics)
+
+    def poll(self, max_records: int = 500, timeout_s: float = 0.5) -> list[LogRecord]:
+        """Up to ``max_records`` records (waits at most ``timeout_s`` for the first one)."""
+        records = []
+        for message in self._consumer.consume(num_messages=max_records, timeout=timeout_s):
+            error = message.error()
+            if error is not None:
+                if error.fatal():
+                    raise KafkaException(error)
+                log.warning("consumer %s: %s", self.group, error)
+                continue
+            records.append(_to_record(message))
+        return records
+
+    def commit(self, records: Sequence[LogRecord]) -> None:
+        """Synchronously commit offset + 1 of the last record of each partition."""
+        offsets: dict[tuple[str, int], int] = {}
+        for r in records:
+            offsets[(r.topic, r.partition)] = max(offsets.get((r.topic, r.partition), -1), r.offset + 1)
+        if not offsets:
+            return
+        partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        try:
+            committed = self._consumer.commit(offsets=partitions, asynchronous=False) or []
+        except KafkaException as exc:
+            self._refused(exc.args[0])
+            return
+        for partition in committed:
+            if partition.error is not None:
+                self._refused(partition.error)
+
+    def _refused(self, error: KafkaError) -> None:
+        if error.code() not in _REBALANCE_ERRORS:
+            raise KafkaException(error)
+        log.warning("consumer %s: commit refused after a rebalance (%s); records will be re-read", self.group, error)
+
+    def assignment(self) -> list[tuple[str, int]]:
+        """The (topic, partition) pairs this member owns now."""
+        return sorted((tp.topic, tp.partition) for tp in self._consumer.assignment())
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def _to_record(message: Message) -> LogRecord:
+    headers = {k: (v or b"").decode() for k, v in message.headers() or []}
+    content_type = headers.pop(CONTENT_TYPE_HEADER, None)
+    return LogRecord(
+        topic=message.topic(),
+        key=(message.key() or b"").decode(),
+        value=decode_value(message.value(), content_type),
+        partition=message.partition(),
+        offset=message.offset(),
+        headers=headers,
+    )
+
+
+__all__ = ["KafkaConsumer", "KafkaLog", "KafkaPublishError"]

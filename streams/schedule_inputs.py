@@ -1,0 +1,270 @@
+"""What the scheduler needs to solve one trigger, loaded from the read models.
+
+:func:`request_for` turns a trigger event (a v3 :class:`ScheduleTriggered` or a v2.0
+:class:`UdiEventPosted`) into a :class:`ScheduleRequest`: the devices' power sensors, the
+effective flex-model (one dict per device) and flex-context, the horizon on the devices' grid,
+the belief time, and a sensor resolver for the pure core.
+
+The resolver reads :func:`projections.readings_query.latest_values` as known at the belief
+time (``prior``, else the trigger's recording time), so solving the same trigger again later
+sees the same inputs. Price series with gaps are filled from the nearest known price (a note
+says how many steps); a price sensor without any value in the horizon is an error.
+
+Units: power kW (consumption positive), energy kWh, prices in the sensors' units (the core
+converts them to EUR/MWh).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import sqlalchemy as sa
+
+from domain.beliefs import to_epoch_s
+from domain.events import RecordedEvent
+from domain.jobs import JobRequested
+from domain.registry import SensorRegistered
+from domain.schedules import ScheduleTriggered, schedule_id_for
+from domain.scheduling.timeseries import TimeSeries
+from domain.udi import UdiEventPosted
+from projections import registry_query as rq
+from projections.readings_query import BeliefFilter, latest_values
+
+UDI_PLANNING_HORIZON = timedelta(hours=48)
+"""FlexMeasures' default planning horizon (FLEXMEASURES_PLANNING_HORIZON) for UDI events."""
+PRICE_FIELDS = ("consumption-price", "production-price", "consumption-price-sensor", "production-price-sensor")
+
+
+class SchedulingInputError(ValueError):
+    """The trigger cannot be scheduled with what the read models hold (``code`` is stable)."""
+
+    def __init__(self, code: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.code, self.field = code, field
+
+
+@dataclass
+class ScheduleRequest:
+    """Everything to build and solve one schedule; ``notes`` collects remarks for the result."""
+
+    schedule_id: uuid.UUID
+    trigger: str
+    asset_id: int
+    udi_event_id: int | None
+    sensors: dict[int, SensorRegistered]
+    flex_model: list[dict[str, Any]]
+    flex_context: dict[str, Any]
+    start: datetime
+    end: datetime
+    resolution: timedelta
+    belief_time: datetime
+    job: JobRequested
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sensor_ids(self) -> list[int]:
+        return list(self.sensors)
+
+
+def sensor_state(row: dict) -> SensorRegistered:
+    """A registry row as the domain's sensor state."""
+    return SensorRegistered(
+        sensor_id=row["id"], asset_id=row["asset_id"], name=row["name"], unit=row["unit"],
+        event_resolution_s=row["event_resolution_s"], timezone=row["timezone"], attributes=row["attributes"],
+    )  # fmt: skip
+
+
+def request_for(conn: sa.Connection, recorded: RecordedEvent) -> ScheduleRequest:
+    """The schedule request of a trigger event (raises :class:`SchedulingInputError`)."""
+    event = recorded.decode()
+    schedule_id = schedule_id_for(recorded.event_id)
+    if isinstance(event, ScheduleTriggered):
+        return _from_trigger(conn, recorded, event, schedule_id)
+    if isinstance(event, UdiEventPosted):
+        return _from_udi(conn, recorded, event, schedule_id)
+    raise TypeError(f"{recorded.type} does not trigger a schedule")
+
+
+def _sensors(conn: sa.Connection, ids: list[int]) -> dict[int, SensorRegistered]:
+    found: dict[int, SensorRegistered] = {}
+    for i, sensor_id in enumerate(ids):
+        row = rq.sensor_by_id(conn, sensor_id)
+        if row is None:
+            raise SchedulingInputError("UNRECOGNIZED_SENSOR", f"no sensor {sensor_id}", f"flex-model[{i}].sensor")
+        found[sensor_id] = sensor_state(row)
+    return found
+
+
+def _from_trigger(
+    conn: sa.Connection, recorded: RecordedEvent, event: ScheduleTriggered, schedule_id: uuid.UUID
+) -> ScheduleRequest:
+    ids = [int(d["sensor"]) for d in event.flex_model]
+    job = JobRequested(
+        job_id=schedule_id, kind="schedule", asset_id=event.asset_id, sensor_id=event.sensor_id,
+        params={"trigger": "api", "start": event.start.isoformat()},
+    )  # fmt: skip
+    return ScheduleRequest(
+        schedule_id=schedule_id, trigger="api", asset_id=event.asset_id, udi_event_id=None,
+        sensors=_sensors(conn, ids), flex_model=event.flex_model, flex_context=event.flex_context,
+        start=event.start, end=event.start + event.duration, resolution=timedelta(seconds=event.resolution_s),
+        belief_time=event.prior or recorded.metadata.recorded_at, job=job,
+    )  # fmt: skip
+
+
+def effective_flex_context(conn: sa.Connection, asset_id: int) -> dict[str, Any]:
+    """The asset's flex-context, completed by its ancestors' (the nearest asset's field wins)."""
+    chain: list[dict] = []
+    seen: set[int] = set()
+    current = rq.asset_by_id(conn, asset_id)
+    while current is not None and current["id"] not in seen:
+        seen.add(current["id"])
+        chain.append(current)
+        parent = current["parent_asset_id"]
+        current = rq.asset_by_id(conn, parent) if parent is not None else None
+    context: dict[str, Any] = {}
+    for asset in reversed(chain):
+        context.update(asset["flex_context"] or {})
+    return context
+
+
+def stored_device_flex_model(asset: dict, sensor_id: int) -> dict[str, Any]:
+    """The flex-model stored on a device asset: a dict, or the list entry naming ``sensor_id``."""
+    stored = asset.get("flex_model") or {}
+    if isinstance(stored, list):
+        stored = next((d for d in stored if isinstance(d, dict) and d.get("sensor") == sensor_id), {})
+    model = dict(stored)
+    if "power-capacity" not in model and "consumption-capacity" not in model:
+        capacity_mw = (asset.get("attributes") or {}).get("capacity_in_mw")
+        if isinstance(capacity_mw, int | float) and not isinstance(capacity_mw, bool):
+            model["power-capacity"] = f"{capacity_mw} MW"
+    return model
+
+
+def udi_flex_model(asset: dict, event: UdiEventPosted) -> dict[str, Any]:
+    """The device's stored flex-model with the UDI event's state of charge, targets and overrides."""
+    model = stored_device_flex_model(asset, event.sensor_id)
+    model["sensor"] = event.sensor_id
+    model["soc-at-start"] = f"{event.soc_kwh} kWh"
+    if event.targets:
+        model["soc-targets"] = [
+            {"datetime": t.datetime.isoformat(), "value": f"{t.value_kwh} kWh"} for t in event.targets
+        ]
+    if event.soc_min_kwh is not None:
+        model["soc-min"] = f"{event.soc_min_kwh} kWh"
+    if event.soc_max_kwh is not None:
+        model["soc-max"] = f"{event.soc_max_kwh} kWh"
+    if event.roundtrip_efficiency is not None:
+        model["roundtrip-efficiency"] = event.roundtrip_efficiency
+    return model
+
+
+def udi_schedule_start(moment: datetime, resolution: timedelta, timezone: str = "UTC") -> datetime:
+    """The first step boundary at or after the state-of-charge time, on the sensor's grid
+    (multiples of the resolution from local midnight; UTC for resolutions over a day)."""
+    if resolution > timedelta(days=1):
+        step = resolution.total_seconds()
+        return datetime.fromtimestamp(math.ceil(moment.timestamp() / step) * step, tz=moment.tzinfo)
+    local = moment.astimezone(ZoneInfo(timezone))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    steps = math.ceil((local - midnight) / resolution)
+    return (midnight + steps * resolution).astimezone(moment.tzinfo)
+
+
+def _from_udi(
+    conn: sa.Connection, recorded: RecordedEvent, event: UdiEventPosted, schedule_id: uuid.UUID
+) -> ScheduleRequest:
+    asset = rq.asset_by_id(conn, event.asset_id)
+    if asset is None:
+        raise SchedulingInputError("UNRECOGNIZED_CONNECTION_GROUP", f"no asset {event.asset_id}", "event")
+    sensors = _sensors(conn, [event.sensor_id])
+    sensor = sensors[event.sensor_id]
+    start = udi_schedule_start(event.datetime, sensor.event_resolution, sensor.timezone)
+    context = effective_flex_context(conn, event.asset_id)
+    notes = []
+    if not any(name in context for name in PRICE_FIELDS):
+        context["consumption-price"] = "0 EUR/MWh"
+        notes.append(
+            "The flex-context names no consumption-price: a flat price was assumed (charge as soon as possible)."
+        )
+    job = JobRequested(
+        job_id=schedule_id, kind="schedule", asset_id=event.asset_id, sensor_id=event.sensor_id,
+        params={"trigger": "udi", "event": event.address},
+    )  # fmt: skip
+    return ScheduleRequest(
+        schedule_id=schedule_id, trigger="udi", asset_id=event.asset_id, udi_event_id=event.udi_event_id,
+        sensors=sensors, flex_model=[udi_flex_model(asset, event)], flex_context=context, start=start,
+        end=start + timedelta(seconds=event.horizon_s), resolution=sensor.event_resolution,
+        belief_time=event.prior or recorded.metadata.recorded_at, job=job, notes=notes,
+    )  # fmt: skip
+
+
+def price_sensor_ids(flex_context: dict[str, Any]) -> set[int]:
+    """Ids of the sensors the flex-context uses as prices."""
+    ids: set[int] = set()
+    for name in PRICE_FIELDS:
+        value = flex_context.get(name)
+        if isinstance(value, dict) and "sensor" in value:
+            value = value["sensor"]
+        if isinstance(value, int) and not isinstance(value, bool):
+            ids.add(value)
+    return ids
+
+
+class ReadModelResolver:
+    """The core's sensor resolver: a sensor's latest beliefs over the horizon, as known at ``belief_time``.
+
+    Prices (``price_ids``) with gaps are filled from the nearest known value; how many steps were
+    filled is added to ``notes``. Other series keep NaN where nothing is known.
+    """
+
+    def __init__(self, conn: sa.Connection, request: ScheduleRequest):
+        self.conn, self.request = conn, request
+        self.price_ids = price_sensor_ids(request.flex_context)
+        self.cache: dict[int, TimeSeries] = {}
+
+    def __call__(self, sensor_id: int | str) -> TimeSeries:
+        try:
+            key = int(sensor_id)
+        except (TypeError, ValueError) as exc:
+            raise LookupError(f"sensor {sensor_id!r}") from exc
+        if key not in self.cache:
+            self.cache[key] = self._load(key)
+        return self.cache[key]
+
+    def _load(self, sensor_id: int) -> TimeSeries:
+        row = rq.sensor_by_id(self.conn, sensor_id)
+        if row is None:
+            raise LookupError(f"sensor {sensor_id}")
+        step_s = row["event_resolution_s"] or int(self.request.resolution.total_seconds())
+        start_s = to_epoch_s(self.request.start) // step_s * step_s
+        end_s = -(-to_epoch_s(self.request.end) // step_s) * step_s
+        found = latest_values(self.conn, sensor_id, start_s, end_s, BeliefFilter(prior=self.request.belief_time))
+        values = np.array([found.get(t, np.nan) for t in range(start_s, end_s, step_s)], dtype=float)
+        if sensor_id in self.price_ids:
+            values = self._fill_prices(sensor_id, values)
+        start = datetime.fromtimestamp(start_s, tz=self.request.start.tzinfo)
+        return TimeSeries(start, timedelta(seconds=step_s), values, row["unit"])
+
+    def _fill_prices(self, sensor_id: int, values: np.ndarray) -> np.ndarray:
+        missing = np.isnan(values)
+        if not missing.any():
+            return values
+        if missing.all():
+            raise SchedulingInputError(
+                "UNKNOWN_PRICES", f"Prices unknown for planning window (sensor {sensor_id}).", "flex-context"
+            )
+        index = np.where(~missing, np.arange(len(values)), -1)
+        np.maximum.accumulate(index, out=index)
+        first = int(np.argmax(~missing))
+        index[index < 0] = first
+        self.request.notes.append(
+            f"Prices of sensor {sensor_id} were missing for {int(missing.sum())} of {len(values)} steps; "
+            "the nearest known price was used."
+        )
+        return values[index]

@@ -1,0 +1,269 @@
+"""The scheduler processor: on a schedule trigger or UDI event, solve the site's MILP, append the outcome.
+
+Consumes :class:`~domain.schedules.ScheduleTriggered` (v3 trigger) and
+:class:`~domain.udi.UdiEventPosted` (v2.0 state of charge) from the log. For each it loads the
+devices, flex-model, flex-context, prices and inflexible load from the read models
+(:mod:`streams.schedule_inputs`), builds the problem and solves it with the pure core
+(:mod:`domain.scheduling`), then appends through :mod:`commands.scheduling`:
+``ScheduleComputed`` + the power beliefs (source ``scheduler``) + ``JobFinished`` — or
+``ScheduleFailed`` + ``JobFailed`` with the reason when the input cannot be scheduled.
+
+Exactly-once effect: every appended event id derives from the trigger's event id, so
+reprocessing a trigger (a crash before the checkpoint, or a re-run from position 0) stores
+nothing new. A trigger whose job already ended is skipped without solving, unless
+``recompute_existing`` (then the schedule is solved again and the appends are no-ops).
+The checkpoint (per log partition) is kept in the read-model database, as projections do.
+
+Errors of the input or the solver become ``ScheduleFailed`` (the client is told why); errors of
+the infrastructure (database, event store) propagate, so the runner retries the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from commands.context import CommandContext, CommandError
+from commands.scheduling import aligned, job_request, record_schedule_computed, record_schedule_failed
+from domain.events import EventMetadata, RecordedEvent, utc_now
+from domain.schedules import (
+    DeviceSchedule,
+    ScheduleComputed,
+    ScheduleFailed,
+    UnmetConstraint,
+    job_outcome_event_id,
+    schedule_id_for,
+)
+from domain.scheduling import FlexModelError, ScheduleError, ScheduleResult, problem_from_flex, solve
+from domain.units import UnitError, is_power_unit
+from infra.eventstore.port import EventStore, EventStoreError
+from projections.base import ALL_PARTITIONS, checkpoint_metadata, checkpoints, load_checkpoints, save_checkpoint
+from streams.schedule_inputs import ReadModelResolver, ScheduleRequest, SchedulingInputError, request_for
+from streams.topics import CATEGORY_TOPICS
+
+log = logging.getLogger(__name__)
+TRIGGER_TYPES = frozenset({"ScheduleTriggered", "UdiEventPosted"})
+TOPICS = (CATEGORY_TOPICS["udi"], CATEGORY_TOPICS["schedule"])
+INFRASTRUCTURE_ERRORS = (sa.exc.SQLAlchemyError, EventStoreError, OSError)
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """HiGHS limits per schedule: wall time (s) and relative MIP gap."""
+
+    time_limit_s: float = 10.0
+    relative_gap: float = 1e-4
+
+
+@dataclass
+class SchedulerStats:
+    solved: int = 0
+    failed: int = 0
+    skipped: int = 0
+    last_solve_s: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+class SchedulerProcessor:
+    """A :class:`streams.runner.Processor` that turns triggers into schedule events."""
+
+    name = "scheduler"
+
+    def __init__(
+        self,
+        store: EventStore,
+        engine: sa.Engine,
+        read_engine: sa.Engine | None = None,
+        options: SolverOptions = SolverOptions(),
+        recompute_existing: bool = False,
+        clock: Callable[[], datetime] = utc_now,
+    ):
+        self.store, self.engine = store, engine
+        self.read_engine = read_engine or engine
+        self.options, self.recompute_existing, self.clock = options, recompute_existing, clock
+        self.topics = list(TOPICS)
+        self.stats = SchedulerStats()
+        checkpoint_metadata.create_all(engine)
+
+    # -- Processor protocol -------------------------------------------------------------------
+    def process(self, partition: str, events: Sequence[RecordedEvent]) -> int:
+        with self.engine.connect() as conn:
+            saved = load_checkpoints(conn, self.name)
+        done = max(saved.get(partition, 0), saved.get(ALL_PARTITIONS, 0))
+        last = done
+        for recorded in events:
+            if recorded.global_position <= done:
+                continue
+            if recorded.type in TRIGGER_TYPES:
+                self.handle(recorded)
+                self._save(partition, recorded.global_position)
+            last = max(last, recorded.global_position)
+        if last > done:
+            self._save(partition, last)
+        return last
+
+    def checkpoint(self) -> int:
+        with self.engine.connect() as conn:
+            return min(load_checkpoints(conn, self.name).values(), default=0)
+
+    def reset(self) -> None:
+        """Forget the checkpoints: the next run starts from position 0 (appending nothing new)."""
+        with self.engine.begin() as conn:
+            conn.execute(checkpoints.delete().where(checkpoints.c.projection == self.name))
+
+    def _save(self, partition: str, position: int) -> None:
+        with self.engine.begin() as conn:
+            save_checkpoint(conn, self.name, partition, position)
+
+    # -- one trigger ----------------------------------------------------------------------------
+    def handle(self, recorded: RecordedEvent) -> None:
+        """Solve one trigger and append its outcome (idempotent)."""
+        schedule_id = schedule_id_for(recorded.event_id)
+        if not self.recompute_existing and self.store.get_event(job_outcome_event_id(schedule_id)) is not None:
+            self.stats.skipped += 1
+            return
+        ctx = self._context(recorded)
+        with self.read_engine.connect() as conn:
+            try:
+                request = request_for(conn, recorded)
+            except SchedulingInputError as exc:
+                self._fail_without_request(ctx, recorded, exc.code, str(exc), exc.field)
+                return
+            outcome = self._solve(conn, request)
+        if isinstance(outcome, ScheduleComputed):
+            record_schedule_computed(ctx, outcome, request.sensors, request.belief_time, request.job)
+            self.stats.solved += 1
+        else:
+            record_schedule_failed(ctx, outcome, request.job)
+            self.stats.failed += 1
+
+    def _context(self, recorded: RecordedEvent) -> CommandContext:
+        meta = EventMetadata(
+            actor="scheduler",
+            source="scheduler",
+            causation_id=str(recorded.event_id),
+            correlation_id=recorded.metadata.correlation_id,
+            traceparent=recorded.metadata.traceparent,
+        )
+        return CommandContext(self.store, self.clock, meta)
+
+    def _solve(self, conn: sa.Connection, request: ScheduleRequest) -> ScheduleComputed | ScheduleFailed:
+        resolver = ReadModelResolver(conn, request)
+        try:
+            check_devices(request)
+            problem = problem_from_flex(
+                request.flex_model, request.flex_context, start=request.start, end=request.end,
+                resolution=request.resolution, resolve_sensor=resolver,
+            )  # fmt: skip
+            result = solve(problem, time_limit_s=self.options.time_limit_s, relative_gap=self.options.relative_gap)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except FlexModelError as exc:
+            return self._failed(request, exc.code, exc.message, exc.field)
+        except ScheduleError as exc:
+            return self._failed(request, "SOLVER_FAILED", str(exc), None)
+        except (SchedulingInputError, CommandError) as exc:
+            return self._failed(request, exc.code, str(exc), exc.field)
+        except Exception as exc:  # noqa: BLE001 - recorded as the job's failure and logged, never dropped
+            log.exception("scheduler: unexpected error for schedule %s", request.schedule_id)
+            self.stats.errors.append(f"{type(exc).__name__}: {exc}")
+            return self._failed(request, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}", None)
+        self.stats.last_solve_s = result.build_time_s + result.solve_time_s
+        return computed_event(request, result)
+
+    @staticmethod
+    def _failed(request: ScheduleRequest, code: str, reason: str, field: str | None) -> ScheduleFailed:
+        return ScheduleFailed(
+            schedule_id=request.schedule_id, trigger=request.trigger, asset_id=request.asset_id,
+            udi_event_id=request.udi_event_id, sensor_ids=request.sensor_ids, code=code, reason=reason, field=field,
+        )  # fmt: skip
+
+    def _fail_without_request(
+        self, ctx: CommandContext, recorded: RecordedEvent, code: str, reason: str, field
+    ) -> None:
+        """The trigger names something the read models do not know (e.g. a deleted sensor)."""
+        event = recorded.decode()
+        schedule_id = schedule_id_for(recorded.event_id)
+        asset_id = getattr(event, "asset_id", 0)
+        trigger = "udi" if recorded.type == "UdiEventPosted" else "api"
+        failed = ScheduleFailed(
+            schedule_id=schedule_id, trigger=trigger, asset_id=asset_id,
+            udi_event_id=getattr(event, "udi_event_id", None), code=code, reason=reason, field=field,
+        )  # fmt: skip
+        job = job_request(schedule_id, asset_id, getattr(event, "sensor_id", None), {"trigger": trigger})
+        record_schedule_failed(ctx, failed, job)
+        self.stats.failed += 1
+
+
+def check_devices(request: ScheduleRequest) -> None:
+    """The schedule can be written to every device's power sensor (else SchedulingInputError)."""
+    for i, sensor in enumerate(request.sensors.values()):
+        path = f"flex-model[{i}].sensor"
+        if not is_power_unit_safe(sensor.unit):
+            raise SchedulingInputError(
+                "INVALID_UNIT", f"sensor {sensor.sensor_id} has unit {sensor.unit!r}, not power", path
+            )
+        res = sensor.event_resolution
+        if res.total_seconds() <= 0 or request.resolution % res:
+            raise SchedulingInputError(
+                "INVALID_RESOLUTION",
+                f"the schedule resolution {request.resolution} is not a multiple of sensor {sensor.sensor_id}'s {res}",
+                path,
+            )
+        if not aligned(request.start, request.resolution, sensor.timezone):
+            raise SchedulingInputError(
+                "INVALID_START",
+                f"start {request.start.isoformat()} is not on sensor {sensor.sensor_id}'s grid",
+                "start",
+            )
+
+
+def is_power_unit_safe(unit: str) -> bool:
+    try:
+        return is_power_unit(unit)
+    except UnitError:
+        return False
+
+
+def computed_event(request: ScheduleRequest, result: ScheduleResult) -> ScheduleComputed:
+    """The ``ScheduleComputed`` event of a solved request (values rounded to 1e-6 kW / kWh)."""
+    devices = []
+    for sensor_id in request.sensors:
+        device = result.device(str(sensor_id))
+        devices.append(
+            DeviceSchedule(
+                sensor_id=sensor_id,
+                power_kw=[_clean(v) for v in device.power_kw],
+                soc_kwh=[_clean(v) for v in device.soc_kwh],
+            )
+        )
+    unmet = [
+        UnmetConstraint(
+            sensor_id=int(u.device_id) if u.device_id is not None else None,
+            constraint=u.kind,
+            datetime=u.datetime,
+            amount=_clean(u.unmet_kwh),
+            unit="kWh",
+            message=f"required {_clean(u.required_kwh):g} kWh, achieved {_clean(u.achieved_kwh):g} kWh",
+        )
+        for u in result.unmet
+    ]
+    notes = list(request.notes)
+    if result.soft_fallback:
+        notes.append("Hard limits (soc-min/soc-max or site capacity) could not all be kept; see the unmet constraints.")
+    return ScheduleComputed(
+        schedule_id=request.schedule_id, trigger=request.trigger, asset_id=request.asset_id,
+        udi_event_id=request.udi_event_id, start=result.start, resolution_s=int(result.resolution.total_seconds()),
+        devices=devices, cost_eur=_clean(result.total_cost_eur), unmet=unmet, solver_status=result.status,
+        notes=notes,
+    )  # fmt: skip
+
+
+def _clean(value: float) -> float:
+    """Round solver noise away (1e-6) and turn -0.0 into 0.0."""
+    rounded = round(float(value), 6)
+    return rounded + 0.0

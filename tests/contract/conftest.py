@@ -1,0 +1,191 @@
+"""Adapter factories for the contract suites: every adapter of a port runs the same tests.
+
+To add an adapter, add ONE ``pytest.param`` line to the list of its port:
+
+* :data:`EVENT_STORE_ADAPTERS` — ``tests/contract/test_event_store.py``. The KurrentDB line is
+  written and commented out: uncomment it once ``infra/eventstore/kurrentdb.py``
+  (``KurrentDbEventStore(url)``) exists; it runs when ``FLEXLEDGER_TEST_KURRENTDB_URL`` is set.
+* :data:`LOG_ADAPTERS` — ``tests/contract/test_log.py``. Add a ``kafka`` factory (a context
+  manager yielding a ``Log`` whose topics have at least 2 partitions) and its line.
+* :data:`READ_MODEL_ADAPTERS` — ``tests/contract/test_readmodels.py``.
+
+An event-store adapter is a :class:`StoreAdapter`: ``storage(tmp_path)`` is a context manager
+yielding a location (file path or URL) that lives for one test, ``open(location)`` opens a
+store on it (tests open several instances on one location to act as separate processes).
+A shared server (KurrentDB) is fine: the suite uses unique stream ids per test and only
+counts positions above the head it saw when the test began.
+
+PostgreSQL adapters get a fresh database per test (:func:`pg.temporary_postgres_url`) and
+skip with "FLEXLEDGER_TEST_POSTGRES_URL not set" when the variable is unset.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
+
+from infra.eventstore.port import EventStore
+from infra.eventstore.postgres import PostgresEventStore
+from infra.eventstore.sqlite import SqliteEventStore
+from infra.log.memory import MemoryLog
+from infra.log.port import Log
+from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
+
+KURRENTDB_URL_VARIABLE = "FLEXLEDGER_TEST_KURRENTDB_URL"
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """URL of a throwaway database; skips the test when no server is configured."""
+    if postgres_base_url() is None:
+        pytest.skip(SKIP_REASON)
+    with temporary_postgres_url() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test (dropped afterwards)."""
+    with postgres_database() as url:
+        yield url
+
+
+# -- event stores -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoreAdapter:
+    """How to get storage for one test and open event stores on it."""
+
+    storage: Callable[[Path], AbstractContextManager[str]]
+    open: Callable[[str], EventStore]
+
+
+@contextmanager
+def _sqlite_file(tmp_path: Path) -> Iterator[str]:
+    yield str(tmp_path / "events.db")
+
+
+@contextmanager
+def _postgres_storage(_tmp_path: Path) -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
+
+
+@contextmanager
+def _kurrentdb_server(_tmp_path: Path) -> Iterator[str]:
+    url = os.environ.get(KURRENTDB_URL_VARIABLE)
+    if not url:
+        pytest.skip(f"{KURRENTDB_URL_VARIABLE} not set")
+    yield url
+
+
+def _open_kurrentdb(url: str) -> EventStore:
+    from infra.eventstore.kurrentdb import KurrentDbEventStore
+
+    return KurrentDbEventStore(url)
+
+
+SQLITE_STORE = StoreAdapter(_sqlite_file, SqliteEventStore)
+POSTGRES_STORE = StoreAdapter(_postgres_storage, PostgresEventStore)
+KURRENTDB_STORE = StoreAdapter(_kurrentdb_server, _open_kurrentdb)
+
+EVENT_STORE_ADAPTERS = [
+    pytest.param(SQLITE_STORE, id="sqlite"),
+    pytest.param(POSTGRES_STORE, id="postgres", marks=pytest.mark.postgres),
+    # pytest.param(KURRENTDB_STORE, id="kurrentdb", marks=pytest.mark.kurrentdb),
+]
+
+
+@pytest.fixture(params=EVENT_STORE_ADAPTERS)
+def open_event_store(request, tmp_path) -> Iterator[Callable[[], EventStore]]:
+    """Opens event stores on this test's storage (each call: a new instance, as another
+    process would); all are closed at teardown."""
+    adapter: StoreAdapter = request.param
+    opened: list[EventStore] = []
+    with adapter.storage(tmp_path) as location:
+
+        def open_store() -> EventStore:
+            store = adapter.open(location)
+            opened.append(store)
+            return store
+
+        try:
+            yield open_store
+        finally:
+            for store in opened:
+                store.close()
+
+
+@pytest.fixture
+def event_store(open_event_store) -> EventStore:
+    """One event store instance of the adapter under test."""
+    return open_event_store()
+
+
+@pytest.fixture
+def stream_prefix() -> str:
+    """A prefix unique to this test, for stream ids (isolation on shared servers)."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+# -- logs -----------------------------------------------------------------------------------
+@contextmanager
+def memory_log() -> Iterator[Log]:
+    log = MemoryLog(partitions=4)
+    try:
+        yield log
+    finally:
+        log.close()
+
+
+LOG_ADAPTERS = [
+    pytest.param(memory_log, id="memory"),
+    # pytest.param(kafka_log, id="kafka", marks=pytest.mark.kafka),
+]
+
+
+@pytest.fixture(params=LOG_ADAPTERS)
+def log(request) -> Iterator[Log]:
+    """A log of the adapter under test (topics with at least 2 partitions)."""
+    with request.param() as log_:
+        yield log_
+
+
+# -- read models ---------------------------------------------------------------------------
+@contextmanager
+def sqlite_read_models(tmp_path: Path) -> Iterator[ReadModelDb]:
+    db = sqlite_readmodels(tmp_path / f"readmodels-{uuid.uuid4().hex[:8]}.db")
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@contextmanager
+def postgres_read_models(_tmp_path: Path) -> Iterator[ReadModelDb]:
+    with postgres_database() as url:
+        db = postgres_readmodels(url)
+        try:
+            yield db
+        finally:
+            db.close()
+
+
+READ_MODEL_ADAPTERS = [
+    pytest.param(sqlite_read_models, id="sqlite"),
+    pytest.param(postgres_read_models, id="postgres", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=READ_MODEL_ADAPTERS)
+def read_models(request, tmp_path) -> Iterator[ReadModelDb]:
+    """A fresh read-model database of the adapter under test."""
+    with request.param(tmp_path) as db:
+        yield db
