@@ -19,8 +19,10 @@ from api.routers import (
     public,
     v2_0,
     v2_0_control,
+    v2_0_prognosis,
     v3_accounts,
     v3_assets,
+    v3_forecasts,
     v3_jobs,
     v3_schedules,
     v3_sensor_data,
@@ -39,6 +41,8 @@ ROUTERS = [
     v2_0.router,
     v2_0_control.router,
     v3_schedules.router,
+    v2_0_prognosis.router,
+    v3_forecasts.router,
 ]
 
 

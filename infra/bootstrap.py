@@ -18,10 +18,12 @@ from infra.log.memory import MemoryLog
 from infra.log.port import Log
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.settings import Settings
+from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
 from projections.readings import ReadingsProjection
 from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
+from streams.forecaster import FORECAST_TOPIC, ForecastProcessor
 from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
@@ -69,6 +71,8 @@ def build_processors(platform: Platform) -> list[Processor]:
         ProjectionProcessor(JobsProjection(), engine, [TOPIC_JOBS]),
         ProjectionProcessor(SchedulesProjection(), engine, list(SCHEDULE_TOPICS)),
         SchedulerProcessor(platform.store, engine, platform.read_models.read_engine),
+        ProjectionProcessor(ForecastModelsProjection(), engine, [FORECAST_TOPIC]),
+        ForecastProcessor(platform.store, engine),
     ]
 
 

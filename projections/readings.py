@@ -81,8 +81,8 @@ class ReadingsProjection:
 
     def _latest_for_batch(
         self, conn: Connection, events: list[SensorDataRecorded], source_ids: dict[str, int]
-    ) -> dict[tuple[int, int], dict[int, float]]:
-        """Latest stored value per event start, per (sensor, source), over the batch's windows."""
+    ) -> dict[tuple[int, int], dict[int, tuple[int, float]]]:
+        """Latest stored (belief time, value) per event start, per (sensor, source), over the batch's windows."""
         windows: dict[tuple[int, int], tuple[int, int]] = {}
         for event in events:
             if event.source not in source_ids:
@@ -104,8 +104,12 @@ def _source_id(conn: Connection, name: str, source_type: str) -> int:
     return found
 
 
-def _new_beliefs(event: SensorDataRecorded, source_id: int, latest: dict[int, float]) -> list[tuple]:
-    """Rows for the values that differ from the latest belief (``latest`` is updated in place)."""
+def _new_beliefs(event: SensorDataRecorded, source_id: int, latest: dict[int, tuple[int, float]]) -> list[tuple]:
+    """Rows for the values that differ from the latest belief (``latest`` is updated in place).
+
+    "Latest" means the highest belief time, as in the stored table, not the last event applied:
+    a batch then stores exactly what applying its events one by one would (a rebuild is identical).
+    """
     start_s, step_s = to_epoch_s(event.start), event.resolution_s
     beliefs = belief_times_us(event)
     rows = []
@@ -113,19 +117,23 @@ def _new_beliefs(event: SensorDataRecorded, source_id: int, latest: dict[int, fl
         if value is None:
             continue
         event_start = start_s + i * step_s
-        if latest.get(event_start) == value:
+        known = latest.get(event_start)
+        if known is not None and known[1] == value:
             continue  # unchanged belief: not stored again
-        latest[event_start] = value
+        if known is None or beliefs[i] > known[0]:  # an equal belief time is a duplicate key: ignored
+            latest[event_start] = (beliefs[i], value)
         rows.append((event.sensor_id, event_start, source_id, beliefs[i], value, step_s))
     return rows
 
 
-def _latest_values(conn: Connection, sensor_id: int, source_id: int, start_s: int, end_s: int) -> dict[int, float]:
-    """Latest stored value per event start in [start_s, end_s) for one sensor and source."""
+def _latest_values(
+    conn: Connection, sensor_id: int, source_id: int, start_s: int, end_s: int
+) -> dict[int, tuple[int, float]]:
+    """Latest stored (belief time, value) per event start in [start_s, end_s) for one sensor and source."""
     r = readings.c
     query = (
-        sa.select(r.event_start, r.value)
+        sa.select(r.event_start, r.belief_time, r.value)
         .where(r.sensor_id == sensor_id, r.source_id == source_id, r.event_start >= start_s, r.event_start < end_s)
         .order_by(r.event_start, r.belief_time)
     )
-    return dict(conn.execute(query).all())
+    return {start: (belief_time, value) for start, belief_time, value in conn.execute(query)}

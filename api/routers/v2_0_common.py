@@ -39,6 +39,18 @@ SERVICES = [
     {"name": "getConnection", "access": ALL_USEF_ROLES, "description": "Request entity addresses of connections"},
     {"name": "getMeterData", "access": ALL_USEF_ROLES, "description": "Request meter reading"},
     {"name": "postMeterData", "access": ALL_USEF_ROLES, "description": "Send meter reading"},
+    {  # served by api.routers.v2_0_control
+        "name": "getDeviceMessage",
+        "access": ["Prosumer", "ESCo"],
+        "description": "Get an Active Demand & Supply (ADS) request for a certain type of control action, "
+        "including control set points",
+    },
+    {
+        "name": "postUdiEvent",
+        "access": ["Prosumer", "ESCo"],
+        "description": "Send a description of some flexible consumption or production process as a USEF Device "
+        "Interface (UDI) event, including device capabilities (control constraints)",
+    },
 ]
 READ_SERVICES = {"getConnection", "getMeterData"}
 PROCESSED = {"status": "PROCESSED", "message": "Request has been processed."}
@@ -110,7 +122,10 @@ def query_form(params: QueryParams) -> dict[str, Any]:
                 parsed = json.loads(raw)
             except ValueError:
                 parsed = raw
-            values.extend(parsed) if isinstance(parsed, list) else values.append(raw)
+            if isinstance(parsed, list):
+                values.extend(parsed)
+            else:
+                values.append(raw)
         form[key] = values[0] if len(values) == 1 else values
     return form
 

@@ -28,13 +28,17 @@ top charging power (otherwise a trickle would count as not pausing)."""
 
 @dataclass(frozen=True, eq=False)
 class OnIndicator:
-    """For devices ``dev`` (G,): columns (G, L, n) whose sum is 1 when charging at a step (-1 = none)."""
+    """For devices ``dev`` (G,): columns (G, L, n) whose sum is 1 when charging at a step (-1 = none).
+
+    ``floor`` (G,) is the minimum charging power (kW) for single-binary groups, NaN for modes.
+    """
 
     dev: np.ndarray
     cols: np.ndarray
+    floor: np.ndarray
 
     def subset(self, mask: np.ndarray) -> OnIndicator:
-        return OnIndicator(self.dev[mask], self.cols[mask])
+        return OnIndicator(self.dev[mask], self.cols[mask], self.floor[mask])
 
 
 def _up_columns(fl: Flows, core: Core, dev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +62,7 @@ def _min_power(m: ModelArrays, problem: SchedulingProblem, fl: Flows, core: Core
     at_most = m.add_rows(len(gg), -np.inf, 0.0)
     m.add_terms(at_most, col[gg, tt], 1.0)
     m.add_terms(at_most, z[gg, tt], -ub[gg, tt])
-    return OnIndicator(dev, z[:, None, :])
+    return OnIndicator(dev, z[:, None, :], floor)
 
 
 def _modes(m: ModelArrays, problem: SchedulingProblem, fl: Flows, core: Core, dev: np.ndarray) -> OnIndicator:
@@ -81,7 +85,7 @@ def _modes(m: ModelArrays, problem: SchedulingProblem, fl: Flows, core: Core, de
     one_rows = np.full(col.shape, -1)
     one_rows[gs, ts] = m.add_rows(len(gs), -np.inf, 1.0)
     m.add_terms(one_rows[g3, t3], y[g3, l3, t3], 1.0)
-    return OnIndicator(dev, y)
+    return OnIndicator(dev, y, np.full(len(dev), np.nan))
 
 
 def _no_pauses(m: ModelArrays, on: OnIndicator) -> None:
@@ -175,3 +179,33 @@ def site_sign_binaries(m: ModelArrays, problem: SchedulingProblem, fl: Flows, pl
     rows_out = m.add_rows(len(steps), -np.inf, big_out)
     m.add_terms(rows_out, minus[steps], 1.0)
     m.add_terms(rows_out, b, big_out)
+
+
+def restriction(problem: SchedulingProblem, fl: Flows, core: Core, on: list[OnIndicator], flow_values: np.ndarray):
+    """Bounds that restrict charging binaries to a neighbourhood of the LP relaxation ``flow_values``.
+
+    Charging is kept to the steps where the relaxation charges (for no-pauses: the span from its
+    first to its last charging step); with a minimum power only, steps where the relaxation
+    already charges at least that power are fixed "on". Returns ``(cols, lb, ub)`` overrides.
+    """
+    cols, lbs, ubs = [], [], []
+    for group in on:
+        flow = flow_values[fl.up_of[group.dev]]
+        candidate = flow > 1e-6
+        pauses = np.array([problem.devices[d].no_pauses for d in group.dev], dtype=bool)
+        if pauses.any():
+            steps = np.arange(flow.shape[1])
+            first = np.where(candidate.any(axis=1), np.argmax(candidate, axis=1), flow.shape[1])
+            last = flow.shape[1] - 1 - np.argmax(candidate[:, ::-1], axis=1)
+            span = (steps >= first[:, None]) & (steps <= last[:, None])
+            candidate = np.where(pauses[:, None], span, candidate)
+        exists = group.cols >= 0
+        off = exists & ~candidate[:, None, :]
+        on_fixed = exists & (flow >= group.floor[:, None] - 1e-6)[:, None, :] & ~pauses[:, None, None]
+        for mask, low, high in ((off, 0.0, 0.0), (on_fixed & ~off, 1.0, 1.0)):
+            cols.append(group.cols[mask])
+            lbs.append(np.full(int(mask.sum()), low))
+            ubs.append(np.full(int(mask.sum()), high))
+    if not cols:
+        return None
+    return np.concatenate(cols), np.concatenate(lbs), np.concatenate(ubs)

@@ -100,9 +100,17 @@ class ModelArrays:
                 np.add.at(obj, cols, coefs)
         return lb, ub, obj
 
-    def to_helper(self) -> mbh.ModelBuilderHelper:
-        """The model loaded into an OR-Tools ``ModelBuilderHelper`` (one sparse-matrix call)."""
+    def to_helper(self, relax: bool = False, fix: tuple | None = None) -> mbh.ModelBuilderHelper:
+        """The model loaded into an OR-Tools ``ModelBuilderHelper`` (one sparse-matrix call).
+
+        ``relax`` drops integrality (the LP relaxation); ``fix = (cols, lb, ub)`` overrides
+        column bounds for this copy only.
+        """
         lb, ub, obj = self._columns()
+        if fix is not None:
+            cols, fix_lb, fix_ub = fix
+            lb = lb.copy()
+            lb[cols], ub[cols] = fix_lb, fix_ub
         lo = np.concatenate(self._lo) if self._lo else np.zeros(0)
         hi = np.concatenate(self._hi) if self._hi else np.zeros(0)
         if self._terms:
@@ -113,9 +121,10 @@ class ModelArrays:
         matrix = sp.csr_matrix((vals, (rows, cols)), shape=(self.n_rows, self.n_cols))
         helper = mbh.ModelBuilderHelper()
         helper.fill_model_from_sparse_data(lb, ub, obj, lo, hi, matrix)
-        for block in self._integer:
-            for i in block.tolist():
-                helper.set_var_integrality(i, True)
+        if not relax:
+            for block in self._integer:
+                for i in block.tolist():
+                    helper.set_var_integrality(i, True)
         return helper
 
 

@@ -23,7 +23,13 @@ import numpy as np
 
 from domain.scheduling.errors import ScheduleError
 from domain.scheduling.formulation import Core, build_core
-from domain.scheduling.integer import charging_binaries, sign_binaries, site_sign_binaries
+from domain.scheduling.integer import (
+    OnIndicator,
+    charging_binaries,
+    restriction,
+    sign_binaries,
+    site_sign_binaries,
+)
 from domain.scheduling.layout import DOWN, Flows, Stacked, flows, stack
 from domain.scheduling.lp_arrays import ModelArrays, SolveOutcome, run_highs
 from domain.scheduling.problem import SchedulingProblem
@@ -36,6 +42,31 @@ SIMULTANEOUS_TOL_KW = 1e-6
 class _Built:
     arrays: ModelArrays
     core: Core
+    on: list[OnIndicator]
+
+
+@dataclass
+class _Clock:
+    """Accumulated model-build and solver time (s) against the solver time limit."""
+
+    limit_s: float
+    build_s: float = 0.0
+    solve_s: float = 0.0
+
+    @property
+    def left_s(self) -> float:
+        return self.limit_s - self.solve_s
+
+    def helper(self, arrays: ModelArrays, **kwargs):
+        t0 = time.perf_counter()
+        helper = arrays.to_helper(**kwargs)
+        self.build_s += time.perf_counter() - t0
+        return helper
+
+    def run(self, helper, relative_gap: float) -> SolveOutcome:
+        outcome = run_highs(helper, self.left_s, relative_gap)
+        self.solve_s += outcome.solve_time_s
+        return outcome
 
 
 def _assemble(problem: SchedulingProblem, st: Stacked, fl: Flows, sign_devices: np.ndarray, soft_all: bool) -> _Built:
@@ -46,7 +77,32 @@ def _assemble(problem: SchedulingProblem, st: Stacked, fl: Flows, sign_devices: 
         sign_binaries(m, fl, core, np.flatnonzero(sign_devices), on)
     if site is not None:
         site_sign_binaries(m, problem, fl, *site)
-    return _Built(m, core)
+    return _Built(m, core, on)
+
+
+def _within_gap(objective: float, bound: float, relative_gap: float) -> bool:
+    return objective - bound <= relative_gap * max(abs(objective), abs(bound)) + 1e-6
+
+
+def _solve_model(problem: SchedulingProblem, fl: Flows, built: _Built, clock: _Clock, gap: float) -> SolveOutcome:
+    """LP directly; with charging binaries: LP relaxation, then a MILP restricted to its
+    neighbourhood (accepted when within ``gap`` of the relaxation bound), else the full MILP."""
+    if not built.on:
+        return clock.run(clock.helper(built.arrays), gap)
+    relaxed = clock.run(clock.helper(built.arrays, relax=True), gap)
+    if not relaxed.has_solution:
+        return relaxed
+    fix = restriction(problem, fl, built.core, built.on, _flow_values(built, relaxed.values))
+    restricted = clock.run(clock.helper(built.arrays, fix=fix), gap)
+    if restricted.has_solution and _within_gap(restricted.objective, relaxed.objective, gap):
+        return SolveOutcome("optimal", restricted.values, restricted.objective, restricted.solve_time_s)
+    full = clock.run(clock.helper(built.arrays), gap) if clock.left_s > 0 else restricted
+    candidates = [o for o in (full, restricted) if o.has_solution]
+    if not candidates:
+        return full
+    best = min(candidates, key=lambda o: o.objective)
+    status = "optimal" if best is full and full.status == "optimal" else "feasible"
+    return SolveOutcome(status, best.values, best.objective, best.solve_time_s)
 
 
 def _flow_values(built: _Built, values: np.ndarray) -> np.ndarray:
@@ -95,30 +151,28 @@ def _result(problem, st, fl, built, outcome, timings, rounds, soft_all) -> Sched
 def solve(problem: SchedulingProblem, *, time_limit_s: float = 30.0, relative_gap: float = 1e-4) -> ScheduleResult:
     """Schedule all devices of ``problem`` with HiGHS; powers in kW (consumption positive), SoC in kWh.
 
-    ``time_limit_s`` bounds the total solver wall time over all rounds; ``relative_gap`` is the
-    MIP gap at which HiGHS stops (ignored for pure LPs). Raises :class:`ScheduleError` when no
+    ``time_limit_s`` bounds the total solver wall time over all solves; ``relative_gap`` is the
+    MIP gap at which to stop (ignored for pure LPs). Raises :class:`ScheduleError` when no
     solution is found at all (e.g. the time limit hits before a first incumbent).
     """
     started = time.perf_counter()
     st = stack(problem)
     fl = flows(st)
+    clock = _Clock(time_limit_s, build_s=time.perf_counter() - started)
     sign_devices = fl.split & st.needs_binaries
     soft_all = False
-    build_s = solve_s = 0.0
     for rounds in range(1, 5):
         t0 = time.perf_counter()
         built = _assemble(problem, st, fl, sign_devices, soft_all)
-        helper = built.arrays.to_helper()
-        build_s += time.perf_counter() - t0 + (t0 - started if rounds == 1 else 0.0)
-        outcome: SolveOutcome = run_highs(helper, time_limit_s - solve_s, relative_gap)
-        solve_s += outcome.solve_time_s
+        clock.build_s += time.perf_counter() - t0
+        outcome = _solve_model(problem, fl, built, clock, relative_gap)
         if outcome.status in ("infeasible", "unbounded") and not soft_all:
             soft_all = True
             continue
         if not outcome.has_solution:
             raise ScheduleError(outcome.status, "the solver found no schedule")
         offenders = _simultaneous(fl, _flow_values(built, outcome.values)) & ~sign_devices
-        if not offenders.any() or solve_s >= time_limit_s:
+        if not offenders.any() or clock.left_s <= 0:
             break
         sign_devices = sign_devices | (offenders if rounds < 3 else fl.split)
-    return _result(problem, st, fl, built, outcome, (build_s, solve_s), rounds, soft_all)
+    return _result(problem, st, fl, built, outcome, (clock.build_s, clock.solve_s), rounds, soft_all)

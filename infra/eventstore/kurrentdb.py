@@ -60,7 +60,6 @@ from infra.eventstore.port import (
     NO_STREAM,
     STREAM_EXISTS,
     AppendResult,
-    EventStoreError,
     ExpectedRevision,
     WrongExpectedRevision,
 )
@@ -153,6 +152,14 @@ def append_outcome(
     return None
 
 
+def first_of_each_id(events: Sequence[NewEvent]) -> list[NewEvent]:
+    """The events in call order, an id repeated within the call kept once (its first event)."""
+    unique: dict[uuid.UUID, NewEvent] = {}
+    for event in events:
+        unique.setdefault(event.event_id, event)
+    return list(unique.values())
+
+
 def stored_result(found: dict[uuid.UUID, RecordedEvent], ids: Sequence[uuid.UUID], revision: int | None):
     """:class:`AppendResult` of an append whose every id is already stored, else ``None``."""
     if not ids or any(i not in found for i in ids):
@@ -190,8 +197,9 @@ class KurrentDbEventStore:
         return result
 
     def _append(self, stream_id: str, events: Sequence[NewEvent], expected: ExpectedRevision, state) -> AppendResult:
-        ids = [e.event_id for e in events]
-        recent = self.read_stream(stream_id, -1, backwards=True, limit=len(events))
+        unique = first_of_each_id(events)
+        ids = [e.event_id for e in unique]
+        recent = self.read_stream(stream_id, -1, backwards=True, limit=len(unique))
         last_before = recent[0] if recent else None
         before = last_before.stream_revision if last_before else None
         stored = {e.event_id: e for e in recent if e.event_id in set(ids)}
@@ -199,7 +207,7 @@ class KurrentDbEventStore:
             return done
         if state is NEVER:
             raise WrongExpectedRevision(stream_id, expected, before)
-        fresh = [e for e in events if e.event_id not in stored]
+        fresh = [e for e in unique if e.event_id not in stored]
         try:
             commit = self.client.append_to_stream(
                 stream_id, events=[to_kurrent_event(e) for e in fresh], current_version=state
@@ -258,10 +266,8 @@ class KurrentDbEventStore:
         """
         try:
             return self._read_all(after_position, limit, types, stream_prefix)
-        except InvalidCommitPositionError as error:
-            if after_position >= self.head_position():
-                return []
-            raise EventStoreError(f"{after_position} is not a KurrentDB commit position of this store") from error
+        except InvalidCommitPositionError:
+            return self._read_all_after_any(after_position, limit, types, stream_prefix)
 
     def _read_all(self, after: int, limit: int, types, prefix) -> list[RecordedEvent]:
         wanted = set(types or ())
@@ -278,12 +284,30 @@ class KurrentDbEventStore:
                 break
         return out[:limit]
 
-    def _read_page(self, after: int, size: int, types, prefix) -> list[KdbRecordedEvent]:
-        options: dict[str, Any] = {"commit_position": after or None, "limit": size}
+    def _read_all_after_any(self, after: int, limit: int, types, prefix) -> list[RecordedEvent]:
+        """``read_all`` from a position that is no event's: scan back from the end down to it
+        (KurrentDB reads only start at existing positions). Costs the events after ``after``."""
+        newest_first: list[KdbRecordedEvent] = []
+        with self.client.read_all(backwards=True, **self._filters(types, prefix)) as response:
+            for recorded in response:
+                if recorded.commit_position <= after:
+                    break
+                newest_first.append(recorded)
+        wanted = set(types or ())
+        matching = [r for r in reversed(newest_first) if not r.is_system_event and (not wanted or r.type in wanted)]
+        return [from_kurrent_event(r) for r in matching[:limit]]
+
+    @staticmethod
+    def _filters(types, prefix) -> dict[str, Any]:
+        """Server-side filter options: the stream prefix if given, else the types."""
         if prefix:
-            options.update(filter_include=(prefix,), filter_by_stream_name=True, filter_by_prefix=True)
-        elif types:
-            options.update(filter_include=(type_filter(types),))
+            return {"filter_include": (prefix,), "filter_by_stream_name": True, "filter_by_prefix": True}
+        if types:
+            return {"filter_include": (type_filter(types),)}
+        return {}
+
+    def _read_page(self, after: int, size: int, types, prefix) -> list[KdbRecordedEvent]:
+        options = {"commit_position": after or None, "limit": size, **self._filters(types, prefix)}
         with self.client.read_all(**options) as response:
             return list(response)
 
@@ -325,6 +349,7 @@ __all__ = [
     "KurrentDbEventStore",
     "actual_revision",
     "append_outcome",
+    "first_of_each_id",
     "from_kurrent_event",
     "to_kurrent_event",
     "to_stream_state",

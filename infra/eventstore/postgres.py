@@ -41,8 +41,8 @@ class PostgresEventStore(SqlEventStore):
         if super().wait_for_append(after_position, 0):
             return True
         raw = self.engine.raw_connection()
+        dbapi = raw.driver_connection
         try:
-            dbapi = raw.driver_connection
             dbapi.autocommit = True
             with dbapi.cursor() as cursor:
                 cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
@@ -50,12 +50,21 @@ class PostgresEventStore(SqlEventStore):
                 return True
             select.select([dbapi], [], [], timeout_s)
             dbapi.poll()
-            dbapi.notifies.clear()
-            with dbapi.cursor() as cursor:
-                cursor.execute(f"UNLISTEN {NOTIFY_CHANNEL}")
         finally:
-            raw.close()
+            _return_listener(raw, dbapi)
         return self.head_position() > after_position
+
+
+def _return_listener(raw, dbapi) -> None:
+    """Give a listening connection back to the pool as the pool lent it: not listening, and
+    transactional again (left in autocommit, it would make appends neither atomic nor serialised)."""
+    try:
+        with dbapi.cursor() as cursor:
+            cursor.execute(f"UNLISTEN {NOTIFY_CHANNEL}")
+        dbapi.notifies.clear()
+        dbapi.autocommit = False
+    finally:
+        raw.close()
 
 
 __all__ = ["PostgresEventStore", "postgres_engine"]

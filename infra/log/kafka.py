@@ -163,7 +163,14 @@ class KafkaConsumer:
                 "enable.partition.eof": False,
             }
         )
-        self._consumer.subscribe(topics)
+        self._assigned: set[tuple[str, int]] = set()
+        self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke)
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned = {(tp.topic, tp.partition) for tp in partitions}
+
+    def _on_revoke(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+        self._assigned = set()
 
     def poll(self, max_records: int = 500, timeout_s: float = 0.5) -> list[LogRecord]:
         """Up to ``max_records`` records (waits at most ``timeout_s`` for the first one)."""
@@ -201,8 +208,8 @@ class KafkaConsumer:
         log.warning("consumer %s: commit refused after a rebalance (%s); records will be re-read", self.group, error)
 
     def assignment(self) -> list[tuple[str, int]]:
-        """The (topic, partition) pairs this member owns now."""
-        return sorted((tp.topic, tp.partition) for tp in self._consumer.assignment())
+        """The (topic, partition) pairs this member owns (as of its last poll; safe from any thread)."""
+        return sorted(self._assigned)
 
     def close(self) -> None:
         self._consumer.close()

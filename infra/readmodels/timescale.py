@@ -209,6 +209,35 @@ def drop_readings_aggregates(read_models: ReadModelDb, aggregates: Sequence[Aggr
     return statements
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m infra.readmodels.timescale [--compress-after-days N] [--retention-days N]``:
+    prepare the read-model database named by ``FLEXLEDGER_READ_MODELS_URL`` (else
+    ``FLEXLEDGER_POSTGRES_URL``) and print what was done (the compose file's set-up step)."""
+    import argparse
+
+    from infra.readmodels.database import postgres_readmodels
+    from infra.settings import Settings
+
+    parser = argparse.ArgumentParser(description="Prepare TimescaleDB (or BRIN) storage for readings")
+    parser.add_argument("--compress-after-days", type=int, default=None, help="compress chunks older than this")
+    parser.add_argument("--retention-days", type=int, default=None, help="drop reading chunks older than this")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    options = TimescaleOptions(
+        compress_after_s=args.compress_after_days * DAY_S if args.compress_after_days else None,
+        retention_s=args.retention_days * DAY_S if args.retention_days else None,
+    )
+    db = postgres_readmodels(settings.read_models_url or settings.postgres_url)
+    try:
+        print(prepare_readings_storage(db, options))
+    finally:
+        db.close()
+
+
+if __name__ == "__main__":
+    main()
+
+
 __all__ = [
     "AGGREGATES",
     "Aggregate",

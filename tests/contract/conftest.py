@@ -189,3 +189,10 @@ def read_models(request, tmp_path) -> Iterator[ReadModelDb]:
     """A fresh read-model database of the adapter under test."""
     with request.param(tmp_path) as db:
         yield db
+
+
+@pytest.fixture
+def read_models_pair(tmp_path) -> Iterator[dict[str, ReadModelDb]]:
+    """A fresh SQLite and a fresh PostgreSQL read-model database, to compare their answers."""
+    with sqlite_read_models(tmp_path) as sqlite_db, postgres_read_models(tmp_path) as postgres_db:
+        yield {"sqlite": sqlite_db, "postgres": postgres_db}

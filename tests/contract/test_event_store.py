@@ -160,8 +160,16 @@ def run_threads(targets: list[Callable[[], None]]) -> None:
         raise errors[0]
 
 
+def idle_wait(stores: list[EventStore]) -> None:
+    """Let each store wait for appends once, as a live subscription does between appends:
+    waiting must leave the store's connections fit for atomic, serialised appends."""
+    for store in stores:
+        store.wait_for_append(store.head_position(), 0.01)
+
+
 def test_racing_writers_on_one_stream_exactly_one_wins(open_event_store, stream_prefix: str):
     stores = [open_event_store() for _ in range(2)]
+    idle_wait(stores)
     for round_ in range(5):
         stream = f"{stream_prefix}-race{round_}"
         stores[0].append(stream, [new(n=0)], NO_STREAM)
@@ -184,6 +192,7 @@ def test_racing_writers_on_one_stream_exactly_one_wins(open_event_store, stream_
 
 def test_many_writers_positions_strictly_increasing_without_gaps(open_event_store, stream_prefix: str):
     stores = [open_event_store() for _ in range(3)]
+    idle_wait(stores)
     base = stores[0].head_position()
     writers, appends_each = 8, 25
     sent: dict[str, list[uuid.UUID]] = defaultdict(list)

@@ -23,15 +23,21 @@ async def test_client_creates_an_asset_and_sensor_and_round_trips_data(server_fa
         asset_types = {t["name"]: t["id"] for t in await client.get_asset_types()}
         assert {"battery", "charge_site", "one-way_evse", "solar"} <= set(asset_types)
         asset = await client.add_asset(
-            name="Client site", account_id=account["id"], latitude=52.37, longitude=4.89,
-            generic_asset_type_id=asset_types["charge_site"], attributes={"capacity_kw": 50},
+            name="Client site",
+            account_id=account["id"],
+            latitude=52.37,
+            longitude=4.89,
+            generic_asset_type_id=asset_types["charge_site"],
+            attributes={"capacity_kw": 50},
         )
         assert (asset["name"], asset["account_id"]) == ("Client site", account["id"])
         sensor = await client.add_sensor(
             name="power", event_resolution="PT15M", unit="kW", generic_asset_id=asset["id"], timezone="Europe/Amsterdam"
         )
         assert (sensor["unit"], sensor["event_resolution"], sensor["generic_asset_id"]) == ("kW", "PT15M", asset["id"])
-        assert [s["id"] for s in await client.get_sensors(asset_id=asset["id"], parse_json_fields=True)] == [sensor["id"]]
+        assert [s["id"] for s in await client.get_sensors(asset_id=asset["id"], parse_json_fields=True)] == [
+            sensor["id"]
+        ]
 
         start = "2021-06-01T00:00:00+02:00"
         await client.post_sensor_data(sensor["id"], start=start, duration="PT2H", values=VALUES_KW, unit="kW")
@@ -39,7 +45,9 @@ async def test_client_creates_an_asset_and_sensor_and_round_trips_data(server_fa
         assert data["values"] == VALUES_KW
         assert data["unit"] == "kW"
 
-        in_watts = await client.get_sensor_data(sensor["id"], start=start, duration="PT2H", unit="W", resolution="PT15M")
+        in_watts = await client.get_sensor_data(
+            sensor["id"], start=start, duration="PT2H", unit="W", resolution="PT15M"
+        )
         assert in_watts["values"] == pytest.approx([v * 1000 for v in VALUES_KW])
         hourly = await client.get_sensor_data(sensor["id"], start=start, duration="PT2H", unit="kW", resolution="PT1H")
         assert hourly["values"] == pytest.approx([sum(VALUES_KW[:4]) / 4, sum(VALUES_KW[4:]) / 4])

@@ -50,7 +50,9 @@ class BulkImport:
             "values": block_values(block),
         }
         try:
-            response = client.post(f"{self.url}/api/v3_0/sensors/{self.sensor_id}/data", json=body, headers=self.headers)
+            response = client.post(
+                f"{self.url}/api/v3_0/sensors/{self.sensor_id}/data", json=body, headers=self.headers
+            )
             ok = response.status_code == 200
         except httpx.TransportError:
             ok = False

@@ -53,7 +53,12 @@ def seed_world(ctx: CommandContext) -> World:
     world = World()
     for name, roles in (("Alpha", ["Prosumer"]), ("Beta", []), ("Gamma", [])):
         world.accounts[name] = cmd.register_account(ctx, cmd.RegisterAccount(name=name, roles=roles))
-    for email, account, roles in ((ALICE, "Alpha", []), (CAROL, "Alpha", []), (BOB, "Beta", []), (MDC, "Gamma", ["MDC"])):
+    for email, account, roles in (
+        (ALICE, "Alpha", []),
+        (CAROL, "Alpha", []),
+        (BOB, "Beta", []),
+        (MDC, "Gamma", ["MDC"]),
+    ):
         world.users[email] = cmd.register_user(
             ctx, cmd.RegisterUser(email=email, password=PASSWORD, account_id=world.accounts[account], roles=roles)
         )

@@ -49,9 +49,11 @@ def test_get_service_is_public_and_lists_the_services(api: ApiHarness) -> None:
         "version": "2.0",
         "status": "PROCESSED",
     }
-    assert [s["name"] for s in body["services"]] == ["getConnection", "getMeterData", "postMeterData"]
-    assert all("MDC" in s["access"] and s["description"] for s in body["services"])
-    assert len(api.client.get("/api/v2_0/getService", params={"access": "MDC"}).json()["services"]) == 3
+    names = ["getConnection", "getMeterData", "postMeterData", "getDeviceMessage", "postUdiEvent"]
+    assert [s["name"] for s in body["services"]] == names
+    assert all(s["access"] and s["description"] for s in body["services"])
+    mdc = api.client.get("/api/v2_0/getService", params={"access": "MDC"}).json()["services"]
+    assert [s["name"] for s in mdc] == names[:3]
     unknown = api.client.get("/api/v2_0/getService", params={"access": "Astronaut"})
     assert (unknown.status_code, unknown.json()["status"]) == (400, "INVALID_ROLE")
 
@@ -135,8 +137,13 @@ def test_groups_inherit_start_duration_and_unit_unless_they_state_their_own(api:
         "type": "PostMeterDataRequest",
         "groups": [
             {"connection": ea(api, "CS 1"), "values": [1, 2]},
-            {"connection": ea(api, "CS 2"), "values": [3000, 4000, 5000], "start": "2021-01-01T00:45:00Z",
-             "duration": "PT45M", "unit": "kW"},
+            {
+                "connection": ea(api, "CS 2"),
+                "values": [3000, 4000, 5000],
+                "start": "2021-01-01T00:45:00Z",
+                "duration": "PT45M",
+                "unit": "kW",
+            },
         ],
         "start": START,
         "duration": "PT30M",
@@ -193,7 +200,9 @@ def _login_new_user(api: ApiHarness, email: str, roles: list[str]) -> dict[str, 
     from commands import registry as cmd
 
     account = api.world.accounts["Gamma"]
-    cmd.register_user(api.platform.commands, cmd.RegisterUser(email=email, password="p" * 8, account_id=account, roles=roles))
+    cmd.register_user(
+        api.platform.commands, cmd.RegisterUser(email=email, password="p" * 8, account_id=account, roles=roles)
+    )
     assert api.platform.wait_for(api.head())
     response = api.client.post("/api/requestAuthToken", json={"email": email, "password": "p" * 8})
     return {"Authorization": response.json()["auth_token"]}

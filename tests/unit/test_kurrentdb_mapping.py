@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import uuid
 from datetime import UTC, datetime
 
@@ -46,7 +47,6 @@ from infra.eventstore.port import (
     NO_STREAM,
     STREAM_EXISTS,
     AppendResult,
-    EventStoreError,
     WrongExpectedRevision,
     subscribe,
 )
@@ -87,6 +87,10 @@ def _new_event(traceparent: str | None = None, **data) -> NewEvent:
     )
     meta = EventMetadata(actor="ann", correlation_id="c-1", traceparent=traceparent)
     return NewEvent.of(reading, meta)
+
+
+def _new_event_with_id(event_id: uuid.UUID) -> NewEvent:
+    return _new_event().model_copy(update={"event_id": event_id})
 
 
 def _recorded(
@@ -169,6 +173,7 @@ class FakeKurrentClient:
 
     def __init__(self):
         self.log: list[KdbRecordedEvent] = []
+        self.lock = threading.Condition()  # one server: appends are serialised, readers woken
         self._system("$stats-node", "$statsCollected")
 
     def _write(self, stream: str, event: KdbNewEvent) -> KdbRecordedEvent:
@@ -184,7 +189,13 @@ class FakeKurrentClient:
         return [e for e in self.log if e.stream_name == stream]
 
     def append_to_stream(self, stream_name, /, *, events, current_version):
-        events, stream = list(events), self._stream(stream_name)
+        with self.lock:
+            position = self._append(stream_name, list(events), current_version)
+            self.lock.notify_all()
+            return position
+
+    def _append(self, stream_name, events, current_version) -> int:
+        stream = self._stream(stream_name)
         if [e.id for e in self._where_retry_would_be(stream, events, current_version)] == [e.id for e in events]:
             return self._last_of(stream, events)  # idempotent: ids already there
         actual = len(stream) - 1 if stream else None
@@ -208,7 +219,8 @@ class FakeKurrentClient:
         return next(e.commit_position for e in stream if e.id == events[-1].id)
 
     def get_stream(self, stream_name, *, stream_position=None, backwards=False, limit=sys.maxsize):
-        stream = self._stream(stream_name)
+        with self.lock:
+            stream = self._stream(stream_name)
         if not stream:
             raise NotFoundError(stream_name)
         if backwards:
@@ -217,15 +229,17 @@ class FakeKurrentClient:
         return tuple(stream[stream_position or 0 :])[:limit]
 
     def get_current_version(self, stream_name):
-        stream = self._stream(stream_name)
+        with self.lock:
+            stream = self._stream(stream_name)
         return stream[-1].stream_position if stream else StreamState.NO_STREAM
 
     def read_all(self, *, commit_position=None, backwards=False, filter_include=(), filter_by_stream_name=False,
                  filter_by_prefix=False, limit=sys.maxsize):  # fmt: skip
-        positions = [e.commit_position for e in self.log]
-        if commit_position is not None and commit_position not in positions:
+        with self.lock:
+            log = list(self.log)
+        if commit_position is not None and commit_position not in {e.commit_position for e in log}:
             raise InvalidCommitPositionError(str(commit_position))
-        events = list(reversed(self.log)) if backwards else list(self.log)
+        events = list(reversed(log)) if backwards else log
         if commit_position is not None:
             events = [
                 e
@@ -242,14 +256,20 @@ class FakeKurrentClient:
         return _Response(events[:limit])
 
     def get_commit_position(self):
-        events = [e for e in self.log if not e.type.startswith("$")]
+        with self.lock:
+            events = [e for e in self.log if not e.type.startswith("$")]
         return events[-1].commit_position if events else 0
 
     def subscribe_to_all(self, *, commit_position=None, from_end=False, timeout=None):
-        later = [e for e in self.log if not e.type.startswith("$") and e.commit_position > (commit_position or 0)]
-        if from_end or not later:
-            raise GrpcDeadlineExceededError("deadline")  # nothing arrives while we wait
-        return _Response(later)
+        after = self.get_commit_position() if from_end else commit_position or 0
+
+        def later():
+            return [e for e in self.log if not e.type.startswith("$") and e.commit_position > after]
+
+        with self.lock:
+            if not self.lock.wait_for(later, timeout):
+                raise GrpcDeadlineExceededError("deadline")
+            return _Response(later())
 
     def close(self):
         pass
@@ -292,13 +312,24 @@ def test_re_append_of_stored_ids_returns_stored_positions(store):
     store.append("account-5", [_new_event(), _new_event()], 0)
     again = store.append("account-5", [deep], 0)  # stale revision: found by the window search
     assert (again.appended, again.stream_revision) == (0, 2)
+    e4, last = _new_event(), store.read_stream("account-5", -1, backwards=True, limit=1)[0]
+    within = store.append("account-5", [e4, e4, _new_event_with_id(last.event_id)], 2)  # repeated and stored ids
+    assert (within.appended, within.stream_revision) == (1, 3)
+    assert [e.event_id for e in store.read_stream("account-5")][-1] == e4.event_id
 
 
 def test_read_all_from_a_position_that_is_no_event(store):
     result = store.append("sensordata-3", [_new_event()], NO_STREAM)
-    assert store.read_all(result.global_position + 5) == []  # beyond the head: nothing yet
-    with pytest.raises(EventStoreError):
-        store.read_all(result.global_position - 1)
+    later = store.append("sensordata-4", [_new_event(), _new_event()], NO_STREAM)
+    assert store.read_all(later.global_position + 5) == []  # beyond the head: nothing yet
+    after_first = store.read_all(result.global_position + 1)  # no event there: scanned back to it
+    assert [e.global_position for e in after_first] == [
+        e.global_position for e in store.read_all(result.global_position)
+    ]
+    assert len(after_first) == 2 and store.read_all(result.global_position - 1, limit=1)[0].global_position == (
+        result.global_position
+    )
+    assert len(store.read_all(result.global_position + 1, types=["SensorDataRecorded"], stream_prefix="sensor")) == 2
 
 
 def test_reads_and_positions(store):

@@ -1,0 +1,281 @@
+"""Forecasting as events: triggers, forecasts made, per-sensor settings, deterministic ids. Pure.
+
+Forecasts themselves are beliefs: :class:`~domain.beliefs.SensorDataRecorded` on the sensor's
+``sensordata-<id>`` stream with ``source_type`` ``forecaster``, belief time ``prior`` = when
+the forecast was made *in data time* (the end of the latest reading learned), so a replay makes
+the same beliefs. Sources: :data:`LIVE_SOURCE` (the continuous forecaster; ``auto`` = the model
+with the lowest running 1-WAPE serves each horizon) and :data:`TRIGGER_SOURCE` (on-demand jobs).
+
+Streams and ids (everything is derived from data, so replaying history appends nothing new):
+
+* ``forecast-<sensor id>`` holds :class:`ForecastTriggered` (a client asked for a forecast job)
+  and :class:`ForecastMade` (the live forecaster made a forecast: model choice, running errors);
+* the live forecast beliefs have id :func:`live_forecast_event_id` (sensor, belief time, source);
+* a job ``job-<uuid>`` (shared with scheduling) gets ``JobRequested`` and ``JobFinished`` /
+  ``JobFailed`` with ids from :func:`job_event_id`; its forecast beliefs use :func:`job_event_id` too.
+
+Sensor configuration (a sensor attribute; every key optional)::
+
+    "forecasting": {
+        "horizon": "PT48H",        # how far each forecast reaches (ISO 8601 duration)
+        "frequency": "PT1H",       # forecast every this much of *data* (a multiple of the resolution)
+        "country": "NL",           # public holidays for calendar features (ISO code; default none)
+        "regressors": [12, 13],    # other sensors' values (e.g. temperature, prices) as regressors
+        "models": ["naive_day", "naive_week", "lag_linear", "holt_winters"],  # default: all
+        "learn_from": "measurements"  # or "all": also beliefs formed before the event's end
+    }
+
+``"forecasting": true`` (or ``{}``) switches forecasting on with the defaults; absent or
+``false`` leaves it off (a forecast trigger switches it on with the defaults). ``learn_from``
+defaults to ``"all"`` for price sensors (a currency in the unit, e.g. EUR/MWh: day-ahead prices
+are published before the fact) and to ``"measurements"`` otherwise, i.e. only beliefs formed at
+or after the end of their event (never our own or others' prognoses).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import isodate
+from pydantic import Field, field_validator
+
+from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_us
+from domain.events import DomainEvent, register_event
+from domain.jobs import JobRequested
+
+FORECAST_NAMESPACE = uuid.UUID("0d4c9a3e-5b7f-4e21-a8d6-3f2b9c1e7a54")
+FORECASTER_SOURCE_TYPE = "forecaster"
+LIVE_SOURCE = "forecaster:auto"
+TRIGGER_SOURCE = "forecaster:trigger"
+DEFAULT_HORIZON = timedelta(hours=48)
+DEFAULT_FREQUENCY = timedelta(hours=1)
+CURRENCIES = ("EUR", "USD", "GBP", "KRW", "JPY", "CHF", "NOK", "SEK", "DKK", "PLN", "AUD", "CAD", "CNY", "INR")
+LearnFrom = Literal["measurements", "all"]
+
+
+def forecast_stream(sensor_id: int) -> str:
+    return f"forecast-{sensor_id}"
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware")
+    return value
+
+
+@register_event
+class ForecastTriggered(DomainEvent):
+    """A client asked for forecasts of ``sensor_id`` for ``[start, end)`` (job ``job_id``).
+
+    Forecasts are made every ``frequency_s`` from ``start`` on, each reaching at most
+    ``max_horizon_s`` ahead, by a model trained on the sensor's readings in ``[train_start,
+    start)`` (and, walking forward, on those up to each forecast's time). ``regressors`` are
+    sensor ids whose values are used as regressors.
+    """
+
+    job_id: uuid.UUID
+    sensor_id: int
+    start: datetime
+    end: datetime
+    max_horizon_s: int
+    frequency_s: int
+    train_start: datetime
+    regressors: list[int] = Field(default_factory=list)
+
+    _check_times = field_validator("start", "end", "train_start")(_aware)
+
+
+@register_event
+class ForecastMade(DomainEvent):
+    """The live forecaster of ``sensor_id`` made a forecast at ``belief_time`` (data time).
+
+    ``selection``: horizon bucket (``"1h"``, ``"6h"``, ``"24h"``, ``"48h"``) -> serving model;
+    ``running_errors``: bucket -> model -> ``one_minus_wape``/``wape``/``mae`` (the sensor's
+    unit)/``n`` over the selection window (``None`` where undefined); ``learned``: readings
+    learned so far. The forecast values are the ``SensorDataRecorded`` of ``source`` at
+    ``belief_time`` (``n_values`` values of ``resolution_s`` from ``start``).
+    """
+
+    sensor_id: int
+    belief_time: datetime
+    start: datetime
+    resolution_s: int
+    n_values: int
+    source: str
+    learned: int
+    selection: dict[str, str]
+    running_errors: dict[str, dict[str, dict[str, float | None]]]
+
+    _check_times = field_validator("belief_time", "start")(_aware)
+
+
+def live_forecast_event_id(sensor_id: int, belief_time: datetime, source: str = LIVE_SOURCE) -> uuid.UUID:
+    """Id of the live forecast of a sensor made at ``belief_time``: the same on every replay."""
+    return uuid.uuid5(FORECAST_NAMESPACE, f"forecast:{sensor_id}:{to_epoch_us(belief_time)}:{source}")
+
+
+def forecast_made_event_id(sensor_id: int, belief_time: datetime) -> uuid.UUID:
+    return uuid.uuid5(FORECAST_NAMESPACE, f"forecast-made:{sensor_id}:{to_epoch_us(belief_time)}")
+
+
+def job_event_id(job_id: uuid.UUID, what: str) -> uuid.UUID:
+    """Ids of a forecast job's events: ``trigger``, ``job-requested``, ``job-outcome``, ``beliefs-<n>``."""
+    return uuid.uuid5(job_id, what)
+
+
+def finite_or_none(errors: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Running errors with NaN/inf replaced by ``None`` (JSON and PostgreSQL cannot hold NaN)."""
+    return {
+        bucket: {
+            model: {key: (v if isinstance(v, int) or math.isfinite(v) else None) for key, v in metrics.items()}
+            for model, metrics in models.items()
+        }
+        for bucket, models in errors.items()
+    }
+
+
+# -- per-sensor settings ------------------------------------------------------------------
+
+
+class ForecastSettingsError(ValueError):
+    """The sensor's ``forecasting`` attribute is not valid."""
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """How one sensor is forecast (see the module docstring for the attribute)."""
+
+    horizon: timedelta = DEFAULT_HORIZON
+    frequency: timedelta = DEFAULT_FREQUENCY
+    country: str | None = None
+    regressors: tuple[int, ...] = ()
+    models: tuple[str, ...] | None = None
+    learn_from: LearnFrom = "measurements"
+
+    def key(self) -> str:
+        """A stable text form: a model is rebuilt when its settings' key changes."""
+        models = ",".join(self.models) if self.models else "*"
+        regressors = ",".join(str(r) for r in self.regressors)
+        return (
+            f"h={int(self.horizon.total_seconds())};f={int(self.frequency.total_seconds())};c={self.country};"
+            f"r={regressors};m={models};l={self.learn_from}"
+        )
+
+
+def is_price_unit(unit: str) -> bool:
+    return any(currency in unit.upper() for currency in CURRENCIES)
+
+
+def settings_from_attributes(attributes: dict[str, Any], unit: str, triggered: bool = False) -> ForecastSettings | None:
+    """The sensor's forecast settings; ``None`` when forecasting is off. Raises ForecastSettingsError."""
+    raw = attributes.get("forecasting") if isinstance(attributes, dict) else None
+    if raw is False or (raw is None and not triggered):
+        return None
+    if raw is None or raw is True:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ForecastSettingsError("the forecasting attribute must be an object, true or false")
+    learn_from = raw.get("learn_from", "all" if is_price_unit(unit) else "measurements")
+    if learn_from not in ("measurements", "all"):
+        raise ForecastSettingsError("learn_from must be 'measurements' or 'all'")
+    return ForecastSettings(
+        horizon=_duration(raw.get("horizon"), DEFAULT_HORIZON, "horizon"),
+        frequency=_duration(raw.get("frequency"), DEFAULT_FREQUENCY, "frequency"),
+        country=_country(raw.get("country")),
+        regressors=_ids(raw.get("regressors", [])),
+        models=None if raw.get("models") is None else tuple(str(m) for m in raw["models"]),
+        learn_from=learn_from,
+    )
+
+
+def parse_iso_duration(text: str) -> timedelta:
+    """An ISO 8601 duration of days, hours, minutes or seconds (no months or years)."""
+    parsed = isodate.parse_duration(text)
+    if isinstance(parsed, isodate.Duration):
+        raise ValueError(f"{text!r}: use days, hours, minutes or seconds, not months or years")
+    return parsed
+
+
+def _duration(value: Any, default: timedelta, name: str) -> timedelta:
+    if value is None:
+        return default
+    try:
+        parsed = parse_iso_duration(value) if isinstance(value, str) else None
+    except (isodate.ISO8601Error, ValueError):
+        parsed = None
+    if parsed is None or parsed <= timedelta(0):
+        raise ForecastSettingsError(f"forecasting.{name} must be a positive ISO 8601 duration, not {value!r}")
+    return parsed
+
+
+def _country(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and len(value) in (2, 3) and value.isalpha()):
+        return value.upper() if value else None
+    raise ForecastSettingsError(f"forecasting.country must be an ISO country code such as 'NL', not {value!r}")
+
+
+def _ids(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ForecastSettingsError("forecasting.regressors must be a list of sensor ids")
+    return tuple(value)
+
+
+# -- which beliefs are learned ------------------------------------------------------------
+
+
+def learnable_values(
+    event: SensorDataRecorded, learn_from: LearnFrom, resolution_s: int
+) -> list[tuple[datetime, float]]:
+    """(event start, value) of the beliefs a forecaster learns from, in order.
+
+    Never our own forecasts (``source_type`` forecaster) nor values of another resolution;
+    with ``learn_from="measurements"`` only beliefs formed at or after their event's end.
+    """
+    if event.source_type == FORECASTER_SOURCE_TYPE or event.resolution_s != resolution_s:
+        return []
+    step = timedelta(seconds=event.resolution_s)
+    out: list[tuple[datetime, float]] = []
+    if learn_from == "all":
+        return [(event.start + i * step, v) for i, v in enumerate(event.values) if v is not None]
+    beliefs = belief_times_us(event)
+    end_us = to_epoch_us(event.start) + event.resolution_s * 1_000_000
+    step_us = event.resolution_s * 1_000_000
+    for i, value in enumerate(event.values):
+        if value is not None and beliefs[i] >= end_us + i * step_us:
+            out.append((event.start + i * step, value))
+    return out
+
+
+def forecast_beliefs(
+    sensor_id: int, unit: str, start: datetime, resolution: timedelta, values: list[float | None],
+    belief_time: datetime, source: str,
+) -> SensorDataRecorded:
+    """Forecast values as beliefs of ``source`` formed at ``belief_time`` (in the sensor's unit)."""
+    return SensorDataRecorded(
+        sensor_id=sensor_id,
+        start=start,
+        resolution_s=int(resolution.total_seconds()),
+        values=[None if v is None or not math.isfinite(v) else float(v) for v in values],
+        unit=unit,
+        source=source,
+        source_type=FORECASTER_SOURCE_TYPE,
+        prior=belief_time,
+        received_at=belief_time,
+    )
+
+
+def job_request(trigger: ForecastTriggered) -> JobRequested:
+    """The job of a forecast trigger (the API appends it; the forecaster re-appends it, stored once)."""
+    params = {
+        "start": trigger.start.isoformat(),
+        "end": trigger.end.isoformat(),
+        "max_horizon_s": trigger.max_horizon_s,
+        "frequency_s": trigger.frequency_s,
+        "train_start": trigger.train_start.isoformat(),
+        "regressors": list(trigger.regressors),
+    }
+    return JobRequested(job_id=trigger.job_id, kind="forecast", sensor_id=trigger.sensor_id, params=params)

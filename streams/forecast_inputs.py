@@ -1,0 +1,170 @@
+"""What the forecaster reads from the event store: sensors as registered, readings, regressors.
+
+The forecaster reads streams of the event store (not other read models), bounded by global
+position where it matters, so that what it learns does not depend on how far other processors
+have got: a replay from position 0 sees exactly what the live run saw.
+
+* :class:`SensorDirectory` — a sensor's registration (unit, resolution, timezone, attributes)
+  folded from its ``sensor-<id>`` stream; re-read at most once per batch.
+* :func:`stream_events` — a stream's events in order, paged.
+* :func:`training_readings` — a sensor's learnable readings before a position, one value per
+  slot (the latest belief wins), sorted by event start.
+* :class:`RegressorBook` — other sensors' values per slot, each with the position at which it
+  became known, so "the value as known at position P" is a pure look-up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+from domain.beliefs import SensorDataRecorded, to_epoch_s
+from domain.events import RecordedEvent
+from domain.forecast_events import FORECASTER_SOURCE_TYPE, LearnFrom, learnable_values
+from domain.registry import SensorChanged, SensorDeleted, SensorRegistered, evolve_sensor, stream_of
+from infra.eventstore.port import EventStore
+
+PAGE = 500
+
+
+def sensor_data_stream(sensor_id: int) -> str:
+    return f"sensordata-{sensor_id}"
+
+
+def stream_events(store: EventStore, stream_id: str, from_revision: int = 0) -> Iterator[RecordedEvent]:
+    """Every event of ``stream_id`` from ``from_revision`` on, in order (read in pages)."""
+    revision = from_revision
+    while True:
+        page = store.read_stream(stream_id, from_revision=revision, limit=PAGE)
+        yield from page
+        if len(page) < PAGE:
+            return
+        revision = page[-1].stream_revision + 1
+
+
+def is_own_forecast(recorded: RecordedEvent) -> bool:
+    """A forecaster's belief (cheap: no decoding)."""
+    return recorded.data.get("source_type") == FORECASTER_SOURCE_TYPE
+
+
+class SensorDirectory:
+    """Sensors as registered in the event store; ``None`` for unknown or deleted sensors."""
+
+    def __init__(self, store: EventStore):
+        self.store = store
+        self._sensors: dict[int, tuple[int, SensorRegistered | None]] = {}
+        self._fresh: set[int] = set()
+
+    def new_batch(self) -> None:
+        """Forget which sensors were re-read: each is re-read (from its last revision) once per batch."""
+        self._fresh.clear()
+
+    def get(self, sensor_id: int) -> SensorRegistered | None:
+        revision, sensor = self._sensors.get(sensor_id, (-1, None))
+        if sensor_id not in self._fresh:
+            for recorded in stream_events(self.store, stream_of("sensor", sensor_id), revision + 1):
+                sensor = _fold(sensor, recorded.decode())
+                revision = recorded.stream_revision
+            self._sensors[sensor_id] = (revision, sensor)
+            self._fresh.add(sensor_id)
+        return sensor
+
+
+def _fold(sensor: SensorRegistered | None, event: object) -> SensorRegistered | None:
+    if isinstance(event, SensorRegistered):
+        return event
+    if isinstance(event, SensorChanged) and sensor is not None:
+        return evolve_sensor(sensor, event)
+    if isinstance(event, SensorDeleted):
+        return None
+    return sensor
+
+
+def training_readings(
+    store: EventStore, sensor_id: int, learn_from: LearnFrom, resolution_s: int, before_position: int,
+    first: datetime, end: datetime,
+) -> list[tuple[datetime, float]]:
+    """Learnable (event start, value) of the sensor in ``[first, end)`` stored before ``before_position``.
+
+    One value per event start: the belief stored last (a correction replaces the first value).
+    """
+    latest: dict[datetime, float] = {}
+    for recorded in stream_events(store, sensor_data_stream(sensor_id)):
+        if recorded.global_position >= before_position:
+            break
+        if is_own_forecast(recorded) or recorded.type != "SensorDataRecorded":
+            continue
+        for start, value in learnable_values(recorded.decode(), learn_from, resolution_s):
+            if first <= start < end:
+                latest[start] = value
+    return sorted(latest.items())
+
+
+class RegressorBook:
+    """Values of regressor sensors per event start, as known at a global position.
+
+    Every belief counts (measurements, published prices, forecasts, ours included); for a slot
+    the belief stored last before the position wins. Names are ``sensor_<id>``.
+    """
+
+    def __init__(self, store: EventStore):
+        self.store = store
+        self._values: dict[int, dict[int, list[tuple[int, float]]]] = {}
+        self._resolution_s: dict[int, int] = {}
+        self._revision: dict[int, int] = {}
+        self._fresh: set[int] = set()
+
+    def new_batch(self) -> None:
+        self._fresh.clear()
+
+    def _refresh(self, sensor_id: int) -> None:
+        if sensor_id in self._fresh:
+            return
+        values = self._values.setdefault(sensor_id, {})
+        for recorded in stream_events(self.store, sensor_data_stream(sensor_id), self._revision.get(sensor_id, -1) + 1):
+            self._revision[sensor_id] = recorded.stream_revision
+            if recorded.type != "SensorDataRecorded":
+                continue
+            event: SensorDataRecorded = recorded.decode()  # type: ignore[assignment]
+            self._resolution_s[sensor_id] = event.resolution_s
+            start_s = to_epoch_s(event.start)
+            for i, value in enumerate(event.values):
+                if value is not None:
+                    values.setdefault(start_s + i * event.resolution_s, []).append((recorded.global_position, value))
+        self._fresh.add(sensor_id)
+
+    def value(self, sensor_id: int, moment: datetime, before_position: int) -> float | None:
+        """The regressor's value for the slot holding ``moment``, as stored before ``before_position``."""
+        self._refresh(sensor_id)
+        step = self._resolution_s.get(sensor_id)
+        if not step:
+            return None
+        start_s = to_epoch_s(moment) // step * step
+        for position, value in reversed(self._values[sensor_id].get(start_s, ())):
+            if position < before_position:
+                return value
+        return None
+
+    def at(self, sensor_ids: Sequence[int], moment: datetime, before_position: int) -> dict[str, float] | None:
+        """``{"sensor_<id>": value}`` of the regressors known for ``moment`` (``None``: none configured)."""
+        if not sensor_ids:
+            return None
+        found = {f"sensor_{s}": self.value(s, moment, before_position) for s in sensor_ids}
+        return {name: value for name, value in found.items() if value is not None}
+
+    def future(
+        self, sensor_ids: Sequence[int], start: datetime, steps: int, resolution: timedelta, before_position: int
+    ) -> dict[str, list[float]] | None:
+        """Per regressor, one value per step from ``start`` (NaN where unknown)."""
+        if not sensor_ids:
+            return None
+        out = {}
+        for sensor_id in sensor_ids:
+            series = [self.value(sensor_id, start + k * resolution, before_position) for k in range(steps)]
+            out[f"sensor_{sensor_id}"] = [math.nan if v is None else v for v in series]
+        return out
+
+
+def epoch(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)

@@ -1,0 +1,379 @@
+"""The forecasting processor: online models per sensor, fed by the readings on the log.
+
+Topics: the readings (``sensordata-*``: every ``SensorDataRecorded``) and the forecasts
+category (``forecast-*``: :class:`~domain.forecast_events.ForecastTriggered`).
+
+* **Which sensors** — those whose ``forecasting`` attribute switches it on (format in
+  :mod:`domain.forecast_events`), plus those named in a forecast trigger (with the defaults).
+  The registration is read from the sensor's registry stream in the event store.
+* **Learning** — every learnable belief (measurements; see ``learn_from``) is learned in stream
+  order (``SensorForecaster.learn``); each time the data reach the ``frequency`` grid (default:
+  every hour of data) the horizon (default 48 h) is forecast. A sensor seen for the first time,
+  or whose settings changed, is (re)built from its whole stream ("bootstrap"), which emits the
+  same forecasts as learning live would have, so when a sensor is switched on does not matter.
+* **Output** — each forecast is a ``SensorDataRecorded`` (source ``forecaster:auto``,
+  ``source_type`` forecaster, belief time = end of the latest reading learned, in data time)
+  on ``sensordata-<id>`` plus a :class:`~domain.forecast_events.ForecastMade` (model choice,
+  running errors) on ``forecast-<id>``. Event ids derive from (sensor, belief time), so a
+  replay from position 0 appends nothing new (``stats.appended`` stays 0).
+* **Triggers** — each ``ForecastTriggered`` becomes a job outcome (:mod:`streams.forecast_jobs`).
+* **Checkpoint** — events are appended first (idempotent), then every touched sensor's model
+  state (``SensorForecaster.to_state``) and its stream position are written together with the
+  processor's per-partition checkpoint in one read-model transaction (table
+  ``forecaster_state``, checkpoints in ``projection_checkpoints`` under ``forecaster``). A
+  restart resumes from there without relearning; :func:`reset_forecaster` forgets everything
+  so that the next start replays from position 0.
+
+Values are in each sensor's unit (power: consumption positive, production negative).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from domain.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
+from domain.forecast_events import (
+    LIVE_SOURCE,
+    ForecastMade,
+    ForecastSettings,
+    ForecastSettingsError,
+    finite_or_none,
+    forecast_beliefs,
+    forecast_made_event_id,
+    forecast_stream,
+    learnable_values,
+    live_forecast_event_id,
+    settings_from_attributes,
+)
+from domain.forecasting import Forecast, ForecasterConfig, SensorForecaster
+from domain.forecasting.features import EPOCH
+from domain.registry import SensorRegistered
+from infra.eventstore.port import ANY, EventStore
+from projections.base import ALL_PARTITIONS, checkpoint_metadata, checkpoints, load_checkpoints, save_checkpoint
+from streams.forecast_inputs import RegressorBook, SensorDirectory, is_own_forecast, sensor_data_stream, stream_events
+from streams.forecast_jobs import forecast_job_events, job_ended
+from streams.topics import CATEGORY_TOPICS, TOPIC_READINGS
+
+log = logging.getLogger(__name__)
+NAME = "forecaster"
+FORECAST_TOPIC = CATEGORY_TOPICS["forecast"]
+TOPICS = (TOPIC_READINGS, FORECAST_TOPIC)
+
+metadata = sa.MetaData()
+forecaster_state = sa.Table(
+    "forecaster_state",
+    metadata,
+    sa.Column("sensor_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("settings", sa.String(400), nullable=False),
+    sa.Column("triggered", sa.Boolean, nullable=False),
+    sa.Column("learned", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.LargeBinary),
+)
+
+
+@dataclass
+class SensorModel:
+    """One sensor's live forecaster and the global position of the last stream event it learned."""
+
+    sensor_id: int
+    triggered: bool = False
+    settings_key: str = ""
+    forecaster: SensorForecaster | None = None
+    position: int = 0
+
+
+@dataclass
+class ForecasterStats:
+    """Counters of this process (not persisted): what was done since start-up."""
+
+    learned: int = 0
+    bootstraps: int = 0
+    forecasts: int = 0
+    jobs: int = 0
+    emitted: int = 0
+    appended: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+class Outbox:
+    """Events to append, grouped per stream in first-seen order; appends are idempotent by id."""
+
+    def __init__(self, store: EventStore, stats: ForecasterStats, flush_at: int = 1000):
+        self.store, self.stats, self.flush_at = store, stats, flush_at
+        self._streams: dict[str, list[NewEvent]] = {}
+        self._count = 0
+
+    def add(self, stream_id: str, event: DomainEvent, event_id: uuid.UUID, cause: RecordedEvent) -> None:
+        meta = EventMetadata(
+            actor=NAME,
+            source=NAME,
+            causation_id=str(cause.event_id),
+            correlation_id=cause.metadata.correlation_id or str(cause.event_id),
+            traceparent=cause.metadata.traceparent,
+        )
+        self._streams.setdefault(stream_id, []).append(NewEvent.of(event, meta, event_id))
+        self._count += 1
+
+    def flush(self, only_if_full: bool = False) -> None:
+        if only_if_full and self._count < self.flush_at:
+            return
+        for stream_id, events in self._streams.items():
+            result = self.store.append(stream_id, events, ANY)
+            self.stats.emitted += len(events)
+            self.stats.appended += result.appended
+        self._streams.clear()
+        self._count = 0
+
+
+def live_config(settings: ForecastSettings, sensor: SensorRegistered) -> ForecasterConfig:
+    """The live forecaster's config for a sensor (raises ValueError when it cannot be forecast)."""
+    extra = {"models": settings.models} if settings.models else {}
+    return ForecasterConfig(
+        resolution=sensor.event_resolution,
+        timezone=sensor.timezone,
+        country=settings.country,
+        horizon=settings.horizon,
+        forecast_every=settings.frequency,
+        **extra,
+    )
+
+
+class ForecastProcessor:
+    """A :class:`streams.runner.Processor` keeping per-sensor online forecasters (module docstring)."""
+
+    name = NAME
+    topics = TOPICS
+
+    def __init__(self, store: EventStore, engine: sa.Engine):
+        self.store, self.engine = store, engine
+        checkpoint_metadata.create_all(engine)
+        metadata.create_all(engine)
+        self.directory = SensorDirectory(store)
+        self.book = RegressorBook(store)
+        self.stats = ForecasterStats()
+        self._models: dict[int, SensorModel] = {}
+        self._checkpoints: dict[str, int] | None = None
+
+    # -- the Processor protocol -----------------------------------------------------------
+
+    def checkpoint(self) -> int:
+        with self.engine.connect() as conn:
+            return min(load_checkpoints(conn, NAME).values(), default=0)
+
+    def process(self, partition: str, events: Sequence[RecordedEvent]) -> int:
+        done = self._done(partition)
+        last = max([done, *(e.global_position for e in events)])
+        self.directory.new_batch()
+        self.book.new_batch()
+        outbox = Outbox(self.store, self.stats)
+        touched: set[int] = set()
+        try:
+            for recorded in events:
+                if recorded.global_position > done:
+                    self._dispatch(recorded, outbox, touched)
+            outbox.flush()
+            self._save(partition, last, touched)
+        except Exception:
+            self._models.clear()  # the cache may be ahead of what was saved: reload on retry
+            self._checkpoints = None
+            raise
+        return last
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _dispatch(self, recorded: RecordedEvent, outbox: Outbox, touched: set[int]) -> None:
+        if recorded.type == "SensorDataRecorded" and not is_own_forecast(recorded):
+            self._on_reading(recorded, outbox, touched)
+        elif recorded.type == "ForecastTriggered":
+            self._on_trigger(recorded, outbox, touched)
+
+    def _on_reading(self, recorded: RecordedEvent, outbox: Outbox, touched: set[int]) -> None:
+        model = self._model(int(recorded.data["sensor_id"]))
+        found = self._sensor_settings(model)
+        if found is None:
+            self._switch_off(model, touched)
+            return
+        sensor, settings = found
+        if model.forecaster is None or model.settings_key != model_key(sensor, settings):
+            self._bootstrap(model, sensor, settings, outbox)
+            touched.add(model.sensor_id)
+        elif recorded.global_position > model.position:
+            self._learn(model, sensor, settings, recorded, outbox)
+            touched.add(model.sensor_id)
+
+    def _on_trigger(self, recorded: RecordedEvent, outbox: Outbox, touched: set[int]) -> None:
+        job_id = uuid.UUID(str(recorded.data["job_id"]))
+        if not job_ended(self.store, job_id):
+            for stream_id, event, event_id in forecast_job_events(self.store, self.directory, self.book, recorded):
+                outbox.add(stream_id, event, event_id, recorded)
+            self.stats.jobs += 1
+        model = self._model(int(recorded.data["sensor_id"]))
+        if not model.triggered:
+            model.triggered = True
+            touched.add(model.sensor_id)
+        found = self._sensor_settings(model)
+        if found is not None and (model.forecaster is None or model.settings_key != model_key(*found)):
+            self._bootstrap(model, *found, outbox)
+            touched.add(model.sensor_id)
+
+    def _switch_off(self, model: SensorModel, touched: set[int]) -> None:
+        if model.forecaster is not None:
+            model.forecaster, model.settings_key, model.position = None, "", 0
+            touched.add(model.sensor_id)
+
+    # -- models ---------------------------------------------------------------------------
+
+    def _sensor_settings(self, model: SensorModel) -> tuple[SensorRegistered, ForecastSettings] | None:
+        """The sensor and its settings when it is to be forecast (and can be), else ``None``."""
+        sensor = self.directory.get(model.sensor_id)
+        if sensor is None:
+            return None
+        try:
+            settings = settings_from_attributes(sensor.attributes, sensor.unit, model.triggered)
+            if settings is not None:
+                live_config(settings, sensor)
+        except (ForecastSettingsError, ValueError) as exc:
+            self._warn(f"sensor {model.sensor_id} is not forecast: {exc}")
+            return None
+        return None if settings is None else (sensor, settings)
+
+    def _bootstrap(
+        self, model: SensorModel, sensor: SensorRegistered, settings: ForecastSettings, outbox: Outbox
+    ) -> None:
+        """(Re)build the sensor's model from its whole stream, emitting what live learning would."""
+        model.forecaster = SensorForecaster(live_config(settings, sensor))
+        model.settings_key, model.position = model_key(sensor, settings), 0
+        for recorded in stream_events(self.store, sensor_data_stream(model.sensor_id)):
+            if recorded.type == "SensorDataRecorded" and not is_own_forecast(recorded):
+                self._learn(model, sensor, settings, recorded, outbox)
+                outbox.flush(only_if_full=True)
+            model.position = max(model.position, recorded.global_position)
+        self.stats.bootstraps += 1
+
+    def _learn(
+        self, model: SensorModel, sensor: SensorRegistered, settings: ForecastSettings, recorded: RecordedEvent,
+        outbox: Outbox,
+    ) -> None:
+        forecaster = model.forecaster
+        assert forecaster is not None
+        position = recorded.global_position
+        resolution = sensor.event_resolution
+        for start, value in learnable_values(recorded.decode(), settings.learn_from, sensor.event_resolution_s):
+            regressors = self.book.at(settings.regressors, start, position)
+            if not forecaster.learn(start, value, regressors):
+                continue
+            self.stats.learned += 1
+            now = start + resolution
+            if (now - EPOCH) % settings.frequency:
+                continue
+            future = self.book.future(settings.regressors, now, forecaster.horizon_steps, resolution, position)
+            made = forecaster.forecast(now, None, future, record=True)
+            self._emit(model.sensor_id, sensor, forecaster, made, recorded, outbox)
+        model.position = max(model.position, position)
+
+    def _emit(
+        self, sensor_id: int, sensor: SensorRegistered, forecaster: SensorForecaster, made: Forecast,
+        cause: RecordedEvent, outbox: Outbox,
+    ) -> None:
+        belief_time = made.now_start
+        beliefs = forecast_beliefs(
+            sensor_id, sensor.unit, made.now_start, made.resolution, list(made.values), belief_time, LIVE_SOURCE
+        )
+        outbox.add(sensor_data_stream(sensor_id), beliefs, live_forecast_event_id(sensor_id, belief_time), cause)
+        summary = ForecastMade(
+            sensor_id=sensor_id,
+            belief_time=belief_time,
+            start=made.now_start,
+            resolution_s=int(made.resolution.total_seconds()),
+            n_values=len(made.values),
+            source=LIVE_SOURCE,
+            learned=forecaster.learned,
+            selection=forecaster.selection(),
+            running_errors=finite_or_none(forecaster.running_errors()),
+        )
+        outbox.add(forecast_stream(sensor_id), summary, forecast_made_event_id(sensor_id, belief_time), cause)
+        self.stats.forecasts += 1
+
+    def _warn(self, message: str) -> None:
+        if message not in self.stats.warnings:
+            self.stats.warnings.append(message)
+            log.warning(message)
+
+    # -- state ----------------------------------------------------------------------------
+
+    def _model(self, sensor_id: int) -> SensorModel:
+        if sensor_id not in self._models:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    sa.select(forecaster_state).where(forecaster_state.c.sensor_id == sensor_id)
+                ).mappings().first()
+            self._models[sensor_id] = _from_row(row) if row else SensorModel(sensor_id)
+        return self._models[sensor_id]
+
+    def _done(self, partition: str) -> int:
+        if self._checkpoints is None:
+            with self.engine.connect() as conn:
+                self._checkpoints = load_checkpoints(conn, NAME)
+        return max(self._checkpoints.get(partition, 0), self._checkpoints.get(ALL_PARTITIONS, 0))
+
+    def _save(self, partition: str, position: int, touched: set[int]) -> None:
+        rows = [_to_row(self._models[sensor_id]) for sensor_id in sorted(touched)]
+        with self.engine.begin() as conn:
+            if rows:
+                conn.execute(forecaster_state.delete().where(forecaster_state.c.sensor_id.in_(sorted(touched))))
+                conn.execute(forecaster_state.insert(), rows)
+            if position > self._done(partition):
+                save_checkpoint(conn, NAME, partition, position)
+        if self._checkpoints is not None:
+            self._checkpoints[partition] = max(position, self._checkpoints.get(partition, 0))
+
+    def model_state(self, sensor_id: int) -> SensorForecaster | None:
+        """The sensor's live forecaster as saved (for tests and tools; not the in-memory one)."""
+        with self.engine.connect() as conn:
+            blob = conn.execute(
+                sa.select(forecaster_state.c.state).where(forecaster_state.c.sensor_id == sensor_id)
+            ).scalar()
+        return None if blob is None else SensorForecaster.from_state(blob)
+
+    def reset(self) -> None:
+        """Forget every model and the checkpoints: the next start replays from position 0."""
+        reset_forecaster(self.engine)
+        self._models.clear()
+        self._checkpoints = None
+
+
+def _to_row(model: SensorModel) -> dict:
+    forecaster = model.forecaster
+    return {
+        "sensor_id": model.sensor_id,
+        "position": model.position,
+        "settings": model.settings_key,
+        "triggered": model.triggered,
+        "learned": 0 if forecaster is None else forecaster.learned,
+        "state": None if forecaster is None else forecaster.to_state(),
+    }
+
+
+def _from_row(row) -> SensorModel:
+    forecaster = None if row["state"] is None else SensorForecaster.from_state(row["state"])
+    return SensorModel(row["sensor_id"], bool(row["triggered"]), row["settings"], forecaster, int(row["position"]))
+
+
+def reset_forecaster(engine: sa.Engine) -> None:
+    """Delete the forecaster's model states and checkpoints (the forecasts already stored stay)."""
+    checkpoint_metadata.create_all(engine)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(forecaster_state.delete())
+        conn.execute(checkpoints.delete().where(checkpoints.c.projection == NAME))
+
+
+def model_key(sensor: SensorRegistered, settings: ForecastSettings) -> str:
+    """What a live model is built from: a change of any of it rebuilds the model."""
+    return f"{settings.key()};tz={sensor.timezone};res={sensor.event_resolution_s}"
