@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 TRIGGER_TYPES = frozenset({"ScheduleTriggered", "UdiEventPosted"})
 TOPICS = (CATEGORY_TOPICS["udi"], CATEGORY_TOPICS["schedule"])
 INFRASTRUCTURE_ERRORS = (sa.exc.SQLAlchemyError, EventStoreError, OSError)
+SAVE_EVERY = 1000
+"""Positions after which a batch without triggers saves the checkpoint anyway."""
 
 
 @dataclass(frozen=True)
@@ -87,22 +89,24 @@ class SchedulerProcessor:
         self.options, self.recompute_existing, self.clock = options, recompute_existing, clock
         self.topics = list(TOPICS)
         self.stats = SchedulerStats()
+        self._saved: dict[str, int] | None = None
         checkpoint_metadata.create_all(engine)
 
     # -- Processor protocol -------------------------------------------------------------------
     def process(self, partition: str, events: Sequence[RecordedEvent]) -> int:
-        with self.engine.connect() as conn:
-            saved = load_checkpoints(conn, self.name)
-        done = max(saved.get(partition, 0), saved.get(ALL_PARTITIONS, 0))
-        last = done
+        done = self._checkpoints().get(partition, 0)
+        done = max(done, self._checkpoints().get(ALL_PARTITIONS, 0))
+        last, handled = done, False
         for recorded in events:
             if recorded.global_position <= done:
                 continue
             if recorded.type in TRIGGER_TYPES:
                 self.handle(recorded)
-                self._save(partition, recorded.global_position)
+                handled = True
             last = max(last, recorded.global_position)
-        if last > done:
+        # one checkpoint write per batch with triggers (a crash re-handles them: no-ops); batches of
+        # other events (e.g. the scheduler's own outcomes) are saved every SAVE_EVERY positions
+        if handled or last - self._checkpoints().get(partition, 0) >= SAVE_EVERY:
             self._save(partition, last)
         return last
 
@@ -114,10 +118,19 @@ class SchedulerProcessor:
         """Forget the checkpoints: the next run starts from position 0 (appending nothing new)."""
         with self.engine.begin() as conn:
             conn.execute(checkpoints.delete().where(checkpoints.c.projection == self.name))
+        self._saved = None
+
+    def _checkpoints(self) -> dict[str, int]:
+        """The saved checkpoints per partition (read once; this processor is their only writer)."""
+        if self._saved is None:
+            with self.engine.connect() as conn:
+                self._saved = load_checkpoints(conn, self.name)
+        return self._saved
 
     def _save(self, partition: str, position: int) -> None:
         with self.engine.begin() as conn:
             save_checkpoint(conn, self.name, partition, position)
+        self._checkpoints()[partition] = position
 
     # -- one trigger ----------------------------------------------------------------------------
     def handle(self, recorded: RecordedEvent) -> None:

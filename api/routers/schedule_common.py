@@ -2,15 +2,16 @@
 
 **Read-your-writes for schedules.** After a trigger (or a UDI event) was appended at position
 ``P``, :func:`wait_for_schedule` waits (bounded by ``FLEXLEDGER_CONSISTENCY_TIMEOUT_S``) until the
-scheduler has processed ``P``, then until the schedules and jobs projections have applied the
-outcome events — whose ids are known in advance (:mod:`domain.schedules`). Waiting on those
-exact positions (not on the store's head) returns as soon as the schedule is servable. With
+scheduler has stored the outcome event — whose id is known in advance (:mod:`domain.schedules`)
+— and the schedules (and jobs) projection has applied it. Waiting on those exact events (not
+on the store's head) returns as soon as the schedule is servable. With
 ``FLEXLEDGER_CONSISTENT_WRITES=false`` or without an embedded runner it returns at once and the
 client polls (202 / ``UNKNOWN_SCHEDULE`` "waiting to be processed").
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -34,13 +35,43 @@ def _can_wait(platform: Platform) -> bool:
     )
 
 
-def wait_for_schedule(platform: Platform, schedule_id: uuid.UUID, trigger_position: int | None) -> bool:
-    """Block (bounded) until the schedule's outcome is queryable; True when it is."""
+def wait_for_schedule(
+    platform: Platform, schedule_id: uuid.UUID, trigger_position: int, with_job: bool = False
+) -> bool:
+    """Block (bounded) until the schedule's outcome (and with ``with_job`` its job's end) is queryable.
+
+    Waits for the outcome event itself — its id is known in advance — rather than for the
+    scheduler to finish the trigger, so the devices' beliefs and the job's end (appended after
+    the outcome) stay off the critical path of ``postUdiEvent``. True when queryable.
+    """
     if not _can_wait(platform):
         return False
-    if trigger_position is not None and not platform.wait_for(trigger_position, [SCHEDULER]):
-        return False
-    return wait_for_outcome(platform, schedule_id)
+    deadline = time.monotonic() + platform.settings.consistency_timeout_s
+    waits = [(outcome_event_id(schedule_id), SCHEDULES_PROJECTION)]
+    if with_job:
+        waits.append((job_outcome_event_id(schedule_id), JOBS_PROJECTION))
+    for event_id, projection in waits:
+        position = _wait_stored(platform, event_id, trigger_position, deadline)
+        if position is None or not platform.wait_for(position, [projection], max(0.0, deadline - time.monotonic())):
+            return False
+    return True
+
+
+def _wait_stored(platform: Platform, event_id: uuid.UUID, after: int, deadline: float) -> int | None:
+    """The global position of ``event_id`` once it is stored (None at the deadline)."""
+    store, seen = platform.store, after
+    while True:
+        stored = store.get_event(event_id)
+        if stored is not None:
+            return stored.global_position
+        head = store.head_position()
+        if head > seen:  # something new was appended since the last look: look again
+            seen = head
+            continue
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        store.wait_for_append(seen, remaining)
 
 
 def wait_for_outcome(platform: Platform, schedule_id: uuid.UUID) -> bool:

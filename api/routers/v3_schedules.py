@@ -94,7 +94,7 @@ def _trigger(platform, commands, conn, user, asset: dict, body: TriggerIn, devic
         if earlier is not None:
             return _processed(earlier["id"])
     schedule_id, result = trigger_schedule(commands, command)
-    wait_for_schedule(platform, schedule_id, result.global_position)
+    wait_for_schedule(platform, schedule_id, result.global_position, with_job=True)
     return _processed(str(schedule_id))
 
 

@@ -29,6 +29,7 @@ class SolveOutcome:
     values: np.ndarray | None
     objective: float
     solve_time_s: float
+    bound: float = float("nan")
 
     @property
     def has_solution(self) -> bool:
@@ -50,6 +51,7 @@ class ModelArrays:
         self._terms: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._obj_extra: list[tuple[np.ndarray, np.ndarray]] = []
         self._ub_patch: list[tuple[np.ndarray, np.ndarray]] = []
+        self._lb_patch: list[tuple[np.ndarray, np.ndarray]] = []
 
     def add_cols(
         self, count: int, lb: object = 0.0, ub: object = np.inf, obj: object = 0.0, integer: bool = False
@@ -85,32 +87,32 @@ class ModelArrays:
         cols = np.asarray(cols).ravel()
         self._ub_patch.append((cols, np.broadcast_to(np.asarray(ub, dtype=float), cols.shape)))
 
+    def set_lower(self, cols: np.ndarray, lb: object) -> None:
+        cols = np.asarray(cols).ravel()
+        self._lb_patch.append((cols, np.broadcast_to(np.asarray(lb, dtype=float), cols.shape)))
+
     @property
     def n_integer(self) -> int:
         return int(sum(len(i) for i in self._integer))
 
     def _columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lb, ub, obj = (np.concatenate(x) if x else np.zeros(0) for x in (self._lb, self._ub, self._obj))
-        ub = ub.copy()
         for cols, values in self._ub_patch:
             ub[cols] = values
+        for cols, values in self._lb_patch:
+            lb[cols] = values
         if self._obj_extra:
             obj = obj.copy()
             for cols, coefs in self._obj_extra:
                 np.add.at(obj, cols, coefs)
         return lb, ub, obj
 
-    def to_helper(self, relax: bool = False, fix: tuple | None = None) -> mbh.ModelBuilderHelper:
+    def to_helper(self, relax: bool = False) -> mbh.ModelBuilderHelper:
         """The model loaded into an OR-Tools ``ModelBuilderHelper`` (one sparse-matrix call).
 
-        ``relax`` drops integrality (the LP relaxation); ``fix = (cols, lb, ub)`` overrides
-        column bounds for this copy only.
+        ``relax`` drops integrality (the LP relaxation).
         """
         lb, ub, obj = self._columns()
-        if fix is not None:
-            cols, fix_lb, fix_ub = fix
-            lb = lb.copy()
-            lb[cols], ub[cols] = fix_lb, fix_ub
         lo = np.concatenate(self._lo) if self._lo else np.zeros(0)
         hi = np.concatenate(self._hi) if self._hi else np.zeros(0)
         if self._terms:
@@ -141,4 +143,7 @@ def run_highs(helper: mbh.ModelBuilderHelper, time_limit_s: float, relative_gap:
     if values is not None and status not in ("optimal", "feasible"):
         status = "feasible"
     objective = solver.objective_value() if values is not None else float("nan")
-    return SolveOutcome(status, None if values is None else np.asarray(values), objective, elapsed)
+    bound = solver.best_objective_bound() if values is not None else float("nan")
+    if not np.isfinite(bound) and status == "optimal":
+        bound = objective
+    return SolveOutcome(status, None if values is None else np.asarray(values), objective, elapsed, bound)

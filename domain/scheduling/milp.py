@@ -17,19 +17,14 @@ If hard limits (soc-min/max, site capacity) make the problem infeasible, they ar
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from domain.scheduling.charging import BinaryPlan, OnIndicator, charging_binaries
 from domain.scheduling.errors import ScheduleError
 from domain.scheduling.formulation import Core, build_core
-from domain.scheduling.integer import (
-    OnIndicator,
-    charging_binaries,
-    restriction,
-    sign_binaries,
-    site_sign_binaries,
-)
+from domain.scheduling.integer import sign_binaries, site_sign_binaries
 from domain.scheduling.layout import DOWN, Flows, Stacked, flows, stack
 from domain.scheduling.lp_arrays import ModelArrays, SolveOutcome, run_highs
 from domain.scheduling.problem import SchedulingProblem
@@ -69,11 +64,23 @@ class _Clock:
         return outcome
 
 
-def _assemble(problem: SchedulingProblem, st: Stacked, fl: Flows, sign_devices: np.ndarray, soft_all: bool) -> _Built:
+@dataclass(frozen=True, eq=False)
+class _Setup:
+    """What stays fixed between solver rounds."""
+
+    problem: SchedulingProblem
+    st: Stacked
+    fl: Flows
+    soft_all: bool
+    sign_devices: np.ndarray
+
+
+def _assemble(setup: _Setup, plan: BinaryPlan) -> _Built:
+    problem, fl, sign_devices = setup.problem, setup.fl, setup.sign_devices
     m = ModelArrays()
-    core, site = build_core(m, problem, st, fl, soft_all)
-    on = charging_binaries(m, problem, fl, core)
-    if sign_devices.any():
+    core, site = build_core(m, problem, setup.st, fl, setup.soft_all)
+    on = charging_binaries(m, problem, fl, core, plan)
+    if sign_devices.any() and not plan.relax:
         sign_binaries(m, fl, core, np.flatnonzero(sign_devices), on)
     if site is not None:
         site_sign_binaries(m, problem, fl, *site)
@@ -84,25 +91,45 @@ def _within_gap(objective: float, bound: float, relative_gap: float) -> bool:
     return objective - bound <= relative_gap * max(abs(objective), abs(bound)) + 1e-6
 
 
-def _solve_model(problem: SchedulingProblem, fl: Flows, built: _Built, clock: _Clock, gap: float) -> SolveOutcome:
-    """LP directly; with charging binaries: LP relaxation, then a MILP restricted to its
-    neighbourhood (accepted when within ``gap`` of the relaxation bound), else the full MILP."""
-    if not built.on:
-        return clock.run(clock.helper(built.arrays), gap)
-    relaxed = clock.run(clock.helper(built.arrays, relax=True), gap)
+def _solve_model(setup: _Setup, clock: _Clock, gap: float) -> tuple[_Built, SolveOutcome]:
+    """Solve; the outcome's ``bound`` is a lower bound on the objective.
+
+    Without charging binaries: one LP/MILP. With them: the relaxation (no charging binaries)
+    gives the bound; then candidates around its solution — all its charging steps committed
+    "on", then binaries on its charging steps only — and finally the full MILP, stopping as
+    soon as the best candidate is within ``gap`` of the bound (or the time is up).
+    """
+    if not setup.st.needs_binaries.any():
+        built = _timed_assemble(setup, BinaryPlan(), clock)
+        return built, clock.run(clock.helper(built.arrays), gap)
+    relaxed_model = _timed_assemble(setup, BinaryPlan(relax=True), clock)
+    relaxed = clock.run(clock.helper(relaxed_model.arrays, relax=True), gap)
     if not relaxed.has_solution:
-        return relaxed
-    fix = restriction(problem, fl, built.core, built.on, _flow_values(built, relaxed.values))
-    restricted = clock.run(clock.helper(built.arrays, fix=fix), gap)
-    if restricted.has_solution and _within_gap(restricted.objective, relaxed.objective, gap):
-        return SolveOutcome("optimal", restricted.values, restricted.objective, restricted.solve_time_s)
-    full = clock.run(clock.helper(built.arrays), gap) if clock.left_s > 0 else restricted
-    candidates = [o for o in (full, restricted) if o.has_solution]
-    if not candidates:
-        return full
-    best = min(candidates, key=lambda o: o.objective)
-    status = "optimal" if best is full and full.status == "optimal" else "feasible"
-    return SolveOutcome(status, best.values, best.objective, best.solve_time_s)
+        return relaxed_model, relaxed
+    around = _flow_values(relaxed_model, relaxed.values)
+    bound = relaxed.objective
+    best: tuple[_Built, SolveOutcome] | None = None
+    for plan in (BinaryPlan(around=around, commit=True), BinaryPlan(around=around), BinaryPlan()):
+        if best is not None and (clock.left_s <= 0 or _within_gap(best[1].objective, bound, gap)):
+            break
+        built = _timed_assemble(setup, plan, clock)
+        outcome = clock.run(clock.helper(built.arrays), gap)
+        if plan.around is None and np.isfinite(outcome.bound):
+            bound = max(bound, outcome.bound)
+        if outcome.has_solution and (best is None or outcome.objective < best[1].objective):
+            best = (built, outcome)
+    if best is None:
+        return built, outcome
+    built, outcome = best
+    status = "optimal" if _within_gap(outcome.objective, bound, gap) else "feasible"
+    return built, SolveOutcome(status, outcome.values, outcome.objective, outcome.solve_time_s, bound)
+
+
+def _timed_assemble(setup: _Setup, plan: BinaryPlan, clock: _Clock) -> _Built:
+    t0 = time.perf_counter()
+    built = _assemble(setup, plan)
+    clock.build_s += time.perf_counter() - t0
+    return built
 
 
 def _flow_values(built: _Built, values: np.ndarray) -> np.ndarray:
@@ -119,6 +146,12 @@ def _simultaneous(fl: Flows, flow_values: np.ndarray) -> np.ndarray:
         both = (flow_values[fl.up_of[devs]] > SIMULTANEOUS_TOL_KW) & (flow_values[downs] > SIMULTANEOUS_TOL_KW)
         offenders[devs] = both.any(axis=1)
     return offenders
+
+
+def _gap(outcome: SolveOutcome) -> float:
+    if not np.isfinite(outcome.bound):
+        return float("nan")
+    return max(outcome.objective - outcome.bound, 0.0) / max(abs(outcome.objective), 1e-9)
 
 
 def _result(problem, st, fl, built, outcome, timings, rounds, soft_all) -> ScheduleResult:
@@ -145,6 +178,7 @@ def _result(problem, st, fl, built, outcome, timings, rounds, soft_all) -> Sched
         n_binaries=built.arrays.n_integer,
         soft_fallback=soft_all,
         rounds=rounds,
+        mip_gap=_gap(outcome),
     )
 
 
@@ -159,20 +193,17 @@ def solve(problem: SchedulingProblem, *, time_limit_s: float = 30.0, relative_ga
     st = stack(problem)
     fl = flows(st)
     clock = _Clock(time_limit_s, build_s=time.perf_counter() - started)
-    sign_devices = fl.split & st.needs_binaries
-    soft_all = False
+    setup = _Setup(problem, st, fl, False, fl.split & st.needs_binaries)
     for rounds in range(1, 5):
-        t0 = time.perf_counter()
-        built = _assemble(problem, st, fl, sign_devices, soft_all)
-        clock.build_s += time.perf_counter() - t0
-        outcome = _solve_model(problem, fl, built, clock, relative_gap)
-        if outcome.status in ("infeasible", "unbounded") and not soft_all:
-            soft_all = True
+        built, outcome = _solve_model(setup, clock, relative_gap)
+        if outcome.status in ("infeasible", "unbounded") and not setup.soft_all:
+            setup = replace(setup, soft_all=True)
             continue
         if not outcome.has_solution:
             raise ScheduleError(outcome.status, "the solver found no schedule")
-        offenders = _simultaneous(fl, _flow_values(built, outcome.values)) & ~sign_devices
+        offenders = _simultaneous(fl, _flow_values(built, outcome.values)) & ~setup.sign_devices
         if not offenders.any() or clock.left_s <= 0:
             break
-        sign_devices = sign_devices | (offenders if rounds < 3 else fl.split)
-    return _result(problem, st, fl, built, outcome, (clock.build_s, clock.solve_s), rounds, soft_all)
+        more = offenders if rounds < 3 else fl.split
+        setup = replace(setup, sign_devices=setup.sign_devices | more)
+    return _result(problem, st, fl, built, outcome, (clock.build_s, clock.solve_s), rounds, setup.soft_all)

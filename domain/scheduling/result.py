@@ -46,7 +46,10 @@ class ScheduleResult:
     site_power_kw (n_steps,): net site power incl. inflexible load, consumption positive.
     total_cost_eur: energy cost of the net site power at the consumption/production prices
         (negative = revenue); excludes the tie-break and breach penalties.
-    status: ``optimal`` or ``feasible`` (time limit or gap reached with a solution).
+    status: ``optimal`` (within the requested relative gap of a proven bound) or ``feasible``
+        (a solution whose gap is larger, e.g. when the time limit hit).
+    mip_gap: relative gap between the model objective (incl. tie-break and penalties) and the
+        best proven lower bound; 0 for LPs.
     soft_fallback: True when hard limits (soc-min/max, site capacity) had to be softened.
     build_time_s / solve_time_s: model assembly (all rounds) / HiGHS wall time (all rounds).
     """
@@ -66,6 +69,7 @@ class ScheduleResult:
     n_binaries: int
     soft_fallback: bool = False
     rounds: int = 1
+    mip_gap: float = 0.0
 
     def device(self, device_id: str) -> DeviceSchedule:
         for schedule in self.devices:

@@ -322,21 +322,27 @@ class KurrentDbEventStore:
         return None
 
     def wait_for_append(self, after_position: int, timeout_s: float) -> bool:
-        """Wait on a catch-up subscription to ``$all`` from ``after_position`` (deadline: timeout)."""
+        """Wait on a catch-up subscription to ``$all`` from ``after_position`` (deadline: timeout);
+        from the end of ``$all`` when ``after_position`` is no event's position."""
         if self.head_position() > after_position:
             return True
         try:
-            try:
-                subscription = self.client.subscribe_to_all(commit_position=after_position or None, timeout=timeout_s)
-            except InvalidCommitPositionError:
-                subscription = self.client.subscribe_to_all(from_end=True, timeout=timeout_s)
-            with subscription:
-                for recorded in subscription:
-                    if recorded.commit_position > after_position:
-                        return True
+            for from_end in (False, True):
+                try:
+                    return self._first_event_after(after_position, timeout_s, from_end)
+                except InvalidCommitPositionError:
+                    continue
         except DeadlineExceededError:
             pass
         return self.head_position() > after_position
+
+    def _first_event_after(self, after: int, timeout_s: float, from_end: bool) -> bool:
+        start = None if from_end else after or None
+        with self.client.subscribe_to_all(commit_position=start, from_end=from_end, timeout=timeout_s) as subscription:
+            for recorded in subscription:
+                if recorded.commit_position > after:
+                    return True
+        return False
 
     def close(self) -> None:
         with self._lock:

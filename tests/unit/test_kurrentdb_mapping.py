@@ -261,6 +261,9 @@ class FakeKurrentClient:
         return events[-1].commit_position if events else 0
 
     def subscribe_to_all(self, *, commit_position=None, from_end=False, timeout=None):
+        with self.lock:
+            if commit_position is not None and commit_position not in {e.commit_position for e in self.log}:
+                raise InvalidCommitPositionError(str(commit_position))
         after = self.get_commit_position() if from_end else commit_position or 0
 
         def later():
@@ -359,6 +362,18 @@ def test_wait_and_subscribe(store):
     assert store.wait_for_append(result.global_position, timeout_s=0.01) is False
     batches = subscribe(store, 0, stop=_StopAfter(2))
     assert [e.global_position for e in next(batches)] == [result.global_position]
+
+
+def test_wait_for_append_wakes_up_on_another_writer(store):
+    head = store.append("sensordata-3", [_new_event()], NO_STREAM).global_position
+    writer = threading.Timer(0.05, lambda: store.append("sensordata-3", [_new_event()], 0))
+    writer.start()
+    try:
+        assert store.wait_for_append(head, timeout_s=60.0) is True  # returns on the append, not the timeout
+    finally:
+        writer.join()
+    beyond = store.head_position() + 1  # no event there: waits from the end of $all
+    assert store.wait_for_append(beyond, timeout_s=0.01) is False
 
 
 class _StopAfter:

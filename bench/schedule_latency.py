@@ -1,0 +1,114 @@
+"""Latency from ``postUdiEvent`` to the schedule being served by ``getDeviceMessage`` (embedded deployment).
+
+Starts ``flexledger serve`` (SQLite event store, in-process log and runner, SQLite read models)
+in a subprocess, builds a site over the v3 API (day-ahead prices, a battery with a 15-minute
+power sensor), then repeatedly:
+
+1. ``POST /api/v2_0/postUdiEvent`` — a ``soc-with-targets`` event (new event id each time; the
+   planning horizon is FlexMeasures' 48 hours = 192 steps, so every event is a 192-step MILP),
+2. ``GET /api/v2_0/getDeviceMessage`` for that event, until it answers 200 with values.
+
+The figure is the wall time from sending 1. to receiving the 200 of 2., over sequential
+requests on one keep-alive connection. Prints p50, p90, p99 and max (target: p99 < 100 ms).
+
+Run: ``.venv/bin/python bench/schedule_latency.py [--events 300] [--warmup 20]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import median, percentile, running_server, temp_home  # noqa: E402
+
+DAY = datetime(2015, 6, 2, tzinfo=UTC)
+PRICE_DAYS = 30
+
+
+def _post(client: httpx.Client, path: str, body: dict) -> dict:
+    response = client.post(path, json=body)
+    if response.status_code >= 300:
+        raise RuntimeError(f"{path}: {response.status_code} {response.text}")
+    return response.json()
+
+
+def build_site(client: httpx.Client) -> tuple[int, int]:
+    """(account id, battery asset id) of a site with prices and a battery."""
+    types = {t["name"]: t["id"] for t in client.get("/api/v3_0/assets/types").json()}
+    market = _post(client, "/api/v3_0/assets", {"name": "market", "generic_asset_type_id": types["market"]})
+    prices = _post(
+        client, "/api/v3_0/sensors",
+        {"name": "prices", "unit": "EUR/MWh", "event_resolution": "PT1H", "generic_asset_id": market["id"]},
+    )  # fmt: skip
+    values = [30.0 if h % 24 < 6 or h % 24 >= 22 else 60.0 + (h % 24) for h in range(24 * PRICE_DAYS)]
+    _post(
+        client, f"/api/v3_0/sensors/{prices['id']}/data",
+        {"values": values, "start": DAY.isoformat(), "duration": f"P{PRICE_DAYS}D", "unit": "EUR/MWh"},
+    )  # fmt: skip
+    site = _post(
+        client, "/api/v3_0/assets",
+        {"name": "site", "generic_asset_type_id": types["charge_site"],
+         "flex_context": {"consumption-price": {"sensor": prices["id"]}, "site-power-capacity": "50 kW"}},
+    )  # fmt: skip
+    battery = _post(
+        client, "/api/v3_0/assets",
+        {"name": "battery", "generic_asset_type_id": types["battery"], "parent_asset_id": site["id"],
+         "flex_model": {"soc-max": "100 kWh", "soc-min": "5 kWh", "power-capacity": "20 kW",
+                        "roundtrip-efficiency": "90%"}},
+    )  # fmt: skip
+    _post(
+        client, "/api/v3_0/sensors",
+        {"name": "power", "unit": "kW", "event_resolution": "PT15M", "generic_asset_id": battery["id"],
+         "timezone": "Europe/Amsterdam"},
+    )  # fmt: skip
+    return battery["account_id"], battery["id"]
+
+
+def one_event(client: httpx.Client, account_id: int, asset_id: int, event_id: int) -> float:
+    """Seconds from posting UDI event ``event_id`` to getDeviceMessage serving its schedule."""
+    at = DAY + timedelta(minutes=15 * event_id)
+    address = f"ea1.2018-06.io.flexmeasures.company:{account_id}:{asset_id}:{event_id}:soc-with-targets"
+    message = {
+        "type": "PostUdiEventRequest", "event": address, "value": 10 + event_id % 50, "unit": "kWh",
+        "datetime": at.isoformat(), "targets": [{"value": 80, "datetime": (at + timedelta(hours=6)).isoformat()}],
+    }  # fmt: skip
+    started = time.perf_counter()
+    posted = client.post("/api/v2_0/postUdiEvent", json=message)
+    if posted.status_code != 200:
+        raise RuntimeError(f"postUdiEvent: {posted.status_code} {posted.text}")
+    query = {"type": "GetDeviceMessageRequest", "event": address}
+    while True:
+        answer = client.get("/api/v2_0/getDeviceMessage", params=query)
+        if answer.status_code == 200 and answer.json()["values"]:
+            return time.perf_counter() - started
+        if answer.json().get("message") != "Scheduling job waiting to be processed.":
+            raise RuntimeError(f"getDeviceMessage: {answer.status_code} {answer.text}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=300, help="measured UDI events")
+    parser.add_argument("--warmup", type=int, default=20, help="unmeasured events first")
+    args = parser.parse_args()
+    with running_server(temp_home()) as (base, token):
+        with httpx.Client(base_url=base, headers={"Authorization": token}, timeout=60) as client:
+            account_id, asset_id = build_site(client)
+            for event_id in range(1, args.warmup + 1):
+                one_event(client, account_id, asset_id, event_id)
+            first = args.warmup + 1
+            latencies = [one_event(client, account_id, asset_id, i) for i in range(first, first + args.events)]
+    ms = [x * 1000 for x in latencies]
+    print(f"postUdiEvent -> getDeviceMessage (embedded, 192-step battery MILP), {len(ms)} events:")
+    print(f"  p50 {median(ms):7.1f} ms   p90 {percentile(ms, 90):7.1f} ms   p99 {percentile(ms, 99):7.1f} ms   "
+          f"max {max(ms):7.1f} ms   (target p99 < 100 ms)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
