@@ -9,6 +9,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from opentelemetry.trace import SpanKind
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,6 +30,7 @@ from api.routers import (
     v3_sensors,
 )
 from api.version import FLEXMEASURES_VERSION
+from infra import telemetry
 from infra.bootstrap import Platform
 
 ROUTERS = [
@@ -88,6 +90,29 @@ class _TooLarge(HTTPException):
         super().__init__(413, "request body too large")
 
 
+class TraceRequests:
+    """Opens an ``http <METHOD> <path>`` server span per request, continuing a client's
+    ``traceparent``; the command context copies the span's trace context into event metadata,
+    so a trace runs from the request through the append, the relay and the processors."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        tracer = telemetry.get_tracer()
+        with tracer.start_as_current_span(
+            f"http {scope['method']} {scope['path']}",
+            context=telemetry.extract_context(headers),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
+        ):
+            scope.setdefault("state", {})["traceparent"] = telemetry.current_traceparent()
+            await self.app(scope, receive, send)
+
+
 class VersionHeader:
     """Adds ``FlexMeasures-Version`` to every response (clients gate features on it)."""
 
@@ -121,4 +146,5 @@ def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI
     app.add_exception_handler(_TooLarge, lambda _request, _exc: too_large_response(max_bytes))
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
     app.add_middleware(VersionHeader)
+    app.add_middleware(TraceRequests)
     return app

@@ -55,7 +55,7 @@ def get_commands(platform: PlatformDep, user: User, request: Request) -> Command
     return platform.commands.with_actor(
         user.actor(),
         correlation_id=request.headers.get("X-Request-ID"),
-        traceparent=request.headers.get("traceparent"),
+        traceparent=getattr(request.state, "traceparent", None) or request.headers.get("traceparent"),
     )
 
 

@@ -49,7 +49,7 @@ def battery_case(hours: int) -> Callable[[], SchedulingProblem]:
     return lambda: problem_from_flex(flex_model, context, start=START, end=end, resolution=STEP)
 
 
-def ev_models(n_ev: int, min_power: bool, seed: int = 7) -> list[dict]:
+def ev_models(n_ev: int, kind: str, seed: int = 7) -> list[dict]:
     rng = np.random.default_rng(seed)
     models = []
     for i in range(n_ev):
@@ -67,14 +67,18 @@ def ev_models(n_ev: int, min_power: bool, seed: int = 7) -> list[dict]:
             "production-capacity": "0 kW",
             "soc-targets": [{"datetime": (START + depart * STEP).isoformat(), "value": f"{energy:.2f} kWh"}],
         }  # fmt: skip
-        if min_power:
+        if kind == "min-power":
             model["min-charging-power"] = "1.4 kW"
+        elif kind == "modes":
+            model["charging-modes"] = ["0 kW", f"{power / 2} kW", f"{power} kW"]
+            model["no-pauses"] = True
+            model["soc-minima"] = model.pop("soc-targets")  # discrete levels rarely hit a target exactly
         models.append(model)
     return models
 
 
-def ev_case(n_ev: int, min_power: bool) -> Callable[[], SchedulingProblem]:
-    models = ev_models(n_ev, min_power)
+def ev_case(n_ev: int, kind: str = "plain") -> Callable[[], SchedulingProblem]:
+    models = ev_models(n_ev, kind)
     context = {"consumption-price": prices(24), "site-power-capacity": f"{4.0 * n_ev} kW"}
     end = START + timedelta(hours=24)
     return lambda: problem_from_flex(models, context, start=START, end=end, resolution=STEP)
@@ -83,12 +87,15 @@ def ev_case(n_ev: int, min_power: bool) -> Callable[[], SchedulingProblem]:
 CASES = [
     ("1 battery, 96 steps", battery_case(24), 15),
     ("1 battery, 48 h (192 steps)", battery_case(48), 30),
-    ("20 EVs, site limit, LP", ev_case(20, False), 50),
-    ("20 EVs, min power, MILP", ev_case(20, True), 50),
-    ("200 EVs, site limit, LP", ev_case(200, False), 300),
-    ("200 EVs, min power, MILP", ev_case(200, True), 300),
-    ("1000 EVs, site limit, LP", ev_case(1000, False), 3000),
-    ("1000 EVs, min power, MILP", ev_case(1000, True), 3000),
+    ("20 EVs, site limit", ev_case(20), 50),
+    ("20 EVs, min power", ev_case(20, "min-power"), 50),
+    ("20 EVs, modes + no-pauses", ev_case(20, "modes"), 50),
+    ("200 EVs, site limit", ev_case(200), 300),
+    ("200 EVs, min power", ev_case(200, "min-power"), 300),
+    ("200 EVs, modes + no-pauses", ev_case(200, "modes"), 300),
+    ("1000 EVs, site limit", ev_case(1000), 3000),
+    ("1000 EVs, min power", ev_case(1000, "min-power"), 3000),
+    ("1000 EVs, modes + no-pauses", ev_case(1000, "modes"), 3000),
 ]
 
 

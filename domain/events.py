@@ -6,8 +6,8 @@ Every fact in flexledger is an immutable event. A domain event is a frozen pydan
 * :class:`NewEvent` — what a command handler appends: event id (UUID; appending the same id
   twice stores it once), stream id, type, schema version, data, metadata.
 * :class:`RecordedEvent` — what the store gives back: the same plus the stream revision
-  (0-based position inside its stream) and the global position (1-based, gap-free order of
-  all events in the store).
+  (0-based position inside its stream) and the global position (positive, strictly
+  increasing in commit order over all events in the store; gap-free in the SQL stores).
 
 Old schema versions are upcast on read (:func:`register_upcaster`), never rewritten.
 """

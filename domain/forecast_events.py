@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+import holidays
 import isodate
 from pydantic import Field, field_validator
 
@@ -213,8 +214,10 @@ def _duration(value: Any, default: timedelta, name: str) -> timedelta:
 
 
 def _country(value: Any) -> str | None:
-    if value is None or (isinstance(value, str) and len(value) in (2, 3) and value.isalpha()):
-        return value.upper() if value else None
+    if value is None:
+        return None
+    if isinstance(value, str) and value.upper() in holidays.list_supported_countries():
+        return value.upper()
     raise ForecastSettingsError(f"forecasting.country must be an ISO country code such as 'NL', not {value!r}")
 
 

@@ -63,7 +63,9 @@ def serve(
 
     from api.app import create_app
     from infra.demo import DEMO_ACCOUNT, DEMO_EMAIL, DEMO_PASSWORD
+    from infra.telemetry import configure_telemetry
 
+    configure_telemetry("flexledger-api")
     platform = _platform(data_dir)
     url = f"http://{host}:{port}"
     console.print(f"flexledger API on [bold]{url}[/]  docs: {url}/docs  data: {platform.settings.home.resolve()}")
@@ -97,13 +99,19 @@ def demo(
 
 
 @app.command()
-def worker(data_dir: DataDir = None) -> None:
-    """Run the processors against Kafka (distributed deployment)."""
+def worker(
+    data_dir: DataDir = None,
+    relay: Annotated[bool, typer.Option(help="Also run the relay (event store -> Kafka); one per deployment.")] = False,
+    runner: Annotated[str, typer.Option(help="confluent (plain consumer loop) or faust.")] = "confluent",
+) -> None:
+    """Run the processors against Kafka (distributed deployment); workers share partitions."""
+    from infra.telemetry import configure_telemetry
     from streams.worker import run_worker
 
     if data_dir is not None:
         os.environ["FLEXLEDGER_HOME"] = str(data_dir)
-    run_worker(Settings())
+    configure_telemetry("flexledger-worker")
+    run_worker(Settings(), relay=relay, runner=runner)
 
 
 @users_app.command("create")

@@ -120,4 +120,5 @@ def beliefs_with_sources(
 
 
 def has_data(conn: sa.Connection, sensor_id: int) -> bool:
-    return conn.execute(sa.select(readings.c.sensor_id).where(readings.c.sensor_id == sensor_id).limit(1)).first() is not None
+    query = sa.select(readings.c.sensor_id).where(readings.c.sensor_id == sensor_id).limit(1)
+    return conn.execute(query).first() is not None

@@ -32,12 +32,14 @@ from domain.jobs import JobRequested
 from domain.registry import SensorRegistered
 from domain.schedules import ScheduleTriggered, schedule_id_for
 from domain.scheduling.timeseries import TimeSeries
-from domain.udi import UdiEventPosted
+from domain.udi import DEVICE_ASSET_TYPES, UdiEventPosted
+from domain.units import UnitError, is_power_unit
 from projections import registry_query as rq
 from projections.readings_query import BeliefFilter, latest_values
 
 UDI_PLANNING_HORIZON = timedelta(hours=48)
 """FlexMeasures' default planning horizon (FLEXMEASURES_PLANNING_HORIZON) for UDI events."""
+INFLEXIBLE = "inflexible-device-sensors"
 PRICE_FIELDS = ("consumption-price", "production-price", "consumption-price-sensor", "production-price-sensor")
 
 
@@ -187,6 +189,10 @@ def _from_udi(
     start = udi_schedule_start(event.datetime, sensor.event_resolution, sensor.timezone)
     context = effective_flex_context(conn, event.asset_id)
     notes = []
+    siblings = [s for s in sibling_device_sensors(conn, asset, event.sensor_id) if s not in context.get(INFLEXIBLE, [])]
+    if siblings:
+        context[INFLEXIBLE] = [*context.get(INFLEXIBLE, []), *siblings]
+        notes.append(f"The planned power of {len(siblings)} other device(s) on the site counts as inflexible load.")
     if not any(name in context for name in PRICE_FIELDS):
         context["consumption-price"] = "0 EUR/MWh"
         notes.append(
@@ -202,6 +208,53 @@ def _from_udi(
         end=start + timedelta(seconds=event.horizon_s), resolution=sensor.event_resolution,
         belief_time=event.prior or recorded.metadata.recorded_at, job=job, notes=notes,
     )  # fmt: skip
+
+
+def _is_power(unit: str) -> bool:
+    try:
+        return is_power_unit(unit)
+    except UnitError:
+        return False
+
+
+def sibling_device_sensors(conn: sa.Connection, asset: dict, own_sensor_id: int) -> list[int]:
+    """Power sensors of the other devices (batteries, EVSEs) in the same asset tree (the site).
+
+    A device's sensor is the ``sensor`` of its stored flex-model, else its power sensor named
+    "power", else its only power sensor. Their latest beliefs — measurements, or the schedules
+    computed for them — enter the site balance of a UDI schedule as inflexible load.
+    """
+    assets = {a["id"]: a for a in rq.list_assets(conn, asset["account_id"])}
+
+    def root(asset_id: int) -> int:
+        seen = set()
+        while assets.get(asset_id, {}).get("parent_asset_id") in assets and asset_id not in seen:
+            seen.add(asset_id)
+            asset_id = assets[asset_id]["parent_asset_id"]
+        return asset_id
+
+    site = root(asset["id"])
+    devices = [
+        a
+        for a in assets.values()
+        if a["asset_type"] in DEVICE_ASSET_TYPES and a["id"] != asset["id"] and root(a["id"]) == site
+    ]
+    if not devices:
+        return []
+    by_asset: dict[int, list[dict]] = {}
+    for sensor in rq.list_sensors(conn, account_id=asset["account_id"]):
+        if _is_power(sensor["unit"]):
+            by_asset.setdefault(sensor["asset_id"], []).append(sensor)
+    found = []
+    for device in devices:
+        model = device["flex_model"] if isinstance(device["flex_model"], dict) else {}
+        candidates = by_asset.get(device["id"], [])
+        named = [s["id"] for s in candidates if s["name"].strip().lower() == "power"]
+        if isinstance(model.get("sensor"), int) and not isinstance(model["sensor"], bool):
+            found.append(model["sensor"])
+        elif named or len(candidates) == 1:
+            found.append(named[0] if named else candidates[0]["id"])
+    return [s for s in found if s != own_sensor_id]
 
 
 def price_sensor_ids(flex_context: dict[str, Any]) -> set[int]:

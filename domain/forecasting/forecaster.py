@@ -47,7 +47,9 @@ class ForecasterConfig:
     every ``forecast_every`` of data. ``buckets`` are the horizon-bucket edges for the lag
     model and for selection; ``selection_window`` is how much matured forecast history the
     selection looks at. A gap over ``max_gap`` resets the continuous-series state.
-    ``lag_train_every`` thins the lag model's updates (see :class:`LagRegression`); None:
+    ``holt_winters_params`` are its (alpha, beta, gamma) per slot. ``value_range`` clips every
+    model's forecast to physical bounds (e.g. ``(0.0, None)`` for a consumption-only load, in
+    the readings' unit). ``lag_train_every`` thins the lag model's updates (see :class:`LagRegression`); None:
     slots per hour, i.e. each horizon bucket learns about once per hour of data.
     """
 
@@ -57,11 +59,13 @@ class ForecasterConfig:
     horizon: timedelta = timedelta(hours=48)
     forecast_every: timedelta = HOUR
     buckets: tuple[timedelta, ...] = (HOUR, 6 * HOUR, DAY, 2 * DAY)
-    selection_window: timedelta = WEEK
+    selection_window: timedelta = 2 * WEEK
     selection_min_count: int = 1
     max_gap: timedelta = WEEK
     models: tuple[str, ...] = DEFAULT_MODELS
     holt_winters_season: timedelta = WEEK
+    holt_winters_params: tuple[float, float, float] = (0.01, 0.0001, 0.3)
+    value_range: tuple[float | None, float | None] = (None, None)
     lag_train_every: int | None = None
 
     def __post_init__(self) -> None:
@@ -109,7 +113,8 @@ def _lag_linear(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
 
 def _holt_winters(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
     season = steps_in(config.holt_winters_season, config.resolution)
-    return HoltWintersModel("holt_winters", season, parts.lags.day)
+    alpha, beta, gamma = config.holt_winters_params
+    return HoltWintersModel("holt_winters", season, parts.lags.day, alpha, beta, gamma)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +235,9 @@ class SensorForecaster:
         steps = self.horizon_steps if n_steps is None else n_steps
         targets = range(now_slot, now_slot + steps)
         regs = self._future_regressors(steps, future_regressors)
-        per_model = {name: model.forecast(self.history, last, targets, regs) for name, model in self.models.items()}
+        per_model = {
+            name: self._clip(model.forecast(self.history, last, targets, regs)) for name, model in self.models.items()
+        }
         step_buckets = [self.buckets.bucket_of(k) for k in range(1, steps + 1)]
         chosen = [self.selector.choice(b) for b in range(len(self.buckets.upper))]
         selected = tuple(chosen[b] for b in step_buckets)
@@ -240,6 +247,14 @@ class SensorForecaster:
         return Forecast(
             slot_start(now_slot, res), res, values, selected, {k: tuple(v) for k, v in per_model.items()}
         )
+
+    def _clip(self, values: list[float]) -> list[float]:
+        low, high = self.config.value_range
+        if low is not None:
+            values = [max(low, v) for v in values]
+        if high is not None:
+            values = [min(high, v) for v in values]
+        return values
 
     def _future_regressors(
         self, steps: int, future: Mapping[str, Sequence[float]] | None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from domain.scheduling import cumulative
 from domain.scheduling.layout import Flows, Stacked, stored_change_bounds
 from domain.scheduling.lp_arrays import ModelArrays
 from domain.scheduling.problem import SchedulingProblem
@@ -28,10 +29,14 @@ PHYSICAL_BREACH_FACTOR = 10.0
 
 @dataclass(frozen=True, eq=False)
 class Core:
-    """Column indices of the continuous model: ``flow_col`` (F, n), ``inst_col`` (D, n + 1), -1 = none."""
+    """Column indices of the continuous model: ``flow_col`` (F, n), ``inst_col`` (D, n + 1), -1 = none.
+
+    ``cumulative`` (D,) marks devices whose SoC has no columns (see :mod:`.cumulative`).
+    """
 
     flow_col: np.ndarray
     inst_col: np.ndarray
+    cumulative: np.ndarray
 
 
 def tie_break_slope(problem: SchedulingProblem) -> np.ndarray:
@@ -54,26 +59,25 @@ def _flow_columns(m: ModelArrays, st: Stacked, fl: Flows, problem: SchedulingPro
     return flow_col
 
 
-def _soc_step_mask(st: Stacked, fl: Flows) -> np.ndarray:
+def _soc_step_mask(st: Stacked, fl: Flows, stepwise: np.ndarray) -> np.ndarray:
     changes = np.zeros((len(st.soc0), st.n), dtype=bool)
     for kinds in (fl.kind != 2, fl.kind == 2):
         changes[fl.dev[kinds]] |= fl.active[kinds]
     changes |= (st.retain < 1.0)[:, None]
-    return changes
+    return changes & stepwise[:, None]
 
 
-def _soc_columns(m: ModelArrays, st: Stacked, fl: Flows, soft_all: bool) -> tuple[np.ndarray, np.ndarray]:
+def _soc_columns(m: ModelArrays, st: Stacked, fl: Flows, stepwise: np.ndarray, bounds) -> tuple:
     """SoC columns (one per device and step where the SoC can change) and the instant map."""
-    changes = _soc_step_mask(st, fl)
+    changes = _soc_step_mask(st, fl, stepwise)
     count = int(changes.sum())
     local = np.full(changes.shape, -1)
     local[changes] = np.arange(count)
     inst_local = np.full((len(st.soc0), st.n + 1), -1)
     inst_local[:, 1:] = np.maximum.accumulate(local, axis=1) if st.n else local
     lb, ub = np.full(count, -np.inf), np.full(count, np.inf)
-    if not soft_all:
-        dmin, dmax = stored_change_bounds(st, fl)
-        low, high = relax_to_reachable(st.soc0, st.retain, dmin, dmax, st.soc_min, st.soc_max)
+    if bounds is not None:
+        low, high = bounds
         mapped = inst_local >= 0
         np.maximum.at(lb, inst_local[mapped], low[mapped])
         np.minimum.at(ub, inst_local[mapped], high[mapped])
@@ -96,6 +100,8 @@ def _dynamics(m: ModelArrays, st: Stacked, fl: Flows, flow_col: np.ndarray, step
     m.add_terms(rows[has_prev], prev[has_prev], -st.retain[dd[has_prev]])
     jj, tt = np.nonzero(flow_col >= 0)
     owner = fl.dev[jj]
+    keep = row_of[owner, tt] >= 0
+    jj, tt, owner = jj[keep], tt[keep], owner[keep]
     m.add_terms(row_of[owner, tt], flow_col[jj, tt], -st.kappa[owner] * st.hours * fl.coef[jj])
 
 
@@ -166,6 +172,31 @@ def _soft_soc(m: ModelArrays, problem: SchedulingProblem, bounds: tuple, inst_co
         m.add_terms(rows[mask], cols, sign)
 
 
+def _soc_constraints(m: ModelArrays, problem: SchedulingProblem, st: Stacked, fl: Flows, flow_col, soft_all: bool):
+    """Hard SoC bounds (relaxed to what is reachable; soft in the fallback) and soft constraints,
+    as SoC columns with dynamics rows, or as cumulative rows for monotone lossless devices."""
+    dmin, dmax = stored_change_bounds(st, fl)
+    hard = (st.soc_min, st.soc_max)
+    if not soft_all:
+        hard = relax_to_reachable(st.soc0, st.retain, dmin, dmax, st.soc_min, st.soc_max)
+    soft = (np.where(np.isnan(st.floor), -np.inf, st.floor), np.where(np.isnan(st.ceiling), np.inf, st.ceiling))
+    soft_at = np.isfinite(soft[0]) | np.isfinite(soft[1])
+    soft_at[:, 0] = False
+    hard_at = cumulative.binding_instants(*hard, st.soc0, cumulative.monotone_direction(st, fl))
+    rows_needed = hard_at.sum(axis=1) + soft_at.sum(axis=1)
+    cum = (cumulative.monotone_direction(st, fl) != 0) & (rows_needed <= cumulative.MAX_CUMULATIVE_ROWS)
+    step_col, inst_col = _soc_columns(m, st, fl, ~cum, None if soft_all else hard)
+    _dynamics(m, st, fl, flow_col, step_col, inst_col)
+    breach = problem.breach_price_eur_per_kwh * 1e3
+    _soft_soc(m, problem, (st.floor, st.ceiling), inst_col, 1.0)
+    cumulative.add_rows(m, st, fl, flow_col, soft_at & cum[:, None], soft, breach)
+    hard_price = PHYSICAL_BREACH_FACTOR * breach if soft_all else None
+    cumulative.add_rows(m, st, fl, flow_col, hard_at & cum[:, None], hard, hard_price)
+    if soft_all:
+        _soft_soc(m, problem, (st.soc_min, st.soc_max), inst_col, PHYSICAL_BREACH_FACTOR)
+    return inst_col, cum
+
+
 def build_core(
     m: ModelArrays, problem: SchedulingProblem, st: Stacked, fl: Flows, soft_all: bool
 ) -> tuple[Core, tuple | None]:
@@ -173,14 +204,10 @@ def build_core(
     site (P+, P-) columns when consumption and production prices differ (else None)."""
     two_prices = not np.allclose(problem.consumption_price_eur_per_mwh, problem.production_price_eur_per_mwh)
     flow_col = _flow_columns(m, st, fl, problem, None if two_prices else problem.consumption_price_eur_per_mwh)
-    step_col, inst_col = _soc_columns(m, st, fl, soft_all)
-    _dynamics(m, st, fl, flow_col, step_col, inst_col)
+    inst_col, cum = _soc_constraints(m, problem, st, fl, flow_col, soft_all)
     site = None
     if two_prices:
         site = _site_two_prices(m, problem, fl, flow_col, soft_all)
     else:
         _site_single_price(m, problem, fl, flow_col, soft_all)
-    _soft_soc(m, problem, (st.floor, st.ceiling), inst_col, 1.0)
-    if soft_all:
-        _soft_soc(m, problem, (st.soc_min, st.soc_max), inst_col, PHYSICAL_BREACH_FACTOR)
-    return Core(flow_col, inst_col), site
+    return Core(flow_col, inst_col, cum), site

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from domain.scheduling import cumulative
 from domain.scheduling.charging import BinaryPlan, OnIndicator, charging_binaries
 from domain.scheduling.errors import ScheduleError
 from domain.scheduling.formulation import Core, build_core
@@ -91,38 +92,49 @@ def _within_gap(objective: float, bound: float, relative_gap: float) -> bool:
     return objective - bound <= relative_gap * max(abs(objective), abs(bound)) + 1e-6
 
 
-def _solve_model(setup: _Setup, clock: _Clock, gap: float) -> tuple[_Built, SolveOutcome]:
-    """Solve; the outcome's ``bound`` is a lower bound on the objective.
+_PLANS = ("commit", "neighbourhood", "full")
 
-    Without charging binaries: one LP/MILP. With them: the relaxation (no charging binaries)
-    gives the bound; then candidates around its solution — all its charging steps committed
-    "on", then binaries on its charging steps only — and finally the full MILP, stopping as
-    soon as the best candidate is within ``gap`` of the bound (or the time is up).
+
+def _plan(name: str, around: np.ndarray) -> BinaryPlan:
+    if name == "full":
+        return BinaryPlan()
+    return BinaryPlan(around=around, commit=name == "commit")
+
+
+def _solve_model(setup: _Setup, clock: _Clock, gap: float) -> tuple[_Built, SolveOutcome, str]:
+    """Solve; returns the model, the outcome (``bound``: a lower bound on the objective) and the method.
+
+    Without charging binaries: one LP (or a MILP with sign binaries). With them: the relaxation
+    (no charging binaries) gives the bound; then candidates around its solution — all its
+    charging steps committed "on" (an LP unless charging modes are present), then binaries on
+    its charging steps only — and finally the full MILP, stopping as soon as the best candidate
+    is within ``gap`` of the bound (or the time is up).
     """
     if not setup.st.needs_binaries.any():
         built = _timed_assemble(setup, BinaryPlan(), clock)
-        return built, clock.run(clock.helper(built.arrays), gap)
+        outcome = clock.run(clock.helper(built.arrays), gap)
+        return built, outcome, "milp" if built.arrays.n_integer else "lp"
     relaxed_model = _timed_assemble(setup, BinaryPlan(relax=True), clock)
     relaxed = clock.run(clock.helper(relaxed_model.arrays, relax=True), gap)
     if not relaxed.has_solution:
-        return relaxed_model, relaxed
+        return relaxed_model, relaxed, "relaxation"
     around = _flow_values(relaxed_model, relaxed.values)
     bound = relaxed.objective
-    best: tuple[_Built, SolveOutcome] | None = None
-    for plan in (BinaryPlan(around=around, commit=True), BinaryPlan(around=around), BinaryPlan()):
+    best: tuple[_Built, SolveOutcome, str] | None = None
+    for name in _PLANS:
         if best is not None and (clock.left_s <= 0 or _within_gap(best[1].objective, bound, gap)):
             break
-        built = _timed_assemble(setup, plan, clock)
+        built = _timed_assemble(setup, _plan(name, around), clock)
         outcome = clock.run(clock.helper(built.arrays), gap)
-        if plan.around is None and np.isfinite(outcome.bound):
+        if name == "full" and np.isfinite(outcome.bound):
             bound = max(bound, outcome.bound)
         if outcome.has_solution and (best is None or outcome.objective < best[1].objective):
-            best = (built, outcome)
+            best = (built, outcome, f"relaxation+{name}")
     if best is None:
-        return built, outcome
-    built, outcome = best
+        return built, outcome, "relaxation+full"
+    built, outcome, method = best
     status = "optimal" if _within_gap(outcome.objective, bound, gap) else "feasible"
-    return built, SolveOutcome(status, outcome.values, outcome.objective, outcome.solve_time_s, bound)
+    return built, SolveOutcome(status, outcome.values, outcome.objective, outcome.solve_time_s, bound), method
 
 
 def _timed_assemble(setup: _Setup, plan: BinaryPlan, clock: _Clock) -> _Built:
@@ -154,13 +166,15 @@ def _gap(outcome: SolveOutcome) -> float:
     return max(outcome.objective - outcome.bound, 0.0) / max(abs(outcome.objective), 1e-9)
 
 
-def _result(problem, st, fl, built, outcome, timings, rounds, soft_all) -> ScheduleResult:
+def _result(problem, st, fl, built, outcome, timings, how, soft_all) -> ScheduleResult:
     flow_values = _flow_values(built, outcome.values)
     power = np.zeros((len(problem.devices), problem.n_steps))
     for kinds in (fl.kind != DOWN, fl.kind == DOWN):
         power[fl.dev[kinds]] += fl.sign[kinds, None] * flow_values[kinds]
     inst = built.core.inst_col
     soc = np.where(inst >= 0, outcome.values[np.maximum(inst, 0)], st.soc0[:, None])
+    cum = np.flatnonzero(built.core.cumulative)
+    soc[cum] = cumulative.soc_paths(st, fl, flow_values, cum)
     site_power = power.sum(axis=0) + problem.inflexible_kw
     return ScheduleResult(
         start=problem.start,
@@ -177,7 +191,8 @@ def _result(problem, st, fl, built, outcome, timings, rounds, soft_all) -> Sched
         n_constraints=built.arrays.n_rows,
         n_binaries=built.arrays.n_integer,
         soft_fallback=soft_all,
-        rounds=rounds,
+        rounds=how[0],
+        method=how[1],
         mip_gap=_gap(outcome),
     )
 
@@ -195,7 +210,7 @@ def solve(problem: SchedulingProblem, *, time_limit_s: float = 30.0, relative_ga
     clock = _Clock(time_limit_s, build_s=time.perf_counter() - started)
     setup = _Setup(problem, st, fl, False, fl.split & st.needs_binaries)
     for rounds in range(1, 5):
-        built, outcome = _solve_model(setup, clock, relative_gap)
+        built, outcome, method = _solve_model(setup, clock, relative_gap)
         if outcome.status in ("infeasible", "unbounded") and not setup.soft_all:
             setup = replace(setup, soft_all=True)
             continue
@@ -206,4 +221,5 @@ def solve(problem: SchedulingProblem, *, time_limit_s: float = 30.0, relative_ga
             break
         more = offenders if rounds < 3 else fl.split
         setup = replace(setup, sign_devices=setup.sign_devices | more)
-    return _result(problem, st, fl, built, outcome, (clock.build_s, clock.solve_s), rounds, setup.soft_all)
+    timings = (clock.build_s, clock.solve_s)
+    return _result(problem, st, fl, built, outcome, timings, (rounds, method), setup.soft_all)

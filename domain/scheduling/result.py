@@ -50,6 +50,10 @@ class ScheduleResult:
         (a solution whose gap is larger, e.g. when the time limit hit).
     mip_gap: relative gap between the model objective (incl. tie-break and penalties) and the
         best proven lower bound; 0 for LPs.
+    method: ``lp``, ``milp`` or, with charging binaries, ``relaxation+commit`` /
+        ``relaxation+neighbourhood`` / ``relaxation+full`` (see :func:`milp.solve`).
+    n_variables / n_constraints / n_binaries: size of the model that gave the solution.
+    rounds: solver rounds (lazy sign binaries, soft fallback).
     soft_fallback: True when hard limits (soc-min/max, site capacity) had to be softened.
     build_time_s / solve_time_s: model assembly (all rounds) / HiGHS wall time (all rounds).
     """
@@ -69,6 +73,7 @@ class ScheduleResult:
     n_binaries: int
     soft_fallback: bool = False
     rounds: int = 1
+    method: str = "lp"
     mip_gap: float = 0.0
 
     def device(self, device_id: str) -> DeviceSchedule:

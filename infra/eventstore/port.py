@@ -11,8 +11,10 @@ Semantics every adapter keeps:
 * Appending an event whose id is already stored does not store it again. When every event of
   a call is already stored, the call succeeds without checking ``expected_revision`` (a retry
   of an acknowledged append is safe) and returns the stored positions.
-* Global positions are 1-based, strictly increasing in commit order, without gaps visible to
-  readers: a reader that has seen position N never later sees a new event below N.
+* Global positions are positive and strictly increasing in commit order, and a reader that
+  has seen position N never later sees a new event below N. They are not necessarily
+  consecutive (SQL stores: 1..N; KurrentDB: commit positions in its log): compare positions,
+  do no arithmetic on them.
 """
 
 from __future__ import annotations

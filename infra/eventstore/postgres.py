@@ -34,7 +34,9 @@ class PostgresEventStore(SqlEventStore):
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
 
     def _notify(self, conn: Connection, position: int) -> None:
-        conn.execute(sa.text("SELECT pg_notify(:channel, :payload)"), {"channel": NOTIFY_CHANNEL, "payload": str(position)})
+        conn.execute(
+            sa.text("SELECT pg_notify(:channel, :payload)"), {"channel": NOTIFY_CHANNEL, "payload": str(position)}
+        )
 
     def wait_for_append(self, after_position: int, timeout_s: float) -> bool:
         """Wait for a local append or a NOTIFY from another process."""

@@ -2,9 +2,10 @@
 
 To add an adapter, add ONE ``pytest.param`` line to the list of its port:
 
-* :data:`EVENT_STORE_ADAPTERS` — ``tests/contract/test_event_store.py``. The KurrentDB line is
-  written and commented out: uncomment it once ``infra/eventstore/kurrentdb.py``
-  (``KurrentDbEventStore(url)``) exists; it runs when ``FLEXLEDGER_TEST_KURRENTDB_URL`` is set.
+* :data:`EVENT_STORE_ADAPTERS` — ``tests/contract/test_event_store.py``: SQLite always,
+  PostgreSQL when ``FLEXLEDGER_TEST_POSTGRES_URL`` is set, KurrentDB
+  (``infra/eventstore/kurrentdb.py``, ``KurrentDbEventStore(url)``) when
+  ``FLEXLEDGER_TEST_KURRENTDB_URL`` is set (each skips with that reason otherwise).
 * :data:`LOG_ADAPTERS` — ``tests/contract/test_log.py``. Add a ``kafka`` factory (a context
   manager yielding a ``Log`` whose topics have at least 2 partitions) and its line.
 * :data:`READ_MODEL_ADAPTERS` — ``tests/contract/test_readmodels.py``.
@@ -13,10 +14,12 @@ An event-store adapter is a :class:`StoreAdapter`: ``storage(tmp_path)`` is a co
 yielding a location (file path or URL) that lives for one test, ``open(location)`` opens a
 store on it (tests open several instances on one location to act as separate processes).
 A shared server (KurrentDB) is fine: the suite uses unique stream ids per test and only
-counts positions above the head it saw when the test began.
+reads above the head it saw when the test began. ``consecutive_positions=False`` for stores
+whose global positions are not 1..N.
 
-PostgreSQL adapters get a fresh database per test (:func:`pg.temporary_postgres_url`) and
-skip with "FLEXLEDGER_TEST_POSTGRES_URL not set" when the variable is unset.
+PostgreSQL adapters get fresh, empty storage per test (:func:`pg.temporary_postgres_url`: a
+schema of its own in a database of this run) and skip with "FLEXLEDGER_TEST_POSTGRES_URL not
+set" when the variable is unset.
 """
 
 from __future__ import annotations
@@ -61,10 +64,16 @@ def postgres_url() -> Iterator[str]:
 # -- event stores -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StoreAdapter:
-    """How to get storage for one test and open event stores on it."""
+    """How to get storage for one test and open event stores on it.
+
+    ``consecutive_positions``: global positions are 1..N without gaps (the SQL stores); else
+    they are only positive and strictly increasing (KurrentDB commit positions), and the
+    suite does no arithmetic on them.
+    """
 
     storage: Callable[[Path], AbstractContextManager[str]]
     open: Callable[[str], EventStore]
+    consecutive_positions: bool = True
 
 
 @contextmanager
@@ -94,20 +103,26 @@ def _open_kurrentdb(url: str) -> EventStore:
 
 SQLITE_STORE = StoreAdapter(_sqlite_file, SqliteEventStore)
 POSTGRES_STORE = StoreAdapter(_postgres_storage, PostgresEventStore)
-KURRENTDB_STORE = StoreAdapter(_kurrentdb_server, _open_kurrentdb)
+KURRENTDB_STORE = StoreAdapter(_kurrentdb_server, _open_kurrentdb, consecutive_positions=False)
 
 EVENT_STORE_ADAPTERS = [
     pytest.param(SQLITE_STORE, id="sqlite"),
     pytest.param(POSTGRES_STORE, id="postgres", marks=pytest.mark.postgres),
-    # pytest.param(KURRENTDB_STORE, id="kurrentdb", marks=pytest.mark.kurrentdb),
+    pytest.param(KURRENTDB_STORE, id="kurrentdb", marks=pytest.mark.kurrentdb),
 ]
 
 
 @pytest.fixture(params=EVENT_STORE_ADAPTERS)
-def open_event_store(request, tmp_path) -> Iterator[Callable[[], EventStore]]:
+def store_adapter(request) -> StoreAdapter:
+    """The event-store adapter under test."""
+    return request.param
+
+
+@pytest.fixture
+def open_event_store(store_adapter: StoreAdapter, tmp_path) -> Iterator[Callable[[], EventStore]]:
     """Opens event stores on this test's storage (each call: a new instance, as another
     process would); all are closed at teardown."""
-    adapter: StoreAdapter = request.param
+    adapter = store_adapter
     opened: list[EventStore] = []
     with adapter.storage(tmp_path) as location:
 

@@ -101,7 +101,8 @@ def test_latest_belief_per_event_and_changed_beliefs_only(harness: Harness):
 
 
 def test_same_values_twice_in_one_batch_are_stored_once(harness: Harness):
-    harness.store.append("sensordata-1", [NewEvent.of(data([7.0, 8.0], received=T0 + timedelta(hours=h))) for h in (1, 2)])
+    events = [NewEvent.of(data([7.0, 8.0], received=T0 + timedelta(hours=h))) for h in (1, 2)]
+    harness.store.append("sensordata-1", events)
     harness.project()
     assert harness.rows() == 2
     assert harness.q(latest_values, POWER, *WIDE) == quarters(7.0, 8.0)
@@ -346,7 +347,8 @@ def test_acn_charging_load_queries(harness: Harness, shared_data):
     assert list(daily_kwh.values()) == pytest.approx((load.reshape(ACN_DAYS, -1).sum(axis=1) * 0.25).tolist())
     forecasts = harness.q(latest_values, POWER, s0, end, beliefs=BeliefFilter(horizon_s=6 * 3600))
     assert forecasts == dict(zip(starts[96:], load[:-96].tolist(), strict=True))
-    as_of_day2 = harness.q(latest_values, POWER, s0, end, beliefs=BeliefFilter(prior=ACN_START + timedelta(days=1, hours=2)))
+    day2_early = BeliefFilter(prior=ACN_START + timedelta(days=1, hours=2))
+    as_of_day2 = harness.q(latest_values, POWER, s0, end, beliefs=day2_early)
     expected = dict(zip(starts[:96], load[:96].tolist(), strict=True))
     expected.update(zip(starts[96:192], load[:96].tolist(), strict=True))
     assert as_of_day2 == expected

@@ -47,12 +47,17 @@ def synthetic_load_kw(start: datetime, n: int, seed: int = 7) -> list[float]:
     return values
 
 
+def harness_settings(home: Path, **settings) -> Settings:
+    """The embedded deployment on ``home`` (SQLite, in-process log) unless ``settings`` say otherwise."""
+    defaults = dict(event_store="sqlite", log="memory", read_models="sqlite", bcrypt_rounds=4)
+    return Settings(home=home, **{**defaults, **settings})
+
+
 class ForecastHarness:
     """A seeded platform served in process; use as a context manager (``with ... as h``)."""
 
     def __init__(self, home: Path, attributes: dict[str, Any] | None = None, seed_world: bool = True, **settings):
-        defaults = dict(event_store="sqlite", log="memory", read_models="sqlite", bcrypt_rounds=4)
-        self.settings = Settings(home=home, **{**defaults, **settings})
+        self.settings = harness_settings(home, **settings)
         self.platform: Platform = build_platform(self.settings)
         if seed_world:
             self._seed(FORECASTING if attributes is None else attributes)

@@ -68,7 +68,8 @@ def test_settings_defaults_switches_and_errors() -> None:
         {"forecasting": {"horizon": "PT24H", "frequency": "PT30M", "country": "de", "regressors": [4, 5]}}, "kW"
     )
     assert parsed == ForecastSettings(timedelta(hours=24), timedelta(minutes=30), "DE", (4, 5), None, "measurements")
-    for bad in ({"horizon": "soon"}, {"horizon": "-PT1H"}, {"country": "Netherlands"}, {"regressors": ["x"]},
+    for bad in ({"horizon": "soon"}, {"horizon": "-PT1H"}, {"country": "Netherlands"}, {"country": "XX"},
+                {"regressors": ["x"]},
                 {"learn_from": "everything"}, {"frequency": "P1M"}):  # fmt: skip
         with pytest.raises(ForecastSettingsError):
             settings_from_attributes({"forecasting": bad}, "kW")

@@ -128,3 +128,50 @@ def test_soc_minima_and_maxima():
     assert soc[20] >= 5.0 - 1e-6
     assert np.all(soc[40:61] <= 6.0 + 1e-6)
     assert soc[96] == pytest.approx(10.0, abs=1e-6)
+
+
+def test_modes_with_no_pauses_give_one_block_of_allowed_levels():
+    model = ev("a", 0, 96, 8.8, **{"charging-modes": ["1.76 kW", "3.52 kW"], "no-pauses": True})
+    result = run([model])
+    power = result.devices[0].power_kw
+    assert blocks(power) == 1
+    assert np.all(np.min(np.abs(power[:, None] - np.array([0.0, 1.76, 3.52])), axis=1) < 1e-6)
+    assert result.devices[0].soc_kwh[-1] == pytest.approx(8.8, abs=1e-6)
+
+
+def test_min_power_schedules_are_proven_within_the_gap():
+    evs = [ev(f"ev{i}", 4 * i, 60 + i, 12.3 + i, **{"min-charging-power": "3 kW"}) for i in range(8)]
+    result = run(evs, **{"site-power-capacity": "20 kW"})
+    assert result.status == "optimal" and result.mip_gap <= 1e-4
+    power = np.array([s.power_kw for s in result.devices])
+    assert np.all((power < 1e-6) | (power >= 3 - 1e-6))
+    assert result.site_power_kw.max() <= 20 + 1e-6
+    assert not result.unmet
+
+
+def test_min_power_can_make_a_small_target_unreachable():
+    result = run([ev("a", 0, 96, 0.1, **{"min-charging-power": "4 kW"})])  # 1 kWh per step at least
+    np.testing.assert_allclose(result.devices[0].power_kw, 0.0, atol=1e-6)  # 0.1 short beats 0.9 over
+    [unmet] = result.unmet
+    assert unmet.kind == "soc-target" and unmet.unmet_kwh == pytest.approx(0.1, abs=1e-6)
+    assert result.status == "optimal"
+
+
+def test_bidirectional_ev_with_min_power_never_charges_and_discharges_at_once():
+    model = {
+        "sensor": "v2g",
+        "soc-at-start": "30 kWh",
+        "soc-max": "60 kWh",
+        "soc-unit": "kWh",
+        "power-capacity": "11 kW",
+        "roundtrip-efficiency": 0.9,
+        "min-charging-power": "5 kW",
+        "soc-targets": [{"datetime": at(96), "value": 40}],
+    }
+    result = run([model])
+    power, soc = result.devices[0].power_kw, result.devices[0].soc_kwh
+    assert np.all((power <= 1e-6) | (power >= 5 - 1e-6))
+    assert power.min() < -1  # it does discharge when prices are high
+    eta = np.sqrt(0.9)
+    np.testing.assert_allclose(np.diff(soc), np.where(power > 0, power * 0.25 * eta, power * 0.25 / eta), atol=1e-6)
+    assert soc[-1] == pytest.approx(40.0, abs=1e-6)

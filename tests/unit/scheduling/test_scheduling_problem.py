@@ -120,3 +120,24 @@ def test_naive_start_is_rejected():
     with pytest.raises(ValueError, match="timezone-aware"):
         problem_from_flex(BATTERY, {"consumption-price": 1}, start=datetime(2024, 1, 1),
                           end=datetime(2024, 1, 2, tzinfo=UTC), resolution=QUARTER)  # fmt: skip
+
+
+def test_charge_only_device_below_soc_min_climbs_and_reports():
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    model = {
+        "soc-at-start": "0 kWh",
+        "soc-min": "30 kWh",
+        "soc-max": "40 kWh",
+        "consumption-capacity": "20 kW",
+        "production-capacity": "0 kW",
+        "soc-maxima": [{"datetime": (start + timedelta(hours=3)).isoformat(), "value": "35 kWh"}],
+    }
+    prices = TimeSeries(start, timedelta(hours=1), [50.0, 40.0, 30.0, -10.0], "EUR/MWh")
+    problem = problem_from_flex(model, {"consumption-price": prices}, start=start, end=start + timedelta(hours=4),
+                                resolution=QUARTER)  # fmt: skip
+    result = solve(problem)
+    soc = result.devices[0].soc_kwh
+    np.testing.assert_allclose(soc[:7], [0, 5, 10, 15, 20, 25, 30], atol=1e-6)
+    assert soc[12] <= 35 + 1e-6 and soc[-1] == pytest.approx(40.0, abs=1e-6)  # negative price: fill up at the end
+    assert np.all(np.diff(soc) >= -1e-9)
+    assert [u.kind for u in result.unmet] == ["soc-min"] * 6
