@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 NAME = "forecaster"
 FORECAST_TOPIC = CATEGORY_TOPICS["forecast"]
 TOPICS = (TOPIC_READINGS, FORECAST_TOPIC)
+BROKEN = "broken:"
+MODEL_ERRORS = (ValueError, ArithmeticError, IndexError, KeyError)
+"""Errors of a sensor's model (its data or settings); database and event-store errors propagate (retried)."""
 
 metadata = sa.MetaData()
 forecaster_state = sa.Table(
@@ -200,12 +203,18 @@ class ForecastProcessor:
             self._switch_off(model, touched)
             return
         sensor, settings = found
-        if model.forecaster is None or model.settings_key != model_key(sensor, settings):
-            self._bootstrap(model, sensor, settings, outbox)
-            touched.add(model.sensor_id)
-        elif recorded.global_position > model.position:
-            self._learn(model, sensor, settings, recorded, outbox)
-            touched.add(model.sensor_id)
+        key = model_key(sensor, settings)
+        if model.settings_key == BROKEN + key:
+            return  # failed with these settings before: wait for new settings
+        touched.add(model.sensor_id)
+        try:
+            if model.forecaster is None or model.settings_key != key:
+                self._bootstrap(model, sensor, settings, outbox)
+            elif recorded.global_position > model.position:
+                self._learn(model, sensor, settings, recorded, outbox)
+        except MODEL_ERRORS as exc:  # the sensor's data or settings, not the infrastructure: stop this sensor
+            self._warn(f"sensor {model.sensor_id} is no longer forecast (until its settings change): {exc!r}")
+            model.forecaster, model.settings_key, model.position = None, BROKEN + key, 0
 
     def _on_trigger(self, recorded: RecordedEvent, outbox: Outbox, touched: set[int]) -> None:
         job_id = uuid.UUID(str(recorded.data["job_id"]))
@@ -219,8 +228,7 @@ class ForecastProcessor:
             touched.add(model.sensor_id)
         found = self._sensor_settings(model)
         if found is not None and (model.forecaster is None or model.settings_key != model_key(*found)):
-            self._bootstrap(model, *found, outbox)
-            touched.add(model.sensor_id)
+            self._on_reading(recorded, outbox, touched)  # builds the live model now, as a reading would
 
     def _switch_off(self, model: SensorModel, touched: set[int]) -> None:
         if model.forecaster is not None:

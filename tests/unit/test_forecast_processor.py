@@ -346,3 +346,14 @@ def test_regressors_are_looked_up_as_known_at_the_time(rig: Rig) -> None:
     rig.feed()
     forecaster = rig.processor.model_state(rig.sensor_id)
     assert forecaster.learned == 96 and forecaster.last_regressors == {f"sensor_{other}": 28.0}
+
+
+def test_invalid_settings_leave_the_sensor_alone_without_stopping_the_processor(tmp_path: Path) -> None:
+    rig = Rig(tmp_path / "bad", {"forecasting": {"models": ["crystal_ball"]}})
+    try:
+        rig.post(T0, load(96))
+        rig.feed()
+        assert rig.produced() == [] and rig.processor.checkpoint() > 0
+        assert any("crystal_ball" in warning for warning in rig.processor.stats.warnings)
+    finally:
+        rig.close()
