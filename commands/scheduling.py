@@ -114,13 +114,15 @@ def record_schedule_computed(
     sensors: dict[int, SensorRegistered],
     belief_time: datetime,
     job: JobRequested,
-) -> None:
+) -> int:
     """Append the schedule, then each device's power beliefs, then the job's end (in that order:
-    a FINISHED job means the schedule and the beliefs are stored)."""
+    a FINISHED job means the schedule and the beliefs are stored). Returns the global position
+    of the last beliefs appended (0 when there were none)."""
     schedule_id = computed.schedule_id
     outcome = ctx.new_event(computed, outcome_event_id(schedule_id))
     ctx.store.append(schedule_stream(schedule_id), [outcome], ANY)
     resolution = timedelta(seconds=computed.resolution_s)
+    beliefs_position = 0
     for device in computed.devices:
         command = RecordSensorData(
             sensor_id=device.sensor_id,
@@ -133,7 +135,8 @@ def record_schedule_computed(
             prior=belief_time,
             event_id=beliefs_event_id(schedule_id, device.sensor_id),
         )
-        record_sensor_data(ctx, command, sensors[device.sensor_id])
+        appended = record_sensor_data(ctx, command, sensors[device.sensor_id])
+        beliefs_position = max(beliefs_position, appended.global_position)
     message = "Scheduling job has finished."
     if computed.unmet:
         message += f" {len(computed.unmet)} soft constraint(s) could not be met; see scheduling_result."
@@ -147,6 +150,7 @@ def record_schedule_computed(
     }
     finished = JobFinished(job_id=schedule_id, message=message, result=result)
     _append_job_end(ctx, job, finished)
+    return beliefs_position
 
 
 def record_schedule_failed(ctx: CommandContext, failed: ScheduleFailed, job: JobRequested) -> None:

@@ -70,7 +70,10 @@ def build_processors(platform: Platform) -> list[Processor]:
         ProjectionProcessor(ReadingsProjection(), engine, [TOPIC_READINGS]),
         ProjectionProcessor(JobsProjection(), engine, [TOPIC_JOBS]),
         ProjectionProcessor(SchedulesProjection(), engine, list(SCHEDULE_TOPICS)),
-        SchedulerProcessor(platform.store, engine, platform.read_models.read_engine),
+        SchedulerProcessor(
+            platform.store, engine, platform.read_models.read_engine,
+            wait_for_readings=lambda position: platform.wait_for(position, ["projection.readings"]),
+        ),
         ProjectionProcessor(ForecastModelsProjection(), engine, [FORECAST_TOPIC]),
         ForecastProcessor(platform.store, engine),
     ]

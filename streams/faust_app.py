@@ -83,9 +83,14 @@ def create_app(
     max_records: int = 500,
     within_s: float = 0.5,
     partitions: int = 6,
+    session_timeout_s: float = 10.0,
     **settings,
 ) -> faust.App:
-    """A Faust app with one agent per processor (``settings``: extra Faust settings)."""
+    """A Faust app with one agent per processor (``settings``: extra Faust settings).
+
+    ``session_timeout_s``: how long the group waits for a silent (killed) worker before its
+    partitions go to the others (Faust's default is 60 s; the brokers' minimum is 6 s).
+    """
     app = faust.App(
         app_id,
         broker=faust_brokers(bootstrap_servers),
@@ -96,6 +101,8 @@ def create_app(
         topic_partitions=partitions,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        broker_session_timeout=session_timeout_s,
+        broker_heartbeat_interval=max(0.1, session_timeout_s / 10),
         web_enabled=False,
         store="memory://",
         **settings,
@@ -118,6 +125,7 @@ def run_faust(platform: Platform, max_records: int = 500, loglevel: str = "warn"
         settings.kafka_bootstrap_servers,
         max_records=max_records,
         partitions=settings.kafka_partitions,
+        session_timeout_s=getattr(platform.log, "session_timeout_s", 10.0),
         datadir=str(settings.home / "faust"),
     )
     worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)

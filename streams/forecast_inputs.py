@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from domain.beliefs import SensorDataRecorded, to_epoch_s
 from domain.events import RecordedEvent
@@ -164,7 +164,3 @@ class RegressorBook:
             series = [self.value(sensor_id, start + k * resolution, before_position) for k in range(steps)]
             out[f"sensor_{sensor_id}"] = [math.nan if v is None else v for v in series]
         return out
-
-
-def epoch(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=UTC)

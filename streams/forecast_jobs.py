@@ -9,7 +9,8 @@ the trigger* (so a replay computes the same forecast), walks forward through the
 2. on ``job-<uuid>``: the ``JobRequested`` (stored once: the API appended it already) and
    ``JobFinished`` whose ``result`` holds the values (``values``, ``start``, ``duration``,
    ``unit``, ``resolution``, ``belief_time``) — or ``JobFailed`` with a stable code
-   (``UNRECOGNIZED_SENSOR``, ``UNSUPPORTED_SENSOR``, ``INVALID_FORECAST_SETTINGS``, ``NO_DATA``).
+   (``UNRECOGNIZED_SENSOR``, ``UNSUPPORTED_SENSOR``, ``INVALID_FORECAST_SETTINGS``, ``NO_DATA``,
+   ``FORECAST_FAILED``).
 
 Every event id derives from the job id: recomputing a job appends nothing new. A job that
 already ended (its stream holds ``JobFinished``/``JobFailed``) is not recomputed.
@@ -112,8 +113,8 @@ def _compute(
                                     future if regressors else None)
     except NoDataError as exc:
         raise _Failure("NO_DATA", f"sensor {sensor.sensor_id} has no readings to learn from: {exc}") from exc
-    except ValueError as exc:
-        raise _Failure("UNSUPPORTED_SENSOR", str(exc)) from exc
+    except (ValueError, ArithmeticError, IndexError, KeyError) as exc:  # the data or settings, not the platform
+        raise _Failure("FORECAST_FAILED", f"{type(exc).__name__}: {exc}") from exc
 
 
 def _settings(sensor: SensorRegistered) -> ForecastSettings:

@@ -14,6 +14,11 @@ nothing new. A trigger whose job already ended is skipped without solving, unles
 ``recompute_existing`` (then the schedule is solved again and the appends are no-ops).
 The checkpoint (per log partition) is kept in the read-model database, as projections do.
 
+Inputs are read as known at the trigger's belief time (``prior``, else its recording time), and
+before each trigger the scheduler waits (``wait_for_readings``, bounded) until the readings read
+model holds the beliefs of its own earlier schedules; so solving a trigger again from history
+sees the same inputs (unless data was later posted with a belief time before the trigger).
+
 Errors of the input or the solver become ``ScheduleFailed`` (the client is told why); errors of
 the infrastructure (database, event store) propagate, so the runner retries the batch.
 """
@@ -83,6 +88,7 @@ class SchedulerProcessor:
         options: SolverOptions = SolverOptions(),
         recompute_existing: bool = False,
         clock: Callable[[], datetime] = utc_now,
+        wait_for_readings: Callable[[int], bool] | None = None,
     ):
         self.store, self.engine = store, engine
         self.read_engine = read_engine or engine
@@ -90,6 +96,8 @@ class SchedulerProcessor:
         self.topics = list(TOPICS)
         self.stats = SchedulerStats()
         self._saved: dict[str, int] | None = None
+        self.wait_for_readings = wait_for_readings
+        self._beliefs_position = 0
         checkpoint_metadata.create_all(engine)
 
     # -- Processor protocol -------------------------------------------------------------------
@@ -140,6 +148,10 @@ class SchedulerProcessor:
             self.stats.skipped += 1
             return
         ctx = self._context(recorded)
+        if self.wait_for_readings is not None and self._beliefs_position:
+            # the readings read model must hold this scheduler's own earlier schedules (they are the
+            # planned load of sibling devices): solving then sees what a replay will see
+            self.wait_for_readings(self._beliefs_position)
         with self.read_engine.connect() as conn:
             try:
                 request = request_for(conn, recorded)
@@ -148,7 +160,8 @@ class SchedulerProcessor:
                 return
             outcome = self._solve(conn, request)
         if isinstance(outcome, ScheduleComputed):
-            record_schedule_computed(ctx, outcome, request.sensors, request.belief_time, request.job)
+            position = record_schedule_computed(ctx, outcome, request.sensors, request.belief_time, request.job)
+            self._beliefs_position = max(self._beliefs_position, position)
             self.stats.solved += 1
         else:
             record_schedule_failed(ctx, outcome, request.job)

@@ -166,7 +166,8 @@ class CalendarFeatures:
         return self._slot(slot)[1]
 
 
-LAG_KEYS = ("y0", "y1", "m1h", "m1d", "m1w", "d1", "d1o", "w1", "w1o", "sd")
+ORIGIN_KEYS = ("y0", "y1", "m1h", "m1d", "m1w", "d1o", "w1o")
+LAG_KEYS = (*ORIGIN_KEYS, "d1", "w1", "sd")
 
 
 class LagFeatures:
@@ -205,12 +206,18 @@ class LagFeatures:
         shift: float = 0.0,
         scale: float = 1.0,
     ) -> dict[str, float]:
-        """Features as ``(value - shift) * scale`` (``hzn`` unscaled)."""
+        """All features, as ``(value - shift) * scale`` (``hzn`` unscaled)."""
+        x, level = self.at_origin(history, origin, default, shift, scale)
+        self.add_target(x, history, origin, origin + horizon, level, shift, scale)
+        return x
+
+    def at_origin(
+        self, history: SlotHistory, origin: int, default: float, shift: float, scale: float
+    ) -> tuple[dict[str, float], float]:
+        """The features that depend on the origin only, and the fallback level (unscaled)."""
         get, mean = history.get, history.mean
-        day, week = self.day, self.week
-        target = origin + horizon
-        m1d = mean(origin, day)
-        m1w = mean(origin, week)
+        m1d = mean(origin, self.day)
+        m1w = mean(origin, self.week)
         level = m1d if m1d == m1d else (m1w if m1w == m1w else default)
         raw = (
             get(origin),
@@ -218,15 +225,37 @@ class LagFeatures:
             mean(origin, self.hour),
             m1d,
             m1w,
-            get(target - day * -(-horizon // day)),
-            get(origin - day),
-            get(target - week) if horizon <= week else math.nan,
-            get(origin - week),
-            get(self.similar_day(origin, target)),
+            get(origin - self.day),
+            get(origin - self.week),
         )
-        x = {key: ((v if v == v else level) - shift) * scale for key, v in zip(LAG_KEYS, raw, strict=True)}
+        keys = ORIGIN_KEYS
+        return {keys[i]: ((v if v == v else level) - shift) * scale for i, v in enumerate(raw)}, level
+
+    def add_target(
+        self,
+        x: dict[str, float],
+        history: SlotHistory,
+        origin: int,
+        target: int,
+        level: float,
+        shift: float,
+        scale: float,
+    ) -> None:
+        """Add the features that depend on the target too, to ``x`` (from :meth:`at_origin`)."""
+        get = history.get
+        day, week = self.day, self.week
+        horizon = target - origin
+        similar = self.similar_day(origin, target)
+        sd = get(similar)
+        day_class = self.calendar.day_class
+        wanted = day_class(target)
+        d1_slot = target - day * -(-horizon // day)
+        d1 = get(d1_slot) if day_class(d1_slot) == wanted else sd
+        w1 = (get(target - week) if day_class(target - week) == wanted else sd) if horizon <= week else math.nan
+        x["d1"] = ((d1 if d1 == d1 else level) - shift) * scale
+        x["w1"] = ((w1 if w1 == w1 else level) - shift) * scale
+        x["sd"] = ((sd if sd == sd else level) - shift) * scale
         x["hzn"] = horizon / self.max_horizon
-        return x
 
     def similar_day(self, origin: int, target: int) -> int:
         """Slot of the target's time on the latest day of its class known at the origin."""

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from domain.forecasting.features import (
     DAY,
+    EPOCH,
     HOUR,
     WEEK,
     CalendarFeatures,
@@ -42,15 +43,22 @@ DEFAULT_MODELS = ("naive_day", "naive_week", "lag_linear", "holt_winters")
 class ForecasterConfig:
     """Settings of one sensor's forecaster.
 
-    ``timezone`` (IANA name) and ``country`` (ISO code for public holidays; None: none) drive
-    the calendar features. ``horizon`` is how far :meth:`SensorForecaster.observe` forecasts,
-    every ``forecast_every`` of data. ``buckets`` are the horizon-bucket edges for the lag
-    model and for selection; ``selection_window`` is how much matured forecast history the
-    selection looks at. A gap over ``max_gap`` resets the continuous-series state.
-    ``holt_winters_params`` are its (alpha, beta, gamma) per slot. ``value_range`` clips every
-    model's forecast to physical bounds (e.g. ``(0.0, None)`` for a consumption-only load, in
-    the readings' unit). ``lag_train_every`` thins the lag model's updates (see :class:`LagRegression`); None:
-    slots per hour, i.e. each horizon bucket learns about once per hour of data.
+    - ``resolution``: the sensor's slot length (must divide a day); readings are slot means.
+    - ``timezone`` (IANA name) and ``country`` (ISO code for public holidays, None: none): the
+      calendar features (hour of day x workday/weekend-or-holiday, similar days).
+    - ``horizon``: how far :meth:`SensorForecaster.observe` forecasts, every ``forecast_every``
+      of data (on the UTC grid of that period).
+    - ``buckets``: horizon-bucket edges, for the lag model's per-bucket models and for selection.
+    - ``selection_window``: matured forecasts the selection looks at, in whole days of targets
+      (14 days by default: with 7, the choice on the ACN data flips on week-to-week noise
+      and serves worse); ``selection_min_count``: matured forecasts a model needs to compete.
+    - ``max_gap``: a longer gap between readings restarts the continuous-series state.
+    - ``models``: names from :data:`MODEL_FACTORIES`, in tie-break order.
+    - ``holt_winters_season`` and ``holt_winters_params`` (alpha, beta, gamma per slot).
+    - ``value_range``: clip every forecast to physical bounds, in the readings' unit, e.g.
+      ``(0.0, None)`` for a consumption-only load.
+    - ``lag_train_every``: thins the lag model's updates (see :class:`LagRegression`); None:
+      slots per hour, so each horizon bucket learns about once per hour of data.
     """
 
     resolution: timedelta = timedelta(minutes=15)
@@ -71,8 +79,12 @@ class ForecasterConfig:
     def __post_init__(self) -> None:
         if self.resolution <= timedelta(0) or DAY % self.resolution:
             raise ValueError("resolution must divide one day")
-        if self.horizon < self.resolution or self.forecast_every % self.resolution:
-            raise ValueError("horizon must be at least one slot and forecast_every a multiple of resolution")
+        if self.horizon < self.resolution:
+            raise ValueError("horizon must be at least one slot")
+        if self.forecast_every < self.resolution or self.forecast_every % self.resolution:
+            raise ValueError("forecast_every must be a positive multiple of resolution")
+        if self.holt_winters_season < self.resolution or self.selection_window < DAY:
+            raise ValueError("holt_winters_season must be at least one slot, selection_window a day")
         unknown = set(self.models) - set(MODEL_FACTORIES)
         if unknown or not self.models:
             raise ValueError(f"unknown models {sorted(unknown)}; known: {sorted(MODEL_FACTORIES)}")
@@ -150,7 +162,7 @@ class SensorForecaster:
             config.models,
             self.buckets.labels,
             steps_in(config.selection_window, res),
-            steps_in(HOUR, res),
+            steps_in(DAY, res),
             config.selection_min_count,
         )
         self.last_regressors: dict[str, float] = {}
@@ -229,7 +241,7 @@ class SensorForecaster:
         if last is None:
             raise ValueError("no readings learned yet")
         res = self.config.resolution
-        now_slot = -(-(now_start - slot_start(0, res)) // res)
+        now_slot = -(-(now_start - EPOCH) // res)  # the first slot starting at or after now_start
         if now_slot <= last:
             raise ValueError(f"now_start {now_start} is not after the latest learned slot {slot_start(last, res)}")
         steps = self.horizon_steps if n_steps is None else n_steps
@@ -239,14 +251,12 @@ class SensorForecaster:
             name: self._clip(model.forecast(self.history, last, targets, regs)) for name, model in self.models.items()
         }
         step_buckets = [self.buckets.bucket_of(k) for k in range(1, steps + 1)]
-        chosen = [self.selector.choice(b) for b in range(len(self.buckets.upper))]
+        chosen = {b: self.selector.choice(b) for b in set(step_buckets)}
         selected = tuple(chosen[b] for b in step_buckets)
         values = tuple(per_model[name][k] for k, name in enumerate(selected))
         if record:
             self.selector.record(targets, step_buckets, [per_model[name] for name in self.config.models])
-        return Forecast(
-            slot_start(now_slot, res), res, values, selected, {k: tuple(v) for k, v in per_model.items()}
-        )
+        return Forecast(slot_start(now_slot, res), res, values, selected, {k: tuple(v) for k, v in per_model.items()})
 
     def _clip(self, values: list[float]) -> list[float]:
         low, high = self.config.value_range

@@ -61,8 +61,10 @@ class LagRegression:
     One River regressor per horizon bucket (default :func:`bayesian_regressor`, which
     converges far faster than SGD on the sparse calendar one-hots). The target and the
     value-like features (``LAG_KEYS``) share one :class:`SeriesScaler`; each regressor of
-    another sensor (feature ``r_<name>``, its value at the target slot) has its own. The
-    one-hot calendar features of the target slot pass unscaled.
+    another sensor (its value at the target slot) has its own and takes one of
+    ``max_regressors`` reserved feature slots ``r0``, ``r1``, ... in order of first appearance
+    (names sorted within a reading); further regressors are ignored. The one-hot calendar
+    features of the target slot pass unscaled.
 
     For a reading at slot ``s`` a bucket learns one sample: the features at origin ``s - h``
     for a step ``h`` of that bucket, hashed so that every horizon of the bucket and every time
@@ -80,6 +82,7 @@ class LagRegression:
         calendar: CalendarFeatures,
         make_regressor: Callable[[], Any] = bayesian_regressor,
         train_every: int = 1,
+        max_regressors: int = 4,
     ) -> None:
         self.name = name
         self.buckets = buckets
@@ -87,17 +90,15 @@ class LagRegression:
         self.calendar = calendar
         self.train_every = max(1, train_every)
         self.scaler = SeriesScaler(freeze_after=lags.week)
-        self.regressor_scalers: dict[str, SeriesScaler] = {}
+        self.max_regressors = max_regressors
+        self.regressor_scalers: dict[str, tuple[str, SeriesScaler]] = {}
         self.models = [make_regressor() for _ in buckets.upper]
-        self._register(["hzn", *LAG_KEYS, *calendar.keys()])
-
-    def _register(self, keys: Sequence[str]) -> None:
-        """Show every model all feature keys once with a zero sample (no effect on the fit).
-
-        ``BayesianLinearRegression`` then sizes its matrices once, in a fixed feature order.
-        """
-        zero = dict.fromkeys(keys, 0.0)
+        slots = [f"r{i}" for i in range(max_regressors)]
+        zero = dict.fromkeys(["hzn", *LAG_KEYS, *calendar.keys(), *slots], 0.0)
         for model in self.models:
+            # A zero sample leaves the fit unchanged, but makes ``BayesianLinearRegression``
+            # size its matrices once, in a fixed feature order (64 features by default: small
+            # enough that OpenBLAS stays single-threaded, which is far faster at this size).
             model.learn_one(zero, 0.0)
 
     def reset(self) -> None:
@@ -108,22 +109,27 @@ class LagRegression:
     ) -> dict[str, float]:
         scaler = self.scaler
         x = self.lags.at(history, origin, target - origin, scaler.shift, scaler.shift, scaler.scale)
+        self._add_target_only(x, target, regressors)
+        return x
+
+    def _add_target_only(self, x: dict[str, float], target: int, regressors: Regressors | None) -> None:
         if regressors:
             scalers = self.regressor_scalers
             for key, value in regressors.items():
                 known = scalers.get(key)
                 if known is not None:
-                    x["r_" + key] = (value - known.shift) * known.scale
+                    x[known[0]] = (value - known[1].shift) * known[1].scale
         x.update(self.calendar.of_slot(target))
-        return x
 
     def _learn_regressors(self, regressors: Regressors) -> None:
-        for key, value in regressors.items():
-            scaler = self.regressor_scalers.get(key)
-            if scaler is None:
-                scaler = self.regressor_scalers[key] = SeriesScaler(self.scaler.freeze_after)
-                self._register(["r_" + key])
-            scaler.learn(value)
+        scalers = self.regressor_scalers
+        for key in sorted(regressors):
+            known = scalers.get(key)
+            if known is None:
+                if len(scalers) >= self.max_regressors:
+                    continue
+                known = scalers[key] = (f"r{len(scalers)}", SeriesScaler(self.scaler.freeze_after))
+            known[1].learn(regressors[key])
 
     def _buckets_to_train(self, slot: int) -> range | tuple[int, ...]:
         every = self.train_every
@@ -164,5 +170,16 @@ class LagRegression:
         targets: Sequence[int],
         regressors: Sequence[Regressors | None] | None = None,
     ) -> list[float]:
+        """Forecasts of the ``targets``; the origin-only features are computed once."""
+        scaler, lags, buckets, models = self.scaler, self.lags, self.buckets, self.models
+        shift, scale = scaler.shift, scaler.scale
+        base, level = lags.at_origin(history, origin, shift, shift, scale)
         regs = regressors or [None] * len(targets)
-        return [self.predict_one(history, origin, t, r) for t, r in zip(targets, regs, strict=True)]
+        out = []
+        for target, target_regressors in zip(targets, regs, strict=True):
+            x = dict(base)
+            lags.add_target(x, history, origin, target, level, shift, scale)
+            self._add_target_only(x, target, target_regressors)
+            scaled = models[buckets.bucket_of(target - origin)].predict_one(x)
+            out.append(scaled / scale + shift)
+        return out

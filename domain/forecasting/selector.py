@@ -48,10 +48,10 @@ class ModelSelector:
     def score(self, slot: int, actual: float) -> None:
         """The reading of ``slot`` arrived: score the forecasts for it, drop older unmatured ones."""
         pending = self._pending
-        start = self._next_slot
-        if start is not None and slot - start > 4 * len(pending) + 16:
+        start = self._next_slot if self._next_slot is not None else min(pending, default=slot)
+        if slot - start > 4 * len(pending) + 16:
             self._pending = pending = {t: e for t, e in pending.items() if t >= slot}
-        elif start is not None:
+        else:
             for stale in range(start, slot):
                 pending.pop(stale, None)
         self._next_slot = slot + 1

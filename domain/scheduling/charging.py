@@ -10,8 +10,8 @@ imply (a valid relaxation: modes cap the power at the top level, steps below the
 are closed); ``around`` restricts binaries to the neighbourhood of a relaxed solution: charging
 only where it charged (for no-pauses: within its first..last charging step), and with a
 minimum power only, steps already charging at least that power are fixed "on" without a binary;
-``commit`` also fixes the remaining charging steps "on" (min power / no-pauses devices then need
-no binary at all, so the model is an LP unless charging modes are present).
+``commit`` fixes every decision from a :class:`~domain.scheduling.greedy.Commitment` (the
+model is then an LP).
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from domain.scheduling.formulation import Core
+from domain.scheduling.greedy import Commitment, charging_floor
 from domain.scheduling.layout import Flows
 from domain.scheduling.lp_arrays import ModelArrays
 from domain.scheduling.problem import SchedulingProblem
 
-NO_PAUSES_MIN_FRACTION = 0.1
-"""no-pauses without min-charging-power: "charging" means at least this fraction of the device's
-top charging power (otherwise a trickle would count as not pausing)."""
 CHARGING_TOL_KW = 1e-6
 
 
@@ -37,7 +35,7 @@ class BinaryPlan:
 
     relax: bool = False
     around: np.ndarray | None = None
-    commit: bool = False
+    commit: Commitment | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,8 +66,6 @@ def _neighbourhood(problem, fl: Flows, dev, floor, plan: BinaryPlan) -> tuple[np
     last = n - 1 - np.argmax(support[:, ::-1], axis=1)
     span = (steps >= first[:, None]) & (steps <= last[:, None])
     allowed = np.where(pauses[:, None], span, support)
-    if plan.commit:
-        return allowed, allowed & ~np.isnan(floor)[:, None]
     with np.errstate(invalid="ignore"):
         fixed_on = support & ~pauses[:, None] & (flow >= floor[:, None] - CHARGING_TOL_KW)
     return allowed, fixed_on
@@ -80,23 +76,31 @@ def _up(fl: Flows, core: Core, dev: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return core.flow_col[up], fl.ub[up], fl.lb[up]
 
 
+def _charging_for_sure(m: ModelArrays, fl: Flows, core: Core, dev: np.ndarray, mask: np.ndarray) -> None:
+    """Close the discharge flow where a device is committed to charge."""
+    gg, tt = np.nonzero(mask)
+    down = fl.down_of[dev[gg]]
+    has_down = down >= 0
+    cols = core.flow_col[down[has_down], tt[has_down]]
+    m.set_upper(cols[cols >= 0], 0.0)
+
+
 def _min_power(m: ModelArrays, problem, fl: Flows, core: Core, dev: np.ndarray, plan: BinaryPlan):
     col, ub, lb = _up(fl, core, dev)
-    minimum = np.array([problem.devices[d].min_charging_power_kw for d in dev])
-    floor = np.where(minimum > 0, minimum, NO_PAUSES_MIN_FRACTION * ub.max(axis=1, initial=0.0))
+    floor = charging_floor(problem, fl)[dev]
     eligible = (col >= 0) & (ub > 0) & (ub >= floor[:, None] - 1e-9)
     m.set_upper(col[(col >= 0) & (ub > 0) & ~eligible], 0.0)
     if plan.relax:
         return None
-    allowed, fixed_on = _neighbourhood(problem, fl, dev, floor, plan)
-    fixed_on &= eligible
+    if plan.commit is not None:
+        allowed = fixed_on = plan.commit.on[dev] & eligible
+    else:
+        allowed, fixed_on = _neighbourhood(problem, fl, dev, floor, plan)
+        fixed_on &= eligible
     m.set_upper(col[eligible & ~allowed & ~fixed_on], 0.0)
     ff, ft = np.nonzero(fixed_on)
     m.set_lower(col[ff, ft], np.maximum(floor[ff], lb[ff, ft]))
-    down = fl.down_of[dev[ff]]
-    has_down = down >= 0
-    down_cols = core.flow_col[down[has_down], ft[has_down]]
-    m.set_upper(down_cols[down_cols >= 0], 0.0)  # charging for sure: no discharging there
+    _charging_for_sure(m, fl, core, dev, fixed_on)
     free = eligible & allowed & ~fixed_on
     z = np.full(col.shape, -1)
     gg, tt = np.nonzero(free)
@@ -126,6 +130,12 @@ def _modes(m: ModelArrays, problem, fl: Flows, core: Core, dev: np.ndarray, plan
     if plan.relax:
         top = np.where(ok, levels[:, :, None], 0.0).max(axis=1)
         m.set_upper(col[col >= 0], top[col >= 0])
+        return None
+    if plan.commit is not None:
+        level = np.nan_to_num(plan.commit.level[dev])
+        m.set_lower(col[col >= 0], level[col >= 0])
+        m.set_upper(col[col >= 0], level[col >= 0])
+        _charging_for_sure(m, fl, core, dev, (col >= 0) & (level > 0))
         return None
     ok &= _neighbourhood(problem, fl, dev, np.full(len(dev), np.nan), plan)[0][:, None, :]
     y = np.full(ok.shape, -1)

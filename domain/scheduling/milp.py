@@ -24,7 +24,8 @@ import numpy as np
 from domain.scheduling import cumulative
 from domain.scheduling.charging import BinaryPlan, OnIndicator, charging_binaries
 from domain.scheduling.errors import ScheduleError
-from domain.scheduling.formulation import Core, build_core
+from domain.scheduling.formulation import Core, build_core, tie_break_slope
+from domain.scheduling.greedy import commit
 from domain.scheduling.integer import sign_binaries, site_sign_binaries
 from domain.scheduling.layout import DOWN, Flows, Stacked, flows, stack
 from domain.scheduling.lp_arrays import ModelArrays, SolveOutcome, run_highs
@@ -59,8 +60,8 @@ class _Clock:
         self.build_s += time.perf_counter() - t0
         return helper
 
-    def run(self, helper, relative_gap: float) -> SolveOutcome:
-        outcome = run_highs(helper, self.left_s, relative_gap)
+    def run(self, helper, relative_gap: float, share: float = 1.0) -> SolveOutcome:
+        outcome = run_highs(helper, self.left_s * share, relative_gap)
         self.solve_s += outcome.solve_time_s
         return outcome
 
@@ -93,12 +94,17 @@ def _within_gap(objective: float, bound: float, relative_gap: float) -> bool:
 
 
 _PLANS = ("commit", "neighbourhood", "full")
+STAGE_SHARE = {"commit": 1.0, "neighbourhood": 0.3, "full": 1.0}
+"""Share of the remaining solver time a stage may use (a MIP that hits its limit yields nothing)."""
 
 
-def _plan(name: str, around: np.ndarray) -> BinaryPlan:
+def _plan(name: str, setup: _Setup, around: np.ndarray) -> BinaryPlan:
     if name == "full":
         return BinaryPlan()
-    return BinaryPlan(around=around, commit=name == "commit")
+    if name == "neighbourhood":
+        return BinaryPlan(around=around)
+    prices = setup.problem.consumption_price_eur_per_mwh + tie_break_slope(setup.problem)
+    return BinaryPlan(commit=commit(setup.problem, setup.st, setup.fl, around, prices))
 
 
 def _solve_model(setup: _Setup, clock: _Clock, gap: float) -> tuple[_Built, SolveOutcome, str]:
@@ -124,10 +130,10 @@ def _solve_model(setup: _Setup, clock: _Clock, gap: float) -> tuple[_Built, Solv
     for name in _PLANS:
         if best is not None and (clock.left_s <= 0 or _within_gap(best[1].objective, bound, gap)):
             break
-        built = _timed_assemble(setup, _plan(name, around), clock)
-        outcome = clock.run(clock.helper(built.arrays), gap)
-        if name == "full" and np.isfinite(outcome.bound):
-            bound = max(bound, outcome.bound)
+        built = _timed_assemble(setup, _plan(name, setup, around), clock)
+        outcome = clock.run(clock.helper(built.arrays), gap, STAGE_SHARE[name])
+        if name == "full" and outcome.status == "optimal":
+            bound = max(bound, outcome.objective - gap * abs(outcome.objective))
         if outcome.has_solution and (best is None or outcome.objective < best[1].objective):
             best = (built, outcome, f"relaxation+{name}")
     if best is None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 
 import orjson
 import sqlalchemy as sa
@@ -235,15 +234,6 @@ class SqlEventStore:
         with self.read_engine.connect() as conn:
             row = conn.execute(query).first()
         return _row_to_event(row) if row else None
-
-    def recorded_between(self, start: datetime, end: datetime) -> int:
-        """How many events were recorded in [start, end) (audit statistics)."""
-        c = events_table.c
-        query = sa.select(sa.func.count()).where(
-            c.recorded_at >= start.isoformat(), c.recorded_at < end.isoformat()
-        )
-        with self.read_engine.connect() as conn:
-            return conn.execute(query).scalar() or 0
 
     def wait_for_append(self, after_position: int, timeout_s: float) -> bool:
         with self._appended:

@@ -51,7 +51,9 @@ class KafkaLog:
 
     ``bootstrap_servers``: ``host:port[,host:port...]``; ``partitions``: partition count of
     topics this log creates; ``delivery_timeout_s``: how long ``publish`` may wait for the
-    acknowledgement of a record before failing; ``config``: extra librdkafka settings for the
+    acknowledgement of a record before failing; ``session_timeout_s``: how long the group waits
+    for a silent member (a killed worker) before handing its partitions to the others (Kafka's
+    default is 45 s; the brokers' minimum is 6 s); ``config``: extra librdkafka settings for the
     producer, consumers and admin client (e.g. security settings).
     """
 
@@ -60,10 +62,11 @@ class KafkaLog:
         bootstrap_servers: str,
         partitions: int = 6,
         delivery_timeout_s: float = 30.0,
+        session_timeout_s: float = 10.0,
         config: dict[str, Any] | None = None,
     ):
         self.bootstrap_servers, self.partitions = bootstrap_servers, partitions
-        self.delivery_timeout_s = delivery_timeout_s
+        self.delivery_timeout_s, self.session_timeout_s = delivery_timeout_s, session_timeout_s
         self._config = {"bootstrap.servers": bootstrap_servers, **(config or {})}
         self._producer = Producer(
             {
@@ -143,7 +146,9 @@ class KafkaLog:
     # -- consuming ------------------------------------------------------------------------
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
         self.ensure_topics(topics)
-        return KafkaConsumer(self._config, group, list(topics))
+        session_ms = int(self.session_timeout_s * 1000)
+        config = {"session.timeout.ms": session_ms, "heartbeat.interval.ms": max(100, session_ms // 10), **self._config}
+        return KafkaConsumer(config, group, list(topics))
 
     def close(self) -> None:
         self._producer.flush(self.delivery_timeout_s)

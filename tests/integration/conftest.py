@@ -36,9 +36,7 @@ def start_mock_cluster() -> MockKafkaCluster:
 
 @pytest.fixture
 def kafka_mock_cluster() -> Iterator[MockKafkaCluster]:
-    cluster = start_mock_cluster()
-    yield cluster
-    cluster.keeper.flush(5)
+    yield start_mock_cluster()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -76,6 +75,7 @@ class KafkaPipeline:
         self.posts = 0
         self.expected_count, self.expected_sum = 0, 0.0
         self._relay_stop: threading.Event | None = None
+        self.relay_error: BaseException | None = None
         self._relay_thread: threading.Thread | None = None
         self.relay: Relay | None = None
         self.workers: list[subprocess.Popen] = []
@@ -117,9 +117,16 @@ class KafkaPipeline:
             save_checkpoint=save_checkpoint or checkpoint.save, batch_size=batch_size,
         )
         self._relay_stop = threading.Event()
-        self._relay_thread = threading.Thread(target=self.relay.run, args=(self._relay_stop,), daemon=True)
+        self.relay_error = None
+        self._relay_thread = threading.Thread(target=self._run_relay, args=(self.relay, self._relay_stop), daemon=True)
         self._relay_thread.start()
         return self.relay
+
+    def _run_relay(self, relay: Relay, stop: threading.Event) -> None:
+        try:
+            relay.run(stop)
+        except BaseException as exc:  # noqa: BLE001 - kept for the test to look at
+            self.relay_error = exc
 
     def relay_alive(self) -> bool:
         return self._relay_thread is not None and self._relay_thread.is_alive()
@@ -149,11 +156,10 @@ class KafkaPipeline:
         args = [sys.executable, "-m", "streams.worker", "--max-records", str(max_records)]
         if faust:
             args.append("--faust")
-        output = tempfile.NamedTemporaryFile(
-            "w", prefix=f"worker-{len(self.workers)}-", suffix=".log", dir=self.home, delete=False
-        )
-        process = subprocess.Popen(args, cwd=ROOT, env=self.environment(), stdout=output, stderr=subprocess.STDOUT)
-        process.log_path = output.name  # type: ignore[attr-defined]
+        log_path = self.home / f"worker-{len(self.workers)}.log"
+        with log_path.open("w") as output:
+            process = subprocess.Popen(args, cwd=ROOT, env=self.environment(), stdout=output, stderr=subprocess.STDOUT)
+        process.log_path = log_path  # type: ignore[attr-defined]
         self.workers.append(process)
         return process
 
@@ -162,6 +168,16 @@ class KafkaPipeline:
         """SIGKILL: no shutdown code runs (no commit, no leaving the group)."""
         process.send_signal(signal.SIGKILL)
         process.wait(30)
+
+    def stop(self, process: subprocess.Popen) -> None:
+        """SIGTERM and wait: the worker finishes its batch, commits and leaves its group."""
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.kill(process)
+            raise
+        assert process.returncode == 0, f"worker exited with {process.returncode}:\n{self.log_of(process)}"
 
     @staticmethod
     def log_of(process: subprocess.Popen) -> str:

@@ -119,6 +119,14 @@ class SchedulingHarness:
         if self.platform.runner is not None:
             assert self.platform.wait_for(self.platform.store.head_position(), timeout_s=30)
 
+    def settle(self) -> None:
+        """Wait until the scheduler finished every trigger (its beliefs and job ends follow the outcome)."""
+        while True:
+            head = self.head
+            assert self.platform.wait_for(head, ["scheduler"], timeout_s=30)
+            if self.head == head:
+                return
+
     def headers(self, email: str = ALICE) -> dict[str, str]:
         if email not in self.tokens:
             response = self.client.post("/api/requestAuthToken", json={"email": email, "password": PASSWORD})

@@ -83,6 +83,7 @@ def run_scenario(h: SchedulingHarness) -> None:
             headers=h.headers(),
         )
         assert response.status_code == 200, response.text
+    h.settle()
     h.wait_projected()
 
 

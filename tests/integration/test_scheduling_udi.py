@@ -135,6 +135,7 @@ def test_state_of_charge_in_percent_of_soc_max(harness: SchedulingHarness) -> No
 
 def test_event_ids_must_increase_per_device(harness: SchedulingHarness) -> None:
     assert harness.post_udi(harness.udi_message(event_id=5)).status_code == 200
+    harness.settle()
     head = harness.head
     for event_id in (5, 4):
         response = harness.post_udi(harness.udi_message(event_id=event_id))

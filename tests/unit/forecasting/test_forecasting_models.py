@@ -1,0 +1,94 @@
+"""Seasonal naive exactness, the lag model against a constant, Holt-Winters on a periodic series."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.forecasting import ForecasterConfig, SensorForecaster
+
+START = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday
+HOUR = timedelta(hours=1)
+
+
+def weekly_series(hours: int) -> list[float]:
+    """Hourly values repeating every week exactly (workdays differ from weekends)."""
+    rng = random.Random(7)
+    week = [rng.uniform(0.0, 50.0) for _ in range(168)]
+    return [week[h % 168] for h in range(hours)]
+
+
+def daily_series(hours: int, noise: float, seed: int = 3) -> list[float]:
+    rng = random.Random(seed)
+    return [20 + 15 * math.sin(2 * math.pi * (h % 24) / 24) + rng.gauss(0.0, noise) for h in range(hours)]
+
+
+def feed(forecaster: SensorForecaster, values: list[float], resolution: timedelta = HOUR) -> None:
+    for i, value in enumerate(values):
+        forecaster.learn(START + i * resolution, value)
+
+
+def config(**overrides) -> ForecasterConfig:
+    return ForecasterConfig(resolution=HOUR, timezone="UTC", country=None, **overrides)
+
+
+def test_seasonal_naive_is_exact_on_a_periodic_series():
+    values = weekly_series(24 * 7 * 3)
+    forecaster = SensorForecaster(config())
+    learned = 24 * 7 * 2
+    feed(forecaster, values[:learned])
+    made = forecaster.forecast(START + learned * HOUR, 48)
+    # same time last week reproduces a weekly series exactly
+    assert list(made.per_model["naive_week"]) == values[learned : learned + 48]
+    # same time yesterday (two days back beyond 24 h) is exact when yesterday is the same weekday profile
+    daily = [v % 24.0 for v in range(24)] * 10
+    forecaster = SensorForecaster(config())
+    feed(forecaster, daily[:72])
+    assert list(forecaster.forecast(START + 72 * HOUR, 48).per_model["naive_day"]) == daily[72:120]
+
+
+def test_lag_model_learns_a_daily_pattern_better_than_a_constant():
+    values = daily_series(24 * 35, noise=1.0)
+    forecaster = SensorForecaster(config(models=("lag_linear",)))
+    train = 24 * 28
+    feed(forecaster, values[:train])
+    constant = sum(values[:train]) / train
+    lag_errors, constant_errors = [], []
+    for i in range(train, len(values) - 24, 6):
+        made = forecaster.forecast(START + i * HOUR, 24)
+        actual = values[i : i + 24]
+        lag_errors += [abs(a - p) for a, p in zip(actual, made.per_model["lag_linear"], strict=True)]
+        constant_errors += [abs(a - constant) for a in actual]
+        feed_range(forecaster, values, i, i + 6)
+    assert sum(lag_errors) / len(lag_errors) < 0.3 * sum(constant_errors) / len(constant_errors)
+
+
+def feed_range(forecaster: SensorForecaster, values: list[float], first: int, stop: int) -> None:
+    for i in range(first, stop):
+        forecaster.learn(START + i * HOUR, values[i])
+
+
+def test_holt_winters_tracks_a_periodic_series():
+    values = weekly_series(24 * 7 * 4)
+    forecaster = SensorForecaster(config(models=("holt_winters",)))
+    learned = 24 * 7 * 3
+    feed(forecaster, values[:learned])
+    made = forecaster.forecast(START + learned * HOUR, 48)
+    assert made.per_model["holt_winters"] == pytest.approx(values[learned : learned + 48], abs=1e-6)
+
+
+def test_regressors_are_used_by_the_lag_model():
+    rng = random.Random(11)
+    temperature = [rng.uniform(-5.0, 25.0) for _ in range(24 * 30)]
+    load = [100.0 - 2.0 * t for t in temperature]  # no calendar pattern: only the regressor explains it
+    forecaster = SensorForecaster(config(models=("lag_linear",)))
+    train = 24 * 28
+    for i in range(train):
+        forecaster.learn(START + i * HOUR, load[i], {"temperature_c": temperature[i]})
+    future = {"temperature_c": temperature[train : train + 24]}
+    made = forecaster.forecast(START + train * HOUR, 24, future)
+    errors = [abs(a - p) for a, p in zip(load[train : train + 24], made.values, strict=True)]
+    assert max(errors) < 1.0
