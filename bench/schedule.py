@@ -11,6 +11,8 @@ charging power of 1.4 kW; EVs with charging modes {0, P/2, P} that may not pause
 at departure, since discrete levels rarely hit an exact target). The last two need binaries:
 ``method`` says how the result was obtained (see domain.scheduling.milp), ``gap`` is the
 proven relative gap of the returned schedule. Solver time limit: ``--time-limit`` (default 10 s).
+Rows marked "5%" ask for a 5% relative gap instead of 0.01%; the modes rows at 0.01% are run
+once (they spend the time limit trying to close the gap).
 """
 
 from __future__ import annotations
@@ -87,28 +89,31 @@ def ev_case(n_ev: int, kind: str = "plain") -> Callable[[], SchedulingProblem]:
     return lambda: problem_from_flex(models, context, start=START, end=end, resolution=STEP)
 
 
+GAP = 1e-4
 CASES = [
-    ("1 battery, 96 steps", battery_case(24), 15),
-    ("1 battery, 48 h (192 steps)", battery_case(48), 30),
-    ("20 EVs, site limit", ev_case(20), 50),
-    ("20 EVs, min power", ev_case(20, "min-power"), 50),
-    ("20 EVs, modes + no-pauses", ev_case(20, "modes"), 50),
-    ("200 EVs, site limit", ev_case(200), 300),
-    ("200 EVs, min power", ev_case(200, "min-power"), 300),
-    ("200 EVs, modes + no-pauses", ev_case(200, "modes"), 300),
-    ("1000 EVs, site limit", ev_case(1000), 3000),
-    ("1000 EVs, min power", ev_case(1000, "min-power"), 3000),
-    ("1000 EVs, modes + no-pauses", ev_case(1000, "modes"), 3000),
+    ("1 battery, 96 steps", battery_case(24), 15, GAP),
+    ("1 battery, 48 h (192 steps)", battery_case(48), 30, GAP),
+    ("20 EVs, site limit", ev_case(20), 50, GAP),
+    ("20 EVs, min power", ev_case(20, "min-power"), 50, GAP),
+    ("20 EVs, modes+no-pauses", ev_case(20, "modes"), 50, GAP),
+    ("20 EVs, modes+no-pauses 5%", ev_case(20, "modes"), 50, 0.05),
+    ("200 EVs, site limit", ev_case(200), 300, GAP),
+    ("200 EVs, min power", ev_case(200, "min-power"), 300, GAP),
+    ("200 EVs, modes+no-pauses", ev_case(200, "modes"), 300, GAP),
+    ("200 EVs, modes+no-pauses 5%", ev_case(200, "modes"), 300, 0.05),
+    ("1000 EVs, site limit", ev_case(1000), 3000, GAP),
+    ("1000 EVs, min power", ev_case(1000, "min-power"), 3000, GAP),
+    ("1000 EVs, modes+no-pauses 5%", ev_case(1000, "modes"), 3000, 0.05),
 ]
 
 
-def measure(make: Callable[[], SchedulingProblem], runs: int, time_limit_s: float) -> dict[str, float]:
+def measure(make: Callable[[], SchedulingProblem], runs: int, time_limit_s: float, gap: float) -> dict[str, float]:
     samples: dict[str, list[float]] = {"parse": [], "build": [], "solve": [], "total": []}
     for _ in range(runs):
         t0 = time.perf_counter()
         problem = make()
         t1 = time.perf_counter()
-        result = solve(problem, time_limit_s=time_limit_s, relative_gap=1e-4)
+        result = solve(problem, time_limit_s=time_limit_s, relative_gap=gap)
         t2 = time.perf_counter()
         samples["parse"].append(t1 - t0)
         samples["build"].append(result.build_time_s)
@@ -137,11 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{'case':28} {'vars':>6} {'rows':>5} {'bins':>5} {'parse':>7} {'build':>7} {'solve':>8} "
         f"{'total':>8} {'target':>6}      {'method':25} {'status':8} {'gap':>7} unmet"
     )
-    print(f"median of {args.runs} runs, ms; total = solve() wall time (build + solve + results)")
+    print(f"median of {args.runs} runs, ms; total = solve() wall time (build + solve + results); bins = binaries")
+    print("in the model that produced the schedule (0 when the LP commitment was accepted)")
     print(header)
     print("-" * len(header))
-    for name, make, target in CASES:
-        s = measure(make, args.runs, args.time_limit)
+    for name, make, target, gap in CASES:
+        runs = 1 if gap < 0.01 and "modes" in name else args.runs  # these run into the time limit
+        s = measure(make, runs, args.time_limit, gap)
         verdict = "ok" if s["total"] < target else "SLOW"
         print(
             f"{name:28} {s['vars']:>6} {s['rows']:>5} {s['bins']:>5} {s['parse']:>7.1f} {s['build']:>7.1f} "

@@ -81,7 +81,7 @@ def create_app(
     *,
     app_id: str = APP_ID,
     max_records: int = 500,
-    within_s: float = 0.5,
+    within_s: float = 0.1,
     partitions: int = 6,
     session_timeout_s: float = 10.0,
     **settings,

@@ -73,6 +73,7 @@ class SchedulerStats:
     skipped: int = 0
     last_solve_s: float = 0.0
     errors: list[str] = field(default_factory=list)
+    """The last (at most 20) unexpected errors, also logged with their traceback."""
 
 
 class SchedulerProcessor:
@@ -196,7 +197,7 @@ class SchedulerProcessor:
             return self._failed(request, exc.code, str(exc), exc.field)
         except Exception as exc:  # noqa: BLE001 - recorded as the job's failure and logged, never dropped
             log.exception("scheduler: unexpected error for schedule %s", request.schedule_id)
-            self.stats.errors.append(f"{type(exc).__name__}: {exc}")
+            self.stats.errors = [*self.stats.errors[-19:], f"{type(exc).__name__}: {exc}"]
             return self._failed(request, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}", None)
         self.stats.last_solve_s = result.build_time_s + result.solve_time_s
         return computed_event(request, result)

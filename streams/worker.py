@@ -13,7 +13,8 @@ partitions (scale-out by partition; key = stream id).
 
 ``relay=True`` also runs the relay (event store -> Kafka) with its durable checkpoint
 (:mod:`streams.relay_checkpoint`); run exactly one relay per deployment. ``runner="faust"``
-runs the processors as Faust agents instead (:mod:`streams.faust_app`).
+runs the processors as Faust agents instead (:mod:`streams.faust_app`); Faust does not watch
+the relay thread, so give the relay to a plain (``confluent``) worker.
 """
 
 from __future__ import annotations
@@ -158,10 +159,13 @@ def run_worker(
     """
     from infra.bootstrap import build_platform
 
+    if settings.log != "kafka":
+        log.warning("FLEXLEDGER_LOG=%s: a separate worker process only makes sense with kafka", settings.log)
     platform = build_platform(settings.model_copy(update={"run_processors": False}))
     stop = stop or threading.Event()
     _stop_on_signals(stop)
-    threads = []
+    threads: list[threading.Thread] = []
+    worker: Worker | None = None
     try:
         if relay:
             checkpoint = RelayCheckpoint(platform.read_models.write_engine)
@@ -169,16 +173,17 @@ def run_worker(
         if runner == "faust":
             from streams.faust_app import run_faust
 
-            run_faust(platform, max_records=max_records)
+            run_faust(platform, max_records=max_records)  # blocks until Faust stops (its own signals)
             return
         worker = Worker(platform.log, platform.processors, max_records=max_records)
         worker.start()
         while not stop.wait(1.0):
             if worker.failed() or not all(t.is_alive() for t in threads):
                 raise RuntimeError(f"worker stopped: {worker.errors or 'the relay died'}")
-        worker.stop()
     finally:
         stop.set()
+        if worker is not None:
+            worker.stop()
         for thread in threads:
             thread.join(10)
         platform.close()

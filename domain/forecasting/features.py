@@ -245,13 +245,9 @@ class LagFeatures:
         get = history.get
         day, week = self.day, self.week
         horizon = target - origin
-        similar = self.similar_day(origin, target)
-        sd = get(similar)
-        day_class = self.calendar.day_class
-        wanted = day_class(target)
-        d1_slot = target - day * -(-horizon // day)
-        d1 = get(d1_slot) if day_class(d1_slot) == wanted else sd
-        w1 = (get(target - week) if day_class(target - week) == wanted else sd) if horizon <= week else math.nan
+        d1 = get(target - day * -(-horizon // day))
+        w1 = get(target - week) if horizon <= week else math.nan
+        sd = get(self.similar_day(origin, target))
         x["d1"] = ((d1 if d1 == d1 else level) - shift) * scale
         x["w1"] = ((w1 if w1 == w1 else level) - shift) * scale
         x["sd"] = ((sd if sd == sd else level) - shift) * scale

@@ -177,7 +177,8 @@ class SensorForecaster:
         Readings must come in time order. A reading for a slot at or before the latest learned
         slot (duplicate, correction, out of order) and a non-finite value are ignored
         (counted in ``ignored``). ``regressors`` are other sensors' values for the same slot
-        (e.g. ``{"temperature_c": 11.5}``). Matured forecasts are scored before learning.
+        (e.g. ``{"temperature_c": 11.5}``; non-finite ones are dropped). ``event_start`` must be
+        timezone-aware and is floored to the slot grid. Matured forecasts are scored first.
         """
         slot = to_slot(event_start, self.config.resolution)
         last = self.history.last_slot
@@ -185,6 +186,8 @@ class SensorForecaster:
             self.ignored += 1
             return False
         value = float(value)
+        if regressors:
+            regressors = {k: float(v) for k, v in regressors.items() if math.isfinite(v)}
         self.selector.score(slot, value)
         filled = self.history.append(slot, value)
         if last is not None and self.history.first_slot == slot:

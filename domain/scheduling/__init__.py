@@ -8,6 +8,13 @@ Typical use by the scheduler processor::
 
 Units: power kW (consumption positive, production negative), energy kWh, prices EUR/MWh,
 times timezone-aware (UTC inside).
+
+Modules: :mod:`.flex_model` (+ :mod:`.quantities`) parse the dicts; :mod:`.problem` builds the
+:class:`SchedulingProblem` on a UTC grid (:mod:`.timeseries`); :mod:`.milp` solves it —
+:mod:`.layout`, :mod:`.formulation`, :mod:`.cumulative` build the LP core as numpy arrays
+(:mod:`.lp_arrays` loads them into HiGHS in one sparse call), :mod:`.charging`, :mod:`.signs`
+add binaries where needed, :mod:`.greedy` commits binary decisions so an LP always yields a
+schedule; :mod:`.result` reports cost and unmet constraints; :mod:`.storage` has the SoC math.
 """
 
 from domain.scheduling.errors import FlexModelError, ScheduleError

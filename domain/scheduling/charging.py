@@ -31,7 +31,8 @@ CHARGING_TOL_KW = 1e-6
 
 @dataclass(frozen=True, eq=False)
 class BinaryPlan:
-    """How to add charging binaries: all (default), none (``relax``), or ``around`` relaxed flows (F, n)."""
+    """How to add charging binaries: all (default), none (``relax``), only ``around`` relaxed
+    flows (F, n), or none with every decision fixed by a ``commit``ment."""
 
     relax: bool = False
     around: np.ndarray | None = None

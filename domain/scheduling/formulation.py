@@ -4,9 +4,10 @@ Units inside the model: power columns in kW (mean over a step), SoC and slack co
 objective in milli-EUR (price EUR/MWh x kWh), which keeps coefficients near 1-100.
 
 SoC columns exist only where the SoC can change: a device without storage losses keeps its
-SoC between active steps, so an EV present 8 of 24 hours gets 8 hours of SoC columns.
-``inst_col[d, k]`` maps instant ``k`` to the column holding the SoC there (-1: still the
-known start SoC).
+SoC between active steps. ``inst_col[d, k]`` maps instant ``k`` to the column holding the SoC
+there (-1: still the known start SoC, or a cumulative device). Devices whose SoC can only rise
+(or only fall) without storage losses — EVs — get no SoC columns at all: their SoC bounds are
+rows over cumulative power at the few instants where they can bind (:mod:`.cumulative`).
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ def build_core(
 ) -> tuple[Core, tuple | None]:
     """Add flows, SoC, dynamics, site coupling and soft constraints. Returns the core and the
     site (P+, P-) columns when consumption and production prices differ (else None)."""
-    two_prices = not np.allclose(problem.consumption_price_eur_per_mwh, problem.production_price_eur_per_mwh)
+    two_prices = not np.array_equal(problem.consumption_price_eur_per_mwh, problem.production_price_eur_per_mwh)
     flow_col = _flow_columns(m, st, fl, problem, None if two_prices else problem.consumption_price_eur_per_mwh)
     inst_col, cum = _soc_constraints(m, problem, st, fl, flow_col, soft_all)
     site = None

@@ -7,9 +7,19 @@ production), plus a tiny time-increasing price for devices that prefer charging 
 soc-minima, soc-maxima). Unreachable targets therefore give a best-effort schedule whose
 :attr:`ScheduleResult.unmet` lists every breach; the result is never an all-zero fallback.
 
-Binaries are added only where needed (see :mod:`domain.scheduling.integer`). "No simultaneous
-charging and discharging" is enforced lazily for plain lossy storage: solve the LP, and only if
-some device charges and discharges in the same step, add sign binaries for it and re-solve.
+Binaries only where needed:
+
+* "No simultaneous charging and discharging" (:mod:`.signs`) is enforced lazily for plain lossy
+  storage: solve the LP, and only if some device charges and discharges in the same step, add
+  sign binaries for it and re-solve. The site gets a sign binary only in steps where the
+  production price exceeds the consumption price.
+* Charging modes, min charging power and no-pauses (:mod:`.charging`) are solved in stages:
+  the relaxation without them (an LP: the lower bound); a commitment built from it
+  (:mod:`.greedy`, an LP); binaries on the relaxation's charging steps only; the full MILP.
+  The first stage within ``relative_gap`` of the bound wins, else the best within the time
+  limit. (OR-Tools 9.15 drops HiGHS' incumbent when a MIP hits its time limit, so the LP
+  commitment is what guarantees a schedule.)
+
 If hard limits (soc-min/max, site capacity) make the problem infeasible, they are softened
 (at 10x the breach price) and the breach is reported.
 """
@@ -26,11 +36,11 @@ from domain.scheduling.charging import BinaryPlan, OnIndicator, charging_binarie
 from domain.scheduling.errors import ScheduleError
 from domain.scheduling.formulation import Core, build_core, tie_break_slope
 from domain.scheduling.greedy import commit
-from domain.scheduling.integer import sign_binaries, site_sign_binaries
 from domain.scheduling.layout import DOWN, Flows, Stacked, flows, stack
 from domain.scheduling.lp_arrays import ModelArrays, SolveOutcome, run_highs
 from domain.scheduling.problem import SchedulingProblem
 from domain.scheduling.result import DeviceSchedule, ScheduleResult, energy_cost_eur, find_unmet
+from domain.scheduling.signs import sign_binaries, site_sign_binaries
 
 SIMULTANEOUS_TOL_KW = 1e-6
 
@@ -78,11 +88,14 @@ class _Setup:
 
 
 def _assemble(setup: _Setup, plan: BinaryPlan) -> _Built:
-    problem, fl, sign_devices = setup.problem, setup.fl, setup.sign_devices
+    problem, fl = setup.problem, setup.fl
     m = ModelArrays()
     core, site = build_core(m, problem, setup.st, fl, setup.soft_all)
     on = charging_binaries(m, problem, fl, core, plan)
-    if sign_devices.any() and not plan.relax:
+    sign_devices = setup.sign_devices & ~plan.relax
+    if plan.commit is not None:  # committed devices charge only where they cannot discharge
+        sign_devices = sign_devices & ~setup.st.needs_binaries
+    if sign_devices.any():
         sign_binaries(m, fl, core, np.flatnonzero(sign_devices), on)
     if site is not None:
         site_sign_binaries(m, problem, fl, *site)
@@ -227,5 +240,7 @@ def solve(problem: SchedulingProblem, *, time_limit_s: float = 30.0, relative_ga
             break
         more = offenders if rounds < 3 else fl.split
         setup = replace(setup, sign_devices=setup.sign_devices | more)
+    if not outcome.has_solution:
+        raise ScheduleError(outcome.status, "the solver found no schedule")
     timings = (clock.build_s, clock.solve_s)
     return _result(problem, st, fl, built, outcome, timings, (rounds, method), setup.soft_all)

@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from domain.scheduling.errors import INSUFFICIENT_DATA, INVALID_VALUE, FlexModelError
+from domain.scheduling.errors import INSUFFICIENT_DATA, INVALID_DATETIME, INVALID_VALUE, FlexModelError
 from domain.scheduling.flex_model import DeviceFlexModel, FlexContext, parse_flex_context, parse_flex_model
 from domain.scheduling.quantities import SensorResolver, Varying
 from domain.scheduling.timeseries import Grid, TimeSeries, instants_from_segments, resample, steps_from_segments
@@ -129,7 +129,7 @@ def _check_shape(array: np.ndarray, shape: tuple[int, ...], name: str) -> None:
         raise ValueError(f"{name} has shape {np.shape(array)}, expected {shape}")
 
 
-def on_grid(value: Varying | None, grid: Grid, path: str, default: float = np.nan) -> np.ndarray:
+def on_grid(value: Varying | None, grid: Grid, default: float = np.nan) -> np.ndarray:
     """A scalar, segments or series as a per-step array; uncovered steps get ``default``."""
     if value is None:
         return np.full(grid.n_steps, default)
@@ -141,17 +141,16 @@ def on_grid(value: Varying | None, grid: Grid, path: str, default: float = np.na
     return np.full(grid.n_steps, float(value))
 
 
-def _capacity(value: Varying | None, fallback: np.ndarray, grid: Grid, path: str) -> np.ndarray:
-    out = on_grid(value, grid, path)
+def _capacity(value: Varying | None, fallback: np.ndarray, grid: Grid) -> np.ndarray:
+    out = on_grid(value, grid)
     return np.where(np.isnan(out), fallback, out)
 
 
 def device_problem(model: DeviceFlexModel, grid: Grid) -> DeviceProblem:
     """Put one parsed device on the grid (capacities fall back to power-capacity, then 0 kW)."""
-    path = model.path
-    power = on_grid(model.power_capacity_kw, grid, f"{path}.power-capacity", default=0.0)
-    consumption = _capacity(model.consumption_capacity_kw, power, grid, f"{path}.consumption-capacity")
-    production = _capacity(model.production_capacity_kw, power, grid, f"{path}.production-capacity")
+    power = on_grid(model.power_capacity_kw, grid, default=0.0)
+    consumption = _capacity(model.consumption_capacity_kw, power, grid)
+    production = _capacity(model.production_capacity_kw, power, grid)
     n1 = grid.n_steps + 1
     modes = tuple(m for m in model.charging_modes_kw if m > 0)
     if model.charging_modes_kw and model.min_charging_power_kw > 0:
@@ -177,7 +176,7 @@ def device_problem(model: DeviceFlexModel, grid: Grid) -> DeviceProblem:
 
 
 def _price(value: Varying, grid: Grid, name: str) -> np.ndarray:
-    out = on_grid(value, grid, f"flex-context.{name}")
+    out = on_grid(value, grid)
     if np.isnan(out).any():
         first = grid.instant(int(np.argmax(np.isnan(out))))
         raise FlexModelError(
@@ -203,6 +202,9 @@ def build_problem(
     upsampled (time-weighted means when finer); they must cover the horizon. Inflexible
     series are summed, with missing values counted as 0 kW.
     """
+    for name, moment in (("start", start), ("end", end)):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise FlexModelError(name, INVALID_DATETIME, f"{name} must be timezone-aware")
     try:
         grid = Grid.between(start, end, resolution)
     except ValueError as exc:
@@ -217,8 +219,8 @@ def build_problem(
         devices=tuple(device_problem(d, grid) for d in devices),
         consumption_price_eur_per_mwh=_price(context.consumption_price, grid, "consumption-price"),
         production_price_eur_per_mwh=_price(context.production_price, grid, "production-price"),
-        site_consumption_capacity_kw=on_grid(context.site_consumption_capacity_kw, grid, "", default=math.inf),
-        site_production_capacity_kw=on_grid(context.site_production_capacity_kw, grid, "", default=math.inf),
+        site_consumption_capacity_kw=on_grid(context.site_consumption_capacity_kw, grid, default=math.inf),
+        site_production_capacity_kw=on_grid(context.site_production_capacity_kw, grid, default=math.inf),
         inflexible_kw=inflexible,
         breach_price_eur_per_kwh=breach_price_eur_per_kwh,
         loss_timing=loss_timing,

@@ -31,6 +31,8 @@ from infra.log.port import LogRecord
 from infra.log.serialization import decode_value, encode_value
 
 log = logging.getLogger(__name__)
+librdkafka_log = logging.getLogger(f"{__name__}.librdkafka")
+"""librdkafka's own messages (connection failures, rebalances), through Python logging."""
 
 CONTENT_TYPE_HEADER = "content-type"
 _REBALANCE_ERRORS = {
@@ -54,7 +56,8 @@ class KafkaLog:
     acknowledgement of a record before failing; ``session_timeout_s``: how long the group waits
     for a silent member (a killed worker) before handing its partitions to the others (Kafka's
     default is 45 s; the brokers' minimum is 6 s); ``config``: extra librdkafka settings for the
-    producer, consumers and admin client (e.g. security settings).
+    producer, consumers and admin client (e.g. security settings); ``consumer_config``: extra
+    settings for consumers only (e.g. ``fetch.wait.max.ms``).
     """
 
     def __init__(
@@ -64,10 +67,12 @@ class KafkaLog:
         delivery_timeout_s: float = 30.0,
         session_timeout_s: float = 10.0,
         config: dict[str, Any] | None = None,
+        consumer_config: dict[str, Any] | None = None,
     ):
         self.bootstrap_servers, self.partitions = bootstrap_servers, partitions
         self.delivery_timeout_s, self.session_timeout_s = delivery_timeout_s, session_timeout_s
-        self._config = {"bootstrap.servers": bootstrap_servers, **(config or {})}
+        self._config = {"bootstrap.servers": bootstrap_servers, "logger": librdkafka_log, **(config or {})}
+        self._consumer_config = consumer_config or {}
         self._producer = Producer(
             {
                 **self._config,
@@ -147,7 +152,12 @@ class KafkaLog:
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
         self.ensure_topics(topics)
         session_ms = int(self.session_timeout_s * 1000)
-        config = {"session.timeout.ms": session_ms, "heartbeat.interval.ms": max(100, session_ms // 10), **self._config}
+        config = {
+            "session.timeout.ms": session_ms,
+            "heartbeat.interval.ms": max(100, session_ms // 10),
+            **self._config,
+            **self._consumer_config,
+        }
         return KafkaConsumer(config, group, list(topics))
 
     def close(self) -> None:
@@ -180,7 +190,10 @@ class KafkaConsumer:
     def poll(self, max_records: int = 500, timeout_s: float = 0.5) -> list[LogRecord]:
         """Up to ``max_records`` records (waits at most ``timeout_s`` for the first one)."""
         records = []
-        for message in self._consumer.consume(num_messages=max_records, timeout=timeout_s):
+        messages = self._consumer.consume(num_messages=1, timeout=timeout_s)  # wait for the first only,
+        if messages and max_records > 1:  # then take what is already fetched: batches without added latency
+            messages += self._consumer.consume(num_messages=max_records - 1, timeout=0)
+        for message in messages:
             error = message.error()
             if error is not None:
                 if error.fatal():

@@ -51,6 +51,5 @@ def test_two_weeks_of_acn_load(load_kw: list[float]):
     for label, model in forecaster.selection().items():
         best = max(errors[label], key=lambda m: (errors[label][m]["one_minus_wape"], -config.models.index(m)))
         assert errors[label][model]["one_minus_wape"] == errors[label][best]["one_minus_wape"]
-    print({name: round(t.one_minus_wape, 3) for name, t in one_hour.items()})
     assert one_hour["lag_linear"].one_minus_wape > one_hour["naive_day"].one_minus_wape
     assert one_hour["lag_linear"].one_minus_wape > 0.3

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from domain.scheduling import Grid, Segment, TimeSeries, problem_from_flex, solve
+from domain.scheduling import FlexModelError, Grid, Segment, TimeSeries, problem_from_flex, solve
 from domain.scheduling.timeseries import instants_from_segments, resample, steps_from_segments
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -117,9 +117,18 @@ def test_production_price_above_consumption_price_is_no_money_pump():
 
 
 def test_naive_start_is_rejected():
-    with pytest.raises(ValueError, match="timezone-aware"):
+    with pytest.raises(FlexModelError, match="timezone-aware") as info:
         problem_from_flex(BATTERY, {"consumption-price": 1}, start=datetime(2024, 1, 1),
                           end=datetime(2024, 1, 2, tzinfo=UTC), resolution=QUARTER)  # fmt: skip
+    assert (info.value.field, info.value.code) == ("start", "INVALID_DATETIME")
+
+
+def test_horizon_must_be_a_whole_number_of_steps():
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    with pytest.raises(FlexModelError) as info:
+        problem_from_flex(BATTERY, {"consumption-price": 1}, start=start, end=start + timedelta(minutes=50),
+                          resolution=QUARTER)  # fmt: skip
+    assert info.value.field == "end"
 
 
 def test_charge_only_device_below_soc_min_climbs_and_reports():
