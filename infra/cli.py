@@ -81,7 +81,8 @@ def demo(
     regenerate_slices: Annotated[bool, typer.Option(help="Rewrite infra/demo_data from ../shared/data.")] = False,
 ) -> None:
     """Load the demo account (a charge site with EVSEs, real load and prices); idempotent."""
-    from infra.demo import DEMO_ACCOUNT, DEMO_EMAIL, DEMO_PASSWORD, regenerate_slices as regenerate, seed_demo
+    from infra.demo import DEMO_ACCOUNT, DEMO_EMAIL, DEMO_PASSWORD, seed_demo
+    from infra.demo import regenerate_slices as regenerate
     from infra.shared_data import shared_data_dir
 
     if regenerate_slices:

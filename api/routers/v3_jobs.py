@@ -37,4 +37,6 @@ def get_job(job_id: str, user: User, conn: ReadConn) -> JSONResponse:
     if account is not None:
         require_account_access(user, account)
     body = {"status": job["status"], "message": job["message"], "result": job["result"], "job_id": job_id}
+    if "scheduling_result" in job["result"]:  # current FlexMeasures servers put it at the top level
+        body["scheduling_result"] = job["result"]["scheduling_result"]
     return JSONResponse(body, status_code=STATUS_CODES.get(job["status"], 202))
