@@ -54,7 +54,8 @@ def read_series(
     if resolution.total_seconds() <= 0:
         raise ApiError(422, "INVALID_RESOLUTION", "resolution must be positive", "resolution")
     if duration % resolution:
-        raise ApiError(422, "INVALID_DURATION", f"duration must be a multiple of the resolution {resolution}", "duration")
+        message = f"duration must be a multiple of the resolution {resolution}"
+        raise ApiError(422, "INVALID_DURATION", message, "duration")
     start_s, step_s = to_epoch_s(start), int(resolution.total_seconds())
     n = int(duration / resolution)
     end_s = start_s + n * step_s

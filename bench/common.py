@@ -40,14 +40,31 @@ def running_server(home: Path, env: dict | None = None):
     email, password = "bench@flexledger.io", "bench-password"
     environment = {**os.environ, "FLEXLEDGER_BCRYPT_ROUNDS": "4", **(env or {})}
     subprocess.run(
-        [FLEXLEDGER, "users", "create", "--email", email, "--password", password, "--role", "admin",
-         "--account", "Bench", "--data-dir", str(home)],
-        check=True, env=environment, capture_output=True,
+        [
+            FLEXLEDGER,
+            "users",
+            "create",
+            "--email",
+            email,
+            "--password",
+            password,
+            "--role",
+            "admin",
+            "--account",
+            "Bench",
+            "--data-dir",
+            str(home),
+        ],
+        check=True,
+        env=environment,
+        capture_output=True,
     )
     port = free_port()
     server = subprocess.Popen(
         [FLEXLEDGER, "serve", "--port", str(port), "--data-dir", str(home)],
-        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -49,8 +49,12 @@ def bulk_import(n_readings: int) -> tuple[float, float]:
     record_sensor_data(
         ctx,
         RecordSensorData(
-            sensor_id=sensor, start=START, duration=timedelta(minutes=15) * n_readings, values=values,
-            unit="kW", source="bench",
+            sensor_id=sensor,
+            start=START,
+            duration=timedelta(minutes=15) * n_readings,
+            values=values,
+            unit="kW",
+            source="bench",
         ),
         state,
     )
@@ -64,16 +68,24 @@ def bulk_import(n_readings: int) -> tuple[float, float]:
 
 def _setup_sensor(base: str, token: str) -> int:
     headers = {"Authorization": token}
-    asset = httpx.post(f"{base}/api/v3_0/assets", headers=headers,
-                       json={"name": "bench", "generic_asset_type_id": 4}).json()
-    sensor = httpx.post(f"{base}/api/v3_0/sensors", headers=headers, json={
-        "name": "power", "unit": "kW", "event_resolution": "PT15M", "generic_asset_id": asset["id"]}).json()
+    asset = httpx.post(
+        f"{base}/api/v3_0/assets", headers=headers, json={"name": "bench", "generic_asset_type_id": 4}
+    ).json()
+    sensor = httpx.post(
+        f"{base}/api/v3_0/sensors",
+        headers=headers,
+        json={"name": "power", "unit": "kW", "event_resolution": "PT15M", "generic_asset_id": asset["id"]},
+    ).json()
     return sensor["id"]
 
 
 def _post_day(client: httpx.Client, base: str, token: str, sensor: int, day: int) -> float:
-    body = {"values": [float((day * 96 + i) % 500) for i in range(96)],
-            "start": (START + timedelta(days=day)).isoformat(), "duration": "P1D", "unit": "kW"}
+    body = {
+        "values": [float((day * 96 + i) % 500) for i in range(96)],
+        "start": (START + timedelta(days=day)).isoformat(),
+        "duration": "P1D",
+        "unit": "kW",
+    }
     started = time.perf_counter()
     response = client.post(f"{base}/api/v3_0/sensors/{sensor}/data", json=body, headers={"Authorization": token})
     response.raise_for_status()
@@ -145,7 +157,10 @@ def main() -> None:
         print(f"  {median(rates):>12,.0f} readings/s (target >= 50,000)")
         latencies = http_latency(base, token, sensor, 50.0, 250 if args.quick else 1000)
         print(f"HTTP latency of one 96-value post at 50 requests/s ({len(latencies)} requests):")
-        print(f"  p50 {percentile(latencies, 50) * 1000:.1f} ms  p99 {percentile(latencies, 99) * 1000:.1f} ms (target p99 < 50 ms)")
+        print(
+            f"  p50 {percentile(latencies, 50) * 1000:.1f} ms  p99 {percentile(latencies, 99) * 1000:.1f} ms"
+            " (target p99 < 50 ms)"
+        )
 
 
 if __name__ == "__main__":

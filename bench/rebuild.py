@@ -43,10 +43,18 @@ def fill(platform, sensors: int, days: int, values_per_event: int) -> int:
         n = days * 96
         for offset in range(0, n, values_per_event):
             count = min(values_per_event, n - offset)
-            record_sensor_data(ctx, RecordSensorData(
-                sensor_id=sensor_id, start=START + timedelta(minutes=15 * offset),
-                duration=timedelta(minutes=15 * count), values=[float((offset + i) % 311) for i in range(count)],
-                unit="kW", source="bench"), state)
+            record_sensor_data(
+                ctx,
+                RecordSensorData(
+                    sensor_id=sensor_id,
+                    start=START + timedelta(minutes=15 * offset),
+                    duration=timedelta(minutes=15 * count),
+                    values=[float((offset + i) % 311) for i in range(count)],
+                    unit="kW",
+                    source="bench",
+                ),
+                state,
+            )
             total += count
     return total
 
@@ -77,8 +85,10 @@ def main() -> None:
     sensors, days = (5, 60) if args.quick else (10, 365)
     for label, per_event in (("daily 96-value posts", 96), ("bulk 10,000-value events", 10_000)):
         rate, readings = run(sensors, days, per_event)
-        print(f"rebuild readings projection, {readings:,} readings as {label}: "
-              f"{rate:>10,.0f} readings/s (median of 3; target >= 200,000)")
+        print(
+            f"rebuild readings projection, {readings:,} readings as {label}: "
+            f"{rate:>10,.0f} readings/s (median of 3; target >= 200,000)"
+        )
 
 
 if __name__ == "__main__":

@@ -32,9 +32,7 @@ class CommandContext:
     metadata: EventMetadata = field(default_factory=EventMetadata)
 
     def with_actor(self, actor: str, correlation_id: str | None = None, traceparent: str | None = None):
-        meta = EventMetadata(
-            actor=actor, correlation_id=correlation_id, source="api", traceparent=traceparent
-        )
+        meta = EventMetadata(actor=actor, correlation_id=correlation_id, source="api", traceparent=traceparent)
         return CommandContext(self.store, self.clock, meta)
 
     def new_event(self, event: DomainEvent, event_id=None) -> NewEvent:

@@ -50,7 +50,9 @@ def sensor_data_stream(sensor_id: int) -> str:
     return f"sensordata-{sensor_id}"
 
 
-def record_sensor_data(ctx: CommandContext, cmd: RecordSensorData, sensor: SensorRegistered | None = None) -> AppendResult:
+def record_sensor_data(
+    ctx: CommandContext, cmd: RecordSensorData, sensor: SensorRegistered | None = None
+) -> AppendResult:
     """Validate and append one ``SensorDataRecorded`` event (or several for long series)."""
     sensor = sensor or load_sensor(ctx, cmd.sensor_id)
     if sensor is None:

@@ -87,7 +87,11 @@ def set_bcrypt_rounds(rounds: int) -> None:
 
 def register_account(ctx: CommandContext, cmd: RegisterAccount) -> int:
     account_id = ctx.reserve_id("account")
-    ctx.append(ev.stream_of("account", account_id), [ev.AccountRegistered(account_id=account_id, **cmd.model_dump())], NO_STREAM)
+    ctx.append(
+        ev.stream_of("account", account_id),
+        [ev.AccountRegistered(account_id=account_id, **cmd.model_dump())],
+        NO_STREAM,
+    )
     return account_id
 
 
@@ -147,7 +151,9 @@ def change_asset(ctx: CommandContext, cmd: ChangeAsset) -> None:
     if cmd.changes.get("asset_type", "battery") not in ev.ASSET_TYPES:
         raise CommandError("INVALID_ASSET_TYPE", "unknown asset type", "generic_asset_type_id")
     _, revision = _require(ctx, "asset", cmd.asset_id)
-    ctx.append(ev.stream_of("asset", cmd.asset_id), [ev.AssetChanged(asset_id=cmd.asset_id, changes=cmd.changes)], revision)
+    ctx.append(
+        ev.stream_of("asset", cmd.asset_id), [ev.AssetChanged(asset_id=cmd.asset_id, changes=cmd.changes)], revision
+    )
 
 
 def delete_asset(ctx: CommandContext, cmd: DeleteAsset) -> None:
@@ -172,7 +178,9 @@ def register_sensor(ctx: CommandContext, cmd: RegisterSensor) -> int:
     if load_asset(ctx, cmd.asset_id) is None:
         raise CommandError("UNRECOGNIZED_ASSET", f"no asset {cmd.asset_id}", "generic_asset_id", 404)
     sensor_id = ctx.reserve_id("sensor")
-    ctx.append(ev.stream_of("sensor", sensor_id), [ev.SensorRegistered(sensor_id=sensor_id, **cmd.model_dump())], NO_STREAM)
+    ctx.append(
+        ev.stream_of("sensor", sensor_id), [ev.SensorRegistered(sensor_id=sensor_id, **cmd.model_dump())], NO_STREAM
+    )
     return sensor_id
 
 

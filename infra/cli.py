@@ -157,7 +157,11 @@ def import_readings_cmd(
         with Progress(console=console) as progress:
             task = progress.add_task(f"sensor {sensor}", total=None)
             count = import_readings(
-                platform.commands, sensor, file, unit, source,
+                platform.commands,
+                sensor,
+                file,
+                unit,
+                source,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     finally:
@@ -168,18 +172,14 @@ def import_readings_cmd(
 
 @projections_app.command("status")
 def projections_status(data_dir: DataDir = None) -> None:
-    """Each projection's checkpoint and its lag behind the event store."""
-    from projections.base import load_checkpoints
-
+    """Each processor's checkpoint (read models, forecaster, scheduler) and its lag behind the store."""
     platform = _platform(data_dir)
     try:
         head = platform.store.head_position()
-        table = Table("projection", "checkpoint", "head", "lag (events)")
-        with platform.read_models.read_engine.connect() as conn:
-            for processor in platform.processors:
-                name = getattr(processor, "projection", processor).name
-                position = min(load_checkpoints(conn, name).values(), default=0)
-                table.add_row(name, str(position), str(head), str(max(head - position, 0)))
+        table = Table("processor", "checkpoint", "head", "lag (events)")
+        for processor in platform.processors:
+            position = processor.checkpoint()
+            table.add_row(processor.name, str(position), str(head), str(max(head - position, 0)))
         console.print(table)
     finally:
         platform.close()
@@ -192,14 +192,16 @@ def projections_rebuild(name: str, data_dir: DataDir = None) -> None:
 
     platform = _platform(data_dir)
     try:
-        found = {getattr(p, "projection", p).name: p for p in platform.processors}
+        found = {p.projection.name: p for p in platform.processors if hasattr(p, "projection")}
         if name not in found:
             raise typer.BadParameter(f"unknown projection {name!r}; known: {', '.join(sorted(found))}")
         started = time.perf_counter()
         with Progress(console=console) as progress:
             task = progress.add_task(f"rebuild {name}", total=platform.store.head_position())
             applied = rebuild(
-                platform.store, platform.read_models.write_engine, found[name].projection,
+                platform.store,
+                platform.read_models.write_engine,
+                found[name].projection,
                 on_progress=lambda position, head: progress.update(task, completed=position, total=head),
             )
         elapsed = time.perf_counter() - started

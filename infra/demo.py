@@ -42,16 +42,20 @@ def seed_demo(ctx: CommandContext, existing_account_id: int | None = None) -> De
     site = cmd.register_asset(
         ctx,
         cmd.RegisterAsset(
-            account_id=account_id, name="Caltech garage (demo)", asset_type="charge_site",
-            latitude=34.1377, longitude=-118.1253,
+            account_id=account_id,
+            name="Caltech garage (demo)",
+            asset_type="charge_site",
+            latitude=34.1377,
+            longitude=-118.1253,
         ),
     )
     site_power = _sensor(ctx, site, "power", "kW", 900, "America/Los_Angeles")
     for number in range(1, 5):
         evse = cmd.register_asset(
             ctx,
-            cmd.RegisterAsset(account_id=account_id, name=f"EVSE {number}", asset_type="one-way_evse",
-                              parent_asset_id=site),
+            cmd.RegisterAsset(
+                account_id=account_id, name=f"EVSE {number}", asset_type="one-way_evse", parent_asset_id=site
+            ),
         )
         _sensor(ctx, evse, "power", "kW", 900, "America/Los_Angeles")
     market = cmd.register_asset(ctx, cmd.RegisterAsset(account_id=account_id, name="NL day-ahead", asset_type="market"))

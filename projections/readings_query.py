@@ -40,9 +40,7 @@ def _belief_conditions(sensor_id: int, start_s: int, end_s: int, beliefs: Belief
         conditions.append(r.belief_time < to_epoch_us(beliefs.prior))
     if beliefs.horizon_s is not None:
         # belief horizon (us) = event end - belief time >= requested horizon
-        conditions.append(
-            (r.event_start + r.resolution_s) * 1_000_000 - r.belief_time >= beliefs.horizon_s * 1_000_000
-        )
+        conditions.append((r.event_start + r.resolution_s) * 1_000_000 - r.belief_time >= beliefs.horizon_s * 1_000_000)
     if beliefs.sources is not None or beliefs.source_types is not None:
         source_query = sa.select(data_sources.c.id)
         if beliefs.sources is not None:

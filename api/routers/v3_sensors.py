@@ -135,7 +135,9 @@ def patch_sensor(
         changes["event_resolution_s"] = int(changes.pop("event_resolution").total_seconds())
     if not changes:
         raise ApiError(422, "UNPROCESSABLE_ENTITY", "no fields to change", "body")
-    cmd.change_sensor(commands, cmd.ChangeSensor(sensor_id=sensor_id, changes=changes, has_data=has_data(conn, sensor_id)))
+    cmd.change_sensor(
+        commands, cmd.ChangeSensor(sensor_id=sensor_id, changes=changes, has_data=has_data(conn, sensor_id))
+    )
     return _after_write(conn, sensor_id, platform)
 
 

@@ -60,7 +60,7 @@ def test_rebuild_reproduces_identical_query_results(demo_home: Path) -> None:
     run_cli(demo_home, "projections", "rebuild", "readings")
     assert all_readings(demo_home, 1) == before
     status = run_cli(demo_home, "projections", "status")
-    assert "readings" in status and "registry" in status
+    assert "projection.readings" in status and "projection.registry" in status
 
 
 def test_import_twice_stores_once(demo_home: Path, tmp_path_factory) -> None:
