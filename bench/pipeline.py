@@ -65,6 +65,7 @@ def _worker_main(settings_json: str, only_readings: bool, ready, stop, results) 
 
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("streams.runner").setLevel(logging.CRITICAL)  # retried batches are counted instead
+    _quiet_topic_warnings()
     settings = Settings.model_validate_json(settings_json)
     platform = build_platform(settings)
     log = KafkaLog(settings.kafka_bootstrap_servers, settings.kafka_partitions, consumer_config=MOCK_FETCH)
@@ -86,6 +87,13 @@ def _worker_main(settings_json: str, only_readings: bool, ready, stop, results) 
     worker.stop()
     platform.close()
     results.put((list(lags.values()), sum(loop.errors for loop in worker.loops)))
+
+
+def _quiet_topic_warnings() -> None:
+    """The mock cluster cannot create topics: KafkaLog warns and relies on auto-creation."""
+    import logging
+
+    logging.getLogger("infra.log.kafka").setLevel(logging.ERROR)
 
 
 @dataclass
@@ -278,6 +286,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="duration of the lag scenario")
     parser.add_argument("--postgres-url", default=os.environ.get("FLEXLEDGER_TEST_POSTGRES_URL"))
     args = parser.parse_args()
+    _quiet_topic_warnings()
     events = args.events or (2_400 if args.quick else 9_600)
     seconds = args.seconds or (5.0 if args.quick else 10.0)
     store = "PostgreSQL" if args.postgres_url else "SQLite"
