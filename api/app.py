@@ -20,7 +20,6 @@ from api.routers import (
     public,
     v2_0,
     v2_0_control,
-    v2_0_prognosis,
     v3_accounts,
     v3_assets,
     v3_forecasts,
@@ -43,7 +42,6 @@ ROUTERS = [
     v2_0.router,
     v2_0_control.router,
     v3_schedules.router,
-    v2_0_prognosis.router,
     v3_forecasts.router,
 ]
 

@@ -10,6 +10,11 @@ readings are eventually consistent).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from api.errors import ApiError
 from infra.bootstrap import Platform
 
 REGISTRY = "projection.registry"
@@ -24,3 +29,18 @@ def wait_until_projected(platform: Platform, processor: str, position: int | Non
         return False
     target = platform.store.head_position() if position is None else position
     return platform.wait_for(target, [processor])
+
+
+def read_back(
+    platform: Platform, conn: sa.Connection, lookup: Callable[[sa.Connection, int], dict | None], entity_id: int
+) -> dict:
+    """The registry row of an entity just written: waits for the projection, then reads it.
+
+    503 ``PROJECTION_LAG`` when the read model has not caught up within the timeout.
+    """
+    wait_until_projected(platform, REGISTRY)
+    conn.rollback()  # start a fresh read transaction that sees the projected row
+    row = lookup(conn, entity_id)
+    if row is None:
+        raise ApiError(503, "PROJECTION_LAG", f"written; the read model has not caught up yet (id {entity_id})")
+    return row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import reduce
 from typing import Any
 
 import bcrypt
@@ -130,17 +131,14 @@ def register_asset(ctx: CommandContext, cmd: RegisterAsset) -> int:
     return asset_id
 
 
+def _current(ctx: CommandContext, kind: str, entity_id: int):
+    """(current state or ``None``, stream revision) of an asset or sensor."""
+    events, revision = ctx.load(ev.stream_of(kind, entity_id))
+    return reduce(ev.evolve, events, None), revision
+
+
 def load_asset(ctx: CommandContext, asset_id: int) -> ev.AssetRegistered | None:
-    events, _ = ctx.load(ev.stream_of("asset", asset_id))
-    state = None
-    for event in events:
-        if isinstance(event, ev.AssetRegistered):
-            state = event
-        elif isinstance(event, ev.AssetChanged) and state:
-            state = ev.evolve_asset(state, event)
-        elif isinstance(event, ev.AssetDeleted):
-            state = None
-    return state
+    return _current(ctx, "asset", asset_id)[0]
 
 
 def change_asset(ctx: CommandContext, cmd: ChangeAsset) -> None:
@@ -162,12 +160,12 @@ def delete_asset(ctx: CommandContext, cmd: DeleteAsset) -> None:
 
 
 def _require(ctx: CommandContext, kind: str, entity_id: int):
-    events, revision = ctx.load(ev.stream_of(kind, entity_id))
-    deleted = any(type(e).__name__.endswith("Deleted") for e in events)
-    if revision is None or deleted:
+    """Like :func:`_current`, but 404 when the entity does not exist (any more)."""
+    state, revision = _current(ctx, kind, entity_id)
+    if state is None:
         code = "UNRECOGNIZED_ASSET" if kind == "asset" else "UNRECOGNIZED_SENSOR"
         raise CommandError(code, f"no {kind} {entity_id}", f"{kind}_id", 404)
-    return events, revision
+    return state, revision
 
 
 def register_sensor(ctx: CommandContext, cmd: RegisterSensor) -> int:
@@ -185,21 +183,11 @@ def register_sensor(ctx: CommandContext, cmd: RegisterSensor) -> int:
 
 
 def load_sensor(ctx: CommandContext, sensor_id: int) -> ev.SensorRegistered | None:
-    events, _ = ctx.load(ev.stream_of("sensor", sensor_id))
-    state = None
-    for event in events:
-        if isinstance(event, ev.SensorRegistered):
-            state = event
-        elif isinstance(event, ev.SensorChanged) and state:
-            state = ev.evolve_sensor(state, event)
-        elif isinstance(event, ev.SensorDeleted):
-            state = None
-    return state
+    return _current(ctx, "sensor", sensor_id)[0]
 
 
 def change_sensor(ctx: CommandContext, cmd: ChangeSensor) -> None:
-    events, revision = _require(ctx, "sensor", cmd.sensor_id)
-    current = load_sensor(ctx, cmd.sensor_id)
+    current, revision = _require(ctx, "sensor", cmd.sensor_id)
     if "unit" in cmd.changes:
         try:
             parse_unit(cmd.changes["unit"])

@@ -141,8 +141,17 @@ def stream_of(kind: EntityKind, entity_id: int) -> str:
 
 SENSOR_MUTABLE_FIELDS = frozenset({"name", "unit", "timezone", "attributes", "event_resolution_s"})
 ASSET_MUTABLE_FIELDS = frozenset(
-    {"name", "latitude", "longitude", "attributes", "parent_asset_id", "asset_type", "flex_context", "flex_model",
-     "sensors_to_show"}
+    {
+        "name",
+        "latitude",
+        "longitude",
+        "attributes",
+        "parent_asset_id",
+        "asset_type",
+        "flex_context",
+        "flex_model",
+        "sensors_to_show",
+    }
 )
 
 
@@ -158,11 +167,15 @@ def decide_sensor_change(current: SensorRegistered, changes: dict[str, Any], has
     return SensorChanged(sensor_id=current.sensor_id, changes=changes)
 
 
-def evolve_sensor(current: SensorRegistered, change: SensorChanged) -> SensorRegistered:
-    """Apply a change event to the sensor state."""
-    return current.model_copy(update=change.changes)
+def evolve(state: AssetRegistered | SensorRegistered | None, event: DomainEvent):
+    """One step of an asset's or a sensor's state: registered, changed, or deleted (``None``).
 
-
-def evolve_asset(current: AssetRegistered, change: AssetChanged) -> AssetRegistered:
-    """Apply a change event to the asset state."""
-    return current.model_copy(update=change.changes)
+    Fold a stream with ``functools.reduce(evolve, events, None)``.
+    """
+    if isinstance(event, AssetRegistered | SensorRegistered):
+        return event
+    if isinstance(event, AssetChanged | SensorChanged) and state is not None:
+        return state.model_copy(update=event.changes)
+    if isinstance(event, AssetDeleted | SensorDeleted):
+        return None
+    return state

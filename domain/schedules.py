@@ -1,10 +1,11 @@
-"""Schedules: triggered by a client (v3) or a UDI event (v2.0), computed by the scheduler.
+"""Schedules: asked for by a client (v3), a UDI event (v2.0) or a state-of-charge reading; solved by the scheduler.
 
 Streams and ids — everything is derived from the event that triggered the schedule, so that
 replaying history appends nothing new:
 
 * the schedule id is ``uuid5(SCHEDULE_NAMESPACE, <trigger event id>)`` (the trigger is a
-  :class:`ScheduleTriggered` or a :class:`domain.udi.UdiEventPosted`);
+  :class:`ScheduleTriggered`, a :class:`domain.udi.UdiEventPosted` or a state-of-charge reading's
+  ``SensorDataRecorded``, see :mod:`domain.soc_readings`);
 * stream ``schedule-<schedule id>`` holds the trigger (v3) and the outcome: one
   :class:`ScheduleComputed` or :class:`ScheduleFailed`, both with event id
   :func:`outcome_event_id` (whichever is stored first is the outcome, a re-run adds nothing);
@@ -32,7 +33,8 @@ SCHEDULE_NAMESPACE = uuid.UUID("5a0f3f1e-6c2b-4b8e-9f55-2f1d1c1e5c42")
 SCHEDULER_SOURCE = "scheduler"
 SCHEDULER_SOURCE_TYPE = "scheduler"
 SCHEDULER_NAME = "flexledger MILP (OR-Tools)"
-TriggerKind = Literal["api", "udi"]
+TriggerKind = Literal["api", "udi", "reading"]
+"""What asked for a schedule: a v3 trigger, a v2.0 UDI event, or a state-of-charge reading."""
 
 
 def schedule_stream(schedule_id: uuid.UUID | str) -> str:

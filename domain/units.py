@@ -68,6 +68,14 @@ def is_power_unit(unit: str) -> bool:
     return parse_unit(unit).dimensionality == _REGISTRY.W.dimensionality
 
 
+def is_power_unit_or_false(unit: str) -> bool:
+    """Like :func:`is_power_unit`, but ``False`` (instead of :class:`UnitError`) for unknown units."""
+    try:
+        return is_power_unit(unit)
+    except UnitError:
+        return False
+
+
 def is_energy_unit(unit: str) -> bool:
     """True for units of energy (Wh, kWh, MWh ...)."""
     return parse_unit(unit).dimensionality == _REGISTRY.Wh.dimensionality

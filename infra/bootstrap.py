@@ -28,7 +28,7 @@ from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
 from streams.scheduler import TOPICS as SCHEDULE_TOPICS
-from streams.scheduler import SchedulerProcessor
+from streams.scheduler import SchedulerProcessor, SolverOptions
 from streams.topics import TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY
 
 
@@ -71,12 +71,24 @@ def build_processors(platform: Platform) -> list[Processor]:
         ProjectionProcessor(JobsProjection(), engine, [TOPIC_JOBS]),
         ProjectionProcessor(SchedulesProjection(), engine, list(SCHEDULE_TOPICS)),
         SchedulerProcessor(
-            platform.store, engine, platform.read_models.read_engine,
+            platform.store,
+            engine,
+            platform.read_models.read_engine,
+            options=solver_options(platform.settings),
             wait_for_readings=lambda position: platform.wait_for(position, ["projection.readings"]),
         ),
         ProjectionProcessor(ForecastModelsProjection(), engine, [FORECAST_TOPIC]),
         ForecastProcessor(platform.store, engine),
     ]
+
+
+def solver_options(settings: Settings) -> SolverOptions:
+    """The scheduler's solver backend and limits, from the settings."""
+    return SolverOptions(
+        time_limit_s=settings.scheduler_time_limit_s,
+        relative_gap=settings.scheduler_relative_gap,
+        backend=settings.scheduler_backend,
+    )
 
 
 def _token_secret(settings: Settings) -> str:

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     bcrypt_rounds: int = 12
     run_processors: bool = Field(default=True, description="Run relay and processors inside the API process.")
 
+    scheduler_backend: Literal["highs", "scip"] = Field(default="highs", description="MILP solver (OR-Tools).")
+    scheduler_time_limit_s: float = Field(default=10.0, gt=0, description="Solver wall time per schedule (s).")
+    scheduler_relative_gap: float = Field(
+        default=1e-4, ge=0, lt=1, description="Relative MIP gap at which a schedule counts as optimal."
+    )
+
     @property
     def event_store_path(self) -> Path:
         return self.home / "events.db"

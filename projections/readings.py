@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_s
@@ -96,11 +97,13 @@ class ReadingsProjection:
 
 
 def _source_id(conn: Connection, name: str, source_type: str) -> int:
-    found = conn.execute(sa.select(data_sources.c.id).where(data_sources.c.name == name)).scalar()
+    """The id of a data source, registered on first use (two workers may race: no conflict error)."""
+    select = sa.select(data_sources.c.id).where(data_sources.c.name == name)
+    found = conn.execute(select).scalar()
     if found is None:
-        found = conn.execute(
-            data_sources.insert().values(name=name, type=source_type).returning(data_sources.c.id)
-        ).scalar_one()
+        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(insert(data_sources).values(name=name, type=source_type).on_conflict_do_nothing())
+        found = conn.execute(select).scalar_one()
     return found
 
 

@@ -58,28 +58,28 @@ sensors = sa.Table(
 )
 
 
-def _register_account(conn: Connection, e: ev.AccountRegistered) -> None:
-    conn.execute(accounts.insert().values(id=e.account_id, name=e.name, roles=e.roles))
+def _insert(table: sa.Table, id_field: str, **extra):
+    """Handler inserting a registration event as a row; its ``<kind>_id`` becomes ``id``."""
+
+    def handle(conn: Connection, e) -> None:
+        values = e.model_dump()
+        values["id"] = values.pop(id_field)
+        conn.execute(table.insert().values(**values, **extra))
+
+    return handle
 
 
-def _register_user(conn: Connection, e: ev.UserRegistered) -> None:
-    values = e.model_dump()
-    values["id"] = values.pop("user_id")
-    conn.execute(users.insert().values(**values, active=True))
+def _update(table: sa.Table, id_field: str):
+    """Handler applying a change event's ``changes`` to the row."""
+
+    def handle(conn: Connection, e) -> None:
+        conn.execute(table.update().where(table.c.id == getattr(e, id_field)).values(**e.changes))
+
+    return handle
 
 
 def _change_password(conn: Connection, e: ev.UserPasswordChanged) -> None:
     conn.execute(users.update().where(users.c.id == e.user_id).values(password_hash=e.password_hash))
-
-
-def _register_asset(conn: Connection, e: ev.AssetRegistered) -> None:
-    values = e.model_dump()
-    values["id"] = values.pop("asset_id")
-    conn.execute(assets.insert().values(**values))
-
-
-def _change_asset(conn: Connection, e: ev.AssetChanged) -> None:
-    conn.execute(assets.update().where(assets.c.id == e.asset_id).values(**e.changes))
 
 
 def _delete_asset(conn: Connection, e: ev.AssetDeleted) -> None:
@@ -87,29 +87,19 @@ def _delete_asset(conn: Connection, e: ev.AssetDeleted) -> None:
     conn.execute(assets.delete().where(assets.c.id == e.asset_id))
 
 
-def _register_sensor(conn: Connection, e: ev.SensorRegistered) -> None:
-    values = e.model_dump()
-    values["id"] = values.pop("sensor_id")
-    conn.execute(sensors.insert().values(**values))
-
-
-def _change_sensor(conn: Connection, e: ev.SensorChanged) -> None:
-    conn.execute(sensors.update().where(sensors.c.id == e.sensor_id).values(**e.changes))
-
-
 def _delete_sensor(conn: Connection, e: ev.SensorDeleted) -> None:
     conn.execute(sensors.delete().where(sensors.c.id == e.sensor_id))
 
 
 _HANDLERS = {
-    "AccountRegistered": _register_account,
-    "UserRegistered": _register_user,
+    "AccountRegistered": _insert(accounts, "account_id"),
+    "UserRegistered": _insert(users, "user_id", active=True),
     "UserPasswordChanged": _change_password,
-    "AssetRegistered": _register_asset,
-    "AssetChanged": _change_asset,
+    "AssetRegistered": _insert(assets, "asset_id"),
+    "AssetChanged": _update(assets, "asset_id"),
     "AssetDeleted": _delete_asset,
-    "SensorRegistered": _register_sensor,
-    "SensorChanged": _change_sensor,
+    "SensorRegistered": _insert(sensors, "sensor_id"),
+    "SensorChanged": _update(sensors, "sensor_id"),
     "SensorDeleted": _delete_sensor,
 }
 

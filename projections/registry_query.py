@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from domain.units import is_power_unit_or_false
 from projections.registry import accounts, assets, sensors, users
 
 
@@ -67,3 +68,13 @@ def list_sensors(conn: sa.Connection, account_id: int | None = None, asset_id: i
     if asset_id is not None:
         query = query.where(sensors.c.asset_id == asset_id)
     return _all(conn, query.order_by(sensors.c.id))
+
+
+def device_power_sensor(conn: sa.Connection, asset: dict) -> dict | None:
+    """The asset's power sensor: among its sensors with a unit of power, the one named ``power``
+    (case-insensitive; the lowest id if several), else the only one; ``None`` otherwise."""
+    found = [s for s in list_sensors(conn, asset_id=asset["id"]) if is_power_unit_or_false(s["unit"])]
+    named = [s for s in found if s["name"].strip().lower() == "power"]
+    if named:
+        return named[0]
+    return found[0] if len(found) == 1 else None

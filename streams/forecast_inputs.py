@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from domain.beliefs import SensorDataRecorded, to_epoch_s
 from domain.events import RecordedEvent
 from domain.forecast_events import FORECASTER_SOURCE_TYPE, LearnFrom, learnable_values
-from domain.registry import SensorChanged, SensorDeleted, SensorRegistered, evolve_sensor, stream_of
+from domain.registry import SensorRegistered, evolve, stream_of
 from infra.eventstore.port import EventStore
 
 PAGE = 500
@@ -64,26 +64,21 @@ class SensorDirectory:
         revision, sensor = self._sensors.get(sensor_id, (-1, None))
         if sensor_id not in self._fresh:
             for recorded in stream_events(self.store, stream_of("sensor", sensor_id), revision + 1):
-                sensor = _fold(sensor, recorded.decode())
+                sensor = evolve(sensor, recorded.decode())
                 revision = recorded.stream_revision
             self._sensors[sensor_id] = (revision, sensor)
             self._fresh.add(sensor_id)
         return sensor
 
 
-def _fold(sensor: SensorRegistered | None, event: object) -> SensorRegistered | None:
-    if isinstance(event, SensorRegistered):
-        return event
-    if isinstance(event, SensorChanged) and sensor is not None:
-        return evolve_sensor(sensor, event)
-    if isinstance(event, SensorDeleted):
-        return None
-    return sensor
-
-
 def training_readings(
-    store: EventStore, sensor_id: int, learn_from: LearnFrom, resolution_s: int, before_position: int,
-    first: datetime, end: datetime,
+    store: EventStore,
+    sensor_id: int,
+    learn_from: LearnFrom,
+    resolution_s: int,
+    before_position: int,
+    first: datetime,
+    end: datetime,
 ) -> list[tuple[datetime, float]]:
     """Learnable (event start, value) of the sensor in ``[first, end)`` stored before ``before_position``.
 

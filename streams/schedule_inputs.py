@@ -1,7 +1,8 @@
 """What the scheduler needs to solve one trigger, loaded from the read models.
 
-:func:`request_for` turns a trigger event (a v3 :class:`ScheduleTriggered` or a v2.0
-:class:`UdiEventPosted`) into a :class:`ScheduleRequest`: the devices' power sensors, the
+:func:`request_for` turns a trigger event (a v3 :class:`ScheduleTriggered`, a v2.0
+:class:`UdiEventPosted`, or a state-of-charge reading with its :class:`SocTrigger`) into a
+:class:`ScheduleRequest`: the devices' power sensors, the
 effective flex-model (one dict per device) and flex-context, the horizon on the devices' grid,
 the belief time, and a sensor resolver for the pure core.
 
@@ -31,9 +32,11 @@ from domain.events import RecordedEvent
 from domain.jobs import JobRequested
 from domain.registry import SensorRegistered
 from domain.schedules import ScheduleTriggered, schedule_id_for
+from domain.scheduling import soc_capacity_kwh
 from domain.scheduling.timeseries import TimeSeries
-from domain.udi import DEVICE_ASSET_TYPES, UdiEventPosted
-from domain.units import UnitError, is_power_unit
+from domain.soc_readings import SocLink, SocReading
+from domain.udi import DEVICE_ASSET_TYPES, UdiError, UdiEventPosted, soc_in_kwh
+from domain.units import is_power_unit_or_false
 from projections import registry_query as rq
 from projections.readings_query import BeliefFilter, latest_values
 
@@ -74,6 +77,19 @@ class ScheduleRequest:
         return list(self.sensors)
 
 
+@dataclass(frozen=True)
+class SocTrigger:
+    """A state-of-charge reading that triggers a schedule (see :mod:`domain.soc_readings`).
+
+    ``last_udi`` is the device's latest UDI event before the reading: its targets still ahead
+    and its overrides (soc-min/max, roundtrip efficiency) still apply.
+    """
+
+    link: SocLink
+    reading: SocReading
+    last_udi: UdiEventPosted | None = None
+
+
 def sensor_state(row: dict) -> SensorRegistered:
     """A registry row as the domain's sensor state."""
     return SensorRegistered(
@@ -82,10 +98,15 @@ def sensor_state(row: dict) -> SensorRegistered:
     )  # fmt: skip
 
 
-def request_for(conn: sa.Connection, recorded: RecordedEvent) -> ScheduleRequest:
-    """The schedule request of a trigger event (raises :class:`SchedulingInputError`)."""
-    event = recorded.decode()
+def request_for(conn: sa.Connection, recorded: RecordedEvent, soc: SocTrigger | None = None) -> ScheduleRequest:
+    """The schedule request of a trigger event (raises :class:`SchedulingInputError`).
+
+    ``soc`` is given when ``recorded`` is a state-of-charge reading (``SensorDataRecorded``).
+    """
     schedule_id = schedule_id_for(recorded.event_id)
+    if soc is not None:
+        return _from_soc_reading(conn, recorded, soc, schedule_id)
+    event = recorded.decode()
     if isinstance(event, ScheduleTriggered):
         return _from_trigger(conn, recorded, event, schedule_id)
     if isinstance(event, UdiEventPosted):
@@ -187,17 +208,7 @@ def _from_udi(
     sensors = _sensors(conn, [event.sensor_id])
     sensor = sensors[event.sensor_id]
     start = udi_schedule_start(event.datetime, sensor.event_resolution, sensor.timezone)
-    context = effective_flex_context(conn, event.asset_id)
-    notes = []
-    siblings = [s for s in sibling_device_sensors(conn, asset, event.sensor_id) if s not in context.get(INFLEXIBLE, [])]
-    if siblings:
-        context[INFLEXIBLE] = [*context.get(INFLEXIBLE, []), *siblings]
-        notes.append(f"The planned power of {len(siblings)} other device(s) on the site counts as inflexible load.")
-    if not any(name in context for name in PRICE_FIELDS):
-        context["consumption-price"] = "0 EUR/MWh"
-        notes.append(
-            "The flex-context names no consumption-price: a flat price was assumed (charge as soon as possible)."
-        )
+    context, notes = device_flex_context(conn, asset, event.sensor_id)
     job = JobRequested(
         job_id=schedule_id, kind="schedule", asset_id=event.asset_id, sensor_id=event.sensor_id,
         params={"trigger": "udi", "event": event.address},
@@ -210,11 +221,76 @@ def _from_udi(
     )  # fmt: skip
 
 
-def _is_power(unit: str) -> bool:
+def device_flex_context(conn: sa.Connection, asset: dict, sensor_id: int) -> tuple[dict[str, Any], list[str]]:
+    """The flex-context of one device's schedule, and notes on what was added to it.
+
+    The asset tree's flex-context, plus the other devices of the site as inflexible load, plus a
+    flat price when none is named.
+    """
+    context = effective_flex_context(conn, asset["id"])
+    notes = []
+    siblings = [s for s in sibling_device_sensors(conn, asset, sensor_id) if s not in context.get(INFLEXIBLE, [])]
+    if siblings:
+        context[INFLEXIBLE] = [*context.get(INFLEXIBLE, []), *siblings]
+        notes.append(f"The planned power of {len(siblings)} other device(s) on the site counts as inflexible load.")
+    if not any(name in context for name in PRICE_FIELDS):
+        context["consumption-price"] = "0 EUR/MWh"
+        notes.append(
+            "The flex-context names no consumption-price: a flat price was assumed (charge as soon as possible)."
+        )
+    return context, notes
+
+
+def _from_soc_reading(
+    conn: sa.Connection, recorded: RecordedEvent, soc: SocTrigger, schedule_id: uuid.UUID
+) -> ScheduleRequest:
+    reading, last_udi = soc.reading, soc.last_udi
+    asset = rq.asset_by_id(conn, soc.link.asset_id)
+    if asset is None:
+        raise SchedulingInputError("UNRECOGNIZED_ASSET", f"no asset {soc.link.asset_id}", "state-of-charge")
+    power_id = soc.link.power_sensor_id
+    if power_id is None:
+        row = rq.device_power_sensor(conn, asset)
+        if row is None:
+            raise SchedulingInputError(
+                "UNRECOGNIZED_SENSOR",
+                f"asset {asset['id']} names state-of-charge sensor {reading.sensor_id} but no power sensor to "
+                'schedule: add its "sensor" to the flex-model',
+                "flex-model.sensor",
+            )
+        power_id = row["id"]
+    sensors = _sensors(conn, [power_id])
+    sensor = sensors[power_id]
+    stored = stored_device_flex_model(asset, power_id)
     try:
-        return is_power_unit(unit)
-    except UnitError:
-        return False
+        soc_kwh = soc_in_kwh(reading.value, reading.unit, soc_capacity_kwh(stored), "state-of-charge")
+    except UdiError as exc:
+        raise SchedulingInputError(exc.code, f"sensor {reading.sensor_id}: {exc}", "state-of-charge") from exc
+    start = udi_schedule_start(reading.datetime, sensor.event_resolution, sensor.timezone)
+    notes = [
+        f"Planned from the state of charge {reading.value:g} {reading.unit} measured on sensor {reading.sensor_id} "
+        f"at {reading.datetime.isoformat()}."
+    ]
+    if last_udi is not None and last_udi.sensor_id == power_id:
+        model = udi_flex_model(asset, last_udi.model_copy(update={
+            "targets": [t for t in last_udi.targets if t.datetime > reading.datetime],
+        }))  # fmt: skip
+        if model.get("soc-targets"):
+            notes.append(f"The targets of UDI event {last_udi.udi_event_id} still ahead apply.")
+    else:
+        model = {**stored, "sensor": power_id}
+    model["soc-at-start"] = f"{soc_kwh} kWh"
+    context, context_notes = device_flex_context(conn, asset, power_id)
+    job = JobRequested(
+        job_id=schedule_id, kind="schedule", asset_id=asset["id"], sensor_id=power_id,
+        params={"trigger": "reading", "sensor": reading.sensor_id},
+    )  # fmt: skip
+    return ScheduleRequest(
+        schedule_id=schedule_id, trigger="reading", asset_id=asset["id"], udi_event_id=None,
+        sensors=sensors, flex_model=[model], flex_context=context, start=start,
+        end=start + UDI_PLANNING_HORIZON, resolution=sensor.event_resolution,
+        belief_time=recorded.metadata.recorded_at, job=job, notes=notes + context_notes,
+    )  # fmt: skip
 
 
 def sibling_device_sensors(conn: sa.Connection, asset: dict, own_sensor_id: int) -> list[int]:
@@ -243,7 +319,7 @@ def sibling_device_sensors(conn: sa.Connection, asset: dict, own_sensor_id: int)
         return []
     by_asset: dict[int, list[dict]] = {}
     for sensor in rq.list_sensors(conn, account_id=asset["account_id"]):
-        if _is_power(sensor["unit"]):
+        if is_power_unit_or_false(sensor["unit"]):
             by_asset.setdefault(sensor["asset_id"], []).append(sensor)
     found = []
     for device in devices:

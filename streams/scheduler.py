@@ -1,7 +1,10 @@
-"""The scheduler processor: on a schedule trigger or UDI event, solve the site's MILP, append the outcome.
+"""The scheduler processor: on a state-of-charge event, solve the site's MILP, append the outcome.
 
-Consumes :class:`~domain.schedules.ScheduleTriggered` (v3 trigger) and
-:class:`~domain.udi.UdiEventPosted` (v2.0 state of charge) from the log. For each it loads the
+Consumes :class:`~domain.schedules.ScheduleTriggered` (v3 trigger),
+:class:`~domain.udi.UdiEventPosted` (v2.0 state of charge) and state-of-charge readings (a
+``SensorDataRecorded`` on a device's ``state-of-charge`` sensor, decided as of the reading's
+position by :class:`streams.soc_triggers.SocSensorIndex` and :mod:`domain.soc_readings`) from
+the log. For each it loads the
 devices, flex-model, flex-context, prices and inflexible load from the read models
 (:mod:`streams.schedule_inputs`), builds the problem and solves it with the pure core
 (:mod:`domain.scheduling`), then appends through :mod:`commands.scheduling`:
@@ -44,15 +47,18 @@ from domain.schedules import (
     schedule_id_for,
 )
 from domain.scheduling import FlexModelError, ScheduleError, ScheduleResult, problem_from_flex, solve
-from domain.units import UnitError, is_power_unit
+from domain.soc_readings import soc_reading_of
+from domain.udi import UdiEventPosted, udi_stream
+from domain.units import is_power_unit_or_false
 from infra.eventstore.port import EventStore, EventStoreError
 from projections.base import ALL_PARTITIONS, checkpoint_metadata, checkpoints, load_checkpoints, save_checkpoint
-from streams.schedule_inputs import ReadModelResolver, ScheduleRequest, SchedulingInputError, request_for
+from streams.schedule_inputs import ReadModelResolver, ScheduleRequest, SchedulingInputError, SocTrigger, request_for
+from streams.soc_triggers import SocSensorIndex, reading_sensor_id
 from streams.topics import CATEGORY_TOPICS
 
 log = logging.getLogger(__name__)
 TRIGGER_TYPES = frozenset({"ScheduleTriggered", "UdiEventPosted"})
-TOPICS = (CATEGORY_TOPICS["udi"], CATEGORY_TOPICS["schedule"])
+TOPICS = (CATEGORY_TOPICS["udi"], CATEGORY_TOPICS["schedule"], CATEGORY_TOPICS["sensordata"])
 INFRASTRUCTURE_ERRORS = (sa.exc.SQLAlchemyError, EventStoreError, OSError)
 SAVE_EVERY = 1000
 """Positions after which a batch without triggers saves the checkpoint anyway."""
@@ -60,10 +66,15 @@ SAVE_EVERY = 1000
 
 @dataclass(frozen=True)
 class SolverOptions:
-    """HiGHS limits per schedule: wall time (s) and relative MIP gap."""
+    """Solver per schedule: backend (``highs`` or ``scip``), wall time (s) and relative MIP gap.
+
+    Set by ``FLEXLEDGER_SCHEDULER_BACKEND``, ``..._TIME_LIMIT_S`` and ``..._RELATIVE_GAP``
+    (:class:`infra.settings.Settings`).
+    """
 
     time_limit_s: float = 10.0
     relative_gap: float = 1e-4
+    backend: str = "highs"
 
 
 @dataclass
@@ -99,6 +110,7 @@ class SchedulerProcessor:
         self._saved: dict[str, int] | None = None
         self.wait_for_readings = wait_for_readings
         self._beliefs_position = 0
+        self.soc_index = SocSensorIndex(store)
         checkpoint_metadata.create_all(engine)
 
     # -- Processor protocol -------------------------------------------------------------------
@@ -106,11 +118,17 @@ class SchedulerProcessor:
         done = self._checkpoints().get(partition, 0)
         done = max(done, self._checkpoints().get(ALL_PARTITIONS, 0))
         last, handled = done, False
+        readings = [r.global_position for r in events if r.global_position > done and reading_sensor_id(r) is not None]
+        if readings:
+            self.soc_index.catch_up(max(readings))  # one read of the asset events per batch
         for recorded in events:
             if recorded.global_position <= done:
                 continue
             if recorded.type in TRIGGER_TYPES:
                 self.handle(recorded)
+                handled = True
+            elif (soc := self._soc_trigger(recorded)) is not None:
+                self.handle(recorded, soc)
                 handled = True
             last = max(last, recorded.global_position)
         # one checkpoint write per batch with triggers (a crash re-handles them: no-ops); batches of
@@ -142,8 +160,33 @@ class SchedulerProcessor:
         self._checkpoints()[partition] = position
 
     # -- one trigger ----------------------------------------------------------------------------
-    def handle(self, recorded: RecordedEvent) -> None:
-        """Solve one trigger and append its outcome (idempotent)."""
+    def _soc_trigger(self, recorded: RecordedEvent) -> SocTrigger | None:
+        """The trigger of a state-of-charge reading, or ``None`` for any other event or reading."""
+        sensor_id = reading_sensor_id(recorded)
+        if sensor_id is None or not self.soc_index.is_candidate(sensor_id):
+            return None
+        link = self.soc_index.link_as_of(sensor_id, recorded.global_position)
+        if link is None:
+            return None
+        reading = soc_reading_of(recorded.decode(), recorded.metadata.recorded_at)
+        if reading is None:
+            return None
+        return SocTrigger(link, reading, self._last_udi_event(link.asset_id, recorded.global_position))
+
+    def _last_udi_event(self, asset_id: int, before_position: int) -> UdiEventPosted | None:
+        """The device's latest UDI event stored before ``before_position`` (from the event store)."""
+        revision = -1
+        while True:
+            page = self.store.read_stream(udi_stream(asset_id), from_revision=revision, backwards=True, limit=20)
+            for recorded in page:
+                if recorded.global_position < before_position:
+                    return recorded.decode()
+            if len(page) < 20 or page[-1].stream_revision == 0:
+                return None
+            revision = page[-1].stream_revision - 1
+
+    def handle(self, recorded: RecordedEvent, soc: SocTrigger | None = None) -> None:
+        """Solve one trigger (``soc``: a state-of-charge reading's) and append its outcome (idempotent)."""
         schedule_id = schedule_id_for(recorded.event_id)
         if not self.recompute_existing and self.store.get_event(job_outcome_event_id(schedule_id)) is not None:
             self.stats.skipped += 1
@@ -155,9 +198,9 @@ class SchedulerProcessor:
             self.wait_for_readings(self._beliefs_position)
         with self.read_engine.connect() as conn:
             try:
-                request = request_for(conn, recorded)
+                request = request_for(conn, recorded, soc)
             except SchedulingInputError as exc:
-                self._fail_without_request(ctx, recorded, exc.code, str(exc), exc.field)
+                self._fail_without_request(ctx, recorded, soc, exc.code, str(exc), exc.field)
                 return
             outcome = self._solve(conn, request)
         if isinstance(outcome, ScheduleComputed):
@@ -186,7 +229,10 @@ class SchedulerProcessor:
                 request.flex_model, request.flex_context, start=request.start, end=request.end,
                 resolution=request.resolution, resolve_sensor=resolver,
             )  # fmt: skip
-            result = solve(problem, time_limit_s=self.options.time_limit_s, relative_gap=self.options.relative_gap)
+            result = solve(
+                problem, time_limit_s=self.options.time_limit_s, relative_gap=self.options.relative_gap,
+                backend=self.options.backend,
+            )  # fmt: skip
         except INFRASTRUCTURE_ERRORS:
             raise
         except FlexModelError as exc:
@@ -210,18 +256,21 @@ class SchedulerProcessor:
         )  # fmt: skip
 
     def _fail_without_request(
-        self, ctx: CommandContext, recorded: RecordedEvent, code: str, reason: str, field
+        self, ctx: CommandContext, recorded: RecordedEvent, soc: SocTrigger | None, code: str, reason: str, field
     ) -> None:
         """The trigger names something the read models do not know (e.g. a deleted sensor)."""
         event = recorded.decode()
         schedule_id = schedule_id_for(recorded.event_id)
-        asset_id = getattr(event, "asset_id", 0)
-        trigger = "udi" if recorded.type == "UdiEventPosted" else "api"
+        if soc is not None:
+            asset_id, sensor_id, trigger = soc.link.asset_id, soc.link.power_sensor_id, "reading"
+        else:
+            asset_id, sensor_id = getattr(event, "asset_id", 0), getattr(event, "sensor_id", None)
+            trigger = "udi" if recorded.type == "UdiEventPosted" else "api"
         failed = ScheduleFailed(
             schedule_id=schedule_id, trigger=trigger, asset_id=asset_id,
             udi_event_id=getattr(event, "udi_event_id", None), code=code, reason=reason, field=field,
         )  # fmt: skip
-        job = job_request(schedule_id, asset_id, getattr(event, "sensor_id", None), {"trigger": trigger})
+        job = job_request(schedule_id, asset_id, sensor_id, {"trigger": trigger})
         record_schedule_failed(ctx, failed, job)
         self.stats.failed += 1
 
@@ -230,7 +279,7 @@ def check_devices(request: ScheduleRequest) -> None:
     """The schedule can be written to every device's power sensor (else SchedulingInputError)."""
     for i, sensor in enumerate(request.sensors.values()):
         path = f"flex-model[{i}].sensor"
-        if not is_power_unit_safe(sensor.unit):
+        if not is_power_unit_or_false(sensor.unit):
             raise SchedulingInputError(
                 "INVALID_UNIT", f"sensor {sensor.sensor_id} has unit {sensor.unit!r}, not power", path
             )
@@ -247,13 +296,6 @@ def check_devices(request: ScheduleRequest) -> None:
                 f"start {request.start.isoformat()} is not on sensor {sensor.sensor_id}'s grid",
                 "start",
             )
-
-
-def is_power_unit_safe(unit: str) -> bool:
-    try:
-        return is_power_unit(unit)
-    except UnitError:
-        return False
 
 
 def computed_event(request: ScheduleRequest, result: ScheduleResult) -> ScheduleComputed:

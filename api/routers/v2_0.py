@@ -12,13 +12,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.routers import v2_0_connections, v2_0_meter_data
+from api.routers import v2_0_connections, v2_0_meter_data, v2_0_prognosis
 from api.routers.v2_0_common import PROCESSED, SERVICES, invalid_method, rejected, v2_response
 
 VERSION = "2.0"
 router = APIRouter(prefix="/api/v2_0", tags=["v2.0"])
 router.include_router(v2_0_connections.router)
 router.include_router(v2_0_meter_data.router)
+router.include_router(v2_0_prognosis.router)
 
 
 @router.get("/getService")
@@ -45,6 +46,8 @@ _METHODS = {
     "getConnection": ("GetConnectionResponse", ["POST", "PUT", "PATCH", "DELETE"]),
     "getMeterData": ("GetMeterDataResponse", ["POST", "PUT", "PATCH", "DELETE"]),
     "postMeterData": ("PostMeterDataResponse", ["GET", "PUT", "PATCH", "DELETE"]),
+    "getPrognosis": ("GetPrognosisResponse", ["POST", "PUT", "PATCH", "DELETE"]),
+    "postPrognosis": ("PostPrognosisResponse", ["GET", "PUT", "PATCH", "DELETE"]),
 }
 
 

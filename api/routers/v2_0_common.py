@@ -39,6 +39,8 @@ SERVICES = [
     {"name": "getConnection", "access": ALL_USEF_ROLES, "description": "Request entity addresses of connections"},
     {"name": "getMeterData", "access": ALL_USEF_ROLES, "description": "Request meter reading"},
     {"name": "postMeterData", "access": ALL_USEF_ROLES, "description": "Send meter reading"},
+    {"name": "getPrognosis", "access": ALL_USEF_ROLES, "description": "Request load planning"},
+    {"name": "postPrognosis", "access": ALL_USEF_ROLES, "description": "Send prediction"},
     {  # served by api.routers.v2_0_control
         "name": "getDeviceMessage",
         "access": ["Prosumer", "ESCo"],
@@ -52,7 +54,7 @@ SERVICES = [
         "Interface (UDI) event, including device capabilities (control constraints)",
     },
 ]
-READ_SERVICES = {"getConnection", "getMeterData"}
+READ_SERVICES = {"getConnection", "getMeterData", "getPrognosis", "getDeviceMessage"}
 PROCESSED = {"status": "PROCESSED", "message": "Request has been processed."}
 _PASS_THROUGH_STATUS = {401, 403, 404, 405, 413}
 _CODE_ALIASES = {"INVALID_START": "INVALID_PERIOD", "INVALID_DURATION": "INVALID_PERIOD"}

@@ -24,7 +24,6 @@ from fastapi.responses import JSONResponse
 from api.auth import CurrentUser
 from api.entity_address import EntityAddressError, build_connection, parse_connection
 from api.routers.v2_0_common import authenticate, check_type, query_form, rejected, require_service_access, v2_response
-from domain.units import UnitError, is_power_unit
 from projections import registry_query as rq
 
 router = APIRouter(tags=["v2.0"])
@@ -47,20 +46,8 @@ class Connection:
     sensor: dict
 
 
-def _is_power(unit: str) -> bool:
-    try:
-        return is_power_unit(unit)
-    except UnitError:
-        return False
-
-
-def power_sensor(conn: sa.Connection, asset: dict) -> dict | None:
-    """The sensor holding the asset's meter data (rule in the module docstring), or ``None``."""
-    sensors = [s for s in rq.list_sensors(conn, asset_id=asset["id"]) if _is_power(s["unit"])]
-    named = [s for s in sensors if s["name"].strip().lower() == "power"]
-    if named:
-        return named[0]
-    return sensors[0] if len(sensors) == 1 else None
+power_sensor = rq.device_power_sensor
+"""The sensor holding an asset's meter data (rule in the module docstring), or ``None``."""
 
 
 def resolve(conn: sa.Connection, user: CurrentUser, address: object, field: str, write: bool) -> Connection:

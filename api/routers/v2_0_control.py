@@ -47,13 +47,13 @@ from api.routers.v2_0_common import (
     power_unit,
     query_form,
     rejected,
+    require_service_access,
     v2_response,
 )
 from api.routers.v2_0_connections import power_sensor
 from api.timefmt import format_duration, parse_duration
 from commands.scheduling import post_udi_event
-from domain.scheduling import FlexModelError, TimeSeries, parse_device
-from domain.scheduling import quantities as q
+from domain.scheduling import FlexModelError, TimeSeries, parse_device, soc_capacity_kwh
 from domain.udi import DEVICE_ASSET_TYPES, SocTarget, UdiError, UdiEventPosted, parse_event_address, soc_in_kwh
 from infra.bootstrap import Platform
 from projections import registry_query as rq
@@ -100,16 +100,6 @@ def _number(value: Any, field: str, code: str = "PTUS_INCOMPLETE") -> float:
     return float(value)
 
 
-def _capacity_kwh(model: dict) -> float | None:
-    """soc-max of the stored flex-model in kWh (for % values), if any."""
-    if "soc-max" not in model:
-        return None
-    try:
-        return q.to_canonical(model["soc-max"], "soc-max", q.Kind("kWh", str(model.get("soc-unit", "MWh"))))
-    except FlexModelError:
-        return None
-
-
 def _targets(form: dict, unit: str, capacity: float | None, start: datetime) -> list[SocTarget]:
     if "targets" not in form or not isinstance(form["targets"], list):
         raise rejected(
@@ -153,7 +143,7 @@ def _udi_event(conn: sa.Connection, user: CurrentUser, form: dict) -> UdiEventPo
     value = _number(form["value"], "value")
     asset, sensor = _device(conn, user, address, write=True)
     stored = stored_device_flex_model(asset, sensor["id"])
-    capacity = _capacity_kwh(stored)
+    capacity = soc_capacity_kwh(stored)
     efficiency = form.get("roundtrip_efficiency")
     event = UdiEventPosted(
         address=str(address), owner_id=address.owner_id, asset_id=asset["id"], sensor_id=sensor["id"],
@@ -194,6 +184,8 @@ async def post_udi_event_route(request: Request, authorization: Annotated[str | 
         user = authenticate(platform, tokens, authorization)
         form = body_form(body)
         check_type(form, "PostUdiEventRequest")
+        with platform.read_models.read_engine.connect() as conn:
+            require_service_access(conn, user, "postUdiEvent")
         commands = platform.commands.with_actor(
             user.actor(), correlation_id=headers.get("X-Request-ID"), traceparent=headers.get("traceparent")
         )
@@ -221,6 +213,8 @@ async def get_device_message(request: Request, authorization: Annotated[str | No
     def handle() -> dict:
         user = authenticate(platform, tokens, authorization)
         check_type(form, "GetDeviceMessageRequest")
+        with platform.read_models.read_engine.connect() as conn:
+            require_service_access(conn, user, "getDeviceMessage")
         try:
             address = parse_event_address(form.get("event"))
         except UdiError as exc:

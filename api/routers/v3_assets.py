@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, field_validator
 
-from api.consistency import REGISTRY, wait_until_projected
+from api.consistency import REGISTRY, read_back, wait_until_projected
 from api.deps import Commands, PlatformDep, ReadConn, User, require_account_access, visible_asset
 from api.errors import ApiError
 from commands import registry as cmd
@@ -120,12 +120,7 @@ def create_asset(body: AssetIn, user: User, commands: Commands, conn: ReadConn, 
 
 
 def _after_write(conn: ReadConn, asset_id: int, platform: PlatformDep) -> dict:
-    wait_until_projected(platform, REGISTRY)
-    conn.rollback()  # start a fresh read transaction that sees the projected row
-    row = rq.asset_by_id(conn, asset_id)
-    if row is None:
-        raise ApiError(503, "PROJECTION_LAG", "asset registered; the read model has not caught up yet")
-    return asset_json(row)
+    return asset_json(read_back(platform, conn, rq.asset_by_id, asset_id))
 
 
 @router.get("/assets/{asset_id}")

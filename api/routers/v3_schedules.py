@@ -8,6 +8,9 @@
   identical request re-uses the earlier schedule unless ``force-new-job-creation`` is true.
 * ``POST /api/v3_0/sensors/{id}/schedules/trigger`` — the same for one device: ``flex-model`` is
   that device's object.
+* ``GET /api/v3_0/sensors/{id}/schedules/latest`` (our addition) — the device's current schedule,
+  whatever asked for it (a trigger, a UDI event, a state-of-charge reading); its ``schedule``
+  field is the uuid. 404 ``UNKNOWN_SCHEDULE`` when the device has none yet.
 * ``GET /api/v3_0/sensors/{id}/schedules/{uuid}`` — optional ``duration`` (default PT6H) and
   ``unit`` (default the sensor's): ``values`` (power, consumption positive), ``start``,
   ``duration``, ``unit``, plus ``scheduling_result`` (soft constraints left unmet, with the
@@ -48,6 +51,8 @@ from projections.jobs import job_by_id
 
 router = APIRouter(prefix="/api/v3_0", tags=["schedules"])
 GET_DEFAULT_DURATION = timedelta(hours=6)
+LATEST = "latest"
+"""Stands for the device's current schedule in ``GET .../schedules/{uuid}``."""
 
 
 class TriggerIn(BaseModel):
@@ -138,6 +143,11 @@ def get_schedule(
     """One device's part of a schedule (see the module docstring for the statuses)."""
     sensor = visible_sensor(conn, user, sensor_id)
     window = _duration(duration)
+    if schedule_id == LATEST:
+        current = sq.current_device_schedule(conn, sensor_id)
+        if current is None:
+            raise ApiError(404, "UNKNOWN_SCHEDULE", f"No schedule has been computed for sensor {sensor_id} yet.", "id")
+        schedule_id = current["schedule_id"]
     schedule = _schedule_row(conn, platform, schedule_id)
     if schedule is None:
         job = job_by_id(conn, schedule_id)
@@ -166,6 +176,7 @@ def get_schedule(
         "unit": unit or sensor["unit"],
         "scheduler_info": {"scheduler": SCHEDULER_NAME},
         "scheduling_result": schedule["result"],
+        "schedule": schedule_id,
         "superseded_by": device["superseded_by"],
         "status": "PROCESSED",
         "message": "Request has been processed.",

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, field_validator
 
-from api.consistency import REGISTRY, wait_until_projected
+from api.consistency import REGISTRY, read_back, wait_until_projected
 from api.deps import Commands, PlatformDep, ReadConn, User, visible_asset, visible_sensor
 from api.errors import ApiError
 from api.timefmt import IsoDuration, format_duration
@@ -111,12 +111,7 @@ def create_sensor(body: SensorIn, user: User, commands: Commands, conn: ReadConn
 
 
 def _after_write(conn: ReadConn, sensor_id: int, platform: PlatformDep) -> dict:
-    wait_until_projected(platform, REGISTRY)
-    conn.rollback()
-    row = rq.sensor_by_id(conn, sensor_id)
-    if row is None:
-        raise ApiError(503, "PROJECTION_LAG", "sensor registered; the read model has not caught up yet")
-    return sensor_json(row)
+    return sensor_json(read_back(platform, conn, rq.sensor_by_id, sensor_id))
 
 
 @router.get("/sensors/{sensor_id}")

@@ -24,7 +24,9 @@ from domain.scheduling.flex_model import (
     parse_device,
     parse_flex_context,
     parse_flex_model,
+    soc_capacity_kwh,
 )
+from domain.scheduling.lp_arrays import SOLVER_BACKENDS
 from domain.scheduling.milp import solve
 from domain.scheduling.problem import (
     DeviceProblem,
@@ -47,6 +49,7 @@ __all__ = [
     "Grid",
     "ScheduleError",
     "ScheduleResult",
+    "SOLVER_BACKENDS",
     "SchedulingProblem",
     "Segment",
     "SensorResolver",
@@ -61,6 +64,7 @@ __all__ = [
     "parse_flex_context",
     "parse_flex_model",
     "problem_from_flex",
+    "soc_capacity_kwh",
     "soc_path",
     "solve",
 ]

@@ -25,13 +25,14 @@ from domain.scheduling import quantities as q
 from domain.scheduling.errors import INCONSISTENT, INVALID_VALUE, MISSING_FIELD, UNKNOWN_FIELD, FlexModelError
 from domain.scheduling.quantities import SensorResolver, Varying
 from domain.scheduling.timeseries import Segment, TimeSeries
+from domain.soc_readings import SOC_SENSOR_FIELD, soc_sensor_reference
 
 DEVICE_FIELDS = frozenset(
     {
         "sensor", "soc-at-start", "soc-unit", "soc-min", "soc-max", "soc-minima", "soc-maxima",
         "soc-targets", "power-capacity", "consumption-capacity", "production-capacity",
         "charging-efficiency", "discharging-efficiency", "roundtrip-efficiency", "storage-efficiency",
-        "prefer-charging-sooner", "charging-modes", "min-charging-power", "no-pauses",
+        "prefer-charging-sooner", "charging-modes", "min-charging-power", "no-pauses", SOC_SENSOR_FIELD,
     }
 )  # fmt: skip
 CONTEXT_FIELDS = frozenset(
@@ -112,6 +113,16 @@ def parse_flex_model(data: object, resolve_sensor: SensorResolver | None = None)
     return tuple(parse_device(d, f"flex-model[{i}]", resolve_sensor) for i, d in enumerate(data))
 
 
+def soc_capacity_kwh(model: Mapping[str, object]) -> float | None:
+    """A device's ``soc-max`` in kWh (the base of states of charge in %), if it has a valid one."""
+    if "soc-max" not in model:
+        return None
+    try:
+        return q.to_canonical(model["soc-max"], "soc-max", _soc_kind(model, "flex-model"))
+    except FlexModelError:
+        return None
+
+
 def _soc_kind(data: Mapping[str, object], path: str) -> q.Kind:
     unit = data.get("soc-unit", "MWh")
     if unit not in ("kWh", "MWh", "Wh"):
@@ -179,6 +190,10 @@ def parse_device(data: object, path: str, resolve_sensor: SensorResolver | None 
     sensor = data.get("sensor")
     if sensor is not None and (isinstance(sensor, bool) or not isinstance(sensor, int | str)):
         raise FlexModelError(f"{path}.sensor", INVALID_VALUE, "sensor must be an id (int or str)")
+    if SOC_SENSOR_FIELD in data and soc_sensor_reference(data[SOC_SENSOR_FIELD]) is None:
+        raise FlexModelError(
+            f"{path}.{SOC_SENSOR_FIELD}", INVALID_VALUE, 'state-of-charge must name a sensor: {"sensor": <id>}'
+        )
     charging, discharging, storage = _efficiencies(data, path)
     prefer = q.boolean(data.get("prefer-charging-sooner", True), f"{path}.prefer-charging-sooner")
     return DeviceFlexModel(

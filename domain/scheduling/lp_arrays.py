@@ -1,9 +1,10 @@
-"""Assemble an LP/MILP as numpy arrays and solve it with HiGHS through OR-Tools' native path.
+"""Assemble an LP/MILP as numpy arrays and solve it with HiGHS or SCIP through OR-Tools' native path.
 
-Columns, rows and coefficient triplets are appended in vectorised blocks; :meth:`ModelArrays.solve`
+Columns, rows and coefficient triplets are appended in vectorised blocks; :meth:`ModelArrays.to_helper`
 turns them into a CSR matrix and loads it in one call with
-``ModelBuilderHelper.fill_model_from_sparse_data`` (no Python object per variable), then
-solves with ``ModelSolverHelper("highs")``.
+``ModelBuilderHelper.fill_model_from_sparse_data`` (no Python object per variable);
+:func:`run_solver` solves it with ``ModelSolverHelper(<backend>)``. CBC is not offered: OR-Tools'
+model-builder path does not ship it (``ModelSolverHelper("cbc").solver_is_supported()`` is false).
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
+
+SOLVER_BACKENDS = ("highs", "scip")
+"""MILP backends of OR-Tools' model builder that this build supports (HiGHS is the default)."""
+
+_QUIET_WITH_GAP = {
+    "highs": "output_flag=false\nmip_rel_gap={gap:g}",
+    "scip": "display/verblevel = 0\nlimits/gap = {gap:g}",
+}
+"""Solver-specific parameters (each backend's own syntax): no log output, relative MIP gap."""
 
 _STATUS = {
     mbh.SolveStatus.OPTIMAL: "optimal",
@@ -130,10 +140,14 @@ class ModelArrays:
         return helper
 
 
-def run_highs(helper: mbh.ModelBuilderHelper, time_limit_s: float, relative_gap: float) -> SolveOutcome:
-    """Solve with HiGHS (quiet); MIP gap ``relative_gap``, wall-clock ``time_limit_s``."""
-    solver = mbh.ModelSolverHelper("highs")
-    solver.set_solver_specific_parameters(f"output_flag=false\nmip_rel_gap={relative_gap:g}")
+def run_solver(
+    helper: mbh.ModelBuilderHelper, time_limit_s: float, relative_gap: float, backend: str = "highs"
+) -> SolveOutcome:
+    """Solve with ``backend`` (quiet); MIP gap ``relative_gap``, wall-clock ``time_limit_s``."""
+    if backend not in _QUIET_WITH_GAP:
+        raise ValueError(f"unknown solver backend {backend!r}; choose one of {', '.join(SOLVER_BACKENDS)}")
+    solver = mbh.ModelSolverHelper(backend)
+    solver.set_solver_specific_parameters(_QUIET_WITH_GAP[backend].format(gap=relative_gap))
     solver.set_time_limit_in_seconds(max(time_limit_s, 0.01))
     started = time.perf_counter()
     solver.solve(helper)

@@ -37,7 +37,7 @@ from domain.scheduling.errors import ScheduleError
 from domain.scheduling.formulation import Core, build_core, tie_break_slope
 from domain.scheduling.greedy import commit
 from domain.scheduling.layout import DOWN, Flows, Stacked, flows, stack
-from domain.scheduling.lp_arrays import ModelArrays, SolveOutcome, run_highs
+from domain.scheduling.lp_arrays import SOLVER_BACKENDS, ModelArrays, SolveOutcome, run_solver
 from domain.scheduling.problem import SchedulingProblem
 from domain.scheduling.result import DeviceSchedule, ScheduleResult, energy_cost_eur, find_unmet
 from domain.scheduling.signs import sign_binaries, site_sign_binaries
@@ -57,6 +57,7 @@ class _Clock:
     """Accumulated model-build and solver time (s) against the solver time limit."""
 
     limit_s: float
+    backend: str = "highs"
     build_s: float = 0.0
     solve_s: float = 0.0
 
@@ -71,7 +72,7 @@ class _Clock:
         return helper
 
     def run(self, helper, relative_gap: float, share: float = 1.0) -> SolveOutcome:
-        outcome = run_highs(helper, self.left_s * share, relative_gap)
+        outcome = run_solver(helper, self.left_s * share, relative_gap, self.backend)
         self.solve_s += outcome.solve_time_s
         return outcome
 
@@ -216,17 +217,25 @@ def _result(problem, st, fl, built, outcome, timings, how, soft_all) -> Schedule
     )
 
 
-def solve(problem: SchedulingProblem, *, time_limit_s: float = 30.0, relative_gap: float = 1e-4) -> ScheduleResult:
-    """Schedule all devices of ``problem`` with HiGHS; powers in kW (consumption positive), SoC in kWh.
+def solve(
+    problem: SchedulingProblem, *, time_limit_s: float = 30.0, relative_gap: float = 1e-4, backend: str = "highs"
+) -> ScheduleResult:
+    """Schedule all devices of ``problem``; powers in kW (consumption positive), SoC in kWh.
 
     ``time_limit_s`` bounds the total solver wall time over all solves; ``relative_gap`` is the
-    MIP gap at which to stop (ignored for pure LPs). Raises :class:`ScheduleError` when no
-    solution is found at all (e.g. the time limit hits before a first incumbent).
+    MIP gap at which to stop (ignored for pure LPs); ``backend`` is one of
+    :data:`SOLVER_BACKENDS` (``highs`` or ``scip``). Raises :class:`ScheduleError` when no
+    solution is found at all (e.g. the time limit hits before a first incumbent), ``ValueError``
+    for an unknown backend or a non-positive limit or gap.
     """
+    if backend not in SOLVER_BACKENDS:
+        raise ValueError(f"unknown solver backend {backend!r}; choose one of {', '.join(SOLVER_BACKENDS)}")
+    if not time_limit_s > 0 or not relative_gap >= 0:
+        raise ValueError(f"time_limit_s must be > 0 and relative_gap >= 0, got {time_limit_s} and {relative_gap}")
     started = time.perf_counter()
     st = stack(problem)
     fl = flows(st)
-    clock = _Clock(time_limit_s, build_s=time.perf_counter() - started)
+    clock = _Clock(time_limit_s, backend, build_s=time.perf_counter() - started)
     setup = _Setup(problem, st, fl, False, fl.split & st.needs_binaries)
     for rounds in range(1, 5):
         built, outcome, method = _solve_model(setup, clock, relative_gap)

@@ -49,11 +49,19 @@ def test_get_service_is_public_and_lists_the_services(api: ApiHarness) -> None:
         "version": "2.0",
         "status": "PROCESSED",
     }
-    names = ["getConnection", "getMeterData", "postMeterData", "getDeviceMessage", "postUdiEvent"]
+    names = [
+        "getConnection",
+        "getMeterData",
+        "postMeterData",
+        "getPrognosis",
+        "postPrognosis",
+        "getDeviceMessage",
+        "postUdiEvent",
+    ]
     assert [s["name"] for s in body["services"]] == names
     assert all(s["access"] and s["description"] for s in body["services"])
     mdc = api.client.get("/api/v2_0/getService", params={"access": "MDC"}).json()["services"]
-    assert [s["name"] for s in mdc] == names[:3]
+    assert [s["name"] for s in mdc] == names[:5]
     unknown = api.client.get("/api/v2_0/getService", params={"access": "Astronaut"})
     assert (unknown.status_code, unknown.json()["status"]) == (400, "INVALID_ROLE")
 

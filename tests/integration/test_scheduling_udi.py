@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import pydantic
 import pytest
 import sqlalchemy as sa
 from scheduling_support import BOB, DAY, SchedulingHarness
 
 from api.routers.schedule_common import wait_for_schedule
+from infra.settings import Settings
 from projections import schedules as sq
 from projections.readings_query import BeliefFilter, latest_values
-from streams.scheduler import SchedulerProcessor
+from streams.scheduler import SchedulerProcessor, SolverOptions
 
 STEP_H = 0.25
 
@@ -86,6 +88,8 @@ def test_schedule_values_are_beliefs_of_the_scheduler_on_the_power_sensor(harnes
     message = harness.udi_message(event_id=1)
     assert harness.post_udi(message).status_code == 200
     values = harness.device_message(message["event"], unit="kW").json()["values"]
+    harness.settle()  # the beliefs follow the schedule's outcome; the readings read model may lag behind
+    harness.wait_projected()
 
     sensor_id = harness.world.sensors["battery/power"]
     data = harness.client.get(
@@ -185,19 +189,19 @@ def test_bad_udi_events_are_refused_with_a_code_and_field(harness: SchedulingHar
 
 
 @pytest.mark.parametrize(
-    ("asset", "owner", "email", "code"),
+    ("asset", "owner", "email", "status", "code"),
     [
-        ("beta-battery", "Beta", None, "UNRECOGNIZED_CONNECTION_GROUP"),  # another account's device
-        ("battery", "Beta", None, "UNRECOGNIZED_CONNECTION_GROUP"),  # wrong owner in the address
-        ("building", "Alpha", None, "INVALID_DOMAIN"),  # not a battery or EVSE
-        ("battery", "Alpha", BOB, "UNRECOGNIZED_CONNECTION_GROUP"),
+        ("beta-battery", "Beta", None, 400, "UNRECOGNIZED_CONNECTION_GROUP"),  # another account's device
+        ("battery", "Beta", None, 400, "UNRECOGNIZED_CONNECTION_GROUP"),  # wrong owner in the address
+        ("building", "Alpha", None, 400, "INVALID_DOMAIN"),  # not a battery or EVSE
+        ("battery", "Alpha", BOB, 403, "INVALID_SENDER"),  # Bob's account has no Prosumer/ESCo role
     ],
 )
-def test_udi_events_only_for_the_users_devices(harness: SchedulingHarness, asset, owner, email, code) -> None:
+def test_udi_events_only_for_the_users_devices(harness: SchedulingHarness, asset, owner, email, status, code) -> None:
     head = harness.head
     message = harness.udi_message(asset=asset, event_id=1, event=harness.address(asset, 1, owner=owner))
     response = harness.post_udi(message, **({"email": email} if email else {}))
-    assert (response.status_code, response.json()["status"]) == (400, code)
+    assert (response.status_code, response.json()["status"]) == (status, code)
     assert harness.head == head
 
 
@@ -226,8 +230,8 @@ def test_device_message_errors(harness: SchedulingHarness) -> None:
         response = harness.client.get("/api/v2_0/getDeviceMessage", params=query, headers=harness.headers())
         assert response.status_code == 400, (params, response.text)
         assert (response.json()["status"], response.json().get("field")) == (code, field), params
-    other = harness.device_message(message["event"], email=BOB)
-    assert (other.status_code, other.json()["status"]) == (400, "UNRECOGNIZED_CONNECTION_GROUP")
+    other = harness.device_message(message["event"], email=BOB)  # no Prosumer/ESCo role: not a sender
+    assert (other.status_code, other.json()["status"]) == (403, "INVALID_SENDER")
 
 
 def test_a_schedule_that_cannot_be_computed_is_reported(harness: SchedulingHarness) -> None:
@@ -268,3 +272,26 @@ def test_while_the_scheduler_has_not_run_the_schedule_is_waiting(tmp_path) -> No
         assert harness.device_message(message["event"]).status_code == 200
     finally:
         harness.close()
+
+
+def test_the_solver_backend_and_limits_come_from_the_settings(tmp_path) -> None:
+    harness = SchedulingHarness(
+        tmp_path, scheduler_backend="scip", scheduler_time_limit_s=5.0, scheduler_relative_gap=0.01
+    )
+    try:
+        (scheduler,) = [p for p in harness.platform.processors if isinstance(p, SchedulerProcessor)]
+        assert scheduler.options == SolverOptions(time_limit_s=5.0, relative_gap=0.01, backend="scip")
+        message = harness.udi_message(event_id=1)
+        assert harness.post_udi(message).status_code == 200
+        values = harness.device_message(message["event"], unit="kW").json()["values"]
+        assert soc_after(12.1, values, 24) >= 60 - 1e-6  # SCIP reaches the target as HiGHS does
+    finally:
+        harness.close()
+
+
+@pytest.mark.parametrize(
+    "setting", [{"scheduler_backend": "cbc"}, {"scheduler_time_limit_s": 0}, {"scheduler_relative_gap": 1.5}]
+)
+def test_bad_solver_settings_are_refused_at_start_naming_the_setting(setting) -> None:
+    with pytest.raises(pydantic.ValidationError, match=next(iter(setting))):
+        Settings(**setting)
