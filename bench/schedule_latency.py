@@ -1,17 +1,24 @@
-"""Latency from ``postUdiEvent`` to the schedule being served by ``getDeviceMessage`` (embedded deployment).
+"""Latency from a state-of-charge event to its schedule being served (embedded deployment).
 
 Starts ``flexledger serve`` (SQLite event store, in-process log and runner, SQLite read models)
 in a subprocess, builds a site over the v3 API (day-ahead prices, a battery with a 15-minute
-power sensor), then repeatedly:
+power sensor and a state-of-charge sensor named in its flex-model), then repeatedly, with
+``--trigger udi`` (default):
 
 1. ``POST /api/v2_0/postUdiEvent`` — a ``soc-with-targets`` event (new event id each time; the
    planning horizon is FlexMeasures' 48 hours = 192 steps, so every event is a 192-step MILP),
-2. ``GET /api/v2_0/getDeviceMessage`` for that event, until it answers 200 with values.
+2. ``GET /api/v2_0/getDeviceMessage`` for that event, until it answers 200 with values;
 
-The figure is the wall time from sending 1. to receiving the 200 of 2., over sequential
+or with ``--trigger reading``:
+
+1. ``POST /api/v3_0/sensors/{soc sensor}/data`` — one state-of-charge reading at the current
+   quarter hour (a 192-step MILP as well),
+2. ``GET /api/v3_0/sensors/{power sensor}/schedules/latest`` until it serves a new schedule.
+
+The figure is the wall time from sending 1. to receiving the answer of 2., over sequential
 requests on one keep-alive connection. Prints p50, p90, p99 and max (target: p99 < 100 ms).
 
-Run: ``.venv/bin/python bench/schedule_latency.py [--events 300] [--warmup 20]``
+Run: ``.venv/bin/python bench/schedule_latency.py [--trigger udi|reading] [--events 300] [--warmup 20]``
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from bench.common import median, percentile, running_server, temp_home  # noqa: 
 
 DAY = datetime(2015, 6, 2, tzinfo=UTC)
 PRICE_DAYS = 30
+BATTERY_MODEL = {"soc-max": "100 kWh", "soc-min": "5 kWh", "power-capacity": "20 kW", "roundtrip-efficiency": "90%"}
 
 
 def _post(client: httpx.Client, path: str, body: dict) -> dict:
@@ -39,8 +47,8 @@ def _post(client: httpx.Client, path: str, body: dict) -> dict:
     return response.json()
 
 
-def build_site(client: httpx.Client) -> tuple[int, int]:
-    """(account id, battery asset id) of a site with prices and a battery."""
+def build_site(client: httpx.Client, price_start: datetime) -> dict[str, int]:
+    """Ids of a site with prices from ``price_start`` and a battery: account, battery, power, soc."""
     types = {t["name"]: t["id"] for t in client.get("/api/v3_0/assets/types").json()}
     market = _post(client, "/api/v3_0/assets", {"name": "market", "generic_asset_type_id": types["market"]})
     prices = _post(
@@ -50,7 +58,7 @@ def build_site(client: httpx.Client) -> tuple[int, int]:
     values = [30.0 if h % 24 < 6 or h % 24 >= 22 else 60.0 + (h % 24) for h in range(24 * PRICE_DAYS)]
     _post(
         client, f"/api/v3_0/sensors/{prices['id']}/data",
-        {"values": values, "start": DAY.isoformat(), "duration": f"P{PRICE_DAYS}D", "unit": "EUR/MWh"},
+        {"values": values, "start": price_start.isoformat(), "duration": f"P{PRICE_DAYS}D", "unit": "EUR/MWh"},
     )  # fmt: skip
     site = _post(
         client, "/api/v3_0/assets",
@@ -60,21 +68,27 @@ def build_site(client: httpx.Client) -> tuple[int, int]:
     battery = _post(
         client, "/api/v3_0/assets",
         {"name": "battery", "generic_asset_type_id": types["battery"], "parent_asset_id": site["id"],
-         "flex_model": {"soc-max": "100 kWh", "soc-min": "5 kWh", "power-capacity": "20 kW",
-                        "roundtrip-efficiency": "90%"}},
+         "flex_model": BATTERY_MODEL},
     )  # fmt: skip
-    _post(
-        client, "/api/v3_0/sensors",
-        {"name": "power", "unit": "kW", "event_resolution": "PT15M", "generic_asset_id": battery["id"],
-         "timezone": "Europe/Amsterdam"},
+    power, soc = (
+        _post(
+            client, "/api/v3_0/sensors",
+            {"name": name, "unit": unit, "event_resolution": "PT15M", "generic_asset_id": battery["id"],
+             "timezone": "Europe/Amsterdam"},
+        )["id"]
+        for name, unit in (("power", "kW"), ("state of charge", "kWh"))
     )  # fmt: skip
-    return battery["account_id"], battery["id"]
+    model = {**BATTERY_MODEL, "sensor": power, "state-of-charge": {"sensor": soc}}
+    response = client.patch(f"/api/v3_0/assets/{battery['id']}", json={"flex_model": model})
+    if response.status_code != 200:
+        raise RuntimeError(f"PATCH asset: {response.status_code} {response.text}")
+    return {"account": battery["account_id"], "battery": battery["id"], "power": power, "soc": soc}
 
 
-def one_event(client: httpx.Client, account_id: int, asset_id: int, event_id: int) -> float:
+def one_udi_event(client: httpx.Client, site: dict[str, int], event_id: int) -> float:
     """Seconds from posting UDI event ``event_id`` to getDeviceMessage serving its schedule."""
     at = DAY + timedelta(minutes=15 * event_id)
-    address = f"ea1.2018-06.io.flexmeasures.company:{account_id}:{asset_id}:{event_id}:soc-with-targets"
+    address = f"ea1.2018-06.io.flexmeasures.company:{site['account']}:{site['battery']}:{event_id}:soc-with-targets"
     message = {
         "type": "PostUdiEventRequest", "event": address, "value": 10 + event_id % 50, "unit": "kWh",
         "datetime": at.isoformat(), "targets": [{"value": 80, "datetime": (at + timedelta(hours=6)).isoformat()}],
@@ -92,22 +106,54 @@ def one_event(client: httpx.Client, account_id: int, asset_id: int, event_id: in
             raise RuntimeError(f"getDeviceMessage: {answer.status_code} {answer.text}")
 
 
+def this_quarter() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(minute=now.minute // 15 * 15, second=0, microsecond=0)
+
+
+def one_reading(client: httpx.Client, site: dict[str, int], event_id: int) -> float:
+    """Seconds from posting a state-of-charge reading to ``schedules/latest`` serving its schedule."""
+    latest = f"/api/v3_0/sensors/{site['power']}/schedules/latest"
+    before = client.get(latest)
+    previous = before.json().get("schedule") if before.status_code == 200 else None
+    body = {"values": [10 + event_id % 50], "start": this_quarter().isoformat(), "duration": "PT15M", "unit": "kWh"}
+    started = time.perf_counter()
+    posted = client.post(f"/api/v3_0/sensors/{site['soc']}/data", json=body)
+    if posted.status_code != 200:
+        raise RuntimeError(f"POST data: {posted.status_code} {posted.text}")
+    while True:
+        answer = client.get(latest)
+        if answer.status_code == 200 and answer.json()["schedule"] != previous:
+            return time.perf_counter() - started
+        if answer.status_code not in (200, 202, 404):
+            raise RuntimeError(f"schedules/latest: {answer.status_code} {answer.text}")
+
+
+TRIGGERS = {
+    "udi": (one_udi_event, "postUdiEvent -> getDeviceMessage"),
+    "reading": (one_reading, "state-of-charge reading -> schedules/latest"),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=300, help="measured UDI events")
+    parser.add_argument("--trigger", choices=sorted(TRIGGERS), default="udi", help="what asks for the schedule")
+    parser.add_argument("--events", type=int, default=300, help="measured state-of-charge events")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured events first")
     args = parser.parse_args()
     with running_server(temp_home()) as (base, token), httpx.Client(
         base_url=base, headers={"Authorization": token}, timeout=60
     ) as client:
-        account_id, asset_id = build_site(client)
+        one_event, label = TRIGGERS[args.trigger]
+        yesterday = this_quarter().replace(minute=0) - timedelta(days=1)
+        site = build_site(client, DAY if args.trigger == "udi" else yesterday)
         for event_id in range(1, args.warmup + 1):
-            one_event(client, account_id, asset_id, event_id)
+            one_event(client, site, event_id)
         first = args.warmup + 1
-        latencies = [one_event(client, account_id, asset_id, i) for i in range(first, first + args.events)]
+        latencies = [one_event(client, site, i) for i in range(first, first + args.events)]
     ms = [x * 1000 for x in latencies]
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
-    print(f"postUdiEvent -> getDeviceMessage (embedded, 192-step battery MILP), {len(ms)} events "
+    print(f"{label} (embedded, 192-step battery MILP), {len(ms)} events "
           f"(load average {' '.join(load)}):")  # fmt: skip
     print(f"  p50 {median(ms):7.1f} ms   p90 {percentile(ms, 90):7.1f} ms   p99 {percentile(ms, 99):7.1f} ms   "
           f"max {max(ms):7.1f} ms   (target p99 < 100 ms)")  # fmt: skip

@@ -175,13 +175,13 @@ class SchedulerProcessor:
 
     def _last_udi_event(self, asset_id: int, before_position: int) -> UdiEventPosted | None:
         """The device's latest UDI event stored before ``before_position`` (from the event store)."""
-        revision = -1
+        revision, page_size = -1, 20
         while True:
-            page = self.store.read_stream(udi_stream(asset_id), from_revision=revision, backwards=True, limit=20)
+            page = self.store.read_stream(udi_stream(asset_id), from_revision=revision, backwards=True, limit=page_size)
             for recorded in page:
                 if recorded.global_position < before_position:
                     return recorded.decode()
-            if len(page) < 20 or page[-1].stream_revision == 0:
+            if len(page) < page_size or page[-1].stream_revision == 0:
                 return None
             revision = page[-1].stream_revision - 1
 

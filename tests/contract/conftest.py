@@ -6,8 +6,8 @@ To add an adapter, add ONE ``pytest.param`` line to the list of its port:
   PostgreSQL when ``FLEXLEDGER_TEST_POSTGRES_URL`` is set, KurrentDB
   (``infra/eventstore/kurrentdb.py``, ``KurrentDbEventStore(url)``) when
   ``FLEXLEDGER_TEST_KURRENTDB_URL`` is set (each skips with that reason otherwise).
-* :data:`LOG_ADAPTERS` — ``tests/contract/test_log.py``. Add a ``kafka`` factory (a context
-  manager yielding a ``Log`` whose topics have at least 2 partitions) and its line.
+* :data:`LOG_ADAPTERS` — ``tests/contract/test_log.py``: memory and Kafka (the mock cluster);
+  a factory is a context manager yielding a ``Log`` whose topics have at least 2 partitions.
 * :data:`READ_MODEL_ADAPTERS` — ``tests/contract/test_readmodels.py``.
 
 An event-store adapter is a :class:`StoreAdapter`: ``storage(tmp_path)`` is a context manager
@@ -160,9 +160,27 @@ def memory_log() -> Iterator[Log]:
         log.close()
 
 
+@contextmanager
+def kafka_log() -> Iterator[Log]:
+    """A KafkaLog on librdkafka's mock cluster: a real Kafka-protocol broker inside this process,
+    alive as long as the producer that started it (it auto-creates topics with 4 partitions)."""
+    from confluent_kafka import Producer
+
+    from infra.log.kafka import KafkaLog
+
+    keeper = Producer({"test.mock.num.brokers": 1, "bootstrap.servers": "unused:1", "log_level": 3})
+    servers = ",".join(f"{b.host}:{b.port}" for b in keeper.list_topics(timeout=5).brokers.values())
+    log_ = KafkaLog(servers, partitions=4, session_timeout_s=6)
+    try:
+        yield log_
+    finally:
+        log_.close()
+        del keeper
+
+
 LOG_ADAPTERS = [
     pytest.param(memory_log, id="memory"),
-    # pytest.param(kafka_log, id="kafka", marks=pytest.mark.kafka),
+    pytest.param(kafka_log, id="kafka", marks=pytest.mark.kafka),
 ]
 
 
@@ -211,34 +229,3 @@ def read_models_pair(tmp_path) -> Iterator[dict[str, ReadModelDb]]:
     """A fresh SQLite and a fresh PostgreSQL read-model database, to compare their answers."""
     with sqlite_read_models(tmp_path) as sqlite_db, postgres_read_models(tmp_path) as postgres_db:
         yield {"sqlite": sqlite_db, "postgres": postgres_db}
-
-
-# -- kafka log (appended by the Kafka engineer) ---------------------------------------------
-# librdkafka's mock cluster: a real Kafka-protocol broker inside this process, alive as long
-# as the producer that started it. It auto-creates topics with 4 partitions. The ``log``
-# fixture is declared again so that its parameters include this adapter (pytest copies
-# ``params`` when the fixture is declared, so appending to LOG_ADAPTERS alone is not enough).
-@contextmanager
-def kafka_log() -> Iterator[Log]:
-    from confluent_kafka import Producer
-
-    from infra.log.kafka import KafkaLog
-
-    keeper = Producer({"test.mock.num.brokers": 1, "bootstrap.servers": "unused:1", "log_level": 3})
-    servers = ",".join(f"{b.host}:{b.port}" for b in keeper.list_topics(timeout=5).brokers.values())
-    log_ = KafkaLog(servers, partitions=4, session_timeout_s=6)
-    try:
-        yield log_
-    finally:
-        log_.close()
-        del keeper
-
-
-LOG_ADAPTERS.append(pytest.param(kafka_log, id="kafka", marks=pytest.mark.kafka))
-
-
-@pytest.fixture(params=LOG_ADAPTERS)
-def log(request) -> Iterator[Log]:  # noqa: F811 - re-declared with the kafka adapter
-    """A log of the adapter under test (topics with at least 2 partitions)."""
-    with request.param() as log_:
-        yield log_
