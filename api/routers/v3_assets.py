@@ -2,6 +2,10 @@
 
 ``attributes``, ``flex_context``, ``flex_model`` and ``sensors_to_show`` are accepted as JSON
 strings (as FlexMeasures and its client send them) or as objects, and returned as JSON strings.
+
+A flex-model's ``state-of-charge`` (the device's state-of-charge sensor, whose readings trigger
+schedules) is checked on write: ``{"sensor": <id>}`` of a sensor of the same account in kWh,
+MWh or % (else 422 naming ``flex_model.state-of-charge``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from api.deps import Commands, PlatformDep, ReadConn, User, require_account_acce
 from api.errors import ApiError
 from commands import registry as cmd
 from domain.registry import ASSET_TYPES
+from domain.soc_readings import SOC_SENSOR_FIELD, soc_sensor_reference
+from domain.udi import SOC_UNITS
 from projections import registry_query as rq
 
 router = APIRouter(prefix="/api/v3_0", tags=["assets"])
@@ -112,11 +118,31 @@ def list_assets(
 def create_asset(body: AssetIn, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> dict:
     account_id = body.account_id if body.account_id is not None else user.account_id
     require_account_access(user, account_id, write=True)
+    check_soc_sensors(conn, account_id, body.flex_model)
     fields = body.model_dump(exclude={"generic_asset_type_id", "account_id"})
     asset_id = cmd.register_asset(
         commands, cmd.RegisterAsset(account_id=account_id, asset_type=_asset_type(body.generic_asset_type_id), **fields)
     )
     return _after_write(conn, asset_id, platform)
+
+
+def check_soc_sensors(conn: ReadConn, account_id: int, flex_model: dict | list) -> None:
+    """422 unless each ``state-of-charge`` names a sensor of the account in kWh, MWh or %."""
+    entries = flex_model if isinstance(flex_model, list) else [flex_model]
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or SOC_SENSOR_FIELD not in entry:
+            continue
+        where = f"flex_model[{i}]" if isinstance(flex_model, list) else "flex_model"
+        path = f"{where}.{SOC_SENSOR_FIELD}"
+        sensor_id = soc_sensor_reference(entry[SOC_SENSOR_FIELD])
+        if sensor_id is None:
+            raise ApiError(422, "INVALID_FLEX_MODEL", 'state-of-charge must name a sensor: {"sensor": <id>}', path)
+        sensor = rq.sensor_by_id(conn, sensor_id)
+        if sensor is None or sensor["account_id"] != account_id:
+            raise ApiError(422, "UNRECOGNIZED_SENSOR", f"no sensor {sensor_id} in the asset's account", path)
+        if sensor["unit"] not in SOC_UNITS:
+            message = f"sensor {sensor_id} is in {sensor['unit']!r}; a state of charge is in {', '.join(SOC_UNITS)}"
+            raise ApiError(422, "INVALID_UNIT", message, path)
 
 
 def _after_write(conn: ReadConn, asset_id: int, platform: PlatformDep) -> dict:
@@ -132,8 +158,10 @@ def get_asset(asset_id: int, user: User, conn: ReadConn) -> dict:
 def patch_asset(
     asset_id: int, body: AssetPatch, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep
 ) -> dict:
-    visible_asset(conn, user, asset_id, write=True)
+    asset = visible_asset(conn, user, asset_id, write=True)
     changes = body.model_dump(exclude_unset=True)
+    if changes.get("flex_model") is not None:
+        check_soc_sensors(conn, asset["account_id"], changes["flex_model"])
     if "generic_asset_type_id" in changes:
         changes["asset_type"] = _asset_type(changes.pop("generic_asset_type_id"))
     if not changes:

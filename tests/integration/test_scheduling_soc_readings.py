@@ -181,3 +181,21 @@ def test_replaying_decides_as_before_and_appends_nothing(world: SocWorld) -> Non
     assert world.h.head == head
     assert (replay.stats.solved, replay.stats.failed) == (0, 0)
     assert replay.stats.skipped == len(world.h.read(sa.select(sq.schedules)))  # every trigger, nothing more
+
+
+@pytest.mark.parametrize(
+    ("reference", "code"),
+    [("8", "INVALID_FLEX_MODEL"), ({"sensor": 99_999}, "UNRECOGNIZED_SENSOR"), ("power", "INVALID_UNIT")],
+)
+def test_a_bad_state_of_charge_sensor_is_refused_on_write_naming_the_field(world: SocWorld, reference, code) -> None:
+    if reference == "power":
+        reference = {"sensor": world.power}  # a sensor in kW is no state of charge
+    before = world.h.head
+    url = f"/api/v3_0/assets/{world.h.world.assets['battery']}"
+    response = world.h.client.patch(
+        url, json={"flex_model": {"sensor": world.power, "state-of-charge": reference}}, headers=world.h.headers()
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["status"] == code
+    assert response.json()["field"] == "flex_model.state-of-charge"
+    assert world.h.head == before  # nothing appended
