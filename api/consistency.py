@@ -1,8 +1,10 @@
 """Read-your-writes for the HTTP API.
 
 After a command appended events, a route may wait (bounded by
-``FLEXLEDGER_CONSISTENCY_TIMEOUT_S``) until the named processor has applied everything up to
-the store's head, so that a client's next GET sees its own write. Registry writes (assets,
+``FLEXLEDGER_CONSISTENCY_TIMEOUT_S``) until the named processor has applied the written stream
+up to its last event (or everything up to the store's head), so that a client's next GET sees
+its own write. In the distributed deployment this works through the projections' checkpoints
+in the read-model database, for the written stream's log partition (:meth:`Platform.wait_for`). Registry writes (assets,
 sensors) always wait, because their responses are read back from the read model; waiting
 after sensor data posts is turned off with ``FLEXLEDGER_CONSISTENT_WRITES=false`` (then
 readings are eventually consistent).
@@ -21,24 +23,35 @@ REGISTRY = "projection.registry"
 READINGS = "projection.readings"
 
 
-def wait_until_projected(platform: Platform, processor: str, position: int | None = None) -> bool:
-    """True when ``processor`` has applied ``position`` (default: the current head)."""
-    if platform.runner is None:
-        return False
+def wait_until_projected(
+    platform: Platform, processor: str, position: int | None = None, stream_id: str | None = None
+) -> bool:
+    """True when ``processor`` has applied ``position`` (default: the last event of
+    ``stream_id``, else the store's head)."""
     if processor != REGISTRY and not platform.settings.consistent_writes:
         return False
-    target = platform.store.head_position() if position is None else position
-    return platform.wait_for(target, [processor])
+    if position is None:
+        position = _last_position(platform, stream_id) if stream_id else platform.store.head_position()
+    return platform.wait_for(position, [processor], stream_id=stream_id)
+
+
+def _last_position(platform: Platform, stream_id: str) -> int:
+    last = platform.store.read_stream(stream_id, from_revision=-1, backwards=True, limit=1)
+    return last[0].global_position if last else platform.store.head_position()
 
 
 def read_back(
-    platform: Platform, conn: sa.Connection, lookup: Callable[[sa.Connection, int], dict | None], entity_id: int
+    platform: Platform,
+    conn: sa.Connection,
+    lookup: Callable[[sa.Connection, int], dict | None],
+    entity_id: int,
+    stream_id: str,
 ) -> dict:
-    """The registry row of an entity just written: waits for the projection, then reads it.
+    """The registry row of an entity just written to ``stream_id``: waits for the projection, then reads it.
 
     503 ``PROJECTION_LAG`` when the read model has not caught up within the timeout.
     """
-    wait_until_projected(platform, REGISTRY)
+    wait_until_projected(platform, REGISTRY, stream_id=stream_id)
     conn.rollback()  # start a fresh read transaction that sees the projected row
     row = lookup(conn, entity_id)
     if row is None:

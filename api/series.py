@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from api.consistency import READINGS, wait_until_projected
 from api.errors import ApiError
 from commands.context import CommandContext
-from commands.readings import RecordSensorData, record_sensor_data
+from commands.readings import RecordSensorData, record_sensor_data, sensor_data_stream
 from domain.beliefs import to_epoch_s
 from domain.registry import SensorRegistered
 from domain.units import UnitError, convert_values, is_energy_unit
@@ -81,5 +81,5 @@ def post_series(
 ) -> int:
     """Append the values as beliefs; wait (bounded) until they are queryable. Returns the position."""
     result = record_sensor_data(commands, command, sensor_state(sensor))
-    wait_until_projected(platform, READINGS, result.global_position)
+    wait_until_projected(platform, READINGS, result.global_position, sensor_data_stream(command.sensor_id))
     return result.global_position

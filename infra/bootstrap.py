@@ -9,6 +9,7 @@ threads (embedded runner); the distributed deployment runs them in Faust workers
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 
 from commands.context import CommandContext
@@ -29,7 +30,7 @@ from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
 from streams.scheduler import TOPICS as SCHEDULE_TOPICS
 from streams.scheduler import SchedulerProcessor, SolverOptions
-from streams.topics import TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY
+from streams.topics import TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY, topic_of_stream
 
 
 def build_event_store(settings: Settings) -> EventStore:
@@ -45,6 +46,10 @@ def build_event_store(settings: Settings) -> EventStore:
 
     settings.home.mkdir(parents=True, exist_ok=True)
     return SqliteEventStore(settings.event_store_path)
+
+
+CHECKPOINT_POLL_S = 0.01
+"""How often the API polls the read-model checkpoints in the distributed deployment."""
 
 
 def build_log(settings: Settings) -> Log:
@@ -126,12 +131,36 @@ class Platform:
         self.runner = InProcessRunner(relay, loops)
         self.runner.start()
 
-    def wait_for(self, position: int, processors: list[str] | None = None, timeout_s: float | None = None) -> bool:
-        """Block until processors have applied ``position`` (read-your-writes for the API)."""
-        if self.runner is None:
-            return False
+    def wait_for(
+        self,
+        position: int,
+        processors: list[str] | None = None,
+        timeout_s: float | None = None,
+        stream_id: str | None = None,
+    ) -> bool:
+        """Block until processors have applied ``position`` (read-your-writes for the API).
+
+        Embedded: the in-process runner's progress. Distributed (processors in workers): the
+        projections' checkpoints in the read-model database for the log partition that holds
+        ``stream_id``'s events (polled); without ``stream_id``, or for processors that are not
+        projections, it cannot tell and returns ``False`` at once.
+        """
         timeout = self.settings.consistency_timeout_s if timeout_s is None else timeout_s
-        return self.runner.wait_for(position, processors, timeout)
+        if self.runner is not None:
+            return self.runner.wait_for(position, processors, timeout)
+        partition_key = getattr(self.log, "partition_key", None)
+        by_name = {p.name: p for p in self.processors}
+        waiting = [by_name.get(name) for name in processors or list(by_name)]
+        if stream_id is None or partition_key is None or not all(isinstance(p, ProjectionProcessor) for p in waiting):
+            return False
+        topic, deadline = topic_of_stream(stream_id), time.monotonic() + timeout
+        while True:
+            partition = partition_key(topic, stream_id)  # None until the relay created the topic
+            if partition is not None and all(p.has_applied(partition, position) for p in waiting):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(CHECKPOINT_POLL_S)
 
     def stop(self) -> None:
         if self.runner is not None:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from domain.events import RecordedEvent
 from infra import telemetry
-from projections.base import Projection, apply_batch, create_tables, load_checkpoints
+from projections.base import ALL_PARTITIONS, Projection, apply_batch, create_tables, load_checkpoints
 
 
 class ProjectionProcessor:
@@ -25,6 +25,12 @@ class ProjectionProcessor:
             checkpoint = apply_batch(self.engine, self.projection, partition, events)
         telemetry.record_projection_lag(self.projection.name, events)
         return checkpoint
+
+    def has_applied(self, partition: str, position: int) -> bool:
+        """Whether the read model holds the events of ``partition`` up to ``position`` (any process)."""
+        with self.engine.connect() as conn:
+            saved = load_checkpoints(conn, self.projection.name)
+        return max(saved.get(partition, 0), saved.get(ALL_PARTITIONS, 0)) >= position
 
     def checkpoint(self) -> int:
         with self.engine.connect() as conn:

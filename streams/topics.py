@@ -23,8 +23,13 @@ def topic_of(event: RecordedEvent) -> str:
     return CATEGORY_TOPICS.get(event.category, TOPIC_REGISTRY)
 
 
+def topic_of_stream(stream_id: str) -> str:
+    """The category topic of a stream's events (the category is the part before the first ``-``)."""
+    return CATEGORY_TOPICS.get(stream_id.split("-", 1)[0], TOPIC_REGISTRY)
+
+
 def all_topics() -> list[str]:
     return [TOPIC_ALL, TOPIC_REGISTRY, *CATEGORY_TOPICS.values()]
 
 
-__all__ = ["TOPIC_ALL", "TOPIC_JOBS", "TOPIC_READINGS", "TOPIC_REGISTRY", "topic_of", "all_topics"]
+__all__ = ["TOPIC_ALL", "TOPIC_JOBS", "TOPIC_READINGS", "TOPIC_REGISTRY", "topic_of", "topic_of_stream", "all_topics"]

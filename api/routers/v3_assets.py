@@ -20,7 +20,7 @@ from api.consistency import REGISTRY, read_back, wait_until_projected
 from api.deps import Commands, PlatformDep, ReadConn, User, require_account_access, visible_asset
 from api.errors import ApiError
 from commands import registry as cmd
-from domain.registry import ASSET_TYPES
+from domain.registry import ASSET_TYPES, stream_of
 from domain.soc_readings import SOC_SENSOR_FIELD, soc_sensor_reference
 from domain.udi import SOC_UNITS
 from projections import registry_query as rq
@@ -146,7 +146,7 @@ def check_soc_sensors(conn: ReadConn, account_id: int, flex_model: dict | list) 
 
 
 def _after_write(conn: ReadConn, asset_id: int, platform: PlatformDep) -> dict:
-    return asset_json(read_back(platform, conn, rq.asset_by_id, asset_id))
+    return asset_json(read_back(platform, conn, rq.asset_by_id, asset_id, stream_of("asset", asset_id)))
 
 
 @router.get("/assets/{asset_id}")
@@ -174,5 +174,5 @@ def patch_asset(
 def delete_asset(asset_id: int, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> Response:
     visible_asset(conn, user, asset_id, write=True)
     cmd.delete_asset(commands, cmd.DeleteAsset(asset_id=asset_id))
-    wait_until_projected(platform, REGISTRY)
+    wait_until_projected(platform, REGISTRY, stream_id=stream_of("asset", asset_id))
     return Response(status_code=204)

@@ -97,7 +97,7 @@ def trigger_forecast(
     sensor = visible_sensor(conn, user, sensor_id, write=True)
     trigger = validated_trigger(body, sensor, lambda other: visible_sensor(conn, user, other))
     position = append_trigger(commands, trigger)
-    wait_until_projected(platform, JOBS, position)
+    wait_until_projected(platform, JOBS, position, job_stream(trigger.job_id))
     return {"forecast": str(trigger.job_id), "status": "PROCESSED", "message": "Forecasting job has been created."}
 
 

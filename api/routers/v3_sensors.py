@@ -15,6 +15,7 @@ from api.deps import Commands, PlatformDep, ReadConn, User, visible_asset, visib
 from api.errors import ApiError
 from api.timefmt import IsoDuration, format_duration
 from commands import registry as cmd
+from domain.registry import stream_of
 from projections import registry_query as rq
 from projections.readings_query import has_data
 
@@ -111,7 +112,7 @@ def create_sensor(body: SensorIn, user: User, commands: Commands, conn: ReadConn
 
 
 def _after_write(conn: ReadConn, sensor_id: int, platform: PlatformDep) -> dict:
-    return sensor_json(read_back(platform, conn, rq.sensor_by_id, sensor_id))
+    return sensor_json(read_back(platform, conn, rq.sensor_by_id, sensor_id, stream_of("sensor", sensor_id)))
 
 
 @router.get("/sensors/{sensor_id}")
@@ -140,5 +141,5 @@ def patch_sensor(
 def delete_sensor(sensor_id: int, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> Response:
     visible_sensor(conn, user, sensor_id, write=True)
     cmd.delete_sensor(commands, cmd.DeleteSensor(sensor_id=sensor_id))
-    wait_until_projected(platform, REGISTRY)
+    wait_until_projected(platform, REGISTRY, stream_id=stream_of("sensor", sensor_id))
     return Response(status_code=204)

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from aiokafka.partitioner import murmur2
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -46,6 +47,12 @@ _REBALANCE_ERRORS = {
 
 class KafkaPublishError(RuntimeError):
     """Some records were not acknowledged by Kafka; the caller must publish them again."""
+
+
+def partition_for_key(key: str, partitions: int) -> int:
+    """The partition of a non-empty ``key`` under librdkafka's ``murmur2_random`` partitioner:
+    the Java client's murmur2 hash (aiokafka's implementation), positive, modulo ``partitions``."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 class KafkaLog:
@@ -85,6 +92,7 @@ class KafkaLog:
         )
         self._known_topics: set[str] = set()
         self._topics_lock = threading.Lock()
+        self._partition_counts: dict[str, int] = {}
 
     # -- topics -------------------------------------------------------------------------
     def ensure_topics(self, topics: Iterable[str], timeout_s: float = 10.0) -> None:
@@ -117,6 +125,15 @@ class KafkaLog:
         """The partition count of an existing topic (0 when unknown)."""
         found = self._producer.list_topics(topic, timeout=timeout_s).topics.get(topic)
         return len(found.partitions) if found is not None and found.error is None else 0
+
+    def partition_key(self, topic: str, key: str, timeout_s: float = 1.0) -> str | None:
+        """``"<topic>:<partition>"`` of the records with ``key`` (as processors name their
+        checkpoints), or ``None`` while the topic does not exist."""
+        count = self._partition_counts.get(topic) or self.partitions_of(topic, timeout_s)
+        if not count:
+            return None
+        self._partition_counts[topic] = count
+        return f"{topic}:{partition_for_key(key, count)}"
 
     # -- publishing -----------------------------------------------------------------------
     def publish(self, records: Sequence[LogRecord]) -> None:
