@@ -28,8 +28,7 @@ from streams.forecaster import FORECAST_TOPIC, ForecastProcessor
 from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
-from streams.scheduler import TOPICS as SCHEDULE_TOPICS
-from streams.scheduler import SchedulerProcessor, SolverOptions
+from streams.scheduler import SCHEDULE_TOPICS, SchedulerProcessor, SolverOptions
 from streams.topics import TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY, topic_of_stream
 
 

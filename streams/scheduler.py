@@ -58,7 +58,10 @@ from streams.topics import CATEGORY_TOPICS
 
 log = logging.getLogger(__name__)
 TRIGGER_TYPES = frozenset({"ScheduleTriggered", "UdiEventPosted"})
-TOPICS = (CATEGORY_TOPICS["udi"], CATEGORY_TOPICS["schedule"], CATEGORY_TOPICS["sensordata"])
+SCHEDULE_TOPICS = (CATEGORY_TOPICS["udi"], CATEGORY_TOPICS["schedule"])
+"""Where UDI events, schedule triggers and outcomes are (the schedules projection reads these)."""
+TOPICS = (*SCHEDULE_TOPICS, CATEGORY_TOPICS["sensordata"])
+"""The scheduler's topics: the schedule topics plus the readings (state-of-charge readings)."""
 INFRASTRUCTURE_ERRORS = (sa.exc.SQLAlchemyError, EventStoreError, OSError)
 SAVE_EVERY = 1000
 """Positions after which a batch without triggers saves the checkpoint anyway."""
