@@ -63,8 +63,6 @@ SCHEDULE_TOPICS = (CATEGORY_TOPICS["udi"], CATEGORY_TOPICS["schedule"])
 TOPICS = (*SCHEDULE_TOPICS, CATEGORY_TOPICS["sensordata"])
 """The scheduler's topics: the schedule topics plus the readings (state-of-charge readings)."""
 INFRASTRUCTURE_ERRORS = (sa.exc.SQLAlchemyError, EventStoreError, OSError)
-SAVE_EVERY = 1000
-"""Positions after which a batch without triggers saves the checkpoint anyway."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +118,7 @@ class SchedulerProcessor:
     def process(self, partition: str, events: Sequence[RecordedEvent]) -> int:
         done = self._checkpoints().get(partition, 0)
         done = max(done, self._checkpoints().get(ALL_PARTITIONS, 0))
-        last, handled = done, False
+        last = done
         readings = [r.global_position for r in events if r.global_position > done and reading_sensor_id(r) is not None]
         if readings:
             self.soc_index.catch_up(max(readings))  # one read of the asset events per batch
@@ -129,14 +127,10 @@ class SchedulerProcessor:
                 continue
             if recorded.type in TRIGGER_TYPES:
                 self.handle(recorded)
-                handled = True
             elif (soc := self._soc_trigger(recorded)) is not None:
                 self.handle(recorded, soc)
-                handled = True
             last = max(last, recorded.global_position)
-        # one checkpoint write per batch with triggers (a crash re-handles them: no-ops); batches of
-        # other events (e.g. the scheduler's own outcomes) are saved every SAVE_EVERY positions
-        if handled or last - self._checkpoints().get(partition, 0) >= SAVE_EVERY:
+        if last > done:  # a crash before this re-handles the batch's triggers: no-ops (deterministic ids)
             self._save(partition, last)
         return last
 
