@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,6 +42,7 @@ from domain.schedules import (
     schedule_stream,
     scheduling_result,
 )
+from domain.soc_readings import SocOutput
 from domain.udi import UdiError, UdiEventPosted, decide_udi_event, udi_stream
 from infra.eventstore.port import ANY, NO_STREAM, AppendResult, WrongExpectedRevision
 
@@ -114,10 +116,12 @@ def record_schedule_computed(
     sensors: dict[int, SensorRegistered],
     belief_time: datetime,
     job: JobRequested,
+    soc_outputs: Mapping[int, SocOutput] | None = None,
 ) -> int:
-    """Append the schedule, then each device's power beliefs, then the job's end (in that order:
-    a FINISHED job means the schedule and the beliefs are stored). Returns the global position
-    of the last beliefs appended (0 when there were none)."""
+    """Append the schedule, then each device's power beliefs (and its planned state of charge on
+    its state-of-charge sensor, ``soc_outputs`` per power sensor), then the job's end (in that
+    order: a FINISHED job means the schedule and the beliefs are stored). Returns the global
+    position of the last beliefs appended (0 when there were none)."""
     schedule_id = computed.schedule_id
     outcome = ctx.new_event(computed, outcome_event_id(schedule_id))
     ctx.store.append(schedule_stream(schedule_id), [outcome], ANY)
@@ -137,6 +141,10 @@ def record_schedule_computed(
         )
         appended = record_sensor_data(ctx, command, sensors[device.sensor_id])
         beliefs_position = max(beliefs_position, appended.global_position)
+        output = (soc_outputs or {}).get(device.sensor_id)
+        if output is not None and device.soc_kwh:
+            appended = _record_planned_soc(ctx, computed, device.soc_kwh, output, belief_time)
+            beliefs_position = max(beliefs_position, appended.global_position)
     message = "Scheduling job has finished."
     if computed.unmet:
         message += f" {len(computed.unmet)} soft constraint(s) could not be met; see scheduling_result."
@@ -151,6 +159,27 @@ def record_schedule_computed(
     finished = JobFinished(job_id=schedule_id, message=message, result=result)
     _append_job_end(ctx, job, finished)
     return beliefs_position
+
+
+def _record_planned_soc(
+    ctx: CommandContext, computed: ScheduleComputed, soc_kwh: list[float], output: SocOutput, belief_time: datetime
+) -> AppendResult:
+    """The planned state of charge at every step boundary (start .. end), source ``scheduler``."""
+    sensor, values, unit = output.sensor, list(soc_kwh), "kWh"
+    if sensor.unit == "%" and output.capacity_kwh:
+        values, unit = [100.0 * v / output.capacity_kwh for v in values], "%"
+    command = RecordSensorData(
+        sensor_id=sensor.sensor_id,
+        start=computed.start,
+        duration=timedelta(seconds=computed.resolution_s) * len(values),
+        values=values,
+        unit=unit,
+        source="scheduler",
+        source_type="scheduler",
+        prior=belief_time,
+        event_id=beliefs_event_id(computed.schedule_id, sensor.sensor_id),
+    )
+    return record_sensor_data(ctx, command, sensor)
 
 
 def record_schedule_failed(ctx: CommandContext, failed: ScheduleFailed, job: JobRequested) -> None:

@@ -14,6 +14,9 @@ schedule only when it is
 * fresh: the value's time is at most :data:`SOC_READING_MAX_AGE` before the event was recorded,
   so importing history does not plan the past once per imported event.
 
+The scheduler also writes the planned state of charge to that sensor (source ``scheduler``, see
+:class:`SocOutput`); those beliefs are no measurement, so they trigger nothing.
+
 All three tests use only the event itself, so replaying history decides the same way.
 Values are in the sensor's unit (kWh, MWh or % of the device's ``soc-max``).
 """
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_us
-from domain.registry import AssetRegistered
+from domain.registry import AssetRegistered, SensorRegistered
 
 SOC_SENSOR_FIELD = "state-of-charge"
 """FlexMeasures' flex-model field naming a device's state-of-charge sensor."""
@@ -40,6 +43,16 @@ class SocLink:
 
     asset_id: int
     power_sensor_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SocOutput:
+    """A device's state-of-charge sensor, where the scheduler writes the planned state of charge
+    (as FlexMeasures does with ``state-of-charge``); ``capacity_kwh`` (the device's soc-max)
+    converts kWh to % for sensors in %."""
+
+    sensor: SensorRegistered
+    capacity_kwh: float | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,8 +34,8 @@ from domain.registry import SensorRegistered
 from domain.schedules import ScheduleTriggered, schedule_id_for
 from domain.scheduling import soc_capacity_kwh
 from domain.scheduling.timeseries import TimeSeries
-from domain.soc_readings import SocLink, SocReading
-from domain.udi import DEVICE_ASSET_TYPES, UdiError, UdiEventPosted, soc_in_kwh
+from domain.soc_readings import SOC_SENSOR_FIELD, SocLink, SocOutput, SocReading, soc_sensor_reference
+from domain.udi import DEVICE_ASSET_TYPES, SOC_UNITS, UdiError, UdiEventPosted, soc_in_kwh
 from domain.units import is_power_unit_or_false
 from projections import registry_query as rq
 from projections.readings_query import BeliefFilter, latest_values
@@ -71,6 +71,8 @@ class ScheduleRequest:
     belief_time: datetime
     job: JobRequested
     notes: list[str] = field(default_factory=list)
+    soc_outputs: dict[int, SocOutput] = field(default_factory=dict)
+    """Per power sensor: the device's state-of-charge sensor, where the planned SoC is written."""
 
     @property
     def sensor_ids(self) -> list[int]:
@@ -104,14 +106,48 @@ def request_for(conn: sa.Connection, recorded: RecordedEvent, soc: SocTrigger | 
     ``soc`` is given when ``recorded`` is a state-of-charge reading (``SensorDataRecorded``).
     """
     schedule_id = schedule_id_for(recorded.event_id)
-    if soc is not None:
-        return _from_soc_reading(conn, recorded, soc, schedule_id)
     event = recorded.decode()
-    if isinstance(event, ScheduleTriggered):
-        return _from_trigger(conn, recorded, event, schedule_id)
-    if isinstance(event, UdiEventPosted):
-        return _from_udi(conn, recorded, event, schedule_id)
-    raise TypeError(f"{recorded.type} does not trigger a schedule")
+    if soc is not None:
+        request = _from_soc_reading(conn, recorded, soc, schedule_id)
+    elif isinstance(event, ScheduleTriggered):
+        request = _from_trigger(conn, recorded, event, schedule_id)
+    elif isinstance(event, UdiEventPosted):
+        request = _from_udi(conn, recorded, event, schedule_id)
+    else:
+        raise TypeError(f"{recorded.type} does not trigger a schedule")
+    request.soc_outputs = soc_outputs(conn, request)
+    return request
+
+
+def soc_outputs(conn: sa.Connection, request: ScheduleRequest) -> dict[int, SocOutput]:
+    """The state-of-charge sensors the devices' flex-models name, where the planned SoC can go.
+
+    A sensor must exist, be in kWh, MWh or % (then the device needs a soc-max), and be
+    instantaneous or have the schedule's resolution (a state of charge is a level: it is not split
+    over finer steps); otherwise a note says why nothing is written to it.
+    """
+    found: dict[int, SocOutput] = {}
+    for model in request.flex_model:
+        soc_id = soc_sensor_reference(model.get(SOC_SENSOR_FIELD))
+        if soc_id is None or not isinstance(model.get("sensor"), int):
+            continue
+        row = rq.sensor_by_id(conn, soc_id)
+        resolution_s = int(request.resolution.total_seconds())
+        capacity_kwh = soc_capacity_kwh(model)
+        if (
+            row is None
+            or row["unit"] not in SOC_UNITS
+            or row["event_resolution_s"] not in (0, resolution_s)
+            or (row["unit"] == "%" and not capacity_kwh)
+        ):
+            request.notes.append(
+                f"The planned state of charge is not written to sensor {soc_id}: it must exist, be in "
+                f"{', '.join(SOC_UNITS)} (% needs the device's soc-max) and be instantaneous or have the "
+                "schedule's resolution."
+            )
+            continue
+        found[model["sensor"]] = SocOutput(sensor_state(row), capacity_kwh)
+    return found
 
 
 def _sensors(conn: sa.Connection, ids: list[int]) -> dict[int, SensorRegistered]:

@@ -201,7 +201,9 @@ class SchedulerProcessor:
                 return
             outcome = self._solve(conn, request)
         if isinstance(outcome, ScheduleComputed):
-            position = record_schedule_computed(ctx, outcome, request.sensors, request.belief_time, request.job)
+            position = record_schedule_computed(
+                ctx, outcome, request.sensors, request.belief_time, request.job, request.soc_outputs
+            )
             self._beliefs_position = max(self._beliefs_position, position)
             self.stats.solved += 1
         else:

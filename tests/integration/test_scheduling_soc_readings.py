@@ -46,9 +46,9 @@ class SocWorld:
         if link:
             self.link()
 
-    def _create_soc_sensor(self, unit: str = "kWh") -> int:
+    def _create_soc_sensor(self, unit: str = "kWh", resolution: str = "PT15M") -> int:
         body = {
-            "name": f"soc in {unit}", "unit": unit, "event_resolution": "PT15M",
+            "name": f"soc in {unit} per {resolution}", "unit": unit, "event_resolution": resolution,
             "generic_asset_id": self.h.world.assets["battery"], "timezone": "Europe/Amsterdam",
         }  # fmt: skip
         response = self.h.client.post("/api/v3_0/sensors", json=body, headers=self.h.headers())
@@ -79,6 +79,14 @@ class SocWorld:
     def schedules(self) -> list[dict]:
         query = sa.select(sq.schedules).where(sq.schedules.c.trigger == "reading")
         return self.h.read(query.order_by(sq.schedules.c.outcome_position))
+
+    def planned_soc(self, duration: str) -> list[float]:
+        """The scheduler's beliefs on the state-of-charge sensor, from this quarter hour on."""
+        params = {"start": this_quarter().isoformat(), "duration": duration, "source": "scheduler", "unit": "kWh",
+                  "resolution": "PT15M"}  # fmt: skip
+        response = self.h.client.get(f"/api/v3_0/sensors/{self.soc}/data", params=params, headers=self.h.headers())
+        assert response.status_code == 200, response.text
+        return response.json()["values"]
 
     def latest(self, **params):
         url = f"/api/v3_0/sensors/{self.power}/schedules/latest"
@@ -112,6 +120,10 @@ def test_a_soc_reading_plans_the_device_from_the_measured_state(world: SocWorld)
     job = world.h.client.get(f"/api/v3_0/jobs/{schedule['id']}", headers=world.h.headers())
     assert job.status_code == 200 and job.json()["status"] == "FINISHED"
 
+    planned = world.planned_soc(duration="PT2H")  # FlexMeasures' state-of-charge: the plan goes there too
+    assert planned[0] == pytest.approx(30.0)
+    assert planned == pytest.approx(device[0]["soc_kwh"][:8])
+
 
 def test_a_reading_after_a_udi_event_keeps_its_targets(world: SocWorld) -> None:
     start = this_quarter()
@@ -132,6 +144,15 @@ def test_a_reading_after_a_udi_event_keeps_its_targets(world: SocWorld) -> None:
     assert soc[steps_to_target] == pytest.approx(80.0, abs=1e-6)
     assert schedule["result"]["unresolved"] == []
     assert device[0]["superseded_by"] is None  # the reading's schedule supersedes the UDI event's
+
+
+def test_an_instantaneous_soc_sensor_triggers_and_receives_the_plan(world: SocWorld) -> None:
+    world.soc = world._create_soc_sensor(resolution="PT0H")  # FlexMeasures' SoC sensors are instantaneous
+    world.link()
+    world.post_soc(42.0)
+    (schedule,) = world.schedules()
+    assert schedule["status"] == "FINISHED", schedule
+    assert world.planned_soc(duration="PT1H")[0] == pytest.approx(42.0)
 
 
 @pytest.mark.parametrize(
