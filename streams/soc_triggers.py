@@ -56,10 +56,9 @@ class SocSensorIndex:
             batch = self.store.read_all(self.scanned_to, _READ_BATCH, types=ASSET_EVENT_TYPES)
             for recorded in batch:
                 self._apply(recorded)
-            if len(batch) < _READ_BATCH:
-                self.scanned_to = max(self.scanned_to, position)
-            else:
-                self.scanned_to = batch[-1].global_position
+            last = batch[-1].global_position if batch else self.scanned_to
+            # a short batch read everything stored, and everything before ``position`` is stored
+            self.scanned_to = max(last, position) if len(batch) < _READ_BATCH else last
 
     def link_as_of(self, sensor_id: int, position: int) -> SocLink | None:
         """The device whose state-of-charge sensor ``sensor_id`` was just before ``position``."""
