@@ -62,7 +62,9 @@ def read_series(
     if resolution == sensor_res:
         found = latest_values(conn, sensor["id"], start_s, end_s, beliefs)
     else:
-        aggregate = "sum" if is_energy_unit(sensor["unit"]) else "mean"
+        # energy per interval adds up; levels (other units, and instantaneous sensors such as a
+        # state of charge in kWh) are averaged
+        aggregate = "sum" if sensor_res and is_energy_unit(sensor["unit"]) else "mean"
         found = resampled_values(conn, sensor["id"], start_s, end_s, step_s, aggregate, beliefs)
     values = [found.get(start_s + i * step_s) for i in range(n)]
     unit = unit or sensor["unit"]

@@ -111,3 +111,17 @@ def test_one_day_of_caltech_load_round_trips(api: ApiHarness, shared_data: Path)
     assert api.readings_count(sensor) == 96
     daily_mw = get(api, sensor, "P1D", start=day.isoformat(), resolution="P1D", unit="MW")["values"]
     assert daily_mw == pytest.approx([float(np.mean(load_kw)) / 1000])
+
+
+def test_downsampling_an_instantaneous_level_takes_the_mean(api: ApiHarness) -> None:
+    """A state of charge in kWh on an instantaneous sensor is a level: its values are not added up."""
+    created = api.client.post(
+        "/api/v3_0/sensors",
+        json={"name": "state of charge", "unit": "kWh", "event_resolution": "PT0H",
+              "generic_asset_id": api.asset("Meter")},
+        headers=api.auth(),
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    sensor = created.json()["id"]
+    post(api, sensor, [10.0, 11.0, 12.0, 20.0, 20.0, 23.0], "PT30M", "kWh")  # every 5 minutes
+    assert get(api, sensor, "PT30M", resolution="PT15M")["values"] == [11.0, 21.0]
