@@ -31,6 +31,15 @@ def wait_until_projected(platform: Platform, processor: str, position: int | Non
     return platform.wait_for(target, [processor])
 
 
+async def wait_until_projected_async(platform: Platform, processor: str, position: int) -> bool:
+    """:func:`wait_until_projected` for ``async`` routes: awaits without holding a thread."""
+    if platform.runner is None:
+        return False
+    if processor != REGISTRY and not platform.settings.consistent_writes:
+        return False
+    return await platform.wait_for_async(position, [processor])
+
+
 def read_back(
     platform: Platform, conn: sa.Connection, lookup: Callable[[sa.Connection, int], dict | None], entity_id: int
 ) -> dict:

@@ -133,6 +133,15 @@ class Platform:
         timeout = self.settings.consistency_timeout_s if timeout_s is None else timeout_s
         return self.runner.wait_for(position, processors, timeout)
 
+    async def wait_for_async(
+        self, position: int, processors: list[str] | None = None, timeout_s: float | None = None
+    ) -> bool:
+        """:meth:`wait_for` for coroutines (the event loop is not blocked, no thread is held)."""
+        if self.runner is None:
+            return False
+        timeout = self.settings.consistency_timeout_s if timeout_s is None else timeout_s
+        return await self.runner.wait_for_async(position, processors, timeout)
+
     def stop(self) -> None:
         if self.runner is not None:
             self.runner.stop()
