@@ -5,6 +5,13 @@ unique (idempotency), ``(stream_id, stream_revision)`` is unique (optimistic con
 Appends are serialised by the dialect's lock (``BEGIN IMMEDIATE`` on SQLite, a transaction
 advisory lock on PostgreSQL), so global positions are assigned in commit order and a reader
 never sees a gap that is filled later.
+
+Group commit: appends that arrive while another commit of this process is in progress are
+queued and then committed together, in arrival order, in one transaction (one fsync). Each
+keeps its own idempotency and expected-revision checks, sees the appends before it in the
+group, and returns only after the group's commit; a refused append (wrong expected revision)
+is dropped from the group without touching the others. If the group's transaction fails, each
+of its appends is retried in a transaction of its own, so one failure cannot fail another.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import orjson
 import sqlalchemy as sa
@@ -97,6 +105,24 @@ def _first_of_each_id(events: Sequence[NewEvent], stored: set[str]) -> list[NewE
     return fresh
 
 
+@dataclass
+class _PendingAppend:
+    """One caller's append, queued for the next group commit."""
+
+    stream_id: str
+    events: Sequence[NewEvent]
+    expected: ExpectedRevision
+    result: AppendResult | None = None
+    error: Exception | None = None
+    done: bool = False
+
+
+def _last_appended_position(group: Sequence[_PendingAppend]) -> int | None:
+    """The highest global position written by the group, None when it wrote nothing."""
+    positions = [r.result.global_position for r in group if r.result is not None and r.result.appended]
+    return max(positions, default=None)
+
+
 class SqlEventStore:
     """The SQL event store; subclasses supply the append lock and the live notification."""
 
@@ -108,6 +134,8 @@ class SqlEventStore:
         # Appenders of this process queue here instead of in the database's lock (SQLite's
         # busy handler sleeps in steps of up to 100 ms); other processes still use the DB lock.
         self._writer = threading.Lock()
+        self._pending: list[_PendingAppend] = []  # appends waiting for the next group commit
+        self._pending_lock = threading.Lock()
         self._local_head = self.head_position()
 
     # -- dialect hooks -------------------------------------------------------------------
@@ -125,21 +153,74 @@ class SqlEventStore:
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_revision: ExpectedRevision = ANY
     ) -> AppendResult:
+        """Append durably (committed on return), possibly in one transaction with concurrent appends."""
         if not events:
             raise ValueError("append needs at least one event")
+        request = _PendingAppend(stream_id, events, expected_revision)
         traceparents = [e.metadata.traceparent for e in events]
         span = telemetry.batch_span("eventstore.append", traceparents, {"stream_id": stream_id, "events": len(events)})
-        with span, self._writer, self.engine.begin() as conn:
+        with span:
+            with self._pending_lock:
+                self._pending.append(request)
+            with self._writer:
+                if not request.done:  # else an earlier writer committed it with its group
+                    self._commit_pending()
+        if request.error is not None:
+            raise request.error
+        telemetry.record_appended(stream_id, request.result.appended)
+        return request.result
+
+    def _commit_pending(self) -> None:
+        """Commit every queued append (holding ``_writer``); failures are isolated per append."""
+        with self._pending_lock:
+            group, self._pending = self._pending, []
+        try:
+            self._commit_group(group)
+        except Exception as exc:  # noqa: BLE001 - handed to the callers, never swallowed
+            if len(group) == 1:
+                group[0].result, group[0].error = None, exc
+            else:
+                self._commit_one_by_one(group)
+        finally:
+            for request in group:
+                if request.result is None and request.error is None:  # interrupted
+                    request.error = RuntimeError("the append was interrupted before its commit")
+                request.done = True
+        self._advance_local_head(group)
+
+    def _commit_one_by_one(self, group: list[_PendingAppend]) -> None:
+        for request in group:
+            try:
+                self._commit_group([request])
+            except Exception as exc:  # noqa: BLE001 - raised by the caller of this append
+                request.result, request.error = None, exc
+
+    def _commit_group(self, group: list[_PendingAppend]) -> None:
+        """Append each request in order in one transaction; outcomes are set only once it committed."""
+        with self.engine.begin() as conn:
             self._lock_for_append(conn)
-            result = self._append_locked(conn, stream_id, events, expected_revision)
-            if result.appended:
-                self._notify(conn, result.global_position)
-        telemetry.record_appended(stream_id, result.appended)
-        if result.appended:
+            outcomes = [self._try_append(conn, request) for request in group]
+            written = [r.global_position for r, _ in outcomes if r is not None and r.appended]
+            if written:
+                self._notify(conn, max(written))
+        for request, (result, error) in zip(group, outcomes, strict=True):
+            request.result, request.error = result, error
+
+    def _try_append(
+        self, conn: Connection, request: _PendingAppend
+    ) -> tuple[AppendResult | None, Exception | None]:
+        """(result, None), or (None, error) for an append refused before it wrote anything."""
+        try:
+            return self._append_locked(conn, request.stream_id, request.events, request.expected), None
+        except (WrongExpectedRevision, ValueError) as exc:
+            return None, exc
+
+    def _advance_local_head(self, group: list[_PendingAppend]) -> None:
+        last = _last_appended_position(group)
+        if last is not None:
             with self._appended:
-                self._local_head = max(self._local_head, result.global_position)
+                self._local_head = max(self._local_head, last)
                 self._appended.notify_all()
-        return result
 
     def _append_locked(
         self, conn: Connection, stream_id: str, events: Sequence[NewEvent], expected: ExpectedRevision
