@@ -65,6 +65,22 @@ _COLUMNS = (
     events_table.c.metadata,
 )
 
+# Statements of the hot paths, built once (building a SELECT costs about as much as running it
+# on SQLite); parameters are bound per call.
+_MAX_POSITION = sa.select(sa.func.max(events_table.c.global_position))
+_STREAM_REVISION = sa.select(sa.func.max(events_table.c.stream_revision)).where(
+    events_table.c.stream_id == sa.bindparam("stream_id")
+)
+_STORED_IDS = sa.select(events_table.c.event_id, events_table.c.global_position).where(
+    events_table.c.event_id.in_(sa.bindparam("ids", expanding=True))
+)
+_READ_ALL_AFTER = (
+    sa.select(*_COLUMNS)
+    .where(events_table.c.global_position > sa.bindparam("after"))
+    .order_by(events_table.c.global_position)
+    .limit(sa.bindparam("limit"))
+)
+
 
 def _row_to_event(row) -> RecordedEvent:
     return RecordedEvent(
@@ -143,7 +159,7 @@ class SqlEventStore:
         """Serialise appenders inside the open transaction."""
 
     def _next_position(self, conn: Connection) -> int:
-        current = conn.execute(sa.select(sa.func.max(events_table.c.global_position))).scalar()
+        current = conn.execute(_MAX_POSITION).scalar()
         return (current or 0) + 1
 
     def _notify(self, conn: Connection, position: int) -> None:
@@ -226,13 +242,7 @@ class SqlEventStore:
         self, conn: Connection, stream_id: str, events: Sequence[NewEvent], expected: ExpectedRevision
     ) -> AppendResult:
         ids = [str(e.event_id) for e in events]
-        existing = dict(
-            conn.execute(
-                sa.select(events_table.c.event_id, events_table.c.global_position).where(
-                    events_table.c.event_id.in_(ids)
-                )
-            ).all()
-        )
+        existing = dict(conn.execute(_STORED_IDS, {"ids": ids}).all())
         actual = self._stream_revision(conn, stream_id)
         fresh = _first_of_each_id(events, set(existing))
         if not fresh:
@@ -266,9 +276,7 @@ class SqlEventStore:
     # -- reading --------------------------------------------------------------------------
     @staticmethod
     def _stream_revision(conn: Connection, stream_id: str) -> int | None:
-        return conn.execute(
-            sa.select(sa.func.max(events_table.c.stream_revision)).where(events_table.c.stream_id == stream_id)
-        ).scalar()
+        return conn.execute(_STREAM_REVISION, {"stream_id": stream_id}).scalar()
 
     def stream_revision(self, stream_id: str) -> int | None:
         with self.read_engine.connect() as conn:
@@ -296,6 +304,10 @@ class SqlEventStore:
         types: Sequence[str] | None = None,
         stream_prefix: str | None = None,
     ) -> list[RecordedEvent]:
+        if not types and not stream_prefix:
+            with self.read_engine.connect() as conn:
+                rows = conn.execute(_READ_ALL_AFTER, {"after": after_position, "limit": limit})
+                return [_row_to_event(r) for r in rows]
         c = events_table.c
         query = sa.select(*_COLUMNS).where(c.global_position > after_position)
         if types:
@@ -308,7 +320,7 @@ class SqlEventStore:
 
     def head_position(self) -> int:
         with self.read_engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.max(events_table.c.global_position))).scalar() or 0
+            return conn.execute(_MAX_POSITION).scalar() or 0
 
     def get_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
         query = sa.select(*_COLUMNS).where(events_table.c.event_id == str(event_id))
