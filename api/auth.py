@@ -47,7 +47,7 @@ class TokenUserCache:
     """
 
     def __init__(self, ttl_s: float = 2.0, max_entries: int = 1024, clock=time.monotonic):
-        self.ttl_s, self.max_entries, self._clock = ttl_s, max_entries, clock
+        self.ttl_s, self.max_entries, self.clock = ttl_s, max_entries, clock  # clock: seconds, monotonic
         self._entries: OrderedDict[str, tuple[CurrentUser, float]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -57,7 +57,7 @@ class TokenUserCache:
             entry = self._entries.get(token)
             if entry is None:
                 return None
-            if self._clock() >= entry[1]:
+            if self.clock() >= entry[1]:
                 del self._entries[token]
                 return None
             return entry[0]
@@ -68,7 +68,7 @@ class TokenUserCache:
             return
         with self._lock:
             self._entries.pop(token, None)
-            self._entries[token] = (user, self._clock() + min(self.ttl_s, token_expires_in_s))
+            self._entries[token] = (user, self.clock() + min(self.ttl_s, token_expires_in_s))
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
