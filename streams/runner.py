@@ -8,6 +8,7 @@ Errors are logged and the batch is retried after a back-off; nothing is dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -103,7 +104,7 @@ class ProcessorLoop:
         """Resolve the futures of coroutines waiting for a position now reached (holding ``progress``)."""
         while self._async_waiters and self._async_waiters[0][0] <= self.position:
             _, _, loop, future = heapq.heappop(self._async_waiters)
-            if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits any more
                 loop.call_soon_threadsafe(_resolve, future)
 
     async def wait_for_async(self, position: int, timeout_s: float) -> bool:
