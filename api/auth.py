@@ -72,10 +72,6 @@ class TokenUserCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 class TokenService:
     def __init__(self, secret: str, max_age_s: int, user_cache_ttl_s: float = 2.0):
