@@ -40,6 +40,15 @@ def _last_position(platform: Platform, stream_id: str) -> int:
     return last[0].global_position if last else platform.store.head_position()
 
 
+async def wait_until_projected_async(
+    platform: Platform, processor: str, position: int, stream_id: str | None = None
+) -> bool:
+    """:func:`wait_until_projected` for ``async`` routes: awaits without holding a thread (embedded)."""
+    if processor != REGISTRY and not platform.settings.consistent_writes:
+        return False
+    return await platform.wait_for_async(position, [processor], stream_id=stream_id)
+
+
 def read_back(
     platform: Platform,
     conn: sa.Connection,

@@ -82,6 +82,11 @@ def post_series(
     command: RecordSensorData,
 ) -> int:
     """Append the values as beliefs; wait (bounded) until they are queryable. Returns the position."""
-    result = record_sensor_data(commands, command, sensor_state(sensor))
-    wait_until_projected(platform, READINGS, result.global_position, sensor_data_stream(command.sensor_id))
-    return result.global_position
+    position = append_series(commands, sensor, command)
+    wait_until_projected(platform, READINGS, position, sensor_data_stream(command.sensor_id))
+    return position
+
+
+def append_series(commands: CommandContext, sensor: dict, command: RecordSensorData) -> int:
+    """Append the values as beliefs (durable on return); returns the store position."""
+    return record_sensor_data(commands, command, sensor_state(sensor)).global_position

@@ -8,6 +8,7 @@ threads (embedded runner); the distributed deployment runs them in Faust workers
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -160,6 +161,20 @@ class Platform:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(CHECKPOINT_POLL_S)
+
+    async def wait_for_async(
+        self,
+        position: int,
+        processors: list[str] | None = None,
+        timeout_s: float | None = None,
+        stream_id: str | None = None,
+    ) -> bool:
+        """:meth:`wait_for` for coroutines: embedded, the event loop is not blocked and no thread
+        is held; distributed, the checkpoint polling runs in a worker thread."""
+        if self.runner is None:
+            return await asyncio.to_thread(self.wait_for, position, processors, timeout_s, stream_id)
+        timeout = self.settings.consistency_timeout_s if timeout_s is None else timeout_s
+        return await self.runner.wait_for_async(position, processors, timeout)
 
     def stop(self) -> None:
         if self.runner is not None:

@@ -46,21 +46,28 @@ def create_tables(engine: sa.Engine, projection: Projection) -> None:
     projection.metadata.create_all(engine)
 
 
-def load_checkpoints(conn: Connection, projection: str) -> dict[str, int]:
-    rows = conn.execute(
-        sa.select(checkpoints.c.partition, checkpoints.c.position).where(checkpoints.c.projection == projection)
+# Statements of every applied batch, built once.
+_LOAD_CHECKPOINTS = sa.select(checkpoints.c.partition, checkpoints.c.position).where(
+    checkpoints.c.projection == sa.bindparam("projection")
+)
+_UPDATE_CHECKPOINT = (  # bind names differ from the column names (SQLAlchemy reserves those in UPDATE)
+    checkpoints.update()
+    .where(
+        checkpoints.c.projection == sa.bindparam("p_projection"),
+        checkpoints.c.partition == sa.bindparam("p_partition"),
     )
-    return dict(rows.all())
+    .values(position=sa.bindparam("p_position"))
+)
+
+
+def load_checkpoints(conn: Connection, projection: str) -> dict[str, int]:
+    return dict(conn.execute(_LOAD_CHECKPOINTS, {"projection": projection}).all())
 
 
 def save_checkpoint(conn: Connection, projection: str, partition: str, position: int) -> None:
     """Upsert the checkpoint (portable: UPDATE, then INSERT when nothing was updated)."""
-    c = checkpoints.c
-    updated = conn.execute(
-        checkpoints.update()
-        .where(c.projection == projection, c.partition == partition)
-        .values(position=position)
-    )
+    params = {"p_projection": projection, "p_partition": partition, "p_position": position}
+    updated = conn.execute(_UPDATE_CHECKPOINT, params)
     if updated.rowcount == 0:
         conn.execute(checkpoints.insert().values(projection=projection, partition=partition, position=position))
 

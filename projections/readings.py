@@ -49,6 +49,19 @@ readings = sa.Table(
 sa.Index("ix_readings_event_start_brin", readings.c.event_start, postgresql_using="brin")
 
 
+# Queries of every projected batch, built once.
+_SOURCE_ID = sa.select(data_sources.c.id).where(data_sources.c.name == sa.bindparam("name"))
+_LATEST_VALUES = (
+    sa.select(readings.c.event_start, readings.c.belief_time, readings.c.value)
+    .where(
+        readings.c.sensor_id == sa.bindparam("sensor_id"),
+        readings.c.source_id == sa.bindparam("source_id"),
+        readings.c.event_start >= sa.bindparam("start_s"),
+        readings.c.event_start < sa.bindparam("end_s"),
+    )
+    .order_by(readings.c.event_start, readings.c.belief_time)
+)
+
 _COLUMNS = ("sensor_id", "event_start", "source_id", "belief_time", "value", "resolution_s")
 _SQLITE_INSERT = f"INSERT OR IGNORE INTO readings ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)"
 
@@ -98,12 +111,11 @@ class ReadingsProjection:
 
 def _source_id(conn: Connection, name: str, source_type: str) -> int:
     """The id of a data source, registered on first use (two workers may race: no conflict error)."""
-    select = sa.select(data_sources.c.id).where(data_sources.c.name == name)
-    found = conn.execute(select).scalar()
+    found = conn.execute(_SOURCE_ID, {"name": name}).scalar()
     if found is None:
         insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
         conn.execute(insert(data_sources).values(name=name, type=source_type).on_conflict_do_nothing())
-        found = conn.execute(select).scalar_one()
+        found = conn.execute(_SOURCE_ID, {"name": name}).scalar_one()
     return found
 
 
@@ -133,10 +145,5 @@ def _latest_values(
     conn: Connection, sensor_id: int, source_id: int, start_s: int, end_s: int
 ) -> dict[int, tuple[int, float]]:
     """Latest stored (belief time, value) per event start in [start_s, end_s) for one sensor and source."""
-    r = readings.c
-    query = (
-        sa.select(r.event_start, r.belief_time, r.value)
-        .where(r.sensor_id == sensor_id, r.source_id == source_id, r.event_start >= start_s, r.event_start < end_s)
-        .order_by(r.event_start, r.belief_time)
-    )
-    return {start: (belief_time, value) for start, belief_time, value in conn.execute(query)}
+    params = {"sensor_id": sensor_id, "source_id": source_id, "start_s": start_s, "end_s": end_s}
+    return {start: (belief_time, value) for start, belief_time, value in conn.execute(_LATEST_VALUES, params)}

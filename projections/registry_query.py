@@ -8,8 +8,8 @@ from domain.units import is_power_unit_or_false
 from projections.registry import accounts, assets, sensors, users
 
 
-def _one(conn: sa.Connection, query) -> dict | None:
-    row = conn.execute(query).mappings().first()
+def _one(conn: sa.Connection, query, params: dict | None = None) -> dict | None:
+    row = conn.execute(query, params).mappings().first()
     return dict(row) if row else None
 
 
@@ -17,12 +17,20 @@ def _all(conn: sa.Connection, query) -> list[dict]:
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
+_SENSOR_BY_ID = (  # built once: every sensor-data post looks its sensor up
+    sa.select(sensors, assets.c.account_id)
+    .join(assets, assets.c.id == sensors.c.asset_id)
+    .where(sensors.c.id == sa.bindparam("sensor_id"))
+)
+_USER_BY_ID = sa.select(users).where(users.c.id == sa.bindparam("user_id"))
+
+
 def user_by_email(conn: sa.Connection, email: str) -> dict | None:
     return _one(conn, sa.select(users).where(users.c.email == email.lower()))
 
 
 def user_by_id(conn: sa.Connection, user_id: int) -> dict | None:
-    return _one(conn, sa.select(users).where(users.c.id == user_id))
+    return _one(conn, _USER_BY_ID, {"user_id": user_id})
 
 
 def list_users(conn: sa.Connection, account_id: int | None = None) -> list[dict]:
@@ -57,8 +65,7 @@ def list_assets(conn: sa.Connection, account_id: int | None = None, descending: 
 
 
 def sensor_by_id(conn: sa.Connection, sensor_id: int) -> dict | None:
-    query = sa.select(sensors, assets.c.account_id).join(assets, assets.c.id == sensors.c.asset_id)
-    return _one(conn, query.where(sensors.c.id == sensor_id))
+    return _one(conn, _SENSOR_BY_ID, {"sensor_id": sensor_id})
 
 
 def list_sensors(conn: sa.Connection, account_id: int | None = None, asset_id: int | None = None) -> list[dict]:

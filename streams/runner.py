@@ -7,6 +7,10 @@ Errors are logged and the batch is retried after a back-off; nothing is dropped.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -51,6 +55,9 @@ class ProcessorLoop:
         self.position = processor.checkpoint()
         self.progress = threading.Condition()
         self.errors = 0
+        # (position, tie-breaker, loop, future) of coroutines waiting in wait_for_async; a heap
+        self._async_waiters: list[tuple[int, int, asyncio.AbstractEventLoop, asyncio.Future]] = []
+        self._waiter_ids = itertools.count()
 
     def run(self, stop: threading.Event) -> None:
         consumer = self.log.consumer(self.processor.name, list(self.processor.topics))
@@ -91,6 +98,29 @@ class ProcessorLoop:
             if position > self.position:
                 self.position = position
                 self.progress.notify_all()
+                self._wake_async_waiters()
+
+    def _wake_async_waiters(self) -> None:
+        """Resolve the futures of coroutines waiting for a position now reached (holding ``progress``)."""
+        while self._async_waiters and self._async_waiters[0][0] <= self.position:
+            _, _, loop, future = heapq.heappop(self._async_waiters)
+            with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits any more
+                loop.call_soon_threadsafe(_resolve, future)
+
+    async def wait_for_async(self, position: int, timeout_s: float) -> bool:
+        """Like :meth:`wait_for` without blocking a thread: the event loop is woken once, when
+        ``position`` is processed. False on timeout (``timeout_s`` in seconds)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self.progress:
+            if self.position >= position:
+                return True
+            heapq.heappush(self._async_waiters, (position, next(self._waiter_ids), loop, future))
+        try:
+            await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            return False
+        return True
 
     def wait_for(self, position: int, timeout_s: float) -> bool:
         """Block until events up to ``position`` are processed; False on timeout."""
@@ -102,6 +132,11 @@ class ProcessorLoop:
                     return False
                 self.progress.wait(remaining)
         return True
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():  # a timed-out waiter's future is already cancelled
+        future.set_result(True)
 
 
 class InProcessRunner:
@@ -130,3 +165,14 @@ class InProcessRunner:
         names = processors or list(self.loops)
         deadline = time.monotonic() + timeout_s
         return all(self.loops[n].wait_for(position, max(0.0, deadline - time.monotonic())) for n in names)
+
+    async def wait_for_async(
+        self, position: int, processors: Sequence[str] | None = None, timeout_s: float = 5.0
+    ) -> bool:
+        """:meth:`wait_for` for coroutines: waits without holding a thread."""
+        names = processors or list(self.loops)
+        deadline = time.monotonic() + timeout_s
+        for name in names:
+            if not await self.loops[name].wait_for_async(position, max(0.0, deadline - time.monotonic())):
+                return False
+        return True

@@ -124,6 +124,8 @@ def subscribe(
         if batch:
             position = batch[-1].global_position
             yield batch
+            if len(batch) < batch_size and not filtered:  # it was the head: wait for an append before asking again
+                store.wait_for_append(position, idle_timeout_s)
         elif head is not None and head > position:
             position = head  # everything up to the head read before the query was filtered out
         else:

@@ -5,6 +5,13 @@ unique (idempotency), ``(stream_id, stream_revision)`` is unique (optimistic con
 Appends are serialised by the dialect's lock (``BEGIN IMMEDIATE`` on SQLite, a transaction
 advisory lock on PostgreSQL), so global positions are assigned in commit order and a reader
 never sees a gap that is filled later.
+
+Group commit: appends that arrive while another commit of this process is in progress are
+queued and then committed together, in arrival order, in one transaction (one fsync). Each
+keeps its own idempotency and expected-revision checks, sees the appends before it in the
+group, and returns only after the group's commit; a refused append (wrong expected revision)
+is dropped from the group without touching the others. If the group's transaction fails, each
+of its appends is retried in a transaction of its own, so one failure cannot fail another.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import orjson
 import sqlalchemy as sa
@@ -57,6 +65,22 @@ _COLUMNS = (
     events_table.c.metadata,
 )
 
+# Statements of the hot paths, built once (building a SELECT costs about as much as running it
+# on SQLite); parameters are bound per call.
+_MAX_POSITION = sa.select(sa.func.max(events_table.c.global_position))
+_STREAM_REVISION = sa.select(sa.func.max(events_table.c.stream_revision)).where(
+    events_table.c.stream_id == sa.bindparam("stream_id")
+)
+_STORED_IDS = sa.select(events_table.c.event_id, events_table.c.global_position).where(
+    events_table.c.event_id.in_(sa.bindparam("ids", expanding=True))
+)
+_READ_ALL_AFTER = (
+    sa.select(*_COLUMNS)
+    .where(events_table.c.global_position > sa.bindparam("after"))
+    .order_by(events_table.c.global_position)
+    .limit(sa.bindparam("limit"))
+)
+
 
 def _row_to_event(row) -> RecordedEvent:
     return RecordedEvent(
@@ -97,6 +121,24 @@ def _first_of_each_id(events: Sequence[NewEvent], stored: set[str]) -> list[NewE
     return fresh
 
 
+@dataclass
+class _PendingAppend:
+    """One caller's append, queued for the next group commit."""
+
+    stream_id: str
+    events: Sequence[NewEvent]
+    expected: ExpectedRevision
+    result: AppendResult | None = None
+    error: Exception | None = None
+    done: bool = False
+
+
+def _last_appended_position(group: Sequence[_PendingAppend]) -> int | None:
+    """The highest global position written by the group, None when it wrote nothing."""
+    positions = [r.result.global_position for r in group if r.result is not None and r.result.appended]
+    return max(positions, default=None)
+
+
 class SqlEventStore:
     """The SQL event store; subclasses supply the append lock and the live notification."""
 
@@ -108,6 +150,8 @@ class SqlEventStore:
         # Appenders of this process queue here instead of in the database's lock (SQLite's
         # busy handler sleeps in steps of up to 100 ms); other processes still use the DB lock.
         self._writer = threading.Lock()
+        self._pending: list[_PendingAppend] = []  # appends waiting for the next group commit
+        self._pending_lock = threading.Lock()
         self._local_head = self.head_position()
 
     # -- dialect hooks -------------------------------------------------------------------
@@ -115,7 +159,7 @@ class SqlEventStore:
         """Serialise appenders inside the open transaction."""
 
     def _next_position(self, conn: Connection) -> int:
-        current = conn.execute(sa.select(sa.func.max(events_table.c.global_position))).scalar()
+        current = conn.execute(_MAX_POSITION).scalar()
         return (current or 0) + 1
 
     def _notify(self, conn: Connection, position: int) -> None:
@@ -125,33 +169,80 @@ class SqlEventStore:
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_revision: ExpectedRevision = ANY
     ) -> AppendResult:
+        """Append durably (committed on return), possibly in one transaction with concurrent appends."""
         if not events:
             raise ValueError("append needs at least one event")
+        request = _PendingAppend(stream_id, events, expected_revision)
         traceparents = [e.metadata.traceparent for e in events]
         span = telemetry.batch_span("eventstore.append", traceparents, {"stream_id": stream_id, "events": len(events)})
-        with span, self._writer, self.engine.begin() as conn:
+        with span:
+            with self._pending_lock:
+                self._pending.append(request)
+            with self._writer:
+                if not request.done:  # else an earlier writer committed it with its group
+                    self._commit_pending()
+        if request.error is not None:
+            raise request.error
+        telemetry.record_appended(stream_id, request.result.appended)
+        return request.result
+
+    def _commit_pending(self) -> None:
+        """Commit every queued append (holding ``_writer``); failures are isolated per append."""
+        with self._pending_lock:
+            group, self._pending = self._pending, []
+        try:
+            self._commit_group(group)
+        except Exception as exc:  # noqa: BLE001 - handed to the callers, never swallowed
+            if len(group) == 1:
+                group[0].result, group[0].error = None, exc
+            else:
+                self._commit_one_by_one(group)
+        finally:
+            for request in group:
+                if request.result is None and request.error is None:  # interrupted
+                    request.error = RuntimeError("the append was interrupted before its commit")
+                request.done = True
+        self._advance_local_head(group)
+
+    def _commit_one_by_one(self, group: list[_PendingAppend]) -> None:
+        for request in group:
+            try:
+                self._commit_group([request])
+            except Exception as exc:  # noqa: BLE001 - raised by the caller of this append
+                request.result, request.error = None, exc
+
+    def _commit_group(self, group: list[_PendingAppend]) -> None:
+        """Append each request in order in one transaction; outcomes are set only once it committed."""
+        with self.engine.begin() as conn:
             self._lock_for_append(conn)
-            result = self._append_locked(conn, stream_id, events, expected_revision)
-            if result.appended:
-                self._notify(conn, result.global_position)
-        telemetry.record_appended(stream_id, result.appended)
-        if result.appended:
+            outcomes = [self._try_append(conn, request) for request in group]
+            written = [r.global_position for r, _ in outcomes if r is not None and r.appended]
+            if written:
+                self._notify(conn, max(written))
+        for request, (result, error) in zip(group, outcomes, strict=True):
+            request.result, request.error = result, error
+
+    def _try_append(
+        self, conn: Connection, request: _PendingAppend
+    ) -> tuple[AppendResult | None, Exception | None]:
+        """(result, None), or (None, error) for an append refused before it wrote anything."""
+        try:
+            return self._append_locked(conn, request.stream_id, request.events, request.expected), None
+        except (WrongExpectedRevision, ValueError) as exc:
+            return None, exc
+
+    def _advance_local_head(self, group: list[_PendingAppend]) -> None:
+        last = _last_appended_position(group)
+        if last is not None:
             with self._appended:
-                self._local_head = max(self._local_head, result.global_position)
+                self._local_head = max(self._local_head, last)
                 self._appended.notify_all()
-        return result
 
     def _append_locked(
         self, conn: Connection, stream_id: str, events: Sequence[NewEvent], expected: ExpectedRevision
     ) -> AppendResult:
         ids = [str(e.event_id) for e in events]
-        existing = dict(
-            conn.execute(
-                sa.select(events_table.c.event_id, events_table.c.global_position).where(
-                    events_table.c.event_id.in_(ids)
-                )
-            ).all()
-        )
+        existing = dict(conn.execute(_STORED_IDS, {"ids": ids}).all())
         actual = self._stream_revision(conn, stream_id)
         fresh = _first_of_each_id(events, set(existing))
         if not fresh:
@@ -185,9 +276,7 @@ class SqlEventStore:
     # -- reading --------------------------------------------------------------------------
     @staticmethod
     def _stream_revision(conn: Connection, stream_id: str) -> int | None:
-        return conn.execute(
-            sa.select(sa.func.max(events_table.c.stream_revision)).where(events_table.c.stream_id == stream_id)
-        ).scalar()
+        return conn.execute(_STREAM_REVISION, {"stream_id": stream_id}).scalar()
 
     def stream_revision(self, stream_id: str) -> int | None:
         with self.read_engine.connect() as conn:
@@ -215,6 +304,10 @@ class SqlEventStore:
         types: Sequence[str] | None = None,
         stream_prefix: str | None = None,
     ) -> list[RecordedEvent]:
+        if not types and not stream_prefix:
+            with self.read_engine.connect() as conn:
+                rows = conn.execute(_READ_ALL_AFTER, {"after": after_position, "limit": limit})
+                return [_row_to_event(r) for r in rows]
         c = events_table.c
         query = sa.select(*_COLUMNS).where(c.global_position > after_position)
         if types:
@@ -227,7 +320,7 @@ class SqlEventStore:
 
     def head_position(self) -> int:
         with self.read_engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.max(events_table.c.global_position))).scalar() or 0
+            return conn.execute(_MAX_POSITION).scalar() or 0
 
     def get_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
         query = sa.select(*_COLUMNS).where(events_table.c.event_id == str(event_id))

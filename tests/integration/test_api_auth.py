@@ -10,6 +10,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from test_api_support import ALICE, BOB, PASSWORD, ApiHarness
 
 from api.auth import TOKEN_SALT
+from projections.registry import users
 
 TOKEN_MAX_AGE_S = 600
 DATA = {"start": "2021-06-01T00:00:00Z", "duration": "PT30M", "unit": "kW", "values": [1.0, 2.0]}
@@ -113,3 +114,40 @@ def test_v2_endpoints_need_a_token_too(api: ApiHarness) -> None:
     assert (posted.status_code, posted.json()["status"]) == (401, "UNAUTHORIZED")
     assert api.client.get("/api/v2_0/getConnection").status_code == 401
     assert api.client.get("/api/v2_0/getService").status_code == 200  # public
+
+
+class FakeClock:
+    """A monotonic clock for the token cache, moved by hand (seconds)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def set_user_active(api: ApiHarness, user_id: int, active: bool) -> None:
+    """Change the user's row in the read model, as a projected deactivation would."""
+    with api.platform.read_models.write_engine.begin() as conn:
+        conn.execute(users.update().where(users.c.id == user_id).values(active=active))
+
+
+def test_a_cached_user_does_not_make_an_expired_token_valid(api: ApiHarness) -> None:
+    alice = api.world.users[ALICE]
+    assert get_sensor(api, {"Authorization": token_issued_ago(api, alice, 0)}).status_code == 200  # cached
+    expired = token_issued_ago(api, alice, TOKEN_MAX_AGE_S + 60)
+    response = get_sensor(api, {"Authorization": expired})
+    assert (response.status_code, response.json()["status"]) == (401, "TOKEN_EXPIRED")
+
+
+def test_a_deactivated_user_is_refused_once_the_cache_entry_is_stale(api: ApiHarness) -> None:
+    clock = FakeClock()
+    api.app.state.tokens.users.clock = clock
+    headers = api.auth(ALICE)
+    assert get_sensor(api, headers).status_code == 200  # the token's user is cached now
+    set_user_active(api, api.world.users[ALICE], False)
+    clock.now += api.app.state.tokens.users.ttl_s
+    response = get_sensor(api, headers)
+    assert (response.status_code, response.json()["status"]) == (401, "UNAUTHORIZED")
+    set_user_active(api, api.world.users[ALICE], True)
+    assert get_sensor(api, headers).status_code == 200  # a refusal is not cached
