@@ -47,8 +47,12 @@ def _post(client: httpx.Client, path: str, body: dict) -> dict:
     return response.json()
 
 
-def build_site(client: httpx.Client, price_start: datetime) -> dict[str, int]:
-    """Ids of a site with prices from ``price_start`` and a battery: account, battery, power, soc."""
+def build_site(client: httpx.Client, price_start: datetime, link_soc_sensor: bool) -> dict[str, int]:
+    """Ids of a site with prices from ``price_start`` and a battery: account, battery, power, soc.
+
+    ``link_soc_sensor``: the battery's flex-model names the soc sensor (its readings trigger
+    schedules, and every schedule also writes the planned state of charge there).
+    """
     types = {t["name"]: t["id"] for t in client.get("/api/v3_0/assets/types").json()}
     market = _post(client, "/api/v3_0/assets", {"name": "market", "generic_asset_type_id": types["market"]})
     prices = _post(
@@ -78,7 +82,7 @@ def build_site(client: httpx.Client, price_start: datetime) -> dict[str, int]:
         )["id"]
         for name, unit in (("power", "kW"), ("state of charge", "kWh"))
     )  # fmt: skip
-    model = {**BATTERY_MODEL, "sensor": power, "state-of-charge": {"sensor": soc}}
+    model = {**BATTERY_MODEL, "sensor": power, **({"state-of-charge": {"sensor": soc}} if link_soc_sensor else {})}
     response = client.patch(f"/api/v3_0/assets/{battery['id']}", json={"flex_model": model})
     if response.status_code != 200:
         raise RuntimeError(f"PATCH asset: {response.status_code} {response.text}")
@@ -146,7 +150,8 @@ def main() -> None:
     ) as client:
         one_event, label = TRIGGERS[args.trigger]
         yesterday = this_quarter().replace(minute=0) - timedelta(days=1)
-        site = build_site(client, DAY if args.trigger == "udi" else yesterday)
+        udi = args.trigger == "udi"
+        site = build_site(client, DAY if udi else yesterday, link_soc_sensor=not udi)
         for event_id in range(1, args.warmup + 1):
             one_event(client, site, event_id)
         first = args.warmup + 1
