@@ -69,8 +69,19 @@ class ProcessorLoop:
                     consumer.commit(records)
                 elif not records:
                     self._advance(published)  # nothing of ours up to what the relay had published
+                    self._flush()
         finally:
             consumer.close()
+
+    def _flush(self) -> None:
+        """Idle: let a processor that saves its checkpoint lazily save it now (optional ``flush()``)."""
+        flush = getattr(self.processor, "flush", None)
+        if flush is None:
+            return
+        try:
+            flush()
+        except Exception:  # noqa: BLE001 - logged; the next batch or idle poll saves again
+            log.exception("processor %s: saving its checkpoint failed", self.processor.name)
 
     def _apply(self, records: list[LogRecord], stop: threading.Event) -> bool:
         by_partition: dict[str, list[RecordedEvent]] = {}

@@ -29,6 +29,7 @@ the infrastructure (database, event store) propagate, so the runner retries the 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,6 +64,8 @@ SCHEDULE_TOPICS = (CATEGORY_TOPICS["udi"], CATEGORY_TOPICS["schedule"])
 TOPICS = (*SCHEDULE_TOPICS, CATEGORY_TOPICS["sensordata"])
 """The scheduler's topics: the schedule topics plus the readings (state-of-charge readings)."""
 INFRASTRUCTURE_ERRORS = (sa.exc.SQLAlchemyError, EventStoreError, OSError)
+SAVE_INTERVAL_S = 1.0
+"""Batches without triggers (most readings) save the checkpoint at most this often, and on idle."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ class SchedulerProcessor:
         self.topics = list(TOPICS)
         self.stats = SchedulerStats()
         self._saved: dict[str, int] | None = None
+        self._unsaved: dict[str, int] = {}
+        self._saved_at = 0.0
         self.wait_for_readings = wait_for_readings
         self._beliefs_position = 0
         self.soc_index = SocSensorIndex(store)
@@ -122,17 +127,31 @@ class SchedulerProcessor:
         readings = [r.global_position for r in events if r.global_position > done and reading_sensor_id(r) is not None]
         if readings:
             self.soc_index.catch_up(max(readings))  # one read of the asset events per batch
+        handled = False
         for recorded in events:
             if recorded.global_position <= done:
                 continue
             if recorded.type in TRIGGER_TYPES:
                 self.handle(recorded)
+                handled = True
             elif (soc := self._soc_trigger(recorded)) is not None:
                 self.handle(recorded, soc)
+                handled = True
             last = max(last, recorded.global_position)
-        if last > done:  # a crash before this re-handles the batch's triggers: no-ops (deterministic ids)
-            self._save(partition, last)
+        if last > done:
+            self._unsaved[partition] = last
+        # triggers: saved at once (a crash before re-handles them: no-ops, the ids are deterministic);
+        # other batches (readings, the scheduler's own outcomes) at most every SAVE_INTERVAL_S and on idle
+        if handled or time.monotonic() - self._saved_at >= SAVE_INTERVAL_S:
+            self.flush()
         return last
+
+    def flush(self) -> None:
+        """Save the checkpoints of batches processed since the last save (the runner calls this when idle)."""
+        for partition, position in list(self._unsaved.items()):
+            self._save(partition, position)
+        self._unsaved.clear()
+        self._saved_at = time.monotonic()
 
     def checkpoint(self) -> int:
         with self.engine.connect() as conn:
@@ -143,6 +162,7 @@ class SchedulerProcessor:
         with self.engine.begin() as conn:
             conn.execute(checkpoints.delete().where(checkpoints.c.projection == self.name))
         self._saved = None
+        self._unsaved.clear()
 
     def _checkpoints(self) -> dict[str, int]:
         """The saved checkpoints per partition (read once; this processor is their only writer)."""

@@ -64,6 +64,12 @@ class TrackedProcessor:
     def checkpoint(self) -> int:
         return self.inner.checkpoint()
 
+    def flush(self) -> None:
+        """Forwarded to processors that save their checkpoint lazily (see ``ProcessorLoop``)."""
+        flush = getattr(self.inner, "flush", None)
+        if flush is not None:
+            flush()
+
 
 @dataclass
 class _ConsumerRegistry:
