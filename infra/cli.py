@@ -54,8 +54,8 @@ def _account_id_by_name(platform: Platform, name: str) -> int | None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default FLEXLEDGER_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default FLEXLEDGER_PORT, 8000).")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Start the API with the embedded runner (relay, projections, processors)."""
@@ -67,6 +67,7 @@ def serve(
 
     configure_telemetry("flexledger-api")
     platform = _platform(data_dir)
+    host, port = host or platform.settings.host, port or platform.settings.port
     url = f"http://{host}:{port}"
     console.print(f"flexledger API on [bold]{url}[/]  docs: {url}/docs  data: {platform.settings.home.resolve()}")
     if _account_id_by_name(platform, DEMO_ACCOUNT) is not None:
