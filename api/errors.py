@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commands.context import CommandError
+from domain.ports.event_store import WrongExpectedRevision
 from domain.units import UnitError
-from infra.eventstore.port import WrongExpectedRevision
 
 
 class ApiError(Exception):

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.events import DomainEvent, EventMetadata, NewEvent, utc_now
+from domain.ports.event_store import NO_STREAM, AppendResult, EventStore, WrongExpectedRevision
 from domain.registry import IdReserved, RegistryError
-from infra.eventstore.port import AppendResult, EventStore, WrongExpectedRevision
 
 
 class CommandError(ValueError):
@@ -48,7 +48,7 @@ class CommandContext:
         for _ in range(attempts):
             revision = self.store.stream_revision(stream)
             next_id = 1 if revision is None else revision + 2
-            expected = "no_stream" if revision is None else revision
+            expected = NO_STREAM if revision is None else revision
             try:
                 self.append(stream, [IdReserved(kind=kind, id=next_id)], expected)
                 return next_id

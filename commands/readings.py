@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field, field_validator
 from commands.context import CommandContext, CommandError
 from commands.registry import load_sensor
 from domain.beliefs import SensorDataRecorded, fit_resolution, upsample
+from domain.ports.event_store import ANY, AppendResult
 from domain.registry import SensorRegistered
 from domain.units import UnitError, convert_values, is_energy_unit
-from infra.eventstore.port import ANY, AppendResult
 
 MAX_VALUES_PER_EVENT = 10_000
 

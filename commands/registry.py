@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from commands.context import CommandContext, CommandError
 from domain import registry as ev
+from domain.ports.event_store import NO_STREAM
 from domain.units import UnitError, parse_unit
-from infra.eventstore.port import NO_STREAM
 
 
 class RegisterAccount(BaseModel):

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from commands.context import CommandContext, CommandError
 from commands.readings import RecordSensorData, record_sensor_data
 from domain.jobs import JobFailed, JobFinished, JobRequested, job_stream
+from domain.ports.event_store import ANY, NO_STREAM, AppendResult, WrongExpectedRevision
 from domain.registry import SensorRegistered
 from domain.schedules import (
     ScheduleComputed,
@@ -44,7 +45,6 @@ from domain.schedules import (
 )
 from domain.soc_readings import SocOutput
 from domain.udi import UdiError, UdiEventPosted, decide_udi_event, udi_stream
-from infra.eventstore.port import ANY, NO_STREAM, AppendResult, WrongExpectedRevision
 
 
 def post_udi_event(ctx: CommandContext, event: UdiEventPosted, attempts: int = 5) -> tuple[uuid.UUID, AppendResult]:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from commands.context import CommandContext
 from commands.registry import set_bcrypt_rounds
-from infra.eventstore.port import EventStore
+from domain.ports.event_store import EventStore
+from domain.ports.log import Log
 from infra.log.memory import MemoryLog
-from infra.log.port import Log
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.settings import Settings
 from projections.forecast_models import ForecastModelsProjection

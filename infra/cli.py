@@ -220,7 +220,7 @@ def events_tail(
     """Print events in global order (``--follow`` to continue live)."""
     import threading
 
-    from infra.eventstore.port import subscribe
+    from domain.ports.event_store import subscribe
 
     platform = _platform(data_dir)
     stop = threading.Event()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from infra.eventstore.port import EventStore
+from domain.ports.event_store import EventStore
 from projections.base import ALL_PARTITIONS, Projection, apply_batch, reset, save_checkpoint
 
 

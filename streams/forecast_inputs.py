@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from domain.beliefs import SensorDataRecorded, to_epoch_s
 from domain.events import RecordedEvent
 from domain.forecast_events import FORECASTER_SOURCE_TYPE, LearnFrom, learnable_values
+from domain.ports.event_store import EventStore
 from domain.registry import SensorRegistered, evolve, stream_of
-from infra.eventstore.port import EventStore
 
 PAGE = 500
 

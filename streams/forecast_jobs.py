@@ -37,8 +37,8 @@ from domain.forecast_events import (
 from domain.forecast_jobs import JobForecast, JobWindow, NoDataError, walk_forward
 from domain.forecasting import ForecasterConfig, SensorForecaster
 from domain.jobs import JobFailed, JobFinished, job_stream
+from domain.ports.event_store import EventStore
 from domain.registry import SensorRegistered
-from infra.eventstore.port import EventStore
 from streams.forecast_inputs import RegressorBook, SensorDirectory, sensor_data_stream, training_readings
 
 TRAINING_CADENCE = timedelta(hours=6)

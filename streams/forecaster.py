@@ -52,8 +52,8 @@ from domain.forecast_events import (
 )
 from domain.forecasting import Forecast, ForecasterConfig, SensorForecaster
 from domain.forecasting.features import EPOCH
+from domain.ports.event_store import ANY, EventStore
 from domain.registry import SensorRegistered
-from infra.eventstore.port import ANY, EventStore
 from projections.base import ALL_PARTITIONS, checkpoint_metadata, checkpoints, load_checkpoints, save_checkpoint
 from streams.forecast_inputs import RegressorBook, SensorDirectory, is_own_forecast, sensor_data_stream, stream_events
 from streams.forecast_jobs import forecast_job_events, job_ended

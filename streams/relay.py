@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable
 
 from domain.events import RecordedEvent
+from domain.ports.event_store import EventStore, subscribe
+from domain.ports.log import TOPIC_ALL, Log, LogRecord
 from infra import telemetry
-from infra.eventstore.port import EventStore, subscribe
-from infra.log.port import TOPIC_ALL, Log, LogRecord
 from streams.topics import topic_of
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from domain.events import RecordedEvent
+from domain.ports.log import Log, LogRecord
 from infra import telemetry
-from infra.log.port import Log, LogRecord
 from streams.relay import Relay
 
 log = logging.getLogger(__name__)

@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from commands.context import CommandContext, CommandError
 from commands.scheduling import aligned, job_request, record_schedule_computed, record_schedule_failed
 from domain.events import EventMetadata, RecordedEvent, utc_now
+from domain.ports.event_store import EventStore, EventStoreError
 from domain.schedules import (
     DeviceSchedule,
     ScheduleComputed,
@@ -51,7 +52,6 @@ from domain.scheduling import FlexModelError, ScheduleError, ScheduleResult, pro
 from domain.soc_readings import soc_reading_of
 from domain.udi import UdiEventPosted, udi_stream
 from domain.units import is_power_unit_or_false
-from infra.eventstore.port import EventStore, EventStoreError
 from projections.base import ALL_PARTITIONS, checkpoint_metadata, checkpoints, load_checkpoints, save_checkpoint
 from streams.schedule_inputs import ReadModelResolver, ScheduleRequest, SchedulingInputError, SocTrigger, request_for
 from streams.soc_triggers import SocSensorIndex, reading_sensor_id

@@ -18,9 +18,9 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from domain.events import RecordedEvent
+from domain.ports.event_store import EventStore
 from domain.registry import AssetRegistered, evolve
 from domain.soc_readings import SocLink, soc_links
-from infra.eventstore.port import EventStore
 
 ASSET_EVENT_TYPES = ("AssetRegistered", "AssetChanged", "AssetDeleted")
 READING_STREAM_PREFIX = "sensordata-"

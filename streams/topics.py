@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.events import RecordedEvent
-from infra.log.port import TOPIC_ALL
+from domain.ports.log import TOPIC_ALL
 
 CATEGORY_TOPICS = {
     "sensordata": "flexledger.readings",

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from domain.events import RecordedEvent
-from infra.eventstore.port import EventStore
-from infra.log.port import Log, LogConsumer
+from domain.ports.event_store import EventStore
+from domain.ports.log import Log, LogConsumer
 from infra.settings import Settings
 from streams.relay import Relay
 from streams.relay_checkpoint import RelayCheckpoint

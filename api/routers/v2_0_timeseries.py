@@ -43,8 +43,8 @@ from api.series import post_series, read_series, sensor_state
 from api.timefmt import parse_duration
 from commands.context import CommandContext, CommandError
 from commands.readings import RecordSensorData, record_sensor_data
+from domain.ports.event_store import AppendResult
 from domain.registry import USEF_ROLES
-from infra.eventstore.port import AppendResult
 from projections import registry_query as rq
 from projections.readings import data_sources
 from projections.readings_query import BeliefFilter

@@ -49,8 +49,8 @@ from domain.forecast_events import (
 )
 from domain.forecast_jobs import MAX_JOB_STEPS
 from domain.jobs import FAILED, FINISHED, job_stream
+from domain.ports.event_store import ANY, NO_STREAM
 from domain.units import UnitError, convert_values
-from infra.eventstore.port import ANY, NO_STREAM
 from projections.forecast_models import forecast_model
 from projections.jobs import job_by_id
 

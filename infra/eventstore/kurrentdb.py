@@ -54,8 +54,7 @@ from kurrentdbclient.exceptions import (
 )
 
 from domain.events import EventMetadata, NewEvent, RecordedEvent
-from infra import telemetry
-from infra.eventstore.port import (
+from domain.ports.event_store import (
     ANY,
     NO_STREAM,
     STREAM_EXISTS,
@@ -63,6 +62,8 @@ from infra.eventstore.port import (
     ExpectedRevision,
     WrongExpectedRevision,
 )
+from domain.ports.event_store import StreamState as DomainStreamState
+from infra import telemetry
 
 NEVER = object()
 """Returned by :func:`to_stream_state` for a revision no stream can have (a negative int)."""
@@ -73,12 +74,9 @@ _PAGE = 500
 # -- pure mapping -------------------------------------------------------------------------
 def to_stream_state(expected: ExpectedRevision) -> int | StreamState | object:
     """Our expected revision as ``kurrentdbclient``'s ``current_version``."""
-    if isinstance(expected, str):
-        try:
-            return _STATES[expected]
-        except KeyError:
-            raise ValueError(f"invalid expected revision {expected!r}") from None
-    if isinstance(expected, int):
+    if isinstance(expected, DomainStreamState):
+        return _STATES[expected]
+    if isinstance(expected, int) and not isinstance(expected, bool):
         return expected if expected >= 0 else NEVER
     raise ValueError(f"invalid expected revision {expected!r}")
 

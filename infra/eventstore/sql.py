@@ -26,8 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from domain.events import EventMetadata, NewEvent, RecordedEvent
-from infra import telemetry
-from infra.eventstore.port import (
+from domain.ports.event_store import (
     ANY,
     NO_STREAM,
     STREAM_EXISTS,
@@ -35,6 +34,7 @@ from infra.eventstore.port import (
     ExpectedRevision,
     WrongExpectedRevision,
 )
+from infra import telemetry
 
 metadata = sa.MetaData()
 events_table = sa.Table(

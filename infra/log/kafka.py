@@ -1,4 +1,4 @@
-"""Kafka log (confluent-kafka): the distributed adapter of :mod:`infra.log.port`.
+"""Kafka log (confluent-kafka): the distributed adapter of :mod:`domain.ports.log`.
 
 * Publishing uses an idempotent producer (``enable.idempotence``: no duplicates or reordering
   from producer retries) with the murmur2 partitioner (the Java client's: the same key lands
@@ -28,7 +28,7 @@ from aiokafka.partitioner import murmur2
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from infra.log.port import LogRecord
+from domain.ports.log import LogRecord
 from infra.log.serialization import decode_value, encode_value
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def partition_for_key(key: str, partitions: int) -> int:
 
 
 class KafkaLog:
-    """A :class:`~infra.log.port.Log` on Kafka.
+    """A :class:`~domain.ports.log.Log` on Kafka.
 
     ``bootstrap_servers``: ``host:port[,host:port...]``; ``partitions``: partition count of
     topics this log creates; ``delivery_timeout_s``: how long ``publish`` may wait for the
@@ -182,7 +182,7 @@ class KafkaLog:
 
 
 class KafkaConsumer:
-    """One member of a consumer group (a :class:`~infra.log.port.LogConsumer`)."""
+    """One member of a consumer group (a :class:`~domain.ports.log.LogConsumer`)."""
 
     def __init__(self, config: dict[str, Any], group: str, topics: list[str]):
         self.group, self.topics = group, topics

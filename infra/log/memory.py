@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 
-from infra.log.port import LogRecord
+from domain.ports.log import LogRecord
 
 
 def partition_for(key: str, partitions: int) -> int:

@@ -34,11 +34,11 @@ from pathlib import Path
 import pytest
 from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
 
-from infra.eventstore.port import EventStore
+from domain.ports.event_store import EventStore
+from domain.ports.log import Log
 from infra.eventstore.postgres import PostgresEventStore
 from infra.eventstore.sqlite import SqliteEventStore
 from infra.log.memory import MemoryLog
-from infra.log.port import Log
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 
 KURRENTDB_URL_VARIABLE = "FLEXLEDGER_TEST_KURRENTDB_URL"

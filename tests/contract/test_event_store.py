@@ -1,4 +1,4 @@
-"""Contract of the event-store port (:mod:`infra.eventstore.port`), run against every adapter.
+"""Contract of the event-store port (:mod:`domain.ports.event_store`), run against every adapter.
 
 Adapters come from ``EVENT_STORE_ADAPTERS`` in ``tests/contract/conftest.py``. Every test
 uses stream ids under its own ``stream_prefix`` and reads from the head it saw at the start,
@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent, register_event, register_upcaster
-from infra.eventstore.port import (
+from domain.ports.event_store import (
     ANY,
     NO_STREAM,
     STREAM_EXISTS,

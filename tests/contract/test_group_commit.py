@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
 
 from domain.events import NewEvent
-from infra.eventstore.port import ANY, NO_STREAM, AppendResult, WrongExpectedRevision
+from domain.ports.event_store import ANY, NO_STREAM, AppendResult, WrongExpectedRevision
 from infra.eventstore.postgres import PostgresEventStore
 from infra.eventstore.sql import SqlEventStore
 from infra.eventstore.sqlite import SqliteEventStore

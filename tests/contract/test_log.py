@@ -1,4 +1,4 @@
-"""Contract of the log port (:mod:`infra.log.port`), run against every adapter.
+"""Contract of the log port (:mod:`domain.ports.log`), run against every adapter.
 
 Adapters come from ``LOG_ADAPTERS`` in ``tests/contract/conftest.py``. Each test uses its own
 topic and group names, so a shared broker is fine. Record values are ``RecordedEvent``\\ s, as
@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from domain.events import EventMetadata, RecordedEvent
-from infra.log.port import Log, LogConsumer, LogRecord
+from domain.ports.log import Log, LogConsumer, LogRecord
 
 GENEROUS_TIMEOUT_S = 60.0
 

@@ -22,8 +22,8 @@ from confluent_kafka import Producer
 from kafka_support import GENEROUS_TIMEOUT_S, KafkaPipeline, wait_until
 
 from domain.events import EventMetadata, RecordedEvent
+from domain.ports.log import LogConsumer, LogRecord
 from infra.log.kafka import KafkaLog, KafkaPublishError
-from infra.log.port import LogConsumer, LogRecord
 from infra.log.serialization import decode_event, decode_value, encode_event, encode_value
 from streams.relay import records_for
 from streams.relay_checkpoint import RelayCheckpoint

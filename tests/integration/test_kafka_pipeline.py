@@ -21,8 +21,8 @@ import time
 import pytest
 from kafka_support import GENEROUS_TIMEOUT_S, KafkaPipeline, wait_until
 
+from domain.ports.log import LogRecord
 from infra.bootstrap import build_processors
-from infra.log.port import LogRecord
 from projections.readings import ReadingsProjection
 from streams.projection_processor import ProjectionProcessor
 from streams.topics import TOPIC_READINGS

@@ -18,8 +18,8 @@ from kafka_support import KafkaPipeline, wait_until
 
 from api.app import create_app
 from commands import registry as cmd
+from domain.ports.log import LogRecord
 from infra.log.kafka import KafkaLog, partition_for_key
-from infra.log.port import LogRecord
 from projections import registry_query as rq
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]

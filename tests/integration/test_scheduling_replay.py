@@ -23,6 +23,7 @@ from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
 from scheduling_support import DAY, SchedulingHarness
 
 from domain.events import NewEvent
+from domain.ports.event_store import ANY
 from projections import schedules as sq
 from projections.base import ALL_PARTITIONS
 from projections.jobs import JobsProjection, jobs
@@ -37,7 +38,7 @@ class RecordingStore:
     def __init__(self, store):
         self.store, self.appended = store, []
 
-    def append(self, stream_id: str, events, expected_revision="any"):
+    def append(self, stream_id: str, events, expected_revision=ANY):
         self.appended.extend(events)
         return self.store.append(stream_id, events, expected_revision)
 

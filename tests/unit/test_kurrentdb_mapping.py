@@ -32,6 +32,14 @@ from kurrentdbclient.exceptions import (
 
 from domain.beliefs import SensorDataRecorded
 from domain.events import EventMetadata, NewEvent
+from domain.ports.event_store import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    AppendResult,
+    WrongExpectedRevision,
+    subscribe,
+)
 from infra.eventstore.kurrentdb import (
     NEVER,
     KurrentDbEventStore,
@@ -41,14 +49,6 @@ from infra.eventstore.kurrentdb import (
     to_kurrent_event,
     to_stream_state,
     type_filter,
-)
-from infra.eventstore.port import (
-    ANY,
-    NO_STREAM,
-    STREAM_EXISTS,
-    AppendResult,
-    WrongExpectedRevision,
-    subscribe,
 )
 
 

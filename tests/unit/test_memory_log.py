@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 import zlib
 
+from domain.ports.log import LogRecord
 from infra.log.memory import MemoryLog, partition_for
-from infra.log.port import LogRecord
 
 GENEROUS_TIMEOUT_S = 60.0
 

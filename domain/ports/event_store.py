@@ -1,6 +1,7 @@
 """The event-store port: the system of record.
 
-Adapters: :mod:`infra.eventstore.sqlite` (embedded default), :mod:`infra.eventstore.postgres`
+The core owns this port; ``infra`` implements it. Adapters: :mod:`infra.eventstore.sqlite`
+(embedded default), :mod:`infra.eventstore.postgres`
 and :mod:`infra.eventstore.kurrentdb`. All pass ``tests/contract/test_event_store.py``.
 
 Semantics every adapter keeps:
@@ -22,14 +23,31 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Protocol
 
 from domain.events import NewEvent, RecordedEvent
 
-ANY = "any"
-NO_STREAM = "no_stream"
-STREAM_EXISTS = "stream_exists"
-ExpectedRevision = int | str
+
+class StreamState(Enum):
+    """An expected revision that is not a number: what the writer expects of the stream's existence."""
+
+    ANY = "any"
+    """No check: append whatever the stream's state."""
+    NO_STREAM = "no_stream"
+    """The stream must not exist yet (its first event)."""
+    STREAM_EXISTS = "stream_exists"
+    """The stream must have at least one event."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ANY = StreamState.ANY
+NO_STREAM = StreamState.NO_STREAM
+STREAM_EXISTS = StreamState.STREAM_EXISTS
+ExpectedRevision = int | StreamState
+"""The revision of the stream's last event (0-based) the writer expects, or a :class:`StreamState`."""
 
 
 class EventStoreError(Exception):
