@@ -1,6 +1,7 @@
 """The FastAPI application: routers, error handlers, body-size limit, version header.
 
-``create_app(platform)`` takes a built :class:`infra.bootstrap.Platform`; the app starts the
+``create_app(platform)`` takes a built :class:`infra.bootstrap.Platform`; :func:`api.deps.install`
+takes out of it what the routers use (routers never see the platform). The app starts the
 embedded runner on start-up and stops it on shutdown. OpenAPI docs: ``/docs``.
 """
 
@@ -14,7 +15,8 @@ from opentelemetry.trace import SpanKind
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import TokenService
+from api import tracing
+from api.deps import Platform, install
 from api.errors import error_response, install_error_handlers
 from api.routers import (
     public,
@@ -29,8 +31,6 @@ from api.routers import (
     v3_sensors,
 )
 from api.version import FLEXMEASURES_VERSION
-from infra import telemetry
-from infra.bootstrap import Platform
 
 ROUTERS = [
     public.router,
@@ -100,14 +100,14 @@ class TraceRequests:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        tracer = telemetry.get_tracer()
+        tracer = tracing.get_tracer()
         with tracer.start_as_current_span(
             f"http {scope['method']} {scope['path']}",
-            context=telemetry.extract_context(headers),
+            context=tracing.extract_context(headers),
             kind=SpanKind.SERVER,
             attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
         ):
-            scope.setdefault("state", {})["traceparent"] = telemetry.current_traceparent()
+            scope.setdefault("state", {})["traceparent"] = tracing.current_traceparent()
             await self.app(scope, receive, send)
 
 
@@ -134,12 +134,11 @@ def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI
         platform.stop()
 
     app = FastAPI(title="flexledger", version="0.1.0", lifespan=lifespan, description=__doc__)
-    app.state.platform = platform
-    app.state.tokens = TokenService(platform.token_secret, platform.settings.token_max_age_s)
+    services = install(app, platform)
     install_error_handlers(app)
     for router in [*ROUTERS, *(extra_routers or [])]:
         app.include_router(router)
-    max_bytes = platform.settings.max_body_bytes
+    max_bytes = services.max_body_bytes
     # a streamed body that outgrows the limit while a route reads it
     app.add_exception_handler(_TooLarge, lambda _request, _exc: too_large_response(max_bytes))
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes)

@@ -1,64 +1,124 @@
-"""FastAPI dependencies (``Annotated`` aliases): the platform, a read connection, the user."""
+"""FastAPI dependencies (``Annotated`` aliases), and the API's one link to the composition root.
+
+Routers get narrow things, never the whole :class:`~infra.bootstrap.Platform`:
+
+* :data:`Commands` — the command context of the request (its user as actor, its trace);
+  v2.0 routes, which authenticate themselves, build it with :func:`command_context` too.
+* :data:`ReadConn` — a pooled read connection to the read models (:func:`read_connection`
+  outside dependency injection).
+* :data:`Consistency` — read-your-writes (:class:`api.consistency.ReadYourWrites`: the
+  deployment's consistency waiter and the store's positions).
+
+:func:`install` is the only place in ``api/`` that reaches the platform: it takes what the
+routers need out of it and stores it on the app (``app.state.services``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import Depends, Header, Request
+from fastapi import Depends, FastAPI, Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser, TokenService
+from api.consistency import ReadYourWrites
 from api.errors import ApiError
 from commands.context import CommandContext
 from infra.bootstrap import Platform
 from projections import registry_query as rq
+
+__all__ = ["Platform", "ApiServices", "install"]
 
 # Cheap dependencies are ``async``, so FastAPI calls them on the event loop instead of hopping
 # to its thread pool once each; blocking ones (a read connection, a user look-up when the
 # token's user is not cached) run in the thread pool.
 
 
-async def get_platform(request: Request) -> Platform:
-    return request.app.state.platform
+@dataclass(frozen=True)
+class ApiServices:
+    """Everything the routers use: commands, read connections, read-your-writes, tokens, limits."""
+
+    commands: CommandContext
+    read_engine: sa.Engine
+    consistency: ReadYourWrites
+    tokens: TokenService
+    max_body_bytes: int
+
+    @contextmanager
+    def read_connection(self) -> Iterator[sa.Connection]:
+        with self.read_engine.connect() as conn:
+            yield conn
+
+
+def install(app: FastAPI, platform: Platform) -> ApiServices:
+    """Store the routers' services, taken from ``platform``, on ``app`` (``app.state.services``)."""
+    settings = platform.settings
+    services = ApiServices(
+        commands=platform.commands,
+        read_engine=platform.read_models.read_engine,
+        consistency=ReadYourWrites(
+            platform.consistency, platform.store, settings.consistent_writes, settings.consistency_timeout_s
+        ),
+        tokens=TokenService(platform.token_secret, settings.token_max_age_s),
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.state.services = services
+    app.state.tokens = services.tokens
+    return services
+
+
+def services_of(request: Request) -> ApiServices:
+    return request.app.state.services
+
+
+async def get_services(request: Request) -> ApiServices:
+    return request.app.state.services
 
 
 async def get_tokens(request: Request) -> TokenService:
-    return request.app.state.tokens
+    return request.app.state.services.tokens
 
 
-def get_read_connection(platform: Annotated[Platform, Depends(get_platform)]) -> Iterator[sa.Connection]:
+async def get_consistency(request: Request) -> ReadYourWrites:
+    return request.app.state.services.consistency
+
+
+def get_read_connection(services: Annotated[ApiServices, Depends(get_services)]) -> Iterator[sa.Connection]:
     """A pooled read connection, checked out in a worker thread (a full pool blocks; the loop must not)."""
-    with platform.read_models.read_engine.connect() as conn:
+    with services.read_engine.connect() as conn:
         yield conn
 
 
-PlatformDep = Annotated[Platform, Depends(get_platform)]
+Services = Annotated[ApiServices, Depends(get_services)]
 ReadConn = Annotated[sa.Connection, Depends(get_read_connection)]
+Consistency = Annotated[ReadYourWrites, Depends(get_consistency)]
 
 
 async def get_user_dependency(
-    platform: PlatformDep,
-    tokens: Annotated[TokenService, Depends(get_tokens)],
+    services: Services,
     authorization: Annotated[str | None, Header()] = None,
 ) -> CurrentUser:
     """The user of the ``Authorization`` token: from the token cache, else looked up in a worker thread."""
-    cached = tokens.users.get(authorization) if authorization else None
+    cached = services.tokens.users.get(authorization) if authorization else None
     if cached is not None:
         return cached
-    return await run_in_threadpool(get_current_user, platform, tokens, authorization)
+    return await run_in_threadpool(get_current_user, services, authorization)
 
 
-def get_current_user(platform: Platform, tokens: TokenService, authorization: str | None) -> CurrentUser:
+def get_current_user(services: ApiServices, authorization: str | None) -> CurrentUser:
     """The user of a valid token (401 otherwise); remembered briefly in ``tokens.users``."""
+    tokens = services.tokens
     if not authorization:
         raise ApiError(401, "UNAUTHORIZED", "missing Authorization header with an auth token", "Authorization")
     cached = tokens.users.get(authorization)
     if cached is not None:
         return cached
     user_id, expires_in_s = tokens.verify(authorization)
-    with platform.read_models.read_engine.connect() as conn:
+    with services.read_connection() as conn:
         row = rq.user_by_id(conn, user_id)
     if row is None or not row["active"]:
         raise ApiError(401, "UNAUTHORIZED", "the user of this token no longer exists or is inactive")
@@ -70,13 +130,22 @@ def get_current_user(platform: Platform, tokens: TokenService, authorization: st
 User = Annotated[CurrentUser, Depends(get_user_dependency)]
 
 
-async def get_commands(platform: PlatformDep, user: User, request: Request) -> CommandContext:
-    """A command context whose events carry the user as actor and the request's trace."""
-    return platform.commands.with_actor(
+def command_context(request: Request, user: CurrentUser) -> CommandContext:
+    """The command context of every write path: the user as actor, the request's id and trace parent.
+
+    The trace parent is the server span's (opened by the tracing middleware, continuing the
+    client's ``traceparent``), else the client's header.
+    """
+    return services_of(request).commands.with_actor(
         user.actor(),
         correlation_id=request.headers.get("X-Request-ID"),
         traceparent=getattr(request.state, "traceparent", None) or request.headers.get("traceparent"),
     )
+
+
+async def get_commands(user: User, request: Request) -> CommandContext:
+    """A command context whose events carry the user as actor and the request's trace."""
+    return command_context(request, user)
 
 
 Commands = Annotated[CommandContext, Depends(get_commands)]

@@ -11,14 +11,13 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from api.consistency import READINGS, wait_until_projected
+from api.consistency import READINGS, ReadYourWrites
 from api.errors import ApiError
 from commands.context import CommandContext
 from commands.readings import RecordSensorData, record_sensor_data, sensor_data_stream
 from domain.beliefs import to_epoch_s
 from domain.registry import SensorRegistered
 from domain.units import UnitError, convert_values, is_energy_unit
-from infra.bootstrap import Platform
 from projections.readings_query import BeliefFilter, latest_values, resampled_values
 
 
@@ -76,14 +75,14 @@ def read_series(
 
 
 def post_series(
-    platform: Platform,
+    consistency: ReadYourWrites,
     commands: CommandContext,
     sensor: dict,
     command: RecordSensorData,
 ) -> int:
     """Append the values as beliefs; wait (bounded) until they are queryable. Returns the position."""
     position = append_series(commands, sensor, command)
-    wait_until_projected(platform, READINGS, position, sensor_data_stream(command.sensor_id))
+    consistency.wait_until_projected(READINGS, position, sensor_data_stream(command.sensor_id))
     return position
 
 

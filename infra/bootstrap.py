@@ -8,13 +8,12 @@ threads (embedded runner); the distributed deployment runs them in Faust workers
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 from dataclasses import dataclass, field
 
 from commands.context import CommandContext
 from commands.registry import set_bcrypt_rounds
+from domain.ports.consistency import ConsistencyWaiter
 from domain.ports.event_store import EventStore
 from domain.ports.log import Log
 from infra.log.memory import MemoryLog
@@ -25,12 +24,13 @@ from projections.jobs import JobsProjection
 from projections.readings import ReadingsProjection
 from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
+from streams.consistency import CheckpointWaiter, RunnerWaiter
 from streams.forecaster import FORECAST_TOPIC, ForecastProcessor
 from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
 from streams.scheduler import SCHEDULE_TOPICS, SchedulerProcessor, SolverOptions
-from streams.topics import TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY, topic_of_stream
+from streams.topics import TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY
 
 
 def build_event_store(settings: Settings) -> EventStore:
@@ -46,10 +46,6 @@ def build_event_store(settings: Settings) -> EventStore:
 
     settings.home.mkdir(parents=True, exist_ok=True)
     return SqliteEventStore(settings.event_store_path)
-
-
-CHECKPOINT_POLL_S = 0.01
-"""How often the API polls the read-model checkpoints in the distributed deployment."""
 
 
 def build_log(settings: Settings) -> Log:
@@ -80,7 +76,7 @@ def build_processors(platform: Platform) -> list[Processor]:
             engine,
             platform.read_models.read_engine,
             options=solver_options(platform.settings),
-            wait_for_readings=lambda position: platform.wait_for(position, ["projection.readings"]),
+            consistency=platform.consistency,
         ),
         ProjectionProcessor(ForecastModelsProjection(), engine, [FORECAST_TOPIC]),
         ForecastProcessor(platform.store, engine),
@@ -116,6 +112,8 @@ class Platform:
     token_secret: str
     processors: list[Processor] = field(default_factory=list)
     runner: InProcessRunner | None = None
+    consistency: ConsistencyWaiter = field(init=False)
+    """Read-your-writes: one waiter per deployment (:func:`build_consistency_waiter`)."""
 
     @property
     def commands(self) -> CommandContext:
@@ -138,29 +136,8 @@ class Platform:
         timeout_s: float | None = None,
         stream_id: str | None = None,
     ) -> bool:
-        """Block until processors have applied ``position`` (read-your-writes for the API).
-
-        Embedded: the in-process runner's progress. Distributed (processors in workers): the
-        projections' checkpoints in the read-model database for the log partition that holds
-        ``stream_id``'s events (polled); without ``stream_id``, or for processors that are not
-        projections, it cannot tell and returns ``False`` at once.
-        """
-        timeout = self.settings.consistency_timeout_s if timeout_s is None else timeout_s
-        if self.runner is not None:
-            return self.runner.wait_for(position, processors, timeout)
-        partition_key = getattr(self.log, "partition_key", None)
-        by_name = {p.name: p for p in self.processors}
-        waiting = [by_name.get(name) for name in processors or list(by_name)]
-        if stream_id is None or partition_key is None or not all(isinstance(p, ProjectionProcessor) for p in waiting):
-            return False
-        topic, deadline = topic_of_stream(stream_id), time.monotonic() + timeout
-        while True:
-            partition = partition_key(topic, stream_id)  # None until the relay created the topic
-            if partition is not None and all(p.has_applied(partition, position) for p in waiting):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(CHECKPOINT_POLL_S)
+        """Block until processors have applied ``position``: :attr:`consistency`'s wait (tests, CLI)."""
+        return self.consistency.wait_for(position, processors, timeout_s, stream_id)
 
     async def wait_for_async(
         self,
@@ -169,12 +146,8 @@ class Platform:
         timeout_s: float | None = None,
         stream_id: str | None = None,
     ) -> bool:
-        """:meth:`wait_for` for coroutines: embedded, the event loop is not blocked and no thread
-        is held; distributed, the checkpoint polling runs in a worker thread."""
-        if self.runner is None:
-            return await asyncio.to_thread(self.wait_for, position, processors, timeout_s, stream_id)
-        timeout = self.settings.consistency_timeout_s if timeout_s is None else timeout_s
-        return await self.runner.wait_for_async(position, processors, timeout)
+        """:meth:`wait_for` for coroutines."""
+        return await self.consistency.wait_for_async(position, processors, timeout_s, stream_id)
 
     def stop(self) -> None:
         if self.runner is not None:
@@ -198,5 +171,15 @@ def build_platform(settings: Settings | None = None) -> Platform:
         read_models=build_read_models(settings),
         token_secret=_token_secret(settings),
     )
+    platform.consistency = build_consistency_waiter(platform)
     platform.processors = build_processors(platform)
     return platform
+
+
+def build_consistency_waiter(platform: Platform) -> ConsistencyWaiter:
+    """Embedded: the in-process runner's progress; distributed (processors in workers): the
+    processors' checkpoints in the read-model database, per log partition."""
+    timeout_s = platform.settings.consistency_timeout_s
+    if platform.settings.run_processors:
+        return RunnerWaiter(lambda: platform.runner, timeout_s)
+    return CheckpointWaiter(lambda: platform.processors, getattr(platform.log, "partition_key", None), timeout_s)

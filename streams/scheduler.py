@@ -18,7 +18,8 @@ nothing new. A trigger whose job already ended is skipped without solving, unles
 The checkpoint (per log partition) is kept in the read-model database, as projections do.
 
 Inputs are read as known at the trigger's belief time (``prior``, else its recording time), and
-before each trigger the scheduler waits (``wait_for_readings``, bounded) until the readings read
+before each trigger the scheduler waits (its :class:`~domain.ports.consistency.ConsistencyWaiter`,
+bounded, in both deployments) until the readings read
 model holds the beliefs of its own earlier schedules; so solving a trigger again from history
 sees the same inputs (unless data was later posted with a belief time before the trigger).
 
@@ -37,8 +38,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from commands.context import CommandContext, CommandError
+from commands.readings import sensor_data_stream
 from commands.scheduling import aligned, job_request, record_schedule_computed, record_schedule_failed
 from domain.events import EventMetadata, RecordedEvent, utc_now
+from domain.ports.consistency import ConsistencyWaiter
 from domain.ports.event_store import EventStore, EventStoreError
 from domain.schedules import (
     DeviceSchedule,
@@ -64,6 +67,7 @@ SCHEDULE_TOPICS = (CATEGORY_TOPICS["udi"], CATEGORY_TOPICS["schedule"])
 TOPICS = (*SCHEDULE_TOPICS, CATEGORY_TOPICS["sensordata"])
 """The scheduler's topics: the schedule topics plus the readings (state-of-charge readings)."""
 INFRASTRUCTURE_ERRORS = (sa.exc.SQLAlchemyError, EventStoreError, OSError)
+READINGS_PROJECTION = "projection.readings"
 SAVE_INTERVAL_S = 1.0
 """Batches without triggers (most readings) save the checkpoint at most this often, and on idle."""
 
@@ -104,7 +108,7 @@ class SchedulerProcessor:
         options: SolverOptions = SolverOptions(),
         recompute_existing: bool = False,
         clock: Callable[[], datetime] = utc_now,
-        wait_for_readings: Callable[[int], bool] | None = None,
+        consistency: ConsistencyWaiter | None = None,
     ):
         self.store, self.engine = store, engine
         self.read_engine = read_engine or engine
@@ -114,8 +118,9 @@ class SchedulerProcessor:
         self._saved: dict[str, int] | None = None
         self._unsaved: dict[str, int] = {}
         self._saved_at = 0.0
-        self.wait_for_readings = wait_for_readings
+        self.consistency = consistency
         self._beliefs_position = 0
+        self._beliefs_streams: set[str] = set()
         self.soc_index = SocSensorIndex(store)
         checkpoint_metadata.create_all(engine)
 
@@ -209,10 +214,7 @@ class SchedulerProcessor:
             self.stats.skipped += 1
             return
         ctx = self._context(recorded)
-        if self.wait_for_readings is not None and self._beliefs_position:
-            # the readings read model must hold this scheduler's own earlier schedules (they are the
-            # planned load of sibling devices): solving then sees what a replay will see
-            self.wait_for_readings(self._beliefs_position)
+        self._wait_for_own_beliefs()
         with self.read_engine.connect() as conn:
             try:
                 request = request_for(conn, recorded, soc)
@@ -225,10 +227,22 @@ class SchedulerProcessor:
                 ctx, outcome, request.sensors, request.belief_time, request.job, request.soc_outputs
             )
             self._beliefs_position = max(self._beliefs_position, position)
+            self._beliefs_streams.update(sensor_data_stream(s) for s in request.sensors)
             self.stats.solved += 1
         else:
             record_schedule_failed(ctx, outcome, request.job)
             self.stats.failed += 1
+
+    def _wait_for_own_beliefs(self) -> None:
+        """Wait (bounded) until the readings read model holds this scheduler's own earlier schedules
+        (they are the planned load of sibling devices): solving then sees what a replay will see.
+
+        Per written stream, so the distributed waiter can find the log partition to follow."""
+        if self.consistency is None or not self._beliefs_position:
+            return
+        for stream_id in sorted(self._beliefs_streams):
+            self.consistency.wait_for(self._beliefs_position, [READINGS_PROJECTION], stream_id=stream_id)
+        self._beliefs_streams.clear()
 
     def _context(self, recorded: RecordedEvent) -> CommandContext:
         meta = EventMetadata(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from api.auth import TokenService
-from api.deps import PlatformDep, get_tokens
+from api.deps import Services, get_tokens
 from api.errors import ApiError
 from api.version import FLEXMEASURES_VERSION
 from commands.registry import verify_password
@@ -35,10 +35,10 @@ class TokenRequest(BaseModel):
 
 @router.post("/api/requestAuthToken")
 def request_auth_token(
-    body: TokenRequest, platform: PlatformDep, tokens: Annotated[TokenService, Depends(get_tokens)]
+    body: TokenRequest, services: Services, tokens: Annotated[TokenService, Depends(get_tokens)]
 ) -> dict:
     """Exchange e-mail and password for an auth token (``auth_token``)."""
-    with platform.read_models.read_engine.connect() as conn:
+    with services.read_connection() as conn:
         user = rq.user_by_email(conn, body.email)
     if user is None or not verify_password(body.password, user["password_hash"]):
         raise ApiError(401, "UNAUTHORIZED", "wrong e-mail or password", "email")

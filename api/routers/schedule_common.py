@@ -5,7 +5,8 @@
 scheduler has stored the outcome event — whose id is known in advance (:mod:`domain.schedules`)
 — and the schedules (and jobs) projection has applied it. Waiting on those exact events (not
 on the store's head) returns as soon as the schedule is servable. With
-``FLEXLEDGER_CONSISTENT_WRITES=false`` or without an embedded runner it returns at once and the
+``FLEXLEDGER_CONSISTENT_WRITES=false`` or when the deployment's waiter cannot follow the
+scheduler (processors in workers) it returns at once and the
 client polls (202 / ``UNKNOWN_SCHEDULE`` "waiting to be processed").
 """
 
@@ -16,9 +17,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from api.consistency import ReadYourWrites
+from domain.ports.event_store import EventStore
 from domain.schedules import job_outcome_event_id, outcome_event_id
 from domain.units import UnitError, convert_values, is_power_unit
-from infra.bootstrap import Platform
 
 SCHEDULER = "scheduler"
 SCHEDULES_PROJECTION = "projection.schedules"
@@ -26,17 +28,14 @@ JOBS_PROJECTION = "projection.jobs"
 WAITING = "Scheduling job waiting to be processed."
 
 
-def _can_wait(platform: Platform) -> bool:
-    runner = platform.runner
-    return (
-        platform.settings.consistent_writes
-        and runner is not None
-        and all(name in runner.loops for name in (SCHEDULER, SCHEDULES_PROJECTION, JOBS_PROJECTION))
+def _can_wait(consistency: ReadYourWrites) -> bool:
+    return consistency.consistent_writes and consistency.waiter.follows(
+        (SCHEDULER, SCHEDULES_PROJECTION, JOBS_PROJECTION)
     )
 
 
 def wait_for_schedule(
-    platform: Platform, schedule_id: uuid.UUID, trigger_position: int, with_job: bool = False
+    consistency: ReadYourWrites, schedule_id: uuid.UUID, trigger_position: int, with_job: bool = False
 ) -> bool:
     """Block (bounded) until the schedule's outcome (and with ``with_job`` its job's end) is queryable.
 
@@ -44,22 +43,23 @@ def wait_for_schedule(
     scheduler to finish the trigger, so the devices' beliefs and the job's end (appended after
     the outcome) stay off the critical path of ``postUdiEvent``. True when queryable.
     """
-    if not _can_wait(platform):
+    if not _can_wait(consistency):
         return False
-    deadline = time.monotonic() + platform.settings.consistency_timeout_s
+    deadline = time.monotonic() + consistency.timeout_s
     waits = [(outcome_event_id(schedule_id), SCHEDULES_PROJECTION)]
     if with_job:
         waits.append((job_outcome_event_id(schedule_id), JOBS_PROJECTION))
     for event_id, projection in waits:
-        position = _wait_stored(platform, event_id, trigger_position, deadline)
-        if position is None or not platform.wait_for(position, [projection], max(0.0, deadline - time.monotonic())):
+        position = _wait_stored(consistency.store, event_id, trigger_position, deadline)
+        remaining = max(0.0, deadline - time.monotonic())
+        if position is None or not consistency.waiter.wait_for(position, [projection], remaining):
             return False
     return True
 
 
-def _wait_stored(platform: Platform, event_id: uuid.UUID, after: int, deadline: float) -> int | None:
+def _wait_stored(store: EventStore, event_id: uuid.UUID, after: int, deadline: float) -> int | None:
     """The global position of ``event_id`` once it is stored (None at the deadline)."""
-    store, seen = platform.store, after
+    seen = after
     while True:
         stored = store.get_event(event_id)
         if stored is not None:
@@ -74,18 +74,18 @@ def _wait_stored(platform: Platform, event_id: uuid.UUID, after: int, deadline: 
         store.wait_for_append(seen, remaining)
 
 
-def wait_for_outcome(platform: Platform, schedule_id: uuid.UUID) -> bool:
+def wait_for_outcome(consistency: ReadYourWrites, schedule_id: uuid.UUID) -> bool:
     """If the outcome is stored, block (bounded) until the projections show it; True when they do."""
-    if not _can_wait(platform):
+    if not _can_wait(consistency):
         return False
-    outcome = platform.store.get_event(outcome_event_id(schedule_id))
-    job_end = platform.store.get_event(job_outcome_event_id(schedule_id))
+    outcome = consistency.store.get_event(outcome_event_id(schedule_id))
+    job_end = consistency.store.get_event(job_outcome_event_id(schedule_id))
     if outcome is None:
         return False
     waits = [(outcome.global_position, SCHEDULES_PROJECTION)]
     if job_end is not None:
         waits.append((job_end.global_position, JOBS_PROJECTION))
-    return all(platform.wait_for(position, [name]) for position, name in waits)
+    return all(consistency.waiter.wait_for(position, [name]) for position, name in waits)
 
 
 def as_uuid(text: str) -> uuid.UUID | None:

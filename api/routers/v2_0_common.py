@@ -23,14 +23,13 @@ import sqlalchemy as sa
 from fastapi.responses import JSONResponse
 from starlette.datastructures import QueryParams
 
-from api.auth import CurrentUser, TokenService
-from api.deps import get_current_user
+from api.auth import CurrentUser
+from api.deps import ApiServices, get_current_user
 from api.errors import ApiError
 from api.timefmt import parse_duration
 from commands.context import CommandError
 from domain.registry import USEF_ROLES
 from domain.units import UnitError, is_power_unit
-from infra.bootstrap import Platform
 from projections import registry_query as rq
 
 ALL_USEF_ROLES = ["Aggregator", "Supplier", "MDC", "DSO", "Prosumer", "ESCo"]  # FlexMeasures' order
@@ -91,9 +90,9 @@ def invalid_method(response_type: str, method: str) -> JSONResponse:
     return _error(response_type, 405, "INVALID_METHOD", f"Request method {method} not supported.", None)
 
 
-def authenticate(platform: Platform, tokens: TokenService, authorization: str | None) -> CurrentUser:
+def authenticate(services: ApiServices, authorization: str | None) -> CurrentUser:
     """The user of the ``Authorization`` token (401 ``UNAUTHORIZED``/``TOKEN_EXPIRED`` otherwise)."""
-    return get_current_user(platform, tokens, authorization)
+    return get_current_user(services, authorization)
 
 
 def require_service_access(conn: sa.Connection, user: CurrentUser, service: str) -> None:

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import CurrentUser
+from api.deps import services_of
 from api.entity_address import EntityAddressError, build_connection, parse_connection
 from api.routers.v2_0_common import authenticate, check_type, query_form, rejected, require_service_access, v2_response
 from projections import registry_query as rq
@@ -112,12 +113,12 @@ def get_connection(request: Request, authorization: Annotated[str | None, Header
     Example response: ``{"type": "GetConnectionResponse", "connections": ["ea1.2026-11.io.flexledger:3:4"],
     "names": ["CS 4"]}``. Admins and auditors see every account's connections.
     """
-    platform = request.app.state.platform
+    services = services_of(request)
 
     def handle() -> dict:
-        user = authenticate(platform, request.app.state.tokens, authorization)
+        user = authenticate(services, authorization)
         check_type(query_form(request.query_params), "GetConnectionRequest", required=False)
-        with platform.read_models.read_engine.connect() as conn:
+        with services.read_connection() as conn:
             require_service_access(conn, user, "getConnection")
             assets = list_connections(conn, user)
         return {

@@ -36,6 +36,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
+from api.consistency import ReadYourWrites
+from api.deps import command_context, services_of
 from api.routers.schedule_common import WAITING, failure_message, schedule_window, wait_for_outcome, wait_for_schedule
 from api.routers.v2_0_common import (
     PROCESSED,
@@ -55,7 +57,6 @@ from api.timefmt import format_duration, parse_duration
 from commands.scheduling import post_udi_event
 from domain.scheduling import FlexModelError, TimeSeries, parse_device, soc_capacity_kwh
 from domain.udi import DEVICE_ASSET_TYPES, SocTarget, UdiError, UdiEventPosted, parse_event_address, soc_in_kwh
-from infra.bootstrap import Platform
 from projections import registry_query as rq
 from projections import schedules as sq
 from streams.schedule_inputs import UDI_PLANNING_HORIZON, stored_device_flex_model, udi_flex_model
@@ -177,25 +178,22 @@ def _check_flex_model(asset: dict, event: UdiEventPosted, moment: datetime) -> N
 async def post_udi_event_route(request: Request, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
     """Upload a state of charge (and targets) of a device; a schedule is computed for it."""
     body = await request.body()
-    platform: Platform = request.app.state.platform
-    tokens, headers = request.app.state.tokens, request.headers
+    services = services_of(request)
 
     def handle() -> dict:
-        user = authenticate(platform, tokens, authorization)
+        user = authenticate(services, authorization)
         form = body_form(body)
         check_type(form, "PostUdiEventRequest")
-        with platform.read_models.read_engine.connect() as conn:
+        with services.read_connection() as conn:
             require_service_access(conn, user, "postUdiEvent")
-        commands = platform.commands.with_actor(
-            user.actor(), correlation_id=headers.get("X-Request-ID"), traceparent=headers.get("traceparent")
-        )
+        commands = command_context(request, user)
         try:
-            with platform.read_models.read_engine.connect() as conn:
+            with services.read_connection() as conn:
                 event = _udi_event(conn, user, form)
             schedule_id, result = post_udi_event(commands, event)
         except UdiError as exc:
             raise _udi_error(exc) from exc
-        wait_for_schedule(platform, schedule_id, result.global_position)
+        wait_for_schedule(services.consistency, schedule_id, result.global_position)
         return dict(PROCESSED)
 
     return await run_in_threadpool(v2_response, "PostUdiEventResponse", handle)
@@ -207,13 +205,12 @@ async def get_device_message(request: Request, authorization: Annotated[str | No
     form = query_form(request.query_params)
     if not form:
         form = body_form(await request.body()) if await request.body() else {}
-    platform: Platform = request.app.state.platform
-    tokens = request.app.state.tokens
+    services = services_of(request)
 
     def handle() -> dict:
-        user = authenticate(platform, tokens, authorization)
+        user = authenticate(services, authorization)
         check_type(form, "GetDeviceMessageRequest")
-        with platform.read_models.read_engine.connect() as conn:
+        with services.read_connection() as conn:
             require_service_access(conn, user, "getDeviceMessage")
         try:
             address = parse_event_address(form.get("event"))
@@ -221,9 +218,9 @@ async def get_device_message(request: Request, authorization: Annotated[str | No
             raise _udi_error(exc) from exc
         duration = _duration(form.get("duration"))
         unit = power_unit(form.get("unit", "MW"))
-        with platform.read_models.read_engine.connect() as conn:
+        with services.read_connection() as conn:
             _, sensor = _device(conn, user, address, write=False)
-            schedule, device = _schedule_of(conn, platform, address)
+            schedule, device = _schedule_of(conn, services.consistency, address)
         values, start, window = schedule_window(schedule, device, duration, unit, sensor["timezone"])
         return {
             "event": form["event"],
@@ -250,7 +247,7 @@ def _duration(raw: Any) -> timedelta:
     return value
 
 
-def _schedule_of(conn: sa.Connection, platform: Platform, address) -> tuple[dict, dict]:
+def _schedule_of(conn: sa.Connection, consistency: ReadYourWrites, address) -> tuple[dict, dict]:
     """(schedule row, device row) of a UDI event (400 UNRECOGNIZED_UDI_EVENT / UNKNOWN_SCHEDULE)."""
     udi = sq.udi_event(conn, address.asset_id, address.event_id)
     if udi is None:
@@ -258,7 +255,7 @@ def _schedule_of(conn: sa.Connection, platform: Platform, address) -> tuple[dict
         raise rejected("UNRECOGNIZED_UDI_EVENT", message, "event")
     schedule = sq.schedule_by_id(conn, udi["schedule_id"])
     if (schedule is None or schedule["status"] == "QUEUED") and wait_for_outcome(
-        platform, uuid.UUID(udi["schedule_id"])
+        consistency, uuid.UUID(udi["schedule_id"])
     ):
         conn.rollback()
         schedule = sq.schedule_by_id(conn, udi["schedule_id"])

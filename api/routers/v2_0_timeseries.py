@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
+from api.deps import command_context, services_of
 from api.routers.v2_0_common import (
     PROCESSED,
     as_list,
@@ -125,22 +126,18 @@ def post_handler(service: str, request_type: str, response_type: str, timing: Be
 
     async def route(request: Request) -> JSONResponse:
         body = await request.body()
-        platform, tokens, headers = request.app.state.platform, request.app.state.tokens, request.headers
+        services = services_of(request)
 
         def handle() -> dict:
-            user = authenticate(platform, tokens, headers.get("authorization"))
+            user = authenticate(services, request.headers.get("authorization"))
             form = body_form(body)
             check_type(form, request_type)
-            commands = platform.commands.with_actor(
-                user.actor(),
-                correlation_id=headers.get("X-Request-ID"),
-                traceparent=getattr(request.state, "traceparent", None) or headers.get("traceparent"),
-            )
-            with platform.read_models.read_engine.connect() as conn:
+            commands = command_context(request, user)
+            with services.read_connection() as conn:
                 require_service_access(conn, user, service)
                 writes = validated_writes(conn, user, form, commands, timing)
             for write in writes:
-                post_series(platform, commands, write.connection.sensor, write.command)
+                post_series(services.consistency, commands, write.connection.sensor, write.command)
             return dict(PROCESSED)
 
         return await run_in_threadpool(v2_response, response_type, handle)
@@ -182,13 +179,13 @@ def get_handler(service: str, request_type: str, response_type: str, default_hor
     """A route answering the latest beliefs per connection (``default_horizon`` when none is asked)."""
 
     def route(request: Request) -> JSONResponse:
-        platform, tokens = request.app.state.platform, request.app.state.tokens
+        services = services_of(request)
 
         def handle() -> dict:
-            user = authenticate(platform, tokens, request.headers.get("authorization"))
+            user = authenticate(services, request.headers.get("authorization"))
             form = query_form(request.query_params)
             check_type(form, request_type)
-            with platform.read_models.read_engine.connect() as conn:
+            with services.read_connection() as conn:
                 require_service_access(conn, user, service)
                 return read_connections(conn, user, form, default_horizon)
 

@@ -16,8 +16,8 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, field_validator
 
-from api.consistency import REGISTRY, read_back, wait_until_projected
-from api.deps import Commands, PlatformDep, ReadConn, User, require_account_access, visible_asset
+from api.consistency import REGISTRY
+from api.deps import Commands, Consistency, ReadConn, User, require_account_access, visible_asset
 from api.errors import ApiError
 from commands import registry as cmd
 from domain.registry import ASSET_TYPES, stream_of
@@ -115,7 +115,7 @@ def list_assets(
 
 
 @router.post("/assets", status_code=201)
-def create_asset(body: AssetIn, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> dict:
+def create_asset(body: AssetIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> dict:
     account_id = body.account_id if body.account_id is not None else user.account_id
     require_account_access(user, account_id, write=True)
     check_soc_sensors(conn, account_id, body.flex_model)
@@ -123,7 +123,7 @@ def create_asset(body: AssetIn, user: User, commands: Commands, conn: ReadConn, 
     asset_id = cmd.register_asset(
         commands, cmd.RegisterAsset(account_id=account_id, asset_type=_asset_type(body.generic_asset_type_id), **fields)
     )
-    return _after_write(conn, asset_id, platform)
+    return _after_write(conn, asset_id, consistency)
 
 
 def check_soc_sensors(conn: ReadConn, account_id: int, flex_model: dict | list) -> None:
@@ -145,8 +145,8 @@ def check_soc_sensors(conn: ReadConn, account_id: int, flex_model: dict | list) 
             raise ApiError(422, "INVALID_UNIT", message, path)
 
 
-def _after_write(conn: ReadConn, asset_id: int, platform: PlatformDep) -> dict:
-    return asset_json(read_back(platform, conn, rq.asset_by_id, asset_id, stream_of("asset", asset_id)))
+def _after_write(conn: ReadConn, asset_id: int, consistency: Consistency) -> dict:
+    return asset_json(consistency.read_back(conn, rq.asset_by_id, asset_id, stream_of("asset", asset_id)))
 
 
 @router.get("/assets/{asset_id}")
@@ -156,7 +156,7 @@ def get_asset(asset_id: int, user: User, conn: ReadConn) -> dict:
 
 @router.patch("/assets/{asset_id}")
 def patch_asset(
-    asset_id: int, body: AssetPatch, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep
+    asset_id: int, body: AssetPatch, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
 ) -> dict:
     asset = visible_asset(conn, user, asset_id, write=True)
     changes = body.model_dump(exclude_unset=True)
@@ -167,12 +167,12 @@ def patch_asset(
     if not changes:
         raise ApiError(422, "UNPROCESSABLE_ENTITY", "no fields to change", "body")
     cmd.change_asset(commands, cmd.ChangeAsset(asset_id=asset_id, changes=changes))
-    return _after_write(conn, asset_id, platform)
+    return _after_write(conn, asset_id, consistency)
 
 
 @router.delete("/assets/{asset_id}", status_code=204)
-def delete_asset(asset_id: int, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> Response:
+def delete_asset(asset_id: int, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> Response:
     visible_asset(conn, user, asset_id, write=True)
     cmd.delete_asset(commands, cmd.DeleteAsset(asset_id=asset_id))
-    wait_until_projected(platform, REGISTRY, stream_id=stream_of("asset", asset_id))
+    consistency.wait_until_projected(REGISTRY, stream_id=stream_of("asset", asset_id))
     return Response(status_code=204)

@@ -31,8 +31,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from api.consistency import wait_until_projected
-from api.deps import Commands, PlatformDep, ReadConn, User, visible_sensor
+from api.deps import Commands, Consistency, ReadConn, User, visible_sensor
 from api.errors import ApiError
 from api.timefmt import IsoDuration, format_duration
 from commands.context import CommandContext
@@ -91,13 +90,13 @@ class ForecastTriggerIn(BaseModel):
 
 @router.post("/sensors/{sensor_id}/forecasts/trigger")
 def trigger_forecast(
-    sensor_id: int, body: ForecastTriggerIn, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep
+    sensor_id: int, body: ForecastTriggerIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
 ) -> dict:
     """Queue a forecast job for the sensor; answers ``{"forecast": <job uuid>}``."""
     sensor = visible_sensor(conn, user, sensor_id, write=True)
     trigger = validated_trigger(body, sensor, lambda other: visible_sensor(conn, user, other))
     position = append_trigger(commands, trigger)
-    wait_until_projected(platform, JOBS, position, job_stream(trigger.job_id))
+    consistency.wait_until_projected(JOBS, position, job_stream(trigger.job_id))
     return {"forecast": str(trigger.job_id), "status": "PROCESSED", "message": "Forecasting job has been created."}
 
 

@@ -31,7 +31,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
 
-from api.deps import Commands, PlatformDep, ReadConn, User, visible_asset, visible_sensor
+from api.deps import Commands, Consistency, ReadConn, User, visible_asset, visible_sensor
 from api.errors import ApiError
 from api.routers.schedule_common import (
     WAITING,
@@ -91,7 +91,9 @@ def _processed(schedule_id: str) -> dict:
     }
 
 
-def _trigger(platform, commands, conn, user, asset: dict, body: TriggerIn, devices: list[dict], sensor_id=None) -> dict:
+def _trigger(
+    consistency, commands, conn, user, asset: dict, body: TriggerIn, devices: list[dict], sensor_id=None
+) -> dict:
     command = validated_trigger(conn, user, asset, devices, body.flex_context, body.start, body.horizon(), body.prior)
     command = command.model_copy(update={"sensor_id": sensor_id, "force_new_job_creation": body.force_new_job_creation})
     if not body.force_new_job_creation:
@@ -99,25 +101,25 @@ def _trigger(platform, commands, conn, user, asset: dict, body: TriggerIn, devic
         if earlier is not None:
             return _processed(earlier["id"])
     schedule_id, result = trigger_schedule(commands, command)
-    wait_for_schedule(platform, schedule_id, result.global_position, with_job=True)
+    wait_for_schedule(consistency, schedule_id, result.global_position, with_job=True)
     return _processed(str(schedule_id))
 
 
 @router.post("/assets/{asset_id}/schedules/trigger")
 def trigger_asset_schedule(
-    asset_id: int, body: TriggerIn, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep
+    asset_id: int, body: TriggerIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
 ) -> dict:
     """Schedule the devices of an asset (and its descendants) together: one MILP for the site."""
     asset = visible_asset(conn, user, asset_id, write=True)
     devices = body.flex_model if body.flex_model is not None else asset["flex_model"]
     if isinstance(devices, dict):
         devices = [devices] if devices else []
-    return _trigger(platform, commands, conn, user, asset, body, list(devices or []))
+    return _trigger(consistency, commands, conn, user, asset, body, list(devices or []))
 
 
 @router.post("/sensors/{sensor_id}/schedules/trigger")
 def trigger_sensor_schedule(
-    sensor_id: int, body: TriggerIn, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep
+    sensor_id: int, body: TriggerIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
 ) -> dict:
     """Schedule one device, given its power sensor; ``flex-model`` is the device's object."""
     sensor = visible_sensor(conn, user, sensor_id, write=True)
@@ -127,7 +129,7 @@ def trigger_sensor_schedule(
         raise ApiError(
             422, "INVALID_FLEX_MODEL", "the sensor endpoint takes one device's flex-model object", "flex-model"
         )
-    return _trigger(platform, commands, conn, user, asset, body, [{**model, "sensor": sensor_id}], sensor_id)
+    return _trigger(consistency, commands, conn, user, asset, body, [{**model, "sensor": sensor_id}], sensor_id)
 
 
 @router.get("/sensors/{sensor_id}/schedules/{schedule_id}")
@@ -136,7 +138,7 @@ def get_schedule(
     schedule_id: str,
     user: User,
     conn: ReadConn,
-    platform: PlatformDep,
+    consistency: Consistency,
     duration: str | None = None,
     unit: str | None = None,
 ) -> JSONResponse:
@@ -148,7 +150,7 @@ def get_schedule(
         if current is None:
             raise ApiError(404, "UNKNOWN_SCHEDULE", f"No schedule has been computed for sensor {sensor_id} yet.", "id")
         schedule_id = current["schedule_id"]
-    schedule = _schedule_row(conn, platform, schedule_id)
+    schedule = _schedule_row(conn, consistency, schedule_id)
     if schedule is None:
         job = job_by_id(conn, schedule_id)
         if job is None or job["kind"] != "schedule":
@@ -186,11 +188,11 @@ def get_schedule(
     return JSONResponse(body)
 
 
-def _schedule_row(conn: ReadConn, platform: PlatformDep, schedule_id: str) -> dict | None:
+def _schedule_row(conn: ReadConn, consistency: Consistency, schedule_id: str) -> dict | None:
     """The schedule's row; when it is pending but its outcome is stored, wait for the projection."""
     row = sq.schedule_by_id(conn, schedule_id)
     parsed = as_uuid(schedule_id)
-    if (row is None or row["status"] == "QUEUED") and parsed is not None and wait_for_outcome(platform, parsed):
+    if (row is None or row["status"] == "QUEUED") and parsed is not None and wait_for_outcome(consistency, parsed):
         conn.rollback()  # a fresh read transaction sees the projected row
         row = sq.schedule_by_id(conn, schedule_id)
     return row

@@ -9,14 +9,13 @@ from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
-from api.consistency import READINGS, wait_until_projected_async
-from api.deps import Commands, PlatformDep, ReadConn, User, visible_sensor
+from api.consistency import READINGS
+from api.deps import ApiServices, Commands, Consistency, ReadConn, Services, User, visible_sensor
 from api.errors import ApiError
 from api.series import append_series, read_series
 from api.timefmt import IsoDuration, format_duration, parse_duration
 from commands.context import CommandContext
 from commands.readings import RecordSensorData, sensor_data_stream
-from infra.bootstrap import Platform
 from projections.readings_query import BeliefFilter
 
 router = APIRouter(prefix="/api/v3_0", tags=["sensor data"])
@@ -36,19 +35,19 @@ class SensorDataIn(BaseModel):
 
 @router.post("/sensors/{sensor_id}/data")
 async def post_sensor_data(
-    sensor_id: int, body: SensorDataIn, user: User, commands: Commands, platform: PlatformDep
+    sensor_id: int, body: SensorDataIn, user: User, commands: Commands, consistency: Consistency, services: Services
 ) -> dict:
     """Append the values (one worker-thread hop), then await the read model without holding a thread."""
-    position = await run_in_threadpool(_record_sensor_data, platform, commands, user, sensor_id, body)
-    await wait_until_projected_async(platform, READINGS, position, sensor_data_stream(sensor_id))
+    position = await run_in_threadpool(_record_sensor_data, services, commands, user, sensor_id, body)
+    await consistency.wait_until_projected_async(READINGS, position, sensor_data_stream(sensor_id))
     return {"message": "Request has been processed.", "status": "PROCESSED"}
 
 
 def _record_sensor_data(
-    platform: Platform, commands: CommandContext, user: CurrentUser, sensor_id: int, body: SensorDataIn
+    services: ApiServices, commands: CommandContext, user: CurrentUser, sensor_id: int, body: SensorDataIn
 ) -> int:
     """Check access to the sensor and append the beliefs (blocking); returns the store position."""
-    with platform.read_models.read_engine.connect() as conn:
+    with services.read_connection() as conn:
         sensor = visible_sensor(conn, user, sensor_id, write=True)
     command = RecordSensorData(
         sensor_id=sensor_id,

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, field_validator
 
-from api.consistency import REGISTRY, read_back, wait_until_projected
-from api.deps import Commands, PlatformDep, ReadConn, User, visible_asset, visible_sensor
+from api.consistency import REGISTRY
+from api.deps import Commands, Consistency, ReadConn, User, visible_asset, visible_sensor
 from api.errors import ApiError
 from api.timefmt import IsoDuration, format_duration
 from commands import registry as cmd
@@ -92,7 +92,7 @@ def list_sensors(user: User, conn: ReadConn, asset_id: int | None = None, accoun
 
 
 @router.post("/sensors", status_code=201)
-def create_sensor(body: SensorIn, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> dict:
+def create_sensor(body: SensorIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> dict:
     visible_asset(conn, user, body.generic_asset_id, write=True)
     _check_timezone(body.timezone)
     if body.event_resolution.total_seconds() < 0:
@@ -108,11 +108,11 @@ def create_sensor(body: SensorIn, user: User, commands: Commands, conn: ReadConn
             attributes=body.attributes,
         ),
     )
-    return _after_write(conn, sensor_id, platform)
+    return _after_write(conn, sensor_id, consistency)
 
 
-def _after_write(conn: ReadConn, sensor_id: int, platform: PlatformDep) -> dict:
-    return sensor_json(read_back(platform, conn, rq.sensor_by_id, sensor_id, stream_of("sensor", sensor_id)))
+def _after_write(conn: ReadConn, sensor_id: int, consistency: Consistency) -> dict:
+    return sensor_json(consistency.read_back(conn, rq.sensor_by_id, sensor_id, stream_of("sensor", sensor_id)))
 
 
 @router.get("/sensors/{sensor_id}")
@@ -122,7 +122,7 @@ def get_sensor(sensor_id: int, user: User, conn: ReadConn) -> dict:
 
 @router.patch("/sensors/{sensor_id}")
 def patch_sensor(
-    sensor_id: int, body: SensorPatch, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep
+    sensor_id: int, body: SensorPatch, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
 ) -> dict:
     visible_sensor(conn, user, sensor_id, write=True)
     changes = body.model_dump(exclude_unset=True)
@@ -134,12 +134,12 @@ def patch_sensor(
     cmd.change_sensor(
         commands, cmd.ChangeSensor(sensor_id=sensor_id, changes=changes, has_data=has_data(conn, sensor_id))
     )
-    return _after_write(conn, sensor_id, platform)
+    return _after_write(conn, sensor_id, consistency)
 
 
 @router.delete("/sensors/{sensor_id}", status_code=204)
-def delete_sensor(sensor_id: int, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> Response:
+def delete_sensor(sensor_id: int, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> Response:
     visible_sensor(conn, user, sensor_id, write=True)
     cmd.delete_sensor(commands, cmd.DeleteSensor(sensor_id=sensor_id))
-    wait_until_projected(platform, REGISTRY, stream_id=stream_of("sensor", sensor_id))
+    consistency.wait_until_projected(REGISTRY, stream_id=stream_of("sensor", sensor_id))
     return Response(status_code=204)

@@ -77,7 +77,8 @@ def test_unreachable_target_gives_a_best_effort_schedule_with_the_shortfall(harn
     assert unmet["datetime"] == target_at.isoformat()
 
     schedule_id = harness.read(sa.select(sq.udi_events.c.schedule_id))[0]["schedule_id"]
-    assert wait_for_schedule(harness.platform, uuid.UUID(schedule_id), 0, with_job=True)  # the job ends after
+    consistency = harness.client.app.state.services.consistency
+    assert wait_for_schedule(consistency, uuid.UUID(schedule_id), 0, with_job=True)  # the job ends after
     job = harness.client.get(f"/api/v3_0/jobs/{schedule_id}", headers=harness.headers())
     assert job.status_code == 200
     assert job.json()["status"] == "FINISHED"
