@@ -24,6 +24,22 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.field = status, code, message, field
 
 
+COMMAND_ERROR_STATUS: dict[str, int] = {
+    "UNKNOWN_ACCOUNT": 404,
+    "UNRECOGNIZED_ACCOUNT": 404,
+    "UNRECOGNIZED_USER": 404,
+    "UNRECOGNIZED_ASSET": 404,
+    "UNRECOGNIZED_SENSOR": 404,
+    "DUPLICATE_EMAIL": 409,
+    "CONFLICT": 409,
+}
+"""HTTP status of a refused command, by its stable code (commands know no HTTP); others: 422."""
+
+
+def command_error_status(exc: CommandError) -> int:
+    return COMMAND_ERROR_STATUS.get(exc.code, 422)
+
+
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
     body = {"status": code, "message": message}
     if field:
@@ -59,7 +75,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CommandError)
     async def _command_error(_request: Request, exc: CommandError) -> JSONResponse:
-        return error_response(exc.status, exc.code, str(exc), exc.field)
+        return error_response(command_error_status(exc), exc.code, str(exc), exc.field)
 
     @app.exception_handler(UnitError)
     async def _unit_error(_request: Request, exc: UnitError) -> JSONResponse:

@@ -16,22 +16,9 @@ from api.errors import ApiError
 from commands.context import CommandContext
 from commands.readings import RecordSensorData, record_sensor_data, sensor_data_stream
 from domain.beliefs import to_epoch_s
-from domain.registry import SensorRegistered
 from domain.units import UnitError, convert_values, is_energy_unit
 from projections.readings_query import BeliefFilter, latest_values, resampled_values
-
-
-def sensor_state(row: dict) -> SensorRegistered:
-    """The registry row as the domain's sensor state (for command handlers)."""
-    return SensorRegistered(
-        sensor_id=row["id"],
-        asset_id=row["asset_id"],
-        name=row["name"],
-        unit=row["unit"],
-        event_resolution_s=row["event_resolution_s"],
-        timezone=row["timezone"],
-        attributes=row["attributes"],
-    )
+from projections.registry_query import sensor_state
 
 
 def read_series(

@@ -12,15 +12,18 @@ from domain.registry import IdReserved, RegistryError
 
 
 class CommandError(ValueError):
-    """A command was refused. ``code`` is stable, ``field`` names the input, ``status`` is HTTP."""
+    """A command was refused. ``code`` is stable, ``field`` names the input.
 
-    def __init__(self, code: str, message: str, field: str | None = None, status: int = 422):
+    Commands know no HTTP: the API maps codes to statuses (:data:`api.errors.COMMAND_ERROR_STATUS`).
+    """
+
+    def __init__(self, code: str, message: str, field: str | None = None):
         super().__init__(message)
-        self.code, self.field, self.status = code, field, status
+        self.code, self.field = code, field
 
     @classmethod
     def from_registry(cls, error: RegistryError) -> CommandError:
-        return cls(error.code, str(error), error.field, error.status)
+        return cls(error.code, str(error), error.field)
 
 
 @dataclass
@@ -54,7 +57,7 @@ class CommandContext:
                 return next_id
             except WrongExpectedRevision:
                 continue
-        raise CommandError("CONFLICT", f"could not reserve a {kind} id", status=409)
+        raise CommandError("CONFLICT", f"could not reserve a {kind} id")
 
     def load(self, stream_id: str) -> tuple[list[DomainEvent], int | None]:
         """All events of a stream, decoded, and its revision (``None``: no stream)."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator
 
 from commands.context import CommandContext, CommandError
 from commands.registry import load_sensor
 from domain.beliefs import SensorDataRecorded, fit_resolution, upsample
+from domain.grid import on_grid
 from domain.ports.event_store import ANY, AppendResult
 from domain.registry import SensorRegistered
 from domain.units import UnitError, convert_values, is_energy_unit
@@ -56,7 +56,7 @@ def record_sensor_data(
     """Validate and append one ``SensorDataRecorded`` event (or several for long series)."""
     sensor = sensor or load_sensor(ctx, cmd.sensor_id)
     if sensor is None:
-        raise CommandError("UNRECOGNIZED_SENSOR", f"no sensor {cmd.sensor_id}", "sensor", 404)
+        raise CommandError("UNRECOGNIZED_SENSOR", f"no sensor {cmd.sensor_id}", "sensor")
     values, resolution = _fit_to_sensor(cmd, sensor)
     _check_alignment(cmd.start, resolution, sensor.timezone)
     received_at = ctx.clock()
@@ -97,12 +97,7 @@ def _fit_to_sensor(cmd: RecordSensorData, sensor: SensorRegistered) -> tuple[lis
 
 def _check_alignment(start: datetime, resolution: timedelta, timezone: str) -> None:
     """Event starts must be aligned to the sensor's resolution (from local midnight)."""
-    if resolution.total_seconds() == 0:
-        return
-    local = start.astimezone(ZoneInfo(timezone))
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    offset = (local - midnight) if resolution <= timedelta(days=1) else timedelta(0)
-    if offset % resolution:
+    if not on_grid(start, resolution, timezone):
         raise CommandError(
             "INVALID_START", f"start {start.isoformat()} is not aligned to the sensor resolution {resolution}", "start"
         )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from commands.context import CommandContext, CommandError
 from domain import registry as ev
-from domain.ports.event_store import NO_STREAM
+from domain.ports.event_store import NO_STREAM, WrongExpectedRevision
 from domain.units import UnitError, parse_unit
 
 
@@ -101,13 +101,13 @@ def register_user(ctx: CommandContext, cmd: RegisterUser) -> int:
         if role not in ev.USER_ROLES:
             raise CommandError("INVALID_ROLE", f"unknown role {role!r}; known: {', '.join(ev.USER_ROLES)}", "roles")
     if ctx.store.stream_revision(ev.stream_of("account", cmd.account_id)) is None:
-        raise CommandError("UNKNOWN_ACCOUNT", f"no account {cmd.account_id}", "account_id", 404)
+        raise CommandError("UNKNOWN_ACCOUNT", f"no account {cmd.account_id}", "account_id")
     email_stream = f"useremail-{cmd.email.lower()}"
     user_id = ctx.reserve_id("user")
     try:  # the e-mail stream makes e-mail addresses unique
         ctx.append(email_stream, [ev.IdReserved(kind="user-email", id=user_id)], NO_STREAM)
-    except Exception as exc:
-        raise CommandError("DUPLICATE_EMAIL", f"a user with e-mail {cmd.email} exists", "email", 409) from exc
+    except WrongExpectedRevision as exc:  # only a real duplicate: other errors propagate as they are
+        raise CommandError("DUPLICATE_EMAIL", f"a user with e-mail {cmd.email} exists", "email") from exc
     event = ev.UserRegistered(
         user_id=user_id,
         account_id=cmd.account_id,
@@ -125,7 +125,7 @@ def register_asset(ctx: CommandContext, cmd: RegisterAsset) -> int:
     if cmd.asset_type not in ev.ASSET_TYPES:
         raise CommandError("INVALID_ASSET_TYPE", f"unknown asset type {cmd.asset_type!r}", "generic_asset_type_id")
     if cmd.parent_asset_id is not None and load_asset(ctx, cmd.parent_asset_id) is None:
-        raise CommandError("UNRECOGNIZED_ASSET", f"no asset {cmd.parent_asset_id}", "parent_asset_id", 404)
+        raise CommandError("UNRECOGNIZED_ASSET", f"no asset {cmd.parent_asset_id}", "parent_asset_id")
     asset_id = ctx.reserve_id("asset")
     ctx.append(ev.stream_of("asset", asset_id), [ev.AssetRegistered(asset_id=asset_id, **cmd.model_dump())], NO_STREAM)
     return asset_id
@@ -160,11 +160,11 @@ def delete_asset(ctx: CommandContext, cmd: DeleteAsset) -> None:
 
 
 def _require(ctx: CommandContext, kind: str, entity_id: int):
-    """Like :func:`_current`, but 404 when the entity does not exist (any more)."""
+    """Like :func:`_current`, but refused (UNRECOGNIZED_ASSET / _SENSOR) when the entity does not exist (any more)."""
     state, revision = _current(ctx, kind, entity_id)
     if state is None:
         code = "UNRECOGNIZED_ASSET" if kind == "asset" else "UNRECOGNIZED_SENSOR"
-        raise CommandError(code, f"no {kind} {entity_id}", f"{kind}_id", 404)
+        raise CommandError(code, f"no {kind} {entity_id}", f"{kind}_id")
     return state, revision
 
 
@@ -174,7 +174,7 @@ def register_sensor(ctx: CommandContext, cmd: RegisterSensor) -> int:
     except UnitError as exc:
         raise CommandError("INVALID_UNIT", str(exc), "unit") from exc
     if load_asset(ctx, cmd.asset_id) is None:
-        raise CommandError("UNRECOGNIZED_ASSET", f"no asset {cmd.asset_id}", "generic_asset_id", 404)
+        raise CommandError("UNRECOGNIZED_ASSET", f"no asset {cmd.asset_id}", "generic_asset_id")
     sensor_id = ctx.reserve_id("sensor")
     ctx.append(
         ev.stream_of("sensor", sensor_id), [ev.SensorRegistered(sensor_id=sensor_id, **cmd.model_dump())], NO_STREAM

@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
@@ -44,7 +43,7 @@ from domain.schedules import (
     scheduling_result,
 )
 from domain.soc_readings import SocOutput
-from domain.udi import UdiError, UdiEventPosted, decide_udi_event, udi_stream
+from domain.udi import UdiEventPosted, decide_udi_event, udi_stream
 
 
 def post_udi_event(ctx: CommandContext, event: UdiEventPosted, attempts: int = 5) -> tuple[uuid.UUID, AppendResult]:
@@ -61,7 +60,7 @@ def post_udi_event(ctx: CommandContext, event: UdiEventPosted, attempts: int = 5
         except WrongExpectedRevision:
             continue  # someone else posted meanwhile: decide again against their event
         return schedule_id_for(new.event_id), result
-    raise CommandError("CONFLICT", f"could not append the UDI event to {stream}", "event", 409)
+    raise CommandError("CONFLICT", f"could not append the UDI event to {stream}", "event")
 
 
 class TriggerSchedule(BaseModel):
@@ -197,17 +196,3 @@ def _append_job_end(ctx: CommandContext, job: JobRequested, end: JobFinished | J
         ctx.new_event(end, job_outcome_event_id(schedule_id)),
     ]
     ctx.store.append(job_stream(schedule_id), events, ANY)
-
-
-def aligned(start: datetime, resolution: timedelta, timezone: str) -> bool:
-    """True when ``start`` is on the sensor's grid (multiples of the resolution from local midnight)."""
-    if resolution.total_seconds() <= 0:
-        return True
-    local = start.astimezone(ZoneInfo(timezone))
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    offset = (local - midnight) if resolution <= timedelta(days=1) else timedelta(0)
-    return not offset % resolution
-
-
-def udi_error_to_command(error: UdiError) -> CommandError:
-    return CommandError(error.code, str(error), error.field, 400)

@@ -4,7 +4,8 @@ Every fact in flexledger is an immutable event. A domain event is a frozen pydan
 (past tense name, ``schema_version`` class variable). It travels in an envelope:
 
 * :class:`NewEvent` — what a command handler appends: event id (UUID; appending the same id
-  twice stores it once), stream id, type, schema version, data, metadata.
+  twice stores it once), type, schema version, data, metadata. The stream id is not part of
+  it: it is the ``append`` call's argument (the event store's port).
 * :class:`RecordedEvent` — what the store gives back: the same plus the stream revision
   (0-based position inside its stream) and the global position (positive, strictly
   increasing in commit order over all events in the store; gap-free in the SQL stores).
@@ -89,7 +90,7 @@ def upcast(event_type: str, schema_version: int, data: dict[str, Any]) -> tuple[
 
 
 class NewEvent(BaseModel):
-    """An event about to be appended."""
+    """An event about to be appended (to the stream named in the ``append`` call)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -33,9 +33,9 @@ ASSET_TYPES = {
 class RegistryError(ValueError):
     """A registry command was refused; ``code`` is stable, ``field`` names the input."""
 
-    def __init__(self, code: str, message: str, field: str | None = None, status: int = 422):
+    def __init__(self, code: str, message: str, field: str | None = None):
         super().__init__(message)
-        self.code, self.field, self.status = code, field, status
+        self.code, self.field = code, field
 
 
 @register_event

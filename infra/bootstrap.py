@@ -1,9 +1,12 @@
 """The composition root: the one place that chooses adapters and wires the platform.
 
-No string imports and no globals: :func:`build_platform` takes :class:`Settings` and returns a
-:class:`Platform` holding every component. ``start()`` runs the relay and processors in
-threads (embedded runner); the distributed deployment runs them in Faust workers instead
-(``flexledger worker``) and sets ``FLEXLEDGER_RUN_PROCESSORS=false`` on the API.
+No string imports: :func:`build_platform` takes :class:`Settings` and returns a
+:class:`Platform` holding every component. It keeps no globals of its own; it applies one
+process-wide setting, the bcrypt cost of password hashes (:func:`commands.registry.set_bcrypt_rounds`).
+The read-your-writes waiter is chosen per deployment (:func:`build_consistency_waiter`).
+``start()`` runs the relay and processors in threads (embedded runner); the distributed
+deployment runs them in Faust workers instead (``flexledger worker``) and sets
+``FLEXLEDGER_RUN_PROCESSORS=false`` on the API.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def import_readings(
     """Import a CSV file into a sensor; returns the number of values read."""
     sensor = load_sensor(ctx, sensor_id)
     if sensor is None:
-        raise CommandError("UNRECOGNIZED_SENSOR", f"no sensor {sensor_id}", "sensor", 404)
+        raise CommandError("UNRECOGNIZED_SENSOR", f"no sensor {sensor_id}", "sensor")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     rows = read_csv(path)
     done = 0

@@ -1,10 +1,16 @@
-"""Queries on the registry read model (accounts, users, assets, sensors); rows as dicts."""
+"""Queries on the registry read model (accounts, users, assets, sensors); rows as dicts.
+
+:func:`sensor_state` / :func:`asset_state` turn a row into the domain's state (the one place
+that does), and :class:`ReadModelRegistry` is the read model as a
+:class:`~domain.ports.registry.RegistryView`.
+"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from domain.units import is_power_unit_or_false
+from domain.devices import named_power_sensor
+from domain.registry import AssetRegistered, SensorRegistered
 from projections.registry import accounts, assets, sensors, users
 
 
@@ -78,10 +84,46 @@ def list_sensors(conn: sa.Connection, account_id: int | None = None, asset_id: i
 
 
 def device_power_sensor(conn: sa.Connection, asset: dict) -> dict | None:
-    """The asset's power sensor: among its sensors with a unit of power, the one named ``power``
-    (case-insensitive; the lowest id if several), else the only one; ``None`` otherwise."""
-    found = [s for s in list_sensors(conn, asset_id=asset["id"]) if is_power_unit_or_false(s["unit"])]
-    named = [s for s in found if s["name"].strip().lower() == "power"]
-    if named:
-        return named[0]
-    return found[0] if len(found) == 1 else None
+    """The asset's power sensor row by :func:`domain.devices.named_power_sensor` (``None``: none)."""
+    rows = list_sensors(conn, asset_id=asset["id"])
+    found = named_power_sensor([sensor_state(r) for r in rows])
+    return next(r for r in rows if r["id"] == found.sensor_id) if found is not None else None
+
+
+def sensor_state(row: dict) -> SensorRegistered:
+    """A sensor row as the domain's sensor state."""
+    return SensorRegistered(
+        sensor_id=row["id"], asset_id=row["asset_id"], name=row["name"], unit=row["unit"],
+        event_resolution_s=row["event_resolution_s"], timezone=row["timezone"], attributes=row["attributes"],
+    )  # fmt: skip
+
+
+def asset_state(row: dict) -> AssetRegistered:
+    """An asset row as the domain's asset state."""
+    return AssetRegistered(
+        asset_id=row["id"], account_id=row["account_id"], name=row["name"], asset_type=row["asset_type"],
+        latitude=row["latitude"], longitude=row["longitude"], parent_asset_id=row["parent_asset_id"],
+        attributes=row["attributes"] or {}, flex_context=row["flex_context"] or {},
+        flex_model=row["flex_model"] or {}, sensors_to_show=row["sensors_to_show"] or [],
+    )  # fmt: skip
+
+
+class ReadModelRegistry:
+    """The registry read model, as it is now, as a :class:`~domain.ports.registry.RegistryView`."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def asset(self, asset_id: int) -> AssetRegistered | None:
+        row = asset_by_id(self.conn, asset_id)
+        return asset_state(row) if row is not None else None
+
+    def sensor(self, sensor_id: int) -> SensorRegistered | None:
+        row = sensor_by_id(self.conn, sensor_id)
+        return sensor_state(row) if row is not None else None
+
+    def assets_of_account(self, account_id: int) -> list[AssetRegistered]:
+        return [asset_state(r) for r in list_assets(self.conn, account_id)]
+
+    def sensors_of_asset(self, asset_id: int) -> list[SensorRegistered]:
+        return [sensor_state(r) for r in list_sensors(self.conn, asset_id=asset_id)]

@@ -11,8 +11,11 @@ Tables:
   older one; both stay (history), the current one has ``superseded_by`` NULL;
 * ``udi_events`` — the UDI events per device (asset) and the schedule each one triggered.
 
-Events may arrive from two topics in any order; every write is an upsert, so applying a
-schedule's outcome before its trigger gives the same rows.
+Events may arrive from two topics in any order. Schedule rows are upserted (a trigger never
+downgrades an outcome's status), so applying a schedule's outcome before its trigger gives the
+same row. UDI-event and device-schedule rows are plain inserts, one per event: a replay does not
+insert them twice because the checkpoint is written in the same transaction and events at or
+below it are skipped (a rebuild starts from empty tables).
 """
 
 from __future__ import annotations

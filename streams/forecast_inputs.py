@@ -16,6 +16,7 @@ have got: a replay from position 0 sees exactly what the live run saw.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
@@ -49,26 +50,37 @@ def is_own_forecast(recorded: RecordedEvent) -> bool:
 
 
 class SensorDirectory:
-    """Sensors as registered in the event store; ``None`` for unknown or deleted sensors."""
+    """Sensors as registered in the event store; ``None`` for unknown or deleted sensors.
+
+    ``get(sensor_id, before_position)`` is the sensor as it was just before that global position
+    (the reading or trigger being processed), so a replay reads the registration the live run
+    read, also after the sensor's settings changed; without a position, the newest known.
+    """
 
     def __init__(self, store: EventStore):
         self.store = store
-        self._sensors: dict[int, tuple[int, SensorRegistered | None]] = {}
+        self._versions: dict[int, tuple[int, list[tuple[int, SensorRegistered | None]]]] = {}
+        """Per sensor: (last revision read, [(global position, state from there on)])."""
         self._fresh: set[int] = set()
 
     def new_batch(self) -> None:
         """Forget which sensors were re-read: each is re-read (from its last revision) once per batch."""
         self._fresh.clear()
 
-    def get(self, sensor_id: int) -> SensorRegistered | None:
-        revision, sensor = self._sensors.get(sensor_id, (-1, None))
+    def get(self, sensor_id: int, before_position: int | None = None) -> SensorRegistered | None:
+        revision, versions = self._versions.get(sensor_id, (-1, []))
         if sensor_id not in self._fresh:
+            sensor = versions[-1][1] if versions else None
             for recorded in stream_events(self.store, stream_of("sensor", sensor_id), revision + 1):
                 sensor = evolve(sensor, recorded.decode())
                 revision = recorded.stream_revision
-            self._sensors[sensor_id] = (revision, sensor)
+                versions.append((recorded.global_position, sensor))
+            self._versions[sensor_id] = (revision, versions)
             self._fresh.add(sensor_id)
-        return sensor
+        if before_position is None:
+            return versions[-1][1] if versions else None
+        i = bisect_left(versions, before_position, key=lambda version: version[0])
+        return versions[i - 1][1] if i else None
 
 
 def training_readings(

@@ -82,7 +82,7 @@ def forecast_job_events(
 def _compute(
     store: EventStore, directory: SensorDirectory, book: RegressorBook, trigger: ForecastTriggered, position: int
 ) -> tuple[SensorRegistered, JobForecast]:
-    sensor = directory.get(trigger.sensor_id)
+    sensor = directory.get(trigger.sensor_id, position)
     if sensor is None:
         raise _Failure("UNRECOGNIZED_SENSOR", f"sensor {trigger.sensor_id} does not exist (any more)")
     resolution = sensor.event_resolution

@@ -198,7 +198,7 @@ class ForecastProcessor:
 
     def _on_reading(self, recorded: RecordedEvent, outbox: Outbox, touched: set[int]) -> None:
         model = self._model(int(recorded.data["sensor_id"]))
-        found = self._sensor_settings(model)
+        found = self._sensor_settings(model, recorded.global_position)
         if found is None:
             self._switch_off(model, touched)
             return
@@ -226,7 +226,7 @@ class ForecastProcessor:
         if not model.triggered:
             model.triggered = True
             touched.add(model.sensor_id)
-        found = self._sensor_settings(model)
+        found = self._sensor_settings(model, recorded.global_position)
         if found is not None and (model.forecaster is None or model.settings_key != model_key(*found)):
             self._on_reading(recorded, outbox, touched)  # builds the live model now, as a reading would
 
@@ -237,9 +237,12 @@ class ForecastProcessor:
 
     # -- models ---------------------------------------------------------------------------
 
-    def _sensor_settings(self, model: SensorModel) -> tuple[SensorRegistered, ForecastSettings] | None:
-        """The sensor and its settings when it is to be forecast (and can be), else ``None``."""
-        sensor = self.directory.get(model.sensor_id)
+    def _sensor_settings(
+        self, model: SensorModel, position: int
+    ) -> tuple[SensorRegistered, ForecastSettings] | None:
+        """The sensor (as registered before ``position``) and its settings when it is to be
+        forecast (and can be), else ``None``."""
+        sensor = self.directory.get(model.sensor_id, position)
         if sensor is None:
             return None
         try:

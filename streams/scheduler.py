@@ -4,24 +4,33 @@ Consumes :class:`~domain.schedules.ScheduleTriggered` (v3 trigger),
 :class:`~domain.udi.UdiEventPosted` (v2.0 state of charge) and state-of-charge readings (a
 ``SensorDataRecorded`` on a device's ``state-of-charge`` sensor, decided as of the reading's
 position by :class:`streams.soc_triggers.SocSensorIndex` and :mod:`domain.soc_readings`) from
-the log. For each it loads the
-devices, flex-model, flex-context, prices and inflexible load from the read models
-(:mod:`streams.schedule_inputs`), builds the problem and solves it with the pure core
-(:mod:`domain.scheduling`), then appends through :mod:`commands.scheduling`:
+the log. For each it builds the request (:mod:`streams.schedule_inputs`), solves it with the
+pure core (:mod:`domain.scheduling`), then appends through :mod:`commands.scheduling`:
 ``ScheduleComputed`` + the power beliefs (source ``scheduler``) + ``JobFinished`` — or
 ``ScheduleFailed`` + ``JobFailed`` with the reason when the input cannot be scheduled.
 
+**One world as of the trigger.** Everything the scheduler reads is as of the trigger's
+position ``P`` in the event store:
+
+* the registry (devices, their stored flex-models and sensors, the site's other devices, the
+  asset tree's flex-context) is the registry events before ``P``
+  (:class:`streams.registry_history.RegistryHistory`), not the registry read model;
+* the device's last UDI event (for a state-of-charge reading) is the last one before ``P``;
+* readings (prices, inflexible load, its own earlier schedules) are read as known at the
+  trigger's belief time (``prior``, else its recording time); before each trigger the scheduler
+  waits (its :class:`~domain.ports.consistency.ConsistencyWaiter`, bounded, in both
+  deployments) until the readings read model holds the beliefs of its own earlier schedules.
+
+So solving a trigger again from history (a replay, an audit) sees the same inputs, also after
+an asset's flex-model changed — unless data was later posted with a belief time before the
+trigger.
+
 Exactly-once effect: every appended event id derives from the trigger's event id, so
 reprocessing a trigger (a crash before the checkpoint, or a re-run from position 0) stores
-nothing new. A trigger whose job already ended is skipped without solving, unless
-``recompute_existing`` (then the schedule is solved again and the appends are no-ops).
-The checkpoint (per log partition) is kept in the read-model database, as projections do.
-
-Inputs are read as known at the trigger's belief time (``prior``, else its recording time), and
-before each trigger the scheduler waits (its :class:`~domain.ports.consistency.ConsistencyWaiter`,
-bounded, in both deployments) until the readings read
-model holds the beliefs of its own earlier schedules; so solving a trigger again from history
-sees the same inputs (unless data was later posted with a belief time before the trigger).
+nothing new. A trigger whose job already ended (its end is in the job's own stream) is skipped
+without solving, unless ``recompute_existing`` (then the schedule is solved again and the
+appends are no-ops). The checkpoint (per log partition) is kept in the read-model database, as
+projections do.
 
 Errors of the input or the solver become ``ScheduleFailed`` (the client is told why); errors of
 the infrastructure (database, event store) propagate, so the runner retries the batch.
@@ -39,8 +48,10 @@ import sqlalchemy as sa
 
 from commands.context import CommandContext, CommandError
 from commands.readings import sensor_data_stream
-from commands.scheduling import aligned, job_request, record_schedule_computed, record_schedule_failed
+from commands.scheduling import job_request, record_schedule_computed, record_schedule_failed
+from domain.devices import DeviceError, check_schedulable
 from domain.events import EventMetadata, RecordedEvent, utc_now
+from domain.jobs import job_stream
 from domain.ports.consistency import ConsistencyWaiter
 from domain.ports.event_store import EventStore, EventStoreError
 from domain.schedules import (
@@ -54,9 +65,10 @@ from domain.schedules import (
 from domain.scheduling import FlexModelError, ScheduleError, ScheduleResult, problem_from_flex, solve
 from domain.soc_readings import soc_reading_of
 from domain.udi import UdiEventPosted, udi_stream
-from domain.units import is_power_unit_or_false
 from projections.base import ALL_PARTITIONS, checkpoint_metadata, checkpoints, load_checkpoints, save_checkpoint
-from streams.schedule_inputs import ReadModelResolver, ScheduleRequest, SchedulingInputError, SocTrigger, request_for
+from streams.registry_history import RegistryHistory
+from streams.schedule_inputs import ScheduleRequest, SchedulingInputError, SocTrigger, request_for
+from streams.schedule_resolver import ReadModelResolver
 from streams.soc_triggers import SocSensorIndex, reading_sensor_id
 from streams.topics import CATEGORY_TOPICS
 
@@ -122,6 +134,7 @@ class SchedulerProcessor:
         self._beliefs_position = 0
         self._beliefs_streams: set[str] = set()
         self.soc_index = SocSensorIndex(store)
+        self.registry = RegistryHistory(store)
         checkpoint_metadata.create_all(engine)
 
     # -- Processor protocol -------------------------------------------------------------------
@@ -210,18 +223,19 @@ class SchedulerProcessor:
     def handle(self, recorded: RecordedEvent, soc: SocTrigger | None = None) -> None:
         """Solve one trigger (``soc``: a state-of-charge reading's) and append its outcome (idempotent)."""
         schedule_id = schedule_id_for(recorded.event_id)
-        if not self.recompute_existing and self.store.get_event(job_outcome_event_id(schedule_id)) is not None:
+        if not self.recompute_existing and self._job_ended(schedule_id):
             self.stats.skipped += 1
             return
         ctx = self._context(recorded)
         self._wait_for_own_beliefs()
+        registry = self.registry.as_of(recorded.global_position)
+        try:
+            request = request_for(registry, recorded, soc)
+        except SchedulingInputError as exc:
+            self._fail_without_request(ctx, recorded, soc, exc.code, str(exc), exc.field)
+            return
         with self.read_engine.connect() as conn:
-            try:
-                request = request_for(conn, recorded, soc)
-            except SchedulingInputError as exc:
-                self._fail_without_request(ctx, recorded, soc, exc.code, str(exc), exc.field)
-                return
-            outcome = self._solve(conn, request)
+            outcome = self._solve(ReadModelResolver(conn, request, registry), request)
         if isinstance(outcome, ScheduleComputed):
             position = record_schedule_computed(
                 ctx, outcome, request.sensors, request.belief_time, request.job, request.soc_outputs
@@ -232,6 +246,11 @@ class SchedulerProcessor:
         else:
             record_schedule_failed(ctx, outcome, request.job)
             self.stats.failed += 1
+
+    def _job_ended(self, schedule_id) -> bool:
+        """Whether the schedule's job already has its end (read from the job's own short stream)."""
+        outcome_id = job_outcome_event_id(schedule_id)
+        return any(r.event_id == outcome_id for r in self.store.read_stream(job_stream(schedule_id)))
 
     def _wait_for_own_beliefs(self) -> None:
         """Wait (bounded) until the readings read model holds this scheduler's own earlier schedules
@@ -254,8 +273,7 @@ class SchedulerProcessor:
         )
         return CommandContext(self.store, self.clock, meta)
 
-    def _solve(self, conn: sa.Connection, request: ScheduleRequest) -> ScheduleComputed | ScheduleFailed:
-        resolver = ReadModelResolver(conn, request)
+    def _solve(self, resolver: ReadModelResolver, request: ScheduleRequest) -> ScheduleComputed | ScheduleFailed:
         try:
             check_devices(request)
             problem = problem_from_flex(
@@ -311,24 +329,10 @@ class SchedulerProcessor:
 def check_devices(request: ScheduleRequest) -> None:
     """The schedule can be written to every device's power sensor (else SchedulingInputError)."""
     for i, sensor in enumerate(request.sensors.values()):
-        path = f"flex-model[{i}].sensor"
-        if not is_power_unit_or_false(sensor.unit):
-            raise SchedulingInputError(
-                "INVALID_UNIT", f"sensor {sensor.sensor_id} has unit {sensor.unit!r}, not power", path
-            )
-        res = sensor.event_resolution
-        if res.total_seconds() <= 0 or request.resolution % res:
-            raise SchedulingInputError(
-                "INVALID_RESOLUTION",
-                f"the schedule resolution {request.resolution} is not a multiple of sensor {sensor.sensor_id}'s {res}",
-                path,
-            )
-        if not aligned(request.start, request.resolution, sensor.timezone):
-            raise SchedulingInputError(
-                "INVALID_START",
-                f"start {request.start.isoformat()} is not on sensor {sensor.sensor_id}'s grid",
-                "start",
-            )
+        try:
+            check_schedulable(sensor, f"flex-model[{i}].sensor", request.resolution, request.start)
+        except DeviceError as exc:
+            raise SchedulingInputError(exc.code, str(exc), exc.field) from exc
 
 
 def computed_event(request: ScheduleRequest, result: ScheduleResult) -> ScheduleComputed:

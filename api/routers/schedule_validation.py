@@ -20,11 +20,16 @@ import sqlalchemy as sa
 from api.auth import CurrentUser
 from api.deps import require_account_access
 from api.errors import ApiError
-from commands.scheduling import TriggerSchedule, aligned
+from commands.scheduling import TriggerSchedule
+from domain.devices import (
+    DeviceError,
+    check_schedulable,
+    effective_flex_context,
+    is_descendant,
+    stored_device_flex_model,
+)
 from domain.scheduling import FlexModelError, TimeSeries, parse_flex_context, parse_flex_model
-from domain.units import UnitError, is_power_unit
 from projections import registry_query as rq
-from streams.schedule_inputs import effective_flex_context, stored_device_flex_model
 
 DEFAULT_HORIZON = timedelta(hours=48)
 MAX_STEPS = 2520
@@ -33,18 +38,6 @@ MAX_STEPS = 2520
 
 def _invalid(code: str, message: str, field: str) -> ApiError:
     return ApiError(422, code, message, field)
-
-
-def _is_descendant(conn: sa.Connection, asset_id: int, ancestor_id: int) -> bool:
-    seen: set[int] = set()
-    current: int | None = asset_id
-    while current is not None and current not in seen:
-        if current == ancestor_id:
-            return True
-        seen.add(current)
-        row = rq.asset_by_id(conn, current)
-        current = row["parent_asset_id"] if row else None
-    return False
 
 
 def _device_sensor(conn: sa.Connection, user: CurrentUser, asset: dict, entry: Any, path: str) -> dict:
@@ -57,17 +50,13 @@ def _device_sensor(conn: sa.Connection, user: CurrentUser, asset: dict, entry: A
     if sensor is None:
         raise _invalid("UNRECOGNIZED_SENSOR", f"no sensor with id {sensor_id}", f"{path}.sensor")
     require_account_access(user, sensor["account_id"], write=True)
-    if not _is_descendant(conn, sensor["asset_id"], asset["id"]):
+    if not is_descendant(rq.ReadModelRegistry(conn), sensor["asset_id"], asset["id"]):
         message = f"sensor {sensor_id} is not on asset {asset['id']} or one of its descendants"
         raise _invalid("INVALID_FLEX_MODEL", message, f"{path}.sensor")
     try:
-        power = is_power_unit(sensor["unit"])
-    except UnitError:
-        power = False
-    if not power:
-        raise _invalid("INVALID_UNIT", f"sensor {sensor_id} has unit {sensor['unit']!r}, not power", f"{path}.sensor")
-    if sensor["event_resolution_s"] <= 0:
-        raise _invalid("INVALID_RESOLUTION", f"sensor {sensor_id} has no event resolution", f"{path}.sensor")
+        check_schedulable(rq.sensor_state(sensor), f"{path}.sensor")
+    except DeviceError as exc:
+        raise _invalid(exc.code, str(exc), exc.field) from exc
     return sensor
 
 
@@ -84,9 +73,10 @@ def _devices(conn: sa.Connection, user: CurrentUser, asset: dict, entries: list)
         if sensor["id"] in seen:
             raise _invalid("INVALID_FLEX_MODEL", f"sensor {sensor['id']} appears twice", f"{path}.sensor")
         seen.add(sensor["id"])
-        device_asset = rq.asset_by_id(conn, sensor["asset_id"]) or {}
+        device_asset = rq.ReadModelRegistry(conn).asset(sensor["asset_id"])
+        stored = stored_device_flex_model(device_asset, sensor["id"]) if device_asset is not None else {}
         sensors.append(sensor)
-        merged.append({**stored_device_flex_model(device_asset, sensor["id"]), **entry})
+        merged.append({**stored, **entry})
     resolution = sensors[0]["event_resolution_s"]
     for i, sensor in enumerate(sensors):
         if sensor["event_resolution_s"] != resolution:
@@ -138,11 +128,12 @@ def validated_trigger(
     """The :class:`TriggerSchedule` of a request, or :class:`ApiError` (422) naming the field."""
     sensors, merged = _devices(conn, user, asset, entries)
     resolution = timedelta(seconds=sensors[0]["event_resolution_s"])
-    for sensor in sensors:
-        if not aligned(start, resolution, sensor["timezone"]):
-            message = f"start {start.isoformat()} is not aligned to the sensors' resolution {resolution}"
-            raise _invalid("INVALID_START", message, "start")
-    context = {**effective_flex_context(conn, asset["id"]), **(flex_context or {})}
+    for i, sensor in enumerate(sensors):
+        try:
+            check_schedulable(rq.sensor_state(sensor), f"flex-model[{i}].sensor", resolution, start)
+        except DeviceError as exc:
+            raise _invalid(exc.code, str(exc), exc.field) from exc
+    context = {**effective_flex_context(rq.ReadModelRegistry(conn), asset["id"]), **(flex_context or {})}
     resolver = _validation_resolver(conn, user, start)
     try:
         models = parse_flex_model(merged, resolver)

@@ -25,7 +25,7 @@ from starlette.datastructures import QueryParams
 
 from api.auth import CurrentUser
 from api.deps import ApiServices, get_current_user
-from api.errors import ApiError
+from api.errors import ApiError, command_error_status
 from api.timefmt import parse_duration
 from commands.context import CommandError
 from domain.registry import USEF_ROLES
@@ -71,7 +71,7 @@ def v2_response(response_type: str, handler: Callable[[], dict]) -> JSONResponse
     except ApiError as exc:
         return _error(response_type, exc.status, exc.code, exc.message, exc.field)
     except CommandError as exc:
-        return _error(response_type, exc.status, exc.code, str(exc), exc.field)
+        return _error(response_type, command_error_status(exc), exc.code, str(exc), exc.field)
     except UnitError as exc:
         return _error(response_type, 400, exc.code, str(exc), "unit")
     return JSONResponse({"type": response_type, **body}, status_code=200)

@@ -52,14 +52,13 @@ from api.routers.v2_0_common import (
     require_service_access,
     v2_response,
 )
-from api.routers.v2_0_connections import power_sensor
 from api.timefmt import format_duration, parse_duration
 from commands.scheduling import post_udi_event
+from domain.devices import UDI_PLANNING_HORIZON, device_power_sensor, stored_device_flex_model, udi_flex_model
 from domain.scheduling import FlexModelError, TimeSeries, parse_device, soc_capacity_kwh
 from domain.udi import DEVICE_ASSET_TYPES, SocTarget, UdiError, UdiEventPosted, parse_event_address, soc_in_kwh
 from projections import registry_query as rq
 from projections import schedules as sq
-from streams.schedule_inputs import UDI_PLANNING_HORIZON, stored_device_flex_model, udi_flex_model
 
 router = APIRouter(prefix="/api/v2_0", tags=["v2.0 control"])
 DEVICE_MESSAGE_DURATION = timedelta(hours=6)
@@ -85,9 +84,8 @@ def _device(conn: sa.Connection, user: CurrentUser, address, write: bool) -> tup
             f"asset {asset['id']} is a {asset['asset_type']}.",
             "event",
         )
-    stored = asset["flex_model"] if isinstance(asset["flex_model"], dict) else {}
-    sensor = rq.sensor_by_id(conn, stored["sensor"]) if isinstance(stored.get("sensor"), int) else None
-    sensor = sensor if sensor is not None and sensor["asset_id"] == asset["id"] else power_sensor(conn, asset)
+    device = device_power_sensor(rq.ReadModelRegistry(conn), rq.asset_state(asset))
+    sensor = rq.sensor_by_id(conn, device.sensor_id) if device is not None else None
     if sensor is None:
         raise rejected(
             "INVALID_DOMAIN", f"Asset {asset['id']} has no power sensor to schedule (a sensor named 'power').", "event"
@@ -143,7 +141,7 @@ def _udi_event(conn: sa.Connection, user: CurrentUser, form: dict) -> UdiEventPo
         raise rejected("PTUS_INCOMPLETE", "Missing values.", "value")
     value = _number(form["value"], "value")
     asset, sensor = _device(conn, user, address, write=True)
-    stored = stored_device_flex_model(asset, sensor["id"])
+    stored = stored_device_flex_model(rq.asset_state(asset), sensor["id"])
     capacity = soc_capacity_kwh(stored)
     efficiency = form.get("roundtrip_efficiency")
     event = UdiEventPosted(
@@ -168,7 +166,7 @@ def _check_flex_model(asset: dict, event: UdiEventPosted, moment: datetime) -> N
         return TimeSeries(moment, timedelta(hours=1), [float("nan")], "kW")
 
     try:
-        parse_device(udi_flex_model(asset, event), "flex-model", no_data)
+        parse_device(udi_flex_model(rq.asset_state(asset), event), "flex-model", no_data)
     except FlexModelError as exc:
         code = "INVALID_UNIT" if exc.code == "INVALID_UNIT" else "UNPROCESSABLE_ENTITY"
         raise rejected(code, f"The device's flex-model cannot be used: {exc}", exc.field) from exc

@@ -35,7 +35,6 @@ from api.deps import Commands, Consistency, ReadConn, User, visible_sensor
 from api.errors import ApiError
 from api.timefmt import IsoDuration, format_duration
 from commands.context import CommandContext
-from commands.scheduling import aligned
 from domain.events import utc_now
 from domain.forecast_events import (
     DEFAULT_HORIZON,
@@ -47,6 +46,7 @@ from domain.forecast_events import (
     settings_from_attributes,
 )
 from domain.forecast_jobs import MAX_JOB_STEPS
+from domain.grid import on_grid
 from domain.jobs import FAILED, FINISHED, job_stream
 from domain.ports.event_store import ANY, NO_STREAM
 from domain.units import UnitError, convert_values
@@ -148,7 +148,7 @@ def _window(body: ForecastTriggerIn, sensor: dict, resolution: timedelta) -> tup
     if start is None:
         start = body.end - body.duration if body.end and body.duration else _floor(utc_now(), resolution)
     end = body.end or start + (body.duration or body.max_forecast_horizon or DEFAULT_HORIZON)
-    if not aligned(start, resolution, sensor["timezone"]):
+    if not on_grid(start, resolution, sensor["timezone"]):
         raise ApiError(422, "INVALID_START", f"start must be aligned to the sensor resolution {resolution}", "start")
     if end <= start or (end - start) % resolution:
         raise ApiError(422, "INVALID_PERIOD", f"the window must be a positive multiple of {resolution}", "end")

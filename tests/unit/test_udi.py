@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from commands.scheduling import TriggerSchedule, aligned
+from commands.scheduling import TriggerSchedule
+from domain.devices import stored_device_flex_model, udi_flex_model
+from domain.grid import next_on_grid as udi_schedule_start
+from domain.grid import on_grid as aligned
 from domain.jobs import JobRequested
-from domain.registry import SensorRegistered
+from domain.registry import AssetRegistered, SensorRegistered
 from domain.schedules import (
     ScheduleComputed,
     UnmetConstraint,
@@ -31,13 +34,7 @@ from domain.udi import (
     soc_in_kwh,
     udi_stream,
 )
-from streams.schedule_inputs import (
-    ScheduleRequest,
-    price_sensor_ids,
-    stored_device_flex_model,
-    udi_flex_model,
-    udi_schedule_start,
-)
+from streams.schedule_inputs import ScheduleRequest, price_sensor_ids
 from streams.scheduler import computed_event
 
 T0 = datetime(2015, 6, 2, 10, tzinfo=UTC)
@@ -184,8 +181,12 @@ def test_alignment_follows_local_midnight() -> None:
 
 
 # -- flex-model of a UDI event ------------------------------------------------------------------
+def _asset(**fields) -> AssetRegistered:
+    return AssetRegistered(asset_id=10, account_id=7, name="battery", asset_type="battery", **fields)
+
+
 def test_udi_event_completes_the_stored_flex_model_in_explicit_units() -> None:
-    asset = {"flex_model": {"soc-max": 0.1, "soc-unit": "MWh", "power-capacity": "20 kW"}, "attributes": {}}
+    asset = _asset(flex_model={"soc-max": 0.1, "soc-unit": "MWh", "power-capacity": "20 kW"})
     event = udi_event(targets=[SocTarget(value_kwh=25, datetime=T0 + timedelta(hours=6))])
     event = event.model_copy(update={"soc_min_kwh": 5.0, "roundtrip_efficiency": 0.9})
     model = udi_flex_model(asset, event)
@@ -197,9 +198,9 @@ def test_udi_event_completes_the_stored_flex_model_in_explicit_units() -> None:
 
 
 def test_stored_flex_models_per_device() -> None:
-    listed = {"flex_model": [{"sensor": 2, "soc-max": "1 kWh"}, {"sensor": 3, "soc-max": "9 kWh"}], "attributes": {}}
+    listed = _asset(flex_model=[{"sensor": 2, "soc-max": "1 kWh"}, {"sensor": 3, "soc-max": "9 kWh"}])
     assert stored_device_flex_model(listed, 3)["soc-max"] == "9 kWh"
-    legacy = {"flex_model": {}, "attributes": {"capacity_in_mw": 0.011}}
+    legacy = _asset(attributes={"capacity_in_mw": 0.011})
     assert stored_device_flex_model(legacy, 3) == {"power-capacity": "0.011 MW"}
     assert price_sensor_ids({"consumption-price": {"sensor": 4}, "production-price-sensor": 5, "x": {"sensor": 6}}) == {
         4,
