@@ -167,3 +167,17 @@ def test_the_cycle_check_finds_a_cycle() -> None:
 def test_pending_entries_are_still_needed(module: str) -> None:
     """A pending exception that no longer matches a real import must be removed from the list."""
     assert PENDING[module] <= EDGES.get(module, set()), f"{module} no longer imports {set(PENDING[module])}"
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_over_400_lines() -> None:
+    """The design guide's module size, for the six packages (tests and benches excluded)."""
+    too_long = sorted(
+        f"{path.relative_to(ROOT)}: {n} lines"
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    )
+    assert too_long == []
