@@ -18,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from api.consistency import ReadYourWrites
+from domain.jobs import job_stream
 from domain.ports.event_store import EventStore
-from domain.schedules import job_outcome_event_id, outcome_event_id
+from domain.schedules import job_outcome_event_id, outcome_event_id, schedule_stream
 from domain.units import UnitError, convert_values, is_power_unit
 
 SCHEDULER = "scheduler"
@@ -46,24 +47,30 @@ def wait_for_schedule(
     if not _can_wait(consistency):
         return False
     deadline = time.monotonic() + consistency.timeout_s
-    waits = [(outcome_event_id(schedule_id), SCHEDULES_PROJECTION)]
+    waits = [(schedule_stream(schedule_id), outcome_event_id(schedule_id), SCHEDULES_PROJECTION)]
     if with_job:
-        waits.append((job_outcome_event_id(schedule_id), JOBS_PROJECTION))
-    for event_id, projection in waits:
-        position = _wait_stored(consistency.store, event_id, trigger_position, deadline)
+        waits.append((job_stream(schedule_id), job_outcome_event_id(schedule_id), JOBS_PROJECTION))
+    for stream_id, event_id, projection in waits:
+        position = _wait_stored(consistency.store, stream_id, event_id, trigger_position, deadline)
         remaining = max(0.0, deadline - time.monotonic())
         if position is None or not consistency.waiter.wait_for(position, [projection], remaining):
             return False
     return True
 
 
-def _wait_stored(store: EventStore, event_id: uuid.UUID, after: int, deadline: float) -> int | None:
-    """The global position of ``event_id`` once it is stored (None at the deadline)."""
+def stored_position(store: EventStore, stream_id: str, event_id: uuid.UUID) -> int | None:
+    """The global position of ``event_id`` in ``stream_id`` (a schedule's or job's short stream;
+    read by stream, not looked up by id, which is a full scan on KurrentDB)."""
+    return next((r.global_position for r in store.read_stream(stream_id) if r.event_id == event_id), None)
+
+
+def _wait_stored(store: EventStore, stream_id: str, event_id: uuid.UUID, after: int, deadline: float) -> int | None:
+    """The global position of ``event_id`` once it is stored in ``stream_id`` (None at the deadline)."""
     seen = after
     while True:
-        stored = store.get_event(event_id)
-        if stored is not None:
-            return stored.global_position
+        position = stored_position(store, stream_id, event_id)
+        if position is not None:
+            return position
         head = store.head_position()
         if head > seen:  # something new was appended since the last look: look again
             seen = head
@@ -78,13 +85,14 @@ def wait_for_outcome(consistency: ReadYourWrites, schedule_id: uuid.UUID) -> boo
     """If the outcome is stored, block (bounded) until the projections show it; True when they do."""
     if not _can_wait(consistency):
         return False
-    outcome = consistency.store.get_event(outcome_event_id(schedule_id))
-    job_end = consistency.store.get_event(job_outcome_event_id(schedule_id))
+    store = consistency.store
+    outcome = stored_position(store, schedule_stream(schedule_id), outcome_event_id(schedule_id))
+    job_end = stored_position(store, job_stream(schedule_id), job_outcome_event_id(schedule_id))
     if outcome is None:
         return False
-    waits = [(outcome.global_position, SCHEDULES_PROJECTION)]
+    waits = [(outcome, SCHEDULES_PROJECTION)]
     if job_end is not None:
-        waits.append((job_end.global_position, JOBS_PROJECTION))
+        waits.append((job_end, JOBS_PROJECTION))
     return all(consistency.waiter.wait_for(position, [name]) for position, name in waits)
 
 
