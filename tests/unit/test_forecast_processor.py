@@ -292,6 +292,17 @@ def test_switching_off_stops_forecasting(rig: Rig) -> None:
     assert len(rig.produced()) == count and rig.processor.model_state(rig.sensor_id) is None
 
 
+def test_a_replay_after_the_settings_changed_gives_the_same_forecasts(rig: Rig, tmp_path: Path) -> None:
+    """The sensor's registration is read as of each reading, so a replay (all inputs in one batch,
+    after the sensor's forecast settings changed) forecasts exactly as the live run did."""
+    rig.post(T0, load(96 * 2))
+    rig.feed()
+    assert rig.produced()
+    shorter = {"forecasting": {"horizon": "PT6H", "frequency": "PT3H"}}
+    cmd.change_sensor(rig.ctx, cmd.ChangeSensor(sensor_id=rig.sensor_id, changes={"attributes": shorter}))
+    assert _by_id(rig.produced()) == _by_id(_replayed_elsewhere(rig, tmp_path / "replay"))
+
+
 def _trigger(rig: Rig, start: datetime, hours: int, **fields) -> uuid.UUID:
     job_id = uuid.uuid4()
     trigger = ForecastTriggered(job_id=job_id, sensor_id=rig.sensor_id, start=start, end=start + timedelta(hours=hours),
