@@ -40,7 +40,7 @@ from api.routers.v2_0_common import (
     v2_response,
 )
 from api.routers.v2_0_connections import Connection, check_signs, resolve
-from api.series import post_series, read_series, sensor_state
+from api.series import post_series, read_series
 from api.timefmt import parse_duration
 from commands.context import CommandContext, CommandError
 from commands.readings import RecordSensorData, record_sensor_data
@@ -228,7 +228,7 @@ def dry_run(commands: CommandContext, sensor: dict, command: RecordSensorData, p
     """Run ``record_sensor_data`` without storing, so one bad group refuses the whole request."""
     dry = CommandContext(_DiscardingStore(), commands.clock, commands.metadata)  # type: ignore[arg-type]
     try:
-        record_sensor_data(dry, command, sensor_state(sensor))
+        record_sensor_data(dry, command, rq.sensor_state(sensor))
     except CommandError as exc:
         exc.field = f"{prefix}{exc.field}" if exc.field else exc.field
         raise
