@@ -12,7 +12,8 @@ read model now) and the scheduler (the registry as of a trigger's position) deci
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,49 @@ POWER_SENSOR_NAME = "power"
 
 def _sensor_id(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# -- the stored flex-model, parsed once ----------------------------------------------------------
+SOC_SENSOR_FIELD = "state-of-charge"
+"""FlexMeasures' flex-model field naming a device's state-of-charge sensor (``{"sensor": <id>}``)."""
+
+
+@dataclass(frozen=True)
+class StoredDevice:
+    """One device entry of an asset's stored flex-model: the sensors it names, and its fields.
+
+    ``path`` names the entry in the asset (``flex_model`` or ``flex_model[i]``); ``soc_field``
+    says whether a ``state-of-charge`` field is present (``soc_sensor_id`` is ``None`` when it
+    does not name a sensor id).
+    """
+
+    path: str
+    fields: Mapping[str, Any]
+    sensor_id: int | None
+    soc_sensor_id: int | None
+    soc_field: bool
+
+
+def soc_sensor_reference(value: object) -> int | None:
+    """The sensor id of a ``state-of-charge`` field (``{"sensor": <int>}``), else ``None``."""
+    if isinstance(value, Mapping):
+        value = value.get("sensor")
+    return _sensor_id(value)
+
+
+def stored_devices(flex_model: object) -> list[StoredDevice]:
+    """The device entries of a stored flex-model: a dict is one entry, a list one per dict in it."""
+    listed = isinstance(flex_model, list)
+    entries = flex_model if listed else [flex_model]
+    return [
+        StoredDevice(
+            path=f"flex_model[{i}]" if listed else "flex_model", fields=entry,
+            sensor_id=_sensor_id(entry.get("sensor")),
+            soc_sensor_id=soc_sensor_reference(entry.get(SOC_SENSOR_FIELD)), soc_field=SOC_SENSOR_FIELD in entry,
+        )  # fmt: skip
+        for i, entry in enumerate(entries)
+        if isinstance(entry, Mapping)
+    ]
 
 
 # -- the asset tree -------------------------------------------------------------------------------
@@ -109,8 +153,8 @@ def named_power_sensor(sensors: list[SensorRegistered]) -> SensorRegistered | No
 def device_power_sensor(view: RegistryView, asset: AssetRegistered) -> SensorRegistered | None:
     """The device's power sensor: the ``sensor`` its stored (dict) flex-model names, when that
     sensor exists on the asset; else :func:`named_power_sensor` of the asset's sensors."""
-    stored = asset.flex_model if isinstance(asset.flex_model, dict) else {}
-    named_id = _sensor_id(stored.get("sensor"))
+    single = stored_devices(asset.flex_model) if isinstance(asset.flex_model, dict) else []
+    named_id = single[0].sensor_id if single else None
     named = view.sensor(named_id) if named_id is not None else None
     if named is not None and named.asset_id == asset.asset_id:
         return named
@@ -139,10 +183,10 @@ def stored_device_flex_model(asset: AssetRegistered, sensor_id: int) -> dict[str
 
     Without a power capacity, the legacy attribute ``capacity_in_mw`` becomes ``power-capacity``.
     """
-    stored = asset.flex_model or {}
-    if isinstance(stored, list):
-        stored = next((d for d in stored if isinstance(d, dict) and d.get("sensor") == sensor_id), {})
-    model = dict(stored)
+    devices = stored_devices(asset.flex_model or {})
+    if isinstance(asset.flex_model, list):
+        devices = [d for d in devices if d.sensor_id == sensor_id]
+    model = dict(devices[0].fields) if devices else {}
     if "power-capacity" not in model and "consumption-capacity" not in model:
         capacity_mw = (asset.attributes or {}).get("capacity_in_mw")
         if isinstance(capacity_mw, int | float) and not isinstance(capacity_mw, bool):

@@ -23,15 +23,15 @@ Values are in the sensor's unit (kWh, MWh or % of the device's ``soc-max``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_us
+from domain.devices import SOC_SENSOR_FIELD as SOC_SENSOR_FIELD  # re-exported for the flex-model parser
+from domain.devices import soc_sensor_reference as soc_sensor_reference
+from domain.devices import stored_devices
 from domain.registry import AssetRegistered, SensorRegistered
 
-SOC_SENSOR_FIELD = "state-of-charge"
-"""FlexMeasures' flex-model field naming a device's state-of-charge sensor."""
 SOC_READING_MAX_AGE = timedelta(hours=1)
 """A reading older than this when recorded (backfilled history) does not trigger a schedule."""
 NON_MEASUREMENT_SOURCE_TYPES = frozenset({"scheduler", "forecaster"})
@@ -65,32 +65,15 @@ class SocReading:
     unit: str
 
 
-def soc_sensor_reference(value: object) -> int | None:
-    """The sensor id of a ``state-of-charge`` field (``{"sensor": <int>}``), else ``None``."""
-    if isinstance(value, Mapping):
-        value = value.get("sensor")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return None
-
-
 def soc_links(asset: AssetRegistered | None) -> dict[int, SocLink]:
     """The state-of-charge sensors an asset's stored flex-model names, with their device."""
     if asset is None:
         return {}
-    model = asset.flex_model
-    entries = model if isinstance(model, list) else [model]
-    links: dict[int, SocLink] = {}
-    for entry in entries:
-        if not isinstance(entry, Mapping):
-            continue
-        soc_sensor = soc_sensor_reference(entry.get(SOC_SENSOR_FIELD))
-        if soc_sensor is None:
-            continue
-        power = entry.get("sensor")
-        power_id = power if isinstance(power, int) and not isinstance(power, bool) else None
-        links[soc_sensor] = SocLink(asset.asset_id, power_id)
-    return links
+    return {
+        device.soc_sensor_id: SocLink(asset.asset_id, device.sensor_id)
+        for device in stored_devices(asset.flex_model)
+        if device.soc_sensor_id is not None
+    }
 
 
 def soc_reading_of(event: SensorDataRecorded, recorded_at: datetime) -> SocReading | None:

@@ -29,6 +29,7 @@ from domain.devices import (
     effective_flex_context,
     sibling_device_sensors,
     stored_device_flex_model,
+    stored_devices,
     udi_flex_model,
 )
 from domain.events import RecordedEvent
@@ -38,7 +39,7 @@ from domain.ports.registry import RegistryView
 from domain.registry import AssetRegistered, SensorRegistered
 from domain.schedules import ScheduleTriggered, schedule_id_for
 from domain.scheduling import soc_capacity_kwh
-from domain.soc_readings import SOC_SENSOR_FIELD, SocLink, SocOutput, SocReading, soc_sensor_reference
+from domain.soc_readings import SocLink, SocOutput, SocReading
 from domain.udi import SOC_UNITS, UdiError, UdiEventPosted, soc_in_kwh
 
 INFLEXIBLE = "inflexible-device-sensors"
@@ -119,9 +120,9 @@ def soc_outputs(registry: RegistryView, request: ScheduleRequest) -> dict[int, S
     over finer steps); otherwise a note says why nothing is written to it.
     """
     found: dict[int, SocOutput] = {}
-    for model in request.flex_model:
-        soc_id = soc_sensor_reference(model.get(SOC_SENSOR_FIELD))
-        if soc_id is None or not isinstance(model.get("sensor"), int):
+    for device in stored_devices(request.flex_model):
+        soc_id, model = device.soc_sensor_id, device.fields
+        if soc_id is None or device.sensor_id is None:
             continue
         sensor = registry.sensor(soc_id)
         resolution_s = int(request.resolution.total_seconds())
@@ -138,7 +139,7 @@ def soc_outputs(registry: RegistryView, request: ScheduleRequest) -> dict[int, S
                 "schedule's resolution."
             )
             continue
-        found[model["sensor"]] = SocOutput(sensor, capacity_kwh)
+        found[device.sensor_id] = SocOutput(sensor, capacity_kwh)
     return found
 
 

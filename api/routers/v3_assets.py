@@ -20,8 +20,8 @@ from api.consistency import REGISTRY
 from api.deps import Commands, Consistency, ReadConn, User, require_account_access, visible_asset
 from api.errors import ApiError
 from commands import registry as cmd
+from domain.devices import stored_devices
 from domain.registry import ASSET_TYPES, stream_of
-from domain.soc_readings import SOC_SENSOR_FIELD, soc_sensor_reference
 from domain.udi import SOC_UNITS
 from projections import registry_query as rq
 
@@ -128,13 +128,11 @@ def create_asset(body: AssetIn, user: User, commands: Commands, conn: ReadConn, 
 
 def check_soc_sensors(conn: ReadConn, account_id: int, flex_model: dict | list) -> None:
     """422 unless each ``state-of-charge`` names a sensor of the account in kWh, MWh or %."""
-    entries = flex_model if isinstance(flex_model, list) else [flex_model]
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or SOC_SENSOR_FIELD not in entry:
+    for device in stored_devices(flex_model):
+        if not device.soc_field:
             continue
-        where = f"flex_model[{i}]" if isinstance(flex_model, list) else "flex_model"
-        path = f"{where}.{SOC_SENSOR_FIELD}"
-        sensor_id = soc_sensor_reference(entry[SOC_SENSOR_FIELD])
+        path = f"{device.path}.state-of-charge"
+        sensor_id = device.soc_sensor_id
         if sensor_id is None:
             raise ApiError(422, "INVALID_FLEX_MODEL", 'state-of-charge must name a sensor: {"sensor": <id>}', path)
         sensor = rq.sensor_by_id(conn, sensor_id)
