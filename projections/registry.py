@@ -78,6 +78,34 @@ def _update(table: sa.Table, id_field: str):
     return handle
 
 
+_PARENT_OF = sa.select(assets.c.parent_asset_id).where(assets.c.id == sa.bindparam("asset_id"))
+
+
+def _check_parent(conn: Connection, asset_id: int, parent_id: int | None) -> None:
+    """ValueError (the event is skipped and recorded) when the parent is the asset or descends from it.
+
+    The commands refuse such changes; this keeps the table a forest even for events that
+    bypassed them. An unknown parent is kept (its registration may be in another partition).
+    """
+    seen = {asset_id}
+    while parent_id is not None:
+        if parent_id in seen:
+            raise ValueError(f"parent_asset_id {parent_id} would make a cycle through asset {asset_id}")
+        seen.add(parent_id)
+        parent_id = conn.execute(_PARENT_OF, {"asset_id": parent_id}).scalar()
+
+
+def _register_asset(conn: Connection, e: ev.AssetRegistered) -> None:
+    _check_parent(conn, e.asset_id, e.parent_asset_id)
+    _insert(assets, "asset_id")(conn, e)
+
+
+def _change_asset(conn: Connection, e: ev.AssetChanged) -> None:
+    if "parent_asset_id" in e.changes:
+        _check_parent(conn, e.asset_id, e.changes["parent_asset_id"])
+    _update(assets, "asset_id")(conn, e)
+
+
 def _change_password(conn: Connection, e: ev.UserPasswordChanged) -> None:
     conn.execute(users.update().where(users.c.id == e.user_id).values(password_hash=e.password_hash))
 
@@ -95,8 +123,8 @@ _HANDLERS = {
     "AccountRegistered": _insert(accounts, "account_id"),
     "UserRegistered": _insert(users, "user_id", active=True),
     "UserPasswordChanged": _change_password,
-    "AssetRegistered": _insert(assets, "asset_id"),
-    "AssetChanged": _update(assets, "asset_id"),
+    "AssetRegistered": _register_asset,
+    "AssetChanged": _change_asset,
     "AssetDeleted": _delete_asset,
     "SensorRegistered": _insert(sensors, "sensor_id"),
     "SensorChanged": _update(sensors, "sensor_id"),
