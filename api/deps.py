@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import CurrentUser, TokenService
+from api.auth import CurrentUser, TokenService, authenticate
 from api.errors import ApiError
 from commands.context import CommandContext
 from infra.bootstrap import Platform
@@ -57,12 +57,8 @@ def get_current_user(platform: Platform, tokens: TokenService, authorization: st
     cached = tokens.users.get(authorization)
     if cached is not None:
         return cached
-    user_id, expires_in_s = tokens.verify(authorization)
     with platform.read_models.read_engine.connect() as conn:
-        row = rq.user_by_id(conn, user_id)
-    if row is None or not row["active"]:
-        raise ApiError(401, "UNAUTHORIZED", "the user of this token no longer exists or is inactive")
-    user = CurrentUser(row["id"], row["account_id"], row["email"], tuple(row["roles"]))
+        user, expires_in_s = authenticate(conn, tokens, authorization)
     tokens.users.put(authorization, user, expires_in_s)
     return user
 

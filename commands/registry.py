@@ -9,8 +9,9 @@ import bcrypt
 from pydantic import BaseModel, Field
 
 from commands.context import CommandContext, CommandError
+from domain import credentials as cr
 from domain import registry as ev
-from domain.ports.event_store import NO_STREAM
+from domain.ports.event_store import ANY, NO_STREAM
 from domain.units import UnitError, parse_unit
 
 
@@ -113,11 +114,12 @@ def register_user(ctx: CommandContext, cmd: RegisterUser) -> int:
         account_id=cmd.account_id,
         email=cmd.email.lower(),
         username=cmd.username or cmd.email.split("@")[0],
-        password_hash=hash_password(cmd.password),
         roles=cmd.roles,
         timezone=cmd.timezone,
     )
     ctx.append(ev.stream_of("user", user_id), [event], NO_STREAM)
+    credential = cr.PasswordHashSet(user_id=user_id, password_hash=hash_password(cmd.password), reason="registered")
+    ctx.append(cr.credential_stream(user_id), [credential], ANY)  # the hash stays out of the user's events
     return user_id
 
 

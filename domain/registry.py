@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from domain.events import DomainEvent, register_event
+from domain.events import DomainEvent, register_event, register_upcaster
 
 USEF_ROLES = ("Prosumer", "MDC", "Supplier", "Aggregator", "ESCo", "DSO")
 USER_ROLES = ("admin", "auditor", "account-admin", *USEF_ROLES)
@@ -56,19 +56,44 @@ class AccountRegistered(DomainEvent):
 
 @register_event
 class UserRegistered(DomainEvent):
+    """A user of an account. Version 2: without the password hash (see :mod:`domain.credentials`)."""
+
+    schema_version: ClassVar[int] = 2
+
     user_id: int
     account_id: int
     email: str
     username: str
-    password_hash: str
     roles: list[str] = Field(default_factory=list)
     timezone: str = "Europe/Amsterdam"
 
 
 @register_event
 class UserPasswordChanged(DomainEvent):
+    """The user's password was changed by the user, or reset (by an admin). Version 2: no hash."""
+
+    schema_version: ClassVar[int] = 2
+
     user_id: int
-    password_hash: str
+    reason: Literal["changed", "reset"] = "changed"
+
+
+@register_upcaster("UserRegistered", 1)
+@register_upcaster("UserPasswordChanged", 1)
+def _drop_password_hash(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 carried the bcrypt hash; readers of the user's events never see it."""
+    return {k: v for k, v in data.items() if k != "password_hash"}
+
+
+@register_event
+class UserChanged(DomainEvent):
+    """Some of ``USER_MUTABLE_FIELDS`` of a user changed (``active: false`` deactivates)."""
+
+    user_id: int
+    changes: dict[str, Any]
+
+
+USER_MUTABLE_FIELDS = frozenset({"username", "timezone", "roles", "active"})
 
 
 @register_event
@@ -230,6 +255,36 @@ def check_sensor(state: SensorRegistered) -> None:
     for field in ("unit", "timezone"):
         if not getattr(state, field).strip():
             raise RegistryError("INVALID_FIELD", f"{field} must be a non-empty string", field)
+
+
+class UserState(UserRegistered):
+    """A user as its stream folds: the registration plus later changes."""
+
+    active: bool = True
+
+
+def decide_user_change(current: UserState, changes: dict[str, Any]) -> UserChanged:
+    """Validate a user patch: known fields, a non-blank username and timezone, known roles."""
+    unknown = set(changes) - USER_MUTABLE_FIELDS
+    if unknown:
+        field = sorted(unknown)[0]
+        raise RegistryError("INVALID_FIELD", f"field {field!r} cannot be changed", field)
+    state = _validated(UserState, current, changes)
+    check_name(state.username, "username")
+    check_name(state.timezone, "timezone")
+    for role in state.roles:
+        if role not in USER_ROLES:
+            raise RegistryError("INVALID_ROLE", f"unknown role {role!r}; known: {', '.join(USER_ROLES)}", "roles")
+    return UserChanged(user_id=current.user_id, changes=changes)
+
+
+def evolve_user(state: UserState | None, event: DomainEvent) -> UserState | None:
+    """One step of a user's state; fold with ``functools.reduce(evolve_user, events, None)``."""
+    if isinstance(event, UserRegistered):
+        return UserState(**event.model_dump())
+    if isinstance(event, UserChanged) and state is not None:
+        return state.model_copy(update=event.changes)
+    return state
 
 
 def evolve(state: AssetRegistered | SensorRegistered | None, event: DomainEvent):

@@ -182,8 +182,44 @@ def projections_status(data_dir: DataDir = None) -> None:
             position = processor.checkpoint()
             table.add_row(processor.name, str(position), str(head), str(max(head - position, 0)))
         console.print(table)
+        _print_projection_failures(platform, limit=10)
     finally:
         platform.close()
+
+
+def _print_projection_failures(platform: Platform, limit: int, projection: str | None = None) -> int:
+    """Print the events projections skipped (newest first, at most ``limit``); returns how many exist."""
+    from projections.base import count_failures, list_failures
+
+    with platform.read_models.read_engine.connect() as conn:
+        counts = count_failures(conn)
+        rows = list_failures(conn, projection, limit)
+    total = counts.get(projection, 0) if projection else sum(counts.values())
+    if not total:
+        console.print("no projection failures")
+        return 0
+    table = Table("projection", "position", "event id", "type", "stream", "error", title=f"{total} skipped events")
+    for row in rows:
+        table.add_row(
+            row["projection"], str(row["position"]), row["event_id"], row["event_type"], row["stream_id"], row["error"]
+        )
+    console.print(table)
+    return total
+
+
+@projections_app.command("failures")
+def projections_failures(
+    projection: Annotated[str | None, typer.Argument(help="Only this projection.")] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 100,
+    data_dir: DataDir = None,
+) -> None:
+    """List the events projections could not apply and skipped (exit code 1 when there are any)."""
+    platform = _platform(data_dir)
+    try:
+        total = _print_projection_failures(platform, limit, projection)
+    finally:
+        platform.close()
+    raise typer.Exit(1 if total else 0)
 
 
 @projections_app.command("rebuild")

@@ -25,7 +25,7 @@ users = sa.Table(
     sa.Column("account_id", sa.Integer, nullable=False, index=True),
     sa.Column("email", sa.String(255), nullable=False, unique=True),
     sa.Column("username", sa.String(255), nullable=False),
-    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),  # deprecated, empty: see projections.credentials
     sa.Column("roles", sa.JSON, nullable=False),
     sa.Column("timezone", sa.String(64), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
@@ -106,8 +106,8 @@ def _change_asset(conn: Connection, e: ev.AssetChanged) -> None:
     _update(assets, "asset_id")(conn, e)
 
 
-def _change_password(conn: Connection, e: ev.UserPasswordChanged) -> None:
-    conn.execute(users.update().where(users.c.id == e.user_id).values(password_hash=e.password_hash))
+def _password_changed(conn: Connection, e: ev.UserPasswordChanged) -> None:
+    """Nothing to do here: the hash is in the credentials projection."""
 
 
 def _delete_asset(conn: Connection, e: ev.AssetDeleted) -> None:
@@ -121,8 +121,10 @@ def _delete_sensor(conn: Connection, e: ev.SensorDeleted) -> None:
 
 _HANDLERS = {
     "AccountRegistered": _insert(accounts, "account_id"),
-    "UserRegistered": _insert(users, "user_id", active=True),
-    "UserPasswordChanged": _change_password,
+    # password_hash: kept (empty) for databases created before credentials moved to their own projection
+    "UserRegistered": _insert(users, "user_id", active=True, password_hash=""),
+    "UserChanged": _update(users, "user_id"),
+    "UserPasswordChanged": _password_changed,
     "AssetRegistered": _register_asset,
     "AssetChanged": _change_asset,
     "AssetDeleted": _delete_asset,

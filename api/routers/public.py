@@ -13,6 +13,7 @@ from api.errors import ApiError
 from api.version import FLEXMEASURES_VERSION
 from commands.registry import verify_password
 from projections import registry_query as rq
+from projections.credentials import credentials_of
 
 router = APIRouter(tags=["public"])
 
@@ -40,6 +41,12 @@ def request_auth_token(
     """Exchange e-mail and password for an auth token (``auth_token``)."""
     with platform.read_models.read_engine.connect() as conn:
         user = rq.user_by_email(conn, body.email)
-    if user is None or not verify_password(body.password, user["password_hash"]):
+        credentials = credentials_of(conn, user["id"]) if user else None
+    # users.password_hash: only in read models projected before credentials moved out of the user events
+    password_hash = credentials["password_hash"] if credentials else (user or {}).get("password_hash")
+    if user is None or not password_hash or not verify_password(body.password, password_hash):
         raise ApiError(401, "UNAUTHORIZED", "wrong e-mail or password", "email")
-    return {"auth_token": tokens.issue(user["id"]), "user_id": user["id"]}
+    if not user["active"]:
+        raise ApiError(401, "UNAUTHORIZED", "this user is deactivated", "email")
+    epoch = credentials["token_epoch"] if credentials else 0
+    return {"auth_token": tokens.issue(user["id"], epoch), "user_id": user["id"]}
