@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from infra import cli_users
 from infra.bootstrap import Platform, build_platform
 from infra.settings import Settings
 
@@ -256,6 +257,7 @@ def events_tail(
     """Print events in global order (``--follow`` to continue live)."""
     import threading
 
+    from domain.credentials import is_private
     from domain.ports.event_store import subscribe
 
     platform = _platform(data_dir)
@@ -263,6 +265,8 @@ def events_tail(
     try:
         for batch in subscribe(platform.store, from_position, stop=stop):
             for e in batch:
+                if is_private(e.stream_id):  # credentials are never shown
+                    continue
                 console.print(f"{e.global_position:>8} {e.metadata.recorded_at.isoformat()} {e.stream_id} {e.type}")
             if not follow and batch[-1].global_position >= platform.store.head_position():
                 break
@@ -272,6 +276,8 @@ def events_tail(
         stop.set()
         platform.close()
 
+
+cli_users.register(users_app)
 
 if __name__ == "__main__":
     app()
