@@ -12,6 +12,7 @@ from api.deps import PlatformDep, get_tokens
 from api.errors import ApiError
 from api.version import FLEXMEASURES_VERSION
 from commands.registry import verify_password
+from domain.credentials import credential_stream
 from projections import registry_query as rq
 from projections.credentials import credentials_of
 
@@ -42,6 +43,11 @@ def request_auth_token(
     with platform.read_models.read_engine.connect() as conn:
         user = rq.user_by_email(conn, body.email)
         credentials = credentials_of(conn, user["id"]) if user else None
+    if user is not None and credentials is None and not user.get("password_hash"):  # a user registered just now
+        stream = credential_stream(user["id"])
+        platform.wait_for(platform.store.head_position(), ["projection.credentials"], stream_id=stream)
+        with platform.read_models.read_engine.connect() as conn:
+            credentials = credentials_of(conn, user["id"])
     # users.password_hash: only in read models projected before credentials moved out of the user events
     password_hash = credentials["password_hash"] if credentials else (user or {}).get("password_hash")
     if user is None or not password_hash or not verify_password(body.password, password_hash):
