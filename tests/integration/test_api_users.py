@@ -71,6 +71,10 @@ def test_deactivating_a_user_ends_their_tokens_and_keys_at_once(api: ApiHarness)
     assert sensor_status(api, token) == 401
     assert sensor_status(api, key.json()["key"]) == 401
     assert login(api, ALICE, PASSWORD).status_code == 401
+    listed = api.client.get("/api/v3_0/users", headers=api.auth(CAROL)).json()
+    assert alice not in [u["id"] for u in listed]
+    everyone = api.client.get("/api/v3_0/users", params={"include_inactive": True}, headers=api.auth(CAROL)).json()
+    assert alice in [u["id"] for u in everyone]
     api.client.patch(f"/api/v3_0/users/{alice}", json={"active": True}, headers=api.auth(ADMIN))
     assert sensor_status(api, token) == 200 and sensor_status(api, key.json()["key"]) == 200
 
