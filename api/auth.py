@@ -123,6 +123,14 @@ class TokenService:
         return int(data["user_id"]), expires_in_s, int(data.get("epoch", 0))
 
 
+def password_hash_of(credentials: dict | None, user_row: dict | None) -> str | None:
+    """The user's bcrypt hash: from the credentials projection, else (read models projected before
+    credentials had their own streams, until that projection caught up) the users row."""
+    if credentials is not None:
+        return credentials["password_hash"]
+    return (user_row or {}).get("password_hash") or None
+
+
 def token_epoch(conn: sa.Connection, user_id: int) -> int:
     """The user's current token epoch (0 when the password never changed)."""
     row = credentials_of(conn, user_id)

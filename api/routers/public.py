@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from api.auth import TokenService
+from api.auth import TokenService, password_hash_of
 from api.deps import PlatformDep, get_tokens
 from api.errors import ApiError
 from api.version import FLEXMEASURES_VERSION
@@ -48,8 +48,7 @@ def request_auth_token(
         platform.wait_for(platform.store.head_position(), ["projection.credentials"], stream_id=stream)
         with platform.read_models.read_engine.connect() as conn:
             credentials = credentials_of(conn, user["id"])
-    # users.password_hash: only in read models projected before credentials moved out of the user events
-    password_hash = credentials["password_hash"] if credentials else (user or {}).get("password_hash")
+    password_hash = password_hash_of(credentials, user)
     if user is None or not password_hash or not verify_password(body.password, password_hash):
         raise ApiError(401, "UNAUTHORIZED", "wrong e-mail or password", "email")
     if not user["active"]:

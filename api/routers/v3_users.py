@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from api.auth import TokenService
+from api.auth import TokenService, password_hash_of
 from api.consistency import REGISTRY
 from api.deps import Commands, PlatformDep, ReadConn, User, get_tokens, require_account_access
 from api.errors import ApiError
@@ -156,8 +156,8 @@ def change_password(
     """The user changes their own password; answers a fresh auth token (older ones stop working)."""
     if user.id != user_id:
         raise ApiError(403, "INVALID_SENDER", "users change only their own password (admins: password-reset)")
-    credentials = credentials_of(conn, user_id)
-    if credentials is None or not verify_password(body.current_password, credentials["password_hash"]):
+    password_hash = password_hash_of(credentials_of(conn, user_id), rq.user_by_id(conn, user_id))
+    if not password_hash or not verify_password(body.current_password, password_hash):
         raise ApiError(422, "INVALID_PASSWORD", "the current password is wrong", "current_password")
     epoch = cmd.set_password(commands, cmd.SetPassword(user_id=user_id, password=body.new_password, reason="changed"))
     _projected(platform, conn, user_id, CREDENTIALS, credential_stream(user_id))
