@@ -1,11 +1,13 @@
 """Replay: rebuild a projection from position 0 straight from the event store, then swap it in.
 
-The replay writes into a scratch copy of the projection's tables (a schema ``rebuild_<name>``
-on PostgreSQL, an attached database file ``<file>.rebuild-<name>`` on SQLite, through
-SQLAlchemy's ``schema_translate_map``), with its own checkpoint and failure rows. Only when
-the replay finished are the rows copied over the serving tables, in one transaction; until then
-(and when the replay fails) the old tables keep serving, unchanged. Poison events are recorded
-and skipped during the replay as during live projection (:func:`projections.base.apply_batch`).
+The replay writes into a scratch copy of the projection's tables, through SQLAlchemy's
+``schema_translate_map``: a schema ``rebuild_<name>`` on PostgreSQL (prefixed by the serving
+schema when that is not ``public``), an attached database file ``<file>.rebuild-<name>`` on
+SQLite; with its own checkpoint and failure rows. Only when the replay finished are the rows
+copied over the serving tables, in one transaction; until then (and when the replay fails) the
+old tables keep serving, unchanged. The serving tables are never dropped, so what depends on
+them (TimescaleDB hypertables and continuous aggregates) stays. Poison events are recorded and
+skipped during the replay as during live projection (:func:`projections.base.apply_batch`).
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ def rebuild(
     On any error the serving tables and checkpoints are left as they were, and the error propagates.
     """
     create_tables(engine, projection)
-    with _scratch(engine, projection) as scratch:
+    schema = _schema(engine, projection)
+    with _scratch(engine, projection, schema) as scratch:
         applied, head = _replay(store, scratch, projection, batch_size, on_progress)
-        _swap(engine, projection, _schema(projection))
+        _swap(engine, projection, schema)
     if on_progress:
         on_progress(head, head)
     return applied
@@ -67,15 +70,21 @@ def _replay(store, scratch: sa.Engine, projection: Projection, batch_size: int, 
     return applied, head
 
 
-def _schema(projection: Projection) -> str:
-    return f"rebuild_{projection.name}"
+def _schema(engine: sa.Engine, projection: Projection) -> str:
+    """``rebuild_<name>``; on PostgreSQL prefixed by the serving schema (when not ``public``), so
+    platforms sharing a database in schemas of their own do not share scratch schemas."""
+    name = f"rebuild_{projection.name}"
+    if engine.dialect.name != "postgresql":
+        return name
+    with engine.connect() as conn:
+        current = conn.execute(sa.text("SELECT current_schema()")).scalar()
+    return name if current in (None, "public") else f"{current}_{name}"[:63]
 
 
 @contextlib.contextmanager
-def _scratch(engine: sa.Engine, projection: Projection) -> Iterator[sa.Engine]:
-    """An engine whose unqualified tables live in the empty scratch schema; removed afterwards."""
-    schema = _schema(projection)
-    attach = _sqlite_attacher(engine, projection) if engine.dialect.name == "sqlite" else None
+def _scratch(engine: sa.Engine, projection: Projection, schema: str) -> Iterator[sa.Engine]:
+    """An engine whose unqualified tables live in the empty scratch ``schema``; removed afterwards."""
+    attach = _sqlite_attacher(engine, schema) if engine.dialect.name == "sqlite" else None
     if attach:
         sa.event.listen(engine, "checkout", attach)
     else:
@@ -87,14 +96,13 @@ def _scratch(engine: sa.Engine, projection: Projection) -> Iterator[sa.Engine]:
         create_tables(scratch, projection)
         yield scratch
     finally:
-        _drop_scratch(engine, projection, attach)
+        _drop_scratch(engine, schema, attach)
 
 
-def _sqlite_attacher(engine: sa.Engine, projection: Projection):
+def _sqlite_attacher(engine: sa.Engine, schema: str):
     """A pool ``checkout`` listener attaching an emptied scratch file to each connection (SQLite)."""
-    path = Path(f"{engine.url.database}.{_schema(projection).replace('_', '-', 1)}")
+    path = Path(f"{engine.url.database}.{schema.replace('_', '-', 1)}")
     path.unlink(missing_ok=True)
-    schema = _schema(projection)
 
     def attach(dbapi_conn, _record, _proxy) -> None:
         cursor = dbapi_conn.cursor()
@@ -111,10 +119,10 @@ def _sqlite_attacher(engine: sa.Engine, projection: Projection):
     return attach
 
 
-def _drop_scratch(engine: sa.Engine, projection: Projection, attach) -> None:
+def _drop_scratch(engine: sa.Engine, schema: str, attach) -> None:
     if attach is None:
         with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{_schema(projection)}" CASCADE'))
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         return
     sa.event.remove(engine, "checkout", attach)
     engine.dispose()  # pooled connections hold the attachment: close them, then remove the file

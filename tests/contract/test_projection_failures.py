@@ -142,7 +142,7 @@ def test_rebuild_leaves_no_scratch_tables(read_models: ReadModelDb, store, tmp_p
     rebuild(store, read_models.write_engine, RegistryProjection())
     if read_models.is_postgres:
         with read_models.read_engine.connect() as conn:
-            schemas = conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'rebuild_%'")).all()
+            schemas = conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE '%rebuild_%'")).all()
         assert schemas == []
     else:
         assert [p.name for p in tmp_path.rglob("*rebuild*")] == []
