@@ -74,16 +74,18 @@ def _user_row(conn: ReadConn, user_id: int) -> dict:
 
 
 def _require_manager(user, target: dict) -> None:
-    """403 unless the caller is the user, an admin, or an account-admin of the user's account."""
+    """403 unless the caller is the user, an admin, or an account-admin of the user's account
+    (and the user is no admin: only admins manage admins)."""
     if user.id == target["id"] or user.is_admin:
         return
-    if "account-admin" in user.roles and user.account_id == target["account_id"]:
+    if "account-admin" in user.roles and user.account_id == target["account_id"] and "admin" not in target["roles"]:
         return
     raise ApiError(403, "INVALID_SENDER", "only the user, an admin or an account-admin of the account may do this")
 
 
 def _check_sensitive(user, target: dict, changes: dict) -> None:
-    if user.id == target["id"] and not user.is_admin and {"active", "roles"} & set(changes):
+    """As FlexMeasures: nobody changes their own ``active`` or roles."""
+    if user.id == target["id"] and {"active", "roles"} & set(changes):
         raise ApiError(403, "INVALID_SENDER", "users cannot change their own active state or roles", "active")
     granted = set(changes.get("roles") or []) - set(target["roles"])
     if granted & GRANTED_BY_ADMINS_ONLY and not user.is_admin:

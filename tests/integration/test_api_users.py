@@ -96,6 +96,9 @@ def test_who_may_patch_a_user(api: ApiHarness) -> None:
     no_admin = api.client.patch(f"/api/v3_0/users/{bob}", json={"flexmeasures_roles": ["admin"]},
                                 headers=api.auth(BETA_ADMIN))
     assert no_admin.status_code == 403
+    admin = uid(api, ADMIN)
+    assert api.client.patch(f"/api/v3_0/users/{admin}", json={"active": False},
+                            headers=api.auth(ADMIN)).status_code == 403, "not even admins deactivate themselves"
 
 
 @pytest.mark.parametrize(
