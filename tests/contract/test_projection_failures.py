@@ -146,3 +146,27 @@ def test_rebuild_leaves_no_scratch_tables(read_models: ReadModelDb, store, tmp_p
         assert schemas == []
     else:
         assert [p.name for p in tmp_path.rglob("*rebuild*")] == []
+
+
+def test_after_a_rebuild_new_rows_get_fresh_serial_ids(read_models: ReadModelDb, store):
+    """The readings projection's ``data_sources`` has a serial id: copied ids must not collide later."""
+    from datetime import UTC, datetime
+
+    from domain.beliefs import SensorDataRecorded
+    from projections.readings import ReadingsProjection, data_sources
+
+    def reading(source: str) -> SensorDataRecorded:
+        start = datetime(2024, 5, 1, tzinfo=UTC)
+        return SensorDataRecorded(sensor_id=1, start=start, resolution_s=900, values=[1.0], unit="kW", source=source,
+                                  received_at=start)
+
+    projection = ReadingsProjection()
+    create_tables(read_models.write_engine, projection)
+    append(store, reading("meter"), reading("forecaster"))
+    rebuild(store, read_models.write_engine, projection)
+    append(store, reading("third"))
+    apply_batch(read_models.write_engine, projection, ALL_PARTITIONS, store.read_all(0))
+    with read_models.read_engine.connect() as conn:
+        rows = conn.execute(sa.select(data_sources.c.id, data_sources.c.name).order_by(data_sources.c.id)).all()
+    assert [name for _, name in rows] == ["meter", "forecaster", "third"]
+    assert len({source_id for source_id, _ in rows}) == 3
