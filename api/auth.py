@@ -84,7 +84,6 @@ class TokenUserCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
-
     def forget_user(self, user_id: int) -> None:
         """Drop every cached entry of ``user_id`` (after a deactivation, a password reset, a revoked key)."""
         with self._lock:
