@@ -188,6 +188,15 @@ def projections_status(data_dir: DataDir = None) -> None:
         platform.close()
 
 
+def _print_skipped(platform: Platform, projection: str) -> None:
+    from projections.base import count_failures
+
+    with platform.read_models.read_engine.connect() as conn:
+        skipped = count_failures(conn).get(projection, 0)
+    if skipped:
+        console.print(f"[yellow]{skipped} events skipped[/] (see: flexledger projections failures {projection})")
+
+
 def _print_projection_failures(platform: Platform, limit: int, projection: str | None = None) -> int:
     """Print the events projections skipped (newest first, at most ``limit``); returns how many exist."""
     from projections.base import count_failures, list_failures
@@ -244,6 +253,7 @@ def projections_rebuild(name: str, data_dir: DataDir = None) -> None:
             )
         elapsed = time.perf_counter() - started
         console.print(f"{applied} events replayed into {name} in {elapsed:.2f}s")
+        _print_skipped(platform, name)
     finally:
         platform.close()
 

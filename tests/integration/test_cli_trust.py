@@ -59,7 +59,7 @@ def test_rebuild_skips_poison_events_and_failures_are_listed(tmp_path: Path) -> 
     finally:
         platform.close()
     assert "no projection failures" in ok(tmp_path, "projections", "failures")
-    ok(tmp_path, "projections", "rebuild", "registry")
+    assert "1 events skipped" in ok(tmp_path, "projections", "rebuild", "registry")
     listed = cli(tmp_path, "projections", "failures")
     assert listed.exit_code == 1 and "AssetChanged" in listed.stdout and "1 skipped" in listed.stdout
     assert "AssetChanged" in ok(tmp_path, "projections", "status")
