@@ -23,12 +23,14 @@ from api.routers import (
     v2_0,
     v2_0_control,
     v3_accounts,
+    v3_admin,
     v3_assets,
     v3_forecasts,
     v3_jobs,
     v3_schedules,
     v3_sensor_data,
     v3_sensors,
+    v3_users,
 )
 from api.version import FLEXMEASURES_VERSION
 
@@ -43,6 +45,8 @@ ROUTERS = [
     v2_0_control.router,
     v3_schedules.router,
     v3_forecasts.router,
+    v3_admin.router,
+    v3_users.router,
 ]
 
 

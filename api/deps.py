@@ -15,7 +15,7 @@ routers need out of it and stores it on the app (``app.state.services``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import CurrentUser, TokenService
+from api.auth import CurrentUser, TokenService, authenticate
 from api.consistency import ReadYourWrites
 from api.errors import ApiError
 from commands.context import CommandContext
@@ -39,6 +39,21 @@ __all__ = ["Platform", "ApiServices", "install"]
 
 
 @dataclass(frozen=True)
+class ProcessorCheckpoint:
+    name: str
+    checkpoint: int
+    projection: str | None
+    """The read model's name when the processor is a projection."""
+
+
+def _processor_checkpoints(platform: Platform) -> list[ProcessorCheckpoint]:
+    return [
+        ProcessorCheckpoint(p.name, p.checkpoint(), getattr(getattr(p, "projection", None), "name", None))
+        for p in platform.processors
+    ]
+
+
+@dataclass(frozen=True)
 class ApiServices:
     """Everything the routers use: commands, read connections, read-your-writes, tokens, limits."""
 
@@ -47,6 +62,8 @@ class ApiServices:
     consistency: ReadYourWrites
     tokens: TokenService
     max_body_bytes: int
+    processor_checkpoints: Callable[[], list[ProcessorCheckpoint]]
+    """Each processor's name, checkpoint and projection (for the admin status)."""
 
     @contextmanager
     def read_connection(self) -> Iterator[sa.Connection]:
@@ -65,6 +82,7 @@ def install(app: FastAPI, platform: Platform) -> ApiServices:
         ),
         tokens=TokenService(platform.token_secret, settings.token_max_age_s),
         max_body_bytes=settings.max_body_bytes,
+        processor_checkpoints=lambda: _processor_checkpoints(platform),
     )
     app.state.services = services
     app.state.tokens = services.tokens
@@ -117,12 +135,8 @@ def get_current_user(services: ApiServices, authorization: str | None) -> Curren
     cached = tokens.users.get(authorization)
     if cached is not None:
         return cached
-    user_id, expires_in_s = tokens.verify(authorization)
     with services.read_connection() as conn:
-        row = rq.user_by_id(conn, user_id)
-    if row is None or not row["active"]:
-        raise ApiError(401, "UNAUTHORIZED", "the user of this token no longer exists or is inactive")
-    user = CurrentUser(row["id"], row["account_id"], row["email"], tuple(row["roles"]))
+        user, expires_in_s = authenticate(conn, tokens, authorization)
     tokens.users.put(authorization, user, expires_in_s)
     return user
 

@@ -7,12 +7,13 @@ optimistic concurrency, so they are unique without any table outside the event s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from domain.events import DomainEvent, register_event
+from domain.events import DomainEvent, register_event, register_upcaster
 
 USEF_ROLES = ("Prosumer", "MDC", "Supplier", "Aggregator", "ESCo", "DSO")
 USER_ROLES = ("admin", "auditor", "account-admin", *USEF_ROLES)
@@ -55,19 +56,44 @@ class AccountRegistered(DomainEvent):
 
 @register_event
 class UserRegistered(DomainEvent):
+    """A user of an account. Version 2: without the password hash (see :mod:`domain.credentials`)."""
+
+    schema_version: ClassVar[int] = 2
+
     user_id: int
     account_id: int
     email: str
     username: str
-    password_hash: str
     roles: list[str] = Field(default_factory=list)
     timezone: str = "Europe/Amsterdam"
 
 
 @register_event
 class UserPasswordChanged(DomainEvent):
+    """The user's password was changed by the user, or reset (by an admin). Version 2: no hash."""
+
+    schema_version: ClassVar[int] = 2
+
     user_id: int
-    password_hash: str
+    reason: Literal["changed", "reset"] = "changed"
+
+
+@register_upcaster("UserRegistered", 1)
+@register_upcaster("UserPasswordChanged", 1)
+def _drop_password_hash(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 carried the bcrypt hash; readers of the user's events never see it."""
+    return {k: v for k, v in data.items() if k != "password_hash"}
+
+
+@register_event
+class UserChanged(DomainEvent):
+    """Some of ``USER_MUTABLE_FIELDS`` of a user changed (``active: false`` deactivates)."""
+
+    user_id: int
+    changes: dict[str, Any]
+
+
+USER_MUTABLE_FIELDS = frozenset({"username", "timezone", "roles", "active"})
 
 
 @register_event
@@ -164,7 +190,101 @@ def decide_sensor_change(current: SensorRegistered, changes: dict[str, Any], has
     for frozen in ("unit", "event_resolution_s"):
         if frozen in changes and changes[frozen] != getattr(current, frozen) and has_data:
             raise RegistryError("FROZEN_FIELD", f"{frozen} cannot change once the sensor holds data", frozen)
+    check_sensor(_validated(SensorRegistered, current, changes))
     return SensorChanged(sensor_id=current.sensor_id, changes=changes)
+
+
+NAME_MAX_LENGTH = 255
+"""Longest name of an account, user, asset or sensor (the read models store at most this)."""
+
+
+def _validated(cls, state, changes: dict[str, Any]):
+    """``state`` with ``changes`` applied, validated as a whole ``cls`` event (422 naming the field)."""
+    try:
+        return cls.model_validate({**state.model_dump(), **changes})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or None
+        raise RegistryError("INVALID_FIELD", f"{field}: {error['msg']}", field) from exc
+
+
+def check_name(name: Any, field: str = "name") -> None:
+    """422 unless ``name`` is a non-blank string of at most :data:`NAME_MAX_LENGTH` characters."""
+    if not isinstance(name, str) or not name.strip():
+        raise RegistryError("INVALID_FIELD", f"{field} must be a non-empty string", field)
+    if len(name) > NAME_MAX_LENGTH:
+        raise RegistryError("INVALID_FIELD", f"{field} is longer than {NAME_MAX_LENGTH} characters", field)
+
+
+def check_asset(state: AssetRegistered, asset_of: Callable[[int], AssetRegistered | None]) -> None:
+    """The rules every asset state obeys, after registration and after each change.
+
+    Name non-blank, a known type, and a parent (``asset_of(id)`` gives an existing asset or
+    ``None``) that exists, is not the asset itself and does not have the asset as an ancestor.
+    """
+    check_name(state.name)
+    if state.asset_type not in ASSET_TYPES:
+        raise RegistryError("INVALID_ASSET_TYPE", f"unknown asset type {state.asset_type!r}", "generic_asset_type_id")
+    parent_id, seen = state.parent_asset_id, {state.asset_id}
+    while parent_id is not None:
+        if parent_id in seen:
+            what = "the asset itself" if parent_id == state.asset_id else f"asset {parent_id}, which descends from it"
+            raise RegistryError("INVALID_PARENT", f"parent_asset_id would make a cycle: {what}", "parent_asset_id")
+        parent = asset_of(parent_id)
+        if parent is None:
+            raise RegistryError("UNRECOGNIZED_ASSET", f"no asset {parent_id}", "parent_asset_id", 404)
+        seen.add(parent_id)
+        parent_id = parent.parent_asset_id
+
+
+def decide_asset_change(
+    current: AssetRegistered, changes: dict[str, Any], asset_of: Callable[[int], AssetRegistered | None]
+) -> AssetChanged:
+    """Validate an asset patch against the state it produces (same rules as registration)."""
+    unknown = set(changes) - ASSET_MUTABLE_FIELDS
+    if unknown:
+        field = sorted(unknown)[0]
+        raise RegistryError("INVALID_FIELD", f"field {field!r} cannot be changed", field)
+    check_asset(_validated(AssetRegistered, current, changes), asset_of)
+    return AssetChanged(asset_id=current.asset_id, changes=changes)
+
+
+def check_sensor(state: SensorRegistered) -> None:
+    """The rules every sensor state obeys (whether pint knows the unit is checked by the command)."""
+    check_name(state.name)
+    for field in ("unit", "timezone"):
+        if not getattr(state, field).strip():
+            raise RegistryError("INVALID_FIELD", f"{field} must be a non-empty string", field)
+
+
+class UserState(UserRegistered):
+    """A user as its stream folds: the registration plus later changes."""
+
+    active: bool = True
+
+
+def decide_user_change(current: UserState, changes: dict[str, Any]) -> UserChanged:
+    """Validate a user patch: known fields, a non-blank username and timezone, known roles."""
+    unknown = set(changes) - USER_MUTABLE_FIELDS
+    if unknown:
+        field = sorted(unknown)[0]
+        raise RegistryError("INVALID_FIELD", f"field {field!r} cannot be changed", field)
+    state = _validated(UserState, current, changes)
+    check_name(state.username, "username")
+    check_name(state.timezone, "timezone")
+    for role in state.roles:
+        if role not in USER_ROLES:
+            raise RegistryError("INVALID_ROLE", f"unknown role {role!r}; known: {', '.join(USER_ROLES)}", "roles")
+    return UserChanged(user_id=current.user_id, changes=changes)
+
+
+def evolve_user(state: UserState | None, event: DomainEvent) -> UserState | None:
+    """One step of a user's state; fold with ``functools.reduce(evolve_user, events, None)``."""
+    if isinstance(event, UserRegistered):
+        return UserState(**event.model_dump())
+    if isinstance(event, UserChanged) and state is not None:
+        return state.model_copy(update=event.changes)
+    return state
 
 
 def evolve(state: AssetRegistered | SensorRegistered | None, event: DomainEvent):

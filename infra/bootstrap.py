@@ -22,6 +22,7 @@ from domain.ports.log import Log
 from infra.log.memory import MemoryLog
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.settings import Settings
+from projections.credentials import CredentialsProjection
 from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
 from projections.readings import ReadingsProjection
@@ -71,6 +72,7 @@ def build_processors(platform: Platform) -> list[Processor]:
     engine = platform.read_models.write_engine
     return [
         ProjectionProcessor(RegistryProjection(), engine, [TOPIC_REGISTRY]),
+        ProjectionProcessor(CredentialsProjection(), engine, [TOPIC_REGISTRY]),
         ProjectionProcessor(ReadingsProjection(), engine, [TOPIC_READINGS]),
         ProjectionProcessor(JobsProjection(), engine, [TOPIC_JOBS]),
         ProjectionProcessor(SchedulesProjection(), engine, list(SCHEDULE_TOPICS)),

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from infra import cli_users
 from infra.bootstrap import Platform, build_platform
 from infra.settings import Settings
 
@@ -182,8 +183,53 @@ def projections_status(data_dir: DataDir = None) -> None:
             position = processor.checkpoint()
             table.add_row(processor.name, str(position), str(head), str(max(head - position, 0)))
         console.print(table)
+        _print_projection_failures(platform, limit=10)
     finally:
         platform.close()
+
+
+def _print_skipped(platform: Platform, projection: str) -> None:
+    from projections.base import count_failures
+
+    with platform.read_models.read_engine.connect() as conn:
+        skipped = count_failures(conn).get(projection, 0)
+    if skipped:
+        console.print(f"[yellow]{skipped} events skipped[/] (see: flexledger projections failures {projection})")
+
+
+def _print_projection_failures(platform: Platform, limit: int, projection: str | None = None) -> int:
+    """Print the events projections skipped (newest first, at most ``limit``); returns how many exist."""
+    from projections.base import count_failures, list_failures
+
+    with platform.read_models.read_engine.connect() as conn:
+        counts = count_failures(conn)
+        rows = list_failures(conn, projection, limit)
+    total = counts.get(projection, 0) if projection else sum(counts.values())
+    if not total:
+        console.print("no projection failures")
+        return 0
+    table = Table("projection", "position", "event id", "type", "stream", "error", title=f"{total} skipped events")
+    for row in rows:
+        table.add_row(
+            row["projection"], str(row["position"]), row["event_id"], row["event_type"], row["stream_id"], row["error"]
+        )
+    console.print(table)
+    return total
+
+
+@projections_app.command("failures")
+def projections_failures(
+    projection: Annotated[str | None, typer.Argument(help="Only this projection.")] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 100,
+    data_dir: DataDir = None,
+) -> None:
+    """List the events projections could not apply and skipped (exit code 1 when there are any)."""
+    platform = _platform(data_dir)
+    try:
+        total = _print_projection_failures(platform, limit, projection)
+    finally:
+        platform.close()
+    raise typer.Exit(1 if total else 0)
 
 
 @projections_app.command("rebuild")
@@ -207,6 +253,7 @@ def projections_rebuild(name: str, data_dir: DataDir = None) -> None:
             )
         elapsed = time.perf_counter() - started
         console.print(f"{applied} events replayed into {name} in {elapsed:.2f}s")
+        _print_skipped(platform, name)
     finally:
         platform.close()
 
@@ -220,6 +267,7 @@ def events_tail(
     """Print events in global order (``--follow`` to continue live)."""
     import threading
 
+    from domain.credentials import is_private
     from domain.ports.event_store import subscribe
 
     platform = _platform(data_dir)
@@ -227,6 +275,8 @@ def events_tail(
     try:
         for batch in subscribe(platform.store, from_position, stop=stop):
             for e in batch:
+                if is_private(e.stream_id):  # credentials are never shown
+                    continue
                 console.print(f"{e.global_position:>8} {e.metadata.recorded_at.isoformat()} {e.stream_id} {e.type}")
             if not follow and batch[-1].global_position >= platform.store.head_position():
                 break
@@ -236,6 +286,8 @@ def events_tail(
         stop.set()
         platform.close()
 
+
+cli_users.register(users_app)
 
 if __name__ == "__main__":
     app()

@@ -63,13 +63,14 @@ _LATEST_VALUES = (
 )
 
 _COLUMNS = ("sensor_id", "event_start", "source_id", "belief_time", "value", "resolution_s")
-_SQLITE_INSERT = f"INSERT OR IGNORE INTO readings ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)"
+_SQLITE_INSERT = f"INSERT OR IGNORE INTO {{table}} ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 def _insert_rows(conn: Connection, rows: list[tuple]) -> None:
     """Insert rows, ignoring exact duplicates (same sensor, event, source and belief time)."""
     if conn.dialect.name == "sqlite":  # the DB-API executemany: several times faster than Core here
-        conn.exec_driver_sql(_SQLITE_INSERT, rows)
+        schema = conn.get_execution_options().get("schema_translate_map", {}).get(None)  # a rebuild's scratch
+        conn.exec_driver_sql(_SQLITE_INSERT.format(table=f'"{schema}".readings' if schema else "readings"), rows)
         return
     insert = pg_insert(readings).on_conflict_do_nothing()
     conn.execute(insert, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])

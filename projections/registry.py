@@ -25,7 +25,7 @@ users = sa.Table(
     sa.Column("account_id", sa.Integer, nullable=False, index=True),
     sa.Column("email", sa.String(255), nullable=False, unique=True),
     sa.Column("username", sa.String(255), nullable=False),
-    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),  # deprecated, empty: see projections.credentials
     sa.Column("roles", sa.JSON, nullable=False),
     sa.Column("timezone", sa.String(64), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
@@ -78,8 +78,36 @@ def _update(table: sa.Table, id_field: str):
     return handle
 
 
-def _change_password(conn: Connection, e: ev.UserPasswordChanged) -> None:
-    conn.execute(users.update().where(users.c.id == e.user_id).values(password_hash=e.password_hash))
+_PARENT_OF = sa.select(assets.c.parent_asset_id).where(assets.c.id == sa.bindparam("asset_id"))
+
+
+def _check_parent(conn: Connection, asset_id: int, parent_id: int | None) -> None:
+    """ValueError (the event is skipped and recorded) when the parent is the asset or descends from it.
+
+    The commands refuse such changes; this keeps the table a forest even for events that
+    bypassed them. An unknown parent is kept (its registration may be in another partition).
+    """
+    seen = {asset_id}
+    while parent_id is not None:
+        if parent_id in seen:
+            raise ValueError(f"parent_asset_id {parent_id} would make a cycle through asset {asset_id}")
+        seen.add(parent_id)
+        parent_id = conn.execute(_PARENT_OF, {"asset_id": parent_id}).scalar()
+
+
+def _register_asset(conn: Connection, e: ev.AssetRegistered) -> None:
+    _check_parent(conn, e.asset_id, e.parent_asset_id)
+    _insert(assets, "asset_id")(conn, e)
+
+
+def _change_asset(conn: Connection, e: ev.AssetChanged) -> None:
+    if "parent_asset_id" in e.changes:
+        _check_parent(conn, e.asset_id, e.changes["parent_asset_id"])
+    _update(assets, "asset_id")(conn, e)
+
+
+def _password_changed(conn: Connection, e: ev.UserPasswordChanged) -> None:
+    """Nothing to do here: the hash is in the credentials projection."""
 
 
 def _delete_asset(conn: Connection, e: ev.AssetDeleted) -> None:
@@ -93,10 +121,12 @@ def _delete_sensor(conn: Connection, e: ev.SensorDeleted) -> None:
 
 _HANDLERS = {
     "AccountRegistered": _insert(accounts, "account_id"),
-    "UserRegistered": _insert(users, "user_id", active=True),
-    "UserPasswordChanged": _change_password,
-    "AssetRegistered": _insert(assets, "asset_id"),
-    "AssetChanged": _update(assets, "asset_id"),
+    # password_hash: kept (empty) for databases created before credentials moved to their own projection
+    "UserRegistered": _insert(users, "user_id", active=True, password_hash=""),
+    "UserChanged": _update(users, "user_id"),
+    "UserPasswordChanged": _password_changed,
+    "AssetRegistered": _register_asset,
+    "AssetChanged": _change_asset,
     "AssetDeleted": _delete_asset,
     "SensorRegistered": _insert(sensors, "sensor_id"),
     "SensorChanged": _update(sensors, "sensor_id"),

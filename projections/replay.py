@@ -1,13 +1,33 @@
-"""Replay: rebuild a projection from position 0 straight from the event store."""
+"""Replay: rebuild a projection from position 0 straight from the event store, then swap it in.
+
+The replay writes into a scratch copy of the projection's tables, through SQLAlchemy's
+``schema_translate_map``: a schema ``rebuild_<name>`` on PostgreSQL (prefixed by the serving
+schema when that is not ``public``), an attached database file ``<file>.rebuild-<name>`` on
+SQLite; with its own checkpoint and failure rows. Only when the replay finished are the rows
+copied over the serving tables, in one transaction; until then (and when the replay fails) the
+old tables keep serving, unchanged. The serving tables are never dropped, so what depends on
+them (TimescaleDB hypertables and continuous aggregates) stays. Poison events are recorded and
+skipped during the replay as during live projection (:func:`projections.base.apply_batch`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from domain.ports.event_store import EventStore
-from projections.base import ALL_PARTITIONS, Projection, apply_batch, reset, save_checkpoint
+from projections.base import (
+    ALL_PARTITIONS,
+    Projection,
+    apply_batch,
+    checkpoints,
+    create_tables,
+    failures,
+    save_checkpoint,
+)
 
 
 def rebuild(
@@ -17,26 +37,121 @@ def rebuild(
     batch_size: int = 2000,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Drop the projection's tables, replay every event of its types; returns events applied.
+    """Replay every event of the projection's types into fresh tables and swap them in; returns events applied.
 
     ``on_progress(position, head)`` is called after each batch. Afterwards the checkpoint is
     the head position under :data:`ALL_PARTITIONS`; the embedded runner reads the minimum.
+    On any error the serving tables and checkpoints are left as they were, and the error propagates.
     """
-    reset(engine, projection)
+    create_tables(engine, projection)
+    schema = _schema(engine, projection)
+    with _scratch(engine, projection, schema) as scratch:
+        applied, head = _replay(store, scratch, projection, batch_size, on_progress)
+        _swap(engine, projection, schema)
+    if on_progress:
+        on_progress(head, head)
+    return applied
+
+
+def _replay(store, scratch: sa.Engine, projection: Projection, batch_size: int, on_progress) -> tuple[int, int]:
     head = store.head_position()
     position, applied = 0, 0
     types = sorted(projection.event_types)
     while position < head:
-        batch = store.read_all(position, batch_size, types=types)
-        batch = [e for e in batch if e.global_position <= head]
+        batch = [e for e in store.read_all(position, batch_size, types=types) if e.global_position <= head]
         if not batch:
             break
-        apply_batch(engine, projection, ALL_PARTITIONS, batch)
+        apply_batch(scratch, projection, ALL_PARTITIONS, batch)
         position, applied = batch[-1].global_position, applied + len(batch)
         if on_progress:
             on_progress(position, head)
-    with engine.begin() as conn:
+    with scratch.begin() as conn:
         save_checkpoint(conn, projection.name, ALL_PARTITIONS, head)
-    if on_progress:
-        on_progress(head, head)
-    return applied
+    return applied, head
+
+
+def _schema(engine: sa.Engine, projection: Projection) -> str:
+    """``rebuild_<name>``; on PostgreSQL prefixed by the serving schema (when not ``public``), so
+    platforms sharing a database in schemas of their own do not share scratch schemas."""
+    name = f"rebuild_{projection.name}"
+    if engine.dialect.name != "postgresql":
+        return name
+    with engine.connect() as conn:
+        current = conn.execute(sa.text("SELECT current_schema()")).scalar()
+    return name if current in (None, "public") else f"{current}_{name}"[:63]
+
+
+@contextlib.contextmanager
+def _scratch(engine: sa.Engine, projection: Projection, schema: str) -> Iterator[sa.Engine]:
+    """An engine whose unqualified tables live in the empty scratch ``schema``; removed afterwards."""
+    attach = _sqlite_attacher(engine, schema) if engine.dialect.name == "sqlite" else None
+    if attach:
+        sa.event.listen(engine, "checkout", attach)
+    else:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    scratch = engine.execution_options(schema_translate_map={None: schema})
+    try:
+        create_tables(scratch, projection)
+        yield scratch
+    finally:
+        _drop_scratch(engine, schema, attach)
+
+
+def _sqlite_attacher(engine: sa.Engine, schema: str):
+    """A pool ``checkout`` listener attaching an emptied scratch file to each connection (SQLite)."""
+    path = Path(f"{engine.url.database}.{schema.replace('_', '-', 1)}")
+    path.unlink(missing_ok=True)
+
+    def attach(dbapi_conn, _record, _proxy) -> None:
+        cursor = dbapi_conn.cursor()
+        try:
+            if schema not in {row[1] for row in cursor.execute("PRAGMA database_list")}:
+                cursor.execute(f"ATTACH DATABASE ? AS \"{schema}\"", (str(path),))
+                # scratch: no fsync, the journal in memory (savepoints still roll back); a crash loses only it
+                cursor.execute(f'PRAGMA "{schema}".journal_mode=MEMORY')
+                cursor.execute(f'PRAGMA "{schema}".synchronous=OFF')
+        finally:
+            cursor.close()
+
+    attach.path = path  # type: ignore[attr-defined]
+    return attach
+
+
+def _drop_scratch(engine: sa.Engine, schema: str, attach) -> None:
+    if attach is None:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        return
+    sa.event.remove(engine, "checkout", attach)
+    engine.dispose()  # pooled connections hold the attachment: close them, then remove the file
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{attach.path}{suffix}").unlink(missing_ok=True)
+
+
+def _swap(engine: sa.Engine, projection: Projection, schema: str) -> None:
+    """Replace the serving rows, checkpoints and failures of the projection by the scratch ones, atomically."""
+    copies = sa.MetaData()
+    with engine.begin() as conn:
+        for table in projection.metadata.sorted_tables:
+            _copy(conn, table, table.to_metadata(copies, schema=schema))
+        for table in (checkpoints, failures):
+            scratch = table.to_metadata(copies, schema=schema)
+            conn.execute(table.delete().where(table.c.projection == projection.name))
+            conn.execute(table.insert().from_select(list(scratch.c.keys()), sa.select(*scratch.c)))
+
+
+def _copy(conn: sa.Connection, target: sa.Table, source: sa.Table) -> None:
+    conn.execute(target.delete())
+    conn.execute(target.insert().from_select(list(source.c.keys()), sa.select(*source.c)))
+    if conn.dialect.name != "postgresql":
+        return
+    for column in target.primary_key.columns:  # copied serial ids: move the sequence past them
+        if column.autoincrement is True and isinstance(column.type, sa.Integer):
+            conn.execute(
+                sa.text(
+                    f"SELECT setval(pg_get_serial_sequence('{target.name}', '{column.name}'), "
+                    f"COALESCE((SELECT MAX({column.name}) FROM {target.name}), 0) + 1, false)"
+                )
+            )

@@ -28,13 +28,16 @@ def account_json(row: dict) -> dict:
 
 
 @router.get("/users")
-def list_users(user: User, conn: ReadConn, account_id: int | None = None) -> list[dict]:
-    """Users of the caller's account (admins and auditors: any account, or all)."""
+def list_users(
+    user: User, conn: ReadConn, account_id: int | None = None, include_inactive: bool = False
+) -> list[dict]:
+    """Users of the caller's account (admins and auditors: any account, or all); as in
+    FlexMeasures, only active users unless ``include_inactive``."""
     if account_id is None and not user.can_read_all:
         account_id = user.account_id
     if account_id is not None:
         require_account_access(user, account_id)
-    return [user_json(r) for r in rq.list_users(conn, account_id)]
+    return [user_json(r) for r in rq.list_users(conn, account_id) if include_inactive or r["active"]]
 
 
 @router.get("/accounts")

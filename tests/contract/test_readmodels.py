@@ -218,9 +218,10 @@ def registry_events() -> list[DomainEvent]:
     return [
         reg.AccountRegistered(account_id=1, name="Caltech", roles=["Prosumer"]),
         reg.AccountRegistered(account_id=2, name="JPL"),
-        reg.UserRegistered(user_id=1, account_id=1, email="ann@example.org", username="ann", password_hash="h1",
+        reg.UserRegistered(user_id=1, account_id=1, email="ann@example.org", username="ann",
                            roles=["admin"]),
-        reg.UserPasswordChanged(user_id=1, password_hash="h2"),
+        reg.UserPasswordChanged(user_id=1),
+        reg.UserChanged(user_id=1, changes={"timezone": "UTC"}),
         reg.AssetRegistered(asset_id=1, account_id=1, name="Site", asset_type="charge_site", latitude=34.1,
                             longitude=-118.1, attributes={"capacity_in_mw": 0.5}),
         reg.AssetRegistered(asset_id=2, account_id=1, name="EVSE 1", asset_type="one-way_evse", parent_asset_id=1),
@@ -242,7 +243,7 @@ def test_registry_projection(harness: Harness):
         (1, "Caltech", ["Prosumer"]), (2, "JPL", []),
     ]
     user = harness.q(rq.user_by_email, "ann@example.org")
-    assert (user["id"], user["password_hash"], user["roles"], user["active"]) == (1, "h2", ["admin"], True)
+    assert (user["id"], user["timezone"], user["roles"], user["active"]) == (1, "UTC", ["admin"], True)
     assert [(a["id"], a["name"], a["parent_asset_id"]) for a in harness.q(rq.list_assets)] == [
         (1, "Site", None), (2, "EVSE A", 1),
     ]
