@@ -232,7 +232,7 @@ def check_asset(state: AssetRegistered, asset_of: Callable[[int], AssetRegistere
             raise RegistryError("INVALID_PARENT", f"parent_asset_id would make a cycle: {what}", "parent_asset_id")
         parent = asset_of(parent_id)
         if parent is None:
-            raise RegistryError("UNRECOGNIZED_ASSET", f"no asset {parent_id}", "parent_asset_id", 404)
+            raise RegistryError("UNRECOGNIZED_ASSET", f"no asset {parent_id}", "parent_asset_id")
         seen.add(parent_id)
         parent_id = parent.parent_asset_id
 
