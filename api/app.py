@@ -1,4 +1,9 @@
-"""The FastAPI application: routers, error handlers, body-size limit, version header.
+"""The FastAPI application: routers, error handlers, guards, version header.
+
+Security (see README "Security"): every route that needs a user declares the ``AuthToken``
+scheme (the ``Authorization`` header); an app-wide dependency refuses writes by auditors
+(:mod:`api.authorization`); guards refuse over-long URLs (414), bodies over the size limit
+(413) and non-finite numbers (422) before routing (:mod:`api.guards`); every error is JSON.
 
 ``create_app(platform)`` takes a built :class:`infra.bootstrap.Platform`; the app starts the
 embedded runner on start-up and stops it on shutdown. OpenAPI docs: ``/docs``.
@@ -8,14 +13,16 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import TokenService
+from api.authorization import refuse_auditor_writes
 from api.errors import error_response, install_error_handlers
+from api.guards import NonFiniteJsonGuard, UrlLengthGuard
 from api.routers import (
     public,
     v2_0,
@@ -28,6 +35,7 @@ from api.routers import (
     v3_sensor_data,
     v3_sensors,
 )
+from api.schemas import ERROR_RESPONSES
 from api.version import FLEXMEASURES_VERSION
 from infra import telemetry
 from infra.bootstrap import Platform
@@ -133,7 +141,14 @@ def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI
         yield
         platform.stop()
 
-    app = FastAPI(title="flexledger", version="0.1.0", lifespan=lifespan, description=__doc__)
+    app = FastAPI(
+        title="flexledger",
+        version="0.1.0",
+        lifespan=lifespan,
+        description=__doc__,
+        dependencies=[Depends(refuse_auditor_writes)],  # the one rule: auditors never write
+        responses=ERROR_RESPONSES,
+    )
     app.state.platform = platform
     app.state.tokens = TokenService(platform.token_secret, platform.settings.token_max_age_s)
     install_error_handlers(app)
@@ -142,7 +157,9 @@ def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI
     max_bytes = platform.settings.max_body_bytes
     # a streamed body that outgrows the limit while a route reads it
     app.add_exception_handler(_TooLarge, lambda _request, _exc: too_large_response(max_bytes))
+    app.add_middleware(NonFiniteJsonGuard)  # inside BodySizeLimit: reads only bodies within the limit
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
+    app.add_middleware(UrlLengthGuard, max_bytes=platform.settings.max_url_bytes)
     app.add_middleware(VersionHeader)
     app.add_middleware(TraceRequests)
     return app

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser, TokenService
+from api.authorization import AUTH_HEADER, require_account_access
 from api.errors import ApiError
 from commands.context import CommandContext
 from infra.bootstrap import Platform
@@ -41,7 +42,7 @@ ReadConn = Annotated[sa.Connection, Depends(get_read_connection)]
 async def get_user_dependency(
     platform: PlatformDep,
     tokens: Annotated[TokenService, Depends(get_tokens)],
-    authorization: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Security(AUTH_HEADER)] = None,
 ) -> CurrentUser:
     """The user of the ``Authorization`` token: from the token cache, else looked up in a worker thread."""
     cached = tokens.users.get(authorization) if authorization else None
@@ -80,15 +81,6 @@ async def get_commands(platform: PlatformDep, user: User, request: Request) -> C
 
 
 Commands = Annotated[CommandContext, Depends(get_commands)]
-
-
-def require_account_access(user: CurrentUser, account_id: int, write: bool = False) -> None:
-    """403 unless the user belongs to the account, is admin, or (read only) an auditor."""
-    if user.is_admin or user.account_id == account_id:
-        return
-    if not write and user.can_read_all:
-        return
-    raise ApiError(403, "INVALID_SENDER", "this resource belongs to another account")
 
 
 def visible_sensor(conn: sa.Connection, user: CurrentUser, sensor_id: int, write: bool = False) -> dict:

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from api.auth import TokenService
 from api.deps import PlatformDep, get_tokens
 from api.errors import ApiError
+from api.schemas import TokenOut, VersionsOut
 from api.version import FLEXMEASURES_VERSION
 from commands.registry import verify_password
 from projections import registry_query as rq
@@ -17,7 +18,7 @@ from projections import registry_query as rq
 router = APIRouter(tags=["public"])
 
 
-@router.get("/api/")
+@router.get("/api/", response_model=VersionsOut)
 def list_versions() -> dict:
     """API versions served, and the FlexMeasures release whose API this server matches."""
     return {
@@ -33,7 +34,7 @@ class TokenRequest(BaseModel):
     password: str
 
 
-@router.post("/api/requestAuthToken")
+@router.post("/api/requestAuthToken", response_model=TokenOut)
 def request_auth_token(
     body: TokenRequest, platform: PlatformDep, tokens: Annotated[TokenService, Depends(get_tokens)]
 ) -> dict:

@@ -18,8 +18,9 @@ import numpy as np
 import sqlalchemy as sa
 
 from api.auth import CurrentUser
-from api.deps import require_account_access
+from api.authorization import check_references, require_account_access
 from api.errors import ApiError
+from api.validation import id_from_text
 from commands.scheduling import TriggerSchedule, aligned
 from domain.scheduling import FlexModelError, TimeSeries, parse_flex_context, parse_flex_model
 from domain.units import UnitError, is_power_unit
@@ -97,10 +98,8 @@ def _devices(conn: sa.Connection, user: CurrentUser, asset: dict, entries: list)
 
 def _validation_resolver(conn: sa.Connection, user: CurrentUser, start: datetime):
     def resolve(sensor_ref: int | str) -> TimeSeries:
-        try:
-            row = rq.sensor_by_id(conn, int(sensor_ref))
-        except (TypeError, ValueError):
-            row = None
+        sensor_id = id_from_text(sensor_ref)
+        row = None if sensor_id is None else rq.sensor_by_id(conn, sensor_id)
         if row is None:
             raise LookupError(f"sensor {sensor_ref!r}")
         require_account_access(user, row["account_id"])
@@ -136,6 +135,7 @@ def validated_trigger(
     prior: datetime | None,
 ) -> TriggerSchedule:
     """The :class:`TriggerSchedule` of a request, or :class:`ApiError` (422) naming the field."""
+    check_references(conn, user, asset["account_id"], {"flex-model": entries, "flex-context": flex_context})
     sensors, merged = _devices(conn, user, asset, entries)
     resolution = timedelta(seconds=sensors[0]["event_resolution_s"])
     for sensor in sensors:
@@ -143,6 +143,8 @@ def validated_trigger(
             message = f"start {start.isoformat()} is not aligned to the sensors' resolution {resolution}"
             raise _invalid("INVALID_START", message, "start")
     context = {**effective_flex_context(conn, asset["id"]), **(flex_context or {})}
+    # what the schedule will read, stored (the devices' assets, the asset's ancestors) or sent
+    check_references(conn, user, asset["account_id"], {"flex-model": merged, "flex-context": context})
     resolver = _validation_resolver(conn, user, start)
     try:
         models = parse_flex_model(merged, resolver)

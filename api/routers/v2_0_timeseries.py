@@ -9,6 +9,7 @@ Power values: consumption positive, production negative (USEF), in any power uni
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +42,7 @@ from api.routers.v2_0_common import (
 from api.routers.v2_0_connections import Connection, check_signs, resolve
 from api.series import post_series, read_series, sensor_state
 from api.timefmt import parse_duration
+from api.validation import id_from_text
 from commands.context import CommandContext, CommandError
 from commands.readings import RecordSensorData, record_sensor_data
 from domain.ports.event_store import AppendResult
@@ -112,7 +114,7 @@ def connections_of(group: dict, prefix: str) -> list[Any]:
 
 def values_of(group: dict, prefix: str) -> list[float]:
     values = as_list(pick(group, "value"))
-    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values)
     if not values or not numeric:
         raise rejected(
             "PTUS_INCOMPLETE", "Missing values. Request includes empty or ill-formatted value(s).", f"{prefix}values"
@@ -258,7 +260,8 @@ def sources_filter(conn: sa.Connection, user: CurrentUser, requested: Any) -> li
     names = {user.email}
     for item in as_list(requested):
         if isinstance(item, int) or (isinstance(item, str) and item.strip().isdigit()):
-            row = rq.user_by_id(conn, int(item))
+            user_id = id_from_text(item)
+            row = None if user_id is None else rq.user_by_id(conn, user_id)
             if row is None:
                 raise rejected("INVALID_SOURCE", f"The data source is not found: user {item}", "source")
             names.add(row["email"])

@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
 from api.consistency import READINGS, wait_until_projected_async
 from api.deps import Commands, PlatformDep, ReadConn, User, visible_sensor
 from api.errors import ApiError
-from api.series import append_series, read_series
+from api.schemas import MessageOut, SensorDataOut
+from api.series import append_series, read_series, readings_written
 from api.timefmt import IsoDuration, format_duration, parse_duration
+from api.validation import FiniteFloat, Id, Moment, check_reading_count
 from commands.context import CommandContext
 from commands.readings import RecordSensorData, sensor_data_stream
 from infra.bootstrap import Platform
@@ -23,21 +25,25 @@ router = APIRouter(prefix="/api/v3_0", tags=["sensor data"])
 
 
 class SensorDataIn(BaseModel):
-    """Values for consecutive events from ``start``; the resolution is ``duration / len(values)``."""
+    """Values for consecutive events from ``start``; the resolution is ``duration / len(values)``.
 
-    values: list[float | None] = Field(min_length=1)
-    start: AwareDatetime
+    ``null`` stands for "no value" for that slot: nothing is stored for it and earlier beliefs
+    about it stay. NaN, Infinity and overflowing numbers are refused (422 ``INVALID_VALUE``).
+    """
+
+    values: list[FiniteFloat | None] = Field(min_length=1, description="null: no value for that slot (nothing stored)")
+    start: Moment
     duration: IsoDuration
     unit: str
-    prior: AwareDatetime | None = None
+    prior: Moment | None = None
     horizon: IsoDuration | None = None
     type: str | None = None
 
 
 @router.post("/sensors/{sensor_id}/data")
 async def post_sensor_data(
-    sensor_id: int, body: SensorDataIn, user: User, commands: Commands, platform: PlatformDep
-) -> dict:
+    sensor_id: Id, body: SensorDataIn, user: User, commands: Commands, platform: PlatformDep
+) -> MessageOut:
     """Append the values (one worker-thread hop), then await the read model without holding a thread."""
     position = await run_in_threadpool(_record_sensor_data, platform, commands, user, sensor_id, body)
     await wait_until_projected_async(platform, READINGS, position, sensor_data_stream(sensor_id))
@@ -50,6 +56,8 @@ def _record_sensor_data(
     """Check access to the sensor and append the beliefs (blocking); returns the store position."""
     with platform.read_models.read_engine.connect() as conn:
         sensor = visible_sensor(conn, user, sensor_id, write=True)
+    limit = platform.settings.max_readings_per_request
+    check_reading_count(readings_written(sensor, len(body.values), body.duration), limit, "write", "duration")
     command = RecordSensorData(
         sensor_id=sensor_id,
         start=body.start,
@@ -63,16 +71,17 @@ def _record_sensor_data(
     return append_series(commands, sensor, command)
 
 
-@router.get("/sensors/{sensor_id}/data")
+@router.get("/sensors/{sensor_id}/data", response_model=SensorDataOut)
 def get_sensor_data(
-    sensor_id: int,
+    sensor_id: Id,
     user: User,
     conn: ReadConn,
-    start: AwareDatetime,
+    platform: PlatformDep,
+    start: Moment,
     duration: str,
     unit: str | None = None,
     resolution: str | None = None,
-    prior: AwareDatetime | None = None,
+    prior: Moment | None = None,
     horizon: str | None = None,
     source: list[str] | None = Query(default=None),
 ) -> dict:
@@ -85,7 +94,8 @@ def get_sensor_data(
         sources=source,
     )
     res = None if resolution is None else _duration(resolution, "resolution")
-    values, res, unit = read_series(conn, sensor, start, window, unit, res, beliefs)
+    limit = platform.settings.max_readings_per_response
+    values, res, unit = read_series(conn, sensor, start, window, unit, res, beliefs, max_values=limit)
     return {
         "values": values,
         "start": start.isoformat(),

@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, field_validator
 
+from api.authorization import query_account
 from api.consistency import REGISTRY, read_back, wait_until_projected
 from api.deps import Commands, PlatformDep, ReadConn, User, visible_asset, visible_sensor
 from api.errors import ApiError
+from api.schemas import SensorOut
 from api.timefmt import IsoDuration, format_duration
+from api.validation import Id
 from commands import registry as cmd
 from domain.registry import stream_of
 from projections import registry_query as rq
@@ -54,7 +57,7 @@ class SensorIn(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     unit: str
     event_resolution: IsoDuration
-    generic_asset_id: int
+    generic_asset_id: Id
     timezone: str = "UTC"
     attributes: dict[str, Any] = Field(default_factory=dict)
 
@@ -76,22 +79,21 @@ def _check_timezone(name: str | None) -> None:
         return
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ApiError(422, "INVALID_TIMEZONE", f"unknown timezone {name!r}", "timezone") from exc
 
 
-@router.get("/sensors")
-def list_sensors(user: User, conn: ReadConn, asset_id: int | None = None, account_id: int | None = None) -> list[dict]:
-    """Sensors the caller may see, optionally of one asset or account."""
+@router.get("/sensors", response_model=list[SensorOut])
+def list_sensors(user: User, conn: ReadConn, asset_id: Id | None = None, account_id: Id | None = None) -> list[dict]:
+    """Sensors the caller may see, optionally of one asset or account (another account's: 403)."""
     if asset_id is not None:
         visible_asset(conn, user, asset_id)
-    elif account_id is None and not user.can_read_all:
-        account_id = user.account_id
+    account_id = query_account(user, account_id)
     rows = rq.list_sensors(conn, account_id=account_id, asset_id=asset_id)
     return [sensor_json(r) for r in rows]
 
 
-@router.post("/sensors", status_code=201)
+@router.post("/sensors", status_code=201, response_model=SensorOut)
 def create_sensor(body: SensorIn, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> dict:
     visible_asset(conn, user, body.generic_asset_id, write=True)
     _check_timezone(body.timezone)
@@ -115,14 +117,14 @@ def _after_write(conn: ReadConn, sensor_id: int, platform: PlatformDep) -> dict:
     return sensor_json(read_back(platform, conn, rq.sensor_by_id, sensor_id, stream_of("sensor", sensor_id)))
 
 
-@router.get("/sensors/{sensor_id}")
-def get_sensor(sensor_id: int, user: User, conn: ReadConn) -> dict:
+@router.get("/sensors/{sensor_id}", response_model=SensorOut)
+def get_sensor(sensor_id: Id, user: User, conn: ReadConn) -> dict:
     return sensor_json(visible_sensor(conn, user, sensor_id))
 
 
-@router.patch("/sensors/{sensor_id}")
+@router.patch("/sensors/{sensor_id}", response_model=SensorOut)
 def patch_sensor(
-    sensor_id: int, body: SensorPatch, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep
+    sensor_id: Id, body: SensorPatch, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep
 ) -> dict:
     visible_sensor(conn, user, sensor_id, write=True)
     changes = body.model_dump(exclude_unset=True)
@@ -138,7 +140,7 @@ def patch_sensor(
 
 
 @router.delete("/sensors/{sensor_id}", status_code=204)
-def delete_sensor(sensor_id: int, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> Response:
+def delete_sensor(sensor_id: Id, user: User, commands: Commands, conn: ReadConn, platform: PlatformDep) -> Response:
     visible_sensor(conn, user, sensor_id, write=True)
     cmd.delete_sensor(commands, cmd.DeleteSensor(sensor_id=sensor_id))
     wait_until_projected(platform, REGISTRY, stream_id=stream_of("sensor", sensor_id))
