@@ -139,10 +139,15 @@ def _check_owner(user: CurrentUser, owner_account_id: int, row_account_id: int, 
     raise ApiError(403, "INVALID_SENDER", f"{what} belongs to another account", field)
 
 
-def check_sensor_reference(conn: sa.Connection, user: CurrentUser, account_id: int, sensor_id: int, field: str) -> dict:
-    """The sensor row, if it exists (422) and belongs to ``account_id`` (403; admins excepted)."""
+def check_sensor_reference(
+    conn: sa.Connection, user: CurrentUser, account_id: int, sensor_id: int, field: str, unknown_ok: bool = False
+) -> dict | None:
+    """The sensor row, if it exists (422, or ``None`` with ``unknown_ok``) and belongs to
+    ``account_id`` (403; admins excepted)."""
     row = rq.sensor_by_id(conn, sensor_id) if 1 <= sensor_id <= MAX_ID else None
     if row is None:
+        if unknown_ok:
+            return None
         raise ApiError(422, "UNRECOGNIZED_SENSOR", f"no sensor with id {sensor_id}", field)
     _check_owner(user, account_id, row["account_id"], f"sensor {sensor_id}", field)
     return row
@@ -163,14 +168,18 @@ def check_references(
     account_id: int,
     structures: dict[str, Any] | None = None,
     parent_asset_id: int | None = None,
+    unknown_ok: bool = False,
 ) -> None:
     """Every id in ``parent_asset_id`` and in ``structures`` (field name -> flex-model or
-    flex-context) must be an object of ``account_id`` (see the module docstring)."""
+    flex-context) must be an object of ``account_id`` (see the module docstring).
+
+    ``unknown_ok``: leave unknown sensors to the flex-model parser (schedule triggers report
+    them with the scheduler's codes); only another account's sensors are refused here."""
     if parent_asset_id is not None:
         check_asset_reference(conn, user, account_id, parent_asset_id, "parent_asset_id")
     for field, value in (structures or {}).items():
         for sensor_id, path in sensor_references(value, field):
-            check_sensor_reference(conn, user, account_id, sensor_id, path)
+            check_sensor_reference(conn, user, account_id, sensor_id, path, unknown_ok)
 
 
 def ancestors(conn: sa.Connection, asset: dict) -> list[dict]:
@@ -199,7 +208,7 @@ def check_stored_references(conn: sa.Connection, user: CurrentUser, asset: dict)
         stored = {f"{where} flex_context": row["flex_context"]}
         if index == 0:
             stored[f"{where} flex_model"] = row["flex_model"]
-        check_references(conn, user, user.account_id, stored)
+        check_references(conn, user, user.account_id, stored, unknown_ok=True)
 
 
 def job_account(conn: sa.Connection, sensor_id: int | None, asset_id: int | None) -> int | None:

@@ -54,7 +54,7 @@ def _device_sensor(conn: sa.Connection, user: CurrentUser, asset: dict, entry: A
     sensor_id = entry.get("sensor")
     if isinstance(sensor_id, bool) or not isinstance(sensor_id, int):
         raise _invalid("MISSING_FIELD", "each device must name its power sensor (an id)", f"{path}.sensor")
-    sensor = rq.sensor_by_id(conn, sensor_id)
+    sensor = rq.sensor_by_id(conn, sensor_id) if id_from_text(sensor_id) is not None else None
     if sensor is None:
         raise _invalid("UNRECOGNIZED_SENSOR", f"no sensor with id {sensor_id}", f"{path}.sensor")
     require_account_access(user, sensor["account_id"], write=True)
@@ -135,7 +135,8 @@ def validated_trigger(
     prior: datetime | None,
 ) -> TriggerSchedule:
     """The :class:`TriggerSchedule` of a request, or :class:`ApiError` (422) naming the field."""
-    check_references(conn, user, asset["account_id"], {"flex-model": entries, "flex-context": flex_context})
+    sent = {"flex-model": entries, "flex-context": flex_context}
+    check_references(conn, user, asset["account_id"], sent, unknown_ok=True)
     sensors, merged = _devices(conn, user, asset, entries)
     resolution = timedelta(seconds=sensors[0]["event_resolution_s"])
     for sensor in sensors:
@@ -144,7 +145,7 @@ def validated_trigger(
             raise _invalid("INVALID_START", message, "start")
     context = {**effective_flex_context(conn, asset["id"]), **(flex_context or {})}
     # what the schedule will read, stored (the devices' assets, the asset's ancestors) or sent
-    check_references(conn, user, asset["account_id"], {"flex-model": merged, "flex-context": context})
+    check_references(conn, user, asset["account_id"], {"flex-model": merged, "flex-context": context}, unknown_ok=True)
     resolver = _validation_resolver(conn, user, start)
     try:
         models = parse_flex_model(merged, resolver)

@@ -40,9 +40,9 @@ from api.routers.v2_0_common import (
     v2_response,
 )
 from api.routers.v2_0_connections import Connection, check_signs, resolve
-from api.series import post_series, read_series, sensor_state
+from api.series import post_series, read_series, readings_written, sensor_state
 from api.timefmt import parse_duration
-from api.validation import id_from_text
+from api.validation import check_reading_count, id_from_text
 from commands.context import CommandContext, CommandError
 from commands.readings import RecordSensorData, record_sensor_data
 from domain.ports.event_store import AppendResult
@@ -141,6 +141,9 @@ def post_handler(service: str, request_type: str, response_type: str, timing: Be
             with platform.read_models.read_engine.connect() as conn:
                 require_service_access(conn, user, service)
                 writes = validated_writes(conn, user, form, commands, timing)
+            count = sum(readings_written(w.connection.sensor, len(w.command.values), w.command.duration)
+                        for w in writes)  # fmt: skip
+            check_reading_count(count, platform.settings.max_readings_per_request, "write", "duration")
             for write in writes:
                 post_series(platform, commands, write.connection.sensor, write.command)
             return dict(PROCESSED)
@@ -192,14 +195,18 @@ def get_handler(service: str, request_type: str, response_type: str, default_hor
             check_type(form, request_type)
             with platform.read_models.read_engine.connect() as conn:
                 require_service_access(conn, user, service)
-                return read_connections(conn, user, form, default_horizon)
+                limit = platform.settings.max_readings_per_response
+                return read_connections(conn, user, form, default_horizon, limit)
 
         return v2_response(response_type, handle)
 
     return route
 
 
-def read_connections(conn: sa.Connection, user: CurrentUser, form: dict, default_horizon: timedelta | None) -> dict:
+def read_connections(
+    conn: sa.Connection, user: CurrentUser, form: dict, default_horizon: timedelta | None, max_values: int | None = None
+) -> dict:
+    """The latest beliefs per connection; at most ``max_values`` values in all (413)."""
     unit = power_unit(form.get("unit"))
     addresses = connections_of(form, "")
     start, duration = parse_period(form)
@@ -217,6 +224,10 @@ def read_connections(conn: sa.Connection, user: CurrentUser, form: dict, default
         raise rejected(
             "INVALID_RESOLUTION", "Requested assets do not have matching resolutions; state a resolution.", "resolution"
         )
+    if max_values is not None:
+        steps = [duration // (resolution or timedelta(seconds=c.sensor["event_resolution_s"] or 1))
+                 for c in connections]  # fmt: skip
+        check_reading_count(sum(steps), max_values, "return", "duration")
     value_groups = [read_series(conn, c.sensor, start, duration, unit, resolution, beliefs)[0] for c in connections]
     body = groups_to_dict([c.address for c in connections], value_groups)
     return {**body, "start": format_time(start), "duration": format_duration(duration), "unit": unit, **PROCESSED}

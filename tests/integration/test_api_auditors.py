@@ -9,6 +9,7 @@ user of Alpha) gets accepted: the refusal is about the role only. Auditors read 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -25,13 +26,17 @@ WRITE_METHODS = {"post", "put", "patch", "delete"}
 BODIES = {
     "/api/v3_0/assets": {"name": "new", "generic_asset_type_id": 1},
     "/api/v3_0/assets/{asset_id}": {"name": "renamed"},
-    "/api/v3_0/sensors": {"name": "new", "unit": "kW", "event_resolution": "PT15M", "generic_asset_id": "<battery>"},
-    "/api/v3_0/sensors/{sensor_id}": {"name": "renamed"},
+    "/api/v3_0/sensors": {"name": "new", "unit": "kWh", "event_resolution": "PT15M", "generic_asset_id": "<battery>"},
+    "/api/v3_0/sensors/{sensor_id}": {"attributes": {"audited": True}},
     "/api/v3_0/sensors/{sensor_id}/data": {
         "values": [1.0], "start": DAY.isoformat(), "duration": "PT15M", "unit": "kW",
     },
-    "/api/v3_0/assets/{asset_id}/schedules/trigger": {"start": DAY.isoformat(), "duration": "PT1H"},
-    "/api/v3_0/sensors/{sensor_id}/schedules/trigger": {"start": DAY.isoformat(), "duration": "PT1H"},
+    "/api/v3_0/assets/{asset_id}/schedules/trigger": {
+        "start": DAY.isoformat(), "duration": "PT1H", "flex-model": [{"sensor": "<power>", "soc-at-start": "10 kWh"}],
+    },
+    "/api/v3_0/sensors/{sensor_id}/schedules/trigger": {
+        "start": DAY.isoformat(), "duration": "PT1H", "flex-model": {"soc-at-start": "10 kWh"},
+    },
     "/api/v3_0/sensors/{sensor_id}/forecasts/trigger": {"start": DAY.isoformat(), "duration": "PT6H"},
     "/api/v2_0/postMeterData": {
         "type": "PostMeterDataRequest", "connection": "<ea battery>", "values": [1.0], "start": DAY.isoformat(),
@@ -78,7 +83,10 @@ def _request(harness: SchedulingHarness, method: str, path: str) -> tuple[str, o
         body = harness.udi_message(event_id=5)
     elif isinstance(body, dict):
         ea = f"ea1.2018-06.io.flexmeasures.company:{harness.world.accounts['Alpha']}:{ids['asset_id']}"
-        body = {k: {"<battery>": ids["asset_id"], "<ea battery>": ea}.get(v, v) for k, v in body.items()}
+        placeholders = {"<battery>": ids["asset_id"], "<ea battery>": ea, "<power>": ids["sensor_id"]}
+        body = json.loads(json.dumps(body), object_hook=lambda o: {
+            k: placeholders.get(v, v) if isinstance(v, str) else v for k, v in o.items()
+        })  # fmt: skip
     return url, body
 
 
@@ -98,7 +106,7 @@ def test_every_write_route_refuses_the_auditor(harness: SchedulingHarness) -> No
 
 def test_the_same_writes_are_accepted_from_a_plain_user(harness: SchedulingHarness) -> None:
     """The bodies are valid: the auditor's refusal is about the role, not the request (deletes last)."""
-    operations = sorted(write_operations(harness), key=lambda op: op[0] == "delete")
+    operations = sorted(write_operations(harness), key=lambda op: (op[0] == "delete", "assets" in op[1]))
     for method, path in operations:
         url, body = _request(harness, method, path)
         response = harness.client.request(method.upper(), url, json=body, headers=harness.headers(ALICE))
