@@ -149,3 +149,55 @@ class V2Response(_Open):
     """A FlexMeasures v2.0 message: its ``type`` (``GetMeterDataResponse`` ...) and fields."""
 
     type: str
+
+
+def v2_query(*names: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``openapi_extra`` declaring the query parameters a v2.0 GET route reads by hand (strings)."""
+    return {
+        "parameters": [
+            {"name": name, "in": "query", "required": name in required, "schema": {"type": "string"}}
+            for name in names
+        ]
+    }
+
+
+def v2_body(message_type: str, properties: dict[str, Any], required: tuple[str, ...]) -> dict[str, Any]:
+    """``openapi_extra`` declaring the JSON message a v2.0 POST route reads by hand."""
+    schema = {
+        "type": "object",
+        "properties": {"type": {"type": "string", "enum": [message_type]}, **properties},
+        "required": ["type", *required],
+        "additionalProperties": True,
+    }
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_TEXT, _NUMBERS = {"type": "string"}, {"type": "array", "items": {"type": "number"}}
+V2_SERIES_PROPERTIES: dict[str, Any] = {
+    "connection": _TEXT,
+    "connections": {"type": "array", "items": _TEXT},
+    "value": {"type": "number"},
+    "values": _NUMBERS,
+    "start": {"type": "string", "format": "date-time"},
+    "duration": _TEXT,
+    "unit": _TEXT,
+    "horizon": _TEXT,
+    "prior": {"type": "string", "format": "date-time"},
+    "groups": {"type": "array", "items": {"type": "object"}},
+}
+V2_UDI_PROPERTIES: dict[str, Any] = {
+    "event": _TEXT,
+    "value": {"type": "number"},
+    "unit": {"type": "string", "enum": ["kWh", "MWh", "%"]},
+    "datetime": {"type": "string", "format": "date-time"},
+    "targets": {
+        "type": "array",
+        "items": {"type": "object", "properties": {"value": {"type": "number"}, "datetime": _TEXT}},
+    },
+    "prior": {"type": "string", "format": "date-time"},
+    "roundtrip_efficiency": {"type": "number"},
+    "soc_min": {"type": "number"},
+    "soc_max": {"type": "number"},
+}
+V2_SERIES_QUERY = ("type", "connection", "start", "duration", "unit", "resolution", "horizon", "prior", "source")
+V2_SERIES_REQUIRED = ("connection", "values", "start", "duration", "unit")

@@ -25,7 +25,7 @@ from api.auth import CurrentUser
 from api.authorization import AUTH_HEADER
 from api.entity_address import EntityAddressError, build_connection, parse_connection
 from api.routers.v2_0_common import authenticate, check_type, query_form, rejected, require_service_access, v2_response
-from api.schemas import V2Response
+from api.schemas import V2Response, v2_query
 from projections import registry_query as rq
 
 router = APIRouter(tags=["v2.0"])
@@ -107,7 +107,7 @@ def list_connections(conn: sa.Connection, user: CurrentUser) -> list[dict]:
     return [a for a in rq.list_assets(conn, account_id, descending=True) if power_sensor(conn, a) is not None]
 
 
-@router.get("/getConnection", response_model=V2Response)
+@router.get("/getConnection", response_model=V2Response, openapi_extra=v2_query("type"))
 def get_connection(
     request: Request, authorization: Annotated[str | None, Security(AUTH_HEADER)] = None
 ) -> JSONResponse:

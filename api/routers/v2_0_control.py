@@ -53,7 +53,7 @@ from api.routers.v2_0_common import (
     v2_response,
 )
 from api.routers.v2_0_connections import power_sensor
-from api.schemas import V2Response
+from api.schemas import V2_UDI_PROPERTIES, V2Response, v2_body, v2_query
 from api.timefmt import format_duration, parse_duration
 from commands.scheduling import post_udi_event
 from domain.scheduling import FlexModelError, TimeSeries, parse_device, soc_capacity_kwh
@@ -178,7 +178,11 @@ def _check_flex_model(asset: dict, event: UdiEventPosted, moment: datetime) -> N
         raise rejected(code, f"The device's flex-model cannot be used: {exc}", exc.field) from exc
 
 
-@router.post("/postUdiEvent", response_model=V2Response)
+@router.post(
+    "/postUdiEvent",
+    response_model=V2Response,
+    openapi_extra=v2_body("PostUdiEventRequest", V2_UDI_PROPERTIES, ("event", "value", "unit", "datetime")),
+)
 async def post_udi_event_route(
     request: Request, authorization: Annotated[str | None, Security(AUTH_HEADER)] = None
 ) -> JSONResponse:
@@ -208,7 +212,11 @@ async def post_udi_event_route(
     return await run_in_threadpool(v2_response, "PostUdiEventResponse", handle)
 
 
-@router.get("/getDeviceMessage", response_model=V2Response)
+@router.get(
+    "/getDeviceMessage",
+    response_model=V2Response,
+    openapi_extra=v2_query("type", "event", "duration", "unit", required=("type", "event")),
+)
 async def get_device_message(
     request: Request, authorization: Annotated[str | None, Security(AUTH_HEADER)] = None
 ) -> JSONResponse:

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Security
 
 from api.authorization import AUTH_HEADER
 from api.routers.v2_0_timeseries import BeliefTiming, get_handler, post_handler
-from api.schemas import V2Response
+from api.schemas import V2_SERIES_PROPERTIES, V2_SERIES_QUERY, V2_SERIES_REQUIRED, V2Response, v2_body, v2_query
 
 router = APIRouter(tags=["v2.0"])
 
@@ -41,6 +41,7 @@ router.add_api_route(
     methods=["POST"],
     dependencies=[Security(AUTH_HEADER)],
     response_model=V2Response,
+    openapi_extra=v2_body("PostMeterDataRequest", V2_SERIES_PROPERTIES, V2_SERIES_REQUIRED),
     summary="Upload meter data (PostMeterDataRequest); answers PostMeterDataResponse with PROCESSED.",
 )
 router.add_api_route(
@@ -49,5 +50,6 @@ router.add_api_route(
     methods=["GET"],
     dependencies=[Security(AUTH_HEADER)],
     response_model=V2Response,
+    openapi_extra=v2_query(*V2_SERIES_QUERY, required=("type", "connection", "start", "duration", "unit")),
     summary="Download meter data (GetMeterDataRequest in the query string); answers GetMeterDataResponse.",
 )

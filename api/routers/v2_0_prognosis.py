@@ -30,7 +30,7 @@ from fastapi import APIRouter, Security
 
 from api.authorization import AUTH_HEADER
 from api.routers.v2_0_timeseries import BeliefTiming, get_handler, post_handler
-from api.schemas import V2Response
+from api.schemas import V2_SERIES_PROPERTIES, V2_SERIES_QUERY, V2_SERIES_REQUIRED, V2Response, v2_body, v2_query
 
 router = APIRouter(tags=["v2.0"])
 
@@ -46,6 +46,7 @@ router.add_api_route(
     methods=["GET"],
     dependencies=[Security(AUTH_HEADER)],
     response_model=V2Response,
+    openapi_extra=v2_query(*V2_SERIES_QUERY, required=("type", "connection", "start", "duration", "unit")),
     summary="Download prognoses (GetPrognosisRequest in the query string); answers GetPrognosisResponse.",
 )
 router.add_api_route(
@@ -54,5 +55,6 @@ router.add_api_route(
     methods=["POST"],
     dependencies=[Security(AUTH_HEADER)],
     response_model=V2Response,
+    openapi_extra=v2_body("PostPrognosisRequest", V2_SERIES_PROPERTIES, V2_SERIES_REQUIRED),
     summary="Upload prognoses (PostPrognosisRequest); answers PostPrognosisResponse with PROCESSED.",
 )

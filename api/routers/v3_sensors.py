@@ -129,8 +129,11 @@ def patch_sensor(
     visible_sensor(conn, user, sensor_id, write=True)
     changes = body.model_dump(exclude_unset=True)
     _check_timezone(changes.get("timezone"))
-    if "event_resolution" in changes:
-        changes["event_resolution_s"] = int(changes.pop("event_resolution").total_seconds())
+    if "event_resolution" in changes:  # model_dump serialises the duration to text: take the timedelta
+        changes.pop("event_resolution")
+        if body.event_resolution is None or body.event_resolution.total_seconds() < 0:
+            raise ApiError(422, "INVALID_RESOLUTION", "event_resolution must be a duration >= 0", "event_resolution")
+        changes["event_resolution_s"] = int(body.event_resolution.total_seconds())
     if not changes:
         raise ApiError(422, "UNPROCESSABLE_ENTITY", "no fields to change", "body")
     cmd.change_sensor(
