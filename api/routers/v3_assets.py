@@ -63,15 +63,18 @@ class AssetIn(BaseModel):
 
 
 class AssetPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-    generic_asset_type_id: int | None = None
+    """Fields to change; left out: unchanged. Only ``latitude``, ``longitude`` and
+    ``parent_asset_id`` may be ``null`` (cleared); a null name or type is 422."""
+
+    name: str = Field(default=None, min_length=1, max_length=255)  # type: ignore[assignment]
+    generic_asset_type_id: int = None  # type: ignore[assignment]
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     parent_asset_id: Id | None = None
-    attributes: dict[str, Any] | None = None
-    flex_context: dict[str, Any] | None = None
-    flex_model: dict[str, Any] | list[Any] | None = None
-    sensors_to_show: list[Any] | None = None
+    attributes: dict[str, Any] = None  # type: ignore[assignment]
+    flex_context: dict[str, Any] = None  # type: ignore[assignment]
+    flex_model: dict[str, Any] | list[Any] = None  # type: ignore[assignment]
+    sensors_to_show: list[Any] = None  # type: ignore[assignment]
 
     @field_validator(*JSON_FIELDS, mode="before")
     @classmethod

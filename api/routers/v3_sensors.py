@@ -65,11 +65,13 @@ class SensorIn(BaseModel):
 
 
 class SensorPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-    unit: str | None = None
-    event_resolution: IsoDuration | None = None
-    timezone: str | None = None
-    attributes: dict[str, Any] | None = None
+    """Fields to change; left out: unchanged; ``null`` is 422 (no field of a sensor may be cleared)."""
+
+    name: str = Field(default=None, min_length=1, max_length=255)  # type: ignore[assignment]
+    unit: str = None  # type: ignore[assignment]
+    event_resolution: IsoDuration = None  # type: ignore[assignment]
+    timezone: str = None  # type: ignore[assignment]
+    attributes: dict[str, Any] = None  # type: ignore[assignment]
 
     _parse_attributes = field_validator("attributes", mode="before")(_attributes)
 
