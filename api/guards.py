@@ -63,7 +63,7 @@ class NonFiniteJsonGuard:
 
 
 def _refuse(scope: Scope, field: str):
-    message = f"{field}: NaN, Infinity and numbers beyond the range of a double are not accepted"
+    message = f"{field}: NaN, Infinity and numbers beyond a double or a 64-bit integer are not accepted"
     if scope["path"].startswith(V2_PREFIX):
         body = {"result": "Rejected", "status": "INVALID_VALUE", "message": message, "field": field}
         return JSONResponse(body, status_code=400)

@@ -10,8 +10,9 @@ of bad input is refused in one place (4xx with a stable code and the field), nev
   :data:`LATEST_YEAR` (so ``start + duration`` and time-zone conversions cannot leave the
   calendar); :func:`check_moment` for datetimes parsed by hand (v2.0).
 * :data:`MAX_DURATION` — the longest duration accepted anywhere (``api.timefmt.parse_duration``).
-* :data:`FiniteFloat` — a number that is neither NaN nor ±Infinity. Non-finite numbers are
-  refused for **every** JSON body before routing (:func:`non_finite_path`, used by
+* :data:`FiniteFloat` — a number that is neither NaN nor ±Infinity. Non-finite numbers (and
+  integers beyond 64 bits, which no store can hold) are refused for **every** JSON body before
+  routing (:func:`non_finite_path`, used by
   :class:`api.guards.NonFiniteJsonGuard`): ``NaN``, ``Infinity`` and overflowing literals such
   as ``1e309`` get 422 ``INVALID_VALUE`` naming the field (v2.0: 400, FlexMeasures' status).
   ``null`` in a series of values means "no value for this slot": nothing is stored for it and
@@ -101,13 +102,20 @@ class _NonFinite:
 
 
 _NON_FINITE = _NonFinite()
-_SUSPECT = re.compile(rb"NaN|Infinity|[eE]\+?\d{3}")
-"""Cheap pre-check: a body without these bytes holds no non-finite number."""
+_SUSPECT = re.compile(rb"NaN|Infinity|[eE]\+?\d{3}|\d{19}")
+"""Cheap pre-check: a body without these bytes holds no out-of-range number."""
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
+"""Integers a body may hold (64-bit: what the event store's JSON encoder and SQL can store)."""
 
 
 def _strict_float(text: str) -> float | _NonFinite:
     value = float(text)
     return value if math.isfinite(value) else _NON_FINITE
+
+
+def _strict_int(text: str) -> int | _NonFinite:
+    value = int(text) if len(text) <= 20 else MAX_INT + 1
+    return value if MIN_INT <= value <= MAX_INT else _NON_FINITE
 
 
 def _find(value: Any, path: str) -> str | None:
@@ -126,15 +134,31 @@ def _find(value: Any, path: str) -> str | None:
     return None
 
 
+def _strict_loads(text: str | bytes) -> Any:
+    """JSON with every non-finite or out-of-range number replaced by a marker."""
+    return json.loads(text, parse_constant=lambda _name: _NON_FINITE, parse_float=_strict_float, parse_int=_strict_int)
+
+
+def loads_finite(text: str | bytes) -> Any:
+    """``json.loads`` for JSON sent inside a string field (``"attributes": "{...}"``): raises
+    ValueError (for pydantic: 422 naming the field) on non-finite or out-of-range numbers."""
+    parsed = _strict_loads(text)
+    path = _find(parsed, "")
+    if path is not None:
+        raise ValueError(f"{path}: NaN, Infinity and numbers beyond a double or a 64-bit integer are not accepted")
+    return parsed
+
+
 def non_finite_path(body: bytes) -> str | None:
-    """The field path (``values.2``) of the first NaN/Infinity/overflowing number in a JSON body.
+    """The field path (``values.2``) of the first NaN/Infinity/overflowing number in a JSON body
+    (floats beyond a double, integers beyond 64 bits).
 
     ``None`` when there is none, or when the body is not JSON (its parser reports that).
     """
     if not _SUSPECT.search(body):
         return None
     try:
-        parsed = json.loads(body, parse_constant=lambda _name: _NON_FINITE, parse_float=_strict_float)
+        parsed = _strict_loads(body)
     except (ValueError, RecursionError):
         return None
     return _find(parsed, "")

@@ -21,7 +21,7 @@ from api.consistency import REGISTRY, read_back, wait_until_projected
 from api.deps import Commands, PlatformDep, ReadConn, User, require_account_access, visible_asset
 from api.errors import ApiError
 from api.schemas import AssetOut, AssetTypeOut
-from api.validation import Id
+from api.validation import Id, loads_finite
 from commands import registry as cmd
 from domain.registry import ASSET_TYPES, stream_of
 from domain.soc_readings import SOC_SENSOR_FIELD, soc_sensor_reference
@@ -38,7 +38,7 @@ JSON_FIELDS = ("attributes", "flex_context", "flex_model", "sensors_to_show")
 def _parse_json_field(value: Any, field: str) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value) if value else {}
+            return loads_finite(value) if value else {}
         except json.JSONDecodeError as exc:
             raise ValueError(f"{field} is not valid JSON: {exc}") from exc
     return value

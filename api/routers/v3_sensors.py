@@ -16,7 +16,7 @@ from api.deps import Commands, PlatformDep, ReadConn, User, visible_asset, visib
 from api.errors import ApiError
 from api.schemas import SensorOut
 from api.timefmt import IsoDuration, format_duration
-from api.validation import Id
+from api.validation import Id, loads_finite
 from commands import registry as cmd
 from domain.registry import stream_of
 from projections import registry_query as rq
@@ -47,7 +47,7 @@ def sensor_json(row: dict) -> dict:
 def _attributes(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value) if value else {}
+            return loads_finite(value) if value else {}
         except json.JSONDecodeError as exc:
             raise ValueError(f"attributes is not valid JSON: {exc}") from exc
     return value

@@ -215,3 +215,20 @@ def test_a_long_url_is_a_json_414(api: ApiHarness) -> None:
     response = api.client.get("/api/v3_0/sensors", params={"x": "a" * 20_000}, headers=api.auth())
     assert response.status_code == 414
     assert (response.json()["status"], response.json()["field"]) == ("URI_TOO_LONG", "url")
+
+
+@pytest.mark.parametrize("inner", ['{"a": NaN}', '{"a": 1e400}', '{"a": 100000000000000000000}'])
+def test_out_of_range_numbers_in_json_strings_and_big_integers_are_422(api: ApiHarness, inner: str) -> None:
+    """Integers beyond 64 bits (no store can hold them) and numbers inside JSON sent as a string
+    (FlexMeasures clients send ``attributes`` so) are refused like the rest."""
+    head = api.head()
+    as_string = api.client.patch(f"/api/v3_0/assets/{api.asset('CS 2')}", json={"attributes": inner},
+                                 headers=api.auth())  # fmt: skip
+    assert (as_string.status_code, as_string.json()["field"]) == (422, "attributes"), as_string.text
+    sensor = api.client.patch(f"/api/v3_0/sensors/{api.sensor('CS 2/power')}", json={"attributes": inner},
+                              headers=api.auth())  # fmt: skip
+    assert (sensor.status_code, sensor.json()["field"]) == (422, "attributes"), sensor.text
+    big = api.client.patch(f"/api/v3_0/assets/{api.asset('CS 2')}", content=f'{{"attributes": {inner}}}'.encode(),
+                           headers={**api.auth(), "Content-Type": "application/json"})  # fmt: skip
+    assert (big.status_code, big.json()["field"]) == (422, "attributes.a"), big.text
+    assert api.head() == head

@@ -20,6 +20,9 @@ from domain.units import UnitError, parse_unit
         (b'{"values": [1, 2, Infinity]}', "values.2"),
         (b'{"a": {"b": [{"c": -Infinity}]}}', "a.b.0.c"),
         (b'{"values": [1e309]}', "values.0"),
+        (b'{"attributes": {"a": 100000000000000000000}}', "attributes.a"),
+        (b'{"id": 9223372036854775807, "n": -9223372036854775808}', None),
+        (b'{"id": 9223372036854775808}', "id"),
         (b"NaN", "body"),
         (b'{"name": "NaN and Infinity in text", "values": [1e300, 2E+10]}', None),
         (b'{"values": [1, 2', None),  # not JSON: the route's parser reports it
