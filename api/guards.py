@@ -4,8 +4,9 @@
   ``FLEXLEDGER_MAX_URL_BYTES`` gets 414 ``URI_TOO_LONG`` as JSON, like every other error.
   (Longer request lines than the server's parser takes get the same JSON from the server
   itself: :mod:`infra.http_server`.)
-* :class:`NonFiniteJsonGuard` — a body holding ``NaN``, ``Infinity`` or a number that
-  overflows a double (``1e309``) gets 422 ``INVALID_VALUE`` naming the field (v2.0 paths: 400
+* :class:`NonFiniteJsonGuard` — a body holding ``NaN``, ``Infinity``, a number that
+  overflows a double (``1e309``), an integer beyond 64 bits or a NUL character (PostgreSQL
+  cannot store it) gets 422 ``INVALID_VALUE`` naming the field (v2.0 paths: 400
   with FlexMeasures' ``result: Rejected``), before any route parses it
   (:func:`api.validation.non_finite_path`).
 """
@@ -16,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
-from api.validation import non_finite_path
+from api.validation import REFUSED, non_finite_path
 
 V2_PREFIX = "/api/v2_0/"
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -63,7 +64,7 @@ class NonFiniteJsonGuard:
 
 
 def _refuse(scope: Scope, field: str):
-    message = f"{field}: NaN, Infinity and numbers beyond a double or a 64-bit integer are not accepted"
+    message = f"{field}: {REFUSED}"
     if scope["path"].startswith(V2_PREFIX):
         body = {"result": "Rejected", "status": "INVALID_VALUE", "message": message, "field": field}
         return JSONResponse(body, status_code=400)

@@ -97,12 +97,15 @@ def check_reading_count(count: int, limit: int, what: str, field: str) -> None:
         raise ApiError(413, "TOO_MANY_READINGS", message, field)
 
 
+REFUSED = "NaN, Infinity, numbers beyond a double or a 64-bit integer and NUL characters are not accepted"
+
+
 class _NonFinite:
     """Stands for a NaN, ±Infinity or overflowing number while a body is checked."""
 
 
 _NON_FINITE = _NonFinite()
-_SUSPECT = re.compile(rb"NaN|Infinity|[eE]\+?\d{3}|\d{19}")
+_SUSPECT = re.compile(rb"NaN|Infinity|[eE]\+?\d{3}|\d{19}|\\u0000|\x00")
 """Cheap pre-check: a body without these bytes holds no out-of-range number."""
 MIN_INT, MAX_INT = -(2**63), 2**63 - 1
 """Integers a body may hold (64-bit: what the event store's JSON encoder and SQL can store)."""
@@ -119,9 +122,11 @@ def _strict_int(text: str) -> int | _NonFinite:
 
 
 def _find(value: Any, path: str) -> str | None:
-    if value is _NON_FINITE:
+    if value is _NON_FINITE or (isinstance(value, str) and "\x00" in value):
         return path or "body"
     if isinstance(value, dict):
+        if any("\x00" in k for k in value):
+            return path or "body"
         items = ((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
     elif isinstance(value, list):
         items = ((f"{path}.{i}" if path else str(i), v) for i, v in enumerate(value))
@@ -145,7 +150,7 @@ def loads_finite(text: str | bytes) -> Any:
     parsed = _strict_loads(text)
     path = _find(parsed, "")
     if path is not None:
-        raise ValueError(f"{path}: NaN, Infinity and numbers beyond a double or a 64-bit integer are not accepted")
+        raise ValueError(f"{path}: {REFUSED}")
     return parsed
 
 

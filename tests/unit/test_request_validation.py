@@ -23,6 +23,8 @@ from domain.units import UnitError, parse_unit
         (b'{"attributes": {"a": 100000000000000000000}}', "attributes.a"),
         (b'{"id": 9223372036854775807, "n": -9223372036854775808}', None),
         (b'{"id": 9223372036854775808}', "id"),
+        (b'{"name": "a\\u0000b"}', "name"),
+        (b'{"a": {"k\\u0000": 1}}', "a"),
         (b"NaN", "body"),
         (b'{"name": "NaN and Infinity in text", "values": [1e300, 2E+10]}', None),
         (b'{"values": [1, 2', None),  # not JSON: the route's parser reports it
