@@ -24,7 +24,8 @@ BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class UrlLengthGuard:
-    """414 ``URI_TOO_LONG`` (JSON) when the path plus query string exceed ``max_bytes``."""
+    """414 ``URI_TOO_LONG`` (JSON) when the path plus query string exceed ``max_bytes``; 400
+    ``INVALID_VALUE`` for a NUL character in the URL (no store can hold it)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app, self.max_bytes = app, max_bytes
@@ -35,6 +36,9 @@ class UrlLengthGuard:
             if length > self.max_bytes:
                 message = f"the URL is {length} bytes long; at most {self.max_bytes} are accepted"
                 return await error_response(414, "URI_TOO_LONG", message, "url")(scope, receive, send)
+            if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+                message = "the URL holds a NUL character (%00)"
+                return await error_response(400, "INVALID_VALUE", message, "url")(scope, receive, send)
         await self.app(scope, receive, send)
 
 

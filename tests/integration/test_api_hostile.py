@@ -232,3 +232,12 @@ def test_out_of_range_numbers_in_json_strings_and_big_integers_are_422(api: ApiH
                            headers={**api.auth(), "Content-Type": "application/json"})  # fmt: skip
     assert (big.status_code, big.json()["field"]) == (422, "attributes.a"), big.text
     assert api.head() == head
+
+
+def test_nul_characters_are_refused_in_urls_and_bodies(api: ApiHarness) -> None:
+    head = api.head()
+    query = api.client.get("/api/v2_0/getMeterData", params=_resolve(api, v2_get(source="a\x00b")), headers=api.auth())
+    assert (query.status_code, query.json()["status"]) == (400, "INVALID_VALUE")
+    body = api.client.patch(f"/api/v3_0/assets/{api.asset('CS 2')}", json={"name": "a\x00b"}, headers=api.auth())
+    assert (body.status_code, body.json()["field"]) == (422, "name")
+    assert api.head() == head
