@@ -123,6 +123,9 @@ def sensor_references(value: Any, path: str) -> Iterator[tuple[int, str]]:
         return
     if not isinstance(value, dict):
         return
+    if set(value) == {"sensor"} and _as_id(value["sensor"]) is not None:  # a reference {"sensor": id}: its field
+        yield _as_id(value["sensor"]), path
+        return
     for key, item in value.items():
         where = f"{path}.{key}"
         if isinstance(key, str) and _is_sensor_key(key) and _as_id(item) is not None:

@@ -81,12 +81,12 @@ def test_every_sensor_reference_of_a_flex_model_and_context_is_found() -> None:
     model = [{"sensor": 6, "state-of-charge": {"sensor": 7}, "soc-minima": [{"datetime": "x", "value": 1}]}]
     found = list(sensor_references(context, "flex-context")) + list(sensor_references(model, "flex-model"))
     assert found == [
-        (1, "flex-context.consumption-price.sensor"),
+        (1, "flex-context.consumption-price"),
         (2, "flex-context.production-price-sensor"),
         (3, "flex-context.inflexible-device-sensors[0]"),
         (4, "flex-context.inflexible-device-sensors[1]"),
-        (5, "flex-context.site-power-capacity.sensor"),
+        (5, "flex-context.site-power-capacity"),
         (6, "flex-model[0].sensor"),
-        (7, "flex-model[0].state-of-charge.sensor"),
+        (7, "flex-model[0].state-of-charge"),
     ]
-    assert list(sensor_references({"sensor": 2**64}, "f")) == [(0, "f.sensor")]  # out of range: refused as unknown
+    assert list(sensor_references({"sensor": 2**64}, "f")) == [(0, "f")]  # out of range: refused as unknown
