@@ -1,4 +1,9 @@
-"""The FastAPI application: routers, error handlers, body-size limit, version header.
+"""The FastAPI application: routers, error handlers, guards, version header.
+
+Security (see README "Security"): every route that needs a user declares the ``AuthToken``
+scheme (the ``Authorization`` header); an app-wide dependency refuses writes by auditors
+(:mod:`api.authorization`); guards refuse over-long URLs (414), bodies over the size limit
+(413) and non-finite numbers (422) before routing (:mod:`api.guards`); every error is JSON.
 
 ``create_app(platform)`` takes a built :class:`infra.bootstrap.Platform`; :func:`api.deps.install`
 takes out of it what the routers use (routers never see the platform). The app starts the
@@ -9,15 +14,17 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import tracing
+from api.authorization import refuse_auditor_writes
 from api.deps import Platform, install
 from api.errors import error_response, install_error_handlers
+from api.guards import NonFiniteJsonGuard, UrlLengthGuard
 from api.routers import (
     public,
     v2_0,
@@ -32,6 +39,7 @@ from api.routers import (
     v3_sensors,
     v3_users,
 )
+from api.schemas import ERROR_RESPONSES
 from api.version import FLEXMEASURES_VERSION
 
 ROUTERS = [
@@ -137,7 +145,14 @@ def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI
         yield
         platform.stop()
 
-    app = FastAPI(title="flexledger", version="0.1.0", lifespan=lifespan, description=__doc__)
+    app = FastAPI(
+        title="flexledger",
+        version="0.1.0",
+        lifespan=lifespan,
+        description=__doc__,
+        dependencies=[Depends(refuse_auditor_writes)],  # the one rule: auditors never write
+        responses=ERROR_RESPONSES,
+    )
     services = install(app, platform)
     install_error_handlers(app)
     for router in [*ROUTERS, *(extra_routers or [])]:
@@ -145,7 +160,9 @@ def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI
     max_bytes = services.max_body_bytes
     # a streamed body that outgrows the limit while a route reads it
     app.add_exception_handler(_TooLarge, lambda _request, _exc: too_large_response(max_bytes))
+    app.add_middleware(NonFiniteJsonGuard)  # inside BodySizeLimit: reads only bodies within the limit
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
+    app.add_middleware(UrlLengthGuard, max_bytes=services.max_url_bytes)
     app.add_middleware(VersionHeader)
     app.add_middleware(TraceRequests)
     return app

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Request, Security
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser, TokenService, authenticate
+from api.authorization import AUTH_HEADER, require_account_access
 from api.consistency import ReadYourWrites
 from api.errors import ApiError
 from commands.context import CommandContext
@@ -62,6 +63,10 @@ class ApiServices:
     consistency: ReadYourWrites
     tokens: TokenService
     max_body_bytes: int
+    max_url_bytes: int
+    max_readings_per_request: int
+    """Readings one write may create (after upsampling to the sensor's resolution)."""
+    max_readings_per_response: int
     processor_checkpoints: Callable[[], list[ProcessorCheckpoint]]
     """Each processor's name, checkpoint and projection (for the admin status)."""
 
@@ -82,6 +87,9 @@ def install(app: FastAPI, platform: Platform) -> ApiServices:
         ),
         tokens=TokenService(platform.token_secret, settings.token_max_age_s),
         max_body_bytes=settings.max_body_bytes,
+        max_url_bytes=settings.max_url_bytes,
+        max_readings_per_request=settings.max_readings_per_request,
+        max_readings_per_response=settings.max_readings_per_response,
         processor_checkpoints=lambda: _processor_checkpoints(platform),
     )
     app.state.services = services
@@ -118,7 +126,7 @@ Consistency = Annotated[ReadYourWrites, Depends(get_consistency)]
 
 async def get_user_dependency(
     services: Services,
-    authorization: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Security(AUTH_HEADER)] = None,
 ) -> CurrentUser:
     """The user of the ``Authorization`` token: from the token cache, else looked up in a worker thread."""
     cached = services.tokens.users.get(authorization) if authorization else None
@@ -163,15 +171,6 @@ async def get_commands(user: User, request: Request) -> CommandContext:
 
 
 Commands = Annotated[CommandContext, Depends(get_commands)]
-
-
-def require_account_access(user: CurrentUser, account_id: int, write: bool = False) -> None:
-    """403 unless the user belongs to the account, is admin, or (read only) an auditor."""
-    if user.is_admin or user.account_id == account_id:
-        return
-    if not write and user.can_read_all:
-        return
-    raise ApiError(403, "INVALID_SENDER", "this resource belongs to another account")
 
 
 def visible_sensor(conn: sa.Connection, user: CurrentUser, sensor_id: int, write: bool = False) -> dict:

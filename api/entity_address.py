@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from api.routers.v3_sensors import ENTITY_ADDRESS_AUTHORITY
+from api.validation import MAX_ID
 
 ADDR_SCHEME = "ea1"
 NAMING_AUTHORITY = ENTITY_ADDRESS_AUTHORITY.removeprefix(f"{ADDR_SCHEME}.")
@@ -27,8 +28,8 @@ EXAMPLE = f"{ADDR_SCHEME}.{NAMING_AUTHORITY}:<owner id>:<asset id>"
 _CONNECTION = re.compile(
     r"^ea1\."
     r"(?P<naming_authority>(?P<year>\d{4})-(?P<month>\d{2})\.[^:\s]+)"
-    r":(?:(?P<owner_id>\d+):)?"
-    r"(?P<asset_id>\d+)$"
+    r":(?:(?P<owner_id>\d{1,19}):)?"
+    r"(?P<asset_id>\d{1,19})$"
 )
 
 
@@ -58,8 +59,11 @@ def parse_connection(address: object) -> ConnectionAddress:
         raise EntityAddressError(f"Could not parse {address!r} as a connection ({EXAMPLE})")
     if not 1 <= int(match["month"]) <= 12:
         raise EntityAddressError(f"The month of the date code in {address!r} should be 01 to 12")
-    owner = match["owner_id"]
-    return ConnectionAddress(match["naming_authority"], None if owner is None else int(owner), int(match["asset_id"]))
+    owner = None if match["owner_id"] is None else int(match["owner_id"])
+    asset = int(match["asset_id"])
+    if not all(1 <= i <= MAX_ID for i in (asset, owner or 1)):
+        raise EntityAddressError(f"The owner and asset ids in {address!r} should be integers from 1 to {MAX_ID}")
+    return ConnectionAddress(match["naming_authority"], owner, asset)
 
 
 def build_connection(account_id: int, asset_id: int) -> str:

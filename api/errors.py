@@ -15,6 +15,8 @@ from commands.context import CommandError
 from domain.ports.event_store import WrongExpectedRevision
 from domain.units import UnitError
 
+V2_PREFIX = "/api/v2_0/"
+
 
 class ApiError(Exception):
     """Raise from a route to answer with ``status`` HTTP code and a stable ``code``."""
@@ -71,7 +73,10 @@ async def _on_validation_error(_request: Request, exc: RequestValidationError) -
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        if request.url.path.startswith(V2_PREFIX):  # raised before a v2.0 route ran (e.g. the auditor rule)
+            body = {"result": "Rejected", "status": exc.code, "message": exc.message}
+            return JSONResponse({**body, "field": exc.field} if exc.field else body, status_code=exc.status)
         return error_response(exc.status, exc.code, exc.message, exc.field)
 
     @app.exception_handler(CommandError)

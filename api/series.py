@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from api.consistency import READINGS, ReadYourWrites
 from api.errors import ApiError
+from api.validation import check_reading_count
 from commands.context import CommandContext
 from commands.readings import RecordSensorData, record_sensor_data, sensor_data_stream
 from domain.beliefs import to_epoch_s
@@ -29,8 +30,14 @@ def read_series(
     unit: str | None = None,
     resolution: timedelta | None = None,
     beliefs: BeliefFilter = BeliefFilter(),
+    max_values: int | None = None,
 ) -> tuple[list[float | None], timedelta, str]:
-    """(values, resolution, unit) of the latest beliefs in [start, start + duration)."""
+    """(values, resolution, unit) of the latest beliefs in [start, start + duration).
+
+    ``duration`` must be positive (422) and hold at most ``max_values`` steps (413).
+    """
+    if duration <= timedelta(0):
+        raise ApiError(422, "INVALID_DURATION", "duration must be positive", "duration")
     sensor_res = timedelta(seconds=sensor["event_resolution_s"])
     resolution = resolution or sensor_res
     if sensor_res and (resolution < sensor_res or resolution % sensor_res):
@@ -44,6 +51,8 @@ def read_series(
         raise ApiError(422, "INVALID_DURATION", message, "duration")
     start_s, step_s = to_epoch_s(start), int(resolution.total_seconds())
     n = int(duration / resolution)
+    if max_values is not None:
+        check_reading_count(n, max_values, "return", "duration")
     end_s = start_s + n * step_s
     if resolution == sensor_res:
         found = latest_values(conn, sensor["id"], start_s, end_s, beliefs)
@@ -59,6 +68,15 @@ def read_series(
     except UnitError as exc:
         raise ApiError(422, "INVALID_UNIT", f"{exc} (sensor unit: {sensor['unit']})", "unit") from exc
     return values, resolution, unit
+
+
+def readings_written(sensor: dict, n_values: int, duration: timedelta) -> int:
+    """How many readings posting ``n_values`` over ``duration`` writes: values are upsampled to
+    the sensor's resolution (an instantaneous sensor stores them as they are)."""
+    sensor_res = timedelta(seconds=sensor["event_resolution_s"])
+    if sensor_res <= timedelta(0) or duration <= timedelta(0):
+        return n_values
+    return max(n_values, int(duration // sensor_res))
 
 
 def post_series(

@@ -8,22 +8,29 @@ from typing import Annotated
 import isodate
 from pydantic import AwareDatetime, BeforeValidator, PlainSerializer
 
+from api.validation import check_duration
+
 
 def parse_duration(value: str | timedelta) -> timedelta:
-    """Parse an ISO 8601 duration, allowing a leading minus (FlexMeasures' negative horizons)."""
+    """Parse an ISO 8601 duration, allowing a leading minus (FlexMeasures' negative horizons).
+
+    At most :data:`api.validation.MAX_DURATION` either way (ValueError beyond it).
+    """
     if isinstance(value, timedelta):
         return value
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 duration such as PT15M")
     text = value.strip()
     sign = -1 if text.startswith("-") else 1
+    if len(text) > 64:
+        raise ValueError(f"{value[:64]!r}... is not an ISO 8601 duration such as PT15M")
     try:
         parsed = isodate.parse_duration(text.lstrip("+-"))
-    except (isodate.ISO8601Error, ValueError) as exc:
+    except (isodate.ISO8601Error, ValueError, OverflowError) as exc:
         raise ValueError(f"{value!r} is not an ISO 8601 duration such as PT15M") from exc
     if isinstance(parsed, isodate.Duration):  # months/years: calendar-dependent, not allowed
         raise ValueError(f"{value!r}: use days, hours, minutes or seconds, not months or years")
-    return sign * parsed
+    return check_duration(sign * parsed)
 
 
 def format_duration(value: timedelta) -> str:

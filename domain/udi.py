@@ -30,7 +30,7 @@ DEVICE_ASSET_TYPES = ("battery", "one-way_evse", "two-way_evse")
 
 _ADDRESS_RE = re.compile(
     r"^ea1\.(?P<date>\d{4}-\d{2})\.(?P<domain>[A-Za-z0-9][A-Za-z0-9.\-]*)"
-    r":(?:fm0\.)?(?P<owner>\d+):(?P<asset>\d+):(?P<event_id>\d+):(?P<type>[A-Za-z0-9_\-]+)$"
+    r":(?:fm0\.)?(?P<owner>\d{1,19}):(?P<asset>\d{1,19}):(?P<event_id>\d{1,19}):(?P<type>[A-Za-z0-9_\-]+)$"
 )
 _EXAMPLE = "ea1.2018-06.io.flexmeasures.company:7:10:203:soc"
 
@@ -58,6 +58,10 @@ class EventAddress:
         return f"ea1.{self.date}.{self.domain}:{self.owner_id}:{self.asset_id}:{self.event_id}:{self.event_type}"
 
 
+MAX_ID = 2**63 - 1
+"""Largest id an address may name (SQL BIGINT)."""
+
+
 def parse_event_address(text: object, field: str = "event") -> EventAddress:
     """Parse an ``ea1`` UDI event address.
 
@@ -82,6 +86,8 @@ def parse_event_address(text: object, field: str = "event") -> EventAddress:
         event_id=int(match["event_id"]),
         event_type=match["type"],
     )
+    if not all(0 <= i <= MAX_ID for i in (address.owner_id, address.asset_id, address.event_id)):
+        raise UdiError("INVALID_DOMAIN", f"The ids in {text!r} should be integers from 0 to {MAX_ID}.", field)
     if address.event_type not in UDI_EVENT_TYPES:
         raise UdiError(
             "UNRECOGNIZED_UDI_EVENT", f"The requested UDI event type {address.event_type} is not known.", field

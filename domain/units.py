@@ -8,6 +8,7 @@ signs.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from datetime import timedelta
@@ -35,12 +36,23 @@ def _normalise(unit: str) -> str:
     return unit.replace("€", "EUR")
 
 
+MAX_UNIT_LENGTH = 64
+"""Longest unit string accepted (real units are a few characters; pint's parser is not linear)."""
+
+
 @lru_cache(maxsize=512)
 def parse_unit(unit: str) -> pint.Unit:
-    """Parse a unit string (``"kW"``, ``"EUR/MWh"``, ``"%"``); raises :class:`UnitError`."""
+    """Parse a unit string (``"kW"``, ``"EUR/MWh"``, ``"%"``); raises :class:`UnitError`.
+
+    Every failure of pint's parser is a :class:`UnitError` (pint raises tokenizer errors,
+    ``ZeroDivisionError`` for ``1/0``, ``AssertionError`` for ``?``, ``TypeError`` for
+    ``kW**kW`` ...), so a hostile unit string is a client error, never a server error.
+    """
+    if not isinstance(unit, str) or len(unit) > MAX_UNIT_LENGTH:
+        raise UnitError(f"unknown unit {str(unit)[:MAX_UNIT_LENGTH]!r} (at most {MAX_UNIT_LENGTH} characters)")
     try:
         return _REGISTRY.Unit(_normalise(unit))
-    except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - pint's parser raises many unrelated exception types
         raise UnitError(f"unknown unit {unit!r}") from exc
 
 
@@ -58,9 +70,12 @@ def conversion_factor(from_unit: str, to_unit: str) -> float:
     """Multiplier that turns values in ``from_unit`` into ``to_unit``; raises :class:`UnitError`."""
     source, target = parse_unit(from_unit), parse_unit(to_unit)
     try:
-        return float(_REGISTRY.Quantity(1.0, source).to(target).magnitude)
-    except pint.DimensionalityError as exc:
+        factor = float(_REGISTRY.Quantity(1.0, source).to(target).magnitude)
+    except (pint.DimensionalityError, ArithmeticError) as exc:
         raise UnitError(f"cannot convert {from_unit!r} to {to_unit!r}") from exc
+    if not math.isfinite(factor) or factor == 0.0:
+        raise UnitError(f"cannot convert {from_unit!r} to {to_unit!r} (factor {factor})")
+    return factor
 
 
 def is_power_unit(unit: str) -> bool:

@@ -60,9 +60,8 @@ def serve(
     data_dir: DataDir = None,
 ) -> None:
     """Start the API with the embedded runner (relay, projections, processors)."""
-    import uvicorn
-
     from api.app import create_app
+    from infra import http_server
     from infra.demo import DEMO_ACCOUNT, DEMO_EMAIL, DEMO_PASSWORD
     from infra.telemetry import configure_telemetry
 
@@ -73,7 +72,7 @@ def serve(
     console.print(f"flexledger API on [bold]{url}[/]  docs: {url}/docs  data: {platform.settings.home.resolve()}")
     if _account_id_by_name(platform, DEMO_ACCOUNT) is not None:
         console.print(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
-    uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+    http_server.serve(create_app(platform), host, port, platform.settings)  # parser errors as JSON too
     platform.close()
 
 

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     token_max_age_s: int = Field(default=6 * 3600, description="Lifetime of auth tokens.")
     token_secret: str | None = Field(default=None, description="HMAC key for tokens; generated and kept in home.")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, description="Largest accepted request body.")
+    max_url_bytes: int = Field(default=16 * 1024, gt=0, description="Longest accepted path + query string (414).")
+    max_readings_per_request: int = Field(
+        default=100_000, gt=0, description="Most readings one request may write (after upsampling; 413)."
+    )
+    max_readings_per_response: int = Field(
+        default=100_000, gt=0, description="Most values one GET may return (steps x connections; 413)."
+    )
     consistent_writes: bool = Field(
         default=True, description="POSTs wait (bounded) until the read models show the new data."
     )

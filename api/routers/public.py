@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from api.auth import TokenService, password_hash_of
 from api.deps import Services, get_tokens
 from api.errors import ApiError
+from api.schemas import TokenOut, VersionsOut
 from api.version import FLEXMEASURES_VERSION
 from commands.registry import verify_password
 from domain.credentials import credential_stream
@@ -19,7 +20,7 @@ from projections.credentials import credentials_of
 router = APIRouter(tags=["public"])
 
 
-@router.get("/api/")
+@router.get("/api/", response_model=VersionsOut)
 def list_versions() -> dict:
     """API versions served, and the FlexMeasures release whose API this server matches."""
     return {
@@ -35,7 +36,7 @@ class TokenRequest(BaseModel):
     password: str
 
 
-@router.post("/api/requestAuthToken")
+@router.post("/api/requestAuthToken", response_model=TokenOut)
 def request_auth_token(
     body: TokenRequest, services: Services, tokens: Annotated[TokenService, Depends(get_tokens)]
 ) -> dict:

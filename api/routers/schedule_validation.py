@@ -18,8 +18,9 @@ import numpy as np
 import sqlalchemy as sa
 
 from api.auth import CurrentUser
-from api.deps import require_account_access
+from api.authorization import check_references, require_account_access
 from api.errors import ApiError
+from api.validation import id_from_text
 from commands.scheduling import TriggerSchedule
 from domain.devices import (
     DeviceError,
@@ -46,7 +47,7 @@ def _device_sensor(conn: sa.Connection, user: CurrentUser, asset: dict, entry: A
     sensor_id = entry.get("sensor")
     if isinstance(sensor_id, bool) or not isinstance(sensor_id, int):
         raise _invalid("MISSING_FIELD", "each device must name its power sensor (an id)", f"{path}.sensor")
-    sensor = rq.sensor_by_id(conn, sensor_id)
+    sensor = rq.sensor_by_id(conn, sensor_id) if id_from_text(sensor_id) is not None else None
     if sensor is None:
         raise _invalid("UNRECOGNIZED_SENSOR", f"no sensor with id {sensor_id}", f"{path}.sensor")
     require_account_access(user, sensor["account_id"], write=True)
@@ -87,10 +88,8 @@ def _devices(conn: sa.Connection, user: CurrentUser, asset: dict, entries: list)
 
 def _validation_resolver(conn: sa.Connection, user: CurrentUser, start: datetime):
     def resolve(sensor_ref: int | str) -> TimeSeries:
-        try:
-            row = rq.sensor_by_id(conn, int(sensor_ref))
-        except (TypeError, ValueError):
-            row = None
+        sensor_id = id_from_text(sensor_ref)
+        row = None if sensor_id is None else rq.sensor_by_id(conn, sensor_id)
         if row is None:
             raise LookupError(f"sensor {sensor_ref!r}")
         require_account_access(user, row["account_id"])
@@ -126,6 +125,8 @@ def validated_trigger(
     prior: datetime | None,
 ) -> TriggerSchedule:
     """The :class:`TriggerSchedule` of a request, or :class:`ApiError` (422) naming the field."""
+    sent = {"flex-model": entries, "flex-context": flex_context}
+    check_references(conn, user, asset["account_id"], sent, unknown_ok=True)
     sensors, merged = _devices(conn, user, asset, entries)
     resolution = timedelta(seconds=sensors[0]["event_resolution_s"])
     for i, sensor in enumerate(sensors):
@@ -134,6 +135,8 @@ def validated_trigger(
         except DeviceError as exc:
             raise _invalid(exc.code, str(exc), exc.field) from exc
     context = {**effective_flex_context(rq.ReadModelRegistry(conn), asset["id"]), **(flex_context or {})}
+    # what the schedule will read, stored (the devices' assets, the asset's ancestors) or sent
+    check_references(conn, user, asset["account_id"], {"flex-model": merged, "flex-context": context}, unknown_ok=True)
     resolver = _validation_resolver(conn, user, start)
     try:
         models = parse_flex_model(merged, resolver)

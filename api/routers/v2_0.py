@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from api.routers import v2_0_connections, v2_0_meter_data, v2_0_prognosis
 from api.routers.v2_0_common import PROCESSED, SERVICES, invalid_method, rejected, v2_response
+from api.schemas import V2Response
 
 VERSION = "2.0"
 router = APIRouter(prefix="/api/v2_0", tags=["v2.0"])
@@ -22,7 +23,7 @@ router.include_router(v2_0_meter_data.router)
 router.include_router(v2_0_prognosis.router)
 
 
-@router.get("/getService")
+@router.get("/getService", response_model=V2Response)
 def get_service(request: Request, access: str | None = None) -> JSONResponse:
     """Public: the services of this version, optionally only those open to the USEF role ``access``.
 

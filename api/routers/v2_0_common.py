@@ -27,6 +27,7 @@ from api.auth import CurrentUser
 from api.deps import ApiServices, get_current_user
 from api.errors import ApiError, command_error_status
 from api.timefmt import parse_duration
+from api.validation import check_moment
 from commands.context import CommandError
 from domain.registry import USEF_ROLES
 from domain.units import UnitError, is_power_unit
@@ -179,7 +180,7 @@ def parse_time(value: Any, field: str, missing_code: str = "INVALID_PERIOD") -> 
         raise rejected(missing_code, f"{field}: an ISO 8601 datetime such as 2021-01-01T00:00:00Z is required.", field)
     try:
         moment = isodate.parse_datetime(value.strip())
-    except (isodate.ISO8601Error, ValueError) as exc:
+    except (isodate.ISO8601Error, ValueError, OverflowError) as exc:
         raise rejected(missing_code, f"{field}: cannot parse {value!r} as an ISO 8601 datetime.", field) from exc
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise rejected(
@@ -187,7 +188,7 @@ def parse_time(value: Any, field: str, missing_code: str = "INVALID_PERIOD") -> 
             f"{field.capitalize()} time should explicitly state a timezone (e.g. Z or +01:00).",
             field,
         )
-    return moment
+    return check_moment(moment, field, status=400, code=missing_code)
 
 
 def parse_period(form: dict, prefix: str = "") -> tuple[datetime, timedelta]:

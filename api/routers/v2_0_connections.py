@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request, Security
 from fastapi.responses import JSONResponse
 
 from api.auth import CurrentUser
+from api.authorization import AUTH_HEADER
 from api.deps import services_of
 from api.entity_address import EntityAddressError, build_connection, parse_connection
 from api.routers.v2_0_common import authenticate, check_type, query_form, rejected, require_service_access, v2_response
+from api.schemas import V2Response, v2_query
 from projections import registry_query as rq
 
 router = APIRouter(tags=["v2.0"])
@@ -106,8 +108,10 @@ def list_connections(conn: sa.Connection, user: CurrentUser) -> list[dict]:
     return [a for a in rq.list_assets(conn, account_id, descending=True) if power_sensor(conn, a) is not None]
 
 
-@router.get("/getConnection")
-def get_connection(request: Request, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+@router.get("/getConnection", response_model=V2Response, openapi_extra=v2_query("type"))
+def get_connection(
+    request: Request, authorization: Annotated[str | None, Security(AUTH_HEADER)] = None
+) -> JSONResponse:
     """The user's connections as entity addresses (newest first), with their names.
 
     Example response: ``{"type": "GetConnectionResponse", "connections": ["ea1.2026-11.io.flexledger:3:4"],

@@ -26,16 +26,18 @@ Errors are 400 with FlexMeasures' codes: ``INVALID_MESSAGE_TYPE``, ``INVALID_DOM
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request, Security
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
+from api.authorization import AUTH_HEADER, check_stored_references
 from api.consistency import ReadYourWrites
 from api.deps import command_context, services_of
 from api.routers.schedule_common import WAITING, failure_message, schedule_window, wait_for_outcome, wait_for_schedule
@@ -52,6 +54,7 @@ from api.routers.v2_0_common import (
     require_service_access,
     v2_response,
 )
+from api.schemas import V2_UDI_PROPERTIES, V2Response, v2_body, v2_query
 from api.timefmt import format_duration, parse_duration
 from commands.scheduling import post_udi_event
 from domain.devices import UDI_PLANNING_HORIZON, device_power_sensor, stored_device_flex_model, udi_flex_model
@@ -77,6 +80,8 @@ def _device(conn: sa.Connection, user: CurrentUser, address, write: bool) -> tup
     )
     if not allowed or address.owner_id != asset["account_id"]:
         raise rejected("UNRECOGNIZED_CONNECTION_GROUP", f"{UNRECOGNIZED_GROUP} Unknown: {address}", "event")
+    if write:  # the schedule will read what the stored flex-model and flex-contexts name
+        check_stored_references(conn, user, asset)
     if asset["asset_type"] not in DEVICE_ASSET_TYPES:
         raise rejected(
             "INVALID_DOMAIN",
@@ -94,7 +99,7 @@ def _device(conn: sa.Connection, user: CurrentUser, address, write: bool) -> tup
 
 
 def _number(value: Any, field: str, code: str = "PTUS_INCOMPLETE") -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise rejected(code, f"Request includes an empty or ill-formatted value for {field}.", field)
     return float(value)
 
@@ -172,8 +177,14 @@ def _check_flex_model(asset: dict, event: UdiEventPosted, moment: datetime) -> N
         raise rejected(code, f"The device's flex-model cannot be used: {exc}", exc.field) from exc
 
 
-@router.post("/postUdiEvent")
-async def post_udi_event_route(request: Request, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+@router.post(
+    "/postUdiEvent",
+    response_model=V2Response,
+    openapi_extra=v2_body("PostUdiEventRequest", V2_UDI_PROPERTIES, ("event", "value", "unit", "datetime")),
+)
+async def post_udi_event_route(
+    request: Request, authorization: Annotated[str | None, Security(AUTH_HEADER)] = None
+) -> JSONResponse:
     """Upload a state of charge (and targets) of a device; a schedule is computed for it."""
     body = await request.body()
     services = services_of(request)
@@ -197,8 +208,14 @@ async def post_udi_event_route(request: Request, authorization: Annotated[str | 
     return await run_in_threadpool(v2_response, "PostUdiEventResponse", handle)
 
 
-@router.get("/getDeviceMessage")
-async def get_device_message(request: Request, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+@router.get(
+    "/getDeviceMessage",
+    response_model=V2Response,
+    openapi_extra=v2_query("type", "event", "duration", "unit", required=("type", "event")),
+)
+async def get_device_message(
+    request: Request, authorization: Annotated[str | None, Security(AUTH_HEADER)] = None
+) -> JSONResponse:
     """The schedule computed for a UDI event: power values from its start (see module docstring)."""
     form = query_form(request.query_params)
     if not form:

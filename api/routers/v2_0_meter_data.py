@@ -21,9 +21,11 @@ data-source names; the requesting user's own data is always included, docs 14.3)
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Security
 
+from api.authorization import AUTH_HEADER
 from api.routers.v2_0_timeseries import BeliefTiming, get_handler, post_handler
+from api.schemas import V2_SERIES_PROPERTIES, V2_SERIES_QUERY, V2_SERIES_REQUIRED, V2Response, v2_body, v2_query
 
 router = APIRouter(tags=["v2.0"])
 
@@ -37,11 +39,17 @@ router.add_api_route(
     "/postMeterData",
     post_handler("postMeterData", "PostMeterDataRequest", "PostMeterDataResponse", METER_DATA_TIMING),
     methods=["POST"],
+    dependencies=[Security(AUTH_HEADER)],
+    response_model=V2Response,
+    openapi_extra=v2_body("PostMeterDataRequest", V2_SERIES_PROPERTIES, V2_SERIES_REQUIRED),
     summary="Upload meter data (PostMeterDataRequest); answers PostMeterDataResponse with PROCESSED.",
 )
 router.add_api_route(
     "/getMeterData",
     get_handler("getMeterData", "GetMeterDataRequest", "GetMeterDataResponse", default_horizon=None),
     methods=["GET"],
+    dependencies=[Security(AUTH_HEADER)],
+    response_model=V2Response,
+    openapi_extra=v2_query(*V2_SERIES_QUERY, required=("type", "connection", "start", "duration", "unit")),
     summary="Download meter data (GetMeterDataRequest in the query string); answers GetMeterDataResponse.",
 )

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Security
 
+from api.authorization import AUTH_HEADER
 from api.routers.v2_0_timeseries import BeliefTiming, get_handler, post_handler
+from api.schemas import V2_SERIES_PROPERTIES, V2_SERIES_QUERY, V2_SERIES_REQUIRED, V2Response, v2_body, v2_query
 
 router = APIRouter(tags=["v2.0"])
 
@@ -42,11 +44,17 @@ router.add_api_route(
     "/getPrognosis",
     get_handler("getPrognosis", "GetPrognosisRequest", "GetPrognosisResponse", default_horizon=timedelta(0)),
     methods=["GET"],
+    dependencies=[Security(AUTH_HEADER)],
+    response_model=V2Response,
+    openapi_extra=v2_query(*V2_SERIES_QUERY, required=("type", "connection", "start", "duration", "unit")),
     summary="Download prognoses (GetPrognosisRequest in the query string); answers GetPrognosisResponse.",
 )
 router.add_api_route(
     "/postPrognosis",
     post_handler("postPrognosis", "PostPrognosisRequest", "PostPrognosisResponse", PROGNOSIS_TIMING),
     methods=["POST"],
+    dependencies=[Security(AUTH_HEADER)],
+    response_model=V2Response,
+    openapi_extra=v2_body("PostPrognosisRequest", V2_SERIES_PROPERTIES, V2_SERIES_REQUIRED),
     summary="Upload prognoses (PostPrognosisRequest); answers PostPrognosisResponse with PROCESSED.",
 )

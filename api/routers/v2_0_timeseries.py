@@ -9,6 +9,7 @@ Power values: consumption positive, production negative (USEF), in any power uni
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,8 +41,9 @@ from api.routers.v2_0_common import (
     v2_response,
 )
 from api.routers.v2_0_connections import Connection, check_signs, resolve
-from api.series import post_series, read_series
+from api.series import post_series, read_series, readings_written
 from api.timefmt import parse_duration
+from api.validation import check_reading_count, id_from_text
 from commands.context import CommandContext, CommandError
 from commands.readings import RecordSensorData, record_sensor_data
 from domain.ports.event_store import AppendResult
@@ -113,7 +115,7 @@ def connections_of(group: dict, prefix: str) -> list[Any]:
 
 def values_of(group: dict, prefix: str) -> list[float]:
     values = as_list(pick(group, "value"))
-    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values)
     if not values or not numeric:
         raise rejected(
             "PTUS_INCOMPLETE", "Missing values. Request includes empty or ill-formatted value(s).", f"{prefix}values"
@@ -136,6 +138,9 @@ def post_handler(service: str, request_type: str, response_type: str, timing: Be
             with services.read_connection() as conn:
                 require_service_access(conn, user, service)
                 writes = validated_writes(conn, user, form, commands, timing)
+            count = sum(readings_written(w.connection.sensor, len(w.command.values), w.command.duration)
+                        for w in writes)  # fmt: skip
+            check_reading_count(count, services.max_readings_per_request, "write", "duration")
             for write in writes:
                 post_series(services.consistency, commands, write.connection.sensor, write.command)
             return dict(PROCESSED)
@@ -187,14 +192,18 @@ def get_handler(service: str, request_type: str, response_type: str, default_hor
             check_type(form, request_type)
             with services.read_connection() as conn:
                 require_service_access(conn, user, service)
-                return read_connections(conn, user, form, default_horizon)
+                limit = services.max_readings_per_response
+                return read_connections(conn, user, form, default_horizon, limit)
 
         return v2_response(response_type, handle)
 
     return route
 
 
-def read_connections(conn: sa.Connection, user: CurrentUser, form: dict, default_horizon: timedelta | None) -> dict:
+def read_connections(
+    conn: sa.Connection, user: CurrentUser, form: dict, default_horizon: timedelta | None, max_values: int | None = None
+) -> dict:
+    """The latest beliefs per connection; at most ``max_values`` values in all (413)."""
     unit = power_unit(form.get("unit"))
     addresses = connections_of(form, "")
     start, duration = parse_period(form)
@@ -212,6 +221,10 @@ def read_connections(conn: sa.Connection, user: CurrentUser, form: dict, default
         raise rejected(
             "INVALID_RESOLUTION", "Requested assets do not have matching resolutions; state a resolution.", "resolution"
         )
+    if max_values is not None:
+        steps = [duration // (resolution or timedelta(seconds=c.sensor["event_resolution_s"] or 1))
+                 for c in connections]  # fmt: skip
+        check_reading_count(sum(steps), max_values, "return", "duration")
     value_groups = [read_series(conn, c.sensor, start, duration, unit, resolution, beliefs)[0] for c in connections]
     body = groups_to_dict([c.address for c in connections], value_groups)
     return {**body, "start": format_time(start), "duration": format_duration(duration), "unit": unit, **PROCESSED}
@@ -255,7 +268,8 @@ def sources_filter(conn: sa.Connection, user: CurrentUser, requested: Any) -> li
     names = {user.email}
     for item in as_list(requested):
         if isinstance(item, int) or (isinstance(item, str) and item.strip().isdigit()):
-            row = rq.user_by_id(conn, int(item))
+            user_id = id_from_text(item)
+            row = None if user_id is None else rq.user_by_id(conn, user_id)
             if row is None:
                 raise rejected("INVALID_SOURCE", f"The data source is not found: user {item}", "source")
             names.add(row["email"])

@@ -16,9 +16,12 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, field_validator
 
+from api.authorization import check_references
 from api.consistency import REGISTRY
 from api.deps import Commands, Consistency, ReadConn, User, require_account_access, visible_asset
 from api.errors import ApiError
+from api.schemas import AssetOut, AssetTypeOut
+from api.validation import Id, loads_finite
 from commands import registry as cmd
 from domain.devices import stored_devices
 from domain.registry import ASSET_TYPES, stream_of
@@ -35,7 +38,7 @@ JSON_FIELDS = ("attributes", "flex_context", "flex_model", "sensors_to_show")
 def _parse_json_field(value: Any, field: str) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value) if value else {}
+            return loads_finite(value) if value else {}
         except json.JSONDecodeError as exc:
             raise ValueError(f"{field} is not valid JSON: {exc}") from exc
     return value
@@ -43,11 +46,11 @@ def _parse_json_field(value: Any, field: str) -> Any:
 
 class AssetIn(BaseModel):
     name: str = Field(min_length=1, max_length=255)
-    account_id: int | None = None
+    account_id: Id | None = None
     generic_asset_type_id: int
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
-    parent_asset_id: int | None = None
+    parent_asset_id: Id | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
     flex_context: dict[str, Any] = Field(default_factory=dict)
     flex_model: dict[str, Any] | list[Any] = Field(default_factory=dict)
@@ -60,15 +63,18 @@ class AssetIn(BaseModel):
 
 
 class AssetPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-    generic_asset_type_id: int | None = None
+    """Fields to change; left out: unchanged. Only ``latitude``, ``longitude`` and
+    ``parent_asset_id`` may be ``null`` (cleared); a null name or type is 422."""
+
+    name: str = Field(default=None, min_length=1, max_length=255)  # type: ignore[assignment]
+    generic_asset_type_id: int = None  # type: ignore[assignment]
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
-    parent_asset_id: int | None = None
-    attributes: dict[str, Any] | None = None
-    flex_context: dict[str, Any] | None = None
-    flex_model: dict[str, Any] | list[Any] | None = None
-    sensors_to_show: list[Any] | None = None
+    parent_asset_id: Id | None = None
+    attributes: dict[str, Any] = None  # type: ignore[assignment]
+    flex_context: dict[str, Any] = None  # type: ignore[assignment]
+    flex_model: dict[str, Any] | list[Any] = None  # type: ignore[assignment]
+    sensors_to_show: list[Any] = None  # type: ignore[assignment]
 
     @field_validator(*JSON_FIELDS, mode="before")
     @classmethod
@@ -97,14 +103,14 @@ def _asset_type(type_id: int | None) -> str:
     return ASSET_TYPE_NAMES[type_id]
 
 
-@router.get("/assets/types")
+@router.get("/assets/types", response_model=list[AssetTypeOut])
 def list_asset_types(_user: User) -> list[dict]:
     return [{"id": ASSET_TYPE_IDS[n], "name": n, "description": d} for n, d in ASSET_TYPES.items()]
 
 
-@router.get("/assets")
+@router.get("/assets", response_model=list[AssetOut])
 def list_assets(
-    user: User, conn: ReadConn, account_id: int | None = None, all_accessible: bool = False, sort_dir: str = "asc"
+    user: User, conn: ReadConn, account_id: Id | None = None, all_accessible: bool = False, sort_dir: str = "asc"
 ) -> list[dict]:
     """Assets of the caller's account (or ``account_id``; admins/auditors with ``all_accessible``: all)."""
     if account_id is None and not (all_accessible and user.can_read_all):
@@ -114,16 +120,22 @@ def list_assets(
     return [asset_json(r) for r in rq.list_assets(conn, account_id, descending=sort_dir == "desc")]
 
 
-@router.post("/assets", status_code=201)
+@router.post("/assets", status_code=201, response_model=AssetOut)
 def create_asset(body: AssetIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> dict:
     account_id = body.account_id if body.account_id is not None else user.account_id
     require_account_access(user, account_id, write=True)
+    check_references(conn, user, account_id, _references(body.model_dump()), body.parent_asset_id)
     check_soc_sensors(conn, account_id, body.flex_model)
     fields = body.model_dump(exclude={"generic_asset_type_id", "account_id"})
     asset_id = cmd.register_asset(
         commands, cmd.RegisterAsset(account_id=account_id, asset_type=_asset_type(body.generic_asset_type_id), **fields)
     )
     return _after_write(conn, asset_id, consistency)
+
+
+def _references(fields: dict) -> dict:
+    """The fields of an asset that name other objects' ids (checked by ``check_references``)."""
+    return {name: fields[name] for name in ("flex_context", "flex_model") if fields.get(name) is not None}
 
 
 def check_soc_sensors(conn: ReadConn, account_id: int, flex_model: dict | list) -> None:
@@ -147,17 +159,18 @@ def _after_write(conn: ReadConn, asset_id: int, consistency: Consistency) -> dic
     return asset_json(consistency.read_back(conn, rq.asset_by_id, asset_id, stream_of("asset", asset_id)))
 
 
-@router.get("/assets/{asset_id}")
-def get_asset(asset_id: int, user: User, conn: ReadConn) -> dict:
+@router.get("/assets/{asset_id}", response_model=AssetOut)
+def get_asset(asset_id: Id, user: User, conn: ReadConn) -> dict:
     return asset_json(visible_asset(conn, user, asset_id))
 
 
-@router.patch("/assets/{asset_id}")
+@router.patch("/assets/{asset_id}", response_model=AssetOut)
 def patch_asset(
-    asset_id: int, body: AssetPatch, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
+    asset_id: Id, body: AssetPatch, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
 ) -> dict:
     asset = visible_asset(conn, user, asset_id, write=True)
     changes = body.model_dump(exclude_unset=True)
+    check_references(conn, user, asset["account_id"], _references(changes), changes.get("parent_asset_id"))
     if changes.get("flex_model") is not None:
         check_soc_sensors(conn, asset["account_id"], changes["flex_model"])
     if "generic_asset_type_id" in changes:
@@ -169,7 +182,7 @@ def patch_asset(
 
 
 @router.delete("/assets/{asset_id}", status_code=204)
-def delete_asset(asset_id: int, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> Response:
+def delete_asset(asset_id: Id, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> Response:
     visible_asset(conn, user, asset_id, write=True)
     cmd.delete_asset(commands, cmd.DeleteAsset(asset_id=asset_id))
     consistency.wait_until_projected(REGISTRY, stream_id=stream_of("asset", asset_id))

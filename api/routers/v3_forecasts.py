@@ -29,11 +29,13 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Commands, Consistency, ReadConn, User, visible_sensor
 from api.errors import ApiError
+from api.schemas import ForecastingOut, ForecastOut, ForecastTriggerOut
 from api.timefmt import IsoDuration, format_duration
+from api.validation import Id, Moment
 from commands.context import CommandContext
 from domain.events import utc_now
 from domain.forecast_events import (
@@ -65,13 +67,13 @@ class ForecastConfigIn(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    train_start: AwareDatetime | None = Field(default=None, alias="train-start")
+    train_start: Moment | None = Field(default=None, alias="train-start")
     train_period: IsoDuration | None = Field(default=None, alias="train-period")
     max_training_period: IsoDuration | None = Field(default=None, alias="max-training-period")
     retrain_frequency: IsoDuration | None = Field(default=None, alias="retrain-frequency")
-    regressors: list[int] = Field(default_factory=list)
-    future_regressors: list[int] = Field(default_factory=list, alias="future-regressors")
-    past_regressors: list[int] = Field(default_factory=list, alias="past-regressors")
+    regressors: list[Id] = Field(default_factory=list)
+    future_regressors: list[Id] = Field(default_factory=list, alias="future-regressors")
+    past_regressors: list[Id] = Field(default_factory=list, alias="past-regressors")
 
 
 class ForecastTriggerIn(BaseModel):
@@ -79,8 +81,8 @@ class ForecastTriggerIn(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: Moment | None = None
+    end: Moment | None = None
     duration: IsoDuration | None = None
     max_forecast_horizon: IsoDuration | None = Field(default=None, alias="max-forecast-horizon")
     forecast_frequency: IsoDuration | None = Field(default=None, alias="forecast-frequency")
@@ -88,9 +90,9 @@ class ForecastTriggerIn(BaseModel):
     config: ForecastConfigIn = Field(default_factory=ForecastConfigIn)
 
 
-@router.post("/sensors/{sensor_id}/forecasts/trigger")
+@router.post("/sensors/{sensor_id}/forecasts/trigger", response_model=ForecastTriggerOut)
 def trigger_forecast(
-    sensor_id: int, body: ForecastTriggerIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
+    sensor_id: Id, body: ForecastTriggerIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
 ) -> dict:
     """Queue a forecast job for the sensor; answers ``{"forecast": <job uuid>}``."""
     sensor = visible_sensor(conn, user, sensor_id, write=True)
@@ -181,8 +183,10 @@ def _train_start(config: ForecastConfigIn, start: datetime) -> datetime:
     return start - min(period, longest)
 
 
-@router.get("/sensors/{sensor_id}/forecasts/{forecast_id}")
-def get_forecast(sensor_id: int, forecast_id: str, user: User, conn: ReadConn, unit: str | None = None) -> JSONResponse:
+@router.get(
+    "/sensors/{sensor_id}/forecasts/{forecast_id}", response_model=ForecastOut, responses={202: {"model": ForecastOut}}
+)
+def get_forecast(sensor_id: Id, forecast_id: str, user: User, conn: ReadConn, unit: str | None = None) -> JSONResponse:
     """The forecast of a job: 200 when ready, 202 while it runs, 422 when it failed."""
     sensor = visible_sensor(conn, user, sensor_id)
     job = job_by_id(conn, _uuid(forecast_id))
@@ -222,8 +226,8 @@ def _forecast_json(result: dict[str, Any], sensor: dict, unit: str | None) -> di
     }
 
 
-@router.get("/sensors/{sensor_id}/forecasting")
-def get_forecasting(sensor_id: int, user: User, conn: ReadConn) -> dict:
+@router.get("/sensors/{sensor_id}/forecasting", response_model=ForecastingOut)
+def get_forecasting(sensor_id: Id, user: User, conn: ReadConn) -> dict:
     """The sensor's live forecasting: settings, serving model and running errors per horizon."""
     sensor = visible_sensor(conn, user, sensor_id)
     try:

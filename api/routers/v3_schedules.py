@@ -15,7 +15,8 @@
   ``unit`` (default the sensor's): ``values`` (power, consumption positive), ``start``,
   ``duration``, ``unit``, plus ``scheduling_result`` (soft constraints left unmet, with the
   shortfall). 202 with the job ``status`` while it is not ready; 400 ``UNKNOWN_SCHEDULE`` with the
-  reason when it failed; 400 ``UNRECOGNIZED_UDI_EVENT`` for an unknown uuid (as FlexMeasures).
+  reason when it failed; 400 ``UNRECOGNIZED_UDI_EVENT`` for an unknown uuid (as FlexMeasures);
+  404 ``UNKNOWN_SCHEDULE`` for a schedule that is not this sensor's (another device's or account's).
 
 The stored flex-model of each device's asset and the flex-context of the asset and its
 ancestors are completed by the request (the request's fields win). Bad input is 422 with a
@@ -29,8 +30,9 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from api.authorization import job_account, schedule_covers_sensor
 from api.deps import Commands, Consistency, ReadConn, User, visible_asset, visible_sensor
 from api.errors import ApiError
 from api.routers.schedule_common import (
@@ -42,7 +44,9 @@ from api.routers.schedule_common import (
     wait_for_schedule,
 )
 from api.routers.schedule_validation import DEFAULT_HORIZON, validated_trigger
+from api.schemas import ScheduleOut, ScheduleTriggerOut
 from api.timefmt import format_duration, parse_duration
+from api.validation import Id, Moment
 from commands.scheduling import trigger_schedule
 from domain.schedules import SCHEDULER_NAME
 from domain.units import UnitError
@@ -60,9 +64,9 @@ class TriggerIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    start: AwareDatetime
+    start: Moment
     duration: str | None = None
-    prior: AwareDatetime | None = None
+    prior: Moment | None = None
     flex_model: list[dict[str, Any]] | dict[str, Any] | None = Field(default=None, alias="flex-model")
     flex_context: dict[str, Any] | None = Field(default=None, alias="flex-context")
     force_new_job_creation: bool = Field(
@@ -105,9 +109,9 @@ def _trigger(
     return _processed(str(schedule_id))
 
 
-@router.post("/assets/{asset_id}/schedules/trigger")
+@router.post("/assets/{asset_id}/schedules/trigger", response_model=ScheduleTriggerOut)
 def trigger_asset_schedule(
-    asset_id: int, body: TriggerIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
+    asset_id: Id, body: TriggerIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
 ) -> dict:
     """Schedule the devices of an asset (and its descendants) together: one MILP for the site."""
     asset = visible_asset(conn, user, asset_id, write=True)
@@ -117,9 +121,9 @@ def trigger_asset_schedule(
     return _trigger(consistency, commands, conn, user, asset, body, list(devices or []))
 
 
-@router.post("/sensors/{sensor_id}/schedules/trigger")
+@router.post("/sensors/{sensor_id}/schedules/trigger", response_model=ScheduleTriggerOut)
 def trigger_sensor_schedule(
-    sensor_id: int, body: TriggerIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
+    sensor_id: Id, body: TriggerIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
 ) -> dict:
     """Schedule one device, given its power sensor; ``flex-model`` is the device's object."""
     sensor = visible_sensor(conn, user, sensor_id, write=True)
@@ -132,9 +136,11 @@ def trigger_sensor_schedule(
     return _trigger(consistency, commands, conn, user, asset, body, [{**model, "sensor": sensor_id}], sensor_id)
 
 
-@router.get("/sensors/{sensor_id}/schedules/{schedule_id}")
+@router.get(
+    "/sensors/{sensor_id}/schedules/{schedule_id}", response_model=ScheduleOut, responses={202: {"model": ScheduleOut}}
+)
 def get_schedule(
-    sensor_id: int,
+    sensor_id: Id,
     schedule_id: str,
     user: User,
     conn: ReadConn,
@@ -145,18 +151,19 @@ def get_schedule(
     """One device's part of a schedule (see the module docstring for the statuses)."""
     sensor = visible_sensor(conn, user, sensor_id)
     window = _duration(duration)
-    if schedule_id == LATEST:
-        current = sq.current_device_schedule(conn, sensor_id)
-        if current is None:
-            raise ApiError(404, "UNKNOWN_SCHEDULE", f"No schedule has been computed for sensor {sensor_id} yet.", "id")
-        schedule_id = current["schedule_id"]
+    schedule_id = _resolve_latest(conn, sensor_id, schedule_id)
     schedule = _schedule_row(conn, consistency, schedule_id)
     if schedule is None:
         job = job_by_id(conn, schedule_id)
+        if job is not None and job_account(conn, job["sensor_id"], job["asset_id"]) != sensor["account_id"]:
+            job = None  # another account's job: as unknown
         if job is None or job["kind"] != "schedule":
             message = f"The requested UDI event (id = {schedule_id}, type = job) is not known."
             raise ApiError(400, "UNRECOGNIZED_UDI_EVENT", message, "uuid")
         return JSONResponse({"status": job["status"], "message": WAITING}, status_code=202)
+    if not schedule_covers_sensor(conn, schedule, sensor):
+        message = f"no schedule {schedule_id} for sensor {sensor_id}"
+        raise ApiError(404, "UNKNOWN_SCHEDULE", message, "uuid")  # another device's or account's schedule
     if schedule["status"] == "FAILED":
         raise ApiError(400, "UNKNOWN_SCHEDULE", failure_message(schedule), schedule.get("field") or "uuid")
     if schedule["status"] != "FINISHED":
@@ -186,6 +193,16 @@ def get_schedule(
     if schedule["notes"]:
         body["notes"] = schedule["notes"]
     return JSONResponse(body)
+
+
+def _resolve_latest(conn: ReadConn, sensor_id: int, schedule_id: str) -> str:
+    """The uuid asked for, or for ``latest`` the device's current schedule (404 when none)."""
+    if schedule_id != LATEST:
+        return schedule_id
+    current = sq.current_device_schedule(conn, sensor_id)
+    if current is None:
+        raise ApiError(404, "UNKNOWN_SCHEDULE", f"No schedule has been computed for sensor {sensor_id} yet.", "id")
+    return current["schedule_id"]
 
 
 def _schedule_row(conn: ReadConn, consistency: Consistency, schedule_id: str) -> dict | None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
 from api.consistency import READINGS
 from api.deps import ApiServices, Commands, Consistency, ReadConn, Services, User, visible_sensor
 from api.errors import ApiError
-from api.series import append_series, read_series
+from api.schemas import MessageOut, SensorDataOut
+from api.series import append_series, read_series, readings_written
 from api.timefmt import IsoDuration, format_duration, parse_duration
+from api.validation import FiniteFloat, Id, Moment, check_reading_count
 from commands.context import CommandContext
 from commands.readings import RecordSensorData, sensor_data_stream
 from projections.readings_query import BeliefFilter
@@ -22,21 +24,25 @@ router = APIRouter(prefix="/api/v3_0", tags=["sensor data"])
 
 
 class SensorDataIn(BaseModel):
-    """Values for consecutive events from ``start``; the resolution is ``duration / len(values)``."""
+    """Values for consecutive events from ``start``; the resolution is ``duration / len(values)``.
 
-    values: list[float | None] = Field(min_length=1)
-    start: AwareDatetime
+    ``null`` stands for "no value" for that slot: nothing is stored for it and earlier beliefs
+    about it stay. NaN, Infinity and overflowing numbers are refused (422 ``INVALID_VALUE``).
+    """
+
+    values: list[FiniteFloat | None] = Field(min_length=1, description="null: no value for that slot (nothing stored)")
+    start: Moment
     duration: IsoDuration
     unit: str
-    prior: AwareDatetime | None = None
+    prior: Moment | None = None
     horizon: IsoDuration | None = None
     type: str | None = None
 
 
 @router.post("/sensors/{sensor_id}/data")
 async def post_sensor_data(
-    sensor_id: int, body: SensorDataIn, user: User, commands: Commands, consistency: Consistency, services: Services
-) -> dict:
+    sensor_id: Id, body: SensorDataIn, user: User, commands: Commands, consistency: Consistency, services: Services
+) -> MessageOut:
     """Append the values (one worker-thread hop), then await the read model without holding a thread."""
     position = await run_in_threadpool(_record_sensor_data, services, commands, user, sensor_id, body)
     await consistency.wait_until_projected_async(READINGS, position, sensor_data_stream(sensor_id))
@@ -49,6 +55,8 @@ def _record_sensor_data(
     """Check access to the sensor and append the beliefs (blocking); returns the store position."""
     with services.read_connection() as conn:
         sensor = visible_sensor(conn, user, sensor_id, write=True)
+    limit = services.max_readings_per_request
+    check_reading_count(readings_written(sensor, len(body.values), body.duration), limit, "write", "duration")
     command = RecordSensorData(
         sensor_id=sensor_id,
         start=body.start,
@@ -62,16 +70,17 @@ def _record_sensor_data(
     return append_series(commands, sensor, command)
 
 
-@router.get("/sensors/{sensor_id}/data")
+@router.get("/sensors/{sensor_id}/data", response_model=SensorDataOut)
 def get_sensor_data(
-    sensor_id: int,
+    sensor_id: Id,
     user: User,
     conn: ReadConn,
-    start: AwareDatetime,
+    services: Services,
+    start: Moment,
     duration: str,
     unit: str | None = None,
     resolution: str | None = None,
-    prior: AwareDatetime | None = None,
+    prior: Moment | None = None,
     horizon: str | None = None,
     source: list[str] | None = Query(default=None),
 ) -> dict:
@@ -84,7 +93,8 @@ def get_sensor_data(
         sources=source,
     )
     res = None if resolution is None else _duration(resolution, "resolution")
-    values, res, unit = read_series(conn, sensor, start, window, unit, res, beliefs)
+    limit = services.max_readings_per_response
+    values, res, unit = read_series(conn, sensor, start, window, unit, res, beliefs, max_values=limit)
     return {
         "values": values,
         "start": start.isoformat(),

@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, field_validator
 
+from api.authorization import query_account
 from api.consistency import REGISTRY
 from api.deps import Commands, Consistency, ReadConn, User, visible_asset, visible_sensor
 from api.errors import ApiError
+from api.schemas import SensorOut
 from api.timefmt import IsoDuration, format_duration
+from api.validation import Id, loads_finite
 from commands import registry as cmd
 from domain.registry import stream_of
 from projections import registry_query as rq
@@ -44,7 +47,7 @@ def sensor_json(row: dict) -> dict:
 def _attributes(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value) if value else {}
+            return loads_finite(value) if value else {}
         except json.JSONDecodeError as exc:
             raise ValueError(f"attributes is not valid JSON: {exc}") from exc
     return value
@@ -54,7 +57,7 @@ class SensorIn(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     unit: str
     event_resolution: IsoDuration
-    generic_asset_id: int
+    generic_asset_id: Id
     timezone: str = "UTC"
     attributes: dict[str, Any] = Field(default_factory=dict)
 
@@ -62,11 +65,13 @@ class SensorIn(BaseModel):
 
 
 class SensorPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-    unit: str | None = None
-    event_resolution: IsoDuration | None = None
-    timezone: str | None = None
-    attributes: dict[str, Any] | None = None
+    """Fields to change; left out: unchanged; ``null`` is 422 (no field of a sensor may be cleared)."""
+
+    name: str = Field(default=None, min_length=1, max_length=255)  # type: ignore[assignment]
+    unit: str = None  # type: ignore[assignment]
+    event_resolution: IsoDuration = None  # type: ignore[assignment]
+    timezone: str = None  # type: ignore[assignment]
+    attributes: dict[str, Any] = None  # type: ignore[assignment]
 
     _parse_attributes = field_validator("attributes", mode="before")(_attributes)
 
@@ -76,22 +81,21 @@ def _check_timezone(name: str | None) -> None:
         return
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ApiError(422, "INVALID_TIMEZONE", f"unknown timezone {name!r}", "timezone") from exc
 
 
-@router.get("/sensors")
-def list_sensors(user: User, conn: ReadConn, asset_id: int | None = None, account_id: int | None = None) -> list[dict]:
-    """Sensors the caller may see, optionally of one asset or account."""
+@router.get("/sensors", response_model=list[SensorOut])
+def list_sensors(user: User, conn: ReadConn, asset_id: Id | None = None, account_id: Id | None = None) -> list[dict]:
+    """Sensors the caller may see, optionally of one asset or account (another account's: 403)."""
     if asset_id is not None:
         visible_asset(conn, user, asset_id)
-    elif account_id is None and not user.can_read_all:
-        account_id = user.account_id
+    account_id = query_account(user, account_id)
     rows = rq.list_sensors(conn, account_id=account_id, asset_id=asset_id)
     return [sensor_json(r) for r in rows]
 
 
-@router.post("/sensors", status_code=201)
+@router.post("/sensors", status_code=201, response_model=SensorOut)
 def create_sensor(body: SensorIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> dict:
     visible_asset(conn, user, body.generic_asset_id, write=True)
     _check_timezone(body.timezone)
@@ -115,20 +119,23 @@ def _after_write(conn: ReadConn, sensor_id: int, consistency: Consistency) -> di
     return sensor_json(consistency.read_back(conn, rq.sensor_by_id, sensor_id, stream_of("sensor", sensor_id)))
 
 
-@router.get("/sensors/{sensor_id}")
-def get_sensor(sensor_id: int, user: User, conn: ReadConn) -> dict:
+@router.get("/sensors/{sensor_id}", response_model=SensorOut)
+def get_sensor(sensor_id: Id, user: User, conn: ReadConn) -> dict:
     return sensor_json(visible_sensor(conn, user, sensor_id))
 
 
-@router.patch("/sensors/{sensor_id}")
+@router.patch("/sensors/{sensor_id}", response_model=SensorOut)
 def patch_sensor(
-    sensor_id: int, body: SensorPatch, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
+    sensor_id: Id, body: SensorPatch, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
 ) -> dict:
     visible_sensor(conn, user, sensor_id, write=True)
     changes = body.model_dump(exclude_unset=True)
     _check_timezone(changes.get("timezone"))
-    if "event_resolution" in changes:
-        changes["event_resolution_s"] = int(changes.pop("event_resolution").total_seconds())
+    if "event_resolution" in changes:  # model_dump serialises the duration to text: take the timedelta
+        changes.pop("event_resolution")
+        if body.event_resolution is None or body.event_resolution.total_seconds() < 0:
+            raise ApiError(422, "INVALID_RESOLUTION", "event_resolution must be a duration >= 0", "event_resolution")
+        changes["event_resolution_s"] = int(body.event_resolution.total_seconds())
     if not changes:
         raise ApiError(422, "UNPROCESSABLE_ENTITY", "no fields to change", "body")
     cmd.change_sensor(
@@ -138,7 +145,7 @@ def patch_sensor(
 
 
 @router.delete("/sensors/{sensor_id}", status_code=204)
-def delete_sensor(sensor_id: int, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> Response:
+def delete_sensor(sensor_id: Id, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> Response:
     visible_sensor(conn, user, sensor_id, write=True)
     cmd.delete_sensor(commands, cmd.DeleteSensor(sensor_id=sensor_id))
     consistency.wait_until_projected(REGISTRY, stream_id=stream_of("sensor", sensor_id))
