@@ -24,6 +24,7 @@ from api.consistency import REGISTRY
 from api.deps import Commands, Consistency, ReadConn, User, get_tokens, require_account_access
 from api.errors import ApiError
 from api.routers.v3_accounts import user_json
+from api.validation import Id
 from commands import users as cmd
 from commands.registry import verify_password
 from domain import registry as ev
@@ -98,7 +99,7 @@ def _projected(consistency: Consistency, conn: ReadConn, user_id: int, processor
 
 
 @router.get("/{user_id}")
-def get_user(user_id: int, user: User, conn: ReadConn) -> dict:
+def get_user(user_id: Id, user: User, conn: ReadConn) -> dict:
     row = _user_row(conn, user_id)
     require_account_access(user, row["account_id"])
     return user_json(row)
@@ -106,7 +107,7 @@ def get_user(user_id: int, user: User, conn: ReadConn) -> dict:
 
 @router.patch("/{user_id}")
 def patch_user(
-    user_id: int,
+    user_id: Id,
     body: UserPatch,
     user: User,
     commands: Commands,
@@ -131,7 +132,7 @@ def patch_user(
 
 @router.patch("/{user_id}/password-reset")
 def reset_password(
-    user_id: int,
+    user_id: Id,
     user: User,
     commands: Commands,
     conn: ReadConn,
@@ -153,7 +154,7 @@ def reset_password(
 
 @router.patch("/{user_id}/password")
 def change_password(
-    user_id: int,
+    user_id: Id,
     body: PasswordChange,
     user: User,
     commands: Commands,
@@ -187,7 +188,7 @@ def _key_json(row: dict) -> dict:
 
 
 @router.get("/{user_id}/api-keys")
-def list_keys(user_id: int, user: User, conn: ReadConn) -> list[dict]:
+def list_keys(user_id: Id, user: User, conn: ReadConn) -> list[dict]:
     """The user's API keys (never the keys themselves)."""
     _require_manager(user, _user_row(conn, user_id))
     return [_key_json(r) for r in list_api_keys(conn, user_id)]
@@ -195,7 +196,7 @@ def list_keys(user_id: int, user: User, conn: ReadConn) -> list[dict]:
 
 @router.post("/{user_id}/api-keys", status_code=201)
 def issue_key(
-    user_id: int, body: ApiKeyIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
+    user_id: Id, body: ApiKeyIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
 ) -> dict:
     """Issue a long-lived API key; the answer's ``key`` is shown this once (send it as ``Authorization``)."""
     _require_manager(user, _user_row(conn, user_id))
@@ -209,7 +210,7 @@ def issue_key(
 
 @router.delete("/{user_id}/api-keys/{key_id}", status_code=204)
 def revoke_key(
-    user_id: int, key_id: str, user: User, commands: Commands, conn: ReadConn, consistency: Consistency, tokens: Tokens
+    user_id: Id, key_id: str, user: User, commands: Commands, conn: ReadConn, consistency: Consistency, tokens: Tokens
 ) -> Response:
     """Revoke an API key: it stops working at once."""
     _require_manager(user, _user_row(conn, user_id))
