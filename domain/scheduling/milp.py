@@ -34,6 +34,8 @@ import numpy as np
 from domain.scheduling import cumulative
 from domain.scheduling.charging import BinaryPlan, OnIndicator, charging_binaries
 from domain.scheduling.errors import ScheduleError
+from domain.scheduling.fleet_model import fleet_evs
+from domain.scheduling.fleet_result import fleet_result
 from domain.scheduling.formulation import Core, build_core, tie_break_slope
 from domain.scheduling.greedy import commit
 from domain.scheduling.layout import DOWN, Flows, Stacked, flows, stack
@@ -43,6 +45,7 @@ from domain.scheduling.result import DeviceSchedule, ScheduleResult, energy_cost
 from domain.scheduling.signs import sign_binaries, site_sign_binaries
 
 SIMULTANEOUS_TOL_KW = 1e-6
+FORMULATIONS = ("auto", "per-step")
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,7 +221,12 @@ def _result(problem, st, fl, built, outcome, timings, how, soft_all) -> Schedule
 
 
 def solve(
-    problem: SchedulingProblem, *, time_limit_s: float = 30.0, relative_gap: float = 1e-4, backend: str = "highs"
+    problem: SchedulingProblem,
+    *,
+    time_limit_s: float = 30.0,
+    relative_gap: float = 1e-4,
+    backend: str = "highs",
+    formulation: str = "auto",
 ) -> ScheduleResult:
     """Schedule all devices of ``problem``; powers in kW (consumption positive), SoC in kWh.
 
@@ -227,12 +235,21 @@ def solve(
     :data:`SOLVER_BACKENDS` (``highs`` or ``scip``). Raises :class:`ScheduleError` when no
     solution is found at all (e.g. the time limit hits before a first incumbent), ``ValueError``
     for an unknown backend or a non-positive limit or gap.
+
+    ``formulation``: ``auto`` solves fleets of EVs with no pauses by column generation
+    (:mod:`.fleet`) when every device qualifies (:func:`.fleet_model.fleet_evs`), everything else
+    with the per-step model; ``per-step`` forces the per-step (on/off) model.
     """
     if backend not in SOLVER_BACKENDS:
         raise ValueError(f"unknown solver backend {backend!r}; choose one of {', '.join(SOLVER_BACKENDS)}")
     if not time_limit_s > 0 or not relative_gap >= 0:
         raise ValueError(f"time_limit_s must be > 0 and relative_gap >= 0, got {time_limit_s} and {relative_gap}")
     started = time.perf_counter()
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"unknown formulation {formulation!r}; choose one of {', '.join(FORMULATIONS)}")
+    evs = fleet_evs(problem) if formulation == "auto" else None
+    if evs is not None:
+        return fleet_result(problem, evs, time_limit_s, relative_gap)
     st = stack(problem)
     fl = flows(st)
     clock = _Clock(time_limit_s, backend, build_s=time.perf_counter() - started)

@@ -48,8 +48,11 @@ class DeviceProblem:
     storage_efficiency: fraction of the SoC retained per step (see :func:`storage.soc_path`).
     charging_modes_kw: allowed charging power levels (> 0, kW); empty = continuous. Idle (0 kW)
         is always allowed.
-    min_charging_power_kw: when charging, at least this power (0 = no minimum).
-    no_pauses: charging happens in one contiguous block of steps.
+    min_charging_power_kw: when charging, at least this power (0 = no minimum). With
+        ``no_pauses`` the last step of the block may deliver less (see :mod:`.fleet_model`).
+    no_pauses: charging happens in one contiguous block of steps, at least
+        ``min_charging_power_kw`` (default: :func:`default_min_charging_power_kw`) but in the last.
+    start_at_arrival: the block starts at the first step the device can charge (no delay).
     """
 
     device_id: str
@@ -68,6 +71,7 @@ class DeviceProblem:
     charging_modes_kw: tuple[float, ...] = ()
     min_charging_power_kw: float = 0.0
     no_pauses: bool = False
+    start_at_arrival: bool = False
 
     @property
     def needs_binaries(self) -> bool:
