@@ -24,37 +24,46 @@ is small). The gap reported is ``(objective - proven bound) / |objective|``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-from domain.scheduling.fleet_lp import Site, solve_dispatch, solve_master, solve_master_mip
+from domain.scheduling.fleet_lp import Candidates, Master, Site, solve_block_mip, solve_dispatch
 from domain.scheduling.fleet_model import FleetEV
-from domain.scheduling.fleet_pricing import Column, best_column
+from domain.scheduling.fleet_pricing import Blocks, Column, best_columns, enumerate_blocks
 
 CG_SHARE = 0.5
 PRICE_TOL = 1e-7
 RC_TOL = 1e-6
 MAX_ROUNDS = 200
+MIP_SHARE = 0.25
 
 
-@dataclass
 class Pool:
-    """Generated columns: sparse profiles (K, n), owner EV (K,), objective cost (K,)."""
+    """Generated columns, mirrored into the master LP: profiles (K, n) kW, owner EV (K,), cost (K,)."""
 
-    n: int
-    rows: list[np.ndarray] = field(default_factory=list)
-    owner: list[int] = field(default_factory=list)
-    costs: list[float] = field(default_factory=list)
+    def __init__(self, master: Master) -> None:
+        self.master = master
+        self.rows: list[np.ndarray] = []
+        self.owner: list[int] = []
+        self.costs: list[float] = []
+        self._pending = 0
 
     def add(self, ev: int, column: Column) -> None:
         self.rows.append(column.power_kw)
         self.owner.append(ev)
         self.costs.append(column.cost)
+        self._pending += 1
 
-    def arrays(self) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-        return sp.csr_matrix(np.vstack(self.rows)), np.asarray(self.owner), np.asarray(self.costs)
+    def flush(self) -> None:
+        """Send the columns added since the last flush to the master."""
+        if self._pending:
+            new = slice(len(self.costs) - self._pending, len(self.costs))
+            self.master.add(np.vstack(self.rows[new]), np.asarray(self.owner[new]), np.asarray(self.costs[new]))
+            self._pending = 0
+
+    def dense(self) -> np.ndarray:
+        return np.vstack(self.rows)
 
 
 @dataclass
@@ -98,35 +107,51 @@ def objective_value(site: Site, evs: list[FleetEV], power: np.ndarray, short: np
     return float(energy + tie + sum(ev.penalty * short[i] for i, ev in enumerate(evs)))
 
 
-def _generate(site: Site, evs: list[FleetEV], pool: Pool, clock: _Deadline, gap: float):
+def _changed(evs: list[FleetEV], last_price: list, price: np.ndarray) -> np.ndarray:
+    """EVs whose prices over their window changed since they were last priced."""
+    out = []
+    for i, ev in enumerate(evs):
+        window = price[ev.ub_kw > 0]
+        seen = last_price[i]
+        if seen is None or not np.allclose(seen, window, rtol=PRICE_TOL, atol=PRICE_TOL):
+            last_price[i] = window
+            out.append(i)
+    return np.asarray(out, dtype=int)
+
+
+def lagrangian_bound(site: Site, duals: np.ndarray, ev_values: np.ndarray) -> float:
+    """A proven lower bound (milli-EUR) from any balance duals ``duals`` (n,): the Lagrangian of
+    the site balance, with each EV's best value ``ev_values`` (E,) at the prices those duals give."""
+    reduced = site.objective() - np.tile(duals, 4) * np.repeat([-1.0, 1.0, -1.0, 1.0], site.n)
+    lb, ub = site.bounds()
+    with np.errstate(invalid="ignore"):
+        site_part = np.where(reduced < 0, reduced * ub, reduced * lb)
+    site_part = np.where((reduced == 0) | (lb == ub), 0.0, site_part)
+    return float(duals @ -site.inflexible + ev_values.sum() + site_part.sum())
+
+
+def _generate(site: Site, evs: list[FleetEV], pool: Pool, blocks: Blocks, clock: _Deadline, gap: float):
     """Column generation; returns (last master outcome, best proven bound, rounds)."""
     last_price: list[np.ndarray | None] = [None] * len(evs)
+    priced = np.full(len(evs), -np.inf)
     bound, master, rounds = -np.inf, None, 0
     while rounds < MAX_ROUNDS and clock.left(CG_SHARE) > 0:
         rounds += 1
-        profiles, owner, costs = pool.arrays()
-        outcome = clock.timed(solve_master, site, profiles, owner, costs, len(evs), clock.left(CG_SHARE))
+        pool.flush()
+        outcome = clock.timed(pool.master.solve, clock.left(CG_SHARE))
         if not outcome.ok:
             break
         master = outcome
         price = -outcome.duals[: site.n] / site.h
         convex = outcome.duals[site.n :]
-        negative = 0.0
-        added = 0
-        for i, ev in enumerate(evs):
-            window = ev.ub_kw > 0
-            seen = last_price[i]
-            if seen is not None and np.allclose(seen, price[window], rtol=PRICE_TOL, atol=PRICE_TOL):
-                continue
-            last_price[i] = price[window]
-            column = best_column(ev, price, site.h)
-            reduced = column.priced - convex[i]
-            if reduced < -RC_TOL * max(1.0, abs(outcome.objective)) / len(evs):
-                pool.add(i, column)
-                negative += reduced
-                added += 1
-        bound = max(bound, outcome.objective + negative)
-        if not added or outcome.objective - bound <= 0.1 * gap * abs(outcome.objective):
+        threshold = RC_TOL * max(1.0, abs(outcome.objective)) / len(evs)
+        which = _changed(evs, last_price, price)
+        values, columns = best_columns(evs, which, blocks, price, site.h, below=convex - threshold)
+        for i, column in columns.items():
+            pool.add(i, column)
+        priced = np.where(np.isnan(values), priced, values)
+        bound = max(bound, lagrangian_bound(site, outcome.duals[: site.n], priced))
+        if not columns or outcome.objective - bound <= 0.1 * gap * abs(outcome.objective):
             break
     return master, bound, rounds
 
@@ -168,10 +193,45 @@ def _within(objective: float, bound: float, gap: float) -> bool:
     return objective - bound <= gap * max(abs(objective), 1e-9) + 1e-6
 
 
+def _candidates(evs: list[FleetEV], dense: np.ndarray, owner: np.ndarray, use: np.ndarray) -> Candidates:
+    """The distinct blocks (first..last charging step) of the columns in ``use``, per EV."""
+    seen: set[tuple[int, int, int]] = set()
+    ev_l, first_l, last_l, min_l = [], [], [], []
+    for k in np.flatnonzero(use):
+        on = np.flatnonzero(dense[k] > 1e-9)
+        d = int(owner[k])
+        if not len(on):
+            continue
+        ev = evs[d]
+        span = (d, int(on[0]), int(on[-1])) if ev.no_pauses else (d, int(np.flatnonzero(ev.ub_kw > 0)[0]),
+                                                                   int(np.flatnonzero(ev.ub_kw > 0)[-1]))  # fmt: skip
+        if span not in seen:
+            seen.add(span)
+            ev_l.append(d)
+            first_l.append(span[1])
+            last_l.append(span[2])
+            min_l.append(ev.min_kw)
+    return Candidates(np.asarray(ev_l, int), np.asarray(first_l, int), np.asarray(last_l, int), np.asarray(min_l))
+
+
+def _block_mip(site, evs, pool: Pool, weights: np.ndarray, clock: _Deadline, gap: float):
+    dense, owner = pool.dense(), np.asarray(pool.owner)
+    cand = _candidates(evs, dense, owner, weights > 1e-6)
+    ub = np.vstack([ev.ub_kw for ev in evs])
+    tie = np.vstack([ev.tie for ev in evs])
+    args = (np.array([ev.need_kwh for ev in evs]), np.array([ev.cap_kwh for ev in evs]),
+            np.array([ev.penalty for ev in evs]))  # fmt: skip
+    time_s = min(0.8 * clock.left(), MIP_SHARE * clock.limit_s)
+    return clock.timed(solve_block_mip, site, ub, tie, *args, cand, time_s, gap)
+
+
 def _primal(site, evs, pool: Pool, master, bound: float, clock: _Deadline, gap: float):
-    profiles, owner, costs = pool.arrays()
-    dense = profiles.toarray()
-    weights = master.x[: len(costs)] if master is not None else np.zeros(len(costs))
+    pool.flush()
+    dense = pool.dense()
+    owner, costs = np.asarray(pool.owner), np.asarray(pool.costs)
+    weights = np.zeros(len(costs))
+    if master is not None:
+        weights[: len(master.x)] = master.x
     heaviest = np.full(len(evs), -1)
     best_w = np.full(len(evs), -1.0)
     for k in np.argsort(-weights, kind="stable"):
@@ -180,28 +240,26 @@ def _primal(site, evs, pool: Pool, master, bound: float, clock: _Deadline, gap: 
     power, short, objective = _dispatch(site, evs, dense[heaviest], clock)
     method = "round"
     if not _within(objective, bound, gap) and clock.left() > 0.1 * clock.limit_s:
-        fixed = np.zeros(len(costs), dtype=bool)
-        integral = best_w > 1 - 1e-6
-        fixed[heaviest[integral]] = True
-        chosen = clock.timed(
-            solve_master_mip, site, profiles, owner, costs, len(evs), fixed, 0.8 * clock.left(), gap
-        )  # fmt: skip
-        if chosen is not None and (chosen >= 0).all():
-            p2, s2, o2 = _dispatch(site, evs, dense[chosen], clock)
-            if o2 < objective:
-                power, short, objective, method = p2, s2, o2, "milp"
+        use = weights > 1e-6
+        use[heaviest] = True
+        found = _block_mip(site, evs, pool, use.astype(float), clock, gap)
+        if found is not None:
+            o2 = objective_value(site, evs, *found)
+            if o2 < objective - 1e-9:
+                power, short, objective, method = found[0], found[1], o2, "milp"
     return power, short, objective, method
 
 
 def solve_fleet(site: Site, evs: list[FleetEV], time_limit_s: float, gap: float) -> FleetOutcome:
     """Schedule the fleet (see the module docstring); ``gap`` is the relative gap to stop at."""
     clock = _Deadline(time_limit_s)
-    pool = Pool(site.n)
+    pool = Pool(Master(site, len(evs)))
+    blocks = enumerate_blocks(evs, site.h)
+    _, selfish = best_columns(evs, np.arange(len(evs)), blocks, site.cons, site.h)
     for i, ev in enumerate(evs):
         pool.add(i, Column(np.zeros(site.n), ev.penalty * ev.need_kwh, 0.0, ev.need_kwh))
-        selfish = best_column(ev, site.cons, site.h)
-        if selfish.power_kw.any():
-            pool.add(i, selfish)
-    master, bound, rounds = _generate(site, evs, pool, clock, gap)
+        if selfish[i].power_kw.any():
+            pool.add(i, selfish[i])
+    master, bound, rounds = _generate(site, evs, pool, blocks, clock, gap)
     power, short, objective, method = _primal(site, evs, pool, master, bound, clock, gap)
     return FleetOutcome(power, short, objective, bound, f"fleet-cg+{method}", rounds, clock.solver_s, len(pool.costs))
