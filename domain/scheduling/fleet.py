@@ -37,6 +37,7 @@ PRICE_TOL = 1e-7
 RC_TOL = 1e-6
 MAX_ROUNDS = 200
 MIP_SHARE = 0.25
+RELAX_SHARE = 0.15
 
 
 class Pool:
@@ -134,9 +135,10 @@ def _generate(site: Site, evs: list[FleetEV], pool: Pool, blocks: Blocks, clock:
     """Column generation; returns (last master outcome, best proven bound, rounds)."""
     last_price: list[np.ndarray | None] = [None] * len(evs)
     priced = np.full(len(evs), -np.inf)
-    bound, master, rounds = -np.inf, None, 0
-    while rounds < MAX_ROUNDS and clock.left(CG_SHARE) > 0:
+    bound, master, rounds, last_round_s = -np.inf, None, 0, 0.0
+    while rounds < MAX_ROUNDS and clock.left(CG_SHARE) > last_round_s:
         rounds += 1
+        round_started = time.perf_counter()
         pool.flush()
         outcome = clock.timed(pool.master.solve, clock.left(CG_SHARE))
         if not outcome.ok:
@@ -151,6 +153,7 @@ def _generate(site: Site, evs: list[FleetEV], pool: Pool, blocks: Blocks, clock:
             pool.add(i, column)
         priced = np.where(np.isnan(values), priced, values)
         bound = max(bound, lagrangian_bound(site, outcome.duals[: site.n], priced))
+        last_round_s = time.perf_counter() - round_started
         if not columns or outcome.objective - bound <= 0.1 * gap * abs(outcome.objective):
             break
     return master, bound, rounds
@@ -187,6 +190,19 @@ def _dispatch(site: Site, evs: list[FleetEV], columns: np.ndarray, clock: _Deadl
         short = np.maximum(need - columns.sum(axis=1) * site.h, 0.0)
     power = np.clip(power, 0.0, None)
     return power, short, objective_value(site, evs, power, short)
+
+
+def _relaxed_price(site: Site, evs: list[FleetEV], clock: _Deadline) -> np.ndarray | None:
+    """Site prices (EUR/MWh) from the duals of the continuous relaxation (no minimum power, pauses
+    allowed): a warm start for column generation, near the final duals when the site is congested."""
+    ub = np.vstack([ev.ub_kw for ev in evs])
+    tie = np.vstack([ev.tie for ev in evs])
+    need = np.array([ev.need_kwh for ev in evs])
+    cap = np.array([ev.cap_kwh for ev in evs])
+    penalty = np.array([ev.penalty for ev in evs])
+    outcome, _, _ = clock.timed(solve_dispatch, site, np.zeros_like(ub), ub, tie, need, cap, penalty,
+                                max(clock.left(RELAX_SHARE), 0.05))  # fmt: skip
+    return -outcome.duals[: site.n] / site.h if outcome.ok else None
 
 
 def _within(objective: float, bound: float, gap: float) -> bool:
@@ -255,11 +271,14 @@ def solve_fleet(site: Site, evs: list[FleetEV], time_limit_s: float, gap: float)
     clock = _Deadline(time_limit_s)
     pool = Pool(Master(site, len(evs)))
     blocks = enumerate_blocks(evs, site.h)
-    _, selfish = best_columns(evs, np.arange(len(evs)), blocks, site.cons, site.h)
+    everyone = np.arange(len(evs))
     for i, ev in enumerate(evs):
         pool.add(i, Column(np.zeros(site.n), ev.penalty * ev.need_kwh, 0.0, ev.need_kwh))
-        if selfish[i].power_kw.any():
-            pool.add(i, selfish[i])
+    for price in (site.cons, _relaxed_price(site, evs, clock)):
+        if price is not None:
+            for i, column in best_columns(evs, everyone, blocks, price, site.h)[1].items():
+                if column.power_kw.any():
+                    pool.add(i, column)
     master, bound, rounds = _generate(site, evs, pool, blocks, clock, gap)
     power, short, objective, method = _primal(site, evs, pool, master, bound, clock, gap)
     return FleetOutcome(power, short, objective, bound, f"fleet-cg+{method}", rounds, clock.solver_s, len(pool.costs))

@@ -201,9 +201,10 @@ def solve_dispatch(site: Site, lo: np.ndarray, hi: np.ndarray, tie: np.ndarray, 
     lb = np.concatenate([lo[ee, tt], np.zeros(n_ev), lb_s])
     ub = np.concatenate([hi[ee, tt], np.full(n_ev, np.inf), ub_s])
     h = quiet_highs(time_s)
+    h.setOptionValue("presolve", "off")  # measured: halves the time of this transportation-like LP
     matrix = sp.vstack([a_eq, a_ub], format="csc")
     load(h, c, lb, ub, matrix, np.concatenate([b_eq, np.full(len(b_ub), -np.inf)]), np.concatenate([b_eq, b_ub]))
-    outcome = run(h)
+    outcome = run(h, with_duals=True)
     power = np.where(free, 0.0, lo)
     if not outcome.ok:
         return outcome, power, np.maximum(need - fixed_energy, 0.0)

@@ -150,6 +150,20 @@ def _capacity(value: Varying | None, fallback: np.ndarray, grid: Grid) -> np.nda
     return np.where(np.isnan(out), fallback, out)
 
 
+NOMINAL_VOLTAGE_V = 230.0
+MIN_CURRENT_A = 6.0
+"""IEC 61851: the lowest charging current an EVSE may signal is 6 A per phase."""
+SINGLE_PHASE_MAX_KW = 7.4
+"""Above this charging capacity (32 A x 230 V) a charger is taken to be three-phase."""
+
+
+def default_min_charging_power_kw(top_kw: float) -> float:
+    """The minimum power of no-pauses charging when the flex-model gives none (kW): 6 A per phase
+    at 230 V — 1.38 kW single-phase, 4.14 kW three-phase (capacity above 7.4 kW) — capped at ``top_kw``."""
+    phases = 3 if top_kw > SINGLE_PHASE_MAX_KW + 1e-9 else 1
+    return min(phases * MIN_CURRENT_A * NOMINAL_VOLTAGE_V / 1e3, top_kw)
+
+
 def device_problem(model: DeviceFlexModel, grid: Grid) -> DeviceProblem:
     """Put one parsed device on the grid (capacities fall back to power-capacity, then 0 kW)."""
     power = on_grid(model.power_capacity_kw, grid, default=0.0)
@@ -159,6 +173,9 @@ def device_problem(model: DeviceFlexModel, grid: Grid) -> DeviceProblem:
     modes = tuple(m for m in model.charging_modes_kw if m > 0)
     if model.charging_modes_kw and model.min_charging_power_kw > 0:
         modes = tuple(m for m in modes if m >= model.min_charging_power_kw)
+    minimum = model.min_charging_power_kw
+    if model.no_pauses and minimum <= 0 and not modes:
+        minimum = default_min_charging_power_kw(float(consumption.max(initial=0.0)))
     return DeviceProblem(
         device_id=model.device_id,
         power_min_kw=-production,
@@ -174,8 +191,9 @@ def device_problem(model: DeviceFlexModel, grid: Grid) -> DeviceProblem:
         storage_efficiency=model.storage_efficiency,
         prefer_charging_sooner=model.prefer_charging_sooner,
         charging_modes_kw=modes,
-        min_charging_power_kw=model.min_charging_power_kw,
+        min_charging_power_kw=minimum,
         no_pauses=model.no_pauses,
+        start_at_arrival=model.start_at_arrival,
     )
 
 
