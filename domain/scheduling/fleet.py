@@ -38,6 +38,8 @@ RC_TOL = 1e-6
 MAX_ROUNDS = 200
 MIP_SHARE = 0.25
 RELAX_SHARE = 0.15
+EXACT_BLOCKS = 3000
+"""Up to this many blocks in all, the block MILP takes every block: exact, with a global bound."""
 
 
 class Pool:
@@ -230,18 +232,26 @@ def _candidates(evs: list[FleetEV], dense: np.ndarray, owner: np.ndarray, use: n
     return Candidates(np.asarray(ev_l, int), np.asarray(first_l, int), np.asarray(last_l, int), np.asarray(min_l))
 
 
-def _block_mip(site, evs, pool: Pool, weights: np.ndarray, clock: _Deadline, gap: float):
-    dense, owner = pool.dense(), np.asarray(pool.owner)
-    cand = _candidates(evs, dense, owner, weights > 1e-6)
+def _all_blocks(evs: list[FleetEV], blocks: Blocks) -> Candidates:
+    first = blocks.w0[blocks.ev] + blocks.a
+    return Candidates(blocks.ev, first, blocks.w0[blocks.ev] + blocks.e - 1, np.array([e.min_kw for e in evs])[blocks.ev])
+
+
+def _block_mip(site, evs, pool: Pool, blocks: Blocks, use: np.ndarray, clock: _Deadline, gap: float):
+    """The block MILP over the candidate blocks; returns (powers, shortfalls, bound, exact) or None."""
+    exact = len(blocks.ev) <= EXACT_BLOCKS
+    cand = _all_blocks(evs, blocks) if exact else _candidates(evs, pool.dense(), np.asarray(pool.owner), use)
     ub = np.vstack([ev.ub_kw for ev in evs])
     tie = np.vstack([ev.tie for ev in evs])
     args = (np.array([ev.need_kwh for ev in evs]), np.array([ev.cap_kwh for ev in evs]),
             np.array([ev.penalty for ev in evs]))  # fmt: skip
     time_s = min(0.8 * clock.left(), MIP_SHARE * clock.limit_s)
-    return clock.timed(solve_block_mip, site, ub, tie, *args, cand, time_s, gap)
+    found = clock.timed(solve_block_mip, site, ub, tie, *args, cand, time_s, gap)
+    return None if found is None else (*found, exact)
 
 
-def _primal(site, evs, pool: Pool, master, bound: float, clock: _Deadline, gap: float):
+def _primal(site, evs, pool: Pool, blocks: Blocks, master, bound: float, clock: _Deadline, gap: float):
+    """(powers, shortfalls, objective, method, bound): rounding + dispatch, then the block MILP."""
     pool.flush()
     dense = pool.dense()
     owner, costs = np.asarray(pool.owner), np.asarray(pool.costs)
@@ -258,12 +268,14 @@ def _primal(site, evs, pool: Pool, master, bound: float, clock: _Deadline, gap: 
     if not _within(objective, bound, gap) and clock.left() > 0.1 * clock.limit_s:
         use = weights > 1e-6
         use[heaviest] = True
-        found = _block_mip(site, evs, pool, use.astype(float), clock, gap)
+        found = _block_mip(site, evs, pool, blocks, use, clock, gap)
         if found is not None:
-            o2 = objective_value(site, evs, *found)
+            o2 = objective_value(site, evs, found[0], found[1])
+            if found[3]:  # every block was a candidate: the MILP bound holds for the whole problem
+                bound = max(bound, found[2])
             if o2 < objective - 1e-9:
                 power, short, objective, method = found[0], found[1], o2, "milp"
-    return power, short, objective, method
+    return power, short, objective, method, bound
 
 
 def solve_fleet(site: Site, evs: list[FleetEV], time_limit_s: float, gap: float) -> FleetOutcome:
@@ -280,5 +292,5 @@ def solve_fleet(site: Site, evs: list[FleetEV], time_limit_s: float, gap: float)
                 if column.power_kw.any():
                     pool.add(i, column)
     master, bound, rounds = _generate(site, evs, pool, blocks, clock, gap)
-    power, short, objective, method = _primal(site, evs, pool, master, bound, clock, gap)
+    power, short, objective, method, bound = _primal(site, evs, pool, blocks, master, bound, clock, gap)
     return FleetOutcome(power, short, objective, bound, f"fleet-cg+{method}", rounds, clock.solver_s, len(pool.costs))

@@ -253,7 +253,9 @@ def solve_block_mip(site: Site, ub, tie, need, cap, penalty, cand: Candidates, t
     """Choose one candidate block per EV (binaries) and the powers within it (kW), jointly.
 
     ``ub`` / ``tie`` (E, n); ``need`` / ``cap`` / ``penalty`` (E,) as in :func:`solve_dispatch`.
-    Returns (powers (E, n), shortfalls (E,)) or None when no solution was found in time.
+    Returns (powers (E, n), shortfalls (E,), proven lower bound of this MILP (milli-EUR)) or
+    None when no solution was found in time. With every feasible block as a candidate, the MILP
+    is exact and its bound holds for the whole problem.
     """
     n_ev, n = ub.shape
     nb = len(cand.ev)
@@ -294,4 +296,7 @@ def solve_block_mip(site: Site, ub, tie, need, cap, penalty, cand: Candidates, t
         return None
     power = np.zeros((n_ev, n))
     power[dd, tt] = np.clip(out.x[p0:s0], 0.0, None)
-    return power, np.clip(out.x[s0:site0], 0.0, None)
+    info = h.getInfo()
+    bound = info.mip_dual_bound if h.getModelStatus() != highspy.HighsModelStatus.kOptimal else min(
+        info.mip_dual_bound, info.objective_function_value)  # fmt: skip
+    return power, np.clip(out.x[s0:site0], 0.0, None), float(bound)
