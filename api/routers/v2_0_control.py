@@ -36,7 +36,14 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
-from api.routers.schedule_common import WAITING, failure_message, schedule_window, wait_for_outcome, wait_for_schedule
+from api.routers.schedule_common import (
+    WAITING,
+    failure_message,
+    public_scheduling_result,
+    schedule_window,
+    wait_for_outcome,
+    wait_for_schedule,
+)
 from api.routers.v2_0_common import (
     PROCESSED,
     authenticate,
@@ -231,7 +238,7 @@ async def get_device_message(request: Request, authorization: Annotated[str | No
             "start": start.isoformat(),
             "duration": format_duration(window),
             "unit": unit,
-            "scheduling_result": schedule["result"],
+            "scheduling_result": public_scheduling_result(schedule),
             **PROCESSED,
         }
 

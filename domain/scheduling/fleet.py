@@ -234,7 +234,8 @@ def _candidates(evs: list[FleetEV], dense: np.ndarray, owner: np.ndarray, use: n
 
 def _all_blocks(evs: list[FleetEV], blocks: Blocks) -> Candidates:
     first = blocks.w0[blocks.ev] + blocks.a
-    return Candidates(blocks.ev, first, blocks.w0[blocks.ev] + blocks.e - 1, np.array([e.min_kw for e in evs])[blocks.ev])
+    minimum = np.array([e.min_kw for e in evs])[blocks.ev]
+    return Candidates(blocks.ev, first, blocks.w0[blocks.ev] + blocks.e - 1, minimum)
 
 
 def _block_mip(site, evs, pool: Pool, blocks: Blocks, use: np.ndarray, clock: _Deadline, gap: float):

@@ -226,8 +226,8 @@ class Candidates:
 def _power_entries(cand: Candidates, n_ev: int, n: int) -> np.ndarray:
     """(n_ev, n) index of each EV's power column at a step (-1: no candidate block covers it)."""
     covered = np.zeros((n_ev, n), dtype=bool)
-    for d, f, l in zip(cand.ev, cand.first, cand.last, strict=True):
-        covered[d, f : l + 1] = True
+    for d, f, last in zip(cand.ev, cand.first, cand.last, strict=True):
+        covered[d, f : last + 1] = True
     index = np.full((n_ev, n), -1)
     index[covered] = np.arange(int(covered.sum()))
     return index
@@ -236,12 +236,12 @@ def _power_entries(cand: Candidates, n_ev: int, n: int) -> np.ndarray:
 def _block_triplets(cand: Candidates, index: np.ndarray, ub: np.ndarray, x0: int):
     """Coefficients of the block binaries in the power rows: (-ub) on ``p <= ub x``, (-min) on ``p >= min x``."""
     rows_hi, cols_hi, vals_hi, rows_lo, cols_lo, vals_lo = [], [], [], [], [], []
-    for b, (d, f, l, m) in enumerate(zip(cand.ev, cand.first, cand.last, cand.min_kw, strict=True)):
-        steps = np.arange(f, l + 1)
+    for b, (d, f, last, m) in enumerate(zip(cand.ev, cand.first, cand.last, cand.min_kw, strict=True)):
+        steps = np.arange(f, last + 1)
         rows_hi.append(index[d, steps])
         cols_hi.append(np.full(len(steps), x0 + b))
         vals_hi.append(-ub[d, steps])
-        if m > 0 and l > f:
+        if m > 0 and last > f:
             rows_lo.append(index[d, steps[:-1]])
             cols_lo.append(np.full(len(steps) - 1, x0 + b))
             vals_lo.append(np.full(len(steps) - 1, -m))
@@ -272,9 +272,10 @@ def solve_block_mip(site: Site, ub, tie, need, cap, penalty, cand: Candidates, t
     lo_rows = sp.coo_matrix((np.concatenate([np.ones(npw), vl]), (np.concatenate([np.arange(npw), rl]),
                             np.concatenate([p0 + np.arange(npw), cl]))), shape=(npw, ncol))  # fmt: skip
     one = sp.coo_matrix((np.ones(nb), (cand.ev, x0 + np.arange(nb))), shape=(n_ev, ncol))
-    energy = sp.coo_matrix((np.concatenate([np.full(npw, site.h), np.ones(n_ev)]),
-                            (np.concatenate([dd, np.arange(n_ev)]), np.concatenate([p0 + np.arange(npw), s0 + np.arange(n_ev)]))),
-                           shape=(n_ev, ncol))  # fmt: skip
+    energy_rows = np.concatenate([dd, np.arange(n_ev)])
+    energy_cols = np.concatenate([p0 + np.arange(npw), s0 + np.arange(n_ev)])
+    energy_vals = np.concatenate([np.full(npw, site.h), np.ones(n_ev)])
+    energy = sp.coo_matrix((energy_vals, (energy_rows, energy_cols)), shape=(n_ev, ncol))
     energy_cap = sp.coo_matrix((np.full(npw, site.h), (dd, p0 + np.arange(npw))), shape=(n_ev, ncol))
     balance = sp.hstack([sp.coo_matrix((np.ones(npw), (tt, p0 + np.arange(npw))), shape=(n, site0)),
                          site.balance_block()])  # fmt: skip

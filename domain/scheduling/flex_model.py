@@ -107,6 +107,10 @@ def _check_fields(data: object, path: str, allowed: frozenset[str]) -> Mapping[s
     return data
 
 
+def _type_of(device: object, types: Mapping[int | str, str]) -> str | None:
+    return types.get(device.get("sensor")) if isinstance(device, Mapping) else None  # type: ignore[arg-type]
+
+
 def parse_flex_model(
     data: object,
     resolve_sensor: SensorResolver | None = None,
@@ -118,12 +122,11 @@ def parse_flex_model(
     """
     types = asset_types or {}
     if isinstance(data, Mapping):
-        return (parse_device(data, "flex-model", resolve_sensor, types.get(data.get("sensor"))),)  # type: ignore[arg-type]
+        return (parse_device(data, "flex-model", resolve_sensor, _type_of(data, types)),)
     if not isinstance(data, list | tuple) or not data:
         raise FlexModelError("flex-model", INVALID_VALUE, "expected a device object or a non-empty list of them")
     return tuple(
-        parse_device(d, f"flex-model[{i}]", resolve_sensor, types.get(d.get("sensor")) if isinstance(d, Mapping) else None)
-        for i, d in enumerate(data)
+        parse_device(d, f"flex-model[{i}]", resolve_sensor, _type_of(d, types)) for i, d in enumerate(data)
     )
 
 

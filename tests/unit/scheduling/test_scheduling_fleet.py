@@ -176,14 +176,18 @@ def _combo_lp(site: Site, evs, lo: np.ndarray, hi: np.ndarray) -> float:
 SMALL_PRICES = [90, 60, 40, 35, 50, 120, 150, 45, 30]
 
 
+MIN_4 = {"min-charging-power": "4.14 kW"}
+MIN_1 = {"min-charging-power": "1.38 kW"}
+
+
 @pytest.mark.parametrize(
     "models, limit_kw",
     [
-        ([ev("a", 0, 5, 3.0, **{"min-charging-power": "4.14 kW"}), ev("b", 3, 9, 4.2, **{"min-charging-power": "1.38 kW"})], 9.0),
-        ([ev("a", 0, 6, 0.3, **{"min-charging-power": "1.38 kW"}), ev("b", 2, 9, 5.0, **{"start-at-arrival": True})], 8.0),
+        ([ev("a", 0, 5, 3.0, **MIN_4), ev("b", 3, 9, 4.2, **MIN_1)], 9.0),
+        ([ev("a", 0, 6, 0.3, **MIN_1), ev("b", 2, 9, 5.0, **{"start-at-arrival": True})], 8.0),
         ([ev("a", 1, 8, 2.0, power="11 kW"), ev("b", 2, 9, 2.6, power="11 kW")], 12.0),
     ],
-)  # fmt: skip
+)
 def test_small_fleets_reach_the_exact_optimum(models, limit_kw):
     prob = problem(models, SMALL_PRICES, 9, **{"site-power-capacity": f"{limit_kw} kW"})
     result = solve(prob, time_limit_s=10)
@@ -219,7 +223,7 @@ def test_a_tiny_time_limit_still_reports_honestly():
     for i in range(150):
         arrive = int(rng.integers(0, 40))
         depart = min(arrive + int(rng.integers(12, 40)), 96)
-        models.append(ev(f"ev{i}", arrive, depart, round(float(rng.uniform(3, 20)), 2), **{"min-charging-power": "1.38 kW"}))
+        models.append(ev(f"ev{i}", arrive, depart, round(float(rng.uniform(3, 20)), 2), **MIN_1))
     prices = np.repeat(80 + 40 * np.sin(np.arange(24) / 3.0), 4)
     prob = problem(models, prices, 96, **{"site-power-capacity": "250 kW"})
     result = solve(prob, time_limit_s=0.05, relative_gap=1e-6)
