@@ -31,6 +31,7 @@ import numpy as np
 from domain.scheduling.fleet_lp import Candidates, Master, Site, solve_block_mip, solve_dispatch
 from domain.scheduling.fleet_model import FleetEV
 from domain.scheduling.fleet_pricing import Blocks, Column, best_columns, enumerate_blocks
+from domain.scheduling.greedy import fill
 
 CG_SHARE = 0.5
 PRICE_TOL = 1e-7
@@ -207,6 +208,29 @@ def _relaxed_price(site: Site, evs: list[FleetEV], clock: _Deadline) -> np.ndarr
     return -outcome.duals[: site.n] / site.h if outcome.ok else None
 
 
+def _greedy_columns(site: Site, evs: list[FleetEV], price: np.ndarray) -> dict[int, Column]:
+    """A site-feasible start: earliest departure first, each EV's cheapest block at ``price``
+    within the capacity the EVs before it left (:func:`.greedy.fill`), full power but the last step."""
+    remaining = site.cap_cons - site.inflexible
+    departure = [int(np.flatnonzero(ev.ub_kw > 0)[-1]) if ev.ub_kw.any() else 0 for ev in evs]
+    out: dict[int, Column] = {}
+    for i in np.argsort(departure, kind="stable"):
+        ev = evs[i]
+        room = np.minimum(ev.ub_kw, np.clip(remaining, 0.0, None))
+        power = fill(room, price + ev.tie, ev.need_kwh / site.h, (), ev.min_kw, ev.no_pauses)
+        on = np.flatnonzero(power > 0)
+        excess = power.sum() * site.h - ev.cap_kwh
+        if len(on) and excess > 0:  # the last step may deliver less than the minimum
+            power[on[-1]] = max(power[on[-1]] - excess / site.h, 0.0)
+        if not power.any():
+            continue
+        short = max(ev.need_kwh - power.sum() * site.h, 0.0)
+        cost = float(ev.tie @ power) * site.h + ev.penalty * short
+        out[int(i)] = Column(power, cost, cost, short)
+        remaining = remaining - power
+    return out
+
+
 def _within(objective: float, bound: float, gap: float) -> bool:
     return objective - bound <= gap * max(abs(objective), 1e-9) + 1e-6
 
@@ -287,11 +311,12 @@ def solve_fleet(site: Site, evs: list[FleetEV], time_limit_s: float, gap: float)
     everyone = np.arange(len(evs))
     for i, ev in enumerate(evs):
         pool.add(i, Column(np.zeros(site.n), ev.penalty * ev.need_kwh, 0.0, ev.need_kwh))
-    for price in (site.cons, _relaxed_price(site, evs, clock)):
-        if price is not None:
-            for i, column in best_columns(evs, everyone, blocks, price, site.h)[1].items():
-                if column.power_kw.any():
-                    pool.add(i, column)
+    for i, column in best_columns(evs, everyone, blocks, site.cons, site.h)[1].items():
+        if column.power_kw.any():
+            pool.add(i, column)
+    relaxed = _relaxed_price(site, evs, clock)
+    for i, column in _greedy_columns(site, evs, site.cons if relaxed is None else relaxed).items():
+        pool.add(i, column)
     master, bound, rounds = _generate(site, evs, pool, blocks, clock, gap)
     power, short, objective, method, bound = _primal(site, evs, pool, blocks, master, bound, clock, gap)
     return FleetOutcome(power, short, objective, bound, f"fleet-cg+{method}", rounds, clock.solver_s, len(pool.costs))
