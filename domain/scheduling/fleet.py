@@ -39,6 +39,7 @@ RC_TOL = 1e-6
 MAX_ROUNDS = 200
 MIP_SHARE = 0.25
 RELAX_SHARE = 0.15
+FIRST_MASTER_SHARE = 0.7
 EXACT_BLOCKS = 3000
 """Up to this many blocks in all, the block MILP takes every block: exact, with a global bound."""
 
@@ -52,6 +53,8 @@ class Pool:
         self.owner: list[int] = []
         self.costs: list[float] = []
         self._pending = 0
+        self.fallback: dict[int, int] = {}
+        """Per EV, the column to take when the master LP has no solution (the site-feasible start)."""
 
     def add(self, ev: int, column: Column) -> None:
         self.rows.append(column.power_kw)
@@ -139,11 +142,11 @@ def _generate(site: Site, evs: list[FleetEV], pool: Pool, blocks: Blocks, clock:
     last_price: list[np.ndarray | None] = [None] * len(evs)
     priced = np.full(len(evs), -np.inf)
     bound, master, rounds, last_round_s = -np.inf, None, 0, 0.0
-    while rounds < MAX_ROUNDS and clock.left(CG_SHARE) > last_round_s:
+    while rounds < MAX_ROUNDS and (master is None or clock.left(CG_SHARE) > last_round_s):
         rounds += 1
         round_started = time.perf_counter()
         pool.flush()
-        outcome = clock.timed(pool.master.solve, clock.left(CG_SHARE))
+        outcome = clock.timed(pool.master.solve, clock.left(CG_SHARE if master is not None else FIRST_MASTER_SHARE))
         if not outcome.ok:
             break
         master = outcome
@@ -219,6 +222,8 @@ def _greedy_columns(site: Site, evs: list[FleetEV], price: np.ndarray) -> dict[i
         room = np.minimum(ev.ub_kw, np.clip(remaining, 0.0, None))
         power = fill(room, price + ev.tie, ev.need_kwh / site.h, (), ev.min_kw, ev.no_pauses)
         on = np.flatnonzero(power > 0)
+        if ev.start_at_arrival and len(on) and on[0] != np.flatnonzero(ev.ub_kw > 0)[0]:
+            continue  # not a block this EV may take
         excess = power.sum() * site.h - ev.cap_kwh
         if len(on) and excess > 0:  # the last step may deliver less than the minimum
             power[on[-1]] = max(power[on[-1]] - excess / site.h, 0.0)
@@ -283,6 +288,8 @@ def _primal(site, evs, pool: Pool, blocks: Blocks, master, bound: float, clock: 
     weights = np.zeros(len(costs))
     if master is not None:
         weights[: len(master.x)] = master.x
+    else:  # no master solution in time: the site-feasible greedy start
+        weights[list(pool.fallback.values())] = 1.0
     heaviest = np.full(len(evs), -1)
     best_w = np.full(len(evs), -1.0)
     for k in np.argsort(-weights, kind="stable"):
@@ -316,6 +323,7 @@ def solve_fleet(site: Site, evs: list[FleetEV], time_limit_s: float, gap: float)
             pool.add(i, column)
     relaxed = _relaxed_price(site, evs, clock)
     for i, column in _greedy_columns(site, evs, site.cons if relaxed is None else relaxed).items():
+        pool.fallback[i] = len(pool.costs)
         pool.add(i, column)
     master, bound, rounds = _generate(site, evs, pool, blocks, clock, gap)
     power, short, objective, method, bound = _primal(site, evs, pool, blocks, master, bound, clock, gap)

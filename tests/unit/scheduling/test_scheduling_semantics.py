@@ -88,3 +88,15 @@ def test_the_per_step_model_reports_the_gap_it_proved():
     assert result.mip_gap == pytest.approx((result.objective_eur - result.bound_eur) / abs(result.objective_eur),
                                            abs=1e-9)  # fmt: skip
     assert (result.status == "optimal") == (result.mip_gap <= 1e-4 + 1e-9)
+
+
+def test_the_per_step_model_also_lets_the_last_step_deliver_less_than_the_minimum():
+    battery = {"sensor": "battery", "soc-at-start": "20 kWh", "soc-max": "40 kWh", "power-capacity": "10 kW",
+               "roundtrip-efficiency": "90%"}  # fmt: skip
+    result = schedule([battery, ev(0.3, **{"min-charging-power": "1.38 kW"})], **{"site-power-capacity": "12 kW"})
+    assert not result.method.startswith("fleet")
+    charging = result.device("ev")
+    assert not [u for u in result.unmet if u.device_id == "ev"]
+    assert charging.soc_kwh[-1] == pytest.approx(0.3, abs=1e-4)
+    on = np.flatnonzero(charging.power_kw > 1e-6)
+    assert np.all(np.diff(on) == 1) and np.all(charging.power_kw[on[:-1]] >= 1.38 - 1e-6)
