@@ -280,6 +280,16 @@ def _block_mip(site, evs, pool: Pool, blocks: Blocks, use: np.ndarray, clock: _D
     return None if found is None else (*found, exact)
 
 
+def _start_profiles(evs: list[FleetEV], pool: Pool, dense: np.ndarray) -> np.ndarray | None:
+    """The greedy start's profile per EV (zero where it has none), or None without a start."""
+    if not pool.fallback:
+        return None
+    profiles = np.zeros((len(evs), dense.shape[1]))
+    for i, k in pool.fallback.items():
+        profiles[i] = dense[k]
+    return profiles
+
+
 def _primal(site, evs, pool: Pool, blocks: Blocks, master, bound: float, clock: _Deadline, gap: float):
     """(powers, shortfalls, objective, method, bound): rounding + dispatch, then the block MILP."""
     pool.flush()
@@ -297,6 +307,11 @@ def _primal(site, evs, pool: Pool, blocks: Blocks, master, bound: float, clock: 
             best_w[owner[k]], heaviest[owner[k]] = weights[k], k
     power, short, objective = _dispatch(site, evs, dense[heaviest], clock)
     method = "round"
+    start = _start_profiles(evs, pool, dense)
+    if not _within(objective, bound, gap) and clock.left() > 0.1 * clock.limit_s and start is not None:
+        p2, s2, o2 = _dispatch(site, evs, start, clock)  # column generation stopped early: the greedy start
+        if o2 < objective - 1e-9:
+            power, short, objective, method = p2, s2, o2, "greedy"
     if not _within(objective, bound, gap) and clock.left() > 0.1 * clock.limit_s:
         use = weights > 1e-6
         use[heaviest] = True
@@ -315,12 +330,8 @@ def solve_fleet(site: Site, evs: list[FleetEV], time_limit_s: float, gap: float)
     clock = _Deadline(time_limit_s)
     pool = Pool(Master(site, len(evs)))
     blocks = enumerate_blocks(evs, site.h)
-    everyone = np.arange(len(evs))
     for i, ev in enumerate(evs):
         pool.add(i, Column(np.zeros(site.n), ev.penalty * ev.need_kwh, 0.0, ev.need_kwh))
-    for i, column in best_columns(evs, everyone, blocks, site.cons, site.h)[1].items():
-        if column.power_kw.any():
-            pool.add(i, column)
     relaxed = _relaxed_price(site, evs, clock)
     for i, column in _greedy_columns(site, evs, site.cons if relaxed is None else relaxed).items():
         pool.fallback[i] = len(pool.costs)

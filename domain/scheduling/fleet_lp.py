@@ -249,6 +249,31 @@ def _block_triplets(cand: Candidates, index: np.ndarray, ub: np.ndarray, x0: int
     return (cat(rows_hi), cat(cols_hi), cat(vals_hi)), (cat(rows_lo), cat(cols_lo), cat(vals_lo))
 
 
+def _block_matrix(site: Site, ub: np.ndarray, cand: Candidates, index, dd, tt) -> sp.csc_matrix:
+    """Rows: p <= ub x; p >= min x; one block per EV; energy + short >= need; energy <= cap; balance.
+    Columns: block binaries (B), powers (P, in ``index`` order), shortfalls (E), the site's (4n)."""
+    n_ev, n = ub.shape
+    nb, npw = len(cand.ev), len(dd)
+    p0, s0, site0 = nb, nb + npw, nb + npw + n_ev
+    ncol = site0 + 4 * n
+    powers = p0 + np.arange(npw)
+
+    def rows_with_powers(triplets) -> sp.coo_matrix:
+        r, c, v = triplets
+        return sp.coo_matrix((np.concatenate([np.ones(npw), v]), (np.concatenate([np.arange(npw), r]),
+                             np.concatenate([powers, c]))), shape=(npw, ncol))  # fmt: skip
+
+    below_top, above_min = _block_triplets(cand, index, ub, 0)
+    one = sp.coo_matrix((np.ones(nb), (cand.ev, np.arange(nb))), shape=(n_ev, ncol))
+    energy = sp.coo_matrix((np.concatenate([np.full(npw, site.h), np.ones(n_ev)]),
+                            (np.concatenate([dd, np.arange(n_ev)]), np.concatenate([powers, s0 + np.arange(n_ev)]))),
+                           shape=(n_ev, ncol))  # fmt: skip
+    energy_cap = sp.coo_matrix((np.full(npw, site.h), (dd, powers)), shape=(n_ev, ncol))
+    balance = sp.hstack([sp.coo_matrix((np.ones(npw), (tt, powers)), shape=(n, site0)), site.balance_block()])
+    parts = [rows_with_powers(below_top), rows_with_powers(above_min), one, energy, energy_cap, balance]
+    return sp.vstack(parts, format="csc")
+
+
 def solve_block_mip(site: Site, ub, tie, need, cap, penalty, cand: Candidates, time_s: float, gap: float):
     """Choose one candidate block per EV (binaries) and the powers within it (kW), jointly.
 
@@ -264,22 +289,7 @@ def solve_block_mip(site: Site, ub, tie, need, cap, penalty, cand: Candidates, t
     order = np.argsort(index[dd, tt])
     dd, tt = dd[order], tt[order]
     npw = len(dd)
-    x0, p0, s0, site0 = 0, nb, nb + npw, nb + npw + n_ev
-    ncol = site0 + 4 * n
-    (rh, ch, vh), (rl, cl, vl) = _block_triplets(cand, index, ub, x0)
-    hi_rows = sp.coo_matrix((np.concatenate([np.ones(npw), vh]), (np.concatenate([np.arange(npw), rh]),
-                            np.concatenate([p0 + np.arange(npw), ch]))), shape=(npw, ncol))  # fmt: skip
-    lo_rows = sp.coo_matrix((np.concatenate([np.ones(npw), vl]), (np.concatenate([np.arange(npw), rl]),
-                            np.concatenate([p0 + np.arange(npw), cl]))), shape=(npw, ncol))  # fmt: skip
-    one = sp.coo_matrix((np.ones(nb), (cand.ev, x0 + np.arange(nb))), shape=(n_ev, ncol))
-    energy_rows = np.concatenate([dd, np.arange(n_ev)])
-    energy_cols = np.concatenate([p0 + np.arange(npw), s0 + np.arange(n_ev)])
-    energy_vals = np.concatenate([np.full(npw, site.h), np.ones(n_ev)])
-    energy = sp.coo_matrix((energy_vals, (energy_rows, energy_cols)), shape=(n_ev, ncol))
-    energy_cap = sp.coo_matrix((np.full(npw, site.h), (dd, p0 + np.arange(npw))), shape=(n_ev, ncol))
-    balance = sp.hstack([sp.coo_matrix((np.ones(npw), (tt, p0 + np.arange(npw))), shape=(n, site0)),
-                         site.balance_block()])  # fmt: skip
-    matrix = sp.vstack([hi_rows, lo_rows, one, energy, energy_cap, balance], format="csc")
+    s0, site0 = nb + npw, nb + npw + n_ev
     inf = np.inf
     row_lo = np.concatenate([np.full(npw, -inf), np.zeros(npw), np.full(n_ev, -inf), need, np.full(n_ev, -inf),
                              -site.inflexible])  # fmt: skip
@@ -291,13 +301,12 @@ def solve_block_mip(site: Site, ub, tie, need, cap, penalty, cand: Candidates, t
     ubs = np.concatenate([np.ones(nb), ub[dd, tt], np.full(n_ev, inf), ub_s])
     h = quiet_highs(time_s)
     h.setOptionValue("mip_rel_gap", gap)
-    load(h, c, lb, ubs, matrix, row_lo, row_hi, integer=np.arange(nb))
+    load(h, c, lb, ubs, _block_matrix(site, ub, cand, index, dd, tt), row_lo, row_hi, integer=np.arange(nb))
     out = run(h)
     if not out.ok:
         return None
     power = np.zeros((n_ev, n))
-    power[dd, tt] = np.clip(out.x[p0:s0], 0.0, None)
+    power[dd, tt] = np.clip(out.x[nb:s0], 0.0, None)
     info = h.getInfo()
-    bound = info.mip_dual_bound if h.getModelStatus() != highspy.HighsModelStatus.kOptimal else min(
-        info.mip_dual_bound, info.objective_function_value)  # fmt: skip
+    bound = min(info.mip_dual_bound, info.objective_function_value)
     return power, np.clip(out.x[s0:site0], 0.0, None), float(bound)
