@@ -198,17 +198,46 @@ def _dispatch(site: Site, evs: list[FleetEV], columns: np.ndarray, clock: _Deadl
     return power, short, objective_value(site, evs, power, short)
 
 
-def _relaxed_price(site: Site, evs: list[FleetEV], clock: _Deadline) -> np.ndarray | None:
-    """Site prices (EUR/MWh) from the duals of the continuous relaxation (no minimum power, pauses
-    allowed): a warm start for column generation, near the final duals when the site is congested."""
+def _relaxed(site: Site, evs: list[FleetEV], clock: _Deadline) -> tuple[np.ndarray, np.ndarray] | None:
+    """The continuous relaxation (no minimum power, pauses allowed): (site prices EUR/MWh from its
+    balance duals, its powers (E, n) kW), a warm start for column generation; None if not solved."""
     ub = np.vstack([ev.ub_kw for ev in evs])
     tie = np.vstack([ev.tie for ev in evs])
     need = np.array([ev.need_kwh for ev in evs])
     cap = np.array([ev.cap_kwh for ev in evs])
     penalty = np.array([ev.penalty for ev in evs])
-    outcome, _, _ = clock.timed(solve_dispatch, site, np.zeros_like(ub), ub, tie, need, cap, penalty,
-                                max(clock.left(RELAX_SHARE), 0.05))  # fmt: skip
-    return -outcome.duals[: site.n] / site.h if outcome.ok else None
+    outcome, power, _ = clock.timed(solve_dispatch, site, np.zeros_like(ub), ub, tie, need, cap, penalty,
+                                    max(clock.left(RELAX_SHARE), 0.05))  # fmt: skip
+    return (-outcome.duals[: site.n] / site.h, power) if outcome.ok else None
+
+
+def _span_column(ev: FleetEV, relaxed_kw: np.ndarray, h: float) -> Column | None:
+    """A block around where the relaxation charged: its first to last charging step (cut around
+    the energy's centre when the minimum would force more than the cap), at least ``min_kw``."""
+    on = np.flatnonzero(relaxed_kw > 1e-6)
+    if not len(on):
+        return None
+    first, last = int(on[0]), int(on[-1])
+    if ev.start_at_arrival:
+        first = int(np.flatnonzero(ev.ub_kw > 0)[0])
+    longest = int(ev.cap_kwh / (ev.min_kw * h) + 1e-9) + 1 if ev.min_kw > 0 and np.isfinite(ev.cap_kwh) else last + 1
+    if last - first + 1 > longest:
+        centre = int(round(float(np.arange(len(relaxed_kw)) @ relaxed_kw) / float(relaxed_kw.sum())))
+        first = first if ev.start_at_arrival else max(first, min(centre - longest // 2, last + 1 - longest))
+        last = first + longest - 1
+    power = np.zeros_like(relaxed_kw)
+    span = slice(first, last + 1)
+    power[span] = np.minimum(np.maximum(relaxed_kw[span], ev.min_kw), ev.ub_kw[span])
+    power[last] = min(relaxed_kw[last], ev.ub_kw[last])
+    if np.any(ev.ub_kw[first:last] < ev.min_kw - 1e-9) or ev.ub_kw[last] <= 0:
+        return None
+    excess = power.sum() * h - ev.cap_kwh
+    if excess > 1e-9:  # take it back from the power above the minimum (the last step: all of it)
+        above = power - np.where(np.arange(len(power)) < last, np.minimum(ev.min_kw, power), 0.0)
+        power -= above * min(excess / (above.sum() * h), 1.0)
+    short = max(ev.need_kwh - power.sum() * h, 0.0)
+    cost = float(ev.tie @ power) * h + ev.penalty * short
+    return Column(power, cost, cost, short)
 
 
 def _greedy_columns(site: Site, evs: list[FleetEV], price: np.ndarray) -> dict[int, Column]:
@@ -275,7 +304,7 @@ def _block_mip(site, evs, pool: Pool, blocks: Blocks, use: np.ndarray, clock: _D
     tie = np.vstack([ev.tie for ev in evs])
     args = (np.array([ev.need_kwh for ev in evs]), np.array([ev.cap_kwh for ev in evs]),
             np.array([ev.penalty for ev in evs]))  # fmt: skip
-    time_s = min(0.8 * clock.left(), MIP_SHARE * clock.limit_s)
+    time_s = min(0.5 * clock.left(), MIP_SHARE * clock.limit_s)  # HiGHS may overrun: keep a margin
     found = clock.timed(solve_block_mip, site, ub, tie, *args, cand, time_s, gap)
     return None if found is None else (*found, exact)
 
@@ -312,7 +341,7 @@ def _primal(site, evs, pool: Pool, blocks: Blocks, master, bound: float, clock: 
         p2, s2, o2 = _dispatch(site, evs, start, clock)  # column generation stopped early: the greedy start
         if o2 < objective - 1e-9:
             power, short, objective, method = p2, s2, o2, "greedy"
-    if not _within(objective, bound, gap) and clock.left() > 0.1 * clock.limit_s:
+    if not _within(objective, bound, gap) and clock.left() > 0.25 * clock.limit_s:
         use = weights > 1e-6
         use[heaviest] = True
         found = _block_mip(site, evs, pool, blocks, use, clock, gap)
@@ -332,10 +361,15 @@ def solve_fleet(site: Site, evs: list[FleetEV], time_limit_s: float, gap: float)
     blocks = enumerate_blocks(evs, site.h)
     for i, ev in enumerate(evs):
         pool.add(i, Column(np.zeros(site.n), ev.penalty * ev.need_kwh, 0.0, ev.need_kwh))
-    relaxed = _relaxed_price(site, evs, clock)
-    for i, column in _greedy_columns(site, evs, site.cons if relaxed is None else relaxed).items():
+    relaxed = _relaxed(site, evs, clock)
+    for i, column in _greedy_columns(site, evs, site.cons if relaxed is None else relaxed[0]).items():
         pool.fallback[i] = len(pool.costs)
         pool.add(i, column)
+    for i, ev in enumerate(evs if relaxed is not None else []):
+        column = _span_column(ev, relaxed[1][i], site.h)
+        if column is not None:  # a better start than the greedy one: the dispatch LP repairs its overloads
+            pool.fallback[i] = len(pool.costs)
+            pool.add(i, column)
     master, bound, rounds = _generate(site, evs, pool, blocks, clock, gap)
     power, short, objective, method, bound = _primal(site, evs, pool, blocks, master, bound, clock, gap)
     return FleetOutcome(power, short, objective, bound, f"fleet-cg+{method}", rounds, clock.solver_s, len(pool.costs))

@@ -123,7 +123,8 @@ class Master:
         self.site, self.n_ev, self.n_profiles = site, n_ev, 0
         self.owner = np.zeros(0, dtype=int)
         self.h = quiet_highs(1.0)
-        self.h.setOptionValue("simplex_strategy", 4)  # primal simplex: new columns keep the basis primal feasible
+        self.h.setOptionValue("simplex_strategy", 1)  # dual simplex from scratch (measured faster) ...
+        self.solved = False
         lb, ub = site.bounds()
         matrix = sp.vstack([site.balance_block(), sp.csr_matrix((n_ev, 4 * site.n))])
         rhs = np.concatenate([-site.inflexible, np.ones(n_ev)])
@@ -146,6 +147,9 @@ class Master:
     def solve(self, time_s: float) -> LPOutcome:
         """Solve; ``x`` are the profile weights, ``duals`` (balance (n,), convexity (n_ev,))."""
         out = run(self.h, time_s, with_duals=True)
+        if out.ok and not self.solved:  # ... then primal simplex: new columns keep the basis primal feasible
+            self.h.setOptionValue("simplex_strategy", 4)
+            self.solved = True
         if not out.ok:
             return out
         return LPOutcome(True, out.x[4 * self.site.n :], out.objective, out.duals)

@@ -113,7 +113,7 @@ def _within_gap(objective: float, bound: float, relative_gap: float) -> bool:
 
 
 _PLANS = ("commit", "neighbourhood", "full")
-STAGE_SHARE = {"commit": 1.0, "neighbourhood": 0.3, "full": 1.0}
+STAGE_SHARE = {"commit": 1.0, "neighbourhood": 0.3, "full": 0.6}
 """Share of the remaining solver time a stage may use (a MIP that hits its limit yields nothing)."""
 
 
