@@ -5,20 +5,25 @@ delivers the target": fractional on/off variables let an EV trickle. Here the un
 whole charging profile; the LP over convex combinations of every EV's feasible profiles (the
 convex hull per EV, coupled only by the site balance) is the *master*. Its bound is tight.
 
+0. Start columns: the continuous relaxation (an LP without minimum power or no-pauses) gives
+   site prices (its balance duals) and, per EV, the span where it charges: each EV gets that span
+   as a block (:func:`_span_column`) and the cheapest block at those prices within the capacity
+   left by EVs departing earlier (:func:`_greedy_columns`), besides the empty profile.
 1. Column generation (:func:`_generate`): the restricted master LP over the profiles found so
    far gives duals of the site balance (a marginal price per step). Each EV's cheapest profile at
-   those prices (:func:`.fleet_pricing.best_column`, exact) enters when its reduced cost is
-   negative. With exact pricing, ``master objective + sum of negative reduced costs`` is a proven
-   lower bound (Lagrangian) for the whole problem, at every iteration. An EV whose prices did not
-   change since it was last priced is skipped: its best profile is already in the master.
+   those prices (:func:`.fleet_pricing.best_columns`, exact) enters when its reduced cost is
+   negative. The Lagrangian of the site balance at those duals is a proven lower bound for the
+   whole problem, at every iteration (:func:`lagrangian_bound`). An EV whose prices did not
+   change since it was last priced is not priced again: its best profile is the same.
 2. Primal (:func:`_primal`): each EV takes its heaviest profile (rounding); the dispatch LP then
    re-optimises powers within the chosen blocks against the site limit. If that is not within
-   the gap and time is left, a small MILP picks one generated profile per EV (EVs whose choice
-   was integral stay fixed), followed by the dispatch LP again. The best schedule is kept.
+   the gap, the start profiles are dispatched the same way, and, time permitting, a small MILP
+   chooses among candidate blocks (those with weight in the master; every block when there are
+   few: then the MILP is exact and its bound is global). The best schedule is kept.
 
 The whole solve, model building included, stays within ``time_limit_s``: column generation gets
-at most half of it, the primal what is left (the rounding needs no solver, and the dispatch LP
-is small). The gap reported is ``(objective - proven bound) / |objective|``.
+about half of it (the relaxation 15 %), the primal what is left. The gap reported is
+``(objective - proven bound) / |objective|``.
 """
 
 from __future__ import annotations
