@@ -324,28 +324,45 @@ def _start_profiles(evs: list[FleetEV], pool: Pool, dense: np.ndarray) -> np.nda
     return profiles
 
 
-def _primal(site, evs, pool: Pool, blocks: Blocks, master, bound: float, clock: _Deadline, gap: float):
-    """(powers, shortfalls, objective, method, bound): rounding + dispatch, then the block MILP."""
-    pool.flush()
-    dense = pool.dense()
-    owner, costs = np.asarray(pool.owner), np.asarray(pool.costs)
-    weights = np.zeros(len(costs))
+def _rounding(evs, pool: Pool, master) -> tuple[np.ndarray, np.ndarray]:
+    """(column weights (K,), each EV's heaviest column (E,)); without a master, the start columns."""
+    owner = np.asarray(pool.owner)
+    weights = np.zeros(len(pool.costs))
     if master is not None:
         weights[: len(master.x)] = master.x
-    else:  # no master solution in time: the site-feasible greedy start
+    else:
         weights[list(pool.fallback.values())] = 1.0
     heaviest = np.full(len(evs), -1)
     best_w = np.full(len(evs), -1.0)
     for k in np.argsort(-weights, kind="stable"):
         if weights[k] > best_w[owner[k]] + 1e-12 or heaviest[owner[k]] < 0:
             best_w[owner[k]], heaviest[owner[k]] = weights[k], k
-    power, short, objective = _dispatch(site, evs, dense[heaviest], clock)
-    method = "round"
+    return weights, heaviest
+
+
+def _first_schedule(site, evs, pool: Pool, dense, heaviest, converged: bool, clock: _Deadline):
+    """(powers, shortfalls, objective, method) from the rounding and/or the start profiles."""
     start = _start_profiles(evs, pool, dense)
-    if not _within(objective, bound, gap) and clock.left() > 0.1 * clock.limit_s and start is not None:
-        p2, s2, o2 = _dispatch(site, evs, start, clock)  # column generation stopped early: the greedy start
-        if o2 < objective - 1e-9:
-            power, short, objective, method = p2, s2, o2, "greedy"
+    candidates = [(dense[heaviest], "round")]
+    if start is not None and not converged:  # column generation stopped early: the start first
+        candidates.insert(0, (start, "start"))
+    best = None
+    for profiles, method in candidates:
+        if best is not None and clock.left() <= 0.1 * clock.limit_s:
+            break
+        power, short, objective = _dispatch(site, evs, profiles, clock)
+        if best is None or objective < best[2] - 1e-9:
+            best = (power, short, objective, method)
+    return best
+
+
+def _primal(site, evs, pool: Pool, blocks: Blocks, master, bound: float, clock: _Deadline, gap: float):
+    """(powers, shortfalls, objective, method, bound): rounding + dispatch, then the block MILP."""
+    pool.flush()
+    dense = pool.dense()
+    weights, heaviest = _rounding(evs, pool, master)
+    converged = master is not None and _within(master.objective, bound, gap)
+    power, short, objective, method = _first_schedule(site, evs, pool, dense, heaviest, converged, clock)
     if not _within(objective, bound, gap) and clock.left() > 0.25 * clock.limit_s:
         use = weights > 1e-6
         use[heaviest] = True
