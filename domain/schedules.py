@@ -131,7 +131,9 @@ class ScheduleComputed(DomainEvent):
     """The scheduler computed a schedule: power per device per step of ``resolution_s`` from ``start``.
 
     ``unmet`` lists the soft constraints (targets, minima, ...) the schedule could not meet;
-    ``cost_eur`` is the energy cost over the horizon; ``notes`` are human-readable remarks
+    ``cost_eur`` is the energy cost over the horizon; ``solver_status`` (``optimal`` /
+    ``feasible``) and ``mip_gap`` (relative, between the objective and the bound the solver
+    proved; ``None`` when unknown) say how good the schedule is; ``notes`` are human-readable remarks
     (e.g. prices filled in). A newer schedule supersedes an older one per device.
     """
 
@@ -145,6 +147,7 @@ class ScheduleComputed(DomainEvent):
     cost_eur: float | None = None
     unmet: list[UnmetConstraint] = Field(default_factory=list)
     solver_status: str = ""
+    mip_gap: float | None = None
     notes: list[str] = Field(default_factory=list)
 
     _check_times = field_validator("start")(_aware)
@@ -166,6 +169,26 @@ class ScheduleFailed(DomainEvent):
     code: str
     reason: str
     field: str | None = None
+
+
+def reported_status(solver_status: str, n_unmet: int) -> str:
+    """The status a schedule response states: ``optimal``, ``feasible`` (with a gap) or
+    ``infeasible-relaxed`` (optimal, yet constraints are unmet: they could not all be met, so
+    they were relaxed at a breach price and the breach is listed)."""
+    if solver_status == "optimal" and n_unmet:
+        return "infeasible-relaxed"
+    return solver_status or "unknown"
+
+
+def solver_outcome(event: ScheduleComputed) -> dict[str, Any]:
+    """Status, proven relative gap, energy cost (EUR over the horizon) and unmet count of a schedule."""
+    gap = event.mip_gap if event.mip_gap is not None and event.mip_gap == event.mip_gap else None  # NaN -> None
+    return {
+        "status": reported_status(event.solver_status, len(event.unmet)),
+        "gap": gap,
+        "cost_eur": event.cost_eur,
+        "unmet_constraints": len(event.unmet),
+    }
 
 
 def scheduling_result(event: ScheduleComputed) -> dict[str, Any]:

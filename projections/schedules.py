@@ -28,7 +28,14 @@ from sqlalchemy.engine import Connection
 from domain.beliefs import to_epoch_s
 from domain.events import RecordedEvent
 from domain.jobs import FAILED, FINISHED, QUEUED
-from domain.schedules import ScheduleComputed, ScheduleFailed, ScheduleTriggered, schedule_id_for, scheduling_result
+from domain.schedules import (
+    ScheduleComputed,
+    ScheduleFailed,
+    ScheduleTriggered,
+    schedule_id_for,
+    scheduling_result,
+    solver_outcome,
+)
 from domain.udi import UdiEventPosted
 
 metadata = sa.MetaData()
@@ -154,7 +161,7 @@ def _on_computed(conn: Connection, recorded: RecordedEvent, event: ScheduleCompu
             "resolution_s": event.resolution_s,
             "n_steps": event.n_steps,
             "cost_eur": event.cost_eur,
-            "result": scheduling_result(event),
+            "result": {**scheduling_result(event), "solver": solver_outcome(event)},
             "notes": event.notes,
             "solver_status": event.solver_status,
             "outcome_position": recorded.global_position,

@@ -39,6 +39,7 @@ the infrastructure (database, event store) propagate, so the runner retries the 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from domain.events import EventMetadata, RecordedEvent, utc_now
 from domain.jobs import job_stream
 from domain.ports.consistency import ConsistencyWaiter
 from domain.ports.event_store import EventStore, EventStoreError
+from domain.ports.registry import RegistryView
 from domain.schedules import (
     DeviceSchedule,
     ScheduleComputed,
@@ -235,7 +237,7 @@ class SchedulerProcessor:
             self._fail_without_request(ctx, recorded, soc, exc.code, str(exc), exc.field)
             return
         with self.read_engine.connect() as conn:
-            outcome = self._solve(ReadModelResolver(conn, request, registry), request)
+            outcome = self._solve(ReadModelResolver(conn, request, registry), request, _asset_types(registry, request))
         if isinstance(outcome, ScheduleComputed):
             position = record_schedule_computed(
                 ctx, outcome, request.sensors, request.belief_time, request.job, request.soc_outputs
@@ -273,12 +275,14 @@ class SchedulerProcessor:
         )
         return CommandContext(self.store, self.clock, meta)
 
-    def _solve(self, resolver: ReadModelResolver, request: ScheduleRequest) -> ScheduleComputed | ScheduleFailed:
+    def _solve(
+        self, resolver: ReadModelResolver, request: ScheduleRequest, asset_types: dict[int, str]
+    ) -> ScheduleComputed | ScheduleFailed:
         try:
             check_devices(request)
             problem = problem_from_flex(
                 request.flex_model, request.flex_context, start=request.start, end=request.end,
-                resolution=request.resolution, resolve_sensor=resolver,
+                resolution=request.resolution, resolve_sensor=resolver, asset_types=asset_types,
             )  # fmt: skip
             result = solve(
                 problem, time_limit_s=self.options.time_limit_s, relative_gap=self.options.relative_gap,
@@ -335,6 +339,17 @@ def check_devices(request: ScheduleRequest) -> None:
             raise SchedulingInputError(exc.code, str(exc), exc.field) from exc
 
 
+def _asset_types(registry: RegistryView, request: ScheduleRequest) -> dict[int, str]:
+    """Each device's asset type (as of the trigger), by power sensor id: a one-way EVSE never discharges
+    unless its flex-model says so (:func:`domain.scheduling.parse_device`)."""
+    types = {}
+    for sensor_id, sensor in request.sensors.items():
+        asset = registry.asset(sensor.asset_id)
+        if asset is not None:
+            types[sensor_id] = asset.asset_type
+    return types
+
+
 def computed_event(request: ScheduleRequest, result: ScheduleResult) -> ScheduleComputed:
     """The ``ScheduleComputed`` event of a solved request (values rounded to 1e-6 kW / kWh)."""
     devices = []
@@ -365,7 +380,7 @@ def computed_event(request: ScheduleRequest, result: ScheduleResult) -> Schedule
         schedule_id=request.schedule_id, trigger=request.trigger, asset_id=request.asset_id,
         udi_event_id=request.udi_event_id, start=result.start, resolution_s=int(result.resolution.total_seconds()),
         devices=devices, cost_eur=_clean(result.total_cost_eur), unmet=unmet, solver_status=result.status,
-        notes=notes,
+        mip_gap=result.mip_gap if math.isfinite(result.mip_gap) else None, notes=notes,
     )  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from api.consistency import ReadYourWrites
 from domain.jobs import job_stream
 from domain.ports.event_store import EventStore
-from domain.schedules import job_outcome_event_id, outcome_event_id, schedule_stream
+from domain.schedules import job_outcome_event_id, outcome_event_id, reported_status, schedule_stream
 from domain.units import UnitError, convert_values, is_power_unit
 
 SCHEDULER = "scheduler"
@@ -125,3 +125,28 @@ def schedule_window(
     values = convert_values(device["power_kw"][:steps], "kW", unit)
     start = datetime.fromtimestamp(schedule["start_s"], UTC).astimezone(ZoneInfo(timezone))
     return [float(v) for v in values], start, resolution * steps
+
+
+def public_scheduling_result(schedule: dict, timezone: str = "UTC") -> dict:
+    """FlexMeasures' ``scheduling_result`` of a schedule row (unresolved / resolved constraints),
+    with datetimes in ``timezone`` — the same convention as the schedule's ``start``."""
+    result = schedule.get("result") or {}
+    zone = ZoneInfo(timezone)
+    unresolved = []
+    for item in result.get("unresolved", []):
+        moment = item.get("datetime")
+        if moment:
+            item = {**item, "datetime": datetime.fromisoformat(moment).astimezone(zone).isoformat()}
+        unresolved.append(item)
+    return {"unresolved": unresolved, "resolved": result.get("resolved", [])}
+
+
+def solver_summary(schedule: dict) -> dict:
+    """``status`` (optimal / feasible / infeasible-relaxed), proven relative ``gap`` (null when
+    unknown), energy ``cost_eur`` over the horizon and the number of ``unmet_constraints``."""
+    stored = (schedule.get("result") or {}).get("solver")
+    if stored:
+        return stored
+    n_unmet = len((schedule.get("result") or {}).get("unresolved", []))
+    return {"status": reported_status(schedule.get("solver_status") or "", n_unmet), "gap": None,
+            "cost_eur": schedule.get("cost_eur"), "unmet_constraints": n_unmet}  # fmt: skip

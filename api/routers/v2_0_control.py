@@ -40,7 +40,14 @@ from api.auth import CurrentUser
 from api.authorization import AUTH_HEADER, check_stored_references
 from api.consistency import ReadYourWrites
 from api.deps import command_context, services_of
-from api.routers.schedule_common import WAITING, failure_message, schedule_window, wait_for_outcome, wait_for_schedule
+from api.routers.schedule_common import (
+    WAITING,
+    failure_message,
+    public_scheduling_result,
+    schedule_window,
+    wait_for_outcome,
+    wait_for_schedule,
+)
 from api.routers.v2_0_common import (
     PROCESSED,
     authenticate,
@@ -243,7 +250,7 @@ async def get_device_message(
             "start": start.isoformat(),
             "duration": format_duration(window),
             "unit": unit,
-            "scheduling_result": schedule["result"],
+            "scheduling_result": public_scheduling_result(schedule),
             **PROCESSED,
         }
 

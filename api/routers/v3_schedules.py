@@ -14,9 +14,13 @@
 * ``GET /api/v3_0/sensors/{id}/schedules/{uuid}`` — optional ``duration`` (default PT6H) and
   ``unit`` (default the sensor's): ``values`` (power, consumption positive), ``start``,
   ``duration``, ``unit``, plus ``scheduling_result`` (soft constraints left unmet, with the
-  shortfall). 202 with the job ``status`` while it is not ready; 400 ``UNKNOWN_SCHEDULE`` with the
-  reason when it failed; 400 ``UNRECOGNIZED_UDI_EVENT`` for an unknown uuid (as FlexMeasures);
-  404 ``UNKNOWN_SCHEDULE`` for a schedule that is not this sensor's (another device's or account's).
+  shortfall; datetimes in the sensor's timezone, as ``start``) and ``solver`` (our addition:
+  ``status`` optimal / feasible / infeasible-relaxed, the proven relative ``gap``, ``cost_eur``
+  over the horizon, the number of ``unmet_constraints``). Without ``duration`` the first 6 hours
+  are returned, as FlexMeasures does (its GetScheduleSchema default). 202 with the job
+  ``status`` while it is not ready; 400 ``UNKNOWN_SCHEDULE`` with the reason when it failed;
+  400 ``UNRECOGNIZED_UDI_EVENT`` for an unknown uuid (as FlexMeasures); 404 ``UNKNOWN_SCHEDULE``
+  for a schedule that is not this sensor's (another device's or account's).
 
 The stored flex-model of each device's asset and the flex-context of the asset and its
 ancestors are completed by the request (the request's fields win). Bad input is 422 with a
@@ -39,7 +43,9 @@ from api.routers.schedule_common import (
     WAITING,
     as_uuid,
     failure_message,
+    public_scheduling_result,
     schedule_window,
+    solver_summary,
     wait_for_outcome,
     wait_for_schedule,
 )
@@ -184,7 +190,8 @@ def get_schedule(
         "duration": format_duration(window),
         "unit": unit or sensor["unit"],
         "scheduler_info": {"scheduler": SCHEDULER_NAME},
-        "scheduling_result": schedule["result"],
+        "scheduling_result": public_scheduling_result(schedule, sensor["timezone"]),
+        "solver": solver_summary(schedule),
         "schedule": schedule_id,
         "superseded_by": device["superseded_by"],
         "status": "PROCESSED",

@@ -1,7 +1,8 @@
 """Charging binaries: charging modes, minimum charging power, no pauses (vectorised per group).
 
 * charging modes: ``up = sum_l level_l * y_l``, ``sum_l y_l <= 1`` (idle is always allowed);
-* min charging power ``m``: ``m*z <= up <= ub*z``;
+* min charging power ``m``: ``m*z <= up <= ub*z`` (with no pauses, ``m*(z - e) <= up``: ``e``
+  marks the block's last step, which may deliver less, so small remaining energies are reachable);
 * no pauses: a start indicator ``st[t] >= on[t] - on[t-1]`` with ``sum(st) <= 1`` gives one
   contiguous charging block; ``on`` is ``z`` or ``sum_l y_l``.
 
@@ -101,6 +102,7 @@ def _min_power(m: ModelArrays, problem, fl: Flows, core: Core, dev: np.ndarray, 
     m.set_upper(col[eligible & ~allowed & ~fixed_on], 0.0)
     ff, ft = np.nonzero(fixed_on)
     m.set_lower(col[ff, ft], np.maximum(floor[ff], lb[ff, ft]))
+    _last_committed_step_free(m, problem, dev, col, lb, fixed_on)
     _charging_for_sure(m, fl, core, dev, fixed_on)
     free = eligible & allowed & ~fixed_on
     z = np.full(col.shape, -1)
@@ -112,7 +114,41 @@ def _min_power(m: ModelArrays, problem, fl: Flows, core: Core, dev: np.ndarray, 
     at_most = m.add_rows(len(gg), -np.inf, 0.0)
     m.add_terms(at_most, col[gg, tt], 1.0)
     m.add_terms(at_most, z[gg, tt], -ub[gg, tt])
+    _last_step_below_minimum(m, _pauses(problem, dev), z, gg, tt, at_least, floor)
     return OnIndicator(dev, z[:, None, :])
+
+
+def _last_committed_step_free(m: ModelArrays, problem, dev, col, lb, fixed_on) -> None:
+    """No pauses: the last step of a committed block may deliver less than the minimum."""
+    pauses = _pauses(problem, dev) & fixed_on.any(axis=1)
+    n = fixed_on.shape[1]
+    last = n - 1 - np.argmax(fixed_on[:, ::-1], axis=1)
+    gg = np.flatnonzero(pauses)
+    m.set_lower(col[gg, last[gg]], lb[gg, last[gg]])
+
+
+def _last_step_below_minimum(m: ModelArrays, pauses, z, gg, tt, at_least, floor) -> None:
+    """No pauses: an end indicator ``e_t >= z_t - z_{t+1}``, ``e_t <= z_t``, ``sum e <= 1`` marks the
+    block's last step, where the minimum is lifted (``p_t >= floor (z_t - e_t)``). With binary
+    ``z`` the indicator is integral by itself (a continuous column)."""
+    pick = np.flatnonzero(pauses[gg])
+    if not len(pick):
+        return
+    g, t = gg[pick], tt[pick]
+    e = m.add_cols(len(pick), 0.0, 1.0)
+    m.add_terms(at_least[pick], e, floor[g])
+    below_on = m.add_rows(len(pick), -np.inf, 0.0)
+    m.add_terms(below_on, e, 1.0)
+    m.add_terms(below_on, z[g, t], -1.0)
+    ends = m.add_rows(len(pick), 0.0, np.inf)
+    m.add_terms(ends, e, 1.0)
+    m.add_terms(ends, z[g, t], -1.0)
+    nxt = np.where(t + 1 < z.shape[1], z[g, np.minimum(t + 1, z.shape[1] - 1)], -1)
+    has_next = nxt >= 0
+    m.add_terms(ends[has_next], nxt[has_next], 1.0)
+    groups = np.unique(g)
+    once = m.add_rows(len(groups), -np.inf, 1.0)
+    m.add_terms(once[np.searchsorted(groups, g)], e, 1.0)
 
 
 def _levels(problem: SchedulingProblem, dev: np.ndarray) -> np.ndarray:

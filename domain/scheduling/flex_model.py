@@ -1,8 +1,8 @@
 """Parse FlexMeasures-style flex-model and flex-context dicts into typed, frozen objects.
 
 Field names and semantics follow FlexMeasures (``soc-at-start``, ``power-capacity``,
-``consumption-price`` ...), plus EV fields ``charging-modes``, ``min-charging-power`` and
-``no-pauses``. Values are quantity strings (``"25 kWh"``, ``"11 kW"``, ``"95%"``), bare numbers
+``consumption-price`` ...), plus EV fields ``charging-modes``, ``min-charging-power``,
+``no-pauses`` and ``start-at-arrival``. Values are quantity strings (``"25 kWh"``, ``"11 kW"``, ``"95%"``), bare numbers
 (power in MW, energy in ``soc-unit`` — default MWh as in FlexMeasures —, prices in EUR/MWh),
 lists of time-bound entries (``{datetime, value}`` / ``{start, end, value}``), a sensor
 reference ``{"sensor": id}`` resolved through the caller's ``resolve_sensor`` callback, or a
@@ -32,7 +32,8 @@ DEVICE_FIELDS = frozenset(
         "sensor", "soc-at-start", "soc-unit", "soc-min", "soc-max", "soc-minima", "soc-maxima",
         "soc-targets", "power-capacity", "consumption-capacity", "production-capacity",
         "charging-efficiency", "discharging-efficiency", "roundtrip-efficiency", "storage-efficiency",
-        "prefer-charging-sooner", "charging-modes", "min-charging-power", "no-pauses", SOC_SENSOR_FIELD,
+        "prefer-charging-sooner", "charging-modes", "min-charging-power", "no-pauses", "start-at-arrival",
+        SOC_SENSOR_FIELD,
     }
 )  # fmt: skip
 CONTEXT_FIELDS = frozenset(
@@ -74,6 +75,8 @@ class DeviceFlexModel:
     charging_modes_kw: tuple[float, ...] = ()
     min_charging_power_kw: float = 0.0
     no_pauses: bool = False
+    start_at_arrival: bool = False
+    asset_type: str | None = None
 
     @property
     def device_id(self) -> str:
@@ -104,13 +107,27 @@ def _check_fields(data: object, path: str, allowed: frozenset[str]) -> Mapping[s
     return data
 
 
-def parse_flex_model(data: object, resolve_sensor: SensorResolver | None = None) -> tuple[DeviceFlexModel, ...]:
-    """Parse a flex-model: one device dict (paths ``flex-model.x``) or a list of them (``flex-model[i].x``)."""
+def _type_of(device: object, types: Mapping[int | str, str]) -> str | None:
+    return types.get(device.get("sensor")) if isinstance(device, Mapping) else None  # type: ignore[arg-type]
+
+
+def parse_flex_model(
+    data: object,
+    resolve_sensor: SensorResolver | None = None,
+    asset_types: Mapping[int | str, str] | None = None,
+) -> tuple[DeviceFlexModel, ...]:
+    """Parse a flex-model: one device dict (paths ``flex-model.x``) or a list of them (``flex-model[i].x``).
+
+    ``asset_types`` maps a device's ``sensor`` to its asset type (see :func:`parse_device`).
+    """
+    types = asset_types or {}
     if isinstance(data, Mapping):
-        return (parse_device(data, "flex-model", resolve_sensor),)
+        return (parse_device(data, "flex-model", resolve_sensor, _type_of(data, types)),)
     if not isinstance(data, list | tuple) or not data:
         raise FlexModelError("flex-model", INVALID_VALUE, "expected a device object or a non-empty list of them")
-    return tuple(parse_device(d, f"flex-model[{i}]", resolve_sensor) for i, d in enumerate(data))
+    return tuple(
+        parse_device(d, f"flex-model[{i}]", resolve_sensor, _type_of(d, types)) for i, d in enumerate(data)
+    )
 
 
 def soc_capacity_kwh(model: Mapping[str, object]) -> float | None:
@@ -179,13 +196,33 @@ def _ev_fields(data: Mapping[str, object], path: str) -> dict[str, object]:
     if "min-charging-power" in data:
         path_m = f"{path}.min-charging-power"
         fields["min_charging_power_kw"] = q.to_canonical(data["min-charging-power"], path_m, q.POWER)
-    if "no-pauses" in data:
-        fields["no_pauses"] = q.boolean(data["no-pauses"], f"{path}.no-pauses")
+    for name in ("no-pauses", "start-at-arrival"):
+        if name in data:
+            fields[name.replace("-", "_")] = q.boolean(data[name], f"{path}.{name}")
     return fields
 
 
-def parse_device(data: object, path: str, resolve_sensor: SensorResolver | None = None) -> DeviceFlexModel:
-    """Parse one device's flex-model dict; ``path`` prefixes field names in errors."""
+ONE_WAY_ASSET_TYPES = frozenset({"one-way_evse"})
+"""Asset types that only consume: never scheduled to discharge unless the flex-model says so."""
+
+
+def _one_way(data: Mapping[str, object], asset_type: str | None) -> dict[str, object]:
+    """A one-way device without an explicit ``production-capacity`` gets 0 kW of it."""
+    if asset_type in ONE_WAY_ASSET_TYPES and "production-capacity" not in data:
+        return {"production_capacity_kw": 0.0}
+    return {}
+
+
+def parse_device(
+    data: object, path: str, resolve_sensor: SensorResolver | None = None, asset_type: str | None = None
+) -> DeviceFlexModel:
+    """Parse one device's flex-model dict; ``path`` prefixes field names in errors.
+
+    ``asset_type`` (the device's asset type, e.g. ``one-way_evse``): a device in
+    :data:`ONE_WAY_ASSET_TYPES` never discharges unless its flex-model explicitly gives a
+    ``production-capacity`` (FlexMeasures would otherwise let ``power-capacity`` apply both ways).
+    ``start-at-arrival``: the charging block starts at the first step the device can charge.
+    """
     data = _check_fields(data, path, DEVICE_FIELDS)
     sensor = data.get("sensor")
     if sensor is not None and (isinstance(sensor, bool) or not isinstance(sensor, int | str)):
@@ -196,6 +233,7 @@ def parse_device(data: object, path: str, resolve_sensor: SensorResolver | None 
         )
     charging, discharging, storage = _efficiencies(data, path)
     prefer = q.boolean(data.get("prefer-charging-sooner", True), f"{path}.prefer-charging-sooner")
+    capacities = _capacity_fields(data, path, resolve_sensor) | _one_way(data, asset_type)
     return DeviceFlexModel(
         path=path,
         sensor=sensor,  # type: ignore[arg-type]
@@ -204,8 +242,9 @@ def parse_device(data: object, path: str, resolve_sensor: SensorResolver | None 
         storage_efficiency=storage,
         prefer_charging_sooner=prefer,
         **_soc_fields(data, path),  # type: ignore[arg-type]
-        **_capacity_fields(data, path, resolve_sensor),  # type: ignore[arg-type]
+        **capacities,  # type: ignore[arg-type]
         **_ev_fields(data, path),  # type: ignore[arg-type]
+        asset_type=asset_type,
     )
 
 

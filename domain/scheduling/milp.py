@@ -27,13 +27,15 @@ If hard limits (soc-min/max, site capacity) make the problem infeasible, they ar
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from domain.scheduling import cumulative
 from domain.scheduling.charging import BinaryPlan, OnIndicator, charging_binaries
 from domain.scheduling.errors import ScheduleError
+from domain.scheduling.fleet_model import fleet_evs
+from domain.scheduling.fleet_result import fleet_result
 from domain.scheduling.formulation import Core, build_core, tie_break_slope
 from domain.scheduling.greedy import commit
 from domain.scheduling.layout import DOWN, Flows, Stacked, flows, stack
@@ -43,6 +45,7 @@ from domain.scheduling.result import DeviceSchedule, ScheduleResult, energy_cost
 from domain.scheduling.signs import sign_binaries, site_sign_binaries
 
 SIMULTANEOUS_TOL_KW = 1e-6
+FORMULATIONS = ("auto", "per-step")
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,16 +57,18 @@ class _Built:
 
 @dataclass
 class _Clock:
-    """Accumulated model-build and solver time (s) against the solver time limit."""
+    """Model-build and solver time (s); ``left_s`` is what remains of the wall-clock limit of the
+    whole solve (model building included), counted from ``started``."""
 
     limit_s: float
     backend: str = "highs"
     build_s: float = 0.0
     solve_s: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
 
     @property
     def left_s(self) -> float:
-        return self.limit_s - self.solve_s
+        return self.limit_s - (time.perf_counter() - self.started)
 
     def helper(self, arrays: ModelArrays, **kwargs):
         t0 = time.perf_counter()
@@ -108,7 +113,7 @@ def _within_gap(objective: float, bound: float, relative_gap: float) -> bool:
 
 
 _PLANS = ("commit", "neighbourhood", "full")
-STAGE_SHARE = {"commit": 1.0, "neighbourhood": 0.3, "full": 1.0}
+STAGE_SHARE = {"commit": 1.0, "neighbourhood": 0.3, "full": 0.6}
 """Share of the remaining solver time a stage may use (a MIP that hits its limit yields nothing)."""
 
 
@@ -146,8 +151,8 @@ def _solve_model(setup: _Setup, clock: _Clock, gap: float) -> tuple[_Built, Solv
             break
         built = _timed_assemble(setup, _plan(name, setup, around), clock)
         outcome = clock.run(clock.helper(built.arrays), gap, STAGE_SHARE[name])
-        if name == "full" and outcome.status == "optimal":
-            bound = max(bound, outcome.objective - gap * abs(outcome.objective))
+        if name == "full" and np.isfinite(outcome.bound):
+            bound = max(bound, outcome.bound)  # the bound HiGHS proved, not the gap requested
         if outcome.has_solution and (best is None or outcome.objective < best[1].objective):
             best = (built, outcome, f"relaxation+{name}")
     if best is None:
@@ -214,28 +219,61 @@ def _result(problem, st, fl, built, outcome, timings, how, soft_all) -> Schedule
         rounds=how[0],
         method=how[1],
         mip_gap=_gap(outcome),
+        objective_eur=outcome.objective / 1e3,
+        bound_eur=outcome.bound / 1e3,
     )
 
 
+def _start_at_arrival(problem: SchedulingProblem) -> SchedulingProblem:
+    """Per-step model: a start-at-arrival device must charge (at its minimum power, or what it can)
+    in its first available step; no-pauses then keeps it charging."""
+    devices = []
+    for d in problem.devices:
+        avail = np.flatnonzero(d.power_max_kw > 0)
+        if d.start_at_arrival and len(avail):
+            power_min = d.power_min_kw.copy()
+            first = avail[0]
+            power_min[first] = max(power_min[first], min(d.min_charging_power_kw or 1e-3, d.power_max_kw[first]))
+            d = replace(d, power_min_kw=power_min)
+        devices.append(d)
+    return replace(problem, devices=tuple(devices))
+
+
 def solve(
-    problem: SchedulingProblem, *, time_limit_s: float = 30.0, relative_gap: float = 1e-4, backend: str = "highs"
+    problem: SchedulingProblem,
+    *,
+    time_limit_s: float = 30.0,
+    relative_gap: float = 1e-4,
+    backend: str = "highs",
+    formulation: str = "auto",
 ) -> ScheduleResult:
     """Schedule all devices of ``problem``; powers in kW (consumption positive), SoC in kWh.
 
-    ``time_limit_s`` bounds the total solver wall time over all solves; ``relative_gap`` is the
+    ``time_limit_s`` bounds the wall time of the whole solve (model building and every solver
+    stage; a stage may overrun by its solver's granularity); ``relative_gap`` is the
     MIP gap at which to stop (ignored for pure LPs); ``backend`` is one of
     :data:`SOLVER_BACKENDS` (``highs`` or ``scip``). Raises :class:`ScheduleError` when no
     solution is found at all (e.g. the time limit hits before a first incumbent), ``ValueError``
     for an unknown backend or a non-positive limit or gap.
+
+    ``formulation``: ``auto`` solves fleets of EVs with no pauses by column generation
+    (:mod:`.fleet`) when every device qualifies (:func:`.fleet_model.fleet_evs`), everything else
+    with the per-step model; ``per-step`` forces the per-step (on/off) model.
     """
     if backend not in SOLVER_BACKENDS:
         raise ValueError(f"unknown solver backend {backend!r}; choose one of {', '.join(SOLVER_BACKENDS)}")
     if not time_limit_s > 0 or not relative_gap >= 0:
         raise ValueError(f"time_limit_s must be > 0 and relative_gap >= 0, got {time_limit_s} and {relative_gap}")
     started = time.perf_counter()
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"unknown formulation {formulation!r}; choose one of {', '.join(FORMULATIONS)}")
+    evs = fleet_evs(problem) if formulation == "auto" else None
+    if evs is not None:
+        return fleet_result(problem, evs, time_limit_s, relative_gap)
+    problem = _start_at_arrival(problem)
     st = stack(problem)
     fl = flows(st)
-    clock = _Clock(time_limit_s, backend, build_s=time.perf_counter() - started)
+    clock = _Clock(time_limit_s, backend, build_s=time.perf_counter() - started, started=started)
     setup = _Setup(problem, st, fl, False, fl.split & st.needs_binaries)
     for rounds in range(1, 5):
         built, outcome, method = _solve_model(setup, clock, relative_gap)

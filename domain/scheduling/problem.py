@@ -14,7 +14,7 @@ Conventions used by every array here:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -48,8 +48,11 @@ class DeviceProblem:
     storage_efficiency: fraction of the SoC retained per step (see :func:`storage.soc_path`).
     charging_modes_kw: allowed charging power levels (> 0, kW); empty = continuous. Idle (0 kW)
         is always allowed.
-    min_charging_power_kw: when charging, at least this power (0 = no minimum).
-    no_pauses: charging happens in one contiguous block of steps.
+    min_charging_power_kw: when charging, at least this power (0 = no minimum). With
+        ``no_pauses`` the last step of the block may deliver less (see :mod:`.fleet_model`).
+    no_pauses: charging happens in one contiguous block of steps, at least
+        ``min_charging_power_kw`` (default: :func:`default_min_charging_power_kw`) but in the last.
+    start_at_arrival: the block starts at the first step the device can charge (no delay).
     """
 
     device_id: str
@@ -68,6 +71,7 @@ class DeviceProblem:
     charging_modes_kw: tuple[float, ...] = ()
     min_charging_power_kw: float = 0.0
     no_pauses: bool = False
+    start_at_arrival: bool = False
 
     @property
     def needs_binaries(self) -> bool:
@@ -146,6 +150,20 @@ def _capacity(value: Varying | None, fallback: np.ndarray, grid: Grid) -> np.nda
     return np.where(np.isnan(out), fallback, out)
 
 
+NOMINAL_VOLTAGE_V = 230.0
+MIN_CURRENT_A = 6.0
+"""IEC 61851: the lowest charging current an EVSE may signal is 6 A per phase."""
+SINGLE_PHASE_MAX_KW = 7.4
+"""Above this charging capacity (32 A x 230 V) a charger is taken to be three-phase."""
+
+
+def default_min_charging_power_kw(top_kw: float) -> float:
+    """The minimum power of no-pauses charging when the flex-model gives none (kW): 6 A per phase
+    at 230 V — 1.38 kW single-phase, 4.14 kW three-phase (capacity above 7.4 kW) — capped at ``top_kw``."""
+    phases = 3 if top_kw > SINGLE_PHASE_MAX_KW + 1e-9 else 1
+    return min(phases * MIN_CURRENT_A * NOMINAL_VOLTAGE_V / 1e3, top_kw)
+
+
 def device_problem(model: DeviceFlexModel, grid: Grid) -> DeviceProblem:
     """Put one parsed device on the grid (capacities fall back to power-capacity, then 0 kW)."""
     power = on_grid(model.power_capacity_kw, grid, default=0.0)
@@ -155,6 +173,9 @@ def device_problem(model: DeviceFlexModel, grid: Grid) -> DeviceProblem:
     modes = tuple(m for m in model.charging_modes_kw if m > 0)
     if model.charging_modes_kw and model.min_charging_power_kw > 0:
         modes = tuple(m for m in modes if m >= model.min_charging_power_kw)
+    minimum = model.min_charging_power_kw
+    if model.no_pauses and minimum <= 0 and not modes:
+        minimum = default_min_charging_power_kw(float(consumption.max(initial=0.0)))
     return DeviceProblem(
         device_id=model.device_id,
         power_min_kw=-production,
@@ -170,8 +191,9 @@ def device_problem(model: DeviceFlexModel, grid: Grid) -> DeviceProblem:
         storage_efficiency=model.storage_efficiency,
         prefer_charging_sooner=model.prefer_charging_sooner,
         charging_modes_kw=modes,
-        min_charging_power_kw=model.min_charging_power_kw,
+        min_charging_power_kw=minimum,
         no_pauses=model.no_pauses,
+        start_at_arrival=model.start_at_arrival,
     )
 
 
@@ -235,9 +257,11 @@ def problem_from_flex(
     end: datetime,
     resolution: timedelta,
     resolve_sensor: SensorResolver | None = None,
+    asset_types: Mapping[int | str, str] | None = None,
     **options: object,
 ) -> SchedulingProblem:
-    """Parse FlexMeasures-style dicts and build the problem in one call (see :func:`build_problem`)."""
-    devices = parse_flex_model(flex_model, resolve_sensor)
+    """Parse FlexMeasures-style dicts and build the problem in one call (see :func:`build_problem`);
+    ``asset_types`` maps a device's sensor to its asset type (a one-way EVSE never discharges)."""
+    devices = parse_flex_model(flex_model, resolve_sensor, asset_types)
     context = parse_flex_context(flex_context, resolve_sensor)
     return build_problem(devices, context, start=start, end=end, resolution=resolution, **options)  # type: ignore[arg-type]

@@ -49,7 +49,10 @@ class ScheduleResult:
     status: ``optimal`` (within the requested relative gap of a proven bound) or ``feasible``
         (a solution whose gap is larger, e.g. when the time limit hit).
     mip_gap: relative gap between the model objective (incl. tie-break and penalties) and the
-        best proven lower bound; 0 for LPs.
+        best proven lower bound (the one achieved, not the one requested); 0 for LPs, NaN when
+        no bound was proven.
+    objective_eur / bound_eur: that model objective and its proven lower bound, EUR (NaN when
+        not known).
     method: ``lp``, ``milp`` or, with charging binaries, ``relaxation+commit`` /
         ``relaxation+neighbourhood`` / ``relaxation+full`` (see :func:`milp.solve`).
     n_variables / n_constraints / n_binaries: size of the model that gave the solution.
@@ -75,6 +78,8 @@ class ScheduleResult:
     rounds: int = 1
     method: str = "lp"
     mip_gap: float = 0.0
+    objective_eur: float = float("nan")
+    bound_eur: float = float("nan")
 
     def device(self, device_id: str) -> DeviceSchedule:
         for schedule in self.devices:

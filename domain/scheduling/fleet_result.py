@@ -1,0 +1,54 @@
+"""Turn a fleet solve (:mod:`.fleet`) into a :class:`~domain.scheduling.result.ScheduleResult`."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from domain.scheduling.fleet import solve_fleet
+from domain.scheduling.fleet_lp import Site
+from domain.scheduling.fleet_model import FleetEV
+from domain.scheduling.problem import SchedulingProblem
+from domain.scheduling.result import DeviceSchedule, ScheduleResult, energy_cost_eur, find_unmet
+
+
+def proven_gap(objective: float, bound: float) -> float:
+    """Relative gap between an objective and a proven lower bound (NaN without a bound)."""
+    if not np.isfinite(bound):
+        return float("nan")
+    return max(objective - bound, 0.0) / max(abs(objective), 1e-9)
+
+
+def fleet_result(problem: SchedulingProblem, evs: list[FleetEV], time_limit_s: float, gap: float) -> ScheduleResult:
+    """Solve a fleet-eligible problem (see :func:`.fleet_model.fleet_evs`); powers kW, SoC kWh."""
+    started = time.perf_counter()
+    outcome = solve_fleet(Site.of(problem), evs, time_limit_s, gap)
+    power = outcome.power_kw
+    soc = np.empty((len(evs), problem.n_steps + 1))
+    for i, device in enumerate(problem.devices):
+        gained = np.cumsum(power[i]) * problem.hours * device.charging_efficiency
+        soc[i] = device.soc_at_start_kwh + np.concatenate([[0.0], gained])
+    site_power = power.sum(axis=0) + problem.inflexible_kw
+    achieved = proven_gap(outcome.objective, outcome.bound)
+    elapsed = time.perf_counter() - started
+    return ScheduleResult(
+        start=problem.start,
+        resolution=problem.resolution,
+        n_steps=problem.n_steps,
+        devices=tuple(DeviceSchedule(d.device_id, power[i], soc[i]) for i, d in enumerate(problem.devices)),
+        site_power_kw=site_power,
+        total_cost_eur=energy_cost_eur(problem, site_power),
+        status="optimal" if achieved <= gap + 1e-9 else "feasible",
+        build_time_s=max(elapsed - outcome.solve_time_s, 0.0),
+        solve_time_s=outcome.solve_time_s,
+        unmet=find_unmet(problem, soc, site_power),
+        n_variables=outcome.n_columns,
+        n_constraints=problem.n_steps + len(evs),
+        n_binaries=0,
+        rounds=outcome.rounds,
+        method=outcome.method,
+        mip_gap=achieved,
+        bound_eur=outcome.bound / 1e3,
+        objective_eur=outcome.objective / 1e3,
+    )
