@@ -17,9 +17,11 @@ from commands.context import CommandContext
 from commands.registry import set_bcrypt_rounds
 from domain.ports.event_store import EventStore
 from domain.ports.log import Log
+from infra.devices import DeviceControl, build_device_control
 from infra.log.memory import MemoryLog
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.settings import Settings
+from projections.device_commands import DeviceCommandsProjection
 from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
 from projections.readings import ReadingsProjection
@@ -30,7 +32,7 @@ from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
 from streams.scheduler import SCHEDULE_TOPICS, SchedulerProcessor, SolverOptions
-from streams.topics import TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY, topic_of_stream
+from streams.topics import CATEGORY_TOPICS, TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY, topic_of_stream
 
 
 def build_event_store(settings: Settings) -> EventStore:
@@ -84,6 +86,7 @@ def build_processors(platform: Platform) -> list[Processor]:
         ),
         ProjectionProcessor(ForecastModelsProjection(), engine, [FORECAST_TOPIC]),
         ForecastProcessor(platform.store, engine),
+        ProjectionProcessor(DeviceCommandsProjection(), engine, [CATEGORY_TOPICS["command"]]),
     ]
 
 
@@ -116,6 +119,8 @@ class Platform:
     token_secret: str
     processors: list[Processor] = field(default_factory=list)
     runner: InProcessRunner | None = None
+    devices: DeviceControl | None = None
+    """Device gateways and the command dispatcher (run with the processors)."""
 
     @property
     def commands(self) -> CommandContext:
@@ -130,6 +135,8 @@ class Platform:
         loops = [ProcessorLoop(p, self.log, published_position=lambda: relay.position) for p in self.processors]
         self.runner = InProcessRunner(relay, loops)
         self.runner.start()
+        if self.devices is not None:
+            self.devices.start()
 
     def wait_for(
         self,
@@ -177,6 +184,8 @@ class Platform:
         return await self.runner.wait_for_async(position, processors, timeout)
 
     def stop(self) -> None:
+        if self.devices is not None:
+            self.devices.stop()
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
@@ -199,4 +208,5 @@ def build_platform(settings: Settings | None = None) -> Platform:
         token_secret=_token_secret(settings),
     )
     platform.processors = build_processors(platform)
+    platform.devices = build_device_control(settings, platform.store, platform.read_models.read_engine)
     return platform

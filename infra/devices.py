@@ -1,0 +1,112 @@
+"""Device control, composed: the gateways the settings ask for, the dispatcher, and its thread.
+
+Built by :mod:`infra.bootstrap` (the composition root). The simulated gateway always runs unless
+``FLEXLEDGER_DEVICES_SIMULATED=false``; the OCPP central system with ``FLEXLEDGER_OCPP_ENABLED``
+(``ws://FLEXLEDGER_OCPP_HOST:FLEXLEDGER_OCPP_PORT/ocpp/{chargePointId}``), the MQTT gateway with
+``FLEXLEDGER_MQTT_ENABLED`` (broker ``FLEXLEDGER_MQTT_HOST``:``FLEXLEDGER_MQTT_PORT``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import sqlalchemy as sa
+
+from commands.context import CommandContext
+from commands.device_telemetry import ChargerSink, TelemetrySink, charger_password_ok
+from domain.ports.device_gateway import DeviceGateway
+from domain.ports.event_store import EventStore
+from infra.gateways.simulated import SimulatedDevices, SimulatedGateway
+from infra.settings import Settings
+from projections.base import load_checkpoints
+from projections.device_commands import DeviceCommandsProjection, open_commands
+from projections.devices_query import asset_by_device
+from streams.command_dispatcher import CommandDispatcher
+
+log = logging.getLogger(__name__)
+
+
+def recover_from(read_engine: sa.Engine):
+    """The dispatcher's recovery: the commands read model's checkpoint and its open commands, read together."""
+
+    def recover() -> tuple[int, list[str]]:
+        with read_engine.connect() as conn, conn.begin():
+            positions = load_checkpoints(conn, DeviceCommandsProjection.name).values()
+            return min(positions, default=0), open_commands(conn)
+
+    return recover
+
+
+class DeviceControl:
+    """The gateways and the dispatcher of one platform process."""
+
+    def __init__(self, dispatcher: CommandDispatcher, simulated: SimulatedDevices | None = None):
+        self.dispatcher, self.simulated = dispatcher, simulated
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def gateways(self) -> dict[str, DeviceGateway]:
+        return self.dispatcher.gateways
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        for gateway in self.gateways.values():
+            gateway.start()
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self.dispatcher.run, args=(self._stop,), name="flexledger-dispatcher", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(10)
+        self._thread = None
+        for gateway in self.gateways.values():
+            gateway.stop()
+
+
+def build_gateways(settings: Settings, store: EventStore, read_engine: sa.Engine) -> dict[str, DeviceGateway]:
+    """The gateways the settings enable (explicit choices, no string imports)."""
+    gateways: dict[str, DeviceGateway] = {}
+    ctx = CommandContext(store)
+    if settings.ocpp_enabled:
+        from infra.gateways.ocpp import OcppCentralSystem
+
+        def authorize(charge_point_id: str, password: str) -> bool:
+            with read_engine.connect() as conn:
+                asset = asset_by_device(conn, "ocpp", charge_point_id)
+            return asset is not None and charger_password_ok(asset["attributes"], password)
+
+        charger_sink = ChargerSink(ctx, lambda cp: _asset(read_engine, "ocpp", cp))
+        gateways["ocpp"] = OcppCentralSystem(settings.ocpp_host, settings.ocpp_port, authorize, charger_sink)
+    if settings.mqtt_enabled:
+        from infra.gateways.mqtt import MqttGateway
+
+        telemetry = TelemetrySink(ctx, lambda device_id: _asset(read_engine, "mqtt", device_id))
+        gateways["mqtt"] = MqttGateway(
+            settings.mqtt_host, settings.mqtt_port, settings.mqtt_topic_prefix, on_telemetry=telemetry
+        )
+    return gateways
+
+
+def _asset(read_engine: sa.Engine, gateway: str, address: str) -> dict | None:
+    with read_engine.connect() as conn:
+        return asset_by_device(conn, gateway, address)
+
+
+def build_device_control(settings: Settings, store: EventStore, read_engine: sa.Engine) -> DeviceControl:
+    gateways = build_gateways(settings, store, read_engine)
+    simulated = None
+    if settings.devices_simulated:
+        simulated = SimulatedDevices()
+        gateways["simulated"] = SimulatedGateway(simulated)
+    dispatcher = CommandDispatcher(
+        CommandContext(store), gateways, recover=recover_from(read_engine)
+    )
+    return DeviceControl(dispatcher, simulated)
