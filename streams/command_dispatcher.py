@@ -139,7 +139,9 @@ class CommandDispatcher:
         if gateway is None:
             return SendResult(SendStatus.UNSUPPORTED, f"no {gateway_name!r} gateway runs in this platform")
         request = state.requested
-        outgoing = OutgoingCommand(request.command_id, attempt, request.action, request.parameters, request.device)
+        outgoing = OutgoingCommand(
+            request.command_id, attempt, request.action, request.parameters, request.device, reply_due_at=state.due_at
+        )
         try:
             return gateway.send(outgoing)
         except Exception as exc:  # noqa: BLE001 - a gateway fault is a failed attempt, retried after back-off

@@ -20,6 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
@@ -46,6 +47,8 @@ class OutgoingCommand:
     action: str
     parameters: dict[str, Any]
     address: dict[str, Any]
+    reply_due_at: datetime | None = None
+    """After this the attempt counts as unanswered: a gateway that could not send it by then drops it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,7 @@ class MqttGateway:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = lambda *_args: self._connected.clear()
         self._client.on_message = self._on_message
+        self._client.on_subscribe = lambda *_args: self._connected.set()  # subscribed: replies can arrive
 
     def set_reply_handler(self, handler: ReplyHandler) -> None:
         self._handler = handler
@@ -105,7 +106,6 @@ class MqttGateway:
             log.error("MQTT connection refused: %s", reason_code)
             return
         client.subscribe([(self.topic("+", kind), 1) for kind in ("acks", "telemetry", "status")])
-        self._connected.set()
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
         parts = message.topic.split("/")

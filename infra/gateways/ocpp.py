@@ -59,6 +59,7 @@ class CentralChargePoint(ChargePoint):
         super().__init__(charge_point_id, connection, response_timeout=system.response_timeout_s)
         self.system = system
         self.transactions: dict[int, int] = {}  # connector id -> running transaction id
+        self.send_lock = asyncio.Lock()  # OCPP: one call at a time per charger
 
     def _emit(self, action: str, payload: dict[str, Any]) -> None:
         self.system.emit(self.id, action, payload)
@@ -276,13 +277,25 @@ class OcppCentralSystem:
         asyncio.run_coroutine_threadsafe(self._call(charger, command, request), loop)
         return SendResult(SendStatus.SENT)
 
+    def _remaining_s(self, command: OutgoingCommand) -> float:
+        """Seconds until the attempt's reply is due (the call's own timeout when it has no deadline)."""
+        if command.reply_due_at is None:
+            return self.response_timeout_s
+        return min(self.response_timeout_s, (command.reply_due_at - datetime.now(UTC)).total_seconds())
+
     async def _call(self, charger: CentralChargePoint, command: OutgoingCommand, request: Any) -> None:
         unique_id = str(uuid.uuid5(command.command_id, str(command.attempt)))  # OCPP ids: at most 36 characters
-        try:
-            response = await charger.call(request, unique_id=unique_id)
-        except (TimeoutError, ConnectionClosed) as exc:
-            log.info("no answer from charger %s to %s: %s", charger.id, type(request).__name__, exc)
-            return  # the command's ack timeout decides: retry or expire
+        async with charger.send_lock:
+            remaining_s = self._remaining_s(command)
+            if remaining_s <= 0:
+                log.info("command %s attempt %s not sent to %s: its reply was due already", command.command_id,
+                         command.attempt, charger.id)
+                return
+            try:
+                response = await asyncio.wait_for(charger.call(request, unique_id=unique_id), remaining_s)
+            except (TimeoutError, ConnectionClosed) as exc:
+                log.info("no answer from charger %s to %s: %s", charger.id, type(request).__name__, exc)
+                return  # the command's ack timeout decides: retry or expire
         payload = _as_dict(response)
         status = payload.get("status", "CallError")
         status = str(getattr(status, "value", status))

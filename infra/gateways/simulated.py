@@ -40,12 +40,10 @@ class SimulatedDevice:
         return len(held)
 
     def _reply(self, command: OutgoingCommand, accepted: bool) -> None:
-        gateway = self.park.gateway if self.park is not None else None
-        if gateway is None:
-            return
         response = {"status": "Accepted" if accepted else "Rejected", "device": self.device_id}
         reply = DeviceReply(command.command_id, command.attempt, accepted, response, None if accepted else "Rejected")
-        gateway.deliver(reply)
+        if self.park is not None:
+            self.park.deliver(reply)
 
     def receive(self, command: OutgoingCommand) -> None:
         with self._lock:
@@ -65,6 +63,23 @@ class SimulatedDevices:
         self._lock = threading.Lock()
         self.gateway: SimulatedGateway | None = None
         """The running platform's gateway: where the devices' replies go."""
+        self.pending: list[DeviceReply] = []
+        """Replies sent while no platform was up (delivered when one starts, as a broker's session would)."""
+
+    def deliver(self, reply: DeviceReply) -> None:
+        with self._lock:
+            gateway = self.gateway
+            if gateway is None:
+                self.pending.append(reply)
+                return
+        gateway.deliver(reply)
+
+    def attach(self, gateway: SimulatedGateway | None) -> list[DeviceReply]:
+        """Make ``gateway`` the one replies go to; returns the replies that waited for it."""
+        with self._lock:
+            self.gateway = gateway
+            pending, self.pending = (self.pending, []) if gateway is not None else ([], self.pending)
+            return pending
 
     def get(self, device_id: str) -> SimulatedDevice:
         with self._lock:
@@ -88,12 +103,13 @@ class SimulatedGateway:
 
     def start(self) -> None:
         self._running = True
-        self.devices.gateway = self
+        for reply in self.devices.attach(self):
+            self.deliver(reply)
 
     def stop(self) -> None:
         self._running = False
         if self.devices.gateway is self:
-            self.devices.gateway = None
+            self.devices.attach(None)
 
     def deliver(self, reply: DeviceReply) -> None:
         if self._running and self._handler is not None:

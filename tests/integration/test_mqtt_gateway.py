@@ -97,7 +97,8 @@ def test_offline_device_gets_the_setpoint_when_back(mqtt_world):
     ctx, asset, device, gateway, _ = mqtt_world
     device.disconnect()
     with running(CommandDispatcher(ctx, {"mqtt": gateway()})):
-        command = _setpoint(ctx, asset, 4, retry_backoff_s=0.1, max_attempts=20)
+        # unreachable (the gateway knows the device is offline) or unanswered: either way a retry is scheduled
+        command = _setpoint(ctx, asset, 4, retry_backoff_s=0.1, max_attempts=20, ack_timeout_s=0.5)
         wait_for_status(ctx, command, dc.SCHEDULED)
         device.connect()
         state = wait_for_status(ctx, command, dc.ACKNOWLEDGED)
