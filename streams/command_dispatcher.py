@@ -26,6 +26,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from commands.context import CommandContext
@@ -45,8 +46,17 @@ class CommandDispatcher:
 
     name = "device_dispatcher"
 
-    def __init__(self, commands: CommandContext, gateways: Mapping[str, DeviceGateway], recover: Recover | None = None):
+    def __init__(
+        self,
+        commands: CommandContext,
+        gateways: Mapping[str, DeviceGateway],
+        recover: Recover | None = None,
+        workers: int = 8,
+    ):
         self.commands, self.gateways, self.recover = commands, dict(gateways), recover
+        self.workers = workers
+        """Due commands are advanced by up to this many threads at once (their appends commit together)."""
+        self._pool: ThreadPoolExecutor | None = None
         self.position = 0
         self._open: dict[uuid.UUID, tuple[dc.CommandState, int]] = {}  # id -> (state, stream revision)
         self._lock = threading.RLock()
@@ -111,13 +121,21 @@ class CommandDispatcher:
         now = now or self.clock()
         with self._lock:
             due = [cid for cid, (state, _) in self._open.items() if state.due_at is not None and state.due_at <= now]
-        for command_id in due:
-            try:
-                self._advance(command_id)
-            except Exception:  # noqa: BLE001 - logged; the command stays open and is tried on the next tick
-                self.errors += 1
-                log.exception("dispatching command %s failed", command_id)
+        if len(due) > 1 and self.workers > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="flexledger-dispatch")
+            list(self._pool.map(self._advance_logged, due))
+        else:
+            for command_id in due:
+                self._advance_logged(command_id)
         return len(due)
+
+    def _advance_logged(self, command_id: uuid.UUID) -> None:
+        try:
+            self._advance(command_id)
+        except Exception:  # noqa: BLE001 - logged; the command stays open and is tried on the next tick
+            self.errors += 1
+            log.exception("dispatching command %s failed", command_id)
 
     def _advance(self, command_id: uuid.UUID) -> None:
         with self._lock:
@@ -186,3 +204,6 @@ class CommandDispatcher:
                 log.exception("command dispatcher failed; retrying")
             if position >= store.head_position():
                 store.wait_for_append(position, interval_s)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
