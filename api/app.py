@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import TokenService
 from api.errors import error_response, install_error_handlers
 from api.routers import (
+    myems_commands,
     public,
     realto_commands,
     v2_0,
@@ -45,6 +46,7 @@ ROUTERS = [
     v3_schedules.router,
     v3_forecasts.router,
     realto_commands.router,
+    myems_commands.router,
 ]
 
 

@@ -24,6 +24,7 @@ from infra.settings import Settings
 from projections.device_commands import DeviceCommandsProjection
 from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
+from projections.myems_commands import MyEmsCommandsProjection
 from projections.readings import ReadingsProjection
 from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
@@ -87,6 +88,7 @@ def build_processors(platform: Platform) -> list[Processor]:
         ProjectionProcessor(ForecastModelsProjection(), engine, [FORECAST_TOPIC]),
         ForecastProcessor(platform.store, engine),
         ProjectionProcessor(DeviceCommandsProjection(), engine, [CATEGORY_TOPICS["command"]]),
+        ProjectionProcessor(MyEmsCommandsProjection(), engine, [TOPIC_REGISTRY]),
     ]
 
 

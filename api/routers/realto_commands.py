@@ -31,6 +31,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from api.auth import CurrentUser
 from api.consistency import wait_until_projected
 from api.deps import Commands, PlatformDep, ReadConn, User, visible_asset
+from api.device_access import require_control
 from api.errors import ApiError
 from commands.device_commands import cancel_command, request_command
 from domain import device_commands as dc
@@ -66,14 +67,6 @@ class CancelIn(BaseModel):
 
     status: Literal["cancelled"]
     reason: str | None = Field(default=None, max_length=1000)
-
-
-def require_control(user: CurrentUser, asset: dict) -> None:
-    """403 unless the user may command the device: its account's users (admins: any); never auditors."""
-    if "auditor" in user.roles:
-        raise ApiError(403, "INVALID_SENDER", "auditors cannot command devices")
-    if not user.is_admin and user.account_id != asset["account_id"]:
-        raise ApiError(403, "INVALID_SENDER", "this device belongs to another account")
 
 
 def _time(value: str | None) -> str | None:
