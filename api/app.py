@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import TokenService
 from api.errors import error_response, install_error_handlers
 from api.routers import (
+    finesce_chargingstates,
     myems_commands,
     public,
     realto_commands,
@@ -47,6 +48,7 @@ ROUTERS = [
     v3_forecasts.router,
     realto_commands.router,
     myems_commands.router,
+    finesce_chargingstates.router,
 ]
 
 
