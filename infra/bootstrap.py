@@ -210,5 +210,6 @@ def build_platform(settings: Settings | None = None) -> Platform:
         token_secret=_token_secret(settings),
     )
     platform.processors = build_processors(platform)
-    platform.devices = build_device_control(settings, platform.store, platform.read_models.read_engine)
+    read_models = platform.read_models
+    platform.devices = build_device_control(settings, platform.store, read_models.read_engine, read_models.write_engine)
     return platform

@@ -20,9 +20,10 @@ from domain.ports.event_store import EventStore
 from infra.gateways.simulated import SimulatedDevices, SimulatedGateway
 from infra.settings import Settings
 from projections.base import load_checkpoints
-from projections.device_commands import DeviceCommandsProjection, open_commands
+from projections.device_commands import DeviceCommandsProjection, open_commands, pending_commands
 from projections.devices_query import asset_by_device
 from streams.command_dispatcher import CommandDispatcher
+from streams.schedule_setpoints import ScheduleSetpoints
 
 log = logging.getLogger(__name__)
 
@@ -41,32 +42,41 @@ def recover_from(read_engine: sa.Engine):
 class DeviceControl:
     """The gateways and the dispatcher of one platform process."""
 
-    def __init__(self, dispatcher: CommandDispatcher, simulated: SimulatedDevices | None = None):
-        self.dispatcher, self.simulated = dispatcher, simulated
+    def __init__(
+        self,
+        dispatcher: CommandDispatcher,
+        simulated: SimulatedDevices | None = None,
+        setpoints: ScheduleSetpoints | None = None,
+    ):
+        self.dispatcher, self.simulated, self.setpoints = dispatcher, simulated, setpoints
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     @property
     def gateways(self) -> dict[str, DeviceGateway]:
         return self.dispatcher.gateways
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._threads:
             return
         for gateway in self.gateways.values():
             gateway.start()
         self._stop.clear()
-        self._thread = threading.Thread(
-            target=self.dispatcher.run, args=(self._stop,), name="flexledger-dispatcher", daemon=True
-        )
-        self._thread.start()
+        targets = [("dispatcher", self.dispatcher.run)]
+        if self.setpoints is not None:
+            targets.append(("setpoints", self.setpoints.run))
+        for name, target in targets:
+            thread = threading.Thread(target=target, args=(self._stop,), name=f"flexledger-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
-        if self._thread is None:
+        if not self._threads:
             return
         self._stop.set()
-        self._thread.join(10)
-        self._thread = None
+        for thread in self._threads:
+            thread.join(10)
+        self._threads.clear()
         for gateway in self.gateways.values():
             gateway.stop()
 
@@ -100,7 +110,9 @@ def _asset(read_engine: sa.Engine, gateway: str, address: str) -> dict | None:
         return asset_by_device(conn, gateway, address)
 
 
-def build_device_control(settings: Settings, store: EventStore, read_engine: sa.Engine) -> DeviceControl:
+def build_device_control(
+    settings: Settings, store: EventStore, read_engine: sa.Engine, write_engine: sa.Engine | None = None
+) -> DeviceControl:
     gateways = build_gateways(settings, store, read_engine)
     simulated = None
     if settings.devices_simulated:
@@ -109,4 +121,9 @@ def build_device_control(settings: Settings, store: EventStore, read_engine: sa.
     dispatcher = CommandDispatcher(
         CommandContext(store), gateways, recover=recover_from(read_engine)
     )
-    return DeviceControl(dispatcher, simulated)
+    def pending(asset_id: int) -> list[tuple[str, str]]:
+        with read_engine.connect() as conn:
+            return pending_commands(conn, asset_id)
+
+    setpoints = ScheduleSetpoints(CommandContext(store), write_engine or read_engine, pending)
+    return DeviceControl(dispatcher, simulated, setpoints)

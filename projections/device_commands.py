@@ -167,3 +167,10 @@ def open_commands(conn: Connection) -> list[str]:
     """Ids of commands that are not finished (requested, scheduled, dispatched)."""
     query = sa.select(device_commands.c.id).where(device_commands.c.status.in_(sorted(dc.OPEN_STATUSES)))
     return [row[0] for row in conn.execute(query)]
+
+
+def pending_commands(conn: Connection, asset_id: int) -> list[tuple[str, str]]:
+    """(id, reason) of the device's commands not dispatched yet (requested or scheduled)."""
+    c = device_commands.c
+    query = sa.select(c.id, c.reason).where(c.asset_id == asset_id, c.status.in_(sorted(dc.CANCELLABLE_STATUSES)))
+    return [(row[0], row[1]) for row in conn.execute(query)]
