@@ -15,6 +15,7 @@ time floored to that resolution (instantaneous sensors: one second). Source: ``o
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,7 +68,8 @@ class ChargerSink:
         if asset is None:
             log.warning("charger %s is no asset's; %s ignored", charge_point_id, action)
             return
-        meta = EventMetadata(source="ocpp", actor=f"charger:{charge_point_id}")
+        # each charger message starts a chain (reading -> schedule -> command) that shares its correlation id
+        meta = EventMetadata(source="ocpp", actor=f"charger:{charge_point_id}", correlation_id=str(uuid.uuid4()))
         ctx = CommandContext(self.ctx.store, self.ctx.clock, meta)
         if action == "MeterValues":
             self._meter_values(ctx, asset, charge_point_id, payload)

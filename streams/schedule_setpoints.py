@@ -80,7 +80,9 @@ class ScheduleSetpoints:
             if address is None:
                 log.warning("asset %s follows schedules but has no gateway", asset.asset_id)
                 continue
-            ctx = self.commands.with_actor("system:setpoints", correlation_id=recorded.metadata.correlation_id)
+            meta = EventMetadata(actor="system:setpoints", source="scheduler", causation_id=str(recorded.event_id),
+                                 correlation_id=recorded.metadata.correlation_id or str(schedule.schedule_id))
+            ctx = CommandContext(self.commands.store, self.commands.clock, meta)
             reason = f"schedule {schedule.schedule_id}"
             requests = [
                 r for r in self._requests(schedule, device.power_kw, asset.asset_id, address["gateway"], reason)

@@ -77,5 +77,6 @@ async def test_soc_reading_to_schedule_to_charging_profile_accepted(world):
     ordered = [charger_events[1], soc_readings[0], computed, *command_events, charger_events[2]]
     positions = [e.global_position for e in ordered]
     assert positions == sorted(positions)
-    assert {e.metadata.correlation_id for e in command_events} == {computed.metadata.correlation_id or str(
-        state.command_id)}
+    chain = [soc_readings[0], computed, *command_events]
+    assert len({e.metadata.correlation_id for e in chain}) == 1 and chain[0].metadata.correlation_id
+    assert command_events[0].metadata.causation_id == str(computed.event_id)
