@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -36,6 +37,9 @@ from domain.events import RecordedEvent
 from domain.ports.device_gateway import DeviceGateway, DeviceReply, OutgoingCommand, SendResult, SendStatus
 
 log = logging.getLogger(__name__)
+
+CLOSED_REMEMBERED = 10_000
+"""How many finished commands the dispatcher remembers, to skip their events without a read."""
 
 Recover = Callable[[], tuple[int, list[str]]]
 """Returns (position up to which the read model is complete, ids of the commands open in it)."""
@@ -59,6 +63,7 @@ class CommandDispatcher:
         self._pool: ThreadPoolExecutor | None = None
         self.position = 0
         self._open: dict[uuid.UUID, tuple[dc.CommandState, int]] = {}  # id -> (state, stream revision)
+        self._closed: OrderedDict[uuid.UUID, None] = OrderedDict()  # recently finished: their late events are skipped
         self._lock = threading.RLock()
         self.errors = 0
         for gateway in self.gateways.values():
@@ -87,7 +92,7 @@ class CommandDispatcher:
             command_id = uuid.UUID(str(recorded.data["command_id"]))
             with self._lock:
                 known = self._open.get(command_id)
-                if known is not None and known[1] >= recorded.stream_revision:
+                if command_id in self._closed or (known is not None and known[1] >= recorded.stream_revision):
                     continue
                 if known is None and recorded.stream_revision != 0:
                     self._reload(command_id)
@@ -108,6 +113,10 @@ class CommandDispatcher:
         with self._lock:
             if state is None or not state.is_open:
                 self._open.pop(command_id, None)
+                if state is not None:
+                    self._closed[command_id] = None
+                    while len(self._closed) > CLOSED_REMEMBERED:
+                        self._closed.popitem(last=False)
             else:
                 self._open[command_id] = (state, revision)
 
