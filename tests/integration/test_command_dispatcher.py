@@ -4,15 +4,18 @@ cancel, idempotency, and a restart between dispatch and ack (no loss, no second 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
 
 from commands.context import CommandContext, CommandError
 from commands.device_commands import cancel_command, load_command, request_command
 from commands.registry import RegisterAccount, RegisterAsset, register_account, register_asset
 from domain import device_commands as dc
 from domain.events import EventMetadata
+from infra.eventstore.postgres import PostgresEventStore
 from infra.eventstore.sqlite import SqliteEventStore
 from infra.gateways.simulated import SimulatedDevices, SimulatedGateway
 from streams.command_dispatcher import CommandDispatcher
@@ -29,9 +32,24 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-@pytest.fixture
-def world(tmp_path):
-    store = SqliteEventStore(tmp_path / "events.db")
+@contextmanager
+def event_store(kind: str, tmp_path):
+    if kind == "sqlite":
+        yield SqliteEventStore(tmp_path / "events.db")
+        return
+    if postgres_base_url() is None:
+        pytest.skip(SKIP_REASON)
+    with temporary_postgres_url() as url:
+        yield PostgresEventStore(url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request, tmp_path):
+    with event_store(request.param, tmp_path) as store:
+        yield from _world(store)
+
+
+def _world(store):
     clock = Clock()
     ctx = CommandContext(store, clock, EventMetadata(actor="user:1", correlation_id="req-1"))
     account = register_account(ctx, RegisterAccount(name="a"))
