@@ -28,13 +28,18 @@ from streams.schedule_setpoints import ScheduleSetpoints
 log = logging.getLogger(__name__)
 
 
-def recover_from(read_engine: sa.Engine):
-    """The dispatcher's recovery: the commands read model's checkpoint and its open commands, read together."""
+def recover_from(read_engine: sa.Engine, single_partition: bool = True):
+    """The dispatcher's recovery: the commands read model's checkpoint and its open commands, read together.
+
+    With a partitioned log (Kafka) a partition that never carried a command has no checkpoint row,
+    so no row tells how far the read model is complete: the dispatcher then reads every command
+    event from the start (the open commands are still taken from the read model).
+    """
 
     def recover() -> tuple[int, list[str]]:
         with read_engine.connect() as conn, conn.begin():
             positions = load_checkpoints(conn, DeviceCommandsProjection.name).values()
-            return min(positions, default=0), open_commands(conn)
+            return (min(positions, default=0) if single_partition else 0), open_commands(conn)
 
     return recover
 
@@ -119,7 +124,7 @@ def build_device_control(
         simulated = SimulatedDevices()
         gateways["simulated"] = SimulatedGateway(simulated)
     dispatcher = CommandDispatcher(
-        CommandContext(store), gateways, recover=recover_from(read_engine)
+        CommandContext(store), gateways, recover=recover_from(read_engine, single_partition=settings.log == "memory")
     )
     def pending(asset_id: int) -> list[tuple[str, str]]:
         with read_engine.connect() as conn:
