@@ -28,6 +28,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from domain.device_actions import ACTIONS, ActionError, check_parameters
+from domain.device_actions import device_address as device_address  # re-exported: part of the commands' vocabulary
 from domain.events import DomainEvent, register_event
 
 REQUESTED, SCHEDULED, DISPATCHED = "requested", "scheduled", "dispatched"
@@ -36,15 +38,6 @@ STATUSES = (REQUESTED, SCHEDULED, DISPATCHED, ACKNOWLEDGED, REJECTED, FAILED, EX
 OPEN_STATUSES = frozenset({REQUESTED, SCHEDULED, DISPATCHED})
 TERMINAL_STATUSES = frozenset(STATUSES) - OPEN_STATUSES
 CANCELLABLE_STATUSES = frozenset({REQUESTED, SCHEDULED})
-
-ACTIONS = {
-    "start_charging": "Start a charging session (OCPP RemoteStartTransaction); params: id_tag.",
-    "stop_charging": "Stop the charging session (OCPP RemoteStopTransaction); params: transaction_id.",
-    "set_power": "Limit/set the power in kW (OCPP SetChargingProfile with one period; MQTT setpoint).",
-    "set_charging_profile": "A schedule of power limits in kW per slot (OCPP SetChargingProfile).",
-    "change_availability": "Make a connector operative or inoperative; params: operative (bool).",
-    "set_value": "Write a value to a point (MyEMS-style); params: value, topic, payload.",
-}
 
 DEFAULT_ACK_TIMEOUT_S = 30.0
 DEFAULT_MAX_ATTEMPTS = 3
@@ -254,7 +247,10 @@ def decide_request(
     if request.action not in ACTIONS:
         raise CommandRuleError("INVALID_ACTION", f"unknown action {request.action!r}; known: {', '.join(ACTIONS)}",
                                "action")
-    _check_parameters(request.action, request.parameters)
+    try:
+        check_parameters(request.action, request.parameters)
+    except ActionError as exc:
+        raise CommandRuleError(exc.code, str(exc), exc.field) from exc
     execute_at = request.execute_at or now
     expires_at = request.expires_at or max(execute_at, now) + timedelta(seconds=DEFAULT_TIME_TO_LIVE_S)
     if expires_at <= max(execute_at, now):
@@ -266,33 +262,6 @@ def decide_request(
     if execute_at > now:
         return [requested, DeviceCommandScheduled(command_id=command_id, execute_at=execute_at)]
     return [requested]
-
-
-def _check_parameters(action: str, parameters: dict[str, Any]) -> None:
-    if action == "set_power":
-        _require_number(parameters, "power_kw")
-    elif action == "set_charging_profile":
-        limits = parameters.get("limits_kw")
-        if not isinstance(limits, list) or not limits or len(limits) > 1000:
-            raise CommandRuleError("INVALID_PARAMETERS", "limits_kw must be a list of 1 to 1000 numbers (kW)",
-                                   "parameters.limits_kw")
-        for limit in limits:
-            if isinstance(limit, bool) or not isinstance(limit, int | float):
-                raise CommandRuleError("INVALID_PARAMETERS", "limits_kw must hold numbers (kW)", "parameters.limits_kw")
-        slot = parameters.get("slot_duration_s", 900)
-        if not isinstance(slot, int) or slot <= 0:
-            raise CommandRuleError("INVALID_PARAMETERS", "slot_duration_s must be a positive integer (s)",
-                                   "parameters.slot_duration_s")
-    elif action == "set_value":
-        _require_number(parameters, "value")
-    elif action == "change_availability" and not isinstance(parameters.get("operative", True), bool):
-        raise CommandRuleError("INVALID_PARAMETERS", "operative must be true or false", "parameters.operative")
-
-
-def _require_number(parameters: dict[str, Any], name: str) -> None:
-    value = parameters.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise CommandRuleError("INVALID_PARAMETERS", f"{name} must be a number", f"parameters.{name}")
 
 
 def decide_cancel(state: CommandState | None, reason: str | None, now: datetime) -> list[DomainEvent]:
@@ -387,27 +356,6 @@ def decide_reply(
         command_id=state.command_id, attempt=attempt, response=response, reason=reason or "rejected by the device",
         at=now,
     )]
-
-
-def device_address(asset_id: int, attributes: dict[str, Any]) -> dict[str, Any] | None:
-    """How to reach a device, from its asset's attributes (``None``: it has no gateway).
-
-    * ``{"ocpp": {"charge_point_id": "CP-1", "connector_id": 1}}`` — an OCPP 1.6J charger;
-    * ``{"mqtt": {"device_id": "heatpump-7"}}`` — an MQTT device (topics ``flexledger/devices/<id>/...``);
-    * ``{"simulated": {"device_id": "sim-1"}}`` (or ``true``) — an in-process simulated device.
-    """
-    ocpp = attributes.get("ocpp")
-    if isinstance(ocpp, dict) and ocpp.get("charge_point_id"):
-        return {"gateway": "ocpp", "address": str(ocpp["charge_point_id"]),
-                "connector_id": int(ocpp.get("connector_id", 1))}
-    mqtt = attributes.get("mqtt")
-    if isinstance(mqtt, dict) and mqtt.get("device_id"):
-        return {"gateway": "mqtt", "address": str(mqtt["device_id"])}
-    simulated = attributes.get("simulated")
-    if simulated:
-        address = simulated.get("device_id") if isinstance(simulated, dict) else None
-        return {"gateway": "simulated", "address": str(address or f"asset-{asset_id}")}
-    return None
 
 
 COMMAND_EVENT_TYPES = frozenset({
