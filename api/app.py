@@ -26,7 +26,10 @@ from api.deps import Platform, install
 from api.errors import error_response, install_error_handlers
 from api.guards import NonFiniteJsonGuard, UrlLengthGuard
 from api.routers import (
+    finesce_chargingstates,
+    myems_commands,
     public,
+    realto_commands,
     v2_0,
     v2_0_control,
     v3_accounts,
@@ -55,6 +58,9 @@ ROUTERS = [
     v3_forecasts.router,
     v3_admin.router,
     v3_users.router,
+    realto_commands.router,
+    myems_commands.router,
+    finesce_chargingstates.router,
 ]
 
 

@@ -19,12 +19,15 @@ from commands.registry import set_bcrypt_rounds
 from domain.ports.consistency import ConsistencyWaiter
 from domain.ports.event_store import EventStore
 from domain.ports.log import Log
+from infra.devices import DeviceControl, build_device_control
 from infra.log.memory import MemoryLog
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.settings import Settings
 from projections.credentials import CredentialsProjection
+from projections.device_commands import DeviceCommandsProjection
 from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
+from projections.myems_commands import MyEmsCommandsProjection
 from projections.readings import ReadingsProjection
 from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
@@ -34,7 +37,7 @@ from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
 from streams.scheduler import SCHEDULE_TOPICS, SchedulerProcessor, SolverOptions
-from streams.topics import TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY
+from streams.topics import CATEGORY_TOPICS, TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY
 
 
 def build_event_store(settings: Settings) -> EventStore:
@@ -85,6 +88,8 @@ def build_processors(platform: Platform) -> list[Processor]:
         ),
         ProjectionProcessor(ForecastModelsProjection(), engine, [FORECAST_TOPIC]),
         ForecastProcessor(platform.store, engine),
+        ProjectionProcessor(DeviceCommandsProjection(), engine, [CATEGORY_TOPICS["command"]]),
+        ProjectionProcessor(MyEmsCommandsProjection(), engine, [TOPIC_REGISTRY]),
     ]
 
 
@@ -119,6 +124,8 @@ class Platform:
     runner: InProcessRunner | None = None
     consistency: ConsistencyWaiter = field(init=False)
     """Read-your-writes: one waiter per deployment (:func:`build_consistency_waiter`)."""
+    devices: DeviceControl | None = None
+    """Device gateways and the command dispatcher (run with the processors)."""
 
     @property
     def commands(self) -> CommandContext:
@@ -133,6 +140,8 @@ class Platform:
         loops = [ProcessorLoop(p, self.log, published_position=lambda: relay.position) for p in self.processors]
         self.runner = InProcessRunner(relay, loops)
         self.runner.start()
+        if self.devices is not None:
+            self.devices.start()
 
     def wait_for(
         self,
@@ -155,6 +164,8 @@ class Platform:
         return await self.consistency.wait_for_async(position, processors, timeout_s, stream_id)
 
     def stop(self) -> None:
+        if self.devices is not None:
+            self.devices.stop()
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
@@ -178,6 +189,8 @@ def build_platform(settings: Settings | None = None) -> Platform:
     )
     platform.consistency = build_consistency_waiter(platform)
     platform.processors = build_processors(platform)
+    read_models = platform.read_models
+    platform.devices = build_device_control(settings, platform.store, read_models.read_engine, read_models.write_engine)
     return platform
 
 

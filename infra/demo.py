@@ -54,7 +54,8 @@ def seed_demo(ctx: CommandContext, existing_account_id: int | None = None) -> De
         evse = cmd.register_asset(
             ctx,
             cmd.RegisterAsset(
-                account_id=account_id, name=f"EVSE {number}", asset_type="one-way_evse", parent_asset_id=site
+                account_id=account_id, name=f"EVSE {number}", asset_type="one-way_evse", parent_asset_id=site,
+                attributes={"simulated": {"device_id": f"demo-evse-{number}"}},  # commandable in the demo
             ),
         )
         _sensor(ctx, evse, "power", "kW", 900, "America/Los_Angeles")

@@ -54,6 +54,15 @@ class Settings(BaseSettings):
         default=1e-4, ge=0, lt=1, description="Relative MIP gap at which a schedule counts as optimal."
     )
 
+    devices_simulated: bool = Field(default=True, description="Run the in-process simulated device gateway.")
+    ocpp_enabled: bool = Field(default=False, description="Run the OCPP 1.6J central system (device gateway).")
+    ocpp_host: str = "127.0.0.1"
+    ocpp_port: int = Field(default=9000, ge=0, le=65535, description="Port of ws://HOST:PORT/ocpp/{chargePointId}.")
+    mqtt_enabled: bool = Field(default=False, description="Run the MQTT device gateway.")
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_topic_prefix: str = Field(default="flexledger/devices", description="Topics: PREFIX/<device id>/...")
+
     @property
     def event_store_path(self) -> Path:
         return self.home / "events.db"

@@ -176,6 +176,8 @@ def run_worker(
         if relay:
             checkpoint = RelayCheckpoint(platform.read_models.write_engine)
             threads.append(start_relay(platform.log, platform.store, checkpoint, stop))
+            if platform.devices is not None:  # one per deployment, like the relay: gateways and dispatcher
+                platform.devices.start()
         if runner == "faust":
             from streams.faust_app import run_faust
 

@@ -16,8 +16,9 @@ STRICT_MARKERS = {
     "postgres": "FLEXLEDGER_REQUIRE_POSTGRES",
     "kafka": "FLEXLEDGER_REQUIRE_KAFKA",
     "shared_data": "FLEXLEDGER_REQUIRE_SHARED_DATA",
+    "mqtt": "FLEXLEDGER_REQUIRE_MQTT",
 }
-REPORTED_MARKERS = ("postgres", "kafka", "shared_data", "kurrentdb", "e2e")
+REPORTED_MARKERS = ("postgres", "kafka", "shared_data", "kurrentdb", "e2e", "mqtt")
 _ran: Counter[str] = Counter()
 _skipped: Counter[str] = Counter()
 

@@ -1,0 +1,132 @@
+"""FINESCE COS ``chargingstates``: requests to switch an EVSE on or off, as device commands.
+
+* ``GET /api/v2/chargingstates?auth_token=&limit=&offset=&order_by=&sort=`` and
+  ``GET /api/v2/chargingstates/{id}`` and ``GET /api/v2/timeslots/{id}/chargingstates`` —
+  ``{"totalrecords": N, "records": [...]}`` with the seed's fields.
+* ``POST /api/v2/chargingstates?auth_token=&evse_id=&req_state=true|false`` (not in the seed, which
+  documents reads only): records a ``start_charging`` / ``stop_charging`` command for the EVSE
+  (an asset of the caller's account with an OCPP or simulated gateway); 201 with the record.
+
+A record is a view of a device command: ``id`` its position in the event store (an integer, as
+FINESCE ids are), ``req`` true (a change was requested), ``req_state`` on/off, ``resp`` true once
+the charger acknowledged it, ``is_charging`` true for an acknowledged switch-on; ``timeslot_id``
+the 15-minute slot (Unix seconds) it was requested in. ``is_connected``, ``battery_full``,
+``electricvehicle_id`` are not known from a command (false/false/null) — the EV-charging domain
+(connection states) fills them in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.auth import CurrentUser
+from api.deps import ReadConn, Services, command_context, get_current_user, visible_asset
+from api.device_access import require_control
+from api.errors import ApiError
+from commands.device_commands import request_command
+from domain import device_commands as dc
+from projections.device_commands import command_by_id, utc_text
+from projections.device_commands import device_commands as table
+
+router = APIRouter(prefix="/api/v2", tags=["FINESCE chargingstates"])
+ACTIONS = ("start_charging", "stop_charging")
+SLOT_S = 900
+ORDER_COLUMNS = {"id": table.c.position, "created_at": table.c.created_at, "updated_at": table.c.updated_at,
+                 "evse_id": table.c.asset_id, "timeslot_id": table.c.created_at}
+
+
+def finesce_user(
+    services: Services,
+    auth_token: Annotated[str | None, Query()] = None,
+) -> CurrentUser:
+    """The user of the ``auth_token`` URL parameter (FINESCE's way), 401 without a valid one."""
+    if not auth_token:
+        raise ApiError(401, "UNAUTHORIZED", "the auth_token URL parameter is required", "auth_token")
+    return get_current_user(services, auth_token)
+
+
+FinesceUser = Annotated[CurrentUser, Depends(finesce_user)]
+
+
+def _time(text: str) -> str:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def chargingstate(row: dict) -> dict:
+    """A device-command row as a FINESCE charging-state record."""
+    created = datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
+    switch_on = row["action"] == "start_charging"
+    acknowledged = row["status"] == dc.ACKNOWLEDGED
+    return {
+        "id": row["position"], "req": True, "resp": acknowledged, "req_state": switch_on,
+        "is_charging": switch_on and acknowledged, "is_connected": False, "battery_full": False,
+        "electricvehicle_id": None, "timeslot_id": int(created.timestamp()) // SLOT_S * SLOT_S,
+        "evse_id": row["asset_id"], "chargingmode_id": 1,
+        "created_at": _time(row["created_at"]), "updated_at": _time(row["updated_at"]),
+    }
+
+
+def _query(conn: ReadConn, user: CurrentUser, where: list, limit: int, offset: int, order_by: str, sort: str) -> dict:
+    conditions = [table.c.action.in_(ACTIONS), *where]
+    if not user.can_read_all:
+        conditions.append(table.c.account_id == user.account_id)
+    total = conn.execute(sa.select(sa.func.count()).select_from(table).where(*conditions)).scalar_one()
+    column = ORDER_COLUMNS[order_by]
+    ordered = (column.desc(), table.c.position.desc()) if sort == "desc" else (column.asc(), table.c.position.asc())
+    rows = conn.execute(sa.select(table).where(*conditions).order_by(*ordered).limit(limit).offset(offset)).mappings()
+    return {"totalrecords": total, "records": [chargingstate(dict(r)) for r in rows]}
+
+
+Limit = Annotated[int, Query(ge=200, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+OrderBy = Literal["id", "created_at", "updated_at", "evse_id", "timeslot_id"]
+Sort = Literal["asc", "desc"]
+
+
+@router.get("/chargingstates")
+def list_chargingstates(user: FinesceUser, conn: ReadConn, limit: Limit = 200, offset: Offset = 0,
+                        order_by: OrderBy = "id", sort: Sort = "desc") -> dict:
+    return _query(conn, user, [], limit, offset, order_by, sort)
+
+
+@router.get("/chargingstates/{state_id}")
+def get_chargingstate(state_id: int, user: FinesceUser, conn: ReadConn) -> dict:
+    found = _query(conn, user, [table.c.position == state_id], 1, 0, "id", "desc")
+    if not found["records"]:
+        raise ApiError(404, "NOT_FOUND", f"no charging state {state_id}", "id")
+    total = _query(conn, user, [], 1, 0, "id", "desc")["totalrecords"]  # the seed: the collection's count
+    return {"totalrecords": total, "records": found["records"]}
+
+
+@router.get("/timeslots/{timeslot_id}/chargingstates")
+def timeslot_chargingstates(timeslot_id: int, user: FinesceUser, conn: ReadConn, limit: Limit = 200,
+                            offset: Offset = 0, order_by: OrderBy = "id", sort: Sort = "desc") -> dict:
+    if timeslot_id % SLOT_S:
+        raise ApiError(422, "INVALID_TIMESLOT", "a timeslot id is a Unix time on a 15-minute boundary", "id")
+    start = datetime.fromtimestamp(timeslot_id, UTC)
+    where = [table.c.created_at >= utc_text(start), table.c.created_at < utc_text(start + timedelta(seconds=SLOT_S))]
+    return _query(conn, user, where, limit, offset, order_by, sort)
+
+
+@router.post("/chargingstates", status_code=201)
+def request_chargingstate(
+    evse_id: int, req_state: bool, user: FinesceUser, conn: ReadConn, services: Services, request: Request
+) -> JSONResponse:
+    """Ask the EVSE to switch charging on (``req_state=true``) or off: a start/stop charging command."""
+    asset = visible_asset(conn, user, evse_id, write=True)
+    require_control(user, asset)
+    commands = command_context(request, user)
+    action = "start_charging" if req_state else "stop_charging"
+    state, _ = request_command(commands, dc.DeviceCommandRequest(asset_id=evse_id, action=action,
+                                                                 reason="FINESCE chargingstates request"))
+    stream = dc.command_stream(state.command_id)
+    if not services.consistency.wait_until_projected("projection.device_commands", stream_id=stream):
+        raise ApiError(503, "PROJECTION_LAG", f"recorded as command {state.command_id}; the read model lags behind")
+    conn.rollback()
+    row = command_by_id(conn, str(state.command_id))
+    return JSONResponse({"totalrecords": 1, "records": [chargingstate(row)]}, status_code=201)
