@@ -107,7 +107,7 @@ def transition(
         except WrongExpectedRevision:
             continue
         return reduce(dc.evolve, events, state), events
-    raise CommandError("CONFLICT", f"command {command_id} changed too often to update", status=409)
+    raise CommandError("CONFLICT", f"command {command_id} changed too often to update")
 
 
 def _follow_up_metadata(ctx: CommandContext, recorded: list[RecordedEvent], actor: str | None) -> EventMetadata:
