@@ -17,6 +17,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
+from api.myems import PREFIX as MYEMS_PREFIX
+from api.myems import myems_error
 from api.validation import REFUSED, non_finite_path
 
 V2_PREFIX = "/api/v2_0/"
@@ -72,4 +74,6 @@ def _refuse(scope: Scope, field: str):
     if scope["path"].startswith(V2_PREFIX):
         body = {"result": "Rejected", "status": "INVALID_VALUE", "message": message, "field": field}
         return JSONResponse(body, status_code=400)
+    if scope["path"].startswith(MYEMS_PREFIX + "/"):  # MyEMS' error shape (and its 400 for bad input)
+        return myems_error(400, "API.INVALID_VALUE", message, field)
     return error_response(422, "INVALID_VALUE", message, field)

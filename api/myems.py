@@ -16,7 +16,7 @@ from fastapi import Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from api.auth import CurrentUser
 from api.deps import Services, command_context, get_current_user
@@ -32,6 +32,19 @@ TITLES = {400: "API.BAD_REQUEST", 401: "API.UNAUTHORIZED", 403: "API.FORBIDDEN",
 def user_uuid(user_id: int) -> str:
     """A user's MyEMS ``User-UUID``."""
     return str(uuid.uuid5(USER_NAMESPACE, f"user-{user_id}"))
+
+
+class MyEmsErrorOut(BaseModel):
+    """MyEMS' error body: ``title`` (e.g. ``API.BAD_REQUEST``), ``description`` (the stable code),
+    ``message`` and, ours, the ``field`` at fault."""
+
+    title: str
+    description: str
+    message: str
+    field: str | None = None
+
+
+MYEMS_ERROR_RESPONSES: dict[int | str, dict] = {"4XX": {"model": MyEmsErrorOut, "description": "MyEMS error"}}
 
 
 def myems_error(status: int, description: str, message: str, field: str | None = None) -> JSONResponse:

@@ -24,7 +24,7 @@ MAX_RACES = 10
 
 
 def _rule_error(exc: dc.CommandRuleError) -> CommandError:
-    return CommandError(exc.code, str(exc), exc.field, exc.status)
+    return CommandError(exc.code, str(exc), exc.field)
 
 
 def load_command(ctx: CommandContext, command_id: uuid.UUID) -> tuple[dc.CommandState | None, list[RecordedEvent]]:

@@ -51,9 +51,9 @@ GatewayName = Literal["ocpp", "mqtt", "simulated"]
 class CommandRuleError(ValueError):
     """A command request or transition was refused; ``code`` is stable, ``field`` names the input."""
 
-    def __init__(self, code: str, message: str, field: str | None = None, status: int = 422):
+    def __init__(self, code: str, message: str, field: str | None = None):
         super().__init__(message)
-        self.code, self.field, self.status = code, field, status
+        self.code, self.field = code, field
 
 
 def command_stream(command_id: uuid.UUID | str) -> str:
@@ -267,13 +267,13 @@ def decide_request(
 def decide_cancel(state: CommandState | None, reason: str | None, now: datetime) -> list[DomainEvent]:
     """Cancel a command not yet dispatched; cancelling a cancelled command changes nothing."""
     if state is None:
-        raise CommandRuleError("UNKNOWN_COMMAND", "no such command", "commandId", 404)
+        raise CommandRuleError("UNKNOWN_COMMAND", "no such command", "commandId")
     if state.status == CANCELLED:
         return []
     if state.status not in CANCELLABLE_STATUSES:
         raise CommandRuleError(
             "COMMAND_NOT_CANCELLABLE", f"the command is {state.status}; only requested or scheduled commands "
-            "can be cancelled", "status", 409,
+            "can be cancelled", "status",
         )
     return [DeviceCommandCancelled(command_id=state.command_id, reason=reason, at=now)]
 

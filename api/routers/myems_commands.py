@@ -26,13 +26,15 @@ from api.deps import ReadConn, Services, get_tokens, require_account_access, vis
 from api.device_access import require_control
 from api.errors import ApiError
 from api.login import password_login
-from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser, user_uuid
+from api.myems import MYEMS_ERROR_RESPONSES, PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser, user_uuid
 from commands import myems_commands as handlers
 from domain.myems_commands import myems_command_stream
 from projections import myems_commands as q
 from projections import registry_query as rq
 
-router = APIRouter(prefix=PREFIX, tags=["MyEMS commands"], route_class=MyEmsRoute)
+router = APIRouter(
+    prefix=PREFIX, tags=["MyEMS commands"], route_class=MyEmsRoute, responses=MYEMS_ERROR_RESPONSES
+)
 PROJECTION = "projection.myems_commands"
 FIELDS = ("id", "name", "uuid", "topic", "payload", "set_value", "description", "asset_id")
 
