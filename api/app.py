@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import TokenService
 from api.errors import error_response, install_error_handlers
 from api.routers import (
+    audit_history,
     public,
     v2_0,
     v2_0_control,
@@ -43,6 +44,7 @@ ROUTERS = [
     v2_0_control.router,
     v3_schedules.router,
     v3_forecasts.router,
+    audit_history.router,
 ]
 
 
