@@ -19,6 +19,7 @@ from api.errors import error_response, install_error_handlers
 from api.routers import (
     audit_history,
     public,
+    streams,
     v2_0,
     v2_0_control,
     v3_accounts,
@@ -45,6 +46,7 @@ ROUTERS = [
     v3_schedules.router,
     v3_forecasts.router,
     audit_history.router,
+    streams.router,
 ]
 
 

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     consistency_timeout_s: float = 5.0
     bcrypt_rounds: int = 12
     run_processors: bool = Field(default=True, description="Run relay and processors inside the API process.")
+    stream_send_timeout_s: float = Field(
+        default=30.0, gt=0, description="A subscriber whose send blocks this long (stalled) is disconnected."
+    )
+    stream_max_lag_s: float = Field(
+        default=300.0, gt=0, description="A live subscriber this far behind (recorded-at) is told to resume later."
+    )
 
     scheduler_backend: Literal["highs", "scip"] = Field(default="highs", description="MILP solver (OR-Tools).")
     scheduler_time_limit_s: float = Field(default=10.0, gt=0, description="Solver wall time per schedule (s).")

@@ -1,0 +1,188 @@
+"""Stream subscriptions for third parties: Server-Sent Events and WebSocket.
+
+* ``GET /api/v3_0/streams/events`` — SSE (``text/event-stream``). Each message: ``id`` = the
+  event's global position, ``data`` = the event as JSON (see :func:`domain.disclosure.public_view`).
+* ``WS /api/v3_0/streams/ws`` — the same messages as JSON text frames (``id`` inside).
+
+Both take ``type`` (repeatable), ``asset`` and ``sensor`` (repeatable ids, checked against the
+caller's account), ``since``/``until`` (recorded-at, timezone-aware) and ``from`` (a global
+position: start after it; default: the head, i.e. only new events). ``Last-Event-ID`` (sent by
+SSE clients on reconnect) wins over ``from``. Catch-up from history then live, in order,
+without gaps or duplicates. Auth: ``Authorization: <token>``; a subscriber sees its account's
+events (admins, auditors: all); credentials are never sent.
+
+A subscriber that stalls (a send blocked longer than ``FLEXLEDGER_STREAM_SEND_TIMEOUT_S``) is
+disconnected; one that falls more than ``FLEXLEDGER_STREAM_MAX_LAG_S`` behind gets an SSE event
+``lagging`` (WebSocket: close code 4008) with ``{"resume_from": <position>}`` and is
+disconnected. Either way it resumes from the last id it received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import orjson
+from anyio import CapacityLimiter
+from fastapi import APIRouter, Depends, Header, Query, WebSocket
+from pydantic import AwareDatetime
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import CurrentUser
+from api.deps import PlatformDep, User, get_current_user
+from api.errors import ApiError
+from api.stream_access import Resolver, may_see_owner, ownership_resolver
+from api.subscriptions import HeadWatcher, Lagging, Subscription, SubscriptionFilter
+from domain.disclosure import OwnershipResolver, public_view
+from infra.bootstrap import Platform
+
+router = APIRouter(prefix="/api/v3_0/streams", tags=["streams"])
+READ_THREADS = 4
+"""Worker threads shared by all subscribers' store reads (ingestion keeps the rest)."""
+LAGGING_CLOSE_CODE = 4008
+
+_lock = threading.Lock()
+
+
+def _shared(platform: Platform) -> tuple[HeadWatcher, CapacityLimiter]:
+    with _lock:
+        shared = getattr(platform, "_stream_shared", None)
+        if shared is None:
+            shared = (HeadWatcher(platform.store), CapacityLimiter(READ_THREADS))
+            platform._stream_shared = shared  # noqa: SLF001 - created on first use
+        return shared
+
+
+def _check_entities(user: CurrentUser, resolver: OwnershipResolver, kind: str, ids: list[int]) -> None:
+    for entity_id in ids:
+        owner = resolver.owner_of_stream(f"{kind}-{entity_id}")
+        if owner.account_id is None:
+            raise ApiError(404, f"UNRECOGNIZED_{kind.upper()}", f"no {kind} with id {entity_id}", kind)
+        if not may_see_owner(user, owner):
+            raise ApiError(403, "INVALID_SENDER", f"{kind} {entity_id} belongs to another account", kind)
+
+
+def _start_position(platform: Platform, last_event_id: str | None, from_position: int | None) -> int:
+    if last_event_id is not None:
+        if not last_event_id.strip().isdigit():
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", "Last-Event-ID must be a global position", "Last-Event-ID")
+        return int(last_event_id)
+    return platform.store.head_position() if from_position is None else from_position
+
+
+def _subscription(
+    platform: Platform,
+    user: CurrentUser,
+    resolver: OwnershipResolver,
+    params: dict,
+    last_event_id: str | None,
+) -> Subscription:
+    """Validate the request (blocking: run in a worker thread) and build the subscription."""
+    _check_entities(user, resolver, "asset", params["asset"] or [])
+    _check_entities(user, resolver, "sensor", params["sensor"] or [])
+    flt = SubscriptionFilter(
+        types=tuple(t for t in params["types"] or () if t),
+        asset_ids=frozenset(params["asset"] or ()),
+        sensor_ids=frozenset(params["sensor"] or ()),
+        since=params["since"],
+        until=params["until"],
+    )
+    start = _start_position(platform, last_event_id, params["from_position"])
+    return Subscription(
+        platform.store,
+        resolver,
+        lambda owner: may_see_owner(user, owner),
+        flt,
+        cursor=start,
+        max_lag_s=platform.settings.stream_max_lag_s,
+    )
+
+
+def _params(
+    types: Annotated[list[str] | None, Query(alias="type")] = None,
+    asset: Annotated[list[int] | None, Query()] = None,
+    sensor: Annotated[list[int] | None, Query()] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    from_position: Annotated[int | None, Query(alias="from", ge=0)] = None,
+) -> dict:
+    return dict(types=types, asset=asset, sensor=sensor, since=since, until=until, from_position=from_position)
+
+
+async def _sse_messages(subscription: Subscription, platform: Platform) -> AsyncIterator[ServerSentEvent]:
+    watcher, limiter = _shared(platform)
+    try:
+        async for event in subscription.events(watcher, limiter):
+            yield ServerSentEvent(orjson.dumps(public_view(event)).decode(), id=str(event.global_position))
+    except Lagging as lag:
+        yield ServerSentEvent(orjson.dumps({"resume_from": lag.position}).decode(), event="lagging")
+
+
+@router.get("/events", response_class=EventSourceResponse)
+async def sse_events(
+    user: User,
+    platform: PlatformDep,
+    resolver: Resolver,
+    params: Annotated[dict, Depends(_params)],
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    subscription = await run_in_threadpool(_subscription, platform, user, resolver, params, last_event_id)
+    return EventSourceResponse(
+        _sse_messages(subscription, platform),
+        send_timeout=platform.settings.stream_send_timeout_s,
+        ping=15,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _ws_user(websocket: WebSocket, platform: Platform) -> CurrentUser:
+    tokens = websocket.app.state.tokens
+    authorization = websocket.headers.get("authorization")
+    return await run_in_threadpool(get_current_user, platform, tokens, authorization)
+
+
+async def _ws_send_all(websocket: WebSocket, subscription: Subscription, platform: Platform) -> None:
+    watcher, limiter = _shared(platform)
+    timeout = platform.settings.stream_send_timeout_s
+    try:
+        async for event in subscription.events(watcher, limiter):
+            await asyncio.wait_for(websocket.send_text(orjson.dumps(public_view(event)).decode()), timeout)
+    except Lagging as lag:
+        reason = orjson.dumps({"resume_from": lag.position}).decode()
+        await asyncio.wait_for(websocket.close(LAGGING_CLOSE_CODE, reason), timeout)
+
+
+@router.websocket("/ws")
+async def ws_events(
+    websocket: WebSocket,
+    params: Annotated[dict, Depends(_params)],
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> None:
+    platform: Platform = websocket.app.state.platform
+    try:
+        user = await _ws_user(websocket, platform)
+        resolver = ownership_resolver(platform)
+        subscription = await run_in_threadpool(_subscription, platform, user, resolver, params, last_event_id)
+    except ApiError as error:
+        await websocket.close(1008, f"{error.code}: {error.message}"[:120])
+        return
+    await websocket.accept()
+    sender = asyncio.create_task(_ws_send_all(websocket, subscription, platform))
+    receiver = asyncio.create_task(_ws_until_closed(websocket))
+    done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    if sender in done and isinstance(sender.exception(), TimeoutError):  # stalled: drop the connection
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(LAGGING_CLOSE_CODE, "send timed out"), 1.0)
+
+
+async def _ws_until_closed(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends until it closes."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
