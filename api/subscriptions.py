@@ -124,6 +124,35 @@ class HeadWatcher:
                 loop.call_soon_threadsafe(event.set)
 
 
+@dataclass
+class StreamStats:
+    """Counters of the subscriptions served by this process (``GET /api/v3_0/streams/status``)."""
+
+    active: int = 0
+    served: int = 0
+    stalled_disconnects: int = 0
+    """Subscribers dropped because a send blocked longer than the send timeout."""
+    lagging_disconnects: int = 0
+    """Subscribers told ``lagging`` (too far behind) and disconnected."""
+    caught_up: int = 0
+    """Subscribers that reached the head (catch-up done, live from then on)."""
+    changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    def count(self, name: str, delta: int = 1) -> None:
+        with self.changed:
+            setattr(self, name, getattr(self, name) + delta)
+            self.changed.notify_all()
+
+    def wait_until(self, predicate: Callable[[StreamStats], bool], timeout_s: float) -> bool:
+        """Block until ``predicate(self)`` holds (True) or ``timeout_s`` passed (False)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: predicate(self), timeout_s)
+
+    def as_dict(self) -> dict[str, int]:
+        names = ("active", "served", "caught_up", "stalled_disconnects", "lagging_disconnects")
+        return {name: getattr(self, name) for name in names}
+
+
 class Lagging(Exception):
     """The subscriber fell too far behind; it resumes after ``position``."""
 
@@ -143,6 +172,8 @@ class Subscription:
     cursor: int = 0
     max_lag_s: float = 60.0
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    on_live: Callable[[], None] = lambda: None
+    """Called once, when the subscriber first reaches the head."""
     live: bool = False
     sent: int = 0
     """Global position of the last event handed out (the resume point)."""
@@ -180,5 +211,7 @@ class Subscription:
                 self.sent = event.global_position
             self.cursor = cursor
             if at_head:
-                self.live = True
+                if not self.live:
+                    self.live = True
+                    self.on_live()
                 await watcher.wait_beyond(self.cursor, WAIT_S)

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 import orjson
@@ -30,13 +31,14 @@ from anyio import CapacityLimiter
 from fastapi import APIRouter, Depends, Header, Query, WebSocket
 from pydantic import AwareDatetime
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
 from api.deps import PlatformDep, User, get_current_user
 from api.errors import ApiError
 from api.stream_access import Resolver, may_see_owner, ownership_resolver
-from api.subscriptions import HeadWatcher, Lagging, Subscription, SubscriptionFilter
+from api.subscriptions import HeadWatcher, Lagging, StreamStats, Subscription, SubscriptionFilter
 from domain.disclosure import OwnershipResolver, public_view
 from infra.bootstrap import Platform
 
@@ -48,13 +50,40 @@ LAGGING_CLOSE_CODE = 4008
 _lock = threading.Lock()
 
 
-def _shared(platform: Platform) -> tuple[HeadWatcher, CapacityLimiter]:
+@dataclass
+class StreamServices:
+    """What the subscribers of one platform share: the head watcher, read threads, counters."""
+
+    watcher: HeadWatcher
+    limiter: CapacityLimiter
+    stats: StreamStats
+
+
+def stream_services(platform: Platform) -> StreamServices:
     with _lock:
-        shared = getattr(platform, "_stream_shared", None)
-        if shared is None:
-            shared = (HeadWatcher(platform.store), CapacityLimiter(READ_THREADS))
-            platform._stream_shared = shared  # noqa: SLF001 - created on first use
-        return shared
+        services = getattr(platform, "_stream_services", None)
+        if services is None:
+            services = StreamServices(HeadWatcher(platform.store), CapacityLimiter(READ_THREADS), StreamStats())
+            platform._stream_services = services  # noqa: SLF001 - created on first use
+        return services
+
+
+class SubscriberResponse(EventSourceResponse):
+    """An SSE response that counts its subscriber and drops it quietly when a send times out."""
+
+    def __init__(self, *args, stats: StreamStats, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stats = stats
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.stats.count("active")
+        self.stats.count("served")
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            self.stats.count("stalled_disconnects")  # the server closes the connection
+        finally:
+            self.stats.count("active", -1)
 
 
 def _check_entities(user: CurrentUser, resolver: OwnershipResolver, kind: str, ids: list[int]) -> None:
@@ -99,6 +128,7 @@ def _subscription(
         flt,
         cursor=start,
         max_lag_s=platform.settings.stream_max_lag_s,
+        on_live=lambda: stream_services(platform).stats.count("caught_up"),
     )
 
 
@@ -113,12 +143,12 @@ def _params(
     return dict(types=types, asset=asset, sensor=sensor, since=since, until=until, from_position=from_position)
 
 
-async def _sse_messages(subscription: Subscription, platform: Platform) -> AsyncIterator[ServerSentEvent]:
-    watcher, limiter = _shared(platform)
+async def _sse_messages(subscription: Subscription, services: StreamServices) -> AsyncIterator[ServerSentEvent]:
     try:
-        async for event in subscription.events(watcher, limiter):
+        async for event in subscription.events(services.watcher, services.limiter):
             yield ServerSentEvent(orjson.dumps(public_view(event)).decode(), id=str(event.global_position))
     except Lagging as lag:
+        services.stats.count("lagging_disconnects")
         yield ServerSentEvent(orjson.dumps({"resume_from": lag.position}).decode(), event="lagging")
 
 
@@ -131,8 +161,10 @@ async def sse_events(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
     subscription = await run_in_threadpool(_subscription, platform, user, resolver, params, last_event_id)
-    return EventSourceResponse(
-        _sse_messages(subscription, platform),
+    services = stream_services(platform)
+    return SubscriberResponse(
+        _sse_messages(subscription, services),
+        stats=services.stats,
         send_timeout=platform.settings.stream_send_timeout_s,
         ping=15,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
@@ -146,12 +178,13 @@ async def _ws_user(websocket: WebSocket, platform: Platform) -> CurrentUser:
 
 
 async def _ws_send_all(websocket: WebSocket, subscription: Subscription, platform: Platform) -> None:
-    watcher, limiter = _shared(platform)
+    services = stream_services(platform)
     timeout = platform.settings.stream_send_timeout_s
     try:
-        async for event in subscription.events(watcher, limiter):
+        async for event in subscription.events(services.watcher, services.limiter):
             await asyncio.wait_for(websocket.send_text(orjson.dumps(public_view(event)).decode()), timeout)
     except Lagging as lag:
+        services.stats.count("lagging_disconnects")
         reason = orjson.dumps({"resume_from": lag.position}).decode()
         await asyncio.wait_for(websocket.close(LAGGING_CLOSE_CODE, reason), timeout)
 
@@ -178,6 +211,7 @@ async def ws_events(
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
     if sender in done and isinstance(sender.exception(), TimeoutError):  # stalled: drop the connection
+        stream_services(platform).stats.count("stalled_disconnects")
         with contextlib.suppress(Exception):
             await asyncio.wait_for(websocket.close(LAGGING_CLOSE_CODE, "send timed out"), 1.0)
 
@@ -186,3 +220,11 @@ async def _ws_until_closed(websocket: WebSocket) -> None:
     """Read (and ignore) what the client sends until it closes."""
     while (await websocket.receive())["type"] != "websocket.disconnect":
         pass
+
+
+@router.get("/status")
+def stream_status(user: User, platform: PlatformDep) -> dict:
+    """Counters of this process's subscriptions (admins and auditors)."""
+    if not user.can_read_all:
+        raise ApiError(403, "INVALID_SENDER", "only admins and auditors see the stream status")
+    return stream_services(platform).stats.as_dict()
