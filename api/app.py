@@ -29,6 +29,7 @@ from api.routers import (
     v3_schedules,
     v3_sensor_data,
     v3_sensors,
+    webhooks,
 )
 from api.version import FLEXMEASURES_VERSION
 from infra import telemetry
@@ -47,6 +48,7 @@ ROUTERS = [
     v3_forecasts.router,
     audit_history.router,
     streams.router,
+    webhooks.router,
 ]
 
 

@@ -25,40 +25,13 @@ from datetime import UTC, datetime, timedelta
 import anyio
 from anyio import CapacityLimiter
 
-from domain.disclosure import OwnershipResolver, StreamOwner
+from domain.disclosure import OwnershipResolver, StreamOwner, SubscriptionFilter
 from domain.events import RecordedEvent
 from domain.ports.event_store import EventStore
 
 BATCH_SIZE = 500
 WAIT_S = 15.0
 WATCHER_IDLE_EXIT_S = 5.0
-
-
-@dataclass(frozen=True)
-class SubscriptionFilter:
-    """Which events a subscriber gets: types, assets, sensors, ``since <= recorded_at < until``.
-
-    An asset filter matches events of the asset's streams (``asset-``, ``udi-``, schedules and
-    jobs of the asset) and of its sensors' streams; a sensor filter matches the sensor's streams.
-    """
-
-    types: tuple[str, ...] = ()
-    asset_ids: frozenset[int] = field(default_factory=frozenset)
-    sensor_ids: frozenset[int] = field(default_factory=frozenset)
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def matches(self, event: RecordedEvent, owner: StreamOwner) -> bool:
-        if self.types and event.type not in self.types:
-            return False
-        recorded_at = event.metadata.recorded_at
-        if self.since is not None and recorded_at < self.since:
-            return False
-        if self.until is not None and recorded_at >= self.until:
-            return False
-        if not self.asset_ids and not self.sensor_ids:
-            return True
-        return owner.asset_id in self.asset_ids or owner.sensor_id in self.sensor_ids
 
 
 class HeadWatcher:

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from domain.events import RecordedEvent
@@ -147,6 +148,33 @@ class OwnershipResolver:
             if len(self._streams) >= self.max_entries:
                 self._streams.clear()
             self._streams[stream_id] = owner
+
+
+@dataclass(frozen=True)
+class SubscriptionFilter:
+    """Which events a subscriber gets: types, assets, sensors, ``since <= recorded_at < until``.
+
+    An asset filter matches events of the asset's streams (``asset-``, ``udi-``, schedules and
+    jobs of the asset) and of its sensors' streams; a sensor filter matches the sensor's streams.
+    """
+
+    types: tuple[str, ...] = ()
+    asset_ids: frozenset[int] = field(default_factory=frozenset)
+    sensor_ids: frozenset[int] = field(default_factory=frozenset)
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def matches(self, event: RecordedEvent, owner: StreamOwner) -> bool:
+        if self.types and event.type not in self.types:
+            return False
+        recorded_at = event.metadata.recorded_at
+        if self.since is not None and recorded_at < self.since:
+            return False
+        if self.until is not None and recorded_at >= self.until:
+            return False
+        if not self.asset_ids and not self.sensor_ids:
+            return True
+        return owner.asset_id in self.asset_ids or owner.sensor_id in self.sensor_ids
 
 
 def may_see(owner: StreamOwner, viewer_account_id: int | None, sees_all: bool) -> bool:

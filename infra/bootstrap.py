@@ -17,9 +17,11 @@ from commands.context import CommandContext
 from commands.registry import set_bcrypt_rounds
 from domain.ports.event_store import EventStore
 from domain.ports.log import Log
+from domain.ports.webhooks import WebhookStore
 from infra.log.memory import MemoryLog
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.settings import Settings
+from infra.webhooks import SqlWebhookStore
 from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
 from projections.readings import ReadingsProjection
@@ -31,6 +33,7 @@ from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
 from streams.scheduler import SCHEDULE_TOPICS, SchedulerProcessor, SolverOptions
 from streams.topics import TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY, topic_of_stream
+from streams.webhooks import RetryPolicy, WebhookDispatcher, WebhookWorker
 
 
 def build_event_store(settings: Settings) -> EventStore:
@@ -96,6 +99,14 @@ def solver_options(settings: Settings) -> SolverOptions:
     )
 
 
+def build_webhook_store(settings: Settings) -> WebhookStore:
+    """Webhooks and their delivery state: PostgreSQL with PostgreSQL read models, else ``webhooks.db``."""
+    if settings.read_models == "postgres":
+        return SqlWebhookStore.postgres(settings.read_models_url or settings.postgres_url)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return SqlWebhookStore.sqlite(settings.home / "webhooks.db")
+
+
 def _token_secret(settings: Settings) -> str:
     if settings.token_secret:
         return settings.token_secret
@@ -116,6 +127,8 @@ class Platform:
     token_secret: str
     processors: list[Processor] = field(default_factory=list)
     runner: InProcessRunner | None = None
+    webhooks: WebhookStore | None = None
+    webhook_worker: WebhookWorker | None = None
 
     @property
     def commands(self) -> CommandContext:
@@ -130,6 +143,12 @@ class Platform:
         loops = [ProcessorLoop(p, self.log, published_position=lambda: relay.position) for p in self.processors]
         self.runner = InProcessRunner(relay, loops)
         self.runner.start()
+        if self.webhooks is not None:
+            policy = RetryPolicy(
+                self.settings.webhook_max_attempts, self.settings.webhook_backoff_s, self.settings.webhook_max_backoff_s
+            )
+            self.webhook_worker = WebhookWorker(WebhookDispatcher(self.store, self.webhooks, policy=policy))
+            self.webhook_worker.start()
 
     def wait_for(
         self,
@@ -177,6 +196,9 @@ class Platform:
         return await self.runner.wait_for_async(position, processors, timeout)
 
     def stop(self) -> None:
+        if self.webhook_worker is not None:
+            self.webhook_worker.stop()
+            self.webhook_worker = None
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
@@ -184,6 +206,8 @@ class Platform:
     def close(self) -> None:
         self.stop()
         self.log.close()
+        if self.webhooks is not None:
+            self.webhooks.close()
         self.store.close()
         self.read_models.close()
 
@@ -197,6 +221,7 @@ def build_platform(settings: Settings | None = None) -> Platform:
         log=build_log(settings),
         read_models=build_read_models(settings),
         token_secret=_token_secret(settings),
+        webhooks=build_webhook_store(settings),
     )
     platform.processors = build_processors(platform)
     return platform

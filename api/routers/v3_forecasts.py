@@ -247,11 +247,7 @@ def get_forecasting(sensor_id: int, user: User, conn: ReadConn) -> dict:
         }
     if row is not None:
         body.update(
-            source=row["source"],
-            latest_belief_time=row["belief_time"],
-            learned=row["learned"],
-            forecasts=row["forecasts"],
-            selection=row["selection"],
-            running_errors=row["running_errors"],
+            source=row["source"], latest_belief_time=row["belief_time"], learned=row["learned"],
+            forecasts=row["forecasts"], selection=row["selection"], running_errors=row["running_errors"],
         )
     return body
