@@ -18,6 +18,7 @@ from api.auth import TokenService
 from api.errors import error_response, install_error_handlers
 from api.routers import (
     audit_history,
+    audit_time_travel,
     public,
     streams,
     v2_0,
@@ -47,6 +48,7 @@ ROUTERS = [
     v3_schedules.router,
     v3_forecasts.router,
     audit_history.router,
+    audit_time_travel.router,
     streams.router,
     webhooks.router,
 ]
