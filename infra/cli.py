@@ -23,10 +23,12 @@ users_app = typer.Typer(help="Manage users.")
 import_app = typer.Typer(help="Import data.")
 projections_app = typer.Typer(help="Inspect and rebuild read models.")
 events_app = typer.Typer(help="Read the event store.")
+audit_app = typer.Typer(help="Audit the event store.")
 app.add_typer(users_app, name="users")
 app.add_typer(import_app, name="import")
 app.add_typer(projections_app, name="projections")
 app.add_typer(events_app, name="events")
+app.add_typer(audit_app, name="audit")
 console = Console()
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (FLEXLEDGER_HOME).")]
@@ -235,6 +237,29 @@ def events_tail(
     finally:
         stop.set()
         platform.close()
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDir = None) -> None:
+    """Recompute the events' hash chain; exit 1 and show the first broken link if any."""
+    from domain.audit_chain import verify_chain
+
+    platform = _platform(data_dir)
+    try:
+        report = verify_chain(platform.store)
+    finally:
+        platform.close()
+    if report.ok:
+        console.print(
+            f"OK: {report.checked} events, head position {report.head_position}, head hash {report.head_hash}"
+        )
+        return
+    broken = report.broken
+    console.print(
+        f"BROKEN at position {broken['position']} (event {broken['event_id']}): {broken['reason']}; "
+        f"expected {broken['expected']}, found {broken['found']} ({report.checked} events verified before it)"
+    )
+    raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
   revision (``from_revision``; ``next`` is the next page's), same filters.
 * ``GET /api/audit/events/{event_id}`` — one event.
 * ``GET /api/audit/events/{event_id}/causation`` — its causes (root first) and effects.
+* ``GET /api/audit/verify`` — recompute the tamper-evidence hash chain (admins, auditors).
 
 Users see their account's events; admins and auditors all (:mod:`api.stream_access`).
 Each event: ``id`` (global position), ``event_id``, ``stream_id``, ``stream_revision``,
@@ -27,6 +28,7 @@ from api.deps import PlatformDep, User
 from api.errors import ApiError
 from api.stream_access import Resolver, event_visibility, may_see_owner
 from domain import history
+from domain.audit_chain import MAX_VERIFIED, verify_chain
 from domain.disclosure import public_view
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -114,4 +116,22 @@ def causation(event_id: uuid.UUID, user: User, platform: PlatformDep, resolver: 
         "effects": [public_view(e) for e in chain.effects],
         "effects_complete": chain.effects_complete,
         "hidden": chain.hidden,
+    }
+
+
+@router.get("/verify")
+def verify(
+    user: User, platform: PlatformDep, limit: Annotated[int, Query(ge=1, le=MAX_VERIFIED)] = MAX_VERIFIED
+) -> dict:
+    """Recompute the hash chain (admins and auditors): ``ok``, the first broken link, the head hash."""
+    if not user.can_read_all:
+        raise ApiError(403, "INVALID_SENDER", "only admins and auditors verify the whole history")
+    report = verify_chain(platform.store, limit)
+    return {
+        "ok": report.ok,
+        "checked": report.checked,
+        "complete": report.complete,
+        "head_position": report.head_position,
+        "head_hash": report.head_hash,
+        "broken": report.broken,
     }
