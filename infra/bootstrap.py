@@ -150,6 +150,12 @@ class Platform:
             self.webhook_worker = WebhookWorker(WebhookDispatcher(self.store, self.webhooks, policy=policy))
             self.webhook_worker.start()
 
+    def audit_signing_key(self):
+        """The Ed25519 key that signs audit checkpoints (:mod:`infra.audit_keys`)."""
+        from infra.audit_keys import signing_key
+
+        return signing_key(self.settings.home)
+
     def wait_for(
         self,
         position: int,

@@ -239,27 +239,72 @@ def events_tail(
         platform.close()
 
 
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out: Annotated[Path | None, typer.Option(help="Append the checkpoint (one JSON line) to this file.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Sign the current head hash with the platform key (print it, or append it to --out)."""
+    import json
+
+    from domain.audit_checkpoints import make_checkpoint
+
+    platform = _platform(data_dir)
+    try:
+        checkpoint = make_checkpoint(platform.store, platform.audit_signing_key())
+    finally:
+        platform.close()
+    line = json.dumps(checkpoint)
+    if out is None:
+        console.print_json(line)
+        return
+    with out.open("a") as file:
+        file.write(line + "\n")
+    console.print(f"checkpoint at position {checkpoint['position']} appended to {out}")
+
+
+def _verify_checkpoints(platform: Platform, path: Path) -> bool:
+    import json
+
+    from domain.audit_checkpoints import verify_checkpoint
+
+    good = True
+    for line in path.read_text().splitlines():
+        if line.strip():
+            ok, reason = verify_checkpoint(platform.store, json.loads(line))
+            console.print(f"checkpoint: {'OK' if ok else 'FAILED'}: {reason}")
+            good = good and ok
+    return good
+
+
 @audit_app.command("verify")
-def audit_verify(data_dir: DataDir = None) -> None:
+def audit_verify(
+    checkpoints: Annotated[
+        Path | None, typer.Option(exists=True, help="Also check these checkpoints (JSON lines).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
     """Recompute the events' hash chain; exit 1 and show the first broken link if any."""
     from domain.audit_chain import verify_chain
 
     platform = _platform(data_dir)
     try:
         report = verify_chain(platform.store)
+        checkpoints_ok = _verify_checkpoints(platform, checkpoints) if checkpoints else True
     finally:
         platform.close()
     if report.ok:
         console.print(
             f"OK: {report.checked} events, head position {report.head_position}, head hash {report.head_hash}"
         )
-        return
-    broken = report.broken
-    console.print(
-        f"BROKEN at position {broken['position']} (event {broken['event_id']}): {broken['reason']}; "
-        f"expected {broken['expected']}, found {broken['found']} ({report.checked} events verified before it)"
-    )
-    raise typer.Exit(1)
+    else:
+        broken = report.broken
+        console.print(
+            f"BROKEN at position {broken['position']} (event {broken['event_id']}): {broken['reason']}; "
+            f"expected {broken['expected']}, found {broken['found']} ({report.checked} events verified before it)"
+        )
+    if not (report.ok and checkpoints_ok):
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@
 * ``GET /api/audit/events/{event_id}`` — one event.
 * ``GET /api/audit/events/{event_id}/causation`` — its causes (root first) and effects.
 * ``GET /api/audit/verify`` — recompute the tamper-evidence hash chain (admins, auditors).
+* ``GET /api/audit/checkpoint`` — the head hash signed with the platform's Ed25519 key;
+  ``POST /api/audit/checkpoint/verify`` — check one later (admins, auditors).
 
 Users see their account's events; admins and auditors all (:mod:`api.stream_access`).
 Each event: ``id`` (global position), ``event_id``, ``stream_id``, ``stream_revision``,
@@ -22,13 +24,14 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import PlatformDep, User
 from api.errors import ApiError
 from api.stream_access import Resolver, event_visibility, may_see_owner
 from domain import history
 from domain.audit_chain import MAX_VERIFIED, verify_chain
+from domain.audit_checkpoints import make_checkpoint, verify_checkpoint
 from domain.disclosure import public_view
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -135,3 +138,29 @@ def verify(
         "head_hash": report.head_hash,
         "broken": report.broken,
     }
+
+
+@router.get("/checkpoint")
+def checkpoint(user: User, platform: PlatformDep) -> dict:
+    """A checkpoint of the current head hash, signed with the platform's Ed25519 key (admins, auditors)."""
+    if not user.can_read_all:
+        raise ApiError(403, "INVALID_SENDER", "only admins and auditors take checkpoints")
+    return make_checkpoint(platform.store, platform.audit_signing_key())
+
+
+class CheckpointBody(BaseModel):
+    position: int = Field(ge=0)
+    head_hash: str
+    created_at: str
+    algorithm: str = "Ed25519"
+    public_key: str
+    signature: str
+
+
+@router.post("/checkpoint/verify")
+def verify_a_checkpoint(body: CheckpointBody, user: User, platform: PlatformDep) -> dict:
+    """Does history up to the checkpoint's position still hash to its head hash? (admins, auditors; reads only)"""
+    if not user.can_read_all:
+        raise ApiError(403, "INVALID_SENDER", "only admins and auditors verify checkpoints")
+    ok, reason = verify_checkpoint(platform.store, body.model_dump())
+    return {"ok": ok, "reason": reason, "public_key": body.public_key}

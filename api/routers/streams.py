@@ -35,12 +35,11 @@ from sse_starlette.sse import SendTimeoutError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
-from api.deps import PlatformDep, User, get_current_user
+from api.deps import Platform, PlatformDep, User, get_current_user
 from api.errors import ApiError
 from api.stream_access import Resolver, may_see_owner, ownership_resolver
 from api.subscriptions import HeadWatcher, Lagging, StreamStats, Subscription, SubscriptionFilter
 from domain.disclosure import OwnershipResolver, public_view
-from infra.bootstrap import Platform
 
 router = APIRouter(prefix="/api/v3_0/streams", tags=["streams"])
 READ_THREADS = 4

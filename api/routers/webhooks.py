@@ -26,12 +26,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, HttpUrl
 
 from api.auth import CurrentUser
-from api.deps import PlatformDep, User
+from api.deps import Platform, PlatformDep, User
 from api.errors import ApiError
 from api.stream_access import Resolver, may_see_owner
 from domain.ports.webhooks import Delivery, Webhook, WebhookStore
 from domain.webhook_signing import DELIVERY_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
-from infra.bootstrap import Platform
 
 router = APIRouter(prefix="/api/v3_0/webhooks", tags=["webhooks"])
 MAX_FILTER_IDS = 100

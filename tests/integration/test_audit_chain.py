@@ -16,12 +16,15 @@ from pathlib import Path
 
 import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
 from test_api_support import ALICE, PASSWORD, ApiHarness
 
 from commands import registry as cmd
 from domain.audit_chain import GENESIS, verify_chain
+from domain.audit_checkpoints import make_checkpoint, verify_checkpoint
 from domain.events import EventMetadata, NewEvent
+from infra.eventstore.hash_chain import ensure_hash_chain
 from infra.eventstore.postgres import PostgresEventStore
 from infra.eventstore.sql import events_table
 from infra.eventstore.sqlite import SqliteEventStore
@@ -100,6 +103,29 @@ def test_a_store_from_before_the_chain_gets_its_hashes_on_open(store, store_fact
         reopened.close()
 
 
+def test_signed_checkpoints_reveal_a_shortened_or_rewritten_history(store) -> None:
+    key = Ed25519PrivateKey.generate()
+    checkpoint = make_checkpoint(store, key)
+    assert checkpoint["position"] == N_EVENTS
+    assert verify_checkpoint(store, checkpoint)[0]
+    store.append("thing-9", [NewEvent(type="Measured", data={"value": 0})])
+    assert verify_checkpoint(store, checkpoint) == (True, f"history up to position {N_EVENTS} is unchanged")
+    forged = {**checkpoint, "head_hash": "f" * 64}
+    assert verify_checkpoint(store, forged) == (False, "invalid checkpoint signature")
+
+    c = events_table.c  # an attacker edits a value and recomputes every hash after it
+    execute(store, events_table.update().where(c.global_position == 3).values(data=orjson.dumps({"value": -1})))
+    execute(store, events_table.update().where(c.global_position >= 3).values(hash=None))
+    ensure_hash_chain(store.engine, events_table)
+    assert verify_chain(store).ok  # the chain alone no longer shows it
+    ok, reason = verify_checkpoint(store, checkpoint)
+    assert not ok and "differs" in reason
+
+    execute(store, events_table.delete().where(c.global_position >= N_EVENTS))  # drop the newest events
+    ok, reason = verify_checkpoint(store, checkpoint)
+    assert not ok and "shortened" in reason
+
+
 def test_cli_and_http_report_the_broken_link(tmp_path: Path) -> None:
     with ApiHarness(tmp_path) as api:
         denied = api.client.get("/api/audit/verify", headers=api.auth(ALICE))
@@ -114,10 +140,16 @@ def test_cli_and_http_report_the_broken_link(tmp_path: Path) -> None:
         assert (ok["ok"], ok["checked"], ok["head_position"], ok["broken"]) == (True, api.head(), api.head(), None)
         position = api.head() - 2
         platform = api.platform
+        checkpoint = api.client.get("/api/audit/checkpoint", headers=api.auth("aud@gamma.test")).json()
+        assert checkpoint["position"] == api.head() and checkpoint["algorithm"] == "Ed25519"
+        check = api.client.post("/api/audit/checkpoint/verify", json=checkpoint, headers=api.auth("aud@gamma.test"))
+        assert check.json()["ok"], check.text
         execute(platform.store, events_table.update().where(events_table.c.global_position == position).values(
             data=orjson.dumps({"tampered": True})))  # fmt: skip
         found = api.client.get("/api/audit/verify", headers=api.auth("aud@gamma.test")).json()
         assert (found["ok"], found["broken"]["position"], found["checked"]) == (False, position, position - 1)
+        check = api.client.post("/api/audit/checkpoint/verify", json=checkpoint, headers=api.auth("aud@gamma.test"))
+        assert not check.json()["ok"] and f"position {position}" in check.json()["reason"]
     flexledger = str(Path(sys.executable).parent / "flexledger")
     env = {**os.environ, "FLEXLEDGER_HOME": str(tmp_path), "FLEXLEDGER_BCRYPT_ROUNDS": "4"}
     done = subprocess.run([flexledger, "audit", "verify"], env=env, capture_output=True, text=True, timeout=120)
