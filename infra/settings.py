@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     stream_send_timeout_s: float = Field(
         default=30.0, gt=0, description="A subscriber whose send blocks this long (stalled) is disconnected."
     )
+    stream_key_max_age_s: int = Field(default=90 * 86400, gt=0, description="Lifetime of stream keys (API keys).")
     webhook_max_attempts: int = Field(default=8, ge=1, description="Failed attempts before a delivery is dead.")
     webhook_backoff_s: float = Field(default=1.0, gt=0, description="Wait after the first failed attempt (doubles).")
     webhook_max_backoff_s: float = Field(default=3600.0, gt=0, description="Longest wait between attempts.")

@@ -28,7 +28,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import PlatformDep, User
 from api.errors import ApiError
-from api.stream_access import Resolver, event_visibility, may_see_owner
+from api.stream_access import Resolver, StreamReader, event_visibility, may_see_owner
 from domain import history
 from domain.audit_chain import MAX_VERIFIED, verify_chain
 from domain.audit_checkpoints import make_checkpoint, verify_checkpoint
@@ -56,7 +56,7 @@ def _page(page: history.HistoryPage) -> dict:
 
 @router.get("/events")
 def global_events(
-    user: User,
+    user: StreamReader,
     platform: PlatformDep,
     resolver: Resolver,
     after: Annotated[int, Query(ge=0)] = 0,
@@ -75,7 +75,7 @@ def global_events(
 @router.get("/streams/{stream_id}/events")
 def stream_events(
     stream_id: str,
-    user: User,
+    user: StreamReader,
     platform: PlatformDep,
     resolver: Resolver,
     from_revision: Annotated[int, Query(ge=0)] = 0,
@@ -104,12 +104,12 @@ def _visible_event(platform: PlatformDep, user: User, resolver: Resolver, event_
 
 
 @router.get("/events/{event_id}")
-def one_event(event_id: uuid.UUID, user: User, platform: PlatformDep, resolver: Resolver) -> dict:
+def one_event(event_id: uuid.UUID, user: StreamReader, platform: PlatformDep, resolver: Resolver) -> dict:
     return public_view(_visible_event(platform, user, resolver, event_id))
 
 
 @router.get("/events/{event_id}/causation")
-def causation(event_id: uuid.UUID, user: User, platform: PlatformDep, resolver: Resolver) -> dict:
+def causation(event_id: uuid.UUID, user: StreamReader, platform: PlatformDep, resolver: Resolver) -> dict:
     """The event, what caused it (root first) and what it caused (in order), as far as visible."""
     _visible_event(platform, user, resolver, event_id)
     chain = history.causation_chain(platform.store, event_id, event_visibility(user, resolver))

@@ -35,9 +35,16 @@ from sse_starlette.sse import SendTimeoutError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
-from api.deps import Platform, PlatformDep, User, get_current_user
+from api.deps import Platform, PlatformDep, User
 from api.errors import ApiError
-from api.stream_access import Resolver, may_see_owner, ownership_resolver
+from api.stream_access import (
+    Resolver,
+    StreamReader,
+    issue_stream_key,
+    may_see_owner,
+    ownership_resolver,
+    reader_of,
+)
 from api.subscriptions import HeadWatcher, Lagging, StreamStats, Subscription, SubscriptionFilter
 from domain.disclosure import OwnershipResolver, public_view
 
@@ -153,7 +160,7 @@ async def _sse_messages(subscription: Subscription, services: StreamServices) ->
 
 @router.get("/events", response_class=EventSourceResponse)
 async def sse_events(
-    user: User,
+    user: StreamReader,
     platform: PlatformDep,
     resolver: Resolver,
     params: Annotated[dict, Depends(_params)],
@@ -173,7 +180,7 @@ async def sse_events(
 async def _ws_user(websocket: WebSocket, platform: Platform) -> CurrentUser:
     tokens = websocket.app.state.tokens
     authorization = websocket.headers.get("authorization")
-    return await run_in_threadpool(get_current_user, platform, tokens, authorization)
+    return await run_in_threadpool(reader_of, platform, tokens, authorization)
 
 
 async def _ws_send_all(websocket: WebSocket, subscription: Subscription, platform: Platform) -> None:
@@ -227,3 +234,13 @@ def stream_status(user: User, platform: PlatformDep) -> dict:
     if not user.can_read_all:
         raise ApiError(403, "INVALID_SENDER", "only admins and auditors see the stream status")
     return stream_services(platform).stats.as_dict()
+
+
+@router.post("/keys", status_code=201)
+def create_stream_key(user: User, platform: PlatformDep) -> dict:
+    """An API key with the read-only streams scope (subscriptions and history), for third parties."""
+    return {
+        "stream_key": issue_stream_key(platform, user),
+        "scope": "streams:read",
+        "expires_in_s": platform.settings.stream_key_max_age_s,
+    }

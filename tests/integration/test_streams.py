@@ -196,3 +196,25 @@ def test_websocket_refuses_bad_tokens(harness, server) -> None:
     with pytest.raises(InvalidStatus) as refused:
         connect(ws_url, additional_headers={"Authorization": "nope"}, open_timeout=30)
     assert refused.value.response.status_code == 403
+
+
+def test_stream_keys_read_streams_and_history_only(harness, server) -> None:
+    start = harness.head
+    post_udi(harness, 1)
+    harness.settle()
+    created = harness.client.post("/api/v3_0/streams/keys", headers=harness.headers())
+    assert created.status_code == 201, created.text
+    key = {"Authorization": created.json()["stream_key"]}
+    assert created.json()["scope"] == "streams:read" and key["Authorization"].startswith("fls_")
+    expected = expected_ids(harness, start)
+    got = read_sse(server, harness, key, {"from": start}, expected[-1])
+    assert [int(m.id) for m in got] == expected
+    history = harness.client.get("/api/audit/events", params={"after": start}, headers=key)
+    assert [e["id"] for e in history.json()["events"]] == expected
+    sensor = harness.world.sensors["battery/power"]
+    body = {"start": "2015-06-02T10:00:00Z", "duration": "PT1H", "unit": "kW", "values": [1, 2, 3, 4]}
+    assert harness.client.post(f"/api/v3_0/sensors/{sensor}/data", json=body, headers=key).status_code == 401
+    assert harness.client.get("/api/v3_0/sensors", headers=key).status_code == 401
+    assert harness.client.post("/api/v3_0/streams/keys", headers=key).status_code == 401
+    forged = {"Authorization": key["Authorization"][:-2] + "xx"}
+    assert harness.client.get("/api/audit/events", headers=forged).status_code == 401
