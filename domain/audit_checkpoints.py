@@ -45,11 +45,15 @@ def make_checkpoint(store: EventStore, key: Ed25519PrivateKey, now: datetime | N
     if head and head_hash is None:  # positions not consecutive (or no chain): find the head by scanning
         report = verify_chain(store)
         head, head_hash = report.head_position, report.head_hash
+    return sign_checkpoint(key, head, head_hash or "0" * 64, now)
+
+
+def sign_checkpoint(key: Ed25519PrivateKey, position: int, head_hash: str, now: datetime | None = None) -> dict:
+    """A checkpoint stating that the chain reaches ``head_hash`` at ``position``, signed now."""
     created_at = (now or datetime.now(UTC)).isoformat()
-    head_hash = head_hash or "0" * 64
-    signature = key.sign(_payload(head, head_hash, created_at))
+    signature = key.sign(_payload(position, head_hash, created_at))
     return {
-        "position": head,
+        "position": position,
         "head_hash": head_hash,
         "created_at": created_at,
         "algorithm": "Ed25519",
@@ -58,13 +62,20 @@ def make_checkpoint(store: EventStore, key: Ed25519PrivateKey, now: datetime | N
     }
 
 
-def verify_checkpoint(store: EventStore, checkpoint: dict) -> tuple[bool, str]:
-    """(ok, reason): the signature holds and the recomputed chain reaches the checkpoint's hash."""
+def checkpoint_signature_ok(checkpoint: dict) -> bool:
+    """Whether the checkpoint's signature matches its embedded public key."""
     try:
         public = Ed25519PublicKey.from_public_bytes(base64.b64decode(checkpoint["public_key"]))
         payload = _payload(int(checkpoint["position"]), str(checkpoint["head_hash"]), str(checkpoint["created_at"]))
         public.verify(base64.b64decode(checkpoint["signature"]), payload)
     except (KeyError, ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def verify_checkpoint(store: EventStore, checkpoint: dict) -> tuple[bool, str]:
+    """(ok, reason): the signature holds and the recomputed chain reaches the checkpoint's hash."""
+    if not checkpoint_signature_ok(checkpoint):
         return False, "invalid checkpoint signature"
     position = int(checkpoint["position"])
     report = verify_chain(_Bounded(store, position), limit=10**9)

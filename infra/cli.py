@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -305,6 +306,69 @@ def audit_verify(
         )
     if not (report.ok and checkpoints_ok):
         raise typer.Exit(1)
+
+
+def _aware_time(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint=name) from exc
+    if parsed.tzinfo is None:
+        raise typer.BadParameter("must be timezone-aware (add an offset such as Z or +01:00)", param_hint=name)
+    return parsed
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option(help="JSON Lines file to write.")],
+    stream: Annotated[list[str] | None, typer.Option(help="Stream id prefix (repeat); default: all.")] = None,
+    since: Annotated[str | None, typer.Option(help="Recorded at or after (ISO 8601, timezone-aware).")] = None,
+    until: Annotated[str | None, typer.Option(help="Recorded before (ISO 8601, timezone-aware).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Export events with their hashes and a final signed checkpoint (see domain/audit_export.py)."""
+    from domain.audit_export import ExportFilter
+    from infra.audit_files import export_to
+
+    times = [_aware_time(name, value) for name, value in (("--since", since), ("--until", until))]
+    platform = _platform(data_dir)
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task("export", total=platform.store.head_position())
+            done = export_to(
+                platform, out, ExportFilter(tuple(stream or ()), *times),
+                lambda position, head: progress.update(task, completed=position, total=head),
+            )  # fmt: skip
+    finally:
+        platform.close()
+    console.print(f"{done['events']} events exported to {out}, checkpoint at position {done['checkpoint']['position']}")
+
+
+@audit_app.command("import")
+def audit_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A full export (JSON Lines).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Import a full export into an empty store, verifying every hash and the checkpoint."""
+    from domain.audit_export import ExportError
+    from infra.audit_files import import_from
+
+    platform = _platform(data_dir)
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task("import", total=None)
+            done = import_from(
+                platform, file, lambda position, head: progress.update(task, completed=position, total=head)
+            )
+    except ExportError as error:
+        console.print(f"REFUSED: {error}")
+        raise typer.Exit(1) from error
+    finally:
+        platform.close()
+    console.print(f"{done['events']} events imported and verified; head hash {done['head_hash']}")
+    console.print("run `flexledger projections rebuild NAME` (or start the server) to build the read models")
 
 
 if __name__ == "__main__":
