@@ -27,6 +27,7 @@ from projections.jobs import JobsProjection
 from projections.readings import ReadingsProjection
 from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
+from streams.audit_checkpoints import CheckpointWriter
 from streams.forecaster import FORECAST_TOPIC, ForecastProcessor
 from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
@@ -129,6 +130,7 @@ class Platform:
     runner: InProcessRunner | None = None
     webhooks: WebhookStore | None = None
     webhook_worker: WebhookWorker | None = None
+    checkpoint_writer: CheckpointWriter | None = None
 
     @property
     def commands(self) -> CommandContext:
@@ -149,6 +151,10 @@ class Platform:
             )
             self.webhook_worker = WebhookWorker(WebhookDispatcher(self.store, self.webhooks, policy=policy))
             self.webhook_worker.start()
+        if self.settings.audit_checkpoint_interval_s > 0:
+            path, interval = self.settings.home / "checkpoints.jsonl", self.settings.audit_checkpoint_interval_s
+            self.checkpoint_writer = CheckpointWriter(self.store, self.audit_signing_key(), path, interval)
+            self.checkpoint_writer.start()
 
     def audit_signing_key(self):
         """The Ed25519 key that signs audit checkpoints (:mod:`infra.audit_keys`)."""
@@ -202,6 +208,9 @@ class Platform:
         return await self.runner.wait_for_async(position, processors, timeout)
 
     def stop(self) -> None:
+        if self.checkpoint_writer is not None:
+            self.checkpoint_writer.stop()
+            self.checkpoint_writer = None
         if self.webhook_worker is not None:
             self.webhook_worker.stop()
             self.webhook_worker = None

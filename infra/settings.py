@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="A subscriber whose send blocks this long (stalled) is disconnected."
     )
     stream_key_max_age_s: int = Field(default=90 * 86400, gt=0, description="Lifetime of stream keys (API keys).")
+    audit_checkpoint_interval_s: float = Field(
+        default=3600.0, ge=0, description="Signed head-hash checkpoints to <home>/checkpoints.jsonl (0 = off)."
+    )
     webhook_max_attempts: int = Field(default=8, ge=1, description="Failed attempts before a delivery is dead.")
     webhook_backoff_s: float = Field(default=1.0, gt=0, description="Wait after the first failed attempt (doubles).")
     webhook_max_backoff_s: float = Field(default=3600.0, gt=0, description="Longest wait between attempts.")

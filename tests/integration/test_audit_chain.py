@@ -8,6 +8,7 @@ chain existed gets its hashes on open; the CLI and the HTTP endpoint report the 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from infra.eventstore.hash_chain import ensure_hash_chain
 from infra.eventstore.postgres import PostgresEventStore
 from infra.eventstore.sql import events_table
 from infra.eventstore.sqlite import SqliteEventStore
+from streams.audit_checkpoints import CheckpointWriter
 
 N_EVENTS = 12
 
@@ -124,6 +126,17 @@ def test_signed_checkpoints_reveal_a_shortened_or_rewritten_history(store) -> No
     execute(store, events_table.delete().where(c.global_position >= N_EVENTS))  # drop the newest events
     ok, reason = verify_checkpoint(store, checkpoint)
     assert not ok and "shortened" in reason
+
+
+def test_periodic_checkpoints_are_written_when_the_head_moved(store, tmp_path: Path) -> None:
+    writer = CheckpointWriter(store, Ed25519PrivateKey.generate(), tmp_path / "checkpoints.jsonl", 3600)
+    first = writer.write_once()
+    assert first["position"] == N_EVENTS and writer.write_once() is None  # nothing new: nothing written
+    store.append("thing-9", [NewEvent(type="Measured", data={"value": 0})])
+    second = writer.write_once()
+    lines = [json.loads(line) for line in (tmp_path / "checkpoints.jsonl").read_text().splitlines()]
+    assert lines == [first, second] and second["position"] == N_EVENTS + 1
+    assert all(verify_checkpoint(store, checkpoint)[0] for checkpoint in lines)
 
 
 def test_cli_and_http_report_the_broken_link(tmp_path: Path) -> None:
