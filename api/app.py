@@ -26,10 +26,13 @@ from api.deps import Platform, install
 from api.errors import error_response, install_error_handlers
 from api.guards import NonFiniteJsonGuard, UrlLengthGuard
 from api.routers import (
+    audit_history,
+    audit_time_travel,
     finesce_chargingstates,
     myems_commands,
     public,
     realto_commands,
+    streams,
     v2_0,
     v2_0_control,
     v3_accounts,
@@ -41,6 +44,7 @@ from api.routers import (
     v3_sensor_data,
     v3_sensors,
     v3_users,
+    webhooks,
 )
 from api.schemas import ERROR_RESPONSES
 from api.version import FLEXMEASURES_VERSION
@@ -61,6 +65,10 @@ ROUTERS = [
     realto_commands.router,
     myems_commands.router,
     finesce_chargingstates.router,
+    audit_history.router,
+    audit_time_travel.router,
+    streams.router,
+    webhooks.router,
 ]
 
 

@@ -93,8 +93,19 @@ def install(app: FastAPI, platform: Platform) -> ApiServices:
         processor_checkpoints=lambda: _processor_checkpoints(platform),
     )
     app.state.services = services
+    app.state.platform = platform  # for PlatformDep (see get_platform)
     app.state.tokens = services.tokens
     return services
+
+
+async def get_platform(request: Request) -> Platform:
+    """The whole platform. Only the subscription, audit-history and webhook routes still take it
+    (they read the event store, the stream settings, the audit key and the webhook store); every
+    other router uses the narrow services above."""
+    return request.app.state.platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
 def services_of(request: Request) -> ApiServices:

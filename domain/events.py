@@ -127,6 +127,9 @@ class RecordedEvent(BaseModel):
     schema_version: int
     data: dict[str, Any]
     metadata: EventMetadata
+    hash: str | None = None
+    """Tamper evidence: SHA-256 chained to the previous event (:mod:`domain.audit_chain`); ``None``
+    where the store keeps no chain."""
 
     def decode(self) -> DomainEvent:
         """The typed domain event, upcast to the newest schema version."""

@@ -19,10 +19,12 @@ from commands.registry import set_bcrypt_rounds
 from domain.ports.consistency import ConsistencyWaiter
 from domain.ports.event_store import EventStore
 from domain.ports.log import Log
+from domain.ports.webhooks import WebhookStore
 from infra.devices import DeviceControl, build_device_control
 from infra.log.memory import MemoryLog
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.settings import Settings
+from infra.webhooks import SqlWebhookStore
 from projections.credentials import CredentialsProjection
 from projections.device_commands import DeviceCommandsProjection
 from projections.forecast_models import ForecastModelsProjection
@@ -31,6 +33,7 @@ from projections.myems_commands import MyEmsCommandsProjection
 from projections.readings import ReadingsProjection
 from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
+from streams.audit_checkpoints import CheckpointWriter
 from streams.consistency import CheckpointWaiter, RunnerWaiter
 from streams.forecaster import FORECAST_TOPIC, ForecastProcessor
 from streams.projection_processor import ProjectionProcessor
@@ -38,6 +41,7 @@ from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
 from streams.scheduler import SCHEDULE_TOPICS, SchedulerProcessor, SolverOptions
 from streams.topics import CATEGORY_TOPICS, TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY
+from streams.webhooks import RetryPolicy, WebhookDispatcher, WebhookWorker
 
 
 def build_event_store(settings: Settings) -> EventStore:
@@ -102,6 +106,14 @@ def solver_options(settings: Settings) -> SolverOptions:
     )
 
 
+def build_webhook_store(settings: Settings) -> WebhookStore:
+    """Webhooks and their delivery state: PostgreSQL with PostgreSQL read models, else ``webhooks.db``."""
+    if settings.read_models == "postgres":
+        return SqlWebhookStore.postgres(settings.read_models_url or settings.postgres_url)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return SqlWebhookStore.sqlite(settings.home / "webhooks.db")
+
+
 def _token_secret(settings: Settings) -> str:
     if settings.token_secret:
         return settings.token_secret
@@ -126,6 +138,9 @@ class Platform:
     """Read-your-writes: one waiter per deployment (:func:`build_consistency_waiter`)."""
     devices: DeviceControl | None = None
     """Device gateways and the command dispatcher (run with the processors)."""
+    webhooks: WebhookStore | None = None
+    webhook_worker: WebhookWorker | None = None
+    checkpoint_writer: CheckpointWriter | None = None
 
     @property
     def commands(self) -> CommandContext:
@@ -142,6 +157,22 @@ class Platform:
         self.runner.start()
         if self.devices is not None:
             self.devices.start()
+        if self.webhooks is not None:
+            policy = RetryPolicy(
+                self.settings.webhook_max_attempts, self.settings.webhook_backoff_s, self.settings.webhook_max_backoff_s
+            )
+            self.webhook_worker = WebhookWorker(WebhookDispatcher(self.store, self.webhooks, policy=policy))
+            self.webhook_worker.start()
+        if self.settings.audit_checkpoint_interval_s > 0:
+            path, interval = self.settings.home / "checkpoints.jsonl", self.settings.audit_checkpoint_interval_s
+            self.checkpoint_writer = CheckpointWriter(self.store, self.audit_signing_key(), path, interval)
+            self.checkpoint_writer.start()
+
+    def audit_signing_key(self):
+        """The Ed25519 key that signs audit checkpoints (:mod:`infra.audit_keys`)."""
+        from infra.audit_keys import signing_key
+
+        return signing_key(self.settings.home)
 
     def wait_for(
         self,
@@ -166,6 +197,12 @@ class Platform:
     def stop(self) -> None:
         if self.devices is not None:
             self.devices.stop()
+        if self.checkpoint_writer is not None:
+            self.checkpoint_writer.stop()
+            self.checkpoint_writer = None
+        if self.webhook_worker is not None:
+            self.webhook_worker.stop()
+            self.webhook_worker = None
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
@@ -173,6 +210,8 @@ class Platform:
     def close(self) -> None:
         self.stop()
         self.log.close()
+        if self.webhooks is not None:
+            self.webhooks.close()
         self.store.close()
         self.read_models.close()
 
@@ -186,6 +225,7 @@ def build_platform(settings: Settings | None = None) -> Platform:
         log=build_log(settings),
         read_models=build_read_models(settings),
         token_secret=_token_secret(settings),
+        webhooks=build_webhook_store(settings),
     )
     platform.consistency = build_consistency_waiter(platform)
     platform.processors = build_processors(platform)

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from infra import cli_users
-from infra.bootstrap import Platform, build_platform
+from infra import cli_audit, cli_users
+from infra.bootstrap import Platform
+from infra.cli_common import DataDir, console, platform_for
 from infra.settings import Settings
 
 app = typer.Typer(help="flexledger: event-sourced platform for EV charging and energy flexibility.")
@@ -24,19 +24,13 @@ users_app = typer.Typer(help="Manage users.")
 import_app = typer.Typer(help="Import data.")
 projections_app = typer.Typer(help="Inspect and rebuild read models.")
 events_app = typer.Typer(help="Read the event store.")
+audit_app = typer.Typer(help="Audit the event store.")
 app.add_typer(users_app, name="users")
 app.add_typer(import_app, name="import")
 app.add_typer(projections_app, name="projections")
 app.add_typer(events_app, name="events")
-console = Console()
-
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (FLEXLEDGER_HOME).")]
-
-
-def _platform(data_dir: Path | None) -> Platform:
-    if data_dir is not None:
-        os.environ["FLEXLEDGER_HOME"] = str(data_dir)
-    return build_platform(Settings())
+app.add_typer(audit_app, name="audit")
+_platform = platform_for
 
 
 def _account_id_by_name(platform: Platform, name: str) -> int | None:
@@ -287,6 +281,7 @@ def events_tail(
 
 
 cli_users.register(users_app)
+cli_audit.register(audit_app)
 
 if __name__ == "__main__":
     app()

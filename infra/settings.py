@@ -47,6 +47,19 @@ class Settings(BaseSettings):
     consistency_timeout_s: float = 5.0
     bcrypt_rounds: int = 12
     run_processors: bool = Field(default=True, description="Run relay and processors inside the API process.")
+    stream_send_timeout_s: float = Field(
+        default=30.0, gt=0, description="A subscriber whose send blocks this long (stalled) is disconnected."
+    )
+    stream_key_max_age_s: int = Field(default=90 * 86400, gt=0, description="Lifetime of stream keys (API keys).")
+    audit_checkpoint_interval_s: float = Field(
+        default=3600.0, ge=0, description="Signed head-hash checkpoints to <home>/checkpoints.jsonl (0 = off)."
+    )
+    webhook_max_attempts: int = Field(default=8, ge=1, description="Failed attempts before a delivery is dead.")
+    webhook_backoff_s: float = Field(default=1.0, gt=0, description="Wait after the first failed attempt (doubles).")
+    webhook_max_backoff_s: float = Field(default=3600.0, gt=0, description="Longest wait between attempts.")
+    stream_max_lag_s: float = Field(
+        default=300.0, gt=0, description="A live subscriber this far behind (recorded-at) is told to resume later."
+    )
 
     scheduler_backend: Literal["highs", "scip"] = Field(default="highs", description="MILP solver (OR-Tools).")
     scheduler_time_limit_s: float = Field(default=10.0, gt=0, description="Solver wall time per schedule (s).")

@@ -12,7 +12,8 @@ skip them, so the effect is exactly-once. More workers in the same groups share 
 partitions (scale-out by partition; key = stream id).
 
 ``relay=True`` also runs the relay (event store -> Kafka) with its durable checkpoint
-(:mod:`streams.relay_checkpoint`); run exactly one relay per deployment. ``runner="faust"``
+(:mod:`streams.relay_checkpoint`) and webhook delivery (:mod:`streams.webhooks`); run exactly
+one relay per deployment. ``runner="faust"``
 runs the processors as Faust agents instead (:mod:`streams.faust_app`); Faust does not watch
 the relay thread, so give the relay to a plain (``confluent``) worker.
 """
@@ -35,6 +36,7 @@ from infra.settings import Settings
 from streams.relay import Relay
 from streams.relay_checkpoint import RelayCheckpoint
 from streams.runner import Processor, ProcessorLoop
+from streams.webhooks import RetryPolicy, WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +152,18 @@ def start_relay(log_: Log, store: EventStore, checkpoint: RelayCheckpoint, stop:
     return thread
 
 
+def start_webhooks(platform, stop: threading.Event) -> list[threading.Thread]:
+    """Run webhook delivery (one per deployment: with the relay) in a thread until ``stop`` is set."""
+    if platform.webhooks is None:
+        return []
+    settings = platform.settings
+    policy = RetryPolicy(settings.webhook_max_attempts, settings.webhook_backoff_s, settings.webhook_max_backoff_s)
+    dispatcher = WebhookDispatcher(platform.store, platform.webhooks, policy=policy)
+    thread = threading.Thread(target=dispatcher.run, args=(stop,), name="worker-webhooks", daemon=True)
+    thread.start()
+    return [thread]
+
+
 def run_worker(
     settings: Settings,
     *,
@@ -178,6 +192,7 @@ def run_worker(
             threads.append(start_relay(platform.log, platform.store, checkpoint, stop))
             if platform.devices is not None:  # one per deployment, like the relay: gateways and dispatcher
                 platform.devices.start()
+            threads.extend(start_webhooks(platform, stop))
         if runner == "faust":
             from streams.faust_app import run_faust
 

@@ -25,6 +25,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from domain.audit_chain import GENESIS, chain_hash
 from domain.events import EventMetadata, NewEvent, RecordedEvent
 from domain.ports.event_store import (
     ANY,
@@ -35,6 +36,7 @@ from domain.ports.event_store import (
     WrongExpectedRevision,
 )
 from infra import telemetry
+from infra.eventstore.hash_chain import ensure_hash_chain
 
 metadata = sa.MetaData()
 events_table = sa.Table(
@@ -49,6 +51,7 @@ events_table = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
     sa.Column("metadata", sa.LargeBinary, nullable=False),
     sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Column("hash", sa.String(64)),  # chained to the previous event (domain.audit_chain)
     sa.UniqueConstraint("stream_id", "stream_revision", name="uq_events_stream_revision"),
 )
 sa.Index("ix_events_type", events_table.c.type, events_table.c.global_position)
@@ -63,11 +66,13 @@ _COLUMNS = (
     events_table.c.schema_version,
     events_table.c.data,
     events_table.c.metadata,
+    events_table.c.hash,
 )
 
 # Statements of the hot paths, built once (building a SELECT costs about as much as running it
 # on SQLite); parameters are bound per call.
 _MAX_POSITION = sa.select(sa.func.max(events_table.c.global_position))
+_LAST_HASH = sa.select(events_table.c.hash).order_by(events_table.c.global_position.desc()).limit(1)
 _STREAM_REVISION = sa.select(sa.func.max(events_table.c.stream_revision)).where(
     events_table.c.stream_id == sa.bindparam("stream_id")
 )
@@ -92,6 +97,7 @@ def _row_to_event(row) -> RecordedEvent:
         schema_version=row[5],
         data=orjson.loads(row[6]),
         metadata=EventMetadata.model_validate(orjson.loads(row[7])),
+        hash=row[8],
     )
 
 
@@ -146,6 +152,7 @@ class SqlEventStore:
         self.engine = engine
         self.read_engine = read_engine or engine
         metadata.create_all(engine)
+        ensure_hash_chain(engine, events_table)
         self._appended = threading.Condition()
         # Appenders of this process queue here instead of in the database's lock (SQLite's
         # busy handler sleeps in steps of up to 100 ms); other processes still use the DB lock.
@@ -250,27 +257,34 @@ class SqlEventStore:
         _check_expected(stream_id, expected, actual)
         position = self._next_position(conn)
         revision = -1 if actual is None else actual
+        previous = conn.execute(_LAST_HASH).scalar() or GENESIS
         rows = []
         for event in fresh:
             revision += 1
-            rows.append(self._row(stream_id, event, revision, position))
+            rows.append(self._row(stream_id, event, revision, position, previous))
+            previous = rows[-1]["hash"]
             position += 1
         conn.execute(_INSERT, rows)
         return AppendResult(revision, position - 1, len(fresh))
 
     @staticmethod
-    def _row(stream_id: str, event: NewEvent, revision: int, position: int) -> dict:
+    def _row(stream_id: str, event: NewEvent, revision: int, position: int, previous: str) -> dict:
         meta = event.metadata
+        data, meta_json = orjson.dumps(event.data), orjson.dumps(meta.to_json())
+        event_id = str(event.event_id)
         return {
             "global_position": position,
-            "event_id": str(event.event_id),
+            "event_id": event_id,
             "stream_id": stream_id,
             "stream_revision": revision,
             "type": event.type,
             "schema_version": event.schema_version,
-            "data": orjson.dumps(event.data),
-            "metadata": orjson.dumps(meta.to_json()),
+            "data": data,
+            "metadata": meta_json,
             "recorded_at": meta.recorded_at.isoformat(),
+            "hash": chain_hash(
+                previous, position, event_id, stream_id, revision, event.type, event.schema_version, data, meta_json
+            ),
         }
 
     # -- reading --------------------------------------------------------------------------

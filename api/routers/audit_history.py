@@ -1,0 +1,166 @@
+"""The auditor's history, read from the event store (read only, for every authenticated user).
+
+* ``GET /api/audit/events`` — global history, paged by position (``after``; the answer's
+  ``next`` is the ``after`` of the next page), filtered by ``type`` (repeatable), ``actor``,
+  ``correlation_id``, ``since``/``until`` (recorded-at, timezone-aware).
+* ``GET /api/audit/streams/{stream_id}/events`` — one stream (``asset-3``, ``sensor-5``,
+  ``sensordata-5``, ``udi-3``, ``schedule-<uuid>``, ``job-<uuid>``, ...), paged by stream
+  revision (``from_revision``; ``next`` is the next page's), same filters.
+* ``GET /api/audit/events/{event_id}`` — one event.
+* ``GET /api/audit/events/{event_id}/causation`` — its causes (root first) and effects.
+* ``GET /api/audit/verify`` — recompute the tamper-evidence hash chain (admins, auditors).
+* ``GET /api/audit/checkpoint`` — the head hash signed with the platform's Ed25519 key;
+  ``POST /api/audit/checkpoint/verify`` — check one later (admins, auditors).
+
+Users see their account's events; admins and auditors all (:mod:`api.stream_access`).
+Each event: ``id`` (global position), ``event_id``, ``stream_id``, ``stream_revision``,
+``type``, ``schema_version``, ``data`` (credentials removed) and ``metadata`` (actor, source,
+correlation_id, causation_id, recorded_at, traceparent).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel, Field
+
+from api.deps import PlatformDep, User
+from api.errors import ApiError
+from api.stream_access import Resolver, StreamReader, event_visibility, may_see_owner
+from domain import history
+from domain.audit_chain import MAX_VERIFIED, verify_chain
+from domain.audit_checkpoints import make_checkpoint, verify_checkpoint
+from domain.disclosure import public_view
+
+router = APIRouter(prefix="/api/audit", tags=["audit"])
+
+Types = Annotated[list[str] | None, Query(alias="type", description="event types (repeat the parameter)")]
+Limit = Annotated[int, Query(ge=1, le=history.MAX_PAGE)]
+
+
+def _filter(
+    types: list[str] | None,
+    actor: str | None,
+    correlation_id: str | None,
+    since: AwareDatetime | None,
+    until: AwareDatetime | None,
+) -> history.HistoryFilter:
+    return history.HistoryFilter(history.visible_types(types), actor, correlation_id, since, until)
+
+
+def _page(page: history.HistoryPage) -> dict:
+    return {"events": [public_view(e) for e in page.events], "next": page.next_position, "complete": page.complete}
+
+
+@router.get("/events")
+def global_events(
+    user: StreamReader,
+    platform: PlatformDep,
+    resolver: Resolver,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    types: Types = None,
+    actor: str | None = None,
+    correlation_id: str | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> dict:
+    flt = _filter(types, actor, correlation_id, since, until)
+    page = history.global_history(platform.store, after, limit, flt, event_visibility(user, resolver))
+    return _page(page)
+
+
+@router.get("/streams/{stream_id}/events")
+def stream_events(
+    stream_id: str,
+    user: StreamReader,
+    platform: PlatformDep,
+    resolver: Resolver,
+    from_revision: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    types: Types = None,
+    actor: str | None = None,
+    correlation_id: str | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> dict:
+    if platform.store.stream_revision(stream_id) is None:
+        raise ApiError(404, "UNKNOWN_STREAM", f"no stream {stream_id!r}", "stream_id")
+    if not may_see_owner(user, resolver.owner_of_stream(stream_id)):
+        raise ApiError(403, "INVALID_SENDER", "this stream belongs to another account", "stream_id")
+    flt = _filter(types, actor, correlation_id, since, until)
+    return _page(history.stream_history(platform.store, stream_id, from_revision, limit, flt))
+
+
+def _visible_event(platform: PlatformDep, user: User, resolver: Resolver, event_id: uuid.UUID):
+    event = platform.store.get_event(event_id)
+    if event is None:
+        raise ApiError(404, "UNKNOWN_EVENT", f"no event {event_id}", "event_id")
+    if not may_see_owner(user, resolver.owner_of(event)):
+        raise ApiError(403, "INVALID_SENDER", "this event belongs to another account", "event_id")
+    return event
+
+
+@router.get("/events/{event_id}")
+def one_event(event_id: uuid.UUID, user: StreamReader, platform: PlatformDep, resolver: Resolver) -> dict:
+    return public_view(_visible_event(platform, user, resolver, event_id))
+
+
+@router.get("/events/{event_id}/causation")
+def causation(event_id: uuid.UUID, user: StreamReader, platform: PlatformDep, resolver: Resolver) -> dict:
+    """The event, what caused it (root first) and what it caused (in order), as far as visible."""
+    _visible_event(platform, user, resolver, event_id)
+    chain = history.causation_chain(platform.store, event_id, event_visibility(user, resolver))
+    return {
+        "event": public_view(chain.event),
+        "causes": [public_view(e) for e in chain.causes],
+        "effects": [public_view(e) for e in chain.effects],
+        "effects_complete": chain.effects_complete,
+        "hidden": chain.hidden,
+    }
+
+
+@router.get("/verify")
+def verify(
+    user: User, platform: PlatformDep, limit: Annotated[int, Query(ge=1, le=MAX_VERIFIED)] = MAX_VERIFIED
+) -> dict:
+    """Recompute the hash chain (admins and auditors): ``ok``, the first broken link, the head hash."""
+    if not user.can_read_all:
+        raise ApiError(403, "INVALID_SENDER", "only admins and auditors verify the whole history")
+    report = verify_chain(platform.store, limit)
+    return {
+        "ok": report.ok,
+        "checked": report.checked,
+        "complete": report.complete,
+        "head_position": report.head_position,
+        "head_hash": report.head_hash,
+        "broken": report.broken,
+    }
+
+
+@router.get("/checkpoint")
+def checkpoint(user: User, platform: PlatformDep) -> dict:
+    """A checkpoint of the current head hash, signed with the platform's Ed25519 key (admins, auditors)."""
+    if not user.can_read_all:
+        raise ApiError(403, "INVALID_SENDER", "only admins and auditors take checkpoints")
+    return make_checkpoint(platform.store, platform.audit_signing_key())
+
+
+class CheckpointBody(BaseModel):
+    position: int = Field(ge=0)
+    head_hash: str
+    created_at: str
+    algorithm: str = "Ed25519"
+    public_key: str
+    signature: str
+
+
+@router.post("/checkpoint/verify")
+def verify_a_checkpoint(body: CheckpointBody, user: User, platform: PlatformDep) -> dict:
+    """Does history up to the checkpoint's position still hash to its head hash? (admins, auditors; reads only)"""
+    if not user.can_read_all:
+        raise ApiError(403, "INVALID_SENDER", "only admins and auditors verify checkpoints")
+    ok, reason = verify_checkpoint(platform.store, body.model_dump())
+    return {"ok": ok, "reason": reason, "public_key": body.public_key}
