@@ -30,9 +30,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import Request
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from api.auth import CurrentUser
 from api.errors import ApiError
@@ -48,8 +48,15 @@ AUTH_HEADER = APIKeyHeader(
 )
 """The security scheme of every route that needs a user (OpenAPI ``components.securitySchemes``)."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC_WRITES = frozenset({("POST", "/api/requestAuthToken")})
+PUBLIC_WRITES = frozenset({("POST", "/api/requestAuthToken"), ("POST", "/dashboard/login")})
 """(method, path) of writes that need no token, so the auditor rule does not apply."""
+READS_BY_POST = frozenset({
+    ("POST", "/api/audit/checkpoint/verify"),  # checks a signature, stores nothing
+    ("POST", "/api/v3_0/streams/keys"),  # a read-only subscription key for the caller, stores nothing
+    ("POST", "/dashboard/logout"),  # clears the browser's session cookie
+})  # fmt: skip
+"""(method, path) of POSTs that change no data: auditors may make them."""
+NOT_AUDITED_WRITES = PUBLIC_WRITES | READS_BY_POST
 AUDITOR = "auditor"
 
 
@@ -78,9 +85,13 @@ def query_account(user: CurrentUser, account_id: int | None) -> int | None:
     return None if user.can_read_all else user.account_id
 
 
-async def refuse_auditor_writes(request: Request) -> None:
-    """App-wide dependency: an auditor's token on a write is 403 (see the module docstring)."""
-    if request.method in SAFE_METHODS or (request.method, request.url.path) in PUBLIC_WRITES:
+async def refuse_auditor_writes(request: HTTPConnection) -> None:
+    """App-wide dependency: an auditor's token on a write is 403 (see the module docstring).
+    WebSocket subscriptions are reads: the rule does not apply to them."""
+    if request.scope["type"] != "http":
+        return
+    method = request.scope["method"]
+    if method in SAFE_METHODS or (method, request.url.path) in NOT_AUDITED_WRITES:
         return
     authorization = request.headers.get("authorization")
     if not authorization:
@@ -95,7 +106,7 @@ async def refuse_auditor_writes(request: Request) -> None:
         except ApiError:
             return  # the route answers 401 for a bad or expired token
     if is_auditor(user):
-        raise ApiError(403, "INVALID_SENDER", f"auditors read, they never write ({request.method} refused)")
+        raise ApiError(403, "INVALID_SENDER", f"auditors read, they never write ({method} refused)")
 
 
 def _as_id(value: Any) -> int | None:

@@ -49,7 +49,7 @@ def may_see_owner(user: CurrentUser, owner: StreamOwner) -> bool:
 
 
 def event_visibility(user: CurrentUser, resolver: OwnershipResolver) -> Callable[[RecordedEvent], bool]:
-    """A predicate: may ``user`` see this event?"""
+    """A predicate: may ``user`` see this event? (Never events of credential streams.)"""
     return lambda event: may_see_owner(user, resolver.owner_of(event))
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from domain.credentials import is_private
 from domain.events import RecordedEvent
 from domain.ports.event_store import EventStore
 
@@ -72,9 +73,12 @@ class StreamOwner:
     account_id: int | None
     asset_id: int | None = None
     sensor_id: int | None = None
+    private: bool = False
+    """A credential stream (password hashes, API keys): disclosed to nobody."""
 
 
 PLATFORM = StreamOwner(None)
+PRIVATE = StreamOwner(None, private=True)
 
 
 def entity_of_stream(stream_id: str) -> tuple[str, int] | None:
@@ -111,7 +115,10 @@ class OwnershipResolver:
         return self.owner_of_stream(event.stream_id)
 
     def owner_of_stream(self, stream_id: str) -> StreamOwner:
-        """The owner of a stream (:data:`PLATFORM` for streams that name no entity)."""
+        """The owner of a stream (:data:`PLATFORM` for streams that name no entity, :data:`PRIVATE`
+        for credential streams)."""
+        if is_private(stream_id):
+            return PRIVATE
         with self._lock:
             cached = self._streams.get(stream_id)
         if cached is not None:
@@ -179,6 +186,8 @@ class SubscriptionFilter:
 
 def may_see(owner: StreamOwner, viewer_account_id: int | None, sees_all: bool) -> bool:
     """Whether a viewer of ``viewer_account_id`` may see events of ``owner`` (admins/auditors: all)."""
+    if owner.private:
+        return False
     return sees_all or (owner.account_id is not None and owner.account_id == viewer_account_id)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from scheduling_support import ALICE, DAY, PASSWORD, SchedulingHarness
 
-from api.authorization import PUBLIC_WRITES
+from api.authorization import NOT_AUDITED_WRITES
 from commands import registry as cmd
 
 AUDITOR = "auditor@alpha.test"
@@ -72,7 +72,7 @@ def write_operations(harness: SchedulingHarness) -> list[tuple[str, str]]:
         (method, path)
         for path, item in paths.items()
         for method in item
-        if method in WRITE_METHODS and (method.upper(), path) not in PUBLIC_WRITES
+        if method in WRITE_METHODS and (method.upper(), path) not in NOT_AUDITED_WRITES
     ]
 
 
