@@ -16,6 +16,7 @@ from river import linear_model, stats
 from domain.forecasting.features import LAG_KEYS, CalendarFeatures, HorizonBuckets, LagFeatures
 from domain.forecasting.history import SlotHistory
 from domain.forecasting.models import Regressors
+from domain.forecasting.profile import WeeklyProfile
 
 
 class SeriesScaler:
@@ -83,6 +84,7 @@ class LagRegression:
         make_regressor: Callable[[], Any] = bayesian_regressor,
         train_every: int = 1,
         max_regressors: int = 4,
+        profile: WeeklyProfile | None = None,
     ) -> None:
         self.name = name
         self.buckets = buckets
@@ -91,10 +93,12 @@ class LagRegression:
         self.train_every = max(1, train_every)
         self.scaler = SeriesScaler(freeze_after=lags.week)
         self.max_regressors = max_regressors
+        self.profile = profile
         self.regressor_scalers: dict[str, tuple[str, SeriesScaler]] = {}
         self.models = [make_regressor() for _ in buckets.upper]
         slots = [f"r{i}" for i in range(max_regressors)]
-        zero = dict.fromkeys(["hzn", *LAG_KEYS, *calendar.keys(), *slots], 0.0)
+        extra = ["wp"] if profile is not None else []
+        zero = dict.fromkeys(["hzn", *LAG_KEYS, *extra, *calendar.keys(), *slots], 0.0)
         for model in self.models:
             # A zero sample leaves the fit unchanged, but makes ``BayesianLinearRegression``
             # size its matrices once, in a fixed feature order (64 features by default: small
@@ -109,10 +113,15 @@ class LagRegression:
     ) -> dict[str, float]:
         scaler = self.scaler
         x = self.lags.at(history, origin, target - origin, scaler.shift, scaler.shift, scaler.scale)
-        self._add_target_only(x, target, regressors)
+        self._add_target_only(x, target, regressors, x["w1"])
         return x
 
-    def _add_target_only(self, x: dict[str, float], target: int, regressors: Regressors | None) -> None:
+    def _add_target_only(
+        self, x: dict[str, float], target: int, regressors: Regressors | None, fallback: float
+    ) -> None:
+        if self.profile is not None:
+            level = self.profile.value(target)
+            x["wp"] = fallback if level != level else (level - self.scaler.shift) * self.scaler.scale
         if regressors:
             scalers = self.regressor_scalers
             for key, value in regressors.items():
@@ -179,7 +188,7 @@ class LagRegression:
         for target, target_regressors in zip(targets, regs, strict=True):
             x = dict(base)
             lags.add_target(x, history, origin, target, level, shift, scale)
-            self._add_target_only(x, target, target_regressors)
+            self._add_target_only(x, target, target_regressors, x["w1"])
             scaled = models[buckets.bucket_of(target - origin)].predict_one(x)
             out.append(scaled / scale + shift)
         return out
