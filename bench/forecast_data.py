@@ -70,7 +70,8 @@ def trondheim_sessions(data: Path) -> list[ChargingSession]:
             energy = float(row["El_kWh"].replace(",", "."))
             arrival, departure = _local(row["Start_plugin"], tz), _local(row["End_plugout"], tz)
             if departure > arrival and energy > 0:
-                sessions.append(ChargingSession(row["session_ID"], row["Garage_ID"], arrival, departure, energy, energy))
+                session = ChargingSession(row["session_ID"], row["Garage_ID"], arrival, departure, energy, energy)
+                sessions.append(session)
     return sorted(sessions, key=lambda s: s.arrival)
 
 

@@ -24,7 +24,7 @@ WEEK = timedelta(weeks=1)
 FIRST_TRAINING = timedelta(days=28)
 MAX_TRAINING = timedelta(days=365)
 PARAMS = {
-    "objective": "l1", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 20, "bagging_fraction": 0.8,
+    "objective": "l1", "learning_rate": 0.07, "num_leaves": 31, "min_data_in_leaf": 20, "bagging_fraction": 0.8,
     "bagging_freq": 1, "feature_fraction": 0.9, "num_threads": 1, "verbose": -1, "seed": 1,
 }
 
@@ -88,7 +88,7 @@ def _forecasts_for(ds, values: np.ndarray, k: int, lgb) -> np.ndarray:
     longest = int(MAX_TRAINING / ds.resolution)
     for retrain in range(first, n, week):  # trained at "now" = retrain, with the data in [0, retrain)
         train = hourly & (origins + k < retrain) & (origins >= retrain - longest) & np.isfinite(y)
-        model = lgb.train(PARAMS, lgb.Dataset(x[train], y[train]), num_boost_round=300)
+        model = lgb.train(PARAMS, lgb.Dataset(x[train], y[train]), num_boost_round=200)
         serve = np.arange(retrain - 1, min(retrain - 1 + week, n))  # origins: now = o + 1 in [retrain, +week)
         out[serve + 1] = model.predict(x[serve])
     return out

@@ -100,9 +100,10 @@ class ForecastTriggered(DomainEvent):
 class ForecastMade(DomainEvent):
     """The live forecaster of ``sensor_id`` made a forecast at ``belief_time`` (data time).
 
-    ``selection``: horizon bucket (``"1h"``, ``"6h"``, ``"24h"``, ``"48h"``) -> serving model;
-    ``running_errors``: bucket -> model -> ``one_minus_wape``/``wape``/``mae`` (the sensor's
-    unit)/``n`` over the selection window (``None`` where undefined); ``learned``: readings
+    ``selection``: horizon bucket (``"1h"``, ``"6h"``, ``"24h"``, ``"48h"``) -> serving model
+    (``"ensemble"``: the error-weighted combination); ``running_errors``: bucket -> model (and
+    ``"ensemble"``) -> ``one_minus_wape``/``wape``/``mae`` (the sensor's unit)/``n`` (count)
+    over the selection window (``None`` where undefined) and the model's ensemble ``weight``; ``learned``: readings
     learned so far. The forecast values are the ``SensorDataRecorded`` of ``source`` at
     ``belief_time`` (``n_values`` values of ``resolution_s`` from ``start``).
     """
@@ -115,7 +116,7 @@ class ForecastMade(DomainEvent):
     source: str
     learned: int
     selection: dict[str, str]
-    running_errors: dict[str, dict[str, dict[str, float | None]]]
+    running_errors: dict[str, dict[str, dict[str, int | float | None]]]
 
     _check_times = field_validator("belief_time", "start")(_aware)
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from domain.forecasting.ensemble import ENSEMBLE, combine, error_weights
 from domain.forecasting.features import (
     DAY,
     EPOCH,
@@ -30,7 +31,6 @@ from domain.forecasting.features import (
     steps_in,
     to_slot,
 )
-from domain.forecasting.ensemble import ENSEMBLE, combine, error_weights
 from domain.forecasting.history import SlotHistory
 from domain.forecasting.lag_model import LagRegression
 from domain.forecasting.models import ForecastModel, HoltWintersModel, SeasonalNaive
@@ -66,6 +66,8 @@ class ForecasterConfig:
       by their recent error (:mod:`~domain.forecasting.ensemble`: ``ensemble_power``,
       ``ensemble_top``); ``"select"`` serves the single model with the best running 1-WAPE.
     - ``profile_weeks`` and ``profile_quantile``: the weekly profile (model and lag feature).
+    - ``lag_transform``: the lag model learns ``"sqrt"`` of the values (spiky loads), ``"none"``,
+      or ``"auto"``: the square root when ``value_range`` bounds the values below by 0.
     """
 
     resolution: timedelta = timedelta(minutes=15)
@@ -83,10 +85,11 @@ class ForecasterConfig:
     value_range: tuple[float | None, float | None] = (None, None)
     lag_train_every: int | None = None
     combine: str = "ensemble"
-    ensemble_power: float = 2.0
+    ensemble_power: float = 16.0
     ensemble_top: int = 3
     profile_weeks: int = 6
     profile_quantile: float = 0.5
+    lag_transform: str = "auto"
 
     def __post_init__(self) -> None:
         if self.resolution <= timedelta(0) or DAY % self.resolution:
@@ -140,8 +143,17 @@ def _naive_week(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
 def _lag_linear(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
     every = config.lag_train_every or steps_in(HOUR, config.resolution)
     return LagRegression(
-        "lag_linear", parts.buckets, parts.lags, parts.calendar, train_every=every, profile=parts.profile
+        "lag_linear", parts.buckets, parts.lags, parts.calendar, train_every=every, profile=parts.profile,
+        transform=_transform(config),
     )
+
+
+def _transform(config: ForecasterConfig) -> str | None:
+    """``lag_transform`` "auto": the square root for a series bounded below by 0, else none."""
+    if config.lag_transform == "auto":
+        low = config.value_range[0]
+        return "sqrt" if low is not None and low >= 0.0 else None
+    return None if config.lag_transform == "none" else config.lag_transform
 
 
 def _weekly_profile(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
@@ -397,12 +409,20 @@ class SensorForecaster:
     # -- what the API shows ---------------------------------------------------------------
 
     def selection(self) -> dict[str, str]:
-        """Model serving each horizon bucket now, e.g. ``{"1h": "lag_linear", ...}``."""
+        """What serves each horizon bucket now: ``"ensemble"``, or the selected model's name."""
+        if self.combined:
+            return dict.fromkeys(self.buckets.labels, ENSEMBLE)
         return self.selector.choices()
 
     def running_errors(self) -> dict[str, dict[str, dict[str, float]]]:
-        """Per bucket and model: windowed ``one_minus_wape``, ``wape``, ``mae`` (reading unit), ``n``."""
-        return self.selector.running_errors()
+        """Per bucket and model (and ``"ensemble"``): windowed ``one_minus_wape``, ``wape``,
+        ``mae`` (reading unit), ``n`` (an int), and each model's ensemble ``weight``."""
+        errors = self.selector.running_errors()
+        if self.combined:
+            for bucket, label in enumerate(self.buckets.labels):
+                for name, weight in zip(self.config.models, self.bucket_weights(bucket), strict=True):
+                    errors[label][name]["weight"] = weight
+        return errors
 
     @property
     def latest_event_start(self) -> datetime | None:

@@ -51,6 +51,22 @@ class SeriesScaler:
         self.var, self.freeze_after, self.shift, self.scale, self.frozen = state
 
 
+def _sqrt(value: float) -> float:
+    return math.sqrt(value) if value > 0.0 else 0.0
+
+
+def _square(value: float) -> float:
+    return value * value if value > 0.0 else 0.0
+
+
+def _identity(value: float) -> float:
+    return value
+
+
+TRANSFORMS = {None: (_identity, _identity), "sqrt": (_sqrt, _square)}
+"""Value transforms of the lag model: name -> (forward, inverse). ``sqrt`` suits spiky loads >= 0."""
+
+
 def bayesian_regressor() -> linear_model.BayesianLinearRegression:
     """River's Bayesian linear regression: exact online ridge regression (Sherman-Morrison)."""
     return linear_model.BayesianLinearRegression(alpha=1.0, beta=1.0)
@@ -85,6 +101,7 @@ class LagRegression:
         train_every: int = 1,
         max_regressors: int = 4,
         profile: WeeklyProfile | None = None,
+        transform: str | None = None,
     ) -> None:
         self.name = name
         self.buckets = buckets
@@ -94,6 +111,12 @@ class LagRegression:
         self.scaler = SeriesScaler(freeze_after=lags.week)
         self.max_regressors = max_regressors
         self.profile = profile
+        if transform not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {sorted(TRANSFORMS, key=str)}")
+        self.transform = transform
+        # with a transform the model reads its own history of transformed values
+        capacity = lags.required_capacity()
+        self.own = None if transform is None else SlotHistory(capacity, lags.day, 10 * capacity)
         self.regressor_scalers: dict[str, tuple[str, SeriesScaler]] = {}
         self.models = [make_regressor() for _ in buckets.upper]
         slots = [f"r{i}" for i in range(max_regressors)]
@@ -106,7 +129,14 @@ class LagRegression:
             model.learn_one(zero, 0.0)
 
     def reset(self) -> None:
-        return None
+        if self.own is not None:
+            self.own.clear()
+
+    def _forward(self, value: float) -> float:
+        return TRANSFORMS[self.transform][0](value)
+
+    def _inverse(self, value: float) -> float:
+        return TRANSFORMS[self.transform][1](value)
 
     def _features(
         self, history: SlotHistory, origin: int, target: int, regressors: Regressors | None
@@ -121,6 +151,8 @@ class LagRegression:
     ) -> None:
         if self.profile is not None:
             level = self.profile.value(target)
+            if level == level and self.transform is not None:
+                level = self._forward(level)
             x["wp"] = fallback if level != level else (level - self.scaler.shift) * self.scaler.scale
         if regressors:
             scalers = self.regressor_scalers
@@ -150,8 +182,13 @@ class LagRegression:
     def learn_one(
         self, history: SlotHistory, slot: int, value: float, regressors: Regressors | None, observed: bool
     ) -> None:
+        if self.own is not None:
+            self.own.append(slot, self._forward(value))
+            history = self.own
         if not observed or history.first_slot is None:
             return
+        if self.transform is not None:
+            value = self._forward(value)
         scaler = self.scaler
         scaler.learn(value)
         if regressors:
@@ -167,10 +204,11 @@ class LagRegression:
         self, history: SlotHistory, origin: int, target: int, regressors: Regressors | None = None
     ) -> float:
         """Forecast of slot ``target`` from what is known up to slot ``origin``."""
+        history = self.own if self.own is not None else history
         model = self.models[self.buckets.bucket_of(target - origin)]
         scaled = model.predict_one(self._features(history, origin, target, regressors))
         scaler = self.scaler
-        return scaled / scaler.scale + scaler.shift
+        return self._inverse(scaled / scaler.scale + scaler.shift)
 
     def forecast(
         self,
@@ -182,6 +220,7 @@ class LagRegression:
         """Forecasts of the ``targets``; the origin-only features are computed once."""
         scaler, lags, buckets, models = self.scaler, self.lags, self.buckets, self.models
         shift, scale = scaler.shift, scaler.scale
+        history = self.own if self.own is not None else history
         base, level = lags.at_origin(history, origin, shift, shift, scale)
         regs = regressors or [None] * len(targets)
         out = []
@@ -191,4 +230,4 @@ class LagRegression:
             self._add_target_only(x, target, target_regressors, x["w1"])
             scaled = models[buckets.bucket_of(target - origin)].predict_one(x)
             out.append(scaled / scale + shift)
-        return out
+        return out if self.transform is None else [self._inverse(v) for v in out]
