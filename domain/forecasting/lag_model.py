@@ -63,7 +63,15 @@ def _identity(value: float) -> float:
     return value
 
 
-TRANSFORMS = {None: (_identity, _identity), "sqrt": (_sqrt, _square)}
+def _log1p(value: float) -> float:
+    return math.log1p(value) if value > 0.0 else 0.0
+
+
+def _expm1(value: float) -> float:
+    return math.expm1(min(value, 700.0)) if value > 0.0 else 0.0
+
+
+TRANSFORMS = {None: (_identity, _identity), "sqrt": (_sqrt, _square), "log1p": (_log1p, _expm1)}
 """Value transforms of the lag model: name -> (forward, inverse). ``sqrt`` suits spiky loads >= 0."""
 
 
