@@ -49,7 +49,7 @@ def test_two_weeks_of_acn_load(load_kw: list[float]):
     assert forecaster.learned == 96 * DAYS
     errors = forecaster.running_errors()
     assert forecaster.selection() == dict.fromkeys(errors, "ensemble")
-    for label, models in errors.items():
+    for models in errors.values():
         # the ensemble gives the model with the lowest running MAE the largest weight
         best = min(config.models, key=lambda m: models[m]["mae"])
         assert models[best]["weight"] == max(models[m]["weight"] for m in config.models)
