@@ -248,7 +248,8 @@ def test_a_job_without_data_fails_and_switches_live_forecasting_on(fed: Forecast
     status = fed.get(f"/api/v3_0/sensors/{sensor}/forecasting")
     # forecast because of the trigger: configured (with the defaults), not "false"
     assert status["configured"] is True and status["learned"] == 96 and status["forecasts"] == 24
-    assert status["settings"]["horizon"] == "PT48H" and status["settings"]["value-range-from"] == "sensor and asset type"
+    settings = status["settings"]
+    assert settings["horizon"] == "PT48H" and settings["value-range-from"] == "sensor and asset type"
 
 
 def test_forecasting_shows_the_model_choice_and_running_errors(fed: ForecastHarness) -> None:
