@@ -32,7 +32,7 @@ from domain.forecasting.features import (
     to_slot,
 )
 from domain.forecasting.history import SlotHistory
-from domain.forecasting.lag_model import LagRegression
+from domain.forecasting.lag_model import LagRegression, tree_regressor
 from domain.forecasting.models import ForecastModel, HoltWintersModel, SeasonalNaive
 from domain.forecasting.profile import WeeklyProfile, WeeklyProfileModel
 from domain.forecasting.selector import ModelSelector
@@ -156,6 +156,14 @@ def _transform(config: ForecasterConfig) -> str | None:
     return None if config.lag_transform == "none" else config.lag_transform
 
 
+def _lag_tree(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
+    every = config.lag_train_every or steps_in(HOUR, config.resolution)
+    return LagRegression(
+        "lag_tree", parts.buckets, parts.lags, parts.calendar, make_regressor=tree_regressor, train_every=every,
+        profile=parts.profile, transform=_transform(config),
+    )
+
+
 def _weekly_profile(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
     return WeeklyProfileModel("weekly_profile", parts.profile, parts.lags.day)
 
@@ -179,6 +187,7 @@ MODEL_FACTORIES = {
     "naive_week": _naive_week,
     "weekly_profile": _weekly_profile,
     "lag_linear": _lag_linear,
+    "lag_tree": _lag_tree,
     "holt_winters": _holt_winters,
 }
 """Model name -> factory: the explicit table of the models a config can name."""
