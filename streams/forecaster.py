@@ -30,6 +30,7 @@ Values are in each sensor's unit (power: consumption positive, production negati
 from __future__ import annotations
 
 import logging
+import pickle
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -365,7 +366,12 @@ def _to_row(model: SensorModel) -> dict:
 
 
 def _from_row(row) -> SensorModel:
-    forecaster = None if row["state"] is None else SensorForecaster.from_state(row["state"])
+    try:
+        forecaster = None if row["state"] is None else SensorForecaster.from_state(row["state"])
+    except (ValueError, TypeError, AttributeError, ImportError, pickle.UnpicklingError) as exc:
+        # a state of an older model version: rebuilt from the sensor's stream on its next reading
+        log.info("sensor %s: model state not restorable (%r), rebuilding", row["sensor_id"], exc)
+        return SensorModel(row["sensor_id"], bool(row["triggered"]))
     return SensorModel(row["sensor_id"], bool(row["triggered"]), row["settings"], forecaster, int(row["position"]))
 
 

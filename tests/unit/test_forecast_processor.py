@@ -8,6 +8,7 @@ log): events are read from a SQLite event store in a temporary folder and handed
 from __future__ import annotations
 
 import math
+import pickle
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -372,3 +373,20 @@ def test_a_missing_hour_still_gets_its_forecast_and_the_range_comes_from_the_ass
     # a "charge_site" asset: consumption only, so never forecast below 0
     assert rig.processor.model_state(rig.sensor_id).config.value_range == (0.0, None)
     assert all(v >= 0.0 for b in beliefs for v in b.values)
+
+
+def test_a_state_of_an_older_model_version_is_rebuilt(rig: Rig) -> None:
+    import sqlalchemy as sa
+
+    from domain.forecasting.forecaster import STATE_VERSION
+    from streams.forecaster import forecaster_state
+
+    rig.post(T0, load(96))
+    rig.feed()
+    old = pickle.dumps((STATE_VERSION - 1, "an older model"))
+    with rig.read_models.write_engine.begin() as conn:
+        conn.execute(sa.update(forecaster_state).values(state=old))
+    restarted = ForecastProcessor(rig.store, rig.read_models.write_engine)
+    rig.post(T0 + timedelta(days=1), load(96, T0 + timedelta(days=1)))
+    rig.feed(restarted)
+    assert restarted.stats.bootstraps == 1 and restarted.model_state(rig.sensor_id).learned == 2 * 96
