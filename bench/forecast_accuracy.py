@@ -24,7 +24,7 @@ Leakage check: for each series the service forecasts are recomputed with every v
 cut-off time scrambled; all forecasts issued at or before the cut-off must be identical (and
 the LightGBM feature rows up to the cut-off too).
 
-    PYTHONPATH=. .venv/bin/python bench/forecast_accuracy.py          # all series, ~5 min on 1 core
+    PYTHONPATH=. .venv/bin/python bench/forecast_accuracy.py          # all series, ~1-3 CPU-minutes each
     PYTHONPATH=. .venv/bin/python bench/forecast_accuracy.py --only jpl
 """
 
