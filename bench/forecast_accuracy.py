@@ -1,18 +1,31 @@
-"""Online forecast accuracy and throughput on the real data sets in ``../shared/data``.
+"""Online forecast accuracy on the real series in ``../shared/data``: the service against baselines.
 
-Evaluation is strictly in time order: at every full hour of data the forecaster forecasts the
-next 48 h from what it has learned so far, and only then learns the next readings (no
-look-ahead). The forecasts issued in the first ``--warmup-days`` are not scored (same for
-every model). Errors are 1-WAPE (higher is better) and MAE (unit of the series) of the slot
-whose horizon (slot end minus forecast time) is exactly 1 h, 6 h, 24 h and 48 h.
+The service's forecaster runs exactly as ``streams/forecaster.py`` runs it: its config comes
+from :func:`domain.forecasting.service.service_config` (a sensor registration, its
+``forecasting`` attribute and its asset type, so the same value range and models), and each
+reading goes through ``SensorForecaster.observe_all`` (the processor's call). No clipping or
+tuning happens here. At every full hour of data it forecasts the next 48 h from what it has
+learned, then learns the next readings (no look-ahead; the leakage check below proves it).
 
-    .venv/bin/python bench/forecast_accuracy.py            # all data sets, ~2-3 min on 2 cores
-    .venv/bin/python bench/forecast_accuracy.py --quick    # the first 8 weeks of each data set
+Scored on the last ``--score-days`` (default 120) of each series, on the slot whose horizon
+(slot end minus forecast time) is exactly 1, 6, 24 and 48 h, for every forecast issued in the
+window; 1-WAPE (higher is better). Side by side, on the same slots:
 
-Data sets: EV charging load of the ACN Caltech and JPL garages (May-Dec 2019, sessions turned
-into uncontrolled load with ``uncontrolled_load_kw``) at 15 min and 1 h; the EV meter of OPSD
-household DE_KN_residential4 (hourly, 2015-10..2017-02); German load 2018 (hourly, MW) with
-the ENTSO-E day-ahead forecast as a published baseline row.
+* ``service (ensemble)``: what the service stores; below it, each of its models alone;
+* ``persistence`` (last value), ``seasonal naive`` (same slot a week earlier),
+  ``profile median Nw`` (median of the same slot over the last N weeks: a plain
+  median-by-hour-of-week profile);
+* ``LightGBM direct``: one LightGBM model per horizon (objective L1, the metric's loss) on lag,
+  rolling-mean, profile and calendar features, retrained every week on all data before that
+  week (the model class FlexMeasures uses; bench-only dependency ``.[bench]``);
+* the ENTSO-E day-ahead forecast where the data set has one.
+
+Leakage check: for each series the service forecasts are recomputed with every value after a
+cut-off time scrambled; all forecasts issued at or before the cut-off must be identical (and
+the LightGBM feature rows up to the cut-off too).
+
+    PYTHONPATH=. .venv/bin/python bench/forecast_accuracy.py          # all series, ~1-3 CPU-minutes each
+    PYTHONPATH=. .venv/bin/python bench/forecast_accuracy.py --only jpl
 """
 
 from __future__ import annotations
@@ -21,47 +34,27 @@ import argparse
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from domain.forecasting import ErrorTotals, Forecast, ForecasterConfig, SensorForecaster  # noqa: E402
-from infra.shared_data import (  # noqa: E402
-    acn_site_sessions,
-    load_de_load_mw,
-    load_household_ev_kw,
-    shared_data_dir,
-    uncontrolled_load_kw,
-)
+from bench.forecast_data import Dataset, load_datasets  # noqa: E402
+from bench.forecast_lgbm import lightgbm_forecasts, lightgbm_leakage_check  # noqa: E402
+from domain.forecast_events import settings_from_attributes  # noqa: E402
+from domain.forecasting import ErrorTotals, ForecasterConfig, SensorForecaster  # noqa: E402
+from domain.forecasting.service import service_config  # noqa: E402
+from domain.registry import SensorRegistered  # noqa: E402
+from infra.shared_data import shared_data_dir  # noqa: E402
 
 EVAL_HOURS = (1, 6, 24, 48)
-THROUGHPUT_MODES = {"learn": "", "learn + 1-step predict": "model", "learn + forecast(now, 1)": "forecast"}
-ANCHORS = {
-    "FlexMeasures docs, charge points": (0.876, 0.730, 0.652, 0.637),
-    "FlexMeasures docs, buildings": (0.934, 0.926, 0.924, 0.921),
-}
-
-
-@dataclass
-class Dataset:
-    """A regular series: ``values[i]`` is the mean over the slot starting ``start + i * resolution``."""
-
-    name: str
-    unit: str
-    start: datetime
-    resolution: timedelta
-    values: np.ndarray
-    timezone: str
-    country: str
-    value_range: tuple[float | None, float | None] = (0.0, None)
-    baseline: np.ndarray | None = None
-    baseline_name: str = ""
+SERVICE = "service (ensemble)"
+PROFILE_WEEKS = (4, 8)
 
 
 @dataclass
@@ -70,184 +63,181 @@ class Result:
     rows: dict[str, list[ErrorTotals]] = field(default_factory=dict)
     readings: int = 0
     seconds: float = 0.0
-    selections: dict[str, str] = field(default_factory=dict)
+    weights: dict = field(default_factory=dict)
+    below_zero: int = 0
+    leakage: str = ""
 
 
-def _acn(data: Path, site: str, resolution: timedelta) -> Dataset:
-    tz = ZoneInfo("America/Los_Angeles")
-    start = datetime(2019, 5, 1, tzinfo=tz).astimezone(UTC)
-    end = datetime(2020, 1, 1, tzinfo=tz).astimezone(UTC)
-    load = uncontrolled_load_kw(acn_site_sessions(data, site), start, end, resolution)
-    label = f"{int(resolution.total_seconds() // 60)}min"
-    return Dataset(f"ACN {site} EV load {label}", "kW", start, resolution, load, tz.key, "US")
-
-
-def _household(data: Path) -> Dataset:
-    times, values = load_household_ev_kw(data)
-    return Dataset("OPSD household res4 EV", "kW", times[0], timedelta(hours=1), values, "Europe/Berlin", "DE")
-
-
-def _de_load(data: Path) -> Dataset:
-    times, actual, forecast = load_de_load_mw(data)
-    return Dataset(
-        "DE load 2018",
-        "MW",
-        times[0],
-        timedelta(hours=1),
-        actual,
-        "Europe/Berlin",
-        "DE",
-        baseline=forecast,
-        baseline_name="ENTSO-E day-ahead",
+def service_forecaster(ds: Dataset, **overrides) -> SensorForecaster:
+    """The forecaster the service would build for this series' sensor (``overrides``: exploration only)."""
+    attributes = {"forecasting": {"country": ds.country}}
+    sensor = SensorRegistered(
+        sensor_id=1, asset_id=1, name=ds.sensor_name, unit=ds.unit,
+        event_resolution_s=int(ds.resolution.total_seconds()), timezone=ds.timezone, attributes=attributes,
     )
+    settings = settings_from_attributes(attributes, ds.unit)
+    config = service_config(settings, sensor, ds.asset_type)
+    if overrides:
+        config = ForecasterConfig(**{**{f: getattr(config, f) for f in config.__slots__}, **overrides})
+    return SensorForecaster(config)
 
 
-def load_datasets(data: Path) -> list[Callable[[], Dataset]]:
-    """Lazy loaders, in table order."""
-    return [
-        lambda: _acn(data, "caltech", timedelta(minutes=15)),
-        lambda: _acn(data, "caltech", timedelta(hours=1)),
-        lambda: _acn(data, "jpl", timedelta(minutes=15)),
-        lambda: _acn(data, "jpl", timedelta(hours=1)),
-        lambda: _household(data),
-        lambda: _de_load(data),
-    ]
+def run_service(ds: Dataset, values: np.ndarray, **overrides) -> tuple[SensorForecaster, list]:
+    """Feed ``values`` through the service's path; returns the forecaster and every forecast made."""
+    forecaster = service_forecaster(ds, **overrides)
+    made = []
+    for i, value in enumerate(values.tolist()):
+        forecasts = forecaster.observe_all(ds.start + i * ds.resolution, value)
+        if forecasts:
+            made.extend(forecasts)
+    return forecaster, made
 
 
-def _score(result: Result, forecast: Forecast, index: int, steps: list[int]) -> None:
-    """Score the forecast made after reading ``index``: its step ``k`` is slot ``index + k``."""
-    ds = result.dataset
+def leakage_check(ds: Dataset) -> str:
+    """Forecasts issued up to a cut-off do not change when the data after it change."""
+    n = min(len(ds.values), int(timedelta(weeks=5) / ds.resolution))
+    cut = int(timedelta(weeks=4) / ds.resolution)
+    original = ds.values[:n].copy()
+    scrambled = original.copy()
+    rng = np.random.default_rng(1)
+    scrambled[cut:] = rng.permutation(scrambled[cut:]) * 3.0 + 1.0
+    cut_time = ds.start + cut * ds.resolution
+    first = [f for f in run_service(ds, original)[1] if f.now_start <= cut_time]
+    second = [f for f in run_service(ds, scrambled)[1] if f.now_start <= cut_time]
+    same = len(first) == len(second) and all(a == b for a, b in zip(first, second, strict=True))
+    lgbm_same = lightgbm_leakage_check(ds, cut)
+    if not (same and lgbm_same):
+        raise SystemExit(f"LEAKAGE in {ds.name}: service {'ok' if same else 'FAILED'}, lightgbm {lgbm_same}")
+    return f"leakage check: {len(first)} service forecasts and the LightGBM features up to the cut-off unchanged"
+
+
+def profile_median(values: np.ndarray, week: int, weeks: int) -> np.ndarray:
+    """``out[t]`` = median of ``values[t - j * week]``, j = 1..weeks (known at any origin within a week)."""
+    stack = np.full((weeks, len(values)), np.nan)
+    for j in range(1, weeks + 1):
+        stack[j - 1, j * week :] = values[: len(values) - j * week]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (the first week) give NaN
+        return np.nanmedian(stack, axis=0)
+
+
+def last_known(values: np.ndarray) -> np.ndarray:
+    """``out[i]`` = the latest finite value at or before ``i`` (NaN before the first)."""
+    out = values.copy()
+    for i in range(1, len(out)):
+        if not math.isfinite(out[i]):
+            out[i] = out[i - 1]
+    return out
+
+
+def baselines(ds: Dataset, steps: list[int]) -> dict[str, Callable[[int, int], float]]:
+    """Baseline forecasts ``f(now_index, step_column)`` built from what is known at ``now_index``."""
     values = ds.values
-    for column, k in enumerate(steps):
-        target = index + k
-        if target >= len(values) or not math.isfinite(values[target]):
-            continue
-        if ds.baseline is not None and not math.isfinite(ds.baseline[target]):
-            continue  # every row is scored on the same slots
-        actual = float(values[target])
-        for name, predicted in forecast.per_model.items():
-            result.rows[name][column].add(actual, predicted[k - 1])
-        result.rows["auto-selected"][column].add(actual, forecast.values[k - 1])
-        if ds.baseline is not None:
-            result.rows[ds.baseline_name][column].add(actual, float(ds.baseline[target]))
+    week = int(timedelta(weeks=1) / ds.resolution)
+    persisted = last_known(values)
+    profiles = {w: profile_median(values, week, w) for w in PROFILE_WEEKS}
+    lgbm = lightgbm_forecasts(ds, steps)
+    out: dict[str, Callable[[int, int], float]] = {
+        "persistence": lambda now, c: persisted[now - 1],
+        "seasonal naive (week)": lambda now, c: values[now + steps[c] - 1 - week],
+    }
+    for w, profile in profiles.items():
+        out[f"profile median {w}w"] = lambda now, c, p=profile: p[now + steps[c] - 1]
+    if lgbm is not None:
+        out["LightGBM direct"] = lambda now, c: lgbm[c][now]
+    if ds.baseline is not None:
+        out[ds.baseline_name] = lambda now, c: ds.baseline[now + steps[c] - 1]
+    return out
 
 
-def dataset_config(ds: Dataset, **overrides) -> ForecasterConfig:
-    return ForecasterConfig(
-        resolution=ds.resolution,
-        timezone=ds.timezone,
-        country=ds.country,
-        value_range=ds.value_range,
-        **overrides,
-    )
-
-
-def evaluate(ds: Dataset, warmup_days: float) -> Result:
-    """Feed the series in order through ``observe``; score each hourly 48 h forecast after warm-up."""
-    config = dataset_config(ds)
-    forecaster = SensorForecaster(config)
+def evaluate(ds: Dataset, score_days: float, **overrides) -> Result:
     steps = [int(timedelta(hours=h) / ds.resolution) for h in EVAL_HOURS]
-    names = [*config.models, "auto-selected"] + ([ds.baseline_name] if ds.baseline is not None else [])
-    result = Result(ds, {name: [ErrorTotals() for _ in EVAL_HOURS] for name in names})
-    warmup_end = ds.start + timedelta(days=warmup_days)
+    others = baselines(ds, steps)
     began = time.process_time()
-    for i, value in enumerate(ds.values.tolist()):
-        event_start = ds.start + i * ds.resolution
-        forecast = forecaster.observe(event_start, value)
-        # the forecast starts at slot i + 1: step k (1-based) is slot index i + k
-        if forecast is not None and event_start >= warmup_end:
-            _score(result, forecast, i, steps)
-    result.seconds = time.process_time() - began
-    result.readings = forecaster.learned
-    result.selections = forecaster.selection()
+    forecaster, made = run_service(ds, ds.values, **overrides)
+    seconds = time.process_time() - began
+    names = [SERVICE, *forecaster.config.models, *others]
+    result = Result(ds, {name: [ErrorTotals() for _ in EVAL_HOURS] for name in names})
+    result.readings, result.seconds = forecaster.learned, seconds
+    score_from = len(ds.values) - int(timedelta(days=score_days) / ds.resolution)
+    for forecast in made:
+        now = int((forecast.now_start - ds.start) / ds.resolution)
+        result.below_zero += sum(v < 0 for v in forecast.values)
+        if now < score_from:
+            continue
+        for column, k in enumerate(steps):
+            _score(result, forecast, others, now, column, k)
+    result.weights = {label: {m: round(w, 2) for m, w in ws.items() if w > 0} for label, ws in made[-1].weights.items()}
     return result
 
 
-def lag_throughput(ds: Dataset, predict: str = "") -> float:
-    """Readings/s (CPU time of this process) of a forecaster with the lag model only.
-
-    ``predict``: "" learn only; "model" learn + the lag model's own 1-step prediction;
-    "forecast" learn + the public ``SensorForecaster.forecast(now, 1)`` (selection included).
-    """
-    forecaster = SensorForecaster(dataset_config(ds, models=("lag_linear",)))
-    model = forecaster.models["lag_linear"]
-    history = forecaster.history
-    values = ds.values.tolist()
-    starts = [ds.start + i * ds.resolution for i in range(len(values))]
-    began = time.process_time()
-    for i, (event_start, value) in enumerate(zip(starts, values, strict=True)):
-        if not forecaster.learn(event_start, value):
-            continue
-        if predict == "model":
-            model.predict_one(history, history.last_slot, history.last_slot + 1)
-        elif predict == "forecast":
-            forecaster.forecast(starts[i] + ds.resolution, 1)
-    return len(values) / (time.process_time() - began)
+def _score(result: Result, forecast, others: dict, now: int, column: int, k: int) -> None:
+    values = result.dataset.values
+    target = now + k - 1
+    if target >= len(values) or not math.isfinite(values[target]):
+        return
+    predictions = {name: f(now, column) for name, f in others.items()}
+    if not all(math.isfinite(p) for p in predictions.values()):
+        return  # every row is scored on the same slots
+    actual = float(values[target])
+    result.rows[SERVICE][column].add(actual, forecast.values[k - 1])
+    for name, predicted in forecast.per_model.items():
+        result.rows[name][column].add(actual, predicted[k - 1])
+    for name, predicted in predictions.items():
+        result.rows[name][column].add(actual, float(predicted))
 
 
-def _fmt(value: float, mae: bool) -> str:
-    if not math.isfinite(value):
-        return "    n/a"
-    return f"{value:7.2f}" if mae else f"{100 * value:6.1f}%"
+def _fmt(value: float) -> str:
+    return f"{value:6.3f}" if math.isfinite(value) else "   n/a"
 
 
 def print_result(result: Result) -> None:
     ds = result.dataset
-    hours = " ".join(f"{h:>6}h" for h in EVAL_HOURS)
-    print(f"\n## {ds.name} ({ds.resolution}, {len(ds.values)} slots, unit {ds.unit})")
-    print(f"{'model':<20} | 1-WAPE {hours} | MAE ({ds.unit}) {hours}")
+    print(f"\n## {ds.name} ({ds.resolution}, {len(ds.values)} slots, unit {ds.unit}, range {ds.range_note})")
+    print(f"{'model':<24} | 1-WAPE " + " ".join(f"{h:>5}h" for h in EVAL_HOURS))
     for name, totals in result.rows.items():
-        acc = " ".join(_fmt(t.one_minus_wape, False) for t in totals)
-        err = " ".join(_fmt(t.mae, True) for t in totals)
-        print(f"{name:<20} |        {acc} |          {err}")
-    print(
-        f"scored forecasts per horizon: {result.rows['auto-selected'][0].count}; final selection: {result.selections}"
-    )
-    print(
-        f"full forecaster (4 models, 48 h forecast every hour, selection): "
-        f"{result.readings / result.seconds:,.0f} readings/s"
-    )
+        print(f"{name:<24} |        " + " ".join(_fmt(t.one_minus_wape) for t in totals))
+    service = result.rows[SERVICE]
+    print(f"scored forecasts per horizon: {service[0].count}; negative values served: {result.below_zero}")
+    print(f"final ensemble weights: {result.weights}")
+    print(f"service forecaster: {result.readings / result.seconds:,.0f} readings/s (process CPU time)")
+    print(result.leakage)
 
 
 def print_summary(results: list[Result]) -> None:
-    print("\n## Summary: auto-selected 1-WAPE at 1 h / 6 h / 24 h / 48 h")
+    print("\n## Summary: 1-WAPE at 1 h / 6 h / 24 h / 48 h: service, LightGBM + 0.03 (goal), profile median")
     for result in results:
-        row = result.rows["auto-selected"]
-        print(f"{result.dataset.name:<36} " + " ".join(_fmt(t.one_minus_wape, False) for t in row))
-    print("Anchor, FlexMeasures documentation:")
-    for name, values in ANCHORS.items():
-        print(f"{name:<36} " + " ".join(f"{100 * v:6.1f}%" for v in values))
-
-
-def print_throughput(ds: Dataset) -> None:
-    figures = {label: lag_throughput(ds, mode) for label, mode in THROUGHPUT_MODES.items()}
-    text = "; ".join(f"{label} {rate:,.0f}" for label, rate in figures.items())
-    print(f"lag model alone, {ds.name}, readings/s per core (process CPU time): {text}")
+        rows = result.rows
+        lgbm = rows.get("LightGBM direct")
+        best_profile = [max(rows[f"profile median {w}w"][c].one_minus_wape for w in PROFILE_WEEKS) for c in range(4)]
+        service = [t.one_minus_wape for t in rows[SERVICE]]
+        goal = [t.one_minus_wape + 0.03 for t in lgbm] if lgbm else [math.nan] * 4
+        print(f"{result.dataset.name:<34} service " + " ".join(_fmt(v) for v in service))
+        print(f"{'':<34} goal    " + " ".join(_fmt(v) for v in goal))
+        print(f"{'':<34} profile " + " ".join(_fmt(v) for v in best_profile))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="only the first 8 weeks of each data set")
-    parser.add_argument("--warmup-days", type=float, default=14.0, help="forecasts not scored (default 14)")
-    parser.add_argument("--only", default="", help="run data sets whose name contains this text")
+    parser.add_argument("--score-days", type=float, default=120.0, help="score the last days (default 120)")
+    parser.add_argument("--only", default="", help="run the series whose short name contains this text")
+    parser.add_argument("--no-leakage-check", action="store_true")
     args = parser.parse_args(argv)
     data = shared_data_dir()
     if data is None:
         print("shared data folder not found (set FLEXLEDGER_SHARED_DATA): skipping all data sets")
         return 0
-    print("# flexledger online forecast accuracy (predict, then learn; no look-ahead)")
-    print(f"warm-up: forecasts issued in the first {args.warmup_days:g} days are not scored")
+    print(f"# flexledger online forecast accuracy, {datetime.now(UTC):%Y-%m-%d}: service config, strictly online")
+    print(f"scored: forecasts issued in the last {args.score_days:g} days of each series")
     results = []
-    for loader in load_datasets(data):
-        ds = loader()
-        if args.only.lower() not in ds.name.lower():
+    for short, loader in load_datasets(data):
+        if args.only.lower() not in short:
             continue
-        if args.quick:
-            ds.values = ds.values[: int(timedelta(weeks=8) / ds.resolution)]
-        results.append(evaluate(ds, args.warmup_days))
+        ds = loader()
+        results.append(evaluate(ds, args.score_days))
+        if not args.no_leakage_check:
+            results[-1].leakage = leakage_check(ds)
         print_result(results[-1])
-        if ds.name.startswith("ACN caltech"):
-            print_throughput(ds)
     print_summary(results)
     return 0
 

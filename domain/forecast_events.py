@@ -22,8 +22,14 @@ Sensor configuration (a sensor attribute; every key optional)::
         "country": "NL",           # public holidays for calendar features (ISO code; default none)
         "regressors": [12, 13],    # other sensors' values (e.g. temperature, prices) as regressors
         "models": ["naive_day", "naive_week", "lag_linear", "holt_winters"],  # default: all
-        "learn_from": "measurements"  # or "all": also beliefs formed before the event's end
+        "learn_from": "measurements",  # or "all": also beliefs formed before the event's end
+        "value-range": [0, null]   # forecasts are clipped to [min, max] (null: unbounded); or
+                                   # "min": 0 / "max": 22. Default: from the sensor and asset type
     }
+
+The default value range (:func:`domain.forecasting.value_range.default_value_range`) keeps a
+consumption-only sensor (EV charging, a load: power or energy) at or above 0 and a
+production-only one (PV, wind) at or below 0; other sensors (prices, net meters) are unbounded.
 
 ``"forecasting": true`` (or ``{}``) switches forecasting on with the defaults; absent or
 ``false`` leaves it off (a forecast trigger switches it on with the defaults). ``learn_from``
@@ -94,9 +100,10 @@ class ForecastTriggered(DomainEvent):
 class ForecastMade(DomainEvent):
     """The live forecaster of ``sensor_id`` made a forecast at ``belief_time`` (data time).
 
-    ``selection``: horizon bucket (``"1h"``, ``"6h"``, ``"24h"``, ``"48h"``) -> serving model;
-    ``running_errors``: bucket -> model -> ``one_minus_wape``/``wape``/``mae`` (the sensor's
-    unit)/``n`` over the selection window (``None`` where undefined); ``learned``: readings
+    ``selection``: horizon bucket (``"1h"``, ``"6h"``, ``"24h"``, ``"48h"``) -> serving model
+    (``"ensemble"``: the error-weighted combination); ``running_errors``: bucket -> model (and
+    ``"ensemble"``) -> ``one_minus_wape``/``wape``/``mae`` (the sensor's unit)/``n`` (count)
+    over the selection window (``None`` where undefined) and the model's ensemble ``weight``; ``learned``: readings
     learned so far. The forecast values are the ``SensorDataRecorded`` of ``source`` at
     ``belief_time`` (``n_values`` values of ``resolution_s`` from ``start``).
     """
@@ -109,7 +116,7 @@ class ForecastMade(DomainEvent):
     source: str
     learned: int
     selection: dict[str, str]
-    running_errors: dict[str, dict[str, dict[str, float | None]]]
+    running_errors: dict[str, dict[str, dict[str, int | float | None]]]
 
     _check_times = field_validator("belief_time", "start")(_aware)
 
@@ -156,6 +163,8 @@ class ForecastSettings:
     regressors: tuple[int, ...] = ()
     models: tuple[str, ...] | None = None
     learn_from: LearnFrom = "measurements"
+    value_range: tuple[float | None, float | None] | None = None
+    """``(min, max)`` set in the attribute (None at either end: unbounded); None: from the type."""
 
     def key(self) -> str:
         """A stable text form: a model is rebuilt when its settings' key changes."""
@@ -163,8 +172,12 @@ class ForecastSettings:
         regressors = ",".join(str(r) for r in self.regressors)
         return (
             f"h={int(self.horizon.total_seconds())};f={int(self.frequency.total_seconds())};c={self.country};"
-            f"r={regressors};m={models};l={self.learn_from}"
+            f"r={regressors};m={models};l={self.learn_from}{_range_key(self.value_range)}"
         )
+
+
+def _range_key(value_range: tuple[float | None, float | None] | None) -> str:
+    return "" if value_range is None else f";v={value_range[0]},{value_range[1]}"
 
 
 def is_price_unit(unit: str) -> bool:
@@ -190,7 +203,34 @@ def settings_from_attributes(attributes: dict[str, Any], unit: str, triggered: b
         regressors=_ids(raw.get("regressors", [])),
         models=None if raw.get("models") is None else tuple(str(m) for m in raw["models"]),
         learn_from=learn_from,
+        value_range=_value_range(raw),
     )
+
+
+def _bound(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ForecastSettingsError(f"forecasting.{name} must be a number or null, not {value!r}")
+    return float(value)
+
+
+def _value_range(raw: dict[str, Any]) -> tuple[float | None, float | None] | None:
+    """``value-range`` (``[min, max]``) or ``min``/``max``; None when neither is given."""
+    given = raw.get("value-range", raw.get("value_range"))
+    if given is not None and ("min" in raw or "max" in raw):
+        raise ForecastSettingsError("forecasting: give either value-range or min/max, not both")
+    if given is not None:
+        if not isinstance(given, list | tuple) or len(given) != 2:
+            raise ForecastSettingsError(f"forecasting.value-range must be [min, max], not {given!r}")
+        low, high = _bound(given[0], "value-range"), _bound(given[1], "value-range")
+    elif "min" in raw or "max" in raw:
+        low, high = _bound(raw.get("min"), "min"), _bound(raw.get("max"), "max")
+    else:
+        return None
+    if low is not None and high is not None and low > high:
+        raise ForecastSettingsError("forecasting: the minimum must not exceed the maximum")
+    return (low, high)
 
 
 def parse_iso_duration(text: str) -> timedelta:

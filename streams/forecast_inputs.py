@@ -82,6 +82,13 @@ class SensorDirectory:
         i = bisect_left(versions, before_position, key=lambda version: version[0])
         return versions[i - 1][1] if i else None
 
+    def asset_type(self, asset_id: int) -> str | None:
+        """The asset's type (``None`` for an unknown or deleted asset); read once per sensor build."""
+        asset = None
+        for recorded in stream_events(self.store, stream_of("asset", asset_id)):
+            asset = evolve(asset, recorded.decode())
+        return getattr(asset, "asset_type", None)
+
 
 def training_readings(
     store: EventStore,

@@ -19,6 +19,7 @@ already ended (its stream holds ``JobFinished``/``JobFailed``) is not recomputed
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 import isodate
@@ -35,7 +36,8 @@ from domain.forecast_events import (
     settings_from_attributes,
 )
 from domain.forecast_jobs import JobForecast, JobWindow, NoDataError, walk_forward
-from domain.forecasting import ForecasterConfig, SensorForecaster
+from domain.forecasting import SensorForecaster
+from domain.forecasting.service import service_config
 from domain.jobs import JobFailed, JobFinished, job_stream
 from domain.ports.event_store import EventStore
 from domain.registry import SensorRegistered
@@ -130,15 +132,12 @@ def _forecaster(sensor: SensorRegistered, settings: ForecastSettings, trigger: F
     if resolution <= timedelta(0) or timedelta(days=1) % resolution:
         raise _Failure("UNSUPPORTED_SENSOR", f"sensor resolution {resolution} does not divide a day")
     cadence = resolution * -(-TRAINING_CADENCE // resolution)
-    config_args = {"models": settings.models} if settings.models else {}
     try:
-        config = ForecasterConfig(
-            resolution=resolution,
-            timezone=sensor.timezone,
-            country=settings.country,
+        # the live service's config (models, value range from the sensor), with the job's horizon and cadence
+        config = replace(
+            service_config(settings, sensor),
             horizon=max(resolution, timedelta(seconds=trigger.max_horizon_s)),
             forecast_every=cadence,
-            **config_args,
         )
         return SensorForecaster(config)
     except (ValueError, NotImplementedError, KeyError) as exc:
@@ -152,10 +151,15 @@ def _belief_events(trigger: ForecastTriggered, sensor: SensorRegistered, forecas
     for index, (first, stop, belief_time) in enumerate(forecast.runs()):
         beliefs = forecast_beliefs(
             sensor.sensor_id, sensor.unit, trigger.start + first * resolution, resolution,
-            forecast.values[first:stop], belief_time, TRIGGER_SOURCE,
+            _rounded(forecast.values[first:stop]), belief_time, TRIGGER_SOURCE,
         )
         events.append((stream, beliefs, job_event_id(trigger.job_id, f"beliefs-{index}")))
     return events
+
+
+def _rounded(values) -> list[float | None]:
+    """Job values to 9 decimals: the stored beliefs and the job result hold the same numbers."""
+    return [None if v is None else round(v, 9) for v in values]
 
 
 def format_duration(value: timedelta) -> str:
@@ -170,7 +174,7 @@ def _result(trigger: ForecastTriggered, sensor: SensorRegistered, forecast: JobF
         "duration": format_duration(trigger.end - trigger.start),
         "resolution": format_duration(sensor.event_resolution),
         "unit": sensor.unit,
-        "values": [None if v is None else round(v, 9) for v in forecast.values],
+        "values": _rounded(forecast.values),
         "belief_time": max(beliefs).isoformat(),
         "source": TRIGGER_SOURCE,
         "selection": forecast.selection,

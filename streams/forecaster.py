@@ -30,6 +30,7 @@ Values are in each sensor's unit (power: consumption positive, production negati
 from __future__ import annotations
 
 import logging
+import pickle
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ from domain.forecast_events import (
     settings_from_attributes,
 )
 from domain.forecasting import Forecast, ForecasterConfig, SensorForecaster
-from domain.forecasting.features import EPOCH
+from domain.forecasting.service import service_config
 from domain.ports.event_store import ANY, EventStore
 from domain.registry import SensorRegistered
 from projections.base import ALL_PARTITIONS, checkpoint_metadata, checkpoints, load_checkpoints, save_checkpoint
@@ -134,17 +135,11 @@ class Outbox:
         self._count = 0
 
 
-def live_config(settings: ForecastSettings, sensor: SensorRegistered) -> ForecasterConfig:
+def live_config(
+    settings: ForecastSettings, sensor: SensorRegistered, asset_type: str | None = None
+) -> ForecasterConfig:
     """The live forecaster's config for a sensor (raises ValueError when it cannot be forecast)."""
-    extra = {"models": settings.models} if settings.models else {}
-    return ForecasterConfig(
-        resolution=sensor.event_resolution,
-        timezone=sensor.timezone,
-        country=settings.country,
-        horizon=settings.horizon,
-        forecast_every=settings.frequency,
-        **extra,
-    )
+    return service_config(settings, sensor, asset_type)
 
 
 class ForecastProcessor:
@@ -258,7 +253,7 @@ class ForecastProcessor:
         self, model: SensorModel, sensor: SensorRegistered, settings: ForecastSettings, outbox: Outbox
     ) -> None:
         """(Re)build the sensor's model from its whole stream, emitting what live learning would."""
-        model.forecaster = SensorForecaster(live_config(settings, sensor))
+        model.forecaster = SensorForecaster(live_config(settings, sensor, self.directory.asset_type(sensor.asset_id)))
         model.settings_key, model.position = model_key(sensor, settings), 0
         for recorded in stream_events(self.store, sensor_data_stream(model.sensor_id)):
             if recorded.type == "SensorDataRecorded" and not is_own_forecast(recorded):
@@ -275,17 +270,19 @@ class ForecastProcessor:
         assert forecaster is not None
         position = recorded.global_position
         resolution = sensor.event_resolution
+
+        def future_for(now):
+            return self.book.future(settings.regressors, now, forecaster.horizon_steps, resolution, position)
+
         for start, value in learnable_values(recorded.decode(), settings.learn_from, sensor.event_resolution_s):
             regressors = self.book.at(settings.regressors, start, position)
-            if not forecaster.learn(start, value, regressors):
+            # learns the reading and makes every forecast due, also those a missing reading skipped
+            made = forecaster.observe_all(start, value, regressors, future_for)
+            if made is None:
                 continue
             self.stats.learned += 1
-            now = start + resolution
-            if (now - EPOCH) % settings.frequency:
-                continue
-            future = self.book.future(settings.regressors, now, forecaster.horizon_steps, resolution, position)
-            made = forecaster.forecast(now, None, future, record=True)
-            self._emit(model.sensor_id, sensor, forecaster, made, recorded, outbox)
+            for forecast in made:
+                self._emit(model.sensor_id, sensor, forecaster, forecast, recorded, outbox)
         model.position = max(model.position, position)
 
     def _emit(
@@ -372,7 +369,12 @@ def _to_row(model: SensorModel) -> dict:
 
 
 def _from_row(row) -> SensorModel:
-    forecaster = None if row["state"] is None else SensorForecaster.from_state(row["state"])
+    try:
+        forecaster = None if row["state"] is None else SensorForecaster.from_state(row["state"])
+    except (ValueError, TypeError, AttributeError, ImportError, pickle.UnpicklingError) as exc:
+        # a state of an older model version: rebuilt from the sensor's stream on its next reading
+        log.info("sensor %s: model state not restorable (%r), rebuilding", row["sensor_id"], exc)
+        return SensorModel(row["sensor_id"], bool(row["triggered"]))
     return SensorModel(row["sensor_id"], bool(row["triggered"]), row["settings"], forecaster, int(row["position"]))
 
 

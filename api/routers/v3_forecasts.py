@@ -13,8 +13,9 @@
   ``start``, ``duration``, ``unit``, plus ``resolution`` and ``belief_time`` (when, in data
   time, the last forecast was made). 202 with the job ``status`` while it runs; 422 with the
   job's code when it failed; 404 ``UNKNOWN_FORECAST`` for an unknown uuid.
-* ``GET /api/v3_0/sensors/{id}/forecasting`` — the sensor's live forecasting: its settings,
-  the model serving each horizon and the running errors (1-WAPE, WAPE, MAE) per model.
+* ``GET /api/v3_0/sensors/{id}/forecasting`` — the sensor's live forecasting: its settings
+  (value range included), what serves each horizon (the error-weighted ``ensemble``) and the
+  running errors (1-WAPE, WAPE, MAE, count) and ensemble weight per model and horizon.
 
 The forecasts also land in the sensor's data as beliefs (``GET /sensors/{id}/data`` with a
 positive ``horizon`` or a ``prior``): source ``forecaster:trigger`` for jobs,
@@ -31,7 +32,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import Commands, Consistency, ReadConn, User, visible_sensor
+from api.deps import Commands, Consistency, ReadConn, User, visible_asset, visible_sensor
 from api.errors import ApiError
 from api.schemas import ForecastingOut, ForecastOut, ForecastTriggerOut
 from api.timefmt import IsoDuration, format_duration
@@ -40,6 +41,7 @@ from commands.context import CommandContext
 from domain.events import utc_now
 from domain.forecast_events import (
     DEFAULT_HORIZON,
+    ForecastSettings,
     ForecastSettingsError,
     ForecastTriggered,
     forecast_stream,
@@ -48,6 +50,7 @@ from domain.forecast_events import (
     settings_from_attributes,
 )
 from domain.forecast_jobs import MAX_JOB_STEPS
+from domain.forecasting.value_range import default_value_range
 from domain.grid import on_grid
 from domain.jobs import FAILED, FINISHED, job_stream
 from domain.ports.event_store import ANY, NO_STREAM
@@ -228,29 +231,65 @@ def _forecast_json(result: dict[str, Any], sensor: dict, unit: str | None) -> di
 
 @router.get("/sensors/{sensor_id}/forecasting", response_model=ForecastingOut)
 def get_forecasting(sensor_id: Id, user: User, conn: ReadConn) -> dict:
-    """The sensor's live forecasting: settings, serving model and running errors per horizon."""
+    """The sensor's live forecasting: settings, value range, what serves each horizon, running errors.
+
+    ``running_errors``: horizon bucket -> model (and ``ensemble``, what is served) ->
+    ``one_minus_wape``, ``wape``, ``mae`` (the sensor's unit), ``n`` (matured forecasts in the
+    window, an integer) and ``weight`` (the model's share of the ensemble for that bucket).
+    """
     sensor = visible_sensor(conn, user, sensor_id)
+    row = forecast_model(conn, sensor_id)
     try:
-        settings = settings_from_attributes(sensor["attributes"], sensor["unit"])
+        # a sensor forecast because of a trigger is configured with the defaults
+        settings = settings_from_attributes(sensor["attributes"], sensor["unit"], triggered=row is not None)
         problem = None
     except ForecastSettingsError as exc:
         settings, problem = None, str(exc)
-    row = forecast_model(conn, sensor_id)
     body: dict[str, Any] = {"sensor": sensor_id, "configured": settings is not None, "unit": sensor["unit"]}
     if problem:
         body["problem"] = problem
     if settings is not None:
-        body["settings"] = {
-            "horizon": format_duration(settings.horizon),
-            "frequency": format_duration(settings.frequency),
-            "country": settings.country,
-            "regressors": list(settings.regressors),
-            "models": list(settings.models) if settings.models else None,
-            "learn_from": settings.learn_from,
-        }
+        body["settings"] = _settings_json(settings, sensor, _asset_type(conn, user, sensor))
     if row is not None:
         body.update(
-            source=row["source"], latest_belief_time=row["belief_time"], learned=row["learned"],
-            forecasts=row["forecasts"], selection=row["selection"], running_errors=row["running_errors"],
+            source=row["source"], latest_belief_time=row["belief_time"], learned=int(row["learned"]),
+            forecasts=int(row["forecasts"]), selection=row["selection"], running_errors=_counts(row["running_errors"]),
         )
     return body
+
+
+def _asset_type(conn: ReadConn, user: User, sensor: dict) -> str | None:
+    asset_id = sensor.get("asset_id")
+    return None if asset_id is None else visible_asset(conn, user, asset_id).get("asset_type")
+
+
+def _settings_json(settings: ForecastSettings, sensor: dict, asset_type: str | None) -> dict[str, Any]:
+    low, high = settings.value_range or default_value_range(sensor["unit"], sensor.get("name"), asset_type)
+    return {
+        "horizon": hours_duration(settings.horizon),
+        "frequency": hours_duration(settings.frequency),
+        "country": settings.country,
+        "regressors": list(settings.regressors),
+        "models": list(settings.models) if settings.models else None,
+        "learn_from": settings.learn_from,
+        "value-range": [low, high],
+        "value-range-from": "attribute" if settings.value_range is not None else "sensor and asset type",
+    }
+
+
+def hours_duration(value: timedelta) -> str:
+    """A duration of whole hours as ``PT48H`` (not ``P2D``: a forecast horizon reads in hours)."""
+    if value > timedelta(0) and value % timedelta(hours=1) == timedelta(0):
+        return f"PT{value // timedelta(hours=1)}H"
+    return format_duration(value)
+
+
+def _counts(errors: dict) -> dict:
+    """Running errors with ``n`` as an integer (older summaries stored it as a float)."""
+    return {
+        bucket: {
+            model: {k: (int(v) if k == "n" and v is not None else v) for k, v in metrics.items()}
+            for model, metrics in models.items()
+        }
+        for bucket, models in errors.items()
+    }

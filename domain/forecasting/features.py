@@ -117,7 +117,8 @@ class CalendarFeatures:
         self._tz = ZoneInfo(self.timezone)
         self._holidays = holidays.country_holidays(self.country) if self.country else None
         self._day_cache: dict[date, bool] = {}
-        self._slot_cache: dict[int, tuple[dict[str, float], int]] = {}
+        self._slot_cache: dict[int, tuple[dict[str, float], int, int]] = {}
+        self._steps_per_day = max(1, timedelta(days=1) // self.resolution)
         self._hour_keys = tuple((f"nd{h:02d}", f"wd{h:02d}") for h in range(24))
 
     def __getstate__(self) -> tuple[str, str | None, timedelta]:
@@ -140,7 +141,7 @@ class CalendarFeatures:
             self._day_cache[day] = cached
         return cached
 
-    def _slot(self, slot: int) -> tuple[dict[str, float], int]:
+    def _slot(self, slot: int) -> tuple[dict[str, float], int, int]:
         cached = self._slot_cache.get(slot)
         if cached is not None:
             return cached
@@ -152,9 +153,11 @@ class CalendarFeatures:
         if holiday:
             features["holiday"] = 1.0
         day_class = WORKDAY if workday else (SATURDAY if weekday == 5 and not holiday else SUNDAY_OR_HOLIDAY)
+        slot_of_day = (local.hour * 3600 + local.minute * 60 + local.second) // int(self.resolution.total_seconds())
+        week_slot = (6 if holiday else weekday) * self._steps_per_day + slot_of_day
         if len(self._slot_cache) > 16384:
             self._slot_cache.clear()
-        cached = self._slot_cache[slot] = (features, day_class)
+        cached = self._slot_cache[slot] = (features, day_class, week_slot)
         return cached
 
     def of_slot(self, slot: int) -> dict[str, float]:
@@ -164,6 +167,10 @@ class CalendarFeatures:
     def day_class(self, slot: int) -> int:
         """:data:`WORKDAY`, :data:`SATURDAY` or :data:`SUNDAY_OR_HOLIDAY` of the slot's local day."""
         return self._slot(slot)[1]
+
+    def week_slot(self, slot: int) -> int:
+        """Slot of the local week (Monday 00:00 is 0); a public holiday counts as a Sunday."""
+        return self._slot(slot)[2]
 
 
 ORIGIN_KEYS = ("y0", "y1", "m1h", "m1d", "m1w", "d1o", "w1o")

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from domain.forecasting.ensemble import ENSEMBLE, combine, error_weights
 from domain.forecasting.features import (
     DAY,
     EPOCH,
@@ -31,12 +32,14 @@ from domain.forecasting.features import (
     to_slot,
 )
 from domain.forecasting.history import SlotHistory
-from domain.forecasting.lag_model import LagRegression
+from domain.forecasting.lag_model import LagRegression, tree_regressor
 from domain.forecasting.models import ForecastModel, HoltWintersModel, SeasonalNaive
+from domain.forecasting.profile import WeeklyProfile, WeeklyProfileModel
 from domain.forecasting.selector import ModelSelector
 
-STATE_VERSION = 1
-DEFAULT_MODELS = ("naive_day", "naive_week", "lag_linear", "holt_winters")
+STATE_VERSION = 2
+DEFAULT_MODELS = ("naive_day", "naive_week", "weekly_profile", "lag_linear", "holt_winters")
+COMBINE_MODES = ("ensemble", "select")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,12 @@ class ForecasterConfig:
       ``(0.0, None)`` for a consumption-only load.
     - ``lag_train_every``: thins the lag model's updates (see :class:`LagRegression`); None:
       slots per hour, so each horizon bucket learns about once per hour of data.
+    - ``combine``: ``"ensemble"`` serves, per horizon bucket, the mean of the models weighted
+      by their recent error (:mod:`~domain.forecasting.ensemble`: ``ensemble_power``,
+      ``ensemble_top``); ``"select"`` serves the single model with the best running 1-WAPE.
+    - ``profile_weeks`` and ``profile_quantile``: the weekly profile (model and lag feature).
+    - ``lag_transform``: the lag model learns ``"sqrt"`` of the values (spiky loads), ``"none"``,
+      or ``"auto"``: the square root when ``value_range`` bounds the values below by 0.
     """
 
     resolution: timedelta = timedelta(minutes=15)
@@ -75,6 +84,12 @@ class ForecasterConfig:
     holt_winters_params: tuple[float, float, float] = (0.01, 0.0001, 0.3)
     value_range: tuple[float | None, float | None] = (None, None)
     lag_train_every: int | None = None
+    combine: str = "ensemble"
+    ensemble_power: float = 16.0
+    ensemble_top: int = 3
+    profile_weeks: int = 6
+    profile_quantile: float = 0.5
+    lag_transform: str = "auto"
 
     def __post_init__(self) -> None:
         if self.resolution <= timedelta(0) or DAY % self.resolution:
@@ -85,6 +100,11 @@ class ForecasterConfig:
             raise ValueError("forecast_every must be a positive multiple of resolution")
         if self.holt_winters_season < self.resolution or self.selection_window < DAY:
             raise ValueError("holt_winters_season must be at least one slot, selection_window a day")
+        low, high = self.value_range
+        if low is not None and high is not None and low > high:
+            raise ValueError("value_range: the minimum must not exceed the maximum")
+        if self.combine not in COMBINE_MODES:
+            raise ValueError(f"combine must be one of {COMBINE_MODES}")
         unknown = set(self.models) - set(MODEL_FACTORIES)
         if unknown or not self.models:
             raise ValueError(f"unknown models {sorted(unknown)}; known: {sorted(MODEL_FACTORIES)}")
@@ -95,8 +115,9 @@ class Forecast:
     """Forecast of ``len(values)`` slots from ``now_start`` (belief time), in the readings' unit.
 
     ``values[k]`` is for the slot starting ``now_start + k * resolution`` (horizon
-    ``(k + 1) * resolution``); ``selected[k]`` names the model that served it; ``per_model``
-    holds every model's values.
+    ``(k + 1) * resolution``); ``selected[k]`` names the model that served it (``"ensemble"``
+    when combined); ``per_model`` holds every model's values; ``weights`` the ensemble weights
+    per horizon bucket label and model.
     """
 
     now_start: datetime
@@ -104,6 +125,7 @@ class Forecast:
     values: tuple[float, ...]
     selected: tuple[str, ...]
     per_model: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    weights: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     @property
     def event_starts(self) -> list[datetime]:
@@ -120,7 +142,30 @@ def _naive_week(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
 
 def _lag_linear(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
     every = config.lag_train_every or steps_in(HOUR, config.resolution)
-    return LagRegression("lag_linear", parts.buckets, parts.lags, parts.calendar, train_every=every)
+    return LagRegression(
+        "lag_linear", parts.buckets, parts.lags, parts.calendar, train_every=every, profile=parts.profile,
+        transform=_transform(config),
+    )
+
+
+def _transform(config: ForecasterConfig) -> str | None:
+    """``lag_transform`` "auto": the square root for a series bounded below by 0, else none."""
+    if config.lag_transform == "auto":
+        low = config.value_range[0]
+        return "sqrt" if low is not None and low >= 0.0 else None
+    return None if config.lag_transform == "none" else config.lag_transform
+
+
+def _lag_tree(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
+    every = config.lag_train_every or steps_in(HOUR, config.resolution)
+    return LagRegression(
+        "lag_tree", parts.buckets, parts.lags, parts.calendar, make_regressor=tree_regressor, train_every=every,
+        profile=parts.profile, transform=_transform(config),
+    )
+
+
+def _weekly_profile(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
+    return WeeklyProfileModel("weekly_profile", parts.profile, parts.lags.day)
 
 
 def _holt_winters(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
@@ -134,12 +179,15 @@ class _Parts:
     buckets: HorizonBuckets
     lags: LagFeatures
     calendar: CalendarFeatures
+    profile: WeeklyProfile
 
 
 MODEL_FACTORIES = {
     "naive_day": _naive_day,
     "naive_week": _naive_week,
+    "weekly_profile": _weekly_profile,
     "lag_linear": _lag_linear,
+    "lag_tree": _lag_tree,
     "holt_winters": _holt_winters,
 }
 """Model name -> factory: the explicit table of the models a config can name."""
@@ -155,11 +203,13 @@ class SensorForecaster:
         self.buckets = HorizonBuckets.from_edges(config.buckets, res)
         self.calendar = CalendarFeatures(config.timezone, config.country, res)
         lags = LagFeatures(res, max(self.horizon_steps, self.buckets.upper[-1]), self.calendar)
-        parts = _Parts(self.buckets, lags, self.calendar)
+        self.profile = WeeklyProfile(self.calendar, config.profile_weeks, config.profile_quantile)
+        parts = _Parts(self.buckets, lags, self.calendar, self.profile)
         self.history = SlotHistory(lags.required_capacity(), lags.day, steps_in(config.max_gap, res))
         self.models: dict[str, ForecastModel] = {name: MODEL_FACTORIES[name](config, parts) for name in config.models}
+        self.combined = config.combine == "ensemble"
         self.selector = ModelSelector(
-            config.models,
+            (*config.models, ENSEMBLE) if self.combined else config.models,
             self.buckets.labels,
             steps_in(config.selection_window, res),
             steps_in(DAY, res),
@@ -199,10 +249,60 @@ class SensorForecaster:
                 model.learn_one(self.history, missing, guess, None, False)
         for model in models:
             model.learn_one(self.history, slot, value, regressors, True)
+        self.profile.learn(slot, value)  # after the models: while learning, they see the past only
         if regressors:
             self.last_regressors.update(regressors)
         self.learned += 1
         return True
+
+    def missed_forecast_times(self, event_start: datetime) -> list[datetime]:
+        """Forecast times on the cadence that a reading at ``event_start`` skips over.
+
+        When readings are missing, the cadence points after the latest learned slot and up to
+        ``event_start`` (the end of the missing slot before it) got no forecast. Call this
+        before learning the reading and forecast each of them from what is known (their
+        horizons grow): a missing reading does not silence the forecaster. At most one
+        horizon's worth of points is returned (older ones would forecast nothing new); none
+        for a reading that would be ignored or that follows a gap longer than ``max_gap``.
+        """
+        last = self.history.last_slot
+        res = self.config.resolution
+        slot = to_slot(event_start, res)
+        if last is None or slot <= last + 1 or slot - last - 1 > self.history.max_gap:
+            return []
+        every = steps_in(self.config.forecast_every, res)
+        first = -(-(last + 2) // every) * every  # last + 1 (the latest slot's end) was forecast when learned
+        return [slot_start(s, res) for s in range(first, min(slot, last + 1 + self.horizon_steps) + 1, every)]
+
+    def observe_all(
+        self,
+        event_start: datetime,
+        value: float,
+        regressors: Mapping[str, float] | None = None,
+        future_for=None,
+    ) -> list[Forecast] | None:
+        """Learn a reading and make every forecast due: the missed ones first, then the regular one.
+
+        Returns None when the reading was ignored (see :meth:`learn`), else the forecasts made
+        (recorded for scoring), in time order. ``future_for(now_start)`` gives the future
+        regressors of a forecast made at ``now_start`` (None: none). This is the service's path.
+        """
+        if not math.isfinite(value):
+            self.ignored += 1
+            return None
+        made = []
+        for now_start in self.missed_forecast_times(event_start):
+            future = future_for(now_start) if future_for is not None else None
+            made.append(self.forecast(now_start, None, future, record=True))
+        if not self.learn(event_start, value, regressors):
+            return None
+        res = self.config.resolution
+        now_slot = self.history.last_slot + 1
+        if (now_slot * res) % self.config.forecast_every == timedelta(0):
+            now_start = slot_start(now_slot, res)
+            future = future_for(now_start) if future_for is not None else None
+            made.append(self.forecast(now_start, None, future, record=True))
+        return made
 
     def observe(
         self,
@@ -253,13 +353,42 @@ class SensorForecaster:
         per_model = {
             name: self._clip(model.forecast(self.history, last, targets, regs)) for name, model in self.models.items()
         }
+        # the bucket of a step is its horizon from the forecast time (now_start), as the API reads it
         step_buckets = [self.buckets.bucket_of(k) for k in range(1, steps + 1)]
-        chosen = {b: self.selector.choice(b) for b in set(step_buckets)}
-        selected = tuple(chosen[b] for b in step_buckets)
-        values = tuple(per_model[name][k] for k, name in enumerate(selected))
+        columns = [per_model[name] for name in self.config.models]
+        values, selected, weights = self._serve(step_buckets, columns)
         if record:
-            self.selector.record(targets, step_buckets, [per_model[name] for name in self.config.models])
-        return Forecast(slot_start(now_slot, res), res, values, selected, {k: tuple(v) for k, v in per_model.items()})
+            self.selector.record(targets, step_buckets, [*columns, values] if self.combined else columns)
+        return Forecast(
+            slot_start(now_slot, res), res, tuple(values), tuple(selected),
+            {k: tuple(v) for k, v in per_model.items()}, weights,
+        )
+
+    def _serve(
+        self, step_buckets: list[int], columns: list[list[float]]
+    ) -> tuple[list[float], list[str], dict[str, dict[str, float]]]:
+        """Values per step: the error-weighted ensemble (or the selected model) of the step's bucket."""
+        names = self.config.models
+        if not self.combined:
+            chosen = {b: self.selector.choice(b) for b in set(step_buckets)}
+            selected = [chosen[b] for b in step_buckets]
+            index = {name: i for i, name in enumerate(names)}
+            return [columns[index[name]][k] for k, name in enumerate(selected)], selected, {}
+        values = [0.0] * len(step_buckets)
+        weights: dict[str, dict[str, float]] = {}
+        for bucket in sorted(set(step_buckets)):
+            steps = [k for k, b in enumerate(step_buckets) if b == bucket]
+            w = self.bucket_weights(bucket)
+            weights[self.buckets.labels[bucket]] = dict(zip(names, w, strict=True))
+            for k, v in zip(steps, combine(w, columns, steps), strict=True):
+                values[k] = v
+        return self._clip(values), [ENSEMBLE] * len(step_buckets), weights
+
+    def bucket_weights(self, bucket: int) -> list[float]:
+        """Ensemble weights of the configured models (in order) for horizon bucket ``bucket``."""
+        config = self.config
+        totals = self.selector.totals(bucket, len(config.models))
+        return error_weights(totals, config.selection_min_count, config.ensemble_power, config.ensemble_top)
 
     def _clip(self, values: list[float]) -> list[float]:
         low, high = self.config.value_range
@@ -289,12 +418,20 @@ class SensorForecaster:
     # -- what the API shows ---------------------------------------------------------------
 
     def selection(self) -> dict[str, str]:
-        """Model serving each horizon bucket now, e.g. ``{"1h": "lag_linear", ...}``."""
+        """What serves each horizon bucket now: ``"ensemble"``, or the selected model's name."""
+        if self.combined:
+            return dict.fromkeys(self.buckets.labels, ENSEMBLE)
         return self.selector.choices()
 
     def running_errors(self) -> dict[str, dict[str, dict[str, float]]]:
-        """Per bucket and model: windowed ``one_minus_wape``, ``wape``, ``mae`` (reading unit), ``n``."""
-        return self.selector.running_errors()
+        """Per bucket and model (and ``"ensemble"``): windowed ``one_minus_wape``, ``wape``,
+        ``mae`` (reading unit), ``n`` (an int), and each model's ensemble ``weight``."""
+        errors = self.selector.running_errors()
+        if self.combined:
+            for bucket, label in enumerate(self.buckets.labels):
+                for name, weight in zip(self.config.models, self.bucket_weights(bucket), strict=True):
+                    errors[label][name]["weight"] = weight
+        return errors
 
     @property
     def latest_event_start(self) -> datetime | None:

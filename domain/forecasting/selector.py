@@ -71,6 +71,11 @@ class ModelSelector:
         ranks = [self._rank(window.totals(), i) for i, window in enumerate(self.errors[bucket])]
         return self.models[min(ranks)[3]]
 
+    def totals(self, bucket: int, models: int | None = None) -> list[ErrorTotals]:
+        """Windowed error totals of the first ``models`` models (default all) for ``bucket``."""
+        row = self.errors[bucket]
+        return [window.totals() for window in (row if models is None else row[:models])]
+
     def choices(self) -> dict[str, str]:
         """``{bucket label: model name}``, e.g. ``{"1h": "lag_linear", "48h": "naive_week"}``."""
         return {label: self.choice(b) for b, label in enumerate(self.bucket_labels)}

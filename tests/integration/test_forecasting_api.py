@@ -246,20 +246,27 @@ def test_a_job_without_data_fails_and_switches_live_forecasting_on(fed: Forecast
     fed.post_days(START, 1, sensor_id=sensor)
     fed.settle()
     status = fed.get(f"/api/v3_0/sensors/{sensor}/forecasting")
-    assert status["configured"] is False and status["learned"] == 96 and status["forecasts"] == 24
+    # forecast because of the trigger: configured (with the defaults), not "false"
+    assert status["configured"] is True and status["learned"] == 96 and status["forecasts"] == 24
+    settings = status["settings"]
+    assert settings["horizon"] == "PT48H" and settings["value-range-from"] == "sensor and asset type"
 
 
 def test_forecasting_shows_the_model_choice_and_running_errors(fed: ForecastHarness) -> None:
     status = fed.get(f"{SENSOR}/forecasting")
-    assert status["configured"] is True and status["settings"]["horizon"] == "P2D"
+    assert status["configured"] is True and status["settings"]["horizon"] == "PT48H"
     assert status["learned"] == DAYS * 96 and status["forecasts"] == DAYS * 24
     assert status["latest_belief_time"] == END.isoformat()
-    assert list(status["selection"]) == ["1h", "6h", "24h", "48h"]
-    for bucket, chosen in status["selection"].items():
+    assert status["selection"] == dict.fromkeys(["1h", "6h", "24h", "48h"], "ensemble")
+    models = {"naive_day", "naive_week", "weekly_profile", "lag_linear", "holt_winters"}
+    for bucket in status["selection"]:
         errors = status["running_errors"][bucket]
-        assert set(errors) == {"naive_day", "naive_week", "lag_linear", "holt_winters"}
-        assert errors[chosen]["n"] > 0 and errors[chosen]["one_minus_wape"] > 0.8
-        assert errors[chosen]["wape"] == min(e["wape"] for e in errors.values() if e["wape"] is not None)
+        assert set(errors) == {*models, "ensemble"}
+        assert isinstance(errors["ensemble"]["n"], int) and errors["ensemble"]["n"] > 0
+        assert errors["ensemble"]["one_minus_wape"] > 0.8
+        assert sum(errors[m]["weight"] for m in models) == pytest.approx(1.0)
+        heaviest = max(models, key=lambda m: errors[m]["weight"])
+        assert errors[heaviest]["mae"] == min(errors[m]["mae"] for m in models)
 
 
 def test_the_scheduler_seam(fed: ForecastHarness) -> None:

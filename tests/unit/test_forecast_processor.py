@@ -8,6 +8,7 @@ log): events are read from a SQLite event store in a temporary folder and handed
 from __future__ import annotations
 
 import math
+import pickle
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -368,3 +369,35 @@ def test_invalid_settings_leave_the_sensor_alone_without_stopping_the_processor(
         assert any("crystal_ball" in warning for warning in rig.processor.stats.warnings)
     finally:
         rig.close()
+
+
+def test_a_missing_hour_still_gets_its_forecast_and_the_range_comes_from_the_asset(rig: Rig) -> None:
+    values = load(96 * 2)
+    gap = range(96 + 20, 96 + 24)  # 05:00-06:00 of day 2: the reading before the 30 h cadence point
+    rig.post(T0, values[: gap.start])
+    rig.post(T0 + gap.stop * STEP, values[gap.stop :])
+    rig.feed()
+    beliefs = [e.decode() for e in rig.produced() if e.type == "SensorDataRecorded"]
+    assert [b.prior for b in beliefs] == [T0 + timedelta(hours=6 * k) for k in range(1, 9)]
+    missed = next(b for b in beliefs if b.prior == T0 + timedelta(hours=30))
+    assert missed.start == missed.prior and len(missed.values) == 48  # made from the data up to 29:00
+    # a "charge_site" asset: consumption only, so never forecast below 0
+    assert rig.processor.model_state(rig.sensor_id).config.value_range == (0.0, None)
+    assert all(v >= 0.0 for b in beliefs for v in b.values)
+
+
+def test_a_state_of_an_older_model_version_is_rebuilt(rig: Rig) -> None:
+    import sqlalchemy as sa
+
+    from domain.forecasting.forecaster import STATE_VERSION
+    from streams.forecaster import forecaster_state
+
+    rig.post(T0, load(96))
+    rig.feed()
+    old = pickle.dumps((STATE_VERSION - 1, "an older model"))
+    with rig.read_models.write_engine.begin() as conn:
+        conn.execute(sa.update(forecaster_state).values(state=old))
+    restarted = ForecastProcessor(rig.store, rig.read_models.write_engine)
+    rig.post(T0 + timedelta(days=1), load(96, T0 + timedelta(days=1)))
+    rig.feed(restarted)
+    assert restarted.stats.bootstraps == 1 and restarted.model_state(rig.sensor_id).learned == 2 * 96

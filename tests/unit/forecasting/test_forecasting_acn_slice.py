@@ -48,8 +48,11 @@ def test_two_weeks_of_acn_load(load_kw: list[float]):
                 one_hour[name].add(load_kw[i + 4], values[3])  # step 4: the slot ending 1 h ahead
     assert forecaster.learned == 96 * DAYS
     errors = forecaster.running_errors()
-    for label, model in forecaster.selection().items():
-        best = max(errors[label], key=lambda m: (errors[label][m]["one_minus_wape"], -config.models.index(m)))
-        assert errors[label][model]["one_minus_wape"] == errors[label][best]["one_minus_wape"]
+    assert forecaster.selection() == dict.fromkeys(errors, "ensemble")
+    for models in errors.values():
+        # the ensemble gives the model with the lowest running MAE the largest weight
+        best = min(config.models, key=lambda m: models[m]["mae"])
+        assert models[best]["weight"] == max(models[m]["weight"] for m in config.models)
+        assert sum(models[m]["weight"] for m in config.models) == pytest.approx(1.0)
     assert one_hour["lag_linear"].one_minus_wape > one_hour["naive_day"].one_minus_wape
     assert one_hour["lag_linear"].one_minus_wape > 0.3

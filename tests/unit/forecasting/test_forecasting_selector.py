@@ -53,7 +53,9 @@ def test_all_zero_actuals_fall_back_to_mae():
 def test_forecaster_serves_each_bucket_with_its_best_model():
     rng = random.Random(5)
     week = [rng.uniform(0.0, 40.0) for _ in range(168)]  # a weekly profile: yesterday is a poor guess
-    config = ForecasterConfig(resolution=HOUR, timezone="UTC", country=None, models=("naive_day", "naive_week"))
+    config = ForecasterConfig(
+        resolution=HOUR, timezone="UTC", country=None, models=("naive_day", "naive_week"), combine="select"
+    )
     forecaster = SensorForecaster(config)
     for i in range(24 * 7 * 4):
         forecaster.observe(START + i * HOUR, week[i % 168] + rng.gauss(0.0, 0.5))
