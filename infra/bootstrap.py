@@ -20,6 +20,7 @@ from domain.ports.log import Log
 from infra.log.memory import MemoryLog
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.settings import Settings
+from projections.charge_sessions import ChargeSessionsProjection
 from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
 from projections.readings import ReadingsProjection
@@ -83,8 +84,14 @@ def build_processors(platform: Platform) -> list[Processor]:
             wait_for_readings=lambda position: platform.wait_for(position, ["projection.readings"]),
         ),
         ProjectionProcessor(ForecastModelsProjection(), engine, [FORECAST_TOPIC]),
+        *ev_processors(engine),
         ForecastProcessor(platform.store, engine),
     ]
+
+
+def ev_processors(engine) -> list[Processor]:
+    """The EV domain's projections: charge sessions (session events + EVSE readings)."""
+    return [ProjectionProcessor(ChargeSessionsProjection(), engine, [TOPIC_REGISTRY, TOPIC_READINGS])]
 
 
 def solver_options(settings: Settings) -> SolverOptions:
