@@ -18,6 +18,7 @@ from api.auth import TokenService
 from api.errors import error_response, install_error_handlers
 from api.routers import (
     public,
+    realto_sessions,
     v2_0,
     v2_0_control,
     v3_accounts,
@@ -43,6 +44,7 @@ ROUTERS = [
     v2_0_control.router,
     v3_schedules.router,
     v3_forecasts.router,
+    realto_sessions.router,
 ]
 
 
