@@ -296,9 +296,9 @@ def _reassign(conn: Connection, asset_id: int, sensor_id: int, low_s: int, high_
     changes = []
     for slot in slots:
         owner = _owner(sessions, slot.event_start, slot.resolution_s)
+        touched.update(s for s in (owner, slot.session_id) if s)  # values may have changed too
         if owner != slot.session_id:
             changes.append({"b_sensor": sensor_id, "b_start": slot.event_start, "b_owner": owner})
-            touched.update(s for s in (owner, slot.session_id) if s)
     if changes:
         conn.execute(_OWNER_UPDATE, changes)
     _recompute(conn, touched)

@@ -1,0 +1,132 @@
+"""Charge sessions from events: the Caltech import, late and repeated readings, replay."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from ev_support import make_evse, meter, plug
+
+from commands import registry as reg
+from commands.ev import record_session_event
+from domain import ev
+from infra.bootstrap import build_platform
+from infra.session_import import import_sessions
+from infra.settings import Settings
+from projections.base import ALL_PARTITIONS, apply_batch, reset
+from projections.charge_sessions import ChargeSessionsProjection, charge_sessions
+from projections.replay import rebuild
+
+T0 = datetime(2019, 9, 2, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def platform(tmp_path: Path):
+    platform = build_platform(Settings(home=tmp_path, event_store="sqlite", log="memory", read_models="sqlite",
+                                       bcrypt_rounds=4))
+    platform.start()
+    yield platform
+    platform.close()
+
+
+def _sessions(platform) -> list[dict]:
+    assert platform.wait_for(platform.store.head_position(), ["projection.charge_sessions"], timeout_s=120)
+    with platform.read_models.read_engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(charge_sessions).order_by(charge_sessions.c.id)).mappings()]
+
+
+def caltech_subset(shared_data: Path, tmp_path: Path) -> Path:
+    """Caltech (ACN-Data) sessions arriving 2019-09-01..2019-09-14 (local time), all columns, as in the file."""
+    source = shared_data / "acn" / "caltech_2019-09-01_2019-12-31.csv"
+    target = tmp_path / "caltech_2019-09-01_14.csv"
+    with source.open() as src, target.open("w", newline="") as dst:
+        rows = csv.reader(src)
+        out = csv.writer(dst)
+        out.writerow(next(rows))
+        out.writerows(r for r in rows if r[0] < "2019-09-15")
+    return target
+
+
+@pytest.mark.shared_data
+def test_caltech_import_matches_the_file_and_is_idempotent(platform, shared_data: Path, tmp_path: Path) -> None:
+    path = caltech_subset(shared_data, tmp_path)
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    expected_kwh = sum(float(r["delivered_energy (kWh)"]) for r in rows)
+    ctx = platform.commands
+    account = reg.register_account(ctx, reg.RegisterAccount(name="Caltech"))
+    assert import_sessions(ctx, account, path) == len(rows) > 300
+    sessions = _sessions(platform)
+    assert len(sessions) == len(rows)
+    assert sum(s["energy_kwh"] for s in sessions) == pytest.approx(expected_kwh, abs=1e-6)
+    per_station: dict[str, float] = {}
+    for row in rows:
+        per_station[row["station_id"]] = per_station.get(row["station_id"], 0.0) + float(row["delivered_energy (kWh)"])
+    by_asset: dict[int, float] = {}
+    for s in sessions:
+        by_asset[s["evse_asset_id"]] = by_asset.get(s["evse_asset_id"], 0.0) + s["energy_kwh"]
+    # per EVSE too (per session only where no two sessions of a station share a 15-minute slot)
+    assert sorted(round(v, 6) for v in by_asset.values()) == sorted(round(v, 6) for v in per_station.values())
+    for s in sessions:
+        assert sum(s[f"energy_{p}_kwh"] for p in ev.TARIFF_PERIODS) == pytest.approx(s["energy_kwh"])
+
+    head = platform.store.head_position()
+    import_sessions(ctx, account, path)
+    assert platform.store.head_position() == head  # nothing stored twice
+
+    engine = platform.read_models.write_engine
+    platform.stop()
+    rebuild(platform.store, engine, ChargeSessionsProjection())
+    with engine.connect() as conn:
+        rebuilt = [dict(r) for r in conn.execute(sa.select(charge_sessions).order_by(charge_sessions.c.id)).mappings()]
+    assert [{**r, "energy_kwh": round(r["energy_kwh"], 9)} for r in rebuilt] == [
+        {**r, "energy_kwh": round(r["energy_kwh"], 9)} for r in sessions]
+
+
+def test_late_repeated_and_corrected_readings_count_once(platform) -> None:
+    ctx = platform.commands
+    account = reg.register_account(ctx, reg.RegisterAccount(name="A"))
+    asset_id, sensor_id = make_evse(ctx, account)
+    meter(ctx, sensor_id, T0, [1.0, 2.0])  # readings before the plug-in event arrives
+    session = plug(ctx, asset_id, T0 + timedelta(minutes=3), soc_kwh=10.0, range_km=60)
+    record_session_event(ctx, ev.ChargingStarted(session_id=session, at=T0 + timedelta(minutes=3)))
+    meter(ctx, sensor_id, T0, [1.0, 2.0])  # the same readings again (another event id)
+    meter(ctx, sensor_id, T0 + timedelta(minutes=30), [1.5])
+    meter(ctx, sensor_id, T0 + timedelta(minutes=30), [0.5], prior=T0)  # an older belief: ignored
+    meter(ctx, sensor_id, T0 + timedelta(minutes=15), [2.5])  # a correction (a newer belief)
+    record_session_event(ctx, ev.EvPluggedOut(session_id=session, at=T0 + timedelta(minutes=40), soc_kwh=15))
+    meter(ctx, sensor_id, T0 + timedelta(minutes=45), [3.0])  # after the plug-out: not this session's
+    [row] = _sessions(platform)
+    assert row["energy_kwh"] == pytest.approx(1.0 + 2.5 + 1.5)
+    assert row["energy_t1_kwh"] == pytest.approx(5.0)  # Monday morning UTC
+    assert (row["soc_start_kwh"], row["soc_end_kwh"], row["range_start_km"]) == (10.0, 15.0, 60.0)
+    assert row["state"] == "not_connected" and row["end_s"] == int((T0 + timedelta(minutes=40)).timestamp())
+
+    # replaying every event again (as after a crash before the checkpoint) changes nothing
+    engine = platform.read_models.write_engine
+    platform.stop()
+    events = platform.store.read_all(0, 10_000)
+    reset(engine, ChargeSessionsProjection())
+    apply_batch(engine, ChargeSessionsProjection(), ALL_PARTITIONS, events)
+    projection = ChargeSessionsProjection()
+    with engine.begin() as conn:
+        projection.apply(conn, [e for e in events if e.type in projection.event_types])
+        again = dict(conn.execute(sa.select(charge_sessions)).mappings().one())
+    assert again["energy_kwh"] == pytest.approx(row["energy_kwh"])
+
+
+def test_a_new_session_takes_the_slots_after_its_start(platform) -> None:
+    ctx = platform.commands
+    account = reg.register_account(ctx, reg.RegisterAccount(name="A"))
+    asset_id, sensor_id = make_evse(ctx, account)
+    first = plug(ctx, asset_id, T0)  # never plugged out (a lost message)
+    meter(ctx, sensor_id, T0, [1.0, 1.0, 1.0, 1.0])
+    second = plug(ctx, asset_id, T0 + timedelta(minutes=30), hours=1)
+    rows = {r["id"]: r for r in _sessions(platform)}
+    assert rows[str(first)]["energy_kwh"] == pytest.approx(2.0)
+    assert rows[str(second)]["energy_kwh"] == pytest.approx(2.0)
+    assert uuid.UUID(rows[str(second)]["id"]) == second
