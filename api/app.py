@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import TokenService
 from api.errors import error_response, install_error_handlers
 from api.routers import (
+    finesce_cos,
+    finesce_subresources,
     public,
     realto_sessions,
     v2_0,
@@ -45,6 +47,8 @@ ROUTERS = [
     v3_schedules.router,
     v3_forecasts.router,
     realto_sessions.router,
+    finesce_cos.router,
+    finesce_subresources.router,
 ]
 
 

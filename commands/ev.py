@@ -90,6 +90,26 @@ def register_ev(ctx: CommandContext, cmd: RegisterEv) -> int:
     return ev_id
 
 
+class SetAlgoWeights(BaseModel):
+    account_id: int
+    region_id: int
+    timeslot_id: int
+    renewables: float = Field(ge=0, le=100)
+    interconnect: float = Field(ge=0, le=100)
+    specific: float = Field(ge=0, le=100)
+
+
+def set_algo_weights(ctx: CommandContext, cmd: SetAlgoWeights) -> int:
+    _owned(ctx, f"region-{cmd.region_id}", cmd.account_id, "region_id")
+    weight_id = ctx.reserve_id("algoweight")
+    try:
+        event = ev.AlgoWeightsSet(algoweight_id=weight_id, **cmd.model_dump())
+    except ValueError as exc:
+        raise CommandError("INVALID_TIMESLOT", str(exc), "timeslot_id") from exc
+    ctx.append(f"algoweight-{weight_id}", [event], NO_STREAM)
+    return weight_id
+
+
 def register_evse(ctx: CommandContext, event: ev.EvseRegistered) -> None:
     """Add the EV-specific facts to an EVSE asset (once; later changes are :class:`ev.EvseChanged`)."""
     asset = load_asset(ctx, event.asset_id)

@@ -121,6 +121,27 @@ EVSE_MUTABLE_FIELDS = frozenset(
 
 
 @register_event
+class AlgoWeightsSet(DomainEvent):
+    """Weights (percent) of the charging algorithm's goals in a region for one 15-minute timeslot
+    (``timeslot_id``: the slot's start in Unix seconds, as FINESCE keys timeslots)."""
+
+    algoweight_id: int
+    account_id: int
+    region_id: int
+    timeslot_id: int
+    renewables: float = Field(ge=0, le=100)
+    interconnect: float = Field(ge=0, le=100)
+    specific: float = Field(ge=0, le=100)
+
+    @field_validator("timeslot_id")
+    @classmethod
+    def _aligned(cls, value: int) -> int:
+        if value % 900:
+            raise ValueError("timeslot_id must be the Unix time of a 15-minute boundary")
+        return value
+
+
+@register_event
 class EvPluggedIn(_Aware):
     """An EV was connected to an EVSE: a charge session begins. State of charge in kWh, range in km."""
 

@@ -21,6 +21,7 @@ from infra.log.memory import MemoryLog
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.settings import Settings
 from projections.charge_sessions import ChargeSessionsProjection
+from projections.ev_registry import EvRegistryProjection
 from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
 from projections.readings import ReadingsProjection
@@ -90,8 +91,11 @@ def build_processors(platform: Platform) -> list[Processor]:
 
 
 def ev_processors(engine) -> list[Processor]:
-    """The EV domain's projections: charge sessions (session events + EVSE readings)."""
-    return [ProjectionProcessor(ChargeSessionsProjection(), engine, [TOPIC_REGISTRY, TOPIC_READINGS])]
+    """The EV domain's projections: charge sessions (session events + EVSE readings), EV registry."""
+    return [
+        ProjectionProcessor(ChargeSessionsProjection(), engine, [TOPIC_REGISTRY, TOPIC_READINGS]),
+        ProjectionProcessor(EvRegistryProjection(), engine, [TOPIC_REGISTRY]),
+    ]
 
 
 def solver_options(settings: Settings) -> SolverOptions:
