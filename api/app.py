@@ -18,6 +18,7 @@ from api.auth import TokenService
 from api.errors import error_response, install_error_handlers
 from api.routers import (
     finesce_cos,
+    finesce_energies,
     finesce_subresources,
     public,
     realto_sessions,
@@ -49,6 +50,7 @@ ROUTERS = [
     realto_sessions.router,
     finesce_cos.router,
     finesce_subresources.router,
+    finesce_energies.router,
 ]
 
 

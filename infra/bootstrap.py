@@ -25,6 +25,7 @@ from projections.ev_registry import EvRegistryProjection
 from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
 from projections.readings import ReadingsProjection
+from projections.regional_energies import RegionalEnergiesProjection
 from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
 from streams.forecaster import FORECAST_TOPIC, ForecastProcessor
@@ -95,6 +96,7 @@ def ev_processors(engine) -> list[Processor]:
     return [
         ProjectionProcessor(ChargeSessionsProjection(), engine, [TOPIC_REGISTRY, TOPIC_READINGS]),
         ProjectionProcessor(EvRegistryProjection(), engine, [TOPIC_REGISTRY]),
+        ProjectionProcessor(RegionalEnergiesProjection(), engine, [TOPIC_REGISTRY, TOPIC_READINGS]),
     ]
 
 

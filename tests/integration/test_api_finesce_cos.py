@@ -35,6 +35,12 @@ SEED = {
                           "running_total_kwh": "2552.83", "chargingmode_id": 3, "evevseconnectionstate_id": 3,
                           "evse_id": 100021, "electricvehicle_id": 100021, **TIMES},
     "evevseconnectionstates": {"id": 6, "name": "grid_is_charging", "code": 6, **TIMES},
+    "timeslots": {"id": 1412597700, "start": "2014-10-06T12:15:00.000Z", "duration_min": 15, **TIMES},
+    "regionalenergies": {"id": 2364, "generated_energy_kwh": "-2947.0", "aggregated_energy_kwh": "-3947.0",
+                         "requested_energy_kwh": "64.0", "actual_energy_kwh": "84.0",
+                         "forecasted_energy_kwh": "-3379.0", "region_id": 1, "timeslot_id": 1410965100, **TIMES},
+    "regionalaggevseenergies": {"id": 96802, "max_possible_kwh": "6.16", "current_kwh_in_use": "0.0",
+                                "region_id": 1, **TIMES},
 }
 TOKEN_SAMPLE = {"token_expires_at": "2014-10-02 21:48:46 UTC", "role": "admin", "auth_token": "eyJ...",
                 "refresh_token": "DUDX..."}
@@ -56,7 +62,7 @@ def api(tmp_path: Path):
         asset, sensor = harness.asset("CS 1"), harness.sensor("CS 1/power")
         evc.register_evse(ctx, ev.EvseRegistered(
             asset_id=asset, account_id=alpha, make="M2C", model="M2C", hardware_version="1.0", firmware_version="1.0",
-            region_id=ids["region"], energy_sensor_id=sensor, charging_mode_ids=[ids["mode"]]))
+            region_id=ids["region"], energy_sensor_id=sensor, charging_mode_ids=[ids["mode"]], max_power_kw=7.0))
         ids["weights"] = evc.set_algo_weights(ctx, evc.SetAlgoWeights(
             account_id=alpha, region_id=ids["region"], timeslot_id=1412257500, renewables=100, interconnect=0,
             specific=0))
@@ -111,6 +117,32 @@ def test_values_follow_the_domain(api: ApiHarness) -> None:
         response = _get(api, path)
         assert response.status_code == 200, (path, response.text)
         assert [r["id"] for r in response.json()["records"]] == expected, path
+
+
+def test_timeslots_and_regional_energies_come_from_readings(api: ApiHarness) -> None:
+    slot = int(T0.timestamp())
+    slots = _get(api, "timeslots", sort="asc").json()
+    assert [r["id"] for r in slots["records"]] == [slot + 900 * i for i in range(4)]
+    assert slots["records"][0]["start"] == "2014-10-02T13:00:00.000Z"
+    energies = _get(api, f"timeslots/{slot}/regionalenergies").json()["records"]
+    assert [(r["region_id"], r["actual_energy_kwh"]) for r in energies] == [(api.ids["region"], "0.88")]
+    meter(api.platform.commands, api.sensor("CS 1/power"), T0, [2.0], unit="kW")  # a corrected reading
+    assert api.platform.wait_for(api.head(), timeout_s=60)
+    [corrected] = _get(api, f"timeslots/{slot}/regionalenergies").json()["records"]
+    assert corrected["actual_energy_kwh"] == "0.5" and corrected["id"] == energies[0]["id"]
+    [agg] = _get(api, f"regions/{api.ids['region']}/regionalaggevseenergies", sort="asc").json()["records"][:1]
+    assert (agg["max_possible_kwh"], agg["current_kwh_in_use"]) == ("1.75", "0.5")
+    for path, expected in {
+        f"regionalenergies/{corrected['id']}/region": [api.ids["region"]],
+        f"regionalenergies/{corrected['id']}/timeslot": [slot],
+        f"times/{slot}/evses": [api.asset("CS 1")],
+        f"regions/{api.ids['region']}/regionalenergies": [slot + 900 * i for i in (3, 2, 1, 0)],
+    }.items():
+        response = _get(api, path)
+        assert response.status_code == 200, (path, response.text)
+        key = "timeslot_id" if path.endswith("regionalenergies") else "id"
+        assert [r[key] for r in response.json()["records"]] == expected, path
+    assert _get(api, f"timeslots/{slot}", BOB).status_code in (403, 404)
 
 
 def test_tokens_access_and_paging_parameters(api: ApiHarness) -> None:
