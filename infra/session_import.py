@@ -54,8 +54,15 @@ class ImportedSession:
     station: str
     external_id: str
     arrival: datetime
-    departure: datetime
+    departure: datetime | None  # None: still plugged in when the file ends
     energy_kwh: float
+
+    def charging_hours(self) -> float:
+        """Hours to deliver the energy at max(ASSUMED_POWER_KW, energy / stay)."""
+        if self.departure is None:
+            return abs(self.energy_kwh) / ASSUMED_POWER_KW
+        stay_h = max((self.departure - self.arrival).total_seconds(), 1) / 3600
+        return abs(self.energy_kwh) / max(ASSUMED_POWER_KW, abs(self.energy_kwh) / stay_h)
 
 
 def read_sessions(path: Path) -> tuple[str, list[ImportedSession]]:
@@ -81,7 +88,9 @@ def _acn(row: dict) -> ImportedSession:
 
 
 def _trondheim(row: dict) -> ImportedSession:
-    def local(text: str) -> datetime:
+    def local(text: str) -> datetime | None:
+        if text.strip() == "NA":  # no plug-out yet
+            return None
         return datetime.strptime(text.strip(), "%d.%m.%Y %H:%M").replace(tzinfo=OSLO)
 
     return ImportedSession(row["User_ID"], row["session_ID"], local(row["Start_plugin"]), local(row["End_plugout"]),
@@ -90,11 +99,11 @@ def _trondheim(row: dict) -> ImportedSession:
 
 def slot_energies(session: ImportedSession, resolution_s: int = RESOLUTION_S) -> dict[int, float]:
     """Energy (kWh) per slot start (Unix s): charging from arrival at a constant power until done."""
-    start, end = session.arrival.timestamp(), max(session.departure.timestamp(), session.arrival.timestamp() + 1)
     if session.energy_kwh == 0:
         return {}
-    power_kw = max(ASSUMED_POWER_KW, abs(session.energy_kwh) / ((end - start) / 3600))
-    stop = start + abs(session.energy_kwh) / power_kw * 3600
+    start = session.arrival.timestamp()
+    stop = start + max(session.charging_hours() * 3600, 1)
+    power_kw = abs(session.energy_kwh) / ((stop - start) / 3600)
     out: dict[int, float] = {}
     slot = int(start // resolution_s * resolution_s)
     while slot < stop:
@@ -122,7 +131,8 @@ def station_readings(sessions: list[ImportedSession], resolution_s: int = RESOLU
     for slot in sorted(merged):
         while index + 1 < len(sessions) and starts[index + 1] < slot + resolution_s:
             index += 1
-        if starts[index] < slot + resolution_s and slot < sessions[index].departure.timestamp():
+        departure = sessions[index].departure
+        if starts[index] < slot + resolution_s and (departure is None or slot < departure.timestamp()):
             owned[index][slot] = merged[slot]
     return owned
 
@@ -191,18 +201,24 @@ class _Progress:
                 self.callback(self.done, self.total)
 
 
+def done_at(row: ImportedSession) -> datetime:
+    """When the session's energy was delivered (the belief time of readings without a plug-out)."""
+    return row.arrival + timedelta(hours=row.charging_hours())
+
+
 def _import_one(ctx: CommandContext, asset_id: int, sensor, row: ImportedSession, owned: dict) -> None:
     session_id = session_id_for(NAMESPACE, asset_id, row.external_id, row.arrival)
     stream = ev.session_stream(session_id)
     if ctx.store.stream_revision(stream) is None:
-        energy_done = row.arrival + timedelta(hours=abs(row.energy_kwh) / max(
-            ASSUMED_POWER_KW, abs(row.energy_kwh) / max((row.departure - row.arrival).total_seconds() / 3600, 1e-6)))
+        done = row.arrival + timedelta(hours=row.charging_hours())
         steps = [
             ev.EvPluggedIn(session_id=session_id, evse_asset_id=asset_id, at=row.arrival, external_id=row.external_id),
             ev.ChargingStarted(session_id=session_id, at=row.arrival),
-            ev.ChargingStopped(session_id=session_id, at=min(energy_done, max(row.departure, row.arrival))),
-            ev.EvPluggedOut(session_id=session_id, at=max(row.departure, row.arrival)),
+            ev.ChargingStopped(session_id=session_id, at=done if row.departure is None else max(
+                row.arrival, min(done, row.departure))),
         ]
+        if row.departure is not None:
+            steps.append(ev.EvPluggedOut(session_id=session_id, at=max(row.departure, row.arrival)))
         ctx.append(stream, steps, NO_STREAM)
     if owned:
         first = min(owned)
@@ -210,6 +226,6 @@ def _import_one(ctx: CommandContext, asset_id: int, sensor, row: ImportedSession
         record_sensor_data(ctx, RecordSensorData(
             sensor_id=sensor.sensor_id, start=datetime.fromtimestamp(first, UTC),
             duration=timedelta(seconds=RESOLUTION_S * len(values)), values=values, unit="kWh",
-            source="session-import", source_type="import", prior=row.departure,
+            source="session-import", source_type="import", prior=row.departure or done_at(row),
             event_id=uuid.uuid5(NAMESPACE, f"readings/{session_id}"),
         ), sensor)

@@ -130,3 +130,22 @@ def test_a_new_session_takes_the_slots_after_its_start(platform) -> None:
     assert rows[str(first)]["energy_kwh"] == pytest.approx(2.0)
     assert rows[str(second)]["energy_kwh"] == pytest.approx(2.0)
     assert uuid.UUID(rows[str(second)]["id"]) == second
+
+
+@pytest.mark.shared_data
+def test_trondheim_import_matches_the_file(platform, shared_data: Path, tmp_path: Path) -> None:
+    """The first 200 Trondheim sessions plus every session without a plug-out (``NA``: still plugged in)."""
+    lines = (shared_data / "norway" / "trondheim_sessions.csv").read_text(encoding="utf-8-sig").splitlines()
+    rows = [lines[0], *lines[1:201], *(line for line in lines[201:] if line.split(";")[7] == "NA")]
+    path = tmp_path / "trondheim_subset.csv"
+    path.write_text("\n".join(rows) + "\n")
+    expected_kwh = sum(float(line.split(";")[9].replace(",", ".")) for line in rows[1:])
+    ctx = platform.commands
+    account = reg.register_account(ctx, reg.RegisterAccount(name="Trondheim"))
+    assert import_sessions(ctx, account, path) == len(rows) - 1
+    sessions = _sessions(platform)
+    assert len(sessions) == len(rows) - 1
+    assert sum(s["energy_kwh"] for s in sessions) == pytest.approx(expected_kwh, abs=1e-6)
+    still_plugged = [s for s in sessions if s["end_s"] is None]
+    assert len(still_plugged) == len(rows) - 201 > 0
+    assert all(s["state"] == "connected" for s in still_plugged)
