@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from ev_support import make_evse, meter, plug
+from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
 
 from commands import registry as reg
 from commands.ev import record_session_event
@@ -31,6 +32,22 @@ def platform(tmp_path: Path):
     platform.start()
     yield platform
     platform.close()
+
+
+@pytest.fixture
+def pg_platform(tmp_path: Path):
+    """The same platform with the event store and the read models on PostgreSQL."""
+    if postgres_base_url() is None:
+        pytest.skip(SKIP_REASON)
+    with temporary_postgres_url() as url:
+        platform = build_platform(Settings(home=tmp_path, event_store="postgres", log="memory",
+                                           read_models="postgres", postgres_url=url, bcrypt_rounds=4))
+        platform.start()
+        yield platform
+        platform.close()
+
+
+BOTH = [pytest.param("platform", id="sqlite"), pytest.param("pg_platform", id="postgres", marks=pytest.mark.postgres)]
 
 
 def _sessions(platform) -> list[dict]:
@@ -87,7 +104,9 @@ def test_caltech_import_matches_the_file_and_is_idempotent(platform, shared_data
         {**r, "energy_kwh": round(r["energy_kwh"], 9)} for r in sessions]
 
 
-def test_late_repeated_and_corrected_readings_count_once(platform) -> None:
+@pytest.mark.parametrize("backend", BOTH)
+def test_late_repeated_and_corrected_readings_count_once(backend: str, request) -> None:
+    platform = request.getfixturevalue(backend)
     ctx = platform.commands
     account = reg.register_account(ctx, reg.RegisterAccount(name="A"))
     asset_id, sensor_id = make_evse(ctx, account)
@@ -119,7 +138,9 @@ def test_late_repeated_and_corrected_readings_count_once(platform) -> None:
     assert again["energy_kwh"] == pytest.approx(row["energy_kwh"])
 
 
-def test_a_new_session_takes_the_slots_after_its_start(platform) -> None:
+@pytest.mark.parametrize("backend", BOTH)
+def test_a_new_session_takes_the_slots_after_its_start(backend: str, request) -> None:
+    platform = request.getfixturevalue(backend)
     ctx = platform.commands
     account = reg.register_account(ctx, reg.RegisterAccount(name="A"))
     asset_id, sensor_id = make_evse(ctx, account)
