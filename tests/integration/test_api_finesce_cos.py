@@ -145,6 +145,15 @@ def test_timeslots_and_regional_energies_come_from_readings(api: ApiHarness) -> 
     assert _get(api, f"timeslots/{slot}", BOB).status_code in (403, 404)
 
 
+def test_realto_and_finesce_serve_the_same_sessions(api: ApiHarness) -> None:
+    [connection] = _get(api, "evevseconnections").json()["records"]
+    realto = api.client.get(f"/api/v1/entities/{api.asset('CS 1')}/charge-sessions", headers=api.auth()).json()
+    [record] = realto["data"]
+    assert record["data"]["charge"]["total"]["total"] == float(connection["connection_total_kwh"]) == 3.52
+    assert record["data"]["start"].replace("Z", ".000Z") == connection["start"]
+    assert record["entityId"] == str(connection["evse_id"])
+
+
 def test_tokens_access_and_paging_parameters(api: ApiHarness) -> None:
     response = api.client.post("/api/v2/tokens", params={"email": ALICE, "password": PASSWORD})
     assert response.status_code == 200
