@@ -161,3 +161,27 @@ def test_paging_over_1000_sessions_under_concurrent_inserts(api: ApiHarness) -> 
     assert len(seen) == len(set(seen)), "a session was served twice"
     assert existing <= set(seen), "a session was skipped"
     assert set(seen) <= existing | set(inserted)
+
+
+def test_entities_readings_and_aggregations(api: ApiHarness) -> None:
+    meter(api.platform.commands, api.sensor("CS 1/power"), T0, [4.0, 4.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0], unit="kW")
+    _wait(api)
+    entities = api.client.get("/api/v1/entities", headers=api.auth()).json()["data"]
+    cs1 = next(e for e in entities if e["id"] == str(api.asset("CS 1")))
+    assert cs1["data"]["type"] == "one-way_evse" and cs1["data"]["sensors"][0]["unit"] == "kW"
+    assert str(api.asset("CS 1")) not in {e["id"] for e in api.client.get("/api/v1/entities",
+                                                                          headers=api.auth(BOB)).json()["data"]}
+    base = f"/api/v1/entities/{api.asset('CS 1')}"
+    window = {"from": "2023-11-06T08:00:00Z", "to": "2023-11-06T10:00:00Z"}
+    readings = api.client.get(f"{base}/readings", params=window, headers=api.auth()).json()
+    assert [r["value"] for r in readings["data"]] == [4.0, 4.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0]
+    assert readings["data"][0]["timestamp"] == "2023-11-06T08:00:00Z" and readings["meta"]["unit"] == "kW"
+    mean = api.client.get(f"{base}/aggregations", params={**window, "aggregation": "mean"}, headers=api.auth()).json()
+    assert [(b["start"], b["end"], b["value"]) for b in mean["data"]] == [
+        ("2023-11-06T08:00:00Z", "2023-11-06T09:00:00Z", 3.0), ("2023-11-06T09:00:00Z", "2023-11-06T10:00:00Z", 1.0)]
+    assert api.client.get(f"{base}/readings", params=window, headers=api.auth(BOB)).status_code == 403
+    assert api.client.get(f"{base}/readings", params=window).status_code == 401
+    too_long = {"from": "2000-01-01T00:00:00Z", "to": "2023-11-06T10:00:00Z"}
+    assert api.client.get(f"{base}/readings", params=too_long, headers=api.auth()).status_code == 422
+    unknown_sensor = {**window, "sensorId": "999"}
+    assert api.client.get(f"{base}/readings", params=unknown_sensor, headers=api.auth()).status_code == 404
