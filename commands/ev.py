@@ -125,6 +125,18 @@ def register_evse(ctx: CommandContext, event: ev.EvseRegistered) -> None:
     ctx.append(stream, [event], NO_STREAM)
 
 
+def change_evse(ctx: CommandContext, asset_id: int, account_id: int, changes: dict) -> None:
+    """Change EV-specific facts of an EVSE of ``account_id`` (fields of :data:`ev.EVSE_MUTABLE_FIELDS`)."""
+    unknown = sorted(set(changes) - ev.EVSE_MUTABLE_FIELDS)
+    if unknown:
+        raise CommandError("INVALID_FIELD", f"field {unknown[0]!r} cannot be changed", unknown[0])
+    stream = f"evse-{asset_id}"
+    _owned(ctx, stream, account_id, "asset_id")
+    if changes.get("region_id") is not None:
+        _owned(ctx, f"region-{changes['region_id']}", account_id, "region_id")
+    ctx.append(stream, [ev.EvseChanged(asset_id=asset_id, changes=changes)], ctx.store.stream_revision(stream))
+
+
 def load_session(ctx: CommandContext, session_id: uuid.UUID) -> tuple[ev.SessionState | None, int | None]:
     events, revision = ctx.load(ev.session_stream(session_id))
     return reduce(ev.evolve_session, events, None), revision

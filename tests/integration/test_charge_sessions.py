@@ -170,3 +170,29 @@ def test_trondheim_import_matches_the_file(platform, shared_data: Path, tmp_path
     still_plugged = [s for s in sessions if s["end_s"] is None]
     assert len(still_plugged) == len(rows) - 201 > 0
     assert all(s["state"] == "connected" for s in still_plugged)
+
+
+def test_evse_rules_and_changes(platform) -> None:
+    from commands.context import CommandError
+    from commands.ev import change_evse, register_evse
+
+    ctx = platform.commands
+    account = reg.register_account(ctx, reg.RegisterAccount(name="A"))
+    other = reg.register_account(ctx, reg.RegisterAccount(name="B"))
+    site = reg.register_asset(ctx, reg.RegisterAsset(account_id=account, name="Site", asset_type="charge_site"))
+    with pytest.raises(CommandError, match="charge_site"):
+        register_evse(ctx, ev.EvseRegistered(asset_id=site, account_id=account))
+    asset_id, _ = make_evse(ctx, account)
+    with pytest.raises(CommandError) as twice:
+        register_evse(ctx, ev.EvseRegistered(asset_id=asset_id, account_id=account))
+    assert twice.value.code == "EVSE_EXISTS"
+    with pytest.raises(CommandError):
+        change_evse(ctx, asset_id, other, {"firmware_version": "2.0"})
+    with pytest.raises(CommandError):
+        change_evse(ctx, asset_id, account, {"account_id": other})
+    change_evse(ctx, asset_id, account, {"firmware_version": "2.0", "timezone": "Europe/Oslo"})
+    assert platform.wait_for(platform.store.head_position(), timeout_s=60)
+    from projections.ev_registry import evses
+
+    with platform.read_models.read_engine.connect() as conn:
+        assert conn.execute(sa.select(evses.c.firmware_version).where(evses.c.id == asset_id)).scalar_one() == "2.0"
