@@ -140,8 +140,10 @@ class ChargeSessionsProjection:
                 self._readings(conn, event, batch)
             elif isinstance(event, ev.EvseRegistered | ev.EvseChanged):
                 _write_slots(conn, batch)  # slot periods depend on the meter's time zone
+                _write_sessions(conn, batch)
                 _meter(conn, event)
                 batch.meters.clear()
+                _adopt_sessions(conn, event, batch)
             elif isinstance(event, ev.EvPluggedIn):
                 self._plugged_in(conn, event, recorded, batch)
             else:
@@ -221,6 +223,18 @@ def _write_sessions(conn: Connection, batch: _Batch) -> None:
         conn.execute(_SESSION_UPDATE, changed)
     batch.sessions.clear()
     batch.new.clear()
+
+
+def _adopt_sessions(conn: Connection, event, batch: _Batch) -> None:
+    """Sessions that arrived before their EVSE's registration (another log partition) get its
+    account, and its slots are reassigned."""
+    if not isinstance(event, ev.EvseRegistered):
+        return
+    conn.execute(charge_sessions.update().where(
+        charge_sessions.c.evse_asset_id == event.asset_id, charge_sessions.c.account_id == 0
+    ).values(account_id=event.account_id))
+    if event.energy_sensor_id is not None:
+        batch.touch(event.asset_id, event.energy_sensor_id, 0, OPEN_END_S)
 
 
 def _write_slots(conn: Connection, batch: _Batch) -> None:

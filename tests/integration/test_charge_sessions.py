@@ -196,3 +196,27 @@ def test_evse_rules_and_changes(platform) -> None:
 
     with platform.read_models.read_engine.connect() as conn:
         assert conn.execute(sa.select(evses.c.firmware_version).where(evses.c.id == asset_id)).scalar_one() == "2.0"
+
+
+def test_sessions_before_their_evse_registration_are_adopted() -> None:
+    """Another log partition may deliver a plug-in before the EVSE's registration."""
+    from datetime import datetime as dt
+
+    from domain.events import EventMetadata, RecordedEvent
+
+    session = uuid.uuid4()
+    engine = sa.create_engine("sqlite://")
+    projection = ChargeSessionsProjection()
+    reset(engine, projection)
+
+    def recorded(position: int, event) -> RecordedEvent:
+        return RecordedEvent(event_id=uuid.uuid4(), stream_id=f"s-{position}", stream_revision=0,
+                             global_position=position, type=event.event_type, schema_version=1,
+                             data=event.to_data(), metadata=EventMetadata(recorded_at=dt.now(UTC)))
+
+    plugged = ev.EvPluggedIn(session_id=session, evse_asset_id=7, at=T0)
+    registered = ev.EvseRegistered(asset_id=7, account_id=3, energy_sensor_id=70)
+    apply_batch(engine, projection, "p1", [recorded(5, plugged)])
+    apply_batch(engine, projection, "p0", [recorded(2, registered)])
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(charge_sessions.c.account_id)).scalar_one() == 3
