@@ -29,9 +29,14 @@ from api.routers import (
     audit_history,
     audit_time_travel,
     finesce_chargingstates,
+    finesce_cos,
+    finesce_energies,
+    finesce_subresources,
     myems_commands,
     public,
     realto_commands,
+    realto_entities,
+    realto_sessions,
     streams,
     v2_0,
     v2_0_control,
@@ -69,6 +74,11 @@ ROUTERS = [
     audit_time_travel.router,
     streams.router,
     webhooks.router,
+    realto_sessions.router,
+    realto_entities.router,
+    finesce_cos.router,
+    finesce_subresources.router,
+    finesce_energies.router,
 ]
 
 

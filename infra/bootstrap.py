@@ -25,12 +25,15 @@ from infra.log.memory import MemoryLog
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.settings import Settings
 from infra.webhooks import SqlWebhookStore
+from projections.charge_sessions import ChargeSessionsProjection
 from projections.credentials import CredentialsProjection
 from projections.device_commands import DeviceCommandsProjection
+from projections.ev_registry import EvRegistryProjection
 from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
 from projections.myems_commands import MyEmsCommandsProjection
 from projections.readings import ReadingsProjection
+from projections.regional_energies import RegionalEnergiesProjection
 from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
 from streams.audit_checkpoints import CheckpointWriter
@@ -91,9 +94,19 @@ def build_processors(platform: Platform) -> list[Processor]:
             consistency=platform.consistency,
         ),
         ProjectionProcessor(ForecastModelsProjection(), engine, [FORECAST_TOPIC]),
+        *ev_processors(engine),
         ForecastProcessor(platform.store, engine),
         ProjectionProcessor(DeviceCommandsProjection(), engine, [CATEGORY_TOPICS["command"]]),
         ProjectionProcessor(MyEmsCommandsProjection(), engine, [TOPIC_REGISTRY]),
+    ]
+
+
+def ev_processors(engine) -> list[Processor]:
+    """The EV domain's projections: charge sessions (session events + EVSE readings), EV registry."""
+    return [
+        ProjectionProcessor(ChargeSessionsProjection(), engine, [TOPIC_REGISTRY, TOPIC_READINGS]),
+        ProjectionProcessor(EvRegistryProjection(), engine, [TOPIC_REGISTRY]),
+        ProjectionProcessor(RegionalEnergiesProjection(), engine, [TOPIC_REGISTRY, TOPIC_READINGS]),
     ]
 
 

@@ -165,6 +165,35 @@ def import_readings_cmd(
     console.print(f"{count} readings in {elapsed:.2f}s ({count / max(elapsed, 1e-9):,.0f}/s)")
 
 
+@import_app.command("sessions")
+def import_sessions_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="ACN-Data or Trondheim sessions CSV")],
+    account: Annotated[str, typer.Option(help="Name of the account that owns the EVSEs.")],
+    site: Annotated[str | None, typer.Option(help="Name of the charge site asset (default: the format).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Import charge sessions as charger events (idempotent: a re-import stores nothing twice)."""
+    from infra.session_import import import_sessions
+
+    platform = _platform(data_dir)
+    started = time.perf_counter()
+    try:
+        account_id = _account_id_by_name(platform, account)
+        if account_id is None:
+            console.print(f"[red]no account named {account!r}[/red]")
+            raise typer.Exit(1)
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"sessions {file.name}", total=None)
+            count = import_sessions(
+                platform.commands, account_id, file, site,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    finally:
+        platform.close()
+    elapsed = time.perf_counter() - started
+    console.print(f"{count} sessions in {elapsed:.2f}s")
+
+
 @projections_app.command("status")
 def projections_status(data_dir: DataDir = None) -> None:
     """Each processor's checkpoint (read models, forecaster, scheduler) and its lag behind the store."""

@@ -21,13 +21,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import CurrentUser
-from api.deps import ReadConn, Services, command_context, get_current_user, visible_asset
+from api.deps import ReadConn, Services, command_context, visible_asset
 from api.device_access import require_control
 from api.errors import ApiError
+from api.finesce import FinesceUser
 from commands.device_commands import request_command
 from domain import device_commands as dc
 from projections.device_commands import command_by_id, utc_text
@@ -40,17 +41,7 @@ ORDER_COLUMNS = {"id": table.c.position, "created_at": table.c.created_at, "upda
                  "evse_id": table.c.asset_id, "timeslot_id": table.c.created_at}
 
 
-def finesce_user(
-    services: Services,
-    auth_token: Annotated[str | None, Query()] = None,
-) -> CurrentUser:
-    """The user of the ``auth_token`` URL parameter (FINESCE's way), 401 without a valid one."""
-    if not auth_token:
-        raise ApiError(401, "UNAUTHORIZED", "the auth_token URL parameter is required", "auth_token")
-    return get_current_user(services, auth_token)
 
-
-FinesceUser = Annotated[CurrentUser, Depends(finesce_user)]
 
 
 def _time(text: str) -> str:

@@ -80,3 +80,29 @@ def test_users_create_and_events_tail(tmp_path: Path) -> None:
     assert "op@example.com" in out
     tail = run_cli(tmp_path, "events", "tail")
     assert "AccountRegistered" in tail and "UserRegistered" in tail
+
+
+@pytest.mark.shared_data
+def test_import_sessions_is_idempotent(tmp_path: Path, shared_data: Path) -> None:
+    """``flexledger import sessions``: 60 Caltech sessions (the first rows of the 2019 file), twice."""
+    lines = (shared_data / "acn" / "caltech_2019-05-01_2019-08-31.csv").read_text().splitlines()[:61]
+    path = tmp_path / "caltech_60.csv"
+    path.write_text("\n".join(lines) + "\n")
+    home = tmp_path / "home"
+    platform = build_platform(Settings(home=home, bcrypt_rounds=4))
+    try:
+        from commands import registry as reg
+
+        reg.register_account(platform.commands, reg.RegisterAccount(name="Caltech"))
+    finally:
+        platform.close()
+    assert "60 sessions" in run_cli(home, "import", "sessions", "--account", "Caltech", str(path))
+    head = head_position(home)
+    platform = build_platform(Settings(home=home, bcrypt_rounds=4, run_processors=False))
+    try:  # the same import again (in process: a second CLI start costs ~10 s) stores nothing
+        from infra.session_import import import_sessions
+
+        assert import_sessions(platform.commands, 1, path) == 60
+        assert platform.store.head_position() == head
+    finally:
+        platform.close()

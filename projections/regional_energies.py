@@ -1,0 +1,142 @@
+"""Regional energies per 15-minute timeslot (FINESCE ``timeslots``, ``regionalenergies``,
+``regionalaggevseenergies``), computed from the readings of the EVSEs of each region.
+
+Consumes ``EvseRegistered``/``EvseChanged`` (region, metering sensor, max power) and
+``SensorDataRecorded`` of those sensors. ``re_slots`` keeps the latest belief per (sensor,
+event start) in kWh (power readings times the slot's hours; consumption positive), so a
+repeated or late reading replaces its value; ``re_energies`` holds, per (region, timeslot),
+the sum over the region's EVSEs (``actual_energy_kwh``) and what they could draw at full power
+(``max_possible_kwh``), recomputed for every timeslot a batch touched. Timeslot ids are the
+slot's start in Unix seconds (multiples of 900).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from domain import ev
+from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_s, to_epoch_us
+from domain.events import RecordedEvent
+from domain.units import conversion_factor, is_energy_unit, is_power_unit
+
+TIMESLOT_S = 900
+metadata = sa.MetaData()
+re_meters = sa.Table(
+    "re_meters", metadata,
+    sa.Column("asset_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("account_id", sa.Integer, nullable=False),
+    sa.Column("region_id", sa.Integer),
+    sa.Column("sensor_id", sa.Integer, index=True),
+    sa.Column("max_power_kw", sa.Float),
+)
+re_slots = sa.Table(
+    "re_slots", metadata,
+    sa.Column("sensor_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("event_start", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("energy_kwh", sa.Float, nullable=False),
+    sa.Column("belief_time", sa.BigInteger, nullable=False),
+)
+re_energies = sa.Table(
+    "re_energies", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("region_id", sa.Integer, nullable=False),
+    sa.Column("timeslot_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("account_id", sa.Integer, nullable=False, index=True),
+    sa.Column("actual_energy_kwh", sa.Float, nullable=False),
+    sa.Column("max_possible_kwh", sa.Float, nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("updated_us", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("region_id", "timeslot_id"),
+)
+
+
+def _factor(unit: str, resolution_s: int) -> float | None:
+    if is_energy_unit(unit):
+        return conversion_factor(unit, "kWh")
+    if is_power_unit(unit):
+        return conversion_factor(unit, "kW") * resolution_s / 3600
+    return None
+
+
+class RegionalEnergiesProjection:
+    """Per region and 15-minute timeslot: the EVSEs' metered energy and their maximum."""
+
+    name = "regional_energies"
+    event_types = frozenset({"EvseRegistered", "EvseChanged", "SensorDataRecorded"})
+    metadata = metadata
+
+    def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
+        touched: dict[int, set[int]] = {}  # region -> timeslots
+        for recorded in events:
+            event = recorded.decode()
+            if isinstance(event, ev.EvseRegistered):
+                conn.execute(re_meters.delete().where(re_meters.c.asset_id == event.asset_id))
+                conn.execute(re_meters.insert().values(
+                    asset_id=event.asset_id, account_id=event.account_id, region_id=event.region_id,
+                    sensor_id=event.energy_sensor_id, max_power_kw=event.max_power_kw))
+            elif isinstance(event, ev.EvseChanged):
+                changes = {k: v for k, v in event.changes.items() if k in ("region_id", "max_power_kw")}
+                if "energy_sensor_id" in event.changes:
+                    changes["sensor_id"] = event.changes["energy_sensor_id"]
+                if changes:
+                    conn.execute(re_meters.update().where(re_meters.c.asset_id == event.asset_id).values(**changes))
+            else:
+                _readings(conn, event, touched)
+        at_us = to_epoch_us(events[-1].metadata.recorded_at) if events else 0
+        for region_id, slots in touched.items():
+            for slot in sorted(slots):
+                _recompute(conn, region_id, slot, at_us)
+
+
+def _readings(conn: Connection, event: SensorDataRecorded, touched: dict[int, set[int]]) -> None:
+    meters = conn.execute(sa.select(re_meters).where(re_meters.c.sensor_id == event.sensor_id,
+                                                     re_meters.c.region_id.is_not(None))).mappings().all()
+    factor = _factor(event.unit, event.resolution_s)
+    if not meters or factor is None:
+        return
+    start_s, step = to_epoch_s(event.start), event.resolution_s
+    stored = dict(conn.execute(sa.select(re_slots.c.event_start, re_slots.c.belief_time).where(
+        re_slots.c.sensor_id == event.sensor_id, re_slots.c.event_start >= start_s,
+        re_slots.c.event_start < start_s + step * len(event.values))).all())
+    beliefs = belief_times_us(event)
+    inserts, updates, slots = [], [], set()
+    for i, value in enumerate(event.values):
+        slot = start_s + i * step
+        if value is None or stored.get(slot, -1) > beliefs[i]:
+            continue
+        row = {"b_sensor": event.sensor_id, "b_start": slot, "b_energy": value * factor, "b_belief": beliefs[i]}
+        (updates if slot in stored else inserts).append(row)
+        stored[slot] = beliefs[i]
+        slots.add(slot // TIMESLOT_S * TIMESLOT_S)
+    if inserts:
+        conn.execute(_SLOT_INSERT, inserts)
+    if updates:
+        conn.execute(_SLOT_UPDATE, updates)
+    for meter in meters:
+        touched.setdefault(meter["region_id"], set()).update(slots)
+
+
+_SLOT_INSERT = re_slots.insert().values(sensor_id=sa.bindparam("b_sensor"), event_start=sa.bindparam("b_start"),
+                                        energy_kwh=sa.bindparam("b_energy"), belief_time=sa.bindparam("b_belief"))
+_SLOT_UPDATE = re_slots.update().where(
+    re_slots.c.sensor_id == sa.bindparam("b_sensor"), re_slots.c.event_start == sa.bindparam("b_start")
+).values(energy_kwh=sa.bindparam("b_energy"), belief_time=sa.bindparam("b_belief"))
+
+
+def _recompute(conn: Connection, region_id: int, timeslot: int, at_us: int) -> None:
+    meters = conn.execute(sa.select(re_meters).where(re_meters.c.region_id == region_id)).mappings().all()
+    sensors = [m["sensor_id"] for m in meters if m["sensor_id"] is not None]
+    actual = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(re_slots.c.energy_kwh), 0.0)).where(
+        re_slots.c.sensor_id.in_(sensors), re_slots.c.event_start >= timeslot,
+        re_slots.c.event_start < timeslot + TIMESLOT_S)).scalar_one()
+    maximum = sum((m["max_power_kw"] or 0.0) for m in meters) * TIMESLOT_S / 3600
+    key = (re_energies.c.region_id == region_id) & (re_energies.c.timeslot_id == timeslot)
+    values = {"actual_energy_kwh": float(actual), "max_possible_kwh": maximum, "updated_us": at_us}
+    if conn.execute(sa.select(re_energies.c.id).where(key)).first():
+        conn.execute(re_energies.update().where(key).values(**values))
+    else:
+        conn.execute(re_energies.insert().values(region_id=region_id, timeslot_id=timeslot,
+                                                 account_id=meters[0]["account_id"], created_us=at_us, **values))
