@@ -38,6 +38,11 @@ COMMAND_ERROR_STATUS: dict[str, int] = {
     "IDEMPOTENCY_KEY_REUSED": 409,
     "UNKNOWN_COMMAND": 404,
     "COMMAND_NOT_CANCELLABLE": 409,
+    "SESSION_EXISTS": 409,
+    "SESSION_ENDED": 409,
+    "UNKNOWN_SESSION": 404,
+    "EVSE_EXISTS": 409,
+    "INVALID_SENDER": 403,
     "DUPLICATE_EMAIL": 409,
     "CONFLICT": 409,
 }
@@ -45,7 +50,11 @@ COMMAND_ERROR_STATUS: dict[str, int] = {
 
 
 def command_error_status(exc: CommandError) -> int:
-    return COMMAND_ERROR_STATUS.get(exc.code, 422)
+    """The HTTP status of a refused command: by its code; an unknown object named by a command
+    (``UNKNOWN_REGION``, ``UNKNOWN_EV_TYPE``, ...) is 404; anything else 422."""
+    if exc.code in COMMAND_ERROR_STATUS:
+        return COMMAND_ERROR_STATUS[exc.code]
+    return 404 if exc.code.startswith("UNKNOWN_") else 422
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:

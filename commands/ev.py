@@ -20,14 +20,14 @@ from domain.ports.event_store import NO_STREAM, AppendResult
 
 
 def _fail(exc: ev.EvDomainError) -> CommandError:
-    return CommandError(exc.code, str(exc), exc.field, exc.status)
+    return CommandError(exc.code, str(exc), exc.field)
 
 
 def _owned(ctx: CommandContext, stream: str, account_id: int, field: str) -> None:
     """404 unless the entity of ``stream`` exists and belongs to ``account_id``."""
     events, _ = ctx.load(stream)
     if not events or getattr(events[0], "account_id", None) != account_id:
-        raise CommandError("UNKNOWN_" + field.upper(), f"no {stream.replace('-', ' ')} in this account", field, 404)
+        raise CommandError("UNKNOWN_" + field.upper(), f"no {stream.replace('-', ' ')} in this account", field)
 
 
 class RegisterRegion(BaseModel):
@@ -121,7 +121,7 @@ def register_evse(ctx: CommandContext, event: ev.EvseRegistered) -> None:
         _owned(ctx, f"region-{event.region_id}", event.account_id, "region_id")
     stream = f"evse-{event.asset_id}"
     if ctx.store.stream_revision(stream) is not None:
-        raise CommandError("EVSE_EXISTS", f"asset {event.asset_id} is already an EVSE", "asset_id", 409)
+        raise CommandError("EVSE_EXISTS", f"asset {event.asset_id} is already an EVSE", "asset_id")
     ctx.append(stream, [event], NO_STREAM)
 
 

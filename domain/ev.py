@@ -34,9 +34,9 @@ CONNECTION_STATES = ("not_connected", "connected", "charging", "suspended", "gri
 class EvDomainError(ValueError):
     """A command of the EV domain was refused; ``code`` is stable, ``field`` names the input."""
 
-    def __init__(self, code: str, message: str, field: str | None = None, status: int = 422):
+    def __init__(self, code: str, message: str, field: str | None = None):
         super().__init__(message)
-        self.code, self.field, self.status = code, field, status
+        self.code, self.field = code, field
 
 
 class _Aware(DomainEvent):
@@ -236,14 +236,14 @@ def decide_session(state: SessionState | None, event: DomainEvent) -> list[Domai
         if state is not None:
             if state.plugged_in.evse_asset_id == event.evse_asset_id and state.plugged_in.at == event.at:
                 return []
-            raise EvDomainError("SESSION_EXISTS", f"session {event.session_id} already exists", "session_id", 409)
+            raise EvDomainError("SESSION_EXISTS", f"session {event.session_id} already exists", "session_id")
         return [event]
     if state is None:
-        raise EvDomainError("UNKNOWN_SESSION", f"no session {event.session_id}", "session_id", 404)
+        raise EvDomainError("UNKNOWN_SESSION", f"no session {event.session_id}", "session_id")
     if state.ended_at is not None:
         if isinstance(event, EvPluggedOut) and event.at == state.ended_at:
             return []
-        raise EvDomainError("SESSION_ENDED", f"session {event.session_id} has ended", "session_id", 409)
+        raise EvDomainError("SESSION_ENDED", f"session {event.session_id} has ended", "session_id")
     if event.at < state.plugged_in.at:
         raise EvDomainError("BEFORE_PLUG_IN", "the event is before the session's plug-in", "at")
     if isinstance(event, ConnectionStateChanged) and event.state not in CONNECTION_STATES:
@@ -254,11 +254,11 @@ def decide_session(state: SessionState | None, event: DomainEvent) -> list[Domai
 def decide_evse(asset: dict[str, Any] | None, event: EvseRegistered) -> EvseRegistered:
     """An EVSE must be an EVSE asset of the same account (``asset``: the registry row or ``None``)."""
     if asset is None:
-        raise EvDomainError("UNRECOGNIZED_ASSET", f"no asset {event.asset_id}", "asset_id", 404)
+        raise EvDomainError("UNRECOGNIZED_ASSET", f"no asset {event.asset_id}", "asset_id")
     if asset["asset_type"] not in EVSE_ASSET_TYPES:
         raise EvDomainError("NOT_AN_EVSE", f"asset {event.asset_id} is a {asset['asset_type']}", "asset_id")
     if asset["account_id"] != event.account_id:
-        raise EvDomainError("INVALID_SENDER", "the asset belongs to another account", "asset_id", 403)
+        raise EvDomainError("INVALID_SENDER", "the asset belongs to another account", "asset_id")
     return event
 
 

@@ -18,12 +18,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from domain.forecasting.config import (  # noqa: F401 - re-exported: the forecaster's public names
+    COMBINE_MODES,
+    DEFAULT_MODELS,
+    MODEL_FACTORIES,
+    ForecasterConfig,
+    ModelParts,
+)
 from domain.forecasting.ensemble import ENSEMBLE, combine, error_weights
 from domain.forecasting.features import (
     DAY,
     EPOCH,
-    HOUR,
-    WEEK,
     CalendarFeatures,
     HorizonBuckets,
     LagFeatures,
@@ -32,82 +37,11 @@ from domain.forecasting.features import (
     to_slot,
 )
 from domain.forecasting.history import SlotHistory
-from domain.forecasting.lag_model import LagRegression, tree_regressor
-from domain.forecasting.models import ForecastModel, HoltWintersModel, SeasonalNaive
-from domain.forecasting.profile import WeeklyProfile, WeeklyProfileModel
+from domain.forecasting.models import ForecastModel
+from domain.forecasting.profile import WeeklyProfile
 from domain.forecasting.selector import ModelSelector
 
 STATE_VERSION = 2
-DEFAULT_MODELS = ("naive_day", "naive_week", "weekly_profile", "lag_linear", "holt_winters")
-COMBINE_MODES = ("ensemble", "select")
-
-
-@dataclass(frozen=True, slots=True)
-class ForecasterConfig:
-    """Settings of one sensor's forecaster.
-
-    - ``resolution``: the sensor's slot length (must divide a day); readings are slot means.
-    - ``timezone`` (IANA name) and ``country`` (ISO code for public holidays, None: none): the
-      calendar features (hour of day x workday/weekend-or-holiday, similar days).
-    - ``horizon``: how far :meth:`SensorForecaster.observe` forecasts, every ``forecast_every``
-      of data (on the UTC grid of that period).
-    - ``buckets``: horizon-bucket edges, for the lag model's per-bucket models and for selection.
-    - ``selection_window``: matured forecasts the selection looks at, in whole days of targets
-      (14 days by default: with 7, the choice on the ACN data flips on week-to-week noise
-      and serves worse); ``selection_min_count``: matured forecasts a model needs to compete.
-    - ``max_gap``: a longer gap between readings restarts the continuous-series state.
-    - ``models``: names from :data:`MODEL_FACTORIES`, in tie-break order.
-    - ``holt_winters_season`` and ``holt_winters_params`` (alpha, beta, gamma per slot).
-    - ``value_range``: clip every forecast to physical bounds, in the readings' unit, e.g.
-      ``(0.0, None)`` for a consumption-only load.
-    - ``lag_train_every``: thins the lag model's updates (see :class:`LagRegression`); None:
-      slots per hour, so each horizon bucket learns about once per hour of data.
-    - ``combine``: ``"ensemble"`` serves, per horizon bucket, the mean of the models weighted
-      by their recent error (:mod:`~domain.forecasting.ensemble`: ``ensemble_power``,
-      ``ensemble_top``); ``"select"`` serves the single model with the best running 1-WAPE.
-    - ``profile_weeks`` and ``profile_quantile``: the weekly profile (model and lag feature).
-    - ``lag_transform``: the lag model learns ``"sqrt"`` of the values (spiky loads), ``"none"``,
-      or ``"auto"``: the square root when ``value_range`` bounds the values below by 0.
-    """
-
-    resolution: timedelta = timedelta(minutes=15)
-    timezone: str = "UTC"
-    country: str | None = "NL"
-    horizon: timedelta = timedelta(hours=48)
-    forecast_every: timedelta = HOUR
-    buckets: tuple[timedelta, ...] = (HOUR, 6 * HOUR, DAY, 2 * DAY)
-    selection_window: timedelta = 2 * WEEK
-    selection_min_count: int = 1
-    max_gap: timedelta = WEEK
-    models: tuple[str, ...] = DEFAULT_MODELS
-    holt_winters_season: timedelta = WEEK
-    holt_winters_params: tuple[float, float, float] = (0.01, 0.0001, 0.3)
-    value_range: tuple[float | None, float | None] = (None, None)
-    lag_train_every: int | None = None
-    combine: str = "ensemble"
-    ensemble_power: float = 16.0
-    ensemble_top: int = 3
-    profile_weeks: int = 6
-    profile_quantile: float = 0.5
-    lag_transform: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.resolution <= timedelta(0) or DAY % self.resolution:
-            raise ValueError("resolution must divide one day")
-        if self.horizon < self.resolution:
-            raise ValueError("horizon must be at least one slot")
-        if self.forecast_every < self.resolution or self.forecast_every % self.resolution:
-            raise ValueError("forecast_every must be a positive multiple of resolution")
-        if self.holt_winters_season < self.resolution or self.selection_window < DAY:
-            raise ValueError("holt_winters_season must be at least one slot, selection_window a day")
-        low, high = self.value_range
-        if low is not None and high is not None and low > high:
-            raise ValueError("value_range: the minimum must not exceed the maximum")
-        if self.combine not in COMBINE_MODES:
-            raise ValueError(f"combine must be one of {COMBINE_MODES}")
-        unknown = set(self.models) - set(MODEL_FACTORIES)
-        if unknown or not self.models:
-            raise ValueError(f"unknown models {sorted(unknown)}; known: {sorted(MODEL_FACTORIES)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,65 +66,6 @@ class Forecast:
         return [self.now_start + k * self.resolution for k in range(len(self.values))]
 
 
-def _naive_day(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
-    return SeasonalNaive("naive_day", parts.lags.day, parts.lags.day)
-
-
-def _naive_week(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
-    return SeasonalNaive("naive_week", parts.lags.week, parts.lags.day)
-
-
-def _lag_linear(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
-    every = config.lag_train_every or steps_in(HOUR, config.resolution)
-    return LagRegression(
-        "lag_linear", parts.buckets, parts.lags, parts.calendar, train_every=every, profile=parts.profile,
-        transform=_transform(config),
-    )
-
-
-def _transform(config: ForecasterConfig) -> str | None:
-    """``lag_transform`` "auto": the square root for a series bounded below by 0, else none."""
-    if config.lag_transform == "auto":
-        low = config.value_range[0]
-        return "sqrt" if low is not None and low >= 0.0 else None
-    return None if config.lag_transform == "none" else config.lag_transform
-
-
-def _lag_tree(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
-    every = config.lag_train_every or steps_in(HOUR, config.resolution)
-    return LagRegression(
-        "lag_tree", parts.buckets, parts.lags, parts.calendar, make_regressor=tree_regressor, train_every=every,
-        profile=parts.profile, transform=_transform(config),
-    )
-
-
-def _weekly_profile(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
-    return WeeklyProfileModel("weekly_profile", parts.profile, parts.lags.day)
-
-
-def _holt_winters(config: ForecasterConfig, parts: _Parts) -> ForecastModel:
-    season = steps_in(config.holt_winters_season, config.resolution)
-    alpha, beta, gamma = config.holt_winters_params
-    return HoltWintersModel("holt_winters", season, parts.lags.day, alpha, beta, gamma)
-
-
-@dataclass(frozen=True, slots=True)
-class _Parts:
-    buckets: HorizonBuckets
-    lags: LagFeatures
-    calendar: CalendarFeatures
-    profile: WeeklyProfile
-
-
-MODEL_FACTORIES = {
-    "naive_day": _naive_day,
-    "naive_week": _naive_week,
-    "weekly_profile": _weekly_profile,
-    "lag_linear": _lag_linear,
-    "lag_tree": _lag_tree,
-    "holt_winters": _holt_winters,
-}
-"""Model name -> factory: the explicit table of the models a config can name."""
 
 
 class SensorForecaster:
@@ -204,7 +79,7 @@ class SensorForecaster:
         self.calendar = CalendarFeatures(config.timezone, config.country, res)
         lags = LagFeatures(res, max(self.horizon_steps, self.buckets.upper[-1]), self.calendar)
         self.profile = WeeklyProfile(self.calendar, config.profile_weeks, config.profile_quantile)
-        parts = _Parts(self.buckets, lags, self.calendar, self.profile)
+        parts = ModelParts(self.buckets, lags, self.calendar, self.profile)
         self.history = SlotHistory(lags.required_capacity(), lags.day, steps_in(config.max_gap, res))
         self.models: dict[str, ForecastModel] = {name: MODEL_FACTORIES[name](config, parts) for name in config.models}
         self.combined = config.combine == "ensemble"
