@@ -19,6 +19,7 @@ from api.errors import error_response, install_error_handlers
 from api.routers import (
     finesce_chargingstates,
     myems_commands,
+    myems_users,  # issue 14
     public,
     realto_commands,
     v2_0,
@@ -48,6 +49,7 @@ ROUTERS = [
     v3_forecasts.router,
     realto_commands.router,
     myems_commands.router,
+    myems_users.router,  # issue 14: MyEMS conventions and apikeys
     finesce_chargingstates.router,
 ]
 

@@ -7,6 +7,7 @@ their maximum age is ``FLEXLEDGER_TOKEN_MAX_AGE_S``. A token is sent as the raw 
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -80,7 +81,8 @@ class TokenService:
         self.users = TokenUserCache(user_cache_ttl_s)
 
     def issue(self, user_id: int) -> str:
-        return self._serializer.dumps({"user_id": user_id})
+        """A new token; a random nonce makes each one distinct, so signing one out (MyEMS logout) spares the next."""
+        return self._serializer.dumps({"user_id": user_id, "nonce": secrets.token_hex(4)})
 
     def user_id(self, token: str) -> int:
         """The user id in a valid, unexpired token; raises ApiError(401) otherwise."""

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from api.auth import CurrentUser, TokenService
 from api.deps import PlatformDep, get_current_user, get_tokens
 from api.errors import ApiError
+from api.myems_keys import api_key_user, require_session_open
 from commands.context import CommandContext, CommandError
 
 PREFIX = "/myems"
@@ -72,13 +73,18 @@ def get_myems_user(
     tokens: Annotated[TokenService, Depends(get_tokens)],
     user_uuid_header: Annotated[str | None, Header(alias="User-UUID")] = None,
     token: Annotated[str | None, Header(alias="Token")] = None,
+    api_key: Annotated[str | None, Header(alias="API-Key")] = None,
 ) -> CurrentUser:
-    """The user of ``Token`` whose UUID is ``User-UUID`` (401 ``API.INVALID_SESSION`` otherwise)."""
+    """The user of ``Token`` whose UUID is ``User-UUID`` (401 ``API.INVALID_SESSION`` otherwise),
+    or the user an ``API-Key`` acts as."""
+    if api_key and not token:  # issue 14: the apikeys family
+        return api_key_user(platform, api_key)
     if not user_uuid_header or not token:
         raise ApiError(401, "API.NOT_LOGGED_IN", "send the User-UUID and Token headers (PUT /myems/users/login)")
     user = get_current_user(platform, tokens, token)
     if user_uuid(user.id) != user_uuid_header.strip().lower():
         raise ApiError(401, "API.INVALID_SESSION", "User-UUID does not belong to this Token", "User-UUID")
+    require_session_open(platform, token)  # issue 14: signed-out tokens
     return user
 
 

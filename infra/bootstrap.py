@@ -24,6 +24,7 @@ from infra.settings import Settings
 from projections.device_commands import DeviceCommandsProjection
 from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
+from projections.myems_access import MyEmsAccessProjection  # MyEMS energy management (issue 14)
 from projections.myems_commands import MyEmsCommandsProjection
 from projections.readings import ReadingsProjection
 from projections.registry import RegistryProjection
@@ -89,6 +90,7 @@ def build_processors(platform: Platform) -> list[Processor]:
         ForecastProcessor(platform.store, engine),
         ProjectionProcessor(DeviceCommandsProjection(), engine, [CATEGORY_TOPICS["command"]]),
         ProjectionProcessor(MyEmsCommandsProjection(), engine, [TOPIC_REGISTRY]),
+        ProjectionProcessor(MyEmsAccessProjection(), engine, [TOPIC_REGISTRY]),  # issue 14
     ]
 
 

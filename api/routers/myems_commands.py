@@ -32,6 +32,7 @@ from commands.registry import verify_password
 from domain.myems_commands import myems_command_stream
 from projections import myems_commands as q
 from projections import registry_query as rq
+from projections.myems_access import user_by_name as by_name
 
 router = APIRouter(prefix=PREFIX, tags=["MyEMS commands"], route_class=MyEmsRoute)
 PROJECTION = "projection.myems_commands"
@@ -62,7 +63,7 @@ class LoginData(BaseModel):
 def login(body: Envelope, platform: PlatformDep, tokens: Annotated[TokenService, Depends(get_tokens)]) -> dict:
     data = LoginData.model_validate(body.data)
     with platform.read_models.read_engine.connect() as conn:
-        user = rq.user_by_email(conn, data.email or data.name or "")
+        user = rq.user_by_email(conn, data.email) if data.email else by_name(conn, data.name or "")  # issue 14
     if user is None or not verify_password(data.password, user["password_hash"]):
         raise ApiError(400, "API.INVALID_PASSWORD", "wrong e-mail or password", "password")
     return {"id": user["id"], "name": user["username"], "display_name": user["username"], "email": user["email"],
