@@ -19,6 +19,8 @@ from api.errors import error_response, install_error_handlers
 from api.routers import (
     finesce_chargingstates,
     myems_commands,
+    myems_meters,  # issue 14
+    myems_reports,  # issue 14
     myems_users,  # issue 14
     public,
     realto_commands,
@@ -50,6 +52,8 @@ ROUTERS = [
     realto_commands.router,
     myems_commands.router,
     myems_users.router,  # issue 14: MyEMS conventions and apikeys
+    myems_meters.router,  # issue 14
+    myems_reports.router,  # issue 14
     finesce_chargingstates.router,
 ]
 
