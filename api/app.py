@@ -21,6 +21,7 @@ from api.routers import (
     myems_commands,
     myems_meters,  # issue 14
     myems_reports,  # issue 14
+    myems_tariffs,  # issue 14
     myems_users,  # issue 14
     public,
     realto_commands,
@@ -54,6 +55,7 @@ ROUTERS = [
     myems_users.router,  # issue 14: MyEMS conventions and apikeys
     myems_meters.router,  # issue 14
     myems_reports.router,  # issue 14
+    myems_tariffs.router,  # issue 14
     finesce_chargingstates.router,
 ]
 

@@ -53,6 +53,7 @@ from domain.soc_readings import soc_reading_of
 from domain.udi import UdiEventPosted, udi_stream
 from domain.units import is_power_unit_or_false
 from projections.base import ALL_PARTITIONS, checkpoint_metadata, checkpoints, load_checkpoints, save_checkpoint
+from projections.myems_tariffs import with_tariff_prices  # issue 14
 from streams.schedule_inputs import ReadModelResolver, ScheduleRequest, SchedulingInputError, SocTrigger, request_for
 from streams.soc_triggers import SocSensorIndex, reading_sensor_id
 from streams.topics import CATEGORY_TOPICS
@@ -244,8 +245,10 @@ class SchedulerProcessor:
         resolver = ReadModelResolver(conn, request)
         try:
             check_devices(request)
+            flex_context = with_tariff_prices(  # issue 14: a flex-context may name a tariff as its prices
+                conn, request.asset_id, request.flex_context, request.start, request.end, request.resolution)
             problem = problem_from_flex(
-                request.flex_model, request.flex_context, start=request.start, end=request.end,
+                request.flex_model, flex_context, start=request.start, end=request.end,
                 resolution=request.resolution, resolve_sensor=resolver,
             )  # fmt: skip
             result = solve(
