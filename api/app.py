@@ -20,6 +20,8 @@ from api.routers import (
     finesce_chargingstates,
     myems_commands,
     myems_meters,  # issue 14
+    myems_microgrid_devices,  # issue 14
+    myems_microgrids,  # issue 14
     myems_reports,  # issue 14
     myems_tariffs,  # issue 14
     myems_users,  # issue 14
@@ -56,6 +58,8 @@ ROUTERS = [
     myems_meters.router,  # issue 14
     myems_reports.router,  # issue 14
     myems_tariffs.router,  # issue 14
+    myems_microgrids.router,  # issue 14
+    myems_microgrid_devices.router,  # issue 14
     finesce_chargingstates.router,
 ]
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from scheduling_support import ALICE, BOB, PASSWORD, SchedulingHarness
+from myems_support import NIGHT_AND_DAY, login
+from scheduling_support import BOB, SchedulingHarness
 
 
 def _tou(start: str, end: str, peak_type: str, price: float) -> dict:
@@ -31,13 +32,7 @@ SEED_BLOCK = {"name": "阶梯电价", "energy_category_id": 1, "tariff_type": "b
                   {"start_amount": "30000", "end_amount": "100000", "price": "0.789"}]}
 TARIFF_TYPES = {"id": int, "name": str, "uuid": str, "energy_category": dict, "tariff_type": str,
                 "unit_of_price": str, "valid_from": float, "valid_through": float}
-NIGHT_AND_DAY = {"name": "night and day", "energy_category_id": 1, "tariff_type": "timeofuse",
-                 "unit_of_price": "EUR/MWh", "valid_from": "2015-06-01T00:00:00",
-                 "valid_through": "2015-06-06T00:00:00",
-                 "timeofuse": [  # the harness' price sensor: 30 from 22:00 to 06:00 UTC, 80 otherwise
-                     _tou("00:00:00", "05:59:59", "offpeak", 30),
-                     _tou("06:00:00", "21:59:59", "onpeak", 80),
-                     _tou("22:00:00", "23:59:59", "offpeak", 30)]}
+
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +42,6 @@ def harness(tmp_path_factory):
         yield h
     finally:
         h.close()
-
-
-def login(h: SchedulingHarness, email: str = ALICE) -> dict:
-    body = h.client.put("/myems/users/login", json={"data": {"email": email, "password": PASSWORD}}).json()
-    return {"User-UUID": body["uuid"], "Token": body["token"]}
 
 
 def _create(h: SchedulingHarness, headers: dict, body: dict) -> int:

@@ -1,0 +1,138 @@
+"""MyEMS microgrids under /myems (issue 14): the seed's microgrid and device bodies, MyEMS' fields,
+devices listed per microgrid, update/export/import/clone/delete, isolation; and a microgrid with a
+battery, PV and an EV charger and a time-of-use tariff, built only through the MyEMS API, is
+scheduled by the platform (trigger and schedule through FlexMeasures' API)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from myems_support import NIGHT_AND_DAY, login
+from scheduling_support import ALICE, BOB, SchedulingHarness
+
+SEED_MICROGRID = {"name": "Beijing Office", "address": "Wangfujing Street, Dongcheng District, Beijing",
+                  "postal_code": "100000", "latitude": 39.909429, "longitude": 116.416993, "capacity": 600.000,
+                  "architecture_type_id": 1, "owner_type_id": 1, "contact_id": 1, "cost_center_id": 1,
+                  "svg": "<svg></svg>", "description": "Classic"}
+MICROGRID_TYPES = {"id": int, "name": str, "uuid": str, "address": str, "postal_code": str, "latitude": float,
+                   "longitude": float, "capacity": float, "architecture_type": dict, "owner_type": dict,
+                   "is_input_counted": bool, "is_output_counted": bool, "contact": dict, "cost_center": dict,
+                   "svg": str, "description": str, "qrcode": str}
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    h = SchedulingHarness(tmp_path_factory.mktemp("myems-microgrids"))
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def _alice_id(h: SchedulingHarness) -> int:
+    return h.client.put("/myems/users/login", json={"data": {"email": ALICE, "password": "correct horse battery"}}
+                        ).json()["id"]
+
+
+def _microgrid(h: SchedulingHarness, **overrides) -> dict:
+    return {**SEED_MICROGRID, "contact_id": _alice_id(h), "cost_center_id": h.world.accounts["Alpha"], **overrides}
+
+
+def _post(h: SchedulingHarness, path: str, body: dict, headers: dict) -> int:
+    response = h.client.post(path, json={"data": body}, headers=headers)
+    assert response.status_code == 201, response.text
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def test_microgrid_and_devices_field_by_field(harness):
+    headers = login(harness)
+    microgrid_id = _post(harness, "/myems/microgrids", _microgrid(harness), headers)
+    item = harness.client.get(f"/myems/microgrids/{microgrid_id}", headers=headers).json()
+    assert list(item) == list(MICROGRID_TYPES)
+    assert {k: type(v) for k, v in item.items()} == MICROGRID_TYPES
+    assert item["qrcode"] == "microgrid:" + item["uuid"] and item["contact"]["id"] == _alice_id(harness)
+    battery = _post(harness, "/myems/microgridbatteries", {"name": "Battery", "microgrid_id": microgrid_id,
+                                                          "battery_state_point_id": 1, "soc_point_id": 2,
+                                                          "power_point_id": 3, "capacity": 30}, headers)
+    got = harness.client.get(f"/myems/microgridbatteries/{battery}", headers=headers).json()
+    assert set(got) == {"id", "name", "uuid", "microgrid", "battery_state_point", "soc_point", "power_point",
+                        "charge_meter", "discharge_meter", "capacity"}
+    assert got["microgrid"]["id"] == microgrid_id and got["capacity"] == 30 and got["soc_point"] == {"id": 2}
+    assert got["power_point"]["name"] == "power"  # the device's platform sensor
+    pv = _post(harness, "/myems/microgridphotovoltaics", {"name": "Photovoltaic", "microgrid_id": microgrid_id,
+                                                         "power_point_id": 1, "capacity": 30}, headers)
+    assert [d["id"] for d in harness.client.get(f"/myems/microgrids/{microgrid_id}/batteries",
+                                                headers=headers).json()] == [battery]
+    assert [d["id"] for d in harness.client.get(f"/myems/microgrids/{microgrid_id}/photovoltaics",
+                                                headers=headers).json()] == [pv]
+    assert harness.client.get(f"/myems/microgrids/{microgrid_id}/grids", headers=headers).json() == []
+    put = harness.client.put(f"/myems/microgridbatteries/{battery}", headers=headers,
+                             json={"data": {"name": "Battery", "microgrid_id": microgrid_id, "capacity": 50}})
+    assert put.status_code == 200
+    assert harness.client.get(f"/myems/microgridbatteries/{battery}", headers=headers).json()["capacity"] == 50
+    blocked = harness.client.delete(f"/myems/microgrids/{microgrid_id}", headers=headers)
+    assert blocked.status_code == 400 and blocked.json()["description"] == "API.THERE_IS_RELATION_WITH_DEVICES"
+    for path in (f"/myems/microgridbatteries/{battery}", f"/myems/microgridphotovoltaics/{pv}"):
+        assert harness.client.delete(path, headers=headers).status_code == 204
+    clone = harness.client.post(f"/myems/microgrids/{microgrid_id}/clone", headers=headers)
+    assert clone.status_code == 201
+    assert harness.client.get(clone.headers["Location"], headers=headers).json()["name"] == "Beijing Office (Copy)"
+    renamed = harness.client.put(f"/myems/microgrids/{microgrid_id}", headers=headers,
+                                 json={"data": _microgrid(harness, name="Beijing Office 2")})
+    assert renamed.status_code == 200
+    assert harness.client.get(f"/myems/microgrids/{microgrid_id}/export", headers=headers).json()["name"] == \
+        "Beijing Office 2"
+    assert harness.client.delete(f"/myems/microgrids/{microgrid_id}", headers=headers).status_code == 204
+    gone = harness.client.get(f"/myems/microgrids/{microgrid_id}", headers=headers)
+    assert gone.status_code == 404 and gone.json()["description"] == "API.MICROGRID_NOT_FOUND"
+
+
+def test_isolation_and_bad_input(harness):
+    headers = login(harness)
+    microgrid_id = _post(harness, "/myems/microgrids", _microgrid(harness, name="private"), headers)
+    bob = login(harness, BOB)
+    assert microgrid_id not in [m["id"] for m in harness.client.get("/myems/microgrids", headers=bob).json()]
+    assert harness.client.get(f"/myems/microgrids/{microgrid_id}", headers=bob).status_code == 403
+    foreign = harness.client.post("/myems/microgridloads", headers=bob,
+                                  json={"data": {"name": "Load", "microgrid_id": microgrid_id, "capacity": 3}})
+    assert foreign.status_code == 403
+    for overrides, description in (({"capacity": 0}, "API.INVALID_CAPACITY_VALUE"),
+                                   ({"architecture_type_id": 9}, "API.MICROGRID_ARCHITECTURE_TYPE_NOT_FOUND"),
+                                   ({"cost_center_id": harness.world.accounts["Beta"]}, "API.COST_CENTER_NOT_FOUND"),
+                                   ({"name": "private"}, "API.MICROGRID_NAME_IS_ALREADY_IN_USE")):
+        response = harness.client.post("/myems/microgrids", headers=headers,
+                                       json={"data": _microgrid(harness, **overrides)})
+        assert response.json()["description"] == description, response.text
+
+
+def test_microgrid_built_through_myems_is_scheduled_by_the_platform(harness):
+    headers = login(harness)
+    tariff = _post(harness, "/myems/tariffs", {**NIGHT_AND_DAY, "name": "microgrid tariff"}, headers)
+    microgrid_id = _post(harness, "/myems/microgrids", _microgrid(harness, name="Delft", capacity=25,
+                                                                  tariff_id=tariff), headers)
+    battery = _post(harness, "/myems/microgridbatteries", {"name": "B", "microgrid_id": microgrid_id,
+                                                          "capacity": 40}, headers)
+    charger = _post(harness, "/myems/microgridevchargers", {"name": "C", "microgrid_id": microgrid_id,
+                                                           "capacity": 11}, headers)
+    _post(harness, "/myems/microgridphotovoltaics", {"name": "PV", "microgrid_id": microgrid_id, "capacity": 10},
+          headers)
+    sensors = {d: harness.client.get(f"/myems/microgrid{d}/{i}", headers=headers).json()["power_point"]["id"]
+               for d, i in (("batteries", battery), ("evchargers", charger))}
+    start = datetime(2015, 6, 2, 18, tzinfo=UTC)
+    response = harness.client.post(f"/api/v3_0/assets/{microgrid_id}/schedules/trigger", headers=harness.headers(),
+                                   json={"start": start.isoformat(), "duration": "PT12H", "flex-model": [
+                                       {"sensor": sensors["batteries"], "soc-at-start": "20 kWh"},
+                                       {"sensor": sensors["evchargers"], "soc-at-start": "5 kWh", "soc-max": "60 kWh",
+                                        "soc-targets": [{"datetime": (start + timedelta(hours=10)).isoformat(),
+                                                         "value": "40 kWh"}]}]})
+    assert response.status_code == 200, response.text
+    harness.settle()
+    schedule_id = response.json()["schedule"]
+    charging = harness.client.get(f"/api/v3_0/sensors/{sensors['evchargers']}/schedules/{schedule_id}",
+                                  params={"duration": "PT12H"}, headers=harness.headers()).json()["values"]
+    battery_plan = harness.client.get(f"/api/v3_0/sensors/{sensors['batteries']}/schedules/{schedule_id}",
+                                      params={"duration": "PT12H"}, headers=harness.headers()).json()["values"]
+    assert 5 + sum(charging) * 0.25 >= 40 - 1e-6 and max(charging) <= 11 + 1e-6  # the charger's capacity
+    assert all(abs(b + c) <= 25 + 1e-6 for b, c in zip(battery_plan, charging, strict=True))  # microgrid capacity
+    assert sum(charging[:16]) <= 1e-6  # nothing charged during the tariff's 80 EUR/MWh hours (18-22 UTC)
