@@ -19,6 +19,7 @@ from api.errors import error_response, install_error_handlers
 from api.routers import (
     finesce_chargingstates,
     myems_commands,
+    myems_costcenters,  # issue 14
     myems_meters,  # issue 14
     myems_microgrid_devices,  # issue 14
     myems_microgrids,  # issue 14
@@ -60,6 +61,7 @@ ROUTERS = [
     myems_tariffs.router,  # issue 14
     myems_microgrids.router,  # issue 14
     myems_microgrid_devices.router,  # issue 14
+    myems_costcenters.router,  # issue 14
     finesce_chargingstates.router,
 ]
 

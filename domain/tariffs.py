@@ -181,3 +181,17 @@ def expand_tariff_references(flex_context: Mapping[str, Any], lookup: TariffLook
             raise FlexModelError(path, UNRESOLVED_SENSOR, f"tariff {tariff_id} not found")
         expanded[name] = expand(definition, start, end, resolution, path)
     return expanded
+
+
+def energy_by_peak_type(values_kwh: list[tuple[datetime, float]],
+                        definitions: list[TariffDefinition]) -> dict[str, float]:
+    """kWh per peak type (toppeak, onpeak, midpeak, offpeak) under the first time-of-use tariff
+    valid at each reading's start; readings no tariff covers count nowhere."""
+    totals = dict.fromkeys(PEAK_TYPES, 0.0)
+    tous = [d for d in definitions if d.tariff_type == "timeofuse"]
+    for moment, kwh in values_kwh:
+        for definition in tous:
+            if price_at(definition, moment) is not None:
+                totals[peak_type_at(definition, moment) or "offpeak"] += kwh
+                break
+    return {name: round(value, 6) for name, value in totals.items()}

@@ -4,13 +4,14 @@
   &baseperiodstartdatetime=&baseperiodenddatetime=&reportingperiodstartdatetime=&reportingperiodenddatetime=``
   (local times ``YYYY-MM-DDTHH:MM:SS`` in the meter's time zone) -> MyEMS' ``meter``, ``base_period``,
   ``reporting_period`` and ``parameters``: energy (kWh) per period from the latest belief of each
-  reading; ``toppeak``..``offpeak`` are 0 until a time-of-use tariff applies. No Excel export
+  reading; ``toppeak``..``offpeak``: kWh in each peak type of the account's time-of-use tariffs
+  (the first valid at each reading; 0 without one). No Excel export
   (``excel_bytes_base64`` is ``null``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
@@ -20,6 +21,8 @@ from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser
 from api.routers.myems_meter_fields import meter_uuid, visible_meter
 from domain import myems_meters as mm
+from domain import tariffs as tf
+from projections import myems_tariffs as tq
 from projections import readings_query as rdq
 from projections import registry_query as rq
 
@@ -49,20 +52,29 @@ def _period(start: datetime | None, end: datetime | None, name: str) -> tuple[da
     return start, end
 
 
-def _series(conn: ReadConn, sensor: dict, period: tuple[datetime, datetime] | None, period_type: str,
-            tz: ZoneInfo) -> dict:
-    labels: list[str] = []
-    values: list[float] = []
-    if period is not None:
-        factor = mm.kwh_factor(sensor["unit"], sensor["event_resolution_s"])
-        raw = rdq.latest_values(conn, sensor["id"], int(period[0].timestamp()), int(period[1].timestamp()))
-        for label, kwh in mm.energy_by_period(((s, v * factor) for s, v in sorted(raw.items())), period_type, tz):
-            labels.append(label)
-            values.append(kwh)
+def _readings_kwh(conn: ReadConn, sensor: dict, period: tuple[datetime, datetime] | None) -> list[tuple[int, float]]:
+    """(event start epoch s, kWh) of the meter's latest beliefs in the period."""
+    if period is None:
+        return []
+    factor = mm.kwh_factor(sensor["unit"], sensor["event_resolution_s"])
+    raw = rdq.latest_values(conn, sensor["id"], int(period[0].timestamp()), int(period[1].timestamp()))
+    return [(start_s, value * factor) for start_s, value in sorted(raw.items())]
+
+
+def _series(readings: list[tuple[int, float]], period_type: str, tz: ZoneInfo) -> dict:
+    by_period = mm.energy_by_period(readings, period_type, tz)
+    values = [kwh for _, kwh in by_period]
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
     total = round(sum(values), 6)
     return {"total_in_category": total, "total_in_kgce": round(total * category["kgce"], 6),
-            "total_in_kgco2e": round(total * category["kgco2e"], 6), "timestamps": labels, "values": values}
+            "total_in_kgco2e": round(total * category["kgco2e"], 6), "timestamps": [label for label, _ in by_period],
+            "values": values}
+
+
+def _peaks(conn: ReadConn, sensor: dict, readings: list[tuple[int, float]]) -> dict[str, float]:
+    """kWh per peak type under the account's (the cost center's) time-of-use tariffs."""
+    definitions = [tf.TariffDefinition.model_validate(t["definition"]) for t in tq.tariffs(conn, sensor["account_id"])]
+    return tf.energy_by_peak_type([(datetime.fromtimestamp(s, UTC), kwh) for s, kwh in readings], definitions)
 
 
 def _meter(conn: ReadConn, user: MyEmsUser, meterid: str | None, meteruuid: str | None) -> dict:
@@ -94,8 +106,9 @@ def meter_energy(user: MyEmsUser, conn: ReadConn, periodtype: str | None = None,
     reporting = _period(_local(reportingperiodstartdatetime, tz, "REPORTING_PERIOD_START_DATETIME", True),
                         _local(reportingperiodenddatetime, tz, "REPORTING_PERIOD_END_DATETIME", True), "REPORTING")
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
-    base_series = _series(conn, sensor, base, periodtype, tz)
-    reporting_series = _series(conn, sensor, reporting, periodtype, tz)
+    base_series = _series(_readings_kwh(conn, sensor, base), periodtype, tz)
+    reporting_readings = _readings_kwh(conn, sensor, reporting)
+    reporting_series = _series(reporting_readings, periodtype, tz)
     base_total = base_series["total_in_category"]
     increment = (reporting_series["total_in_category"] - base_total) / base_total if base_total > 0 else None
     return {
@@ -103,8 +116,8 @@ def meter_energy(user: MyEmsUser, conn: ReadConn, periodtype: str | None = None,
                   "energy_category_name": category["name"], "unit_of_measure": category["unit_of_measure"],
                   "kgce": category["kgce"], "kgco2e": category["kgco2e"]},
         "base_period": base_series,
-        "reporting_period": {"increment_rate": increment, **reporting_series, "toppeak": 0.0, "onpeak": 0.0,
-                             "midpeak": 0.0, "offpeak": 0.0},
+        "reporting_period": {"increment_rate": increment, **reporting_series,
+                             **_peaks(conn, sensor, reporting_readings)},
         "parameters": {"names": [], "timestamps": [], "values": []},
         **({} if (quickmode or "").strip().lower() in ("true", "t", "on", "yes", "y")
            else {"excel_bytes_base64": None}),

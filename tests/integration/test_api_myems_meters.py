@@ -125,6 +125,12 @@ def test_meter_energy_report_over_a_month_of_real_readings(api, shared_data):
     meter_id = _create(api, headers, name="Household 4 grid import", event_resolution_s=3600)
     hourly = _opsd_hourly_import_kwh(shared_data, "2016-03-01T00:00:00Z", "2016-04-01T00:00:00Z")
     assert len(hourly) == 31 * 24
+    tariff = api.client.post("/myems/tariffs", headers=headers, json={"data": {
+        "name": "household", "energy_category_id": 1, "tariff_type": "timeofuse", "unit_of_price": "EUR/kWh",
+        "valid_from": "2016-01-01T00:00:00", "valid_through": "2017-01-01T00:00:00", "timeofuse": [
+            {"start_time_of_day": "00:00:00", "end_time_of_day": "06:59:59", "peak_type": "offpeak", "price": 0.2},
+            {"start_time_of_day": "07:00:00", "end_time_of_day": "23:59:59", "peak_type": "onpeak", "price": 0.3}]}})
+    assert tariff.status_code == 201, tariff.text
     posted = api.client.post(f"/api/v3_0/sensors/{meter_id}/data", headers=api.auth(ALICE), json={
         "values": [v for _, v in hourly], "start": "2016-03-01T00:00:00+00:00", "duration": "P31D", "unit": "kWh"})
     assert posted.status_code == 200, posted.text
@@ -146,6 +152,9 @@ def test_meter_energy_report_over_a_month_of_real_readings(api, shared_data):
     assert reporting["values"] == pytest.approx([expected[day] for day in sorted(expected)], abs=1e-6)
     assert reporting["total_in_category"] == pytest.approx(sum(expected.values()), abs=1e-6)
     assert report["base_period"]["values"] == [] and reporting["increment_rate"] is None
+    assert reporting["offpeak"] == pytest.approx(sum(kwh for start, kwh in hourly if start.hour < 7), abs=1e-6)
+    assert reporting["onpeak"] == pytest.approx(sum(kwh for start, kwh in hourly if start.hour >= 7), abs=1e-6)
+    assert reporting["toppeak"] == reporting["midpeak"] == 0
     monthly = api.client.get("/myems/reports/meterenergy", headers=headers, params={
         "meterid": meter_id, "periodtype": "monthly", "reportingperiodstartdatetime": "2016-03-01T00:00:00",
         "reportingperiodenddatetime": "2016-04-01T00:00:00", "quickmode": "true"}).json()

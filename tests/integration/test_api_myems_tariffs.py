@@ -149,3 +149,18 @@ def test_tariff_references_are_checked_at_trigger(harness):
         assert response.status_code == 422, response.text
         assert response.json()["field"] == "flex-context.consumption-price", response.text
         assert response.json()["status"] == code
+
+
+def test_cost_centers_are_accounts_with_their_tariffs(harness):
+    headers = login(harness)
+    alpha = harness.world.accounts["Alpha"]
+    tariff_id = _create(harness, headers, {**NIGHT_AND_DAY, "name": "cost center tariff"})
+    listed = harness.client.get("/myems/costcenters", headers=headers).json()
+    assert [c["id"] for c in listed] == [alpha] and set(listed[0]) == {"id", "name", "uuid", "external_id"}
+    assert harness.client.get(f"/myems/costcenters/{alpha}", headers=headers).json()["name"] == "Alpha"
+    tariffs = harness.client.get(f"/myems/costcenters/{alpha}/tariffs", headers=headers).json()
+    assert tariff_id in [t["id"] for t in tariffs] and all(set(t) == {"id", "name", "uuid"} for t in tariffs)
+    other = harness.client.get(f"/myems/costcenters/{harness.world.accounts['Beta']}", headers=headers)
+    assert other.status_code == 403
+    assert harness.client.get("/myems/costcenters/999", headers=headers).json()["description"] == \
+        "API.COST_CENTER_NOT_FOUND"
