@@ -26,6 +26,7 @@ from api.routers import (
     myems_reports,  # issue 14
     myems_tariffs,  # issue 14
     myems_users,  # issue 14
+    myems_virtual_meters,  # issue 14
     public,
     realto_commands,
     v2_0,
@@ -62,6 +63,7 @@ ROUTERS = [
     myems_microgrids.router,  # issue 14
     myems_microgrid_devices.router,  # issue 14
     myems_costcenters.router,  # issue 14
+    myems_virtual_meters.router,  # issue 14
     finesce_chargingstates.router,
 ]
 

@@ -27,6 +27,7 @@ from projections.jobs import JobsProjection
 from projections.myems_access import MyEmsAccessProjection  # MyEMS energy management (issue 14)
 from projections.myems_commands import MyEmsCommandsProjection
 from projections.myems_tariffs import MyEmsTariffsProjection  # issue 14
+from projections.myems_virtual_meters import MyEmsVirtualMetersProjection  # issue 14
 from projections.readings import ReadingsProjection
 from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
@@ -93,6 +94,7 @@ def build_processors(platform: Platform) -> list[Processor]:
         ProjectionProcessor(MyEmsCommandsProjection(), engine, [TOPIC_REGISTRY]),
         ProjectionProcessor(MyEmsAccessProjection(), engine, [TOPIC_REGISTRY]),  # issue 14
         ProjectionProcessor(MyEmsTariffsProjection(), engine, [TOPIC_REGISTRY]),  # issue 14
+        ProjectionProcessor(MyEmsVirtualMetersProjection(), engine, [TOPIC_REGISTRY, TOPIC_READINGS]),  # issue 14
     ]
 
 

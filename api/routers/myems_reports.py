@@ -20,9 +20,11 @@ from api.deps import ReadConn
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser
 from api.routers.myems_meter_fields import meter_uuid, visible_meter
+from api.routers.myems_virtual_meters import visible_virtual_meter
 from domain import myems_meters as mm
 from domain import tariffs as tf
 from projections import myems_tariffs as tq
+from projections import myems_virtual_meters as vq
 from projections import readings_query as rdq
 from projections import registry_query as rq
 
@@ -123,3 +125,39 @@ def meter_energy(user: MyEmsUser, conn: ReadConn, periodtype: str | None = None,
            else {"excel_bytes_base64": None}),
     }
 
+
+
+@router.get("/reports/virtualmeterenergy")
+def virtual_meter_energy(user: MyEmsUser, conn: ReadConn, periodtype: str | None = None,
+                         virtualmeterid: int | None = None, baseperiodstartdatetime: str | None = None,
+                         baseperiodenddatetime: str | None = None, reportingperiodstartdatetime: str | None = None,
+                         reportingperiodenddatetime: str | None = None) -> dict:
+    """MyEMS' virtual meter energy report (local times in UTC): the projection's values per period."""
+    if periodtype not in mm.PERIOD_TYPES:
+        raise ApiError(400, "API.INVALID_PERIOD_TYPE", f"periodtype is one of {', '.join(mm.PERIOD_TYPES)}",
+                       "periodtype")
+    if virtualmeterid is None:
+        raise ApiError(400, "API.INVALID_VIRTUAL_METER_ID", "virtualmeterid is required", "virtualmeterid")
+    row = visible_virtual_meter(conn, user, virtualmeterid)
+    tz = ZoneInfo("UTC")
+    base = _period(_local(baseperiodstartdatetime, tz, "BASE_PERIOD_START_DATETIME", False),
+                   _local(baseperiodenddatetime, tz, "BASE_PERIOD_END_DATETIME", False), "BASE")
+    reporting = _period(_local(reportingperiodstartdatetime, tz, "REPORTING_PERIOD_START_DATETIME", True),
+                        _local(reportingperiodenddatetime, tz, "REPORTING_PERIOD_END_DATETIME", True), "REPORTING")
+
+    def values(period: tuple[datetime, datetime] | None) -> list[tuple[int, float]]:
+        if period is None:
+            return []
+        return vq.values_kwh(conn, row["id"], int(period[0].timestamp()), int(period[1].timestamp()))
+
+    category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
+    base_series, reporting_series = _series(values(base), periodtype, tz), _series(values(reporting), periodtype, tz)
+    base_total = base_series["total_in_category"]
+    return {
+        "virtual_meter": {"cost_center_id": row["account_id"], "energy_category_id": mm.ELECTRICITY,
+                          "energy_category_name": category["name"], "unit_of_measure": category["unit_of_measure"],
+                          "kgce": category["kgce"], "kgco2e": category["kgco2e"]},
+        "base_period": base_series,
+        "reporting_period": {"increment_rate": (reporting_series["total_in_category"] - base_total) / base_total
+                             if base_total > 0 else None, **reporting_series},
+    }
