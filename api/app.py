@@ -22,6 +22,7 @@ from api.routers import (
     myems_costcenters,  # issue 14
     myems_meters,  # issue 14
     myems_microgrid_devices,  # issue 14
+    myems_microgrid_reports,  # issue 14
     myems_microgrids,  # issue 14
     myems_reports,  # issue 14
     myems_tariffs,  # issue 14
@@ -64,6 +65,7 @@ ROUTERS = [
     myems_microgrid_devices.router,  # issue 14
     myems_costcenters.router,  # issue 14
     myems_virtual_meters.router,  # issue 14
+    myems_microgrid_reports.router,  # issue 14
     finesce_chargingstates.router,
 ]
 

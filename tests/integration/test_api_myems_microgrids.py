@@ -136,3 +136,65 @@ def test_microgrid_built_through_myems_is_scheduled_by_the_platform(harness):
     assert 5 + sum(charging) * 0.25 >= 40 - 1e-6 and max(charging) <= 11 + 1e-6  # the charger's capacity
     assert all(abs(b + c) <= 25 + 1e-6 for b, c in zip(battery_plan, charging, strict=True))  # microgrid capacity
     assert sum(charging[:16]) <= 1e-6  # nothing charged during the tariff's 80 EUR/MWh hours (18-22 UTC)
+
+
+def _opsd_net_import_kw(folder) -> list[tuple[datetime, float]]:
+    """Hourly net grid import (kW, export negative) of OPSD household 4 in March 2016: differences of
+    the cumulative import and export meters, used as a battery's charge (+) and discharge (-)."""
+    import csv
+
+    rows = []
+    with open(folder / "opsd" / "household_res4_60min.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if "2016-03-01T00:00:00Z" <= row["utc_timestamp"] <= "2016-04-01T00:00:00Z":
+                rows.append((datetime.fromisoformat(row["utc_timestamp"].replace("Z", "+00:00")),
+                             float(row["DE_KN_residential4_grid_import"]),
+                             float(row["DE_KN_residential4_grid_export"])))
+    return [(t0, round((i1 - i0) - (e1 - e0), 3)) for (t0, i0, e0), (_, i1, e1) in zip(rows, rows[1:], strict=False)]
+
+
+@pytest.mark.shared_data
+def test_microgrids_billing_over_a_month_of_real_readings_to_the_cent(harness, shared_data):
+    headers = login(harness)
+    tariff_body = {**NIGHT_AND_DAY, "name": "billing tariff", "unit_of_price": "EUR/kWh",
+                   "valid_from": "2016-01-01T00:00:00", "valid_through": "2017-01-01T00:00:00",
+                   "timeofuse": [{**p, "price": p["price"] / 100 + 0.0123} for p in NIGHT_AND_DAY["timeofuse"]]}
+    tariff = _post(harness, "/myems/tariffs", tariff_body, headers)
+    microgrid_id = _post(harness, "/myems/microgrids", _microgrid(harness, name="Household", capacity=20,
+                                                                  tariff_id=tariff), headers)
+    battery = _post(harness, "/myems/microgridbatteries", {"name": "HB", "microgrid_id": microgrid_id,
+                                                          "capacity": 10}, headers)
+    sensor = harness.client.get(f"/myems/microgridbatteries/{battery}", headers=headers).json()["power_point"]["id"]
+    hourly = _opsd_net_import_kw(shared_data)
+    assert len(hourly) == 31 * 24 and any(kw < 0 for _, kw in hourly) and any(kw > 0 for _, kw in hourly)
+    posted = harness.client.post(f"/api/v3_0/sensors/{sensor}/data", headers=harness.headers(), json={
+        "values": [kw for _, kw in hourly for _ in range(4)], "start": "2016-03-01T00:00:00+00:00",
+        "duration": "P31D", "unit": "kW"})
+    assert posted.status_code == 200, posted.text
+    expected: dict[str, dict[str, float]] = {"charge": {}, "discharge": {}}
+    for start, kw in hourly:  # independent: four quarter hours at the tariff's price of the hour
+        price = 30 / 100 + 0.0123 if start.hour >= 22 or start.hour < 6 else 80 / 100 + 0.0123
+        kind, day = ("charge" if kw > 0 else "discharge"), start.strftime("%Y-%m-%d")
+        for _ in range(4):
+            expected[kind][day] = expected[kind].get(day, 0.0) + abs(kw) * 0.25 * price
+    user_uuid = harness.client.put("/myems/users/login", json={"data": {
+        "email": ALICE, "password": "correct horse battery"}}).json()["uuid"]
+    response = harness.client.get("/myems/reports/microgridsbilling", headers=headers, params={
+        "useruuid": user_uuid, "now": "2016-03-31T23:59:59+00:00"})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    index = report["microgrid_names"].index("Household")
+    assert set(report["reporting"]) == {f"{k}_{w}" for k in ("charge", "discharge")
+                                        for w in ("7_days", "this_month", "this_year")}
+    for kind in ("charge", "discharge"):
+        month = report["reporting"][f"{kind}_this_month"]
+        days = sorted(expected[kind])
+        assert month["timestamps_array"][index] == days
+        assert month["values_array"][index] == [round(expected[kind][d], 2) for d in days]
+        assert report["reporting"][f"{kind}_this_year"]["values_array"][index] == \
+            [pytest.approx(round(sum(expected[kind].values()), 2), abs=0.01)]  # to the cent
+        week = report["reporting"][f"{kind}_7_days"]["timestamps_array"][index]
+        assert week == [d for d in days if d >= "2016-03-25"]
+    other = harness.client.get("/myems/reports/microgridsbilling", headers=login(harness, BOB),
+                               params={"useruuid": user_uuid})
+    assert other.status_code == 403
