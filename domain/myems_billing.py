@@ -26,20 +26,22 @@ def price_per_kwh_factor(unit_of_price: str) -> float:
         return 1.0
 
 
-def billing_by_period(power_kw: Iterable[tuple[int, float]], resolution_s: int, tariff: TariffDefinition,
+def billing_by_period(power_kw: Iterable[tuple[int, float]], resolution_s: int, tariff: TariffDefinition | None,
                       period_type: str, tz: ZoneInfo) -> dict[str, dict[str, float]]:
-    """{"charge": {label: money}, "discharge": {label: money}} from (start epoch s, kW) pairs."""
-    factor = price_per_kwh_factor(tariff.unit_of_price)
+    """{"charge": {label: money}, "discharge": {label: money}} from (start epoch s, kW) pairs; without a
+    tariff, the energy (kWh, to the Wh) instead of money (MyEMS ``microgridsenergy``)."""
+    factor = price_per_kwh_factor(tariff.unit_of_price) if tariff else 1.0
+    digits = 2 if tariff else 3
     charge: dict[str, float] = {}
     discharge: dict[str, float] = {}
     for start_s, kw in power_kw:
         moment = datetime.fromtimestamp(start_s, UTC)
-        price = price_at(tariff, moment)
+        price = price_at(tariff, moment) if tariff else 1.0
         if price is None or kw == 0:
             continue
         label = period_label(period_start(moment, period_type, tz), period_type)
         money = abs(kw) * resolution_s / 3600.0 * price * factor
         target = charge if kw > 0 else discharge
         target[label] = target.get(label, 0.0) + money
-    return {"charge": {k: round(v, 2) for k, v in charge.items()},
-            "discharge": {k: round(v, 2) for k, v in discharge.items()}}
+    return {"charge": {k: round(v, digits) for k, v in charge.items()},
+            "discharge": {k: round(v, digits) for k, v in discharge.items()}}

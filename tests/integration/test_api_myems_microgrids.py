@@ -195,6 +195,13 @@ def test_microgrids_billing_over_a_month_of_real_readings_to_the_cent(harness, s
             [pytest.approx(round(sum(expected[kind].values()), 2), abs=0.01)]  # to the cent
         week = report["reporting"][f"{kind}_7_days"]["timestamps_array"][index]
         assert week == [d for d in days if d >= "2016-03-25"]
+    energy = harness.client.get("/myems/reports/microgridsenergy", headers=headers, params={
+        "useruuid": user_uuid, "now": "2016-03-31T23:59:59+00:00"}).json()["reporting"]["charge_this_month"]
+    charged: dict[str, float] = {}
+    for start, kw in hourly:
+        if kw > 0:
+            charged[start.strftime("%Y-%m-%d")] = charged.get(start.strftime("%Y-%m-%d"), 0.0) + kw
+    assert energy["values_array"][index] == pytest.approx([charged[d] for d in sorted(charged)], abs=1e-3)
     other = harness.client.get("/myems/reports/microgridsbilling", headers=login(harness, BOB),
                                params={"useruuid": user_uuid})
     assert other.status_code == 403
