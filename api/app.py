@@ -24,6 +24,7 @@ from api.routers import (
     myems_microgrid_devices,  # issue 14
     myems_microgrid_reports,  # issue 14
     myems_microgrids,  # issue 14
+    myems_pv_stations,  # issue 14
     myems_reports,  # issue 14
     myems_tariffs,  # issue 14
     myems_users,  # issue 14
@@ -66,6 +67,7 @@ ROUTERS = [
     myems_costcenters.router,  # issue 14
     myems_virtual_meters.router,  # issue 14
     myems_microgrid_reports.router,  # issue 14
+    myems_pv_stations.router,  # issue 14
     finesce_chargingstates.router,
 ]
 

@@ -205,3 +205,31 @@ def test_microgrids_billing_over_a_month_of_real_readings_to_the_cent(harness, s
     other = harness.client.get("/myems/reports/microgridsbilling", headers=login(harness, BOB),
                                params={"useruuid": user_uuid})
     assert other.status_code == 403
+
+
+STATION_TYPES = {"id": int, "name": str, "uuid": str, "address": str, "postal_code": str, "latitude": float,
+                 "longitude": float, "capacity": float, "contact": dict, "cost_center": dict, "svg": str,
+                 "description": str, "qrcode": str}
+
+
+def test_photovoltaic_power_stations(harness):
+    headers = login(harness)
+    body = {k: v for k, v in _microgrid(harness).items() if k not in ("architecture_type_id", "owner_type_id")}
+    station = _post(harness, "/myems/photovoltaicpowerstations", body, headers)
+    item = harness.client.get(f"/myems/photovoltaicpowerstations/{station}", headers=headers).json()
+    assert list(item) == list(STATION_TYPES) and {k: type(v) for k, v in item.items()} == STATION_TYPES
+    assert item["qrcode"] == "photovoltaicpowerstation:" + item["uuid"]
+    asset = harness.client.get(f"/api/v3_0/assets/{station}", headers=harness.headers()).json()
+    assert asset["name"] == "Beijing Office"  # the platform's own solar asset
+    assert harness.client.put(f"/myems/photovoltaicpowerstations/{station}", headers=headers,
+                              json={"data": {**body, "capacity": 700}}).status_code == 200
+    assert harness.client.get(f"/myems/photovoltaicpowerstations/{station}/export",
+                              headers=headers).json()["capacity"] == 700
+    clone = harness.client.post(f"/myems/photovoltaicpowerstations/{station}/clone", headers=headers)
+    assert clone.status_code == 201
+    same = harness.client.post("/myems/photovoltaicpowerstations", headers=headers, json={"data": body})
+    assert same.json()["description"] == "API.PHOTOVOLTAIC_POWER_STATION_NAME_IS_ALREADY_IN_USE"
+    assert harness.client.get(f"/myems/photovoltaicpowerstations/{station}", headers=login(harness, BOB)
+                              ).status_code == 403
+    assert harness.client.delete(f"/myems/photovoltaicpowerstations/{station}", headers=headers).status_code == 204
+    assert harness.client.get(f"/myems/photovoltaicpowerstations/{station}", headers=headers).status_code == 404
