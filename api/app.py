@@ -26,6 +26,8 @@ from api.routers import (
     myems_microgrids,  # issue 14
     myems_pv_stations,  # issue 14
     myems_reports,  # issue 14
+    myems_storage_container_devices,  # issue 14
+    myems_storage_containers,  # issue 14
     myems_tariffs,  # issue 14
     myems_users,  # issue 14
     myems_virtual_meters,  # issue 14
@@ -68,6 +70,8 @@ ROUTERS = [
     myems_virtual_meters.router,  # issue 14
     myems_microgrid_reports.router,  # issue 14
     myems_pv_stations.router,  # issue 14
+    myems_storage_containers.router,  # issue 14
+    myems_storage_container_devices.router,  # issue 14
     finesce_chargingstates.router,
 ]
 

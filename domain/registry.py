@@ -32,6 +32,7 @@ ASSET_TYPES = {
     "grid_connection": "A site's connection to the public grid (imports positive, exports negative).",
     "generator": "A dispatchable generator, e.g. diesel or CHP (produces: negative power).",
     "power_conversion_system": "An inverter/converter between a battery or PV and the site's AC bus.",
+    "energy_storage_container": "A containerised storage system: batteries, PCS, grid and auxiliary loads.",
 }
 
 

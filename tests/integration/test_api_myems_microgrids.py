@@ -5,6 +5,7 @@ scheduled by the platform (trigger and schedule through FlexMeasures' API)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -233,3 +234,38 @@ def test_photovoltaic_power_stations(harness):
                               ).status_code == 403
     assert harness.client.delete(f"/myems/photovoltaicpowerstations/{station}", headers=headers).status_code == 204
     assert harness.client.get(f"/myems/photovoltaicpowerstations/{station}", headers=headers).status_code == 404
+
+
+CONTAINER_TYPES = {"id": int, "name": str, "uuid": str, "rated_capacity": float, "rated_power": float,
+                   "contact": dict, "cost_center": dict, "svg": dict, "description": str, "qrcode": str}
+
+
+def test_energy_storage_containers_and_their_devices(harness):
+    headers = login(harness)
+    body = {"name": "Container 1", "rated_capacity": 600.000, "rated_power": 200.000, "contact_id": _alice_id(harness),
+            "cost_center_id": harness.world.accounts["Alpha"], "svg_id": "1", "description": "Classic"}
+    container = _post(harness, "/myems/energystoragecontainers", body, headers)
+    item = harness.client.get(f"/myems/energystoragecontainers/{container}", headers=headers).json()
+    assert list(item) == list(CONTAINER_TYPES) and {k: type(v) for k, v in item.items()} == CONTAINER_TYPES
+    base = f"/myems/energystoragecontainers/{container}"
+    battery = _post(harness, f"{base}/batteries", {"name": "Battery", "battery_state_point_id": 1, "soc_point_id": 2,
+                                                   "power_point_id": 3, "rated_capacity": 300, "rated_power": 100,
+                                                   "nominal_voltage": 48}, headers)
+    grid = _post(harness, f"{base}/grids", {"name": "Grid", "power_point_id": 1, "capacity": 30}, headers)
+    _post(harness, f"{base}/loads", {"name": "Load", "power_point_id": 1, "rated_input_power": 30}, headers)
+    _post(harness, f"{base}/powerconversionsystems", {"name": "PCS1", "run_state_point_id": 1,
+                                                      "rated_output_power": 30}, headers)
+    got = harness.client.get(f"{base}/batteries/{battery}", headers=headers).json()
+    assert (got["rated_capacity"], got["rated_power"], got["soc_point"]) == (300, 100, {"id": 2})
+    assert [g["id"] for g in harness.client.get(f"{base}/grids", headers=headers).json()] == [grid]
+    assert harness.client.put(f"{base}/batteries/{battery}", headers=headers, json={"data": {
+        "name": "Battery", "rated_capacity": 400, "rated_power": 100}}).status_code == 200
+    model = harness.client.get(f"/api/v3_0/assets/{battery}", headers=harness.headers()).json()["flex_model"]
+    model = json.loads(model) if isinstance(model, str) else model  # FlexMeasures sends JSON fields as text
+    assert model["soc-max"] == "400.0 kWh"  # the platform's own flex-model
+    blocked = harness.client.delete(base, headers=headers)
+    assert blocked.status_code == 400 and blocked.json()["description"] == "API.THERE_IS_RELATION_WITH_DEVICES"
+    assert harness.client.get(f"{base}/batteries/{grid}", headers=headers).status_code == 404
+    assert harness.client.get(base, headers=login(harness, BOB)).status_code == 403
+    assert harness.client.delete(f"{base}/grids/{grid}", headers=headers).status_code == 204
+    assert harness.client.get(f"{base}/grids", headers=headers).json() == []
