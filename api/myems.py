@@ -47,6 +47,16 @@ def _code(code: str) -> str:
     return code if code.startswith("API.") else f"API.{code}"
 
 
+def _body_as_json(request: Request) -> None:
+    """Treat a ``text/plain`` (or untyped) body as JSON, as MyEMS does (issue 14: the seed's apikeys calls)."""
+    content_type = request.headers.get("content-type", "")
+    if request.method in ("POST", "PUT", "PATCH") and not content_type.startswith("application/json") and \
+            (content_type.startswith("text/plain") or not content_type):
+        headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
+        request.scope["headers"] = [*headers, (b"content-type", b"application/json")]
+        request.__dict__.pop("_headers", None)
+
+
 class MyEmsRoute(APIRoute):
     """Routes whose errors (auth, validation, refused commands) take MyEMS' shape."""
 
@@ -54,6 +64,7 @@ class MyEmsRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def myems_handler(request: Request) -> Response:
+            _body_as_json(request)  # issue 14: MyEMS reads any body as JSON (the seed sends text/plain)
             try:
                 return await handler(request)
             except ApiError as exc:
