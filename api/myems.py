@@ -48,10 +48,11 @@ def _code(code: str) -> str:
 
 
 def _body_as_json(request: Request) -> None:
-    """Treat a ``text/plain`` (or untyped) body as JSON, as MyEMS does (issue 14: the seed's apikeys calls)."""
-    content_type = request.headers.get("content-type", "")
-    if request.method in ("POST", "PUT", "PATCH") and not content_type.startswith("application/json") and \
-            (content_type.startswith("text/plain") or not content_type):
+    """Read any body but a form or file upload as JSON, as MyEMS does (issue 14: the seed sends
+    ``text/plain`` to ``apikeys`` and ``application/TBD`` to ``photovoltaicpowerstations``)."""
+    content_type = request.headers.get("content-type", "").lower()
+    if request.method in ("POST", "PUT", "PATCH") and not content_type.startswith(
+            ("application/json", "multipart/", "application/x-www-form-urlencoded")):
         headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
         request.scope["headers"] = [*headers, (b"content-type", b"application/json")]
         request.__dict__.pop("_headers", None)
