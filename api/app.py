@@ -24,6 +24,7 @@ from api.routers import (
     myems_microgrid_devices,  # issue 14
     myems_microgrid_reports,  # issue 14
     myems_microgrids,  # issue 14
+    myems_points,  # issue 14
     myems_pv_stations,  # issue 14
     myems_reports,  # issue 14
     myems_storage_container_devices,  # issue 14
@@ -70,6 +71,7 @@ ROUTERS = [
     myems_virtual_meters.router,  # issue 14
     myems_microgrid_reports.router,  # issue 14
     myems_pv_stations.router,  # issue 14
+    myems_points.router,  # issue 14
     myems_storage_containers.router,  # issue 14
     myems_storage_container_devices.router,  # issue 14
     finesce_chargingstates.router,

@@ -165,3 +165,24 @@ def test_meter_energy_report_over_a_month_of_real_readings(api, shared_data):
     assert api.client.get("/myems/reports/meterenergy", headers=login(api, BOB), params={
         "meterid": meter_id, "periodtype": "daily", "reportingperiodstartdatetime": "2016-03-01T00:00:00",
         "reportingperiodenddatetime": "2016-04-01T00:00:00"}).status_code == 403
+
+
+POINT_TYPES = {"id": int, "name": str, "data_source": dict, "object_type": str, "units": str, "high_limit": float,
+               "low_limit": float, "ratio": float, "is_trend": bool, "is_virtual": bool, "address": str,
+               "description": str}
+
+
+def test_points_are_sensors_and_a_meter_is_its_own_point(api):
+    headers = login(api, ALICE)
+    meter_id = _create(api, headers, name="PM40")
+    points = api.client.get(f"/myems/meters/{meter_id}/points", headers=headers).json()
+    assert [p["id"] for p in points] == [meter_id]
+    assert {k: type(v) for k, v in points[0].items()} == POINT_TYPES
+    assert (points[0]["object_type"], points[0]["units"]) == ("ENERGY_VALUE", "kWh")
+    power = api.client.get(f"/myems/points/{api.sensor('CS 1/power')}", headers=headers).json()
+    assert (power["object_type"], power["units"], power["data_source"]["id"]) == ("ANALOG_VALUE", "kW",
+                                                                                  api.asset("CS 1"))
+    listed = {p["id"] for p in api.client.get("/myems/points", headers=headers).json()}
+    assert meter_id in listed and api.sensor("Other CS/power") not in listed
+    assert api.client.get(f"/myems/points/{api.sensor('Other CS/power')}", headers=headers).status_code == 403
+    assert api.client.get("/myems/points/99999", headers=headers).json()["description"] == "API.POINT_NOT_FOUND"
