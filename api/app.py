@@ -33,6 +33,19 @@ from api.routers import (
     finesce_energies,
     finesce_subresources,
     myems_commands,
+    myems_costcenters,  # issue 14
+    myems_meters,  # issue 14
+    myems_microgrid_devices,  # issue 14
+    myems_microgrid_reports,  # issue 14
+    myems_microgrids,  # issue 14
+    myems_points,  # issue 14
+    myems_pv_stations,  # issue 14
+    myems_reports,  # issue 14
+    myems_storage_container_devices,  # issue 14
+    myems_storage_containers,  # issue 14
+    myems_tariffs,  # issue 14
+    myems_users,  # issue 14
+    myems_virtual_meters,  # issue 14
     public,
     realto_commands,
     realto_entities,
@@ -69,6 +82,19 @@ ROUTERS = [
     v3_users.router,
     realto_commands.router,
     myems_commands.router,
+    myems_users.router,  # issue 14: MyEMS conventions and apikeys
+    myems_meters.router,  # issue 14
+    myems_reports.router,  # issue 14
+    myems_tariffs.router,  # issue 14
+    myems_microgrids.router,  # issue 14
+    myems_microgrid_devices.router,  # issue 14
+    myems_costcenters.router,  # issue 14
+    myems_virtual_meters.router,  # issue 14
+    myems_microgrid_reports.router,  # issue 14
+    myems_pv_stations.router,  # issue 14
+    myems_points.router,  # issue 14
+    myems_storage_containers.router,  # issue 14
+    myems_storage_container_devices.router,  # issue 14
     finesce_chargingstates.router,
     audit_history.router,
     audit_time_travel.router,

@@ -14,6 +14,7 @@ and within the cache's ``ttl_s`` (2 s) in other API processes.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -98,8 +99,12 @@ class TokenService:
         self.users = TokenUserCache(user_cache_ttl_s)
 
     def issue(self, user_id: int, epoch: int = 0) -> str:
-        """A token of ``user_id``, valid until its max age or the user's next password change (``epoch``)."""
-        return self._serializer.dumps({"user_id": user_id, "epoch": epoch} if epoch else {"user_id": user_id})
+        """A new token of ``user_id``, valid until its max age or the user's next password change
+        (``epoch``); a random nonce makes each one distinct, so signing one out (MyEMS logout) spares the next."""
+        claims: dict = {"user_id": user_id, "nonce": secrets.token_hex(4)}
+        if epoch:
+            claims["epoch"] = epoch
+        return self._serializer.dumps(claims)
 
     def user_id(self, token: str) -> int:
         """The user id in a valid, unexpired token; raises ApiError(401) otherwise."""

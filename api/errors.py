@@ -51,10 +51,11 @@ COMMAND_ERROR_STATUS: dict[str, int] = {
 
 def command_error_status(exc: CommandError) -> int:
     """The HTTP status of a refused command: by its code; an unknown object named by a command
-    (``UNKNOWN_REGION``, ``UNKNOWN_EV_TYPE``, ...) is 404; anything else 422."""
+    (``UNKNOWN_REGION``, ``API.TARIFF_NOT_FOUND``, ...) is 404; anything else 422 (MyEMS
+    answers 400 for it)."""
     if exc.code in COMMAND_ERROR_STATUS:
         return COMMAND_ERROR_STATUS[exc.code]
-    return 404 if exc.code.startswith("UNKNOWN_") else 422
+    return 404 if exc.code.startswith("UNKNOWN_") or exc.code.endswith("_NOT_FOUND") else 422
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from api.auth import CurrentUser
 from api.deps import Services, command_context, get_current_user
 from api.errors import ApiError, command_error_status
+from api.myems_keys import api_key_user, require_session_open
 from commands.context import CommandContext, CommandError
 
 PREFIX = "/myems"
@@ -59,6 +60,17 @@ def _code(code: str) -> str:
     return code if code.startswith("API.") else f"API.{code}"
 
 
+def _body_as_json(request: Request) -> None:
+    """Read any body but a form or file upload as JSON, as MyEMS does (issue 14: the seed sends
+    ``text/plain`` to ``apikeys`` and ``application/TBD`` to ``photovoltaicpowerstations``)."""
+    content_type = request.headers.get("content-type", "").lower()
+    if request.method in ("POST", "PUT", "PATCH") and not content_type.startswith(
+            ("application/json", "multipart/", "application/x-www-form-urlencoded")):
+        headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
+        request.scope["headers"] = [*headers, (b"content-type", b"application/json")]
+        request.__dict__.pop("_headers", None)
+
+
 class MyEmsRoute(APIRoute):
     """Routes whose errors (auth, validation, refused commands) take MyEMS' shape."""
 
@@ -66,6 +78,7 @@ class MyEmsRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def myems_handler(request: Request) -> Response:
+            _body_as_json(request)  # issue 14: MyEMS reads any body as JSON (the seed sends text/plain)
             try:
                 return await handler(request)
             except ApiError as exc:
@@ -84,13 +97,18 @@ def get_myems_user(
     services: Services,
     user_uuid_header: Annotated[str | None, Header(alias="User-UUID")] = None,
     token: Annotated[str | None, Header(alias="Token")] = None,
+    api_key: Annotated[str | None, Header(alias="API-Key")] = None,
 ) -> CurrentUser:
-    """The user of ``Token`` whose UUID is ``User-UUID`` (401 ``API.INVALID_SESSION`` otherwise)."""
+    """The user of ``Token`` whose UUID is ``User-UUID`` (401 ``API.INVALID_SESSION`` otherwise),
+    or the user an ``API-Key`` acts as."""
+    if api_key and not token:  # issue 14: the apikeys family
+        return api_key_user(services, api_key)
     if not user_uuid_header or not token:
         raise ApiError(401, "API.NOT_LOGGED_IN", "send the User-UUID and Token headers (PUT /myems/users/login)")
     user = get_current_user(services, token)
     if user_uuid(user.id) != user_uuid_header.strip().lower():
         raise ApiError(401, "API.INVALID_SESSION", "User-UUID does not belong to this Token", "User-UUID")
+    require_session_open(services, token)  # issue 14: signed-out tokens
     return user
 
 

@@ -28,6 +28,12 @@ ASSET_TYPES = {
     "heat_pump": "A heat pump.",
     "market": "A price zone or market (price sensors).",
     "weather_station": "A weather station (temperature, irradiance sensors).",
+    # issue 14 (MyEMS microgrids): a site and the device kinds MyEMS names that the list above lacks
+    "microgrid": "A site with local generation, storage and loads behind one grid connection.",
+    "grid_connection": "A site's connection to the public grid (imports positive, exports negative).",
+    "generator": "A dispatchable generator, e.g. diesel or CHP (produces: negative power).",
+    "power_conversion_system": "An inverter/converter between a battery or PV and the site's AC bus.",
+    "energy_storage_container": "A containerised storage system: batteries, PCS, grid and auxiliary loads.",
 }
 
 

@@ -31,7 +31,10 @@ from projections.device_commands import DeviceCommandsProjection
 from projections.ev_registry import EvRegistryProjection
 from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
+from projections.myems_access import MyEmsAccessProjection  # MyEMS energy management (issue 14)
 from projections.myems_commands import MyEmsCommandsProjection
+from projections.myems_tariffs import MyEmsTariffsProjection  # issue 14
+from projections.myems_virtual_meters import MyEmsVirtualMetersProjection  # issue 14
 from projections.readings import ReadingsProjection
 from projections.regional_energies import RegionalEnergiesProjection
 from projections.registry import RegistryProjection
@@ -98,6 +101,9 @@ def build_processors(platform: Platform) -> list[Processor]:
         ForecastProcessor(platform.store, engine),
         ProjectionProcessor(DeviceCommandsProjection(), engine, [CATEGORY_TOPICS["command"]]),
         ProjectionProcessor(MyEmsCommandsProjection(), engine, [TOPIC_REGISTRY]),
+        ProjectionProcessor(MyEmsAccessProjection(), engine, [TOPIC_REGISTRY]),  # issue 14
+        ProjectionProcessor(MyEmsTariffsProjection(), engine, [TOPIC_REGISTRY]),  # issue 14
+        ProjectionProcessor(MyEmsVirtualMetersProjection(), engine, [TOPIC_REGISTRY, TOPIC_READINGS]),  # issue 14
     ]
 
 

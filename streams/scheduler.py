@@ -68,6 +68,7 @@ from domain.scheduling import FlexModelError, ScheduleError, ScheduleResult, pro
 from domain.soc_readings import soc_reading_of
 from domain.udi import UdiEventPosted, udi_stream
 from projections.base import ALL_PARTITIONS, checkpoint_metadata, checkpoints, load_checkpoints, save_checkpoint
+from projections.myems_tariffs import with_tariff_prices  # issue 14
 from streams.registry_history import RegistryHistory
 from streams.schedule_inputs import ScheduleRequest, SchedulingInputError, SocTrigger, request_for
 from streams.schedule_resolver import ReadModelResolver
@@ -280,8 +281,10 @@ class SchedulerProcessor:
     ) -> ScheduleComputed | ScheduleFailed:
         try:
             check_devices(request)
+            flex_context = with_tariff_prices(  # issue 14: a flex-context may name a tariff as its prices
+                resolver.conn, request.asset_id, request.flex_context, request.start, request.end, request.resolution)
             problem = problem_from_flex(
-                request.flex_model, request.flex_context, start=request.start, end=request.end,
+                request.flex_model, flex_context, start=request.start, end=request.end,
                 resolution=request.resolution, resolve_sensor=resolver, asset_types=asset_types,
             )  # fmt: skip
             result = solve(

@@ -31,6 +31,7 @@ from commands import myems_commands as handlers
 from domain.myems_commands import myems_command_stream
 from projections import myems_commands as q
 from projections import registry_query as rq
+from projections.myems_access import user_by_name as by_name
 
 router = APIRouter(
     prefix=PREFIX, tags=["MyEMS commands"], route_class=MyEmsRoute, responses=MYEMS_ERROR_RESPONSES
@@ -59,11 +60,19 @@ class LoginData(BaseModel):
     password: str
 
 
+def _email_of_name(services: Services, name: str) -> str:
+    """The e-mail of the user called ``name`` (MyEMS logs in by name or e-mail); "" when none."""
+    with services.read_connection() as conn:
+        user = by_name(conn, name)
+    return user["email"] if user else ""
+
+
 @router.put("/users/login")
 def login(body: Envelope, services: Services, tokens: Annotated[TokenService, Depends(get_tokens)]) -> dict:
     data = LoginData.model_validate(body.data)
+    email = data.email or _email_of_name(services, data.name or "")  # issue 14: login by name too
     try:
-        login = password_login(services, tokens, data.email or data.name or "", data.password)
+        login = password_login(services, tokens, email, data.password)
     except ApiError as exc:
         raise ApiError(400, "API.INVALID_PASSWORD", exc.message, "password") from exc
     user = login.user

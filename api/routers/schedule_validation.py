@@ -31,6 +31,7 @@ from domain.devices import (
 )
 from domain.scheduling import FlexModelError, TimeSeries, parse_flex_context, parse_flex_model
 from projections import registry_query as rq
+from projections.myems_tariffs import with_tariff_prices  # issue 14
 
 DEFAULT_HORIZON = timedelta(hours=48)
 MAX_STEPS = 2520
@@ -140,7 +141,8 @@ def validated_trigger(
     resolver = _validation_resolver(conn, user, start)
     try:
         models = parse_flex_model(merged, resolver)
-        parse_flex_context(context, resolver)
+        parse_flex_context(with_tariff_prices(  # issue 14: a flex-context may name a tariff as its prices
+            conn, asset["id"], context, start, start + horizon, resolution), resolver)
     except FlexModelError as exc:
         raise _invalid(exc.code, exc.message, exc.field) from exc
     return TriggerSchedule(

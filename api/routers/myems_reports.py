@@ -1,0 +1,163 @@
+"""MyEMS reports under ``/myems`` (issue 14), computed from the platform's read models.
+
+* ``GET /myems/reports/meterenergy?meterid=|meteruuid=&periodtype=hourly|daily|weekly|monthly|yearly
+  &baseperiodstartdatetime=&baseperiodenddatetime=&reportingperiodstartdatetime=&reportingperiodenddatetime=``
+  (local times ``YYYY-MM-DDTHH:MM:SS`` in the meter's time zone) -> MyEMS' ``meter``, ``base_period``,
+  ``reporting_period`` and ``parameters``: energy (kWh) per period from the latest belief of each
+  reading; ``toppeak``..``offpeak``: kWh in each peak type of the account's time-of-use tariffs
+  (the first valid at each reading; 0 without one). No Excel export
+  (``excel_bytes_base64`` is ``null``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter
+
+from api.deps import ReadConn
+from api.errors import ApiError
+from api.myems import PREFIX, MyEmsRoute, MyEmsUser
+from api.routers.myems_meter_fields import meter_uuid, visible_meter
+from api.routers.myems_virtual_meters import visible_virtual_meter
+from domain import myems_meters as mm
+from domain import tariffs as tf
+from projections import myems_tariffs as tq
+from projections import myems_virtual_meters as vq
+from projections import readings_query as rdq
+from projections import registry_query as rq
+
+router = APIRouter(prefix=PREFIX, tags=["MyEMS reports"], route_class=MyEmsRoute)
+MAX_REPORT_DAYS = 800  # bounded work: at most ~2 years of 15-minute readings per period
+
+
+def _local(text: str | None, tz: ZoneInfo, name: str, required: bool) -> datetime | None:
+    if text is None or not text.strip():
+        if required:
+            raise ApiError(400, f"API.INVALID_{name.upper()}", f"{name.lower()} is required", name.lower())
+        return None
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=tz)
+    except ValueError as exc:
+        raise ApiError(400, f"API.INVALID_{name.upper()}", f"{name.lower()}: YYYY-MM-DDTHH:MM:SS",
+                       name.lower()) from exc
+
+
+def _period(start: datetime | None, end: datetime | None, name: str) -> tuple[datetime, datetime] | None:
+    if start is None or end is None:
+        return None
+    if start >= end or end - start > timedelta(days=MAX_REPORT_DAYS):
+        raise ApiError(400, f"API.INVALID_{name}_PERIOD_END_DATETIME",
+                       f"the {name.lower()} period must end after it starts, within {MAX_REPORT_DAYS} days",
+                       f"{name.lower()}periodenddatetime")
+    return start, end
+
+
+def _readings_kwh(conn: ReadConn, sensor: dict, period: tuple[datetime, datetime] | None) -> list[tuple[int, float]]:
+    """(event start epoch s, kWh) of the meter's latest beliefs in the period."""
+    if period is None:
+        return []
+    factor = mm.kwh_factor(sensor["unit"], sensor["event_resolution_s"])
+    raw = rdq.latest_values(conn, sensor["id"], int(period[0].timestamp()), int(period[1].timestamp()))
+    return [(start_s, value * factor) for start_s, value in sorted(raw.items())]
+
+
+def _series(readings: list[tuple[int, float]], period_type: str, tz: ZoneInfo) -> dict:
+    by_period = mm.energy_by_period(readings, period_type, tz)
+    values = [kwh for _, kwh in by_period]
+    category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
+    total = round(sum(values), 6)
+    return {"total_in_category": total, "total_in_kgce": round(total * category["kgce"], 6),
+            "total_in_kgco2e": round(total * category["kgco2e"], 6), "timestamps": [label for label, _ in by_period],
+            "values": values}
+
+
+def _peaks(conn: ReadConn, sensor: dict, readings: list[tuple[int, float]]) -> dict[str, float]:
+    """kWh per peak type under the account's (the cost center's) time-of-use tariffs."""
+    definitions = [tf.TariffDefinition.model_validate(t["definition"]) for t in tq.tariffs(conn, sensor["account_id"])]
+    return tf.energy_by_peak_type([(datetime.fromtimestamp(s, UTC), kwh) for s, kwh in readings], definitions)
+
+
+def _meter(conn: ReadConn, user: MyEmsUser, meterid: str | None, meteruuid: str | None) -> dict:
+    if meterid is not None:
+        if not meterid.strip().isdigit() or int(meterid) <= 0:
+            raise ApiError(400, "API.INVALID_METER_ID", "meterid is a positive integer", "meterid")
+        return visible_meter(conn, user, int(meterid))
+    if meteruuid is None:
+        raise ApiError(400, "API.INVALID_METER_ID", "name the meter (meterid or meteruuid)", "meterid")
+    account = None if user.can_read_all else user.account_id
+    for sensor in rq.list_sensors(conn, account_id=account):
+        if mm.is_meter_unit(sensor["unit"]) and meter_uuid(sensor) == meteruuid.strip().lower():
+            return sensor
+    raise ApiError(404, "API.METER_NOT_FOUND", f"no meter {meteruuid}", "meteruuid")
+
+
+@router.get("/reports/meterenergy")
+def meter_energy(user: MyEmsUser, conn: ReadConn, periodtype: str | None = None, meterid: str | None = None,
+                 meteruuid: str | None = None, baseperiodstartdatetime: str | None = None,
+                 baseperiodenddatetime: str | None = None, reportingperiodstartdatetime: str | None = None,
+                 reportingperiodenddatetime: str | None = None, quickmode: str | None = None) -> dict:
+    if periodtype not in mm.PERIOD_TYPES:
+        raise ApiError(400, "API.INVALID_PERIOD_TYPE", f"periodtype is one of {', '.join(mm.PERIOD_TYPES)}",
+                       "periodtype")
+    sensor = _meter(conn, user, meterid, meteruuid)
+    tz = ZoneInfo(sensor["timezone"] or "UTC")
+    base = _period(_local(baseperiodstartdatetime, tz, "BASE_PERIOD_START_DATETIME", False),
+                   _local(baseperiodenddatetime, tz, "BASE_PERIOD_END_DATETIME", False), "BASE")
+    reporting = _period(_local(reportingperiodstartdatetime, tz, "REPORTING_PERIOD_START_DATETIME", True),
+                        _local(reportingperiodenddatetime, tz, "REPORTING_PERIOD_END_DATETIME", True), "REPORTING")
+    category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
+    base_series = _series(_readings_kwh(conn, sensor, base), periodtype, tz)
+    reporting_readings = _readings_kwh(conn, sensor, reporting)
+    reporting_series = _series(reporting_readings, periodtype, tz)
+    base_total = base_series["total_in_category"]
+    increment = (reporting_series["total_in_category"] - base_total) / base_total if base_total > 0 else None
+    return {
+        "meter": {"cost_center_id": sensor["account_id"], "energy_category_id": mm.ELECTRICITY,
+                  "energy_category_name": category["name"], "unit_of_measure": category["unit_of_measure"],
+                  "kgce": category["kgce"], "kgco2e": category["kgco2e"]},
+        "base_period": base_series,
+        "reporting_period": {"increment_rate": increment, **reporting_series,
+                             **_peaks(conn, sensor, reporting_readings)},
+        "parameters": {"names": [], "timestamps": [], "values": []},
+        **({} if (quickmode or "").strip().lower() in ("true", "t", "on", "yes", "y")
+           else {"excel_bytes_base64": None}),
+    }
+
+
+
+@router.get("/reports/virtualmeterenergy")
+def virtual_meter_energy(user: MyEmsUser, conn: ReadConn, periodtype: str | None = None,
+                         virtualmeterid: int | None = None, baseperiodstartdatetime: str | None = None,
+                         baseperiodenddatetime: str | None = None, reportingperiodstartdatetime: str | None = None,
+                         reportingperiodenddatetime: str | None = None) -> dict:
+    """MyEMS' virtual meter energy report (local times in UTC): the projection's values per period."""
+    if periodtype not in mm.PERIOD_TYPES:
+        raise ApiError(400, "API.INVALID_PERIOD_TYPE", f"periodtype is one of {', '.join(mm.PERIOD_TYPES)}",
+                       "periodtype")
+    if virtualmeterid is None:
+        raise ApiError(400, "API.INVALID_VIRTUAL_METER_ID", "virtualmeterid is required", "virtualmeterid")
+    row = visible_virtual_meter(conn, user, virtualmeterid)
+    tz = ZoneInfo("UTC")
+    base = _period(_local(baseperiodstartdatetime, tz, "BASE_PERIOD_START_DATETIME", False),
+                   _local(baseperiodenddatetime, tz, "BASE_PERIOD_END_DATETIME", False), "BASE")
+    reporting = _period(_local(reportingperiodstartdatetime, tz, "REPORTING_PERIOD_START_DATETIME", True),
+                        _local(reportingperiodenddatetime, tz, "REPORTING_PERIOD_END_DATETIME", True), "REPORTING")
+
+    def values(period: tuple[datetime, datetime] | None) -> list[tuple[int, float]]:
+        if period is None:
+            return []
+        return vq.values_kwh(conn, row["id"], int(period[0].timestamp()), int(period[1].timestamp()))
+
+    category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
+    base_series, reporting_series = _series(values(base), periodtype, tz), _series(values(reporting), periodtype, tz)
+    base_total = base_series["total_in_category"]
+    return {
+        "virtual_meter": {"cost_center_id": row["account_id"], "energy_category_id": mm.ELECTRICITY,
+                          "energy_category_name": category["name"], "unit_of_measure": category["unit_of_measure"],
+                          "kgce": category["kgce"], "kgco2e": category["kgco2e"]},
+        "base_period": base_series,
+        "reporting_period": {"increment_rate": (reporting_series["total_in_category"] - base_total) / base_total
+                             if base_total > 0 else None, **reporting_series},
+    }

@@ -1,0 +1,70 @@
+"""Handlers of MyEMS access commands: API keys, sign-out, password change and admin reset."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from functools import reduce
+
+from commands.context import CommandContext, CommandError
+from commands.registry import hash_password, verify_password
+from domain import myems_access as ma
+from domain import registry as reg
+from domain.ports.event_store import ANY, NO_STREAM
+
+
+def new_api_key(ctx: CommandContext, account_id: int, user_id: int, name: str,
+                expires_at: datetime) -> tuple[int, str]:
+    """(id, secret) of a new API key acting as ``user_id``; the secret is returned only here."""
+    api_key_id = ctx.reserve_id("myemsapikey")
+    secret = secrets.token_hex(64)  # 128 hex characters, as MyEMS' keys
+    event = ma.MyEmsApiKeyCreated(api_key_id=api_key_id, account_id=account_id, user_id=user_id, name=name,
+                                  token_sha256=ma.secret_hash(secret), created_at=datetime.now(UTC),
+                                  expires_at=expires_at)
+    ctx.append(ma.api_key_stream(api_key_id), [event], NO_STREAM)
+    return api_key_id, secret
+
+
+def _require_key(ctx: CommandContext, api_key_id: int) -> int:
+    events, revision = ctx.load(ma.api_key_stream(api_key_id))
+    if reduce(ma.evolve, events, None) is None or revision is None:
+        raise CommandError("API.API_KEY_NOT_FOUND", f"no API key {api_key_id}", "id")
+    return revision
+
+
+def change_api_key(ctx: CommandContext, api_key_id: int, name: str, expires_at: datetime) -> None:
+    revision = _require_key(ctx, api_key_id)
+    ctx.append(ma.api_key_stream(api_key_id),
+               [ma.MyEmsApiKeyChanged(api_key_id=api_key_id, name=name, expires_at=expires_at)], revision)
+
+
+def revoke_api_key(ctx: CommandContext, api_key_id: int) -> None:
+    revision = _require_key(ctx, api_key_id)
+    ctx.append(ma.api_key_stream(api_key_id), [ma.MyEmsApiKeyRevoked(api_key_id=api_key_id)], revision)
+
+
+def sign_out(ctx: CommandContext, user_id: int, token: str, expires_at: datetime) -> None:
+    event = ma.MyEmsTokenRevoked(user_id=user_id, token_sha256=ma.secret_hash(token.removeprefix("Bearer ")),
+                                 expires_at=expires_at)
+    ctx.append(ma.session_stream(user_id), [event], ANY)
+
+
+def _check_new_password(password: str, field: str) -> None:
+    if len(password) < 8:
+        raise CommandError("API.INVALID_NEW_PASSWORD", "a password has at least 8 characters", field)
+
+
+def change_password(ctx: CommandContext, user_id: int, password_hash: str, old_password: str,
+                    new_password: str) -> None:
+    """The user's own change: the old password must match (400 ``API.INVALID_OLD_PASSWORD``)."""
+    if not verify_password(old_password, password_hash):
+        raise CommandError("API.INVALID_OLD_PASSWORD", "the old password is wrong", "old_password")
+    _check_new_password(new_password, "new_password")
+    set_password(ctx, user_id, new_password)
+
+
+def set_password(ctx: CommandContext, user_id: int, new_password: str) -> None:
+    """Set a user's password (the admin's reset, or after :func:`change_password`'s checks)."""
+    _check_new_password(new_password, "password")
+    event = reg.UserPasswordChanged(user_id=user_id, password_hash=hash_password(new_password))
+    ctx.append(reg.stream_of("user", user_id), [event], ANY)
