@@ -1,8 +1,10 @@
 """The composition root: the one place that chooses adapters and wires the platform.
 
-No string imports and no globals: :func:`build_platform` takes :class:`Settings` and returns a
-:class:`Platform` holding every component. ``start()`` runs the relay and processors in
-threads (embedded runner); the distributed deployment runs them in Faust workers instead
+No string imports: :func:`build_platform` takes :class:`Settings` and returns a
+:class:`Platform` holding every component (adapters wrapped in their telemetry decorators),
+after :func:`prepare_storage`, the one step that creates tables. ``start()`` runs the
+processors in threads: embedded, each follows the event store from its own checkpoint; with
+Kafka, the relay and consumer loops. The distributed deployment runs them in workers instead
 (``flexledger worker``) and sets ``FLEXLEDGER_RUN_PROCESSORS=false`` on the API.
 """
 
@@ -15,16 +17,21 @@ from dataclasses import dataclass, field
 
 from commands.context import CommandContext
 from commands.registry import set_bcrypt_rounds
+from domain.ports.checkpoints import CheckpointStore
 from domain.ports.event_store import EventStore
 from domain.ports.log import Log
+from infra.checkpoints import SqlCheckpointStore
 from infra.log.memory import MemoryLog
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
+from infra.readmodels.timescale import ReadingsStorage, prepare_readings_storage
 from infra.settings import Settings
+from infra.telemetry import TracedEventStore, TracedLog, TracedProcessor
 from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
 from projections.readings import ReadingsProjection
 from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
+from streams.follower import EventFeed, StoreFollower
 from streams.forecaster import FORECAST_TOPIC, ForecastProcessor
 from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
@@ -53,10 +60,12 @@ CHECKPOINT_POLL_S = 0.01
 
 
 def build_log(settings: Settings) -> Log:
+    """Kafka (traced: the relay's ``relay.publish`` spans); else an in-process log that the
+    embedded deployment leaves empty (its processors follow the store, see :meth:`Platform.start`)."""
     if settings.log == "kafka":
         from infra.log.kafka import KafkaLog
 
-        return KafkaLog(settings.kafka_bootstrap_servers, partitions=settings.kafka_partitions)
+        return TracedLog(KafkaLog(settings.kafka_bootstrap_servers, partitions=settings.kafka_partitions))
     return MemoryLog(partitions=1)  # one partition: processors see the global order
 
 
@@ -68,23 +77,43 @@ def build_read_models(settings: Settings) -> ReadModelDb:
 
 
 def build_processors(platform: Platform) -> list[Processor]:
-    """Every processor of the platform, in one list (projections, forecasters, scheduler)."""
-    engine = platform.read_models.write_engine
+    """Every processor of the platform, in one list (projections, forecasters, scheduler), each
+    wrapped in its telemetry decorator. They share the platform's checkpoint store."""
+    engine, checkpoints = platform.read_models.write_engine, platform.checkpoints
+
+    def projection(p, topics: list[str]) -> Processor:
+        return TracedProcessor(ProjectionProcessor(p, engine, topics, checkpoints=checkpoints), projection=p.name)
+
     return [
-        ProjectionProcessor(RegistryProjection(), engine, [TOPIC_REGISTRY]),
-        ProjectionProcessor(ReadingsProjection(), engine, [TOPIC_READINGS]),
-        ProjectionProcessor(JobsProjection(), engine, [TOPIC_JOBS]),
-        ProjectionProcessor(SchedulesProjection(), engine, list(SCHEDULE_TOPICS)),
-        SchedulerProcessor(
-            platform.store,
-            engine,
-            platform.read_models.read_engine,
-            options=solver_options(platform.settings),
-            wait_for_readings=lambda position: platform.wait_for(position, ["projection.readings"]),
+        projection(RegistryProjection(), [TOPIC_REGISTRY]),
+        projection(ReadingsProjection(), [TOPIC_READINGS]),
+        projection(JobsProjection(), [TOPIC_JOBS]),
+        projection(SchedulesProjection(), list(SCHEDULE_TOPICS)),
+        TracedProcessor(
+            SchedulerProcessor(
+                platform.store,
+                engine,
+                platform.read_models.read_engine,
+                options=solver_options(platform.settings),
+                wait_for_readings=lambda position: platform.wait_for(position, ["projection.readings"]),
+                checkpoints=checkpoints,
+            )
         ),
-        ProjectionProcessor(ForecastModelsProjection(), engine, [FORECAST_TOPIC]),
-        ForecastProcessor(platform.store, engine),
+        projection(ForecastModelsProjection(), [FORECAST_TOPIC]),
+        TracedProcessor(ForecastProcessor(platform.store, engine, checkpoints=checkpoints)),
     ]
+
+
+def prepare_storage(platform: Platform) -> ReadingsStorage:
+    """The one step that creates tables: checkpoints, every processor's tables, then the
+    readings storage (TimescaleDB hypertable and aggregates when the extension is there, else
+    a BRIN index on PostgreSQL; nothing more on SQLite). Idempotent."""
+    platform.checkpoints.create_tables()
+    for processor in platform.processors:
+        create = getattr(processor, "create_tables", None)
+        if create is not None:
+            create()
+    return prepare_readings_storage(platform.read_models)
 
 
 def solver_options(settings: Settings) -> SolverOptions:
@@ -114,21 +143,28 @@ class Platform:
     log: Log
     read_models: ReadModelDb
     token_secret: str
+    checkpoints: CheckpointStore
     processors: list[Processor] = field(default_factory=list)
     runner: InProcessRunner | None = None
+    readings_storage: ReadingsStorage | None = None
 
     @property
     def commands(self) -> CommandContext:
         return CommandContext(self.store)
 
     def start(self) -> None:
-        """Run relay and processors in this process (embedded deployment)."""
+        """Run the processors in this process. Embedded (in-process log): each follows the event
+        store from its own checkpoint, no relay. With Kafka: the relay and consumer loops."""
         if self.runner is not None or not self.settings.run_processors:
             return
-        start = min((p.checkpoint() for p in self.processors), default=0)
-        relay = Relay(self.store, self.log, start)
-        loops = [ProcessorLoop(p, self.log, published_position=lambda: relay.position) for p in self.processors]
-        self.runner = InProcessRunner(relay, loops)
+        if isinstance(self.log, MemoryLog):
+            feed = EventFeed(self.store)
+            self.runner = InProcessRunner(None, [StoreFollower(p, feed) for p in self.processors])
+        else:
+            start = min((p.checkpoint() for p in self.processors), default=0)
+            relay = Relay(self.store, self.log, start)
+            loops = [ProcessorLoop(p, self.log, published_position=lambda: relay.position) for p in self.processors]
+            self.runner = InProcessRunner(relay, loops)
         self.runner.start()
 
     def wait_for(
@@ -151,7 +187,7 @@ class Platform:
         partition_key = getattr(self.log, "partition_key", None)
         by_name = {p.name: p for p in self.processors}
         waiting = [by_name.get(name) for name in processors or list(by_name)]
-        if stream_id is None or partition_key is None or not all(isinstance(p, ProjectionProcessor) for p in waiting):
+        if stream_id is None or partition_key is None or not all(hasattr(p, "has_applied") for p in waiting):
             return False
         topic, deadline = topic_of_stream(stream_id), time.monotonic() + timeout
         while True:
@@ -191,12 +227,15 @@ class Platform:
 def build_platform(settings: Settings | None = None) -> Platform:
     settings = settings or Settings()
     set_bcrypt_rounds(settings.bcrypt_rounds)
+    read_models = build_read_models(settings)
     platform = Platform(
         settings=settings,
-        store=build_event_store(settings),
+        store=TracedEventStore(build_event_store(settings)),
         log=build_log(settings),
-        read_models=build_read_models(settings),
+        read_models=read_models,
         token_secret=_token_secret(settings),
+        checkpoints=SqlCheckpointStore(read_models.write_engine),
     )
     platform.processors = build_processors(platform)
+    platform.readings_storage = prepare_storage(platform)
     return platform

@@ -203,6 +203,7 @@ def projections_rebuild(name: str, data_dir: DataDir = None) -> None:
                 platform.store,
                 platform.read_models.write_engine,
                 found[name].projection,
+                platform.checkpoints,
                 on_progress=lambda position, head: progress.update(task, completed=position, total=head),
             )
         elapsed = time.perf_counter() - started

@@ -6,23 +6,25 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from domain.ports.checkpoints import CheckpointStore
 from domain.ports.event_store import EventStore
-from projections.base import ALL_PARTITIONS, Projection, apply_batch, reset, save_checkpoint
+from projections.base import ALL_PARTITIONS, Projection, apply_batch, reset
 
 
 def rebuild(
     store: EventStore,
     engine: sa.Engine,
     projection: Projection,
+    checkpoints: CheckpointStore,
     batch_size: int = 2000,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Drop the projection's tables, replay every event of its types; returns events applied.
 
     ``on_progress(position, head)`` is called after each batch. Afterwards the checkpoint is
-    the head position under :data:`ALL_PARTITIONS`; the embedded runner reads the minimum.
+    the head position under :data:`ALL_PARTITIONS`, where the embedded followers resume.
     """
-    reset(engine, projection)
+    reset(engine, projection, checkpoints)
     head = store.head_position()
     position, applied = 0, 0
     types = sorted(projection.event_types)
@@ -31,12 +33,11 @@ def rebuild(
         batch = [e for e in batch if e.global_position <= head]
         if not batch:
             break
-        apply_batch(engine, projection, ALL_PARTITIONS, batch)
+        apply_batch(engine, projection, ALL_PARTITIONS, batch, checkpoints)
         position, applied = batch[-1].global_position, applied + len(batch)
         if on_progress:
             on_progress(position, head)
-    with engine.begin() as conn:
-        save_checkpoint(conn, projection.name, ALL_PARTITIONS, head)
+    checkpoints.save(projection.name, ALL_PARTITIONS, head)
     if on_progress:
         on_progress(head, head)
     return applied

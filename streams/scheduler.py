@@ -15,7 +15,8 @@ Exactly-once effect: every appended event id derives from the trigger's event id
 reprocessing a trigger (a crash before the checkpoint, or a re-run from position 0) stores
 nothing new. A trigger whose job already ended is skipped without solving, unless
 ``recompute_existing`` (then the schedule is solved again and the appends are no-ops).
-The checkpoint (per log partition) is kept in the read-model database, as projections do.
+The checkpoint (per log partition, or ``*`` when following the store) is kept in the shared
+checkpoint store (:mod:`domain.ports.checkpoints`); ``monotonic`` (injectable) paces its saves.
 
 Inputs are read as known at the trigger's belief time (``prior``, else its recording time), and
 before each trigger the scheduler waits (``wait_for_readings``, bounded) until the readings read
@@ -39,6 +40,7 @@ import sqlalchemy as sa
 from commands.context import CommandContext, CommandError
 from commands.scheduling import aligned, job_request, record_schedule_computed, record_schedule_failed
 from domain.events import EventMetadata, RecordedEvent, utc_now
+from domain.ports.checkpoints import CheckpointStore, done_position, resume_position
 from domain.ports.event_store import EventStore, EventStoreError
 from domain.schedules import (
     DeviceSchedule,
@@ -52,7 +54,6 @@ from domain.scheduling import FlexModelError, ScheduleError, ScheduleResult, pro
 from domain.soc_readings import soc_reading_of
 from domain.udi import UdiEventPosted, udi_stream
 from domain.units import is_power_unit_or_false
-from projections.base import ALL_PARTITIONS, checkpoint_metadata, checkpoints, load_checkpoints, save_checkpoint
 from streams.schedule_inputs import ReadModelResolver, ScheduleRequest, SchedulingInputError, SocTrigger, request_for
 from streams.soc_triggers import SocSensorIndex, reading_sensor_id
 from streams.topics import CATEGORY_TOPICS
@@ -105,6 +106,9 @@ class SchedulerProcessor:
         recompute_existing: bool = False,
         clock: Callable[[], datetime] = utc_now,
         wait_for_readings: Callable[[int], bool] | None = None,
+        *,
+        checkpoints: CheckpointStore,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
         self.store, self.engine = store, engine
         self.read_engine = read_engine or engine
@@ -113,16 +117,15 @@ class SchedulerProcessor:
         self.stats = SchedulerStats()
         self._saved: dict[str, int] | None = None
         self._unsaved: dict[str, int] = {}
-        self._saved_at = 0.0
+        self.checkpoints, self.monotonic = checkpoints, monotonic
+        self._saved_at = monotonic()
         self.wait_for_readings = wait_for_readings
         self._beliefs_position = 0
         self.soc_index = SocSensorIndex(store)
-        checkpoint_metadata.create_all(engine)
 
     # -- Processor protocol -------------------------------------------------------------------
     def process(self, partition: str, events: Sequence[RecordedEvent]) -> int:
-        done = self._checkpoints().get(partition, 0)
-        done = max(done, self._checkpoints().get(ALL_PARTITIONS, 0))
+        done = max(done_position(self._checkpoints(), partition), self._unsaved.get(partition, 0))
         last = done
         readings = [r.global_position for r in events if r.global_position > done and reading_sensor_id(r) is not None]
         if readings:
@@ -142,7 +145,7 @@ class SchedulerProcessor:
             self._unsaved[partition] = last
         # triggers: saved at once (a crash before re-handles them: no-ops, the ids are deterministic);
         # other batches (readings, the scheduler's own outcomes) at most every SAVE_INTERVAL_S and on idle
-        if handled or time.monotonic() - self._saved_at >= SAVE_INTERVAL_S:
+        if handled or self.monotonic() - self._saved_at >= SAVE_INTERVAL_S:
             self.flush()
         return last
 
@@ -151,29 +154,30 @@ class SchedulerProcessor:
         for partition, position in list(self._unsaved.items()):
             self._save(partition, position)
         self._unsaved.clear()
-        self._saved_at = time.monotonic()
+        self._saved_at = self.monotonic()
+
+    def advance(self, partition: str, position: int) -> None:
+        """Nothing for the scheduler in ``partition`` up to ``position``: saved with the next flush."""
+        if position > max(done_position(self._checkpoints(), partition), self._unsaved.get(partition, 0)):
+            self._unsaved[partition] = position
 
     def checkpoint(self) -> int:
-        with self.engine.connect() as conn:
-            return min(load_checkpoints(conn, self.name).values(), default=0)
+        return resume_position(self.checkpoints.load(self.name))
 
     def reset(self) -> None:
         """Forget the checkpoints: the next run starts from position 0 (appending nothing new)."""
-        with self.engine.begin() as conn:
-            conn.execute(checkpoints.delete().where(checkpoints.c.projection == self.name))
+        self.checkpoints.forget(self.name)
         self._saved = None
         self._unsaved.clear()
 
     def _checkpoints(self) -> dict[str, int]:
         """The saved checkpoints per partition (read once; this processor is their only writer)."""
         if self._saved is None:
-            with self.engine.connect() as conn:
-                self._saved = load_checkpoints(conn, self.name)
+            self._saved = self.checkpoints.load(self.name)
         return self._saved
 
     def _save(self, partition: str, position: int) -> None:
-        with self.engine.begin() as conn:
-            save_checkpoint(conn, self.name, partition, position)
+        self.checkpoints.save(self.name, partition, position)
         self._checkpoints()[partition] = position
 
     # -- one trigger ----------------------------------------------------------------------------

@@ -64,6 +64,9 @@ class TrackedProcessor:
     def checkpoint(self) -> int:
         return self.inner.checkpoint()
 
+    def advance(self, partition: str, position: int) -> None:
+        self.inner.advance(partition, position)
+
     def flush(self) -> None:
         """Forwarded to processors that save their checkpoint lazily (see ``ProcessorLoop``)."""
         flush = getattr(self.inner, "flush", None)
@@ -174,7 +177,7 @@ def run_worker(
     worker: Worker | None = None
     try:
         if relay:
-            checkpoint = RelayCheckpoint(platform.read_models.write_engine)
+            checkpoint = RelayCheckpoint(platform.checkpoints)
             threads.append(start_relay(platform.log, platform.store, checkpoint, stop))
         if runner == "faust":
             from streams.faust_app import run_faust

@@ -63,7 +63,6 @@ from domain.ports.event_store import (
     WrongExpectedRevision,
 )
 from domain.ports.event_store import StreamState as DomainStreamState
-from infra import telemetry
 
 NEVER = object()
 """Returned by :func:`to_stream_state` for a revision no stream can have (a negative int)."""
@@ -187,12 +186,7 @@ class KurrentDbEventStore:
     ) -> AppendResult:
         if not events:
             raise ValueError("append needs at least one event")
-        state = to_stream_state(expected_revision)
-        traceparents = [e.metadata.traceparent for e in events]
-        with telemetry.batch_span("eventstore.append", traceparents, {"stream_id": stream_id, "events": len(events)}):
-            result = self._append(stream_id, events, expected_revision, state)
-        telemetry.record_appended(stream_id, result.appended)
-        return result
+        return self._append(stream_id, events, expected_revision, to_stream_state(expected_revision))
 
     def _append(self, stream_id: str, events: Sequence[NewEvent], expected: ExpectedRevision, state) -> AppendResult:
         unique = first_of_each_id(events)

@@ -34,7 +34,6 @@ from domain.ports.event_store import (
     ExpectedRevision,
     WrongExpectedRevision,
 )
-from infra import telemetry
 
 metadata = sa.MetaData()
 events_table = sa.Table(
@@ -173,17 +172,13 @@ class SqlEventStore:
         if not events:
             raise ValueError("append needs at least one event")
         request = _PendingAppend(stream_id, events, expected_revision)
-        traceparents = [e.metadata.traceparent for e in events]
-        span = telemetry.batch_span("eventstore.append", traceparents, {"stream_id": stream_id, "events": len(events)})
-        with span:
-            with self._pending_lock:
-                self._pending.append(request)
-            with self._writer:
-                if not request.done:  # else an earlier writer committed it with its group
-                    self._commit_pending()
+        with self._pending_lock:
+            self._pending.append(request)
+        with self._writer:
+            if not request.done:  # else an earlier writer committed it with its group
+                self._commit_pending()
         if request.error is not None:
             raise request.error
-        telemetry.record_appended(stream_id, request.result.appended)
         return request.result
 
     def _commit_pending(self) -> None:

@@ -111,7 +111,7 @@ class KafkaPipeline:
 
     # -- relay ------------------------------------------------------------------------
     def start_relay(self, batch_size: int = 100, save_checkpoint: Callable[[int], None] | None = None) -> Relay:
-        checkpoint = RelayCheckpoint(self.platform.read_models.write_engine)
+        checkpoint = RelayCheckpoint(self.platform.checkpoints)
         self.relay = Relay(
             self.platform.store, self.platform.log, checkpoint.load(),
             save_checkpoint=save_checkpoint or checkpoint.save, batch_size=batch_size,

@@ -74,7 +74,7 @@ def rebuild(home: Path, before: tuple, beliefs: list, **settings) -> None:
     platform = build_platform(harness_settings(home, **settings))
     try:
         head = platform.store.head_position()
-        reset_forecaster(platform.read_models.write_engine)
+        reset_forecaster(platform.read_models.write_engine, platform.checkpoints)
         reset(platform.read_models.write_engine, ForecastModelsProjection())
     finally:
         platform.close()
