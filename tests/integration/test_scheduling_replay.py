@@ -160,7 +160,9 @@ def test_checkpoint_survives_a_restart(harness: SchedulingHarness) -> None:
     h.wait_projected()
     assert scheduler.checkpoint() >= 1
     h.platform.stop()
-    fresh = SchedulerProcessor(h.platform.store, h.platform.read_models.write_engine, checkpoints=h.platform.checkpoints)
+    fresh = SchedulerProcessor(
+        h.platform.store, h.platform.read_models.write_engine, checkpoints=h.platform.checkpoints
+    )
     assert fresh.checkpoint() == scheduler.checkpoint()  # the runner's relay restarts from here
     with h.platform.read_models.read_engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(sq.schedules)).scalar() == 1

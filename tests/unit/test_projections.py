@@ -158,8 +158,9 @@ def test_rebuild_replays_everything_and_yields_the_same_table(engine, tally, tmp
         incremental = tally.tallies(engine)
         progress: list[tuple[int, int]] = []
         applied = rebuild(
-            store, engine, tally, SqlCheckpointStore(engine), batch_size=4, on_progress=lambda p, h: progress.append((p, h))
-        )
+            store, engine, tally, SqlCheckpointStore(engine), batch_size=4,
+            on_progress=lambda p, h: progress.append((p, h)),
+        )  # fmt: skip
         head = store.head_position()
     finally:
         store.close()
