@@ -19,11 +19,12 @@ import sqlalchemy as sa
 from domain import registry as reg
 from domain.beliefs import SensorDataRecorded, to_epoch_s
 from domain.events import DomainEvent, NewEvent, RecordedEvent
+from infra.checkpoints import SqlCheckpointStore
 from infra.eventstore.sqlite import SqliteEventStore
 from infra.readmodels.database import ReadModelDb
 from infra.shared_data import acn_site_sessions, uncontrolled_load_kw
 from projections import registry_query as rq
-from projections.base import ALL_PARTITIONS, apply_batch, create_tables, load_checkpoints
+from projections.base import ALL_PARTITIONS, apply_batch, create_tables
 from projections.readings import ReadingsProjection, readings
 from projections.readings_query import BeliefFilter, beliefs_with_sources, latest_values, resampled_values
 from projections.registry import RegistryProjection
@@ -41,6 +42,8 @@ class Harness:
 
     def __init__(self, db: ReadModelDb, store: SqliteEventStore):
         self.db, self.store, self.position = db, store, 0
+        self.checkpoints = SqlCheckpointStore(db.write_engine)
+        self.checkpoints.create_tables()
         self.projections = [ReadingsProjection(), RegistryProjection()]
         for projection in self.projections:
             create_tables(db.write_engine, projection)
@@ -54,7 +57,7 @@ class Harness:
     def project(self) -> list[RecordedEvent]:
         batch = self.store.read_all(self.position, limit=100_000)
         for projection in self.projections:
-            apply_batch(self.db.write_engine, projection, ALL_PARTITIONS, batch)
+            apply_batch(self.db.write_engine, projection, ALL_PARTITIONS, batch, self.checkpoints)
         self.position = batch[-1].global_position if batch else self.position
         return batch
 
@@ -185,7 +188,7 @@ def test_changed_beliefs_only_compares_with_the_latest_belief_time(harness: Harn
     for hours, value in priors_and_values:
         harness.append(data([value], prior=T0 + timedelta(hours=hours)))
     incremental = harness.q(beliefs_with_sources, POWER, *WIDE)
-    rebuild(harness.store, harness.db.write_engine, harness.projections[0])
+    rebuild(harness.store, harness.db.write_engine, harness.projections[0], harness.checkpoints)
     assert harness.q(beliefs_with_sources, POWER, *WIDE) == incremental
 
 
@@ -200,18 +203,17 @@ class FailingReadings(ReadingsProjection):
 def test_rows_and_checkpoint_commit_together(harness: Harness):
     harness.store.append("sensordata-1", [NewEvent.of(data([1.0, 2.0]))])
     batch = harness.store.read_all(0)
-    engine = harness.db.write_engine
+    engine, checkpoints = harness.db.write_engine, harness.checkpoints
     with pytest.raises(RuntimeError):
-        apply_batch(engine, FailingReadings(), ALL_PARTITIONS, batch)
+        apply_batch(engine, FailingReadings(), ALL_PARTITIONS, batch, checkpoints)
     assert harness.rows() == 0
-    with engine.connect() as conn:
-        assert load_checkpoints(conn, "readings") == {}
-    assert apply_batch(engine, ReadingsProjection(), ALL_PARTITIONS, batch) == batch[-1].global_position
-    assert apply_batch(engine, ReadingsProjection(), ALL_PARTITIONS, batch) == batch[-1].global_position
-    assert apply_batch(engine, ReadingsProjection(), "partition-0", batch) == batch[-1].global_position
+    assert checkpoints.load("readings") == {}
+    last = batch[-1].global_position
+    assert apply_batch(engine, ReadingsProjection(), ALL_PARTITIONS, batch, checkpoints) == last
+    assert apply_batch(engine, ReadingsProjection(), ALL_PARTITIONS, batch, checkpoints) == last
+    assert apply_batch(engine, ReadingsProjection(), "partition-0", batch, checkpoints) == last
     assert harness.rows() == 2, "applying the same events again adds nothing"
-    with engine.connect() as conn:
-        assert load_checkpoints(conn, "readings") == {ALL_PARTITIONS: batch[-1].global_position}
+    assert checkpoints.load("readings") == {ALL_PARTITIONS: last}
 
 
 def registry_events() -> list[DomainEvent]:
@@ -282,11 +284,10 @@ def test_rebuild_yields_identical_query_results(harness: Harness):
     synthetic_scenario(harness)
     before = snapshot(harness)
     for projection in harness.projections:
-        rebuild(harness.store, harness.db.write_engine, projection, batch_size=3)
+        rebuild(harness.store, harness.db.write_engine, projection, harness.checkpoints, batch_size=3)
     assert snapshot(harness) == before
     head = harness.store.head_position()
-    with harness.db.read_engine.connect() as conn:
-        assert load_checkpoints(conn, "readings") == {ALL_PARTITIONS: head}
+    assert harness.checkpoints.load("readings") == {ALL_PARTITIONS: head}
 
 
 @pytest.mark.postgres
@@ -368,7 +369,7 @@ def test_acn_charging_load_queries(harness: Harness, shared_data):
 
     before = snapshot(harness, window=(s0, end))
     for projection in harness.projections:
-        rebuild(harness.store, harness.db.write_engine, projection)
+        rebuild(harness.store, harness.db.write_engine, projection, harness.checkpoints)
     assert snapshot(harness, window=(s0, end)) == before
 
 

@@ -127,8 +127,8 @@ def test_rebuild_and_rerun_reproduce_the_schedule_events_without_appending(harne
     head = h.head
     engine = h.platform.read_models.write_engine
 
-    rebuild(h.platform.store, engine, SchedulesProjection())
-    rebuild(h.platform.store, engine, JobsProjection())
+    rebuild(h.platform.store, engine, SchedulesProjection(), h.platform.checkpoints)
+    rebuild(h.platform.store, engine, JobsProjection(), h.platform.checkpoints)
     assert snapshot(h) == before
     assert h.head == head
 
