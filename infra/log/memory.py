@@ -111,5 +111,10 @@ class MemoryConsumer:
                 key = (self.group, r.topic, r.partition)
                 self.log._committed[key] = max(self.log._committed.get(key, 0), r.offset + 1)
 
+    def assignment(self) -> list[tuple[str, int]]:
+        """The (topic, partition) pairs this member owns now."""
+        with self.log._cond:
+            return sorted(self.log.assignment(self))
+
     def close(self) -> None:
         self.log.leave(self)
