@@ -15,6 +15,8 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
+
 from commands.context import CommandContext
 from commands.registry import set_bcrypt_rounds
 from domain.ports.checkpoints import CheckpointStore
@@ -97,11 +99,16 @@ def build_processors(platform: Platform) -> list[Processor]:
                 options=solver_options(platform.settings),
                 wait_for_readings=lambda position: platform.wait_for(position, ["projection.readings"]),
                 checkpoints=checkpoints,
+                infrastructure_errors=READ_MODEL_ERRORS,
             )
         ),
         projection(ForecastModelsProjection(), [FORECAST_TOPIC]),
         TracedProcessor(ForecastProcessor(platform.store, engine, checkpoints=checkpoints)),
     ]
+
+
+READ_MODEL_ERRORS = (sa.exc.SQLAlchemyError,)
+"""Errors of the read-model database: the platform's, never a trigger's (the scheduler retries)."""
 
 
 def prepare_storage(platform: Platform) -> ReadingsStorage:

@@ -64,7 +64,9 @@ SCHEDULE_TOPICS = (CATEGORY_TOPICS["udi"], CATEGORY_TOPICS["schedule"])
 """Where UDI events, schedule triggers and outcomes are (the schedules projection reads these)."""
 TOPICS = (*SCHEDULE_TOPICS, CATEGORY_TOPICS["sensordata"])
 """The scheduler's topics: the schedule topics plus the readings (state-of-charge readings)."""
-INFRASTRUCTURE_ERRORS = (sa.exc.SQLAlchemyError, EventStoreError, OSError)
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (EventStoreError, OSError)
+"""Errors of the platform, not of the trigger: they propagate (the runner retries the batch). The
+composition root adds its read-model database's error classes (``infrastructure_errors``)."""
 SAVE_INTERVAL_S = 1.0
 """Batches without triggers (most readings) save the checkpoint at most this often, and on idle."""
 
@@ -109,6 +111,7 @@ class SchedulerProcessor:
         *,
         checkpoints: CheckpointStore,
         monotonic: Callable[[], float] = time.monotonic,
+        infrastructure_errors: tuple[type[BaseException], ...] = (),
     ):
         self.store, self.engine = store, engine
         self.read_engine = read_engine or engine
@@ -118,6 +121,7 @@ class SchedulerProcessor:
         self._saved: dict[str, int] | None = None
         self._unsaved: dict[str, int] = {}
         self.checkpoints, self.monotonic = checkpoints, monotonic
+        self.infrastructure_errors = INFRASTRUCTURE_ERRORS + tuple(infrastructure_errors)
         self._saved_at = monotonic()
         self.wait_for_readings = wait_for_readings
         self._beliefs_position = 0
@@ -256,7 +260,7 @@ class SchedulerProcessor:
                 problem, time_limit_s=self.options.time_limit_s, relative_gap=self.options.relative_gap,
                 backend=self.options.backend,
             )  # fmt: skip
-        except INFRASTRUCTURE_ERRORS:
+        except self.infrastructure_errors:
             raise
         except FlexModelError as exc:
             return self._failed(request, exc.code, exc.message, exc.field)

@@ -6,6 +6,9 @@ Appends are serialised by the dialect's lock (``BEGIN IMMEDIATE`` on SQLite, a t
 advisory lock on PostgreSQL), so global positions are assigned in commit order and a reader
 never sees a gap that is filled later.
 
+Errors: SQLAlchemy's connection errors become :class:`EventStoreUnavailable`, any other
+database error :class:`EventStoreError` (:func:`port_errors`).
+
 Group commit: appends that arrive while another commit of this process is in progress are
 queued and then committed together, in arrival order, in one transaction (one fsync). Each
 keeps its own idempotency and expected-revision checks, sees the appends before it in the
@@ -16,10 +19,12 @@ of its appends is retried in a transaction of its own, so one failure cannot fai
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -31,9 +36,32 @@ from domain.ports.event_store import (
     NO_STREAM,
     STREAM_EXISTS,
     AppendResult,
+    EventStoreError,
+    EventStoreUnavailable,
     ExpectedRevision,
     WrongExpectedRevision,
 )
+
+T = TypeVar("T")
+_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError, sa.exc.TimeoutError)
+"""Driver errors of reaching the database: lost connection, lock timeout, pool exhausted."""
+
+
+def port_errors(method: Callable[..., T]) -> Callable[..., T]:
+    """The port's errors instead of SQLAlchemy's: connection trouble -> :class:`EventStoreUnavailable`,
+    any other database error -> :class:`EventStoreError` (callers never see driver classes)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except _UNAVAILABLE as error:
+            raise EventStoreUnavailable(f"{type(error).__name__}: {error}") from error
+        except sa.exc.SQLAlchemyError as error:
+            raise EventStoreError(f"{type(error).__name__}: {error}") from error
+
+    return wrapper
+
 
 metadata = sa.MetaData()
 events_table = sa.Table(
@@ -165,6 +193,7 @@ class SqlEventStore:
         """Tell other processes about new events (inside the transaction)."""
 
     # -- writing --------------------------------------------------------------------------
+    @port_errors
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_revision: ExpectedRevision = ANY
     ) -> AppendResult:
@@ -273,10 +302,12 @@ class SqlEventStore:
     def _stream_revision(conn: Connection, stream_id: str) -> int | None:
         return conn.execute(_STREAM_REVISION, {"stream_id": stream_id}).scalar()
 
+    @port_errors
     def stream_revision(self, stream_id: str) -> int | None:
         with self.read_engine.connect() as conn:
             return self._stream_revision(conn, stream_id)
 
+    @port_errors
     def read_stream(
         self, stream_id: str, from_revision: int = 0, backwards: bool = False, limit: int | None = None
     ) -> list[RecordedEvent]:
@@ -292,6 +323,7 @@ class SqlEventStore:
         with self.read_engine.connect() as conn:
             return [_row_to_event(r) for r in conn.execute(query)]
 
+    @port_errors
     def read_all(
         self,
         after_position: int = 0,
@@ -313,10 +345,12 @@ class SqlEventStore:
         with self.read_engine.connect() as conn:
             return [_row_to_event(r) for r in conn.execute(query)]
 
+    @port_errors
     def head_position(self) -> int:
         with self.read_engine.connect() as conn:
             return conn.execute(_MAX_POSITION).scalar() or 0
 
+    @port_errors
     def get_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
         query = sa.select(*_COLUMNS).where(events_table.c.event_id == str(event_id))
         with self.read_engine.connect() as conn:
