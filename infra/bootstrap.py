@@ -79,32 +79,36 @@ def build_read_models(settings: Settings) -> ReadModelDb:
 
 
 def build_processors(platform: Platform) -> list[Processor]:
-    """Every processor of the platform, in one list (projections, forecasters, scheduler), each
-    wrapped in its telemetry decorator. They share the platform's checkpoint store."""
+    """Every processor of the platform, in one list (projections, forecasters, scheduler); they
+    share the platform's checkpoint store. Runners get them traced (:func:`traced`)."""
     engine, checkpoints = platform.read_models.write_engine, platform.checkpoints
 
     def projection(p, topics: list[str]) -> Processor:
-        return TracedProcessor(ProjectionProcessor(p, engine, topics, checkpoints=checkpoints), projection=p.name)
+        return ProjectionProcessor(p, engine, topics, checkpoints=checkpoints)
 
     return [
         projection(RegistryProjection(), [TOPIC_REGISTRY]),
         projection(ReadingsProjection(), [TOPIC_READINGS]),
         projection(JobsProjection(), [TOPIC_JOBS]),
         projection(SchedulesProjection(), list(SCHEDULE_TOPICS)),
-        TracedProcessor(
-            SchedulerProcessor(
-                platform.store,
-                engine,
-                platform.read_models.read_engine,
-                options=solver_options(platform.settings),
-                wait_for_readings=lambda position: platform.wait_for(position, ["projection.readings"]),
-                checkpoints=checkpoints,
-                infrastructure_errors=READ_MODEL_ERRORS,
-            )
+        SchedulerProcessor(
+            platform.store,
+            engine,
+            platform.read_models.read_engine,
+            options=solver_options(platform.settings),
+            wait_for_readings=lambda position: platform.wait_for(position, ["projection.readings"]),
+            checkpoints=checkpoints,
+            infrastructure_errors=READ_MODEL_ERRORS,
         ),
         projection(ForecastModelsProjection(), [FORECAST_TOPIC]),
-        TracedProcessor(ForecastProcessor(platform.store, engine, checkpoints=checkpoints)),
+        ForecastProcessor(platform.store, engine, checkpoints=checkpoints),
     ]
+
+
+def traced(processors: list[Processor]) -> list[Processor]:
+    """The processors in their telemetry decorators (``processor.<name>`` spans and lag; for
+    projections also ``readmodel.write``), as every runner drives them."""
+    return [TracedProcessor(p, projection=getattr(getattr(p, "projection", None), "name", None)) for p in processors]
 
 
 READ_MODEL_ERRORS = (sa.exc.SQLAlchemyError,)
@@ -155,6 +159,10 @@ class Platform:
     runner: InProcessRunner | None = None
     readings_storage: ReadingsStorage | None = None
 
+    def runnable_processors(self) -> list[Processor]:
+        """The processors as runners drive them: in their telemetry decorators."""
+        return traced(self.processors)
+
     @property
     def commands(self) -> CommandContext:
         return CommandContext(self.store)
@@ -166,11 +174,13 @@ class Platform:
             return
         if isinstance(self.log, MemoryLog):
             feed = EventFeed(self.store)
-            self.runner = InProcessRunner(None, [StoreFollower(p, feed) for p in self.processors])
+            self.runner = InProcessRunner(None, [StoreFollower(p, feed) for p in traced(self.processors)])
         else:
             start = min((p.checkpoint() for p in self.processors), default=0)
             relay = Relay(self.store, self.log, start)
-            loops = [ProcessorLoop(p, self.log, published_position=lambda: relay.position) for p in self.processors]
+            loops = [
+                ProcessorLoop(p, self.log, published_position=lambda: relay.position) for p in traced(self.processors)
+            ]
             self.runner = InProcessRunner(relay, loops)
         self.runner.start()
 

@@ -14,8 +14,10 @@ category (``forecast-*``: :class:`~domain.forecast_events.ForecastTriggered`).
 * **Output** — each forecast is a ``SensorDataRecorded`` (source ``forecaster:auto``,
   ``source_type`` forecaster, belief time = end of the latest reading learned, in data time)
   on ``sensordata-<id>`` plus a :class:`~domain.forecast_events.ForecastMade` (model choice,
-  running errors) on ``forecast-<id>``. Event ids derive from (sensor, belief time), so a
-  replay from position 0 appends nothing new (``stats.appended`` stays 0).
+  running errors) on ``forecast-<id>``, in that order. Event ids derive from (sensor, belief
+  time); a forecast at or before the newest stored ``ForecastMade`` of the sensor is not
+  appended again (KurrentDB recognises ids only within a window), so a replay from position 0
+  appends nothing new (``stats.appended`` stays 0).
 * **Triggers** — each ``ForecastTriggered`` becomes a job outcome (:mod:`streams.forecast_jobs`).
 * **Checkpoint** — events are appended first (idempotent), then every touched sensor's model
   state (``SensorForecaster.to_state``) and its stream position are written together with the
@@ -33,6 +35,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -160,6 +163,7 @@ class ForecastProcessor:
         self.stats = ForecasterStats()
         self._models: dict[int, SensorModel] = {}
         self._checkpoints: dict[str, int] | None = None
+        self._marks: dict[int, datetime | None] = {}  # sensor -> belief time of its newest stored forecast
 
     # -- the Processor protocol -----------------------------------------------------------
 
@@ -191,6 +195,7 @@ class ForecastProcessor:
         except Exception:
             self._models.clear()  # the cache may be ahead of what was saved: reload on retry
             self._checkpoints = None
+            self._marks.clear()
             raise
         return last
 
@@ -296,6 +301,11 @@ class ForecastProcessor:
         cause: RecordedEvent, outbox: Outbox,
     ) -> None:
         belief_time = made.now_start
+        if self._already_stored(sensor_id, belief_time):  # a replay: stored by an earlier run
+            self.stats.forecasts += 1
+            self.stats.emitted += 2
+            return
+        self._marks[sensor_id] = belief_time
         beliefs = forecast_beliefs(
             sensor_id, sensor.unit, made.now_start, made.resolution, list(made.values), belief_time, LIVE_SOURCE
         )
@@ -313,6 +323,26 @@ class ForecastProcessor:
         )
         outbox.add(forecast_stream(sensor_id), summary, forecast_made_event_id(sensor_id, belief_time), cause)
         self.stats.forecasts += 1
+
+    def _already_stored(self, sensor_id: int, belief_time: datetime) -> bool:
+        """Whether the live forecast of ``belief_time`` is stored (its ``ForecastMade`` is at or
+        before the newest one in ``forecast-<id>``). Not the event id alone: KurrentDB knows ids
+        only within a window of the stream (port docstring), and ``sensordata-<id>`` is long."""
+        if sensor_id not in self._marks:
+            self._marks[sensor_id] = self._newest_live_forecast(sensor_id)
+        mark = self._marks[sensor_id]
+        return mark is not None and belief_time <= mark
+
+    def _newest_live_forecast(self, sensor_id: int) -> datetime | None:
+        revision, page_size = -1, 50
+        while True:
+            page = self.store.read_stream(forecast_stream(sensor_id), revision, backwards=True, limit=page_size)
+            for recorded in page:
+                if recorded.type == "ForecastMade" and recorded.data.get("source") == LIVE_SOURCE:
+                    return recorded.decode().belief_time
+            if len(page) < page_size or page[-1].stream_revision == 0:
+                return None
+            revision = page[-1].stream_revision - 1
 
     def _warn(self, message: str) -> None:
         if message not in self.stats.warnings:
@@ -358,6 +388,7 @@ class ForecastProcessor:
         """Forget every model and the checkpoints: the next start replays from position 0."""
         reset_forecaster(self.engine, self.checkpoints)
         self._models.clear()
+        self._marks.clear()
         self._checkpoints = None
 
 

@@ -184,7 +184,7 @@ def run_worker(
 
             run_faust(platform, max_records=max_records)  # blocks until Faust stops (its own signals)
             return
-        worker = Worker(platform.log, platform.processors, max_records=max_records)
+        worker = Worker(platform.log, platform.runnable_processors(), max_records=max_records)
         worker.start()
         while not stop.wait(1.0):
             if worker.failed() or not all(t.is_alive() for t in threads):

@@ -75,7 +75,7 @@ def rebuild(home: Path, before: tuple, beliefs: list, **settings) -> None:
     try:
         head = platform.store.head_position()
         reset_forecaster(platform.read_models.write_engine, platform.checkpoints)
-        reset(platform.read_models.write_engine, ForecastModelsProjection())
+        reset(platform.read_models.write_engine, ForecastModelsProjection(), platform.checkpoints)
     finally:
         platform.close()
     with ForecastHarness(home, seed_world=False, **settings) as harness:
