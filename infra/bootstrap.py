@@ -116,9 +116,12 @@ READ_MODEL_ERRORS = (sa.exc.SQLAlchemyError,)
 
 
 def prepare_storage(platform: Platform) -> ReadingsStorage:
-    """The one step that creates tables: checkpoints, every processor's tables, then the
+    """The one step that creates tables: the SQL event store's, checkpoints, every processor's, then the
     readings storage (TimescaleDB hypertable and aggregates when the extension is there, else
     a BRIN index on PostgreSQL; nothing more on SQLite). Idempotent."""
+    create_store_tables = getattr(platform.store, "create_tables", None)  # SQL stores; KurrentDB has none
+    if create_store_tables is not None:
+        create_store_tables()
     platform.checkpoints.create_tables()
     for processor in platform.processors:
         create = getattr(processor, "create_tables", None)

@@ -172,14 +172,18 @@ class SqlEventStore:
     def __init__(self, engine: Engine, read_engine: Engine | None = None):
         self.engine = engine
         self.read_engine = read_engine or engine
-        metadata.create_all(engine)
         self._appended = threading.Condition()
         # Appenders of this process queue here instead of in the database's lock (SQLite's
         # busy handler sleeps in steps of up to 100 ms); other processes still use the DB lock.
         self._writer = threading.Lock()
         self._pending: list[_PendingAppend] = []  # appends waiting for the next group commit
         self._pending_lock = threading.Lock()
-        self._local_head = self.head_position()
+        self._local_head: int | None = None  # the head as this process knows it; read on first need
+
+    def create_tables(self) -> None:
+        """Create the ``events`` table and its indexes when missing (the composition root's
+        storage step; idempotent). A constructor never creates tables."""
+        metadata.create_all(self.engine)
 
     # -- dialect hooks -------------------------------------------------------------------
     def _lock_for_append(self, conn: Connection) -> None:
@@ -259,7 +263,7 @@ class SqlEventStore:
         last = _last_appended_position(group)
         if last is not None:
             with self._appended:
-                self._local_head = max(self._local_head, last)
+                self._local_head = max(self._local_head or 0, last)
                 self._appended.notify_all()
 
     def _append_locked(
@@ -358,6 +362,10 @@ class SqlEventStore:
         return _row_to_event(row) if row else None
 
     def wait_for_append(self, after_position: int, timeout_s: float) -> bool:
+        if self._local_head is None:
+            head = self.head_position()
+            with self._appended:
+                self._local_head = max(self._local_head or 0, head)
         with self._appended:
             if self._local_head > after_position:
                 return True

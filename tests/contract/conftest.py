@@ -120,8 +120,14 @@ def _open_memory(key: str) -> EventStore:
 
 
 MEMORY_STORE = StoreAdapter(_memory_storage, _open_memory)
-SQLITE_STORE = StoreAdapter(_sqlite_file, SqliteEventStore)
-POSTGRES_STORE = StoreAdapter(_postgres_storage, PostgresEventStore)
+def _prepared(store: EventStore) -> EventStore:
+    """A SQL store after the storage step (tables are never created by a constructor)."""
+    store.create_tables()  # type: ignore[attr-defined]
+    return store
+
+
+SQLITE_STORE = StoreAdapter(_sqlite_file, lambda path: _prepared(SqliteEventStore(path)))
+POSTGRES_STORE = StoreAdapter(_postgres_storage, lambda url: _prepared(PostgresEventStore(url)))
 KURRENTDB_STORE = StoreAdapter(_kurrentdb_server, _open_kurrentdb, consecutive_positions=False)
 
 EVENT_STORE_ADAPTERS = [

@@ -20,7 +20,7 @@ from domain import registry as reg
 from domain.beliefs import SensorDataRecorded, to_epoch_s
 from domain.events import DomainEvent, NewEvent, RecordedEvent
 from infra.checkpoints import SqlCheckpointStore
-from infra.eventstore.sqlite import SqliteEventStore
+from infra.eventstore.memory import MemoryEventStore
 from infra.readmodels.database import ReadModelDb
 from infra.shared_data import acn_site_sessions, uncontrolled_load_kw
 from projections import registry_query as rq
@@ -38,9 +38,9 @@ WIDE = (0, 2**40)
 
 
 class Harness:
-    """A SQLite event store feeding both projections into the read-model database under test."""
+    """An in-memory event store feeding both projections into the read-model database under test."""
 
-    def __init__(self, db: ReadModelDb, store: SqliteEventStore):
+    def __init__(self, db: ReadModelDb, store: MemoryEventStore):
         self.db, self.store, self.position = db, store, 0
         self.checkpoints = SqlCheckpointStore(db.write_engine)
         self.checkpoints.create_tables()
@@ -71,7 +71,7 @@ class Harness:
 
 @pytest.fixture
 def harness(read_models: ReadModelDb, tmp_path) -> Harness:
-    store = SqliteEventStore(tmp_path / "events.db")
+    store = MemoryEventStore()
     yield Harness(read_models, store)
     store.close()
 
@@ -293,8 +293,8 @@ def test_rebuild_yields_identical_query_results(harness: Harness):
 @pytest.mark.postgres
 def test_sqlite_and_postgres_answer_identically(tmp_path, read_models_pair):
     answers = []
-    for name, db in read_models_pair.items():
-        store = SqliteEventStore(tmp_path / f"events-{name}.db")
+    for db in read_models_pair.values():
+        store = MemoryEventStore()
         harness = Harness(db, store)
         synthetic_scenario(harness)
         answers.append(snapshot(harness))
@@ -379,8 +379,8 @@ def test_acn_answers_identical_on_sqlite_and_postgres(tmp_path, read_models_pair
     load = acn_load_kw(shared_data)
     window = (to_epoch_s(ACN_START), to_epoch_s(ACN_START) + len(load) * QUARTER)
     answers = []
-    for name, db in read_models_pair.items():
-        store = SqliteEventStore(tmp_path / f"events-{name}.db")
+    for db in read_models_pair.values():
+        store = MemoryEventStore()
         harness = Harness(db, store)
         acn_scenario(harness, load)
         answers.append(snapshot(harness, window=window))
