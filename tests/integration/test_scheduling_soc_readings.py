@@ -196,6 +196,7 @@ def test_replaying_decides_as_before_and_appends_nothing(world: SocWorld) -> Non
     assert len(world.schedules()) == 1
 
     head = world.h.head
+    world.h.platform.stop()  # the live scheduler shares the checkpoint the replay resets
     replay = SchedulerProcessor(
         world.h.platform.store, world.h.platform.read_models.write_engine, checkpoints=world.h.platform.checkpoints
     )
