@@ -27,7 +27,7 @@ from infra.log.memory import MemoryLog
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.readmodels.timescale import ReadingsStorage, prepare_readings_storage
 from infra.settings import Settings
-from infra.telemetry import TracedEventStore, TracedLog, TracedProcessor
+from infra.traced import TracedEventStore, TracedLog, TracedProcessor
 from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
 from projections.readings import ReadingsProjection

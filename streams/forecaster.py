@@ -14,10 +14,9 @@ category (``forecast-*``: :class:`~domain.forecast_events.ForecastTriggered`).
 * **Output** — each forecast is a ``SensorDataRecorded`` (source ``forecaster:auto``,
   ``source_type`` forecaster, belief time = end of the latest reading learned, in data time)
   on ``sensordata-<id>`` plus a :class:`~domain.forecast_events.ForecastMade` (model choice,
-  running errors) on ``forecast-<id>``, in that order. Event ids derive from (sensor, belief
-  time); a forecast at or before the newest stored ``ForecastMade`` of the sensor is not
-  appended again (KurrentDB recognises ids only within a window), so a replay from position 0
-  appends nothing new (``stats.appended`` stays 0).
+  running errors) on ``forecast-<id>``, in that order; ids derive from (sensor, belief time). A
+  forecast at or before the newest stored ``ForecastMade`` is not appended again (KurrentDB knows
+  ids only within a window), so a replay from position 0 appends nothing (``stats.appended`` 0).
 * **Triggers** — each ``ForecastTriggered`` becomes a job outcome (:mod:`streams.forecast_jobs`).
 * **Checkpoint** — events are appended first (idempotent), then every touched sensor's model
   state (``SensorForecaster.to_state``) and its stream position are written together with the
@@ -58,6 +57,7 @@ from domain.forecasting.features import EPOCH
 from domain.ports.checkpoints import CheckpointStore, done_position, resume_position
 from domain.ports.event_store import ANY, EventStore
 from domain.registry import SensorRegistered
+from streams import forecast_inputs
 from streams.forecast_inputs import RegressorBook, SensorDirectory, is_own_forecast, sensor_data_stream, stream_events
 from streams.forecast_jobs import forecast_job_events, job_ended
 from streams.topics import CATEGORY_TOPICS, TOPIC_READINGS
@@ -325,24 +325,10 @@ class ForecastProcessor:
         self.stats.forecasts += 1
 
     def _already_stored(self, sensor_id: int, belief_time: datetime) -> bool:
-        """Whether the live forecast of ``belief_time`` is stored (its ``ForecastMade`` is at or
-        before the newest one in ``forecast-<id>``). Not the event id alone: KurrentDB knows ids
-        only within a window of the stream (port docstring), and ``sensordata-<id>`` is long."""
+        """At or before the sensor's newest stored ``ForecastMade`` (not by id: module docstring)."""
         if sensor_id not in self._marks:
-            self._marks[sensor_id] = self._newest_live_forecast(sensor_id)
-        mark = self._marks[sensor_id]
-        return mark is not None and belief_time <= mark
-
-    def _newest_live_forecast(self, sensor_id: int) -> datetime | None:
-        revision, page_size = -1, 50
-        while True:
-            page = self.store.read_stream(forecast_stream(sensor_id), revision, backwards=True, limit=page_size)
-            for recorded in page:
-                if recorded.type == "ForecastMade" and recorded.data.get("source") == LIVE_SOURCE:
-                    return recorded.decode().belief_time
-            if len(page) < page_size or page[-1].stream_revision == 0:
-                return None
-            revision = page[-1].stream_revision - 1
+            self._marks[sensor_id] = forecast_inputs.newest_live_forecast(self.store, sensor_id)
+        return self._marks[sensor_id] is not None and belief_time <= self._marks[sensor_id]
 
     def _warn(self, message: str) -> None:
         if message not in self.stats.warnings:

@@ -163,6 +163,7 @@ def test_one_trace_from_append_to_read_model(spans, tmp_path):
 def test_traced_log_opens_relay_spans_and_rewrites_the_headers(spans):
     """With a log (Kafka), the relay's publish is a span per trace; records carry its traceparent."""
     from infra.log.memory import MemoryLog
+    from infra.traced import TracedLog
     from streams.relay import records_for
 
     traceparent, request = _new_trace("http.request")
@@ -172,7 +173,7 @@ def test_traced_log_opens_relay_spans_and_rewrites_the_headers(spans):
         event_id=store_event.event_id, stream_id="sensordata-7", stream_revision=0, global_position=1,
         type=store_event.type, schema_version=1, data=store_event.data, metadata=store_event.metadata,
     )  # fmt: skip
-    log = telemetry.TracedLog(MemoryLog(partitions=1))
+    log = TracedLog(MemoryLog(partitions=1))
     log.publish(records_for(recorded))
     (publish,) = [s for s in spans.get_finished_spans() if s.name == "relay.publish"]
     assert publish.parent.span_id == request.span_id
