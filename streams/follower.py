@@ -2,10 +2,12 @@
 
 No relay and no log in the embedded deployment: every processor reads the store in global
 order after its own checkpoint (partition ``*``), applies the events of its topics, and moves
-its checkpoint over the events that are not its own (lazily: at most every
-``advance_interval_s`` while busy, and whenever it has caught up). So a restart replays
-nothing already processed, an idle processor's checkpoint reaches the head, and
-``flexledger projections status`` shows no lag once the system is idle.
+its checkpoint over the events that are not its own, at most once per ``advance_interval_s``
+(busy or idle: a save per append would contend for SQLite's write lock with the projections
+the API waits on). So a restart replays nothing already processed (at most the last
+interval's foreign events are read again, and skipped), an idle processor's checkpoint reaches
+the head within an interval, and ``flexledger projections status`` shows no lag once the
+system is idle. Processors that save lazily (``flush()``) are flushed on the same pace.
 
 One :class:`EventFeed` reads the store for all followers: followers at about the same place
 share one read (and one decode) of each batch. It keeps a bounded window of recent events, so
@@ -116,7 +118,8 @@ class StoreFollower(Progress):
         """Apply the next batch; False when there was none (then the checkpoint is brought up)."""
         batch = self.feed.read(self.position, self.max_records)
         if not batch:
-            self._save_position()
+            if self._interval_over():  # idle: saved within one interval, not after every append
+                self._save_position()
             return False
         mine = [e for e in batch if topic_of(e) in self.topics]
         if mine:
@@ -125,9 +128,12 @@ class StoreFollower(Progress):
             self.applied += len(mine)
             self._saved = mine[-1].global_position
         self._advance(batch[-1].global_position)
-        if self.monotonic() - self._advanced_at >= self.advance_interval_s:
+        if self._interval_over():
             self._save_position()
         return True
+
+    def _interval_over(self) -> bool:
+        return self.monotonic() - self._advanced_at >= self.advance_interval_s
 
     def _save_position(self) -> None:
         """Move the durable checkpoint over the events of other processors read since the last save,

@@ -82,13 +82,16 @@ def test_a_follower_applies_its_topics_and_moves_its_checkpoint_over_the_rest() 
     assert processor.advanced == [12] and follower.applied == 4
 
 
-def test_an_idle_follower_saves_at_once_and_a_restart_hands_nothing_again() -> None:
+def test_an_idle_follower_saves_within_an_interval_and_a_restart_hands_nothing_again() -> None:
     store = store_with(6, stream=lambda i: f"asset-{i}")
-    processor = Recorder()
-    follower = StoreFollower(processor, EventFeed(store), monotonic=Clock())
+    clock, processor = Clock(), Recorder()
+    follower = StoreFollower(processor, EventFeed(store), advance_interval_s=1.0, monotonic=clock)
     stop = threading.Event()
     while follower.step(stop):
         pass
-    assert processor.advanced == [6] and processor.handed == []
+    assert processor.advanced == [] and processor.handed == []  # idle, but the interval is not over
+    clock.now_s += 1.0
+    assert not follower.step(stop)
+    assert processor.advanced == [6]
     restarted = StoreFollower(processor, EventFeed(store), monotonic=Clock())
     assert restarted.position == 6 and not restarted.step(stop) and restarted.applied == 0
