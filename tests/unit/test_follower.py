@@ -70,6 +70,7 @@ def test_a_follower_applies_its_topics_and_moves_its_checkpoint_over_the_rest() 
     store = store_with(12, stream=lambda i: "sensordata-1" if i < 4 else f"asset-{i}")
     clock, processor = Clock(), Recorder()
     follower = StoreFollower(processor, EventFeed(store), max_records=5, advance_interval_s=1.0, monotonic=clock)
+    follower._advanced_at = clock()  # the interval starts now (followers start at staggered offsets)
     stop = threading.Event()
     assert follower.step(stop)  # 1..5: four readings, one asset event
     assert processor.handed == [1, 2, 3, 4] and follower.position == 5
@@ -86,6 +87,7 @@ def test_an_idle_follower_saves_within_an_interval_and_a_restart_hands_nothing_a
     store = store_with(6, stream=lambda i: f"asset-{i}")
     clock, processor = Clock(), Recorder()
     follower = StoreFollower(processor, EventFeed(store), advance_interval_s=1.0, monotonic=clock)
+    follower._advanced_at = clock()  # the interval starts now (followers start at staggered offsets)
     stop = threading.Event()
     while follower.step(stop):
         pass
