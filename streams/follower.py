@@ -2,12 +2,13 @@
 
 No relay and no log in the embedded deployment: every processor reads the store in global
 order after its own checkpoint (partition ``*``), applies the events of its topics, and moves
-its checkpoint over the events that are not its own, at most once per ``advance_interval_s``
-(busy or idle: a save per append would contend for SQLite's write lock with the projections
-the API waits on). So a restart replays nothing already processed (at most the last
-interval's foreign events are read again, and skipped), an idle processor's checkpoint reaches
-the head within an interval, and ``flexledger projections status`` shows no lag once the
-system is idle. Processors that save lazily (``flush()``) are flushed on the same pace.
+its checkpoint over the events that are not its own when it has been idle for ``idle_save_s``,
+and while busy only every ``busy_save_s`` or ``busy_save_events`` events (a save per append
+would contend for SQLite's write lock with the projections the API waits on). So a restart
+hands no already-processed event to a processor (foreign events read again are skipped
+unseen), an idle processor's checkpoint reaches the head, and ``flexledger projections status``
+shows no lag once the system is idle. Processors that save lazily (``flush()``) are flushed at
+the same moments.
 
 One :class:`EventFeed` reads the store for all followers: followers at about the same place
 share one read (and one decode) of each batch. It keeps a bounded window of recent events, so
@@ -20,7 +21,6 @@ import bisect
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Callable
 
 from domain.events import RecordedEvent
@@ -88,7 +88,8 @@ class EventFeed:
 class StoreFollower(Progress):
     """Drives one processor from the store (embedded deployment); tracks progress for waiters.
 
-    ``monotonic`` (seconds) paces the checkpoint moves over other processors' events.
+    ``monotonic`` (seconds) paces the checkpoint moves over other processors' events (module
+    docstring: ``idle_save_s``, ``busy_save_s``, ``busy_save_events``).
     """
 
     def __init__(
@@ -96,20 +97,23 @@ class StoreFollower(Progress):
         processor: Processor,
         feed: EventFeed,
         max_records: int = 2000,
-        advance_interval_s: float = 1.0,
+        idle_save_s: float = 1.0,
+        busy_save_s: float = 30.0,
+        busy_save_events: int = 10_000,
         idle_wait_s: float = 0.2,
         monotonic: Callable[[], float] = time.monotonic,
     ):
         super().__init__(processor.checkpoint())
         self.processor, self.feed, self.max_records = processor, feed, max_records
         self.topics = frozenset(processor.topics)
-        self.advance_interval_s, self.idle_wait_s, self.monotonic = advance_interval_s, idle_wait_s, monotonic
+        self.idle_save_s, self.busy_save_s, self.busy_save_events = idle_save_s, busy_save_s, busy_save_events
+        self.idle_wait_s, self.monotonic = idle_wait_s, monotonic
         self.errors = 0
         self.applied = 0
         """Events handed to the processor since start (a restart after idle hands over none)."""
         self._saved = self.position  # the checkpoint known durable (applied batch or advance)
-        # followers started together save at different moments of the interval, not in one burst
-        self._advanced_at = monotonic() - advance_interval_s * (zlib.crc32(processor.name.encode()) % 997) / 997
+        self._saved_at = self._batch_at = monotonic()
+        self._read_since_save = 0  # events read (ours or not) since the last save
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -117,10 +121,11 @@ class StoreFollower(Progress):
                 self.feed.wait_for_append(self.position, self.idle_wait_s)
 
     def step(self, stop: threading.Event) -> bool:
-        """Apply the next batch; False when there was none (then the checkpoint is brought up)."""
+        """Apply the next batch; False when there was none (then the checkpoint may be brought up)."""
         batch = self.feed.read(self.position, self.max_records)
+        now = self.monotonic()
         if not batch:
-            if self._interval_over():  # idle: saved within one interval, not after every append
+            if now - max(self._batch_at, self._saved_at) >= self.idle_save_s:  # idle for a while
                 self._save_position()
             return False
         mine = [e for e in batch if topic_of(e) in self.topics]
@@ -130,17 +135,15 @@ class StoreFollower(Progress):
             self.applied += len(mine)
             self._saved = mine[-1].global_position
         self._advance(batch[-1].global_position)
-        if self._interval_over():
+        self._batch_at, self._read_since_save = now, self._read_since_save + len(batch)
+        if self._read_since_save >= self.busy_save_events or now - self._saved_at >= self.busy_save_s:
             self._save_position()
         return True
-
-    def _interval_over(self) -> bool:
-        return self.monotonic() - self._advanced_at >= self.advance_interval_s
 
     def _save_position(self) -> None:
         """Move the durable checkpoint over the events of other processors read since the last save,
         and let a processor that saves lazily save now."""
-        self._advanced_at = self.monotonic()
+        self._saved_at, self._read_since_save = self.monotonic(), 0
         if self.position > self._saved:
             try:
                 self.processor.advance(ALL_PARTITIONS, self.position)

@@ -66,34 +66,34 @@ def test_followers_share_reads_of_the_feed() -> None:
     assert all(a is b for a, b in zip(first, second, strict=True)), "one read and one decode for both"
 
 
-def test_a_follower_applies_its_topics_and_moves_its_checkpoint_over_the_rest() -> None:
+def test_a_busy_follower_applies_its_topics_and_saves_over_the_rest_only_every_so_many_events() -> None:
     store = store_with(12, stream=lambda i: "sensordata-1" if i < 4 else f"asset-{i}")
     clock, processor = Clock(), Recorder()
-    follower = StoreFollower(processor, EventFeed(store), max_records=5, advance_interval_s=1.0, monotonic=clock)
-    follower._advanced_at = clock()  # the interval starts now (followers start at staggered offsets)
+    follower = StoreFollower(processor, EventFeed(store), max_records=5, busy_save_events=10, monotonic=clock)
     stop = threading.Event()
     assert follower.step(stop)  # 1..5: four readings, one asset event
     assert processor.handed == [1, 2, 3, 4] and follower.position == 5
-    assert follower.step(stop)  # 6..10: nothing of ours, interval not over: nothing saved
-    assert processor.advanced == [] and processor.checkpoint() == 4
-    clock.now_s += 1.0
-    assert follower.step(stop)  # 11..12, interval over: the checkpoint moves over them
-    assert processor.advanced == [12]
-    assert not follower.step(stop)  # idle: nothing new, nothing more to save
-    assert processor.advanced == [12] and follower.applied == 4
+    clock.now_s += 5.0
+    assert follower.step(stop)  # 6..10: nothing of ours; 10 events read: the checkpoint moves
+    assert processor.advanced == [10] and processor.checkpoint() == 10
+    assert follower.step(stop)  # 11..12: not saved while busy
+    assert processor.advanced == [10]
+    assert not follower.step(stop)  # nothing new, but not idle for a second yet
+    assert processor.advanced == [10] and follower.applied == 4
 
 
-def test_an_idle_follower_saves_within_an_interval_and_a_restart_hands_nothing_again() -> None:
+def test_an_idle_follower_saves_after_a_second_and_a_restart_hands_nothing_again() -> None:
     store = store_with(6, stream=lambda i: f"asset-{i}")
     clock, processor = Clock(), Recorder()
-    follower = StoreFollower(processor, EventFeed(store), advance_interval_s=1.0, monotonic=clock)
-    follower._advanced_at = clock()  # the interval starts now (followers start at staggered offsets)
+    follower = StoreFollower(processor, EventFeed(store), idle_save_s=1.0, monotonic=clock)
     stop = threading.Event()
     while follower.step(stop):
         pass
-    assert processor.advanced == [] and processor.handed == []  # idle, but the interval is not over
+    assert processor.advanced == [] and processor.handed == []  # idle, but not for a second yet
     clock.now_s += 1.0
     assert not follower.step(stop)
     assert processor.advanced == [6]
+    clock.now_s += 5.0
+    assert not follower.step(stop) and processor.advanced == [6], "nothing new: no second save"
     restarted = StoreFollower(processor, EventFeed(store), monotonic=Clock())
     assert restarted.position == 6 and not restarted.step(stop) and restarted.applied == 0
