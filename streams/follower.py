@@ -117,28 +117,31 @@ class StoreFollower(Progress):
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            if not self.step(stop):
+            if self.step(stop) < self.max_records:
+                # at the head when read: ask the store again only once it may hold more (an append
+                # of this process wakes at once; others' are seen within ``idle_wait_s``)
                 self.feed.wait_for_append(self.position, self.idle_wait_s)
 
-    def step(self, stop: threading.Event) -> bool:
-        """Apply the next batch; False when there was none (then the checkpoint may be brought up)."""
+    def step(self, stop: threading.Event) -> int:
+        """Apply the next batch; returns how many events were read (0: none, then the checkpoint
+        may be brought up)."""
         batch = self.feed.read(self.position, self.max_records)
         now = self.monotonic()
         if not batch:
             if now - max(self._batch_at, self._saved_at) >= self.idle_save_s:  # idle for a while
                 self._save_position()
-            return False
+            return 0
         mine = [e for e in batch if topic_of(e) in self.topics]
         if mine:
             if apply_until_done(self.processor, {ALL_PARTITIONS: mine}, stop, self._count_error) is None:
-                return True  # stopped before the batch was applied
+                return len(batch)  # stopped before the batch was applied
             self.applied += len(mine)
             self._saved = mine[-1].global_position
         self._advance(batch[-1].global_position)
         self._batch_at, self._read_since_save = now, self._read_since_save + len(batch)
         if self._read_since_save >= self.busy_save_events or now - self._saved_at >= self.busy_save_s:
             self._save_position()
-        return True
+        return len(batch)
 
     def _save_position(self) -> None:
         """Move the durable checkpoint over the events of other processors read since the last save,
