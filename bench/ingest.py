@@ -58,7 +58,9 @@ def bulk_import(n_readings: int) -> tuple[float, float]:
     import_readings(ctx, sensor, csv)
     import_rate = n_readings / (time.perf_counter() - started)
     started = time.perf_counter()
-    rebuild(platform.store, platform.read_models.write_engine, ReadingsProjection(), batch_size=50)
+    rebuild(
+        platform.store, platform.read_models.write_engine, ReadingsProjection(), platform.checkpoints, batch_size=50
+    )
     project_rate = n_readings / (time.perf_counter() - started)
     platform.close()
     return import_rate, project_rate

@@ -205,7 +205,7 @@ class Pipeline:
         from streams.relay_checkpoint import RelayCheckpoint
         from streams.worker import start_relay
 
-        checkpoint = RelayCheckpoint(self.platform.read_models.write_engine)
+        checkpoint = RelayCheckpoint(self.platform.checkpoints)
         self._relay = start_relay(self.platform.log, self.platform.store, checkpoint, self._stop)
 
     def wait_visible(self, timeout_s: float = 300) -> float:

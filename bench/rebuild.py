@@ -64,13 +64,13 @@ def run(sensors: int, days: int, values_per_event: int) -> tuple[float, int]:
     readings = fill(platform, sensors, days, values_per_event)
     engine = platform.read_models.write_engine
     projection = ReadingsProjection()
-    rebuild(platform.store, engine, projection)
+    rebuild(platform.store, engine, projection, platform.checkpoints)
     with engine.connect() as conn:
         before = latest_values(conn, 1, 0, 2**40)
     timings = []
     for _ in range(3):
         started = time.perf_counter()
-        rebuild(platform.store, engine, projection, batch_size=500)
+        rebuild(platform.store, engine, projection, platform.checkpoints, batch_size=500)
         timings.append(time.perf_counter() - started)
     with engine.connect() as conn:
         assert latest_values(conn, 1, 0, 2**40) == before, "rebuild changed query results"

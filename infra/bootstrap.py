@@ -1,30 +1,39 @@
 """The composition root: the one place that chooses adapters and wires the platform.
 
 No string imports: :func:`build_platform` takes :class:`Settings` and returns a
-:class:`Platform` holding every component. It keeps no globals of its own; it applies one
-process-wide setting, the bcrypt cost of password hashes (:func:`commands.registry.set_bcrypt_rounds`).
-The read-your-writes waiter is chosen per deployment (:func:`build_consistency_waiter`).
-``start()`` runs the relay and processors in threads (embedded runner); the distributed
-deployment runs them in Faust workers instead (``flexledger worker``) and sets
-``FLEXLEDGER_RUN_PROCESSORS=false`` on the API.
+:class:`Platform` holding every component (adapters wrapped in their telemetry decorators),
+after :func:`prepare_storage`, the one step that creates tables. ``start()`` runs the
+processors in threads: embedded, each follows the event store from its own checkpoint; with
+Kafka, the relay and consumer loops. The distributed deployment runs them in workers instead
+(``flexledger worker``) and sets ``FLEXLEDGER_RUN_PROCESSORS=false`` on the API.
+The read-your-writes waiter is chosen per deployment (:func:`build_consistency_waiter`). It keeps
+no globals of its own; it applies one process-wide setting, the bcrypt cost of password hashes.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import sqlalchemy as sa
 
 from commands.context import CommandContext
 from commands.registry import set_bcrypt_rounds
+from domain.ports.checkpoints import CheckpointStore
 from domain.ports.consistency import ConsistencyWaiter
 from domain.ports.event_store import EventStore
 from domain.ports.log import Log
 from domain.ports.webhooks import WebhookStore
+from infra.checkpoints import SqlCheckpointStore
 from infra.devices import DeviceControl, build_device_control
 from infra.log.memory import MemoryLog
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
+from infra.readmodels.timescale import ReadingsStorage, prepare_readings_storage
 from infra.settings import Settings
+from infra.traced import TracedEventStore, TracedLog, TracedProcessor
 from infra.webhooks import SqlWebhookStore
+from projections.base import Projection
 from projections.charge_sessions import ChargeSessionsProjection
 from projections.credentials import CredentialsProjection
 from projections.device_commands import DeviceCommandsProjection
@@ -41,6 +50,7 @@ from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
 from streams.audit_checkpoints import CheckpointWriter
 from streams.consistency import CheckpointWaiter, RunnerWaiter
+from streams.follower import EventFeed, StoreFollower
 from streams.forecaster import FORECAST_TOPIC, ForecastProcessor
 from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
@@ -66,10 +76,12 @@ def build_event_store(settings: Settings) -> EventStore:
 
 
 def build_log(settings: Settings) -> Log:
+    """Kafka (traced: the relay's ``relay.publish`` spans); else an in-process log that the
+    embedded deployment leaves empty (its processors follow the store, see :meth:`Platform.start`)."""
     if settings.log == "kafka":
         from infra.log.kafka import KafkaLog
 
-        return KafkaLog(settings.kafka_bootstrap_servers, partitions=settings.kafka_partitions)
+        return TracedLog(KafkaLog(settings.kafka_bootstrap_servers, partitions=settings.kafka_partitions))
     return MemoryLog(partitions=1)  # one partition: processors see the global order
 
 
@@ -81,39 +93,71 @@ def build_read_models(settings: Settings) -> ReadModelDb:
 
 
 def build_processors(platform: Platform) -> list[Processor]:
-    """Every processor of the platform, in one list (projections, forecasters, scheduler)."""
-    engine = platform.read_models.write_engine
+    """Every processor of the platform, in one list (projections, forecasters, scheduler); they
+    share the platform's checkpoint store. Runners get them traced (:func:`traced`)."""
+    engine, checkpoints = platform.read_models.write_engine, platform.checkpoints
+
+    def projection(p, topics: list[str]) -> Processor:
+        return ProjectionProcessor(p, engine, topics, checkpoints=checkpoints)
+
     return [
-        ProjectionProcessor(RegistryProjection(), engine, [TOPIC_REGISTRY]),
-        ProjectionProcessor(CredentialsProjection(), engine, [TOPIC_REGISTRY]),
-        ProjectionProcessor(ReadingsProjection(), engine, [TOPIC_READINGS]),
-        ProjectionProcessor(JobsProjection(), engine, [TOPIC_JOBS]),
-        ProjectionProcessor(SchedulesProjection(), engine, list(SCHEDULE_TOPICS)),
+        projection(RegistryProjection(), [TOPIC_REGISTRY]),
+        projection(CredentialsProjection(), [TOPIC_REGISTRY]),
+        projection(ReadingsProjection(), [TOPIC_READINGS]),
+        projection(JobsProjection(), [TOPIC_JOBS]),
+        projection(SchedulesProjection(), list(SCHEDULE_TOPICS)),
         SchedulerProcessor(
             platform.store,
             engine,
             platform.read_models.read_engine,
             options=solver_options(platform.settings),
             consistency=platform.consistency,
+            checkpoints=checkpoints,
+            infrastructure_errors=READ_MODEL_ERRORS,
         ),
-        ProjectionProcessor(ForecastModelsProjection(), engine, [FORECAST_TOPIC]),
-        *ev_processors(engine),
-        ForecastProcessor(platform.store, engine),
-        ProjectionProcessor(DeviceCommandsProjection(), engine, [CATEGORY_TOPICS["command"]]),
-        ProjectionProcessor(MyEmsCommandsProjection(), engine, [TOPIC_REGISTRY]),
-        ProjectionProcessor(MyEmsAccessProjection(), engine, [TOPIC_REGISTRY]),  # issue 14
-        ProjectionProcessor(MyEmsTariffsProjection(), engine, [TOPIC_REGISTRY]),  # issue 14
-        ProjectionProcessor(MyEmsVirtualMetersProjection(), engine, [TOPIC_REGISTRY, TOPIC_READINGS]),  # issue 14
+        projection(ForecastModelsProjection(), [FORECAST_TOPIC]),
+        *ev_processors(projection),
+        ForecastProcessor(platform.store, engine, checkpoints=checkpoints),
+        projection(DeviceCommandsProjection(), [CATEGORY_TOPICS["command"]]),
+        projection(MyEmsCommandsProjection(), [TOPIC_REGISTRY]),
+        projection(MyEmsAccessProjection(), [TOPIC_REGISTRY]),  # issue 14
+        projection(MyEmsTariffsProjection(), [TOPIC_REGISTRY]),  # issue 14
+        projection(MyEmsVirtualMetersProjection(), [TOPIC_REGISTRY, TOPIC_READINGS]),  # issue 14
     ]
 
 
-def ev_processors(engine) -> list[Processor]:
+def ev_processors(projection: Callable[[Projection, list[str]], Processor]) -> list[Processor]:
     """The EV domain's projections: charge sessions (session events + EVSE readings), EV registry."""
     return [
-        ProjectionProcessor(ChargeSessionsProjection(), engine, [TOPIC_REGISTRY, TOPIC_READINGS]),
-        ProjectionProcessor(EvRegistryProjection(), engine, [TOPIC_REGISTRY]),
-        ProjectionProcessor(RegionalEnergiesProjection(), engine, [TOPIC_REGISTRY, TOPIC_READINGS]),
+        projection(ChargeSessionsProjection(), [TOPIC_REGISTRY, TOPIC_READINGS]),
+        projection(EvRegistryProjection(), [TOPIC_REGISTRY]),
+        projection(RegionalEnergiesProjection(), [TOPIC_REGISTRY, TOPIC_READINGS]),
     ]
+
+
+def traced(processors: list[Processor]) -> list[Processor]:
+    """The processors in their telemetry decorators (``processor.<name>`` spans and lag; for
+    projections also ``readmodel.write``), as every runner drives them."""
+    return [TracedProcessor(p, projection=getattr(getattr(p, "projection", None), "name", None)) for p in processors]
+
+
+READ_MODEL_ERRORS = (sa.exc.SQLAlchemyError,)
+"""Errors of the read-model database: the platform's, never a trigger's (the scheduler retries)."""
+
+
+def prepare_storage(platform: Platform) -> ReadingsStorage:
+    """The one step that creates tables: the SQL event store's, checkpoints, every processor's, then the
+    readings storage (TimescaleDB hypertable and aggregates when the extension is there, else
+    a BRIN index on PostgreSQL; nothing more on SQLite). Idempotent."""
+    create_store_tables = getattr(platform.store, "create_tables", None)  # SQL stores; KurrentDB has none
+    if create_store_tables is not None:
+        create_store_tables()
+    platform.checkpoints.create_tables()
+    for processor in platform.processors:
+        create = getattr(processor, "create_tables", None)
+        if create is not None:
+            create()
+    return prepare_readings_storage(platform.read_models)
 
 
 def solver_options(settings: Settings) -> SolverOptions:
@@ -151,6 +195,7 @@ class Platform:
     log: Log
     read_models: ReadModelDb
     token_secret: str
+    checkpoints: CheckpointStore
     processors: list[Processor] = field(default_factory=list)
     runner: InProcessRunner | None = None
     consistency: ConsistencyWaiter = field(init=False)
@@ -160,19 +205,31 @@ class Platform:
     webhooks: WebhookStore | None = None
     webhook_worker: WebhookWorker | None = None
     checkpoint_writer: CheckpointWriter | None = None
+    readings_storage: ReadingsStorage | None = None
+
+    def runnable_processors(self) -> list[Processor]:
+        """The processors as runners drive them: in their telemetry decorators."""
+        return traced(self.processors)
 
     @property
     def commands(self) -> CommandContext:
         return CommandContext(self.store)
 
     def start(self) -> None:
-        """Run relay and processors in this process (embedded deployment)."""
+        """Run the processors in this process. Embedded (in-process log): each follows the event
+        store from its own checkpoint, no relay. With Kafka: the relay and consumer loops."""
         if self.runner is not None or not self.settings.run_processors:
             return
-        start = min((p.checkpoint() for p in self.processors), default=0)
-        relay = Relay(self.store, self.log, start)
-        loops = [ProcessorLoop(p, self.log, published_position=lambda: relay.position) for p in self.processors]
-        self.runner = InProcessRunner(relay, loops)
+        if isinstance(self.log, MemoryLog):
+            feed = EventFeed(self.store)
+            self.runner = InProcessRunner(None, [StoreFollower(p, feed) for p in traced(self.processors)])
+        else:
+            start = min((p.checkpoint() for p in self.processors), default=0)
+            relay = Relay(self.store, self.log, start)
+            loops = [
+                ProcessorLoop(p, self.log, published_position=lambda: relay.position) for p in traced(self.processors)
+            ]
+            self.runner = InProcessRunner(relay, loops)
         self.runner.start()
         if self.devices is not None:
             self.devices.start()
@@ -238,18 +295,21 @@ class Platform:
 def build_platform(settings: Settings | None = None) -> Platform:
     settings = settings or Settings()
     set_bcrypt_rounds(settings.bcrypt_rounds)
+    read_models = build_read_models(settings)
     platform = Platform(
         settings=settings,
-        store=build_event_store(settings),
+        store=TracedEventStore(build_event_store(settings)),
         log=build_log(settings),
-        read_models=build_read_models(settings),
+        read_models=read_models,
         token_secret=_token_secret(settings),
         webhooks=build_webhook_store(settings),
+        checkpoints=SqlCheckpointStore(read_models.write_engine),
     )
     platform.consistency = build_consistency_waiter(platform)
     platform.processors = build_processors(platform)
     read_models = platform.read_models
     platform.devices = build_device_control(settings, platform.store, read_models.read_engine, read_models.write_engine)
+    platform.readings_storage = prepare_storage(platform)
     return platform
 
 

@@ -200,6 +200,9 @@ def projections_status(data_dir: DataDir = None) -> None:
     platform = _platform(data_dir)
     try:
         head = platform.store.head_position()
+        storage = platform.readings_storage
+        if storage is not None and storage.mode != "none":
+            console.print(str(storage))
         table = Table("processor", "checkpoint", "head", "lag (events)")
         for processor in platform.processors:
             position = processor.checkpoint()
@@ -256,7 +259,12 @@ def projections_failures(
 
 @projections_app.command("rebuild")
 def projections_rebuild(name: str, data_dir: DataDir = None) -> None:
-    """Replay the event store into fresh tables of one projection (stop the server first)."""
+    """Replay the event store into fresh tables of one projection (stop the server first).
+
+    ``readings`` on PostgreSQL: the TimescaleDB continuous aggregates are dropped first (the
+    table cannot be dropped under them) and set up again afterwards.
+    """
+    from infra.readmodels.timescale import drop_readings_aggregates, prepare_readings_storage
     from projections.replay import rebuild
 
     platform = _platform(data_dir)
@@ -264,6 +272,8 @@ def projections_rebuild(name: str, data_dir: DataDir = None) -> None:
         found = {p.projection.name: p for p in platform.processors if hasattr(p, "projection")}
         if name not in found:
             raise typer.BadParameter(f"unknown projection {name!r}; known: {', '.join(sorted(found))}")
+        if name == "readings":
+            drop_readings_aggregates(platform.read_models)
         started = time.perf_counter()
         with Progress(console=console) as progress:
             task = progress.add_task(f"rebuild {name}", total=platform.store.head_position())
@@ -271,10 +281,13 @@ def projections_rebuild(name: str, data_dir: DataDir = None) -> None:
                 platform.store,
                 platform.read_models.write_engine,
                 found[name].projection,
+                platform.checkpoints,
                 on_progress=lambda position, head: progress.update(task, completed=position, total=head),
             )
         elapsed = time.perf_counter() - started
         console.print(f"{applied} events replayed into {name} in {elapsed:.2f}s")
+        if name == "readings":
+            console.print(str(prepare_readings_storage(platform.read_models)))
         _print_skipped(platform, name)
     finally:
         platform.close()

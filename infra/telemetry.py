@@ -18,12 +18,17 @@ variables ask for it (nothing set: the OpenTelemetry API stays a no-op, near-zer
 Spans of the write path, linked by the W3C ``traceparent`` carried in event metadata and in
 log-record headers::
 
-    HTTP request ─▶ eventstore.append ─▶ relay.publish ─▶ processor.<name> ─▶ readmodel.write
+    HTTP request ─▶ eventstore.append ─▶ [relay.publish, with Kafka] ─▶ processor.<name> ─▶ readmodel.write
+
+These spans come from decorators the composition root puts around the adapters and processors
+(:mod:`infra.traced`); the adapters and
+processors themselves know nothing of telemetry.
 
 ``eventstore.append`` is a child of the current span, else of the events' ``traceparent``. The
 relay and the processors handle batches that mix requests: they open one span per distinct
-trace in the batch (:func:`spans_per_trace`), and the relay rewrites each record's
-``traceparent`` header to its own span, so the processor span is the relay span's child.
+trace in the batch (:func:`spans_per_trace`); the relay rewrites each record's ``traceparent``
+header to its own span (for third-party consumers of the log). A processor span's parent is
+the span that appended its event (the trace's context travels in the event's metadata).
 
 Metrics (all times in seconds; "lag" = now minus the event's ``metadata.recorded_at``):
 ``flexledger.events.appended`` (counter, per stream category), ``flexledger.processor.lag``,

@@ -2,7 +2,8 @@
 
 A projection consumes some event types and maintains tables. ``apply`` must be idempotent:
 the runner skips events at or below the checkpoint of the log partition they came from, and
-writes rows and the new checkpoint in the same transaction, so a crash replays at most the
+writes rows and the new checkpoint (in the shared checkpoint store,
+:mod:`domain.ports.checkpoints`) in the same transaction, so a crash replays at most the
 uncommitted batch. Rebuilding from position 0 into fresh tables yields the same tables.
 
 An event a projection cannot apply (a *poison* event: it does not decode, or its rows break a
@@ -25,19 +26,12 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
 from domain.events import RecordedEvent
+from domain.ports.checkpoints import ALL_PARTITIONS, CheckpointStore, done_position
 
-checkpoint_metadata = sa.MetaData()
-checkpoints = sa.Table(
-    "projection_checkpoints",
-    checkpoint_metadata,
-    sa.Column("projection", sa.String(64), primary_key=True),
-    sa.Column("partition", sa.String(128), primary_key=True),
-    sa.Column("position", sa.BigInteger, nullable=False),
-)
-
+failure_metadata = sa.MetaData()
 failures = sa.Table(
     "projection_failures",
-    checkpoint_metadata,
+    failure_metadata,
     sa.Column("projection", sa.String(64), primary_key=True),
     sa.Column("position", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("event_id", sa.String(36), nullable=False),
@@ -50,8 +44,7 @@ failures = sa.Table(
 
 log = logging.getLogger(__name__)
 
-ALL_PARTITIONS = "*"
-"""Partition key used when events are applied in global order (replay, embedded runner)."""
+__all__ = ["ALL_PARTITIONS", "Projection", "apply_batch", "create_tables", "reset"]
 
 
 class Projection(Protocol):
@@ -67,52 +60,31 @@ class Projection(Protocol):
 
 
 def create_tables(engine: sa.Engine, projection: Projection) -> None:
-    checkpoint_metadata.create_all(engine)
+    """Create the projection's tables and ``projection_failures`` when missing (the checkpoint
+    store creates its own)."""
+    failure_metadata.create_all(engine)
     projection.metadata.create_all(engine)
 
 
-# Statements of every applied batch, built once.
-_LOAD_CHECKPOINTS = sa.select(checkpoints.c.partition, checkpoints.c.position).where(
-    checkpoints.c.projection == sa.bindparam("projection")
-)
-_UPDATE_CHECKPOINT = (  # bind names differ from the column names (SQLAlchemy reserves those in UPDATE)
-    checkpoints.update()
-    .where(
-        checkpoints.c.projection == sa.bindparam("p_projection"),
-        checkpoints.c.partition == sa.bindparam("p_partition"),
-    )
-    .values(position=sa.bindparam("p_position"))
-)
-
-
-def load_checkpoints(conn: Connection, projection: str) -> dict[str, int]:
-    return dict(conn.execute(_LOAD_CHECKPOINTS, {"projection": projection}).all())
-
-
-def save_checkpoint(conn: Connection, projection: str, partition: str, position: int) -> None:
-    """Upsert the checkpoint (portable: UPDATE, then INSERT when nothing was updated)."""
-    params = {"p_projection": projection, "p_partition": partition, "p_position": position}
-    updated = conn.execute(_UPDATE_CHECKPOINT, params)
-    if updated.rowcount == 0:
-        conn.execute(checkpoints.insert().values(projection=projection, partition=partition, position=position))
-
-
 def apply_batch(
-    engine: sa.Engine, projection: Projection, partition: str, events: Sequence[RecordedEvent]
+    engine: sa.Engine,
+    projection: Projection,
+    partition: str,
+    events: Sequence[RecordedEvent],
+    checkpoints: CheckpointStore,
 ) -> int:
     """Apply events from one partition with the checkpoint in one transaction; returns the checkpoint.
 
     Poison events are recorded in ``projection_failures`` and skipped (see the module docstring).
     """
     with engine.begin() as conn:
-        saved = load_checkpoints(conn, projection.name)
-        done = max(saved.get(partition, 0), saved.get(ALL_PARTITIONS, 0))
+        done = done_position(checkpoints.load(projection.name, within=conn), partition)
         fresh = [e for e in events if e.global_position > done and e.type in projection.event_types]
         if fresh:
             apply_or_skip(conn, projection, fresh)
         last = max((e.global_position for e in events), default=done)
         if last > done:
-            save_checkpoint(conn, projection.name, partition, last)
+            checkpoints.save(projection.name, partition, last, within=conn)
         return max(last, done)
 
 
@@ -198,11 +170,12 @@ def count_failures(conn: Connection) -> dict[str, int]:
     return {name: count for name, count in conn.execute(query).all()}
 
 
-def reset(engine: sa.Engine, projection: Projection) -> None:
-    """Drop and recreate the projection's tables and forget its checkpoints."""
+def reset(engine: sa.Engine, projection: Projection, checkpoints: CheckpointStore) -> None:
+    """Drop and recreate the projection's tables and forget its checkpoints and failures."""
     projection.metadata.drop_all(engine)
-    checkpoint_metadata.create_all(engine)
+    failure_metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(checkpoints.delete().where(checkpoints.c.projection == projection.name))
+        checkpoints.forget(projection.name, within=conn)
         conn.execute(failures.delete().where(failures.c.projection == projection.name))
+    projection.metadata.create_all(engine)
     projection.metadata.create_all(engine)

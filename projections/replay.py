@@ -18,36 +18,30 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from domain.ports.checkpoints import CheckpointStore
 from domain.ports.event_store import EventStore
-from projections.base import (
-    ALL_PARTITIONS,
-    Projection,
-    apply_batch,
-    checkpoints,
-    create_tables,
-    failures,
-    save_checkpoint,
-)
+from projections.base import ALL_PARTITIONS, Projection, apply_or_skip, create_tables, failures
 
 
 def rebuild(
     store: EventStore,
     engine: sa.Engine,
     projection: Projection,
+    checkpoints: CheckpointStore,
     batch_size: int = 2000,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Replay every event of the projection's types into fresh tables and swap them in; returns events applied.
 
     ``on_progress(position, head)`` is called after each batch. Afterwards the checkpoint is
-    the head position under :data:`ALL_PARTITIONS`; the embedded runner reads the minimum.
+    the head position under :data:`ALL_PARTITIONS`, where the embedded followers resume.
     On any error the serving tables and checkpoints are left as they were, and the error propagates.
     """
     create_tables(engine, projection)
     schema = _schema(engine, projection)
     with _scratch(engine, projection, schema) as scratch:
         applied, head = _replay(store, scratch, projection, batch_size, on_progress)
-        _swap(engine, projection, schema)
+        _swap(engine, projection, schema, checkpoints, head)
     if on_progress:
         on_progress(head, head)
     return applied
@@ -61,12 +55,11 @@ def _replay(store, scratch: sa.Engine, projection: Projection, batch_size: int, 
         batch = [e for e in store.read_all(position, batch_size, types=types) if e.global_position <= head]
         if not batch:
             break
-        apply_batch(scratch, projection, ALL_PARTITIONS, batch)
+        with scratch.begin() as conn:  # the swap sets the checkpoint: the scratch needs none
+            apply_or_skip(conn, projection, [e for e in batch if e.type in projection.event_types])
         position, applied = batch[-1].global_position, applied + len(batch)
         if on_progress:
             on_progress(position, head)
-    with scratch.begin() as conn:
-        save_checkpoint(conn, projection.name, ALL_PARTITIONS, head)
     return applied, head
 
 
@@ -130,16 +123,18 @@ def _drop_scratch(engine: sa.Engine, schema: str, attach) -> None:
         Path(f"{attach.path}{suffix}").unlink(missing_ok=True)
 
 
-def _swap(engine: sa.Engine, projection: Projection, schema: str) -> None:
-    """Replace the serving rows, checkpoints and failures of the projection by the scratch ones, atomically."""
+def _swap(engine: sa.Engine, projection: Projection, schema: str, checkpoints: CheckpointStore, head: int) -> None:
+    """Replace the serving rows and failures of the projection by the scratch ones and set its
+    checkpoint to ``head``, atomically."""
     copies = sa.MetaData()
     with engine.begin() as conn:
         for table in projection.metadata.sorted_tables:
             _copy(conn, table, table.to_metadata(copies, schema=schema))
-        for table in (checkpoints, failures):
-            scratch = table.to_metadata(copies, schema=schema)
-            conn.execute(table.delete().where(table.c.projection == projection.name))
-            conn.execute(table.insert().from_select(list(scratch.c.keys()), sa.select(*scratch.c)))
+        scratch = failures.to_metadata(copies, schema=schema)
+        conn.execute(failures.delete().where(failures.c.projection == projection.name))
+        conn.execute(failures.insert().from_select(list(scratch.c.keys()), sa.select(*scratch.c)))
+        checkpoints.forget(projection.name, within=conn)
+        checkpoints.save(projection.name, ALL_PARTITIONS, head, within=conn)
 
 
 def _copy(conn: sa.Connection, target: sa.Table, source: sa.Table) -> None:

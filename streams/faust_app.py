@@ -121,7 +121,7 @@ def run_faust(platform: Platform, max_records: int = 500, loglevel: str = "warn"
     if ensure_topics is not None:
         ensure_topics(topics)  # Faust does not declare them (topic_allow_declare=False)
     app = create_app(
-        platform.processors,
+        platform.runnable_processors(),
         settings.kafka_bootstrap_servers,
         max_records=max_records,
         partitions=settings.kafka_partitions,

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from domain.beliefs import SensorDataRecorded, to_epoch_s
 from domain.events import RecordedEvent
-from domain.forecast_events import FORECASTER_SOURCE_TYPE, LearnFrom, learnable_values
+from domain.forecast_events import FORECASTER_SOURCE_TYPE, LIVE_SOURCE, LearnFrom, forecast_stream, learnable_values
 from domain.ports.event_store import EventStore
 from domain.registry import SensorRegistered, evolve, stream_of
 
@@ -31,6 +31,19 @@ PAGE = 500
 
 def sensor_data_stream(sensor_id: int) -> str:
     return f"sensordata-{sensor_id}"
+
+
+def newest_live_forecast(store: EventStore, sensor_id: int) -> datetime | None:
+    """Belief time of the newest live ``ForecastMade`` stored in ``forecast-<sensor_id>`` (None: none yet)."""
+    revision, page_size = -1, 50
+    while True:
+        page = store.read_stream(forecast_stream(sensor_id), revision, backwards=True, limit=page_size)
+        for recorded in page:
+            if recorded.type == "ForecastMade" and recorded.data.get("source") == LIVE_SOURCE:
+                return recorded.decode().belief_time
+        if len(page) < page_size or page[-1].stream_revision == 0:
+            return None
+        revision = page[-1].stream_revision - 1
 
 
 def stream_events(store: EventStore, stream_id: str, from_revision: int = 0) -> Iterator[RecordedEvent]:

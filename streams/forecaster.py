@@ -14,13 +14,14 @@ category (``forecast-*``: :class:`~domain.forecast_events.ForecastTriggered`).
 * **Output** — each forecast is a ``SensorDataRecorded`` (source ``forecaster:auto``,
   ``source_type`` forecaster, belief time = end of the latest reading learned, in data time)
   on ``sensordata-<id>`` plus a :class:`~domain.forecast_events.ForecastMade` (model choice,
-  running errors) on ``forecast-<id>``. Event ids derive from (sensor, belief time), so a
-  replay from position 0 appends nothing new (``stats.appended`` stays 0).
+  running errors) on ``forecast-<id>``, in that order; ids derive from (sensor, belief time). A
+  forecast at or before the newest stored ``ForecastMade`` is not appended again (KurrentDB knows
+  ids only within a window), so a replay from position 0 appends nothing (``stats.appended`` 0).
 * **Triggers** — each ``ForecastTriggered`` becomes a job outcome (:mod:`streams.forecast_jobs`).
 * **Checkpoint** — events are appended first (idempotent), then every touched sensor's model
   state (``SensorForecaster.to_state``) and its stream position are written together with the
   processor's per-partition checkpoint in one read-model transaction (table
-  ``forecaster_state``, checkpoints in ``projection_checkpoints`` under ``forecaster``). A
+  ``forecaster_state``, checkpoints in the shared checkpoint store under ``forecaster``). A
   restart resumes from there without relearning; :func:`reset_forecaster` forgets everything
   so that the next start replays from position 0.
 
@@ -34,6 +35,7 @@ import pickle
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -53,9 +55,10 @@ from domain.forecast_events import (
 )
 from domain.forecasting import Forecast, ForecasterConfig, SensorForecaster
 from domain.forecasting.service import service_config
+from domain.ports.checkpoints import CheckpointStore, done_position, resume_position
 from domain.ports.event_store import ANY, EventStore
 from domain.registry import SensorRegistered
-from projections.base import ALL_PARTITIONS, checkpoint_metadata, checkpoints, load_checkpoints, save_checkpoint
+from streams import forecast_inputs
 from streams.forecast_inputs import RegressorBook, SensorDirectory, is_own_forecast, sensor_data_stream, stream_events
 from streams.forecast_jobs import forecast_job_events, job_ended
 from streams.topics import CATEGORY_TOPICS, TOPIC_READINGS
@@ -148,21 +151,28 @@ class ForecastProcessor:
     name = NAME
     topics = TOPICS
 
-    def __init__(self, store: EventStore, engine: sa.Engine):
-        self.store, self.engine = store, engine
-        checkpoint_metadata.create_all(engine)
-        metadata.create_all(engine)
+    def __init__(self, store: EventStore, engine: sa.Engine, *, checkpoints: CheckpointStore):
+        self.store, self.engine, self.checkpoints = store, engine, checkpoints
         self.directory = SensorDirectory(store)
         self.book = RegressorBook(store)
         self.stats = ForecasterStats()
         self._models: dict[int, SensorModel] = {}
         self._checkpoints: dict[str, int] | None = None
+        self._marks: dict[int, datetime | None] = {}  # sensor -> belief time of its newest stored forecast
 
     # -- the Processor protocol -----------------------------------------------------------
 
+    def create_tables(self) -> None:
+        """Create the model-state table when missing (the composition root's storage step)."""
+        metadata.create_all(self.engine)
+
     def checkpoint(self) -> int:
-        with self.engine.connect() as conn:
-            return min(load_checkpoints(conn, NAME).values(), default=0)
+        return resume_position(self.checkpoints.load(NAME))
+
+    def advance(self, partition: str, position: int) -> None:
+        """Nothing for the forecaster in ``partition`` up to ``position``: move the checkpoint there."""
+        if position > self._done(partition):
+            self._save(partition, position, set())
 
     def process(self, partition: str, events: Sequence[RecordedEvent]) -> int:
         done = self._done(partition)
@@ -180,6 +190,7 @@ class ForecastProcessor:
         except Exception:
             self._models.clear()  # the cache may be ahead of what was saved: reload on retry
             self._checkpoints = None
+            self._marks.clear()
             raise
         return last
 
@@ -290,6 +301,11 @@ class ForecastProcessor:
         cause: RecordedEvent, outbox: Outbox,
     ) -> None:
         belief_time = made.now_start
+        if self._already_stored(sensor_id, belief_time):  # a replay: stored by an earlier run
+            self.stats.forecasts += 1
+            self.stats.emitted += 2
+            return
+        self._marks[sensor_id] = belief_time
         beliefs = forecast_beliefs(
             sensor_id, sensor.unit, made.now_start, made.resolution, list(made.values), belief_time, LIVE_SOURCE
         )
@@ -307,6 +323,12 @@ class ForecastProcessor:
         )
         outbox.add(forecast_stream(sensor_id), summary, forecast_made_event_id(sensor_id, belief_time), cause)
         self.stats.forecasts += 1
+
+    def _already_stored(self, sensor_id: int, belief_time: datetime) -> bool:
+        """At or before the sensor's newest stored ``ForecastMade`` (not by id: module docstring)."""
+        if sensor_id not in self._marks:
+            self._marks[sensor_id] = forecast_inputs.newest_live_forecast(self.store, sensor_id)
+        return self._marks[sensor_id] is not None and belief_time <= self._marks[sensor_id]
 
     def _warn(self, message: str) -> None:
         if message not in self.stats.warnings:
@@ -326,9 +348,8 @@ class ForecastProcessor:
 
     def _done(self, partition: str) -> int:
         if self._checkpoints is None:
-            with self.engine.connect() as conn:
-                self._checkpoints = load_checkpoints(conn, NAME)
-        return max(self._checkpoints.get(partition, 0), self._checkpoints.get(ALL_PARTITIONS, 0))
+            self._checkpoints = self.checkpoints.load(NAME)
+        return done_position(self._checkpoints, partition)
 
     def _save(self, partition: str, position: int, touched: set[int]) -> None:
         rows = [_to_row(self._models[sensor_id]) for sensor_id in sorted(touched)]
@@ -337,7 +358,7 @@ class ForecastProcessor:
                 conn.execute(forecaster_state.delete().where(forecaster_state.c.sensor_id.in_(sorted(touched))))
                 conn.execute(forecaster_state.insert(), rows)
             if position > self._done(partition):
-                save_checkpoint(conn, NAME, partition, position)
+                self.checkpoints.save(NAME, partition, position, within=conn)
         if self._checkpoints is not None:
             self._checkpoints[partition] = max(position, self._checkpoints.get(partition, 0))
 
@@ -351,8 +372,9 @@ class ForecastProcessor:
 
     def reset(self) -> None:
         """Forget every model and the checkpoints: the next start replays from position 0."""
-        reset_forecaster(self.engine)
+        reset_forecaster(self.engine, self.checkpoints)
         self._models.clear()
+        self._marks.clear()
         self._checkpoints = None
 
 
@@ -378,13 +400,12 @@ def _from_row(row) -> SensorModel:
     return SensorModel(row["sensor_id"], bool(row["triggered"]), row["settings"], forecaster, int(row["position"]))
 
 
-def reset_forecaster(engine: sa.Engine) -> None:
+def reset_forecaster(engine: sa.Engine, checkpoints: CheckpointStore) -> None:
     """Delete the forecaster's model states and checkpoints (the forecasts already stored stay)."""
-    checkpoint_metadata.create_all(engine)
     metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(forecaster_state.delete())
-        conn.execute(checkpoints.delete().where(checkpoints.c.projection == NAME))
+        checkpoints.forget(NAME, within=conn)
 
 
 def model_key(sensor: SensorRegistered, settings: ForecastSettings) -> str:

@@ -1,4 +1,4 @@
-"""Adapter: a projection as a log processor (rows and checkpoint in one transaction)."""
+"""Adapter: a projection as a processor (rows and checkpoint in one transaction)."""
 
 from __future__ import annotations
 
@@ -7,32 +7,36 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from domain.events import RecordedEvent
-from infra import telemetry
-from projections.base import ALL_PARTITIONS, Projection, apply_batch, create_tables, load_checkpoints
+from domain.ports.checkpoints import CheckpointStore, done_position, resume_position
+from projections.base import Projection, apply_batch, create_tables
 
 
 class ProjectionProcessor:
-    """Feeds log records of ``topics`` to ``projection`` on ``engine``."""
+    """Feeds events of ``topics`` to ``projection`` on ``engine``; checkpoints in ``checkpoints``."""
 
-    def __init__(self, projection: Projection, engine: sa.Engine, topics: Sequence[str]):
+    def __init__(
+        self, projection: Projection, engine: sa.Engine, topics: Sequence[str], *, checkpoints: CheckpointStore
+    ):
         self.projection, self.engine, self.topics = projection, engine, list(topics)
+        self.checkpoints = checkpoints
         self.name = f"projection.{projection.name}"
-        create_tables(engine, projection)
+
+    def create_tables(self) -> None:
+        """Create the projection's tables when missing (the composition root's storage step)."""
+        create_tables(self.engine, self.projection)
 
     def process(self, partition: str, events: Sequence[RecordedEvent]) -> int:
-        attributes = {"projection": self.projection.name, "partition": partition, "events": len(events)}
-        with telemetry.batch_span("readmodel.write", [e.metadata.traceparent for e in events], attributes):
-            checkpoint = apply_batch(self.engine, self.projection, partition, events)
-        telemetry.record_projection_lag(self.projection.name, events)
-        return checkpoint
+        return apply_batch(self.engine, self.projection, partition, events, self.checkpoints)
+
+    def advance(self, partition: str, position: int) -> None:
+        """Nothing of this projection's in ``partition`` up to ``position``: move its checkpoint there."""
+        with self.engine.begin() as conn:
+            if position > done_position(self.checkpoints.load(self.projection.name, within=conn), partition):
+                self.checkpoints.save(self.projection.name, partition, position, within=conn)
 
     def has_applied(self, partition: str, position: int) -> bool:
         """Whether the read model holds the events of ``partition`` up to ``position`` (any process)."""
-        with self.engine.connect() as conn:
-            saved = load_checkpoints(conn, self.projection.name)
-        return max(saved.get(partition, 0), saved.get(ALL_PARTITIONS, 0)) >= position
+        return done_position(self.checkpoints.load(self.projection.name), partition) >= position
 
     def checkpoint(self) -> int:
-        with self.engine.connect() as conn:
-            positions = load_checkpoints(conn, self.projection.name).values()
-        return min(positions, default=0)
+        return resume_position(self.checkpoints.load(self.projection.name))

@@ -1,5 +1,7 @@
 """Relay: moves events from the event store's global order onto the log, keyed by stream id.
 
+Used with Kafka only (the embedded processors follow the store: :mod:`streams.follower`).
+
 Each event is published to its category topic and to the all-events topic. Publishing is
 at-least-once (the checkpoint is saved after the log acknowledged the batch); processors make
 the effect exactly-once by skipping positions at or below their own checkpoints. Per-stream
@@ -15,7 +17,6 @@ from collections.abc import Callable
 from domain.events import RecordedEvent
 from domain.ports.event_store import EventStore, subscribe
 from domain.ports.log import TOPIC_ALL, Log, LogRecord
-from infra import telemetry
 from streams.topics import topic_of
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,9 @@ class Relay:
             self.publish(batch)
 
     def publish(self, batch: list[RecordedEvent]) -> None:
-        with telemetry.spans_per_trace("relay.publish", [e.metadata.traceparent for e in batch]) as traced:
-            self.log.publish([r for e in batch for r in records_for(e, traced.get(e.metadata.traceparent))])
-            if self.save_checkpoint:
-                self.save_checkpoint(batch[-1].global_position)
+        self.log.publish([r for e in batch for r in records_for(e)])
+        if self.save_checkpoint:
+            self.save_checkpoint(batch[-1].global_position)
         with self.published:
             self.position = batch[-1].global_position
             self.published.notify_all()

@@ -1,8 +1,10 @@
-"""The in-process runner: threads that drive the relay and the processors.
+"""The in-process runner: threads that drive the processors (and the relay, with a log).
 
-A processor consumes records of its topics from the log as a consumer group member, applies
-them (durably: read-model rows plus checkpoint in one transaction), then commits the offsets.
-Errors are logged and the batch is retried after a back-off; nothing is dropped.
+Embedded, each processor follows the event store from its own checkpoint
+(:class:`streams.follower.StoreFollower`). With Kafka, a processor consumes records of its
+topics as a consumer group member (:class:`ProcessorLoop`), applies them (durably: read-model
+rows plus checkpoint in one transaction), then commits the offsets. Errors are logged and the
+batch is retried after a back-off; nothing is dropped.
 """
 
 from __future__ import annotations
@@ -19,14 +21,13 @@ from typing import Protocol
 
 from domain.events import RecordedEvent
 from domain.ports.log import Log, LogRecord
-from infra import telemetry
 from streams.relay import Relay
 
 log = logging.getLogger(__name__)
 
 
 class Processor(Protocol):
-    """Anything that consumes events from the log: projections, forecasters, the scheduler."""
+    """Anything that consumes events: projections, forecasters, the scheduler."""
 
     name: str
     topics: Sequence[str]
@@ -35,74 +36,25 @@ class Processor(Protocol):
         """Apply events of one partition durably and idempotently; return the new checkpoint."""
         ...
 
+    def advance(self, partition: str, position: int) -> None:
+        """Nothing of this processor's in ``partition`` up to ``position``: its checkpoint may move there
+        (at once, or with the next ``flush()`` for processors that save lazily)."""
+        ...
+
     def checkpoint(self) -> int:
-        """The lowest position up to which every partition has been processed."""
+        """Where processing resumes: the ``*`` checkpoint, else the lowest per-partition one."""
         ...
 
 
-class ProcessorLoop:
-    """Polls the log for one processor, applies, commits; tracks progress for waiters."""
+class Progress:
+    """How far a processor has applied the store, and the waiters for a position (read-your-writes)."""
 
-    def __init__(
-        self,
-        processor: Processor,
-        log_: Log,
-        max_records: int = 5000,
-        published_position: Callable[[], int] = lambda: 0,
-    ):
-        self.processor, self.log, self.max_records = processor, log_, max_records
-        self.published_position = published_position
-        self.position = processor.checkpoint()
+    def __init__(self, position: int):
+        self.position = position
         self.progress = threading.Condition()
-        self.errors = 0
         # (position, tie-breaker, loop, future) of coroutines waiting in wait_for_async; a heap
         self._async_waiters: list[tuple[int, int, asyncio.AbstractEventLoop, asyncio.Future]] = []
         self._waiter_ids = itertools.count()
-
-    def run(self, stop: threading.Event) -> None:
-        consumer = self.log.consumer(self.processor.name, list(self.processor.topics))
-        try:
-            while not stop.is_set():
-                published = self.published_position()
-                records = consumer.poll(self.max_records, timeout_s=0.2)
-                if records and self._apply(records, stop):
-                    consumer.commit(records)
-                elif not records:
-                    self._advance(published)  # nothing of ours up to what the relay had published
-                    self._flush()
-        finally:
-            consumer.close()
-
-    def _flush(self) -> None:
-        """Idle: let a processor that saves its checkpoint lazily save it now (optional ``flush()``)."""
-        flush = getattr(self.processor, "flush", None)
-        if flush is None:
-            return
-        try:
-            flush()
-        except Exception:  # noqa: BLE001 - logged; the next batch or idle poll saves again
-            log.exception("processor %s: saving its checkpoint failed", self.processor.name)
-
-    def _apply(self, records: list[LogRecord], stop: threading.Event) -> bool:
-        by_partition: dict[str, list[RecordedEvent]] = {}
-        for record in records:
-            by_partition.setdefault(f"{record.topic}:{record.partition}", []).append(record.value)
-        delay = 0.05
-        span_name, traceparents = f"processor.{self.processor.name}", [r.headers.get("traceparent") for r in records]
-        while not stop.is_set():
-            try:
-                with telemetry.spans_per_trace(span_name, traceparents):
-                    last = max(self.processor.process(p, events) for p, events in by_partition.items())
-            except Exception:  # noqa: BLE001 - logged, retried, never dropped
-                self.errors += 1
-                log.exception("processor %s failed; retrying in %.2fs", self.processor.name, delay)
-                stop.wait(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            telemetry.record_processor_lag(self.processor.name, [records[-1].value])
-            self._advance(last)
-            return True
-        return False
 
     def _advance(self, position: int) -> None:
         with self.progress:
@@ -145,21 +97,104 @@ class ProcessorLoop:
         return True
 
 
+def apply_until_done(
+    processor: Processor, batches: dict[str, list[RecordedEvent]], stop: threading.Event, on_error: Callable[[], None]
+) -> int | None:
+    """Apply each partition's batch; on an error log, back off and retry (never drop). ``None``: stopped."""
+    delay = 0.05
+    while not stop.is_set():
+        try:
+            return max(processor.process(p, events) for p, events in batches.items())
+        except Exception:  # noqa: BLE001 - logged, retried, never dropped
+            on_error()
+            log.exception("processor %s failed; retrying in %.2fs", processor.name, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, 5.0)
+    return None
+
+
+def flush(processor: Processor) -> None:
+    """Idle: let a processor that saves its checkpoint lazily save it now (optional ``flush()``)."""
+    flush_ = getattr(processor, "flush", None)
+    if flush_ is None:
+        return
+    try:
+        flush_()
+    except Exception:  # noqa: BLE001 - logged; the next batch or idle poll saves again
+        log.exception("processor %s: saving its checkpoint failed", processor.name)
+
+
+class ProcessorLoop(Progress):
+    """Polls the log for one processor, applies, commits (Kafka deployment, and Kafka embedded)."""
+
+    def __init__(
+        self,
+        processor: Processor,
+        log_: Log,
+        max_records: int = 5000,
+        published_position: Callable[[], int] = lambda: 0,
+    ):
+        super().__init__(processor.checkpoint())
+        self.processor, self.log, self.max_records = processor, log_, max_records
+        self.published_position = published_position
+        self.errors = 0
+
+    def run(self, stop: threading.Event) -> None:
+        consumer = self.log.consumer(self.processor.name, list(self.processor.topics))
+        try:
+            while not stop.is_set():
+                published = self.published_position()
+                records = consumer.poll(self.max_records, timeout_s=0.2)
+                if records and self._apply(records, stop):
+                    consumer.commit(records)
+                elif not records:
+                    self._advance(published)  # nothing of ours up to what the relay had published
+                    flush(self.processor)
+        finally:
+            consumer.close()
+
+    def _apply(self, records: list[LogRecord], stop: threading.Event) -> bool:
+        by_partition: dict[str, list[RecordedEvent]] = {}
+        for record in records:
+            by_partition.setdefault(f"{record.topic}:{record.partition}", []).append(record.value)
+        last = apply_until_done(self.processor, by_partition, stop, self._count_error)
+        if last is None:
+            return False
+        self._advance(last)
+        return True
+
+    def _count_error(self) -> None:
+        self.errors += 1
+
+
 def _resolve(future: asyncio.Future) -> None:
     if not future.done():  # a timed-out waiter's future is already cancelled
         future.set_result(True)
 
 
-class InProcessRunner:
-    """Runs the relay and every processor loop in daemon threads."""
+class Loop(Protocol):
+    """A thread's work: a processor loop (log) or a store follower (:mod:`streams.follower`)."""
 
-    def __init__(self, relay: Relay, loops: Sequence[ProcessorLoop]):
+    processor: Processor
+
+    def run(self, stop: threading.Event) -> None: ...
+
+    def wait_for(self, position: int, timeout_s: float) -> bool: ...
+
+    async def wait_for_async(self, position: int, timeout_s: float) -> bool: ...
+
+
+class InProcessRunner:
+    """Runs the relay (when there is a log to feed) and every processor loop in daemon threads."""
+
+    def __init__(self, relay: Relay | None, loops: Sequence[Loop]):
         self.relay, self.loops = relay, {loop.processor.name: loop for loop in loops}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        targets = [("relay", self.relay.run)] + [(name, loop.run) for name, loop in self.loops.items()]
+        targets = [("relay", self.relay.run)] if self.relay is not None else []
+        targets += [(name, loop.run) for name, loop in self.loops.items()]
         for name, target in targets:
             thread = threading.Thread(target=target, args=(self._stop,), name=f"flexledger-{name}", daemon=True)
             thread.start()

@@ -29,8 +29,9 @@ Exactly-once effect: every appended event id derives from the trigger's event id
 reprocessing a trigger (a crash before the checkpoint, or a re-run from position 0) stores
 nothing new. A trigger whose job already ended (its end is in the job's own stream) is skipped
 without solving, unless ``recompute_existing`` (then the schedule is solved again and the
-appends are no-ops). The checkpoint (per log partition) is kept in the read-model database, as
-projections do.
+appends are no-ops). The checkpoint (per log partition, or ``*`` when following the store) is
+kept in the shared checkpoint store (:mod:`domain.ports.checkpoints`); ``monotonic``
+(injectable) paces its saves.
 
 Errors of the input or the solver become ``ScheduleFailed`` (the client is told why); errors of
 the infrastructure (database, event store) propagate, so the runner retries the batch.
@@ -53,6 +54,7 @@ from commands.scheduling import job_request, record_schedule_computed, record_sc
 from domain.devices import DeviceError, check_schedulable
 from domain.events import EventMetadata, RecordedEvent, utc_now
 from domain.jobs import job_stream
+from domain.ports.checkpoints import CheckpointStore, done_position, resume_position
 from domain.ports.consistency import ConsistencyWaiter
 from domain.ports.event_store import EventStore, EventStoreError
 from domain.ports.registry import RegistryView
@@ -67,7 +69,6 @@ from domain.schedules import (
 from domain.scheduling import FlexModelError, ScheduleError, ScheduleResult, problem_from_flex, solve
 from domain.soc_readings import soc_reading_of
 from domain.udi import UdiEventPosted, udi_stream
-from projections.base import ALL_PARTITIONS, checkpoint_metadata, checkpoints, load_checkpoints, save_checkpoint
 from projections.myems_tariffs import with_tariff_prices  # issue 14
 from streams.registry_history import RegistryHistory
 from streams.schedule_inputs import ScheduleRequest, SchedulingInputError, SocTrigger, request_for
@@ -81,7 +82,9 @@ SCHEDULE_TOPICS = (CATEGORY_TOPICS["udi"], CATEGORY_TOPICS["schedule"])
 """Where UDI events, schedule triggers and outcomes are (the schedules projection reads these)."""
 TOPICS = (*SCHEDULE_TOPICS, CATEGORY_TOPICS["sensordata"])
 """The scheduler's topics: the schedule topics plus the readings (state-of-charge readings)."""
-INFRASTRUCTURE_ERRORS = (sa.exc.SQLAlchemyError, EventStoreError, OSError)
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (EventStoreError, OSError)
+"""Errors of the platform, not of the trigger: they propagate (the runner retries the batch). The
+composition root adds its read-model database's error classes (``infrastructure_errors``)."""
 READINGS_PROJECTION = "projection.readings"
 SAVE_INTERVAL_S = 1.0
 """Batches without triggers (most readings) save the checkpoint at most this often, and on idle."""
@@ -124,6 +127,10 @@ class SchedulerProcessor:
         recompute_existing: bool = False,
         clock: Callable[[], datetime] = utc_now,
         consistency: ConsistencyWaiter | None = None,
+        *,
+        checkpoints: CheckpointStore,
+        monotonic: Callable[[], float] = time.monotonic,
+        infrastructure_errors: tuple[type[BaseException], ...] = (),
     ):
         self.store, self.engine = store, engine
         self.read_engine = read_engine or engine
@@ -132,18 +139,18 @@ class SchedulerProcessor:
         self.stats = SchedulerStats()
         self._saved: dict[str, int] | None = None
         self._unsaved: dict[str, int] = {}
-        self._saved_at = 0.0
+        self.checkpoints, self.monotonic = checkpoints, monotonic
+        self.infrastructure_errors = INFRASTRUCTURE_ERRORS + tuple(infrastructure_errors)
+        self._saved_at = monotonic()
         self.consistency = consistency
         self._beliefs_position = 0
         self._beliefs_streams: set[str] = set()
         self.soc_index = SocSensorIndex(store)
         self.registry = RegistryHistory(store)
-        checkpoint_metadata.create_all(engine)
 
     # -- Processor protocol -------------------------------------------------------------------
     def process(self, partition: str, events: Sequence[RecordedEvent]) -> int:
-        done = self._checkpoints().get(partition, 0)
-        done = max(done, self._checkpoints().get(ALL_PARTITIONS, 0))
+        done = max(done_position(self._checkpoints(), partition), self._unsaved.get(partition, 0))
         last = done
         readings = [r.global_position for r in events if r.global_position > done and reading_sensor_id(r) is not None]
         if readings:
@@ -163,7 +170,7 @@ class SchedulerProcessor:
             self._unsaved[partition] = last
         # triggers: saved at once (a crash before re-handles them: no-ops, the ids are deterministic);
         # other batches (readings, the scheduler's own outcomes) at most every SAVE_INTERVAL_S and on idle
-        if handled or time.monotonic() - self._saved_at >= SAVE_INTERVAL_S:
+        if handled or self.monotonic() - self._saved_at >= SAVE_INTERVAL_S:
             self.flush()
         return last
 
@@ -172,29 +179,30 @@ class SchedulerProcessor:
         for partition, position in list(self._unsaved.items()):
             self._save(partition, position)
         self._unsaved.clear()
-        self._saved_at = time.monotonic()
+        self._saved_at = self.monotonic()
+
+    def advance(self, partition: str, position: int) -> None:
+        """Nothing for the scheduler in ``partition`` up to ``position``: saved with the next flush."""
+        if position > max(done_position(self._checkpoints(), partition), self._unsaved.get(partition, 0)):
+            self._unsaved[partition] = position
 
     def checkpoint(self) -> int:
-        with self.engine.connect() as conn:
-            return min(load_checkpoints(conn, self.name).values(), default=0)
+        return resume_position(self.checkpoints.load(self.name))
 
     def reset(self) -> None:
         """Forget the checkpoints: the next run starts from position 0 (appending nothing new)."""
-        with self.engine.begin() as conn:
-            conn.execute(checkpoints.delete().where(checkpoints.c.projection == self.name))
+        self.checkpoints.forget(self.name)
         self._saved = None
         self._unsaved.clear()
 
     def _checkpoints(self) -> dict[str, int]:
         """The saved checkpoints per partition (read once; this processor is their only writer)."""
         if self._saved is None:
-            with self.engine.connect() as conn:
-                self._saved = load_checkpoints(conn, self.name)
+            self._saved = self.checkpoints.load(self.name)
         return self._saved
 
     def _save(self, partition: str, position: int) -> None:
-        with self.engine.begin() as conn:
-            save_checkpoint(conn, self.name, partition, position)
+        self.checkpoints.save(self.name, partition, position)
         self._checkpoints()[partition] = position
 
     # -- one trigger ----------------------------------------------------------------------------
@@ -291,7 +299,7 @@ class SchedulerProcessor:
                 problem, time_limit_s=self.options.time_limit_s, relative_gap=self.options.relative_gap,
                 backend=self.options.backend,
             )  # fmt: skip
-        except INFRASTRUCTURE_ERRORS:
+        except self.infrastructure_errors:
             raise
         except FlexModelError as exc:
             return self._failed(request, exc.code, exc.message, exc.field)

@@ -66,6 +66,9 @@ class TrackedProcessor:
     def checkpoint(self) -> int:
         return self.inner.checkpoint()
 
+    def advance(self, partition: str, position: int) -> None:
+        self.inner.advance(partition, position)
+
     def flush(self) -> None:
         """Forwarded to processors that save their checkpoint lazily (see ``ProcessorLoop``)."""
         flush = getattr(self.inner, "flush", None)
@@ -188,7 +191,7 @@ def run_worker(
     worker: Worker | None = None
     try:
         if relay:
-            checkpoint = RelayCheckpoint(platform.read_models.write_engine)
+            checkpoint = RelayCheckpoint(platform.checkpoints)
             threads.append(start_relay(platform.log, platform.store, checkpoint, stop))
             if platform.devices is not None:  # one per deployment, like the relay: gateways and dispatcher
                 platform.devices.start()
@@ -198,7 +201,7 @@ def run_worker(
 
             run_faust(platform, max_records=max_records)  # blocks until Faust stops (its own signals)
             return
-        worker = Worker(platform.log, platform.processors, max_records=max_records)
+        worker = Worker(platform.log, platform.runnable_processors(), max_records=max_records)
         worker.start()
         while not stop.wait(1.0):
             if worker.failed() or not all(t.is_alive() for t in threads):

@@ -1,8 +1,8 @@
 """The event-store port: the system of record.
 
 The core owns this port; ``infra`` implements it. Adapters: :mod:`infra.eventstore.sqlite`
-(embedded default), :mod:`infra.eventstore.postgres`
-and :mod:`infra.eventstore.kurrentdb`. All pass ``tests/contract/test_event_store.py``.
+(embedded default), :mod:`infra.eventstore.postgres`, :mod:`infra.eventstore.kurrentdb` and
+:mod:`infra.eventstore.memory` (tests). All pass ``tests/contract/test_event_store.py``.
 
 Semantics every adapter keeps:
 
@@ -14,8 +14,25 @@ Semantics every adapter keeps:
   of an acknowledged append is safe) and returns the stored positions.
 * Global positions are positive and strictly increasing in commit order, and a reader that
   has seen position N never later sees a new event below N. They are not necessarily
-  consecutive (SQL stores: 1..N; KurrentDB: commit positions in its log): compare positions,
-  do no arithmetic on them.
+  consecutive (SQL and memory stores: 1..N; KurrentDB: commit positions in its log): compare
+  positions, do no arithmetic on them.
+* Errors: :class:`WrongExpectedRevision` (nothing stored), :class:`EventStoreUnavailable`
+  (transport: outcome unknown, retry), else another :class:`EventStoreError`; ``ValueError``
+  for an empty or malformed call.
+
+What differs between adapters (callers must not rely on more than the weakest):
+
+* **Id idempotency.** SQLite, PostgreSQL and memory: store-wide and forever (a unique index
+  on the event id). KurrentDB: only *within a window* — an id is found among the stream's last
+  events (``len(events)`` before the append, ``idempotency_window`` after a version conflict)
+  and in the server's cache of recent writes; an id stored further back and appended again
+  with ``ANY`` is stored twice. A processor that re-appends after a replay must therefore
+  check what it already stored (e.g. the last event of a stream it owns) or append with an
+  expected revision, not rely on the id alone.
+* **get_event** is an index lookup on the SQL and memory stores, a scan of ``$all`` on
+  KurrentDB (diagnostics only, never per event).
+* **wait_for_append** wakes at once for appends of this process (SQL, memory), through
+  PostgreSQL ``NOTIFY`` for other processes, and by a catch-up subscription on KurrentDB.
 """
 
 from __future__ import annotations
@@ -52,6 +69,17 @@ ExpectedRevision = int | StreamState
 
 class EventStoreError(Exception):
     """Base class of event-store errors."""
+
+
+class EventStoreUnavailable(EventStoreError):
+    """The store could not be reached or did not answer in time (transport, lock, fail-over).
+
+    Whether the operation happened is unknown; retrying is safe for reads, and for appends
+    with the same event ids (idempotency, within the limits stated above). Every adapter maps
+    its client's transport errors to this class, so callers never classify driver exceptions.
+    """
+
+    code = "EVENT_STORE_UNAVAILABLE"
 
 
 class WrongExpectedRevision(EventStoreError):

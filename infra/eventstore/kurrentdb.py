@@ -26,6 +26,9 @@ re-appended with ``ANY``/``STREAM_EXISTS`` (once out of KurrentDB's cache) or wi
 stream's *current* revision is stored twice: KurrentDB has no index by event id. Exact would
 need KurrentDB >= 25.1 multi-stream appends with one id-marker stream per event.
 
+Errors: the client's transport errors (gRPC status, discovery, deadlines, leader changes)
+become :class:`EventStoreUnavailable`, any other client error :class:`EventStoreError`.
+
 ``get_event``: KurrentDB has no index by event id; it scans ``$all`` backwards (newest
 first), O(events): for diagnostics, not hot paths. ``wait_for_append`` uses a catch-up
 subscription with a deadline. System events (``$...``) are never returned. The client is
@@ -34,12 +37,13 @@ created on first use: constructing (or importing) this store never contacts a se
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import orjson
 from kurrentdbclient import KurrentDBClient, StreamState
@@ -47,8 +51,13 @@ from kurrentdbclient import NewEvent as KdbNewEvent
 from kurrentdbclient import RecordedEvent as KdbRecordedEvent
 from kurrentdbclient.connection_spec import ConnectionSpec
 from kurrentdbclient.exceptions import (
+    AbortedByServerError,
     DeadlineExceededError,
+    DiscoveryFailedError,
+    GrpcError,
     InvalidCommitPositionError,
+    KurrentDBClientError,
+    NodeIsNotLeaderError,
     NotFoundError,
     WrongCurrentVersionError,
 )
@@ -59,11 +68,34 @@ from domain.ports.event_store import (
     NO_STREAM,
     STREAM_EXISTS,
     AppendResult,
+    EventStoreError,
+    EventStoreUnavailable,
     ExpectedRevision,
     WrongExpectedRevision,
 )
 from domain.ports.event_store import StreamState as DomainStreamState
-from infra import telemetry
+
+T = TypeVar("T")
+TRANSPORT_ERRORS = (GrpcError, DiscoveryFailedError, DeadlineExceededError, NodeIsNotLeaderError, AbortedByServerError)
+"""The client's errors of reaching the server (gRPC status, discovery, deadlines, fail-over)."""
+
+
+def port_errors(method: Callable[..., T]) -> Callable[..., T]:
+    """The port's errors instead of the client's: transport -> :class:`EventStoreUnavailable`,
+    any other client error -> :class:`EventStoreError` (callers never see ``kurrentdbclient``)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except EventStoreError:
+            raise
+        except TRANSPORT_ERRORS as error:
+            raise EventStoreUnavailable(f"KurrentDB: {type(error).__name__}: {error}") from error
+        except KurrentDBClientError as error:
+            raise EventStoreError(f"KurrentDB: {type(error).__name__}: {error}") from error
+
+    return wrapper
 
 NEVER = object()
 """Returned by :func:`to_stream_state` for a revision no stream can have (a negative int)."""
@@ -182,17 +214,13 @@ class KurrentDbEventStore:
             return self._client
 
     # -- writing ------------------------------------------------------------------------------
+    @port_errors
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_revision: ExpectedRevision = ANY
     ) -> AppendResult:
         if not events:
             raise ValueError("append needs at least one event")
-        state = to_stream_state(expected_revision)
-        traceparents = [e.metadata.traceparent for e in events]
-        with telemetry.batch_span("eventstore.append", traceparents, {"stream_id": stream_id, "events": len(events)}):
-            result = self._append(stream_id, events, expected_revision, state)
-        telemetry.record_appended(stream_id, result.appended)
-        return result
+        return self._append(stream_id, events, expected_revision, to_stream_state(expected_revision))
 
     def _append(self, stream_id: str, events: Sequence[NewEvent], expected: ExpectedRevision, state) -> AppendResult:
         unique = first_of_each_id(events)
@@ -232,10 +260,12 @@ class KurrentDbEventStore:
             return from_kurrent_event(next(iter(response)))
 
     # -- reading ------------------------------------------------------------------------------
+    @port_errors
     def stream_revision(self, stream_id: str) -> int | None:
         version = self.client.get_current_version(stream_id)
         return version if isinstance(version, int) else None
 
+    @port_errors
     def read_stream(
         self, stream_id: str, from_revision: int = 0, backwards: bool = False, limit: int | None = None
     ) -> list[RecordedEvent]:
@@ -250,6 +280,7 @@ class KurrentDbEventStore:
             return []
         return [from_kurrent_event(r) for r in recorded if not r.is_system_event]
 
+    @port_errors
     def read_all(
         self,
         after_position: int = 0,
@@ -309,9 +340,11 @@ class KurrentDbEventStore:
         with self.client.read_all(**options) as response:
             return list(response)
 
+    @port_errors
     def head_position(self) -> int:
         return self.client.get_commit_position()
 
+    @port_errors
     def get_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
         with self.client.read_all(backwards=True) as response:
             for recorded in response:
@@ -319,6 +352,7 @@ class KurrentDbEventStore:
                     return from_kurrent_event(recorded)
         return None
 
+    @port_errors
     def wait_for_append(self, after_position: int, timeout_s: float) -> bool:
         """Wait on a catch-up subscription to ``$all`` from ``after_position`` (deadline: timeout);
         from the end of ``$all`` when ``after_position`` is no event's position."""

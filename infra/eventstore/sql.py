@@ -6,6 +6,9 @@ Appends are serialised by the dialect's lock (``BEGIN IMMEDIATE`` on SQLite, a t
 advisory lock on PostgreSQL), so global positions are assigned in commit order and a reader
 never sees a gap that is filled later.
 
+Errors: SQLAlchemy's connection errors become :class:`EventStoreUnavailable`, any other
+database error :class:`EventStoreError` (:func:`port_errors`).
+
 Group commit: appends that arrive while another commit of this process is in progress are
 queued and then committed together, in arrival order, in one transaction (one fsync). Each
 keeps its own idempotency and expected-revision checks, sees the appends before it in the
@@ -16,10 +19,12 @@ of its appends is retried in a transaction of its own, so one failure cannot fai
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -32,11 +37,33 @@ from domain.ports.event_store import (
     NO_STREAM,
     STREAM_EXISTS,
     AppendResult,
+    EventStoreError,
+    EventStoreUnavailable,
     ExpectedRevision,
     WrongExpectedRevision,
 )
-from infra import telemetry
 from infra.eventstore.hash_chain import ensure_hash_chain
+
+T = TypeVar("T")
+_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError, sa.exc.TimeoutError)
+"""Driver errors of reaching the database: lost connection, lock timeout, pool exhausted."""
+
+
+def port_errors(method: Callable[..., T]) -> Callable[..., T]:
+    """The port's errors instead of SQLAlchemy's: connection trouble -> :class:`EventStoreUnavailable`,
+    any other database error -> :class:`EventStoreError` (callers never see driver classes)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except _UNAVAILABLE as error:
+            raise EventStoreUnavailable(f"{type(error).__name__}: {error}") from error
+        except sa.exc.SQLAlchemyError as error:
+            raise EventStoreError(f"{type(error).__name__}: {error}") from error
+
+    return wrapper
+
 
 metadata = sa.MetaData()
 events_table = sa.Table(
@@ -151,15 +178,20 @@ class SqlEventStore:
     def __init__(self, engine: Engine, read_engine: Engine | None = None):
         self.engine = engine
         self.read_engine = read_engine or engine
-        metadata.create_all(engine)
-        ensure_hash_chain(engine, events_table)
         self._appended = threading.Condition()
         # Appenders of this process queue here instead of in the database's lock (SQLite's
         # busy handler sleeps in steps of up to 100 ms); other processes still use the DB lock.
         self._writer = threading.Lock()
         self._pending: list[_PendingAppend] = []  # appends waiting for the next group commit
         self._pending_lock = threading.Lock()
-        self._local_head = self.head_position()
+        self._local_head: int | None = None  # the head as this process knows it; read on first need
+
+    def create_tables(self) -> None:
+        """Create the ``events`` table and its indexes when missing (the composition root's
+        storage step; idempotent), and the hash chain of events stored before it existed. A
+        constructor never creates tables."""
+        metadata.create_all(self.engine)
+        ensure_hash_chain(self.engine, events_table)
 
     # -- dialect hooks -------------------------------------------------------------------
     def _lock_for_append(self, conn: Connection) -> None:
@@ -173,6 +205,7 @@ class SqlEventStore:
         """Tell other processes about new events (inside the transaction)."""
 
     # -- writing --------------------------------------------------------------------------
+    @port_errors
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_revision: ExpectedRevision = ANY
     ) -> AppendResult:
@@ -180,17 +213,13 @@ class SqlEventStore:
         if not events:
             raise ValueError("append needs at least one event")
         request = _PendingAppend(stream_id, events, expected_revision)
-        traceparents = [e.metadata.traceparent for e in events]
-        span = telemetry.batch_span("eventstore.append", traceparents, {"stream_id": stream_id, "events": len(events)})
-        with span:
-            with self._pending_lock:
-                self._pending.append(request)
-            with self._writer:
-                if not request.done:  # else an earlier writer committed it with its group
-                    self._commit_pending()
+        with self._pending_lock:
+            self._pending.append(request)
+        with self._writer:
+            if not request.done:  # else an earlier writer committed it with its group
+                self._commit_pending()
         if request.error is not None:
             raise request.error
-        telemetry.record_appended(stream_id, request.result.appended)
         return request.result
 
     def _commit_pending(self) -> None:
@@ -242,7 +271,7 @@ class SqlEventStore:
         last = _last_appended_position(group)
         if last is not None:
             with self._appended:
-                self._local_head = max(self._local_head, last)
+                self._local_head = max(self._local_head or 0, last)
                 self._appended.notify_all()
 
     def _append_locked(
@@ -292,10 +321,12 @@ class SqlEventStore:
     def _stream_revision(conn: Connection, stream_id: str) -> int | None:
         return conn.execute(_STREAM_REVISION, {"stream_id": stream_id}).scalar()
 
+    @port_errors
     def stream_revision(self, stream_id: str) -> int | None:
         with self.read_engine.connect() as conn:
             return self._stream_revision(conn, stream_id)
 
+    @port_errors
     def read_stream(
         self, stream_id: str, from_revision: int = 0, backwards: bool = False, limit: int | None = None
     ) -> list[RecordedEvent]:
@@ -311,6 +342,7 @@ class SqlEventStore:
         with self.read_engine.connect() as conn:
             return [_row_to_event(r) for r in conn.execute(query)]
 
+    @port_errors
     def read_all(
         self,
         after_position: int = 0,
@@ -332,10 +364,12 @@ class SqlEventStore:
         with self.read_engine.connect() as conn:
             return [_row_to_event(r) for r in conn.execute(query)]
 
+    @port_errors
     def head_position(self) -> int:
         with self.read_engine.connect() as conn:
             return conn.execute(_MAX_POSITION).scalar() or 0
 
+    @port_errors
     def get_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
         query = sa.select(*_COLUMNS).where(events_table.c.event_id == str(event_id))
         with self.read_engine.connect() as conn:
@@ -343,6 +377,10 @@ class SqlEventStore:
         return _row_to_event(row) if row else None
 
     def wait_for_append(self, after_position: int, timeout_s: float) -> bool:
+        if self._local_head is None:
+            head = self.head_position()
+            with self._appended:
+                self._local_head = max(self._local_head or 0, head)
         with self._appended:
             if self._local_head > after_position:
                 return True

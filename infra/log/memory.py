@@ -1,8 +1,9 @@
 """In-process log: partitions are Python lists, consumer groups share partitions.
 
-It keeps records for the life of the process only. That is enough for the embedded
-deployment: the relay re-publishes from the lowest processor checkpoint at start-up, and
-processors skip events at or below their own checkpoint (see :mod:`streams.relay`).
+It keeps records for the life of the process only, and every record: it is the log port's
+test double (it passes ``tests/contract/test_log.py``), not a production path. The embedded
+deployment publishes nothing to it: its processors follow the event store directly
+(:mod:`streams.follower`), so memory does not grow with history.
 """
 
 from __future__ import annotations
@@ -110,6 +111,11 @@ class MemoryConsumer:
             for r in records:
                 key = (self.group, r.topic, r.partition)
                 self.log._committed[key] = max(self.log._committed.get(key, 0), r.offset + 1)
+
+    def assignment(self) -> list[tuple[str, int]]:
+        """The (topic, partition) pairs this member owns now."""
+        with self.log._cond:
+            return sorted(self.log.assignment(self))
 
     def close(self) -> None:
         self.log.leave(self)

@@ -166,36 +166,63 @@ def _has_index(conn: sa.Connection, name: str) -> bool:
     return conn.execute(query, {"name": name}).first() is not None
 
 
-def _timescaledb(conn: sa.Connection) -> tuple[bool, str | None]:
-    """Whether timescaledb is installed here, creating it when the server offers it."""
-    if conn.execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).first():
+def _timescaledb(conn: sa.Connection, extension: str = "timescaledb") -> tuple[bool, str | None]:
+    """Whether the extension is installed here, creating it when the server offers it.
+
+    A server that offers it but cannot create it (the common case: timescaledb is not in
+    ``shared_preload_libraries``, "must be preloaded") leaves the connection usable: the failed
+    statement is rolled back, and the caller falls back to the BRIN path with the reason as a note.
+    """
+    installed = sa.text("SELECT 1 FROM pg_extension WHERE extname = :name")
+    if conn.execute(installed, {"name": extension}).first():
         return True, None
-    if not conn.execute(sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")).first():
+    available = sa.text("SELECT 1 FROM pg_available_extensions WHERE name = :name")
+    if not conn.execute(available, {"name": extension}).first():
         return False, None
     try:
-        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS timescaledb"))
+        conn.execute(sa.text(f'CREATE EXTENSION IF NOT EXISTS "{extension}"'))
     except sa.exc.DBAPIError as error:  # e.g. not in shared_preload_libraries, or no privilege
-        return False, f"CREATE EXTENSION timescaledb failed: {error.orig}"
-    return True, "CREATE EXTENSION IF NOT EXISTS timescaledb"
+        conn.rollback()
+        return False, f"CREATE EXTENSION {extension} failed ({_first_line(error)}): BRIN fallback"
+    return True, f"CREATE EXTENSION IF NOT EXISTS {extension}"
 
 
-def prepare_readings_storage(read_models: ReadModelDb, options: TimescaleOptions | None = None) -> ReadingsStorage:
-    """Make ``readings`` fast for time-range queries (see the module docstring)."""
+def prepare_readings_storage(
+    read_models: ReadModelDb, options: TimescaleOptions | None = None, extension: str = "timescaledb"
+) -> ReadingsStorage:
+    """Make ``readings`` fast for time-range queries (see the module docstring).
+
+    Called by the composition root's storage step (every start) and the CLI's rebuild;
+    idempotent. ``extension``: the extension to use (tests name another one to exercise the
+    fallback when creating it fails).
+    """
     if not read_models.is_postgres:
         return ReadingsStorage("none", [f"{read_models.dialect}: nothing to do"])
     engine = read_models.write_engine
     readings_metadata.create_all(engine)  # table and BRIN index, if no projection created them yet
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        present, note = _timescaledb(conn)
+        present, note = _timescaledb(conn, extension)
         notes = [note] if note else []
-        if not present:
-            if not _has_index(conn, BRIN_INDEX):
-                raise RuntimeError(f"BRIN index {BRIN_INDEX} missing on readings")
-            return ReadingsStorage("brin", [*notes, f"timescaledb absent: BRIN index {BRIN_INDEX} on event_start"])
-        statements = timescale_statements(options or TimescaleOptions(), _compression_enabled(conn))
-        for statement in statements:
-            conn.execute(sa.text(statement))
-    return ReadingsStorage("timescaledb", notes + statements)
+        if present:
+            try:
+                return ReadingsStorage("timescaledb", notes + _apply_timescale(conn, options))
+            except sa.exc.DBAPIError as error:  # installed but unusable, e.g. not preloaded
+                conn.rollback()
+                notes.append(f"timescaledb set-up failed ({_first_line(error)}): BRIN fallback")
+        if not _has_index(conn, BRIN_INDEX):
+            raise RuntimeError(f"BRIN index {BRIN_INDEX} missing on readings")
+        return ReadingsStorage("brin", [*notes, f"timescaledb not used: BRIN index {BRIN_INDEX} on event_start"])
+
+
+def _apply_timescale(conn: sa.Connection, options: TimescaleOptions | None) -> list[str]:
+    statements = timescale_statements(options or TimescaleOptions(), _compression_enabled(conn))
+    for statement in statements:
+        conn.execute(sa.text(statement))
+    return statements
+
+
+def _first_line(error: sa.exc.DBAPIError) -> str:
+    return str(error.orig).strip().splitlines()[0]
 
 
 def drop_readings_aggregates(read_models: ReadModelDb, aggregates: Sequence[Aggregate] = AGGREGATES) -> list[str]:

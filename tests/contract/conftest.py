@@ -2,7 +2,7 @@
 
 To add an adapter, add ONE ``pytest.param`` line to the list of its port:
 
-* :data:`EVENT_STORE_ADAPTERS` — ``tests/contract/test_event_store.py``: SQLite always,
+* :data:`EVENT_STORE_ADAPTERS` — ``tests/contract/test_event_store.py``: memory and SQLite always,
   PostgreSQL when ``FLEXLEDGER_TEST_POSTGRES_URL`` is set, KurrentDB
   (``infra/eventstore/kurrentdb.py``, ``KurrentDbEventStore(url)``) when
   ``FLEXLEDGER_TEST_KURRENTDB_URL`` is set (each skips with that reason otherwise).
@@ -36,6 +36,7 @@ from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
 
 from domain.ports.event_store import EventStore
 from domain.ports.log import Log
+from infra.eventstore.memory import MemoryEventStore, MemoryStorage
 from infra.eventstore.postgres import PostgresEventStore
 from infra.eventstore.sqlite import SqliteEventStore
 from infra.log.memory import MemoryLog
@@ -101,11 +102,36 @@ def _open_kurrentdb(url: str) -> EventStore:
     return KurrentDbEventStore(url)
 
 
-SQLITE_STORE = StoreAdapter(_sqlite_file, SqliteEventStore)
-POSTGRES_STORE = StoreAdapter(_postgres_storage, PostgresEventStore)
+_MEMORY_STORAGES: dict[str, MemoryStorage] = {}
+
+
+@contextmanager
+def _memory_storage(_tmp_path: Path) -> Iterator[str]:
+    key = str(uuid.uuid4())
+    _MEMORY_STORAGES[key] = MemoryStorage()
+    try:
+        yield key
+    finally:
+        del _MEMORY_STORAGES[key]
+
+
+def _open_memory(key: str) -> EventStore:
+    return MemoryEventStore(_MEMORY_STORAGES[key])
+
+
+MEMORY_STORE = StoreAdapter(_memory_storage, _open_memory)
+def _prepared(store: EventStore) -> EventStore:
+    """A SQL store after the storage step (tables are never created by a constructor)."""
+    store.create_tables()  # type: ignore[attr-defined]
+    return store
+
+
+SQLITE_STORE = StoreAdapter(_sqlite_file, lambda path: _prepared(SqliteEventStore(path)))
+POSTGRES_STORE = StoreAdapter(_postgres_storage, lambda url: _prepared(PostgresEventStore(url)))
 KURRENTDB_STORE = StoreAdapter(_kurrentdb_server, _open_kurrentdb, consecutive_positions=False)
 
 EVENT_STORE_ADAPTERS = [
+    pytest.param(MEMORY_STORE, id="memory"),
     pytest.param(SQLITE_STORE, id="sqlite"),
     pytest.param(POSTGRES_STORE, id="postgres", marks=pytest.mark.postgres),
     pytest.param(KURRENTDB_STORE, id="kurrentdb", marks=pytest.mark.kurrentdb),

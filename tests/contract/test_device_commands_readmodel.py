@@ -12,6 +12,7 @@ import pytest
 
 from domain import device_commands as dc
 from domain.events import EventMetadata, NewEvent, RecordedEvent
+from infra.checkpoints import SqlCheckpointStore
 from projections.base import apply_batch, create_tables
 from projections.device_commands import CommandFilter, DeviceCommandsProjection, InvalidToken, list_commands
 
@@ -53,7 +54,9 @@ def test_rows_filters_paging_and_replay(read_models):
     projection = DeviceCommandsProjection()
     create_tables(engine, projection)
     history = _history(25)
-    apply_batch(engine, projection, "*", history)
+    checkpoints = SqlCheckpointStore(engine)
+    checkpoints.create_tables()
+    apply_batch(engine, projection, "*", history, checkpoints)
     with read_models.read_engine.connect() as conn:
         everything, _ = list_commands(conn, CommandFilter(asset_id=1), 1000)
         assert len(everything) == 13

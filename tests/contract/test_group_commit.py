@@ -36,6 +36,7 @@ def open_store(request, tmp_path) -> Iterator[Callable[[], SqlEventStore]]:
     def opener(location: str, cls: type[SqlEventStore]) -> Callable[[], SqlEventStore]:
         def open_one() -> SqlEventStore:
             opened.append(cls(location))
+            opened[-1].create_tables()  # the storage step (constructors create no tables)
             return opened[-1]
 
         return open_one

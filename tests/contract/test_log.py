@@ -3,10 +3,14 @@
 Adapters come from ``LOG_ADAPTERS`` in ``tests/contract/conftest.py``. Each test uses its own
 topic and group names, so a shared broker is fine. Record values are ``RecordedEvent``\\ s, as
 the relay publishes them. Waiting is bounded by a generous timeout, never asserted on.
+
+The contract is the port's (:mod:`domain.ports.log`): no loss, order per key, every record once
+while a group is stable, duplicates only around a rebalance.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
@@ -117,18 +121,39 @@ def test_committed_offsets_survive_close_and_reopen(log: Log, topic: str, group:
     assert Counter(ident(r) for r in rest) == expected, "uncommitted records come again, committed ones never"
 
 
-def test_two_members_of_a_group_split_partitions_and_see_every_record_once(log: Log, topic: str, group: str):
-    published = publish_keyed(log, topic, keys=40, per_key=5)
+def poll_all(members: list[LogConsumer], seen: list[list[LogRecord]], count: int) -> None:
+    """Poll every member (committing each batch) until ``count`` records arrived in all."""
+    deadline = time.monotonic() + GENEROUS_TIMEOUT_S
+    while sum(map(len, seen)) < count:
+        assert time.monotonic() < deadline, f"only {sum(map(len, seen))} of {count} records arrived"
+        for i, member in enumerate(members):
+            batch = member.poll(max_records=10, timeout_s=0.1)
+            member.commit(batch)
+            seen[i].extend(batch)
+
+
+def wait_for_stable_split(members: list[LogConsumer], topic: str, partitions: int) -> None:
+    """Poll (nothing is published yet) until the members own disjoint, non-empty sets of
+    partitions that cover the topic: the group's rebalance is over."""
+    deadline = time.monotonic() + GENEROUS_TIMEOUT_S
+    while True:
+        owned = [set(member.assignment()) for member in members]
+        if all(owned) and not set.intersection(*owned) and len(set.union(*owned)) == partitions:
+            return
+        assert time.monotonic() < deadline, f"the group did not settle: {owned}"
+        for member in members:
+            assert member.poll(max_records=10, timeout_s=0.1) == []
+
+
+def test_two_members_of_a_stable_group_split_partitions_and_see_every_record_once(
+    log: Log, topic: str, group: str
+):
     members = [log.consumer(group, [topic]) for _ in range(2)]
     seen: list[list[LogRecord]] = [[], []]
-    deadline = time.monotonic() + GENEROUS_TIMEOUT_S
     try:
-        while sum(map(len, seen)) < len(published):
-            assert time.monotonic() < deadline, f"only {sum(map(len, seen))} of {len(published)} records arrived"
-            for i, member in enumerate(members):
-                batch = member.poll(max_records=10, timeout_s=0.1)
-                member.commit(batch)
-                seen[i].extend(batch)
+        wait_for_stable_split(members, topic, partitions=4)
+        published = publish_keyed(log, topic, keys=40, per_key=5)
+        poll_all(members, seen, len(published))
     finally:
         for member in members:
             member.close()
@@ -136,6 +161,30 @@ def test_two_members_of_a_group_split_partitions_and_see_every_record_once(log: 
     assert Counter(ident(r) for r in together) == Counter(ident(r) for r in published), "every record once"
     assert seen[0] and seen[1], "both members got work"
     assert not {r.partition for r in seen[0]} & {r.partition for r in seen[1]}, "partitions are split"
+
+
+def test_a_member_joining_mid_stream_loses_nothing_and_keeps_per_key_order(log: Log, topic: str, group: str):
+    """Around a rebalance records may come twice (at-least-once), never zero times; a member
+    receives a key's records in order, or rewinds to the committed offset, never skips ahead."""
+    published = publish_keyed(log, topic, keys=40, per_key=5)
+    first = log.consumer(group, [topic])
+    members, seen = [first], [drain(first, 10, commit=True, max_records=10)]
+    try:
+        members.append(log.consumer(group, [topic]))
+        seen.append([])
+        deadline = time.monotonic() + GENEROUS_TIMEOUT_S
+        while {ident(r) for r in seen[0] + seen[1]} != {ident(r) for r in published}:
+            assert time.monotonic() < deadline, "records were lost around the rebalance"
+            poll_all(members, seen, sum(map(len, seen)) + 1)
+    finally:
+        for member in members:
+            member.close()
+    for received in seen:
+        per_key: dict[str, list[int]] = defaultdict(list)
+        for r in received:
+            per_key[r.key].append(r.value.data["seq"])
+        for seqs in per_key.values():
+            assert all(b == a + 1 or b <= a for a, b in itertools.pairwise(seqs)), f"a key skipped ahead: {seqs}"
 
 
 def test_two_groups_each_see_everything(log: Log, topic: str, group: str):

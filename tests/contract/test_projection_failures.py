@@ -15,12 +15,28 @@ import sqlalchemy as sa
 
 from domain import registry as reg
 from domain.events import DomainEvent, NewEvent
+from infra.checkpoints import SqlCheckpointStore
 from infra.eventstore.sqlite import SqliteEventStore
 from infra.readmodels.database import ReadModelDb
 from projections import registry_query as rq
-from projections.base import ALL_PARTITIONS, apply_batch, create_tables, list_failures, load_checkpoints
+from projections.base import ALL_PARTITIONS, apply_batch, create_tables, list_failures
 from projections.registry import RegistryProjection
 from projections.replay import rebuild
+
+
+def checkpoints_of(engine):
+    """The checkpoint store of a read-model database (its table created)."""
+    checkpoints = SqlCheckpointStore(engine)
+    checkpoints.create_tables()
+    return checkpoints
+
+
+def CHECKPOINTS(read_models):  # noqa: N802 - reads as the constant it stands for
+    return checkpoints_of(read_models.write_engine)
+
+
+def load_checkpoints(conn, name: str) -> dict[str, int]:
+    return SqlCheckpointStore(conn.engine).load(name, within=conn)
 
 
 @pytest.fixture
@@ -61,7 +77,7 @@ def project(db: ReadModelDb, store: SqliteEventStore, batch_size: int = 100_000)
     projection, position = RegistryProjection(), 0
     create_tables(db.write_engine, projection)
     while batch := store.read_all(position, batch_size):
-        position = apply_batch(db.write_engine, projection, ALL_PARTITIONS, batch)
+        position = apply_batch(db.write_engine, projection, ALL_PARTITIONS, batch, checkpoints_of(db.write_engine))
     return position
 
 
@@ -125,11 +141,13 @@ def test_a_failing_rebuild_leaves_the_old_tables_serving(read_models: ReadModelD
     assert before[0] == ["asset 1", "asset 2", "asset 3", "asset 4", "asset 5"] and len(before[3]) == 1
 
     with pytest.raises(RuntimeError, match="crashed mid-rebuild"):
-        rebuild(store, read_models.write_engine, BrokenRegistry(fail_at_asset=4), batch_size=2)
+        broken = BrokenRegistry(fail_at_asset=4)
+        rebuild(store, read_models.write_engine, broken, CHECKPOINTS(read_models), batch_size=2)
     assert serving(read_models) == before
 
     append(store, asset(6))
-    assert rebuild(store, read_models.write_engine, RegistryProjection(), batch_size=2) == store.head_position()
+    applied = rebuild(store, read_models.write_engine, RegistryProjection(), CHECKPOINTS(read_models), batch_size=2)
+    assert applied == store.head_position()
     names, users, checkpoints, failures = serving(read_models)
     assert (names, users) == (before[0] + ["asset 6"], before[1])
     assert checkpoints == {ALL_PARTITIONS: store.head_position()}
@@ -139,7 +157,7 @@ def test_a_failing_rebuild_leaves_the_old_tables_serving(read_models: ReadModelD
 def test_rebuild_leaves_no_scratch_tables(read_models: ReadModelDb, store, tmp_path):
     append(store, reg.AccountRegistered(account_id=1, name="A"), asset(1))
     project(read_models, store)
-    rebuild(store, read_models.write_engine, RegistryProjection())
+    rebuild(store, read_models.write_engine, RegistryProjection(), CHECKPOINTS(read_models))
     if read_models.is_postgres:
         with read_models.read_engine.connect() as conn:
             schemas = conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE '%rebuild_%'")).all()
@@ -163,9 +181,9 @@ def test_after_a_rebuild_new_rows_get_fresh_serial_ids(read_models: ReadModelDb,
     projection = ReadingsProjection()
     create_tables(read_models.write_engine, projection)
     append(store, reading("meter"), reading("forecaster"))
-    rebuild(store, read_models.write_engine, projection)
+    rebuild(store, read_models.write_engine, projection, CHECKPOINTS(read_models))
     append(store, reading("third"))
-    apply_batch(read_models.write_engine, projection, ALL_PARTITIONS, store.read_all(0))
+    apply_batch(read_models.write_engine, projection, ALL_PARTITIONS, store.read_all(0), CHECKPOINTS(read_models))
     with read_models.read_engine.connect() as conn:
         rows = conn.execute(sa.select(data_sources.c.id, data_sources.c.name).order_by(data_sources.c.id)).all()
     assert [name for _, name in rows] == ["meter", "forecaster", "third"]

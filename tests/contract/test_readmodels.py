@@ -19,11 +19,12 @@ import sqlalchemy as sa
 from domain import registry as reg
 from domain.beliefs import SensorDataRecorded, to_epoch_s
 from domain.events import DomainEvent, NewEvent, RecordedEvent
-from infra.eventstore.sqlite import SqliteEventStore
+from infra.checkpoints import SqlCheckpointStore
+from infra.eventstore.memory import MemoryEventStore
 from infra.readmodels.database import ReadModelDb
 from infra.shared_data import acn_site_sessions, uncontrolled_load_kw
 from projections import registry_query as rq
-from projections.base import ALL_PARTITIONS, apply_batch, create_tables, load_checkpoints
+from projections.base import ALL_PARTITIONS, apply_batch, create_tables
 from projections.readings import ReadingsProjection, readings
 from projections.readings_query import BeliefFilter, beliefs_with_sources, latest_values, resampled_values
 from projections.registry import RegistryProjection
@@ -37,10 +38,12 @@ WIDE = (0, 2**40)
 
 
 class Harness:
-    """A SQLite event store feeding both projections into the read-model database under test."""
+    """An in-memory event store feeding both projections into the read-model database under test."""
 
-    def __init__(self, db: ReadModelDb, store: SqliteEventStore):
+    def __init__(self, db: ReadModelDb, store: MemoryEventStore):
         self.db, self.store, self.position = db, store, 0
+        self.checkpoints = SqlCheckpointStore(db.write_engine)
+        self.checkpoints.create_tables()
         self.projections = [ReadingsProjection(), RegistryProjection()]
         for projection in self.projections:
             create_tables(db.write_engine, projection)
@@ -54,7 +57,7 @@ class Harness:
     def project(self) -> list[RecordedEvent]:
         batch = self.store.read_all(self.position, limit=100_000)
         for projection in self.projections:
-            apply_batch(self.db.write_engine, projection, ALL_PARTITIONS, batch)
+            apply_batch(self.db.write_engine, projection, ALL_PARTITIONS, batch, self.checkpoints)
         self.position = batch[-1].global_position if batch else self.position
         return batch
 
@@ -68,7 +71,7 @@ class Harness:
 
 @pytest.fixture
 def harness(read_models: ReadModelDb, tmp_path) -> Harness:
-    store = SqliteEventStore(tmp_path / "events.db")
+    store = MemoryEventStore()
     yield Harness(read_models, store)
     store.close()
 
@@ -185,7 +188,7 @@ def test_changed_beliefs_only_compares_with_the_latest_belief_time(harness: Harn
     for hours, value in priors_and_values:
         harness.append(data([value], prior=T0 + timedelta(hours=hours)))
     incremental = harness.q(beliefs_with_sources, POWER, *WIDE)
-    rebuild(harness.store, harness.db.write_engine, harness.projections[0])
+    rebuild(harness.store, harness.db.write_engine, harness.projections[0], harness.checkpoints)
     assert harness.q(beliefs_with_sources, POWER, *WIDE) == incremental
 
 
@@ -200,18 +203,17 @@ class FailingReadings(ReadingsProjection):
 def test_rows_and_checkpoint_commit_together(harness: Harness):
     harness.store.append("sensordata-1", [NewEvent.of(data([1.0, 2.0]))])
     batch = harness.store.read_all(0)
-    engine = harness.db.write_engine
+    engine, checkpoints = harness.db.write_engine, harness.checkpoints
     with pytest.raises(RuntimeError):
-        apply_batch(engine, FailingReadings(), ALL_PARTITIONS, batch)
+        apply_batch(engine, FailingReadings(), ALL_PARTITIONS, batch, checkpoints)
     assert harness.rows() == 0
-    with engine.connect() as conn:
-        assert load_checkpoints(conn, "readings") == {}
-    assert apply_batch(engine, ReadingsProjection(), ALL_PARTITIONS, batch) == batch[-1].global_position
-    assert apply_batch(engine, ReadingsProjection(), ALL_PARTITIONS, batch) == batch[-1].global_position
-    assert apply_batch(engine, ReadingsProjection(), "partition-0", batch) == batch[-1].global_position
+    assert checkpoints.load("readings") == {}
+    last = batch[-1].global_position
+    assert apply_batch(engine, ReadingsProjection(), ALL_PARTITIONS, batch, checkpoints) == last
+    assert apply_batch(engine, ReadingsProjection(), ALL_PARTITIONS, batch, checkpoints) == last
+    assert apply_batch(engine, ReadingsProjection(), "partition-0", batch, checkpoints) == last
     assert harness.rows() == 2, "applying the same events again adds nothing"
-    with engine.connect() as conn:
-        assert load_checkpoints(conn, "readings") == {ALL_PARTITIONS: batch[-1].global_position}
+    assert checkpoints.load("readings") == {ALL_PARTITIONS: last}
 
 
 def registry_events() -> list[DomainEvent]:
@@ -283,18 +285,17 @@ def test_rebuild_yields_identical_query_results(harness: Harness):
     synthetic_scenario(harness)
     before = snapshot(harness)
     for projection in harness.projections:
-        rebuild(harness.store, harness.db.write_engine, projection, batch_size=3)
+        rebuild(harness.store, harness.db.write_engine, projection, harness.checkpoints, batch_size=3)
     assert snapshot(harness) == before
     head = harness.store.head_position()
-    with harness.db.read_engine.connect() as conn:
-        assert load_checkpoints(conn, "readings") == {ALL_PARTITIONS: head}
+    assert harness.checkpoints.load("readings") == {ALL_PARTITIONS: head}
 
 
 @pytest.mark.postgres
 def test_sqlite_and_postgres_answer_identically(tmp_path, read_models_pair):
     answers = []
-    for name, db in read_models_pair.items():
-        store = SqliteEventStore(tmp_path / f"events-{name}.db")
+    for db in read_models_pair.values():
+        store = MemoryEventStore()
         harness = Harness(db, store)
         synthetic_scenario(harness)
         answers.append(snapshot(harness))
@@ -369,7 +370,7 @@ def test_acn_charging_load_queries(harness: Harness, shared_data):
 
     before = snapshot(harness, window=(s0, end))
     for projection in harness.projections:
-        rebuild(harness.store, harness.db.write_engine, projection)
+        rebuild(harness.store, harness.db.write_engine, projection, harness.checkpoints)
     assert snapshot(harness, window=(s0, end)) == before
 
 
@@ -379,8 +380,8 @@ def test_acn_answers_identical_on_sqlite_and_postgres(tmp_path, read_models_pair
     load = acn_load_kw(shared_data)
     window = (to_epoch_s(ACN_START), to_epoch_s(ACN_START) + len(load) * QUARTER)
     answers = []
-    for name, db in read_models_pair.items():
-        store = SqliteEventStore(tmp_path / f"events-{name}.db")
+    for db in read_models_pair.values():
+        store = MemoryEventStore()
         harness = Harness(db, store)
         acn_scenario(harness, load)
         answers.append(snapshot(harness, window=window))

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from commands import registry as cmd
 from commands.readings import RecordSensorData, record_sensor_data
 from infra.bootstrap import build_platform
+from infra.checkpoints import SqlCheckpointStore
 from infra.readmodels.database import sqlite_readmodels
 from infra.settings import Settings
 from projections.readings import ReadingsProjection
@@ -111,7 +112,7 @@ class KafkaPipeline:
 
     # -- relay ------------------------------------------------------------------------
     def start_relay(self, batch_size: int = 100, save_checkpoint: Callable[[int], None] | None = None) -> Relay:
-        checkpoint = RelayCheckpoint(self.platform.read_models.write_engine)
+        checkpoint = RelayCheckpoint(self.platform.checkpoints)
         self.relay = Relay(
             self.platform.store, self.platform.log, checkpoint.load(),
             save_checkpoint=save_checkpoint or checkpoint.save, batch_size=batch_size,
@@ -207,7 +208,9 @@ class KafkaPipeline:
         """The readings table rebuilt from the event store by the embedded path (SQLite)."""
         reference = sqlite_readmodels(self.home / f"reference-{time.monotonic_ns()}.db")
         try:
-            rebuild(self.platform.store, reference.write_engine, ReadingsProjection())
+            checkpoints = SqlCheckpointStore(reference.write_engine)
+            checkpoints.create_tables()
+            rebuild(self.platform.store, reference.write_engine, ReadingsProjection(), checkpoints)
             with reference.read_engine.connect() as conn:
                 return [tuple(row) for row in conn.execute(READINGS_ROWS)]
         finally:

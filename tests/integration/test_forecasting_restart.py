@@ -74,8 +74,8 @@ def rebuild(home: Path, before: tuple, beliefs: list, **settings) -> None:
     platform = build_platform(harness_settings(home, **settings))
     try:
         head = platform.store.head_position()
-        reset_forecaster(platform.read_models.write_engine)
-        reset(platform.read_models.write_engine, ForecastModelsProjection())
+        reset_forecaster(platform.read_models.write_engine, platform.checkpoints)
+        reset(platform.read_models.write_engine, ForecastModelsProjection(), platform.checkpoints)
     finally:
         platform.close()
     with ForecastHarness(home, seed_world=False, **settings) as harness:

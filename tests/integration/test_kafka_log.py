@@ -128,7 +128,7 @@ def test_relay_resumes_from_its_checkpoint_at_least_once(kafka_mock_cluster, kaf
     try:
         pipeline.register_sensors(4)
         pipeline.post_readings(posts_per_sensor=15)
-        checkpoint = RelayCheckpoint(pipeline.platform.read_models.write_engine)
+        checkpoint = RelayCheckpoint(pipeline.platform.checkpoints)
         pipeline.start_relay(batch_size=10, save_checkpoint=CrashAfter(checkpoint, saves=3))
         wait_until(lambda: not pipeline.relay_alive(), "the relay to die")
         assert isinstance(pipeline.relay_error, SystemExit)

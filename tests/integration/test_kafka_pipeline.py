@@ -80,7 +80,10 @@ def test_records_applied_but_not_committed_come_again_and_are_applied_once(pipel
     pipeline.start_relay()
     pipeline.wait_relayed()
     projection = CountingReadings()
-    processor = ProjectionProcessor(projection, pipeline.platform.read_models.write_engine, [TOPIC_READINGS])
+    platform = pipeline.platform
+    processor = ProjectionProcessor(
+        projection, platform.read_models.write_engine, [TOPIC_READINGS], checkpoints=platform.checkpoints
+    )
     events = 3 * 5
 
     first = pipeline.platform.log.consumer(processor.name, processor.topics)

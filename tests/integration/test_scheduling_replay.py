@@ -103,7 +103,11 @@ def rerun(h: SchedulingHarness, recompute: bool) -> tuple[SchedulerProcessor, li
     """Run a fresh scheduler from position 0 over the whole store; what it tried to append."""
     store = RecordingStore(h.platform.store)
     scheduler = SchedulerProcessor(
-        store, h.platform.read_models.write_engine, h.platform.read_models.read_engine, recompute_existing=recompute
+        store,
+        h.platform.read_models.write_engine,
+        h.platform.read_models.read_engine,
+        recompute_existing=recompute,
+        checkpoints=h.platform.checkpoints,
     )
     scheduler.reset()
     position = 0
@@ -123,8 +127,8 @@ def test_rebuild_and_rerun_reproduce_the_schedule_events_without_appending(harne
     head = h.head
     engine = h.platform.read_models.write_engine
 
-    rebuild(h.platform.store, engine, SchedulesProjection())
-    rebuild(h.platform.store, engine, JobsProjection())
+    rebuild(h.platform.store, engine, SchedulesProjection(), h.platform.checkpoints)
+    rebuild(h.platform.store, engine, JobsProjection(), h.platform.checkpoints)
     assert snapshot(h) == before
     assert h.head == head
 
@@ -156,7 +160,9 @@ def test_checkpoint_survives_a_restart(harness: SchedulingHarness) -> None:
     h.wait_projected()
     assert scheduler.checkpoint() >= 1
     h.platform.stop()
-    fresh = SchedulerProcessor(h.platform.store, h.platform.read_models.write_engine)
+    fresh = SchedulerProcessor(
+        h.platform.store, h.platform.read_models.write_engine, checkpoints=h.platform.checkpoints
+    )
     assert fresh.checkpoint() == scheduler.checkpoint()  # the runner's relay restarts from here
     with h.platform.read_models.read_engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(sq.schedules)).scalar() == 1

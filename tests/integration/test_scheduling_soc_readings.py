@@ -196,7 +196,10 @@ def test_replaying_decides_as_before_and_appends_nothing(world: SocWorld) -> Non
     assert len(world.schedules()) == 1
 
     head = world.h.head
-    replay = SchedulerProcessor(world.h.platform.store, world.h.platform.read_models.write_engine)
+    world.h.platform.stop()  # the live scheduler shares the checkpoint the replay resets
+    replay = SchedulerProcessor(
+        world.h.platform.store, world.h.platform.read_models.write_engine, checkpoints=world.h.platform.checkpoints
+    )
     replay.reset()
     replay.process("*", world.h.platform.store.read_all(0, limit=100_000))
     assert world.h.head == head

@@ -267,7 +267,9 @@ def test_while_the_scheduler_has_not_run_the_schedule_is_waiting(tmp_path) -> No
         assert (response.status_code, response.json()["status"]) == (400, "UNKNOWN_SCHEDULE")
         assert response.json()["message"] == "Scheduling job waiting to be processed."
 
-        scheduler = SchedulerProcessor(harness.platform.store, harness.platform.read_models.write_engine)
+        scheduler = SchedulerProcessor(
+            harness.platform.store, harness.platform.read_models.write_engine, checkpoints=harness.platform.checkpoints
+        )
         scheduler.process("*", harness.platform.store.read_all(0, 10_000))  # a late worker catches up
         harness.wait_projected()
         assert harness.device_message(message["event"]).status_code == 200

@@ -149,7 +149,9 @@ def test_pending_schedule_answers_202_then_200(tmp_path) -> None:
         job = harness.client.get(f"/api/v3_0/jobs/{schedule_id}", headers=harness.headers())
         assert (job.status_code, job.json()["status"]) == (202, "QUEUED")
 
-        SchedulerProcessor(harness.platform.store, harness.platform.read_models.write_engine).process(
+        SchedulerProcessor(
+            harness.platform.store, harness.platform.read_models.write_engine, checkpoints=harness.platform.checkpoints
+        ).process(
             "*", harness.platform.store.read_all(0, 10_000)
         )
         harness.wait_projected()

@@ -100,3 +100,44 @@ def test_timescaledb_statements_parse_on_postgresql(read_models):
             conn.execute(sa.text(create))  # raises on a syntax error
             conn.execute(sa.text("DROP FUNCTION pg_temp.parse_check()"))
         conn.rollback()
+
+
+def test_an_extension_that_cannot_be_created_falls_back_to_brin_with_a_note(read_models):
+    """As timescaledb installed on the server but not preloaded ("must be preloaded"): CREATE
+    EXTENSION fails. Stand-in: ``earthdistance``, offered by PostgreSQL's contrib but refused
+    without its dependency ``cube``. The step rolls back and takes the BRIN path."""
+    with read_models.read_engine.connect() as conn:
+        offered = conn.execute(sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'earthdistance'")).first()
+    if not offered:
+        pytest.skip("PostgreSQL contrib (earthdistance) is not installed on this server")
+    storage = prepare_readings_storage(read_models, extension="earthdistance")
+    assert storage.mode == "brin"
+    assert any("CREATE EXTENSION earthdistance failed" in a and "BRIN fallback" in a for a in storage.actions)
+    with read_models.read_engine.connect() as conn:
+        assert _index_method(conn, BRIN_INDEX) == "brin"
+        assert not conn.execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'earthdistance'")).first()
+
+
+def test_the_composition_root_prepares_the_readings_storage(database_url, tmp_path):
+    from infra.bootstrap import build_platform
+    from infra.settings import Settings
+
+    settings = Settings(home=tmp_path, read_models="postgres", read_models_url=database_url, bcrypt_rounds=4)
+    platform = build_platform(settings)
+    try:
+        assert platform.readings_storage is not None and platform.readings_storage.mode == "brin"
+    finally:
+        platform.close()
+
+
+def test_an_installed_extension_whose_set_up_fails_falls_back_to_brin_with_a_note(read_models):
+    """As timescaledb present in the database but unusable (not preloaded: every timescaledb
+    call fails). Stand-in: ``cube`` installed and passed as the extension, so the TimescaleDB
+    statements fail (their functions do not exist); the step rolls back and takes the BRIN path."""
+    with read_models.write_engine.begin() as conn:
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS cube"))
+    storage = prepare_readings_storage(read_models, extension="cube")
+    assert storage.mode == "brin"
+    assert any("timescaledb set-up failed" in a and "BRIN fallback" in a for a in storage.actions)
+    with read_models.read_engine.connect() as conn:
+        assert _index_method(conn, BRIN_INDEX) == "brin"

@@ -37,7 +37,8 @@ from domain.forecast_events import (
 from domain.forecast_jobs import JobWindow, NoDataError, walk_forward
 from domain.forecasting import ForecasterConfig, SensorForecaster
 from domain.jobs import job_stream
-from infra.eventstore.sqlite import SqliteEventStore
+from infra.checkpoints import SqlCheckpointStore
+from infra.eventstore.memory import MemoryEventStore
 from infra.readmodels.database import sqlite_readmodels
 from streams.forecaster import ForecastProcessor
 
@@ -141,14 +142,17 @@ def test_walk_forward_without_data_fails() -> None:
 
 
 class Rig:
-    """An event store and read-model database in a folder, a sensor, and a processor to drive."""
+    """An in-memory event store and a read-model database in a folder, a sensor, and a processor to drive."""
 
     def __init__(self, home: Path, attributes: dict | None = None):
         home.mkdir(parents=True, exist_ok=True)
-        self.store = SqliteEventStore(home / "events.db")
+        self.store = MemoryEventStore()
         self.read_models = sqlite_readmodels(home / "readmodels.db")
+        self.checkpoints = SqlCheckpointStore(self.read_models.write_engine)
+        self.checkpoints.create_tables()
         self.ctx = CommandContext(self.store)
-        self.processor = ForecastProcessor(self.store, self.read_models.write_engine)
+        self.processor = self.new_processor()
+        self.processor.create_tables()
         self.fed = 0
         if attributes is not None:
             account = cmd.register_account(self.ctx, cmd.RegisterAccount(name="a"))
@@ -158,6 +162,10 @@ class Rig:
                 self.ctx, cmd.RegisterSensor(asset_id=asset, name="power", unit="kW", event_resolution_s=900,
                                              attributes=attributes),
             )  # fmt: skip
+
+    def new_processor(self) -> ForecastProcessor:
+        """A processor on this rig's store and read models (as after a restart)."""
+        return ForecastProcessor(self.store, self.read_models.write_engine, checkpoints=self.checkpoints)
 
     def post(self, start: datetime, values: list[float], **fields) -> None:
         command = RecordSensorData(sensor_id=self.sensor_id, start=start, duration=STEP * len(values), values=values,
@@ -218,7 +226,7 @@ def test_prognoses_are_not_learned(rig: Rig) -> None:
 def test_restart_resumes_from_the_saved_state(rig: Rig, tmp_path: Path) -> None:
     rig.post(T0, load(96 * 3))
     rig.feed()
-    restarted = ForecastProcessor(rig.store, rig.read_models.write_engine)
+    restarted = rig.new_processor()
     assert restarted.checkpoint() == rig.processor.checkpoint() > 0
     rig.post(T0 + timedelta(days=3), load(96, T0 + timedelta(days=3)))
     rig.feed(restarted)
@@ -252,7 +260,7 @@ def test_replay_from_zero_appends_nothing_new(rig: Rig) -> None:
     head = rig.feed()
     before = rig.processor.model_state(rig.sensor_id)
     rig.processor.reset()
-    replayer = ForecastProcessor(rig.store, rig.read_models.write_engine)
+    replayer = rig.new_processor()
     assert replayer.checkpoint() == 0
     rig.fed = 0
     assert rig.feed(replayer) == head
@@ -330,7 +338,7 @@ def test_a_trigger_becomes_a_finished_job_with_beliefs(rig: Rig) -> None:
     assert [b.values for b in beliefs] == [result["values"]]
     # a replay of the trigger does not compute the job again
     rig.fed = 0
-    assert rig.feed(ForecastProcessor(rig.store, rig.read_models.write_engine)) == head
+    assert rig.feed(rig.new_processor()) == head
 
 
 def test_a_trigger_without_data_fails_and_a_trigger_switches_live_forecasting_on(tmp_path: Path) -> None:

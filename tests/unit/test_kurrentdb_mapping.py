@@ -24,9 +24,11 @@ from kurrentdbclient import RecordedEvent as KdbRecordedEvent
 from kurrentdbclient import StreamState
 from kurrentdbclient.common import construct_filter_include_regex
 from kurrentdbclient.exceptions import (
+    DiscoveryFailedError,
     GrpcDeadlineExceededError,
     InvalidCommitPositionError,
     NotFoundError,
+    ServiceUnavailableError,
     WrongCurrentVersionError,
 )
 
@@ -383,3 +385,44 @@ class _StopAfter:
     def is_set(self) -> bool:
         self.calls -= 1
         return self.calls < 0
+
+
+class UnreachableClient:
+    """A client whose every call fails as the real one does when the server is down or slow."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise self.error
+
+        return fail
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ServiceUnavailableError("connection refused"), GrpcDeadlineExceededError("deadline"), DiscoveryFailedError()],
+)
+def test_transport_errors_become_the_ports_unavailable_error(error):
+    from domain.ports.event_store import EventStoreUnavailable
+
+    store = KurrentDbEventStore("esdb://fake:2113?tls=false", client=UnreachableClient(error))
+    with pytest.raises(EventStoreUnavailable) as raised:
+        store.head_position()
+    assert raised.value.__cause__ is error
+    with pytest.raises(EventStoreUnavailable):
+        store.append("s-1", [NewEvent(type="Tested", data={})])
+    with pytest.raises(EventStoreUnavailable):
+        store.read_all(0, 10)
+
+
+def test_other_client_errors_become_event_store_errors():
+    from kurrentdbclient.exceptions import AccessDeniedError
+
+    from domain.ports.event_store import EventStoreError, EventStoreUnavailable
+
+    store = KurrentDbEventStore("esdb://fake:2113?tls=false", client=UnreachableClient(AccessDeniedError("no")))
+    with pytest.raises(EventStoreError) as raised:
+        store.stream_revision("s-1")
+    assert not isinstance(raised.value, EventStoreUnavailable)

@@ -1,6 +1,7 @@
 """Projection plumbing (projections/base.py, projections/replay.py) with a fake projection.
 
-Uses SQLite files in a temporary folder; the readings and registry projections themselves are
+The event store is the in-memory adapter; the read models and checkpoints are in a SQLite file
+in a temporary folder; the readings and registry projections themselves are
 covered by tests/contract/test_readmodels.py on every read-model database.
 """
 
@@ -13,15 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from domain.events import EventMetadata, NewEvent, RecordedEvent
-from infra.eventstore.sqlite import SqliteEventStore, sqlite_engine
-from projections.base import (
-    ALL_PARTITIONS,
-    apply_batch,
-    create_tables,
-    load_checkpoints,
-    reset,
-    save_checkpoint,
-)
+from infra.checkpoints import SqlCheckpointStore
+from infra.eventstore.memory import MemoryEventStore
+from infra.eventstore.sqlite import sqlite_engine
+from projections import base
+from projections.base import ALL_PARTITIONS, create_tables
 from projections.replay import rebuild
 
 
@@ -72,13 +69,25 @@ def engine(tmp_path):
 @pytest.fixture
 def tally(engine) -> TallyProjection:
     projection = TallyProjection()
+    SqlCheckpointStore(engine).create_tables()
     create_tables(engine, projection)
     return projection
 
 
 def checkpoints(engine, name: str = "tally") -> dict[str, int]:
-    with engine.connect() as conn:
-        return load_checkpoints(conn, name)
+    return SqlCheckpointStore(engine).load(name)
+
+
+def apply_batch(engine, projection, partition, events) -> int:
+    return base.apply_batch(engine, projection, partition, events, SqlCheckpointStore(engine))
+
+
+def save_checkpoint(conn, name: str, partition: str, position: int) -> None:
+    SqlCheckpointStore(conn.engine).save(name, partition, position, within=conn)
+
+
+def reset(engine, projection) -> None:
+    base.reset(engine, projection, SqlCheckpointStore(engine))
 
 
 def test_apply_batch_applies_its_types_and_advances_the_checkpoint(engine, tally):
@@ -139,7 +148,7 @@ def test_reset_drops_rows_and_only_its_own_checkpoints(engine, tally):
 
 
 def test_rebuild_replays_everything_and_yields_the_same_table(engine, tally, tmp_path):
-    store = SqliteEventStore(tmp_path / "events.db")
+    store = MemoryEventStore()
     try:
         for i in range(25):
             kind = "Counted" if i % 4 else "Other"
@@ -148,7 +157,10 @@ def test_rebuild_replays_everything_and_yields_the_same_table(engine, tally, tmp
         apply_batch(engine, tally, ALL_PARTITIONS, store.read_all(0, limit=1000))
         incremental = tally.tallies(engine)
         progress: list[tuple[int, int]] = []
-        applied = rebuild(store, engine, tally, batch_size=4, on_progress=lambda p, h: progress.append((p, h)))
+        applied = rebuild(
+            store, engine, tally, SqlCheckpointStore(engine), batch_size=4,
+            on_progress=lambda p, h: progress.append((p, h)),
+        )  # fmt: skip
         head = store.head_position()
     finally:
         store.close()

@@ -16,7 +16,7 @@ from commands.readings import RecordSensorData, record_sensor_data
 from domain.beliefs import SensorDataRecorded
 from domain.registry import AssetRegistered
 from domain.soc_readings import SOC_READING_MAX_AGE, SocLink, soc_links, soc_reading_of
-from infra.eventstore.sqlite import SqliteEventStore
+from infra.eventstore.memory import MemoryEventStore
 from streams.soc_triggers import SocSensorIndex, reading_sensor_id
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -64,8 +64,8 @@ def test_links_come_from_the_flex_model_in_both_forms():
 
 
 @pytest.fixture
-def ctx(tmp_path):
-    store = SqliteEventStore(tmp_path / "events.db")
+def ctx():
+    store = MemoryEventStore()
     yield CommandContext(store, clock=lambda: NOW)
     store.close()
 

@@ -18,7 +18,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from domain.beliefs import SensorDataRecorded
-from domain.events import EventMetadata, NewEvent
+from domain.events import EventMetadata, NewEvent, RecordedEvent
 from infra import telemetry
 from infra.bootstrap import build_platform
 from infra.settings import Settings
@@ -134,12 +134,8 @@ def _reading_event(traceparent: str | None) -> NewEvent:
     return NewEvent.of(event, EventMetadata(actor="tester", traceparent=traceparent))
 
 
-def _wait_for_relay(relay, position: int, timeout_s: float = 10.0) -> bool:
-    with relay.published:
-        return relay.published.wait_for(lambda: relay.position >= position, timeout_s)
-
-
 def test_one_trace_from_append_to_read_model(spans, tmp_path):
+    """Embedded: the processors follow the store; their spans continue the appending request's trace."""
     settings = Settings(home=tmp_path, event_store="sqlite", log="memory", read_models="sqlite", run_processors=True)
     platform = build_platform(settings)
     try:
@@ -148,22 +144,43 @@ def test_one_trace_from_append_to_read_model(spans, tmp_path):
         spans.clear()
         result = platform.store.append("sensordata-7", [_reading_event(traceparent)])
         assert platform.wait_for(result.global_position, ["projection.readings"], timeout_s=10.0)
-        assert _wait_for_relay(platform.runner.relay, result.global_position)
         with platform.read_models.read_engine.connect() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(readings)).scalar() == 2
     finally:
         platform.close()
     finished = [s for s in spans.get_finished_spans() if s.context.trace_id == request.trace_id]
     by_name = {s.name: s for s in finished}
-    assert {"eventstore.append", "relay.publish", "processor.projection.readings", "readmodel.write"} <= set(by_name)
+    assert {"eventstore.append", "processor.projection.readings", "readmodel.write"} <= set(by_name)
     assert by_name["eventstore.append"].parent.span_id == request.span_id
-    assert by_name["relay.publish"].parent.span_id == request.span_id
-    assert by_name["processor.projection.readings"].parent.span_id == by_name["relay.publish"].context.span_id
+    assert by_name["processor.projection.readings"].parent.span_id == request.span_id
     # the schedules projection reads the readings topic too: pick the readings model's write
     (readings_write,) = [
         s for s in finished if s.name == "readmodel.write" and s.attributes["projection"] == "readings"
     ]
     assert readings_write.parent.span_id == by_name["processor.projection.readings"].context.span_id
+
+
+def test_traced_log_opens_relay_spans_and_rewrites_the_headers(spans):
+    """With a log (Kafka), the relay's publish is a span per trace; records carry its traceparent."""
+    from infra.log.memory import MemoryLog
+    from infra.traced import TracedLog
+    from streams.relay import records_for
+
+    traceparent, request = _new_trace("http.request")
+    spans.clear()
+    store_event = _reading_event(traceparent)
+    recorded = RecordedEvent(
+        event_id=store_event.event_id, stream_id="sensordata-7", stream_revision=0, global_position=1,
+        type=store_event.type, schema_version=1, data=store_event.data, metadata=store_event.metadata,
+    )  # fmt: skip
+    log = TracedLog(MemoryLog(partitions=1))
+    log.publish(records_for(recorded))
+    (publish,) = [s for s in spans.get_finished_spans() if s.name == "relay.publish"]
+    assert publish.parent.span_id == request.span_id
+    consumer = log.consumer("g", ["flexledger.readings"])
+    (record,) = consumer.poll(10, timeout_s=0)
+    relayed = trace.get_current_span(telemetry.extract_context(record.headers)).get_span_context()
+    assert relayed.span_id == publish.context.span_id
 
 
 def test_relay_headers_without_traceparent(tmp_path):

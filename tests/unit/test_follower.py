@@ -1,0 +1,99 @@
+"""Embedded processors follow the store (:mod:`streams.follower`): bounded feed, own checkpoints."""
+
+from __future__ import annotations
+
+import threading
+
+from domain.events import NewEvent
+from infra.eventstore.memory import MemoryEventStore
+from streams.follower import EventFeed, StoreFollower
+
+
+def store_with(events: int, stream=lambda i: f"sensordata-{i % 3}") -> MemoryEventStore:
+    store = MemoryEventStore()
+    for i in range(events):
+        store.append(stream(i), [NewEvent(type="SensorDataRecorded", data={"i": i})])
+    return store
+
+
+class Recorder:
+    """A processor that remembers what it was handed and where its checkpoint was moved."""
+
+    name, topics = "recorder", ["flexledger.readings"]
+
+    def __init__(self, checkpoint: int = 0):
+        self.saved, self.handed, self.advanced = checkpoint, [], []
+
+    def process(self, partition, events) -> int:
+        self.handed.extend(e.global_position for e in events)
+        self.saved = events[-1].global_position
+        return self.saved
+
+    def advance(self, partition, position) -> None:
+        self.advanced.append(position)
+        self.saved = max(self.saved, position)
+
+    def checkpoint(self) -> int:
+        return self.saved
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_s = 0.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def test_the_feed_keeps_a_bounded_window_and_serves_every_event_in_order() -> None:
+    store = store_with(100)
+    feed = EventFeed(store, batch_size=5, window_events=10)
+    seen, position = [], 0
+    while batch := feed.read(position, 5):
+        assert feed.cached() <= 10
+        seen.extend(e.global_position for e in batch)
+        position = batch[-1].global_position
+    assert seen == list(range(1, 101))
+    behind = feed.read(0, 7)  # behind the window: read from the store, same answer
+    assert [e.global_position for e in behind] == list(range(1, 8))
+
+
+def test_followers_share_reads_of_the_feed() -> None:
+    store = store_with(30)
+    feed = EventFeed(store, batch_size=100)
+    first, second = feed.read(0, 100), feed.read(0, 100)
+    assert [e.global_position for e in first] == list(range(1, 31))
+    assert all(a is b for a, b in zip(first, second, strict=True)), "one read and one decode for both"
+
+
+def test_a_busy_follower_applies_its_topics_and_saves_over_the_rest_only_every_so_many_events() -> None:
+    store = store_with(12, stream=lambda i: "sensordata-1" if i < 4 else f"asset-{i}")
+    clock, processor = Clock(), Recorder()
+    follower = StoreFollower(processor, EventFeed(store), max_records=5, busy_save_events=10, monotonic=clock)
+    stop = threading.Event()
+    assert follower.step(stop)  # 1..5: four readings, one asset event
+    assert processor.handed == [1, 2, 3, 4] and follower.position == 5
+    clock.now_s += 5.0
+    assert follower.step(stop)  # 6..10: nothing of ours; 10 events read: the checkpoint moves
+    assert processor.advanced == [10] and processor.checkpoint() == 10
+    assert follower.step(stop)  # 11..12: not saved while busy
+    assert processor.advanced == [10]
+    assert not follower.step(stop)  # nothing new, but not idle for a second yet
+    assert processor.advanced == [10] and follower.applied == 4
+
+
+def test_an_idle_follower_saves_after_a_second_and_a_restart_hands_nothing_again() -> None:
+    store = store_with(6, stream=lambda i: f"asset-{i}")
+    clock, processor = Clock(), Recorder()
+    follower = StoreFollower(processor, EventFeed(store), idle_save_s=1.0, monotonic=clock)
+    stop = threading.Event()
+    while follower.step(stop):
+        pass
+    assert processor.advanced == [] and processor.handed == []  # idle, but not for a second yet
+    clock.now_s += 1.0
+    assert not follower.step(stop)
+    assert processor.advanced == [6]
+    clock.now_s += 5.0
+    assert not follower.step(stop) and processor.advanced == [6], "nothing new: no second save"
+    restarted = StoreFollower(processor, EventFeed(store), monotonic=Clock())
+    assert restarted.position == 6 and not restarted.step(stop) and restarted.applied == 0
