@@ -6,10 +6,10 @@ import secrets
 from datetime import UTC, datetime
 from functools import reduce
 
+from commands import users
 from commands.context import CommandContext, CommandError
-from commands.registry import hash_password, verify_password
+from commands.registry import verify_password
 from domain import myems_access as ma
-from domain import registry as reg
 from domain.ports.event_store import ANY, NO_STREAM
 
 
@@ -60,11 +60,11 @@ def change_password(ctx: CommandContext, user_id: int, password_hash: str, old_p
     if not verify_password(old_password, password_hash):
         raise CommandError("API.INVALID_OLD_PASSWORD", "the old password is wrong", "old_password")
     _check_new_password(new_password, "new_password")
-    set_password(ctx, user_id, new_password)
+    set_password(ctx, user_id, new_password, reason="changed")
 
 
-def set_password(ctx: CommandContext, user_id: int, new_password: str) -> None:
-    """Set a user's password (the admin's reset, or after :func:`change_password`'s checks)."""
+def set_password(ctx: CommandContext, user_id: int, new_password: str, reason: str = "reset") -> None:
+    """Set a user's password (the admin's reset, or after :func:`change_password`'s checks): the
+    platform's own command, so the hash lands in the credential stream, never in user events."""
     _check_new_password(new_password, "password")
-    event = reg.UserPasswordChanged(user_id=user_id, password_hash=hash_password(new_password))
-    ctx.append(reg.stream_of("user", user_id), [event], ANY)
+    users.set_password(ctx, users.SetPassword(user_id=user_id, password=new_password, reason=reason))

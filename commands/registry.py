@@ -76,7 +76,11 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, password_hash: str) -> bool:
-    return bcrypt.checkpw(password.encode(), password_hash.encode())
+    """True when ``password`` matches the bcrypt ``password_hash`` (an empty or malformed hash: False)."""
+    try:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+    except ValueError:
+        return False
 
 
 _BCRYPT_ROUNDS = 12

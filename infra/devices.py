@@ -17,9 +17,9 @@ from commands.context import CommandContext
 from commands.device_telemetry import ChargerSink, TelemetrySink, charger_password_ok
 from domain.ports.device_gateway import DeviceGateway
 from domain.ports.event_store import EventStore
+from infra.checkpoints import load_checkpoints
 from infra.gateways.simulated import SimulatedDevices, SimulatedGateway
 from infra.settings import Settings
-from projections.base import load_checkpoints
 from projections.device_commands import DeviceCommandsProjection, open_commands, pending_commands
 from projections.devices_query import asset_by_device
 from streams.command_dispatcher import CommandDispatcher

@@ -22,7 +22,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import CurrentUser, TokenService
+from api.auth import CurrentUser, TokenService, password_hash_of
 from api.deps import ReadConn, get_tokens, require_account_access
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
@@ -30,8 +30,10 @@ from api.routers.myems_common import Envelope, SelfCommands, WaitProjected, crea
 from commands import myems_access as handlers
 from domain import myems_access as ma
 from domain import registry as reg
+from domain.credentials import credential_stream
 from projections import myems_access as q
 from projections import registry_query as rq
+from projections.credentials import credentials_of
 
 router = APIRouter(prefix=PREFIX, tags=["MyEMS users and API keys"], route_class=MyEmsRoute)
 ACCESS = "projection.myems_access"
@@ -76,8 +78,9 @@ def change_password(body: Envelope, user: MyEmsUser, commands: SelfCommands, con
                     wait: WaitProjected) -> Response:
     data = PasswordChange.model_validate(body.data)
     row = rq.user_by_id(conn, user.id)
-    handlers.change_password(commands, user.id, row["password_hash"], data.old_password, data.new_password)
-    wait(REGISTRY, reg.stream_of("user", user.id))
+    password_hash = password_hash_of(credentials_of(conn, user.id), row) or ""
+    handlers.change_password(commands, user.id, password_hash, data.old_password, data.new_password)
+    wait("projection.credentials", credential_stream(user.id))
     return Response(status_code=200)
 
 
