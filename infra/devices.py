@@ -17,7 +17,7 @@ from commands.context import CommandContext
 from commands.device_telemetry import ChargerSink, TelemetrySink, charger_password_ok
 from domain.ports.device_gateway import DeviceGateway
 from domain.ports.event_store import EventStore
-from infra.checkpoints import load_checkpoints
+from infra.checkpoints import SqlCheckpointStore, load_checkpoints
 from infra.gateways.simulated import SimulatedDevices, SimulatedGateway
 from infra.settings import Settings
 from projections.device_commands import DeviceCommandsProjection, open_commands, pending_commands
@@ -130,5 +130,5 @@ def build_device_control(
         with read_engine.connect() as conn:
             return pending_commands(conn, asset_id)
 
-    setpoints = ScheduleSetpoints(CommandContext(store), write_engine or read_engine, pending)
+    setpoints = ScheduleSetpoints(CommandContext(store), SqlCheckpointStore(write_engine or read_engine), pending)
     return DeviceControl(dispatcher, simulated, setpoints)

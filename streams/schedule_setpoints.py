@@ -13,7 +13,7 @@ id, so replaying the schedule events records nothing twice. A newer schedule sup
 older one: the device's not yet dispatched commands from earlier schedules are cancelled (a
 dispatched charging profile is replaced by the next one at the charger: same profile id and
 stack level). The processor follows the event store (``schedule-`` streams) from a checkpoint
-kept in the projections' checkpoint table.
+kept in the shared checkpoint store.
 """
 
 from __future__ import annotations
@@ -25,15 +25,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-import sqlalchemy as sa
-
 from commands.context import CommandContext, CommandError
 from commands.device_commands import cancel_command, request_command
 from commands.registry import load_asset, load_sensor
 from domain import device_commands as dc
 from domain.events import EventMetadata, RecordedEvent
+from domain.ports.checkpoints import ALL_PARTITIONS, CheckpointStore
 from domain.schedules import ScheduleComputed, schedule_stream
-from projections.base import checkpoint_metadata, load_checkpoints, save_checkpoint
 
 log = logging.getLogger(__name__)
 OPT_IN = "schedule_setpoints"
@@ -50,25 +48,20 @@ class ScheduleSetpoints:
 
     name = NAME
 
-    def __init__(self, commands: CommandContext, engine: sa.Engine | None = None,
+    def __init__(self, commands: CommandContext, checkpoints: CheckpointStore | None = None,
                  open_commands: OpenCommands | None = None):
         self.commands = CommandContext(commands.store, commands.clock,
                                        EventMetadata(actor="system:setpoints", source="scheduler"))
-        self.engine, self.open_commands = engine, open_commands
-        self.position = 0
-        if engine is not None:
-            checkpoint_metadata.create_all(engine)
-            with engine.connect() as conn:
-                self.position = max(load_checkpoints(conn, NAME).values(), default=0)
+        self.checkpoints, self.open_commands = checkpoints, open_commands
+        self.position = 0 if checkpoints is None else max(checkpoints.load(NAME).values(), default=0)
 
     def apply(self, events: Sequence[RecordedEvent]) -> None:
         for recorded in events:
             if recorded.type == "ScheduleComputed":
                 self._schedule(recorded, recorded.decode())
             self.position = max(self.position, recorded.global_position)
-        if self.engine is not None and events:
-            with self.engine.begin() as conn:
-                save_checkpoint(conn, NAME, "*", self.position)
+        if self.checkpoints is not None and events:
+            self.checkpoints.save(NAME, ALL_PARTITIONS, self.position)
 
     def _schedule(self, recorded: RecordedEvent, schedule: ScheduleComputed) -> None:
         for device in schedule.devices:
