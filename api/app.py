@@ -9,6 +9,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind
 from starlette.exceptions import HTTPException
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import TokenService
 from api.errors import error_response, install_error_handlers
 from api.routers import (
+    dashboard,
     public,
     v2_0,
     v2_0_control,
@@ -31,6 +33,19 @@ from api.routers import (
 from api.version import FLEXMEASURES_VERSION
 from infra import telemetry
 from infra.bootstrap import Platform
+
+API_DESCRIPTION = """\
+flexledger serves EV charging and energy flexibility: sites, devices and sensors (assets), their
+time series (readings, prices, forecasts, schedules), and the jobs that compute schedules and
+forecasts. Paths, fields and status codes follow FlexMeasures' API (v2.0 and v3), so
+`flexmeasures-client` works against it.
+
+**Authentication.** Get a token with `POST /api/requestAuthToken` (e-mail and password) and send it
+as the `Authorization` header (the raw token, or `Bearer <token>`). Tokens expire (6 h by default).
+
+**Conventions.** Consumption is positive, production negative. Datetimes must carry an offset.
+Errors are JSON: `{"status": CODE, "message": "...", "field": "..."}`.
+"""
 
 ROUTERS = [
     public.router,
@@ -133,12 +148,13 @@ def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI
         yield
         platform.stop()
 
-    app = FastAPI(title="flexledger", version="0.1.0", lifespan=lifespan, description=__doc__)
+    app = FastAPIOffline(title="flexledger", version="0.1.0", lifespan=lifespan, description=API_DESCRIPTION)
     app.state.platform = platform
     app.state.tokens = TokenService(platform.token_secret, platform.settings.token_max_age_s)
     install_error_handlers(app)
     for router in [*ROUTERS, *(extra_routers or [])]:
         app.include_router(router)
+    dashboard.install_dashboard(app, platform.token_secret)
     max_bytes = platform.settings.max_body_bytes
     # a streamed body that outgrows the limit while a route reads it
     app.add_exception_handler(_TooLarge, lambda _request, _exc: too_large_response(max_bytes))

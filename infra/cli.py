@@ -69,7 +69,10 @@ def serve(
     platform = _platform(data_dir)
     host, port = host or platform.settings.host, port or platform.settings.port
     url = f"http://{host}:{port}"
-    console.print(f"flexledger API on [bold]{url}[/]  docs: {url}/docs  data: {platform.settings.home.resolve()}")
+    console.print(f"flexledger on [bold]{url}[/]  data: {platform.settings.home.resolve()}")
+    console.print(f"  dashboard:      {url}/")
+    console.print(f"  API docs:       {url}/docs (ReDoc: {url}/redoc)", soft_wrap=True)
+    console.print(f"  first API call: curl -s {url}/api/  (then POST /api/requestAuthToken, see the README)", soft_wrap=True)
     if _account_id_by_name(platform, DEMO_ACCOUNT) is not None:
         console.print(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
     uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
@@ -83,7 +86,7 @@ def demo(
 ) -> None:
     """Load the demo account (a charge site with EVSEs, real load and prices); idempotent."""
     from infra.demo import DEMO_ACCOUNT, DEMO_EMAIL, DEMO_PASSWORD, seed_demo
-    from infra.demo import regenerate_slices as regenerate
+    from infra.demo_slices import regenerate_slices as regenerate
     from infra.shared_data import shared_data_dir
 
     if regenerate_slices:
@@ -95,9 +98,39 @@ def demo(
     try:
         ids = seed_demo(platform.commands, _account_id_by_name(platform, DEMO_ACCOUNT))
         console.print("demo data loaded" if ids else "demo data already present")
+        if ids:
+            _compute_demo_schedule_and_forecast(platform, ids)
+            console.print(
+                f"demo data from {ids.data_start:%Y-%m-%d} to {ids.data_end:%Y-%m-%d} (UTC; real data moved in time, "
+                "see infra/demo_data/README.md)", soft_wrap=True
+            )
         console.print(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
     finally:
         platform.close()
+
+
+def _compute_demo_schedule_and_forecast(platform, ids) -> None:
+    """Run the processors over the demo's events, then schedule the first EVSE and wait for it."""
+    from infra.demo import schedule_demo_evse
+
+    with console.status("computing the demo's forecasts and schedule..."):
+        platform.start()
+        _settle(platform, "the processors did not catch up with the demo data within 5 minutes")
+        schedule_demo_evse(platform.commands, ids)
+        _settle(platform, "the demo schedule was not computed within 5 minutes")
+
+
+def _settle(platform: Platform, failure: str, timeout_s: float = 300.0) -> None:
+    """Wait until every processor reached the head and appended nothing more (bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        head = platform.store.head_position()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not platform.wait_for(head, timeout_s=remaining):
+            console.print(f"[red]error:[/] {failure}")
+            raise typer.Exit(1)
+        if platform.store.head_position() == head:
+            return
 
 
 @app.command()

@@ -60,6 +60,11 @@ def consecutive_runs(rows: list[tuple[datetime, float]], resolution: timedelta, 
         yield Run(run_start, values)
 
 
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex): part of every imported event's id."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def import_readings(
     ctx: CommandContext,
     sensor_id: int,
@@ -67,13 +72,28 @@ def import_readings(
     unit: str | None = None,
     source: str = "import",
     on_progress: Callable[[int, int], None] | None = None,
+    shift: timedelta = timedelta(0),
 ) -> int:
-    """Import a CSV file into a sensor; returns the number of values read."""
+    """Import a CSV file into a sensor, every timestamp moved by ``shift``; returns the number of values read."""
+    return import_rows(ctx, sensor_id, read_csv(path), file_digest(path), unit, source, on_progress, shift)
+
+
+def import_rows(
+    ctx: CommandContext,
+    sensor_id: int,
+    rows: list[tuple[datetime, float]],
+    digest: str,
+    unit: str | None = None,
+    source: str = "import",
+    on_progress: Callable[[int, int], None] | None = None,
+    shift: timedelta = timedelta(0),
+) -> int:
+    """Import sorted (start, value) rows, moved by ``shift``; ``digest`` names the data (idempotent ids)."""
     sensor = load_sensor(ctx, sensor_id)
     if sensor is None:
         raise CommandError("UNRECOGNIZED_SENSOR", f"no sensor {sensor_id}", "sensor", 404)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    rows = read_csv(path)
+    rows = [(moment + shift, value) for moment, value in rows]
+    identity = digest if not shift else f"{digest}:shift={int(shift.total_seconds())}"
     done = 0
     for index, run in enumerate(consecutive_runs(rows, sensor.event_resolution, MAX_VALUES_PER_EVENT)):
         command = RecordSensorData(
@@ -84,7 +104,7 @@ def import_readings(
             unit=unit or sensor.unit,
             source=source,
             source_type="import",
-            event_id=uuid.uuid5(IMPORT_NAMESPACE, f"{digest}:{sensor_id}:{index}"),
+            event_id=uuid.uuid5(IMPORT_NAMESPACE, f"{identity}:{sensor_id}:{index}"),
         )
         record_sensor_data(ctx, command, sensor)
         done += len(run.values)
