@@ -72,7 +72,7 @@ def serve(
     console.print(f"flexledger on [bold]{url}[/]  data: {platform.settings.home.resolve()}")
     console.print(f"  dashboard:      {url}/")
     console.print(f"  API docs:       {url}/docs (ReDoc: {url}/redoc)", soft_wrap=True)
-    console.print(f"  first API call: curl -s {url}/api/  (then POST /api/requestAuthToken, see the README)", soft_wrap=True)
+    console.print(f"  first API call: curl -s {url}/api/  (then POST /api/requestAuthToken: README)", soft_wrap=True)
     if _account_id_by_name(platform, DEMO_ACCOUNT) is not None:
         console.print(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
     uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")

@@ -41,7 +41,9 @@ PRICES_CSV = DEMO_DATA / "nl_day_ahead_prices.csv"
 SLICE_DAYS = 21
 LOAD_SLICE_START = datetime(2019, 10, 7, tzinfo=UTC)  # a Monday
 PRICE_SLICE_START = datetime(2022, 10, 3, tzinfo=UTC)  # a Monday
-EVSE_FLEX_MODEL = {"soc-max": "60 kWh", "soc-min": "0 kWh", "consumption-capacity": "6.6 kW", "production-capacity": "0 kW"}
+EVSE_FLEX_MODEL = {
+    "soc-max": "60 kWh", "soc-min": "0 kWh", "consumption-capacity": "6.6 kW", "production-capacity": "0 kW",
+}  # fmt: skip
 SITE_FLEX_CONTEXT_CAPACITY = "40 kW"
 LOAD_TZ = "America/Los_Angeles"
 
@@ -66,7 +68,9 @@ def demo_window(today: datetime) -> tuple[datetime, datetime]:
     return end - timedelta(days=SLICE_DAYS), end
 
 
-def seed_demo(ctx: CommandContext, existing_account_id: int | None = None, today: datetime | None = None) -> DemoIds | None:
+def seed_demo(
+    ctx: CommandContext, existing_account_id: int | None = None, today: datetime | None = None
+) -> DemoIds | None:
     """Create the demo account, users, assets and data; ``None`` when it already exists."""
     if existing_account_id is not None:
         return None
@@ -83,7 +87,9 @@ def seed_demo(ctx: CommandContext, existing_account_id: int | None = None, today
         _asset(ctx, account_id, f"EVSE {s}", "one-way_evse", parent_asset_id=site, flex_model=EVSE_FLEX_MODEL)
         for s in stations
     ]
-    evse_sensors = [_sensor(ctx, a, f"EVSE {s} charging load", "kW", 900, LOAD_TZ) for a, s in zip(evses, stations, strict=True)]
+    evse_sensors = [
+        _sensor(ctx, a, f"EVSE {s} charging load", "kW", 900, LOAD_TZ) for a, s in zip(evses, stations, strict=True)
+    ]
     market = _asset(ctx, account_id, "NL day-ahead market", "market")
     prices = _sensor(ctx, market, "NL day-ahead price", "EUR/MWh", 3600, "Europe/Amsterdam")
     context = {"consumption-price": {"sensor": prices}, "site-power-capacity": SITE_FLEX_CONTEXT_CAPACITY}

@@ -72,32 +72,39 @@ function escapeHtml(text) {
 }
 
 async function selectAsset(assetId) {
+  // A later selection wins: results of an earlier one that arrive late are dropped.
+  const selection = (state.selection = (state.selection || 0) + 1);
+  const current = () => selection === state.selection;
   state.asset = state.assets.find((a) => a.id === assetId);
   history.replaceState(null, "", `#asset=${assetId}`);
   for (const b of document.querySelectorAll(".tree button")) b.setAttribute("aria-current", String(Number(b.dataset.assetId) === assetId));
   $("asset-title").textContent = state.asset.name;
-  state.sensors = await api.get(`/api/v3_0/sensors?asset_id=${assetId}`);
+  const sensors = await api.get(`/api/v3_0/sensors?asset_id=${assetId}`);
+  if (!current()) return;
+  state.sensors = sensors;
   const select = $("sensor-select");
-  select.replaceChildren(...state.sensors.map((s) => new Option(`${s.name} (${s.unit})`, s.id)));
-  const power = state.sensors.find((s) => /W$/.test(s.unit)) || state.sensors[0];
+  select.replaceChildren(...sensors.map((s) => new Option(`${s.name} (${s.unit})`, s.id)));
+  const power = sensors.find((s) => /W$/.test(s.unit)) || sensors[0];
   state.sensor = power || null;
   if (power) select.value = power.id;
-  if (power && !state.windowChosen) await startAtLatestData(power);
+  const latest = power && !state.windowChosen ? await latestDataStart(power) : null;
+  if (!current()) return;
+  if (latest) { $("start-date").value = latest; $("days").value = "3"; }
   await refresh();
 }
 
-async function startAtLatestData(sensor) {
-  // Open on the last days that hold data (the demo's data ends in the past): daily means of 60 days.
+async function latestDataStart(sensor) {
+  // The start of a 3-day window ending with the last day that holds data (the demo's data ends in
+  // the past), from daily means of the last 60 days; null when there is none.
   const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
   const from = new Date(today - 59 * DAY_MS);
   try {
     const daily = await api.get(dataPath(sensor.id, from.toISOString(), 60 * 86400, 86400));
     const last = daily.values.map((v, i) => (v === null ? -1 : i)).reduce((a, b) => Math.max(a, b), -1);
-    if (last >= 0) {
-      $("start-date").value = new Date(from.getTime() + Math.max(last - 2, 0) * DAY_MS).toISOString().slice(0, 10);
-      $("days").value = "3";
-    }
-  } catch (error) { /* keep the default window */ }
+    return last < 0 ? null : new Date(from.getTime() + Math.max(last - 2, 0) * DAY_MS).toISOString().slice(0, 10);
+  } catch (error) {
+    return null;
+  }
 }
 
 function flexContext(asset) {
@@ -132,6 +139,7 @@ async function series(path) {
 }
 
 async function refresh() {
+  const run = (state.refreshRun = (state.refreshRun || 0) + 1); // only the newest refresh draws
   const sensor = state.sensor;
   if (!sensor) { setStatus("This asset has no sensors."); return; }
   const window = windowOf();
@@ -147,6 +155,7 @@ async function refresh() {
     loadSchedule(sensor),
   ]);
   const priceSensor = priceId ? await api.get(`/api/v3_0/sensors/${priceId}`).catch(() => null) : null;
+  if (run !== state.refreshRun) return;
   drawChart($("chart"), {
     readings, forecast, schedule, prices, unit: sensor.unit, priceUnit: priceSensor && priceSensor.unit, beliefTime: believed,
   });
@@ -197,9 +206,12 @@ async function showForecasting(sensor) {
   }
 }
 
-function alignedNow(sensor) {
+function scheduleStart(sensor) {
+  // From now, or (when the window shown ends earlier) from the window's last day; aligned to the sensor.
   const stepMs = Math.max(parseIsoDuration(sensor.event_resolution), 60) * 1000;
-  return new Date(Math.floor(Date.now() / stepMs) * stepMs);
+  const window = windowOf();
+  const lastDay = window.start.getTime() + window.seconds * 1000 - DAY_MS;
+  return new Date(Math.floor(Math.min(Date.now(), lastDay) / stepMs) * stepMs);
 }
 
 function storedFlexModel(sensor) {
@@ -210,11 +222,25 @@ function storedFlexModel(sensor) {
   return rest;
 }
 
-async function triggerSchedule() {
+function scheduleFlexModel(sensor, start) {
+  // The device's stored flex-model, with the operator's state of charge and (optional) target.
+  const model = { ...storedFlexModel(sensor), "soc-at-start": `${Number($("soc-start").value)} kWh` };
+  const target = $("soc-target").value;
+  if (target !== "" && $("soc-target-time").value) {
+    let at = new Date(`${start.toISOString().slice(0, 10)}T${$("soc-target-time").value}:00Z`);
+    if (at <= start) at = new Date(at.getTime() + DAY_MS);
+    model["soc-targets"] = [{ datetime: at.toISOString(), value: `${Number(target)} kWh` }];
+  }
+  return model;
+}
+
+async function triggerSchedule(event) {
+  event.preventDefault();
   const sensor = state.sensor;
   setStatus("Scheduling…");
   try {
-    const body = { start: alignedNow(sensor).toISOString(), duration: "PT24H", "flex-model": storedFlexModel(sensor) };
+    const start = scheduleStart(sensor);
+    const body = { start: start.toISOString(), duration: "PT24H", "flex-model": scheduleFlexModel(sensor, start) };
     const { body: queued } = await api.post(`/api/v3_0/sensors/${sensor.id}/schedules/trigger`, body);
     await api.waitForJob(`/api/v3_0/sensors/${sensor.id}/schedules/${queued.schedule}`);
     setStatus(`Schedule ${queued.schedule} computed.`);
@@ -228,8 +254,7 @@ async function triggerForecast() {
   const sensor = state.sensor;
   setStatus("Forecasting…");
   try {
-    const start = alignedNow(sensor);
-    const body = { start: start.toISOString(), duration: "PT24H" };
+    const body = { start: scheduleStart(sensor).toISOString(), duration: "PT24H" };
     const { body: queued } = await api.post(`/api/v3_0/sensors/${sensor.id}/forecasts/trigger`, body);
     await api.waitForJob(`/api/v3_0/sensors/${sensor.id}/forecasts/${queued.forecast}`);
     setStatus(`Forecast ${queued.forecast} computed.`);
@@ -277,7 +302,7 @@ $("sensor-select").addEventListener("change", () => {
 $("start-date").addEventListener("change", () => { state.windowChosen = true; refresh(); });
 $("days").addEventListener("change", () => { state.windowChosen = true; refresh(); });
 $("belief-time").addEventListener("input", () => later(refresh));
-$("trigger-schedule").addEventListener("click", triggerSchedule);
+$("schedule-form").addEventListener("submit", triggerSchedule);
 $("trigger-forecast").addEventListener("click", triggerForecast);
 $("csv-file").addEventListener("change", onUpload);
 
