@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import TokenService
 from api.errors import error_response, install_error_handlers
+from api.request_log import RequestLog
 from api.routers import (
     dashboard,
     public,
@@ -28,6 +29,7 @@ from api.routers import (
     v3_jobs,
     v3_schedules,
     v3_sensor_data,
+    v3_sensor_data_upload,
     v3_sensors,
 )
 from api.version import FLEXMEASURES_VERSION
@@ -53,6 +55,7 @@ ROUTERS = [
     v3_assets.router,
     v3_sensors.router,
     v3_sensor_data.router,
+    v3_sensor_data_upload.router,
     v3_jobs.router,
     v2_0.router,
     v2_0_control.router,
@@ -161,4 +164,5 @@ def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
     app.add_middleware(VersionHeader)
     app.add_middleware(TraceRequests)
+    app.add_middleware(RequestLog)
     return app

@@ -1,22 +1,31 @@
 """The ``flexledger`` command line (typer). Every command builds the platform from settings.
 
 ``--data-dir`` sets ``FLEXLEDGER_HOME`` for the embedded deployment (default ``./var``).
+Heavy modules (the platform, River, OR-Tools) load inside the commands that need them, so
+``--help`` answers at once. Expected errors (bad input, unknown ids) print one line
+``error: ...`` and exit with status 1, never a traceback (:func:`main`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from infra.bootstrap import Platform, build_platform
+from domain.registry import USER_ROLES
 from infra.settings import Settings
+
+if TYPE_CHECKING:
+    from infra.bootstrap import Platform
 
 app = typer.Typer(help="flexledger: event-sourced platform for EV charging and energy flexibility.")
 users_app = typer.Typer(help="Manage users.")
@@ -33,6 +42,8 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (F
 
 
 def _platform(data_dir: Path | None) -> Platform:
+    from infra.bootstrap import build_platform
+
     if data_dir is not None:
         os.environ["FLEXLEDGER_HOME"] = str(data_dir)
     return build_platform(Settings())
@@ -75,6 +86,7 @@ def serve(
     console.print(f"  first API call: curl -s {url}/api/  (then POST /api/requestAuthToken: README)", soft_wrap=True)
     if _account_id_by_name(platform, DEMO_ACCOUNT) is not None:
         console.print(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    logging.basicConfig(level=platform.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
     platform.close()
 
@@ -153,7 +165,7 @@ def worker(
 def users_create(
     email: Annotated[str, typer.Option()],
     password: Annotated[str, typer.Option()],
-    role: Annotated[list[str], typer.Option(help="Role; repeat for several.")],
+    role: Annotated[list[str], typer.Option(help=f"Role; repeat for several. One of: {', '.join(USER_ROLES)}.")],
     account: Annotated[str, typer.Option(help="Account name; created when missing.")] = "Default",
     data_dir: DataDir = None,
 ) -> None:
@@ -180,9 +192,15 @@ def import_readings_cmd(
     sensor: Annotated[int, typer.Option(help="Sensor id.")],
     unit: Annotated[str | None, typer.Option(help="Unit of the values (default: the sensor's).")] = None,
     source: Annotated[str, typer.Option(help="Data source name.")] = "import",
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA timezone for datetimes without an offset (default: refuse them).")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Import readings from a CSV file (idempotent: a re-import stores nothing twice)."""
+    """Import readings from a CSV file (idempotent: a re-import stores nothing twice).
+
+    One reading per line: ``datetime,value`` (ISO 8601 with an offset); a header line is detected.
+    """
     from infra.importer import import_readings
 
     platform = _platform(data_dir)
@@ -190,18 +208,22 @@ def import_readings_cmd(
     try:
         with Progress(console=console) as progress:
             task = progress.add_task(f"sensor {sensor}", total=None)
-            count = import_readings(
+            result = import_readings(
                 platform.commands,
                 sensor,
                 file,
                 unit,
                 source,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+                timezone=timezone,
             )
     finally:
         platform.close()
     elapsed = time.perf_counter() - started
-    console.print(f"{count} readings in {elapsed:.2f}s ({count / max(elapsed, 1e-9):,.0f}/s)")
+    console.print(
+        f"{result.read} readings: {result.new} new, {result.already_stored} already stored "
+        f"({elapsed:.2f}s, {result.read / max(elapsed, 1e-9):,.0f}/s)"
+    )
 
 
 @projections_app.command("status")
@@ -248,6 +270,7 @@ def projections_rebuild(name: str, data_dir: DataDir = None) -> None:
 def events_tail(
     from_position: Annotated[int, typer.Option("--from", help="Start after this global position.")] = 0,
     follow: Annotated[bool, typer.Option(help="Keep printing new events.")] = False,
+    data: Annotated[bool, typer.Option("--data", help="Also print each event's payload (JSON).")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Print events in global order (``--follow`` to continue live)."""
@@ -261,6 +284,8 @@ def events_tail(
         for batch in subscribe(platform.store, from_position, stop=stop):
             for e in batch:
                 console.print(f"{e.global_position:>8} {e.metadata.recorded_at.isoformat()} {e.stream_id} {e.type}")
+                if data:
+                    console.print(json.dumps(e.data, default=str), soft_wrap=True, markup=False, highlight=False)
             if not follow and batch[-1].global_position >= platform.store.head_position():
                 break
     except KeyboardInterrupt:
@@ -270,5 +295,35 @@ def events_tail(
         platform.close()
 
 
+def expected_errors() -> tuple[type[Exception], ...]:
+    """Errors a user can act on: shown as one line, exit status 1."""
+    from pydantic import ValidationError
+
+    from commands.context import CommandError
+    from domain.readings_csv import ReadingsCsvError
+    from domain.units import UnitError
+
+    return CommandError, ReadingsCsvError, UnitError, ValidationError
+
+
+def one_line(error: Exception) -> str:
+    """The message of an expected error, on one line (pydantic: ``field: problem``)."""
+    errors = getattr(error, "errors", None)
+    if callable(errors) and not hasattr(error, "code"):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors())
+    return " ".join(str(error).split())
+
+
+def main() -> None:
+    """The ``flexledger`` entry point: runs the CLI, turning expected errors into one line and exit 1."""
+    try:
+        app()
+    except Exception as error:  # SystemExit (help, usage errors) is no Exception: click handled it
+        if not isinstance(error, expected_errors()):
+            raise
+        Console(stderr=True).print(f"error: {one_line(error)}", soft_wrap=True, markup=False, highlight=False)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -28,8 +28,9 @@ from pathlib import Path
 
 from commands import registry as cmd
 from commands.context import CommandContext
+from commands.import_readings import import_rows
 from commands.scheduling import TriggerSchedule, trigger_schedule
-from infra.importer import file_digest, import_readings, import_rows
+from infra.importer import file_digest, import_readings
 
 DEMO_DATA = Path(__file__).parent / "demo_data"
 DEMO_ACCOUNT = "Demo Charging Co"
