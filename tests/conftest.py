@@ -17,7 +17,7 @@ STRICT_MARKERS = {
     "kafka": "FLEXLEDGER_REQUIRE_KAFKA",
     "shared_data": "FLEXLEDGER_REQUIRE_SHARED_DATA",
 }
-REPORTED_MARKERS = ("postgres", "kafka", "shared_data", "kurrentdb", "e2e")
+REPORTED_MARKERS = ("postgres", "kafka", "shared_data", "kurrentdb", "e2e", "browser")
 _ran: Counter[str] = Counter()
 _skipped: Counter[str] = Counter()
 
