@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from opentelemetry.trace import SpanKind
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,9 +26,11 @@ from api.authorization import refuse_auditor_writes
 from api.deps import Platform, install
 from api.errors import error_response, install_error_handlers
 from api.guards import NonFiniteJsonGuard, UrlLengthGuard
+from api.request_log import RequestLog
 from api.routers import (
     audit_history,
     audit_time_travel,
+    dashboard,
     finesce_chargingstates,
     finesce_cos,
     finesce_energies,
@@ -60,6 +63,7 @@ from api.routers import (
     v3_jobs,
     v3_schedules,
     v3_sensor_data,
+    v3_sensor_data_upload,
     v3_sensors,
     v3_users,
     webhooks,
@@ -67,12 +71,26 @@ from api.routers import (
 from api.schemas import ERROR_RESPONSES
 from api.version import FLEXMEASURES_VERSION
 
+API_DESCRIPTION = """\
+flexledger serves EV charging and energy flexibility: sites, devices and sensors (assets), their
+time series (readings, prices, forecasts, schedules), and the jobs that compute schedules and
+forecasts. Paths, fields and status codes follow FlexMeasures' API (v2.0 and v3), so
+`flexmeasures-client` works against it.
+
+**Authentication.** Get a token with `POST /api/requestAuthToken` (e-mail and password) and send it
+as the `Authorization` header (the raw token, or `Bearer <token>`). Tokens expire (6 h by default).
+
+**Conventions.** Consumption is positive, production negative. Datetimes must carry an offset.
+Errors are JSON: `{"status": CODE, "message": "...", "field": "..."}`.
+"""
+
 ROUTERS = [
     public.router,
     v3_accounts.router,
     v3_assets.router,
     v3_sensors.router,
     v3_sensor_data.router,
+    v3_sensor_data_upload.router,
     v3_jobs.router,
     v2_0.router,
     v2_0_control.router,
@@ -195,11 +213,11 @@ def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI
         yield
         platform.stop()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="flexledger",
         version="0.1.0",
         lifespan=lifespan,
-        description=__doc__,
+        description=API_DESCRIPTION,
         dependencies=[Depends(refuse_auditor_writes)],  # the one rule: auditors never write
         responses=ERROR_RESPONSES,
     )
@@ -207,6 +225,7 @@ def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI
     install_error_handlers(app)
     for router in [*ROUTERS, *(extra_routers or [])]:
         app.include_router(router)
+    dashboard.install_dashboard(app, platform.token_secret)
     max_bytes = services.max_body_bytes
     # a streamed body that outgrows the limit while a route reads it
     app.add_exception_handler(_TooLarge, lambda _request, _exc: too_large_response(max_bytes))
@@ -215,4 +234,5 @@ def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI
     app.add_middleware(UrlLengthGuard, max_bytes=services.max_url_bytes)
     app.add_middleware(VersionHeader)
     app.add_middleware(TraceRequests)
+    app.add_middleware(RequestLog)
     return app

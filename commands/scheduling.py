@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -44,6 +45,8 @@ from domain.schedules import (
 )
 from domain.soc_readings import SocOutput
 from domain.udi import UdiEventPosted, decide_udi_event, udi_stream
+
+logger = logging.getLogger(__name__)
 
 
 def post_udi_event(ctx: CommandContext, event: UdiEventPosted, attempts: int = 5) -> tuple[uuid.UUID, AppendResult]:
@@ -186,6 +189,7 @@ def record_schedule_failed(ctx: CommandContext, failed: ScheduleFailed, job: Job
     schedule_id = failed.schedule_id
     ctx.store.append(schedule_stream(schedule_id), [ctx.new_event(failed, outcome_event_id(schedule_id))], ANY)
     reason = f"Scheduling job failed with {failed.code}: {failed.reason}"
+    logger.warning("schedule %s for asset %s failed: %s", schedule_id, failed.asset_id, reason)
     _append_job_end(ctx, job, JobFailed(job_id=schedule_id, code=failed.code, reason=reason))
 
 

@@ -52,7 +52,7 @@ def parse_unit(unit: str) -> pint.Unit:
         raise UnitError(f"unknown unit {str(unit)[:MAX_UNIT_LENGTH]!r} (at most {MAX_UNIT_LENGTH} characters)")
     try:
         return _REGISTRY.Unit(_normalise(unit))
-    except Exception as exc:  # noqa: BLE001 - pint's parser raises many unrelated exception types
+    except Exception as exc:  # noqa: BLE001 - pint's parser raises many kinds (TokenError for "kW(", ZeroDivisionError for "1/0")
         raise UnitError(f"unknown unit {unit!r}") from exc
 
 

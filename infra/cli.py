@@ -1,23 +1,32 @@
 """The ``flexledger`` command line (typer). Every command builds the platform from settings.
 
 ``--data-dir`` sets ``FLEXLEDGER_HOME`` for the embedded deployment (default ``./var``).
+Heavy modules (the platform, River, OR-Tools) load inside the commands that need them, so
+``--help`` answers at once. Expected errors (bad input, unknown ids) print one line
+``error: ...`` and exit with status 1, never a traceback (:func:`main`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from domain.registry import USER_ROLES
 from infra import cli_audit, cli_users
-from infra.bootstrap import Platform
-from infra.cli_common import DataDir, console, platform_for
+from infra.cli_common import DataDir, console, error_console, expected_errors, one_line, platform_for
 from infra.settings import Settings
+
+if TYPE_CHECKING:
+    from infra.bootstrap import Platform
 
 app = typer.Typer(help="flexledger: event-sourced platform for EV charging and energy flexibility.")
 users_app = typer.Typer(help="Manage users.")
@@ -63,9 +72,13 @@ def serve(
     platform = _platform(data_dir)
     host, port = host or platform.settings.host, port or platform.settings.port
     url = f"http://{host}:{port}"
-    console.print(f"flexledger API on [bold]{url}[/]  docs: {url}/docs  data: {platform.settings.home.resolve()}")
+    console.print(f"flexledger on [bold]{url}[/]  data: {platform.settings.home.resolve()}")
+    console.print(f"  dashboard:      {url}/")
+    console.print(f"  API docs:       {url}/docs (ReDoc: {url}/redoc)", soft_wrap=True)
+    console.print(f"  first API call: curl -s {url}/api/  (then POST /api/requestAuthToken: README)", soft_wrap=True)
     if _account_id_by_name(platform, DEMO_ACCOUNT) is not None:
         console.print(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    logging.basicConfig(level=platform.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     http_server.serve(create_app(platform), host, port, platform.settings)  # parser errors as JSON too
     platform.close()
 
@@ -77,7 +90,7 @@ def demo(
 ) -> None:
     """Load the demo account (a charge site with EVSEs, real load and prices); idempotent."""
     from infra.demo import DEMO_ACCOUNT, DEMO_EMAIL, DEMO_PASSWORD, seed_demo
-    from infra.demo import regenerate_slices as regenerate
+    from infra.demo_slices import regenerate_slices as regenerate
     from infra.shared_data import shared_data_dir
 
     if regenerate_slices:
@@ -89,9 +102,39 @@ def demo(
     try:
         ids = seed_demo(platform.commands, _account_id_by_name(platform, DEMO_ACCOUNT))
         console.print("demo data loaded" if ids else "demo data already present")
+        if ids:
+            _compute_demo_schedule_and_forecast(platform, ids)
+            console.print(
+                f"demo data from {ids.data_start:%Y-%m-%d} to {ids.data_end:%Y-%m-%d} (UTC; real data moved in time, "
+                "see infra/demo_data/README.md)", soft_wrap=True
+            )
         console.print(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
     finally:
         platform.close()
+
+
+def _compute_demo_schedule_and_forecast(platform, ids) -> None:
+    """Run the processors over the demo's events, then schedule the first EVSE and wait for it."""
+    from infra.demo import schedule_demo_evse
+
+    with console.status("computing the demo's forecasts and schedule..."):
+        platform.start()
+        _settle(platform, "the processors did not catch up with the demo data within 5 minutes")
+        schedule_demo_evse(platform.commands, ids)
+        _settle(platform, "the demo schedule was not computed within 5 minutes")
+
+
+def _settle(platform: Platform, failure: str, timeout_s: float = 300.0) -> None:
+    """Wait until every processor reached the head and appended nothing more (bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        head = platform.store.head_position()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not platform.wait_for(head, timeout_s=remaining):
+            console.print(f"[red]error:[/] {failure}")
+            raise typer.Exit(1)
+        if platform.store.head_position() == head:
+            return
 
 
 @app.command()
@@ -114,7 +157,7 @@ def worker(
 def users_create(
     email: Annotated[str, typer.Option()],
     password: Annotated[str, typer.Option()],
-    role: Annotated[list[str], typer.Option(help="Role; repeat for several.")],
+    role: Annotated[list[str], typer.Option(help=f"Role; repeat for several. One of: {', '.join(USER_ROLES)}.")],
     account: Annotated[str, typer.Option(help="Account name; created when missing.")] = "Default",
     data_dir: DataDir = None,
 ) -> None:
@@ -141,9 +184,15 @@ def import_readings_cmd(
     sensor: Annotated[int, typer.Option(help="Sensor id.")],
     unit: Annotated[str | None, typer.Option(help="Unit of the values (default: the sensor's).")] = None,
     source: Annotated[str, typer.Option(help="Data source name.")] = "import",
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA timezone for datetimes without an offset (default: refuse them).")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Import readings from a CSV file (idempotent: a re-import stores nothing twice)."""
+    """Import readings from a CSV file (idempotent: a re-import stores nothing twice).
+
+    One reading per line: ``datetime,value`` (ISO 8601 with an offset); a header line is detected.
+    """
     from infra.importer import import_readings
 
     platform = _platform(data_dir)
@@ -151,18 +200,22 @@ def import_readings_cmd(
     try:
         with Progress(console=console) as progress:
             task = progress.add_task(f"sensor {sensor}", total=None)
-            count = import_readings(
+            result = import_readings(
                 platform.commands,
                 sensor,
                 file,
                 unit,
                 source,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+                timezone=timezone,
             )
     finally:
         platform.close()
     elapsed = time.perf_counter() - started
-    console.print(f"{count} readings in {elapsed:.2f}s ({count / max(elapsed, 1e-9):,.0f}/s)")
+    console.print(
+        f"{result.read} readings: {result.new} new, {result.already_stored} already stored "
+        f"({elapsed:.2f}s, {result.read / max(elapsed, 1e-9):,.0f}/s)"
+    )
 
 
 @import_app.command("sessions")
@@ -297,6 +350,7 @@ def projections_rebuild(name: str, data_dir: DataDir = None) -> None:
 def events_tail(
     from_position: Annotated[int, typer.Option("--from", help="Start after this global position.")] = 0,
     follow: Annotated[bool, typer.Option(help="Keep printing new events.")] = False,
+    data: Annotated[bool, typer.Option("--data", help="Also print each event's payload (JSON).")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Print events in global order (``--follow`` to continue live)."""
@@ -313,6 +367,8 @@ def events_tail(
                 if is_private(e.stream_id):  # credentials are never shown
                     continue
                 console.print(f"{e.global_position:>8} {e.metadata.recorded_at.isoformat()} {e.stream_id} {e.type}")
+                if data:
+                    console.print(json.dumps(e.data, default=str), soft_wrap=True, markup=False, highlight=False)
             if not follow and batch[-1].global_position >= platform.store.head_position():
                 break
     except KeyboardInterrupt:
@@ -325,5 +381,17 @@ def events_tail(
 cli_users.register(users_app)
 cli_audit.register(audit_app)
 
+
+def main() -> None:
+    """The ``flexledger`` entry point: runs the CLI, turning expected errors into one line and exit 1."""
+    try:
+        app()
+    except Exception as error:  # SystemExit (help, usage errors) is no Exception: click handled it
+        if not isinstance(error, expected_errors()):
+            raise
+        error_console.print(f"error: {one_line(error)}", soft_wrap=True, markup=False, highlight=False)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

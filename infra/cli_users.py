@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from infra.bootstrap import Platform, build_platform
-from infra.settings import Settings
+from infra.cli_common import DataDir, console
+from infra.cli_common import platform_for as _platform
 
-console = Console()
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (FLEXLEDGER_HOME).")]
-
-
-def _platform(data_dir: Path | None) -> Platform:
-    if data_dir is not None:
-        os.environ["FLEXLEDGER_HOME"] = str(data_dir)
-    return build_platform(Settings())
+if TYPE_CHECKING:
+    from infra.bootstrap import Platform
 
 
 def register(users_app: typer.Typer) -> None:

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Server log level: INFO logs one line per request and every failed job."
+    )
     token_max_age_s: int = Field(default=6 * 3600, description="Lifetime of auth tokens.")
     token_secret: str | None = Field(default=None, description="HMAC key for tokens; generated and kept in home.")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, description="Largest accepted request body.")

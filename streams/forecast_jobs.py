@@ -18,6 +18,7 @@ already ended (its stream holds ``JobFinished``/``JobFailed``) is not recomputed
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -49,6 +50,8 @@ TRAINING_CADENCE = timedelta(hours=6)
 Emitted = tuple[str, DomainEvent, uuid.UUID]
 """(stream id, event, event id) to append."""
 
+logger = logging.getLogger(__name__)
+
 
 class _Failure(Exception):
     """The job cannot be done: ``code`` is stable, ``reason`` is for humans."""
@@ -74,6 +77,7 @@ def forecast_job_events(
         sensor, forecast = _compute(store, directory, book, trigger, recorded.global_position)
     except _Failure as failure:
         failed = JobFailed(job_id=trigger.job_id, code=failure.code, reason=f"Forecasting job failed: {failure.reason}")
+        logger.warning("forecast job %s for sensor %s failed: %s", trigger.job_id, trigger.sensor_id, failed.reason)
         return [requested, (stream, failed, job_event_id(trigger.job_id, "job-outcome"))]
     beliefs = _belief_events(trigger, sensor, forecast)
     finished = JobFinished(job_id=trigger.job_id, message="Forecasting job has finished.",

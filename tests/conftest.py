@@ -18,7 +18,7 @@ STRICT_MARKERS = {
     "shared_data": "FLEXLEDGER_REQUIRE_SHARED_DATA",
     "mqtt": "FLEXLEDGER_REQUIRE_MQTT",
 }
-REPORTED_MARKERS = ("postgres", "kafka", "shared_data", "kurrentdb", "e2e", "mqtt")
+REPORTED_MARKERS = ("postgres", "kafka", "shared_data", "kurrentdb", "e2e", "mqtt", "browser")
 _ran: Counter[str] = Counter()
 _skipped: Counter[str] = Counter()
 

@@ -54,3 +54,26 @@ async def test_client_creates_an_asset_and_sensor_and_round_trips_data(server_fa
         assert client.server_version is not None  # from the FlexMeasures-Version header
     finally:
         await client.close()
+
+
+async def test_client_uploads_a_csv_file_once(server_factory: ServerProcess, tmp_path) -> None:
+    """``post_sensor_data(file_path=...)`` (multipart ``uploaded-files``); a re-upload stores nothing new."""
+    seeded = seed(server_factory.home, sensor_resolution_s=900)
+    server = server_factory.start()
+    client = FlexMeasuresClient(email=EMAIL, password=PASSWORD, host=f"127.0.0.1:{server.port}", request_timeout=30)
+    csv = tmp_path / "readings.csv"
+    csv.write_text("event_start,event_value\n" + "".join(
+        f"2021-06-01T00:{15 * i:02d}:00+00:00,{v}\n" for i, v in enumerate(VALUES_KW[:4])
+    ))  # fmt: skip
+    try:
+        first = await client.post_sensor_data(seeded.sensor_id, file_path=str(csv), unit="kW")
+        again = await client.post_sensor_data(seeded.sensor_id, file_path=str(csv))
+        data = await client.get_sensor_data(
+            seeded.sensor_id, start="2021-06-01T00:00:00+00:00", duration="PT1H", unit="kW", resolution="PT15M"
+        )
+        assert data["values"] == VALUES_KW[:4]
+        assert first == ({"message": "Request has been processed.", "status": "PROCESSED", "new": 4,
+                          "already_stored": 0}, 200)  # fmt: skip
+        assert again[0]["new"] == 0 and again[0]["already_stored"] == 4
+    finally:
+        await client.close()

@@ -1,0 +1,81 @@
+"""Readings in CSV text: ``datetime,value`` rows, as the CLI import and the upload endpoint take them.
+
+Format (documented in the README):
+
+* one reading per line: the event's start (ISO 8601) and its value, separated by a comma;
+  further columns are ignored;
+* an optional header line: the first line is a header when its first field is not a datetime
+  (no line is ever dropped otherwise);
+* datetimes carry an offset (``Z`` or ``+01:00``); a naive datetime is an error unless the caller
+  names a timezone (``--timezone Europe/Amsterdam``), which then applies to naive datetimes only;
+* values are finite numbers (``NaN``, ``inf`` and empty values are errors).
+
+Errors name the line (1-based, counting the header) and stop the import before anything is
+stored. The values are in the unit the caller states (the sensor's by default).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ReadingsCsvError(ValueError):
+    """A CSV that cannot be read as readings; ``line`` is the 1-based line number (0: the whole file)."""
+
+    def __init__(self, line: int, message: str):
+        self.line = line
+        super().__init__(f"line {line}: {message}" if line else message)
+
+
+def parse_readings_csv(text: str, timezone: str | None = None) -> list[tuple[datetime, float]]:
+    """(timezone-aware start, value) rows of a CSV text, sorted by start; raises ReadingsCsvError."""
+    zone = _zone(timezone)
+    rows: list[tuple[datetime, float]] = []
+    for line_no, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or not row[0].strip():
+            continue
+        moment = _datetime(row[0].strip(), zone, line_no)
+        if moment is None:
+            if line_no == 1:
+                continue  # a header line
+            raise ReadingsCsvError(line_no, f"{row[0].strip()!r} is not an ISO 8601 datetime")
+        if len(row) < 2:
+            raise ReadingsCsvError(line_no, "a value is missing (expected: datetime,value)")
+        rows.append((moment, _value(row[1].strip(), line_no)))
+    rows.sort(key=lambda r: r[0])
+    return rows
+
+
+def _zone(timezone: str | None) -> ZoneInfo | None:
+    if timezone is None:
+        return None
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ReadingsCsvError(0, f"unknown timezone {timezone!r} (use an IANA name such as Europe/Amsterdam)") from exc
+
+
+def _datetime(text: str, zone: ZoneInfo | None, line_no: int) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        if zone is None:
+            raise ReadingsCsvError(line_no, f"datetime {text!r} has no offset (add one, or pass a timezone)")
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def _value(text: str, line_no: int) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ReadingsCsvError(line_no, f"value {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ReadingsCsvError(line_no, f"value {text!r} is not a finite number")
+    return value
