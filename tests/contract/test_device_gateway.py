@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from stores import prepared
 
 from commands.context import CommandContext
 from commands.device_commands import load_command, request_command
@@ -173,7 +174,7 @@ HARNESSES: dict[str, Callable] = {"simulated": SimulatedHarness, "mqtt": MqttHar
 @pytest.fixture(params=[pytest.param(name, marks=[pytest.mark.mqtt] if name == "mqtt" else []) for name in HARNESSES])
 def world(request, tmp_path):
     harness = HARNESSES[request.param]()
-    store = SqliteEventStore(tmp_path / "events.db")
+    store = prepared(SqliteEventStore(tmp_path / "events.db"))
     ctx = CommandContext(store, metadata=EventMetadata(actor="user:1"))
     account = register_account(ctx, RegisterAccount(name="a"))
     asset = register_asset(ctx, RegisterAsset(account_id=account, name="d", asset_type="battery",

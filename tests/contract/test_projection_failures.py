@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from stores import prepared
 
 from domain import registry as reg
 from domain.events import DomainEvent, NewEvent
@@ -41,7 +42,7 @@ def load_checkpoints(conn, name: str) -> dict[str, int]:
 
 @pytest.fixture
 def store(tmp_path):
-    store = SqliteEventStore(tmp_path / "events.db")
+    store = prepared(SqliteEventStore(tmp_path / "events.db"))
     yield store
     store.close()
 

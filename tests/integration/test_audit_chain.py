@@ -19,6 +19,7 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
+from stores import prepared
 from test_api_support import ALICE, PASSWORD, ApiHarness
 
 from commands import registry as cmd
@@ -37,12 +38,12 @@ N_EVENTS = 12
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_factory(request, tmp_path: Path) -> Iterator:
     if request.param == "sqlite":
-        yield lambda: SqliteEventStore(tmp_path / "events.db")
+        yield lambda: prepared(SqliteEventStore(tmp_path / "events.db"))
         return
     if postgres_base_url() is None:
         pytest.skip(SKIP_REASON)
     with temporary_postgres_url() as url:
-        yield lambda: PostgresEventStore(url)
+        yield lambda: prepared(PostgresEventStore(url))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
+from stores import prepared
 
 from commands.context import CommandContext, CommandError
 from commands.device_commands import cancel_command, load_command, request_command
@@ -35,12 +36,12 @@ class Clock:
 @contextmanager
 def event_store(kind: str, tmp_path):
     if kind == "sqlite":
-        yield SqliteEventStore(tmp_path / "events.db")
+        yield prepared(SqliteEventStore(tmp_path / "events.db"))
         return
     if postgres_base_url() is None:
         pytest.skip(SKIP_REASON)
     with temporary_postgres_url() as url:
-        yield PostgresEventStore(url)
+        yield prepared(PostgresEventStore(url))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -4,6 +4,7 @@ only, OCPP MeterValues by measurand, charger messages as events; unknown devices
 from __future__ import annotations
 
 import pytest
+from stores import prepared
 
 from commands.context import CommandContext
 from commands.device_telemetry import ChargerSink, TelemetrySink
@@ -21,7 +22,7 @@ from infra.eventstore.sqlite import SqliteEventStore
 
 @pytest.fixture
 def world(tmp_path):
-    store = SqliteEventStore(tmp_path / "events.db")
+    store = prepared(SqliteEventStore(tmp_path / "events.db"))
     ctx = CommandContext(store)
     account = register_account(ctx, RegisterAccount(name="a"))
     ids = {}

@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from device_support import running, wait_for_status
+from stores import prepared
 
 from commands.context import CommandContext
 from commands.device_commands import request_command
@@ -38,7 +39,7 @@ def _broker_up() -> bool:
 def mqtt_world(tmp_path):
     if not _broker_up():
         pytest.skip(f"no MQTT broker on {HOST}:{PORT} (start it: mosquitto -d -c /etc/mosquitto/mosquitto.conf)")
-    store = SqliteEventStore(tmp_path / "events.db")
+    store = prepared(SqliteEventStore(tmp_path / "events.db"))
     ctx = CommandContext(store, metadata=EventMetadata(actor="user:1"))
     account = register_account(ctx, RegisterAccount(name="a"))
     run = uuid.uuid4().hex[:12]

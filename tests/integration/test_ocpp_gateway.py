@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import websockets
 from device_support import running, wait_for_status_async
+from stores import prepared
 
 from commands.context import CommandContext
 from commands.device_commands import request_command
@@ -24,7 +25,7 @@ PASSWORD = "cp-secret-1"
 
 @pytest.fixture
 def ocpp_world(tmp_path):
-    store = SqliteEventStore(tmp_path / "events.db")
+    store = prepared(SqliteEventStore(tmp_path / "events.db"))
     ctx = CommandContext(store, metadata=EventMetadata(actor="user:1"))
     account = register_account(ctx, RegisterAccount(name="a"))
     asset = register_asset(ctx, RegisterAsset(

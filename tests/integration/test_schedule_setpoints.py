@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from stores import prepared
 
 from commands.context import CommandContext
 from commands.device_commands import load_command
@@ -31,7 +32,7 @@ START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 @pytest.fixture
 def world(tmp_path):
-    store = SqliteEventStore(tmp_path / "events.db")
+    store = prepared(SqliteEventStore(tmp_path / "events.db"))
     ctx = CommandContext(store, clock=lambda: NOW)
     account = register_account(ctx, RegisterAccount(name="a"))
     sensors = {}

@@ -7,6 +7,7 @@ wrapper of that real adapter whose appends to one stream category fail like a br
 from __future__ import annotations
 
 import pytest
+from stores import prepared
 
 from commands.context import CommandContext, CommandError
 from commands.registry import RegisterAccount, RegisterUser, register_account, register_user, set_bcrypt_rounds
@@ -32,7 +33,7 @@ class FailingAppends:
 @pytest.fixture
 def store(tmp_path):
     set_bcrypt_rounds(4)
-    store = SqliteEventStore(tmp_path / "events.db")
+    store = prepared(SqliteEventStore(tmp_path / "events.db"))
     yield store
     store.close()
 

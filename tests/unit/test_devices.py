@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from stores import prepared
 
 from commands import registry as cmd
 from commands.context import CommandContext
@@ -105,7 +106,7 @@ def test_a_schedulable_sensor(site: Registry) -> None:
 
 def test_the_registry_as_of_a_position(tmp_path) -> None:
     cmd.set_bcrypt_rounds(4)
-    store = SqliteEventStore(tmp_path / "events.db")
+    store = prepared(SqliteEventStore(tmp_path / "events.db"))
     try:
         ctx = CommandContext(store)
         account = cmd.register_account(ctx, cmd.RegisterAccount(name="Alpha"))
