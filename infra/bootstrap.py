@@ -308,8 +308,8 @@ def build_platform(settings: Settings | None = None) -> Platform:
     platform.consistency = build_consistency_waiter(platform)
     platform.processors = build_processors(platform)
     read_models = platform.read_models
+    platform.readings_storage = prepare_storage(platform)  # tables first: device control reads checkpoints
     platform.devices = build_device_control(settings, platform.store, read_models.read_engine, read_models.write_engine)
-    platform.readings_storage = prepare_storage(platform)
     return platform
 
 

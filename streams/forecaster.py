@@ -31,7 +31,6 @@ Values are in each sensor's unit (power: consumption positive, production negati
 from __future__ import annotations
 
 import logging
-import pickle
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -61,39 +60,23 @@ from domain.registry import SensorRegistered
 from streams import forecast_inputs
 from streams.forecast_inputs import RegressorBook, SensorDirectory, is_own_forecast, sensor_data_stream, stream_events
 from streams.forecast_jobs import forecast_job_events, job_ended
+from streams.forecaster_state import (  # noqa: F401 - forecaster_state, reset_forecaster: re-exported
+    NAME,
+    SensorModel,
+    _from_row,
+    _to_row,
+    forecaster_state,
+    metadata,
+    reset_forecaster,
+)
 from streams.topics import CATEGORY_TOPICS, TOPIC_READINGS
 
 log = logging.getLogger(__name__)
-NAME = "forecaster"
 FORECAST_TOPIC = CATEGORY_TOPICS["forecast"]
 TOPICS = (TOPIC_READINGS, FORECAST_TOPIC)
 BROKEN = "broken:"
 MODEL_ERRORS = (ValueError, ArithmeticError, IndexError, KeyError)
 """Errors of a sensor's model (its data or settings); database and event-store errors propagate (retried)."""
-
-metadata = sa.MetaData()
-forecaster_state = sa.Table(
-    "forecaster_state",
-    metadata,
-    sa.Column("sensor_id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("position", sa.BigInteger, nullable=False),
-    sa.Column("settings", sa.String(400), nullable=False),
-    sa.Column("triggered", sa.Boolean, nullable=False),
-    sa.Column("learned", sa.BigInteger, nullable=False),
-    sa.Column("state", sa.LargeBinary),
-)
-
-
-@dataclass
-class SensorModel:
-    """One sensor's live forecaster and the global position of the last stream event it learned."""
-
-    sensor_id: int
-    triggered: bool = False
-    settings_key: str = ""
-    forecaster: SensorForecaster | None = None
-    position: int = 0
-
 
 @dataclass
 class ForecasterStats:
@@ -376,36 +359,6 @@ class ForecastProcessor:
         self._models.clear()
         self._marks.clear()
         self._checkpoints = None
-
-
-def _to_row(model: SensorModel) -> dict:
-    forecaster = model.forecaster
-    return {
-        "sensor_id": model.sensor_id,
-        "position": model.position,
-        "settings": model.settings_key,
-        "triggered": model.triggered,
-        "learned": 0 if forecaster is None else forecaster.learned,
-        "state": None if forecaster is None else forecaster.to_state(),
-    }
-
-
-def _from_row(row) -> SensorModel:
-    try:
-        forecaster = None if row["state"] is None else SensorForecaster.from_state(row["state"])
-    except (ValueError, TypeError, AttributeError, ImportError, pickle.UnpicklingError) as exc:
-        # a state of an older model version: rebuilt from the sensor's stream on its next reading
-        log.info("sensor %s: model state not restorable (%r), rebuilding", row["sensor_id"], exc)
-        return SensorModel(row["sensor_id"], bool(row["triggered"]))
-    return SensorModel(row["sensor_id"], bool(row["triggered"]), row["settings"], forecaster, int(row["position"]))
-
-
-def reset_forecaster(engine: sa.Engine, checkpoints: CheckpointStore) -> None:
-    """Delete the forecaster's model states and checkpoints (the forecasts already stored stay)."""
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(forecaster_state.delete())
-        checkpoints.forget(NAME, within=conn)
 
 
 def model_key(sensor: SensorRegistered, settings: ForecastSettings) -> str:

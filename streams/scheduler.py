@@ -4,8 +4,8 @@ Consumes :class:`~domain.schedules.ScheduleTriggered` (v3 trigger),
 :class:`~domain.udi.UdiEventPosted` (v2.0 state of charge) and state-of-charge readings (a
 ``SensorDataRecorded`` on a device's ``state-of-charge`` sensor, decided as of the reading's
 position by :class:`streams.soc_triggers.SocSensorIndex` and :mod:`domain.soc_readings`) from
-the log. For each it builds the request (:mod:`streams.schedule_inputs`), solves it with the
-pure core (:mod:`domain.scheduling`), then appends through :mod:`commands.scheduling`:
+the log. For each it builds the request (:mod:`streams.schedule_inputs`), solves it with the pure
+core (:mod:`domain.scheduling`), then appends through :mod:`commands.scheduling`:
 ``ScheduleComputed`` + the power beliefs (source ``scheduler``) + ``JobFinished`` — or
 ``ScheduleFailed`` + ``JobFailed`` with the reason when the input cannot be scheduled.
 
@@ -21,9 +21,8 @@ position ``P`` in the event store:
   waits (its :class:`~domain.ports.consistency.ConsistencyWaiter`, bounded, in both
   deployments) until the readings read model holds the beliefs of its own earlier schedules.
 
-So solving a trigger again from history (a replay, an audit) sees the same inputs, also after
-an asset's flex-model changed — unless data was later posted with a belief time before the
-trigger.
+So solving a trigger again from history (a replay, an audit) sees the same inputs, also after an
+asset's flex-model changed — unless data was later posted with a belief time before the trigger.
 
 Exactly-once effect: every appended event id derives from the trigger's event id, so
 reprocessing a trigger (a crash before the checkpoint, or a re-run from position 0) stores

@@ -405,7 +405,7 @@ def test_a_state_of_an_older_model_version_is_rebuilt(rig: Rig) -> None:
     old = pickle.dumps((STATE_VERSION - 1, "an older model"))
     with rig.read_models.write_engine.begin() as conn:
         conn.execute(sa.update(forecaster_state).values(state=old))
-    restarted = ForecastProcessor(rig.store, rig.read_models.write_engine)
+    restarted = ForecastProcessor(rig.store, rig.read_models.write_engine, checkpoints=rig.checkpoints)
     rig.post(T0 + timedelta(days=1), load(96, T0 + timedelta(days=1)))
     rig.feed(restarted)
     assert restarted.stats.bootstraps == 1 and restarted.model_state(rig.sensor_id).learned == 2 * 96
