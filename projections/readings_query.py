@@ -33,9 +33,9 @@ class BeliefFilter:
     source_types: Sequence[str] | None = None
 
 
-def _belief_conditions(sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter) -> list:
-    r = readings.c
-    conditions = [r.sensor_id == sensor_id, r.event_start >= start_s, r.event_start < end_s]
+def _filter_conditions(r, beliefs: BeliefFilter) -> list:
+    """Conditions on a belief row ``r`` (a ``readings`` alias) of which beliefs count."""
+    conditions = []
     if beliefs.prior is not None:
         conditions.append(r.belief_time < to_epoch_us(beliefs.prior))
     if beliefs.horizon_s is not None:
@@ -51,21 +51,35 @@ def _belief_conditions(sensor_id: int, start_s: int, end_s: int, beliefs: Belief
     return conditions
 
 
-def latest_beliefs_query(sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter) -> sa.Select:
-    """Latest belief per event (ties between sources: the highest source id)."""
+def _belief_conditions(sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter) -> list:
     r = readings.c
-    rank = (
-        sa.func.row_number()
-        .over(partition_by=r.event_start, order_by=(r.belief_time.desc(), r.source_id.desc()))
-        .label("rank")
+    range_ = [r.sensor_id == sensor_id, r.event_start >= start_s, r.event_start < end_s]
+    return range_ + _filter_conditions(r, beliefs)
+
+
+def latest_beliefs_query(sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter) -> sa.Select:
+    """Latest belief per event (ties between sources: the highest source id).
+
+    A belief counts unless a newer one that also counts exists (an anti-join on the primary
+    key, ``sensor_id, event_start, ...``): about 2.4x less CPU than ranking with
+    ``row_number()`` over the range in SQLite (bench/reads.py), the same rows.
+    """
+    r, n = readings.alias("r"), readings.alias("n")
+    newer = sa.select(sa.literal(1)).where(
+        n.c.sensor_id == r.c.sensor_id,
+        n.c.event_start == r.c.event_start,
+        sa.or_(
+            n.c.belief_time > r.c.belief_time,
+            sa.and_(n.c.belief_time == r.c.belief_time, n.c.source_id > r.c.source_id),
+        ),
+        *_filter_conditions(n.c, beliefs),
     )
-    ranked = (
-        sa.select(r.event_start, r.value, r.belief_time, r.source_id, rank)
-        .where(*_belief_conditions(sensor_id, start_s, end_s, beliefs))
-        .subquery("ranked")
-    )
-    return sa.select(ranked.c.event_start, ranked.c.value, ranked.c.belief_time, ranked.c.source_id).where(
-        ranked.c.rank == 1
+    return sa.select(r.c.event_start, r.c.value, r.c.belief_time, r.c.source_id).where(
+        r.c.sensor_id == sensor_id,
+        r.c.event_start >= start_s,
+        r.c.event_start < end_s,
+        *_filter_conditions(r.c, beliefs),
+        ~newer.exists(),
     )
 
 
@@ -95,9 +109,8 @@ def resampled_values(
     ``aggregate`` is ``"mean"`` (power, prices, ...) or ``"sum"`` (energy).
     """
     latest = latest_beliefs_query(sensor_id, start_s, end_s, beliefs).subquery("latest")
-    bucket = (start_s + sa.func.floor((latest.c.event_start - start_s) / float(resolution_s)) * resolution_s).label(
-        "bucket"
-    )
+    # integer division: event_start >= start_s, so truncation is the floor (SQLite and PostgreSQL alike)
+    bucket = (start_s + (latest.c.event_start - start_s) // resolution_s * resolution_s).label("bucket")
     value = (sa.func.avg if aggregate == "mean" else sa.func.sum)(latest.c.value)
     query = sa.select(bucket, value).group_by(bucket).order_by(bucket)
     return {int(row[0]): row[1] for row in conn.execute(query)}
