@@ -187,13 +187,13 @@ def _check_prior(engine: sa.Engine, sensor_id: int) -> None:
 def _settings(args) -> Settings:
     settings = Settings(home=temp_home(), bcrypt_rounds=4)
     if args.postgres:
-        base = sa.make_url(args.postgres)
+        base = sa.make_url(args.postgres).set(drivername="postgresql+psycopg2")
         admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)"))
             conn.execute(sa.text(f"CREATE DATABASE {SCRATCH_DB}"))
         admin.dispose()
-        url = base.set(database=SCRATCH_DB).render_as_string(hide_password=False)
+        url = sa.make_url(args.postgres).set(database=SCRATCH_DB).render_as_string(hide_password=False)
         settings = Settings(
             home=settings.home, bcrypt_rounds=4, event_store="postgres", read_models="postgres", postgres_url=url
         )
@@ -202,7 +202,8 @@ def _settings(args) -> Settings:
 
 def _drop_scratch(args) -> None:
     if args.postgres:
-        admin = sa.create_engine(sa.make_url(args.postgres), isolation_level="AUTOCOMMIT")
+        url = sa.make_url(args.postgres).set(drivername="postgresql+psycopg2")
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)"))
         admin.dispose()
