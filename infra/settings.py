@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     consistency_timeout_s: float = 5.0
     bcrypt_rounds: int = 12
     run_processors: bool = Field(default=True, description="Run relay and processors inside the API process.")
+    feed_window_values: int = Field(
+        default=400_000, gt=0, description="Readings the embedded processors' shared window of recent events holds."
+    )
 
     scheduler_backend: Literal["highs", "scip"] = Field(default="highs", description="MILP solver (OR-Tools).")
     scheduler_time_limit_s: float = Field(default=10.0, gt=0, description="Solver wall time per schedule (s).")
