@@ -56,19 +56,21 @@ def server_process(home: Path, env: dict | None = None):
     environment = {**os.environ, "FLEXLEDGER_BCRYPT_ROUNDS": "4", **(env or {})}
     email, password = create_bench_user(home, environment)
     port = free_port()
+    log = (home / "server.log").open("ab")
     server = subprocess.Popen(
         [FLEXLEDGER, "serve", "--port", str(port), "--data-dir", str(home)],
         env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        token = _login(base, email, password)
+        token = _login(base, email, password, server)
         yield base, token, server
     finally:
         server.terminate()
         server.wait(10)
+        log.close()
 
 
 def rss_mb(pid: int) -> float:
@@ -92,8 +94,8 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _login(base: str, email: str, password: str) -> str:
-    deadline = time.monotonic() + 30
+def _login(base: str, email: str, password: str, server: subprocess.Popen) -> str:
+    deadline = time.monotonic() + 120  # a loaded machine may take long to import and start
     while True:
         try:
             response = httpx.post(f"{base}/api/requestAuthToken", json={"email": email, "password": password})
@@ -101,8 +103,8 @@ def _login(base: str, email: str, password: str) -> str:
                 return response.json()["auth_token"]
         except httpx.TransportError:
             pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise RuntimeError("server did not start (see server.log in the data folder)")
         time.sleep(0.2)
 
 
