@@ -33,6 +33,10 @@ from streams.topics import topic_of
 log = logging.getLogger(__name__)
 
 
+LARGEST_EVENT_VALUES = 10_000
+"""The most values one event holds (``commands.readings.MAX_VALUES_PER_EVENT``)."""
+
+
 class EventFeed:
     """Batches of the store after a position, shared by the followers (a bounded window).
 
@@ -52,7 +56,7 @@ class EventFeed:
         self._positions: list[int] = []
         self._sizes: list[int] = []  # values per event
         self._values = 0  # sum of _sizes
-        self._average = 1  # values per event of the last read
+        self._largest = LARGEST_EVENT_VALUES  # values of the largest event of the last read
 
     def read(self, after: int, limit: int) -> list[RecordedEvent]:
         """Up to ``limit`` events with global position > ``after``, in order ([] at the head)."""
@@ -78,7 +82,7 @@ class EventFeed:
             sizes = [_size(e) for e in fresh]
             self._sizes.extend(sizes)
             self._values += sum(sizes)
-            self._average = max(1, sum(sizes) // len(sizes)) if sizes else self._average
+            self._largest = max(sizes, default=self._largest)
             self._trim(after)
         start = bisect.bisect_right(self._positions, after)
         return self._events[start : start + limit]
@@ -106,9 +110,10 @@ class EventFeed:
 
     def _read_limit(self, limit: int) -> int:
         """Events per store read: fewer when events are large (bulk imports), so one read holds
-        about a quarter of ``window_values`` (at the last read's values per event) rather than
-        ``limit`` events of 10,000 values."""
-        return max(1, min(limit, self.window_values // 4 // self._average))
+        about a quarter of ``window_values`` if they are as large as the last read's largest (at
+        first: as large as events get), rather than ``limit`` events of 10,000 values (a restart
+        behind a bulk import read 2,000 of them: 20 M values in one read and one transaction)."""
+        return max(1, min(limit, self.window_values // 4 // self._largest))
 
     def cached(self) -> int:
         """How many events the window holds (bounded by ``window_events``)."""
