@@ -118,7 +118,9 @@ def _queries(days: int, corrected_days: int) -> dict:
     }
 
 
-def window_latest_query(sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter) -> sa.Select:
+def window_latest_query(
+    sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter, dialect: str = "sqlite"
+) -> sa.Select:
     """The latest-belief query before issue #18 (``row_number()`` over the range), for comparison."""
     r = readings.c
     rank = (

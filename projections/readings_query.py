@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from domain.beliefs import to_epoch_us
 from projections.readings import data_sources, readings
@@ -57,15 +58,28 @@ def _belief_conditions(sensor_id: int, start_s: int, end_s: int, beliefs: Belief
     return range_ + _filter_conditions(r, beliefs)
 
 
-def latest_beliefs_query(sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter) -> sa.Select:
+def latest_beliefs_query(
+    sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter, dialect: str = "sqlite"
+) -> sa.Select:
     """Latest belief per event (ties between sources: the highest source id).
 
-    A belief counts unless a newer one that also counts exists (an anti-join on the primary
-    key, ``sensor_id, event_start, ...``): the same rows as ranking with ``row_number()`` over
-    the range, with about half the CPU for a year in SQLite and ~0.6x the time in PostgreSQL
-    (bench/reads.py). Do not add range conditions on ``n``: SQLite then probes the range, not
-    the equal ``event_start`` (a quadratic plan).
+    SQLite: a belief counts unless a newer one that also counts exists (an anti-join probing
+    the primary key ``sensor_id, event_start, ...`` per row). PostgreSQL: ``DISTINCT ON
+    (event_start)`` over the range sorted by belief time and source (one sort; its anti-join
+    plan depends on fresh statistics: a nested loop 1.8x slower without them). Both return the
+    same rows as ranking with ``row_number()`` over the range, with about half the CPU for a
+    year in SQLite and ~0.6-0.9x the time in PostgreSQL (bench/reads.py). Do not add range
+    conditions on ``n``: SQLite then probes the range, not the equal ``event_start`` (a
+    quadratic plan).
     """
+    if dialect == "postgresql":
+        r = readings.c
+        return (
+            sa.select(r.event_start, r.value, r.belief_time, r.source_id)
+            .where(*_belief_conditions(sensor_id, start_s, end_s, beliefs))
+            .order_by(r.event_start, r.belief_time.desc(), r.source_id.desc())
+            .ext(distinct_on(r.event_start))
+        )
     r, n = readings.alias("r"), readings.alias("n")
     newer = sa.select(sa.literal(1)).where(
         n.c.sensor_id == r.c.sensor_id,
@@ -93,7 +107,7 @@ def latest_values(
     beliefs: BeliefFilter = BeliefFilter(),
 ) -> dict[int, float]:
     """{event start (epoch s): value} of the latest belief per event in [start_s, end_s)."""
-    query = latest_beliefs_query(sensor_id, start_s, end_s, beliefs)
+    query = latest_beliefs_query(sensor_id, start_s, end_s, beliefs, conn.dialect.name)
     return {row[0]: row[1] for row in conn.execute(query)}
 
 
@@ -110,7 +124,7 @@ def resampled_values(
 
     ``aggregate`` is ``"mean"`` (power, prices, ...) or ``"sum"`` (energy).
     """
-    latest = latest_beliefs_query(sensor_id, start_s, end_s, beliefs).subquery("latest")
+    latest = latest_beliefs_query(sensor_id, start_s, end_s, beliefs, conn.dialect.name).subquery("latest")
     # integer division: event_start >= start_s, so truncation is the floor (SQLite and PostgreSQL alike)
     bucket = (start_s + (latest.c.event_start - start_s) // resolution_s * resolution_s).label("bucket")
     value = (sa.func.avg if aggregate == "mean" else sa.func.sum)(latest.c.value)
