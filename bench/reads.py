@@ -26,13 +26,14 @@ Full size of issue #18 (100 sensors, 10 M readings; SQLite and PostgreSQL)::
     .venv/bin/python bench/reads.py --sensors 100 --days 1042
     .venv/bin/python bench/reads.py --sensors 100 --days 1042 --postgres postgresql://postgres@127.0.0.1:5432/postgres
 
-With ``--postgres URL`` a scratch database ``flexledger_bench_reads`` is created next to URL's
+With ``--postgres URL`` a scratch database ``flexledger_bench_reads_<pid>`` is created next to URL's
 database and dropped afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -60,7 +61,7 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 FIRST_BELIEF = datetime(2030, 1, 1, tzinfo=UTC)
 CORRECTION_BELIEF = datetime(2030, 2, 1, tzinfo=UTC)
 AS_OF = datetime(2030, 1, 15, tzinfo=UTC)  # between the two beliefs
-SCRATCH_DB = "flexledger_bench_reads"
+SCRATCH_DB = f"flexledger_bench_reads_{os.getpid()}"
 
 
 def _record(ctx, sensor_id: int, state, first_slot: int, count: int, belief: datetime, offset: float) -> None:
