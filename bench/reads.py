@@ -244,13 +244,16 @@ def main() -> None:
 
 
 def _report(timings: dict) -> None:
-    """Medians and p99 (wall ms), CPU medians (ms: less sensitive to a loaded machine) and ratios."""
+    """Medians and p99 (wall ms), CPU medians (ms: less sensitive to a loaded machine) and ratios.
+
+    CPU is this process's: with PostgreSQL the server's work is not in it (compare wall times)."""
     print(f"{'query':<18} {'variant':<8} {'median ms':>10} {'p99 ms':>8} {'CPU median ms':>14}")
     for (name, variant), (wall, cpu) in timings.items():
         print(f"{name:<18} {variant:<8} {median(wall):>10.2f} {percentile(wall, 99):>8.2f} {median(cpu):>14.2f}")
     for name in dict.fromkeys(name for name, _ in timings):
         now, before = timings[name, "current"], timings[name, "window"]
-        print(f"{name}: window / current (CPU medians) {median(before[1]) / median(now[1]):.2f}x")
+        wall_ratio, cpu_ratio = median(before[0]) / median(now[0]), median(before[1]) / median(now[1])
+        print(f"{name}: window / current: wall medians {wall_ratio:.2f}x, CPU medians {cpu_ratio:.2f}x")
     for prior, plain in (("day_prior", "day_corrected"), ("year_daily_prior", "year_daily")):
         ratio = median(timings[prior, "current"][0]) / median(timings[plain, "current"][0])
         print(f"{prior} / {plain} (current, wall medians): {ratio:.2f}x")
