@@ -35,48 +35,67 @@ def median(values: list[float]) -> float:
 @contextmanager
 def running_server(home: Path, env: dict | None = None):
     """Start ``flexledger serve`` on a free port with a bench user; yields (base url, auth token)."""
+    with server_process(home, env) as (base, token, _):
+        yield base, token
+
+
+def create_bench_user(home: Path, environment: dict) -> tuple[str, str]:
+    """(email, password) of an admin user in ``home`` (created once; again is a no-op failure)."""
+    email, password = "bench@flexledger.io", "bench-password"
+    command = [FLEXLEDGER, "users", "create", "--email", email, "--password", password]
+    command += ["--role", "admin", "--account", "Bench", "--data-dir", str(home)]
+    subprocess.run(command, check=False, env=environment, capture_output=True)
+    return email, password
+
+
+@contextmanager
+def server_process(home: Path, env: dict | None = None):
+    """Like :func:`running_server`, also yielding the server's ``Popen`` (for its pid)."""
     import os
 
-    email, password = "bench@flexledger.io", "bench-password"
     environment = {**os.environ, "FLEXLEDGER_BCRYPT_ROUNDS": "4", **(env or {})}
-    subprocess.run(
-        [
-            FLEXLEDGER,
-            "users",
-            "create",
-            "--email",
-            email,
-            "--password",
-            password,
-            "--role",
-            "admin",
-            "--account",
-            "Bench",
-            "--data-dir",
-            str(home),
-        ],
-        check=True,
-        env=environment,
-        capture_output=True,
-    )
+    email, password = create_bench_user(home, environment)
     port = free_port()
+    log = (home / "server.log").open("ab")
     server = subprocess.Popen(
         [FLEXLEDGER, "serve", "--port", str(port), "--data-dir", str(home)],
         env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        token = _login(base, email, password)
-        yield base, token
+        token = _login(base, email, password, server)
+        yield base, token, server
     finally:
         server.terminate()
         server.wait(10)
+        log.close()
 
 
-def _login(base: str, email: str, password: str) -> str:
-    deadline = time.monotonic() + 30
+def rss_mb(pid: int) -> float:
+    """Resident memory (MB) of a process and its children (Linux ``/proc``)."""
+    total_kb = 0
+    for candidate in [pid, *_children(pid)]:
+        try:
+            status = Path(f"/proc/{candidate}/status").read_text()
+        except FileNotFoundError:
+            continue
+        total_kb += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return total_kb / 1024
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        for child in map(int, children):
+            found += [child, *_children(child)]
+    return found
+
+
+def _login(base: str, email: str, password: str, server: subprocess.Popen) -> str:
+    deadline = time.monotonic() + 120  # a loaded machine may take long to import and start
     while True:
         try:
             response = httpx.post(f"{base}/api/requestAuthToken", json={"email": email, "password": password})
@@ -84,8 +103,8 @@ def _login(base: str, email: str, password: str) -> str:
                 return response.json()["auth_token"]
         except httpx.TransportError:
             pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise RuntimeError("server did not start (see server.log in the data folder)")
         time.sleep(0.2)
 
 

@@ -92,7 +92,8 @@ def _post_day(client: httpx.Client, base: str, token: str, sensor: int, day: int
     return time.perf_counter() - started
 
 
-def http_throughput(base: str, token: str, sensor: int, posts: int, clients: int) -> float:
+def http_throughput(base: str, token: str, sensor: int, posts: int, clients: int, first_day: int = 10_000) -> float:
+    """Readings/s of ``posts`` daily posts from ``clients`` threads (days from ``first_day`` on)."""
     counter = iter(range(posts))
     lock = threading.Lock()
 
@@ -103,7 +104,7 @@ def http_throughput(base: str, token: str, sensor: int, posts: int, clients: int
                     day = next(counter, None)
                 if day is None:
                     return
-                _post_day(client, base, token, sensor, 10_000 + day)
+                _post_day(client, base, token, sensor, first_day + day)
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
     started = time.perf_counter()

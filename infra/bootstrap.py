@@ -221,7 +221,7 @@ class Platform:
         if self.runner is not None or not self.settings.run_processors:
             return
         if isinstance(self.log, MemoryLog):
-            feed = EventFeed(self.store)
+            feed = EventFeed(self.store, window_values=self.settings.feed_window_values)
             self.runner = InProcessRunner(None, [StoreFollower(p, feed) for p in traced(self.processors)])
         else:
             start = min((p.checkpoint() for p in self.processors), default=0)

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     stream_max_lag_s: float = Field(
         default=300.0, gt=0, description="A live subscriber this far behind (recorded-at) is told to resume later."
     )
+    feed_window_values: int = Field(
+        default=400_000, gt=0, description="Readings the embedded processors' shared window of recent events holds."
+    )
 
     scheduler_backend: Literal["highs", "scip"] = Field(default="highs", description="MILP solver (OR-Tools).")
     scheduler_time_limit_s: float = Field(default=10.0, gt=0, description="Solver wall time per schedule (s).")

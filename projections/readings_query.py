@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from domain.beliefs import to_epoch_us
 from projections.readings import data_sources, readings
@@ -33,9 +34,9 @@ class BeliefFilter:
     source_types: Sequence[str] | None = None
 
 
-def _belief_conditions(sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter) -> list:
-    r = readings.c
-    conditions = [r.sensor_id == sensor_id, r.event_start >= start_s, r.event_start < end_s]
+def _filter_conditions(r, beliefs: BeliefFilter) -> list:
+    """Conditions on a belief row ``r`` (a ``readings`` alias) of which beliefs count."""
+    conditions = []
     if beliefs.prior is not None:
         conditions.append(r.belief_time < to_epoch_us(beliefs.prior))
     if beliefs.horizon_s is not None:
@@ -51,21 +52,50 @@ def _belief_conditions(sensor_id: int, start_s: int, end_s: int, beliefs: Belief
     return conditions
 
 
-def latest_beliefs_query(sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter) -> sa.Select:
-    """Latest belief per event (ties between sources: the highest source id)."""
+def _belief_conditions(sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter) -> list:
     r = readings.c
-    rank = (
-        sa.func.row_number()
-        .over(partition_by=r.event_start, order_by=(r.belief_time.desc(), r.source_id.desc()))
-        .label("rank")
+    range_ = [r.sensor_id == sensor_id, r.event_start >= start_s, r.event_start < end_s]
+    return range_ + _filter_conditions(r, beliefs)
+
+
+def latest_beliefs_query(
+    sensor_id: int, start_s: int, end_s: int, beliefs: BeliefFilter, dialect: str = "sqlite"
+) -> sa.Select:
+    """Latest belief per event (ties between sources: the highest source id).
+
+    SQLite: a belief counts unless a newer one that also counts exists (an anti-join probing
+    the primary key ``sensor_id, event_start, ...`` per row). PostgreSQL: ``DISTINCT ON
+    (event_start)`` over the range sorted by belief time and source (one sort; its anti-join
+    plan depends on fresh statistics: a nested loop 1.8x slower without them). Both return the
+    same rows as ranking with ``row_number()`` over the range, with about half the CPU for a
+    year in SQLite and ~0.6-0.9x the time in PostgreSQL (bench/reads.py). Do not add range
+    conditions on ``n``: SQLite then probes the range, not the equal ``event_start`` (a
+    quadratic plan).
+    """
+    if dialect == "postgresql":
+        r = readings.c
+        return (
+            sa.select(r.event_start, r.value, r.belief_time, r.source_id)
+            .where(*_belief_conditions(sensor_id, start_s, end_s, beliefs))
+            .order_by(r.event_start, r.belief_time.desc(), r.source_id.desc())
+            .ext(distinct_on(r.event_start))
+        )
+    r, n = readings.alias("r"), readings.alias("n")
+    newer = sa.select(sa.literal(1)).where(
+        n.c.sensor_id == r.c.sensor_id,
+        n.c.event_start == r.c.event_start,
+        sa.or_(
+            n.c.belief_time > r.c.belief_time,
+            sa.and_(n.c.belief_time == r.c.belief_time, n.c.source_id > r.c.source_id),
+        ),
+        *_filter_conditions(n.c, beliefs),
     )
-    ranked = (
-        sa.select(r.event_start, r.value, r.belief_time, r.source_id, rank)
-        .where(*_belief_conditions(sensor_id, start_s, end_s, beliefs))
-        .subquery("ranked")
-    )
-    return sa.select(ranked.c.event_start, ranked.c.value, ranked.c.belief_time, ranked.c.source_id).where(
-        ranked.c.rank == 1
+    return sa.select(r.c.event_start, r.c.value, r.c.belief_time, r.c.source_id).where(
+        r.c.sensor_id == sensor_id,
+        r.c.event_start >= start_s,
+        r.c.event_start < end_s,
+        *_filter_conditions(r.c, beliefs),
+        ~newer.exists(),
     )
 
 
@@ -77,7 +107,7 @@ def latest_values(
     beliefs: BeliefFilter = BeliefFilter(),
 ) -> dict[int, float]:
     """{event start (epoch s): value} of the latest belief per event in [start_s, end_s)."""
-    query = latest_beliefs_query(sensor_id, start_s, end_s, beliefs)
+    query = latest_beliefs_query(sensor_id, start_s, end_s, beliefs, conn.dialect.name)
     return {row[0]: row[1] for row in conn.execute(query)}
 
 
@@ -94,10 +124,9 @@ def resampled_values(
 
     ``aggregate`` is ``"mean"`` (power, prices, ...) or ``"sum"`` (energy).
     """
-    latest = latest_beliefs_query(sensor_id, start_s, end_s, beliefs).subquery("latest")
-    bucket = (start_s + sa.func.floor((latest.c.event_start - start_s) / float(resolution_s)) * resolution_s).label(
-        "bucket"
-    )
+    latest = latest_beliefs_query(sensor_id, start_s, end_s, beliefs, conn.dialect.name).subquery("latest")
+    # integer division: event_start >= start_s, so truncation is the floor (SQLite and PostgreSQL alike)
+    bucket = (start_s + (latest.c.event_start - start_s) // resolution_s * resolution_s).label("bucket")
     value = (sa.func.avg if aggregate == "mean" else sa.func.sum)(latest.c.value)
     query = sa.select(bucket, value).group_by(bucket).order_by(bucket)
     return {int(row[0]): row[1] for row in conn.execute(query)}

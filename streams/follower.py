@@ -11,8 +11,9 @@ shows no lag once the system is idle. Processors that save lazily (``flush()``) 
 the same moments.
 
 One :class:`EventFeed` reads the store for all followers: followers at about the same place
-share one read (and one decode) of each batch. It keeps a bounded window of recent events, so
-memory does not grow with history; a follower behind the window reads the store itself.
+share one read (and one decode) of each batch. It keeps a bounded window of recent events
+(bounded in events and in values, as a 10,000-value bulk event weighs a hundred daily posts),
+so memory does not grow with history; a follower behind the window reads the store itself.
 """
 
 from __future__ import annotations
@@ -32,19 +33,30 @@ from streams.topics import topic_of
 log = logging.getLogger(__name__)
 
 
+LARGEST_EVENT_VALUES = 10_000
+"""The most values one event holds (``commands.readings.MAX_VALUES_PER_EVENT``)."""
+
+
 class EventFeed:
     """Batches of the store after a position, shared by the followers (a bounded window).
 
-    The window holds every event with ``after < global_position <= last``, in order, at most
-    ``window_events`` of them (the older half is dropped when it is full).
+    The window holds every event with ``after < global_position <= last``, in order: at most
+    ``window_events`` events and ``window_values`` values (readings; an event without values
+    counts one) beyond the batch just read (when full, the older ones are dropped down to half).
     """
 
-    def __init__(self, store: EventStore, batch_size: int = 2000, window_events: int = 20_000):
-        self.store, self.batch_size, self.window_events = store, batch_size, window_events
+    def __init__(
+        self, store: EventStore, batch_size: int = 2000, window_events: int = 20_000, window_values: int = 400_000
+    ):
+        self.store, self.batch_size = store, batch_size
+        self.window_events, self.window_values = window_events, window_values
         self._lock = threading.Lock()
         self._after: int | None = None  # None: no window yet
         self._events: list[RecordedEvent] = []
         self._positions: list[int] = []
+        self._sizes: list[int] = []  # values per event
+        self._values = 0  # sum of _sizes
+        self._largest = LARGEST_EVENT_VALUES  # values of the largest event of the last read
 
     def read(self, after: int, limit: int) -> list[RecordedEvent]:
         """Up to ``limit`` events with global position > ``after``, in order ([] at the head)."""
@@ -55,34 +67,67 @@ class EventFeed:
                 behind = False
                 batch = self._read_window(after, limit)
         if behind:  # outside the lock: the others need not wait for a straggler's read
-            return self.store.read_all(after, limit)
+            return self.store.read_all(after, self._read_limit(limit))
         return batch
 
     def _read_window(self, after: int, limit: int) -> list[RecordedEvent]:
         last = self._positions[-1] if self._positions else self._after
         if last is None or after > last:  # no window yet, or the caller is ahead of it: start one at ``after``
-            self._after, self._events, self._positions, last = after, [], [], after
+            self._after, self._events, self._positions, self._sizes, self._values = after, [], [], [], 0
+            last = after
         if after == last:
-            fresh = self.store.read_all(last, max(limit, self.batch_size))
+            fresh = self.store.read_all(last, self._read_limit(max(limit, self.batch_size)))
             self._events.extend(fresh)
             self._positions.extend(e.global_position for e in fresh)
-            self._trim()
+            sizes = [_size(e) for e in fresh]
+            self._sizes.extend(sizes)
+            self._values += sum(sizes)
+            self._largest = max(sizes, default=self._largest)
+            self._trim(after)
         start = bisect.bisect_right(self._positions, after)
         return self._events[start : start + limit]
 
-    def _trim(self) -> None:
-        excess = len(self._events) - self.window_events
-        if excess > 0:
-            drop = excess + self.window_events // 2
+    def _trim(self, keep_after: int) -> None:
+        """Drop the oldest events down to half the bounds once one is exceeded; never those after
+        ``keep_after`` (the batch being handed out)."""
+        if len(self._events) <= self.window_events and self._values <= self.window_values:
+            return
+        keep_from = bisect.bisect_right(self._positions, keep_after)
+        drop, dropped_values = 0, 0
+        while drop < keep_from and self._over_half(len(self._events) - drop, self._values - dropped_values):
+            dropped_values += self._sizes[drop]
+            drop += 1
+        if drop:
             self._after = self._positions[drop - 1]
-            del self._events[:drop], self._positions[:drop]
+            del self._events[:drop], self._positions[:drop], self._sizes[:drop]
+            self._values -= dropped_values
 
     def wait_for_append(self, after: int, timeout_s: float) -> bool:
         return self.store.wait_for_append(after, timeout_s)
 
+    def _over_half(self, events: int, values: int) -> bool:
+        return events > self.window_events // 2 or values > self.window_values // 2
+
+    def _read_limit(self, limit: int) -> int:
+        """Events per store read: fewer when events are large (bulk imports), so one read holds
+        about a quarter of ``window_values`` if they are as large as the last read's largest (at
+        first: as large as events get), rather than ``limit`` events of 10,000 values (a restart
+        behind a bulk import read 2,000 of them: 20 M values in one read and one transaction)."""
+        return max(1, min(limit, self.window_values // 4 // self._largest))
+
     def cached(self) -> int:
         """How many events the window holds (bounded by ``window_events``)."""
         return len(self._events)
+
+    def cached_values(self) -> int:
+        """How many values (readings) the window holds (about ``window_values`` at most)."""
+        return self._values
+
+
+def _size(recorded: RecordedEvent) -> int:
+    """An event's weight in the window: its values (readings), at least 1."""
+    values = recorded.data.get("values")
+    return max(1, len(values)) if isinstance(values, list) else 1
 
 
 class StoreFollower(Progress):

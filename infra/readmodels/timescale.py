@@ -197,6 +197,8 @@ def prepare_readings_storage(
     fallback when creating it fails).
     """
     if not read_models.is_postgres:
+        with read_models.write_engine.begin() as conn:  # an index of former versions, PostgreSQL-only now
+            conn.execute(sa.text(f"DROP INDEX IF EXISTS {BRIN_INDEX}"))
         return ReadingsStorage("none", [f"{read_models.dialect}: nothing to do"])
     engine = read_models.write_engine
     readings_metadata.create_all(engine)  # table and BRIN index, if no projection created them yet

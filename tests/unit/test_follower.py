@@ -58,9 +58,28 @@ def test_the_feed_keeps_a_bounded_window_and_serves_every_event_in_order() -> No
     assert [e.global_position for e in behind] == list(range(1, 8))
 
 
+def test_the_feed_window_is_bounded_in_values_too_and_reads_fewer_large_events() -> None:
+    store = MemoryEventStore()
+    for i in range(60):  # bulk-import shape: 1,000 values per event
+        store.append(f"sensordata-{i % 3}", [NewEvent(type="SensorDataRecorded", data={"values": [1.0] * 1000})])
+    feed = EventFeed(store, batch_size=50, window_events=1000, window_values=8000)
+    seen, position, largest_read = [], 0, 0
+    while batch := feed.read(position, 50):
+        largest_read = max(largest_read, len(batch))
+        assert feed.cached_values() <= 8000 + 1000 * len(batch), "the window holds more than its bound"
+        seen.extend(e.global_position for e in batch)
+        position = batch[-1].global_position
+    assert seen == list(range(1, 61))
+    assert feed.cached_values() <= 8000
+    assert largest_read <= 50 and feed.read(0, 50)[0].global_position == 1  # behind: from the store
+    assert len(feed.read(0, 50)) == 2, "a read of large events is cut to a quarter of the window's values"
+    fresh = EventFeed(store, batch_size=50, window_values=8000)
+    assert len(fresh.read(0, 50)) == 1, "a fresh feed reads as if events were as large as they get"
+
+
 def test_followers_share_reads_of_the_feed() -> None:
     store = store_with(30)
-    feed = EventFeed(store, batch_size=100)
+    feed = EventFeed(store, batch_size=100, window_values=4_000_000)  # a first read of up to 100 events
     first, second = feed.read(0, 100), feed.read(0, 100)
     assert [e.global_position for e in first] == list(range(1, 31))
     assert all(a is b for a, b in zip(first, second, strict=True)), "one read and one decode for both"
