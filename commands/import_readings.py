@@ -69,7 +69,7 @@ def import_rows(
     """
     sensor = load_sensor(ctx, sensor_id)
     if sensor is None:
-        raise CommandError("UNRECOGNIZED_SENSOR", f"no sensor {sensor_id}", "sensor", 404)
+        raise CommandError("UNRECOGNIZED_SENSOR", f"no sensor {sensor_id}", "sensor")
     rows = [(moment + shift, value) for moment, value in rows]
     identity = digest if not shift else f"{digest}:shift={int(shift.total_seconds())}"
     done = new = 0

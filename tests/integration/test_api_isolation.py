@@ -39,6 +39,11 @@ WRITE_BODIES = {  # a body alice could send for her own objects: a refusal is th
     ("delete", "/api/v3_0/sensors/{sensor_id}"): None,
 }  # fmt: skip
 QUERIES = {("get", "/api/v3_0/sensors/{sensor_id}/data"): {"start": DAY.isoformat(), "duration": "PT1H"}}
+WRITE_FILES = {  # multipart writes: a file alice could upload to her own sensor
+    ("post", "/api/v3_0/sensors/{sensor_id}/data/upload"): {
+        "uploaded-files": ("readings.csv", f"{DAY.isoformat()},1.0\n".encode(), "text/csv"),
+    },
+}
 BETA_NAMES = ("beta-battery", "Beta", BOB)
 
 
@@ -114,9 +119,12 @@ def test_every_id_in_a_path_is_isolated(world: dict) -> None:
     refused = []
     for method, template, url in cases:
         head = harness.head
-        body = WRITE_BODIES[(method, template)] if method != "get" else None  # a new write route needs a body
+        files = WRITE_FILES.get((method, template))
+        body = WRITE_BODIES[(method, template)] if method != "get" and not files else None  # a new write needs one
         query = QUERIES.get((method, template))
-        response = harness.client.request(method.upper(), url, json=body, params=query, headers=harness.headers(ALICE))
+        response = harness.client.request(
+            method.upper(), url, json=body, files=files, params=query, headers=harness.headers(ALICE)
+        )
         assert response.status_code in (403, 404), (method, url, response.status_code, response.text)
         assert harness.head == head, (method, url)
         assert not any(name in response.text for name in BETA_NAMES), (method, url, response.text)

@@ -16,6 +16,7 @@ from commands import registry as reg
 from commands.ev import record_session_event
 from domain import ev
 from infra.bootstrap import build_platform
+from infra.checkpoints import SqlCheckpointStore
 from infra.session_import import import_sessions
 from infra.settings import Settings
 from projections.base import ALL_PARTITIONS, apply_batch, reset
@@ -97,7 +98,7 @@ def test_caltech_import_matches_the_file_and_is_idempotent(platform, shared_data
 
     engine = platform.read_models.write_engine
     platform.stop()
-    rebuild(platform.store, engine, ChargeSessionsProjection())
+    rebuild(platform.store, engine, ChargeSessionsProjection(), platform.checkpoints)
     with engine.connect() as conn:
         rebuilt = [dict(r) for r in conn.execute(sa.select(charge_sessions).order_by(charge_sessions.c.id)).mappings()]
     assert [{**r, "energy_kwh": round(r["energy_kwh"], 9)} for r in rebuilt] == [
@@ -129,8 +130,8 @@ def test_late_repeated_and_corrected_readings_count_once(backend: str, request) 
     engine = platform.read_models.write_engine
     platform.stop()
     events = platform.store.read_all(0, 10_000)
-    reset(engine, ChargeSessionsProjection())
-    apply_batch(engine, ChargeSessionsProjection(), ALL_PARTITIONS, events)
+    reset(engine, ChargeSessionsProjection(), platform.checkpoints)
+    apply_batch(engine, ChargeSessionsProjection(), ALL_PARTITIONS, events, platform.checkpoints)
     projection = ChargeSessionsProjection()
     with engine.begin() as conn:
         projection.apply(conn, [e for e in events if e.type in projection.event_types])
@@ -207,7 +208,9 @@ def test_sessions_before_their_evse_registration_are_adopted() -> None:
     session = uuid.uuid4()
     engine = sa.create_engine("sqlite://")
     projection = ChargeSessionsProjection()
-    reset(engine, projection)
+    checkpoints = SqlCheckpointStore(engine)
+    checkpoints.create_tables()
+    reset(engine, projection, checkpoints)
 
     def recorded(position: int, event) -> RecordedEvent:
         return RecordedEvent(event_id=uuid.uuid4(), stream_id=f"s-{position}", stream_revision=0,
@@ -216,7 +219,7 @@ def test_sessions_before_their_evse_registration_are_adopted() -> None:
 
     plugged = ev.EvPluggedIn(session_id=session, evse_asset_id=7, at=T0)
     registered = ev.EvseRegistered(asset_id=7, account_id=3, energy_sensor_id=70)
-    apply_batch(engine, projection, "p1", [recorded(5, plugged)])
-    apply_batch(engine, projection, "p0", [recorded(2, registered)])
+    apply_batch(engine, projection, "p1", [recorded(5, plugged)], checkpoints)
+    apply_batch(engine, projection, "p0", [recorded(2, registered)], checkpoints)
     with engine.connect() as conn:
         assert conn.execute(sa.select(charge_sessions.c.account_id)).scalar_one() == 3

@@ -68,7 +68,8 @@ def test_a_replay_after_a_flex_model_change_yields_the_same_schedules(harness: S
 
     store = RecordingStore(h.platform.store)
     replay = SchedulerProcessor(
-        store, h.platform.read_models.write_engine, h.platform.read_models.read_engine, recompute_existing=True
+        store, h.platform.read_models.write_engine, h.platform.read_models.read_engine, recompute_existing=True,
+        checkpoints=h.platform.checkpoints,
     )
     replay.reset()
     position = 0
