@@ -26,6 +26,8 @@ from api.authorization import refuse_auditor_writes
 from api.deps import Platform, install
 from api.errors import error_response, install_error_handlers
 from api.guards import NonFiniteJsonGuard, UrlLengthGuard
+from api.myems import MYEMS_ERROR_RESPONSES
+from api.myems import PREFIX as MYEMS_PREFIX
 from api.request_log import RequestLog
 from api.routers import (
     audit_history,
@@ -224,7 +226,8 @@ def create_app(platform: Platform, extra_routers: list | None = None) -> FastAPI
     services = install(app, platform)
     install_error_handlers(app)
     for router in [*ROUTERS, *(extra_routers or [])]:
-        app.include_router(router)
+        myems = router.prefix.startswith(MYEMS_PREFIX)  # MyEMS' own error shape, declared as such
+        app.include_router(router, responses=MYEMS_ERROR_RESPONSES if myems else None)
     dashboard.install_dashboard(app, platform.token_secret)
     max_bytes = services.max_body_bytes
     # a streamed body that outgrows the limit while a route reads it

@@ -37,10 +37,10 @@ class UrlLengthGuard:
             length = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
             if length > self.max_bytes:
                 message = f"the URL is {length} bytes long; at most {self.max_bytes} are accepted"
-                return await error_response(414, "URI_TOO_LONG", message, "url")(scope, receive, send)
+                return await _url_error(scope, 414, "URI_TOO_LONG", message)(scope, receive, send)
             if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
                 message = "the URL holds a NUL character (%00)"
-                return await error_response(400, "INVALID_VALUE", message, "url")(scope, receive, send)
+                return await _url_error(scope, 400, "INVALID_VALUE", message)(scope, receive, send)
         await self.app(scope, receive, send)
 
 
@@ -67,6 +67,13 @@ class NonFiniteJsonGuard:
             return messages.pop(0) if messages else await receive()
 
         await self.app(scope, replay, send)
+
+
+def _url_error(scope: Scope, status: int, code: str, message: str):
+    """The URL's error in the shape of the API it was sent to (MyEMS' under ``/myems``)."""
+    if scope["path"].startswith(MYEMS_PREFIX + "/"):
+        return myems_error(status, f"API.{code}", message, "url")
+    return error_response(status, code, message, "url")
 
 
 def _refuse(scope: Scope, field: str):

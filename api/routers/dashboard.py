@@ -23,7 +23,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
@@ -85,9 +85,9 @@ def session(request: Request, user: User) -> dict:
 
 
 @router.post("/dashboard/logout", status_code=204)
-def logout() -> JSONResponse:
+def logout() -> Response:
     """Forget the session cookie in this browser."""
-    response = JSONResponse(None, status_code=204)
+    response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

@@ -29,7 +29,6 @@ from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
 from api.routers.myems_common import Envelope, SelfCommands, WaitProjected, created, myems_datetime, utc_field
 from commands import myems_access as handlers
 from domain import myems_access as ma
-from domain import registry as reg
 from domain.credentials import credential_stream
 from projections import myems_access as q
 from projections import registry_query as rq
@@ -94,7 +93,7 @@ def reset_password(body: Envelope, user: MyEmsUser, commands: MyEmsCommands, con
     if target is None:
         raise ApiError(404, "API.USER_NOT_FOUND", f"no user named {data.name}", "name")
     handlers.set_password(commands, target["id"], data.password)
-    wait(REGISTRY, reg.stream_of("user", target["id"]))
+    wait("projection.credentials", credential_stream(target["id"]))
     return Response(status_code=200)
 
 

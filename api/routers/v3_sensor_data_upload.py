@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from api.consistency import READINGS
 from api.deps import Commands, Consistency, ReadConn, User, visible_sensor
 from api.errors import ApiError
+from api.validation import Id
 from commands.import_readings import import_rows
 from commands.readings import sensor_data_stream
 from domain.readings_csv import ReadingsCsvError, parse_readings_csv
@@ -34,7 +35,7 @@ MAX_FILES = 20
 
 @router.post("/sensors/{sensor_id}/data/upload")
 async def upload_sensor_data(
-    sensor_id: int,
+    sensor_id: Id,
     user: User,
     commands: Commands,
     conn: ReadConn,

@@ -120,11 +120,14 @@ class SchedulingHarness:
             assert self.platform.wait_for(self.platform.store.head_position(), timeout_s=30)
 
     def settle(self) -> None:
-        """Wait until the scheduler finished every trigger (its beliefs and job ends follow the outcome)."""
+        """Wait until the scheduler finished every trigger (its beliefs and job ends follow the outcome)
+        and every read model holds what it appended (embedded processors follow the store
+        independently: the schedules projection may be ahead of the readings projection)."""
         while True:
             head = self.head
             assert self.platform.wait_for(head, ["scheduler"], timeout_s=30)
             if self.head == head:
+                assert self.platform.wait_for(head, timeout_s=30)
                 return
 
     def headers(self, email: str = ALICE) -> dict[str, str]:
