@@ -16,10 +16,11 @@ position ``P`` in the event store:
   asset tree's flex-context) is the registry events before ``P``
   (:class:`streams.registry_history.RegistryHistory`), not the registry read model;
 * the device's last UDI event (for a state-of-charge reading) is the last one before ``P``;
-* readings (prices, inflexible load, its own earlier schedules) are read as known at the
-  trigger's belief time (``prior``, else its recording time); before each trigger the scheduler
-  waits (its :class:`~domain.ports.consistency.ConsistencyWaiter`, bounded, in both
-  deployments) until the readings read model holds the beliefs of its own earlier schedules.
+* readings (prices, inflexible load, tariffs, its own earlier schedules) are read as known at
+  the trigger's belief time (``prior``, else its recording time); before each trigger the
+  scheduler waits (its :class:`~domain.ports.consistency.ConsistencyWaiter`, bounded) until the
+  input read models hold every event before the trigger (embedded: exact; distributed: the
+  trigger's log partition) and the beliefs of its own earlier schedules.
 
 So solving a trigger again from history (a replay, an audit) sees the same inputs, also after an
 asset's flex-model changed — unless data was later posted with a belief time before the trigger.
@@ -39,7 +40,6 @@ the infrastructure (database, event store) propagate, so the runner retries the 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,27 +50,24 @@ import sqlalchemy as sa
 from commands.context import CommandContext, CommandError
 from commands.readings import sensor_data_stream
 from commands.scheduling import job_request, record_schedule_computed, record_schedule_failed
-from domain.devices import DeviceError, check_schedulable
 from domain.events import EventMetadata, RecordedEvent, utc_now
 from domain.jobs import job_stream
 from domain.ports.checkpoints import CheckpointStore, done_position, resume_position
 from domain.ports.consistency import ConsistencyWaiter
 from domain.ports.event_store import EventStore, EventStoreError
-from domain.ports.registry import RegistryView
 from domain.schedules import (
-    DeviceSchedule,
     ScheduleComputed,
     ScheduleFailed,
-    UnmetConstraint,
     job_outcome_event_id,
     schedule_id_for,
 )
-from domain.scheduling import FlexModelError, ScheduleError, ScheduleResult, problem_from_flex, solve
+from domain.scheduling import FlexModelError, ScheduleError, problem_from_flex, solve
 from domain.soc_readings import soc_reading_of
 from domain.udi import UdiEventPosted, udi_stream
 from projections.myems_tariffs import with_tariff_prices  # issue 14
 from streams.registry_history import RegistryHistory
 from streams.schedule_inputs import ScheduleRequest, SchedulingInputError, SocTrigger, request_for
+from streams.schedule_outcome import asset_types, check_devices, computed_event
 from streams.schedule_resolver import ReadModelResolver
 from streams.soc_triggers import SocSensorIndex, reading_sensor_id
 from streams.topics import CATEGORY_TOPICS
@@ -85,6 +82,8 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (EventStoreError, OSErr
 """Errors of the platform, not of the trigger: they propagate (the runner retries the batch). The
 composition root adds its read-model database's error classes (``infrastructure_errors``)."""
 READINGS_PROJECTION = "projection.readings"
+INPUT_READ_MODELS = (READINGS_PROJECTION, "projection.myems_tariffs")
+"""The read models the solver reads its inputs from (prices, inflexible load, tariffs)."""
 SAVE_INTERVAL_S = 1.0
 """Batches without triggers (most readings) save the checkpoint at most this often, and on idle."""
 
@@ -237,6 +236,7 @@ class SchedulerProcessor:
             self.stats.skipped += 1
             return
         ctx = self._context(recorded)
+        self._wait_for_inputs(recorded)
         self._wait_for_own_beliefs()
         registry = self.registry.as_of(recorded.global_position)
         try:
@@ -245,7 +245,7 @@ class SchedulerProcessor:
             self._fail_without_request(ctx, recorded, soc, exc.code, str(exc), exc.field)
             return
         with self.read_engine.connect() as conn:
-            outcome = self._solve(ReadModelResolver(conn, request, registry), request, _asset_types(registry, request))
+            outcome = self._solve(ReadModelResolver(conn, request, registry), request, asset_types(registry, request))
         if isinstance(outcome, ScheduleComputed):
             position = record_schedule_computed(
                 ctx, outcome, request.sensors, request.belief_time, request.job, request.soc_outputs
@@ -261,6 +261,18 @@ class SchedulerProcessor:
         """Whether the schedule's job already has its end (read from the job's own short stream)."""
         outcome_id = job_outcome_event_id(schedule_id)
         return any(r.event_id == outcome_id for r in self.store.read_stream(job_stream(schedule_id)))
+
+    def _wait_for_inputs(self, recorded: RecordedEvent) -> None:
+        """Wait (bounded) until the input read models hold every event stored before the trigger,
+        so prices or load recorded just before it are seen, however far those projections lag.
+
+        Embedded: exact (the runner knows every processor's position). Distributed: the waiter
+        follows the trigger's own log partition only (see :class:`streams.consistency.CheckpointWaiter`)."""
+        if self.consistency is None:
+            return
+        followed = [name for name in INPUT_READ_MODELS if self.consistency.follows([name])]
+        if followed:
+            self.consistency.wait_for(recorded.global_position - 1, followed, stream_id=recorded.stream_id)
 
     def _wait_for_own_beliefs(self) -> None:
         """Wait (bounded) until the readings read model holds this scheduler's own earlier schedules
@@ -289,7 +301,8 @@ class SchedulerProcessor:
         try:
             check_devices(request)
             flex_context = with_tariff_prices(  # issue 14: a flex-context may name a tariff as its prices
-                resolver.conn, request.asset_id, request.flex_context, request.start, request.end, request.resolution)
+                resolver.conn, request.asset_id, request.flex_context, request.start, request.end, request.resolution
+            )
             problem = problem_from_flex(
                 request.flex_model, flex_context, start=request.start, end=request.end,
                 resolution=request.resolution, resolve_sensor=resolver, asset_types=asset_types,
@@ -338,63 +351,3 @@ class SchedulerProcessor:
         job = job_request(schedule_id, asset_id, sensor_id, {"trigger": trigger})
         record_schedule_failed(ctx, failed, job)
         self.stats.failed += 1
-
-
-def check_devices(request: ScheduleRequest) -> None:
-    """The schedule can be written to every device's power sensor (else SchedulingInputError)."""
-    for i, sensor in enumerate(request.sensors.values()):
-        try:
-            check_schedulable(sensor, f"flex-model[{i}].sensor", request.resolution, request.start)
-        except DeviceError as exc:
-            raise SchedulingInputError(exc.code, str(exc), exc.field) from exc
-
-
-def _asset_types(registry: RegistryView, request: ScheduleRequest) -> dict[int, str]:
-    """Each device's asset type (as of the trigger), by power sensor id: a one-way EVSE never discharges
-    unless its flex-model says so (:func:`domain.scheduling.parse_device`)."""
-    types = {}
-    for sensor_id, sensor in request.sensors.items():
-        asset = registry.asset(sensor.asset_id)
-        if asset is not None:
-            types[sensor_id] = asset.asset_type
-    return types
-
-
-def computed_event(request: ScheduleRequest, result: ScheduleResult) -> ScheduleComputed:
-    """The ``ScheduleComputed`` event of a solved request (values rounded to 1e-6 kW / kWh)."""
-    devices = []
-    for sensor_id in request.sensors:
-        device = result.device(str(sensor_id))
-        devices.append(
-            DeviceSchedule(
-                sensor_id=sensor_id,
-                power_kw=[_clean(v) for v in device.power_kw],
-                soc_kwh=[_clean(v) for v in device.soc_kwh],
-            )
-        )
-    unmet = [
-        UnmetConstraint(
-            sensor_id=int(u.device_id) if u.device_id is not None else None,
-            constraint=u.kind,
-            datetime=u.datetime,
-            amount=_clean(u.unmet_kwh),
-            unit="kWh",
-            message=f"required {_clean(u.required_kwh):g} kWh, achieved {_clean(u.achieved_kwh):g} kWh",
-        )
-        for u in result.unmet
-    ]
-    notes = list(request.notes)
-    if result.soft_fallback:
-        notes.append("Hard limits (soc-min/soc-max or site capacity) could not all be kept; see the unmet constraints.")
-    return ScheduleComputed(
-        schedule_id=request.schedule_id, trigger=request.trigger, asset_id=request.asset_id,
-        udi_event_id=request.udi_event_id, start=result.start, resolution_s=int(result.resolution.total_seconds()),
-        devices=devices, cost_eur=_clean(result.total_cost_eur), unmet=unmet, solver_status=result.status,
-        mip_gap=result.mip_gap if math.isfinite(result.mip_gap) else None, notes=notes,
-    )  # fmt: skip
-
-
-def _clean(value: float) -> float:
-    """Round solver noise away (1e-6) and turn -0.0 into 0.0."""
-    rounded = round(float(value), 6)
-    return rounded + 0.0

@@ -35,7 +35,7 @@ from domain.udi import (
     udi_stream,
 )
 from streams.schedule_inputs import ScheduleRequest, price_sensor_ids
-from streams.scheduler import computed_event
+from streams.schedule_outcome import computed_event
 
 T0 = datetime(2015, 6, 2, 10, tzinfo=UTC)
 
