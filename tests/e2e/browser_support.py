@@ -68,9 +68,10 @@ def wait_for_trace(page, name_prefix: str) -> list:
     return [v for v in trace_values(page, name_prefix) if v is not None]
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str, full_page: bool = True) -> None:
+    """``full_page=False``: the viewport only (for very long pages such as the API docs)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
 
 
 def select_asset(page, name: str) -> None:

@@ -72,10 +72,21 @@ def browser(demo_server):
 
 @pytest.fixture
 def page(browser, demo_server):
+    """A fresh browser context (no cookies); afterwards: no request left for another host.
+
+    A request the page's Content-Security-Policy blocked (failure ``csp``) never left the browser."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=demo_server.url)
+    local = (demo_server.url, "data:", "blob:")
+    elsewhere: list[str] = []
+    context.on("request", lambda r: None if r.url.startswith(local) else elsewhere.append(r.url))
+    context.on(
+        "requestfailed",
+        lambda r: elsewhere.remove(r.url) if "csp" in (r.failure or "") and r.url in elsewhere else None,
+    )
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     try:
         yield page
     finally:
         context.close()
+    assert not elsewhere, f"the page asked other hosts: {elsewhere}"

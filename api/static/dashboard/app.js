@@ -115,6 +115,7 @@ async function selectAsset(assetId) {
   const selection = (state.selection = (state.selection || 0) + 1);
   const current = () => selection === state.selection;
   state.asset = state.assets.find((a) => a.id === assetId);
+  setStatus("");
   history.replaceState(null, "", `#asset=${assetId}`);
   for (const b of document.querySelectorAll(".tree button")) b.setAttribute("aria-current", String(Number(b.dataset.assetId) === assetId));
   $("asset-title").textContent = state.asset.name;
@@ -180,7 +181,14 @@ async function series(path) {
 async function refresh() {
   const run = (state.refreshRun = (state.refreshRun || 0) + 1); // only the newest refresh draws
   const sensor = state.sensor;
-  if (!sensor) { setStatus("This asset has no sensors."); return; }
+  if (!sensor) {
+    setStatus("This asset has no sensors: its devices' charge sessions and commands are below.");
+    if (window.Plotly) window.Plotly.purge($("chart"));
+    $("belief-label").textContent = "—";
+    showSchedule(null, "no sensor here");
+    facts($("forecast-info"), [["configured", "no sensor here"]]);
+    return;
+  }
   const window = windowOf();
   const startIso = window.start.toISOString();
   const resolution = queryResolution(window.seconds, parseIsoDuration(sensor.event_resolution));

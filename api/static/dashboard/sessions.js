@@ -12,7 +12,7 @@ const kwh = (v) => (v === null || v === undefined ? "—" : v.toFixed(2));
 export async function loadSessions(assets, asset, table) {
   const evses = subtree(assets, asset, MAX_DEVICES).filter(isEvse);
   const lists = await Promise.all(evses.map(async (evse) => {
-    // newest sessions: the last 30 days first; when that has none, the latest page of all time
+    // newest sessions: the last 30 days; when that has none, the first page of all time (oldest first)
     const recent = new URLSearchParams({ from: new Date(Date.now() - 30 * 86400000).toISOString(), pageSize: 100 });
     let body = await api.get(`/api/v1/entities/${evse.id}/charge-sessions?${recent}`).catch(() => ({ data: [] }));
     if (!body.data.length) body = await api.get(`/api/v1/entities/${evse.id}/charge-sessions?pageSize=100`).catch(() => ({ data: [] }));
