@@ -46,6 +46,8 @@ def login_with_keyboard(page) -> None:
     page.keyboard.type(DEMO_PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_selector("#app-view:not([hidden])")
+    # the first site is chosen once the account's assets are loaded
+    page.wait_for_function("() => document.getElementById('asset-title').textContent !== 'Choose a site or device'")
 
 
 def trace_values(page, name_prefix: str) -> list:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 
 from api.app import ROUTERS, create_app
 from api.routers import dashboard
@@ -85,3 +86,16 @@ def test_the_docs_declare_the_authorization_header_and_describe_the_api(app_and_
     schemes = spec["components"]["securitySchemes"]
     assert any(s.get("type") == "apiKey" and s.get("name") == "Authorization" for s in schemes.values())
     assert "POST /api/requestAuthToken" in spec["info"]["description"]  # for users, not an internal docstring
+
+
+def test_the_dashboard_and_the_docs_may_load_only_from_this_server(app_and_spec) -> None:
+    app, _ = app_and_spec
+    client = TestClient(app)  # no lifespan needed: static pages
+    for path in ("/", "/docs", "/redoc"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        policy = response.headers["content-security-policy"]
+        for directive in ("default-src 'self'", "connect-src 'self'", "img-src 'self' data: blob:"):
+            assert directive in policy, (path, policy)
+        assert "https:" not in policy and "*" not in policy, policy
+    assert "content-security-policy" not in client.get("/api/").headers  # the JSON API is not a page
