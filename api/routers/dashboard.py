@@ -14,7 +14,12 @@ Session endpoints (see :mod:`api.session` for the cookie and CSRF rules):
 * ``GET /dashboard/session`` — who is logged in, and the CSRF token (401 without a session).
 * ``POST /dashboard/logout`` — clears the cookie.
 
-The page itself only calls the public API (``/api/v3_0/...``) with the session cookie.
+The page itself only calls the public API (``/api/v3_0/...``, ``/api/v1/...``) with the session
+cookie, and subscribes to ``GET /api/v3_0/streams/events`` (Server-Sent Events) for live updates.
+
+The dashboard and the API docs (``/docs``, ``/redoc``) are sent with a Content-Security-Policy that
+lets them load only from this server (:data:`OFFLINE_PAGE_POLICY`): ReDoc's bundle, for one,
+refers to a logo on a CDN, which the browser then never fetches.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import Services, User, get_current_user
 from api.login import password_login
@@ -36,6 +42,13 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "dashboard"
 PLOTLY_JS = Path(str(files("plotly") / "package_data" / "plotly.min.js"))
 
 router = APIRouter(tags=["dashboard"])
+OFFLINE_PAGES = frozenset({"/", "/docs", "/redoc"})
+OFFLINE_PAGE_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+"""Only this origin; inline scripts and eval for Swagger UI's set-up and Plotly's WebGL code generation."""
 
 
 class SessionOut(BaseModel):
@@ -108,3 +121,22 @@ def install_dashboard(app: FastAPI, secret: str) -> None:
     app.include_router(router)
     app.mount("/static/dashboard", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
     app.add_middleware(SessionCookieAuth, secret=secret)
+    app.add_middleware(OfflinePagePolicy)
+
+
+class OfflinePagePolicy:
+    """ASGI middleware: the Content-Security-Policy header on the dashboard and docs pages."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in OFFLINE_PAGES:
+            return await self.app(scope, receive, send)
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"content-security-policy", OFFLINE_PAGE_POLICY.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)

@@ -142,6 +142,7 @@ def trigger_command(
     services: Services,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> JSONResponse:
+    """Send a command to a device now or at ``scheduledFor``; an ``Idempotency-Key`` repeats the same command (200)."""
     entity = _entity(conn, user, entityId)
     require_control(user, entity)
     request = dc.DeviceCommandRequest(
@@ -156,6 +157,8 @@ def trigger_command(
 
 @router.get("/entities/{entityId}/commands/{commandId}")
 def get_command(entityId: str, commandId: str, user: User, conn: ReadConn) -> dict:  # noqa: N803
+    """One command of the device with its status (requested, scheduled, dispatched,
+    acknowledged, rejected, failed, expired or cancelled)."""
     entity = _entity(conn, user, entityId)
     return command_item(_command_row(conn, entity, commandId))
 
@@ -172,6 +175,7 @@ def list_commands(
     pageSize: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,  # noqa: N803
     continuationToken: Annotated[str | None, Query(max_length=200)] = None,  # noqa: N803
 ) -> dict:
+    """A page of the device's commands, oldest first, filtered by creation time (``from``/``to``) and ``status``."""
     entity = _entity(conn, user, entityId)
     statuses = tuple(s for value in status or [] for s in value.split(",") if s)
     unknown = [s for s in statuses if s not in dc.STATUSES]
@@ -201,6 +205,7 @@ def cancel(
     conn: ReadConn,
     services: Services,
 ) -> dict:
+    """Cancel a command that was not dispatched yet (409 ``COMMAND_NOT_CANCELLABLE`` after dispatch)."""
     entity = _entity(conn, user, entityId)
     require_control(user, entity)
     row = _command_row(conn, entity, commandId)

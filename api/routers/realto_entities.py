@@ -45,6 +45,7 @@ def _entity_item(conn: ReadConn, asset: dict) -> dict:
 
 @router.get("/entities")
 def list_entities(user: User, conn: ReadConn) -> dict:
+    """The caller's devices (admins and auditors: all), with their location and sensors."""
     assets = rq.list_assets(conn, None if user.can_read_all else user.account_id)
     return {"data": [_entity_item(conn, a) for a in assets], "meta": {"total": len(assets)}}
 
@@ -79,6 +80,7 @@ def entity_readings(
     to: AwareDatetime,
     sensorId: Annotated[str | None, Query(max_length=20)] = None,  # noqa: N803
 ) -> dict:
+    """The latest belief per event of one of the device's sensors in ``[from, to)`` (default: its power sensor)."""
     entity = realto_entity(conn, user, entityId)
     sensor = _sensor(conn, entity, sensorId)
     start_s, end_s = _window(from_, to, sensor["event_resolution_s"])
@@ -99,6 +101,7 @@ def entity_aggregations(
     aggregation: Literal["sum", "mean"] = "sum",
     sensorId: Annotated[str | None, Query(max_length=20)] = None,  # noqa: N803
 ) -> dict:
+    """Sum or mean of the device's readings per ``interval`` seconds in ``[from, to)``."""
     entity = realto_entity(conn, user, entityId)
     sensor = _sensor(conn, entity, sensorId)
     start_s, end_s = _window(from_, to, interval)

@@ -38,6 +38,7 @@ METER_DATA_TIMING = BeliefTiming(
 router.add_api_route(
     "/postMeterData",
     post_handler("postMeterData", "PostMeterDataRequest", "PostMeterDataResponse", METER_DATA_TIMING),
+    description="Send meter readings (USEF PostMeterDataRequest): power per connection, consumption positive.",
     methods=["POST"],
     dependencies=[Security(AUTH_HEADER)],
     response_model=V2Response,
@@ -47,6 +48,7 @@ router.add_api_route(
 router.add_api_route(
     "/getMeterData",
     get_handler("getMeterData", "GetMeterDataRequest", "GetMeterDataResponse", default_horizon=None),
+    description="Request meter readings (USEF GetMeterDataRequest): the latest beliefs per connection.",
     methods=["GET"],
     dependencies=[Security(AUTH_HEADER)],
     response_model=V2Response,

@@ -43,6 +43,8 @@ PROGNOSIS_TIMING = BeliefTiming(
 router.add_api_route(
     "/getPrognosis",
     get_handler("getPrognosis", "GetPrognosisRequest", "GetPrognosisResponse", default_horizon=timedelta(0)),
+    description="Request a prognosis (USEF GetPrognosisRequest): beliefs formed at least ``horizon``"
+    " before each event ended (default PT0H).",
     methods=["GET"],
     dependencies=[Security(AUTH_HEADER)],
     response_model=V2Response,
@@ -52,6 +54,7 @@ router.add_api_route(
 router.add_api_route(
     "/postPrognosis",
     post_handler("postPrognosis", "PostPrognosisRequest", "PostPrognosisResponse", PROGNOSIS_TIMING),
+    description="Send a prognosis of power per connection (USEF PostPrognosisRequest), consumption positive.",
     methods=["POST"],
     dependencies=[Security(AUTH_HEADER)],
     response_model=V2Response,

@@ -44,12 +44,14 @@ def list_users(
 
 @router.get("/accounts", response_model=list[AccountOut])
 def list_accounts(user: User, conn: ReadConn) -> list[dict]:
+    """The accounts the caller may see: its own (admins and auditors: all)."""
     rows = rq.list_accounts(conn) if user.can_read_all else [rq.account_by_id(conn, user.account_id)]
     return [account_json(r) for r in rows if r]
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut)
 def get_account(account_id: Id, user: User, conn: ReadConn) -> dict:
+    """One account by id (404 for another account's, unless the caller is an admin or auditor)."""
     row = rq.account_by_id(conn, account_id)
     if row is None:
         raise ApiError(404, "UNRECOGNIZED_ACCOUNT", f"no account with id {account_id}", "id")

@@ -105,6 +105,7 @@ def _asset_type(type_id: int | None) -> str:
 
 @router.get("/assets/types", response_model=list[AssetTypeOut])
 def list_asset_types(_user: User) -> list[dict]:
+    """The generic asset types an asset can have (id, name, description)."""
     return [{"id": ASSET_TYPE_IDS[n], "name": n, "description": d} for n, d in ASSET_TYPES.items()]
 
 
@@ -122,6 +123,7 @@ def list_assets(
 
 @router.post("/assets", status_code=201, response_model=AssetOut)
 def create_asset(body: AssetIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> dict:
+    """Register an asset (site or device) in the caller's account; answers the stored asset (201)."""
     account_id = body.account_id if body.account_id is not None else user.account_id
     require_account_access(user, account_id, write=True)
     check_references(conn, user, account_id, _references(body.model_dump()), body.parent_asset_id)
@@ -161,6 +163,7 @@ def _after_write(conn: ReadConn, asset_id: int, consistency: Consistency) -> dic
 
 @router.get("/assets/{asset_id}", response_model=AssetOut)
 def get_asset(asset_id: Id, user: User, conn: ReadConn) -> dict:
+    """One asset of the caller's account, with its flex-context and flex-model."""
     return asset_json(visible_asset(conn, user, asset_id))
 
 
@@ -168,6 +171,7 @@ def get_asset(asset_id: Id, user: User, conn: ReadConn) -> dict:
 def patch_asset(
     asset_id: Id, body: AssetPatch, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
 ) -> dict:
+    """Change an asset's fields (name, location, parent, flex-context, flex-model, attributes)."""
     asset = visible_asset(conn, user, asset_id, write=True)
     changes = body.model_dump(exclude_unset=True)
     check_references(conn, user, asset["account_id"], _references(changes), changes.get("parent_asset_id"))
@@ -183,6 +187,7 @@ def patch_asset(
 
 @router.delete("/assets/{asset_id}", status_code=204)
 def delete_asset(asset_id: Id, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> Response:
+    """Remove an asset of the caller's account (204); its events stay in the ledger."""
     visible_asset(conn, user, asset_id, write=True)
     cmd.delete_asset(commands, cmd.DeleteAsset(asset_id=asset_id))
     consistency.wait_until_projected(REGISTRY, stream_id=stream_of("asset", asset_id))

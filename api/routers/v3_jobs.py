@@ -21,6 +21,8 @@ STATUS_CODES = {"FINISHED": 200, "FAILED": 422}
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses={202: {"model": JobOut}})
 def get_job(job_id: str, user: User, conn: ReadConn) -> JSONResponse:
+    """A scheduling or forecasting job: 202 while queued or running, 200 with its result,
+    422 with the reason when it failed."""
     job = job_by_id(conn, job_id)
     if job is None or not job_visible(conn, user, job["sensor_id"], job["asset_id"]):
         raise ApiError(404, "UNKNOWN_JOB", f"no job {job_id}", "uuid")  # another account's job: as unknown

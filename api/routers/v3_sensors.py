@@ -97,6 +97,7 @@ def list_sensors(user: User, conn: ReadConn, asset_id: Id | None = None, account
 
 @router.post("/sensors", status_code=201, response_model=SensorOut)
 def create_sensor(body: SensorIn, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> dict:
+    """Register a sensor on an asset of the caller's account (unit, event resolution, timezone)."""
     visible_asset(conn, user, body.generic_asset_id, write=True)
     _check_timezone(body.timezone)
     if body.event_resolution.total_seconds() < 0:
@@ -121,6 +122,7 @@ def _after_write(conn: ReadConn, sensor_id: int, consistency: Consistency) -> di
 
 @router.get("/sensors/{sensor_id}", response_model=SensorOut)
 def get_sensor(sensor_id: Id, user: User, conn: ReadConn) -> dict:
+    """One sensor of the caller's account."""
     return sensor_json(visible_sensor(conn, user, sensor_id))
 
 
@@ -128,6 +130,8 @@ def get_sensor(sensor_id: Id, user: User, conn: ReadConn) -> dict:
 def patch_sensor(
     sensor_id: Id, body: SensorPatch, user: User, commands: Commands, conn: ReadConn, consistency: Consistency
 ) -> dict:
+    """Change a sensor's name, unit, event resolution, timezone or attributes
+    (its unit and resolution only while it holds no data)."""
     visible_sensor(conn, user, sensor_id, write=True)
     changes = body.model_dump(exclude_unset=True)
     _check_timezone(changes.get("timezone"))
@@ -146,6 +150,7 @@ def patch_sensor(
 
 @router.delete("/sensors/{sensor_id}", status_code=204)
 def delete_sensor(sensor_id: Id, user: User, commands: Commands, conn: ReadConn, consistency: Consistency) -> Response:
+    """Remove a sensor of the caller's account (204); its readings stay in the ledger."""
     visible_sensor(conn, user, sensor_id, write=True)
     cmd.delete_sensor(commands, cmd.DeleteSensor(sensor_id=sensor_id))
     consistency.wait_until_projected(REGISTRY, stream_id=stream_of("sensor", sensor_id))

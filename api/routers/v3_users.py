@@ -100,6 +100,7 @@ def _projected(consistency: Consistency, conn: ReadConn, user_id: int, processor
 
 @router.get("/{user_id}")
 def get_user(user_id: Id, user: User, conn: ReadConn) -> dict:
+    """One user of the caller's account (admins and auditors: of any account)."""
     row = _user_row(conn, user_id)
     require_account_access(user, row["account_id"])
     return user_json(row)

@@ -3,9 +3,14 @@ import * as api from "./api.js";
 import { drawChart, drawMap } from "./chart.js";
 import { uploadCsv } from "./upload.js";
 import { dataPath, parseIsoDuration, queryResolution, toXY } from "./series.js";
+import { followSent, loadCommands, noteCommandEvent, sendCommand } from "./commands.js";
+import { loadSessions } from "./sessions.js";
+import { showSchedule } from "./schedule_info.js";
+import { facts } from "./tables.js";
+import { startLive, stopLive } from "./live.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { assets: [], asset: null, sensors: [], sensor: null, timer: null };
+const state = { assets: [], asset: null, sensors: [], sensor: null, live: false };
 const DAY_MS = 86400000;
 
 function setStatus(message, bad = false) {
@@ -38,8 +43,42 @@ async function showApp(session) {
   const wanted = Number(new URLSearchParams(location.hash.slice(1)).get("asset"));
   const first = state.assets.find((a) => a.id === wanted) || state.assets.find((a) => a.parent_asset_id === null);
   if (first) await selectAsset(first.id);
-  clearInterval(state.timer);
-  state.timer = setInterval(() => { if (!document.hidden) refresh(); }, 15000); // live updates (polling)
+  startLive({ onEvent, onPoll: () => { refresh(); refreshPanels(); }, onMode: showMode });
+}
+
+const LIVE_TEXT = { live: "Live", reconnecting: "Reconnecting…", polling: "Polling every 15 s" };
+function showMode(mode) {
+  state.live = mode === "live";
+  $("live-status").textContent = LIVE_TEXT[mode];
+  $("live-status").dataset.mode = mode;
+  $("live-status").classList.toggle("on", state.live);
+}
+
+// Coalesce bursts of events: each kind of view reloads at most once per 400 ms.
+const pending = new Map();
+function soon(key, fn) {
+  if (pending.has(key)) return;
+  pending.set(key, setTimeout(() => {
+    pending.delete(key);
+    Promise.resolve().then(fn).catch((error) => setStatus(`Could not update: ${error.message}`, true));
+  }, 400));
+}
+
+function onEvent(event) {
+  const [kind, id] = [event.stream_id.split("-")[0], Number(event.stream_id.split("-").slice(1).join("-"))];
+  const shown = state.sensor && [state.sensor.id, Number(priceSensorId(state.asset))].includes(id);
+  if ((kind === "sensordata" || kind === "forecast") && shown) soon("chart", refresh);
+  else if (kind === "schedule" || kind === "job") soon("chart", refresh);
+  else if (kind === "command") { noteCommandEvent(event); soon("commands", () => loadCommands(state.assets, state.asset)); }
+  if (/^(EvPlugged|Charging|ConnectionState)/.test(event.type)) soon("sessions", () => loadSessions(state.assets, state.asset, $("sessions-table")));
+}
+
+async function refreshPanels() {
+  if (!state.asset) return;
+  await Promise.all([
+    loadCommands(state.assets, state.asset).catch((e) => setStatus(`Commands: ${e.message}`, true)),
+    loadSessions(state.assets, state.asset, $("sessions-table")).catch((e) => setStatus(`Charge sessions: ${e.message}`, true)),
+  ]);
 }
 
 function renderTree() {
@@ -76,6 +115,7 @@ async function selectAsset(assetId) {
   const selection = (state.selection = (state.selection || 0) + 1);
   const current = () => selection === state.selection;
   state.asset = state.assets.find((a) => a.id === assetId);
+  setStatus("");
   history.replaceState(null, "", `#asset=${assetId}`);
   for (const b of document.querySelectorAll(".tree button")) b.setAttribute("aria-current", String(Number(b.dataset.assetId) === assetId));
   $("asset-title").textContent = state.asset.name;
@@ -90,7 +130,7 @@ async function selectAsset(assetId) {
   const latest = power && !state.windowChosen ? await latestDataStart(power) : null;
   if (!current()) return;
   if (latest) { $("start-date").value = latest; $("days").value = "3"; }
-  await refresh();
+  await Promise.all([refresh(), refreshPanels()]);
 }
 
 async function latestDataStart(sensor) {
@@ -141,7 +181,14 @@ async function series(path) {
 async function refresh() {
   const run = (state.refreshRun = (state.refreshRun || 0) + 1); // only the newest refresh draws
   const sensor = state.sensor;
-  if (!sensor) { setStatus("This asset has no sensors."); return; }
+  if (!sensor) {
+    setStatus("This asset has no sensors: its devices' charge sessions and commands are below.");
+    if (window.Plotly) window.Plotly.purge($("chart"));
+    $("belief-label").textContent = "—";
+    showSchedule(null, "no sensor here");
+    facts($("forecast-info"), [["configured", "no sensor here"]]);
+    return;
+  }
   const window = windowOf();
   const startIso = window.start.toISOString();
   const resolution = queryResolution(window.seconds, parseIsoDuration(sensor.event_resolution));
@@ -171,26 +218,6 @@ async function loadSchedule(sensor) {
     showSchedule(null, error.status === 404 ? "none yet for this sensor" : error.message);
     return null;
   }
-}
-
-function facts(element, entries) {
-  element.replaceChildren(...entries.flatMap(([key, value]) => {
-    const dt = document.createElement("dt"); dt.textContent = key;
-    const dd = document.createElement("dd"); dd.textContent = value;
-    return [dt, dd];
-  }));
-}
-
-function showSchedule(body, problem) {
-  if (!body) { facts($("schedule-info"), [["status", problem || "none yet"]]); return; }
-  const result = body.scheduling_result || {};
-  const unmet = (result.unmet_constraints || result.unmet || []).map((u) => JSON.stringify(u)).join("; ");
-  facts($("schedule-info"), [
-    ["schedule", body.schedule], ["start", body.start], ["duration", body.duration],
-    ["solver status", result.status || result.solver_status || "—"],
-    ["cost", result.cost_eur !== undefined ? `${result.cost_eur} EUR` : (result.cost ?? "—")],
-    ["unmet targets", unmet || "none"], ["notes", (body.notes || []).join("; ") || "—"],
-  ]);
 }
 
 async function showForecasting(sensor) {
@@ -294,7 +321,7 @@ $("login-form").addEventListener("submit", async (event) => {
     $("login-error").textContent = error.message;
   }
 });
-$("logout").addEventListener("click", async () => { await api.logout(); clearInterval(state.timer); showLogin(); });
+$("logout").addEventListener("click", async () => { await api.logout(); stopLive(); showLogin(); });
 $("sensor-select").addEventListener("change", () => {
   state.sensor = state.sensors.find((s) => s.id === Number($("sensor-select").value));
   refresh();
@@ -305,5 +332,13 @@ $("belief-time").addEventListener("input", () => later(refresh));
 $("schedule-form").addEventListener("submit", triggerSchedule);
 $("trigger-forecast").addEventListener("click", triggerForecast);
 $("csv-file").addEventListener("change", onUpload);
+$("command-action").addEventListener("change", () => { $("command-power").disabled = $("command-action").value !== "set_power"; });
+$("command-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const sentCommand = await sendCommand(state.asset);
+  if (!sentCommand) return;
+  await loadCommands(state.assets, state.asset);
+  if (!state.live) await followSent(); // the stream reports the rest when it is live
+});
 
 boot().catch((error) => setStatus(`Could not start: ${error.message}`, true));
