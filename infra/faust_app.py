@@ -1,4 +1,4 @@
-"""Faust runner: the platform's processors as Faust agents (a thin adapter, no logic here).
+"""Faust runner: the platform's processors as Faust agents (an adapter of the Kafka log, no logic here).
 
 One agent per processor of :func:`infra.bootstrap.build_processors`, consuming the
 processor's topics as raw bytes. Each batch (``stream.take_events``: at most ``max_records``
@@ -11,11 +11,12 @@ checkpoint skips them: exactly-once effect. A failing batch is retried with back
 dropped.
 
 All agents share one consumer group (the Faust app id, default ``flexledger-faust``); the
-plain worker (:mod:`streams.worker`) uses one group per processor. Do not run both runners
-on the same topics: each would apply every event once more (harmlessly skipped, but wasted).
+plain worker (:mod:`streams.worker`, composed by :mod:`infra.worker`) uses one group per
+processor. Do not run both runners on the same topics: each would apply every event once more
+(harmlessly skipped, but wasted).
 
-Run: ``python -m streams.worker --faust`` (settings from ``FLEXLEDGER_*``), or
-:func:`run_faust` with a platform.
+Run: ``flexledger worker --runner faust`` or ``python -m infra.worker --faust`` (settings from
+``FLEXLEDGER_*``), or :func:`run_faust` with a platform.
 """
 
 from __future__ import annotations
