@@ -1,5 +1,5 @@
 # flexledger application image: the API (`flexledger serve`) and the workers (`flexledger worker`,
-# `python -m streams.worker --relay`) run from it; docker-compose.yml picks the command.
+# `python -m infra.worker --relay`) run from it; docker-compose.yml picks the command.
 # Installs the package from pyproject.toml with the exact versions of requirements.lock.
 
 FROM python:3.11-slim AS build

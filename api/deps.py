@@ -1,6 +1,7 @@
 """FastAPI dependencies (``Annotated`` aliases), and the API's one link to the composition root.
 
-Routers get narrow things, never the whole :class:`~infra.bootstrap.Platform`:
+Routers get narrow things, not the whole :class:`~infra.bootstrap.Platform` (only the
+subscription, audit and webhook routes still take it, through :data:`PlatformDep`):
 
 * :data:`Commands` — the command context of the request (its user as actor, its trace);
   v2.0 routes, which authenticate themselves, build it with :func:`command_context` too.
@@ -9,8 +10,8 @@ Routers get narrow things, never the whole :class:`~infra.bootstrap.Platform`:
 * :data:`Consistency` — read-your-writes (:class:`api.consistency.ReadYourWrites`: the
   deployment's consistency waiter and the store's positions).
 
-:func:`install` is the only place in ``api/`` that reaches the platform: it takes what the
-routers need out of it and stores it on the app (``app.state.services``).
+:func:`install` is the only place in ``api/`` that reaches the composition root: it takes what
+the routers need out of the platform and stores it on the app (``app.state.services``).
 """
 
 from __future__ import annotations

@@ -6,16 +6,22 @@ Shape (as FlexMeasures' v1-v3 responses): ``{"status": "INVALID_UNIT", "message"
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commands.context import CommandError
-from domain.ports.event_store import WrongExpectedRevision
+from domain.ports.event_store import EventStoreUnavailable, WrongExpectedRevision
 from domain.units import UnitError
 
 V2_PREFIX = "/api/v2_0/"
+RETRY_AFTER_S = 5
+"""``Retry-After`` of a 503 answered while the event store is unavailable."""
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -27,35 +33,89 @@ class ApiError(Exception):
 
 
 COMMAND_ERROR_STATUS: dict[str, int] = {
+    # an object the command names does not exist (or not in the caller's account)
     "UNKNOWN_ACCOUNT": 404,
-    "UNRECOGNIZED_ACCOUNT": 404,
-    "UNRECOGNIZED_USER": 404,
+    "UNKNOWN_ASSET_ID": 404,
+    "UNKNOWN_CHARGING_MODE_IDS": 404,
+    "UNKNOWN_COMMAND": 404,
+    "UNKNOWN_EV_TYPE_ID": 404,
+    "UNKNOWN_REGION_ID": 404,
+    "UNKNOWN_SESSION": 404,
     "UNRECOGNIZED_API_KEY": 404,
     "UNRECOGNIZED_ASSET": 404,
     "UNRECOGNIZED_SENSOR": 404,
+    "UNRECOGNIZED_USER": 404,
+    "API.API_KEY_NOT_FOUND": 404,
     "API.COMMAND_NOT_FOUND": 404,
-    "API.INVALID_SET_VALUE": 400,
-    "IDEMPOTENCY_KEY_REUSED": 409,
-    "UNKNOWN_COMMAND": 404,
+    "API.TARIFF_NOT_FOUND": 404,
+    "API.VIRTUAL_METER_NOT_FOUND": 404,
+    # the request conflicts with what is stored
     "COMMAND_NOT_CANCELLABLE": 409,
-    "SESSION_EXISTS": 409,
-    "SESSION_ENDED": 409,
-    "UNKNOWN_SESSION": 404,
-    "EVSE_EXISTS": 409,
-    "INVALID_SENDER": 403,
-    "DUPLICATE_EMAIL": 409,
     "CONFLICT": 409,
+    "DUPLICATE_EMAIL": 409,
+    "EVSE_EXISTS": 409,
+    "IDEMPOTENCY_KEY_REUSED": 409,
+    "SESSION_ENDED": 409,
+    "SESSION_EXISTS": 409,
+    "WRONG_EXPECTED_REVISION": 409,
+    # not allowed for the caller
+    "INVALID_SENDER": 403,
+    # malformed input (FlexMeasures answers 400 for these)
+    "API.INVALID_SET_VALUE": 400,
+    "INVALID_DOMAIN": 400,
+    "OUTDATED_UDI_EVENT": 400,
+    "UNRECOGNIZED_UDI_EVENT": 400,
+    # well-formed input the rules refuse
+    "API.INVALID_NEW_PASSWORD": 422,
+    "API.INVALID_OLD_PASSWORD": 422,
+    "API.INVALID_TARIFF_BLOCK_PRICING": 422,
+    "API.INVALID_TARIFF_TIME_OF_USE_PRICING": 422,
+    "API.INVALID_VALID_THROUGH": 422,
+    "BEFORE_PLUG_IN": 422,
+    "FROZEN_FIELD": 422,
+    "INCONSISTENT": 422,
+    "INSUFFICIENT_DATA": 422,
+    "INVALID_ACTION": 422,
+    "INVALID_ASSET_TYPE": 422,
+    "INVALID_DATETIME": 422,
+    "INVALID_EXPIRY": 422,
+    "INVALID_FIELD": 422,
+    "INVALID_PARAMETERS": 422,
+    "INVALID_PARENT": 422,
+    "INVALID_RANGE": 422,
+    "INVALID_RESOLUTION": 422,
+    "INVALID_ROLE": 422,
+    "INVALID_START": 422,
+    "INVALID_STATE": 422,
+    "INVALID_TIMESLOT": 422,
+    "INVALID_TIMEZONE": 422,
+    "INVALID_UNIT": 422,
+    "INVALID_VALUE": 422,
+    "MISSING_FIELD": 422,
+    "NOT_AN_EVSE": 422,
+    "NO_DEVICE_GATEWAY": 422,
+    "UNKNOWN_FIELD": 422,
+    "UNKNOWN_FORMAT": 422,
+    "UNRESOLVED_SENSOR": 422,
+    # the event store did not answer: retry later
+    "EVENT_STORE_UNAVAILABLE": 503,
 }
-"""HTTP status of a refused command, by its stable code (commands know no HTTP); others: 422."""
+"""HTTP status of every error code the core raises (commands know no HTTP; the API decides here).
+
+Explicit, with no rule on the code's name: ``tests/unit/test_error_codes.py`` reads every code
+raised in ``commands/`` and ``domain/`` (and every ``CommandError`` anywhere) from the source and
+fails when one is missing here, so a new code gets its status by decision, not by default."""
 
 
 def command_error_status(exc: CommandError) -> int:
-    """The HTTP status of a refused command: by its code; an unknown object named by a command
-    (``UNKNOWN_REGION``, ``API.TARIFF_NOT_FOUND``, ...) is 404; anything else 422 (MyEMS
-    answers 400 for it)."""
-    if exc.code in COMMAND_ERROR_STATUS:
-        return COMMAND_ERROR_STATUS[exc.code]
-    return 404 if exc.code.startswith("UNKNOWN_") or exc.code.endswith("_NOT_FOUND") else 422
+    """The HTTP status of a refused command, from :data:`COMMAND_ERROR_STATUS`.
+
+    A code missing from the table (the unit test prevents it) is logged and answered 422."""
+    status = COMMAND_ERROR_STATUS.get(exc.code)
+    if status is None:
+        log.error("error code %s has no HTTP status in COMMAND_ERROR_STATUS; answering 422", exc.code)
+        return 422
+    return status
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -104,7 +164,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(WrongExpectedRevision)
     async def _conflict(_request: Request, exc: WrongExpectedRevision) -> JSONResponse:
-        return error_response(409, exc.code, str(exc))
+        return error_response(COMMAND_ERROR_STATUS[exc.code], exc.code, str(exc))
+
+    @app.exception_handler(EventStoreUnavailable)
+    async def _unavailable(_request: Request, exc: EventStoreUnavailable) -> JSONResponse:
+        response = error_response(COMMAND_ERROR_STATUS[exc.code], exc.code, f"the event store did not answer: {exc}")
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -23,11 +23,20 @@ def _fail(exc: ev.EvDomainError) -> CommandError:
     return CommandError(exc.code, str(exc), exc.field)
 
 
+UNKNOWN_CODES = {
+    "asset_id": "UNKNOWN_ASSET_ID",
+    "charging_mode_ids": "UNKNOWN_CHARGING_MODE_IDS",
+    "ev_type_id": "UNKNOWN_EV_TYPE_ID",
+    "region_id": "UNKNOWN_REGION_ID",
+}
+"""The code of a refused command naming an entity that does not exist in the account, by field."""
+
+
 def _owned(ctx: CommandContext, stream: str, account_id: int, field: str) -> None:
-    """404 unless the entity of ``stream`` exists and belongs to ``account_id``."""
+    """Refused (``UNKNOWN_<FIELD>``) unless the entity of ``stream`` exists and belongs to ``account_id``."""
     events, _ = ctx.load(stream)
     if not events or getattr(events[0], "account_id", None) != account_id:
-        raise CommandError("UNKNOWN_" + field.upper(), f"no {stream.replace('-', ' ')} in this account", field)
+        raise CommandError(UNKNOWN_CODES[field], f"no {stream.replace('-', ' ')} in this account", field)
 
 
 class RegisterRegion(BaseModel):

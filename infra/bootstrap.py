@@ -146,7 +146,8 @@ READ_MODEL_ERRORS = (sa.exc.SQLAlchemyError,)
 
 
 def prepare_storage(platform: Platform) -> ReadingsStorage:
-    """The one step that creates tables: the SQL event store's, checkpoints, every processor's, then the
+    """The one step that creates tables: the SQL event store's, the checkpoint store (every processor's,
+    the relay's and the schedule setpoints' checkpoints), every processor's own, then the
     readings storage (TimescaleDB hypertable and aggregates when the extension is there, else
     a BRIN index on PostgreSQL; nothing more on SQLite). Idempotent."""
     create_store_tables = getattr(platform.store, "create_tables", None)  # SQL stores; KurrentDB has none
@@ -307,9 +308,8 @@ def build_platform(settings: Settings | None = None) -> Platform:
     )
     platform.consistency = build_consistency_waiter(platform)
     platform.processors = build_processors(platform)
-    read_models = platform.read_models
-    platform.readings_storage = prepare_storage(platform)  # tables first: device control reads checkpoints
-    platform.devices = build_device_control(settings, platform.store, read_models.read_engine, read_models.write_engine)
+    platform.readings_storage = prepare_storage(platform)
+    platform.devices = build_device_control(settings, platform.store, read_models.read_engine, platform.checkpoints)
     return platform
 
 

@@ -145,7 +145,7 @@ def worker(
 ) -> None:
     """Run the processors against Kafka (distributed deployment); workers share partitions."""
     from infra.telemetry import configure_telemetry
-    from streams.worker import run_worker
+    from infra.worker import run_worker
 
     if data_dir is not None:
         os.environ["FLEXLEDGER_HOME"] = str(data_dir)

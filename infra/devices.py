@@ -15,9 +15,10 @@ import sqlalchemy as sa
 
 from commands.context import CommandContext
 from commands.device_telemetry import ChargerSink, TelemetrySink, charger_password_ok
+from domain.ports.checkpoints import CheckpointStore
 from domain.ports.device_gateway import DeviceGateway
 from domain.ports.event_store import EventStore
-from infra.checkpoints import SqlCheckpointStore, load_checkpoints
+from infra.checkpoints import load_checkpoints
 from infra.gateways.simulated import SimulatedDevices, SimulatedGateway
 from infra.settings import Settings
 from projections.device_commands import DeviceCommandsProjection, open_commands, pending_commands
@@ -116,8 +117,10 @@ def _asset(read_engine: sa.Engine, gateway: str, address: str) -> dict | None:
 
 
 def build_device_control(
-    settings: Settings, store: EventStore, read_engine: sa.Engine, write_engine: sa.Engine | None = None
+    settings: Settings, store: EventStore, read_engine: sa.Engine, checkpoints: CheckpointStore
 ) -> DeviceControl:
+    """Gateways, dispatcher and schedule setpoints, not started; ``checkpoints`` is the platform's one
+    checkpoint store (the setpoints keep theirs there, read when :meth:`DeviceControl.start` runs them)."""
     gateways = build_gateways(settings, store, read_engine)
     simulated = None
     if settings.devices_simulated:
@@ -126,9 +129,10 @@ def build_device_control(
     dispatcher = CommandDispatcher(
         CommandContext(store), gateways, recover=recover_from(read_engine, single_partition=settings.log == "memory")
     )
+
     def pending(asset_id: int) -> list[tuple[str, str]]:
         with read_engine.connect() as conn:
             return pending_commands(conn, asset_id)
 
-    setpoints = ScheduleSetpoints(CommandContext(store), SqlCheckpointStore(write_engine or read_engine), pending)
+    setpoints = ScheduleSetpoints(CommandContext(store), checkpoints, pending)
     return DeviceControl(dispatcher, simulated, setpoints)

@@ -1,42 +1,41 @@
-"""Faust runner: the platform's processors as Faust agents (a thin adapter, no logic here).
+"""Faust runner: processors as Faust agents (a thin adapter, no logic here).
 
-One agent per processor of :func:`infra.bootstrap.build_processors`, consuming the
-processor's topics as raw bytes. Each batch (``stream.take_events``: at most ``max_records``
-records, or what arrived within ``within_s``) is split by log partition and applied with
+One agent per processor, consuming the processor's topics as raw bytes (decoded by the
+``decode`` the composition root passes: the log's wire format belongs to its adapter). Each
+batch (``stream.take_events``: at most ``max_records`` records, or what arrived within
+``within_s``) is split by log partition and applied with
 ``processor.process(f"{topic}:{partition}", events)`` -- read-model rows and the
-per-partition checkpoint in one transaction -- in a worker thread (the event loop stays
-free). Faust acks the batch's events only after that, and commits acked offsets
+per-partition checkpoint in one transaction -- in a worker thread (the event loop stays free).
+Faust acks the batch's events only after that, and commits acked offsets
 (``broker_commit_interval``); a worker killed in between re-reads those records and the
 checkpoint skips them: exactly-once effect. A failing batch is retried with back-off, never
 dropped.
 
 All agents share one consumer group (the Faust app id, default ``flexledger-faust``); the
-plain worker (:mod:`streams.worker`) uses one group per processor. Do not run both runners
-on the same topics: each would apply every event once more (harmlessly skipped, but wasted).
+plain worker (:mod:`streams.worker`, composed by :mod:`infra.worker`) uses one group per
+processor. Do not run both runners on the same topics: each would apply every event once more
+(harmlessly skipped, but wasted).
 
-Run: ``python -m streams.worker --faust`` (settings from ``FLEXLEDGER_*``), or
-:func:`run_faust` with a platform.
+Composed and run by :func:`infra.faust_app.run_faust` (``flexledger worker --runner faust``,
+``python -m infra.worker --faust``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 import faust
 
 from domain.events import RecordedEvent
-from infra.log.serialization import decode_event
 from streams.runner import Processor
-
-if TYPE_CHECKING:
-    from infra.bootstrap import Platform
 
 log = logging.getLogger(__name__)
 
 APP_ID = "flexledger-faust"
+Decode = Callable[[bytes], RecordedEvent]
+"""A log record's value -> the event it carries."""
 
 
 def faust_brokers(bootstrap_servers: str) -> list[str]:
@@ -44,12 +43,12 @@ def faust_brokers(bootstrap_servers: str) -> list[str]:
     return [f"kafka://{server.strip()}" for server in bootstrap_servers.split(",") if server.strip()]
 
 
-def by_partition(events: Sequence[faust.types.EventT]) -> dict[str, list[RecordedEvent]]:
+def by_partition(events: Sequence[faust.types.EventT], decode: Decode) -> dict[str, list[RecordedEvent]]:
     """Decode a batch of Faust events, grouped by ``topic:partition`` (order kept)."""
     batches: dict[str, list[RecordedEvent]] = {}
     for event in events:
         message = event.message
-        batches.setdefault(f"{message.topic}:{message.partition}", []).append(decode_event(event.value))
+        batches.setdefault(f"{message.topic}:{message.partition}", []).append(decode(event.value))
     return batches
 
 
@@ -67,10 +66,10 @@ async def apply_with_retry(processor: Processor, batches: dict[str, list[Recorde
             delay_s = min(delay_s * 2, 5.0)
 
 
-def _agent_for(processor: Processor, max_records: int, within_s: float):
+def _agent_for(processor: Processor, decode: Decode, max_records: int, within_s: float):
     async def apply_batches(stream: faust.StreamT) -> None:
         async for events in stream.take_events(max_records, within=within_s):
-            await apply_with_retry(processor, by_partition(events))
+            await apply_with_retry(processor, by_partition(events, decode))
 
     return apply_batches
 
@@ -78,6 +77,7 @@ def _agent_for(processor: Processor, max_records: int, within_s: float):
 def create_app(
     processors: Sequence[Processor],
     bootstrap_servers: str,
+    decode: Decode,
     *,
     app_id: str = APP_ID,
     max_records: int = 500,
@@ -109,31 +109,8 @@ def create_app(
     )
     for processor in processors:
         topic = app.topic(*processor.topics, key_type=bytes, value_type=bytes, value_serializer="raw")
-        app.agent(topic, name=f"{app_id}.{processor.name}")(_agent_for(processor, max_records, within_s))
+        app.agent(topic, name=f"{app_id}.{processor.name}")(_agent_for(processor, decode, max_records, within_s))
     return app
 
 
-def run_faust(platform: Platform, max_records: int = 500, loglevel: str = "warn") -> None:
-    """Run the platform's processors as a Faust worker until SIGTERM/SIGINT (blocks)."""
-    settings = platform.settings
-    topics = sorted({t for p in platform.processors for t in p.topics})
-    ensure_topics = getattr(platform.log, "ensure_topics", None)
-    if ensure_topics is not None:
-        ensure_topics(topics)  # Faust does not declare them (topic_allow_declare=False)
-    app = create_app(
-        platform.runnable_processors(),
-        settings.kafka_bootstrap_servers,
-        max_records=max_records,
-        partitions=settings.kafka_partitions,
-        session_timeout_s=getattr(platform.log, "session_timeout_s", 10.0),
-        datadir=str(settings.home / "faust"),
-    )
-    worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
-    try:
-        worker.execute_from_commandline()
-    except SystemExit as exc:  # Faust exits the process when it stops; return to the caller
-        if exc.code not in (None, 0):
-            raise
-
-
-__all__ = ["APP_ID", "apply_with_retry", "by_partition", "create_app", "faust_brokers", "run_faust"]
+__all__ = ["APP_ID", "Decode", "apply_with_retry", "by_partition", "create_app", "faust_brokers"]

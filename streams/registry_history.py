@@ -7,17 +7,21 @@ index), not from the registry read model (which may lag, or may have moved on), 
 trigger late, on another worker, or again in a replay after an asset was changed, decides the
 same way.
 
-:class:`RegistryHistory` folds the registry events incrementally (one filtered read per batch,
-as :class:`streams.soc_triggers.SocSensorIndex` does) and keeps every version of every asset
-and sensor with the position it took effect; :meth:`RegistryHistory.as_of` is a
-:class:`~domain.ports.registry.RegistryView` of one moment. Memory grows with the number of
-registry changes (not with readings). Appends are serialised, so once an event at ``P`` is
-visible every registry event before ``P`` is too.
+:class:`RegistryHistory` is the one fold of the registry events for a processor: it reads them
+incrementally (one filtered read per batch, through the store's type index) and keeps every
+version of every asset and sensor with the position it took effect; :meth:`RegistryHistory.as_of`
+is a :class:`~domain.ports.registry.RegistryView` of one moment. Views derived from the same
+events (:class:`streams.soc_triggers.SocSensorIndex`: which sensor is whose state of charge)
+subscribe to its asset changes (:meth:`RegistryHistory.on_asset_change`) instead of reading and
+folding the events again. Memory grows with the number of registry changes (not with
+readings). Appends are serialised, so once an event at ``P`` is visible every registry event
+before ``P`` is too.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
 
 from domain.events import RecordedEvent
 from domain.ports.event_store import EventStore
@@ -30,6 +34,10 @@ _READ_BATCH = 1000
 
 Versions = list[tuple[int, object]]
 """(position, state from that position on; ``None`` once deleted), in position order."""
+
+AssetChange = Callable[[int, int, AssetRegistered | None, AssetRegistered | None], None]
+"""Called for every asset event folded, in position order: (position, asset id, state before,
+state after; ``None`` when the asset does not exist (any more))."""
 
 
 def _state_before(versions: Versions | None, position: int):
@@ -50,6 +58,14 @@ class RegistryHistory:
         self._sensors: dict[int, Versions] = {}
         self._assets_of_account: dict[int, list[int]] = {}
         self._sensors_of_asset: dict[int, list[int]] = {}
+        self._asset_listeners: list[AssetChange] = []
+
+    def on_asset_change(self, listener: AssetChange) -> None:
+        """Call ``listener`` for every asset event folded from now on; subscribe before the first
+        :meth:`catch_up`, so the listener sees every asset event from the start."""
+        if self.scanned_to:
+            raise RuntimeError("subscribe before the history folds its first events")
+        self._asset_listeners.append(listener)
 
     def catch_up(self, position: int) -> None:
         """Fold every registry event up to ``position`` (an event at ``position`` is known to be stored)."""
@@ -72,8 +88,12 @@ class RegistryHistory:
             versions, entity_id = self._assets.setdefault(event.asset_id, []), event.asset_id
         else:
             versions, entity_id = self._sensors.setdefault(event.sensor_id, []), event.sensor_id
-        state = evolve(versions[-1][1] if versions else None, event)
+        before = versions[-1][1] if versions else None
+        state = evolve(before, event)
         versions.append((recorded.global_position, state))
+        if recorded.type.startswith("Asset"):
+            for listener in self._asset_listeners:
+                listener(recorded.global_position, entity_id, before, state)
         if isinstance(event, AssetRegistered):
             self._index(self._assets_of_account, event.account_id, entity_id)
         elif isinstance(event, SensorRegistered):

@@ -48,12 +48,23 @@ class ScheduleSetpoints:
 
     name = NAME
 
-    def __init__(self, commands: CommandContext, checkpoints: CheckpointStore | None = None,
-                 open_commands: OpenCommands | None = None):
-        self.commands = CommandContext(commands.store, commands.clock,
-                                       EventMetadata(actor="system:setpoints", source="scheduler"))
+    def __init__(
+        self,
+        commands: CommandContext,
+        checkpoints: CheckpointStore | None = None,
+        open_commands: OpenCommands | None = None,
+    ):
+        self.commands = CommandContext(
+            commands.store, commands.clock, EventMetadata(actor="system:setpoints", source="scheduler")
+        )
         self.checkpoints, self.open_commands = checkpoints, open_commands
-        self.position = 0 if checkpoints is None else max(checkpoints.load(NAME).values(), default=0)
+        self.position = 0
+        """Every event at or before this position has been applied (read from the checkpoint by :meth:`resume`)."""
+
+    def resume(self) -> None:
+        """Continue from the saved checkpoint (the store's tables exist: the composition root's storage step)."""
+        if self.checkpoints is not None:
+            self.position = max(self.position, *self.checkpoints.load(NAME).values(), 0)
 
     def apply(self, events: Sequence[RecordedEvent]) -> None:
         for recorded in events:
@@ -73,12 +84,17 @@ class ScheduleSetpoints:
             if address is None:
                 log.warning("asset %s follows schedules but has no gateway", asset.asset_id)
                 continue
-            meta = EventMetadata(actor="system:setpoints", source="scheduler", causation_id=str(recorded.event_id),
-                                 correlation_id=recorded.metadata.correlation_id or str(schedule.schedule_id))
+            meta = EventMetadata(
+                actor="system:setpoints",
+                source="scheduler",
+                causation_id=str(recorded.event_id),
+                correlation_id=recorded.metadata.correlation_id or str(schedule.schedule_id),
+            )
             ctx = CommandContext(self.commands.store, self.commands.clock, meta)
             reason = f"schedule {schedule.schedule_id}"
             requests = [
-                r for r in self._requests(schedule, device.power_kw, asset.asset_id, address["gateway"], reason)
+                r
+                for r in self._requests(schedule, device.power_kw, asset.asset_id, address["gateway"], reason)
                 if r.expires_at > ctx.clock()  # a replayed or late schedule's past slots become nothing
             ]
             created = []
@@ -90,20 +106,36 @@ class ScheduleSetpoints:
             self._supersede(ctx, asset.asset_id, reason, set(created))
 
     @staticmethod
-    def _requests(schedule: ScheduleComputed, power_kw: list[float], asset_id: int, gateway: str,
-                  reason: str) -> list[dc.DeviceCommandRequest]:
+    def _requests(
+        schedule: ScheduleComputed, power_kw: list[float], asset_id: int, gateway: str, reason: str
+    ) -> list[dc.DeviceCommandRequest]:
         step = timedelta(seconds=schedule.resolution_s)
         end = schedule.start + step * len(power_kw)
         key = f"{schedule_stream(schedule.schedule_id)}:{asset_id}"
         if gateway == "ocpp":
-            parameters = {"limits_kw": [round(p, 3) for p in power_kw], "slot_duration_s": schedule.resolution_s,
-                          "start": schedule.start.isoformat()}
-            return [dc.DeviceCommandRequest(asset_id=asset_id, action="set_charging_profile", parameters=parameters,
-                                            expires_at=end, reason=reason, idempotency_key=key)]
+            parameters = {
+                "limits_kw": [round(p, 3) for p in power_kw],
+                "slot_duration_s": schedule.resolution_s,
+                "start": schedule.start.isoformat(),
+            }
+            return [
+                dc.DeviceCommandRequest(
+                    asset_id=asset_id,
+                    action="set_charging_profile",
+                    parameters=parameters,
+                    expires_at=end,
+                    reason=reason,
+                    idempotency_key=key,
+                )
+            ]
         return [
             dc.DeviceCommandRequest(
-                asset_id=asset_id, action="set_power", parameters={"power_kw": round(p, 3)},
-                execute_at=schedule.start + step * i, expires_at=schedule.start + step * (i + 1), reason=reason,
+                asset_id=asset_id,
+                action="set_power",
+                parameters={"power_kw": round(p, 3)},
+                execute_at=schedule.start + step * i,
+                expires_at=schedule.start + step * (i + 1),
+                reason=reason,
                 idempotency_key=f"{key}:{i}",
             )
             for i, p in enumerate(power_kw[:MAX_SLOTS])
@@ -119,8 +151,9 @@ class ScheduleSetpoints:
                 cancel_command(ctx, uuid.UUID(command_id), f"superseded by {reason}")
 
     def run(self, stop: threading.Event, interval_s: float = 0.2, batch_size: int = 500) -> None:
-        """Follow the ``schedule-`` streams of the event store until ``stop`` is set."""
+        """Follow the ``schedule-`` streams of the event store from the checkpoint until ``stop`` is set."""
         store = self.commands.store
+        self.resume()
         while not stop.is_set():
             head = store.head_position()
             try:

@@ -143,8 +143,8 @@ class SchedulerProcessor:
         self.consistency = consistency
         self._beliefs_position = 0
         self._beliefs_streams: set[str] = set()
-        self.soc_index = SocSensorIndex(store)
-        self.registry = RegistryHistory(store)
+        self.registry = RegistryHistory(store)  # one fold of the registry events, for both views
+        self.soc_index = SocSensorIndex(self.registry)
 
     # -- Processor protocol -------------------------------------------------------------------
     def process(self, partition: str, events: Sequence[RecordedEvent]) -> int:
@@ -152,7 +152,7 @@ class SchedulerProcessor:
         last = done
         readings = [r.global_position for r in events if r.global_position > done and reading_sensor_id(r) is not None]
         if readings:
-            self.soc_index.catch_up(max(readings))  # one read of the asset events per batch
+            self.soc_index.catch_up(max(readings))  # one read of the registry events per batch
         handled = False
         for recorded in events:
             if recorded.global_position <= done:

@@ -3,7 +3,7 @@
 :class:`KafkaPipeline` is the distributed deployment on one machine: an event store (SQLite
 file, or PostgreSQL), the relay in a thread of this process publishing to Kafka (the mock
 cluster) with its durable checkpoint, and PostgreSQL read models. Workers run either as real
-subprocesses (``python -m streams.worker``: they can be SIGKILLed) or in threads
+subprocesses (``python -m infra.worker``: they can be SIGKILLed) or in threads
 (:class:`streams.worker.Worker`). Readings are posted through the command handlers
 (``RecordSensorData`` on sensors registered with ``commands.registry``), so the readings
 projection is what the tests look at.
@@ -153,8 +153,8 @@ class KafkaPipeline:
         return env
 
     def spawn_worker(self, max_records: int = 50, faust: bool = False) -> subprocess.Popen:
-        """``python -m streams.worker`` in a subprocess; its output goes to a log file in ``home``."""
-        args = [sys.executable, "-m", "streams.worker", "--max-records", str(max_records)]
+        """``python -m infra.worker`` in a subprocess; its output goes to a log file in ``home``."""
+        args = [sys.executable, "-m", "infra.worker", "--max-records", str(max_records)]
         if faust:
             args.append("--faust")
         log_path = self.home / f"worker-{len(self.workers)}.log"

@@ -1,7 +1,7 @@
 """The distributed pipeline end to end: commands -> event store -> relay -> Kafka -> workers
 -> PostgreSQL read model, on the real Kafka protocol (librdkafka's mock cluster).
 
-* A worker (a real ``python -m streams.worker`` subprocess: the plain confluent-kafka runner,
+* A worker (a real ``python -m infra.worker`` subprocess: the plain confluent-kafka runner,
   and the Faust runner) is SIGKILLed after it applied some batches, more readings are posted
   while it is down, and a new worker takes over: the readings table ends with exactly the
   appended values (row count and sum), identical row by row to the embedded path's rebuild.

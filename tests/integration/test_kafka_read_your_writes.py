@@ -1,7 +1,7 @@
 """Read-your-writes in the distributed deployment: the API process runs no processors.
 
 The API (``run_processors=false``) appends to the event store; the relay (a thread here)
-publishes to Kafka (librdkafka's mock cluster); a real ``python -m streams.worker`` subprocess
+publishes to Kafka (librdkafka's mock cluster); a real ``python -m infra.worker`` subprocess
 applies the projections to PostgreSQL. A write's response must still show the write: the API
 waits on the projection's checkpoint for the log partition of the written stream. Without
 that, a created asset is answered with 503 PROJECTION_LAG and a GET right after a POST of

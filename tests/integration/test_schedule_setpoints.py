@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from stores import prepared
 
 from commands.context import CommandContext
@@ -23,6 +24,7 @@ from commands.registry import (
 from domain import device_commands as dc
 from domain.events import NewEvent
 from domain.schedules import DeviceSchedule, ScheduleComputed, schedule_stream
+from infra.checkpoints import SqlCheckpointStore
 from infra.eventstore.sqlite import SqliteEventStore
 from streams.schedule_setpoints import ScheduleSetpoints
 
@@ -92,3 +94,24 @@ def test_per_slot_setpoints_superseded_by_the_next_schedule(world):
     count = len(states)
     setpoints.apply(store.read_all(0, 10_000, stream_prefix="schedule-"))  # a replay
     assert len(_commands(ctx)) == count
+
+
+def test_the_checkpoint_is_read_when_the_setpoints_resume_not_when_built(world, tmp_path):
+    """Built before the checkpoint table exists (the composition root builds, then prepares storage):
+    nothing is read until :meth:`ScheduleSetpoints.resume`, which continues from the saved position."""
+    store, ctx, sensors = world
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'checkpoints.db'}")
+    checkpoints = SqlCheckpointStore(engine)
+    first = ScheduleSetpoints(ctx, checkpoints)
+    prepared(checkpoints)
+    _schedule(store, sensors["follows"], [1.0])
+    schedule_position = store.head_position()
+    first.resume()
+    first.apply(store.read_all(0, 10_000, stream_prefix="schedule-"))  # appends the device's command
+    assert first.position == schedule_position
+
+    again = ScheduleSetpoints(ctx, checkpoints)
+    assert again.position == 0
+    again.resume()
+    assert again.position == first.position
+    engine.dispose()

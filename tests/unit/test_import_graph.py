@@ -38,13 +38,9 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 INFRA_GATEWAYS = frozenset({"api.deps"})
 """Modules outside ``infra/`` that may import ``infra`` (``infra.bootstrap`` and ``infra.cli`` are inside)."""
-PENDING: dict[str, frozenset[str]] = {
-    # The distributed entry points still compose their platform from streams/ (settings, the
-    # Faust app's lazy bootstrap); they belong beside the CLI in infra/ (a move still to make).
-    # An entry that no longer matches a real import fails test_pending_entries_are_still_needed.
-    "streams.worker": frozenset({"infra"}),
-    "streams.faust_app": frozenset({"infra"}),
-}
+PENDING: dict[str, frozenset[str]] = {}
+"""Known violations still to fix, module -> packages (none left). An entry that no longer matches a
+real import fails :func:`test_pending_entries_are_still_needed`."""
 
 
 def _module_name(path: Path) -> str:

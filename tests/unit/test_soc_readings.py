@@ -17,6 +17,7 @@ from domain.beliefs import SensorDataRecorded
 from domain.registry import AssetRegistered
 from domain.soc_readings import SOC_READING_MAX_AGE, SocLink, soc_links, soc_reading_of
 from infra.eventstore.memory import MemoryEventStore
+from streams.registry_history import RegistryHistory
 from streams.soc_triggers import SocSensorIndex, reading_sensor_id
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -71,9 +72,7 @@ def ctx():
 
 
 def _sensor(ctx: CommandContext, asset_id: int, name: str, unit: str) -> int:
-    return cmd.register_sensor(
-        ctx, cmd.RegisterSensor(asset_id=asset_id, name=name, unit=unit, event_resolution_s=900)
-    )
+    return cmd.register_sensor(ctx, cmd.RegisterSensor(asset_id=asset_id, name=name, unit=unit, event_resolution_s=900))
 
 
 def _set_flex_model(ctx: CommandContext, asset_id: int, flex_model: dict) -> None:
@@ -107,7 +106,7 @@ def test_the_index_answers_as_of_each_readings_position(ctx):
     _set_flex_model(ctx, battery, {"sensor": power})
     unlinked = _record(ctx, soc, 14)
 
-    index = SocSensorIndex(ctx.store)
+    index = SocSensorIndex(RegistryHistory(ctx.store))
     index.catch_up(unlinked)
     asked_out_of_order = [unlinked, before_link, back, linked, moved]  # e.g. partitions at different offsets
     answers = {position: index.link_as_of(soc, position) for position in asked_out_of_order}
@@ -125,7 +124,7 @@ def test_the_index_catches_up_incrementally_and_reads_stream_ids_only(ctx):
     account = cmd.register_account(ctx, cmd.RegisterAccount(name="A"))
     battery = cmd.register_asset(ctx, cmd.RegisterAsset(account_id=account, name="b", asset_type="battery"))
     soc = _sensor(ctx, battery, "soc", "kWh")
-    index = SocSensorIndex(ctx.store)
+    index = SocSensorIndex(RegistryHistory(ctx.store))
     first = _record(ctx, soc, 10)
     assert index.link_as_of(soc, first) is None
     _set_flex_model(ctx, battery, {"state-of-charge": {"sensor": soc}})
@@ -137,3 +136,47 @@ def test_the_index_catches_up_incrementally_and_reads_stream_ids_only(ctx):
     assert reading_sensor_id(recorded) == soc
     (asset_event,) = ctx.store.read_all(second - 2, limit=1)
     assert reading_sensor_id(asset_event) is None
+
+
+class _CountingStore:
+    """The event store, counting the filtered reads of the registry events."""
+
+    def __init__(self, store):
+        self.store, self.registry_reads = store, 0
+
+    def read_all(self, after, limit, **filters):
+        self.registry_reads += "types" in filters
+        return self.store.read_all(after, limit, **filters)
+
+
+def test_the_index_and_the_registry_share_one_fold_of_the_registry_events(ctx):
+    """One read of the registry events answers both views, as of the same positions."""
+    account = cmd.register_account(ctx, cmd.RegisterAccount(name="A"))
+    battery = cmd.register_asset(ctx, cmd.RegisterAsset(account_id=account, name="b", asset_type="battery"))
+    power = _sensor(ctx, battery, "power", "kW")
+    soc = _sensor(ctx, battery, "soc", "kWh")
+    before_link = _record(ctx, soc, 10)
+    _set_flex_model(ctx, battery, {"sensor": power, "state-of-charge": {"sensor": soc}})
+    linked = _record(ctx, soc, 11)
+
+    store = _CountingStore(ctx.store)
+    history = RegistryHistory(store)
+    index = SocSensorIndex(history)
+    assert index.link_as_of(soc, linked) == SocLink(battery, power)
+    assert store.registry_reads == 1
+    registry = history.as_of(linked)  # already folded: nothing read again
+    assert registry.asset(battery).flex_model == {"sensor": power, "state-of-charge": {"sensor": soc}}
+    assert history.as_of(before_link).asset(battery).flex_model == {}
+    assert index.link_as_of(soc, before_link) is None
+    assert store.registry_reads == 1
+    assert [s.sensor_id for s in registry.sensors_of_asset(battery)] == [power, soc]
+
+
+def test_a_view_subscribes_before_the_history_folds(ctx):
+    """A view that subscribed late would miss the asset events already folded: refused."""
+    account = cmd.register_account(ctx, cmd.RegisterAccount(name="A"))
+    cmd.register_asset(ctx, cmd.RegisterAsset(account_id=account, name="b", asset_type="battery"))
+    history = RegistryHistory(ctx.store)
+    history.catch_up(ctx.store.head_position())
+    with pytest.raises(RuntimeError, match="subscribe before"):
+        SocSensorIndex(history)
