@@ -249,7 +249,7 @@ def _block_triplets(cand: Candidates, index: np.ndarray, ub: np.ndarray, x0: int
             rows_lo.append(index[d, steps[:-1]])
             cols_lo.append(np.full(len(steps) - 1, x0 + b))
             vals_lo.append(np.full(len(steps) - 1, -m))
-    cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0))  # noqa: E731
+    cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
     return (cat(rows_hi), cat(cols_hi), cat(vals_hi)), (cat(rows_lo), cat(cols_lo), cat(vals_lo))
 
 

@@ -107,7 +107,7 @@ def test_vectorised_pricing_equals_a_plain_greedy_over_every_block():
         values, columns = best_columns(evs, np.arange(len(evs)), blocks, price, H)
         for i, e in enumerate(evs):
             assert values[i] == pytest.approx(reference_value(e, price), rel=1e-9, abs=1e-6)
-            column = columns[i]
+            column = columns[i][0]
             achieved = ((price + e.tie) @ column.power_kw) * H + e.penalty * column.shortfall_kwh
             assert achieved == pytest.approx(values[i], rel=1e-9, abs=1e-6)
             on = np.flatnonzero(column.power_kw > 1e-9)
