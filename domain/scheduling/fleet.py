@@ -48,6 +48,8 @@ RC_TOL = 1e-6
 MAX_ROUNDS = 200
 PER_EV = 1
 """Columns per EV and pricing round (its best distinct blocks): fewer rounds for a larger master."""
+MIP_MIN_SHARE = 0.25
+"""The block MILP runs only with at least this share of the time limit left."""
 LOOSE, TIGHT = 0.8, 0.1
 """Column generation stops when the master is within this share of the requested gap of the bound."""
 
@@ -64,6 +66,7 @@ class FleetOutcome:
     rounds: int
     solve_time_s: float
     n_columns: int
+    time_limit_reached: bool
 
 
 def lagrangian_bound(site: Site, duals: np.ndarray, ev_values: np.ndarray) -> float:
@@ -106,13 +109,17 @@ class Generation:
         """Generate until the master is within ``tolerance`` (relative) of the bound, no column
         prices out, or the time is up."""
         site, pool, clock = self.site, self.pool, self.clock
-        while not self.converged and self.rounds < MAX_ROUNDS and self._time_for_a_round():
+        while not self.converged and self.rounds < MAX_ROUNDS:
             if self.master is not None and self.master.objective - self.bound <= tolerance * abs(self.master.objective):
+                return
+            if not self._time_for_a_round():
+                self.clock.reached = True
                 return
             self.rounds += 1
             started = time.perf_counter()
             pool.flush()
             outcome = clock.timed(pool.master.solve, clock.left(CG_SHARE if self.master else FIRST_MASTER_SHARE))
+            clock.reached |= outcome.time_limit_reached
             if not outcome.ok:
                 return
             self.master = outcome
@@ -165,7 +172,9 @@ def solve_fleet(site: Site, evs: list[FleetEV], time_limit_s: float, gap: float)
         if gen.rounds > rounds:
             best = _better(best, _rounded_schedule(site, evs, fleet, gen, clock))
     bound = gen.bound
-    if not within(best.objective, bound, gap) and clock.left() > 0.25 * clock.limit_s:
+    if not within(best.objective, bound, gap) and clock.left() <= MIP_MIN_SHARE * clock.limit_s:
+        clock.reached = True  # no time for the block MILP
+    elif not within(best.objective, bound, gap):
         weights, heaviest = rounded(pool, len(evs), None if gen.master is None else gen.master.x)
         use = weights > 1e-6
         use[heaviest] = True
@@ -175,4 +184,4 @@ def solve_fleet(site: Site, evs: list[FleetEV], time_limit_s: float, gap: float)
             bound = max(bound, mip_bound) if exact else bound  # every block a candidate: a global bound
             best = _better(best, schedule)
     return FleetOutcome(best.power_kw, best.shortfall_kwh, best.objective, bound, f"fleet-cg+{best.method}",
-                        gen.rounds, clock.solver_s, len(pool.costs))  # fmt: skip
+                        gen.rounds, clock.solver_s, len(pool.costs), clock.reached)  # fmt: skip

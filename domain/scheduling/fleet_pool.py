@@ -56,6 +56,8 @@ class Deadline:
         self.start = time.perf_counter()
         self.limit_s = limit_s
         self.solver_s = 0.0
+        self.reached = False
+        """The limit cut something short (a solver stopped at it, or a step was skipped)."""
 
     def left(self, share: float = 1.0) -> float:
         return self.limit_s * share - (time.perf_counter() - self.start)

@@ -74,6 +74,7 @@ def dispatch(site: Site, evs: list[FleetEV], fleet: FleetArrays, profiles: np.nd
     outcome: LPOutcome
     outcome, power, short = clock.timed(solve_dispatch, site, lo, hi, fleet.tie, fleet.need_kwh, fleet.cap_kwh,
                                         fleet.penalty, max(clock.left(), 0.05))  # fmt: skip
+    clock.reached |= outcome.time_limit_reached
     if not outcome.ok:  # keep the profiles themselves
         power = profiles
         short = np.maximum(fleet.need_kwh - profiles.sum(axis=1) * site.h, 0.0)
@@ -130,8 +131,9 @@ def block_milp(site, evs, fleet: FleetArrays, pool: Pool, blocks: Blocks, use: n
     exact = len(blocks.ev) <= EXACT_BLOCKS
     cand = _all_blocks(fleet, blocks) if exact else _candidates(evs, pool.dense(), np.asarray(pool.owner), use)
     time_s = min(0.5 * clock.left(), MIP_SHARE * clock.limit_s)
-    found = clock.timed(solve_block_mip, site, fleet.ub_kw, fleet.tie, fleet.need_kwh, fleet.cap_kwh, fleet.penalty,
-                        cand, time_s, gap)  # fmt: skip
+    found, reached = clock.timed(solve_block_mip, site, fleet.ub_kw, fleet.tie, fleet.need_kwh, fleet.cap_kwh,
+                                 fleet.penalty, cand, time_s, gap)  # fmt: skip
+    clock.reached |= reached
     if found is None:
         return None
     power, short, bound = found

@@ -29,6 +29,7 @@ def relaxed(site: Site, fleet: FleetArrays, clock: Deadline) -> tuple[np.ndarray
     outcome, power, _ = clock.timed(solve_dispatch, site, np.zeros_like(fleet.ub_kw), fleet.ub_kw, fleet.tie,
                                     fleet.need_kwh, fleet.cap_kwh, fleet.penalty,
                                     max(clock.left(RELAX_SHARE), 0.05))  # fmt: skip
+    clock.reached |= outcome.time_limit_reached
     return (-outcome.duals[: site.n] / site.h, power) if outcome.ok else None
 
 
