@@ -124,12 +124,12 @@ def _within_gap(objective: float, bound: float, relative_gap: float) -> bool:
 
 
 _PLANS = ("commit", "neighbourhood", "full")
-STAGE_SHARE = {"commit": 1.0, "neighbourhood": 0.4, "full": 1.0}
-"""Share of the remaining solver time a stage may use."""
+STAGE_SHARE = {"commit": 1.0, "neighbourhood": 0.4, "full": 0.85}
+"""Share of the remaining solver time a stage may use (HiGHS' presolve may overrun its limit a little)."""
 MIN_STAGE_SHARE = 0.1
 """A MIP stage starts only with at least this share of the time limit left (its presolve alone
 may take that long on a large site)."""
-RESERVE_SHARE = 0.03
+RESERVE_SHARE = 0.05
 """Share of the time limit kept back from the solvers: reading the schedule out."""
 
 
