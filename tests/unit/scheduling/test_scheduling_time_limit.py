@@ -69,8 +69,9 @@ def test_no_solver_stage_gets_more_time_than_the_whole_solve_has_left(monkeypatc
         return real(h, time_limit_s, relative_gap, is_mip)
 
     monkeypatch.setattr(milp, "solve_loaded", recording)
+    problem = _fleet()
     started = time.perf_counter()
-    result = solve(_fleet(), time_limit_s=limit_s, relative_gap=1e-9, formulation="per-step")
+    result = solve(problem, time_limit_s=limit_s, relative_gap=1e-9, formulation="per-step")
     assert result.time_limit_reached
     assert len(handed) >= 3  # the relaxation, the commitment, at least one MIP stage
     for given_s, left_s in handed:
