@@ -1,12 +1,14 @@
 """The linear programs of the fleet solver, solved with HiGHS (highspy: warm starts, duals).
 
-* The restricted master (:func:`solve_master`): choose a convex combination of generated
+* The restricted master (:class:`Master`): choose a convex combination of generated
   charging profiles ("columns") per EV, subject to the site balance
   ``sum_d p_d[t] + inflexible[t] = import[t] - export[t]`` with ``0 <= import <= site
   consumption capacity`` and ``0 <= export <= site production capacity``; penalised slacks keep
   it feasible when the limits cannot hold (reported as unmet).
 * The dispatch LP (:func:`solve_dispatch`): with each EV's charging steps fixed (its block), the
-  powers within them are re-optimised jointly against the site limit.
+  powers within them are re-optimised jointly against the site limit (without blocks: the
+  continuous relaxation).
+* The block MILP (:func:`solve_block_mip`): one binary per candidate block and EV.
 
 Objective unit: milli-EUR (EUR/MWh x kWh), as in :mod:`.formulation`.
 """
@@ -101,6 +103,7 @@ class Master:
         self.owner = np.zeros(0, dtype=int)
         self.h = quiet_highs(1.0)
         self.h.setOptionValue("simplex_strategy", 1)  # dual simplex from scratch (measured faster) ...
+        self.h.setOptionValue("presolve", "off")  # (measured: 10 % less time at 1,000 EVs)
         self.solved = False
         lb, ub = site.bounds()
         matrix = sp.vstack([site.balance_block(), sp.csr_matrix((n_ev, 4 * site.n))])

@@ -231,6 +231,21 @@ def _column(ev: FleetEV, gr: _Group, r: int, a: int, e: int, fill: _Fill, j: int
     return Column(full, float(ev.tie @ full) * h + ev.penalty * short, float(fill.value[j]), short)
 
 
+def _by_ev_then_value(r: np.ndarray, value: np.ndarray, per_ev: int) -> np.ndarray:
+    """Indices sorted by EV row ``r`` (non-decreasing already), then by value; with ``per_ev`` 1,
+    only each EV's first entry is in order (its best: all that is used), without a full sort."""
+    if per_ev > 1:
+        return np.lexsort((value, r))
+    starts = np.flatnonzero(np.concatenate([[True], r[1:] != r[:-1]]))
+    lowest = np.minimum.reduceat(value, starts)
+    at_min = np.flatnonzero(value == np.repeat(lowest, np.diff(np.append(starts, len(r)))))
+    first_min = at_min[np.concatenate([[True], r[at_min][1:] != r[at_min][:-1]])]
+    order = np.arange(len(r))
+    order[starts] = first_min  # each EV's best first; the rest follow (unused), then ties move
+    order[first_min[first_min != starts]] = starts[first_min != starts]
+    return order
+
+
 def _best_in_group(
     evs, members, blocks: Blocks, price, h, values: np.ndarray, below: np.ndarray, out: dict, per_ev: int
 ) -> None:
@@ -251,7 +266,7 @@ def _best_in_group(
     r = local[blocks.ev[pick]]
     a, e = blocks.a[pick], blocks.e[pick]
     fill = _fill(gr, r, a, e, blocks.width[members][r], h)
-    order = np.lexsort((fill.value, r))
+    order = _by_ev_then_value(r, fill.value, per_ev)
     sorted_r = r[order]
     rank_in_ev = np.arange(len(order)) - np.searchsorted(sorted_r, sorted_r)
     best = order[rank_in_ev == 0]

@@ -19,7 +19,7 @@ from domain.scheduling.fleet_pool import Deadline, Pool
 from domain.scheduling.fleet_pricing import Column
 from domain.scheduling.greedy import fill
 
-RELAX_SHARE = 0.15
+RELAX_SHARE = 0.3
 """Share of the time limit the relaxation may use."""
 
 

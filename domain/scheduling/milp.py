@@ -69,6 +69,9 @@ class _Clock:
     started: float = field(default_factory=time.perf_counter)
     limit_reached: bool = False
     """A solver stopped at its time limit, or a stage was skipped for want of time."""
+    overrun_s: float = 0.0
+    """The most a MIP stage ran past its own limit so far (HiGHS' presolve is not interrupted):
+    later stages are given that much less, and start only with that much more left."""
 
     @property
     def left_s(self) -> float:
@@ -83,14 +86,19 @@ class _Clock:
 
     def run(self, model, relative_gap: float, is_mip: bool, share: float = 1.0) -> SolveOutcome:
         """Solve within ``share`` of the time left, less a reserve for reading the result out."""
-        budget = (self.left_s - RESERVE_SHARE * self.limit_s) * share
+        budget = (self.left_s - RESERVE_SHARE * self.limit_s - self.overrun_s) * share
         if self.backend == "highs":
             outcome = solve_loaded(model, budget, relative_gap, is_mip)
         else:
             outcome = run_solver(model, budget, relative_gap, self.backend)
         self.solve_s += outcome.solve_time_s
         self.limit_reached |= outcome.time_limit_reached
+        if is_mip:
+            self.overrun_s = max(self.overrun_s, outcome.solve_time_s - max(budget, 0.0))
         return outcome
+
+    def time_for_a_stage(self) -> bool:
+        return self.left_s > MIN_STAGE_SHARE * self.limit_s + self.overrun_s
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,7 +173,7 @@ def _solve_model(setup: _Setup, clock: _Clock, gap: float) -> tuple[_Built, Solv
     for name in _PLANS:
         if best is not None and _within_gap(best[1].objective, bound, gap):
             break
-        if best is not None and clock.left_s <= MIN_STAGE_SHARE * clock.limit_s:
+        if best is not None and not clock.time_for_a_stage():
             clock.limit_reached = True  # the later stages are skipped: not enough time left
             break
         built = _timed_assemble(setup, _plan(name, setup, around), clock)
@@ -273,7 +281,7 @@ def _rounds(setup: _Setup, clock: _Clock, gap: float):
         offenders = _simultaneous(fl, _flow_values(built, outcome.values)) & ~setup.sign_devices
         if not offenders.any():
             break
-        if clock.left_s <= MIN_STAGE_SHARE * clock.limit_s:
+        if not clock.time_for_a_stage():
             clock.limit_reached = True
             break
         more = offenders if rounds < 3 else fl.split
