@@ -23,7 +23,7 @@ the gap, it runs on to a tenth of it and rounds again, and then, time permitting
 chooses among candidate blocks. The best schedule is kept.
 
 The whole solve, model building included, stays within ``time_limit_s``: column generation gets
-about half of it (the relaxation 15 %), the primal what is left. The gap reported is
+about half of it (the relaxation at most 30 %), the primal what is left. The gap reported is
 ``(objective - proven bound) / |objective|``.
 """
 
