@@ -70,8 +70,10 @@ class _Clock:
     limit_reached: bool = False
     """A solver stopped at its time limit, or a stage was skipped for want of time."""
     overrun_s: float = 0.0
-    """The most a MIP stage ran past its own limit so far (HiGHS' presolve is not interrupted):
-    later stages are given that much less, and start only with that much more left."""
+    """How far a MIP stage may run past its own limit (HiGHS' presolve is not interrupted): at
+    first as long as the relaxation took (measured: about the first MIP's overrun, loaded machine
+    or not), then the most a MIP stage overran so far. Stages get that much less, and start only
+    with that much more left."""
 
     @property
     def left_s(self) -> float:
@@ -165,6 +167,7 @@ def _solve_model(setup: _Setup, clock: _Clock, gap: float) -> tuple[_Built, Solv
         return built, outcome, "milp" if built.arrays.n_integer else "lp"
     relaxed_model = _timed_assemble(setup, BinaryPlan(relax=True), clock)
     relaxed = clock.run(clock.model(relaxed_model.arrays, relax=True), gap, False)
+    clock.overrun_s = max(clock.overrun_s, relaxed.solve_time_s)  # a MIP's presolve may take as long
     if not relaxed.has_solution:
         return relaxed_model, relaxed, "relaxation"
     around = _flow_values(relaxed_model, relaxed.values)
