@@ -47,7 +47,8 @@ PRICE_TOL = 1e-7
 RC_TOL = 1e-6
 MAX_ROUNDS = 200
 PER_EV = 1
-"""Columns per EV and pricing round (its best distinct blocks): fewer rounds for a larger master."""
+"""Columns per EV and pricing round (its best distinct blocks). Measured on the ACN fleets of
+``bench/fleet_data.py``: 2 or 3 take as many rounds as 1, with a larger (slower) master."""
 MIP_MIN_SHARE = 0.25
 """The block MILP runs only with at least this share of the time limit left."""
 LOOSE, TIGHT = 0.8, 0.1
