@@ -12,9 +12,11 @@ times timezone-aware (UTC inside).
 Modules: :mod:`.flex_model` (+ :mod:`.quantities`) parse the dicts; :mod:`.problem` builds the
 :class:`SchedulingProblem` on a UTC grid (:mod:`.timeseries`); :mod:`.milp` solves it —
 :mod:`.layout`, :mod:`.formulation`, :mod:`.cumulative` build the LP core as numpy arrays
-(:mod:`.lp_arrays` loads them into HiGHS in one sparse call), :mod:`.charging`, :mod:`.signs`
+(:mod:`.lp_arrays`; :mod:`.highs_model` loads them into HiGHS in one sparse call, OR-Tools for
+SCIP), :mod:`.charging`, :mod:`.signs`
 add binaries where needed, :mod:`.greedy` commits binary decisions so an LP always yields a
 schedule; :mod:`.result` reports cost and unmet constraints; :mod:`.storage` has the SoC math.
+Fleets of EVs with no pauses are solved by column generation instead (:mod:`.fleet`).
 """
 
 from domain.scheduling.errors import FlexModelError, ScheduleError

@@ -48,6 +48,33 @@ class FleetEV:
     tie: np.ndarray
 
 
+@dataclass(frozen=True, eq=False)
+class FleetArrays:
+    """The fleet's per-EV data stacked: ``ub_kw`` / ``tie`` (E, n), ``need_kwh`` / ``cap_kwh`` /
+    ``penalty`` / ``min_kw`` (E,), ``window`` (E, n) where each EV may charge (units as :class:`FleetEV`)."""
+
+    ub_kw: np.ndarray
+    tie: np.ndarray
+    need_kwh: np.ndarray
+    cap_kwh: np.ndarray
+    penalty: np.ndarray
+    min_kw: np.ndarray
+    window: np.ndarray
+
+    @classmethod
+    def of(cls, evs: list[FleetEV]) -> FleetArrays:
+        ub = np.vstack([ev.ub_kw for ev in evs])
+        return cls(
+            ub_kw=ub,
+            tie=np.vstack([ev.tie for ev in evs]),
+            need_kwh=np.array([ev.need_kwh for ev in evs]),
+            cap_kwh=np.array([ev.cap_kwh for ev in evs]),
+            penalty=np.array([ev.penalty for ev in evs]),
+            min_kw=np.array([ev.min_kw for ev in evs]),
+            window=ub > 0,
+        )
+
+
 def _requirement_instant(device: DeviceProblem) -> int | None:
     """The one instant with an energy requirement above the start SoC (n if none; None if several)."""
     floor = np.fmax(device.soc_minima_kwh, device.soc_targets_kwh)

@@ -55,10 +55,8 @@ class Blocks:
     short: np.ndarray
     overlong: np.ndarray
 
-    @property
-    def offsets(self) -> np.ndarray:
-        """(E + 1,) the blocks of EV i are ``offsets[i]:offsets[i + 1]`` (blocks are grouped by EV)."""
-        return np.searchsorted(self.ev, np.arange(len(self.w0) + 1))
+    offsets: np.ndarray
+    """(E + 1,) the blocks of EV i are ``offsets[i]:offsets[i + 1]`` (blocks are grouped by EV)."""
 
 
 def _windows(evs: list[FleetEV]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -107,7 +105,7 @@ def enumerate_blocks(evs: list[FleetEV], h: float) -> Blocks:
     longer_ok = (e < width[ev]) & (bad[ev, e] - bad[ev, a] == 0) & (ub[ev, nxt] > TOL)
     short = pauses[ev] & (full[ev, e] - full[ev, a] < need[ev] - 1e-9) & longer_ok
     overlong = pauses[ev] & (e - a >= 2) & (m[ev] * h * (e - a - 2) >= need[ev] - 1e-9)
-    return Blocks(w0, width, ev, a, e, short, overlong)
+    return Blocks(w0, width, ev, a, e, short, overlong, np.searchsorted(ev, np.arange(len(evs) + 1)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,7 +231,24 @@ def _column(ev: FleetEV, gr: _Group, r: int, a: int, e: int, fill: _Fill, j: int
     return Column(full, float(ev.tie @ full) * h + ev.penalty * short, float(fill.value[j]), short)
 
 
-def _best_in_group(evs, members, blocks: Blocks, price, h, values: np.ndarray, below: np.ndarray, out: dict) -> None:
+def _by_ev_then_value(r: np.ndarray, value: np.ndarray, per_ev: int) -> np.ndarray:
+    """Indices sorted by EV row ``r`` (non-decreasing already), then by value; with ``per_ev`` 1,
+    only each EV's first entry is in order (its best: all that is used), without a full sort."""
+    if per_ev > 1:
+        return np.lexsort((value, r))
+    starts = np.flatnonzero(np.concatenate([[True], r[1:] != r[:-1]]))
+    lowest = np.minimum.reduceat(value, starts)
+    at_min = np.flatnonzero(value == np.repeat(lowest, np.diff(np.append(starts, len(r)))))
+    first_min = at_min[np.concatenate([[True], r[at_min][1:] != r[at_min][:-1]])]
+    order = np.arange(len(r))
+    order[starts] = first_min  # each EV's best first; the rest follow (unused), then ties move
+    order[first_min[first_min != starts]] = starts[first_min != starts]
+    return order
+
+
+def _best_in_group(
+    evs, members, blocks: Blocks, price, h, values: np.ndarray, below: np.ndarray, out: dict, per_ev: int
+) -> None:
     gr = _group(evs, members, blocks, price, h)
     local = np.full(len(evs), -1)
     local[members] = np.arange(len(members))
@@ -251,37 +266,47 @@ def _best_in_group(evs, members, blocks: Blocks, price, h, values: np.ndarray, b
     r = local[blocks.ev[pick]]
     a, e = blocks.a[pick], blocks.e[pick]
     fill = _fill(gr, r, a, e, blocks.width[members][r], h)
-    order = np.lexsort((fill.value, r))
-    first = order[np.concatenate([[True], r[order][1:] != r[order][:-1]])]
-    for j in first:
+    order = _by_ev_then_value(r, fill.value, per_ev)
+    sorted_r = r[order]
+    rank_in_ev = np.arange(len(order)) - np.searchsorted(sorted_r, sorted_r)
+    best = order[rank_in_ev == 0]
+    better = fill.value[best] < values[members[r[best]]] - 1e-9
+    values[members[r[best[better]]]] = fill.value[best[better]]
+    chosen = order[(rank_in_ev < per_ev) & (fill.value[order] < below[members[sorted_r]])]
+    for j in chosen:  # best first per EV (``order`` sorts by value within each EV)
         i = int(members[r[j]])
-        if fill.value[j] < values[i] - 1e-9:
-            values[i] = fill.value[j]
-            if fill.value[j] < below[i]:
-                out[i] = _column(evs[i], gr, int(r[j]), int(a[j]), int(e[j]), fill, int(j), int(blocks.w0[i]),
-                                 len(price), h)  # fmt: skip
+        column = _column(evs[i], gr, int(r[j]), int(a[j]), int(e[j]), fill, int(j), int(blocks.w0[i]), len(price), h)
+        out.setdefault(i, []).append(column)
 
 
 def best_columns(
-    evs: list[FleetEV], which: np.ndarray, blocks: Blocks, price: np.ndarray, h: float, below: np.ndarray | None = None
-) -> tuple[np.ndarray, dict[int, Column]]:
+    evs: list[FleetEV],
+    which: np.ndarray,
+    blocks: Blocks,
+    price: np.ndarray,
+    h: float,
+    below: np.ndarray | None = None,
+    per_ev: int = 1,
+) -> tuple[np.ndarray, dict[int, list[Column]]]:
     """Price the EVs in ``which`` at ``price`` (EUR/MWh per step, before each EV's tie-break).
 
-    Returns (best value per EV (E,), NaN where not priced; the best column of each EV whose
-    best value is under ``below`` (E,), default: every EV priced).
+    Returns (best value per EV (E,), NaN where not priced; per EV whose best value is under
+    ``below`` (E,), default: every EV priced, its up to ``per_ev`` best columns under ``below``,
+    best first: distinct blocks, or the empty profile when that is the best).
     """
     n = len(price)
     below = np.full(len(evs), np.inf) if below is None else below
     values = np.full(len(evs), np.nan)
-    out: dict[int, Column] = {}
+    out: dict[int, list[Column]] = {}
     which = np.asarray(which, dtype=int)
     for i in which:
-        ev = evs[i]
-        values[i] = ev.penalty * ev.need_kwh
-        if values[i] < below[i]:
-            out[int(i)] = Column(np.zeros(n), values[i], values[i], ev.need_kwh)
-    which = which[blocks.width[which] > 0]
-    which = which[np.argsort(blocks.width[which], kind="stable")]
-    for start in range(0, len(which), GROUP):
-        _best_in_group(evs, which[start : start + GROUP], blocks, price, h, values, below, out)
+        values[i] = evs[i].penalty * evs[i].need_kwh
+    empty = values.copy()
+    with_blocks = which[blocks.width[which] > 0]
+    with_blocks = with_blocks[np.argsort(blocks.width[with_blocks], kind="stable")]
+    for start in range(0, len(with_blocks), GROUP):
+        _best_in_group(evs, with_blocks[start : start + GROUP], blocks, price, h, values, below, out, per_ev)
+    for i in which[(empty[which] <= values[which] + 1e-9) & (empty[which] < below[which])]:
+        column = Column(np.zeros(n), empty[i], empty[i], evs[i].need_kwh)  # the empty profile is the best
+        out[int(i)] = [column, *out.get(int(i), [])][:per_ev]
     return values, out

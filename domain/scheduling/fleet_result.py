@@ -51,4 +51,5 @@ def fleet_result(problem: SchedulingProblem, evs: list[FleetEV], time_limit_s: f
         mip_gap=achieved,
         bound_eur=outcome.bound / 1e3,
         objective_eur=outcome.objective / 1e3,
+        time_limit_reached=outcome.time_limit_reached,
     )

@@ -1,8 +1,8 @@
 """A constructive commitment for devices with charging binaries, guided by the LP relaxation.
 
-HiGHS (through OR-Tools 9.15) returns no solution when a MIP stops at its time limit, even if
-it had one (google/or-tools#5016, #5372), so the scheduler first builds a schedule that needs
-no binaries at all and solves it as an LP:
+A MIP that stops at its time limit may have no incumbent yet (and through OR-Tools 9.15, used
+for SCIP, an incumbent may be dropped: google/or-tools#5016, #5372), so the scheduler first
+builds a schedule that needs no binaries at all and solves it as an LP:
 
 * min-power devices (no pauses, no modes) charge exactly where the relaxation charged, at
   least at their minimum power (the LP still chooses the power);

@@ -1,8 +1,9 @@
-"""Assemble an LP/MILP as numpy arrays and solve it with HiGHS or SCIP through OR-Tools' native path.
+"""Assemble an LP/MILP as numpy arrays; solve it with SCIP through OR-Tools' native path.
 
-Columns, rows and coefficient triplets are appended in vectorised blocks; :meth:`ModelArrays.to_helper`
-turns them into a CSR matrix and loads it in one call with
-``ModelBuilderHelper.fill_model_from_sparse_data`` (no Python object per variable);
+Columns, rows and coefficient triplets are appended in vectorised blocks; :meth:`ModelArrays.sparse`
+turns them into a CSR matrix. The ``highs`` backend loads that into HiGHS directly
+(:mod:`.highs_model`); for ``scip``, :meth:`ModelArrays.to_helper` loads it in one call with
+``ModelBuilderHelper.fill_model_from_sparse_data`` (no Python object per variable) and
 :func:`run_solver` solves it with ``ModelSolverHelper(<backend>)``. CBC is not offered: OR-Tools'
 model-builder path does not ship it (``ModelSolverHelper("cbc").solver_is_supported()`` is false).
 """
@@ -40,6 +41,7 @@ class SolveOutcome:
     objective: float
     solve_time_s: float
     bound: float = float("nan")
+    time_limit_reached: bool = False
 
     @property
     def has_solution(self) -> bool:
@@ -117,11 +119,11 @@ class ModelArrays:
                 np.add.at(obj, cols, coefs)
         return lb, ub, obj
 
-    def to_helper(self, relax: bool = False) -> mbh.ModelBuilderHelper:
-        """The model loaded into an OR-Tools ``ModelBuilderHelper`` (one sparse-matrix call).
+    def integer_columns(self) -> np.ndarray:
+        return np.concatenate(self._integer) if self._integer else np.zeros(0, dtype=int)
 
-        ``relax`` drops integrality (the LP relaxation).
-        """
+    def sparse(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, sp.csr_matrix]:
+        """(column lower, upper, objective, row lower, upper, coefficient matrix (rows x columns))."""
         lb, ub, obj = self._columns()
         lo = np.concatenate(self._lo) if self._lo else np.zeros(0)
         hi = np.concatenate(self._hi) if self._hi else np.zeros(0)
@@ -130,13 +132,19 @@ class ModelArrays:
         else:
             rows = cols = np.zeros(0, dtype=int)
             vals = np.zeros(0)
-        matrix = sp.csr_matrix((vals, (rows, cols)), shape=(self.n_rows, self.n_cols))
+        return lb, ub, obj, lo, hi, sp.csr_matrix((vals, (rows, cols)), shape=(self.n_rows, self.n_cols))
+
+    def to_helper(self, relax: bool = False) -> mbh.ModelBuilderHelper:
+        """The model loaded into an OR-Tools ``ModelBuilderHelper`` (one sparse-matrix call).
+
+        ``relax`` drops integrality (the LP relaxation).
+        """
+        lb, ub, obj, lo, hi, matrix = self.sparse()
         helper = mbh.ModelBuilderHelper()
         helper.fill_model_from_sparse_data(lb, ub, obj, lo, hi, matrix)
         if not relax:
-            for block in self._integer:
-                for i in block.tolist():
-                    helper.set_var_integrality(i, True)
+            for i in self.integer_columns().tolist():
+                helper.set_var_integrality(i, True)
         return helper
 
 
@@ -160,4 +168,5 @@ def run_solver(
     bound = solver.best_objective_bound() if values is not None else float("nan")
     if not np.isfinite(bound) and status == "optimal":
         bound = objective
-    return SolveOutcome(status, None if values is None else np.asarray(values), objective, elapsed, bound)
+    reached = status != "optimal" and elapsed >= time_limit_s  # OR-Tools does not say why it stopped
+    return SolveOutcome(status, None if values is None else np.asarray(values), objective, elapsed, bound, reached)

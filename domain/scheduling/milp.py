@@ -17,8 +17,9 @@ Binaries only where needed:
   the relaxation without them (an LP: the lower bound); a commitment built from it
   (:mod:`.greedy`, an LP); binaries on the relaxation's charging steps only; the full MILP.
   The first stage within ``relative_gap`` of the bound wins, else the best within the time
-  limit. (OR-Tools 9.15 drops HiGHS' incumbent when a MIP hits its time limit, so the LP
-  commitment is what guarantees a schedule.)
+  limit (a MIP stopped at its limit keeps its incumbent with the ``highs`` backend, which loads
+  the model into HiGHS directly, :mod:`.highs_model`; OR-Tools, used for ``scip``, may drop it:
+  the LP commitment is what guarantees a schedule).
 
 If hard limits (soc-min/max, site capacity) make the problem infeasible, they are softened
 (at 10x the breach price) and the breach is reported.
@@ -38,6 +39,7 @@ from domain.scheduling.fleet_model import fleet_evs
 from domain.scheduling.fleet_result import fleet_result
 from domain.scheduling.formulation import Core, build_core, tie_break_slope
 from domain.scheduling.greedy import commit
+from domain.scheduling.highs_model import load_arrays, solve_loaded
 from domain.scheduling.layout import DOWN, Flows, Stacked, flows, stack
 from domain.scheduling.lp_arrays import SOLVER_BACKENDS, ModelArrays, SolveOutcome, run_solver
 from domain.scheduling.problem import SchedulingProblem
@@ -65,21 +67,40 @@ class _Clock:
     build_s: float = 0.0
     solve_s: float = 0.0
     started: float = field(default_factory=time.perf_counter)
+    limit_reached: bool = False
+    """A solver stopped at its time limit, or a stage was skipped for want of time."""
+    overrun_s: float = 0.0
+    """How far a MIP stage may run past its own limit (HiGHS' presolve is not interrupted): at
+    first as long as the relaxation took (measured: about the first MIP's overrun, loaded machine
+    or not), then the most a MIP stage overran so far. Stages get that much less, and start only
+    with that much more left."""
 
     @property
     def left_s(self) -> float:
         return self.limit_s - (time.perf_counter() - self.started)
 
-    def helper(self, arrays: ModelArrays, **kwargs):
+    def model(self, arrays: ModelArrays, relax: bool = False):
+        """The model loaded into the backend (``relax``: without integrality)."""
         t0 = time.perf_counter()
-        helper = arrays.to_helper(**kwargs)
+        model = load_arrays(arrays, relax) if self.backend == "highs" else arrays.to_helper(relax=relax)
         self.build_s += time.perf_counter() - t0
-        return helper
+        return model
 
-    def run(self, helper, relative_gap: float, share: float = 1.0) -> SolveOutcome:
-        outcome = run_solver(helper, self.left_s * share, relative_gap, self.backend)
+    def run(self, model, relative_gap: float, is_mip: bool, share: float = 1.0) -> SolveOutcome:
+        """Solve within ``share`` of the time left, less a reserve for reading the result out."""
+        budget = (self.left_s - RESERVE_SHARE * self.limit_s - self.overrun_s) * share
+        if self.backend == "highs":
+            outcome = solve_loaded(model, budget, relative_gap, is_mip)
+        else:
+            outcome = run_solver(model, budget, relative_gap, self.backend)
         self.solve_s += outcome.solve_time_s
+        self.limit_reached |= outcome.time_limit_reached
+        if is_mip:
+            self.overrun_s = max(self.overrun_s, outcome.solve_time_s - max(budget, 0.0))
         return outcome
+
+    def time_for_a_stage(self) -> bool:
+        return self.left_s > MIN_STAGE_SHARE * self.limit_s + self.overrun_s
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,8 +134,15 @@ def _within_gap(objective: float, bound: float, relative_gap: float) -> bool:
 
 
 _PLANS = ("commit", "neighbourhood", "full")
-STAGE_SHARE = {"commit": 1.0, "neighbourhood": 0.3, "full": 0.6}
-"""Share of the remaining solver time a stage may use (a MIP that hits its limit yields nothing)."""
+STAGE_SHARE = {"commit": 1.0, "neighbourhood": 0.4, "full": 0.5}
+"""Share of the remaining solver time a stage may use. HiGHS may run a MIP well past its limit
+(presolve and root-node work, more so on a loaded machine: measured up to 3x on 200 EVs), so the
+last stage keeps half of what is left in hand."""
+MIN_STAGE_SHARE = 0.1
+"""A MIP stage starts only with at least this share of the time limit left (its presolve alone
+may take that long on a large site)."""
+RESERVE_SHARE = 0.05
+"""Share of the time limit kept back from the solvers: reading the schedule out."""
 
 
 def _plan(name: str, setup: _Setup, around: np.ndarray) -> BinaryPlan:
@@ -137,20 +165,24 @@ def _solve_model(setup: _Setup, clock: _Clock, gap: float) -> tuple[_Built, Solv
     """
     if not setup.st.needs_binaries.any():
         built = _timed_assemble(setup, BinaryPlan(), clock)
-        outcome = clock.run(clock.helper(built.arrays), gap)
+        outcome = clock.run(clock.model(built.arrays), gap, built.arrays.n_integer > 0)
         return built, outcome, "milp" if built.arrays.n_integer else "lp"
     relaxed_model = _timed_assemble(setup, BinaryPlan(relax=True), clock)
-    relaxed = clock.run(clock.helper(relaxed_model.arrays, relax=True), gap)
+    relaxed = clock.run(clock.model(relaxed_model.arrays, relax=True), gap, False)
+    clock.overrun_s = max(clock.overrun_s, relaxed.solve_time_s)  # a MIP's presolve may take as long
     if not relaxed.has_solution:
         return relaxed_model, relaxed, "relaxation"
     around = _flow_values(relaxed_model, relaxed.values)
     bound = relaxed.objective
     best: tuple[_Built, SolveOutcome, str] | None = None
     for name in _PLANS:
-        if best is not None and (clock.left_s <= 0 or _within_gap(best[1].objective, bound, gap)):
+        if best is not None and _within_gap(best[1].objective, bound, gap):
+            break
+        if best is not None and not clock.time_for_a_stage():
+            clock.limit_reached = True  # the later stages are skipped: not enough time left
             break
         built = _timed_assemble(setup, _plan(name, setup, around), clock)
-        outcome = clock.run(clock.helper(built.arrays), gap, STAGE_SHARE[name])
+        outcome = clock.run(clock.model(built.arrays), gap, built.arrays.n_integer > 0, STAGE_SHARE[name])
         if name == "full" and np.isfinite(outcome.bound):
             bound = max(bound, outcome.bound)  # the bound HiGHS proved, not the gap requested
         if outcome.has_solution and (best is None or outcome.objective < best[1].objective):
@@ -221,6 +253,7 @@ def _result(problem, st, fl, built, outcome, timings, how, soft_all) -> Schedule
         mip_gap=_gap(outcome),
         objective_eur=outcome.objective / 1e3,
         bound_eur=outcome.bound / 1e3,
+        time_limit_reached=timings[2],
     )
 
 
@@ -237,6 +270,30 @@ def _start_at_arrival(problem: SchedulingProblem) -> SchedulingProblem:
             d = replace(d, power_min_kw=power_min)
         devices.append(d)
     return replace(problem, devices=tuple(devices))
+
+
+def _rounds(setup: _Setup, clock: _Clock, gap: float):
+    """Solve, adding sign binaries for devices that charge and discharge at once and softening hard
+    limits if infeasible; returns (setup, model, outcome, method, rounds). Raises ScheduleError."""
+    fl = setup.fl
+    for rounds in range(1, 5):
+        built, outcome, method = _solve_model(setup, clock, gap)
+        if outcome.status in ("infeasible", "unbounded") and not setup.soft_all:
+            setup = replace(setup, soft_all=True)
+            continue
+        if not outcome.has_solution:
+            raise ScheduleError(outcome.status, "the solver found no schedule")
+        offenders = _simultaneous(fl, _flow_values(built, outcome.values)) & ~setup.sign_devices
+        if not offenders.any():
+            break
+        if not clock.time_for_a_stage():
+            clock.limit_reached = True
+            break
+        more = offenders if rounds < 3 else fl.split
+        setup = replace(setup, sign_devices=setup.sign_devices | more)
+    if not outcome.has_solution:
+        raise ScheduleError(outcome.status, "the solver found no schedule")
+    return setup, built, outcome, method, rounds
 
 
 def solve(
@@ -275,19 +332,6 @@ def solve(
     fl = flows(st)
     clock = _Clock(time_limit_s, backend, build_s=time.perf_counter() - started, started=started)
     setup = _Setup(problem, st, fl, False, fl.split & st.needs_binaries)
-    for rounds in range(1, 5):
-        built, outcome, method = _solve_model(setup, clock, relative_gap)
-        if outcome.status in ("infeasible", "unbounded") and not setup.soft_all:
-            setup = replace(setup, soft_all=True)
-            continue
-        if not outcome.has_solution:
-            raise ScheduleError(outcome.status, "the solver found no schedule")
-        offenders = _simultaneous(fl, _flow_values(built, outcome.values)) & ~setup.sign_devices
-        if not offenders.any() or clock.left_s <= 0:
-            break
-        more = offenders if rounds < 3 else fl.split
-        setup = replace(setup, sign_devices=setup.sign_devices | more)
-    if not outcome.has_solution:
-        raise ScheduleError(outcome.status, "the solver found no schedule")
-    timings = (clock.build_s, clock.solve_s)
+    setup, built, outcome, method, rounds = _rounds(setup, clock, relative_gap)
+    timings = (clock.build_s, clock.solve_s, clock.limit_reached)
     return _result(problem, st, fl, built, outcome, timings, (rounds, method), setup.soft_all)

@@ -59,6 +59,8 @@ class ScheduleResult:
     rounds: solver rounds (lazy sign binaries, soft fallback).
     soft_fallback: True when hard limits (soc-min/max, site capacity) had to be softened.
     build_time_s / solve_time_s: model assembly (all rounds) / HiGHS wall time (all rounds).
+    time_limit_reached: the time limit cut the solve short (a solver stopped at it, or a later
+        stage was skipped): the schedule is the best found by then, with the gap proven by then.
     """
 
     start: datetime
@@ -80,6 +82,7 @@ class ScheduleResult:
     mip_gap: float = 0.0
     objective_eur: float = float("nan")
     bound_eur: float = float("nan")
+    time_limit_reached: bool = False
 
     def device(self, device_id: str) -> DeviceSchedule:
         for schedule in self.devices:

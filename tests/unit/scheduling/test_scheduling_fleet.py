@@ -5,8 +5,8 @@
   each solved as an LP with SciPy (an independent exact optimum of the same semantics);
 * the reported bound is below that exact optimum and the reported gap is the one between the
   objective and that bound; a tiny time limit still gives an honest status;
-* real data: 200 ACN sessions with minimum power and no pauses under a binding site limit meet
-  every target (skipped without ../shared/data).
+* real data: 200 and 1,000 ACN sessions with minimum power and no pauses under a binding site
+  limit meet every target (skipped without ../shared/data; the fleets: bench/fleet_data.py).
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def test_vectorised_pricing_equals_a_plain_greedy_over_every_block():
         values, columns = best_columns(evs, np.arange(len(evs)), blocks, price, H)
         for i, e in enumerate(evs):
             assert values[i] == pytest.approx(reference_value(e, price), rel=1e-9, abs=1e-6)
-            column = columns[i]
+            column = columns[i][0]
             achieved = ((price + e.tie) @ column.power_kw) * H + e.penalty * column.shortfall_kwh
             assert achieved == pytest.approx(values[i], rel=1e-9, abs=1e-6)
             on = np.flatnonzero(column.power_kw > 1e-9)
@@ -190,7 +190,7 @@ MIN_1 = {"min-charging-power": "1.38 kW"}
 )
 def test_small_fleets_reach_the_exact_optimum(models, limit_kw):
     prob = problem(models, SMALL_PRICES, 9, **{"site-power-capacity": f"{limit_kw} kW"})
-    result = solve(prob, time_limit_s=10)
+    result = solve(prob, time_limit_s=60)  # generous: converges long before, even on a loaded machine
     assert result.method.startswith("fleet-cg")
     exact = exact_optimum_eur(prob)
     assert result.objective_eur == pytest.approx(exact, rel=1e-6, abs=1e-6)
@@ -210,7 +210,7 @@ def test_time_varying_limit_inflexible_load_and_production():
     limits = [{"start": at(0), "end": at(5), "value": "6 kW"}, {"start": at(5), "end": at(9), "value": "9 kW"}]
     prob = problem(models, SMALL_PRICES, n, sensors={99: inflexible}, **{"site-consumption-capacity": limits,
                                                 "inflexible-device-sensors": [99]})  # fmt: skip
-    result = solve(prob, time_limit_s=10)
+    result = solve(prob, time_limit_s=60)
     assert result.method.startswith("fleet-cg")
     assert result.objective_eur == pytest.approx(exact_optimum_eur(prob), rel=1e-6, abs=1e-6)
     assert not result.unmet
@@ -227,6 +227,7 @@ def test_a_tiny_time_limit_still_reports_honestly():
     prices = np.repeat(80 + 40 * np.sin(np.arange(24) / 3.0), 4)
     prob = problem(models, prices, 96, **{"site-power-capacity": "250 kW"})
     result = solve(prob, time_limit_s=0.05, relative_gap=1e-6)
+    assert result.time_limit_reached  # 150 EVs take far longer than 50 ms: the limit cut the solve short
     assert result.status in ("optimal", "feasible")
     assert (result.status == "optimal") == (result.mip_gap <= 1e-6)
     if np.isfinite(result.bound_eur):
@@ -242,22 +243,29 @@ def test_a_tiny_time_limit_still_reports_honestly():
 
 
 @pytest.mark.shared_data
-def test_200_acn_sessions_meet_every_reachable_target_under_a_binding_site_limit():
+@pytest.mark.parametrize("n_ev", [200, 1000])
+def test_acn_fleets_meet_every_reachable_target_under_a_binding_site_limit(n_ev):
+    """Every target is reachable on its own (bench/fleet_data.py caps the energy), and together
+    under the site limit; the generous time limit keeps the test independent of the machine's
+    load (the speed is measured by bench/fleet_schedule.py)."""
     from infra.shared_data import shared_data_dir
 
     data_dir = shared_data_dir()
     if data_dir is None:
         pytest.skip("../shared/data absent: set FLEXLEDGER_SHARED_DATA to the shared data folder")
-    from fleet_acn import acn_fleet_problem
+    from bench.fleet_data import acn_fleet_problem
 
-    prob, uncontrolled_peak_kw = acn_fleet_problem(data_dir, 200)
-    result = solve(prob, time_limit_s=10)
+    prob, uncontrolled_peak_kw = acn_fleet_problem(data_dir, n_ev)
+    result = solve(prob, time_limit_s=120)
     limit = prob.site_consumption_capacity_kw.max()
     assert uncontrolled_peak_kw > limit  # the limit binds
     assert result.method.startswith("fleet-cg")
+    assert not result.time_limit_reached
     assert not result.unmet  # every target reachable on its own is met, and the site limit holds
     assert result.site_power_kw.max() <= limit + 1e-6
+    assert result.status == "optimal" and result.mip_gap <= 1e-4  # the gap proven, within the one asked for
     assert result.bound_eur <= result.objective_eur + 1e-9
+    assert result.mip_gap == pytest.approx((result.objective_eur - result.bound_eur) / result.objective_eur, abs=1e-9)
     for device, schedule in zip(prob.devices, result.devices, strict=True):
         on = np.flatnonzero(schedule.power_kw > 1e-9)
         assert len(on) and np.all(np.diff(on) == 1)
