@@ -12,6 +12,7 @@ sum, forecasted = Σ of the latest forecast belief per slot.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -83,7 +84,7 @@ def api(tmp_path):
         later = T0 + timedelta(hours=1)  # forecasts and a schedule where nothing is measured (yet)
         _record(ctx, sensors["V2G"], later, [11.0] * 12, "kW", 5, source_type="scheduler", prior=T0)
         assert harness.platform.wait_for(harness.head(), timeout_s=60)
-        harness.region = region
+        harness.region, harness.sensors = region, sensors
         yield harness
 
 
@@ -144,3 +145,48 @@ def test_forecasts_and_schedules_are_not_session_energy(api) -> None:
     for asset, energy in expected.items():
         [session] = api.client.get(f"/api/v1/entities/{asset}/charge-sessions", headers=api.auth()).json()["data"]
         assert session["data"]["charge"]["total"]["total"] == pytest.approx(energy, abs=1e-9)
+
+
+def test_paging_over_1000_timeslots_under_concurrent_inserts(api) -> None:
+    """1,100 metered timeslots, walked 200 at a time in ascending order while readings of later
+    timeslots keep arriving: every record once, none skipped (regionalenergies and timeslots)."""
+    ctx, sensor = api.platform.commands, api.sensors["AC"]
+    _record(ctx, sensor, T0 + timedelta(hours=2), [0.25] * 1100, "kWh", 15)
+    assert api.platform.wait_for(api.head(), timeout_s=60)
+    later = T0 + timedelta(hours=2) + timedelta(minutes=15 * 1100)
+    stop = threading.Event()
+
+    def insert() -> None:
+        for i in range(300):
+            if stop.is_set():
+                return
+            _record(ctx, sensor, later + timedelta(minutes=15 * i), [0.5], "kWh", 15)
+
+    for resource in ("regionalenergies", "timeslots"):
+        before = _walk(api, resource, 1000)
+        assert len(before) >= 1100 + 8
+        writer = threading.Thread(target=insert)
+        writer.start()
+        try:
+            seen = _walk(api, resource, 200)
+        finally:
+            stop.set()
+            writer.join()
+        stop.clear()
+        later += timedelta(minutes=15 * 300)
+        assert len(seen) == len(set(seen)), f"{resource}: a record was served twice"
+        assert set(before) <= set(seen), f"{resource}: a record was skipped"
+        assert seen == sorted(seen)
+
+
+def _walk(api, resource: str, limit: int) -> list[int]:
+    seen, offset = [], 0
+    while True:
+        params = {"auth_token": api.token(ALICE), "limit": limit, "offset": offset, "sort": "asc"}
+        response = api.client.get(f"/api/v2/{resource}", params=params)
+        assert response.status_code == 200, response.text
+        records = response.json()["records"]
+        seen += [r["id"] for r in records]
+        offset += limit
+        if len(records) < limit:
+            return seen
