@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from device_support import wait_for_status
 from ev_support import plug
-from test_api_support import ALICE, BOB, ApiHarness
+from test_api_support import ALICE, BOB, PASSWORD, ApiHarness
 
 from commands import ev as evc
 from commands import registry as cmd
@@ -123,3 +123,25 @@ def test_a_request_during_a_charge_session_names_its_vehicle(api):
     record = response.json()["records"][0]
     assert (record["is_connected"], record["electricvehicle_id"], record["chargingmode_id"]) == (True, vehicle, mode)
     assert (record["req_state"], record["is_charging"], record["battery_full"]) == (False, False, False)
+
+
+def test_auditors_read_every_account_and_write_nothing(api):
+    """An auditor (of another account) reads FINESCE resources of every account, but a switch
+    request is refused (403) and appends nothing."""
+    ctx = api.platform.commands
+    cmd.register_user(
+        ctx,
+        cmd.RegisterUser(
+            email="audit@beta.test", password=PASSWORD, account_id=api.world.accounts["Beta"], roles=["auditor"]
+        ),
+    )
+    assert api.platform.wait_for(api.head())
+    token = _token(api, "audit@beta.test")
+    listing = api.client.get("/api/v2/chargingstates", params={"auth_token": token})
+    assert listing.status_code == 200 and listing.json()["totalrecords"] >= 1
+    assert api.asset("EVSE") in [r["evse_id"] for r in listing.json()["records"]]  # Alpha's, read by Beta's auditor
+    head = api.head()
+    refused = api.client.post(
+        "/api/v2/chargingstates", params={"auth_token": token, "evse_id": api.asset("EVSE"), "req_state": "true"}
+    )
+    assert refused.status_code == 403 and api.head() == head
