@@ -87,24 +87,15 @@ MARGIN_S = 86_400
 
 
 _SLOTS_IN = sa.select(cs_slots.c.event_start, cs_slots.c.belief_time).where(
-    cs_slots.c.sensor_id == sa.bindparam("sensor_id"),
-    cs_slots.c.event_start >= sa.bindparam("low"),
-    cs_slots.c.event_start < sa.bindparam("high"),
-)
-_SLOT_UPDATE = (
-    cs_slots.update()
-    .where(cs_slots.c.sensor_id == sa.bindparam("b_sensor"), cs_slots.c.event_start == sa.bindparam("b_start"))
-    .values(
-        energy_kwh=sa.bindparam("b_energy"),
-        belief_time=sa.bindparam("b_belief"),
-        resolution_s=sa.bindparam("b_resolution"),
-    )
-)
-_OWNER_UPDATE = (
-    cs_slots.update()
-    .where(cs_slots.c.sensor_id == sa.bindparam("b_sensor"), cs_slots.c.event_start == sa.bindparam("b_start"))
-    .values(session_id=sa.bindparam("b_owner"))
-)
+    cs_slots.c.sensor_id == sa.bindparam("sensor_id"), cs_slots.c.event_start >= sa.bindparam("low"),
+    cs_slots.c.event_start < sa.bindparam("high"))
+_SLOT_UPDATE = cs_slots.update().where(
+    cs_slots.c.sensor_id == sa.bindparam("b_sensor"), cs_slots.c.event_start == sa.bindparam("b_start")
+).values(energy_kwh=sa.bindparam("b_energy"), belief_time=sa.bindparam("b_belief"),
+         resolution_s=sa.bindparam("b_resolution"))
+_OWNER_UPDATE = cs_slots.update().where(
+    cs_slots.c.sensor_id == sa.bindparam("b_sensor"), cs_slots.c.event_start == sa.bindparam("b_start")
+).values(session_id=sa.bindparam("b_owner"))
 _SESSION_BY_ID = sa.select(charge_sessions).where(charge_sessions.c.id == sa.bindparam("sid"))
 _METER_BY_ASSET = sa.select(cs_meters).where(cs_meters.c.asset_id == sa.bindparam("asset_id"))
 _METERS_BY_SENSOR = sa.select(cs_meters).where(cs_meters.c.sensor_id == sa.bindparam("sensor_id"))
@@ -136,16 +127,8 @@ class ChargeSessionsProjection:
 
     name = "charge_sessions"
     event_types = frozenset(
-        {
-            "EvseRegistered",
-            "EvseChanged",
-            "EvPluggedIn",
-            "ChargingStarted",
-            "ChargingStopped",
-            "ConnectionStateChanged",
-            "EvPluggedOut",
-            "SensorDataRecorded",
-        }
+        {"EvseRegistered", "EvseChanged", "EvPluggedIn", "ChargingStarted", "ChargingStopped",
+         "ConnectionStateChanged", "EvPluggedOut", "SensorDataRecorded"}
     )
     metadata = metadata
 
@@ -198,24 +181,11 @@ class ChargeSessionsProjection:
         meter = batch.meter(conn, event.evse_asset_id)
         at_s, created_s = to_epoch_s(event.at), to_epoch_s(recorded.metadata.recorded_at)
         batch.sessions[sid] = dict(
-            id=sid,
-            evse_asset_id=event.evse_asset_id,
-            account_id=meter["account_id"] if meter else 0,
-            ev_id=event.ev_id,
-            charging_mode_id=event.charging_mode_id,
-            external_id=event.external_id,
-            position=recorded.global_position,
-            created_s=created_s,
-            updated_s=created_s,
-            start_s=at_s,
-            end_s=None,
-            state="connected",
-            soc_start_kwh=event.soc_kwh,
-            soc_end_kwh=None,
-            range_start_km=event.range_km,
-            range_end_km=None,
-            **{f"energy_{p}_kwh": 0.0 for p in ev.TARIFF_PERIODS},
-            energy_kwh=0.0,
+            id=sid, evse_asset_id=event.evse_asset_id, account_id=meter["account_id"] if meter else 0,
+            ev_id=event.ev_id, charging_mode_id=event.charging_mode_id, external_id=event.external_id,
+            position=recorded.global_position, created_s=created_s, updated_s=created_s, start_s=at_s, end_s=None,
+            state="connected", soc_start_kwh=event.soc_kwh, soc_end_kwh=None, range_start_km=event.range_km,
+            range_end_km=None, **{f"energy_{p}_kwh": 0.0 for p in ev.TARIFF_PERIODS}, energy_kwh=0.0,
         )
         batch.new.add(sid)
         if meter is not None and meter["sensor_id"] is not None:
@@ -232,9 +202,8 @@ def _session_step(conn: Connection, event, recorded: RecordedEvent, batch: _Batc
         row = batch.sessions[sid] = dict(found)
     row["updated_s"] = to_epoch_s(recorded.metadata.recorded_at)
     if isinstance(event, ev.EvPluggedOut):
-        row.update(
-            end_s=to_epoch_s(event.at), state="not_connected", soc_end_kwh=event.soc_kwh, range_end_km=event.range_km
-        )
+        row.update(end_s=to_epoch_s(event.at), state="not_connected", soc_end_kwh=event.soc_kwh,
+                   range_end_km=event.range_km)
         meter = batch.meter(conn, row["evse_asset_id"])
         if meter is not None and meter["sensor_id"] is not None:
             batch.touch(row["evse_asset_id"], meter["sensor_id"], row["start_s"] - MARGIN_S, OPEN_END_S)
@@ -243,20 +212,14 @@ def _session_step(conn: Connection, event, recorded: RecordedEvent, batch: _Batc
 
 
 _STEP_FIELDS = ("updated_s", "end_s", "state", "soc_end_kwh", "range_end_km")
-_SESSION_UPDATE = (
-    charge_sessions.update()
-    .where(charge_sessions.c.id == sa.bindparam("b_id"))
-    .values(**{name: sa.bindparam(f"b_{name}") for name in _STEP_FIELDS})
-)
+_SESSION_UPDATE = charge_sessions.update().where(charge_sessions.c.id == sa.bindparam("b_id")).values(
+    **{name: sa.bindparam(f"b_{name}") for name in _STEP_FIELDS})
 
 
 def _write_sessions(conn: Connection, batch: _Batch) -> None:
     new = [row for sid, row in batch.sessions.items() if sid in batch.new]
-    changed = [
-        {"b_id": sid, **{f"b_{n}": row[n] for n in _STEP_FIELDS}}
-        for sid, row in batch.sessions.items()
-        if sid not in batch.new
-    ]
+    changed = [{"b_id": sid, **{f"b_{n}": row[n] for n in _STEP_FIELDS}}
+               for sid, row in batch.sessions.items() if sid not in batch.new]
     if new:
         conn.execute(charge_sessions.insert(), new)
     if changed:
@@ -270,11 +233,9 @@ def _adopt_sessions(conn: Connection, event, batch: _Batch) -> None:
     account, and its slots are reassigned."""
     if not isinstance(event, ev.EvseRegistered):
         return
-    conn.execute(
-        charge_sessions.update()
-        .where(charge_sessions.c.evse_asset_id == event.asset_id, charge_sessions.c.account_id == 0)
-        .values(account_id=event.account_id)
-    )
+    conn.execute(charge_sessions.update().where(
+        charge_sessions.c.evse_asset_id == event.asset_id, charge_sessions.c.account_id == 0
+    ).values(account_id=event.account_id))
     if event.energy_sensor_id is not None:
         batch.touch(event.asset_id, event.energy_sensor_id, 0, OPEN_END_S)
 
@@ -291,27 +252,12 @@ def _write_slots(conn: Connection, batch: _Batch) -> None:
         for start in starts:
             energy, belief, resolution, period = batch.slots[(sensor_id, start)]
             if start not in stored:
-                inserts.append(
-                    {
-                        "sensor_id": sensor_id,
-                        "event_start": start,
-                        "energy_kwh": energy,
-                        "belief_time": belief,
-                        "resolution_s": resolution,
-                        "period": period,
-                        "session_id": None,
-                    }
-                )
+                inserts.append({"sensor_id": sensor_id, "event_start": start, "energy_kwh": energy,
+                                "belief_time": belief, "resolution_s": resolution, "period": period,
+                                "session_id": None})
             elif stored[start] <= belief:
-                updates.append(
-                    {
-                        "b_sensor": sensor_id,
-                        "b_start": start,
-                        "b_energy": energy,
-                        "b_belief": belief,
-                        "b_resolution": resolution,
-                    }
-                )
+                updates.append({"b_sensor": sensor_id, "b_start": start, "b_energy": energy, "b_belief": belief,
+                                "b_resolution": resolution})
     if inserts:
         conn.execute(cs_slots.insert(), inserts)
     if updates:
@@ -330,14 +276,8 @@ def _state_after(event) -> str:
 def _meter(conn: Connection, event: ev.EvseRegistered | ev.EvseChanged) -> None:
     if isinstance(event, ev.EvseRegistered):
         conn.execute(cs_meters.delete().where(cs_meters.c.asset_id == event.asset_id))
-        conn.execute(
-            cs_meters.insert().values(
-                asset_id=event.asset_id,
-                account_id=event.account_id,
-                sensor_id=event.energy_sensor_id,
-                timezone=event.timezone,
-            )
-        )
+        conn.execute(cs_meters.insert().values(asset_id=event.asset_id, account_id=event.account_id,
+                                               sensor_id=event.energy_sensor_id, timezone=event.timezone))
         return
     changes = {k: v for k, v in event.changes.items() if k in ("timezone",)}
     if "energy_sensor_id" in event.changes:
@@ -359,11 +299,9 @@ def _reassign(conn: Connection, asset_id: int, sensor_id: int, low_s: int, high_
     """Give each slot of ``sensor_id`` in ``[low_s, high_s)`` its owning session; recompute totals."""
     sessions = conn.execute(
         sa.select(charge_sessions.c.id, charge_sessions.c.start_s, charge_sessions.c.end_s)
-        .where(
-            charge_sessions.c.evse_asset_id == asset_id,
-            charge_sessions.c.start_s < min(high_s + MARGIN_S, OPEN_END_S),
-            sa.or_(charge_sessions.c.end_s.is_(None), charge_sessions.c.end_s > low_s),
-        )
+        .where(charge_sessions.c.evse_asset_id == asset_id,
+               charge_sessions.c.start_s < min(high_s + MARGIN_S, OPEN_END_S),
+               sa.or_(charge_sessions.c.end_s.is_(None), charge_sessions.c.end_s > low_s))
         .order_by(charge_sessions.c.start_s, charge_sessions.c.id)
     ).all()
     slots = conn.execute(
@@ -399,11 +337,8 @@ def _recompute(conn: Connection, session_ids: set[str]) -> None:
     ids = sorted(session_ids)
     for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
         sums: dict[str, dict[str, float]] = {sid: {} for sid in chunk}
-        query = (
-            sa.select(cs_slots.c.session_id, cs_slots.c.period, sa.func.sum(cs_slots.c.energy_kwh))
-            .where(cs_slots.c.session_id.in_(chunk))
-            .group_by(cs_slots.c.session_id, cs_slots.c.period)
-        )
+        query = (sa.select(cs_slots.c.session_id, cs_slots.c.period, sa.func.sum(cs_slots.c.energy_kwh))
+                 .where(cs_slots.c.session_id.in_(chunk)).group_by(cs_slots.c.session_id, cs_slots.c.period))
         for sid, period, total in conn.execute(query):
             sums[sid][period] = float(total or 0.0)
         rows = []
@@ -413,13 +348,8 @@ def _recompute(conn: Connection, session_ids: set[str]) -> None:
         conn.execute(_TOTALS_UPDATE, rows)
 
 
-_TOTALS_UPDATE = (
-    charge_sessions.update()
-    .where(charge_sessions.c.id == sa.bindparam("b_id"))
-    .values(
-        energy_kwh=sa.bindparam("b_total"), **{f"energy_{p}_kwh": sa.bindparam(f"b_{p}") for p in ev.TARIFF_PERIODS}
-    )
-)
+_TOTALS_UPDATE = charge_sessions.update().where(charge_sessions.c.id == sa.bindparam("b_id")).values(
+    energy_kwh=sa.bindparam("b_total"), **{f"energy_{p}_kwh": sa.bindparam(f"b_{p}") for p in ev.TARIFF_PERIODS})
 
 
 def iso_z(epoch_s: int | None) -> str | None:
