@@ -29,6 +29,7 @@ value. Energy in Wh, consumption positive; times timezone-aware.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -170,7 +171,10 @@ def _metered(
 
 
 def register_read(connector: ConnectorState, at: datetime, register_wh: float, resolution_s: int):
-    """(new state, slots whose totals changed) for the register showing ``register_wh`` at ``at``."""
+    """(new state, slots whose totals changed) for the register showing ``register_wh`` at ``at``
+    (a negative or non-finite value is no register value: ignored)."""
+    if not math.isfinite(register_wh) or register_wh < 0:
+        return connector, []
     if connector.register_at is not None and at <= connector.register_at:
         return connector, []  # a repeat, or older than what was counted
     moved = replace(connector, register_wh=register_wh, register_at=at)

@@ -115,6 +115,11 @@ def test_register_differences_become_slot_energies_robust_to_repeats_and_resets(
     assert sum(slots.values()) == pytest.approx(4500)
 
 
+def test_impossible_register_values_are_ignored() -> None:
+    _, _, slots = _run([_register(100, 0), _register(-5, 3), _register(float("nan"), 4), _register(160, 5)])
+    assert slots == {S0: pytest.approx(60)}
+
+
 def test_slot_totals_replace_rather_than_add() -> None:
     _, _, after_two = _run([_register(0, 0), _register(100, 5)])
     _, _, after_three = _run([_register(0, 0), _register(100, 5), _register(300, 10)])
