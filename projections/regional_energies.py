@@ -16,7 +16,8 @@ EVSEs' metering sensors:
 * ``forecasted_kwh`` — the sum of the forecaster's latest beliefs for the slots;
 * ``max_possible_kwh`` — what the EVSEs could draw at full power over the timeslot,
 
-recomputed for every timeslot a batch touched. Timeslot ids are the slot's start in Unix
+recomputed for every timeslot a batch touched (an EVSE's change of region, sensor or maximum
+power touches its regions' past timeslots too). Timeslot ids are the slot's start in Unix
 seconds (multiples of 900). Readings finer than 15 minutes fall in the timeslot of their start.
 """
 
@@ -112,13 +113,33 @@ class RegionalEnergiesProjection:
                 if "energy_sensor_id" in event.changes:
                     changes["sensor_id"] = event.changes["energy_sensor_id"]
                 if changes:
+                    _history(conn, event.asset_id, touched)  # the old region's timeslots
                     conn.execute(re_meters.update().where(re_meters.c.asset_id == event.asset_id).values(**changes))
+                    _history(conn, event.asset_id, touched)  # the new region's
             else:
                 _readings(conn, event, touched)
         at_us = to_epoch_us(events[-1].metadata.recorded_at) if events else 0
         for region_id, slots in touched.items():
+            meters = conn.execute(sa.select(re_meters).where(re_meters.c.region_id == region_id)).mappings().all()
             for slot in sorted(slots):
-                _recompute(conn, region_id, slot, at_us)
+                _recompute(conn, region_id, meters, slot, at_us)
+
+
+def _history(conn: Connection, asset_id: int, touched: dict[int, set[int]]) -> None:
+    """Touch every timeslot of the EVSE's region, and every timeslot its sensor has values in
+    (an EVSE moved, re-metered or re-rated changes past figures too)."""
+    meter = conn.execute(sa.select(re_meters).where(re_meters.c.asset_id == asset_id)).mappings().first()
+    if meter is None or meter["region_id"] is None:
+        return
+    slots = touched.setdefault(meter["region_id"], set())
+    slots.update(
+        conn.execute(
+            sa.select(re_energies.c.timeslot_id).where(re_energies.c.region_id == meter["region_id"])
+        ).scalars()
+    )
+    for table in (re_slots, re_forecasts):
+        starts = conn.execute(sa.select(table.c.event_start).where(table.c.sensor_id == meter["sensor_id"])).scalars()
+        slots.update(start // TIMESLOT_S * TIMESLOT_S for start in starts)
 
 
 def _readings(conn: Connection, event: SensorDataRecorded, touched: dict[int, set[int]]) -> None:
@@ -208,15 +229,15 @@ def _sums(conn: Connection, sensors: list[int], timeslot: int) -> dict[str, floa
     }
 
 
-def _recompute(conn: Connection, region_id: int, timeslot: int, at_us: int) -> None:
-    meters = conn.execute(sa.select(re_meters).where(re_meters.c.region_id == region_id)).mappings().all()
+def _recompute(conn: Connection, region_id: int, meters: Sequence, timeslot: int, at_us: int) -> None:
+    """The figures of one region (whose EVSEs are ``meters``) in one timeslot."""
     sensors = [m["sensor_id"] for m in meters if m["sensor_id"] is not None]
     maximum = sum((m["max_power_kw"] or 0.0) for m in meters) * TIMESLOT_S / 3600
     key = (re_energies.c.region_id == region_id) & (re_energies.c.timeslot_id == timeslot)
     values = {**_sums(conn, sensors, timeslot), "max_possible_kwh": maximum, "updated_us": at_us}
     if conn.execute(sa.select(re_energies.c.id).where(key)).first():
         conn.execute(re_energies.update().where(key).values(**values))
-    else:
+    elif meters:
         conn.execute(
             re_energies.insert().values(
                 region_id=region_id,

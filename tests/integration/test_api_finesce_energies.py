@@ -190,3 +190,33 @@ def _walk(api, resource: str, limit: int) -> list[int]:
         offset += limit
         if len(records) < limit:
             return seen
+
+
+def test_moving_an_evse_to_another_region_moves_its_past_energy(api) -> None:
+    ctx, alpha = api.platform.commands, api.world.accounts["Alpha"]
+    north = evc.register_region(ctx, evc.RegisterRegion(account_id=alpha, name="North", code="3", country="Wales"))
+    evc.change_evse(ctx, api.assets["AC"], alpha, {"region_id": north})
+    assert api.platform.wait_for(api.head(), timeout_s=60)
+    v2g: dict[int, float] = defaultdict(float)
+    for i, kw in enumerate(V2G_KW):
+        v2g[S0 + (i * 300) // 900 * 900] += kw * 5 / 60
+    whole = _expected()
+    for region, expected_actual, max_kwh in ((api.region, v2g, "2.75"), (north, None, "2.75")):
+        records = api.client.get(
+            f"/api/v2/regions/{region}/regionalenergies", params={"auth_token": api.token(ALICE), "sort": "asc"}
+        ).json()["records"]
+        assert [r["timeslot_id"] for r in records] == sorted(whole), region
+        for record in records:
+            slot = record["timeslot_id"]
+            actual = (
+                expected_actual.get(slot, 0.0)
+                if expected_actual is not None
+                else (whole[slot]["actual_energy_kwh"] - v2g.get(slot, 0.0))
+            )
+            assert float(record["actual_energy_kwh"]) == pytest.approx(actual, abs=1e-6), (region, slot)
+            forecast = 0.0 if region == api.region else whole[slot]["forecasted_energy_kwh"]
+            assert float(record["forecasted_energy_kwh"]) == pytest.approx(forecast, abs=1e-6), (region, slot)
+        agg = api.client.get(
+            f"/api/v2/regions/{region}/regionalaggevseenergies", params={"auth_token": api.token(ALICE)}
+        ).json()["records"]
+        assert {r["max_possible_kwh"] for r in agg} == {max_kwh}, region
