@@ -78,22 +78,32 @@ def collection(conn: sa.Connection, user: CurrentUser, resource: Resource, page:
     """The envelope of one page of ``resource`` (filtered by ``where``, scoped to the user's account)."""
     if page.order_by not in resource.columns:
         known = ", ".join(sorted(resource.columns))
-        raise ApiError(422, "INVALID_ORDER_BY", f"cannot order {resource.name} by {page.order_by!r}; use {known}",
-                       "order_by")
+        raise ApiError(
+            422, "INVALID_ORDER_BY", f"cannot order {resource.name} by {page.order_by!r}; use {known}", "order_by"
+        )
     conditions = _scoped(resource, user, where or [])
     total = conn.execute(sa.select(sa.func.count()).select_from(resource.source).where(*conditions)).scalar_one()
     column, key = resource.columns[page.order_by], resource.columns["id"]
     order = [column.desc(), key.desc()] if page.sort == "desc" else [column.asc(), key.asc()]
-    query = (sa.select(*resource.selected()).select_from(resource.source)
-             .where(*conditions).order_by(*order).limit(page.limit).offset(page.offset))
+    query = (
+        sa.select(*resource.selected())
+        .select_from(resource.source)
+        .where(*conditions)
+        .order_by(*order)
+        .limit(page.limit)
+        .offset(page.offset)
+    )
     rows = [dict(r) for r in conn.execute(query).mappings()]
     return {"totalrecords": total, "records": [resource.format(r) for r in rows]}
 
 
 def one(conn: sa.Connection, user: CurrentUser, resource: Resource, record_id: int) -> dict:
     """A record in the envelope (404 unknown, 403 another account's)."""
-    query = sa.select(*resource.selected(), resource.account.label("_account")).select_from(
-        resource.source).where(resource.columns["id"] == record_id)
+    query = (
+        sa.select(*resource.selected(), resource.account.label("_account"))
+        .select_from(resource.source)
+        .where(resource.columns["id"] == record_id)
+    )
     row = conn.execute(query).mappings().first()
     if row is None:
         raise ApiError(404, "NOT_FOUND", f"no {resource.name} record with id {record_id}", "id")
@@ -108,7 +118,7 @@ def dec(value: float | None) -> str | None:
     """A decimal as FINESCE writes it: a string with at least one decimal, at most eight."""
     if value is None:
         return None
-    text = f"{round(float(value), 8):.8f}".rstrip("0")
+    text = f"{round(float(value), 8) + 0.0:.8f}".rstrip("0")  # + 0.0: no "-0.0"
     return text + "0" if text.endswith(".") else text
 
 

@@ -3,7 +3,10 @@
 * :class:`ChargerSink` — BootNotification, StatusNotification, Start/StopTransaction become
   :mod:`domain.chargers` events on ``charger-<asset id>``; MeterValues become readings on the
   sensors the asset maps measurands to (``attributes.ocpp.sensors``, e.g.
-  ``{"Power.Active.Import": 12, "SoC": 13}``).
+  ``{"Power.Active.Import": 12, "SoC": 13}``), except the cumulative energy register
+  (``Energy.Active.Import.Register``), which becomes ``EnergyRegisterRead`` events. Each
+  message then feeds the charge sessions (:mod:`commands.charger_sessions`: session events and
+  the energy per slot from the register's differences).
 * :class:`TelemetrySink` — ``{"sensor_id", "value", "unit", "at"?}`` (or a list) from an MQTT
   device become readings, only on sensors of the device's own asset.
 
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from commands.charger_sessions import REGISTER, ChargerSessionFeed
 from commands.context import CommandContext, CommandError
 from commands.readings import RecordSensorData, record_sensor_data
 from commands.registry import load_sensor
@@ -50,10 +54,19 @@ def record_point_reading(
     resolution_s = sensor.event_resolution_s or 1
     epoch_s = int(at.timestamp())
     start = datetime.fromtimestamp(epoch_s - epoch_s % resolution_s, UTC)
-    record_sensor_data(ctx, RecordSensorData(
-        sensor_id=sensor_id, start=start, duration=timedelta(seconds=resolution_s), values=[value], unit=unit,
-        source=source, source_type="device",
-    ), sensor)
+    record_sensor_data(
+        ctx,
+        RecordSensorData(
+            sensor_id=sensor_id,
+            start=start,
+            duration=timedelta(seconds=resolution_s),
+            values=[value],
+            unit=unit,
+            source=source,
+            source_type="device",
+        ),
+        sensor,
+    )
 
 
 class ChargerSink:
@@ -62,6 +75,7 @@ class ChargerSink:
     def __init__(self, ctx: CommandContext, find_asset: FindAsset):
         self.ctx = CommandContext(ctx.store, ctx.clock, EventMetadata(source="ocpp"))
         self.find_asset = find_asset
+        self.sessions = ChargerSessionFeed()
 
     def __call__(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> None:
         asset = self.find_asset(charge_point_id)
@@ -72,46 +86,82 @@ class ChargerSink:
         meta = EventMetadata(source="ocpp", actor=f"charger:{charge_point_id}", correlation_id=str(uuid.uuid4()))
         ctx = CommandContext(self.ctx.store, self.ctx.clock, meta)
         if action == "MeterValues":
-            self._meter_values(ctx, asset, charge_point_id, payload)
-            return
-        event = self._event(asset["id"], charge_point_id, action, payload, ctx.clock())
-        if event is not None:
-            ctx.append(ch.charger_stream(asset["id"]), [event], ANY)
+            events = self._meter_values(ctx, asset, charge_point_id, payload)
+        else:
+            event = self._event(asset["id"], charge_point_id, action, payload, ctx.clock())
+            events = [] if event is None else [event]
+        if events:
+            appended = ctx.append(ch.charger_stream(asset["id"]), events, ANY)
+            first = appended.stream_revision - len(events) + 1
+            self.sessions.feed(ctx, asset, f"ocpp:{charge_point_id}", first)
 
     @staticmethod
     def _event(asset_id: int, cp: str, action: str, p: dict[str, Any], now: datetime):
         if action == "BootNotification":
             return ch.ChargerBooted(
-                asset_id=asset_id, charge_point_id=cp, vendor=p["charge_point_vendor"], model=p["charge_point_model"],
-                firmware_version=p.get("firmware_version"), serial_number=p.get("charge_point_serial_number"), at=now,
+                asset_id=asset_id,
+                charge_point_id=cp,
+                vendor=p["charge_point_vendor"],
+                model=p["charge_point_model"],
+                firmware_version=p.get("firmware_version"),
+                serial_number=p.get("charge_point_serial_number"),
+                at=now,
             )
         if action == "StatusNotification":
             at = _parse_time(p["timestamp"]) if p.get("timestamp") else now
-            return ch.ChargerStatusChanged(asset_id=asset_id, connector_id=p["connector_id"], status=p["status"],
-                                           error_code=p.get("error_code", "NoError"), at=at)
+            return ch.ChargerStatusChanged(
+                asset_id=asset_id,
+                connector_id=p["connector_id"],
+                status=p["status"],
+                error_code=p.get("error_code", "NoError"),
+                at=at,
+            )
         if action == "StartTransaction":
             return ch.ChargingSessionStarted(
-                asset_id=asset_id, transaction_id=p["transaction_id"], connector_id=p["connector_id"],
-                id_tag=p["id_tag"], meter_start_wh=p["meter_start_wh"], at=_parse_time(p["timestamp"]),
+                asset_id=asset_id,
+                transaction_id=p["transaction_id"],
+                connector_id=p["connector_id"],
+                id_tag=p["id_tag"],
+                meter_start_wh=p["meter_start_wh"],
+                at=_parse_time(p["timestamp"]),
             )
         if action == "StopTransaction":
             return ch.ChargingSessionStopped(
-                asset_id=asset_id, transaction_id=p["transaction_id"], meter_stop_wh=p["meter_stop_wh"],
-                reason=p.get("reason"), at=_parse_time(p["timestamp"]),
+                asset_id=asset_id,
+                transaction_id=p["transaction_id"],
+                meter_stop_wh=p["meter_stop_wh"],
+                reason=p.get("reason"),
+                at=_parse_time(p["timestamp"]),
             )
         return None
 
     @staticmethod
-    def _meter_values(ctx: CommandContext, asset: dict, cp: str, payload: dict[str, Any]) -> None:
+    def _meter_values(ctx: CommandContext, asset: dict, cp: str, payload: dict[str, Any]) -> list:
+        """Readings of the mapped measurands; the energy register's values as events (returned)."""
         sensors = ((asset.get("attributes") or {}).get("ocpp") or {}).get("sensors") or {}
+        registers = []
         for meter_value in payload.get("meter_value", []):
             at = _parse_time(meter_value["timestamp"])
             for sampled in meter_value.get("sampled_value", []):
-                sensor_id = sensors.get(sampled.get("measurand", "Energy.Active.Import.Register"))
+                measurand = sampled.get("measurand", REGISTER)
                 unit = ch.OCPP_UNITS.get(sampled.get("unit", "Wh"))
+                if measurand == REGISTER and unit in ("Wh", "kWh"):
+                    register_wh = float(sampled["value"]) * (1000 if unit == "kWh" else 1)
+                    registers.append(
+                        ch.EnergyRegisterRead(
+                            asset_id=asset["id"],
+                            connector_id=payload.get("connector_id", 1),
+                            register_wh=register_wh,
+                            transaction_id=payload.get("transaction_id"),
+                            at=at,
+                        )
+                    )
+                    continue
+                sensor_id = sensors.get(measurand)
                 if sensor_id is None or unit is None:
                     continue
                 record_point_reading(ctx, int(sensor_id), at, float(sampled["value"]), unit, f"ocpp:{cp}", asset["id"])
+        return registers
 
 
 class TelemetrySink:
@@ -129,7 +179,14 @@ class TelemetrySink:
         for item in payload if isinstance(payload, list) else [payload]:
             try:
                 at = _parse_time(item["at"]) if item.get("at") else ctx.clock()
-                record_point_reading(ctx, int(item["sensor_id"]), at, float(item["value"]), str(item["unit"]),
-                                     f"mqtt:{device_id}", asset["id"])
+                record_point_reading(
+                    ctx,
+                    int(item["sensor_id"]),
+                    at,
+                    float(item["value"]),
+                    str(item["unit"]),
+                    f"mqtt:{device_id}",
+                    asset["id"],
+                )
             except (CommandError, KeyError, TypeError, ValueError) as exc:
                 log.warning("MQTT telemetry from %s refused: %s", device_id, exc)

@@ -15,7 +15,14 @@ from typing import Any
 from domain.events import DomainEvent, register_event
 
 CONNECTOR_STATES = (
-    "Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing", "Reserved", "Unavailable",
+    "Available",
+    "Preparing",
+    "Charging",
+    "SuspendedEVSE",
+    "SuspendedEV",
+    "Finishing",
+    "Reserved",
+    "Unavailable",
     "Faulted",
 )
 OCPP_UNITS = {"W": "W", "kW": "kW", "Wh": "Wh", "kWh": "kWh", "Percent": "%", "A": "A", "V": "V"}
@@ -81,4 +88,16 @@ class ChargingSessionStopped(DomainEvent):
     transaction_id: int
     meter_stop_wh: float
     reason: str | None = None
+    at: datetime
+
+
+@register_event
+class EnergyRegisterRead(DomainEvent):
+    """MeterValues' ``Energy.Active.Import.Register`` of a connector: the cumulative energy (Wh)
+    the charger's meter showed at ``at`` (it only grows, unless the meter was reset)."""
+
+    asset_id: int
+    connector_id: int
+    register_wh: float
+    transaction_id: int | None = None
     at: datetime

@@ -2,7 +2,8 @@
 
 Consumes :mod:`domain.ev` session events (``EvPluggedIn``, ``ChargingStarted``, ``ChargingStopped``,
 ``ConnectionStateChanged``, ``EvPluggedOut``), ``EvseRegistered``/``EvseChanged`` (which sensor
-meters an EVSE, its time zone) and ``SensorDataRecorded`` of those sensors.
+meters an EVSE, its time zone) and ``SensorDataRecorded`` of those sensors (measurements only:
+forecasts and schedules are ignored).
 
 Tables:
 
@@ -78,6 +79,8 @@ charge_sessions = sa.Table(
 sa.Index("ix_charge_sessions_evse_start", charge_sessions.c.evse_asset_id, charge_sessions.c.start_s)
 sa.Index("ix_charge_sessions_account", charge_sessions.c.account_id, charge_sessions.c.position)
 
+NOT_MEASURED = frozenset({"forecaster", "scheduler"})
+"""Beliefs of these source types are predictions or plans, never a session's metered energy."""
 OPEN_END_S = 2**62
 MARGIN_S = 86_400
 """Sessions starting up to a day after a slot window may own slots in it (coarse resolutions)."""
@@ -156,8 +159,8 @@ class ChargeSessionsProjection:
     def _readings(self, conn: Connection, event: SensorDataRecorded, batch: _Batch) -> None:
         meters = conn.execute(_METERS_BY_SENSOR, {"sensor_id": event.sensor_id}).mappings().all()
         factor = _to_kwh_factor(event.unit, event.resolution_s)
-        if not meters or factor is None:
-            return  # not an EVSE's meter, or not energy/power
+        if not meters or factor is None or event.source_type in NOT_MEASURED:
+            return  # not an EVSE's meter, not energy/power, or a forecast or schedule
         start_s, step = to_epoch_s(event.start), event.resolution_s
         beliefs = belief_times_us(event)
         for i, value in enumerate(event.values):

@@ -2,12 +2,23 @@
 ``regionalaggevseenergies``), computed from the readings of the EVSEs of each region.
 
 Consumes ``EvseRegistered``/``EvseChanged`` (region, metering sensor, max power) and
-``SensorDataRecorded`` of those sensors. ``re_slots`` keeps the latest belief per (sensor,
-event start) in kWh (power readings times the slot's hours; consumption positive), so a
-repeated or late reading replaces its value; ``re_energies`` holds, per (region, timeslot),
-the sum over the region's EVSEs (``actual_energy_kwh``) and what they could draw at full power
-(``max_possible_kwh``), recomputed for every timeslot a batch touched. Timeslot ids are the
-slot's start in Unix seconds (multiples of 900).
+``SensorDataRecorded`` of those sensors. ``re_slots`` keeps the latest measured belief per
+(sensor, event start) in kWh (power readings times the slot's hours; consumption positive,
+production negative), so a repeated or late reading replaces its value; ``re_forecasts`` keeps
+the forecaster's latest belief (``source_type`` ``forecaster``) the same way; schedules
+(``scheduler``) are neither. ``re_energies`` holds, per (region, timeslot), over the region's
+EVSEs' metering sensors:
+
+* ``actual_energy_kwh`` — the net metered energy (the sum of the slots);
+* ``generated_kwh`` — the production part: the sum of the negative slots (≤ 0, e.g. V2G);
+* ``requested_kwh`` — the consumption part: the sum of the positive slots (≥ 0), so
+  ``generated_kwh + requested_kwh == actual_energy_kwh``;
+* ``forecasted_kwh`` — the sum of the forecaster's latest beliefs for the slots;
+* ``max_possible_kwh`` — what the EVSEs could draw at full power over the timeslot,
+
+recomputed for every timeslot a batch touched (an EVSE's change of region, sensor or maximum
+power touches its regions' past timeslots too). Timeslot ids are the slot's start in Unix
+seconds (multiples of 900). Readings finer than 15 minutes fall in the timeslot of their start.
 """
 
 from __future__ import annotations
@@ -25,7 +36,8 @@ from domain.units import conversion_factor, is_energy_unit, is_power_unit
 TIMESLOT_S = 900
 metadata = sa.MetaData()
 re_meters = sa.Table(
-    "re_meters", metadata,
+    "re_meters",
+    metadata,
     sa.Column("asset_id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("account_id", sa.Integer, nullable=False),
     sa.Column("region_id", sa.Integer),
@@ -33,20 +45,33 @@ re_meters = sa.Table(
     sa.Column("max_power_kw", sa.Float),
 )
 re_slots = sa.Table(
-    "re_slots", metadata,
+    "re_slots",
+    metadata,
+    sa.Column("sensor_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("event_start", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("energy_kwh", sa.Float, nullable=False),
+    sa.Column("belief_time", sa.BigInteger, nullable=False),
+)
+re_forecasts = sa.Table(
+    "re_forecasts",
+    metadata,
     sa.Column("sensor_id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("event_start", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("energy_kwh", sa.Float, nullable=False),
     sa.Column("belief_time", sa.BigInteger, nullable=False),
 )
 re_energies = sa.Table(
-    "re_energies", metadata,
+    "re_energies",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("region_id", sa.Integer, nullable=False),
     sa.Column("timeslot_id", sa.BigInteger, nullable=False, index=True),
     sa.Column("account_id", sa.Integer, nullable=False, index=True),
     sa.Column("actual_energy_kwh", sa.Float, nullable=False),
     sa.Column("max_possible_kwh", sa.Float, nullable=False),
+    sa.Column("generated_kwh", sa.Float, nullable=False, default=0.0),
+    sa.Column("requested_kwh", sa.Float, nullable=False, default=0.0),
+    sa.Column("forecasted_kwh", sa.Float, nullable=False, default=0.0),
     sa.Column("created_us", sa.BigInteger, nullable=False),
     sa.Column("updated_us", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("region_id", "timeslot_id"),
@@ -74,33 +99,71 @@ class RegionalEnergiesProjection:
             event = recorded.decode()
             if isinstance(event, ev.EvseRegistered):
                 conn.execute(re_meters.delete().where(re_meters.c.asset_id == event.asset_id))
-                conn.execute(re_meters.insert().values(
-                    asset_id=event.asset_id, account_id=event.account_id, region_id=event.region_id,
-                    sensor_id=event.energy_sensor_id, max_power_kw=event.max_power_kw))
+                conn.execute(
+                    re_meters.insert().values(
+                        asset_id=event.asset_id,
+                        account_id=event.account_id,
+                        region_id=event.region_id,
+                        sensor_id=event.energy_sensor_id,
+                        max_power_kw=event.max_power_kw,
+                    )
+                )
             elif isinstance(event, ev.EvseChanged):
                 changes = {k: v for k, v in event.changes.items() if k in ("region_id", "max_power_kw")}
                 if "energy_sensor_id" in event.changes:
                     changes["sensor_id"] = event.changes["energy_sensor_id"]
                 if changes:
+                    _history(conn, event.asset_id, touched)  # the old region's timeslots
                     conn.execute(re_meters.update().where(re_meters.c.asset_id == event.asset_id).values(**changes))
+                    _history(conn, event.asset_id, touched)  # the new region's
             else:
                 _readings(conn, event, touched)
         at_us = to_epoch_us(events[-1].metadata.recorded_at) if events else 0
         for region_id, slots in touched.items():
+            meters = conn.execute(sa.select(re_meters).where(re_meters.c.region_id == region_id)).mappings().all()
             for slot in sorted(slots):
-                _recompute(conn, region_id, slot, at_us)
+                _recompute(conn, region_id, meters, slot, at_us)
+
+
+def _history(conn: Connection, asset_id: int, touched: dict[int, set[int]]) -> None:
+    """Touch every timeslot of the EVSE's region, and every timeslot its sensor has values in
+    (an EVSE moved, re-metered or re-rated changes past figures too)."""
+    meter = conn.execute(sa.select(re_meters).where(re_meters.c.asset_id == asset_id)).mappings().first()
+    if meter is None or meter["region_id"] is None:
+        return
+    slots = touched.setdefault(meter["region_id"], set())
+    slots.update(
+        conn.execute(
+            sa.select(re_energies.c.timeslot_id).where(re_energies.c.region_id == meter["region_id"])
+        ).scalars()
+    )
+    for table in (re_slots, re_forecasts):
+        starts = conn.execute(sa.select(table.c.event_start).where(table.c.sensor_id == meter["sensor_id"])).scalars()
+        slots.update(start // TIMESLOT_S * TIMESLOT_S for start in starts)
 
 
 def _readings(conn: Connection, event: SensorDataRecorded, touched: dict[int, set[int]]) -> None:
-    meters = conn.execute(sa.select(re_meters).where(re_meters.c.sensor_id == event.sensor_id,
-                                                     re_meters.c.region_id.is_not(None))).mappings().all()
+    meters = (
+        conn.execute(
+            sa.select(re_meters).where(re_meters.c.sensor_id == event.sensor_id, re_meters.c.region_id.is_not(None))
+        )
+        .mappings()
+        .all()
+    )
     factor = _factor(event.unit, event.resolution_s)
-    if not meters or factor is None:
+    if not meters or factor is None or event.source_type == "scheduler":
         return
+    table = re_forecasts if event.source_type == "forecaster" else re_slots
     start_s, step = to_epoch_s(event.start), event.resolution_s
-    stored = dict(conn.execute(sa.select(re_slots.c.event_start, re_slots.c.belief_time).where(
-        re_slots.c.sensor_id == event.sensor_id, re_slots.c.event_start >= start_s,
-        re_slots.c.event_start < start_s + step * len(event.values))).all())
+    stored = dict(
+        conn.execute(
+            sa.select(table.c.event_start, table.c.belief_time).where(
+                table.c.sensor_id == event.sensor_id,
+                table.c.event_start >= start_s,
+                table.c.event_start < start_s + step * len(event.values),
+            )
+        ).all()
+    )
     beliefs = belief_times_us(event)
     inserts, updates, slots = [], [], set()
     for i, value in enumerate(event.values):
@@ -112,31 +175,75 @@ def _readings(conn: Connection, event: SensorDataRecorded, touched: dict[int, se
         stored[slot] = beliefs[i]
         slots.add(slot // TIMESLOT_S * TIMESLOT_S)
     if inserts:
-        conn.execute(_SLOT_INSERT, inserts)
+        conn.execute(_insert(table), inserts)
     if updates:
-        conn.execute(_SLOT_UPDATE, updates)
+        conn.execute(_update(table), updates)
     for meter in meters:
         touched.setdefault(meter["region_id"], set()).update(slots)
 
 
-_SLOT_INSERT = re_slots.insert().values(sensor_id=sa.bindparam("b_sensor"), event_start=sa.bindparam("b_start"),
-                                        energy_kwh=sa.bindparam("b_energy"), belief_time=sa.bindparam("b_belief"))
-_SLOT_UPDATE = re_slots.update().where(
-    re_slots.c.sensor_id == sa.bindparam("b_sensor"), re_slots.c.event_start == sa.bindparam("b_start")
-).values(energy_kwh=sa.bindparam("b_energy"), belief_time=sa.bindparam("b_belief"))
+def _insert(table: sa.Table):
+    return table.insert().values(
+        sensor_id=sa.bindparam("b_sensor"),
+        event_start=sa.bindparam("b_start"),
+        energy_kwh=sa.bindparam("b_energy"),
+        belief_time=sa.bindparam("b_belief"),
+    )
 
 
-def _recompute(conn: Connection, region_id: int, timeslot: int, at_us: int) -> None:
-    meters = conn.execute(sa.select(re_meters).where(re_meters.c.region_id == region_id)).mappings().all()
+def _update(table: sa.Table):
+    return (
+        table.update()
+        .where(table.c.sensor_id == sa.bindparam("b_sensor"), table.c.event_start == sa.bindparam("b_start"))
+        .values(energy_kwh=sa.bindparam("b_energy"), belief_time=sa.bindparam("b_belief"))
+    )
+
+
+def _sums(conn: Connection, sensors: list[int], timeslot: int) -> dict[str, float]:
+    """Net, production and consumption parts of the measured slots, and the forecast, in kWh."""
+    energy = re_slots.c.energy_kwh
+    in_slot = [
+        re_slots.c.sensor_id.in_(sensors),
+        re_slots.c.event_start >= timeslot,
+        re_slots.c.event_start < timeslot + TIMESLOT_S,
+    ]
+    actual, generated, requested = conn.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(energy), 0.0),
+            sa.func.coalesce(sa.func.sum(sa.case((energy < 0, energy), else_=0.0)), 0.0),
+            sa.func.coalesce(sa.func.sum(sa.case((energy > 0, energy), else_=0.0)), 0.0),
+        ).where(*in_slot)
+    ).one()
+    forecasted = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(re_forecasts.c.energy_kwh), 0.0)).where(
+            re_forecasts.c.sensor_id.in_(sensors),
+            re_forecasts.c.event_start >= timeslot,
+            re_forecasts.c.event_start < timeslot + TIMESLOT_S,
+        )
+    ).scalar_one()
+    return {
+        "actual_energy_kwh": float(actual),
+        "generated_kwh": float(generated),
+        "requested_kwh": float(requested),
+        "forecasted_kwh": float(forecasted),
+    }
+
+
+def _recompute(conn: Connection, region_id: int, meters: Sequence, timeslot: int, at_us: int) -> None:
+    """The figures of one region (whose EVSEs are ``meters``) in one timeslot."""
     sensors = [m["sensor_id"] for m in meters if m["sensor_id"] is not None]
-    actual = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(re_slots.c.energy_kwh), 0.0)).where(
-        re_slots.c.sensor_id.in_(sensors), re_slots.c.event_start >= timeslot,
-        re_slots.c.event_start < timeslot + TIMESLOT_S)).scalar_one()
     maximum = sum((m["max_power_kw"] or 0.0) for m in meters) * TIMESLOT_S / 3600
     key = (re_energies.c.region_id == region_id) & (re_energies.c.timeslot_id == timeslot)
-    values = {"actual_energy_kwh": float(actual), "max_possible_kwh": maximum, "updated_us": at_us}
+    values = {**_sums(conn, sensors, timeslot), "max_possible_kwh": maximum, "updated_us": at_us}
     if conn.execute(sa.select(re_energies.c.id).where(key)).first():
         conn.execute(re_energies.update().where(key).values(**values))
-    else:
-        conn.execute(re_energies.insert().values(region_id=region_id, timeslot_id=timeslot,
-                                                 account_id=meters[0]["account_id"], created_us=at_us, **values))
+    elif meters:
+        conn.execute(
+            re_energies.insert().values(
+                region_id=region_id,
+                timeslot_id=timeslot,
+                account_id=meters[0]["account_id"],
+                created_us=at_us,
+                **values,
+            )
+        )

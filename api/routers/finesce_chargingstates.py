@@ -10,9 +10,10 @@
 A record is a view of a device command: ``id`` its position in the event store (an integer, as
 FINESCE ids are), ``req`` true (a change was requested), ``req_state`` on/off, ``resp`` true once
 the charger acknowledged it, ``is_charging`` true for an acknowledged switch-on; ``timeslot_id``
-the 15-minute slot (Unix seconds) it was requested in. ``is_connected``, ``battery_full``,
-``electricvehicle_id`` are not known from a command (false/false/null) — the EV-charging domain
-(connection states) fills them in.
+the 15-minute slot (Unix seconds) it was requested in. The charge session open at the EVSE when
+the command was requested (:mod:`projections.charge_sessions`) gives ``is_connected`` (true when
+there is one), ``electricvehicle_id`` and ``chargingmode_id`` (null and 1 when it names none);
+``battery_full`` is false (no session state says so).
 """
 
 from __future__ import annotations
@@ -31,34 +32,59 @@ from api.errors import ApiError
 from api.finesce import FinesceUser
 from commands.device_commands import request_command
 from domain import device_commands as dc
+from projections.charge_sessions import charge_sessions
 from projections.device_commands import command_by_id, utc_text
 from projections.device_commands import device_commands as table
 
 router = APIRouter(prefix="/api/v2", tags=["FINESCE chargingstates"])
 ACTIONS = ("start_charging", "stop_charging")
 SLOT_S = 900
-ORDER_COLUMNS = {"id": table.c.position, "created_at": table.c.created_at, "updated_at": table.c.updated_at,
-                 "evse_id": table.c.asset_id, "timeslot_id": table.c.created_at}
-
-
-
+ORDER_COLUMNS = {
+    "id": table.c.position,
+    "created_at": table.c.created_at,
+    "updated_at": table.c.updated_at,
+    "evse_id": table.c.asset_id,
+    "timeslot_id": table.c.created_at,
+}
 
 
 def _time(text: str) -> str:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def chargingstate(row: dict) -> dict:
+def _session_at(conn: sa.Connection, evse_id: int, at_s: int) -> dict | None:
+    """The charge session open at the EVSE at ``at_s`` (Unix s), if any (the latest one started)."""
+    c = charge_sessions.c
+    query = (
+        sa.select(c.ev_id, c.charging_mode_id)
+        .where(c.evse_asset_id == evse_id, c.start_s <= at_s, sa.or_(c.end_s.is_(None), c.end_s > at_s))
+        .order_by(c.start_s.desc())
+        .limit(1)
+    )
+    found = conn.execute(query).mappings().first()
+    return None if found is None else dict(found)
+
+
+def chargingstate(conn: sa.Connection, row: dict) -> dict:
     """A device-command row as a FINESCE charging-state record."""
-    created = datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
+    created_s = int(datetime.fromisoformat(row["created_at"].replace("Z", "+00:00")).timestamp())
     switch_on = row["action"] == "start_charging"
     acknowledged = row["status"] == dc.ACKNOWLEDGED
+    session = _session_at(conn, row["asset_id"], created_s) or {}
     return {
-        "id": row["position"], "req": True, "resp": acknowledged, "req_state": switch_on,
-        "is_charging": switch_on and acknowledged, "is_connected": False, "battery_full": False,
-        "electricvehicle_id": None, "timeslot_id": int(created.timestamp()) // SLOT_S * SLOT_S,
-        "evse_id": row["asset_id"], "chargingmode_id": 1,
-        "created_at": _time(row["created_at"]), "updated_at": _time(row["updated_at"]),
+        "id": row["position"],
+        "req": True,
+        "resp": acknowledged,
+        "req_state": switch_on,
+        "is_charging": switch_on and acknowledged,
+        "is_connected": bool(session),
+        "battery_full": False,
+        "electricvehicle_id": session.get("ev_id"),
+        "timeslot_id": created_s // SLOT_S * SLOT_S,
+        "evse_id": row["asset_id"],
+        "chargingmode_id": session.get("charging_mode_id") or 1,
+        "created_at": _time(row["created_at"]),
+        "updated_at": _time(row["updated_at"]),
     }
 
 
@@ -70,7 +96,7 @@ def _query(conn: ReadConn, user: CurrentUser, where: list, limit: int, offset: i
     column = ORDER_COLUMNS[order_by]
     ordered = (column.desc(), table.c.position.desc()) if sort == "desc" else (column.asc(), table.c.position.asc())
     rows = conn.execute(sa.select(table).where(*conditions).order_by(*ordered).limit(limit).offset(offset)).mappings()
-    return {"totalrecords": total, "records": [chargingstate(dict(r)) for r in rows]}
+    return {"totalrecords": total, "records": [chargingstate(conn, dict(r)) for r in rows.all()]}
 
 
 Limit = Annotated[int, Query(ge=200, le=1000)]
@@ -80,8 +106,14 @@ Sort = Literal["asc", "desc"]
 
 
 @router.get("/chargingstates")
-def list_chargingstates(user: FinesceUser, conn: ReadConn, limit: Limit = 200, offset: Offset = 0,
-                        order_by: OrderBy = "id", sort: Sort = "desc") -> dict:
+def list_chargingstates(
+    user: FinesceUser,
+    conn: ReadConn,
+    limit: Limit = 200,
+    offset: Offset = 0,
+    order_by: OrderBy = "id",
+    sort: Sort = "desc",
+) -> dict:
     return _query(conn, user, [], limit, offset, order_by, sort)
 
 
@@ -95,8 +127,15 @@ def get_chargingstate(state_id: int, user: FinesceUser, conn: ReadConn) -> dict:
 
 
 @router.get("/timeslots/{timeslot_id}/chargingstates")
-def timeslot_chargingstates(timeslot_id: int, user: FinesceUser, conn: ReadConn, limit: Limit = 200,
-                            offset: Offset = 0, order_by: OrderBy = "id", sort: Sort = "desc") -> dict:
+def timeslot_chargingstates(
+    timeslot_id: int,
+    user: FinesceUser,
+    conn: ReadConn,
+    limit: Limit = 200,
+    offset: Offset = 0,
+    order_by: OrderBy = "id",
+    sort: Sort = "desc",
+) -> dict:
     if timeslot_id % SLOT_S:
         raise ApiError(422, "INVALID_TIMESLOT", "a timeslot id is a Unix time on a 15-minute boundary", "id")
     start = datetime.fromtimestamp(timeslot_id, UTC)
@@ -113,11 +152,12 @@ def request_chargingstate(
     require_control(user, asset)
     commands = command_context(request, user)
     action = "start_charging" if req_state else "stop_charging"
-    state, _ = request_command(commands, dc.DeviceCommandRequest(asset_id=evse_id, action=action,
-                                                                 reason="FINESCE chargingstates request"))
+    state, _ = request_command(
+        commands, dc.DeviceCommandRequest(asset_id=evse_id, action=action, reason="FINESCE chargingstates request")
+    )
     stream = dc.command_stream(state.command_id)
     if not services.consistency.wait_until_projected("projection.device_commands", stream_id=stream):
         raise ApiError(503, "PROJECTION_LAG", f"recorded as command {state.command_id}; the read model lags behind")
     conn.rollback()
     row = command_by_id(conn, str(state.command_id))
-    return JSONResponse({"totalrecords": 1, "records": [chargingstate(row)]}, status_code=201)
+    return JSONResponse({"totalrecords": 1, "records": [chargingstate(conn, row)]}, status_code=201)

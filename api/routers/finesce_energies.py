@@ -2,10 +2,12 @@
 
 * ``timeslots`` — every 15-minute slot (id: its start in Unix seconds) in which an EVSE of the
   caller's account with a region was metered; ``start``, ``duration_min`` 15.
-* ``regionalenergies`` — per region and timeslot: ``actual_energy_kwh`` and
-  ``aggregated_energy_kwh`` are the region's EVSEs' metered energy (kWh, consumption positive);
-  the platform holds no regional generation, request or forecast yet, so ``generated_``,
-  ``requested_`` and ``forecasted_energy_kwh`` are ``"0.0"``.
+* ``regionalenergies`` — per region and timeslot, over the region's EVSEs' metering sensors
+  (kWh, consumption positive, production negative): ``actual_energy_kwh`` and
+  ``aggregated_energy_kwh`` the net metered energy, ``generated_energy_kwh`` its production
+  part (the negative slots), ``requested_energy_kwh`` its consumption part (the positive
+  slots), ``forecasted_energy_kwh`` the forecaster's latest beliefs for the timeslot
+  (:mod:`projections.regional_energies`).
 * ``regionalaggevseenergies`` — the same rows as ``max_possible_kwh`` (the EVSEs' maximum power
   over the slot) and ``current_kwh_in_use`` (their metered energy).
 
@@ -30,28 +32,67 @@ def _times(row: dict) -> dict:
     return {"created_at": ts_us(row["created_at"]), "updated_at": ts_us(row["updated_at"])}
 
 
-_COMMON = {"id": e.id, "region_id": e.region_id, "timeslot_id": e.timeslot_id, "created_at": e.created_us,
-           "updated_at": e.updated_us}
+_COMMON = {
+    "id": e.id,
+    "region_id": e.region_id,
+    "timeslot_id": e.timeslot_id,
+    "created_at": e.created_us,
+    "updated_at": e.updated_us,
+}
 REGIONAL_ENERGIES = Resource(
-    "regionalenergies", re_energies, {**_COMMON, "actual_energy_kwh": e.actual_energy_kwh}, e.account_id,
-    lambda r: {"id": r["id"], "generated_energy_kwh": "0.0", "aggregated_energy_kwh": dec(r["actual_energy_kwh"]),
-               "requested_energy_kwh": "0.0", "actual_energy_kwh": dec(r["actual_energy_kwh"]),
-               "forecasted_energy_kwh": "0.0", "region_id": r["region_id"], "timeslot_id": r["timeslot_id"],
-               **_times(r)})
+    "regionalenergies",
+    re_energies,
+    {
+        **_COMMON,
+        "generated_energy_kwh": e.generated_kwh,
+        "aggregated_energy_kwh": e.actual_energy_kwh,
+        "requested_energy_kwh": e.requested_kwh,
+        "actual_energy_kwh": e.actual_energy_kwh,
+        "forecasted_energy_kwh": e.forecasted_kwh,
+    },
+    e.account_id,
+    lambda r: {
+        "id": r["id"],
+        "generated_energy_kwh": dec(r["generated_energy_kwh"]),
+        "aggregated_energy_kwh": dec(r["aggregated_energy_kwh"]),
+        "requested_energy_kwh": dec(r["requested_energy_kwh"]),
+        "actual_energy_kwh": dec(r["actual_energy_kwh"]),
+        "forecasted_energy_kwh": dec(r["forecasted_energy_kwh"]),
+        "region_id": r["region_id"],
+        "timeslot_id": r["timeslot_id"],
+        **_times(r),
+    },
+)
 AGG_EVSE_ENERGIES = Resource(
-    "regionalaggevseenergies", re_energies,
-    {**_COMMON, "max_possible_kwh": e.max_possible_kwh, "current_kwh_in_use": e.actual_energy_kwh}, e.account_id,
-    lambda r: {"id": r["id"], "max_possible_kwh": dec(r["max_possible_kwh"]),
-               "current_kwh_in_use": dec(r["current_kwh_in_use"]), "region_id": r["region_id"], **_times(r)})
+    "regionalaggevseenergies",
+    re_energies,
+    {**_COMMON, "max_possible_kwh": e.max_possible_kwh, "current_kwh_in_use": e.actual_energy_kwh},
+    e.account_id,
+    lambda r: {
+        "id": r["id"],
+        "max_possible_kwh": dec(r["max_possible_kwh"]),
+        "current_kwh_in_use": dec(r["current_kwh_in_use"]),
+        "region_id": r["region_id"],
+        **_times(r),
+    },
+)
 _slots = (
-    sa.select(e.timeslot_id.label("id"), e.account_id.label("account_id"),
-              sa.func.min(e.created_us).label("created_us"), sa.func.max(e.updated_us).label("updated_us"))
-    .group_by(e.timeslot_id, e.account_id).subquery("timeslots")
+    sa.select(
+        e.timeslot_id.label("id"),
+        e.account_id.label("account_id"),
+        sa.func.min(e.created_us).label("created_us"),
+        sa.func.max(e.updated_us).label("updated_us"),
+    )
+    .group_by(e.timeslot_id, e.account_id)
+    .subquery("timeslots")
 )
 TIMESLOTS = Resource(
-    "timeslots", _slots, {"id": _slots.c.id, "start": _slots.c.id, "created_at": _slots.c.created_us,
-                          "updated_at": _slots.c.updated_us}, _slots.c.account_id,
-    lambda r: {"id": r["id"], "start": ts_s(r["id"]), "duration_min": TIMESLOT_S // 60, **_times(r)})
+    "timeslots",
+    _slots,
+    {"id": _slots.c.id, "start": _slots.c.id, "created_at": _slots.c.created_us, "updated_at": _slots.c.updated_us},
+    _slots.c.account_id,
+    lambda r: {"id": r["id"], "start": ts_s(r["id"]), "duration_min": TIMESLOT_S // 60, **_times(r)},
+)
 
 
 def _register(path: str, resource: Resource) -> None:
@@ -65,8 +106,11 @@ def _register(path: str, resource: Resource) -> None:
     router.add_api_route(f"/{path}/{{record_id}}", get_record, methods=["GET"], name=f"get {path}")
 
 
-for _path, _resource in (("regionalenergies", REGIONAL_ENERGIES), ("regionalaggevseenergies", AGG_EVSE_ENERGIES),
-                         ("timeslots", TIMESLOTS)):
+for _path, _resource in (
+    ("regionalenergies", REGIONAL_ENERGIES),
+    ("regionalaggevseenergies", AGG_EVSE_ENERGIES),
+    ("timeslots", TIMESLOTS),
+):
     _register(_path, _resource)
 
 
@@ -79,19 +123,34 @@ def _related(path: str, parent: Resource, child: Resource, condition) -> None:
 
 
 def _evses_metered_in(timeslot: int):
-    metered = (sa.select(re_meters.c.asset_id).join(re_slots, re_slots.c.sensor_id == re_meters.c.sensor_id)
-               .where(re_slots.c.event_start >= timeslot, re_slots.c.event_start < timeslot + TIMESLOT_S))
+    metered = (
+        sa.select(re_meters.c.asset_id)
+        .join(re_slots, re_slots.c.sensor_id == re_meters.c.sensor_id)
+        .where(re_slots.c.event_start >= timeslot, re_slots.c.event_start < timeslot + TIMESLOT_S)
+    )
     return f.EVSES.columns["id"].in_(metered)
 
 
 _related("/regions/{record_id}/regionalenergies", f.REGIONS, REGIONAL_ENERGIES, lambda i: e.region_id == i)
 _related("/regions/{record_id}/regionalaggevseenergies", f.REGIONS, AGG_EVSE_ENERGIES, lambda i: e.region_id == i)
-_related("/regionalenergies/{record_id}/region", REGIONAL_ENERGIES, f.REGIONS,
-         lambda i: f.REGIONS.columns["id"] == sa.select(e.region_id).where(e.id == i).scalar_subquery())
-_related("/regionalenergies/{record_id}/timeslot", REGIONAL_ENERGIES, TIMESLOTS,
-         lambda i: TIMESLOTS.columns["id"] == sa.select(e.timeslot_id).where(e.id == i).scalar_subquery())
+_related(
+    "/regionalenergies/{record_id}/region",
+    REGIONAL_ENERGIES,
+    f.REGIONS,
+    lambda i: f.REGIONS.columns["id"] == sa.select(e.region_id).where(e.id == i).scalar_subquery(),
+)
+_related(
+    "/regionalenergies/{record_id}/timeslot",
+    REGIONAL_ENERGIES,
+    TIMESLOTS,
+    lambda i: TIMESLOTS.columns["id"] == sa.select(e.timeslot_id).where(e.id == i).scalar_subquery(),
+)
 _related("/timeslots/{record_id}/regionalenergies", TIMESLOTS, REGIONAL_ENERGIES, lambda i: e.timeslot_id == i)
-_related("/timeslots/{record_id}/algoweights", TIMESLOTS, f.ALGO_WEIGHTS,
-         lambda i: f.ALGO_WEIGHTS.columns["timeslot_id"] == i)
+_related(
+    "/timeslots/{record_id}/algoweights",
+    TIMESLOTS,
+    f.ALGO_WEIGHTS,
+    lambda i: f.ALGO_WEIGHTS.columns["timeslot_id"] == i,
+)
 _related("/times/{record_id}/evses", TIMESLOTS, f.EVSES, _evses_metered_in)
 _related("/timeslots/{record_id}/evses", TIMESLOTS, f.EVSES, _evses_metered_in)

@@ -71,8 +71,9 @@ class SimulatedCharger(ChargePoint):
 
     @on(Action.set_charging_profile)
     async def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict):
-        await self._record("SetChargingProfile", {"connector_id": connector_id,
-                                                  "cs_charging_profiles": cs_charging_profiles})
+        await self._record(
+            "SetChargingProfile", {"connector_id": connector_id, "cs_charging_profiles": cs_charging_profiles}
+        )
         if self.behaviour == "accept":
             self.profiles.append(cs_charging_profiles)
         return call_result.SetChargingProfile(status=self._status())
@@ -90,29 +91,41 @@ class SimulatedCharger(ChargePoint):
 
     # --- what the charger tells the central system ---------------------------------------
     async def boot(self, vendor: str = "flexledger", model: str = "SimCharger 1", firmware: str = "1.0"):
-        return await self.call(call.BootNotification(
-            charge_point_vendor=vendor, charge_point_model=model, firmware_version=firmware
-        ))
+        return await self.call(
+            call.BootNotification(charge_point_vendor=vendor, charge_point_model=model, firmware_version=firmware)
+        )
 
-    async def status(self, status: str, connector_id: int = 1, error_code: str = "NoError"):
-        return await self.call(call.StatusNotification(
-            connector_id=connector_id, error_code=error_code, status=status, timestamp=_iso()
-        ))
+    async def status(self, status: str, connector_id: int = 1, error_code: str = "NoError", at: datetime | None = None):
+        return await self.call(
+            call.StatusNotification(connector_id=connector_id, error_code=error_code, status=status, timestamp=_iso(at))
+        )
 
-    async def start_transaction(self, meter_start_wh: int = 0, id_tag: str = "EV-1", connector_id: int = 1) -> int:
-        result = await self.call(call.StartTransaction(
-            connector_id=connector_id, id_tag=id_tag, meter_start=meter_start_wh, timestamp=_iso()
-        ))
+    async def start_transaction(
+        self, meter_start_wh: int = 0, id_tag: str = "EV-1", connector_id: int = 1, at: datetime | None = None
+    ) -> int:
+        result = await self.call(
+            call.StartTransaction(
+                connector_id=connector_id, id_tag=id_tag, meter_start=meter_start_wh, timestamp=_iso(at)
+            )
+        )
         self.transaction_id = result.transaction_id
         return result.transaction_id
 
-    async def stop_transaction(self, meter_stop_wh: int, reason: str = "Local"):
-        return await self.call(call.StopTransaction(
-            meter_stop=meter_stop_wh, timestamp=_iso(), transaction_id=self.transaction_id, reason=reason
-        ))
+    async def stop_transaction(self, meter_stop_wh: int, reason: str = "Local", at: datetime | None = None):
+        return await self.call(
+            call.StopTransaction(
+                meter_stop=meter_stop_wh, timestamp=_iso(at), transaction_id=self.transaction_id, reason=reason
+            )
+        )
 
-    async def meter_values(self, at: datetime, power_w: float | None = None, soc_percent: float | None = None,
-                           energy_wh: float | None = None, connector_id: int = 1):
+    async def meter_values(
+        self,
+        at: datetime,
+        power_w: float | None = None,
+        soc_percent: float | None = None,
+        energy_wh: float | None = None,
+        connector_id: int = 1,
+    ):
         """One MeterValues message: active power import (W), state of charge (%), energy register (Wh)."""
         sampled = []
         if power_w is not None:
@@ -121,10 +134,13 @@ class SimulatedCharger(ChargePoint):
             sampled.append({"value": f"{soc_percent:g}", "measurand": "SoC", "unit": "Percent", "location": "EV"})
         if energy_wh is not None:
             sampled.append({"value": f"{energy_wh:g}", "measurand": "Energy.Active.Import.Register", "unit": "Wh"})
-        return await self.call(call.MeterValues(
-            connector_id=connector_id, transaction_id=self.transaction_id,
-            meter_value=[{"timestamp": _iso(at), "sampled_value": sampled}],
-        ))
+        return await self.call(
+            call.MeterValues(
+                connector_id=connector_id,
+                transaction_id=self.transaction_id,
+                meter_value=[{"timestamp": _iso(at), "sampled_value": sampled}],
+            )
+        )
 
 
 @contextlib.asynccontextmanager
@@ -132,7 +148,8 @@ async def connected_charger(url: str, charge_point_id: str, password: str, behav
     """A :class:`SimulatedCharger` connected to ``url`` (``ws://HOST:PORT/ocpp/``), its message loop running."""
     token = base64.b64encode(f"{charge_point_id}:{password}".encode()).decode()
     async with websockets.connect(
-        url.rstrip("/") + "/" + charge_point_id, subprotocols=["ocpp1.6"],
+        url.rstrip("/") + "/" + charge_point_id,
+        subprotocols=["ocpp1.6"],
         additional_headers={"Authorization": f"Basic {token}"},
     ) as connection:
         charger = SimulatedCharger(charge_point_id, connection)

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from ev_support import make_evse, meter, plug
 from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
+from test_api_support import ALICE, ApiHarness
 
 from commands import registry as reg
 from commands.ev import record_session_event
@@ -28,8 +29,9 @@ T0 = datetime(2019, 9, 2, 8, 0, tzinfo=UTC)
 
 @pytest.fixture
 def platform(tmp_path: Path):
-    platform = build_platform(Settings(home=tmp_path, event_store="sqlite", log="memory", read_models="sqlite",
-                                       bcrypt_rounds=4))
+    platform = build_platform(
+        Settings(home=tmp_path, event_store="sqlite", log="memory", read_models="sqlite", bcrypt_rounds=4)
+    )
     platform.start()
     yield platform
     platform.close()
@@ -41,8 +43,16 @@ def pg_platform(tmp_path: Path):
     if postgres_base_url() is None:
         pytest.skip(SKIP_REASON)
     with temporary_postgres_url() as url:
-        platform = build_platform(Settings(home=tmp_path, event_store="postgres", log="memory",
-                                           read_models="postgres", postgres_url=url, bcrypt_rounds=4))
+        platform = build_platform(
+            Settings(
+                home=tmp_path,
+                event_store="postgres",
+                log="memory",
+                read_models="postgres",
+                postgres_url=url,
+                bcrypt_rounds=4,
+            )
+        )
         platform.start()
         yield platform
         platform.close()
@@ -102,7 +112,8 @@ def test_caltech_import_matches_the_file_and_is_idempotent(platform, shared_data
     with engine.connect() as conn:
         rebuilt = [dict(r) for r in conn.execute(sa.select(charge_sessions).order_by(charge_sessions.c.id)).mappings()]
     assert [{**r, "energy_kwh": round(r["energy_kwh"], 9)} for r in rebuilt] == [
-        {**r, "energy_kwh": round(r["energy_kwh"], 9)} for r in sessions]
+        {**r, "energy_kwh": round(r["energy_kwh"], 9)} for r in sessions
+    ]
 
 
 @pytest.mark.parametrize("backend", BOTH)
@@ -213,9 +224,16 @@ def test_sessions_before_their_evse_registration_are_adopted() -> None:
     reset(engine, projection, checkpoints)
 
     def recorded(position: int, event) -> RecordedEvent:
-        return RecordedEvent(event_id=uuid.uuid4(), stream_id=f"s-{position}", stream_revision=0,
-                             global_position=position, type=event.event_type, schema_version=1,
-                             data=event.to_data(), metadata=EventMetadata(recorded_at=dt.now(UTC)))
+        return RecordedEvent(
+            event_id=uuid.uuid4(),
+            stream_id=f"s-{position}",
+            stream_revision=0,
+            global_position=position,
+            type=event.event_type,
+            schema_version=1,
+            data=event.to_data(),
+            metadata=EventMetadata(recorded_at=dt.now(UTC)),
+        )
 
     plugged = ev.EvPluggedIn(session_id=session, evse_asset_id=7, at=T0)
     registered = ev.EvseRegistered(asset_id=7, account_id=3, energy_sensor_id=70)
@@ -223,3 +241,39 @@ def test_sessions_before_their_evse_registration_are_adopted() -> None:
     apply_batch(engine, projection, "p0", [recorded(2, registered)], checkpoints)
     with engine.connect() as conn:
         assert conn.execute(sa.select(charge_sessions.c.account_id)).scalar_one() == 3
+
+
+@pytest.mark.shared_data
+def test_caltech_sessions_are_served_alike_by_finesce_and_realto(shared_data: Path, tmp_path: Path) -> None:
+    """The imported Caltech subset, walked page by page through both APIs: the file's count and
+    total energy in each, and every session with the same energy in both."""
+    path = caltech_subset(shared_data, tmp_path)
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    expected_kwh = sum(float(r["delivered_energy (kWh)"]) for r in rows)
+    with ApiHarness(tmp_path / "api") as api:
+        import_sessions(api.platform.commands, api.world.accounts["Alpha"], path)
+        assert api.platform.wait_for(api.head(), timeout_s=120)
+        finesce, offset = {}, 0
+        while True:
+            params = {"auth_token": api.token(ALICE), "limit": 1000, "offset": offset, "sort": "asc"}
+            records = api.client.get("/api/v2/evevseconnections", params=params).json()["records"]
+            finesce.update({(r["evse_id"], r["start"][:19]): float(r["connection_total_kwh"]) for r in records})
+            offset += 1000
+            if len(records) < 1000:
+                break
+        realto = {}
+        for evse in {evse for evse, _ in finesce}:
+            url = f"/api/v1/entities/{evse}/charge-sessions?pageSize=1000"
+            while url:
+                page = api.client.get(url, headers=api.auth()).json()
+                realto.update(
+                    {(evse, s["data"]["start"][:19]): s["data"]["charge"]["total"]["total"] for s in page["data"]}
+                )
+                url = page["links"]["next"]
+    assert len(finesce) == len(realto) == len(rows)
+    assert sum(finesce.values()) == pytest.approx(expected_kwh, abs=1e-4)  # FINESCE decimals: 8 places
+    assert sum(realto.values()) == pytest.approx(expected_kwh, abs=1e-6)
+    assert finesce.keys() == realto.keys()
+    for key, energy in realto.items():
+        assert finesce[key] == pytest.approx(energy, abs=1e-7), key
