@@ -24,8 +24,6 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("domain", "commands", "projections", "streams", "api", "infra")
 ALLOWED: dict[str, frozenset[str]] = {
@@ -38,9 +36,6 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 INFRA_GATEWAYS = frozenset({"api.deps"})
 """Modules outside ``infra/`` that may import ``infra`` (``infra.bootstrap`` and ``infra.cli`` are inside)."""
-PENDING: dict[str, frozenset[str]] = {}
-"""Known violations still to fix, module -> packages (none left). An entry that no longer matches a
-real import fails :func:`test_pending_entries_are_still_needed`."""
 
 
 def _module_name(path: Path) -> str:
@@ -83,7 +78,7 @@ EDGES = _edges()
 
 def _violations(rule) -> list[str]:
     return sorted(f"{module} imports {target}" for module, targets in EDGES.items() for target in targets
-                  if rule(module, target) and target not in PENDING.get(module, ()))  # fmt: skip
+                  if rule(module, target))  # fmt: skip
 
 
 def test_the_graph_was_read() -> None:
@@ -117,7 +112,7 @@ def test_every_import_follows_the_allowed_direction() -> None:
 def _package_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = defaultdict(set)
     for module, targets in EDGES.items():
-        for target in targets - PENDING.get(module, frozenset()):
+        for target in targets:
             if target == "infra" and module in INFRA_GATEWAYS:
                 continue  # the composition root's way in, see the module docstring
             graph[module.split(".")[0]].add(target)
@@ -154,12 +149,6 @@ def test_no_package_cycles() -> None:
 def test_the_cycle_check_finds_a_cycle() -> None:
     assert _cycle({"api": {"commands"}, "commands": {"api"}}) == ["api", "commands", "api"]
     assert _cycle({"api": {"commands"}, "commands": {"domain"}}) is None
-
-
-@pytest.mark.parametrize("module", sorted(PENDING))
-def test_pending_entries_are_still_needed(module: str) -> None:
-    """A pending exception that no longer matches a real import must be removed from the list."""
-    assert PENDING[module] <= EDGES.get(module, set()), f"{module} no longer imports {set(PENDING[module])}"
 
 
 MAX_MODULE_LINES = 400
