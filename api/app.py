@@ -44,8 +44,8 @@ from api.routers import (
     myems_microgrid_reports,  # issue 14
     myems_microgrids,  # issue 14
     myems_points,  # issue 14
-    myems_pv_stations,  # issue 14
     myems_reports,  # issue 14
+    myems_sites,  # issue 14
     myems_storage_container_devices,  # issue 14
     myems_storage_containers,  # issue 14
     myems_tariffs,  # issue 14
@@ -111,7 +111,9 @@ ROUTERS = [
     myems_costcenters.router,  # issue 14
     myems_virtual_meters.router,  # issue 14
     myems_microgrid_reports.router,  # issue 14
-    myems_pv_stations.router,  # issue 14
+    myems_sites.pv_router,  # issue 14
+    myems_sites.wind_router,  # issue 14
+    myems_sites.storage_station_router,  # issue 14
     myems_points.router,  # issue 14
     myems_storage_containers.router,  # issue 14
     myems_storage_container_devices.router,  # issue 14

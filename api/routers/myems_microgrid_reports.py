@@ -22,7 +22,8 @@ from api.auth import CurrentUser
 from api.deps import ReadConn
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser, user_uuid
-from api.routers.myems_microgrids import devices_of, myems_attrs
+from api.routers.myems_assets import myems_attrs
+from api.routers.myems_microgrids import devices_of
 from domain import myems_billing as mb
 from domain import myems_microgrids as mg
 from domain import tariffs as tf

@@ -17,9 +17,10 @@ from api.auth import CurrentUser
 from api.deps import ReadConn
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
+from api.routers.myems_assets import myems_attrs
+from api.routers.myems_assets import parse as _parse
 from api.routers.myems_common import Envelope, WaitProjected, created
 from api.routers.myems_meter_fields import meter_ref, visible_meter
-from api.routers.myems_microgrids import _parse, myems_attrs
 from api.routers.myems_storage_containers import FAMILIES, NUMBERS, PATH, DeviceData, _children, _visible
 from commands import registry as cmd
 from domain import myems_meters as mm
