@@ -39,11 +39,13 @@ from api.routers import (
     finesce_subresources,
     myems_commands,
     myems_costcenters,  # issue 14
+    myems_data_sources,  # issue 14
     myems_meters,  # issue 14
     myems_microgrid_devices,  # issue 14
     myems_microgrid_reports,  # issue 14
     myems_microgrids,  # issue 14
     myems_points,  # issue 14
+    myems_portfolios,  # issue 14
     myems_reports,  # issue 14
     myems_sites,  # issue 14
     myems_storage_container_devices,  # issue 14
@@ -114,6 +116,15 @@ ROUTERS = [
     myems_sites.pv_router,  # issue 14
     myems_sites.wind_router,  # issue 14
     myems_sites.storage_station_router,  # issue 14
+    myems_portfolios.station_containers_router,  # issue 14
+    myems_portfolios.station_users_router,  # issue 14
+    myems_portfolios.plant_router,  # issue 14
+    myems_portfolios.plant_microgrids_router,  # issue 14
+    myems_data_sources.gateway_router,  # issue 14
+    myems_data_sources.source_router,  # issue 14
+    myems_data_sources.members_router,  # issue 14
+    myems_data_sources.sensor_router,  # issue 14
+    myems_data_sources.sensor_points_router,  # issue 14
     myems_points.router,  # issue 14
     myems_storage_containers.router,  # issue 14
     myems_storage_container_devices.router,  # issue 14

@@ -25,7 +25,7 @@ from api.auth import CurrentUser
 from api.deps import require_account_access
 from api.errors import ApiError
 from api.myems import user_uuid
-from api.routers.myems_resource import Call, Family
+from api.routers.myems_resource import OPERATIONS, Call, Family
 from commands import registry as cmd
 from domain import myems_meters as mm
 from domain import registry as reg
@@ -42,9 +42,16 @@ def parse(model: type[BaseModel], data: dict[str, Any], prefix: str) -> Any:
     except ValidationError as exc:
         field = str(exc.errors()[0]["loc"][0])
         name = field.removesuffix("_id").upper()
-        raise ApiError(400, f"API.INVALID_{prefix}{name}" if field == "name" else f"API.INVALID_{name}_VALUE"
-                       if not field.endswith("_id") else f"API.INVALID_{name}_ID",
-                       f"{field}: {exc.errors()[0]['msg']}", field) from exc
+        raise ApiError(
+            400,
+            f"API.INVALID_{prefix}{name}"
+            if field == "name"
+            else f"API.INVALID_{name}_VALUE"
+            if not field.endswith("_id")
+            else f"API.INVALID_{name}_ID",
+            f"{field}: {exc.errors()[0]['msg']}",
+            field,
+        ) from exc
 
 
 def ref(entity_id: int | None, name: str | None, kind: str) -> dict | None:
@@ -67,8 +74,11 @@ def asset_ref(asset: dict | None) -> dict | None:
 
 def contact_ref(conn: sa.Connection, asset: dict) -> dict | None:
     contact = rq.user_by_id(conn, myems_attrs(asset).get("contact_id") or 0)
-    return None if contact is None else {"id": contact["id"], "name": contact["username"],
-                                         "uuid": user_uuid(contact["id"])}
+    return (
+        None
+        if contact is None
+        else {"id": contact["id"], "name": contact["username"], "uuid": user_uuid(contact["id"])}
+    )
 
 
 def cost_center_ref(conn: sa.Connection, asset: dict) -> dict | None:
@@ -80,22 +90,37 @@ def site_item(asset: dict) -> dict:
     """The fields MyEMS' sites share (microgrids, PV stations, wind farms, storage power stations):
     ``id, name, uuid, address, postal_code, latitude, longitude, capacity`` (kW)."""
     a = myems_attrs(asset)
-    return {"id": asset["id"], "name": asset["name"], "uuid": asset_uuid(asset), "address": a.get("address"),
-            "postal_code": a.get("postal_code"), "latitude": asset["latitude"], "longitude": asset["longitude"],
-            "capacity": a.get("capacity")}
+    return {
+        "id": asset["id"],
+        "name": asset["name"],
+        "uuid": asset_uuid(asset),
+        "address": a.get("address"),
+        "postal_code": a.get("postal_code"),
+        "latitude": asset["latitude"],
+        "longitude": asset["longitude"],
+        "capacity": a.get("capacity"),
+    }
 
 
 def owner_item(conn: sa.Connection, asset: dict, qrcode: str) -> dict:
     """The closing fields MyEMS' assets share: ``contact, cost_center, svg, description, qrcode``."""
     a = myems_attrs(asset)
-    return {"contact": contact_ref(conn, asset), "cost_center": cost_center_ref(conn, asset), "svg": a.get("svg"),
-            "description": a.get("description"), "qrcode": f"{qrcode}:{asset_uuid(asset)}"}
+    return {
+        "contact": contact_ref(conn, asset),
+        "cost_center": cost_center_ref(conn, asset),
+        "svg": a.get("svg"),
+        "description": a.get("description"),
+        "qrcode": f"{qrcode}:{asset_uuid(asset)}",
+    }
 
 
 def children(conn: sa.Connection, parent: dict, asset_types: frozenset[str] | set[str]) -> list[dict]:
     """The parent's child assets of ``asset_types`` (same account)."""
-    return [a for a in rq.list_assets(conn, parent["account_id"])
-            if a["parent_asset_id"] == parent["id"] and a["asset_type"] in asset_types]
+    return [
+        a
+        for a in rq.list_assets(conn, parent["account_id"])
+        if a["parent_asset_id"] == parent["id"] and a["asset_type"] in asset_types
+    ]
 
 
 def merge_fields(asset: dict, fields: dict, data: Any) -> dict:
@@ -117,8 +142,8 @@ class AssetKind:
     """An asset-backed MyEMS family. ``label`` is its error-code stem (``WIND_FARM``); ``fields(data,
     uuid)`` the asset fields of a validated body; ``item(conn, asset)`` its MyEMS JSON; ``check``
     further reference checks; ``marked``: the asset type is shared with non-MyEMS assets, so only
-    assets carrying ``attributes.myems`` belong to the family; ``parent(data)`` the parent asset id
-    a body names (checked visible and writable by the caller's account)."""
+    assets carrying ``attributes.myems`` belong to the family; ``parent_field`` the body field naming
+    the parent asset (e.g. a data source's ``gateway_id``; ``check`` verifies it)."""
 
     path: str
     tag: str
@@ -134,13 +159,16 @@ class AssetKind:
     relation_code: str = "API.THERE_IS_RELATION_WITH_DEVICES"
     bindings: tuple[str, ...] = ()
     merge: Callable[[dict, dict, Any], dict] = merge_fields
-    parent: Callable[[Any], int | None] | None = None
+    parent_field: str | None = None
     operations: frozenset[str] | None = None
     import_paths: tuple[str, ...] = ("/{entity_id}/import",)
 
     def member(self, asset: dict | None) -> bool:
-        return (asset is not None and asset["asset_type"] == self.asset_type
-                and (not self.marked or "myems" in (asset.get("attributes") or {})))
+        return (
+            asset is not None
+            and asset["asset_type"] == self.asset_type
+            and (not self.marked or "myems" in (asset.get("attributes") or {}))
+        )
 
     def visible(self, conn: sa.Connection, user: CurrentUser, asset_id: int, write: bool = False) -> dict:
         asset = rq.asset_by_id(conn, asset_id)
@@ -162,20 +190,31 @@ def _checked(kind: AssetKind, call: Call, data: dict[str, Any], own_id: int | No
     kind.check(call.conn, call.user, parsed)
     for other in rq.list_assets(call.conn, call.user.account_id):
         if kind.member(other) and other["name"] == parsed.name and other["id"] != own_id:
-            raise ApiError(400, f"API.{kind.label}_NAME_IS_ALREADY_IN_USE", f"a {kind.path} named {parsed.name}"
-                           " exists", "name")
+            raise ApiError(
+                400, f"API.{kind.label}_NAME_IS_ALREADY_IN_USE", f"a {kind.path} named {parsed.name} exists", "name"
+            )
     return parsed
 
 
 def _create(kind: AssetKind, call: Call, data: dict[str, Any]) -> int:
     parsed = _checked(kind, call, data, None)
-    asset_id = cmd.register_asset(call.commands, cmd.RegisterAsset(
-        account_id=call.user.account_id, asset_type=kind.asset_type,
-        parent_asset_id=kind.parent(parsed) if kind.parent else None, **kind.fields(parsed, str(uuid.uuid4()))))
+    asset_id = cmd.register_asset(
+        call.commands,
+        cmd.RegisterAsset(
+            account_id=call.user.account_id,
+            asset_type=kind.asset_type,
+            parent_asset_id=getattr(parsed, kind.parent_field) if kind.parent_field else None,
+            **kind.fields(parsed, str(uuid.uuid4())),
+        ),
+    )
     stream = reg.stream_of("asset", asset_id)
     if kind.power_sensor:
-        stream = reg.stream_of("sensor", cmd.register_sensor(call.commands, cmd.RegisterSensor(
-            asset_id=asset_id, name="power", unit="kW", event_resolution_s=900)))
+        stream = reg.stream_of(
+            "sensor",
+            cmd.register_sensor(
+                call.commands, cmd.RegisterSensor(asset_id=asset_id, name="power", unit="kW", event_resolution_s=900)
+            ),
+        )
     call.wait(REGISTRY, stream)
     return asset_id
 
@@ -183,8 +222,8 @@ def _create(kind: AssetKind, call: Call, data: dict[str, Any]) -> int:
 def _update(kind: AssetKind, call: Call, asset: dict, data: dict[str, Any]) -> None:
     parsed = _checked(kind, call, data, asset["id"])
     changes = kind.merge(asset, kind.fields(parsed, asset_uuid(asset)), parsed)
-    if kind.parent:
-        changes["parent_asset_id"] = kind.parent(parsed)
+    if kind.parent_field:
+        changes["parent_asset_id"] = getattr(parsed, kind.parent_field)
     cmd.change_asset(call.commands, cmd.ChangeAsset(asset_id=asset["id"], changes=changes))
     call.wait(REGISTRY, reg.stream_of("asset", asset["id"]))
 
@@ -202,21 +241,36 @@ def delete_asset(call: Call, asset: dict, kind: AssetKind) -> None:
     call.wait(REGISTRY, reg.stream_of("asset", asset["id"]))
 
 
-def clone_data(asset: dict) -> dict[str, Any]:
-    """A clone's body: the asset's MyEMS fields, its place and account, named `` (Copy)``."""
-    return {**myems_attrs(asset), "name": f"{asset['name']} (Copy)", "latitude": asset["latitude"],
-            "longitude": asset["longitude"], "cost_center_id": asset["account_id"]}
+def clone_data(asset: dict, parent_field: str | None = None) -> dict[str, Any]:
+    """A clone's body: the asset's MyEMS fields, its place, account and parent, named `` (Copy)``."""
+    data = {
+        **myems_attrs(asset),
+        "name": f"{asset['name']} (Copy)",
+        "latitude": asset["latitude"],
+        "longitude": asset["longitude"],
+        "cost_center_id": asset["account_id"],
+    }
+    if parent_field:
+        data[parent_field] = asset["parent_asset_id"]
+    return data
 
 
 def asset_family(kind: AssetKind) -> Family:
     """The CRUD hooks of an asset-backed family."""
+
     def rows(conn: sa.Connection, user: CurrentUser) -> list[dict]:
         return [a for a in rq.list_assets(conn, None if user.can_read_all else user.account_id) if kind.member(a)]
 
     return Family(
-        path=kind.path, tag=kind.tag, rows=rows, visible=kind.visible, item=kind.item,
+        path=kind.path,
+        tag=kind.tag,
+        rows=rows,
+        visible=kind.visible,
+        item=kind.item,
         create=lambda call, data: _create(kind, call, data),
         update=lambda call, asset, data: _update(kind, call, asset, data),
         delete=lambda call, asset: delete_asset(call, asset, kind),
-        clone_data=clone_data, operations=kind.operations or Family.__dataclass_fields__["operations"].default,
-        import_paths=kind.import_paths)
+        clone_data=lambda asset: clone_data(asset, kind.parent_field),
+        operations=kind.operations or OPERATIONS,
+        import_paths=kind.import_paths,
+    )

@@ -71,9 +71,14 @@ def resource_router(family: Family) -> APIRouter:
     base, one = f"/{family.path}", f"/{family.path}/{{entity_id}}"
     for operation, path, method, endpoint, status in _endpoints(family, base, one):
         if operation in family.operations:
-            router.add_api_route(path, endpoint, methods=[method], status_code=status,
-                                 name=f"myems_{family.path}_{operation}_{method.lower()}{path.count('{')}",
-                                 include_in_schema=not (operation == "import" and "{" in path))
+            router.add_api_route(
+                path,
+                endpoint,
+                methods=[method],
+                status_code=status,
+                name=f"myems_{family.path}_{operation}_{method.lower()}{path.count('{')}",
+                include_in_schema=not (operation == "import" and "{" in path),
+            )
     return router
 
 
@@ -84,12 +89,14 @@ def _endpoints(family: Family, base: str, one: str) -> list[tuple[str, str, str,
     def get_one(entity_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
         return family.item(conn, family.visible(conn, user, entity_id, False))
 
-    def create(body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-               wait: WaitProjected) -> Response:
+    def create(
+        body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+    ) -> Response:
         return created(family.path, family.create(Call(conn, user, commands, wait), body.data))
 
-    def import_at_id(entity_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                     wait: WaitProjected) -> Response:
+    def import_at_id(
+        entity_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+    ) -> Response:
         """The seed writes the import path with an id; it is ignored, as MyEMS does. An export
         wrapped once more (``{"data": {"data": {...}}}``, as the seed's data-source import) is unwrapped."""
         data = body.data
@@ -97,24 +104,33 @@ def _endpoints(family: Family, base: str, one: str) -> list[tuple[str, str, str,
             data = data["data"]
         return created(family.path, family.create(Call(conn, user, commands, wait), data))
 
-    def clone(entity_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-              wait: WaitProjected) -> Response:
+    def clone(
+        entity_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+    ) -> Response:
         row = family.visible(conn, user, entity_id, False)
         return created(family.path, family.create(Call(conn, user, commands, wait), family.clone_data(row)))
 
-    def update(entity_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-               wait: WaitProjected) -> Response:
+    def update(
+        entity_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+    ) -> Response:
         family.update(Call(conn, user, commands, wait), family.visible(conn, user, entity_id, True), body.data)
         return Response(status_code=200)
 
-    def delete(entity_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-               wait: WaitProjected) -> Response:
+    def delete(
+        entity_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+    ) -> Response:
         family.delete(Call(conn, user, commands, wait), family.visible(conn, user, entity_id, True))
         return Response(status_code=204)
 
     imports = [("import", base + extra, "POST", import_at_id, 201) for extra in family.import_paths]
-    return [("list", base, "GET", list_all, 200), ("get", one, "GET", get_one, 200),
-            ("export", f"{one}/export", "GET", get_one, 200), ("create", base, "POST", create, 201),
-            ("import", f"{base}/import", "POST", create, 201), *imports,
-            ("clone", f"{one}/clone", "POST", clone, 201), ("update", one, "PUT", update, 200),
-            ("delete", one, "DELETE", delete, 204)]
+    return [
+        ("list", base, "GET", list_all, 200),
+        ("get", one, "GET", get_one, 200),
+        ("export", f"{one}/export", "GET", get_one, 200),
+        ("create", base, "POST", create, 201),
+        ("import", f"{base}/import", "POST", create, 201),
+        *imports,
+        ("clone", f"{one}/clone", "POST", clone, 201),
+        ("update", one, "PUT", update, 200),
+        ("delete", one, "DELETE", delete, 204),
+    ]

@@ -3,10 +3,10 @@
 * ``photovoltaicpowerstations``: a platform ``solar`` asset (MyEMS fields in ``attributes.myems``)
   with a ``power`` sensor (kW, production negative) and a flex-model producing up to ``capacity``
 * ``windfarms``: a ``wind`` asset, likewise (the seed imports with ``POST /windfarms/{id}``)
-* ``energystoragepowerstations``: a site asset (type ``energy_storage_power_station``) whose
-  containers are ``energy_storage_container`` assets bound below it (``parent_asset_id``), with
+* ``energystoragepowerstations``: a site asset (type ``energy_storage_power_station``) that groups
+  ``energy_storage_container`` assets (their ids in ``attributes.myems.container_ids``), with
   ``capacity`` (kW) as the site power capacity of its flex-context; ``.../{id}/containers`` and
-  ``.../{id}/users`` bind and unbind (see :mod:`api.routers.myems_bindings`)
+  ``.../{id}/users`` bind and unbind (:mod:`api.routers.myems_portfolios`)
 
 Every family: list, get, export, create, import, clone, update, delete. Item: ``{"id", "name",
 "uuid", "address", "postal_code", "latitude", "longitude", "capacity", "contact", "cost_center",
@@ -42,14 +42,20 @@ class SiteData(BaseModel):
 
 
 def site_fields(site: SiteData, uid: str) -> dict:
-    return {"name": site.name, "latitude": site.latitude, "longitude": site.longitude,
-            "attributes": {"myems": {**site.model_dump(include=set(SITE_FIELDS)), "uuid": uid}}}
+    return {
+        "name": site.name,
+        "latitude": site.latitude,
+        "longitude": site.longitude,
+        "attributes": {"myems": {**site.model_dump(include=set(SITE_FIELDS)), "uuid": uid}},
+    }
 
 
 def _generator_fields(site: SiteData, uid: str) -> dict:
     """A generating site: produces up to ``capacity`` kW (production negative), consumes nothing."""
-    return {**site_fields(site, uid),
-            "flex_model": {"production-capacity": f"{site.capacity} kW", "consumption-capacity": "0 kW"}}
+    return {
+        **site_fields(site, uid),
+        "flex_model": {"production-capacity": f"{site.capacity} kW", "consumption-capacity": "0 kW"},
+    }
 
 
 def _storage_station_fields(site: SiteData, uid: str) -> dict:
@@ -64,18 +70,38 @@ def _item(qrcode: str):
 
 
 PV_STATIONS = AssetKind(
-    path="photovoltaicpowerstations", tag="MyEMS photovoltaic power stations",
-    label="PHOTOVOLTAIC_POWER_STATION", asset_type="solar", model=SiteData, fields=_generator_fields,
-    item=_item("photovoltaicpowerstation"), power_sensor=True, marked=True)
+    path="photovoltaicpowerstations",
+    tag="MyEMS photovoltaic power stations",
+    label="PHOTOVOLTAIC_POWER_STATION",
+    asset_type="solar",
+    model=SiteData,
+    fields=_generator_fields,
+    item=_item("photovoltaicpowerstation"),
+    power_sensor=True,
+    marked=True,
+)
 WIND_FARMS = AssetKind(
-    path="windfarms", tag="MyEMS wind farms", label="WIND_FARM", asset_type="wind", model=SiteData,
-    fields=_generator_fields, item=_item("windfarm"), power_sensor=True, marked=True,
-    import_paths=("/{entity_id}/import", "/{entity_id}"))
+    path="windfarms",
+    tag="MyEMS wind farms",
+    label="WIND_FARM",
+    asset_type="wind",
+    model=SiteData,
+    fields=_generator_fields,
+    item=_item("windfarm"),
+    power_sensor=True,
+    marked=True,
+    import_paths=("/{entity_id}/import", "/{entity_id}"),
+)
 STORAGE_STATIONS = AssetKind(
-    path="energystoragepowerstations", tag="MyEMS energy storage power stations",
-    label="ENERGY_STORAGE_POWER_STATION", asset_type="energy_storage_power_station", model=SiteData,
-    fields=_storage_station_fields, item=_item("energystoragepowerstation"),
-    blocking_children=frozenset({"energy_storage_container"}))
+    path="energystoragepowerstations",
+    tag="MyEMS energy storage power stations",
+    label="ENERGY_STORAGE_POWER_STATION",
+    asset_type="energy_storage_power_station",
+    model=SiteData,
+    fields=_storage_station_fields,
+    item=_item("energystoragepowerstation"),
+    bindings=("container_ids",),
+)
 
 pv_router = resource_router(asset_family(PV_STATIONS))
 wind_router = resource_router(asset_family(WIND_FARMS))
