@@ -100,14 +100,15 @@ def test_bad_tariffs_and_isolation(harness):
     assert harness.client.delete(f"/myems/tariffs/{tariff_id}", headers=bob).status_code == 403
 
 
-def _trigger(h: SchedulingHarness, flex_context: dict | None = None) -> dict[str, list[float]]:
+def _trigger(h: SchedulingHarness, flex_context: dict | None = None, prior: datetime | None = None
+             ) -> dict[str, list[float]]:
     """Battery and EVSE from 18:00 UTC for 12 h (4 h at 80, 8 h at 30): their schedules, kW per 15 min."""
     start = datetime(2015, 6, 2, 18, tzinfo=UTC)
     body = {"start": start.isoformat(), "duration": "PT12H", "flex-model": [
         {"sensor": h.world.sensors["battery/power"], "soc-at-start": "50 kWh"},
         {"sensor": h.world.sensors["evse/power"], "soc-at-start": "10 kWh",
          "soc-targets": [{"datetime": (start + timedelta(hours=10)).isoformat(), "value": "50 kWh"}]}],
-        **({"flex-context": flex_context} if flex_context else {})}
+        **({"flex-context": flex_context} if flex_context else {}), **({"prior": prior.isoformat()} if prior else {})}
     response = h.client.post(f"/api/v3_0/assets/{h.world.assets['site']}/schedules/trigger", json=body,
                              headers=h.headers())
     assert response.status_code == 200, response.text
@@ -140,11 +141,13 @@ def test_tariff_references_are_checked_at_trigger(harness):
     block = _create(harness, login(harness), {**SEED_BLOCK, "name": "block for scheduling"})
     expired = _create(harness, login(harness), {**NIGHT_AND_DAY, "name": "expired",
                                                "valid_through": "2015-06-02T20:00:00"})
-    cases = ((bob_tariff, "UNRESOLVED_SENSOR"), (block, "INVALID_VALUE"), (expired, "INVALID_VALUE"))
-    for tariff_id, code in cases:
+    beyond = datetime(2015, 6, 5, 18, tzinfo=UTC).isoformat()  # no tariff of the account is valid after 6 June
+    cases = ((bob_tariff, "UNRESOLVED_SENSOR", start), (block, "INVALID_VALUE", start),
+             (expired, "INVALID_VALUE", beyond))
+    for tariff_id, code, at in cases:
         response = harness.client.post(
             f"/api/v3_0/assets/{harness.world.assets['site']}/schedules/trigger", headers=harness.headers(),
-            json={"start": start, "duration": "PT12H", "flex-model": model,
+            json={"start": at, "duration": "PT12H", "flex-model": model,
                   "flex-context": {"consumption-price": {"tariff": tariff_id}}})
         assert response.status_code == 422, response.text
         assert response.json()["field"] == "flex-context.consumption-price", response.text
@@ -164,3 +167,31 @@ def test_cost_centers_are_accounts_with_their_tariffs(harness):
     assert other.status_code == 403
     assert harness.client.get("/myems/costcenters/999", headers=headers).json()["description"] == \
         "API.COST_CENTER_NOT_FOUND"
+
+
+def test_a_schedule_is_priced_with_the_tariffs_as_known_at_its_trigger(harness):
+    """Redefining a tariff after a trigger's belief time (``prior``) does not change that trigger's
+    prices: the scheduler reads the tariff's version known then (projections.myems_tariffs)."""
+    headers = login(harness)
+    tariff_id = _create(harness, headers, {**NIGHT_AND_DAY, "name": "as known"})
+    known = datetime.now(UTC)  # after the first definition was recorded, before the redefinition
+    flat = {**NIGHT_AND_DAY, "name": "as known", "timeofuse": [_tou("00:00:00", "23:59:59", "midpeak", 50)]}
+    assert harness.client.put(f"/myems/tariffs/{tariff_id}", json={"data": flat}, headers=headers).status_code == 200
+    by_sensor = _trigger(harness)  # the same prices as the first definition, posted as a sensor
+    reference = {"consumption-price": {"tariff": tariff_id}}
+    assert _trigger(harness, reference, prior=known) == by_sensor
+    assert _trigger(harness, reference) != by_sensor  # now: the flat redefinition
+
+
+def test_steps_outside_the_named_tariff_take_the_tariff_valid_then(harness):
+    """A schedule crossing the named tariff's ``valid_through`` is priced on by the account's tariff
+    valid after it (same energy category; EUR/kWh converted to the named tariff's EUR/MWh)."""
+    headers = login(harness)
+    first = {**NIGHT_AND_DAY, "name": "until the 2nd, 22:00", "valid_through": "2015-06-02T22:00:00"}
+    tariff_id = _create(harness, headers, first)
+    _create(harness, headers, {**NIGHT_AND_DAY, "name": "from the 2nd, 22:00", "unit_of_price": "EUR/kWh",
+                               "valid_from": "2015-06-02T22:00:00", "timeofuse": [
+                                   _tou("00:00:00", "05:59:59", "offpeak", 0.030),
+                                   _tou("06:00:00", "21:59:59", "onpeak", 0.080),
+                                   _tou("22:00:00", "23:59:59", "offpeak", 0.030)]})
+    assert _trigger(harness, {"consumption-price": {"tariff": tariff_id}}) == _trigger(harness)

@@ -69,3 +69,21 @@ def test_references_are_replaced_and_others_kept():
     with pytest.raises(FlexModelError):
         tf.expand_tariff_references({"consumption-price": {"tariff": 7, "x": 1}}, {7: _tou()}.get, start, end,
                                     timedelta(hours=1))
+
+
+def test_steps_outside_the_named_tariff_take_the_tariff_valid_then():
+    # the named tariff ends 2024-04-02 00:00 local; the next one (EUR/MWh) prices on, converted to EUR/kWh
+    later = _tou(name="later", unit_of_price="EUR/MWh", valid_from="2024-04-02T00:00:00",
+                 valid_through="2024-05-01T00:00:00",
+                 timeofuse=[{"start_time_of_day": "00:00:00", "end_time_of_day": "23:59:59", "peak_type": "midpeak",
+                             "price": 200.0}])
+    unusable = _tou(name="yuan", unit_of_price="元/千瓦时", valid_from="2024-04-01T00:00:00",
+                    valid_through="2024-05-01T00:00:00")  # cannot convert: never used, never an error
+    gas = _tou(name="gas", energy_category_id=2, valid_from="2024-04-02T00:00:00", valid_through="2024-05-01T00:00:00")
+    start = datetime(2024, 4, 1, 20, tzinfo=UTC)  # 22:00 CEST: 2 h of the named tariff, then the later one
+    series = tf.expand(_tou(), start, start + timedelta(hours=4), timedelta(hours=1), others=[gas, unusable, later])
+    assert series.unit == "EUR/kWh" and list(series.values) == pytest.approx([0.3, 0.3, 0.2, 0.2])
+    with pytest.raises(FlexModelError, match="no other time-of-use tariff"):
+        tf.expand(_tou(), start, start + timedelta(hours=4), timedelta(hours=1), others=[gas, unusable])
+    assert tf.successors(_tou(), [_tou(), later, gas]) == [later]  # itself and other categories left out
+
