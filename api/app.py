@@ -44,6 +44,7 @@ from api.routers import (
     myems_microgrid_devices,  # issue 14
     myems_microgrid_reports,  # issue 14
     myems_microgrids,  # issue 14
+    myems_offline_files,  # issue 14
     myems_points,  # issue 14
     myems_portfolios,  # issue 14
     myems_reports,  # issue 14
@@ -106,6 +107,9 @@ ROUTERS = [
     myems_commands.router,
     myems_users.router,  # issue 14: MyEMS conventions and apikeys
     myems_meters.router,  # issue 14
+    myems_meters.submeters_router,  # issue 14
+    myems_meters.offline_router,  # issue 14
+    myems_offline_files.router,  # issue 14
     myems_reports.router,  # issue 14
     myems_tariffs.router,  # issue 14
     myems_microgrids.router,  # issue 14

@@ -39,6 +39,7 @@ ASSET_TYPES = {
     "gateway": "A data gateway through which data sources report their points (sensors).",
     "data_source": "A connection (protocol, address) on a gateway whose points are this asset's sensors.",
     "point_group": "A named group of points (sensors of any asset), e.g. one physical multi-value sensor.",
+    "offline_meters": "Where an account's offline meters live: their readings come from uploaded files.",
 }
 
 
