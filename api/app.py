@@ -51,6 +51,7 @@ from api.routers import (
     myems_sites,  # issue 14
     myems_storage_container_devices,  # issue 14
     myems_storage_containers,  # issue 14
+    myems_storage_reports,  # issue 14
     myems_tariffs,  # issue 14
     myems_users,  # issue 14
     myems_virtual_meters,  # issue 14
@@ -132,6 +133,7 @@ ROUTERS = [
     myems_points.router,  # issue 14
     myems_storage_containers.router,  # issue 14
     myems_storage_container_devices.router,  # issue 14
+    myems_storage_reports.router,  # issue 14
     finesce_chargingstates.router,
     audit_history.router,
     audit_time_travel.router,
