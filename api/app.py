@@ -114,6 +114,9 @@ ROUTERS = [
     myems_reports.router,  # issue 14
     myems_tariffs.router,  # issue 14
     myems_microgrids.router,  # issue 14
+    myems_portfolios.microgrid_users_router,  # issue 14: before the device families' /{family} routes
+    myems_portfolios.microgrid_sensors_router,  # issue 14
+    myems_portfolios.container_sensors_router,  # issue 14
     myems_microgrid_devices.router,  # issue 14
     myems_costcenters.router,  # issue 14
     myems_virtual_meters.router,  # issue 14

@@ -47,10 +47,14 @@ class Binding:
     label: str
     member: Callable[[sa.Connection, CurrentUser, int], dict]
     item: Callable[[sa.Connection, dict], dict]
+    aliases: tuple[str, ...] = ()
+    """Other body fields accepted for ``body_field`` (where the seed's example names another)."""
 
 
 def _member_id(binding: Binding, data: dict[str, Any]) -> int:
     value = data.get(binding.body_field)
+    for alias in binding.aliases:
+        value = data.get(alias) if value is None else value
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

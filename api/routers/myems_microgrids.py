@@ -29,27 +29,18 @@ from api.routers.myems_assets import (
     site_item,
 )
 from api.routers.myems_resource import resource_router
+from api.routers.myems_sites import SiteData
 from domain import myems_microgrids as mg
 from projections import myems_tariffs as tq
 
 
-class MicrogridData(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class MicrogridData(SiteData):
+    """A site's body with MyEMS' microgrid fields; ``tariff_id`` is flexledger's extension."""
 
-    name: str = Field(min_length=1, max_length=255)
-    address: str = Field(min_length=1, max_length=255)
-    postal_code: str = Field(min_length=1, max_length=32)
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    capacity: float = Field(gt=0, allow_inf_nan=False)
     architecture_type_id: int
     owner_type_id: int
     is_input_counted: StrictBool = True
     is_output_counted: StrictBool = True
-    contact_id: int
-    cost_center_id: int
-    svg: str | None = Field(default=None, max_length=100_000)
-    description: str | None = Field(default=None, max_length=1024)
     tariff_id: int | None = None
 
 

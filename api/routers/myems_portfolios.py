@@ -3,6 +3,10 @@
 * ``energystoragepowerstations/{id}/containers`` and ``.../{id}/users``: bind, list, unbind
   (:mod:`api.routers.myems_bindings`); a container item ``{"id", "name", "uuid"}``, a user item
   ``{"id", "name", "uuid"}``
+* ``microgrids/{id}/users``, ``microgrids/{id}/sensors`` and ``energystoragecontainers/{id}/sensors``:
+  bind, list, unbind users of the account and MyEMS sensors (``point_group`` assets, see
+  :mod:`api.routers.myems_data_sources`); the seed binds a container's sensor with the body field
+  ``energy_storage_container_id``, accepted beside ``sensor_id``
 * ``virtualpowerplants``: a ``virtual_power_plant`` asset (list, get, export, create, import, clone,
   update, delete) with a balancing-price point (a sensor of the account); item ``{"id", "name",
   "uuid", "cost_center", "balancing_price_point", "svg", "description"}``
@@ -20,6 +24,7 @@ from api.errors import ApiError
 from api.myems import user_uuid
 from api.routers.myems_assets import AssetKind, asset_family, asset_ref, asset_uuid, cost_center_ref, myems_attrs
 from api.routers.myems_bindings import Binding, binding_router
+from api.routers.myems_data_sources import SENSORS
 from api.routers.myems_microgrids import MICROGRIDS
 from api.routers.myems_resource import resource_router
 from api.routers.myems_sites import STORAGE_STATIONS
@@ -61,6 +66,17 @@ station_users_router = binding_router(
         item=_user_item,
     )
 )
+
+microgrid_users_router = binding_router(Binding(
+    owner=MICROGRIDS, sub="users", body_field="user_id", attr="user_ids", label="USER", member=_user,
+    item=_user_item))
+microgrid_sensors_router = binding_router(Binding(
+    owner=MICROGRIDS, sub="sensors", body_field="sensor_id", attr="sensor_ids", label="SENSOR",
+    member=lambda conn, user, i: SENSORS.visible(conn, user, i), item=lambda conn, asset: asset_ref(asset)))
+container_sensors_router = binding_router(Binding(
+    owner=CONTAINERS, sub="sensors", body_field="sensor_id", attr="sensor_ids", label="SENSOR",
+    member=lambda conn, user, i: SENSORS.visible(conn, user, i), item=lambda conn, asset: asset_ref(asset),
+    aliases=("energy_storage_container_id",)))
 
 
 class PlantData(BaseModel):

@@ -294,8 +294,11 @@ def test_gateways_data_sources_and_their_points(api):
     point_id = point.json()["id"]
     points = api.client.get(f"/myems/datasources/{source}/points", headers=headers).json()
     assert [p["id"] for p in points] == [point_id] and points[0]["data_source"]["id"] == source
-    posted = api.client.post(f"/api/v3_0/sensors/{point_id}/data", headers=api.auth(), json={
-        "values": [21.5], "start": "2015-06-01T00:00:00+00:00", "duration": "PT15M", "unit": "°C"})
+    posted = api.client.post(
+        f"/api/v3_0/sensors/{point_id}/data",
+        headers=api.auth(),
+        json={"values": [21.5], "start": "2015-06-01T00:00:00+00:00", "duration": "PT15M", "unit": "°C"},
+    )
     assert posted.status_code == 200, posted.text
     assert api.platform.wait_for(api.head())  # the readings read model holds the reading
     seen = api.client.get(f"/myems/gateways/{gateway}", headers=headers).json()
@@ -334,3 +337,65 @@ def test_sensors_group_points(api):
     assert foreign.status_code == 403
     assert api.client.delete(f"{base}/{point}", headers=headers).status_code == 204
     assert api.client.get(base, headers=headers).json() == []
+
+
+def test_microgrid_and_container_bindings_of_users_and_sensors(api):
+    """The seed's microgrids/{id}/users, microgrids/{id}/sensors and energystoragecontainers/{id}/sensors
+    (the latter with the seed's body field ``energy_storage_container_id`` naming the sensor)."""
+    headers = login(api)
+    ids = _ids(api, headers)
+    microgrid = _created(
+        api.client.post(
+            "/myems/microgrids",
+            headers=headers,
+            json={"data": {**SITE, **ids, "name": "MG bindings", "architecture_type_id": 1, "owner_type_id": 1}},
+        ),
+        "microgrids",
+    )
+    container = _created(
+        api.client.post(
+            "/myems/energystoragecontainers",
+            headers=headers,
+            json={
+                "data": {
+                    "name": "Container bindings",
+                    "rated_capacity": 600.0,
+                    "rated_power": 200.0,
+                    **ids,
+                    "svg_id": "1",
+                    "description": "Classic",
+                }
+            },
+        ),
+        "energystoragecontainers",
+    )
+    sensor = _created(
+        api.client.post(
+            "/myems/sensors",
+            headers=headers,
+            json={"data": {"name": "Sensor for bindings", "description": "sensor description"}},
+        ),
+        "sensors",
+    )
+    cases = (
+        (f"/myems/microgrids/{microgrid}/users", {"user_id": ids["contact_id"]}, ids["contact_id"]),
+        (f"/myems/microgrids/{microgrid}/sensors", {"sensor_id": sensor}, sensor),
+        (f"/myems/energystoragecontainers/{container}/sensors", {"energy_storage_container_id": sensor}, sensor),
+    )
+    for base, body, member in cases:
+        assert api.client.get(base, headers=headers).json() == []
+        bound = api.client.post(base, headers=headers, json={"data": body})
+        assert bound.status_code == 201, bound.text
+        listed = api.client.get(base, headers=headers).json()
+        assert [m["id"] for m in listed] == [member]
+        _shape(listed[0], REF)
+        assert api.client.post(base, headers=login(api, AUDITOR), json={"data": body}).status_code == 403
+        assert api.client.get(base, headers=login(api, BOB)).status_code == 403
+        assert api.client.delete(f"{base}/{member}", headers=headers).status_code == 204
+        assert api.client.get(base, headers=headers).json() == []
+    unknown = api.client.post(
+        f"/myems/microgrids/{microgrid}/sensors", headers=headers, json={"data": {"sensor_id": 999_999}}
+    )
+    assert unknown.status_code == 404 and unknown.json()["description"] == "API.SENSOR_NOT_FOUND"
+    bad = api.client.post(f"/myems/microgrids/{microgrid}/users", headers=headers, json={"data": {"user_id": "x"}})
+    assert bad.status_code == 400 and bad.json()["field"] == "user_id"
