@@ -106,8 +106,11 @@ def check_definition(definition: TariffDefinition) -> str | None:
         covered = sorted((p.start_time_of_day, p.end_time_of_day) for p in definition.timeofuse)
         if not covered or any(start > end for start, end in covered):
             return "timeofuse needs periods whose start is not after their end"
-        if any(_second(b[0]) != _second(a[1]) + 1 for a, b in zip(covered, covered[1:], strict=False)) or \
-                _second(covered[0][0]) != 0 or _second(covered[-1][1]) != 86399:
+        if (
+            any(_second(b[0]) != _second(a[1]) + 1 for a, b in zip(covered, covered[1:], strict=False))
+            or _second(covered[0][0]) != 0
+            or _second(covered[-1][1]) != 86399
+        ):
             return "timeofuse periods must cover the day from 00:00:00 to 23:59:59 without gaps or overlaps"
     elif not definition.block or any(b.end_amount <= b.start_amount for b in definition.block):
         return "block needs bands whose end_amount is above their start_amount"
@@ -139,8 +142,9 @@ def peak_type_at(definition: TariffDefinition, moment: datetime) -> str | None:
     return None
 
 
-def _price_in(definition: TariffDefinition, others: Sequence[TariffDefinition], moment: datetime,
-              factors: Sequence[float]) -> float | None:
+def _price_in(
+    definition: TariffDefinition, others: Sequence[TariffDefinition], moment: datetime, factors: Sequence[float]
+) -> float | None:
     """The named tariff's price at ``moment``, else the first of ``others`` valid then (converted to
     the named tariff's unit by ``factors``); ``None`` when none is valid."""
     price = price_at(definition, moment)
@@ -153,8 +157,9 @@ def _price_in(definition: TariffDefinition, others: Sequence[TariffDefinition], 
     return None
 
 
-def _convertible(definition: TariffDefinition, others: Sequence[TariffDefinition],
-                 path: str) -> tuple[list[TariffDefinition], list[float]]:
+def _convertible(
+    definition: TariffDefinition, others: Sequence[TariffDefinition], path: str
+) -> tuple[list[TariffDefinition], list[float]]:
     """The others whose prices convert to the named tariff's unit, with their factors (the named
     tariff's own unit must be a price per energy: INVALID_UNIT otherwise)."""
     try:
@@ -171,8 +176,14 @@ def _convertible(definition: TariffDefinition, others: Sequence[TariffDefinition
     return kept, factors
 
 
-def expand(definition: TariffDefinition, start: datetime, end: datetime, resolution: timedelta,
-           path: str = "flex-context.consumption-price", others: Sequence[TariffDefinition] = ()) -> TimeSeries:
+def expand(
+    definition: TariffDefinition,
+    start: datetime,
+    end: datetime,
+    resolution: timedelta,
+    path: str = "flex-context.consumption-price",
+    others: Sequence[TariffDefinition] = (),
+) -> TimeSeries:
     """The tariff's prices on the grid [start, end) of ``resolution`` (each step: the price at its start).
 
     A step outside the named tariff's validity takes the price of the account's other time-of-use
@@ -180,17 +191,24 @@ def expand(definition: TariffDefinition, start: datetime, end: datetime, resolut
     :func:`successors`), converted to the named tariff's ``unit_of_price``; a step no tariff covers is an
     error naming ``path``."""
     if definition.tariff_type != "timeofuse":
-        raise FlexModelError(path, INVALID_VALUE, "a block tariff prices cost reports, not schedules; "
-                             "name a time-of-use tariff or a price sensor")
+        raise FlexModelError(
+            path,
+            INVALID_VALUE,
+            "a block tariff prices cost reports, not schedules; name a time-of-use tariff or a price sensor",
+        )
     others, factors = _convertible(definition, successors(definition, others), path)
     n_steps = math.ceil((end - start) / resolution)
     if n_steps > MAX_STEPS:
         raise FlexModelError(path, INVALID_VALUE, f"more than {MAX_STEPS} steps")
     values = [_price_in(definition, others, start + k * resolution, factors) for k in range(n_steps)]
     if any(v is None for v in values):
-        raise FlexModelError(path, INVALID_VALUE, f"the tariff is not valid for the whole schedule "
-                             f"({definition.valid_from.isoformat()} .. {definition.valid_through.isoformat()}, "
-                             f"{definition.timezone}) and no other time-of-use tariff of the account covers the rest")
+        raise FlexModelError(
+            path,
+            INVALID_VALUE,
+            f"the tariff is not valid for the whole schedule "
+            f"({definition.valid_from.isoformat()} .. {definition.valid_through.isoformat()}, "
+            f"{definition.timezone}) and no other time-of-use tariff of the account covers the rest",
+        )
     return TimeSeries(start, resolution, np.asarray(values, dtype=float), definition.unit_of_price)
 
 
@@ -198,18 +216,31 @@ def successors(definition: TariffDefinition, candidates: Sequence[TariffDefiniti
     """The candidates that may price a step outside ``definition``'s validity: time-of-use tariffs
     of the same energy category, other than ``definition`` itself; the latest ``valid_from`` first,
     so where several are valid at a step, the one that took effect last prices it."""
-    return sorted((c for c in candidates if c != definition and c.tariff_type == "timeofuse"
-                   and c.energy_category_id == definition.energy_category_id),
-                  key=lambda c: c.valid_from, reverse=True)
+    return sorted(
+        (
+            c
+            for c in candidates
+            if c != definition
+            and c.tariff_type == "timeofuse"
+            and c.energy_category_id == definition.energy_category_id
+        ),
+        key=lambda c: c.valid_from,
+        reverse=True,
+    )
 
 
 TariffLookup = Callable[[int], TariffDefinition | None]
 """The caller's look-up: tariff id -> its definition (``None``: unknown or not the caller's)."""
 
 
-def expand_tariff_references(flex_context: Mapping[str, Any], lookup: TariffLookup, start: datetime,
-                             end: datetime, resolution: timedelta,
-                             others: Sequence[TariffDefinition] = ()) -> dict[str, Any]:
+def expand_tariff_references(
+    flex_context: Mapping[str, Any],
+    lookup: TariffLookup,
+    start: datetime,
+    end: datetime,
+    resolution: timedelta,
+    others: Sequence[TariffDefinition] = (),
+) -> dict[str, Any]:
     """The flex-context with each ``{"tariff": id}`` price replaced by the tariff's prices on the
     grid; ``others`` (the account's tariffs) price the steps outside the named tariff's validity."""
     expanded = dict(flex_context)
@@ -228,8 +259,9 @@ def expand_tariff_references(flex_context: Mapping[str, Any], lookup: TariffLook
     return expanded
 
 
-def energy_by_peak_type(values_kwh: list[tuple[datetime, float]],
-                        definitions: list[TariffDefinition]) -> dict[str, float]:
+def energy_by_peak_type(
+    values_kwh: list[tuple[datetime, float]], definitions: list[TariffDefinition]
+) -> dict[str, float]:
     """kWh per peak type (toppeak, onpeak, midpeak, offpeak) under the first time-of-use tariff
     valid at each reading's start; readings no tariff covers count nowhere."""
     totals = dict.fromkeys(PEAK_TYPES, 0.0)

@@ -53,12 +53,21 @@ class MyEmsTariffsProjection:
             row = myems_tariffs.c.id == event.tariff_id
             if isinstance(event, tf.MyEmsTariffDefined):
                 conn.execute(myems_tariffs.delete().where(row))  # idempotent on replay
-                conn.execute(myems_tariffs.insert().values(
-                    id=event.tariff_id, account_id=event.account_id, uuid=str(event.uuid),
-                    name=event.definition.name, definition=event.definition.model_dump(mode="json")))
+                conn.execute(
+                    myems_tariffs.insert().values(
+                        id=event.tariff_id,
+                        account_id=event.account_id,
+                        uuid=str(event.uuid),
+                        name=event.definition.name,
+                        definition=event.definition.model_dump(mode="json"),
+                    )
+                )
             elif isinstance(event, tf.MyEmsTariffRedefined):
-                conn.execute(myems_tariffs.update().where(row).values(
-                    name=event.definition.name, definition=event.definition.model_dump(mode="json")))
+                conn.execute(
+                    myems_tariffs.update()
+                    .where(row)
+                    .values(name=event.definition.name, definition=event.definition.model_dump(mode="json"))
+                )
             elif isinstance(event, tf.MyEmsTariffDeleted):
                 conn.execute(myems_tariffs.delete().where(row))
 
@@ -68,27 +77,39 @@ def _record_version(conn: Connection, recorded: RecordedEvent, event: Any) -> No
     if isinstance(event, tf.MyEmsTariffDefined):
         account_id = event.account_id
     else:
-        first = conn.execute(sa.select(myems_tariff_versions.c.account_id).where(
-            myems_tariff_versions.c.tariff_id == event.tariff_id)).first()
+        first = conn.execute(
+            sa.select(myems_tariff_versions.c.account_id).where(myems_tariff_versions.c.tariff_id == event.tariff_id)
+        ).first()
         if first is None:
             return  # a change of a tariff this model never saw defined
         account_id = first[0]
     definition = None if isinstance(event, tf.MyEmsTariffDeleted) else event.definition.model_dump(mode="json")
     key = (myems_tariff_versions.c.tariff_id == event.tariff_id) & (
-        myems_tariff_versions.c.revision == recorded.stream_revision)
+        myems_tariff_versions.c.revision == recorded.stream_revision
+    )
     conn.execute(myems_tariff_versions.delete().where(key))
-    conn.execute(myems_tariff_versions.insert().values(
-        tariff_id=event.tariff_id, revision=recorded.stream_revision, account_id=account_id,
-        known_from_us=to_epoch_us(recorded.metadata.recorded_at), definition=definition))
+    conn.execute(
+        myems_tariff_versions.insert().values(
+            tariff_id=event.tariff_id,
+            revision=recorded.stream_revision,
+            account_id=account_id,
+            known_from_us=to_epoch_us(recorded.metadata.recorded_at),
+            definition=definition,
+        )
+    )
 
 
 def tariffs_as_of(conn: Connection, account_id: int, as_of: datetime) -> dict[int, tf.TariffDefinition]:
     """The account's tariffs as known at ``as_of``: each tariff's newest version recorded at or
     before it (tariffs deleted by then left out)."""
-    query = (sa.select(myems_tariff_versions)
-             .where(myems_tariff_versions.c.account_id == account_id,
-                    myems_tariff_versions.c.known_from_us <= to_epoch_us(as_of))
-             .order_by(myems_tariff_versions.c.tariff_id, myems_tariff_versions.c.revision))
+    query = (
+        sa.select(myems_tariff_versions)
+        .where(
+            myems_tariff_versions.c.account_id == account_id,
+            myems_tariff_versions.c.known_from_us <= to_epoch_us(as_of),
+        )
+        .order_by(myems_tariff_versions.c.tariff_id, myems_tariff_versions.c.revision)
+    )
     newest: dict[int, Any] = {}
     for row in conn.execute(query).mappings():
         newest[row["tariff_id"]] = row["definition"]
@@ -113,16 +134,22 @@ def tariff_by_name(conn: Connection, account_id: int, name: str) -> dict | None:
     return dict(row) if row else None
 
 
-def with_tariff_prices(conn: Connection, asset_id: int, flex_context: dict[str, Any], start: datetime,
-                       end: datetime, resolution: timedelta, as_of: datetime | None = None) -> dict[str, Any]:
+def with_tariff_prices(
+    conn: Connection,
+    asset_id: int,
+    flex_context: dict[str, Any],
+    start: datetime,
+    end: datetime,
+    resolution: timedelta,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
     """The flex-context with ``{"tariff": id}`` prices expanded onto the grid [start, end) of
     ``resolution``; only tariffs of the asset's account resolve. Each step takes the named
     tariff's price, or where it is not valid, the price of the account's other time-of-use tariff
     valid then (:func:`domain.tariffs.expand`). ``as_of``: the tariffs as known then (the
     scheduler passes its trigger's belief time); ``None``: as they are now. Unchanged when the
     flex-context names no tariff."""
-    if not any(isinstance(flex_context.get(name), dict) and "tariff" in flex_context[name]
-               for name in tf.PRICE_FIELDS):
+    if not any(isinstance(flex_context.get(name), dict) and "tariff" in flex_context[name] for name in tf.PRICE_FIELDS):
         return flex_context
     asset = conn.execute(sa.select(assets.c.account_id).where(assets.c.id == asset_id)).first()
     if asset is None:

@@ -37,12 +37,16 @@ UTC_ZONE = ZoneInfo("UTC")
 
 def _windows(now: datetime) -> dict[str, tuple[datetime, str]]:
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return {"7_days": (today - timedelta(days=6), "daily"), "this_month": (today.replace(day=1), "daily"),
-            "this_year": (today.replace(month=1, day=1), "monthly")}
+    return {
+        "7_days": (today - timedelta(days=6), "daily"),
+        "this_month": (today.replace(day=1), "daily"),
+        "this_year": (today.replace(month=1, day=1), "monthly"),
+    }
 
 
-def battery_power(conn: sa.Connection, batteries: list[dict], start: datetime,
-                   end: datetime) -> list[tuple[int, float, int]]:
+def battery_power(
+    conn: sa.Connection, batteries: list[dict], start: datetime, end: datetime
+) -> list[tuple[int, float, int]]:
     """(start epoch s, kW, resolution s) of the batteries' power sensors."""
     found = []
     for battery in batteries:
@@ -58,8 +62,9 @@ def _add(total: dict[str, float], part: dict[str, float], digits: int) -> None:
         total[label] = round(total.get(label, 0.0) + value, digits)
 
 
-def windows_report(conn: sa.Connection, batteries: list[dict], tariff: tf.TariffDefinition | None, now: datetime,
-                   money: bool) -> dict[str, tuple[list, list]]:
+def windows_report(
+    conn: sa.Connection, batteries: list[dict], tariff: tf.TariffDefinition | None, now: datetime, money: bool
+) -> dict[str, tuple[list, list]]:
     """Per window (``charge_7_days`` ... ``discharge_this_year``): (labels, values) of the batteries'
     charge and discharge money at ``tariff`` (``money``), else energy (kWh)."""
     out: dict[str, tuple[list, list]] = {}
@@ -68,8 +73,13 @@ def windows_report(conn: sa.Connection, batteries: list[dict], tariff: tf.Tariff
         if tariff is not None or not money:
             rows = battery_power(conn, batteries, start, now)
             for resolution_s in {r for _, _, r in rows}:
-                part = mb.billing_by_period([(s, v) for s, v, r in rows if r == resolution_s], resolution_s,
-                                            tariff if money else None, period_type, UTC_ZONE)
+                part = mb.billing_by_period(
+                    [(s, v) for s, v, r in rows if r == resolution_s],
+                    resolution_s,
+                    tariff if money else None,
+                    period_type,
+                    UTC_ZONE,
+                )
                 for kind in totals:
                     _add(totals[kind], part[kind], 2 if money else 3)
         for kind, values in totals.items():
@@ -104,12 +114,16 @@ def parse_now(now: str | None) -> datetime:
 
 
 def empty_reporting() -> dict:
-    return {f"{kind}_{window}": {"timestamps_array": [], "values_array": []}
-            for window in ("7_days", "this_month", "this_year") for kind in ("charge", "discharge")}
+    return {
+        f"{kind}_{window}": {"timestamps_array": [], "values_array": []}
+        for window in ("7_days", "this_month", "this_year")
+        for kind in ("charge", "discharge")
+    }
 
 
-def _microgrids_report(user: CurrentUser, conn: sa.Connection, useruuid: str | None, now: str | None,
-                       money: bool) -> dict:
+def _microgrids_report(
+    user: CurrentUser, conn: sa.Connection, useruuid: str | None, now: str | None, money: bool
+) -> dict:
     end = report_end(user, useruuid, now)
     microgrids = [a for a in rq.list_assets(conn, user.account_id) if a["asset_type"] == "microgrid"]
     reporting = empty_reporting()

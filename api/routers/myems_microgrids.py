@@ -61,18 +61,21 @@ def microgrid_item(conn: sa.Connection, asset: dict) -> dict:
     owner = owner_item(conn, asset, "microgrid")
     return {
         **site_item(asset),
-        "architecture_type": ref(a.get("architecture_type_id"),
-                                  mg.ARCHITECTURE_TYPES.get(a.get("architecture_type_id")), "architecturetype"),
+        "architecture_type": ref(
+            a.get("architecture_type_id"), mg.ARCHITECTURE_TYPES.get(a.get("architecture_type_id")), "architecturetype"
+        ),
         "owner_type": ref(a.get("owner_type_id"), mg.OWNER_TYPES.get(a.get("owner_type_id")), "ownertype"),
-        "is_input_counted": a.get("is_input_counted", True), "is_output_counted": a.get("is_output_counted", True),
+        "is_input_counted": a.get("is_input_counted", True),
+        "is_output_counted": a.get("is_output_counted", True),
         **owner,
     }
 
 
 def _check_microgrid(conn: sa.Connection, user: CurrentUser, data: MicrogridData) -> None:
     if data.architecture_type_id not in mg.ARCHITECTURE_TYPES:
-        raise ApiError(404, "API.MICROGRID_ARCHITECTURE_TYPE_NOT_FOUND", "unknown architecture type",
-                       "architecture_type_id")
+        raise ApiError(
+            404, "API.MICROGRID_ARCHITECTURE_TYPE_NOT_FOUND", "unknown architecture type", "architecture_type_id"
+        )
     if data.owner_type_id not in mg.OWNER_TYPES:
         raise ApiError(404, "API.MICROGRID_OWNER_TYPE_NOT_FOUND", "unknown owner type", "owner_type_id")
     if data.tariff_id is not None:
@@ -82,9 +85,13 @@ def _check_microgrid(conn: sa.Connection, user: CurrentUser, data: MicrogridData
 
 
 def _microgrid_fields(data: MicrogridData, uid: str) -> dict:
-    return {"name": data.name, "latitude": data.latitude, "longitude": data.longitude,
-            "attributes": {"myems": {**data.model_dump(include=set(mg.MICROGRID_FIELDS)), "uuid": uid}},
-            "flex_context": mg.microgrid_flex_context(data.capacity, data.tariff_id)}
+    return {
+        "name": data.name,
+        "latitude": data.latitude,
+        "longitude": data.longitude,
+        "attributes": {"myems": {**data.model_dump(include=set(mg.MICROGRID_FIELDS)), "uuid": uid}},
+        "flex_context": mg.microgrid_flex_context(data.capacity, data.tariff_id),
+    }
 
 
 def _merge(asset: dict, fields: dict, data: MicrogridData) -> dict:
@@ -95,9 +102,17 @@ def _merge(asset: dict, fields: dict, data: MicrogridData) -> dict:
 
 
 MICROGRIDS = AssetKind(
-    path="microgrids", tag="MyEMS microgrids", label="MICROGRID", asset_type="microgrid", model=MicrogridData,
-    fields=_microgrid_fields, item=microgrid_item, check=_check_microgrid, merge=_merge,
-    blocking_children=frozenset(f.asset_type for f in mg.FAMILIES.values()))
+    path="microgrids",
+    tag="MyEMS microgrids",
+    label="MICROGRID",
+    asset_type="microgrid",
+    model=MicrogridData,
+    fields=_microgrid_fields,
+    item=microgrid_item,
+    check=_check_microgrid,
+    merge=_merge,
+    blocking_children=frozenset(f.asset_type for f in mg.FAMILIES.values()),
+)
 router = resource_router(asset_family(MICROGRIDS))
 
 

@@ -23,11 +23,12 @@ import sqlalchemy as sa
 from fastapi import APIRouter, File, Response, UploadFile
 
 from api.auth import CurrentUser
-from api.deps import ReadConn, require_account_access
+from api.deps import ReadConn
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
 from api.routers.myems_common import WaitProjected, created, myems_datetime
 from api.routers.myems_meters import meters_of
+from api.routers.myems_resource import owned_row
 from commands import myems_offline_files as handlers
 from domain import myems_offline_files as of
 from projections import myems_offline_files as q
@@ -48,12 +49,7 @@ def _item(row: dict) -> dict:
     }
 
 
-def _visible(conn: sa.Connection, user: CurrentUser, file_id: int, write: bool = False) -> dict:
-    row = q.file_by_id(conn, file_id)
-    if row is None:
-        raise ApiError(404, "API.OFFLINE_METER_FILE_NOT_FOUND", f"no offline meter file {file_id}", "id")
-    require_account_access(user, row["account_id"], write)
-    return row
+_visible = owned_row(q.file_by_id, "OFFLINE_METER_FILE")
 
 
 def _meters_named(conn: sa.Connection, user: CurrentUser, names: list[str]) -> dict[str, tuple[int, str]]:

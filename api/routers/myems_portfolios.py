@@ -67,16 +67,40 @@ station_users_router = binding_router(
     )
 )
 
-microgrid_users_router = binding_router(Binding(
-    owner=MICROGRIDS, sub="users", body_field="user_id", attr="user_ids", label="USER", member=_user,
-    item=_user_item))
-microgrid_sensors_router = binding_router(Binding(
-    owner=MICROGRIDS, sub="sensors", body_field="sensor_id", attr="sensor_ids", label="SENSOR",
-    member=lambda conn, user, i: SENSORS.visible(conn, user, i), item=lambda conn, asset: asset_ref(asset)))
-container_sensors_router = binding_router(Binding(
-    owner=CONTAINERS, sub="sensors", body_field="sensor_id", attr="sensor_ids", label="SENSOR",
-    member=lambda conn, user, i: SENSORS.visible(conn, user, i), item=lambda conn, asset: asset_ref(asset),
-    aliases=("energy_storage_container_id",)))
+microgrid_users_router = binding_router(
+    Binding(
+        owner=MICROGRIDS,
+        sub="users",
+        body_field="user_id",
+        attr="user_ids",
+        label="USER",
+        member=_user,
+        item=_user_item,
+    )
+)
+microgrid_sensors_router = binding_router(
+    Binding(
+        owner=MICROGRIDS,
+        sub="sensors",
+        body_field="sensor_id",
+        attr="sensor_ids",
+        label="SENSOR",
+        member=lambda conn, user, i: SENSORS.visible(conn, user, i),
+        item=lambda conn, asset: asset_ref(asset),
+    )
+)
+container_sensors_router = binding_router(
+    Binding(
+        owner=CONTAINERS,
+        sub="sensors",
+        body_field="sensor_id",
+        attr="sensor_ids",
+        label="SENSOR",
+        member=lambda conn, user, i: SENSORS.visible(conn, user, i),
+        item=lambda conn, asset: asset_ref(asset),
+        aliases=("energy_storage_container_id",),
+    )
+)
 
 
 class PlantData(BaseModel):

@@ -24,7 +24,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Response
 
 from api.auth import CurrentUser
-from api.deps import ReadConn
+from api.deps import ReadConn, require_account_access
+from api.errors import ApiError
 from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
 from api.routers.myems_common import Envelope, Wait, WaitProjected, created
 from commands.context import CommandContext
@@ -63,6 +64,23 @@ class Family:
     clone_data: Callable[[dict], dict[str, Any]]
     operations: frozenset[str] = OPERATIONS
     import_paths: tuple[str, ...] = field(default=("/{entity_id}/import",))
+
+
+def owned_row(
+    find: Callable[[sa.Connection, int], dict | None], label: str
+) -> Callable[[sa.Connection, CurrentUser, int, bool], dict]:
+    """A ``visible`` hook for rows with an ``account_id``: ``find(conn, id)``, else 404
+    ``API.<label>_NOT_FOUND``; the caller's account checked (403 for another account's row,
+    writes refused to read-only roles by :func:`api.deps.require_account_access`)."""
+
+    def visible(conn: sa.Connection, user: CurrentUser, entity_id: int, write: bool = False) -> dict:
+        row = find(conn, entity_id)
+        if row is None:
+            raise ApiError(404, f"API.{label}_NOT_FOUND", f"no {label.lower().replace('_', ' ')} {entity_id}", "id")
+        require_account_access(user, row["account_id"], write)
+        return row
+
+    return visible
 
 
 def resource_router(family: Family) -> APIRouter:

@@ -21,14 +21,24 @@ from api.routers.myems_resource import resource_router
 PATH = "energystoragecontainers"
 KIND = "energy_storage_container"
 FAMILIES = {  # family -> (asset type, point fields, meter fields)
-    "batteries": ("battery", ("battery_state_point_id", "soc_point_id", "power_point_id"),
-                  ("charge_meter_id", "discharge_meter_id")),
+    "batteries": (
+        "battery",
+        ("battery_state_point_id", "soc_point_id", "power_point_id"),
+        ("charge_meter_id", "discharge_meter_id"),
+    ),
     "grids": ("grid_connection", ("power_point_id",), ("buy_meter_id", "sell_meter_id")),
     "loads": ("building", ("power_point_id",), ("meter_id",)),
-    "powerconversionsystems": ("power_conversion_system", ("run_state_point_id", "today_charge_energy_point_id",
-                                                           "today_discharge_energy_point_id",
-                                                           "total_charge_energy_point_id",
-                                                           "total_discharge_energy_point_id"), ()),
+    "powerconversionsystems": (
+        "power_conversion_system",
+        (
+            "run_state_point_id",
+            "today_charge_energy_point_id",
+            "today_discharge_energy_point_id",
+            "total_charge_energy_point_id",
+            "total_discharge_energy_point_id",
+        ),
+        (),
+    ),
 }
 NUMBERS = ("rated_capacity", "rated_power", "nominal_voltage", "capacity", "rated_input_power", "rated_output_power")
 
@@ -55,21 +65,38 @@ def container_item(conn: sa.Connection, asset: dict) -> dict:
     a = myems_attrs(asset)
     owner = owner_item(conn, asset, "energystoragecontainer")
     owner["svg"] = None if a.get("svg_id") is None else {"id": a["svg_id"]}
-    return {"id": asset["id"], "name": asset["name"], "uuid": asset_uuid(asset),
-            "rated_capacity": a.get("rated_capacity"), "rated_power": a.get("rated_power"), **owner}
+    return {
+        "id": asset["id"],
+        "name": asset["name"],
+        "uuid": asset_uuid(asset),
+        "rated_capacity": a.get("rated_capacity"),
+        "rated_power": a.get("rated_power"),
+        **owner,
+    }
 
 
 def _fields(container: ContainerData, uid: str) -> dict:
-    myems = {**container.model_dump(include={"rated_capacity", "rated_power", "contact_id", "svg_id",
-                                             "description"}), "uuid": uid}
-    return {"name": container.name, "attributes": {"myems": myems},
-            "flex_context": {"site-power-capacity": f"{container.rated_power} kW"}}
+    myems = {
+        **container.model_dump(include={"rated_capacity", "rated_power", "contact_id", "svg_id", "description"}),
+        "uuid": uid,
+    }
+    return {
+        "name": container.name,
+        "attributes": {"myems": myems},
+        "flex_context": {"site-power-capacity": f"{container.rated_power} kW"},
+    }
 
 
 CONTAINERS = AssetKind(
-    path=PATH, tag="MyEMS energy storage containers", label="ENERGY_STORAGE_CONTAINER", asset_type=KIND,
-    model=ContainerData, fields=_fields, item=container_item,
-    blocking_children=frozenset(t for t, _, _ in FAMILIES.values()))
+    path=PATH,
+    tag="MyEMS energy storage containers",
+    label="ENERGY_STORAGE_CONTAINER",
+    asset_type=KIND,
+    model=ContainerData,
+    fields=_fields,
+    item=container_item,
+    blocking_children=frozenset(t for t, _, _ in FAMILIES.values()),
+)
 router = resource_router(asset_family(CONTAINERS))
 
 

@@ -23,10 +23,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from api.auth import CurrentUser
-from api.deps import require_account_access
 from api.errors import ApiError
-from api.routers.myems_resource import Call, Family, resource_router
+from api.routers.myems_resource import Call, Family, owned_row, resource_router
 from commands import myems_tariffs as handlers
 from domain import myems_meters as mm
 from domain import tariffs as tf
@@ -34,11 +32,17 @@ from projections import myems_tariffs as q
 from projections import registry_query as rq
 
 PROJECTION = "projection.myems_tariffs"
-DESCRIPTIONS = {"name": "API.INVALID_TARIFF_NAME", "tariff_type": "API.INVALID_TARIFF_TYPE",
-                "unit_of_price": "API.INVALID_UNIT_OF_PRICE", "valid_from": "API.INVALID_VALID_FROM",
-                "valid_through": "API.INVALID_VALID_THROUGH", "timeofuse": "API.INVALID_TARIFF_TIME_OF_USE_PRICING",
-                "block": "API.INVALID_TARIFF_BLOCK_PRICING", "timezone": "API.INVALID_TIMEZONE",
-                "energy_category_id": "API.INVALID_ENERGY_CATEGORY_ID"}
+DESCRIPTIONS = {
+    "name": "API.INVALID_TARIFF_NAME",
+    "tariff_type": "API.INVALID_TARIFF_TYPE",
+    "unit_of_price": "API.INVALID_UNIT_OF_PRICE",
+    "valid_from": "API.INVALID_VALID_FROM",
+    "valid_through": "API.INVALID_VALID_THROUGH",
+    "timeofuse": "API.INVALID_TARIFF_TIME_OF_USE_PRICING",
+    "block": "API.INVALID_TARIFF_BLOCK_PRICING",
+    "timezone": "API.INVALID_TIMEZONE",
+    "energy_category_id": "API.INVALID_ENERGY_CATEGORY_ID",
+}
 
 
 def parse_tariff(data: dict[str, Any]) -> tf.TariffDefinition:
@@ -50,16 +54,25 @@ def parse_tariff(data: dict[str, Any]) -> tf.TariffDefinition:
         ZoneInfo(definition.timezone)
     except ValidationError as exc:
         field = str(exc.errors()[0]["loc"][0])
-        raise ApiError(400, DESCRIPTIONS.get(field, "API.BAD_REQUEST"), f"{field}: {exc.errors()[0]['msg']}",
-                       field) from exc
+        raise ApiError(
+            400, DESCRIPTIONS.get(field, "API.BAD_REQUEST"), f"{field}: {exc.errors()[0]['msg']}", field
+        ) from exc
     except (ValueError, KeyError) as exc:
         raise ApiError(400, "API.INVALID_TIMEZONE", "unknown timezone", "timezone") from exc
     if definition.energy_category_id not in mm.ENERGY_CATEGORIES:
-        raise ApiError(404, "API.ENERGY_CATEGORY_NOT_FOUND", f"no energy category {definition.energy_category_id}",
-                       "energy_category_id")
+        raise ApiError(
+            404,
+            "API.ENERGY_CATEGORY_NOT_FOUND",
+            f"no energy category {definition.energy_category_id}",
+            "energy_category_id",
+        )
     if definition.valid_from.tzinfo is not None or definition.valid_through.tzinfo is not None:
-        raise ApiError(400, "API.INVALID_VALID_FROM", "valid_from/valid_through are local times in the tariff's "
-                       "timezone (no offset)", "valid_from")
+        raise ApiError(
+            400,
+            "API.INVALID_VALID_FROM",
+            "valid_from/valid_through are local times in the tariff's timezone (no offset)",
+            "valid_from",
+        )
     return definition
 
 
@@ -71,26 +84,37 @@ def _ms(value: Any, tz: str) -> float:
 
 def tariff_item(row: dict) -> dict:
     d = row["definition"]
-    item = {"id": row["id"], "name": row["name"], "uuid": row["uuid"],
-            "energy_category": {"id": d["energy_category_id"],
-                                "name": mm.ENERGY_CATEGORIES[d["energy_category_id"]]["name"]},
-            "tariff_type": d["tariff_type"], "unit_of_price": d["unit_of_price"],
-            "valid_from": _ms(d["valid_from"], d["timezone"]), "valid_through": _ms(d["valid_through"], d["timezone"])}
+    item = {
+        "id": row["id"],
+        "name": row["name"],
+        "uuid": row["uuid"],
+        "energy_category": {
+            "id": d["energy_category_id"],
+            "name": mm.ENERGY_CATEGORIES[d["energy_category_id"]]["name"],
+        },
+        "tariff_type": d["tariff_type"],
+        "unit_of_price": d["unit_of_price"],
+        "valid_from": _ms(d["valid_from"], d["timezone"]),
+        "valid_through": _ms(d["valid_through"], d["timezone"]),
+    }
     if d["tariff_type"] == "timeofuse":
-        item["timeofuse"] = [{"start_time_of_day": p["start_time_of_day"], "end_time_of_day": p["end_time_of_day"],
-                              "peak_type": p["peak_type"], "price": p["price"]} for p in d["timeofuse"]]
+        item["timeofuse"] = [
+            {
+                "start_time_of_day": p["start_time_of_day"],
+                "end_time_of_day": p["end_time_of_day"],
+                "peak_type": p["peak_type"],
+                "price": p["price"],
+            }
+            for p in d["timeofuse"]
+        ]
     else:
-        item["block"] = [{"start_amount": b["start_amount"], "end_amount": b["end_amount"], "price": b["price"]}
-                         for b in d["block"]]
+        item["block"] = [
+            {"start_amount": b["start_amount"], "end_amount": b["end_amount"], "price": b["price"]} for b in d["block"]
+        ]
     return item
 
 
-def _visible(conn: sa.Connection, user: CurrentUser, tariff_id: int, write: bool = False) -> dict:
-    row = q.tariff_by_id(conn, tariff_id)
-    if row is None:
-        raise ApiError(404, "API.TARIFF_NOT_FOUND", f"no tariff {tariff_id}", "id")
-    require_account_access(user, row["account_id"], write)
-    return row
+_visible = owned_row(q.tariff_by_id, "TARIFF")
 
 
 def _unique(conn: sa.Connection, account_id: int, name: str, tariff_id: int | None = None) -> None:
@@ -115,8 +139,11 @@ def _update(call: Call, row: dict, data: dict[str, Any]) -> None:
 
 
 def _named_by_assets(conn: sa.Connection, account_id: int, tariff_id: int) -> list[int]:
-    return [a["id"] for a in rq.list_assets(conn, account_id)
-            if any(a["flex_context"].get(name) == {"tariff": tariff_id} for name in tf.PRICE_FIELDS)]
+    return [
+        a["id"]
+        for a in rq.list_assets(conn, account_id)
+        if any(a["flex_context"].get(name) == {"tariff": tariff_id} for name in tf.PRICE_FIELDS)
+    ]
 
 
 def _delete(call: Call, row: dict) -> None:
@@ -128,8 +155,14 @@ def _delete(call: Call, row: dict) -> None:
 
 
 TARIFFS = Family(
-    path="tariffs", tag="MyEMS tariffs",
+    path="tariffs",
+    tag="MyEMS tariffs",
     rows=lambda conn, user: q.tariffs(conn, None if user.can_read_all else user.account_id),
-    visible=_visible, item=lambda conn, row: tariff_item(row), create=_create, update=_update, delete=_delete,
-    clone_data=lambda row: {**row["definition"], "name": f"{row['name']} (Copy)"})
+    visible=_visible,
+    item=lambda conn, row: tariff_item(row),
+    create=_create,
+    update=_update,
+    delete=_delete,
+    clone_data=lambda row: {**row["definition"], "name": f"{row['name']} (Copy)"},
+)
 router = resource_router(TARIFFS)

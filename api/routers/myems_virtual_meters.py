@@ -18,11 +18,10 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from api.auth import CurrentUser
-from api.deps import require_account_access
 from api.errors import ApiError
 from api.routers.myems_assets import ref
 from api.routers.myems_meter_fields import visible_meter
-from api.routers.myems_resource import Call, Family, resource_router
+from api.routers.myems_resource import Call, Family, owned_row, resource_router
 from commands import myems_virtual_meters as handlers
 from domain import myems_meters as mm
 from domain import virtual_meters as vm
@@ -32,37 +31,45 @@ from projections import registry_query as rq
 PROJECTION = "projection.myems_virtual_meters"
 
 
-
-
 def virtual_meter_item(conn: sa.Connection, row: dict) -> dict:
     d = vm.VirtualMeterDefinition.model_validate(row["definition"])
     account = rq.account_by_id(conn, row["account_id"]) or {"name": None}
     variables = []
     for index, variable in enumerate(d.expression.variables, start=1):
         meter = rq.sensor_by_id(conn, variable.meter_id)
-        variables.append({"id": index, "name": variable.name, "meter_type": variable.meter_type,
-                          "meter_id": variable.meter_id, "meter_name": meter["name"] if meter else None})
+        variables.append(
+            {
+                "id": index,
+                "name": variable.name,
+                "meter_type": variable.meter_type,
+                "meter_id": variable.meter_id,
+                "meter_name": meter["name"] if meter else None,
+            }
+        )
     return {
-        "id": row["id"], "name": row["name"], "uuid": row["uuid"],
+        "id": row["id"],
+        "name": row["name"],
+        "uuid": row["uuid"],
         "energy_category": ref(mm.ELECTRICITY, mm.ENERGY_CATEGORIES[mm.ELECTRICITY]["name"], "energycategory"),
-        "is_counted": d.is_counted, "cost_center": ref(row["account_id"], account["name"], "account"),
+        "is_counted": d.is_counted,
+        "cost_center": ref(row["account_id"], account["name"], "account"),
         "energy_item": ref(d.energy_item_id, mm.ENERGY_ITEMS.get(d.energy_item_id or 0), "energyitem"),
         "description": d.description,
-        "expression": {"id": row["id"], "uuid": mm.entity_uuid("expression", row["id"]),
-                       "equation": d.expression.equation, "variables": variables},
+        "expression": {
+            "id": row["id"],
+            "uuid": mm.entity_uuid("expression", row["id"]),
+            "equation": d.expression.equation,
+            "variables": variables,
+        },
     }
 
 
-def visible_virtual_meter(conn: sa.Connection, user: CurrentUser, vm_id: int, write: bool = False) -> dict:
-    row = q.virtual_meter_by_id(conn, vm_id)
-    if row is None:
-        raise ApiError(404, "API.VIRTUAL_METER_NOT_FOUND", f"no virtual meter {vm_id}", "id")
-    require_account_access(user, row["account_id"], write)
-    return row
+visible_virtual_meter = owned_row(q.virtual_meter_by_id, "VIRTUAL_METER")
 
 
-def _definition(conn: sa.Connection, user: CurrentUser, data: dict[str, Any], own_id: int | None
-                ) -> vm.VirtualMeterDefinition:
+def _definition(
+    conn: sa.Connection, user: CurrentUser, data: dict[str, Any], own_id: int | None
+) -> vm.VirtualMeterDefinition:
     try:
         definition = vm.VirtualMeterDefinition.model_validate({**data, "name": str(data.get("name", "")).strip()})
         vm.parse_equation(definition.expression.equation, {v.name for v in definition.expression.variables})
@@ -104,8 +111,14 @@ def _delete(call: Call, row: dict) -> None:
 
 
 VIRTUAL_METERS = Family(
-    path="virtualmeters", tag="MyEMS virtual meters",
+    path="virtualmeters",
+    tag="MyEMS virtual meters",
     rows=lambda conn, user: q.virtual_meters(conn, None if user.can_read_all else user.account_id),
-    visible=visible_virtual_meter, item=virtual_meter_item, create=_create, update=_update, delete=_delete,
-    clone_data=lambda row: {**row["definition"], "name": f"{row['name']} (Copy)"})
+    visible=visible_virtual_meter,
+    item=virtual_meter_item,
+    create=_create,
+    update=_update,
+    delete=_delete,
+    clone_data=lambda row: {**row["definition"], "name": f"{row['name']} (Copy)"},
+)
 router = resource_router(VIRTUAL_METERS)

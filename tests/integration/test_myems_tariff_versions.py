@@ -15,13 +15,21 @@ from projections.registry import metadata as registry_metadata
 
 
 def _tou(**overrides) -> tf.TariffDefinition:
-    return tf.TariffDefinition.model_validate({
-        "name": "tou", "tariff_type": "timeofuse", "unit_of_price": "EUR/kWh", "timezone": "Europe/Amsterdam",
-        "valid_from": "2024-03-30T00:00:00", "valid_through": "2024-04-02T00:00:00",
-        "timeofuse": [{"start_time_of_day": "00:00:00", "end_time_of_day": "06:59:59", "peak_type": "offpeak",
-                       "price": 0.1},
-                      {"start_time_of_day": "07:00:00", "end_time_of_day": "23:59:59", "peak_type": "onpeak",
-                       "price": 0.3}], **overrides})
+    return tf.TariffDefinition.model_validate(
+        {
+            "name": "tou",
+            "tariff_type": "timeofuse",
+            "unit_of_price": "EUR/kWh",
+            "timezone": "Europe/Amsterdam",
+            "valid_from": "2024-03-30T00:00:00",
+            "valid_through": "2024-04-02T00:00:00",
+            "timeofuse": [
+                {"start_time_of_day": "00:00:00", "end_time_of_day": "06:59:59", "peak_type": "offpeak", "price": 0.1},
+                {"start_time_of_day": "07:00:00", "end_time_of_day": "23:59:59", "peak_type": "onpeak", "price": 0.3},
+            ],
+            **overrides,
+        }
+    )
 
 
 def test_tariffs_are_read_as_known_at_a_time(tmp_path):
@@ -30,16 +38,31 @@ def test_tariffs_are_read_as_known_at_a_time(tmp_path):
     q.metadata.create_all(engine)
     registry_metadata.create_all(engine)
     t1, t2 = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)
-    flat = _tou(timeofuse=[{"start_time_of_day": "00:00:00", "end_time_of_day": "23:59:59",
-                            "peak_type": "midpeak", "price": 0.5}])
-    events = [tf.MyEmsTariffDefined(tariff_id=7, account_id=1, uuid="00000000-0000-0000-0000-000000000007",
-                                    definition=_tou()),
-              tf.MyEmsTariffRedefined(tariff_id=7, definition=flat), tf.MyEmsTariffDeleted(tariff_id=7)]
-    recorded = [RecordedEvent(event_id=f"00000000-0000-0000-0000-00000000000{i}", stream_id=tf.tariff_stream(7),
-                              stream_revision=i, global_position=i + 1, type=type(e).__name__, schema_version=1,
-                              data=e.model_dump(mode="json"),
-                              metadata=EventMetadata(recorded_at=when))
-                for i, (e, when) in enumerate(zip(events, (t1, t2, t2 + timedelta(days=1)), strict=True))]
+    flat = _tou(
+        timeofuse=[
+            {"start_time_of_day": "00:00:00", "end_time_of_day": "23:59:59", "peak_type": "midpeak", "price": 0.5}
+        ]
+    )
+    events = [
+        tf.MyEmsTariffDefined(
+            tariff_id=7, account_id=1, uuid="00000000-0000-0000-0000-000000000007", definition=_tou()
+        ),
+        tf.MyEmsTariffRedefined(tariff_id=7, definition=flat),
+        tf.MyEmsTariffDeleted(tariff_id=7),
+    ]
+    recorded = [
+        RecordedEvent(
+            event_id=f"00000000-0000-0000-0000-00000000000{i}",
+            stream_id=tf.tariff_stream(7),
+            stream_revision=i,
+            global_position=i + 1,
+            type=type(e).__name__,
+            schema_version=1,
+            data=e.model_dump(mode="json"),
+            metadata=EventMetadata(recorded_at=when),
+        )
+        for i, (e, when) in enumerate(zip(events, (t1, t2, t2 + timedelta(days=1)), strict=True))
+    ]
     with engine.begin() as conn:
         q.MyEmsTariffsProjection().apply(conn, recorded)
         q.MyEmsTariffsProjection().apply(conn, recorded[:2])  # replay: idempotent
