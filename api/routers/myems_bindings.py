@@ -27,6 +27,7 @@ from api.errors import ApiError
 from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
 from api.routers.myems_assets import REGISTRY, AssetKind, myems_attrs
 from api.routers.myems_common import Envelope, WaitProjected
+from api.validation import MAX_ID, Id
 from commands import registry as cmd
 from domain import registry as reg
 
@@ -57,7 +58,7 @@ def _member_id(binding: Binding, data: dict[str, Any]) -> int:
         value = data.get(alias) if value is None else value
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
         field = binding.body_field
         raise ApiError(400, f"API.INVALID_{field.removesuffix('_id').upper()}_ID", f"{field}: a positive id", field)
     return value
@@ -74,7 +75,7 @@ def binding_router(binding: Binding) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=[binding.owner.tag], route_class=MyEmsRoute)
     base = f"/{binding.owner.path}/{{entity_id}}/{binding.sub}"
 
-    def list_members(entity_id: int, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    def list_members(entity_id: Id, user: MyEmsUser, conn: ReadConn) -> list[dict]:
         owner = binding.owner.visible(conn, user, entity_id)
         found = []
         for member_id in myems_attrs(owner).get(binding.attr) or []:
@@ -85,7 +86,7 @@ def binding_router(binding: Binding) -> APIRouter:
         return found
 
     def bind(
-        entity_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+        entity_id: Id, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
     ) -> Response:
         owner = binding.owner.visible(conn, user, entity_id, write=True)
         member_id = _member_id(binding, body.data)
@@ -103,7 +104,7 @@ def binding_router(binding: Binding) -> APIRouter:
         )
 
     def unbind(
-        entity_id: int, member_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+        entity_id: Id, member_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
     ) -> Response:
         owner = binding.owner.visible(conn, user, entity_id, write=True)
         ids = list(myems_attrs(owner).get(binding.attr) or [])

@@ -38,6 +38,7 @@ from api.routers.myems_bindings import Binding, binding_router
 from api.routers.myems_common import myems_datetime
 from api.routers.myems_points import point_item
 from api.routers.myems_resource import Call, resource_router
+from api.validation import Id
 from projections import myems_sources_query as sq
 from projections import registry_query as rq
 
@@ -73,7 +74,7 @@ class NamedData(BaseModel):
 
 
 class SourceData(NamedData):
-    gateway_id: int
+    gateway_id: Id
     protocol: Literal[PROTOCOLS]  # type: ignore[valid-type]
     connection: str = Field(min_length=1, max_length=10_000)
 
@@ -221,12 +222,12 @@ members_router = APIRouter(prefix=PREFIX, tags=["MyEMS gateways"], route_class=M
 
 
 @members_router.get("/gateways/{gateway_id}/datasources")
-def gateway_sources(gateway_id: int, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+def gateway_sources(gateway_id: Id, user: MyEmsUser, conn: ReadConn) -> list[dict]:
     gateway = GATEWAYS.visible(conn, user, gateway_id)
     return [_source_item(conn, a) for a in children(conn, gateway, {"data_source"})]
 
 
 @members_router.get("/datasources/{source_id}/points")
-def source_points(source_id: int, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+def source_points(source_id: Id, user: MyEmsUser, conn: ReadConn) -> list[dict]:
     source = DATA_SOURCES.visible(conn, user, source_id)
     return [point_item(conn, s) for s in rq.list_sensors(conn, asset_id=source["id"])]

@@ -37,6 +37,7 @@ from api.routers.myems_meter_fields import (
     visible_meter,
 )
 from api.routers.myems_resource import Call, Family, resource_router
+from api.validation import Id
 from commands import registry as cmd
 from domain import myems_meters as mm
 from domain import registry as reg
@@ -202,5 +203,5 @@ offline_router = resource_router(OFFLINE_METERS)
 
 
 @submeters_router.get("/meters/{meter_id}/submeters")
-def list_submeters(meter_id: int, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+def list_submeters(meter_id: Id, user: MyEmsUser, conn: ReadConn) -> list[dict]:
     return [meter_ref(s) for s in _submeters(conn, visible_meter(conn, user, meter_id))]

@@ -27,6 +27,7 @@ from api.routers.myems_assets import parse as _parse
 from api.routers.myems_common import Envelope, WaitProjected, created
 from api.routers.myems_meter_fields import meter_ref, visible_meter
 from api.routers.myems_microgrids import DeviceData, devices_of, visible_microgrid
+from api.validation import Id
 from commands import registry as cmd
 from domain import myems_meters as mm
 from domain import myems_microgrids as mg
@@ -113,7 +114,7 @@ def _device_fields(conn: sa.Connection, user: CurrentUser, family: mg.DeviceFami
 
 
 @router.get("/microgrids/{microgrid_id}/{family}")
-def list_microgrid_devices(microgrid_id: int, family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+def list_microgrid_devices(microgrid_id: Id, family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
     kind = _family(family)
     return [device_item(conn, kind, a) for a in devices_of(conn, visible_microgrid(conn, user, microgrid_id), kind)]
 
@@ -131,7 +132,7 @@ def list_devices(family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
 
 
 @router.get("/microgrid{family}/{device_id}")
-def get_device(family: str, device_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
+def get_device(family: str, device_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
     kind = _family(family)
     return device_item(conn, kind, _visible_device(conn, user, kind, device_id))
 
@@ -163,7 +164,7 @@ def create_device(
 @router.put("/microgrid{family}/{device_id}")
 def update_device(
     family: str,
-    device_id: int,
+    device_id: Id,
     body: Envelope,
     user: MyEmsUser,
     commands: MyEmsCommands,
@@ -190,7 +191,7 @@ def update_device(
 
 @router.delete("/microgrid{family}/{device_id}", status_code=204)
 def delete_device(
-    family: str, device_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+    family: str, device_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
 ) -> Response:
     kind = _family(family)
     _visible_device(conn, user, kind, device_id, write=True)

@@ -24,6 +24,7 @@ from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser, user_uuid
 from api.routers.myems_assets import myems_attrs
 from api.routers.myems_microgrids import devices_of
+from api.validation import EARLIEST_YEAR, LATEST_YEAR
 from domain import myems_billing as mb
 from domain import myems_microgrids as mg
 from domain import tariffs as tf
@@ -110,6 +111,8 @@ def parse_now(now: str | None) -> datetime:
         raise ApiError(400, "API.INVALID_NOW", "now is an ISO 8601 datetime with an offset", "now") from exc
     if end.tzinfo is None:
         raise ApiError(400, "API.INVALID_NOW", "now needs an offset (e.g. +00:00)", "now")
+    if not EARLIEST_YEAR <= end.year <= LATEST_YEAR:
+        raise ApiError(400, "API.INVALID_NOW", f"now: a year from {EARLIEST_YEAR} to {LATEST_YEAR}", "now")
     return end.astimezone(UTC)
 
 

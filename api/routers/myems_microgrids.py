@@ -30,6 +30,7 @@ from api.routers.myems_assets import (
 )
 from api.routers.myems_resource import resource_router
 from api.routers.myems_sites import SiteData
+from api.validation import Id
 from domain import myems_microgrids as mg
 from projections import myems_tariffs as tq
 
@@ -37,18 +38,18 @@ from projections import myems_tariffs as tq
 class MicrogridData(SiteData):
     """A site's body with MyEMS' microgrid fields; ``tariff_id`` is flexledger's extension."""
 
-    architecture_type_id: int
-    owner_type_id: int
+    architecture_type_id: Id
+    owner_type_id: Id
     is_input_counted: StrictBool = True
     is_output_counted: StrictBool = True
-    tariff_id: int | None = None
+    tariff_id: Id | None = None
 
 
 class DeviceData(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     name: str = Field(min_length=1, max_length=255)
-    microgrid_id: int
+    microgrid_id: Id
     capacity: float = Field(gt=0, allow_inf_nan=False)
 
 

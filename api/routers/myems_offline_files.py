@@ -29,6 +29,7 @@ from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
 from api.routers.myems_common import WaitProjected, created, myems_datetime
 from api.routers.myems_meters import meters_of
 from api.routers.myems_resource import owned_row
+from api.validation import Id
 from commands import myems_offline_files as handlers
 from domain import myems_offline_files as of
 from projections import myems_offline_files as q
@@ -94,12 +95,12 @@ def list_files(user: MyEmsUser, conn: ReadConn) -> list[dict]:
 
 
 @router.get(f"/{PATH}/{{file_id}}")
-def get_file(file_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
+def get_file(file_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
     return _item(_visible(conn, user, file_id))
 
 
 @router.get(f"/{PATH}/{{file_id}}/restore")
-def restore_file(file_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected) -> dict:
+def restore_file(file_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected) -> dict:
     row = _visible(conn, user, file_id, write=True)
     name, content = handlers.stored_file(commands, file_id)
     meters = _meters_named(conn, user, of.parse_offline_file(name, content).meters)
@@ -109,9 +110,7 @@ def restore_file(file_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: R
 
 
 @router.delete(f"/{PATH}/{{file_id}}", status_code=204)
-def delete_file(
-    file_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
-) -> Response:
+def delete_file(file_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected) -> Response:
     _visible(conn, user, file_id, write=True)
     handlers.delete(commands, file_id)
     wait(PROJECTION, of.offline_file_stream(file_id))

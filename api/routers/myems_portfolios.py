@@ -29,6 +29,7 @@ from api.routers.myems_microgrids import MICROGRIDS
 from api.routers.myems_resource import resource_router
 from api.routers.myems_sites import STORAGE_STATIONS
 from api.routers.myems_storage_containers import CONTAINERS
+from api.validation import Id
 from domain import myems_meters as mm
 from projections import registry_query as rq
 
@@ -107,8 +108,8 @@ class PlantData(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str = Field(min_length=1, max_length=255)
-    cost_center_id: int
-    balancing_price_point_id: int | None = None
+    cost_center_id: Id
+    balancing_price_point_id: Id | None = None
     svg: str | None = Field(default=None, max_length=100_000)
     description: str | None = Field(default=None, max_length=1024)
 

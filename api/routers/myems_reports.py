@@ -21,6 +21,7 @@ from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser
 from api.routers.myems_meter_fields import meter_uuid, visible_meter
 from api.routers.myems_virtual_meters import visible_virtual_meter
+from api.validation import id_from_text
 from domain import myems_meters as mm
 from domain import tariffs as tf
 from projections import myems_tariffs as tq
@@ -262,9 +263,10 @@ def meter_batch(
     """MyEMS' meter batch report: every meter of the space with its energy (kWh) per local day of the
     reporting period (UTC local times). A MyEMS space is the account here (``spaceid`` = account id,
     like ``cost_center_id``); the meters are the account's meters (offline meters included)."""
-    if spaceid is None or not spaceid.strip().isdigit():
+    space_id = id_from_text((spaceid or "").strip())
+    if space_id is None:
         raise ApiError(400, "API.INVALID_SPACE_ID", "spaceid is a positive integer", "spaceid")
-    account = rq.account_by_id(conn, int(spaceid))
+    account = rq.account_by_id(conn, space_id)
     if account is None or (account["id"] != user.account_id and not user.can_read_all):
         raise ApiError(404, "API.SPACE_NOT_FOUND", f"no space {spaceid}", "spaceid")
     tz = ZoneInfo("UTC")

@@ -28,6 +28,7 @@ from api.deps import ReadConn, require_account_access
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
 from api.routers.myems_common import Envelope, Wait, WaitProjected, created
+from api.validation import Id
 from commands.context import CommandContext
 
 OPERATIONS = frozenset({"list", "get", "export", "create", "import", "clone", "update", "delete"})
@@ -73,7 +74,7 @@ def owned_row(
     ``API.<label>_NOT_FOUND``; the caller's account checked (403 for another account's row,
     writes refused to read-only roles by :func:`api.deps.require_account_access`)."""
 
-    def visible(conn: sa.Connection, user: CurrentUser, entity_id: int, write: bool = False) -> dict:
+    def visible(conn: sa.Connection, user: CurrentUser, entity_id: Id, write: bool = False) -> dict:
         row = find(conn, entity_id)
         if row is None:
             raise ApiError(404, f"API.{label}_NOT_FOUND", f"no {label.lower().replace('_', ' ')} {entity_id}", "id")
@@ -104,7 +105,7 @@ def _endpoints(family: Family, base: str, one: str) -> list[tuple[str, str, str,
     def list_all(user: MyEmsUser, conn: ReadConn) -> list[dict]:
         return [family.item(conn, row) for row in family.rows(conn, user)]
 
-    def get_one(entity_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
+    def get_one(entity_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
         return family.item(conn, family.visible(conn, user, entity_id, False))
 
     def create(
@@ -113,7 +114,7 @@ def _endpoints(family: Family, base: str, one: str) -> list[tuple[str, str, str,
         return created(family.path, family.create(Call(conn, user, commands, wait), body.data))
 
     def import_at_id(
-        entity_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+        entity_id: Id, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
     ) -> Response:
         """The seed writes the import path with an id; it is ignored, as MyEMS does. An export
         wrapped once more (``{"data": {"data": {...}}}``, as the seed's data-source import) is unwrapped."""
@@ -122,20 +123,18 @@ def _endpoints(family: Family, base: str, one: str) -> list[tuple[str, str, str,
             data = data["data"]
         return created(family.path, family.create(Call(conn, user, commands, wait), data))
 
-    def clone(
-        entity_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
-    ) -> Response:
+    def clone(entity_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected) -> Response:
         row = family.visible(conn, user, entity_id, False)
         return created(family.path, family.create(Call(conn, user, commands, wait), family.clone_data(row)))
 
     def update(
-        entity_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+        entity_id: Id, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
     ) -> Response:
         family.update(Call(conn, user, commands, wait), family.visible(conn, user, entity_id, True), body.data)
         return Response(status_code=200)
 
     def delete(
-        entity_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+        entity_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
     ) -> Response:
         family.delete(Call(conn, user, commands, wait), family.visible(conn, user, entity_id, True))
         return Response(status_code=204)

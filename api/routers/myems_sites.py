@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.routers.myems_assets import AssetKind, asset_family, owner_item, site_item
 from api.routers.myems_resource import resource_router
+from api.validation import Id
 
 SITE_FIELDS = ("address", "postal_code", "capacity", "contact_id", "svg", "description")
 
@@ -35,8 +36,8 @@ class SiteData(BaseModel):
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
     capacity: float = Field(gt=0, allow_inf_nan=False)
-    contact_id: int
-    cost_center_id: int
+    contact_id: Id
+    cost_center_id: Id
     svg: str | None = Field(default=None, max_length=100_000)
     description: str | None = Field(default=None, max_length=1024)
 

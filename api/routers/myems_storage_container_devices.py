@@ -22,6 +22,7 @@ from api.routers.myems_assets import parse as _parse
 from api.routers.myems_common import Envelope, WaitProjected, created
 from api.routers.myems_meter_fields import meter_ref, visible_meter
 from api.routers.myems_storage_containers import FAMILIES, NUMBERS, PATH, DeviceData, _children, _visible
+from api.validation import Id
 from commands import registry as cmd
 from domain import myems_meters as mm
 from domain import registry as reg
@@ -95,19 +96,19 @@ def _device(conn: sa.Connection, user: CurrentUser, container: dict, family: str
 
 
 @router.get(f"/{PATH}/{{container_id}}/{{family}}")
-def list_devices(container_id: int, family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+def list_devices(container_id: Id, family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
     asset_type, _, _ = _family(family)
     return [device_item(conn, family, a) for a in _children(conn, _visible(conn, user, container_id), asset_type)]
 
 
 @router.get(f"/{PATH}/{{container_id}}/{{family}}/{{device_id}}")
-def get_device(container_id: int, family: str, device_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
+def get_device(container_id: Id, family: str, device_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
     return device_item(conn, family, _device(conn, user, _visible(conn, user, container_id), family, device_id))
 
 
 @router.post(f"/{PATH}/{{container_id}}/{{family}}", status_code=201)
 def create_device(
-    container_id: int,
+    container_id: Id,
     family: str,
     body: Envelope,
     user: MyEmsUser,
@@ -138,9 +139,9 @@ def create_device(
 
 @router.put(f"/{PATH}/{{container_id}}/{{family}}/{{device_id}}")
 def update_device(
-    container_id: int,
+    container_id: Id,
     family: str,
-    device_id: int,
+    device_id: Id,
     body: Envelope,
     user: MyEmsUser,
     commands: MyEmsCommands,
@@ -162,9 +163,9 @@ def update_device(
 
 @router.delete(f"/{PATH}/{{container_id}}/{{family}}/{{device_id}}", status_code=204)
 def delete_device(
-    container_id: int,
+    container_id: Id,
     family: str,
-    device_id: int,
+    device_id: Id,
     user: MyEmsUser,
     commands: MyEmsCommands,
     conn: ReadConn,

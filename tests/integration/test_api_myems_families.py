@@ -399,3 +399,27 @@ def test_microgrid_and_container_bindings_of_users_and_sensors(api):
     assert unknown.status_code == 404 and unknown.json()["description"] == "API.SENSOR_NOT_FOUND"
     bad = api.client.post(f"/myems/microgrids/{microgrid}/users", headers=headers, json={"data": {"user_id": "x"}})
     assert bad.status_code == 400 and bad.json()["field"] == "user_id"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "field"),
+    [
+        ("get", f"/myems/windfarms/{2**63}", None, "entity_id"),
+        ("delete", f"/myems/sensors/1/points/{10**30}", None, "member_id"),
+        ("get", f"/myems/offlinemeterfiles/{2**63}", None, "file_id"),
+        (
+            "post",
+            "/myems/datasources",
+            {"name": "x", "gateway_id": "99999999999999999999", "protocol": "mqtt", "connection": "{}"},
+            "gateway_id",
+        ),
+        ("get", "/myems/reports/energystoragepowerstationlist?now=9999-12-31T00:00:00%2B00:00", None, "now"),
+        ("get", f"/myems/reports/meterbatch?spaceid={10**30}", None, "spaceid"),
+    ],
+)
+def test_ids_and_times_out_of_range_are_4xx_naming_the_field(api, method, url, body, field):
+    """Ids beyond the SQL BIGINT range and years beyond the calendar are refused, never a 5xx."""
+    headers = login(api)
+    response = getattr(api.client, method)(url, headers=headers, **({"json": {"data": body}} if body else {}))
+    assert response.status_code in (400, 404), response.text
+    assert response.json()["field"] == field
