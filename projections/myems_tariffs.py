@@ -101,7 +101,8 @@ def _record_version(conn: Connection, recorded: RecordedEvent, event: Any) -> No
 
 def tariffs_as_of(conn: Connection, account_id: int, as_of: datetime) -> dict[int, tf.TariffDefinition]:
     """The account's tariffs as known at ``as_of``: each tariff's newest version recorded at or
-    before it (tariffs deleted by then left out)."""
+    before it (tariffs deleted by then left out). A tariff projected before this model kept
+    versions (no version row) counts as it is now, until ``projections rebuild myems_tariffs``."""
     query = (
         sa.select(myems_tariff_versions)
         .where(
@@ -113,7 +114,13 @@ def tariffs_as_of(conn: Connection, account_id: int, as_of: datetime) -> dict[in
     newest: dict[int, Any] = {}
     for row in conn.execute(query).mappings():
         newest[row["tariff_id"]] = row["definition"]
-    return {tid: tf.TariffDefinition.model_validate(d) for tid, d in newest.items() if d is not None}
+    known = {tid: tf.TariffDefinition.model_validate(d) for tid, d in newest.items() if d is not None}
+    versioned = sa.select(myems_tariff_versions.c.tariff_id).where(myems_tariff_versions.c.account_id == account_id)
+    with_history = {row[0] for row in conn.execute(versioned.distinct())}
+    for row in tariffs(conn, account_id):  # projected before versions were kept: only the current one is known
+        if row["id"] not in with_history:
+            known[row["id"]] = tf.TariffDefinition.model_validate(row["definition"])
+    return known
 
 
 def tariffs(conn: Connection, account_id: int | None) -> list[dict]:
