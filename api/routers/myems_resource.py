@@ -9,7 +9,8 @@ created, changed and deleted):
   as MyEMS does) -> 201 + ``Location``; ``POST /{path}/{id}/clone`` -> 201 (name + `` (Copy)``)
 * ``PUT /{path}/{id}`` -> 200; ``DELETE /{path}/{id}`` -> 204
 
-Every id is checked against the caller's account by ``visible`` (404 for other accounts' rows);
+Every id is checked by ``visible``: 404 when there is no such row, 403 when it is another
+account's (the platform's ``require_account_access``, as every MyEMS route here);
 writes go through :data:`~api.myems.MyEmsCommands` (auditors are refused) and wait until the
 family's read model holds the change (read-your-writes).
 """
