@@ -217,9 +217,14 @@ def test_storage_station_reports_match_the_readings(api, shared_data):
         "total_discharge_carbon",
     }
 
-    carbon = api.client.get(
-        "/myems/reports/energystoragepowerstationscarbon",
+    key = api.client.post(
+        "/myems/apikeys",
         headers=headers,
+        json={"data": {"name": "reports", "expires_datetime_utc": "2100-06-30T12:00:00"}},
+    ).json()["token"]
+    carbon = api.client.get(  # as the seed sends it: an API-Key header and the useruuid query
+        "/myems/reports/energystoragepowerstationscarbon",
+        headers={"API-Key": key},
         params={"useruuid": user_uuid, "now": NOW, "kgco2eperkwh": 0.5},
     ).json()
     assert carbon["energy_storage_power_station_names"] == ["Beijing Office"]
