@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser
@@ -45,62 +46,26 @@ def _user_item(conn: sa.Connection, found: dict) -> dict:
     return {"id": found["id"], "name": found["username"], "uuid": user_uuid(found["id"])}
 
 
-station_containers_router = binding_router(
-    Binding(
-        owner=STORAGE_STATIONS,
-        sub="containers",
-        body_field="energy_storage_container_id",
-        attr="container_ids",
-        label="ENERGY_STORAGE_CONTAINER",
-        member=lambda conn, user, i: CONTAINERS.visible(conn, user, i),
-        item=lambda conn, asset: asset_ref(asset),
-    )
-)
-station_users_router = binding_router(
-    Binding(
-        owner=STORAGE_STATIONS,
-        sub="users",
-        body_field="user_id",
-        attr="user_ids",
-        label="USER",
-        member=_user,
-        item=_user_item,
-    )
-)
+def _users_of(owner: AssetKind) -> APIRouter:
+    """``{owner}/{id}/users``: users of the owner's account."""
+    return binding_router(Binding(owner, "users", "user_id", "user_ids", "USER", _user, _user_item))
 
-microgrid_users_router = binding_router(
-    Binding(
-        owner=MICROGRIDS,
-        sub="users",
-        body_field="user_id",
-        attr="user_ids",
-        label="USER",
-        member=_user,
-        item=_user_item,
-    )
+
+def _assets_of(owner: AssetKind, sub: str, field: str, label: str, kind: AssetKind, aliases=()) -> APIRouter:
+    """``{owner}/{id}/{sub}``: assets of ``kind`` (their ids in ``attributes.myems.<sub[:-1]>_ids``)."""
+    return binding_router(Binding(
+        owner, sub, field, f"{sub.removesuffix('s')}_ids", label, member=lambda conn, user, i: kind.visible(
+            conn, user, i), item=lambda conn, asset: asset_ref(asset), aliases=aliases))  # fmt: skip
+
+
+station_containers_router = _assets_of(
+    STORAGE_STATIONS, "containers", "energy_storage_container_id", "ENERGY_STORAGE_CONTAINER", CONTAINERS
 )
-microgrid_sensors_router = binding_router(
-    Binding(
-        owner=MICROGRIDS,
-        sub="sensors",
-        body_field="sensor_id",
-        attr="sensor_ids",
-        label="SENSOR",
-        member=lambda conn, user, i: SENSORS.visible(conn, user, i),
-        item=lambda conn, asset: asset_ref(asset),
-    )
-)
-container_sensors_router = binding_router(
-    Binding(
-        owner=CONTAINERS,
-        sub="sensors",
-        body_field="sensor_id",
-        attr="sensor_ids",
-        label="SENSOR",
-        member=lambda conn, user, i: SENSORS.visible(conn, user, i),
-        item=lambda conn, asset: asset_ref(asset),
-        aliases=("energy_storage_container_id",),
-    )
+station_users_router = _users_of(STORAGE_STATIONS)
+microgrid_users_router = _users_of(MICROGRIDS)
+microgrid_sensors_router = _assets_of(MICROGRIDS, "sensors", "sensor_id", "SENSOR", SENSORS)
+container_sensors_router = _assets_of(  # the seed names the sensor energy_storage_container_id
+    CONTAINERS, "sensors", "sensor_id", "SENSOR", SENSORS, aliases=("energy_storage_container_id",)
 )
 
 
@@ -157,14 +122,4 @@ VIRTUAL_POWER_PLANTS = AssetKind(
     bindings=("microgrid_ids",),
 )
 plant_router = resource_router(asset_family(VIRTUAL_POWER_PLANTS))
-plant_microgrids_router = binding_router(
-    Binding(
-        owner=VIRTUAL_POWER_PLANTS,
-        sub="microgrids",
-        body_field="microgrid_id",
-        attr="microgrid_ids",
-        label="MICROGRID",
-        member=lambda conn, user, i: MICROGRIDS.visible(conn, user, i),
-        item=lambda conn, asset: asset_ref(asset),
-    )
-)
+plant_microgrids_router = _assets_of(VIRTUAL_POWER_PLANTS, "microgrids", "microgrid_id", "MICROGRID", MICROGRIDS)

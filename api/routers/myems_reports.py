@@ -59,6 +59,30 @@ def _period(start: datetime | None, end: datetime | None, name: str) -> tuple[da
     return start, end
 
 
+def check_period_type(periodtype: str | None) -> None:
+    if periodtype not in mm.PERIOD_TYPES:
+        raise ApiError(
+            400, "API.INVALID_PERIOD_TYPE", f"periodtype is one of {', '.join(mm.PERIOD_TYPES)}", "periodtype"
+        )
+
+
+def _periods(
+    tz: ZoneInfo, base_start: str | None, base_end: str | None, start: str | None, end: str | None
+) -> tuple[tuple[datetime, datetime] | None, tuple[datetime, datetime]]:
+    """The optional base period and the required reporting period (local times in ``tz``)."""
+    base = _period(
+        _local(base_start, tz, "BASE_PERIOD_START_DATETIME", False),
+        _local(base_end, tz, "BASE_PERIOD_END_DATETIME", False),
+        "BASE",
+    )
+    reporting = _period(
+        _local(start, tz, "REPORTING_PERIOD_START_DATETIME", True),
+        _local(end, tz, "REPORTING_PERIOD_END_DATETIME", True),
+        "REPORTING",
+    )
+    return base, reporting
+
+
 def _readings_kwh(conn: ReadConn, sensor: dict, period: tuple[datetime, datetime] | None) -> list[tuple[int, float]]:
     """(event start epoch s, kWh) of the meter's latest beliefs in the period."""
     if period is None:
@@ -115,21 +139,11 @@ def meter_energy(
     reportingperiodenddatetime: str | None = None,
     quickmode: str | None = None,
 ) -> dict:
-    if periodtype not in mm.PERIOD_TYPES:
-        raise ApiError(
-            400, "API.INVALID_PERIOD_TYPE", f"periodtype is one of {', '.join(mm.PERIOD_TYPES)}", "periodtype"
-        )
+    check_period_type(periodtype)
     sensor = _meter(conn, user, meterid, meteruuid)
     tz = ZoneInfo(sensor["timezone"] or "UTC")
-    base = _period(
-        _local(baseperiodstartdatetime, tz, "BASE_PERIOD_START_DATETIME", False),
-        _local(baseperiodenddatetime, tz, "BASE_PERIOD_END_DATETIME", False),
-        "BASE",
-    )
-    reporting = _period(
-        _local(reportingperiodstartdatetime, tz, "REPORTING_PERIOD_START_DATETIME", True),
-        _local(reportingperiodenddatetime, tz, "REPORTING_PERIOD_END_DATETIME", True),
-        "REPORTING",
+    base, reporting = _periods(
+        tz, baseperiodstartdatetime, baseperiodenddatetime, reportingperiodstartdatetime, reportingperiodenddatetime
     )
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
     base_series = _series(_readings_kwh(conn, sensor, base), periodtype, tz)
@@ -171,23 +185,13 @@ def virtual_meter_energy(
     reportingperiodenddatetime: str | None = None,
 ) -> dict:
     """MyEMS' virtual meter energy report (local times in UTC): the projection's values per period."""
-    if periodtype not in mm.PERIOD_TYPES:
-        raise ApiError(
-            400, "API.INVALID_PERIOD_TYPE", f"periodtype is one of {', '.join(mm.PERIOD_TYPES)}", "periodtype"
-        )
+    check_period_type(periodtype)
     if virtualmeterid is None:
         raise ApiError(400, "API.INVALID_VIRTUAL_METER_ID", "virtualmeterid is required", "virtualmeterid")
     row = visible_virtual_meter(conn, user, virtualmeterid)
     tz = ZoneInfo("UTC")
-    base = _period(
-        _local(baseperiodstartdatetime, tz, "BASE_PERIOD_START_DATETIME", False),
-        _local(baseperiodenddatetime, tz, "BASE_PERIOD_END_DATETIME", False),
-        "BASE",
-    )
-    reporting = _period(
-        _local(reportingperiodstartdatetime, tz, "REPORTING_PERIOD_START_DATETIME", True),
-        _local(reportingperiodenddatetime, tz, "REPORTING_PERIOD_END_DATETIME", True),
-        "REPORTING",
+    base, reporting = _periods(
+        tz, baseperiodstartdatetime, baseperiodenddatetime, reportingperiodstartdatetime, reportingperiodenddatetime
     )
 
     def values(period: tuple[datetime, datetime] | None) -> list[tuple[int, float]]:
@@ -270,11 +274,7 @@ def meter_batch(
     if account is None or (account["id"] != user.account_id and not user.can_read_all):
         raise ApiError(404, "API.SPACE_NOT_FOUND", f"no space {spaceid}", "spaceid")
     tz = ZoneInfo("UTC")
-    start, end = _period(
-        _local(reportingperiodstartdatetime, tz, "REPORTING_PERIOD_START_DATETIME", True),
-        _local(reportingperiodenddatetime, tz, "REPORTING_PERIOD_END_DATETIME", True),
-        "REPORTING",
-    )
+    start, end = _periods(tz, None, None, reportingperiodstartdatetime, reportingperiodenddatetime)[1]
     days, day = [], start.replace(hour=0, minute=0, second=0)
     while day < end:
         days.append(day.strftime("%Y-%m-%d"))

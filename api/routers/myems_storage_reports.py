@@ -44,6 +44,7 @@ from api.routers.myems_microgrid_reports import (
     report_end,
     windows_report,
 )
+from api.routers.myems_reports import check_period_type
 from api.routers.myems_sites import STORAGE_STATIONS
 from api.routers.myems_storage_containers import CONTAINERS
 from domain import myems_billing as mb
@@ -256,10 +257,8 @@ def station_dashboard(
     kgco2eperkwh: float | None = None,
 ) -> dict:
     end = report_end(user, useruuid, now)
-    if periodtype is not None and periodtype not in mm.PERIOD_TYPES:
-        raise ApiError(
-            400, "API.INVALID_PERIOD_TYPE", f"periodtype is one of {', '.join(mm.PERIOD_TYPES)}", "periodtype"
-        )
+    if periodtype is not None:  # MyEMS takes it and sums the whole period; checked all the same
+        check_period_type(periodtype)
     period = _reporting_period(reportingperiodstartdatetime, reportingperiodenddatetime, end)
     tariffs = [tf.TariffDefinition.model_validate(t["definition"]) for t in tq.tariffs(conn, user.account_id)]
     tariffs = [t for t in tariffs if t.tariff_type == "timeofuse"]
