@@ -21,7 +21,7 @@ from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser
 from api.routers.myems_meter_fields import meter_uuid, visible_meter
 from api.routers.myems_virtual_meters import visible_virtual_meter
-from api.validation import id_from_text
+from api.validation import Id, id_from_text
 from domain import myems_meters as mm
 from domain import tariffs as tf
 from projections import myems_tariffs as tq
@@ -114,9 +114,10 @@ def _peaks(conn: ReadConn, sensor: dict, readings: list[tuple[int, float]]) -> d
 
 def _meter(conn: ReadConn, user: MyEmsUser, meterid: str | None, meteruuid: str | None) -> dict:
     if meterid is not None:
-        if not meterid.strip().isdigit() or int(meterid) <= 0:
+        meter_id = id_from_text(meterid.strip())
+        if meter_id is None:
             raise ApiError(400, "API.INVALID_METER_ID", "meterid is a positive integer", "meterid")
-        return visible_meter(conn, user, int(meterid))
+        return visible_meter(conn, user, meter_id)
     if meteruuid is None:
         raise ApiError(400, "API.INVALID_METER_ID", "name the meter (meterid or meteruuid)", "meterid")
     account = None if user.can_read_all else user.account_id
@@ -178,7 +179,7 @@ def virtual_meter_energy(
     user: MyEmsUser,
     conn: ReadConn,
     periodtype: str | None = None,
-    virtualmeterid: int | None = None,
+    virtualmeterid: Id | None = None,
     baseperiodstartdatetime: str | None = None,
     baseperiodenddatetime: str | None = None,
     reportingperiodstartdatetime: str | None = None,

@@ -415,6 +415,8 @@ def test_microgrid_and_container_bindings_of_users_and_sensors(api):
         ),
         ("get", "/myems/reports/energystoragepowerstationlist?now=9999-12-31T00:00:00%2B00:00", None, "now"),
         ("get", f"/myems/reports/meterbatch?spaceid={10**30}", None, "spaceid"),
+        ("get", f"/myems/reports/meterenergy?periodtype=daily&meterid={10**30}", None, "meterid"),
+        ("get", f"/myems/reports/virtualmeterenergy?periodtype=daily&virtualmeterid={2**63}", None, "virtualmeterid"),
     ],
 )
 def test_ids_and_times_out_of_range_are_4xx_naming_the_field(api, method, url, body, field):
