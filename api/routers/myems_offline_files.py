@@ -103,9 +103,13 @@ def get_file(file_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
 def restore_file(file_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected) -> dict:
     row = _visible(conn, user, file_id, write=True)
     name, content = handlers.stored_file(commands, file_id)
-    meters = _meters_named(conn, user, of.parse_offline_file(name, content).meters)
-    handlers.process(commands, file_id, meters)
+    try:
+        parsed = of.parse_offline_file(name, content)
+    except of.OfflineFileError as exc:  # read at upload: only a changed reader could refuse it now
+        raise ApiError(400, "API.INVALID_FILE", str(exc), exc.field) from exc
+    handlers.process(commands, file_id, _meters_named(conn, user, parsed.meters))
     wait(PROJECTION, of.offline_file_stream(file_id))
+    conn.rollback()  # end the read snapshot taken before the processing was projected (read-only connection)
     return _item(q.file_by_id(conn, file_id) or row)
 
 

@@ -209,3 +209,28 @@ def test_bad_files_are_refused_naming_the_place(api, name, content, description,
     assert too_big.status_code == 400 and too_big.json()["description"] == "API.INVALID_FILE"
     missing = api.client.post("/myems/offlinemeterfiles", headers=headers, data={"other": "x"})
     assert missing.status_code == 400 and missing.json()["field"] == "file"
+
+
+def test_restore_stores_the_file_again_for_meters_made_since(api):
+    """A file whose meter was deleted cannot be restored (404 naming the file); once a meter of that
+    name exists again, restore stores the file's readings for it."""
+    headers = login(api)
+    first = _created(
+        api.client.post("/myems/offlinemeters", headers=headers, json={"data": _offline(api, name="Restored")}),
+        "offlinemeters",
+    )
+    upload = api.client.post(
+        "/myems/offlinemeterfiles", headers=headers, files={"file": ("r.csv", b"date,Restored\n2016-03-01,2.5\n")}
+    )
+    file_id = _created(upload, "offlinemeterfiles")
+    assert api.client.delete(f"/myems/offlinemeters/{first}", headers=headers).status_code == 204
+    missing = api.client.get(f"/myems/offlinemeterfiles/{file_id}/restore", headers=headers)
+    assert missing.status_code == 404 and missing.json()["description"] == "API.OFFLINE_METER_NOT_FOUND"
+    again = _created(
+        api.client.post("/myems/offlinemeters", headers=headers, json={"data": _offline(api, name="Restored")}),
+        "offlinemeters",
+    )
+    restored = api.client.get(f"/myems/offlinemeterfiles/{file_id}/restore", headers=headers)
+    assert restored.status_code == 200 and restored.json()["status"] == "done"
+    assert api.platform.wait_for(api.head())
+    assert _values(api, again) == {date(2016, 3, 1): 2.5}
