@@ -39,15 +39,19 @@ from api.routers import (
     finesce_subresources,
     myems_commands,
     myems_costcenters,  # issue 14
+    myems_data_sources,  # issue 14
     myems_meters,  # issue 14
     myems_microgrid_devices,  # issue 14
     myems_microgrid_reports,  # issue 14
     myems_microgrids,  # issue 14
+    myems_offline_files,  # issue 14
     myems_points,  # issue 14
-    myems_pv_stations,  # issue 14
+    myems_portfolios,  # issue 14
     myems_reports,  # issue 14
+    myems_sites,  # issue 14
     myems_storage_container_devices,  # issue 14
     myems_storage_containers,  # issue 14
+    myems_storage_reports,  # issue 14
     myems_tariffs,  # issue 14
     myems_users,  # issue 14
     myems_virtual_meters,  # issue 14
@@ -104,17 +108,35 @@ ROUTERS = [
     myems_commands.router,
     myems_users.router,  # issue 14: MyEMS conventions and apikeys
     myems_meters.router,  # issue 14
+    myems_meters.submeters_router,  # issue 14
+    myems_meters.offline_router,  # issue 14
+    myems_offline_files.router,  # issue 14
     myems_reports.router,  # issue 14
     myems_tariffs.router,  # issue 14
     myems_microgrids.router,  # issue 14
+    myems_portfolios.microgrid_users_router,  # issue 14: before the device families' /{family} routes
+    myems_portfolios.microgrid_sensors_router,  # issue 14
+    myems_portfolios.container_sensors_router,  # issue 14
     myems_microgrid_devices.router,  # issue 14
     myems_costcenters.router,  # issue 14
     myems_virtual_meters.router,  # issue 14
     myems_microgrid_reports.router,  # issue 14
-    myems_pv_stations.router,  # issue 14
+    myems_sites.pv_router,  # issue 14
+    myems_sites.wind_router,  # issue 14
+    myems_sites.storage_station_router,  # issue 14
+    myems_portfolios.station_containers_router,  # issue 14
+    myems_portfolios.station_users_router,  # issue 14
+    myems_portfolios.plant_router,  # issue 14
+    myems_portfolios.plant_microgrids_router,  # issue 14
+    myems_data_sources.gateway_router,  # issue 14
+    myems_data_sources.source_router,  # issue 14
+    myems_data_sources.members_router,  # issue 14
+    myems_data_sources.sensor_router,  # issue 14
+    myems_data_sources.sensor_points_router,  # issue 14
     myems_points.router,  # issue 14
     myems_storage_containers.router,  # issue 14
     myems_storage_container_devices.router,  # issue 14
+    myems_storage_reports.router,  # issue 14
     finesce_chargingstates.router,
     audit_history.router,
     audit_time_travel.router,

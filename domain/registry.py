@@ -34,6 +34,12 @@ ASSET_TYPES = {
     "generator": "A dispatchable generator, e.g. diesel or CHP (produces: negative power).",
     "power_conversion_system": "An inverter/converter between a battery or PV and the site's AC bus.",
     "energy_storage_container": "A containerised storage system: batteries, PCS, grid and auxiliary loads.",
+    "energy_storage_power_station": "A site of energy storage containers behind one grid connection.",
+    "virtual_power_plant": "A portfolio of sites (microgrids) offered together to a market.",
+    "gateway": "A data gateway through which data sources report their points (sensors).",
+    "data_source": "A connection (protocol, address) on a gateway whose points are this asset's sensors.",
+    "point_group": "A named group of points (sensors of any asset), e.g. one physical multi-value sensor.",
+    "offline_meters": "Where an account's offline meters live: their readings come from uploaded files.",
 }
 
 

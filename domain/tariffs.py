@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -106,8 +106,11 @@ def check_definition(definition: TariffDefinition) -> str | None:
         covered = sorted((p.start_time_of_day, p.end_time_of_day) for p in definition.timeofuse)
         if not covered or any(start > end for start, end in covered):
             return "timeofuse needs periods whose start is not after their end"
-        if any(_second(b[0]) != _second(a[1]) + 1 for a, b in zip(covered, covered[1:], strict=False)) or \
-                _second(covered[0][0]) != 0 or _second(covered[-1][1]) != 86399:
+        if (
+            any(_second(b[0]) != _second(a[1]) + 1 for a, b in zip(covered, covered[1:], strict=False))
+            or _second(covered[0][0]) != 0
+            or _second(covered[-1][1]) != 86399
+        ):
             return "timeofuse periods must cover the day from 00:00:00 to 23:59:59 without gaps or overlaps"
     elif not definition.block or any(b.end_amount <= b.start_amount for b in definition.block):
         return "block needs bands whose end_amount is above their start_amount"
@@ -139,34 +142,107 @@ def peak_type_at(definition: TariffDefinition, moment: datetime) -> str | None:
     return None
 
 
-def expand(definition: TariffDefinition, start: datetime, end: datetime, resolution: timedelta,
-           path: str = "flex-context.consumption-price") -> TimeSeries:
-    """The tariff's prices on the grid [start, end) of ``resolution`` (each step: the price at its start)."""
-    if definition.tariff_type != "timeofuse":
-        raise FlexModelError(path, INVALID_VALUE, "a block tariff prices cost reports, not schedules; "
-                             "name a time-of-use tariff or a price sensor")
+def _price_in(
+    definition: TariffDefinition, others: Sequence[TariffDefinition], moment: datetime, factors: Sequence[float]
+) -> float | None:
+    """The named tariff's price at ``moment``, else the first of ``others`` valid then (converted to
+    the named tariff's unit by ``factors``); ``None`` when none is valid."""
+    price = price_at(definition, moment)
+    if price is not None:
+        return price
+    for other, factor in zip(others, factors, strict=True):
+        price = price_at(other, moment)
+        if price is not None:
+            return price * factor
+    return None
+
+
+def _convertible(
+    definition: TariffDefinition, others: Sequence[TariffDefinition], path: str
+) -> tuple[list[TariffDefinition], list[float]]:
+    """The others whose prices convert to the named tariff's unit, with their factors (the named
+    tariff's own unit must be a price per energy: INVALID_UNIT otherwise)."""
     try:
         conversion_factor(definition.unit_of_price, "EUR/MWh")
     except UnitError as exc:
         raise FlexModelError(path, INVALID_UNIT, f"tariff unit_of_price {definition.unit_of_price!r}: {exc}") from exc
+    kept, factors = [], []
+    for other in others:
+        try:
+            factors.append(conversion_factor(other.unit_of_price, definition.unit_of_price))
+        except UnitError:
+            continue  # e.g. 元/千瓦时 beside EUR/kWh: cannot price this schedule
+        kept.append(other)
+    return kept, factors
+
+
+def expand(
+    definition: TariffDefinition,
+    start: datetime,
+    end: datetime,
+    resolution: timedelta,
+    path: str = "flex-context.consumption-price",
+    others: Sequence[TariffDefinition] = (),
+) -> TimeSeries:
+    """The tariff's prices on the grid [start, end) of ``resolution`` (each step: the price at its start).
+
+    A step outside the named tariff's validity takes the price of the account's other time-of-use
+    tariff of the same energy category valid at that step (the one that took effect last, see
+    :func:`successors`), converted to the named tariff's ``unit_of_price``; a step no tariff covers is an
+    error naming ``path``."""
+    if definition.tariff_type != "timeofuse":
+        raise FlexModelError(
+            path,
+            INVALID_VALUE,
+            "a block tariff prices cost reports, not schedules; name a time-of-use tariff or a price sensor",
+        )
+    others, factors = _convertible(definition, successors(definition, others), path)
     n_steps = math.ceil((end - start) / resolution)
     if n_steps > MAX_STEPS:
         raise FlexModelError(path, INVALID_VALUE, f"more than {MAX_STEPS} steps")
-    values = [price_at(definition, start + k * resolution) for k in range(n_steps)]
+    values = [_price_in(definition, others, start + k * resolution, factors) for k in range(n_steps)]
     if any(v is None for v in values):
-        raise FlexModelError(path, INVALID_VALUE, f"the tariff is not valid for the whole schedule "
-                             f"({definition.valid_from.isoformat()} .. {definition.valid_through.isoformat()}, "
-                             f"{definition.timezone})")
+        raise FlexModelError(
+            path,
+            INVALID_VALUE,
+            f"the tariff is not valid for the whole schedule "
+            f"({definition.valid_from.isoformat()} .. {definition.valid_through.isoformat()}, "
+            f"{definition.timezone}) and no other time-of-use tariff of the account covers the rest",
+        )
     return TimeSeries(start, resolution, np.asarray(values, dtype=float), definition.unit_of_price)
+
+
+def successors(definition: TariffDefinition, candidates: Sequence[TariffDefinition]) -> list[TariffDefinition]:
+    """The candidates that may price a step outside ``definition``'s validity: time-of-use tariffs
+    of the same energy category, other than ``definition`` itself; the latest ``valid_from`` first,
+    so where several are valid at a step, the one that took effect last prices it."""
+    return sorted(
+        (
+            c
+            for c in candidates
+            if c != definition
+            and c.tariff_type == "timeofuse"
+            and c.energy_category_id == definition.energy_category_id
+        ),
+        key=lambda c: c.valid_from,
+        reverse=True,
+    )
 
 
 TariffLookup = Callable[[int], TariffDefinition | None]
 """The caller's look-up: tariff id -> its definition (``None``: unknown or not the caller's)."""
 
 
-def expand_tariff_references(flex_context: Mapping[str, Any], lookup: TariffLookup, start: datetime,
-                             end: datetime, resolution: timedelta) -> dict[str, Any]:
-    """The flex-context with each ``{"tariff": id}`` price replaced by the tariff's prices on the grid."""
+def expand_tariff_references(
+    flex_context: Mapping[str, Any],
+    lookup: TariffLookup,
+    start: datetime,
+    end: datetime,
+    resolution: timedelta,
+    others: Sequence[TariffDefinition] = (),
+) -> dict[str, Any]:
+    """The flex-context with each ``{"tariff": id}`` price replaced by the tariff's prices on the
+    grid; ``others`` (the account's tariffs) price the steps outside the named tariff's validity."""
     expanded = dict(flex_context)
     for name in PRICE_FIELDS:
         value = flex_context.get(name)
@@ -179,12 +255,13 @@ def expand_tariff_references(flex_context: Mapping[str, Any], lookup: TariffLook
         definition = lookup(tariff_id)
         if definition is None:
             raise FlexModelError(path, UNRESOLVED_SENSOR, f"tariff {tariff_id} not found")
-        expanded[name] = expand(definition, start, end, resolution, path)
+        expanded[name] = expand(definition, start, end, resolution, path, others)
     return expanded
 
 
-def energy_by_peak_type(values_kwh: list[tuple[datetime, float]],
-                        definitions: list[TariffDefinition]) -> dict[str, float]:
+def energy_by_peak_type(
+    values_kwh: list[tuple[datetime, float]], definitions: list[TariffDefinition]
+) -> dict[str, float]:
     """kWh per peak type (toppeak, onpeak, midpeak, offpeak) under the first time-of-use tariff
     valid at each reading's start; readings no tariff covers count nowhere."""
     totals = dict.fromkeys(PEAK_TYPES, 0.0)

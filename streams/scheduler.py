@@ -300,9 +300,10 @@ class SchedulerProcessor:
     ) -> ScheduleComputed | ScheduleFailed:
         try:
             check_devices(request)
-            flex_context = with_tariff_prices(  # issue 14: a flex-context may name a tariff as its prices
-                resolver.conn, request.asset_id, request.flex_context, request.start, request.end, request.resolution
-            )
+            flex_context = with_tariff_prices(  # issue 14: a flex-context may name a tariff, as known at the trigger
+                resolver.conn, request.asset_id, request.flex_context, request.start, request.end, request.resolution,
+                as_of=request.belief_time,
+            )  # fmt: skip
             problem = problem_from_flex(
                 request.flex_model, flex_context, start=request.start, end=request.end,
                 resolution=request.resolution, resolve_sensor=resolver, asset_types=asset_types,

@@ -33,9 +33,7 @@ from projections import myems_commands as q
 from projections import registry_query as rq
 from projections.myems_access import user_by_name as by_name
 
-router = APIRouter(
-    prefix=PREFIX, tags=["MyEMS commands"], route_class=MyEmsRoute, responses=MYEMS_ERROR_RESPONSES
-)
+router = APIRouter(prefix=PREFIX, tags=["MyEMS commands"], route_class=MyEmsRoute, responses=MYEMS_ERROR_RESPONSES)
 PROJECTION = "projection.myems_commands"
 FIELDS = ("id", "name", "uuid", "topic", "payload", "set_value", "description", "asset_id")
 
@@ -76,8 +74,15 @@ def login(body: Envelope, services: Services, tokens: Annotated[TokenService, De
     except ApiError as exc:
         raise ApiError(400, "API.INVALID_PASSWORD", exc.message, "password") from exc
     user = login.user
-    return {"id": user["id"], "name": user["username"], "display_name": user["username"], "email": user["email"],
-            "uuid": user_uuid(user["id"]), "is_admin": "admin" in user["roles"], "token": login.token}
+    return {
+        "id": user["id"],
+        "name": user["username"],
+        "display_name": user["username"],
+        "email": user["email"],
+        "uuid": user_uuid(user["id"]),
+        "is_admin": "admin" in user["roles"],
+        "token": login.token,
+    }
 
 
 def _item(row: dict) -> dict:
@@ -120,37 +125,42 @@ def export_command(command_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
 
 
 @router.post("/commands", status_code=201)
-def create_command(body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                   services: Services) -> Response:
+def create_command(
+    body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
+) -> Response:
     fields = _fields(conn, user, body.data)
     asset = rq.asset_by_id(conn, fields.asset_id)
     return _created(services, handlers.create_definition(commands, asset["account_id"], fields))
 
 
 @router.post("/commands/import", status_code=201)
-def import_command(body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                   services: Services) -> Response:
+def import_command(
+    body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
+) -> Response:
     return create_command(body, user, commands, conn, services)
 
 
 @router.post("/commands/{command_id}/import", status_code=201, include_in_schema=False)
-def import_command_seed_path(command_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                             services: Services) -> Response:
+def import_command_seed_path(
+    command_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
+) -> Response:
     """The seed writes the import path with an id; it is ignored, as MyEMS does."""
     return create_command(body, user, commands, conn, services)
 
 
 @router.post("/commands/{command_id}/clone", status_code=201)
-def clone_command(command_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                  services: Services) -> Response:
+def clone_command(
+    command_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
+) -> Response:
     row = _visible(conn, user, command_id, write=True)
     fields = _fields(conn, user, {**row, "name": f"{row['name']} (copy)"})
     return _created(services, handlers.create_definition(commands, row["account_id"], fields))
 
 
 @router.put("/commands/{command_id}")
-def update_command(command_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                   services: Services) -> Response:
+def update_command(
+    command_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
+) -> Response:
     _visible(conn, user, command_id, write=True)
     handlers.update_definition(commands, command_id, _fields(conn, user, body.data))
     services.consistency.wait_until_projected(PROJECTION, stream_id=myems_command_stream(command_id))
@@ -158,8 +168,9 @@ def update_command(command_id: int, body: Envelope, user: MyEmsUser, commands: M
 
 
 @router.delete("/commands/{command_id}", status_code=204)
-def delete_command(command_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                   services: Services) -> Response:
+def delete_command(
+    command_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
+) -> Response:
     _visible(conn, user, command_id, write=True)
     handlers.delete_definition(commands, command_id)
     services.consistency.wait_until_projected(PROJECTION, stream_id=myems_command_stream(command_id))
@@ -179,5 +190,4 @@ def send_command(
     require_control(user, visible_asset(conn, user, row["asset_id"], write=True))
     data = SendData.model_validate(body.data)
     state = handlers.send_definition(commands, command_id, data.set_value, idempotency_key)
-    return {"device_command_id": str(state.command_id), "status": state.status,
-            "entity_id": state.requested.asset_id}
+    return {"device_command_id": str(state.command_id), "status": state.status, "entity_id": state.requested.asset_id}

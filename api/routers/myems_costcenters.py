@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from api.deps import ReadConn, require_account_access
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser
+from api.validation import Id
 from domain import myems_meters as mm
 from projections import myems_tariffs as tq
 from projections import registry_query as rq
@@ -23,8 +24,12 @@ router = APIRouter(prefix=PREFIX, tags=["MyEMS cost centers"], route_class=MyEms
 
 
 def _item(account: dict) -> dict:
-    return {"id": account["id"], "name": account["name"], "uuid": mm.entity_uuid("account", account["id"]),
-            "external_id": None}
+    return {
+        "id": account["id"],
+        "name": account["name"],
+        "uuid": mm.entity_uuid("account", account["id"]),
+        "external_id": None,
+    }
 
 
 def _visible(conn: ReadConn, user: MyEmsUser, cost_center_id: int) -> dict:
@@ -43,11 +48,11 @@ def list_cost_centers(user: MyEmsUser, conn: ReadConn) -> list[dict]:
 
 
 @router.get("/costcenters/{cost_center_id}")
-def get_cost_center(cost_center_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
+def get_cost_center(cost_center_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
     return _item(_visible(conn, user, cost_center_id))
 
 
 @router.get("/costcenters/{cost_center_id}/tariffs")
-def cost_center_tariffs(cost_center_id: int, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+def cost_center_tariffs(cost_center_id: Id, user: MyEmsUser, conn: ReadConn) -> list[dict]:
     account = _visible(conn, user, cost_center_id)
     return [{"id": t["id"], "name": t["name"], "uuid": t["uuid"]} for t in tq.tariffs(conn, account["id"])]

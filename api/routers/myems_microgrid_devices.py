@@ -22,9 +22,12 @@ from api.auth import CurrentUser
 from api.deps import ReadConn
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
+from api.routers.myems_assets import myems_attrs
+from api.routers.myems_assets import parse as _parse
 from api.routers.myems_common import Envelope, WaitProjected, created
 from api.routers.myems_meter_fields import meter_ref, visible_meter
-from api.routers.myems_microgrids import DeviceData, _parse, devices_of, myems_attrs, visible_microgrid
+from api.routers.myems_microgrids import DeviceData, devices_of, visible_microgrid
+from api.validation import Id
 from commands import registry as cmd
 from domain import myems_meters as mm
 from domain import myems_microgrids as mg
@@ -43,16 +46,27 @@ def device_item(conn: sa.Connection, family: mg.DeviceFamily, asset: dict) -> di
     a = myems_attrs(asset)
     uid = a.get("uuid") or mm.entity_uuid("asset", asset["id"])
     microgrid = rq.asset_by_id(conn, asset["parent_asset_id"] or 0)
-    item: dict[str, Any] = {"id": asset["id"], "name": asset["name"], "uuid": uid,
-                            "microgrid": None if microgrid is None else {
-                                "id": microgrid["id"], "name": microgrid["name"],
-                                "uuid": myems_attrs(microgrid).get("uuid") or mm.entity_uuid("asset", microgrid["id"])}}
+    item: dict[str, Any] = {
+        "id": asset["id"],
+        "name": asset["name"],
+        "uuid": uid,
+        "microgrid": None
+        if microgrid is None
+        else {
+            "id": microgrid["id"],
+            "name": microgrid["name"],
+            "uuid": myems_attrs(microgrid).get("uuid") or mm.entity_uuid("asset", microgrid["id"]),
+        },
+    }
     power = _power_sensor(conn, asset["id"])
     for point in family.points:
         name = point.removesuffix("_id")
         if point == "power_point_id":
-            item[name] = None if power is None else {"id": power["id"], "name": power["name"], "uuid": mm.entity_uuid(
-                "sensor", power["id"])}
+            item[name] = (
+                None
+                if power is None
+                else {"id": power["id"], "name": power["name"], "uuid": mm.entity_uuid("sensor", power["id"])}
+            )
         else:
             item[name] = None if a.get(point) is None else {"id": a.get(point)}
     for meter in family.meters:
@@ -68,12 +82,17 @@ def _family(name: str) -> mg.DeviceFamily:
     return family
 
 
-def _visible_device(conn: sa.Connection, user: CurrentUser, family: mg.DeviceFamily, device_id: int,
-                    write: bool = False) -> dict:
+def _visible_device(
+    conn: sa.Connection, user: CurrentUser, family: mg.DeviceFamily, device_id: int, write: bool = False
+) -> dict:
     asset = rq.asset_by_id(conn, device_id)
     parent = rq.asset_by_id(conn, asset["parent_asset_id"] or 0) if asset else None
-    if asset is None or asset["asset_type"] != family.asset_type or parent is None or \
-            parent["asset_type"] != "microgrid":
+    if (
+        asset is None
+        or asset["asset_type"] != family.asset_type
+        or parent is None
+        or parent["asset_type"] != "microgrid"
+    ):
         raise ApiError(404, f"API.MICROGRID_{family.family[:-1].upper()}_NOT_FOUND", f"no device {device_id}", "id")
     visible_microgrid(conn, user, parent["id"], write)
     return asset
@@ -87,8 +106,7 @@ def _device_fields(conn: sa.Connection, user: CurrentUser, family: mg.DeviceFami
     for field in (*family.points, *family.meters):
         value = extra.get(field)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
-            raise ApiError(400, f"API.INVALID_{field.removesuffix('_id').upper()}_ID", f"{field}: a positive id",
-                           field)
+            raise ApiError(400, f"API.INVALID_{field.removesuffix('_id').upper()}_ID", f"{field}: a positive id", field)
         if value is not None and field in family.meters:
             visible_meter(conn, user, value, description="API.METER_NOT_FOUND")
         attrs[field] = value
@@ -96,7 +114,7 @@ def _device_fields(conn: sa.Connection, user: CurrentUser, family: mg.DeviceFami
 
 
 @router.get("/microgrids/{microgrid_id}/{family}")
-def list_microgrid_devices(microgrid_id: int, family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+def list_microgrid_devices(microgrid_id: Id, family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
     kind = _family(family)
     return [device_item(conn, kind, a) for a in devices_of(conn, visible_microgrid(conn, user, microgrid_id), kind)]
 
@@ -106,50 +124,75 @@ def list_devices(family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
     kind = _family(family)
     account = None if user.can_read_all else user.account_id
     microgrids = {a["id"] for a in rq.list_assets(conn, account) if a["asset_type"] == "microgrid"}
-    return [device_item(conn, kind, a) for a in rq.list_assets(conn, account)
-            if a["asset_type"] == kind.asset_type and a["parent_asset_id"] in microgrids]
+    return [
+        device_item(conn, kind, a)
+        for a in rq.list_assets(conn, account)
+        if a["asset_type"] == kind.asset_type and a["parent_asset_id"] in microgrids
+    ]
 
 
 @router.get("/microgrid{family}/{device_id}")
-def get_device(family: str, device_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
+def get_device(family: str, device_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
     kind = _family(family)
     return device_item(conn, kind, _visible_device(conn, user, kind, device_id))
 
 
 @router.post("/microgrid{family}", status_code=201)
-def create_device(family: str, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                  wait: WaitProjected) -> Response:
+def create_device(
+    family: str, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+) -> Response:
     kind = _family(family)
     device, microgrid, attrs = _device_fields(conn, user, kind, body.data)
-    asset_id = cmd.register_asset(commands, cmd.RegisterAsset(
-        account_id=microgrid["account_id"], name=device.name, asset_type=kind.asset_type,
-        parent_asset_id=microgrid["id"], attributes={"myems": {**attrs, "uuid": str(uuid.uuid4())}},
-        flex_model=mg.device_flex_model(kind, device.capacity)))
-    sensor_id = cmd.register_sensor(commands, cmd.RegisterSensor(asset_id=asset_id, name="power", unit="kW",
-                                                                 event_resolution_s=900))
+    asset_id = cmd.register_asset(
+        commands,
+        cmd.RegisterAsset(
+            account_id=microgrid["account_id"],
+            name=device.name,
+            asset_type=kind.asset_type,
+            parent_asset_id=microgrid["id"],
+            attributes={"myems": {**attrs, "uuid": str(uuid.uuid4())}},
+            flex_model=mg.device_flex_model(kind, device.capacity),
+        ),
+    )
+    sensor_id = cmd.register_sensor(
+        commands, cmd.RegisterSensor(asset_id=asset_id, name="power", unit="kW", event_resolution_s=900)
+    )
     wait(REGISTRY, reg.stream_of("sensor", sensor_id))
     return created(f"microgrid{kind.family}", asset_id)
 
 
 @router.put("/microgrid{family}/{device_id}")
-def update_device(family: str, device_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands,
-                  conn: ReadConn, wait: WaitProjected) -> Response:
+def update_device(
+    family: str,
+    device_id: Id,
+    body: Envelope,
+    user: MyEmsUser,
+    commands: MyEmsCommands,
+    conn: ReadConn,
+    wait: WaitProjected,
+) -> Response:
     kind = _family(family)
     asset = _visible_device(conn, user, kind, device_id, write=True)
     device, microgrid, attrs = _device_fields(conn, user, kind, body.data)
     uid = myems_attrs(asset).get("uuid") or mm.entity_uuid("asset", device_id)
-    changes = {"name": device.name, "parent_asset_id": microgrid["id"],
-               "attributes": {**asset["attributes"], "myems": {**attrs, "uuid": uid}},
-               "flex_model": {**(asset["flex_model"] if isinstance(asset["flex_model"], dict) else {}),
-                              **mg.device_flex_model(kind, device.capacity)}}
+    changes = {
+        "name": device.name,
+        "parent_asset_id": microgrid["id"],
+        "attributes": {**asset["attributes"], "myems": {**attrs, "uuid": uid}},
+        "flex_model": {
+            **(asset["flex_model"] if isinstance(asset["flex_model"], dict) else {}),
+            **mg.device_flex_model(kind, device.capacity),
+        },
+    }
     cmd.change_asset(commands, cmd.ChangeAsset(asset_id=device_id, changes=changes))
     wait(REGISTRY, reg.stream_of("asset", device_id))
     return Response(status_code=200)
 
 
 @router.delete("/microgrid{family}/{device_id}", status_code=204)
-def delete_device(family: str, device_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                  wait: WaitProjected) -> Response:
+def delete_device(
+    family: str, device_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+) -> Response:
     kind = _family(family)
     _visible_device(conn, user, kind, device_id, write=True)
     cmd.delete_asset(commands, cmd.DeleteAsset(asset_id=device_id))

@@ -22,7 +22,9 @@ from api.auth import CurrentUser
 from api.deps import ReadConn
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser, user_uuid
-from api.routers.myems_microgrids import devices_of, myems_attrs
+from api.routers.myems_assets import myems_attrs
+from api.routers.myems_microgrids import devices_of
+from api.validation import EARLIEST_YEAR, LATEST_YEAR
 from domain import myems_billing as mb
 from domain import myems_microgrids as mg
 from domain import tariffs as tf
@@ -36,15 +38,19 @@ UTC_ZONE = ZoneInfo("UTC")
 
 def _windows(now: datetime) -> dict[str, tuple[datetime, str]]:
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return {"7_days": (today - timedelta(days=6), "daily"), "this_month": (today.replace(day=1), "daily"),
-            "this_year": (today.replace(month=1, day=1), "monthly")}
+    return {
+        "7_days": (today - timedelta(days=6), "daily"),
+        "this_month": (today.replace(day=1), "daily"),
+        "this_year": (today.replace(month=1, day=1), "monthly"),
+    }
 
 
-def _battery_power(conn: sa.Connection, microgrid: dict, start: datetime,
-                   end: datetime) -> list[tuple[int, float, int]]:
-    """(start epoch s, kW, resolution s) of the microgrid's batteries' power sensors."""
+def battery_power(
+    conn: sa.Connection, batteries: list[dict], start: datetime, end: datetime
+) -> list[tuple[int, float, int]]:
+    """(start epoch s, kW, resolution s) of the batteries' power sensors."""
     found = []
-    for battery in devices_of(conn, microgrid, mg.FAMILIES["batteries"]):
+    for battery in batteries:
         for sensor in rq.list_sensors(conn, asset_id=battery["id"]):
             if sensor["name"] == "power":
                 values = rdq.latest_values(conn, sensor["id"], int(start.timestamp()), int(end.timestamp()))
@@ -57,18 +63,24 @@ def _add(total: dict[str, float], part: dict[str, float], digits: int) -> None:
         total[label] = round(total.get(label, 0.0) + value, digits)
 
 
-def _report(conn: sa.Connection, microgrid: dict, now: datetime, money: bool) -> dict[str, tuple[list, list]]:
-    """Per window: charge and discharge money at the microgrid's tariff (``money``), else energy (kWh)."""
-    tariff_row = tq.tariff_by_id(conn, myems_attrs(microgrid).get("tariff_id") or 0)
-    tariff = tf.TariffDefinition.model_validate(tariff_row["definition"]) if tariff_row else None
+def windows_report(
+    conn: sa.Connection, batteries: list[dict], tariff: tf.TariffDefinition | None, now: datetime, money: bool
+) -> dict[str, tuple[list, list]]:
+    """Per window (``charge_7_days`` ... ``discharge_this_year``): (labels, values) of the batteries'
+    charge and discharge money at ``tariff`` (``money``), else energy (kWh)."""
     out: dict[str, tuple[list, list]] = {}
     for window, (start, period_type) in _windows(now).items():
         totals: dict[str, dict[str, float]] = {"charge": {}, "discharge": {}}
         if tariff is not None or not money:
-            rows = _battery_power(conn, microgrid, start, now)
+            rows = battery_power(conn, batteries, start, now)
             for resolution_s in {r for _, _, r in rows}:
-                part = mb.billing_by_period([(s, v) for s, v, r in rows if r == resolution_s], resolution_s,
-                                            tariff if money else None, period_type, UTC_ZONE)
+                part = mb.billing_by_period(
+                    [(s, v) for s, v, r in rows if r == resolution_s],
+                    resolution_s,
+                    tariff if money else None,
+                    period_type,
+                    UTC_ZONE,
+                )
                 for kind in totals:
                     _add(totals[kind], part[kind], 2 if money else 3)
         for kind, values in totals.items():
@@ -76,23 +88,50 @@ def _report(conn: sa.Connection, microgrid: dict, now: datetime, money: bool) ->
     return out
 
 
-def _microgrids_report(user: CurrentUser, conn: sa.Connection, useruuid: str | None, now: str | None,
-                       money: bool) -> dict:
+def _report(conn: sa.Connection, microgrid: dict, now: datetime, money: bool) -> dict[str, tuple[list, list]]:
+    """Per window: charge and discharge money at the microgrid's tariff (``money``), else energy (kWh)."""
+    tariff_row = tq.tariff_by_id(conn, myems_attrs(microgrid).get("tariff_id") or 0)
+    tariff = tf.TariffDefinition.model_validate(tariff_row["definition"]) if tariff_row else None
+    return windows_report(conn, devices_of(conn, microgrid, mg.FAMILIES["batteries"]), tariff, now, money)
+
+
+def report_end(user: CurrentUser, useruuid: str | None, now: str | None) -> datetime:
+    """The caller checked against ``useruuid`` (MyEMS' parameter) and the report's end (``now`` or now, UTC)."""
     if useruuid is None or len(useruuid.strip()) != 36:
         raise ApiError(400, "API.INVALID_USER_UUID", "useruuid is the caller's User-UUID", "useruuid")
     if useruuid.strip().lower() != user_uuid(user.id) and not user.can_read_all:
         raise ApiError(403, "API.FORBIDDEN", "a report for another user", "useruuid")
+    return parse_now(now)
+
+
+def parse_now(now: str | None) -> datetime:
     try:
         end = datetime.fromisoformat(now) if now else datetime.now(UTC)
     except ValueError as exc:
         raise ApiError(400, "API.INVALID_NOW", "now is an ISO 8601 datetime with an offset", "now") from exc
     if end.tzinfo is None:
         raise ApiError(400, "API.INVALID_NOW", "now needs an offset (e.g. +00:00)", "now")
+    if not EARLIEST_YEAR <= end.year <= LATEST_YEAR:
+        raise ApiError(400, "API.INVALID_NOW", f"now: a year from {EARLIEST_YEAR} to {LATEST_YEAR}", "now")
+    return end.astimezone(UTC)
+
+
+def empty_reporting() -> dict:
+    return {
+        f"{kind}_{window}": {"timestamps_array": [], "values_array": []}
+        for window in ("7_days", "this_month", "this_year")
+        for kind in ("charge", "discharge")
+    }
+
+
+def _microgrids_report(
+    user: CurrentUser, conn: sa.Connection, useruuid: str | None, now: str | None, money: bool
+) -> dict:
+    end = report_end(user, useruuid, now)
     microgrids = [a for a in rq.list_assets(conn, user.account_id) if a["asset_type"] == "microgrid"]
-    reporting = {f"{kind}_{window}": {"timestamps_array": [], "values_array": []}
-                 for window in ("7_days", "this_month", "this_year") for kind in ("charge", "discharge")}
+    reporting = empty_reporting()
     for microgrid in microgrids:
-        for key, (labels, values) in _report(conn, microgrid, end.astimezone(UTC), money).items():
+        for key, (labels, values) in _report(conn, microgrid, end, money).items():
             reporting[key]["timestamps_array"].append(labels)
             reporting[key]["values_array"].append(values)
     return {"microgrid_names": [m["name"] for m in microgrids], "reporting": reporting}

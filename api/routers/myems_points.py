@@ -21,6 +21,7 @@ from api.deps import ReadConn, visible_sensor
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser
 from api.routers.myems_meter_fields import myems_attributes, visible_meter
+from api.validation import Id
 from domain import myems_meters as mm
 from domain.units import UnitError, is_energy_unit
 from projections import registry_query as rq
@@ -38,12 +39,20 @@ def _object_type(unit: str) -> str:
 def point_item(conn: sa.Connection, sensor: dict) -> dict:
     asset = rq.asset_by_id(conn, sensor["asset_id"]) or {"id": sensor["asset_id"], "name": None}
     attrs = myems_attributes(sensor)
-    return {"id": sensor["id"], "name": sensor["name"],
-            "data_source": {"id": asset["id"], "name": asset["name"], "uuid": mm.entity_uuid("asset", asset["id"])},
-            "object_type": _object_type(sensor["unit"]), "units": sensor["unit"],
-            "high_limit": attrs.get("hourly_high_limit"), "low_limit": attrs.get("hourly_low_limit"),
-            "ratio": 1.0, "is_trend": True, "is_virtual": False, "address": json.dumps({"sensor_id": sensor["id"]}),
-            "description": attrs.get("description")}
+    return {
+        "id": sensor["id"],
+        "name": sensor["name"],
+        "data_source": {"id": asset["id"], "name": asset["name"], "uuid": mm.entity_uuid("asset", asset["id"])},
+        "object_type": _object_type(sensor["unit"]),
+        "units": sensor["unit"],
+        "high_limit": attrs.get("hourly_high_limit"),
+        "low_limit": attrs.get("hourly_low_limit"),
+        "ratio": 1.0,
+        "is_trend": True,
+        "is_virtual": False,
+        "address": json.dumps({"sensor_id": sensor["id"]}),
+        "description": attrs.get("description"),
+    }
 
 
 @router.get("/points")
@@ -52,7 +61,7 @@ def list_points(user: MyEmsUser, conn: ReadConn) -> list[dict]:
 
 
 @router.get("/points/{point_id}")
-def get_point(point_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
+def get_point(point_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
     if rq.sensor_by_id(conn, point_id) is None:
         raise ApiError(404, "API.POINT_NOT_FOUND", f"no point {point_id}", "id")
     return point_item(conn, visible_sensor(conn, user, point_id))

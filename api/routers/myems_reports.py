@@ -21,6 +21,7 @@ from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser
 from api.routers.myems_meter_fields import meter_uuid, visible_meter
 from api.routers.myems_virtual_meters import visible_virtual_meter
+from api.validation import Id, id_from_text
 from domain import myems_meters as mm
 from domain import tariffs as tf
 from projections import myems_tariffs as tq
@@ -40,18 +41,46 @@ def _local(text: str | None, tz: ZoneInfo, name: str, required: bool) -> datetim
     try:
         return datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=tz)
     except ValueError as exc:
-        raise ApiError(400, f"API.INVALID_{name.upper()}", f"{name.lower()}: YYYY-MM-DDTHH:MM:SS",
-                       name.lower()) from exc
+        raise ApiError(
+            400, f"API.INVALID_{name.upper()}", f"{name.lower()}: YYYY-MM-DDTHH:MM:SS", name.lower()
+        ) from exc
 
 
 def _period(start: datetime | None, end: datetime | None, name: str) -> tuple[datetime, datetime] | None:
     if start is None or end is None:
         return None
     if start >= end or end - start > timedelta(days=MAX_REPORT_DAYS):
-        raise ApiError(400, f"API.INVALID_{name}_PERIOD_END_DATETIME",
-                       f"the {name.lower()} period must end after it starts, within {MAX_REPORT_DAYS} days",
-                       f"{name.lower()}periodenddatetime")
+        raise ApiError(
+            400,
+            f"API.INVALID_{name}_PERIOD_END_DATETIME",
+            f"the {name.lower()} period must end after it starts, within {MAX_REPORT_DAYS} days",
+            f"{name.lower()}periodenddatetime",
+        )
     return start, end
+
+
+def check_period_type(periodtype: str | None) -> None:
+    if periodtype not in mm.PERIOD_TYPES:
+        raise ApiError(
+            400, "API.INVALID_PERIOD_TYPE", f"periodtype is one of {', '.join(mm.PERIOD_TYPES)}", "periodtype"
+        )
+
+
+def _periods(
+    tz: ZoneInfo, base_start: str | None, base_end: str | None, start: str | None, end: str | None
+) -> tuple[tuple[datetime, datetime] | None, tuple[datetime, datetime]]:
+    """The optional base period and the required reporting period (local times in ``tz``)."""
+    base = _period(
+        _local(base_start, tz, "BASE_PERIOD_START_DATETIME", False),
+        _local(base_end, tz, "BASE_PERIOD_END_DATETIME", False),
+        "BASE",
+    )
+    reporting = _period(
+        _local(start, tz, "REPORTING_PERIOD_START_DATETIME", True),
+        _local(end, tz, "REPORTING_PERIOD_END_DATETIME", True),
+        "REPORTING",
+    )
+    return base, reporting
 
 
 def _readings_kwh(conn: ReadConn, sensor: dict, period: tuple[datetime, datetime] | None) -> list[tuple[int, float]]:
@@ -68,9 +97,13 @@ def _series(readings: list[tuple[int, float]], period_type: str, tz: ZoneInfo) -
     values = [kwh for _, kwh in by_period]
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
     total = round(sum(values), 6)
-    return {"total_in_category": total, "total_in_kgce": round(total * category["kgce"], 6),
-            "total_in_kgco2e": round(total * category["kgco2e"], 6), "timestamps": [label for label, _ in by_period],
-            "values": values}
+    return {
+        "total_in_category": total,
+        "total_in_kgce": round(total * category["kgce"], 6),
+        "total_in_kgco2e": round(total * category["kgco2e"], 6),
+        "timestamps": [label for label, _ in by_period],
+        "values": values,
+    }
 
 
 def _peaks(conn: ReadConn, sensor: dict, readings: list[tuple[int, float]]) -> dict[str, float]:
@@ -81,9 +114,10 @@ def _peaks(conn: ReadConn, sensor: dict, readings: list[tuple[int, float]]) -> d
 
 def _meter(conn: ReadConn, user: MyEmsUser, meterid: str | None, meteruuid: str | None) -> dict:
     if meterid is not None:
-        if not meterid.strip().isdigit() or int(meterid) <= 0:
+        meter_id = id_from_text(meterid.strip())
+        if meter_id is None:
             raise ApiError(400, "API.INVALID_METER_ID", "meterid is a positive integer", "meterid")
-        return visible_meter(conn, user, int(meterid))
+        return visible_meter(conn, user, meter_id)
     if meteruuid is None:
         raise ApiError(400, "API.INVALID_METER_ID", "name the meter (meterid or meteruuid)", "meterid")
     account = None if user.can_read_all else user.account_id
@@ -94,19 +128,24 @@ def _meter(conn: ReadConn, user: MyEmsUser, meterid: str | None, meteruuid: str 
 
 
 @router.get("/reports/meterenergy")
-def meter_energy(user: MyEmsUser, conn: ReadConn, periodtype: str | None = None, meterid: str | None = None,
-                 meteruuid: str | None = None, baseperiodstartdatetime: str | None = None,
-                 baseperiodenddatetime: str | None = None, reportingperiodstartdatetime: str | None = None,
-                 reportingperiodenddatetime: str | None = None, quickmode: str | None = None) -> dict:
-    if periodtype not in mm.PERIOD_TYPES:
-        raise ApiError(400, "API.INVALID_PERIOD_TYPE", f"periodtype is one of {', '.join(mm.PERIOD_TYPES)}",
-                       "periodtype")
+def meter_energy(
+    user: MyEmsUser,
+    conn: ReadConn,
+    periodtype: str | None = None,
+    meterid: str | None = None,
+    meteruuid: str | None = None,
+    baseperiodstartdatetime: str | None = None,
+    baseperiodenddatetime: str | None = None,
+    reportingperiodstartdatetime: str | None = None,
+    reportingperiodenddatetime: str | None = None,
+    quickmode: str | None = None,
+) -> dict:
+    check_period_type(periodtype)
     sensor = _meter(conn, user, meterid, meteruuid)
     tz = ZoneInfo(sensor["timezone"] or "UTC")
-    base = _period(_local(baseperiodstartdatetime, tz, "BASE_PERIOD_START_DATETIME", False),
-                   _local(baseperiodenddatetime, tz, "BASE_PERIOD_END_DATETIME", False), "BASE")
-    reporting = _period(_local(reportingperiodstartdatetime, tz, "REPORTING_PERIOD_START_DATETIME", True),
-                        _local(reportingperiodenddatetime, tz, "REPORTING_PERIOD_END_DATETIME", True), "REPORTING")
+    base, reporting = _periods(
+        tz, baseperiodstartdatetime, baseperiodenddatetime, reportingperiodstartdatetime, reportingperiodenddatetime
+    )
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
     base_series = _series(_readings_kwh(conn, sensor, base), periodtype, tz)
     reporting_readings = _readings_kwh(conn, sensor, reporting)
@@ -114,36 +153,47 @@ def meter_energy(user: MyEmsUser, conn: ReadConn, periodtype: str | None = None,
     base_total = base_series["total_in_category"]
     increment = (reporting_series["total_in_category"] - base_total) / base_total if base_total > 0 else None
     return {
-        "meter": {"cost_center_id": sensor["account_id"], "energy_category_id": mm.ELECTRICITY,
-                  "energy_category_name": category["name"], "unit_of_measure": category["unit_of_measure"],
-                  "kgce": category["kgce"], "kgco2e": category["kgco2e"]},
+        "meter": {
+            "cost_center_id": sensor["account_id"],
+            "energy_category_id": mm.ELECTRICITY,
+            "energy_category_name": category["name"],
+            "unit_of_measure": category["unit_of_measure"],
+            "kgce": category["kgce"],
+            "kgco2e": category["kgco2e"],
+        },
         "base_period": base_series,
-        "reporting_period": {"increment_rate": increment, **reporting_series,
-                             **_peaks(conn, sensor, reporting_readings)},
+        "reporting_period": {
+            "increment_rate": increment,
+            **reporting_series,
+            **_peaks(conn, sensor, reporting_readings),
+        },
         "parameters": {"names": [], "timestamps": [], "values": []},
-        **({} if (quickmode or "").strip().lower() in ("true", "t", "on", "yes", "y")
-           else {"excel_bytes_base64": None}),
+        **(
+            {} if (quickmode or "").strip().lower() in ("true", "t", "on", "yes", "y") else {"excel_bytes_base64": None}
+        ),
     }
 
 
-
 @router.get("/reports/virtualmeterenergy")
-def virtual_meter_energy(user: MyEmsUser, conn: ReadConn, periodtype: str | None = None,
-                         virtualmeterid: int | None = None, baseperiodstartdatetime: str | None = None,
-                         baseperiodenddatetime: str | None = None, reportingperiodstartdatetime: str | None = None,
-                         reportingperiodenddatetime: str | None = None) -> dict:
+def virtual_meter_energy(
+    user: MyEmsUser,
+    conn: ReadConn,
+    periodtype: str | None = None,
+    virtualmeterid: Id | None = None,
+    baseperiodstartdatetime: str | None = None,
+    baseperiodenddatetime: str | None = None,
+    reportingperiodstartdatetime: str | None = None,
+    reportingperiodenddatetime: str | None = None,
+) -> dict:
     """MyEMS' virtual meter energy report (local times in UTC): the projection's values per period."""
-    if periodtype not in mm.PERIOD_TYPES:
-        raise ApiError(400, "API.INVALID_PERIOD_TYPE", f"periodtype is one of {', '.join(mm.PERIOD_TYPES)}",
-                       "periodtype")
+    check_period_type(periodtype)
     if virtualmeterid is None:
         raise ApiError(400, "API.INVALID_VIRTUAL_METER_ID", "virtualmeterid is required", "virtualmeterid")
     row = visible_virtual_meter(conn, user, virtualmeterid)
     tz = ZoneInfo("UTC")
-    base = _period(_local(baseperiodstartdatetime, tz, "BASE_PERIOD_START_DATETIME", False),
-                   _local(baseperiodenddatetime, tz, "BASE_PERIOD_END_DATETIME", False), "BASE")
-    reporting = _period(_local(reportingperiodstartdatetime, tz, "REPORTING_PERIOD_START_DATETIME", True),
-                        _local(reportingperiodenddatetime, tz, "REPORTING_PERIOD_END_DATETIME", True), "REPORTING")
+    base, reporting = _periods(
+        tz, baseperiodstartdatetime, baseperiodenddatetime, reportingperiodstartdatetime, reportingperiodenddatetime
+    )
 
     def values(period: tuple[datetime, datetime] | None) -> list[tuple[int, float]]:
         if period is None:
@@ -154,10 +204,112 @@ def virtual_meter_energy(user: MyEmsUser, conn: ReadConn, periodtype: str | None
     base_series, reporting_series = _series(values(base), periodtype, tz), _series(values(reporting), periodtype, tz)
     base_total = base_series["total_in_category"]
     return {
-        "virtual_meter": {"cost_center_id": row["account_id"], "energy_category_id": mm.ELECTRICITY,
-                          "energy_category_name": category["name"], "unit_of_measure": category["unit_of_measure"],
-                          "kgce": category["kgce"], "kgco2e": category["kgco2e"]},
+        "virtual_meter": {
+            "cost_center_id": row["account_id"],
+            "energy_category_id": mm.ELECTRICITY,
+            "energy_category_name": category["name"],
+            "unit_of_measure": category["unit_of_measure"],
+            "kgce": category["kgce"],
+            "kgco2e": category["kgco2e"],
+        },
         "base_period": base_series,
-        "reporting_period": {"increment_rate": (reporting_series["total_in_category"] - base_total) / base_total
-                             if base_total > 0 else None, **reporting_series},
+        "reporting_period": {
+            "increment_rate": (reporting_series["total_in_category"] - base_total) / base_total
+            if base_total > 0
+            else None,
+            **reporting_series,
+        },
     }
+
+
+def _excel(result: dict, space_name: str, start: str, end: str) -> str:
+    """The meter batch as an xlsx workbook (one row per meter, one column per day), base64."""
+    import base64
+    import io
+
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Meter Batch"
+    sheet.append([space_name, start, end])
+    sheet.append(["Meter", "Space", "Cost center", "Energy category", *result["date_list"], "Subtotal (kWh)"])
+    for meter in result["meters"]:
+        sheet.append(
+            [
+                meter["meter_name"],
+                meter["space_name"],
+                meter["cost_center_name"],
+                meter["energy_category_name"],
+                *[d["value"] for d in meter["daily_values"]],
+                meter["subtotal"],
+            ]
+        )
+    out = io.BytesIO()
+    workbook.save(out)
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "t", "on", "yes", "y")
+
+
+@router.get("/reports/meterbatch")
+def meter_batch(
+    user: MyEmsUser,
+    conn: ReadConn,
+    spaceid: str | None = None,
+    reportingperiodstartdatetime: str | None = None,
+    reportingperiodenddatetime: str | None = None,
+    language: str | None = None,
+    quickmode: str | None = None,
+    exportexcel: str | None = None,
+) -> dict:
+    """MyEMS' meter batch report: every meter of the space with its energy (kWh) per local day of the
+    reporting period (UTC local times). A MyEMS space is the account here (``spaceid`` = account id,
+    like ``cost_center_id``); the meters are the account's meters (offline meters included)."""
+    space_id = id_from_text((spaceid or "").strip())
+    if space_id is None:
+        raise ApiError(400, "API.INVALID_SPACE_ID", "spaceid is a positive integer", "spaceid")
+    account = rq.account_by_id(conn, space_id)
+    if account is None or (account["id"] != user.account_id and not user.can_read_all):
+        raise ApiError(404, "API.SPACE_NOT_FOUND", f"no space {spaceid}", "spaceid")
+    tz = ZoneInfo("UTC")
+    start, end = _periods(tz, None, None, reportingperiodstartdatetime, reportingperiodenddatetime)[1]
+    days, day = [], start.replace(hour=0, minute=0, second=0)
+    while day < end:
+        days.append(day.strftime("%Y-%m-%d"))
+        day += timedelta(days=1)
+    category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
+    meters = []
+    for sensor in (s for s in rq.list_sensors(conn, account_id=account["id"]) if mm.is_meter_unit(s["unit"])):
+        daily = dict(mm.energy_by_period(_readings_kwh(conn, sensor, (start, end)), "daily", tz))
+        subtotal = round(sum(daily.values()), 6) if daily else None
+        meters.append(
+            {
+                "id": sensor["id"],
+                "meter_name": sensor["name"],
+                "energy_category_name": category["name"],
+                "uuid": meter_uuid(sensor),
+                "space_name": account["name"],
+                "cost_center_name": account["name"],
+                "values": [subtotal],
+                "daily_values": [{"date": d, "value": daily.get(d)} for d in days],
+                "subtotal": subtotal,
+            }
+        )
+    result = {
+        "meters": meters,
+        "energycategories": [
+            {"id": mm.ELECTRICITY, "name": category["name"], "unit_of_measure": category["unit_of_measure"]}
+        ],
+        "date_list": days,
+        "excel_bytes_base64": None,
+        "pdf_bytes_base64": None,
+        "docx_bytes_base64": None,
+    }
+    if _flag(exportexcel) and not _flag(quickmode):
+        result["excel_bytes_base64"] = _excel(
+            result, account["name"], reportingperiodstartdatetime or "", reportingperiodenddatetime or ""
+        )
+    return result

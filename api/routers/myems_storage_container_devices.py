@@ -17,10 +17,12 @@ from api.auth import CurrentUser
 from api.deps import ReadConn
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
+from api.routers.myems_assets import myems_attrs
+from api.routers.myems_assets import parse as _parse
 from api.routers.myems_common import Envelope, WaitProjected, created
 from api.routers.myems_meter_fields import meter_ref, visible_meter
-from api.routers.myems_microgrids import _parse, myems_attrs
 from api.routers.myems_storage_containers import FAMILIES, NUMBERS, PATH, DeviceData, _children, _visible
+from api.validation import Id
 from commands import registry as cmd
 from domain import myems_meters as mm
 from domain import registry as reg
@@ -39,8 +41,11 @@ def _family(name: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
 def device_item(conn: sa.Connection, family: str, asset: dict) -> dict:
     _, points, meters = FAMILIES[family]
     a = myems_attrs(asset)
-    item: dict[str, Any] = {"id": asset["id"], "name": asset["name"],
-                            "uuid": a.get("uuid") or mm.entity_uuid("asset", asset["id"])}
+    item: dict[str, Any] = {
+        "id": asset["id"],
+        "name": asset["name"],
+        "uuid": a.get("uuid") or mm.entity_uuid("asset", asset["id"]),
+    }
     power = next((s for s in rq.list_sensors(conn, asset_id=asset["id"]) if s["name"] == "power"), None)
     for point in points:
         if point == "power_point_id" and power is not None:
@@ -85,52 +90,87 @@ def _device(conn: sa.Connection, user: CurrentUser, container: dict, family: str
     for child in _children(conn, container, asset_type):
         if child["id"] == device_id:
             return child
-    raise ApiError(404, f"API.ENERGY_STORAGE_CONTAINER_{family[:-1].upper()}_NOT_FOUND", f"no {family} {device_id}",
-                   "id")
+    raise ApiError(
+        404, f"API.ENERGY_STORAGE_CONTAINER_{family[:-1].upper()}_NOT_FOUND", f"no {family} {device_id}", "id"
+    )
 
 
 @router.get(f"/{PATH}/{{container_id}}/{{family}}")
-def list_devices(container_id: int, family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+def list_devices(container_id: Id, family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
     asset_type, _, _ = _family(family)
     return [device_item(conn, family, a) for a in _children(conn, _visible(conn, user, container_id), asset_type)]
 
 
 @router.get(f"/{PATH}/{{container_id}}/{{family}}/{{device_id}}")
-def get_device(container_id: int, family: str, device_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
+def get_device(container_id: Id, family: str, device_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
     return device_item(conn, family, _device(conn, user, _visible(conn, user, container_id), family, device_id))
 
 
 @router.post(f"/{PATH}/{{container_id}}/{{family}}", status_code=201)
-def create_device(container_id: int, family: str, body: Envelope, user: MyEmsUser, commands: MyEmsCommands,
-                  conn: ReadConn, wait: WaitProjected) -> Response:
+def create_device(
+    container_id: Id,
+    family: str,
+    body: Envelope,
+    user: MyEmsUser,
+    commands: MyEmsCommands,
+    conn: ReadConn,
+    wait: WaitProjected,
+) -> Response:
     container = _visible(conn, user, container_id, write=True)
     asset_type, _, _ = _family(family)
     device, attrs = _attrs(conn, user, family, body.data)
-    asset_id = cmd.register_asset(commands, cmd.RegisterAsset(
-        account_id=container["account_id"], name=device.name, asset_type=asset_type, parent_asset_id=container_id,
-        attributes={"myems": {**attrs, "uuid": str(uuid.uuid4())}}, flex_model=_flex_model(asset_type, attrs)))
-    sensor_id = cmd.register_sensor(commands, cmd.RegisterSensor(asset_id=asset_id, name="power", unit="kW",
-                                                                 event_resolution_s=900))
+    asset_id = cmd.register_asset(
+        commands,
+        cmd.RegisterAsset(
+            account_id=container["account_id"],
+            name=device.name,
+            asset_type=asset_type,
+            parent_asset_id=container_id,
+            attributes={"myems": {**attrs, "uuid": str(uuid.uuid4())}},
+            flex_model=_flex_model(asset_type, attrs),
+        ),
+    )
+    sensor_id = cmd.register_sensor(
+        commands, cmd.RegisterSensor(asset_id=asset_id, name="power", unit="kW", event_resolution_s=900)
+    )
     wait(REGISTRY, reg.stream_of("sensor", sensor_id))
     return created(f"{PATH}/{container_id}/{family}", asset_id)
 
 
 @router.put(f"/{PATH}/{{container_id}}/{{family}}/{{device_id}}")
-def update_device(container_id: int, family: str, device_id: int, body: Envelope, user: MyEmsUser,
-                  commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected) -> Response:
+def update_device(
+    container_id: Id,
+    family: str,
+    device_id: Id,
+    body: Envelope,
+    user: MyEmsUser,
+    commands: MyEmsCommands,
+    conn: ReadConn,
+    wait: WaitProjected,
+) -> Response:
     asset = _device(conn, user, _visible(conn, user, container_id, write=True), family, device_id)
     device, attrs = _attrs(conn, user, family, body.data)
     uid = myems_attrs(asset).get("uuid") or mm.entity_uuid("asset", device_id)
-    changes = {"name": device.name, "attributes": {**asset["attributes"], "myems": {**attrs, "uuid": uid}},
-               "flex_model": _flex_model(asset["asset_type"], attrs) or asset["flex_model"]}
+    changes = {
+        "name": device.name,
+        "attributes": {**asset["attributes"], "myems": {**attrs, "uuid": uid}},
+        "flex_model": _flex_model(asset["asset_type"], attrs) or asset["flex_model"],
+    }
     cmd.change_asset(commands, cmd.ChangeAsset(asset_id=device_id, changes=changes))
     wait(REGISTRY, reg.stream_of("asset", device_id))
     return Response(status_code=200)
 
 
 @router.delete(f"/{PATH}/{{container_id}}/{{family}}/{{device_id}}", status_code=204)
-def delete_device(container_id: int, family: str, device_id: int, user: MyEmsUser, commands: MyEmsCommands,
-                  conn: ReadConn, wait: WaitProjected) -> Response:
+def delete_device(
+    container_id: Id,
+    family: str,
+    device_id: Id,
+    user: MyEmsUser,
+    commands: MyEmsCommands,
+    conn: ReadConn,
+    wait: WaitProjected,
+) -> Response:
     _device(conn, user, _visible(conn, user, container_id, write=True), family, device_id)
     cmd.delete_asset(commands, cmd.DeleteAsset(asset_id=device_id))
     wait(REGISTRY, reg.stream_of("asset", device_id))

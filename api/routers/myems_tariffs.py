@@ -20,28 +20,29 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Response
+import sqlalchemy as sa
 from pydantic import ValidationError
 
-from api.auth import CurrentUser
-from api.deps import ReadConn, require_account_access
 from api.errors import ApiError
-from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
-from api.routers.myems_common import Envelope, WaitProjected, created
+from api.routers.myems_resource import Call, Family, owned_row, resource_router
 from commands import myems_tariffs as handlers
-from commands.context import CommandContext
 from domain import myems_meters as mm
 from domain import tariffs as tf
 from projections import myems_tariffs as q
 from projections import registry_query as rq
 
-router = APIRouter(prefix=PREFIX, tags=["MyEMS tariffs"], route_class=MyEmsRoute)
 PROJECTION = "projection.myems_tariffs"
-DESCRIPTIONS = {"name": "API.INVALID_TARIFF_NAME", "tariff_type": "API.INVALID_TARIFF_TYPE",
-                "unit_of_price": "API.INVALID_UNIT_OF_PRICE", "valid_from": "API.INVALID_VALID_FROM",
-                "valid_through": "API.INVALID_VALID_THROUGH", "timeofuse": "API.INVALID_TARIFF_TIME_OF_USE_PRICING",
-                "block": "API.INVALID_TARIFF_BLOCK_PRICING", "timezone": "API.INVALID_TIMEZONE",
-                "energy_category_id": "API.INVALID_ENERGY_CATEGORY_ID"}
+DESCRIPTIONS = {
+    "name": "API.INVALID_TARIFF_NAME",
+    "tariff_type": "API.INVALID_TARIFF_TYPE",
+    "unit_of_price": "API.INVALID_UNIT_OF_PRICE",
+    "valid_from": "API.INVALID_VALID_FROM",
+    "valid_through": "API.INVALID_VALID_THROUGH",
+    "timeofuse": "API.INVALID_TARIFF_TIME_OF_USE_PRICING",
+    "block": "API.INVALID_TARIFF_BLOCK_PRICING",
+    "timezone": "API.INVALID_TIMEZONE",
+    "energy_category_id": "API.INVALID_ENERGY_CATEGORY_ID",
+}
 
 
 def parse_tariff(data: dict[str, Any]) -> tf.TariffDefinition:
@@ -53,16 +54,25 @@ def parse_tariff(data: dict[str, Any]) -> tf.TariffDefinition:
         ZoneInfo(definition.timezone)
     except ValidationError as exc:
         field = str(exc.errors()[0]["loc"][0])
-        raise ApiError(400, DESCRIPTIONS.get(field, "API.BAD_REQUEST"), f"{field}: {exc.errors()[0]['msg']}",
-                       field) from exc
+        raise ApiError(
+            400, DESCRIPTIONS.get(field, "API.BAD_REQUEST"), f"{field}: {exc.errors()[0]['msg']}", field
+        ) from exc
     except (ValueError, KeyError) as exc:
         raise ApiError(400, "API.INVALID_TIMEZONE", "unknown timezone", "timezone") from exc
     if definition.energy_category_id not in mm.ENERGY_CATEGORIES:
-        raise ApiError(404, "API.ENERGY_CATEGORY_NOT_FOUND", f"no energy category {definition.energy_category_id}",
-                       "energy_category_id")
+        raise ApiError(
+            404,
+            "API.ENERGY_CATEGORY_NOT_FOUND",
+            f"no energy category {definition.energy_category_id}",
+            "energy_category_id",
+        )
     if definition.valid_from.tzinfo is not None or definition.valid_through.tzinfo is not None:
-        raise ApiError(400, "API.INVALID_VALID_FROM", "valid_from/valid_through are local times in the tariff's "
-                       "timezone (no offset)", "valid_from")
+        raise ApiError(
+            400,
+            "API.INVALID_VALID_FROM",
+            "valid_from/valid_through are local times in the tariff's timezone (no offset)",
+            "valid_from",
+        )
     return definition
 
 
@@ -74,106 +84,85 @@ def _ms(value: Any, tz: str) -> float:
 
 def tariff_item(row: dict) -> dict:
     d = row["definition"]
-    item = {"id": row["id"], "name": row["name"], "uuid": row["uuid"],
-            "energy_category": {"id": d["energy_category_id"],
-                                "name": mm.ENERGY_CATEGORIES[d["energy_category_id"]]["name"]},
-            "tariff_type": d["tariff_type"], "unit_of_price": d["unit_of_price"],
-            "valid_from": _ms(d["valid_from"], d["timezone"]), "valid_through": _ms(d["valid_through"], d["timezone"])}
+    item = {
+        "id": row["id"],
+        "name": row["name"],
+        "uuid": row["uuid"],
+        "energy_category": {
+            "id": d["energy_category_id"],
+            "name": mm.ENERGY_CATEGORIES[d["energy_category_id"]]["name"],
+        },
+        "tariff_type": d["tariff_type"],
+        "unit_of_price": d["unit_of_price"],
+        "valid_from": _ms(d["valid_from"], d["timezone"]),
+        "valid_through": _ms(d["valid_through"], d["timezone"]),
+    }
     if d["tariff_type"] == "timeofuse":
-        item["timeofuse"] = [{"start_time_of_day": p["start_time_of_day"], "end_time_of_day": p["end_time_of_day"],
-                              "peak_type": p["peak_type"], "price": p["price"]} for p in d["timeofuse"]]
+        item["timeofuse"] = [
+            {
+                "start_time_of_day": p["start_time_of_day"],
+                "end_time_of_day": p["end_time_of_day"],
+                "peak_type": p["peak_type"],
+                "price": p["price"],
+            }
+            for p in d["timeofuse"]
+        ]
     else:
-        item["block"] = [{"start_amount": b["start_amount"], "end_amount": b["end_amount"], "price": b["price"]}
-                         for b in d["block"]]
+        item["block"] = [
+            {"start_amount": b["start_amount"], "end_amount": b["end_amount"], "price": b["price"]} for b in d["block"]
+        ]
     return item
 
 
-def _visible(conn: ReadConn, user: CurrentUser, tariff_id: int, write: bool = False) -> dict:
-    row = q.tariff_by_id(conn, tariff_id)
-    if row is None:
-        raise ApiError(404, "API.TARIFF_NOT_FOUND", f"no tariff {tariff_id}", "id")
-    require_account_access(user, row["account_id"], write)
-    return row
+_visible = owned_row(q.tariff_by_id, "TARIFF")
 
 
-def _unique(conn: ReadConn, account_id: int, name: str, tariff_id: int | None = None) -> None:
+def _unique(conn: sa.Connection, account_id: int, name: str, tariff_id: int | None = None) -> None:
     same = q.tariff_by_name(conn, account_id, name)
     if same is not None and same["id"] != tariff_id:
         raise ApiError(400, "API.TARIFF_NAME_IS_ALREADY_IN_USE", f"a tariff named {name} exists", "name")
 
 
-def _create(data: dict, user: CurrentUser, commands: CommandContext, conn: ReadConn, wait: WaitProjected) -> Response:
+def _create(call: Call, data: dict[str, Any]) -> int:
     definition = parse_tariff(data)
-    _unique(conn, user.account_id, definition.name)
-    tariff_id = handlers.define_tariff(commands, user.account_id, definition)
-    wait(PROJECTION, tf.tariff_stream(tariff_id))
-    return created("tariffs", tariff_id)
+    _unique(call.conn, call.user.account_id, definition.name)
+    tariff_id = handlers.define_tariff(call.commands, call.user.account_id, definition)
+    call.wait(PROJECTION, tf.tariff_stream(tariff_id))
+    return tariff_id
 
 
-@router.get("/tariffs")
-def list_tariffs(user: MyEmsUser, conn: ReadConn) -> list[dict]:
-    return [tariff_item(row) for row in q.tariffs(conn, None if user.can_read_all else user.account_id)]
+def _update(call: Call, row: dict, data: dict[str, Any]) -> None:
+    definition = parse_tariff(data)
+    _unique(call.conn, row["account_id"], definition.name, row["id"])
+    handlers.redefine_tariff(call.commands, row["id"], definition)
+    call.wait(PROJECTION, tf.tariff_stream(row["id"]))
 
 
-@router.get("/tariffs/{tariff_id}")
-def get_tariff(tariff_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
-    return tariff_item(_visible(conn, user, tariff_id))
+def _named_by_assets(conn: sa.Connection, account_id: int, tariff_id: int) -> list[int]:
+    return [
+        a["id"]
+        for a in rq.list_assets(conn, account_id)
+        if any(a["flex_context"].get(name) == {"tariff": tariff_id} for name in tf.PRICE_FIELDS)
+    ]
 
 
-@router.get("/tariffs/{tariff_id}/export")
-def export_tariff(tariff_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
-    return tariff_item(_visible(conn, user, tariff_id))
-
-
-@router.post("/tariffs", status_code=201)
-def create_tariff(body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                  wait: WaitProjected) -> Response:
-    return _create(body.data, user, commands, conn, wait)
-
-
-@router.post("/tariffs/import", status_code=201)
-def import_tariff(body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                  wait: WaitProjected) -> Response:
-    return _create(body.data, user, commands, conn, wait)
-
-
-@router.post("/tariffs/{tariff_id}/import", status_code=201, include_in_schema=False)
-def import_tariff_seed_path(tariff_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands,
-                            conn: ReadConn, wait: WaitProjected) -> Response:
-    """The seed writes the import path with an id; it is ignored, as MyEMS does."""
-    return _create(body.data, user, commands, conn, wait)
-
-
-@router.post("/tariffs/{tariff_id}/clone", status_code=201)
-def clone_tariff(tariff_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                 wait: WaitProjected) -> Response:
-    row = _visible(conn, user, tariff_id)
-    return _create({**row["definition"], "name": f"{row['name']} (Copy)"}, user, commands, conn, wait)
-
-
-@router.put("/tariffs/{tariff_id}")
-def update_tariff(tariff_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                  wait: WaitProjected) -> Response:
-    row = _visible(conn, user, tariff_id, write=True)
-    definition = parse_tariff(body.data)
-    _unique(conn, row["account_id"], definition.name, tariff_id)
-    handlers.redefine_tariff(commands, tariff_id, definition)
-    wait(PROJECTION, tf.tariff_stream(tariff_id))
-    return Response(status_code=200)
-
-
-def _named_by_assets(conn: ReadConn, account_id: int, tariff_id: int) -> list[int]:
-    return [a["id"] for a in rq.list_assets(conn, account_id)
-            if any(a["flex_context"].get(name) == {"tariff": tariff_id} for name in tf.PRICE_FIELDS)]
-
-
-@router.delete("/tariffs/{tariff_id}", status_code=204)
-def delete_tariff(tariff_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                  wait: WaitProjected) -> Response:
-    row = _visible(conn, user, tariff_id, write=True)
-    users_of = _named_by_assets(conn, row["account_id"], tariff_id)
+def _delete(call: Call, row: dict) -> None:
+    users_of = _named_by_assets(call.conn, row["account_id"], row["id"])
     if users_of:
         raise ApiError(400, "API.THERE_IS_RELATION_WITH_ASSETS", f"assets {users_of} name this tariff", "id")
-    handlers.delete_tariff(commands, tariff_id)
-    wait(PROJECTION, tf.tariff_stream(tariff_id))
-    return Response(status_code=204)
+    handlers.delete_tariff(call.commands, row["id"])
+    call.wait(PROJECTION, tf.tariff_stream(row["id"]))
+
+
+TARIFFS = Family(
+    path="tariffs",
+    tag="MyEMS tariffs",
+    rows=lambda conn, user: q.tariffs(conn, None if user.can_read_all else user.account_id),
+    visible=_visible,
+    item=lambda conn, row: tariff_item(row),
+    create=_create,
+    update=_update,
+    delete=_delete,
+    clone_data=lambda row: {**row["definition"], "name": f"{row['name']} (Copy)"},
+)
+router = resource_router(TARIFFS)

@@ -61,9 +61,13 @@ class ApiKeyData(BaseModel):
 
 
 @router.put("/users/logout")
-def logout(user: MyEmsUser, commands: SelfCommands, wait: WaitProjected,
-           tokens: Annotated[TokenService, Depends(get_tokens)],
-           token: Annotated[str | None, Header(alias="Token")] = None) -> Response:
+def logout(
+    user: MyEmsUser,
+    commands: SelfCommands,
+    wait: WaitProjected,
+    tokens: Annotated[TokenService, Depends(get_tokens)],
+    token: Annotated[str | None, Header(alias="Token")] = None,
+) -> Response:
     if not token:
         raise ApiError(400, "API.INVALID_SESSION", "log out with the Token header of the session", "Token")
     _, expires_in_s = tokens.verify(token)
@@ -73,8 +77,9 @@ def logout(user: MyEmsUser, commands: SelfCommands, wait: WaitProjected,
 
 
 @router.put("/users/changepassword")
-def change_password(body: Envelope, user: MyEmsUser, commands: SelfCommands, conn: ReadConn,
-                    wait: WaitProjected) -> Response:
+def change_password(
+    body: Envelope, user: MyEmsUser, commands: SelfCommands, conn: ReadConn, wait: WaitProjected
+) -> Response:
     data = PasswordChange.model_validate(body.data)
     row = rq.user_by_id(conn, user.id)
     password_hash = password_hash_of(credentials_of(conn, user.id), row) or ""
@@ -84,8 +89,9 @@ def change_password(body: Envelope, user: MyEmsUser, commands: SelfCommands, con
 
 
 @router.put("/users/resetpassword")
-def reset_password(body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                   wait: WaitProjected) -> Response:
+def reset_password(
+    body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+) -> Response:
     if not user.is_admin:
         raise ApiError(403, "API.FORBIDDEN", "only an administrator resets another user's password")
     data = PasswordReset.model_validate(body.data)
@@ -98,9 +104,13 @@ def reset_password(body: Envelope, user: MyEmsUser, commands: MyEmsCommands, con
 
 
 def _key_item(row: dict) -> dict:
-    return {"id": row["id"], "name": row["name"], "token": row["token_sha256"][:8] + "...",
-            "created_datetime_utc": myems_datetime(q.expires_utc(row["created_at"])),
-            "expires_datetime_utc": myems_datetime(q.expires_utc(row["expires_at"]))}
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "token": row["token_sha256"][:8] + "...",
+        "created_datetime_utc": myems_datetime(q.expires_utc(row["created_at"])),
+        "expires_datetime_utc": myems_datetime(q.expires_utc(row["expires_at"])),
+    }
 
 
 def _visible_key(conn: ReadConn, user: CurrentUser, api_key_id: int, write: bool = False) -> dict:
@@ -120,8 +130,9 @@ def _key_data(conn: ReadConn, body: Envelope, api_key_id: int | None = None) -> 
 
 
 @router.post("/apikeys", status_code=201)
-def create_api_key(body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                   wait: WaitProjected) -> Response:
+def create_api_key(
+    body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+) -> Response:
     name, expires_at = _key_data(conn, body)
     api_key_id, secret = handlers.new_api_key(commands, user.account_id, user.id, name, expires_at)
     wait(ACCESS, ma.api_key_stream(api_key_id))
@@ -129,8 +140,9 @@ def create_api_key(body: Envelope, user: MyEmsUser, commands: MyEmsCommands, con
 
 
 @router.put("/apikeys", status_code=201, include_in_schema=False)
-def create_api_key_seed_method(body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                               wait: WaitProjected) -> Response:
+def create_api_key_seed_method(
+    body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+) -> Response:
     """The seed creates API keys with ``PUT /apikeys``; same as ``POST``."""
     return create_api_key(body, user, commands, conn, wait)
 
@@ -146,8 +158,9 @@ def get_api_key(api_key_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
 
 
 @router.put("/apikeys/{api_key_id}")
-def update_api_key(api_key_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                   wait: WaitProjected) -> Response:
+def update_api_key(
+    api_key_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+) -> Response:
     _visible_key(conn, user, api_key_id, write=True)
     name, expires_at = _key_data(conn, body, api_key_id)
     handlers.change_api_key(commands, api_key_id, name, expires_at)
@@ -156,8 +169,9 @@ def update_api_key(api_key_id: int, body: Envelope, user: MyEmsUser, commands: M
 
 
 @router.delete("/apikeys/{api_key_id}", status_code=204)
-def delete_api_key(api_key_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                   wait: WaitProjected) -> Response:
+def delete_api_key(
+    api_key_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+) -> Response:
     _visible_key(conn, user, api_key_id, write=True)
     handlers.revoke_api_key(commands, api_key_id)
     wait(ACCESS, ma.api_key_stream(api_key_id))

@@ -15,28 +15,20 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Response
 from pydantic import ValidationError
 
 from api.auth import CurrentUser
-from api.deps import ReadConn, require_account_access
 from api.errors import ApiError
-from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
-from api.routers.myems_common import Envelope, WaitProjected, created
+from api.routers.myems_assets import ref
 from api.routers.myems_meter_fields import visible_meter
+from api.routers.myems_resource import Call, Family, owned_row, resource_router
 from commands import myems_virtual_meters as handlers
-from commands.context import CommandContext
 from domain import myems_meters as mm
 from domain import virtual_meters as vm
 from projections import myems_virtual_meters as q
 from projections import registry_query as rq
 
-router = APIRouter(prefix=PREFIX, tags=["MyEMS virtual meters"], route_class=MyEmsRoute)
 PROJECTION = "projection.myems_virtual_meters"
-
-
-def _ref(entity_id: int | None, name: str | None, kind: str) -> dict | None:
-    return None if entity_id is None else {"id": entity_id, "name": name, "uuid": mm.entity_uuid(kind, entity_id)}
 
 
 def virtual_meter_item(conn: sa.Connection, row: dict) -> dict:
@@ -45,29 +37,39 @@ def virtual_meter_item(conn: sa.Connection, row: dict) -> dict:
     variables = []
     for index, variable in enumerate(d.expression.variables, start=1):
         meter = rq.sensor_by_id(conn, variable.meter_id)
-        variables.append({"id": index, "name": variable.name, "meter_type": variable.meter_type,
-                          "meter_id": variable.meter_id, "meter_name": meter["name"] if meter else None})
+        variables.append(
+            {
+                "id": index,
+                "name": variable.name,
+                "meter_type": variable.meter_type,
+                "meter_id": variable.meter_id,
+                "meter_name": meter["name"] if meter else None,
+            }
+        )
     return {
-        "id": row["id"], "name": row["name"], "uuid": row["uuid"],
-        "energy_category": _ref(mm.ELECTRICITY, mm.ENERGY_CATEGORIES[mm.ELECTRICITY]["name"], "energycategory"),
-        "is_counted": d.is_counted, "cost_center": _ref(row["account_id"], account["name"], "account"),
-        "energy_item": _ref(d.energy_item_id, mm.ENERGY_ITEMS.get(d.energy_item_id or 0), "energyitem"),
+        "id": row["id"],
+        "name": row["name"],
+        "uuid": row["uuid"],
+        "energy_category": ref(mm.ELECTRICITY, mm.ENERGY_CATEGORIES[mm.ELECTRICITY]["name"], "energycategory"),
+        "is_counted": d.is_counted,
+        "cost_center": ref(row["account_id"], account["name"], "account"),
+        "energy_item": ref(d.energy_item_id, mm.ENERGY_ITEMS.get(d.energy_item_id or 0), "energyitem"),
         "description": d.description,
-        "expression": {"id": row["id"], "uuid": mm.entity_uuid("expression", row["id"]),
-                       "equation": d.expression.equation, "variables": variables},
+        "expression": {
+            "id": row["id"],
+            "uuid": mm.entity_uuid("expression", row["id"]),
+            "equation": d.expression.equation,
+            "variables": variables,
+        },
     }
 
 
-def visible_virtual_meter(conn: sa.Connection, user: CurrentUser, vm_id: int, write: bool = False) -> dict:
-    row = q.virtual_meter_by_id(conn, vm_id)
-    if row is None:
-        raise ApiError(404, "API.VIRTUAL_METER_NOT_FOUND", f"no virtual meter {vm_id}", "id")
-    require_account_access(user, row["account_id"], write)
-    return row
+visible_virtual_meter = owned_row(q.virtual_meter_by_id, "VIRTUAL_METER")
 
 
-def _definition(conn: sa.Connection, user: CurrentUser, data: dict[str, Any], own_id: int | None
-                ) -> vm.VirtualMeterDefinition:
+def _definition(
+    conn: sa.Connection, user: CurrentUser, data: dict[str, Any], own_id: int | None
+) -> vm.VirtualMeterDefinition:
     try:
         definition = vm.VirtualMeterDefinition.model_validate({**data, "name": str(data.get("name", "")).strip()})
         vm.parse_equation(definition.expression.equation, {v.name for v in definition.expression.variables})
@@ -91,67 +93,32 @@ def _definition(conn: sa.Connection, user: CurrentUser, data: dict[str, Any], ow
     return definition
 
 
-def _create(data: dict, user: CurrentUser, commands: CommandContext, conn: ReadConn, wait: WaitProjected) -> Response:
-    definition = _definition(conn, user, data, None)
-    vm_id = handlers.define_virtual_meter(commands, user.account_id, uuid.uuid4(), definition)
-    wait(PROJECTION, vm.virtual_meter_stream(vm_id))
-    return created("virtualmeters", vm_id)
+def _create(call: Call, data: dict[str, Any]) -> int:
+    definition = _definition(call.conn, call.user, data, None)
+    vm_id = handlers.define_virtual_meter(call.commands, call.user.account_id, uuid.uuid4(), definition)
+    call.wait(PROJECTION, vm.virtual_meter_stream(vm_id))
+    return vm_id
 
 
-@router.get("/virtualmeters")
-def list_virtual_meters(user: MyEmsUser, conn: ReadConn) -> list[dict]:
-    return [virtual_meter_item(conn, r) for r in q.virtual_meters(conn, None if user.can_read_all else user.account_id)]
+def _update(call: Call, row: dict, data: dict[str, Any]) -> None:
+    handlers.redefine_virtual_meter(call.commands, row["id"], _definition(call.conn, call.user, data, row["id"]))
+    call.wait(PROJECTION, vm.virtual_meter_stream(row["id"]))
 
 
-@router.get("/virtualmeters/{vm_id}")
-def get_virtual_meter(vm_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
-    return virtual_meter_item(conn, visible_virtual_meter(conn, user, vm_id))
+def _delete(call: Call, row: dict) -> None:
+    handlers.delete_virtual_meter(call.commands, row["id"])
+    call.wait(PROJECTION, vm.virtual_meter_stream(row["id"]))
 
 
-@router.get("/virtualmeters/{vm_id}/export")
-def export_virtual_meter(vm_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
-    return virtual_meter_item(conn, visible_virtual_meter(conn, user, vm_id))
-
-
-@router.post("/virtualmeters", status_code=201)
-def create_virtual_meter(body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                         wait: WaitProjected) -> Response:
-    return _create(body.data, user, commands, conn, wait)
-
-
-@router.post("/virtualmeters/import", status_code=201)
-def import_virtual_meter(body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                         wait: WaitProjected) -> Response:
-    return _create(body.data, user, commands, conn, wait)
-
-
-@router.post("/virtualmeters/{vm_id}/import", status_code=201, include_in_schema=False)
-def import_virtual_meter_seed_path(vm_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands,
-                                   conn: ReadConn, wait: WaitProjected) -> Response:
-    """The seed writes the import path with an id; it is ignored, as MyEMS does."""
-    return _create(body.data, user, commands, conn, wait)
-
-
-@router.post("/virtualmeters/{vm_id}/clone", status_code=201)
-def clone_virtual_meter(vm_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                        wait: WaitProjected) -> Response:
-    row = visible_virtual_meter(conn, user, vm_id)
-    return _create({**row["definition"], "name": f"{row['name']} (Copy)"}, user, commands, conn, wait)
-
-
-@router.put("/virtualmeters/{vm_id}")
-def update_virtual_meter(vm_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                         wait: WaitProjected) -> Response:
-    visible_virtual_meter(conn, user, vm_id, write=True)
-    handlers.redefine_virtual_meter(commands, vm_id, _definition(conn, user, body.data, vm_id))
-    wait(PROJECTION, vm.virtual_meter_stream(vm_id))
-    return Response(status_code=200)
-
-
-@router.delete("/virtualmeters/{vm_id}", status_code=204)
-def delete_virtual_meter(vm_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
-                         wait: WaitProjected) -> Response:
-    visible_virtual_meter(conn, user, vm_id, write=True)
-    handlers.delete_virtual_meter(commands, vm_id)
-    wait(PROJECTION, vm.virtual_meter_stream(vm_id))
-    return Response(status_code=204)
+VIRTUAL_METERS = Family(
+    path="virtualmeters",
+    tag="MyEMS virtual meters",
+    rows=lambda conn, user: q.virtual_meters(conn, None if user.can_read_all else user.account_id),
+    visible=visible_virtual_meter,
+    item=virtual_meter_item,
+    create=_create,
+    update=_update,
+    delete=_delete,
+    clone_data=lambda row: {**row["definition"], "name": f"{row['name']} (Copy)"},
+)
+router = resource_router(VIRTUAL_METERS)
