@@ -47,6 +47,7 @@ COMMAND_ERROR_STATUS: dict[str, int] = {
     "UNRECOGNIZED_USER": 404,
     "API.API_KEY_NOT_FOUND": 404,
     "API.COMMAND_NOT_FOUND": 404,
+    "API.OFFLINE_METER_FILE_NOT_FOUND": 404,
     "API.TARIFF_NOT_FOUND": 404,
     "API.VIRTUAL_METER_NOT_FOUND": 404,
     # the request conflicts with what is stored
