@@ -113,8 +113,18 @@ def binding_router(binding: Binding) -> APIRouter:
         _set_members(commands, wait, owner, binding.attr, [i for i in ids if i != member_id])
         return Response(status_code=204)
 
-    name = f"myems_{binding.owner.path}_{binding.sub}"
-    router.add_api_route(base, list_members, methods=["GET"], name=f"{name}_list")
-    router.add_api_route(base, bind, methods=["POST"], status_code=201, name=f"{name}_bind")
-    router.add_api_route(f"{base}/{{member_id}}", unbind, methods=["DELETE"], status_code=204, name=f"{name}_unbind")
+    name, owner, sub = f"myems_{binding.owner.path}_{binding.sub}", binding.owner.path, binding.sub
+    router.add_api_route(
+        base, list_members, methods=["GET"], name=f"{name}_list", summary=f"List the {sub} of one of {owner}",
+        description=f"The {sub} bound to one of MyEMS `{owner}` (the caller's account's).",
+    )  # fmt: skip
+    router.add_api_route(
+        base, bind, methods=["POST"], status_code=201, name=f"{name}_bind", summary=f"Bind {sub} to one of {owner}",
+        description=f"Bind one of the account's {sub} (`{{\"data\": {{\"{binding.body_field}\": id}}}}`); 201 with "
+        f"`Location`, 400 when already bound.",
+    )  # fmt: skip
+    router.add_api_route(
+        f"{base}/{{member_id}}", unbind, methods=["DELETE"], status_code=204, name=f"{name}_unbind",
+        summary=f"Unbind {sub} from one of {owner}", description="Remove the binding; 404 when it is not bound.",
+    )  # fmt: skip
     return router

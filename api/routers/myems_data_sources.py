@@ -223,11 +223,13 @@ members_router = APIRouter(prefix=PREFIX, tags=["MyEMS gateways"], route_class=M
 
 @members_router.get("/gateways/{gateway_id}/datasources")
 def gateway_sources(gateway_id: Id, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """The data sources under one of the caller's gateways."""
     gateway = GATEWAYS.visible(conn, user, gateway_id)
     return [_source_item(conn, a) for a in children(conn, gateway, {"data_source"})]
 
 
 @members_router.get("/datasources/{source_id}/points")
 def source_points(source_id: Id, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """The points (sensors) of one of the caller's data sources."""
     source = DATA_SOURCES.visible(conn, user, source_id)
     return [point_item(conn, s) for s in rq.list_sensors(conn, asset_id=source["id"])]

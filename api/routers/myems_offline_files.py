@@ -76,6 +76,8 @@ def _meters_named(conn: sa.Connection, user: CurrentUser, names: list[str]) -> d
 def upload_file(
     file: Annotated[UploadFile, File()], user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
 ) -> Response:
+    """Upload an offline meter file (multipart field ``file``: CSV or xlsx, at most 1 MB) and import its
+    readings onto the named meters of the caller's account (idempotent); 201 with the file's id."""
     content = file.file.read(of.MAX_FILE_BYTES + 1)
     name = (file.filename or "upload")[:255]
     try:
@@ -91,16 +93,19 @@ def upload_file(
 
 @router.get(f"/{PATH}")
 def list_files(user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """The offline meter files of the caller's account (admins: all), with their import status."""
     return [_item(row) for row in q.files(conn, None if user.can_read_all else user.account_id)]
 
 
 @router.get(f"/{PATH}/{{file_id}}")
 def get_file(file_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
+    """One offline meter file by id (404 when unknown, 403 for another account's)."""
     return _item(_visible(conn, user, file_id))
 
 
 @router.get(f"/{PATH}/{{file_id}}/restore")
 def restore_file(file_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected) -> dict:
+    """Import the stored file's readings again (after a meter was added or fixed); answers the file."""
     row = _visible(conn, user, file_id, write=True)
     name, content = handlers.stored_file(commands, file_id)
     try:
@@ -115,6 +120,7 @@ def restore_file(file_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: Re
 
 @router.delete(f"/{PATH}/{{file_id}}", status_code=204)
 def delete_file(file_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected) -> Response:
+    """Delete the offline meter file (its imported readings stay in the history)."""
     _visible(conn, user, file_id, write=True)
     handlers.delete(commands, file_id)
     wait(PROJECTION, of.offline_file_stream(file_id))

@@ -85,6 +85,24 @@ def owned_row(
     return visible
 
 
+OPERATION_SUMMARIES = {
+    "list": "List {family}", "get": "Get one of {family}", "export": "Export one of {family}",
+    "create": "Create one of {family}", "import": "Import one of {family}", "clone": "Clone one of {family}",
+    "update": "Update one of {family}", "delete": "Delete one of {family}",
+}  # fmt: skip
+OPERATION_DESCRIPTIONS = {
+    "list": "MyEMS `{family}` of the caller's account (admins: every account), as MyEMS lists them.",
+    "get": "One of MyEMS `{family}` by id; 404 in MyEMS' error shape when unknown, 403 for another account's.",
+    "export": "One of MyEMS `{family}` in the JSON that `POST /{family}/import` accepts.",
+    "create": "Create one of MyEMS `{family}` from a `{{\"data\": {{...}}}}` body; 201 with its id in `Location`.",
+    "import": "Create one of MyEMS `{family}` from an export (also double-wrapped in `data`); 201 with its id.",
+    "clone": "Create a copy of one of MyEMS `{family}`; 201 with the new id.",
+    "update": "Change one of MyEMS `{family}` from a `{{\"data\": {{...}}}}` body (every field MyEMS requires).",
+    "delete": "Delete one of MyEMS `{family}`; 204, or MyEMS' error while other objects still depend on it.",
+}  # fmt: skip
+"""OpenAPI texts per endpoint, ``{family}`` being the family's path (e.g. ``windfarms``)."""
+
+
 def resource_router(family: Family) -> APIRouter:
     """The APIRouter serving ``family``'s endpoints under ``/myems`` with MyEMS' error shape."""
     router = APIRouter(prefix=PREFIX, tags=[family.tag], route_class=MyEmsRoute)
@@ -98,6 +116,8 @@ def resource_router(family: Family) -> APIRouter:
                 status_code=status,
                 name=f"myems_{family.path}_{operation}_{method.lower()}{path.count('{')}",
                 include_in_schema=not (operation == "import" and "{" in path),
+                summary=OPERATION_SUMMARIES[operation].format(family=family.path),
+                description=OPERATION_DESCRIPTIONS[operation].format(family=family.path),
             )
     return router
 

@@ -173,6 +173,8 @@ def _list_item(conn: sa.Connection, station: dict, now: datetime) -> dict:
 
 @router.get("/reports/energystoragepowerstationlist")
 def station_list(user: MyEmsUser, conn: ReadConn, now: str | None = None) -> list[dict]:
+    """The caller's energy storage power stations with rated capacity/power, state and today's
+    charge/discharge energy (kWh), as MyEMS' ``reports/energystoragepowerstationlist``."""
     end = parse_now(now)
     return [_list_item(conn, station, end) for station in stations_of(conn, user)]
 
@@ -256,6 +258,8 @@ def station_dashboard(
     now: str | None = None,
     kgco2eperkwh: float | None = None,
 ) -> dict:
+    """Totals and per-station charge/discharge energy (kWh), billing (from the account's time-of-use
+    tariff) and carbon (kg CO2e, ``kgco2eperkwh``, default 0.8) over the reporting period."""
     end = report_end(user, useruuid, now)
     if periodtype is not None:  # MyEMS takes it and sums the whole period; checked all the same
         check_period_type(periodtype)
@@ -291,6 +295,8 @@ def stations_carbon(
     now: str | None = None,
     kgco2eperkwh: float | None = None,
 ) -> dict:
+    """Charge and discharge carbon (kg CO2e) of the caller's stations over the last 7 days, this month
+    and this year up to ``now``, from the emission factor ``kgco2eperkwh`` (default 0.8)."""
     end = report_end(user, useruuid, now)
     factor = _factor(kgco2eperkwh)
     stations = stations_of(conn, user)

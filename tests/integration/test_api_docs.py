@@ -29,10 +29,9 @@ AWAITING_DESCRIPTIONS = {
     "api.routers.finesce_chargingstates", "api.routers.finesce_cos", "api.routers.finesce_energies",
     "api.routers.finesce_subresources", "api.routers.myems_microgrid_reports",
     "api.routers.myems_commands", "api.routers.myems_costcenters", "api.routers.myems_meters",
-    "api.routers.myems_microgrid_devices", "api.routers.myems_microgrids", "api.routers.myems_points",
-    "api.routers.myems_pv_stations", "api.routers.myems_reports", "api.routers.myems_storage_container_devices",
-    "api.routers.myems_storage_containers", "api.routers.myems_tariffs", "api.routers.myems_users",
-    "api.routers.myems_virtual_meters",
+    "api.routers.myems_microgrid_devices", "api.routers.myems_points",
+    "api.routers.myems_reports", "api.routers.myems_storage_container_devices",
+    "api.routers.myems_users",
 }  # fmt: skip
 
 
