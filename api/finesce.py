@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from fastapi import Depends, Query
+from fastapi import APIRouter, Depends, Query
 
 from api.auth import CurrentUser
-from api.deps import Services, get_current_user
+from api.deps import ReadConn, Services, get_current_user
 from api.errors import ApiError
 
 
@@ -129,3 +129,41 @@ def ts_us(epoch_us: int) -> str:
 
 def ts_s(epoch_s: int) -> str:
     return ts_us(epoch_s * 1_000_000)
+
+
+PAGING_TEXT = "Paged with `limit` (200..1000), `offset`, `order_by` and `sort`, in FINESCE's envelope."
+
+
+def register_collection(router: APIRouter, path: str, resource: Resource) -> None:
+    """Serve ``GET /{path}`` (the caller's account's records, paged) and ``GET /{path}/{record_id}``."""
+
+    def list_records(user: FinesceUser, conn: ReadConn, page: PagingDep) -> dict:
+        return collection(conn, user, resource, page)
+
+    def get_record(record_id: int, user: FinesceUser, conn: ReadConn) -> dict:
+        return one(conn, user, resource, record_id)
+
+    router.add_api_route(
+        f"/{path}", list_records, methods=["GET"], name=f"list {path}", summary=f"List {path}",
+        description=f"FINESCE `{path}` of the caller's account (admins and auditors: all). {PAGING_TEXT}",
+    )  # fmt: skip
+    router.add_api_route(
+        f"/{path}/{{record_id}}", get_record, methods=["GET"], name=f"get {path}", summary=f"Get one of {path}",
+        description=f"One of FINESCE `{path}` by id, in the list's envelope; 404 when unknown, 403 for another "
+        "account's.",
+    )  # fmt: skip
+
+
+def register_related(router: APIRouter, path: str, parent: Resource, child: Resource, condition) -> None:
+    """Serve ``GET {path}`` (``/{parent}/{record_id}/{child}``): ``child`` records matching ``condition(id)``."""
+
+    def list_related(record_id: int, user: FinesceUser, conn: ReadConn, page: PagingDep) -> dict:
+        one(conn, user, parent, record_id)  # 404 / 403
+        return collection(conn, user, child, page, [condition(record_id)])
+
+    router.add_api_route(
+        path, list_related, methods=["GET"], name=f"GET {path}",
+        summary=f"List the {child.name} of one of {parent.name}",
+        description=f"The FINESCE `{child.name}` of one of `{parent.name}` (404 / 403 for the parent as for a get). "
+        f"{PAGING_TEXT}",
+    )  # fmt: skip

@@ -114,11 +114,14 @@ def list_chargingstates(
     order_by: OrderBy = "id",
     sort: Sort = "desc",
 ) -> dict:
+    """The charging-state requests and responses of the caller's EVSEs (start/stop charging commands
+    with their outcome), paged as every FINESCE list."""
     return _query(conn, user, [], limit, offset, order_by, sort)
 
 
 @router.get("/chargingstates/{state_id}")
 def get_chargingstate(state_id: int, user: FinesceUser, conn: ReadConn) -> dict:
+    """One charging state by id, in the list's envelope (``totalrecords``: the collection's size)."""
     found = _query(conn, user, [table.c.position == state_id], 1, 0, "id", "desc")
     if not found["records"]:
         raise ApiError(404, "NOT_FOUND", f"no charging state {state_id}", "id")
@@ -136,6 +139,7 @@ def timeslot_chargingstates(
     order_by: OrderBy = "id",
     sort: Sort = "desc",
 ) -> dict:
+    """The charging states requested in one 15-minute timeslot (its id: the Unix time of its start)."""
     if timeslot_id % SLOT_S:
         raise ApiError(422, "INVALID_TIMESLOT", "a timeslot id is a Unix time on a 15-minute boundary", "id")
     start = datetime.fromtimestamp(timeslot_id, UTC)

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query
 from api.auth import TokenService
 from api.deps import ReadConn, Services, get_current_user
 from api.errors import ApiError
-from api.finesce import FinesceUser, PagingDep, Resource, collection, dec, one, ts_s, ts_us
+from api.finesce import FinesceUser, PagingDep, Resource, dec, register_collection, ts_s, ts_us
 from api.login import password_login
 from projections import ev_registry as t
 from projections.charge_sessions import charge_sessions as cs
@@ -140,25 +140,15 @@ def refresh_token(services: Services, conn: ReadConn, refresh_token: str = Query
     return _token_body(services.tokens, user.roles, token)
 
 
-def _register(path: str, resource: Resource) -> None:
-    def list_records(user: FinesceUser, conn: ReadConn, page: PagingDep) -> dict:
-        return collection(conn, user, resource, page)
-
-    def get_record(record_id: int, user: FinesceUser, conn: ReadConn) -> dict:
-        return one(conn, user, resource, record_id)
-
-    router.add_api_route(f"/{path}", list_records, methods=["GET"], name=f"list {path}")
-    router.add_api_route(f"/{path}/{{record_id}}", get_record, methods=["GET"], name=f"get {path}")
-
-
 for _path, _resource in (("chargingmodes", CHARGING_MODES), ("evtypes", EV_TYPES), ("electricvehicles", VEHICLES),
                          ("evses", EVSES), ("regions", REGIONS), ("algoweights", ALGO_WEIGHTS),
                          ("evevseconnections", CONNECTIONS)):
-    _register(_path, _resource)
+    register_collection(router, _path, _resource)
 
 
 @router.get("/evevseconnectionstates")
 def list_connection_states(user: FinesceUser, page: PagingDep) -> dict:
+    """The fixed list of EV-EVSE connection states (not connected, connected, charging, ...), paged."""
     if page.order_by not in ("id", "code", "name"):
         raise ApiError(422, "INVALID_ORDER_BY", "order evevseconnectionstates by id, code or name", "order_by")
     records = sorted((state_record(i) for i, _ in CONNECTION_STATES), key=lambda r: r[page.order_by],
@@ -168,6 +158,7 @@ def list_connection_states(user: FinesceUser, page: PagingDep) -> dict:
 
 @router.get("/evevseconnectionstates/{record_id}")
 def get_connection_state(record_id: int, user: FinesceUser) -> dict:
+    """One EV-EVSE connection state by id."""
     if record_id not in dict(CONNECTION_STATES):
         raise ApiError(404, "NOT_FOUND", f"no evevseconnectionstate with id {record_id}", "id")
     return {"totalrecords": len(CONNECTION_STATES), "records": [state_record(record_id)]}

@@ -16,15 +16,17 @@ Sub-resources as the seed names them, including its ``/times/{id}/evses`` (sic).
 
 from __future__ import annotations
 
+from functools import partial
+
 import sqlalchemy as sa
 from fastapi import APIRouter
 
-from api.deps import ReadConn
-from api.finesce import FinesceUser, PagingDep, Resource, collection, dec, one, ts_s, ts_us
+from api.finesce import Resource, dec, register_collection, register_related, ts_s, ts_us
 from api.routers import finesce_cos as f
 from projections.regional_energies import TIMESLOT_S, re_energies, re_meters, re_slots
 
 router = APIRouter(prefix="/api/v2", tags=["FINESCE COS"])
+_related = partial(register_related, router)
 e = re_energies.c
 
 
@@ -95,31 +97,12 @@ TIMESLOTS = Resource(
 )
 
 
-def _register(path: str, resource: Resource) -> None:
-    def list_records(user: FinesceUser, conn: ReadConn, page: PagingDep) -> dict:
-        return collection(conn, user, resource, page)
-
-    def get_record(record_id: int, user: FinesceUser, conn: ReadConn) -> dict:
-        return one(conn, user, resource, record_id)
-
-    router.add_api_route(f"/{path}", list_records, methods=["GET"], name=f"list {path}")
-    router.add_api_route(f"/{path}/{{record_id}}", get_record, methods=["GET"], name=f"get {path}")
-
-
 for _path, _resource in (
     ("regionalenergies", REGIONAL_ENERGIES),
     ("regionalaggevseenergies", AGG_EVSE_ENERGIES),
     ("timeslots", TIMESLOTS),
 ):
-    _register(_path, _resource)
-
-
-def _related(path: str, parent: Resource, child: Resource, condition) -> None:
-    def list_related(record_id: int, user: FinesceUser, conn: ReadConn, page: PagingDep) -> dict:
-        one(conn, user, parent, record_id)
-        return collection(conn, user, child, page, [condition(record_id)])
-
-    router.add_api_route(path, list_related, methods=["GET"], name=f"GET {path}")
+    register_collection(router, _path, _resource)
 
 
 def _evses_metered_in(timeslot: int):

@@ -8,15 +8,18 @@ paths differently from their resource names (``/evseconnections/{id}/evseconnect
 
 from __future__ import annotations
 
+from functools import partial
+
 import sqlalchemy as sa
 from fastapi import APIRouter
 
 from api.deps import ReadConn
-from api.finesce import FinesceUser, PagingDep, Resource, collection, one
+from api.finesce import FinesceUser, PagingDep, collection, one, register_related
 from api.routers import finesce_cos as f
 from projections import ev_registry as t
 
 router = APIRouter(prefix="/api/v2", tags=["FINESCE COS"])
+_related = partial(register_related, router)
 links = t.mode_links
 
 
@@ -27,16 +30,6 @@ def _modes_of(owner: str, owner_id: int):
 
 def _owners_of(owner: str, mode_id: int):
     return sa.select(links.c.owner_id).where(links.c.owner == owner, links.c.charging_mode_id == mode_id)
-
-
-def _related(path: str, parent: Resource, child: Resource, condition) -> None:
-    """``GET /{parent path}/{id}/{path}``: ``child`` records matching ``condition(id)``."""
-
-    def list_related(record_id: int, user: FinesceUser, conn: ReadConn, page: PagingDep) -> dict:
-        one(conn, user, parent, record_id)  # 404 / 403
-        return collection(conn, user, child, page, [condition(record_id)])
-
-    router.add_api_route(path, list_related, methods=["GET"], name=f"GET {path}")
 
 
 _related("/chargingmodes/{record_id}/evses", f.CHARGING_MODES, f.EVSES,
@@ -56,6 +49,7 @@ _related("/regions/{record_id}/algoweights", f.REGIONS, f.ALGO_WEIGHTS, lambda i
 
 @router.get("/evseconnections/{record_id}/evseconnectionstate")
 def connection_state(record_id: int, user: FinesceUser, conn: ReadConn) -> dict:
+    """The connection state of one of the caller's EV-EVSE connections."""
     connection = one(conn, user, f.CONNECTIONS, record_id)["records"][0]
     state_id = connection["evevseconnectionstate_id"]
     return {"totalrecords": len(f.CONNECTION_STATES), "records": [f.state_record(state_id)]}
@@ -63,6 +57,7 @@ def connection_state(record_id: int, user: FinesceUser, conn: ReadConn) -> dict:
 
 @router.get("/evseconnections/{record_id}/chargingmode")
 def connection_mode(record_id: int, user: FinesceUser, conn: ReadConn, page: PagingDep) -> dict:
+    """The charging mode of one of the caller's EV-EVSE connections (empty when none was chosen)."""
     connection = one(conn, user, f.CONNECTIONS, record_id)["records"][0]
     mode_id = connection["chargingmode_id"]
     return collection(conn, user, f.CHARGING_MODES, page, [f.CHARGING_MODES.columns["id"] == (mode_id or -1)])

@@ -26,8 +26,7 @@ from infra.settings import Settings
 
 AWAITING_DESCRIPTIONS = {
     "api.routers.audit_history", "api.routers.audit_time_travel", "api.routers.streams", "api.routers.webhooks",
-    "api.routers.finesce_chargingstates", "api.routers.finesce_cos", "api.routers.finesce_energies",
-    "api.routers.finesce_subresources", "api.routers.myems_microgrid_reports",
+    "api.routers.myems_microgrid_reports",
     "api.routers.myems_commands", "api.routers.myems_costcenters", "api.routers.myems_meters",
     "api.routers.myems_microgrid_devices", "api.routers.myems_points",
     "api.routers.myems_reports", "api.routers.myems_storage_container_devices",
