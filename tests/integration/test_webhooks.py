@@ -53,7 +53,9 @@ def post_readings(platform, sensor: int, n: int) -> None:
 
 
 def dispatcher(platform, store, clock, policy=RetryPolicy(max_attempts=4, base_backoff_s=1.0)) -> WebhookDispatcher:
-    return WebhookDispatcher(platform.store, store, sender=http_sender(timeout_s=10), clock=clock, policy=policy)
+    return WebhookDispatcher(  # the receivers listen on 127.0.0.1: private targets allowed
+        platform.store, store, sender=http_sender(timeout_s=10), clock=clock, policy=policy, allow_private=True
+    )
 
 
 def add_webhook(store, account: int, url: str, cursor: int, **filters) -> Webhook:
@@ -75,7 +77,7 @@ def test_retried_with_backoff_once_each_across_a_restart(world, tmp_path) -> Non
         clock.advance(0.5)
         assert first.deliver_due() == 3  # attempt 2: 500; next in 2 s
         platform.webhooks.close()  # restart: a new store and dispatcher on the same file
-        store = SqlWebhookStore.sqlite(tmp_path / "webhooks.db")
+        store = SqlWebhookStore.sqlite(tmp_path / "webhooks.db", platform.webhooks.secrets)
         second = dispatcher(platform, store, clock)
         assert second.poll() == 0
         clock.advance(1.9)
@@ -140,7 +142,7 @@ def test_webhooks_get_their_account_only_and_never_credentials(world) -> None:
 
 
 def test_webhook_api_and_the_platform_worker(tmp_path) -> None:
-    settings = dict(webhook_backoff_s=0.01, webhook_max_attempts=2)
+    settings = dict(webhook_backoff_s=0.01, webhook_max_attempts=2, webhook_allow_private=True)
     with (
         ApiHarness(tmp_path, **settings) as api,
         Receiver(fail_first=1) as receiver,
