@@ -77,6 +77,8 @@ def test_personal_fields_are_stored_sealed(api: ApiHarness) -> None:
 def test_a_forgotten_user_is_erased_while_history_verifies_and_replays(api: ApiHarness) -> None:
     carol, alice = api.world.users[CAROL], api.world.users[ALICE]
     carol_token = api.token(CAROL)
+    carol_key = api.client.post("/api/v3_0/streams/keys", headers=api.auth(CAROL)).json()["stream_key"]
+    assert api.client.get("/api/audit/events", headers={"Authorization": carol_key}).status_code == 200
     assert api.client.post(f"/api/v3_0/users/{carol}/forget", headers=api.auth(ALICE)).status_code == 403
     before = _users_table(api)
     done = api.client.post(f"/api/v3_0/users/{carol}/forget", headers=api.auth(ADMIN))
@@ -99,6 +101,7 @@ def test_a_forgotten_user_is_erased_while_history_verifies_and_replays(api: ApiH
     login = api.client.post("/api/requestAuthToken", json={"email": CAROL, "password": PASSWORD})
     assert login.status_code == 401, login.text
     assert api.client.get("/api/v3_0/assets", headers={"Authorization": carol_token}).status_code == 401
+    assert api.client.get("/api/audit/events", headers={"Authorization": carol_key}).status_code == 401
     assert api.client.get("/api/v3_0/assets", headers=api.auth(ALICE)).status_code == 200
     assert api.client.get("/api/v3_0/assets", headers=api.auth(BOB)).status_code == 200
 
