@@ -28,17 +28,19 @@ from domain.events import RecordedEvent
 from projections import registry_query as rq
 
 
-async def ownership_resolver(audit: Audit) -> OwnershipResolver:
-    """The app's one (caching) ownership resolver."""
-    return audit.resolver
-
-
-Resolver = Annotated[OwnershipResolver, Depends(ownership_resolver)]
-
-
 def may_see_owner(user: CurrentUser, owner: StreamOwner) -> bool:
     """The authorisation decision for reading events of ``owner``'s streams."""
     return may_see(owner, user.account_id, user.can_read_all)
+
+
+def check_entities(user: CurrentUser, resolver: OwnershipResolver, kind: str, ids: list[int], field: str) -> None:
+    """Each ``<kind>-<id>`` named in a filter exists (404) and is the user's to see (403)."""
+    for entity_id in ids:
+        owner = resolver.owner_of_stream(f"{kind}-{entity_id}")
+        if owner.account_id is None:
+            raise ApiError(404, f"UNRECOGNIZED_{kind.upper()}", f"no {kind} with id {entity_id}", field)
+        if not may_see_owner(user, owner):
+            raise ApiError(403, "INVALID_SENDER", f"{kind} {entity_id} belongs to another account", field)
 
 
 def event_visibility(user: CurrentUser, resolver: OwnershipResolver) -> Callable[[RecordedEvent], bool]:

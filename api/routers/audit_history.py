@@ -32,7 +32,7 @@ from api.audit_services import AuditServices
 from api.auth import CurrentUser
 from api.deps import Audit, User
 from api.errors import ApiError
-from api.stream_access import Resolver, StreamReader, event_visibility, may_see_owner
+from api.stream_access import StreamReader, event_visibility, may_see_owner
 from domain import history
 from domain.audit_chain import MAX_VERIFIED, verify_chain, verify_stream
 from domain.audit_checkpoints import make_checkpoint, verify_checkpoint
@@ -110,10 +110,10 @@ def one_event(event_id: uuid.UUID, user: StreamReader, audit: Audit) -> dict:
 
 
 @router.get("/events/{event_id}/causation")
-def causation(event_id: uuid.UUID, user: StreamReader, audit: Audit, resolver: Resolver) -> dict:
+def causation(event_id: uuid.UUID, user: StreamReader, audit: Audit) -> dict:
     """The event, what caused it (root first) and what it caused (in order), as far as visible."""
     _visible_event(audit, user, event_id)
-    chain = history.causation_chain(audit.store, event_id, event_visibility(user, resolver))
+    chain = history.causation_chain(audit.store, event_id, event_visibility(user, audit.resolver))
     return {
         "event": public_view(chain.event),
         "causes": [public_view(e) for e in chain.causes],

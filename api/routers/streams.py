@@ -35,9 +35,9 @@ from api.audit_services import AuditServices, StreamServices
 from api.auth import CurrentUser
 from api.deps import Audit, User
 from api.errors import ApiError
-from api.stream_access import StreamReader, issue_stream_key, may_see_owner, reader_of
+from api.stream_access import StreamReader, check_entities, issue_stream_key, may_see_owner, reader_of
 from api.subscriptions import Lagging, StreamStats, Subscription, SubscriptionFilter
-from domain.disclosure import OwnershipResolver, public_view
+from domain.disclosure import public_view
 
 router = APIRouter(prefix="/api/v3_0/streams", tags=["streams"])
 LAGGING_CLOSE_CODE = 4008
@@ -61,15 +61,6 @@ class SubscriberResponse(EventSourceResponse):
             self.stats.count("active", -1)
 
 
-def _check_entities(user: CurrentUser, resolver: OwnershipResolver, kind: str, ids: list[int]) -> None:
-    for entity_id in ids:
-        owner = resolver.owner_of_stream(f"{kind}-{entity_id}")
-        if owner.account_id is None:
-            raise ApiError(404, f"UNRECOGNIZED_{kind.upper()}", f"no {kind} with id {entity_id}", kind)
-        if not may_see_owner(user, owner):
-            raise ApiError(403, "INVALID_SENDER", f"{kind} {entity_id} belongs to another account", kind)
-
-
 def _start_position(audit: AuditServices, last_event_id: str | None, from_position: int | None) -> int:
     if last_event_id is not None:
         if not last_event_id.strip().isdigit():
@@ -80,8 +71,8 @@ def _start_position(audit: AuditServices, last_event_id: str | None, from_positi
 
 def _subscription(audit: AuditServices, user: CurrentUser, params: dict, last_event_id: str | None) -> Subscription:
     """Validate the request (blocking: run in a worker thread) and build the subscription."""
-    _check_entities(user, audit.resolver, "asset", params["asset"] or [])
-    _check_entities(user, audit.resolver, "sensor", params["sensor"] or [])
+    check_entities(user, audit.resolver, "asset", params["asset"] or [], "asset")
+    check_entities(user, audit.resolver, "sensor", params["sensor"] or [], "sensor")
     flt = SubscriptionFilter(
         types=tuple(t for t in params["types"] or () if t),
         asset_ids=frozenset(params["asset"] or ()),

@@ -30,8 +30,7 @@ from api.audit_services import AuditServices
 from api.auth import CurrentUser
 from api.deps import Audit, User
 from api.errors import ApiError
-from api.stream_access import may_see_owner
-from domain.disclosure import OwnershipResolver
+from api.stream_access import check_entities
 from domain.ports.webhooks import Delivery, Webhook, WebhookStore
 from domain.webhook_signing import DELIVERY_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from domain.webhook_targets import MAX_URL_LENGTH, TargetRefused, check_target
@@ -116,21 +115,12 @@ def _visible_webhook(audit: AuditServices, user: CurrentUser, webhook_id: int) -
     return webhook
 
 
-def _check_entities(user: CurrentUser, resolver: OwnershipResolver, kind: str, ids: list[int]) -> None:
-    for entity_id in ids:
-        owner = resolver.owner_of_stream(f"{kind}-{entity_id}")
-        if owner.account_id is None:
-            raise ApiError(404, f"UNRECOGNIZED_{kind.upper()}", f"no {kind} with id {entity_id}", f"{kind}s")
-        if not may_see_owner(user, owner):
-            raise ApiError(403, "INVALID_SENDER", f"{kind} {entity_id} belongs to another account", f"{kind}s")
-
-
 @router.post("", status_code=201)
 def register_webhook(body: WebhookRequest, user: User, audit: Audit) -> JSONResponse:
     _require_writer(user)
     _check_url(audit, str(body.url))
-    _check_entities(user, audit.resolver, "asset", body.assets)
-    _check_entities(user, audit.resolver, "sensor", body.sensors)
+    check_entities(user, audit.resolver, "asset", body.assets, "assets")
+    check_entities(user, audit.resolver, "sensor", body.sensors, "sensors")
     start = audit.store.head_position() if body.from_position is None else body.from_position
     webhook = Webhook(
         id=0, account_id=user.account_id, url=str(body.url), secret=secrets.token_urlsafe(32),
