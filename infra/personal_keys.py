@@ -122,6 +122,7 @@ class PersonalDataCipher:
 
     def __init__(self, keys: PersonalDataKeys):
         self.keys = keys
+        self._pseudonym_key: bytes | None = None  # a platform key, never forgotten: loaded once
 
     def seal(self, subject: str, path: str, value, key: bytes | None = None) -> str:
         key = key or self.keys.key_for(subject, create=True)
@@ -145,5 +146,8 @@ class PersonalDataCipher:
 
     def pseudonym(self, value: str) -> str:
         """HMAC-SHA256 of ``value`` under the platform's pseudonym key (hex, 64 characters)."""
-        key = self.keys.key_for(PSEUDONYM_SUBJECT, create=True)
-        return hmac.new(key or b"", value.encode(), hashlib.sha256).hexdigest()
+        if self._pseudonym_key is None:
+            self._pseudonym_key = self.keys.key_for(PSEUDONYM_SUBJECT, create=True)
+        if self._pseudonym_key is None:
+            raise RuntimeError(f"the platform key {PSEUDONYM_SUBJECT!r} was destroyed")
+        return hmac.new(self._pseudonym_key, value.encode(), hashlib.sha256).hexdigest()
