@@ -187,6 +187,13 @@ def build_webhook_store(settings: Settings, cipher: PersonalDataCipher) -> Webho
     return SqlWebhookStore.sqlite(settings.home / "webhooks.db", secrets_box)
 
 
+def build_personal_keys(events: EventStore, read_models: ReadModelDb) -> SqlPersonalKeyStore:
+    """Per-user data keys, outside the event log but beside it: in the SQL event store's database
+    (backed up with it; read models can be dropped and rebuilt without losing a key), else
+    (KurrentDB) in the read-model database."""
+    return SqlPersonalKeyStore(getattr(events, "engine", None) or read_models.write_engine)
+
+
 def _token_secret(settings: Settings) -> str:
     if settings.token_secret:
         return settings.token_secret
@@ -312,11 +319,12 @@ def build_platform(settings: Settings | None = None) -> Platform:
     settings = settings or Settings()
     set_bcrypt_rounds(settings.bcrypt_rounds)
     read_models = build_read_models(settings)
-    keys = SqlPersonalKeyStore(read_models.write_engine)  # outside the event store: destroying a key shreds
+    events = build_event_store(settings)
+    keys = build_personal_keys(events, read_models)
     cipher = PersonalDataCipher(keys)
     platform = Platform(
         settings=settings,
-        store=SealingEventStore(TracedEventStore(build_event_store(settings)), cipher),
+        store=SealingEventStore(TracedEventStore(events), cipher),
         personal_keys=keys,
         log=build_log(settings),
         read_models=read_models,

@@ -1,10 +1,12 @@
 """Personal-data keys (port: :mod:`domain.ports.personal_keys`) and the cipher that uses them.
 
-:class:`SqlPersonalKeyStore`: table ``personal_data_keys`` in the read-model database (never in
-the event store, and never dropped by a projection rebuild): ``subject`` -> a random 256-bit
-key, ``created_at``, ``forgotten_at``. Forgetting sets the key to NULL and keeps the row, so a
-forgotten subject never gets a new key. Back this table up with the event store: without it,
-personal fields read as ``[erased]``.
+:class:`SqlPersonalKeyStore`: table ``personal_data_keys``, outside the event log: in the SQL
+event store's database (``infra.bootstrap.build_personal_keys``; with KurrentDB in the
+read-model database), so dropping and rebuilding read models loses no key. Columns: ``subject``
+-> a random 256-bit key, ``created_at``, ``forgotten_at``. Forgetting sets the key to NULL and
+keeps the row, so a forgotten subject never gets a new key. Without this table, personal fields
+read as ``[erased]``; a database backup holds the keys it held when taken (forgetting does not
+reach into old backups: expire them).
 
 :class:`PersonalDataCipher`: AES-256-GCM (``cryptography``) with a random 96-bit nonce per
 value and ``"<subject>|<field path>"`` as associated data; values are JSON-encoded first, so

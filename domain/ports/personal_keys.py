@@ -1,7 +1,7 @@
 """The personal-data key store port: one data key per data subject, kept outside the event store.
 
 Destroying a subject's key is crypto-shredding (:mod:`domain.personal_data`). Adapter:
-:mod:`infra.personal_keys` (a table in the read-model database, created by
+:mod:`infra.personal_keys` (a table beside the SQL event store's log, created by
 ``infra.bootstrap.prepare_storage``). Semantics:
 
 * :meth:`PersonalDataKeys.key_for` returns the subject's key, creating it when ``create`` (two
