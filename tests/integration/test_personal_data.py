@@ -79,6 +79,9 @@ def test_a_forgotten_user_is_erased_while_history_verifies_and_replays(api: ApiH
     carol_token = api.token(CAROL)
     carol_key = api.client.post("/api/v3_0/streams/keys", headers=api.auth(CAROL)).json()["stream_key"]
     assert api.client.get("/api/audit/events", headers={"Authorization": carol_key}).status_code == 200
+    issued = api.client.post(f"/api/v3_0/users/{carol}/api-keys", json={"name": "cron"}, headers=api.auth(CAROL))
+    assert issued.status_code == 201, issued.text
+    carol_api_key = issued.json()["key"]
     assert api.client.post(f"/api/v3_0/users/{carol}/forget", headers=api.auth(ALICE)).status_code == 403
     before = _users_table(api)
     done = api.client.post(f"/api/v3_0/users/{carol}/forget", headers=api.auth(ADMIN))
@@ -102,6 +105,7 @@ def test_a_forgotten_user_is_erased_while_history_verifies_and_replays(api: ApiH
     assert login.status_code == 401, login.text
     assert api.client.get("/api/v3_0/assets", headers={"Authorization": carol_token}).status_code == 401
     assert api.client.get("/api/audit/events", headers={"Authorization": carol_key}).status_code == 401
+    assert api.client.get("/api/v3_0/assets", headers={"Authorization": carol_api_key}).status_code == 401
     assert api.client.get("/api/v3_0/assets", headers=api.auth(ALICE)).status_code == 200
     assert api.client.get("/api/v3_0/assets", headers=api.auth(BOB)).status_code == 200
 
