@@ -55,6 +55,7 @@ from api.routers import (
     myems_tariffs,  # issue 14
     myems_users,  # issue 14
     myems_virtual_meters,  # issue 14
+    personal_data,  # issue 12: crypto-shredding
     public,
     realto_commands,
     realto_entities,
@@ -92,6 +93,7 @@ Errors are JSON: `{"status": CODE, "message": "...", "field": "..."}`.
 
 ROUTERS = [
     public.router,
+    personal_data.router,
     v3_accounts.router,
     v3_assets.router,
     v3_sensors.router,

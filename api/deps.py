@@ -9,6 +9,8 @@ subscription, audit and webhook routes still take it, through :data:`PlatformDep
   outside dependency injection).
 * :data:`Consistency` — read-your-writes (:class:`api.consistency.ReadYourWrites`: the
   deployment's consistency waiter and the store's positions).
+* :data:`Audit` — the subscription, history, webhook and personal-data services
+  (:class:`api.audit_services.AuditServices`).
 
 :func:`install` is the only place in ``api/`` that reaches the composition root: it takes what
 the routers need out of the platform and stores it on the app (``app.state.services``).
@@ -25,6 +27,7 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request, Security
 from starlette.concurrency import run_in_threadpool
 
+from api.audit_services import AuditServices, StreamLimits, build_audit_services
 from api.auth import CurrentUser, TokenService, authenticate
 from api.authorization import AUTH_HEADER, require_account_access
 from api.consistency import ReadYourWrites
@@ -94,19 +97,21 @@ def install(app: FastAPI, platform: Platform) -> ApiServices:
         processor_checkpoints=lambda: _processor_checkpoints(platform),
     )
     app.state.services = services
-    app.state.platform = platform  # for PlatformDep (see get_platform)
+    app.state.audit = build_audit_services(
+        platform.store,
+        StreamLimits(settings.stream_key_max_age_s, settings.stream_max_lag_s, settings.stream_send_timeout_s),
+        platform.token_secret,
+        platform.audit_signing_key,
+        platform.webhooks,
+        platform.personal_keys,
+        settings.webhook_allow_private,
+    )
     app.state.tokens = services.tokens
     return services
 
 
-async def get_platform(request: Request) -> Platform:
-    """The whole platform. Only the subscription, audit-history and webhook routes still take it
-    (they read the event store, the stream settings, the audit key and the webhook store); every
-    other router uses the narrow services above."""
-    return request.app.state.platform
-
-
-PlatformDep = Annotated[Platform, Depends(get_platform)]
+async def get_audit(request: Request) -> AuditServices:
+    return request.app.state.audit
 
 
 def services_of(request: Request) -> ApiServices:
@@ -134,6 +139,7 @@ def get_read_connection(services: Annotated[ApiServices, Depends(get_services)])
 Services = Annotated[ApiServices, Depends(get_services)]
 ReadConn = Annotated[sa.Connection, Depends(get_read_connection)]
 Consistency = Annotated[ReadYourWrites, Depends(get_consistency)]
+Audit = Annotated[AuditServices, Depends(get_audit)]
 
 
 async def get_user_dependency(

@@ -9,6 +9,7 @@ import bcrypt
 from pydantic import BaseModel, Field
 
 from commands.context import CommandContext, CommandError
+from commands.user_emails import free_email_stream
 from domain import credentials as cr
 from domain import registry as ev
 from domain.ports.event_store import ANY, NO_STREAM, WrongExpectedRevision
@@ -107,10 +108,12 @@ def register_user(ctx: CommandContext, cmd: RegisterUser) -> int:
             raise CommandError("INVALID_ROLE", f"unknown role {role!r}; known: {', '.join(ev.USER_ROLES)}", "roles")
     if ctx.store.stream_revision(ev.stream_of("account", cmd.account_id)) is None:
         raise CommandError("UNKNOWN_ACCOUNT", f"no account {cmd.account_id}", "account_id")
-    email_stream = f"useremail-{cmd.email.lower()}"
+    free = free_email_stream(ctx.store, cmd.email)
+    if free is None:
+        raise CommandError("DUPLICATE_EMAIL", f"a user with e-mail {cmd.email} exists", "email")
     user_id = ctx.reserve_id("user")
-    try:  # the e-mail stream makes e-mail addresses unique
-        ctx.append(email_stream, [ev.IdReserved(kind="user-email", id=user_id)], NO_STREAM)
+    try:  # the e-mail stream makes e-mail addresses unique (its revision guards against a race)
+        ctx.append(free[0], [ev.IdReserved(kind="user-email", id=user_id)], free[1])
     except WrongExpectedRevision as exc:  # only a real duplicate: other errors propagate as they are
         raise CommandError("DUPLICATE_EMAIL", f"a user with e-mail {cmd.email} exists", "email") from exc
     event = ev.UserRegistered(

@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from commands.context import CommandContext, CommandError
 from commands.registry import hash_password
+from commands.user_emails import email_holder
 from domain import credentials as cr
 from domain import registry as ev
 from domain.ports.event_store import ANY
@@ -93,7 +94,10 @@ def issue_api_key(ctx: CommandContext, cmd: IssueApiKey, now: datetime | None = 
         raise CommandError("INVALID_EXPIRY", "expires_at must be in the future", "expires_at")
     key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     event = cr.ApiKeyIssued(
-        user_id=cmd.user_id, key_id=key_id, name=cmd.name, key_hash=cr.hash_key_secret(secret),
+        user_id=cmd.user_id,
+        key_id=key_id,
+        name=cmd.name,
+        key_hash=cr.hash_key_secret(secret),
         expires_at=cmd.expires_at,
     )
     ctx.append(cr.credential_stream(cmd.user_id), [event], ANY)
@@ -117,5 +121,4 @@ def revoke_api_key(ctx: CommandContext, cmd: RevokeApiKey) -> None:
 
 def user_id_by_email(ctx: CommandContext, email: str) -> int | None:
     """The id of the user with this e-mail address, from the event store (no read model needed)."""
-    events, _ = ctx.load(f"useremail-{email.lower()}")
-    return events[0].id if events else None
+    return email_holder(ctx.store, email)

@@ -5,10 +5,11 @@ schema version | data | metadata)`` (each part length-prefixed; ``data`` and ``m
 their stored JSON bytes, ``orjson`` of the recorded dicts; the first event's predecessor is
 :data:`GENESIS`). The SQL event stores compute it at append, inside the append's transaction.
 
-:func:`verify_chain` recomputes the chain from the store and reports the first broken link:
+:func:`verify_chain` recomputes the chain from the store and reports the first broken link
+(:func:`verify_stream`: the same for one stream's events):
 an edited value breaks the edited event; a deleted row breaks the event after it; two swapped
 rows break the first of them. (Deleting the newest events leaves a shorter valid chain: compare
-the head hash with one recorded earlier — signed checkpoints are future work.)
+the head hash with a signed checkpoint, :mod:`domain.audit_checkpoints`.)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import orjson
 
 from domain.events import RecordedEvent
+from domain.personal_data import stored_form
 from domain.ports.event_store import EventStore
 
 GENESIS = "0" * 64
@@ -80,7 +82,9 @@ class VerifyReport:
 
 
 def verify_chain(store: EventStore, limit: int = MAX_VERIFIED, batch_size: int = 1000) -> VerifyReport:
-    """Recompute the hash chain from the first event on (at most ``limit`` events)."""
+    """Recompute the hash chain from the first event on (at most ``limit`` events), over the
+    events as stored (:func:`domain.personal_data.stored_form`: personal fields sealed)."""
+    store = stored_form(store)
     previous, checked, position = GENESIS, 0, 0
     while checked < limit:
         batch = store.read_all(position, min(batch_size, limit - checked))
@@ -100,3 +104,58 @@ def verify_chain(store: EventStore, limit: int = MAX_VERIFIED, batch_size: int =
                 return VerifyReport(False, checked, position, previous, False, broken)
             previous, position, checked = expected, event.global_position, checked + 1
     return VerifyReport(True, checked, position, previous, False)
+
+
+def _around(store: EventStore, position: int) -> tuple[RecordedEvent | None, RecordedEvent | None]:
+    """(the event before ``position`` in global order, the event after it); gaps are allowed."""
+    span = 8
+    while True:
+        after = max(0, position - span)
+        window = store.read_all(after, span + 2)
+        index = next((i for i, e in enumerate(window) if e.global_position == position), None)
+        if index is None:
+            return None, None
+        if index > 0 or after == 0:
+            nxt = window[index + 1] if index + 1 < len(window) else None
+            return (window[index - 1] if index > 0 else None), nxt
+        span *= 4
+
+
+def _stream_link_broken(store: EventStore, event: RecordedEvent, expected_revision: int) -> dict | None:
+    """The first fault of one stream event against the chain: its revision, its own hash, the next link."""
+
+    def fault(reason: str, at: RecordedEvent, expected: str | None) -> dict:
+        return {"position": at.global_position, "event_id": str(at.event_id), "expected": expected,
+                "found": at.hash, "reason": reason}  # fmt: skip
+
+    if event.stream_revision != expected_revision:
+        return fault(f"stream revision {event.stream_revision} where {expected_revision} was expected (deleted?)",
+                     event, None)  # fmt: skip
+    before, after = _around(store, event.global_position)
+    expected = event_hash((before.hash or GENESIS) if before else GENESIS, event)
+    if event.hash != expected:
+        return fault("missing hash" if event.hash is None else "hash mismatch", event, expected)
+    if after is not None and after.hash != event_hash(expected, after):
+        return fault("the next event does not chain to this one (reordered or deleted?)", after,
+                     event_hash(expected, after))  # fmt: skip
+    return None
+
+
+def verify_stream(store: EventStore, stream_id: str, limit: int = MAX_VERIFIED, batch_size: int = 500) -> VerifyReport:
+    """Check one stream's events against the global chain (as stored): revisions without gaps,
+    each event's hash from its global predecessor's stored hash, and the next event's link to it.
+
+    An edited, deleted (but not the newest) or moved event of the stream is found; whether the
+    other streams' events are intact is :func:`verify_chain`'s question."""
+    store = stored_form(store)
+    checked, position, head_hash = 0, 0, GENESIS
+    while checked < limit:
+        batch = store.read_stream(stream_id, checked, limit=min(batch_size, limit - checked))
+        if not batch:
+            return VerifyReport(True, checked, position, head_hash, True)
+        for event in batch:
+            broken = _stream_link_broken(store, event, checked)
+            if broken is not None:
+                return VerifyReport(False, checked, position, head_hash, False, broken)
+            checked, position, head_hash = checked + 1, event.global_position, event.hash or GENESIS
+    return VerifyReport(True, checked, position, head_hash, False)

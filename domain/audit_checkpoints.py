@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from domain.audit_chain import verify_chain
+from domain.personal_data import stored_form
 from domain.ports.event_store import EventStore
 
 
@@ -39,6 +40,7 @@ def public_key_b64(key: Ed25519PrivateKey) -> str:
 
 def make_checkpoint(store: EventStore, key: Ed25519PrivateKey, now: datetime | None = None) -> dict:
     """A signed checkpoint of the store's head (the stored hash of its newest event)."""
+    store = stored_form(store)
     head = store.head_position()
     last = store.read_all(head - 1, 1) if head else []
     head_hash = last[0].hash if last and last[0].global_position == head else None
@@ -78,7 +80,7 @@ def verify_checkpoint(store: EventStore, checkpoint: dict) -> tuple[bool, str]:
     if not checkpoint_signature_ok(checkpoint):
         return False, "invalid checkpoint signature"
     position = int(checkpoint["position"])
-    report = verify_chain(_Bounded(store, position), limit=10**9)
+    report = verify_chain(_Bounded(stored_form(store), position), limit=10**9)
     if not report.ok:
         return False, f"chain broken at position {report.broken['position']}: {report.broken['reason']}"
     if report.head_position != position:

@@ -12,6 +12,10 @@ Every event line verifies on its own (``hash == chain_hash(prev_hash, ...)``); i
 ending at the checkpoint's ``head_hash``. A full export imports into an empty store (same
 positions, same hashes) whose replay reproduces the read models. Data is exported as stored
 (this is the system of record, for admins): keep export files as safe as the database.
+Personal fields are stored sealed (:mod:`domain.personal_data`), so an export carries their
+ciphertext: unreadable without the keys, and ``[erased]`` for ever once a user is forgotten.
+``export --with-keys`` adds a ``{"personal_data_keys": {...}}`` line (the live keys of the
+exported users) before the checkpoint, for moving a platform; an import stores them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from datetime import datetime
 
 from domain.audit_chain import GENESIS, event_hash
 from domain.events import EventMetadata, NewEvent, RecordedEvent
+from domain.personal_data import stored_form
 from domain.ports.event_store import EventStore
 
 
@@ -48,7 +53,7 @@ class ExportFilter:
 
 def export_lines(store: EventStore, flt: ExportFilter, batch_size: int = 1000) -> Iterator[tuple[int, dict | None]]:
     """(position, line or ``None`` when filtered out) for every event in global order."""
-    previous, position = GENESIS, 0
+    previous, position, store = GENESIS, 0, stored_form(store)  # as stored: the chain hashes sealed fields
     while batch := store.read_all(position, batch_size):
         for event in batch:
             if flt.matches(event):

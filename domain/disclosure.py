@@ -8,7 +8,7 @@ entity it is about:
 * ``user-<id>`` → the user's account;
 * ``asset-<id>``, ``udi-<id>`` → the asset's account;
 * ``sensor-<id>``, ``sensordata-<id>``, ``forecast-<id>`` → the account of the sensor's asset;
-* any other stream (``schedule-<uuid>``, ``job-<uuid>``, ``useremail-<address>``, ...) → the
+* any other stream (``schedule-<uuid>``, ``job-<uuid>``, ``useremail-<hash>``, ...) → the
   entity its *first* event names, tried in this order: ``asset_id``, ``sensor_id``,
   ``user_id``, ``account_id``;
 * a stream that names no entity (``sequence-<kind>``) belongs to the platform: ``account_id``

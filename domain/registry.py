@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from domain.events import DomainEvent, register_event, register_upcaster
+from domain.personal_data import UserForgotten
 
 USEF_ROLES = ("Prosumer", "MDC", "Supplier", "Aggregator", "ESCo", "DSO")
 USER_ROLES = ("admin", "auditor", "account-admin", *USEF_ROLES)
@@ -296,6 +297,8 @@ def evolve_user(state: UserState | None, event: DomainEvent) -> UserState | None
         return UserState(**event.model_dump())
     if isinstance(event, UserChanged) and state is not None:
         return state.model_copy(update=event.changes)
+    if isinstance(event, UserForgotten):  # crypto-shredded: the user is gone
+        return None
     return state
 
 

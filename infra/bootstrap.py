@@ -24,15 +24,18 @@ from domain.ports.checkpoints import CheckpointStore
 from domain.ports.consistency import ConsistencyWaiter
 from domain.ports.event_store import EventStore
 from domain.ports.log import Log
+from domain.ports.personal_keys import PersonalDataKeys
 from domain.ports.webhooks import WebhookStore
 from infra.checkpoints import SqlCheckpointStore
 from infra.devices import DeviceControl, build_device_control
 from infra.log.memory import MemoryLog
+from infra.personal_data_store import SealingEventStore
+from infra.personal_keys import PersonalDataCipher, SqlPersonalKeyStore
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.readmodels.timescale import ReadingsStorage, prepare_readings_storage
 from infra.settings import Settings
 from infra.traced import TracedEventStore, TracedLog, TracedProcessor
-from infra.webhooks import SqlWebhookStore
+from infra.webhooks import SecretBox, SqlWebhookStore
 from projections.base import Projection
 from projections.charge_sessions import ChargeSessionsProjection
 from projections.credentials import CredentialsProjection
@@ -58,7 +61,7 @@ from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
 from streams.scheduler import SCHEDULE_TOPICS, SchedulerProcessor, SolverOptions
 from streams.topics import CATEGORY_TOPICS, TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY
-from streams.webhooks import RetryPolicy, WebhookDispatcher, WebhookWorker
+from streams.webhooks import RetryPolicy, WebhookDispatcher, WebhookWorker, http_sender
 
 
 def build_event_store(settings: Settings) -> EventStore:
@@ -149,13 +152,17 @@ READ_MODEL_ERRORS = (sa.exc.SQLAlchemyError,)
 
 def prepare_storage(platform: Platform) -> ReadingsStorage:
     """The one step that creates tables: the SQL event store's, the checkpoint store (every processor's,
-    the relay's and the schedule setpoints' checkpoints), every processor's own, then the
-    readings storage (TimescaleDB hypertable and aggregates when the extension is there, else
-    a BRIN index on PostgreSQL; nothing more on SQLite). Idempotent."""
+    the relay's and the schedule setpoints' checkpoints), personal-data keys, webhooks, every
+    processor's own, then the readings storage (TimescaleDB hypertable and aggregates when the
+    extension is there, else a BRIN index on PostgreSQL; nothing more on SQLite). Idempotent."""
     create_store_tables = getattr(platform.store, "create_tables", None)  # SQL stores; KurrentDB has none
     if create_store_tables is not None:
         create_store_tables()
     platform.checkpoints.create_tables()
+    if platform.personal_keys is not None:
+        platform.personal_keys.create_tables()
+    if platform.webhooks is not None:
+        platform.webhooks.create_tables()
     for processor in platform.processors:
         create = getattr(processor, "create_tables", None)
         if create is not None:
@@ -172,12 +179,21 @@ def solver_options(settings: Settings) -> SolverOptions:
     )
 
 
-def build_webhook_store(settings: Settings) -> WebhookStore:
-    """Webhooks and their delivery state: PostgreSQL with PostgreSQL read models, else ``webhooks.db``."""
+def build_webhook_store(settings: Settings, cipher: PersonalDataCipher) -> WebhookStore:
+    """Webhooks and their delivery state: PostgreSQL with PostgreSQL read models, else ``webhooks.db``;
+    signing secrets sealed with a platform key of the key store."""
+    secrets_box = SecretBox(cipher)
     if settings.read_models == "postgres":
-        return SqlWebhookStore.postgres(settings.read_models_url or settings.postgres_url)
+        return SqlWebhookStore.postgres(settings.read_models_url or settings.postgres_url, secrets_box)
     settings.home.mkdir(parents=True, exist_ok=True)
-    return SqlWebhookStore.sqlite(settings.home / "webhooks.db")
+    return SqlWebhookStore.sqlite(settings.home / "webhooks.db", secrets_box)
+
+
+def build_personal_keys(events: EventStore, read_models: ReadModelDb) -> SqlPersonalKeyStore:
+    """Per-user data keys, outside the event log but beside it: in the SQL event store's database
+    (backed up with it; read models can be dropped and rebuilt without losing a key), else
+    (KurrentDB) in the read-model database."""
+    return SqlPersonalKeyStore(getattr(events, "engine", None) or read_models.write_engine)
 
 
 def _token_secret(settings: Settings) -> str:
@@ -206,6 +222,8 @@ class Platform:
     devices: DeviceControl | None = None
     """Device gateways and the command dispatcher (run with the processors)."""
     webhooks: WebhookStore | None = None
+    personal_keys: PersonalDataKeys | None = None
+    """Per-user data keys of sealed personal fields (:mod:`domain.personal_data`)."""
     webhook_worker: WebhookWorker | None = None
     checkpoint_writer: CheckpointWriter | None = None
     readings_storage: ReadingsStorage | None = None
@@ -240,7 +258,11 @@ class Platform:
             policy = RetryPolicy(
                 self.settings.webhook_max_attempts, self.settings.webhook_backoff_s, self.settings.webhook_max_backoff_s
             )
-            self.webhook_worker = WebhookWorker(WebhookDispatcher(self.store, self.webhooks, policy=policy))
+            dispatcher = WebhookDispatcher(
+                self.store, self.webhooks, http_sender(self.settings.webhook_timeout_s), policy=policy,
+                allow_private=self.settings.webhook_allow_private,
+            )  # fmt: skip
+            self.webhook_worker = WebhookWorker(dispatcher)
             self.webhook_worker.start()
         if self.settings.audit_checkpoint_interval_s > 0:
             path, interval = self.settings.home / "checkpoints.jsonl", self.settings.audit_checkpoint_interval_s
@@ -299,13 +321,17 @@ def build_platform(settings: Settings | None = None) -> Platform:
     settings = settings or Settings()
     set_bcrypt_rounds(settings.bcrypt_rounds)
     read_models = build_read_models(settings)
+    events = build_event_store(settings)
+    keys = build_personal_keys(events, read_models)
+    cipher = PersonalDataCipher(keys)
     platform = Platform(
         settings=settings,
-        store=TracedEventStore(build_event_store(settings)),
+        store=SealingEventStore(TracedEventStore(events), cipher),
+        personal_keys=keys,
         log=build_log(settings),
         read_models=read_models,
         token_secret=_token_secret(settings),
-        webhooks=build_webhook_store(settings),
+        webhooks=build_webhook_store(settings, cipher),
         checkpoints=SqlCheckpointStore(read_models.write_engine),
     )
     platform.consistency = build_consistency_waiter(platform)

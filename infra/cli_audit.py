@@ -65,20 +65,25 @@ def audit_verify(
     checkpoints: Annotated[
         Path | None, typer.Option(exists=True, help="Also check these checkpoints (JSON lines).")
     ] = None,
+    stream: Annotated[str | None, typer.Option(help="Verify only this stream's events against the chain.")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Recompute the events' hash chain; exit 1 and show the first broken link if any."""
-    from domain.audit_chain import verify_chain
+    from domain.audit_chain import verify_chain, verify_stream
 
     platform = _platform(data_dir)
     try:
-        report = verify_chain(platform.store)
+        if stream is not None and platform.store.stream_revision(stream) is None:
+            console.print(f"[red]UNKNOWN_STREAM[/]: no stream {stream!r}")
+            raise typer.Exit(1)
+        report = verify_stream(platform.store, stream) if stream else verify_chain(platform.store)
         checkpoints_ok = _verify_checkpoints(platform, checkpoints) if checkpoints else True
     finally:
         platform.close()
     if report.ok:
+        scope = f"stream {stream}: " if stream else ""
         console.print(
-            f"OK: {report.checked} events, head position {report.head_position}, head hash {report.head_hash}"
+            f"OK: {scope}{report.checked} events, head position {report.head_position}, head hash {report.head_hash}"
         )
     else:
         broken = report.broken
@@ -107,6 +112,9 @@ def audit_export(
     stream: Annotated[list[str] | None, typer.Option(help="Stream id prefix (repeat); default: all.")] = None,
     since: Annotated[str | None, typer.Option(help="Recorded at or after (ISO 8601, timezone-aware).")] = None,
     until: Annotated[str | None, typer.Option(help="Recorded before (ISO 8601, timezone-aware).")] = None,
+    with_keys: Annotated[
+        bool, typer.Option("--with-keys", help="Include the exported users' personal-data keys (moving a platform).")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Export events with their hashes and a final signed checkpoint (see domain/audit_export.py)."""
@@ -120,7 +128,7 @@ def audit_export(
             task = progress.add_task("export", total=platform.store.head_position())
             done = export_to(
                 platform, out, ExportFilter(tuple(stream or ()), *times),
-                lambda position, head: progress.update(task, completed=position, total=head),
+                lambda position, head: progress.update(task, completed=position, total=head), with_keys,
             )  # fmt: skip
     finally:
         platform.close()
@@ -149,6 +157,3 @@ def audit_import(
         platform.close()
     console.print(f"{done['events']} events imported and verified; head hash {done['head_hash']}")
     console.print("run `flexledger projections rebuild NAME` (or start the server) to build the read models")
-
-
-

@@ -23,6 +23,7 @@ def register(users_app: typer.Typer) -> None:
     users_app.command("create-key")(users_create_key)
     users_app.command("revoke-key")(users_revoke_key)
     users_app.command("keys")(users_keys)
+    users_app.command("forget")(users_forget)
 
 
 def _user_id(platform: Platform, email: str) -> int:
@@ -132,5 +133,23 @@ def users_keys(email: Email, data_dir: DataDir = None) -> None:
             expires = issued.expires_at.isoformat() if issued.expires_at else "never"
             table.add_row(key_id, issued.name, expires, "yes" if revoked else "no")
         console.print(table)
+
+    _run_user_command(data_dir, email, action)
+
+
+def users_forget(
+    email: Email,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Forget a user (crypto-shredding): destroy their data key; their e-mail and name read as [erased]."""
+    from commands.personal_data import ForgetUser, forget_user
+
+    if not yes:
+        typer.confirm(f"Forget {email} for ever (their personal data becomes unreadable)?", abort=True)
+
+    def action(platform: Platform, user_id: int) -> None:
+        forget_user(platform.commands, platform.personal_keys, ForgetUser(user_id=user_id))
+        console.print(f"user {user_id} forgotten: personal data erased, history still verifies")
 
     _run_user_command(data_dir, email, action)

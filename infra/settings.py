@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=8, ge=1, description="Failed attempts before a delivery is dead.")
     webhook_backoff_s: float = Field(default=1.0, gt=0, description="Wait after the first failed attempt (doubles).")
     webhook_max_backoff_s: float = Field(default=3600.0, gt=0, description="Longest wait between attempts.")
+    webhook_allow_private: bool = Field(
+        default=False, description="Allow webhook URLs on loopback, private and link-local addresses (SSRF guard off)."
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60, description="Time limit of one delivery attempt.")
     stream_max_lag_s: float = Field(
         default=300.0, gt=0, description="A live subscriber this far behind (recorded-at) is told to resume later."
     )

@@ -3,23 +3,28 @@
 :class:`domain.ports.webhooks.WebhookStore`.
 
 Tables: ``webhooks`` (one row per webhook, with its cursor) and ``webhook_deliveries`` (one
-row per (webhook, event), unique). Times are stored as ISO-8601 strings in UTC, so they
-compare as text on both dialects.
+row per (webhook, event), unique), created by :meth:`SqlWebhookStore.create_tables` (the
+composition root's storage step). Times are stored as ISO-8601 strings in UTC, so they
+compare as text on both dialects. Signing secrets are stored sealed (AES-256-GCM under a
+platform key of the personal-data key store, :class:`SecretBox`), never in plaintext.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import sqlalchemy as sa
 
+from domain.personal_data import is_sealed
 from domain.ports.webhooks import AttemptOutcome, Delivery, DeliveryStatus, NewDelivery, Webhook
 from infra.eventstore.postgres import postgres_engine
 from infra.eventstore.sqlite import sqlite_engine
+from infra.personal_keys import PersonalDataCipher
 
 metadata = sa.MetaData()
 webhooks = sa.Table(
@@ -77,18 +82,54 @@ def _delivery(row) -> Delivery:
     )  # fmt: skip
 
 
+class SecretBox:
+    """Seals webhook secrets with the platform key ``platform-webhook-secrets`` (AES-256-GCM)."""
+
+    SUBJECT, PATH = "platform-webhook-secrets", "webhook.secret"
+
+    def __init__(self, cipher: PersonalDataCipher):
+        self.cipher = cipher
+        self._key: bytes | None = None  # a platform key is never forgotten: loaded once
+
+    def _platform_key(self) -> bytes | None:
+        if self._key is None:
+            self._key = self.cipher.keys.key_for(self.SUBJECT, create=True)
+        return self._key
+
+    def seal(self, secret: str) -> str:
+        return self.cipher.seal(self.SUBJECT, self.PATH, secret, key=self._platform_key())
+
+    def open(self, stored: str) -> str:
+        if not is_sealed(stored):
+            return stored  # written before secrets were sealed
+        return self.cipher.open(self._platform_key(), self.SUBJECT, self.PATH, stored)
+
+
 class SqlWebhookStore:
-    def __init__(self, engine: sa.Engine):
-        self.engine = engine
-        metadata.create_all(engine)
+    def __init__(self, engine: sa.Engine, secrets: SecretBox | None = None):
+        """``secrets``: seals the signing secrets at rest (the composition root always passes one)."""
+        self.engine, self.secrets = engine, secrets
+
+    def _seal(self, secret: str) -> str:
+        return self.secrets.seal(secret) if self.secrets is not None else secret
+
+    def _webhook(self, row) -> Webhook:
+        webhook = _webhook(row)
+        if self.secrets is None:
+            return webhook
+        return replace(webhook, secret=self.secrets.open(webhook.secret))
+
+    def create_tables(self) -> None:
+        """Create the tables (called by ``infra.bootstrap.prepare_storage``; idempotent)."""
+        metadata.create_all(self.engine)
 
     @classmethod
-    def sqlite(cls, path: Path | str) -> SqlWebhookStore:
-        return cls(sqlite_engine(path))
+    def sqlite(cls, path: Path | str, secrets: SecretBox | None = None) -> SqlWebhookStore:
+        return cls(sqlite_engine(path), secrets)
 
     @classmethod
-    def postgres(cls, url: str) -> SqlWebhookStore:
-        return cls(postgres_engine(url, pool_size=2))
+    def postgres(cls, url: str, secrets: SecretBox | None = None) -> SqlWebhookStore:
+        return cls(postgres_engine(url, pool_size=2), secrets)
 
     def add(self, webhook: Webhook) -> Webhook:
         filters = {
@@ -98,7 +139,7 @@ class SqlWebhookStore:
         }
         created = webhook.created_at or datetime.now(UTC)
         values = dict(
-            account_id=webhook.account_id, url=webhook.url, secret=webhook.secret,
+            account_id=webhook.account_id, url=webhook.url, secret=self._seal(webhook.secret),
             filters=orjson.dumps(filters).decode(), sees_all=webhook.sees_all, cursor=webhook.cursor,
             created_at=_iso(created),
         )  # fmt: skip
@@ -109,14 +150,14 @@ class SqlWebhookStore:
     def get(self, webhook_id: int) -> Webhook | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(webhooks).where(webhooks.c.id == webhook_id)).first()
-        return _webhook(row) if row else None
+        return self._webhook(row) if row else None
 
     def list(self, account_id: int | None = None) -> list[Webhook]:
         query = sa.select(webhooks).order_by(webhooks.c.id)
         if account_id is not None:
             query = query.where(webhooks.c.account_id == account_id)
         with self.engine.connect() as conn:
-            return [_webhook(r) for r in conn.execute(query)]
+            return [self._webhook(r) for r in conn.execute(query)]
 
     def remove(self, webhook_id: int) -> None:
         with self.engine.begin() as conn:

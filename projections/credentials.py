@@ -51,6 +51,11 @@ def _apply(conn: Connection, recorded: RecordedEvent) -> None:
             epoch = 0 if recorded.type == "UserRegistered" else recorded.global_position
             _set_password(conn, recorded.data["user_id"], legacy_hash, epoch)
         return
+    if recorded.type == "UserForgotten":  # crypto-shredded: no password, no key works any more
+        user_id = recorded.data["user_id"]
+        conn.execute(user_credentials.delete().where(user_credentials.c.user_id == user_id))
+        conn.execute(api_keys.delete().where(api_keys.c.user_id == user_id))
+        return
     event = recorded.decode()
     if isinstance(event, cr.PasswordHashSet):
         epoch = 0 if event.reason == "registered" else recorded.global_position
@@ -59,8 +64,12 @@ def _apply(conn: Connection, recorded: RecordedEvent) -> None:
         conn.execute(api_keys.delete().where(api_keys.c.key_id == event.key_id))
         conn.execute(
             api_keys.insert().values(
-                key_id=event.key_id, user_id=event.user_id, name=event.name, key_hash=event.key_hash,
-                created_at=recorded.metadata.recorded_at, expires_at=event.expires_at,
+                key_id=event.key_id,
+                user_id=event.user_id,
+                name=event.name,
+                key_hash=event.key_hash,
+                created_at=recorded.metadata.recorded_at,
+                expires_at=event.expires_at,
             )
         )
     elif isinstance(event, cr.ApiKeyRevoked):
@@ -73,7 +82,7 @@ class CredentialsProjection:
 
     name = "credentials"
     event_types = frozenset(
-        {"PasswordHashSet", "ApiKeyIssued", "ApiKeyRevoked", "UserRegistered", "UserPasswordChanged"}
+        {"PasswordHashSet", "ApiKeyIssued", "ApiKeyRevoked", "UserRegistered", "UserPasswordChanged", "UserForgotten"}
     )
     metadata = metadata
 

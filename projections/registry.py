@@ -1,4 +1,7 @@
-"""Read model of accounts, users, assets and sensors (for auth, listings and look-ups)."""
+"""Read model of accounts, users, assets and sensors (for auth, listings and look-ups).
+
+A forgotten user (``UserForgotten``, :mod:`domain.personal_data`) has no row: the event deletes
+it, and on a rebuild its registration reads ``email == "[erased]"`` and inserts nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from domain import registry as ev
 from domain.events import RecordedEvent
+from domain.personal_data import ERASED, UserForgotten
 
 metadata = sa.MetaData()
 accounts = sa.Table(
@@ -106,6 +110,15 @@ def _change_asset(conn: Connection, e: ev.AssetChanged) -> None:
     _update(assets, "asset_id")(conn, e)
 
 
+def _register_user(conn: Connection, e: ev.UserRegistered) -> None:
+    if e.email != ERASED:  # else the user was forgotten: its key is gone, so is its row
+        _insert(users, "user_id", active=True, password_hash="")(conn, e)
+
+
+def _forget_user(conn: Connection, e: UserForgotten) -> None:
+    conn.execute(users.delete().where(users.c.id == e.user_id))
+
+
 def _password_changed(conn: Connection, e: ev.UserPasswordChanged) -> None:
     """Nothing to do here: the hash is in the credentials projection."""
 
@@ -122,7 +135,8 @@ def _delete_sensor(conn: Connection, e: ev.SensorDeleted) -> None:
 _HANDLERS = {
     "AccountRegistered": _insert(accounts, "account_id"),
     # password_hash: kept (empty) for databases created before credentials moved to their own projection
-    "UserRegistered": _insert(users, "user_id", active=True, password_hash=""),
+    "UserRegistered": _register_user,
+    "UserForgotten": _forget_user,
     "UserChanged": _update(users, "user_id"),
     "UserPasswordChanged": _password_changed,
     "AssetRegistered": _register_asset,

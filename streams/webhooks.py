@@ -12,12 +12,18 @@ redeliver it). State lives in the webhook store, so a restart loses no delivery;
 at least once (a crash after sending and before recording resends): receivers de-duplicate on
 the event id.
 
+Targets: before each attempt the URL is checked again (:mod:`domain.webhook_targets`: http(s)
+only, no loopback/private/link-local address unless ``allow_private``); a refused target is a
+failed attempt. One attempt is bounded: connect within 5 s, the whole answer within
+``timeout_s``, and the response body is never read (only the status counts).
+
 :meth:`run` loops both in a thread until stopped (embedded deployment; started by the platform).
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +36,7 @@ from domain.disclosure import OwnershipResolver, SubscriptionFilter, may_see, pu
 from domain.ports.event_store import EventStore
 from domain.ports.webhooks import AttemptOutcome, Delivery, NewDelivery, Webhook, WebhookStore
 from domain.webhook_signing import DELIVERY_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from domain.webhook_targets import Resolve, TargetRefused, check_target
 
 log = logging.getLogger(__name__)
 Sender = Callable[[str, bytes, dict[str, str]], int]
@@ -37,13 +44,22 @@ Sender = Callable[[str, bytes, dict[str, str]], int]
 
 
 def http_sender(timeout_s: float = 10.0) -> Sender:
-    """A sender that POSTs with httpx (no redirects followed)."""
-    client = httpx.Client(timeout=timeout_s, follow_redirects=False)
+    """A sender that POSTs with httpx: no redirects followed, no proxy from the environment,
+    connect within 5 s, each read within ``timeout_s``; the response body is not read."""
+    timeout = httpx.Timeout(timeout_s, connect=min(5.0, timeout_s))
+    client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
 
     def send(url: str, body: bytes, headers: dict[str, str]) -> int:
-        return client.post(url, content=body, headers={"Content-Type": "application/json", **headers}).status_code
+        request_headers = {"Content-Type": "application/json", **headers}
+        with client.stream("POST", url, content=body, headers=request_headers) as response:
+            return response.status_code  # closed unread: a huge answer costs nothing
 
     return send
+
+
+def system_resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to (the operating system's resolver)."""
+    return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
 
 
 @dataclass(frozen=True)
@@ -66,8 +82,12 @@ class WebhookDispatcher:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         policy: RetryPolicy | None = None,
         batch_size: int = 500,
+        allow_private: bool = False,
+        resolve: Resolve = system_resolve,
     ):
+        """``allow_private``: deliver to loopback/private/link-local addresses too (SSRF guard off)."""
         self.events, self.webhooks = events, webhooks
+        self.allow_private, self.resolve = allow_private, resolve
         self.sender = sender or http_sender()
         self.clock, self.policy, self.batch_size = clock, policy or RetryPolicy(), batch_size
         self.resolver = OwnershipResolver(events)
@@ -122,8 +142,11 @@ class WebhookDispatcher:
             DELIVERY_HEADER: str(delivery.id),
         }
         try:
+            check_target(webhook.url, self.resolve, self.allow_private)
             status = self.sender(webhook.url, body, headers)
             error = None if 200 <= status < 300 else f"HTTP {status}"
+        except TargetRefused as exc:
+            error = f"refused: {exc}"[:500]
         except Exception as exc:  # noqa: BLE001 - any failure of the receiver is a failed attempt
             error = f"{type(exc).__name__}: {exc}"[:500]
         if error is None:

@@ -18,9 +18,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
-from api.deps import PlatformDep, User
+from api.audit_services import AuditServices
+from api.deps import Audit, User
 from api.errors import ApiError
-from api.stream_access import Resolver, may_see_owner
+from api.stream_access import may_see_owner
 from domain.disclosure import public_view, redact_credentials
 from domain.time_travel import AsOf, entity_as_of, schedule_as_of
 
@@ -28,18 +29,17 @@ router = APIRouter(prefix="/api/audit/as-of", tags=["audit"])
 
 
 def _as_of(
-    platform: PlatformDep,
+    audit: Audit,
     user: User,
-    resolver: Resolver,
     position: Annotated[int | None, Query(ge=0)] = None,
     time: AwareDatetime | None = None,
     event_id: uuid.UUID | None = None,
 ) -> AsOf:
     if event_id is not None:
-        event = platform.store.get_event(event_id)
+        event = audit.store.get_event(event_id)
         if event is None:
             raise ApiError(404, "UNKNOWN_EVENT", f"no event {event_id}", "event_id")
-        if not may_see_owner(user, resolver.owner_of(event)):
+        if not may_see_owner(user, audit.resolver.owner_of(event)):
             raise ApiError(403, "INVALID_SENDER", "this event belongs to another account", "event_id")
         position = event.global_position if position is None else min(position, event.global_position)
     return AsOf(position, time)
@@ -56,9 +56,9 @@ def _check(user, resolver, kind: str, entity_id: int) -> None:
         raise ApiError(403, "INVALID_SENDER", f"this {kind} belongs to another account", "id")
 
 
-def _entity(platform, user, resolver, kind: str, entity_id: int, at: AsOf) -> dict:
-    _check(user, resolver, kind, entity_id)
-    found = entity_as_of(platform.store, f"{kind}-{entity_id}", at)
+def _entity(audit: AuditServices, user, kind: str, entity_id: int, at: AsOf) -> dict:
+    _check(user, audit.resolver, kind, entity_id)
+    found = entity_as_of(audit.store, f"{kind}-{entity_id}", at)
     return {
         "as_of": {"position": at.position, "time": at.time.isoformat() if at.time else None},
         kind: redact_credentials(found.state.to_data()) if found.state is not None else None,
@@ -67,19 +67,19 @@ def _entity(platform, user, resolver, kind: str, entity_id: int, at: AsOf) -> di
 
 
 @router.get("/assets/{asset_id}")
-def asset_as_of(asset_id: int, user: User, platform: PlatformDep, resolver: Resolver, at: When) -> dict:
-    return _entity(platform, user, resolver, "asset", asset_id, at)
+def asset_as_of(asset_id: int, user: User, audit: Audit, at: When) -> dict:
+    return _entity(audit, user, "asset", asset_id, at)
 
 
 @router.get("/sensors/{sensor_id}")
-def sensor_as_of(sensor_id: int, user: User, platform: PlatformDep, resolver: Resolver, at: When) -> dict:
-    return _entity(platform, user, resolver, "sensor", sensor_id, at)
+def sensor_as_of(sensor_id: int, user: User, audit: Audit, at: When) -> dict:
+    return _entity(audit, user, "sensor", sensor_id, at)
 
 
 @router.get("/sensors/{sensor_id}/schedule")
-def device_schedule_as_of(sensor_id: int, user: User, platform: PlatformDep, resolver: Resolver, at: When) -> dict:
-    _check(user, resolver, "sensor", sensor_id)
-    found = schedule_as_of(platform.store, sensor_id, at)
+def device_schedule_as_of(sensor_id: int, user: User, audit: Audit, at: When) -> dict:
+    _check(user, audit.resolver, "sensor", sensor_id)
+    found = schedule_as_of(audit.store, sensor_id, at)
     return {
         "as_of": {"position": at.position, "time": at.time.isoformat() if at.time else None},
         "schedule": public_view(found.schedule) if found.schedule else None,

@@ -21,57 +21,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated
 
 import orjson
-from anyio import CapacityLimiter
 from fastapi import APIRouter, Depends, Header, Query, WebSocket
 from pydantic import AwareDatetime
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
 from starlette.concurrency import run_in_threadpool
 
+from api.audit_services import AuditServices, StreamServices
 from api.auth import CurrentUser
-from api.deps import Platform, PlatformDep, User
+from api.deps import Audit, User
 from api.errors import ApiError
-from api.stream_access import (
-    Resolver,
-    StreamReader,
-    issue_stream_key,
-    may_see_owner,
-    ownership_resolver,
-    reader_of,
-)
-from api.subscriptions import HeadWatcher, Lagging, StreamStats, Subscription, SubscriptionFilter
-from domain.disclosure import OwnershipResolver, public_view
+from api.stream_access import StreamReader, check_entities, issue_stream_key, may_see_owner, reader_of
+from api.subscriptions import Lagging, StreamStats, Subscription, SubscriptionFilter
+from domain.disclosure import public_view
 
 router = APIRouter(prefix="/api/v3_0/streams", tags=["streams"])
-READ_THREADS = 4
-"""Worker threads shared by all subscribers' store reads (ingestion keeps the rest)."""
 LAGGING_CLOSE_CODE = 4008
-
-_lock = threading.Lock()
-
-
-@dataclass
-class StreamServices:
-    """What the subscribers of one platform share: the head watcher, read threads, counters."""
-
-    watcher: HeadWatcher
-    limiter: CapacityLimiter
-    stats: StreamStats
-
-
-def stream_services(platform: Platform) -> StreamServices:
-    with _lock:
-        services = getattr(platform, "_stream_services", None)
-        if services is None:
-            services = StreamServices(HeadWatcher(platform.store), CapacityLimiter(READ_THREADS), StreamStats())
-            platform._stream_services = services  # noqa: SLF001 - created on first use
-        return services
 
 
 class SubscriberResponse(EventSourceResponse):
@@ -92,33 +61,18 @@ class SubscriberResponse(EventSourceResponse):
             self.stats.count("active", -1)
 
 
-def _check_entities(user: CurrentUser, resolver: OwnershipResolver, kind: str, ids: list[int]) -> None:
-    for entity_id in ids:
-        owner = resolver.owner_of_stream(f"{kind}-{entity_id}")
-        if owner.account_id is None:
-            raise ApiError(404, f"UNRECOGNIZED_{kind.upper()}", f"no {kind} with id {entity_id}", kind)
-        if not may_see_owner(user, owner):
-            raise ApiError(403, "INVALID_SENDER", f"{kind} {entity_id} belongs to another account", kind)
-
-
-def _start_position(platform: Platform, last_event_id: str | None, from_position: int | None) -> int:
+def _start_position(audit: AuditServices, last_event_id: str | None, from_position: int | None) -> int:
     if last_event_id is not None:
         if not last_event_id.strip().isdigit():
             raise ApiError(422, "UNPROCESSABLE_ENTITY", "Last-Event-ID must be a global position", "Last-Event-ID")
         return int(last_event_id)
-    return platform.store.head_position() if from_position is None else from_position
+    return audit.store.head_position() if from_position is None else from_position
 
 
-def _subscription(
-    platform: Platform,
-    user: CurrentUser,
-    resolver: OwnershipResolver,
-    params: dict,
-    last_event_id: str | None,
-) -> Subscription:
+def _subscription(audit: AuditServices, user: CurrentUser, params: dict, last_event_id: str | None) -> Subscription:
     """Validate the request (blocking: run in a worker thread) and build the subscription."""
-    _check_entities(user, resolver, "asset", params["asset"] or [])
-    _check_entities(user, resolver, "sensor", params["sensor"] or [])
+    check_entities(user, audit.resolver, "asset", params["asset"] or [], "asset")
+    check_entities(user, audit.resolver, "sensor", params["sensor"] or [], "sensor")
     flt = SubscriptionFilter(
         types=tuple(t for t in params["types"] or () if t),
         asset_ids=frozenset(params["asset"] or ()),
@@ -126,15 +80,15 @@ def _subscription(
         since=params["since"],
         until=params["until"],
     )
-    start = _start_position(platform, last_event_id, params["from_position"])
+    start = _start_position(audit, last_event_id, params["from_position"])
     return Subscription(
-        platform.store,
-        resolver,
+        audit.store,
+        audit.resolver,
         lambda owner: may_see_owner(user, owner),
         flt,
         cursor=start,
-        max_lag_s=platform.settings.stream_max_lag_s,
-        on_live=lambda: stream_services(platform).stats.count("caught_up"),
+        max_lag_s=audit.limits.max_lag_s,
+        on_live=lambda: audit.streams.stats.count("caught_up"),
     )
 
 
@@ -161,31 +115,28 @@ async def _sse_messages(subscription: Subscription, services: StreamServices) ->
 @router.get("/events", response_class=EventSourceResponse)
 async def sse_events(
     user: StreamReader,
-    platform: PlatformDep,
-    resolver: Resolver,
+    audit: Audit,
     params: Annotated[dict, Depends(_params)],
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
-    subscription = await run_in_threadpool(_subscription, platform, user, resolver, params, last_event_id)
-    services = stream_services(platform)
+    subscription = await run_in_threadpool(_subscription, audit, user, params, last_event_id)
     return SubscriberResponse(
-        _sse_messages(subscription, services),
-        stats=services.stats,
-        send_timeout=platform.settings.stream_send_timeout_s,
+        _sse_messages(subscription, audit.streams),
+        stats=audit.streams.stats,
+        send_timeout=audit.limits.send_timeout_s,
         ping=15,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-async def _ws_user(websocket: WebSocket, platform: Platform) -> CurrentUser:
+async def _ws_user(websocket: WebSocket, audit: AuditServices) -> CurrentUser:
     services = websocket.app.state.services
     authorization = websocket.headers.get("authorization")
-    return await run_in_threadpool(reader_of, platform, services, authorization)
+    return await run_in_threadpool(reader_of, audit, services, authorization)
 
 
-async def _ws_send_all(websocket: WebSocket, subscription: Subscription, platform: Platform) -> None:
-    services = stream_services(platform)
-    timeout = platform.settings.stream_send_timeout_s
+async def _ws_send_all(websocket: WebSocket, subscription: Subscription, audit: AuditServices) -> None:
+    services, timeout = audit.streams, audit.limits.send_timeout_s
     try:
         async for event in subscription.events(services.watcher, services.limiter):
             await asyncio.wait_for(websocket.send_text(orjson.dumps(public_view(event)).decode()), timeout)
@@ -201,23 +152,22 @@ async def ws_events(
     params: Annotated[dict, Depends(_params)],
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> None:
-    platform: Platform = websocket.app.state.platform
+    audit: AuditServices = websocket.app.state.audit
     try:
-        user = await _ws_user(websocket, platform)
-        resolver = ownership_resolver(platform)
-        subscription = await run_in_threadpool(_subscription, platform, user, resolver, params, last_event_id)
+        user = await _ws_user(websocket, audit)
+        subscription = await run_in_threadpool(_subscription, audit, user, params, last_event_id)
     except ApiError as error:
         await websocket.close(1008, f"{error.code}: {error.message}"[:120])
         return
     await websocket.accept()
-    sender = asyncio.create_task(_ws_send_all(websocket, subscription, platform))
+    sender = asyncio.create_task(_ws_send_all(websocket, subscription, audit))
     receiver = asyncio.create_task(_ws_until_closed(websocket))
     done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
     if sender in done and isinstance(sender.exception(), TimeoutError):  # stalled: drop the connection
-        stream_services(platform).stats.count("stalled_disconnects")
+        audit.streams.stats.count("stalled_disconnects")
         with contextlib.suppress(Exception):
             await asyncio.wait_for(websocket.close(LAGGING_CLOSE_CODE, "send timed out"), 1.0)
 
@@ -229,18 +179,18 @@ async def _ws_until_closed(websocket: WebSocket) -> None:
 
 
 @router.get("/status")
-def stream_status(user: User, platform: PlatformDep) -> dict:
+def stream_status(user: User, audit: Audit) -> dict:
     """Counters of this process's subscriptions (admins and auditors)."""
     if not user.can_read_all:
         raise ApiError(403, "INVALID_SENDER", "only admins and auditors see the stream status")
-    return stream_services(platform).stats.as_dict()
+    return audit.streams.stats.as_dict()
 
 
 @router.post("/keys", status_code=201)
-def create_stream_key(user: User, platform: PlatformDep) -> dict:
+def create_stream_key(user: User, audit: Audit) -> dict:
     """An API key with the read-only streams scope (subscriptions and history), for third parties."""
     return {
-        "stream_key": issue_stream_key(platform, user),
+        "stream_key": issue_stream_key(audit, user),
         "scope": "streams:read",
-        "expires_in_s": platform.settings.stream_key_max_age_s,
+        "expires_in_s": audit.limits.key_max_age_s,
     }

@@ -18,26 +18,29 @@ Auditors read the lists but register, delete or redeliver nothing.
 from __future__ import annotations
 
 import secrets
+import socket
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, HttpUrl
 
+from api.audit_services import AuditServices
 from api.auth import CurrentUser
-from api.deps import Platform, PlatformDep, User
+from api.deps import Audit, User
 from api.errors import ApiError
-from api.stream_access import Resolver, may_see_owner
+from api.stream_access import check_entities
 from domain.ports.webhooks import Delivery, Webhook, WebhookStore
 from domain.webhook_signing import DELIVERY_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from domain.webhook_targets import MAX_URL_LENGTH, TargetRefused, check_target
 
 router = APIRouter(prefix="/api/v3_0/webhooks", tags=["webhooks"])
 MAX_FILTER_IDS = 100
 
 
 class WebhookRequest(BaseModel):
-    url: HttpUrl
+    url: HttpUrl = Field(max_length=MAX_URL_LENGTH)
     types: list[str] = Field(default_factory=list, max_length=MAX_FILTER_IDS)
     assets: list[int] = Field(default_factory=list, max_length=MAX_FILTER_IDS)
     sensors: list[int] = Field(default_factory=list, max_length=MAX_FILTER_IDS)
@@ -48,10 +51,22 @@ class RedeliverRequest(BaseModel):
     deliveries: list[int] | None = Field(default=None, max_length=10_000)
 
 
-def _store(platform: Platform) -> WebhookStore:
-    if platform.webhooks is None:
+def _store(audit: AuditServices) -> WebhookStore:
+    if audit.webhooks is None:
         raise ApiError(503, "WEBHOOKS_UNAVAILABLE", "webhooks are not configured on this server")
-    return platform.webhooks
+    return audit.webhooks
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+def _check_url(audit: AuditServices, url: str) -> None:
+    """422 ``WEBHOOK_URL_REFUSED`` for URLs the platform will not call (SSRF guard)."""
+    try:
+        check_target(url, _resolve, audit.webhook_allow_private)
+    except TargetRefused as exc:
+        raise ApiError(422, exc.code, f"url: {exc}", exc.field) from exc
 
 
 def _require_writer(user: CurrentUser) -> None:
@@ -91,8 +106,8 @@ def _delivery_view(delivery: Delivery) -> dict:
     }
 
 
-def _visible_webhook(platform: Platform, user: CurrentUser, webhook_id: int) -> Webhook:
-    webhook = _store(platform).get(webhook_id)
+def _visible_webhook(audit: AuditServices, user: CurrentUser, webhook_id: int) -> Webhook:
+    webhook = _store(audit).get(webhook_id)
     if webhook is None:
         raise ApiError(404, "UNKNOWN_WEBHOOK", f"no webhook {webhook_id}", "id")
     if not (user.can_read_all or webhook.account_id == user.account_id):
@@ -100,63 +115,54 @@ def _visible_webhook(platform: Platform, user: CurrentUser, webhook_id: int) -> 
     return webhook
 
 
-def _check_entities(user: CurrentUser, resolver: Resolver, kind: str, ids: list[int]) -> None:
-    for entity_id in ids:
-        owner = resolver.owner_of_stream(f"{kind}-{entity_id}")
-        if owner.account_id is None:
-            raise ApiError(404, f"UNRECOGNIZED_{kind.upper()}", f"no {kind} with id {entity_id}", f"{kind}s")
-        if not may_see_owner(user, owner):
-            raise ApiError(403, "INVALID_SENDER", f"{kind} {entity_id} belongs to another account", f"{kind}s")
-
-
 @router.post("", status_code=201)
-def register_webhook(body: WebhookRequest, user: User, platform: PlatformDep, resolver: Resolver) -> JSONResponse:
+def register_webhook(body: WebhookRequest, user: User, audit: Audit) -> JSONResponse:
     _require_writer(user)
-    _check_entities(user, resolver, "asset", body.assets)
-    _check_entities(user, resolver, "sensor", body.sensors)
-    start = platform.store.head_position() if body.from_position is None else body.from_position
+    _check_url(audit, str(body.url))
+    check_entities(user, audit.resolver, "asset", body.assets, "assets")
+    check_entities(user, audit.resolver, "sensor", body.sensors, "sensors")
+    start = audit.store.head_position() if body.from_position is None else body.from_position
     webhook = Webhook(
         id=0, account_id=user.account_id, url=str(body.url), secret=secrets.token_urlsafe(32),
         types=tuple(t for t in body.types if t), asset_ids=tuple(body.assets), sensor_ids=tuple(body.sensors),
         sees_all=user.is_admin, cursor=start,
     )  # fmt: skip
-    return JSONResponse(_view(_store(platform).add(webhook), secret=True), status_code=201)
+    return JSONResponse(_view(_store(audit).add(webhook), secret=True), status_code=201)
 
 
 @router.get("")
-def list_webhooks(user: User, platform: PlatformDep) -> list[dict]:
+def list_webhooks(user: User, audit: Audit) -> list[dict]:
     account = None if user.can_read_all else user.account_id
-    return [_view(w) for w in _store(platform).list(account)]
+    return [_view(w) for w in _store(audit).list(account)]
 
 
 @router.get("/{webhook_id}")
-def get_webhook(webhook_id: int, user: User, platform: PlatformDep) -> dict:
-    return _view(_visible_webhook(platform, user, webhook_id))
+def get_webhook(webhook_id: int, user: User, audit: Audit) -> dict:
+    return _view(_visible_webhook(audit, user, webhook_id))
 
 
 @router.delete("/{webhook_id}", status_code=204)
-def delete_webhook(webhook_id: int, user: User, platform: PlatformDep) -> None:
+def delete_webhook(webhook_id: int, user: User, audit: Audit) -> None:
     _require_writer(user)
-    _visible_webhook(platform, user, webhook_id)
-    _store(platform).remove(webhook_id)
+    _visible_webhook(audit, user, webhook_id)
+    _store(audit).remove(webhook_id)
 
 
 @router.get("/{webhook_id}/deliveries")
 def list_deliveries(
     webhook_id: int,
     user: User,
-    platform: PlatformDep,
+    audit: Audit,
     status: Literal["pending", "delivered", "dead"] | None = None,
-    limit: int = 100,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
-    _visible_webhook(platform, user, webhook_id)
-    limit = max(1, min(limit, 1000))
-    return {"deliveries": [_delivery_view(d) for d in _store(platform).deliveries(webhook_id, status, limit)]}
+    _visible_webhook(audit, user, webhook_id)
+    return {"deliveries": [_delivery_view(d) for d in _store(audit).deliveries(webhook_id, status, limit)]}
 
 
 @router.post("/{webhook_id}/redeliver")
-def redeliver(webhook_id: int, user: User, platform: PlatformDep, body: RedeliverRequest | None = None) -> dict:
+def redeliver(webhook_id: int, user: User, audit: Audit, body: RedeliverRequest | None = None) -> dict:
     _require_writer(user)
-    _visible_webhook(platform, user, webhook_id)
-    count = _store(platform).redeliver(webhook_id, body.deliveries if body else None, datetime.now(UTC))
+    _visible_webhook(audit, user, webhook_id)
+    count = _store(audit).redeliver(webhook_id, body.deliveries if body else None, datetime.now(UTC))
     return {"redelivered": count}

@@ -72,6 +72,10 @@ class AttemptOutcome:
 
 
 class WebhookStore(Protocol):
+    def create_tables(self) -> None:
+        """Create the store's tables (the composition root's storage step; idempotent)."""
+        ...
+
     def add(self, webhook: Webhook) -> Webhook:
         """Store a new webhook (its ``id`` is assigned); returns it."""
         ...

@@ -18,6 +18,7 @@ from test_api_support import seed_world
 from commands.readings import RecordSensorData, record_sensor_data
 from domain.audit_chain import verify_chain
 from domain.audit_export import ExportError, ExportFilter, verify_lines
+from domain.personal_data import ERASED
 from infra.audit_files import export_to, import_from
 from infra.bootstrap import build_platform
 from infra.settings import Settings
@@ -69,11 +70,13 @@ def seeded(home: Path) -> None:
 def test_full_export_imports_with_identical_hashes_and_read_models(tmp_path: Path) -> None:
     source, target, export = tmp_path / "source", tmp_path / "target", tmp_path / "export.jsonl"
     seeded(source)
-    done = cli(source, "audit", "export", "--out", str(export))  # the real CLI, with its progress bar
+    done = cli(source, "audit", "export", "--out", str(export), "--with-keys")  # the real CLI, with its progress bar
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "@alpha.test" not in export.read_text()  # personal fields travel sealed, keys beside them
     lines = [json.loads(line) for line in export.read_text().splitlines()]
-    checkpoint = lines[-1]["checkpoint"]
-    assert checkpoint["position"] == lines[-2]["position"] == len(lines) - 1
+    checkpoint, keys = lines[-1]["checkpoint"], lines[-2]["personal_data_keys"]
+    assert checkpoint["position"] == lines[-3]["position"] == len(lines) - 2
+    assert sorted(keys) == sorted(f"user-{i}" for i in range(1, 5))
     done = cli(target, "audit", "import", str(export))
     assert done.returncode == 0, done.stdout + done.stderr
     assert checkpoint["head_hash"] in done.stdout
@@ -86,6 +89,30 @@ def test_full_export_imports_with_identical_hashes_and_read_models(tmp_path: Pat
     finally:
         platform.close()
     assert read_models(source) == read_models(target)
+
+
+def test_without_keys_the_imported_users_personal_data_reads_erased(tmp_path: Path) -> None:
+    """An export without ``--with-keys`` verifies and replays, but its users' personal fields stay unreadable."""
+    source, target, export = tmp_path / "source", tmp_path / "target", tmp_path / "export.jsonl"
+    seeded(source)
+    platform = platform_on(source)
+    try:
+        export_to(platform, export, ExportFilter())
+    finally:
+        platform.close()
+    platform = platform_on(target)
+    try:
+        import_from(platform, export)
+        assert verify_chain(platform.store).ok
+        emails = {e.data["email"] for e in platform.store.read_all(0, 10_000, types=["UserRegistered"])}
+        assert emails == {ERASED}
+    finally:
+        platform.close()
+    source_models, target_models = read_models(source), read_models(target)
+    assert target_models["users"] == [] and len(source_models["users"]) == 4
+    assert {k: v for k, v in source_models.items() if k != "users"} == {
+        k: v for k, v in target_models.items() if k != "users"
+    }
 
 
 def test_an_edited_or_shortened_export_is_refused_at_the_right_event(tmp_path: Path) -> None:

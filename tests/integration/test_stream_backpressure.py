@@ -20,7 +20,6 @@ import pytest
 from live_server import LiveServer, sse_messages
 from test_api_support import ALICE, ApiHarness
 
-from api.routers.streams import stream_services
 from commands import registry as cmd
 
 CLIENTS, POSTS_PER_CLIENT = 4, 15
@@ -127,7 +126,7 @@ def test_a_stalled_subscriber_is_dropped_without_slowing_ingestion_or_others(api
         assert len(healthy) == expected, f"healthy subscriber got {len(healthy)} of {expected}"
         assert [e["id"] for e in healthy] == sorted({e["id"] for e in healthy})
 
-        stats = stream_services(api.platform).stats
+        stats = api.app.state.audit.streams.stats
         assert stats.wait_until(lambda s: s.stalled_disconnects == 1, 60), stats.as_dict()
         assert stats.lagging_disconnects == 0
         raw = read_until_closed(stalled)  # returns because the server closed the stalled stream
@@ -155,10 +154,10 @@ def test_a_live_subscriber_too_far_behind_is_told_where_to_resume(tmp_path) -> N
         url = f"{server.url}/api/v3_0/streams/events"
         with httpx.stream("GET", url, params={"from": start}, headers=api.auth(), timeout=60) as response:
             messages = sse_messages(response)
-            assert stream_services(api.platform).stats.wait_until(lambda s: s.caught_up == 1, 30)
+            assert api.app.state.audit.streams.stats.wait_until(lambda s: s.caught_up == 1, 30)
             ingest(server.url, api.token(ALICE), sensor, 0, failures := [])  # arrives after the head was reached
             lagging = next(messages)
             assert list(messages) == []  # then the server ends the stream
         assert not failures
         assert (lagging.event, json.loads(lagging.text)) == ("lagging", {"resume_from": start})
-        assert stream_services(api.platform).stats.lagging_disconnects == 1
+        assert api.app.state.audit.streams.stats.lagging_disconnects == 1

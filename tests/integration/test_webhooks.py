@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from test_api_support import BOB, PASSWORD, ApiHarness, seed_world
 from webhook_receiver import Receiver
 
@@ -17,6 +18,7 @@ from domain.ports.webhooks import Webhook
 from infra.bootstrap import build_platform
 from infra.settings import Settings
 from infra.webhooks import SqlWebhookStore
+from infra.webhooks import webhooks as webhooks_table
 from streams.webhooks import RetryPolicy, WebhookDispatcher, http_sender
 
 SECRET = "test-secret-0123456789"
@@ -53,7 +55,9 @@ def post_readings(platform, sensor: int, n: int) -> None:
 
 
 def dispatcher(platform, store, clock, policy=RetryPolicy(max_attempts=4, base_backoff_s=1.0)) -> WebhookDispatcher:
-    return WebhookDispatcher(platform.store, store, sender=http_sender(timeout_s=10), clock=clock, policy=policy)
+    return WebhookDispatcher(  # the receivers listen on 127.0.0.1: private targets allowed
+        platform.store, store, sender=http_sender(timeout_s=10), clock=clock, policy=policy, allow_private=True
+    )
 
 
 def add_webhook(store, account: int, url: str, cursor: int, **filters) -> Webhook:
@@ -75,7 +79,7 @@ def test_retried_with_backoff_once_each_across_a_restart(world, tmp_path) -> Non
         clock.advance(0.5)
         assert first.deliver_due() == 3  # attempt 2: 500; next in 2 s
         platform.webhooks.close()  # restart: a new store and dispatcher on the same file
-        store = SqlWebhookStore.sqlite(tmp_path / "webhooks.db")
+        store = SqlWebhookStore.sqlite(tmp_path / "webhooks.db", platform.webhooks.secrets)
         second = dispatcher(platform, store, clock)
         assert second.poll() == 0
         clock.advance(1.9)
@@ -140,7 +144,7 @@ def test_webhooks_get_their_account_only_and_never_credentials(world) -> None:
 
 
 def test_webhook_api_and_the_platform_worker(tmp_path) -> None:
-    settings = dict(webhook_backoff_s=0.01, webhook_max_attempts=2)
+    settings = dict(webhook_backoff_s=0.01, webhook_max_attempts=2, webhook_allow_private=True)
     with (
         ApiHarness(tmp_path, **settings) as api,
         Receiver(fail_first=1) as receiver,
@@ -193,3 +197,32 @@ def test_webhook_api_and_the_platform_worker(tmp_path) -> None:
         assert dead.wait_until(lambda r: len(r.accepted) == 1)
     assert list(receiver.received.attempts.values()) == [2]
     assert receiver.received.bad_signatures == dead.received.bad_signatures == 0
+
+
+def test_private_targets_are_refused_unless_allowed_and_secrets_are_sealed(tmp_path) -> None:
+    """SSRF guard at registration (API) and before each delivery; secrets never stored in plaintext."""
+    with ApiHarness(tmp_path) as api:  # FLEXLEDGER_WEBHOOK_ALLOW_PRIVATE unset: private targets refused
+        for url in ("http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data", "http://[::1]/x"):
+            refused = api.client.post("/api/v3_0/webhooks", json={"url": url}, headers=api.auth())
+            assert (refused.status_code, refused.json()["status"], refused.json()["field"]) == (
+                422, "WEBHOOK_URL_REFUSED", "url"
+            ), url  # fmt: skip
+        scheme = api.client.post("/api/v3_0/webhooks", json={"url": "ftp://example.com/x"}, headers=api.auth())
+        assert scheme.status_code == 422 and api.client.get("/api/v3_0/webhooks", headers=api.auth()).json() == []
+    platform = build_platform(Settings(home=tmp_path / "p", bcrypt_rounds=4))
+    seeded = seed_world(platform.commands)
+    try:
+        with Receiver() as receiver:
+            receiver.secret = SECRET
+            hook = add_webhook(platform.webhooks, seeded.accounts["Alpha"], receiver.url, 0)
+            with platform.webhooks.engine.connect() as conn:
+                stored = conn.execute(sa.select(webhooks_table.c.secret)).scalar_one()
+            assert stored.startswith("pii:v1:") and SECRET not in stored
+            assert platform.webhooks.get(hook.id).secret == SECRET
+            worker = WebhookDispatcher(platform.store, platform.webhooks, clock=Clock())  # allow_private=False
+            assert worker.poll() > 0 and worker.deliver_due() > 0
+            pending = platform.webhooks.deliveries(hook.id, "pending")
+            assert pending and all(d.last_error.startswith("refused: ") for d in pending)
+        assert receiver.received.attempts == {}
+    finally:
+        platform.close()

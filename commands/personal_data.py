@@ -1,0 +1,45 @@
+"""Forget a user (crypto-shredding, :mod:`domain.personal_data`).
+
+:func:`forget_user` appends ``UserForgotten`` to the user's stream (read models drop the user:
+no login, no token, no key works any more), releases the e-mail address (``EmailReleased`` in
+its uniqueness stream), then destroys the user's data key: every sealed personal field of the
+user (e-mail, username) reads as ``[erased]`` from then on, in read models, history, streams
+and exports, while the stored events — and so the hash chain — stay exactly as they were.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+from pydantic import BaseModel
+
+from commands.context import CommandContext, CommandError
+from domain import registry as ev
+from domain.personal_data import ERASED, EmailReleased, UserForgotten, email_streams, subject_of_user
+from domain.ports.personal_keys import PersonalDataKeys
+
+
+class ForgetUser(BaseModel):
+    user_id: int
+
+
+def _release_email(ctx: CommandContext, email: str, user_id: int) -> None:
+    if email == ERASED:
+        return
+    for stream_id in email_streams(ctx.store, email):
+        last = ctx.store.read_stream(stream_id, -1, backwards=True, limit=1)
+        if last and last[0].type != "EmailReleased" and last[0].data.get("id") == user_id:
+            ctx.append(stream_id, [EmailReleased(user_id=user_id)], last[0].stream_revision)
+
+
+def forget_user(ctx: CommandContext, keys: PersonalDataKeys, cmd: ForgetUser) -> None:
+    """Forget the user: ``UNRECOGNIZED_USER`` when there is none (or it was forgotten already)."""
+    stream_id = ev.stream_of("user", cmd.user_id)
+    recorded = ctx.store.read_stream(stream_id)
+    if not recorded or any(e.type == "UserForgotten" for e in recorded):
+        raise CommandError("UNRECOGNIZED_USER", f"no user {cmd.user_id}", "id")
+    state = reduce(ev.evolve_user, [e.decode() for e in recorded], None)
+    ctx.append(stream_id, [UserForgotten(user_id=cmd.user_id)], recorded[-1].stream_revision)
+    if state is not None:
+        _release_email(ctx, state.email, cmd.user_id)
+    keys.forget(subject_of_user(cmd.user_id))
