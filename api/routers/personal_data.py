@@ -28,6 +28,8 @@ Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 def forget(
     user_id: Id, user: User, commands: Commands, audit: Audit, consistency: Consistency, services: Services
 ) -> dict:
+    """Forget a user (admins only): destroy their personal-data key, so their e-mail and username read
+    as ``"[erased]"`` everywhere while the history still verifies; their logins stop working."""
     if not user.is_admin:
         raise ApiError(403, "INVALID_SENDER", "only admins forget users", "user_id")
     if audit.personal_keys is None:
