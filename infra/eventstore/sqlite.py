@@ -1,17 +1,27 @@
 """SQLite event store (the embedded default): one file, WAL, ``synchronous=FULL``.
 
 Appends take SQLite's write lock with ``BEGIN IMMEDIATE``; an append acknowledged to the
-caller has been fsynced, so a process crash loses nothing acknowledged.
+caller has been fsynced, so a process crash loses nothing acknowledged (nor does a power loss:
+``FULL`` syncs the WAL at every commit; ``NORMAL`` would survive a process crash only).
+
+``watch_other_processes``: when another process appends too (the two-process embedded
+deployment, :mod:`infra.processes`), a thread polls SQLite's ``PRAGMA data_version`` (it changes
+when another connection commits) every ``WATCH_POLL_S`` and wakes :meth:`wait_for_append`,
+which otherwise hears only of this process's appends.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
 from infra.eventstore.sql import SqlEventStore
+
+WATCH_POLL_S = 0.002
 
 
 def sqlite_engine(path: Path | str, synchronous: str = "FULL", immediate: bool = True) -> sa.Engine:
@@ -41,5 +51,40 @@ def sqlite_engine(path: Path | str, synchronous: str = "FULL", immediate: bool =
 class SqliteEventStore(SqlEventStore):
     """Event store in a SQLite file."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, watch_other_processes: bool = False):
         super().__init__(sqlite_engine(path), read_engine=sqlite_engine(path, immediate=False))
+        self.path = path
+        self._closed = threading.Event()
+        self._watcher: threading.Thread | None = None
+        if watch_other_processes:
+            self._watcher = threading.Thread(target=self._watch, name="flexledger-store-watch", daemon=True)
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        """Wake waiters when another connection (process) committed (module docstring)."""
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        try:
+            seen = None
+            while not self._closed.wait(WATCH_POLL_S):
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+                if version != seen:
+                    seen = version
+                    head = conn.execute("SELECT MAX(global_position) FROM events").fetchone()[0] or 0
+                    conn.commit()  # end the read transaction so the next poll sees new commits
+                    self._heard_of(head)
+        except sqlite3.Error:
+            return  # the store is being closed (or gone): waiters fall back to their timeouts
+        finally:
+            conn.close()
+
+    def _heard_of(self, head: int) -> None:
+        with self._appended:
+            if head > (self._local_head or 0):
+                self._local_head = head
+                self._appended.notify_all()
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._watcher is not None:
+            self._watcher.join(5)
+        super().close()
