@@ -251,7 +251,8 @@ class SqlEventStore:
         """Append each request in order in one transaction; outcomes are set only once it committed."""
         with self.engine.begin() as conn:
             self._lock_for_append(conn)
-            outcomes = [self._try_append(conn, request) for request in group]
+            tail: list = []  # (next position, last hash) once known: read once per group, not per append
+            outcomes = [self._try_append(conn, request, tail) for request in group]
             written = [r.global_position for r, _ in outcomes if r is not None and r.appended]
             if written:
                 self._notify(conn, max(written))
@@ -259,11 +260,11 @@ class SqlEventStore:
             request.result, request.error = result, error
 
     def _try_append(
-        self, conn: Connection, request: _PendingAppend
+        self, conn: Connection, request: _PendingAppend, tail: list
     ) -> tuple[AppendResult | None, Exception | None]:
         """(result, None), or (None, error) for an append refused before it wrote anything."""
         try:
-            return self._append_locked(conn, request.stream_id, request.events, request.expected), None
+            return self._append_locked(conn, request.stream_id, request.events, request.expected, tail), None
         except (WrongExpectedRevision, ValueError) as exc:
             return None, exc
 
@@ -275,8 +276,10 @@ class SqlEventStore:
                 self._appended.notify_all()
 
     def _append_locked(
-        self, conn: Connection, stream_id: str, events: Sequence[NewEvent], expected: ExpectedRevision
+        self, conn: Connection, stream_id: str, events: Sequence[NewEvent], expected: ExpectedRevision, tail: list
     ) -> AppendResult:
+        """Append under the lock; ``tail`` carries (next position, last hash) between the
+        appends of one group (empty: read them from the table)."""
         ids = [str(e.event_id) for e in events]
         existing = dict(conn.execute(_STORED_IDS, {"ids": ids}).all())
         actual = self._stream_revision(conn, stream_id)
@@ -284,9 +287,10 @@ class SqlEventStore:
         if not fresh:
             return AppendResult(actual if actual is not None else -1, max(existing.values()), 0)
         _check_expected(stream_id, expected, actual)
-        position = self._next_position(conn)
+        if not tail:
+            tail[:] = [self._next_position(conn), conn.execute(_LAST_HASH).scalar() or GENESIS]
+        position, previous = tail
         revision = -1 if actual is None else actual
-        previous = conn.execute(_LAST_HASH).scalar() or GENESIS
         rows = []
         for event in fresh:
             revision += 1
@@ -294,6 +298,7 @@ class SqlEventStore:
             previous = rows[-1]["hash"]
             position += 1
         conn.execute(_INSERT, rows)
+        tail[:] = [position, previous]
         return AppendResult(revision, position - 1, len(fresh))
 
     @staticmethod
