@@ -52,6 +52,7 @@ from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
 from streams.audit_checkpoints import CheckpointWriter
 from streams.consistency import CheckpointWaiter, RunnerWaiter
+from streams.doorbell import Doorbell
 from streams.follower import EventFeed, StoreFollower
 from streams.forecaster import FORECAST_TOPIC, ForecastProcessor
 from streams.progress_board import BoardFollower, ProgressBoard
@@ -75,7 +76,7 @@ def build_event_store(settings: Settings) -> EventStore:
     from infra.eventstore.sqlite import SqliteEventStore
 
     settings.home.mkdir(parents=True, exist_ok=True)
-    return SqliteEventStore(settings.event_store_path, watch_other_processes=settings.processors_process)
+    return SqliteEventStore(settings.event_store_path)
 
 
 def build_log(settings: Settings) -> Log:
@@ -211,6 +212,7 @@ class Platform:
     readings_storage: ReadingsStorage | None = None
     progress_board: ProgressBoard | None = None
     """Set in the processors' process of a two-process deployment (:mod:`infra.processes`)."""
+    progress_bell: Doorbell | None = None
 
     def runnable_processors(self) -> list[Processor]:
         """The processors as runners drive them: in their telemetry decorators."""
@@ -227,12 +229,13 @@ class Platform:
             return
         if isinstance(self.log, MemoryLog):
             if self.settings.processors_process and self.settings.event_store == "sqlite" and not self.progress_board:
-                self.runner = ProcessRunner(self.settings, [p.name for p in self.processors])
+                self.runner = ProcessRunner(self.settings, [p.name for p in self.processors], self.store)
                 self.runner.start()  # the processors, devices, webhooks run in the second process
                 return
             feed = EventFeed(self.store, window_values=self.settings.feed_window_values)
             board = self.progress_board
-            follow = StoreFollower if board is None else functools.partial(BoardFollower, board=board)
+            bell = self.progress_bell
+            follow = StoreFollower if board is None else functools.partial(BoardFollower, board=board, bell=bell)
             self.runner = InProcessRunner(None, [follow(p, feed) for p in traced(self.processors)])
         else:
             start = min((p.checkpoint() for p in self.processors), default=0)

@@ -11,9 +11,11 @@ request handling and the projections no longer share one interpreter lock.
   acknowledges only fsynced events; the processors' process only reads them (and appends its
   own, the scheduler's and forecaster's, with the same store code).
 * Read-your-writes: the processors post their progress to a mapped file
-  (:mod:`streams.progress_board`); the API waits on a mirror of it exactly as on the in-process
-  runner. Both processes notice the other's appends through SQLite's ``data_version``
-  (:class:`infra.eventstore.sqlite.SqliteEventStore` with ``watch_other_processes``).
+  (:mod:`streams.progress_board`) and ring a doorbell (a pipe, :mod:`streams.doorbell`); the
+  API waits on a mirror of it exactly as on the in-process runner. Each process rings the
+  other's store doorbell after its commits and then reads SQLite's ``data_version``
+  (:meth:`infra.eventstore.sqlite.SqliteEventStore.watch_other_processes`), so followers and
+  waiters on appends hear of the other process's events without polling.
 * Supervision: the API process restarts the processors' process if it dies (it resumes from
   the checkpoints; nothing is lost), and stops it when the API stops; the child also exits when
   its parent is gone. ``make run`` stays one command.
@@ -31,10 +33,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infra.settings import Settings
+from streams.doorbell import Doorbell
 from streams.progress_board import BoardMirror, ProgressBoard
 
 log = logging.getLogger(__name__)
 SETTINGS_ENV = "FLEXLEDGER_PROCESSORS_SETTINGS"
+BELLS_ENV = "FLEXLEDGER_PROCESSORS_BELLS"
+"""The child's ends of the pipes: store (read, write), progress (write)."""
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -45,10 +50,15 @@ def board_path(settings: Settings) -> Path:
 class ProcessRunner:
     """Runs the processors in a child process and mirrors their progress (module docstring)."""
 
-    def __init__(self, settings: Settings, names: Sequence[str], restart_delay_s: float = 1.0):
+    def __init__(self, settings: Settings, names: Sequence[str], store, restart_delay_s: float = 1.0):
         self.settings, self.restart_delay_s = settings, restart_delay_s
+        # the parent keeps every end open (no EOF when a child dies; a restarted child inherits them)
+        to_api, to_child, progress = Doorbell.pipe(), Doorbell.pipe(), Doorbell.pipe()
+        self._child_fds = (to_child[0], to_api[1], progress[1])
+        self._fds = (*to_api, *to_child, *progress)
+        store.watch_other_processes(Doorbell(read_fd=to_api[0]), Doorbell(write_fd=to_child[1]))
         self.board = ProgressBoard.create(board_path(settings), names)
-        self.mirror = BoardMirror(self.board)
+        self.mirror = BoardMirror(self.board, Doorbell(read_fd=progress[0]))
         self.loops = self.mirror.loops
         self.child: subprocess.Popen | None = None
         self.restarts = 0
@@ -63,8 +73,10 @@ class ProcessRunner:
 
     def _spawn(self) -> subprocess.Popen:
         env = {**os.environ, SETTINGS_ENV: self.settings.model_dump_json()}
+        env[BELLS_ENV] = ",".join(map(str, self._child_fds))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-        return subprocess.Popen([sys.executable, "-m", "infra.processes", str(self.board.path)], env=env)
+        command = [sys.executable, "-m", "infra.processes", str(self.board.path)]
+        return subprocess.Popen(command, env=env, pass_fds=self._child_fds)
 
     def _supervise(self) -> None:
         while not self._stop.wait(0.2):
@@ -87,6 +99,8 @@ class ProcessRunner:
                 self.child.kill()
                 self.child.wait(timeout_s)
         self.mirror.stop()
+        for fd in self._fds:
+            os.close(fd)
 
     def wait_for(self, position: int, processors: Sequence[str] | None = None, timeout_s: float = 5.0) -> bool:
         return self.mirror.wait_for(position, processors, timeout_s)
@@ -105,7 +119,10 @@ def run_processors(board: Path) -> None:
     settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     platform = build_platform(settings)
+    store_in, store_out, progress_out = (int(fd) for fd in os.environ[BELLS_ENV].split(","))
+    platform.store.watch_other_processes(Doorbell(read_fd=store_in), Doorbell(write_fd=store_out))
     platform.progress_board = ProgressBoard(board, [p.name for p in platform.processors])
+    platform.progress_bell = Doorbell(write_fd=progress_out)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -8,9 +8,11 @@ store (a read-model transaction committed, or nothing of its own up to there), e
 :class:`streams.runner.Progress` holds in one process. Only the processors' process writes it;
 an aligned 8-byte store is read whole by the other process.
 
-* :class:`BoardFollower` — a :class:`~streams.follower.StoreFollower` that also posts its progress;
+* :class:`BoardFollower` — a :class:`~streams.follower.StoreFollower` that also posts its
+  progress and rings the API process's doorbell (:mod:`streams.doorbell`);
 * :class:`BoardMirror` — the API process's view: one :class:`~streams.runner.Progress` per
-  processor, brought up by one thread polling the board every ``poll_s`` seconds, with the
+  processor, brought up by one thread that reads the board when the doorbell rings (at the
+  latest every ``BOARD_FALLBACK_S``), with the
   runner's ``loops``/``wait_for``/``wait_for_async`` (so :class:`streams.consistency.RunnerWaiter`
   waits on it as on the in-process runner).
 """
@@ -25,12 +27,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
+from streams.doorbell import Doorbell
 from streams.follower import EventFeed, StoreFollower
 from streams.runner import Processor, Progress
 
 SLOT = struct.Struct("<q")
-BOARD_POLL_S = 0.002
-"""How often the API process reads the board (seconds)."""
+BOARD_FALLBACK_S = 0.05
+"""How often the API process reads the board without a ring (seconds)."""
 
 
 class ProgressBoard:
@@ -61,21 +64,25 @@ class ProgressBoard:
 class BoardFollower(StoreFollower):
     """A store follower that posts its progress to the board (the processors' process)."""
 
-    def __init__(self, processor: Processor, feed: EventFeed, board: ProgressBoard, **options):
+    def __init__(self, processor: Processor, feed: EventFeed, board: ProgressBoard, bell: Doorbell, **options):
         super().__init__(processor, feed, **options)
-        self.board = board
+        self.board, self.bell = board, bell
         board.post(processor.name, self.position)
+        bell.ring()
 
     def _advance(self, position: int) -> None:
+        before = self.position
         super()._advance(position)
-        self.board.post(self.processor.name, self.position)
+        if self.position > before:
+            self.board.post(self.processor.name, self.position)
+            self.bell.ring()
 
 
 class BoardMirror:
     """The processors' progress as the API process sees it (module docstring); a runner for waiters."""
 
-    def __init__(self, board: ProgressBoard, poll_s: float = BOARD_POLL_S):
-        self.board, self.poll_s = board, poll_s
+    def __init__(self, board: ProgressBoard, bell: Doorbell, fallback_s: float = BOARD_FALLBACK_S):
+        self.board, self.bell, self.fallback_s = board, bell, fallback_s
         self.loops = {name: _Mirrored(name) for name in board.names}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -85,8 +92,9 @@ class BoardMirror:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
+        while not self._stop.is_set():
             self.refresh()
+            self.bell.wait(self.fallback_s)
 
     def refresh(self) -> None:
         """Bring every mirrored progress up to the board (wakes the waiters it satisfies)."""

@@ -45,8 +45,8 @@ from domain.ports.event_store import (
 from infra.eventstore.hash_chain import ensure_hash_chain
 
 T = TypeVar("T")
+# driver errors of reaching the database: lost connection, lock timeout, pool exhausted
 _UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError, sa.exc.TimeoutError)
-"""Driver errors of reaching the database: lost connection, lock timeout, pool exhausted."""
 
 
 def port_errors(method: Callable[..., T]) -> Callable[..., T]:
@@ -176,8 +176,7 @@ class SqlEventStore:
     """The SQL event store; subclasses supply the append lock and the live notification."""
 
     def __init__(self, engine: Engine, read_engine: Engine | None = None):
-        self.engine = engine
-        self.read_engine = read_engine or engine
+        self.engine, self.read_engine = engine, read_engine or engine
         self._appended = threading.Condition()
         # Appenders of this process queue here instead of in the database's lock (SQLite's
         # busy handler sleeps in steps of up to 100 ms); other processes still use the DB lock.
@@ -187,9 +186,8 @@ class SqlEventStore:
         self._local_head: int | None = None  # the head as this process knows it; read on first need
 
     def create_tables(self) -> None:
-        """Create the ``events`` table and its indexes when missing (the composition root's
-        storage step; idempotent), and the hash chain of events stored before it existed. A
-        constructor never creates tables."""
+        """Create the ``events`` table and its indexes when missing (the composition root's storage step;
+        idempotent), and the hash chain of events stored before it existed. A constructor never creates tables."""
         metadata.create_all(self.engine)
         ensure_hash_chain(self.engine, events_table)
 
@@ -203,6 +201,9 @@ class SqlEventStore:
 
     def _notify(self, conn: Connection, position: int) -> None:
         """Tell other processes about new events (inside the transaction)."""
+
+    def _after_commit(self) -> None:
+        """Events were committed (tell other processes, after the transaction)."""
 
     # -- writing --------------------------------------------------------------------------
     @port_errors
@@ -251,7 +252,7 @@ class SqlEventStore:
         """Append each request in order in one transaction; outcomes are set only once it committed."""
         with self.engine.begin() as conn:
             self._lock_for_append(conn)
-            tail: list = []  # (next position, last hash) once known: read once per group, not per append
+            tail: list = []  # (next position, last hash): read once per group, not per append
             outcomes = [self._try_append(conn, request, tail) for request in group]
             written = [r.global_position for r, _ in outcomes if r is not None and r.appended]
             if written:
@@ -274,12 +275,12 @@ class SqlEventStore:
             with self._appended:
                 self._local_head = max(self._local_head or 0, last)
                 self._appended.notify_all()
+            self._after_commit()
 
     def _append_locked(
         self, conn: Connection, stream_id: str, events: Sequence[NewEvent], expected: ExpectedRevision, tail: list
     ) -> AppendResult:
-        """Append under the lock; ``tail`` carries (next position, last hash) between the
-        appends of one group (empty: read them from the table)."""
+        """Append under the lock; ``tail``: (next position, last hash) within the group, [] at first."""
         ids = [str(e.event_id) for e in events]
         existing = dict(conn.execute(_STORED_IDS, {"ids": ids}).all())
         actual = self._stream_revision(conn, stream_id)

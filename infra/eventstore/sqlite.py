@@ -4,10 +4,12 @@ Appends take SQLite's write lock with ``BEGIN IMMEDIATE``; an append acknowledge
 caller has been fsynced, so a process crash loses nothing acknowledged (nor does a power loss:
 ``FULL`` syncs the WAL at every commit; ``NORMAL`` would survive a process crash only).
 
-``watch_other_processes``: when another process appends too (the two-process embedded
-deployment, :mod:`infra.processes`), a thread polls SQLite's ``PRAGMA data_version`` (it changes
-when another connection commits) every ``WATCH_POLL_S`` and wakes :meth:`wait_for_append`,
-which otherwise hears only of this process's appends.
+:meth:`SqliteEventStore.watch_other_processes`: when another process appends too (the
+two-process embedded deployment, :mod:`infra.processes`), a thread reads SQLite's
+``PRAGMA data_version`` (it changes when another connection commits) whenever the other
+process rings its doorbell after a commit, at the latest every ``WATCH_FALLBACK_S``, and wakes
+:meth:`wait_for_append`, which otherwise hears only of this process's appends; this process
+rings the other's doorbell after each of its commits.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from infra.eventstore.sql import SqlEventStore
+from streams.doorbell import Doorbell
 
-WATCH_POLL_S = 0.002
+WATCH_FALLBACK_S = 0.05
 
 
 def sqlite_engine(path: Path | str, synchronous: str = "FULL", immediate: bool = True) -> sa.Engine:
@@ -51,27 +54,36 @@ def sqlite_engine(path: Path | str, synchronous: str = "FULL", immediate: bool =
 class SqliteEventStore(SqlEventStore):
     """Event store in a SQLite file."""
 
-    def __init__(self, path: Path | str, watch_other_processes: bool = False):
+    def __init__(self, path: Path | str):
         super().__init__(sqlite_engine(path), read_engine=sqlite_engine(path, immediate=False))
         self.path = path
         self._closed = threading.Event()
         self._watcher: threading.Thread | None = None
-        if watch_other_processes:
-            self._watcher = threading.Thread(target=self._watch, name="flexledger-store-watch", daemon=True)
-            self._watcher.start()
+        self._other = Doorbell()  # the other process's: rung after each commit of ours
 
-    def _watch(self) -> None:
+    def watch_other_processes(self, mine: Doorbell, theirs: Doorbell) -> None:
+        """Hear of other processes' appends (``mine`` rung by them) and ring ``theirs`` after
+        each commit of this process (module docstring)."""
+        self._other = theirs
+        self._watcher = threading.Thread(target=self._watch, args=(mine,), name="flexledger-store-watch", daemon=True)
+        self._watcher.start()
+
+    def _after_commit(self) -> None:
+        self._other.ring()
+
+    def _watch(self, bell: Doorbell) -> None:
         """Wake waiters when another connection (process) committed (module docstring)."""
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         try:
             seen = None
-            while not self._closed.wait(WATCH_POLL_S):
+            while not self._closed.is_set():
                 version = conn.execute("PRAGMA data_version").fetchone()[0]
                 if version != seen:
                     seen = version
                     head = conn.execute("SELECT MAX(global_position) FROM events").fetchone()[0] or 0
                     conn.commit()  # end the read transaction so the next poll sees new commits
                     self._heard_of(head)
+                bell.wait(WATCH_FALLBACK_S)
         except sqlite3.Error:
             return  # the store is being closed (or gone): waiters fall back to their timeouts
         finally:
