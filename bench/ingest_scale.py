@@ -5,7 +5,11 @@ them run by run (the order flips every run), so their ratio holds on a noisy mac
 the absolute figures drift. Per server and client count it prints the medians over the runs of:
 readings/s (96-value posts, each POST returns once the readings model shows it), the p50 and
 p99 of the POSTs' latencies, and the server's resident memory (with its children) after each
-run, so memory over repeated load shows too.
+run, so memory over repeated load shows too; and the CPU time each process spent per post
+(``/proc``: user + system), the API process apart from its children. CPU per post does not
+depend on how loaded the machine is as much as readings/s do: one process cannot serve more
+than about 1 / (its CPU per post) posts per second (one interpreter lock, about one core);
+two processes, about 1 / (the busier one's CPU per post), on a machine with two idle cores.
 
 Run: ``.venv/bin/python bench/ingest_scale.py [--runs 5] [--posts 600] [--clients 1 8 16]``
 (``--modes one`` or ``--modes two`` measures one deployment only).
@@ -14,6 +18,7 @@ Run: ``.venv/bin/python bench/ingest_scale.py [--runs 5] [--posts 600] [--client
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -24,7 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, median, percentile, rss_mb, server_process, temp_home  # noqa: E402
+from bench.common import ROOT, _children, median, percentile, rss_mb, server_process, temp_home  # noqa: E402
 from bench.ingest import _post_day, _setup_sensor  # noqa: E402
 
 MODES = {"one": {"FLEXLEDGER_PROCESSORS_PROCESS": "false"}, "two": {"FLEXLEDGER_PROCESSORS_PROCESS": "true"}}
@@ -54,6 +59,20 @@ def load_run(base: str, token: str, sensor: int, posts: int, clients: int, first
     return posts * 96 / (time.perf_counter() - started), latencies
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (Linux ``/proc``; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(CPU seconds of the server process, of its children) so far."""
+    return cpu_s(pid), sum(cpu_s(child) for child in _children(pid))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per server and client count (alternating)")
@@ -76,21 +95,28 @@ def main() -> None:
             for run in range(args.runs):
                 for mode in args.modes if run % 2 == 0 else list(reversed(args.modes)):
                     base, token, sensor, pid = servers[mode]
+                    cpu_before = cpu_split(pid)
                     rate, latencies = load_run(base, token, sensor, args.posts, clients, day)
                     day += args.posts
-                    row = (rate, percentile(latencies, 50), percentile(latencies, 99), rss_mb(pid))
+                    cpu_after = cpu_split(pid)
+                    cpu = [(cpu_after[i] - cpu_before[i]) * 1000 / args.posts for i in range(2)]
+                    row = (rate, percentile(latencies, 50), percentile(latencies, 99), rss_mb(pid), *cpu)
                     results.setdefault((mode, clients), []).append(row)
                     print(f"  {mode} x{clients:<3} run {run + 1}: {rate:>8,.0f} readings/s, p50 {row[1]:.1f} ms, "
-                          f"p99 {row[2]:.1f} ms, RSS {row[3]:.0f} MB", flush=True)  # fmt: skip
+                          f"p99 {row[2]:.1f} ms, RSS {row[3]:.0f} MB, CPU/post {row[4]:.2f} + {row[5]:.2f} ms",
+                          flush=True)  # fmt: skip
     report(results, args)
 
 
 def report(results: dict, args: argparse.Namespace) -> None:
     print(f"\nmedians of {args.runs} runs x {args.posts} posts (96 values each); RSS: server and its children")
-    print(f"{'processes':<10}{'clients':>8}{'readings/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>9}")
+    print("CPU ms per post: the API process + its children (the processors' process with two)")
+    head = f"{'processes':<10}{'clients':>8}{'readings/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>9}"
+    print(f"{head}{'CPU ms/post':>16}")
     for (mode, clients), rows in results.items():
-        rate, p50, p99, rss = (median([r[i] for r in rows]) for i in range(4))
-        print(f"{mode:<10}{clients:>8}{rate:>12,.0f}{p50:>9.1f}{p99:>9.1f}{rss:>9.0f}")
+        rate, p50, p99, rss, api, child = (median([r[i] for r in rows]) for i in range(6))
+        cpu = f"{api:.2f} + {child:.2f}"
+        print(f"{mode:<10}{clients:>8}{rate:>12,.0f}{p50:>9.1f}{p99:>9.1f}{rss:>9.0f}{cpu:>16}")
     if len(args.modes) == 2:
         for clients in args.clients:
             one, two = (median([r[0] for r in results[(m, clients)]]) for m in args.modes)
