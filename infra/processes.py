@@ -51,7 +51,7 @@ class ProcessRunner:
     """Runs the processors in a child process and mirrors their progress (module docstring)."""
 
     def __init__(self, settings: Settings, names: Sequence[str], store, restart_delay_s: float = 1.0):
-        self.settings, self.restart_delay_s = settings, restart_delay_s
+        self.settings, self.restart_delay_s, self.store = settings, restart_delay_s, store
         # the parent keeps every end open (no EOF when a child dies; a restarted child inherits them)
         to_api, to_child, progress = Doorbell.pipe(), Doorbell.pipe(), Doorbell.pipe()
         self._child_fds = (to_child[0], to_api[1], progress[1])
@@ -99,6 +99,7 @@ class ProcessRunner:
                 self.child.kill()
                 self.child.wait(timeout_s)
         self.mirror.stop()
+        self.store.stop_watching()  # before the pipes close: their numbers may be reused
         for fd in self._fds:
             os.close(fd)
 

@@ -64,9 +64,19 @@ class SqliteEventStore(SqlEventStore):
     def watch_other_processes(self, mine: Doorbell, theirs: Doorbell) -> None:
         """Hear of other processes' appends (``mine`` rung by them) and ring ``theirs`` after
         each commit of this process (module docstring)."""
+        self.stop_watching()
+        self._closed.clear()
         self._other = theirs
         self._watcher = threading.Thread(target=self._watch, args=(mine,), name="flexledger-store-watch", daemon=True)
         self._watcher.start()
+
+    def stop_watching(self) -> None:
+        """Stop hearing of and ringing other processes (before their pipes are closed)."""
+        self._other = Doorbell()
+        self._closed.set()
+        if self._watcher is not None:
+            self._watcher.join(5)
+            self._watcher = None
 
     def _after_commit(self) -> None:
         self._other.ring()
@@ -84,8 +94,8 @@ class SqliteEventStore(SqlEventStore):
                     conn.commit()  # end the read transaction so the next poll sees new commits
                     self._heard_of(head)
                 bell.wait(WATCH_FALLBACK_S)
-        except sqlite3.Error:
-            return  # the store is being closed (or gone): waiters fall back to their timeouts
+        except (sqlite3.Error, OSError):
+            return  # the store or the pipe is being closed: waiters fall back to their timeouts
         finally:
             conn.close()
 
@@ -96,7 +106,5 @@ class SqliteEventStore(SqlEventStore):
                 self._appended.notify_all()
 
     def close(self) -> None:
-        self._closed.set()
-        if self._watcher is not None:
-            self._watcher.join(5)
+        self.stop_watching()
         super().close()
