@@ -31,6 +31,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from infra.settings import Settings
 from streams.doorbell import Doorbell
@@ -50,7 +51,8 @@ def board_path(settings: Settings) -> Path:
 class ProcessRunner:
     """Runs the processors in a child process and mirrors their progress (module docstring)."""
 
-    def __init__(self, settings: Settings, names: Sequence[str], store, restart_delay_s: float = 1.0):
+    def __init__(self, settings: Settings, names: Sequence[str], store: Any, restart_delay_s: float = 1.0):
+        """``store``: this process's SQLite event store (maybe in its telemetry decorator)."""
         self.settings, self.restart_delay_s, self.store = settings, restart_delay_s, store
         # the parent keeps every end open (no EOF when a child dies; a restarted child inherits them)
         to_api, to_child, progress = Doorbell.pipe(), Doorbell.pipe(), Doorbell.pipe()
