@@ -20,6 +20,10 @@ class Doorbell:
         self.read_fd, self.write_fd = read_fd, write_fd
         if write_fd is not None:
             os.set_blocking(write_fd, False)
+        self._wake: tuple[int, int] | None = None  # this process's own pipe: interrupt() a waiter
+        if read_fd is not None:
+            self._wake = os.pipe()
+            os.set_blocking(self._wake[1], False)
 
     @classmethod
     def pipe(cls) -> tuple[int, int]:
@@ -36,10 +40,23 @@ class Doorbell:
 
     def wait(self, timeout_s: float) -> bool:
         """Block until rung or ``timeout_s`` passed; True when rung (pending rings are consumed)."""
-        if self.read_fd is None:
+        if self.read_fd is None or self._wake is None:
             return False
-        ready, _, _ = select.select([self.read_fd], [], [], timeout_s)
-        if ready:
+        ready, _, _ = select.select([self.read_fd, self._wake[0]], [], [], timeout_s)
+        for fd in ready:
             with contextlib.suppress(BlockingIOError, OSError):
-                os.read(self.read_fd, 4096)
-        return bool(ready)
+                os.read(fd, 4096)
+        return self.read_fd in ready
+
+    def interrupt(self) -> None:
+        """Wake a waiter of this process at once (to stop it), without a ring from the other end."""
+        if self._wake is not None:
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._wake[1], b"\1")
+
+    def close(self) -> None:
+        """Close this process's own wake-up pipe (the pipe ends given belong to their owner)."""
+        if self._wake is not None:
+            for fd in self._wake:
+                os.close(fd)
+            self._wake = None

@@ -106,8 +106,10 @@ class BoardMirror:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
+            self.bell.interrupt()
             self._thread.join(5)
             self._thread = None
+        self.bell.close()
 
     def wait_for(self, position: int, processors: Sequence[str] | None = None, timeout_s: float = 5.0) -> bool:
         names = processors or list(self.loops)

@@ -60,13 +60,14 @@ class SqliteEventStore(SqlEventStore):
         self._closed = threading.Event()
         self._watcher: threading.Thread | None = None
         self._other = Doorbell()  # the other process's: rung after each commit of ours
+        self._mine = Doorbell()  # ours: rung by the other process after its commits
 
     def watch_other_processes(self, mine: Doorbell, theirs: Doorbell) -> None:
         """Hear of other processes' appends (``mine`` rung by them) and ring ``theirs`` after
         each commit of this process (module docstring)."""
         self.stop_watching()
         self._closed.clear()
-        self._other = theirs
+        self._other, self._mine = theirs, mine
         self._watcher = threading.Thread(target=self._watch, args=(mine,), name="flexledger-store-watch", daemon=True)
         self._watcher.start()
 
@@ -75,8 +76,10 @@ class SqliteEventStore(SqlEventStore):
         self._other = Doorbell()
         self._closed.set()
         if self._watcher is not None:
+            self._mine.interrupt()
             self._watcher.join(5)
             self._watcher = None
+            self._mine.close()
 
     def _after_commit(self) -> None:
         self._other.ring()
