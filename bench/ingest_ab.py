@@ -1,7 +1,8 @@
 """Side-by-side HTTP ingest: alternating load runs against two servers.
 
 On a shared machine absolute figures drift with the load; alternating short runs against two
-servers started together makes the ratio meaningful. Two comparisons:
+servers started together makes the ratio meaningful; the servers' CPU time per post (``/proc``,
+with their children) is printed too, as it depends less on the machine's load. Two comparisons:
 
 * ``--before DIR``: a checkout of older code (e.g. ``git archive <commit> | tar -x -C
   /tmp/before``) against this tree, each on a fresh data folder;
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, median, server_process, temp_home  # noqa: E402
 from bench.ingest import _setup_sensor, http_throughput  # noqa: E402
+from bench.ingest_scale import cpu_split  # noqa: E402
 from infra.bootstrap import build_platform  # noqa: E402
 from infra.settings import Settings  # noqa: E402
 
@@ -57,22 +59,28 @@ def main() -> None:
     else:
         trees = {"empty": (ROOT, temp_home()), f"{args.history:,}": (ROOT, store_with_history(args.history))}
     rates: dict[str, list[float]] = {name: [] for name in trees}
+    cpu_ms: dict[str, list[float]] = {name: [] for name in trees}  # server CPU (with children) per post
     with ExitStack() as stack:
         servers = {}
         for name, (tree, home) in trees.items():
-            base, token, _ = stack.enter_context(server_process(home, {"PYTHONPATH": str(tree)}))
-            servers[name] = (base, token, _setup_sensor(base, token))
+            base, token, process = stack.enter_context(server_process(home, {"PYTHONPATH": str(tree)}))
+            servers[name] = (base, token, _setup_sensor(base, token), process.pid)
         for run in range(args.runs):
             order = list(trees) if run % 2 == 0 else list(reversed(trees))
             for name in order:
-                base, token, sensor = servers[name]
+                base, token, sensor, pid = servers[name]
+                before = sum(cpu_split(pid))
                 rate = http_throughput(base, token, sensor, args.posts, args.clients, first_day=run * args.posts)
                 rates[name].append(rate)
-                print(f"run {run + 1} {name:<10} {rate:>9,.0f} readings/s", flush=True)
+                cpu_ms[name].append((sum(cpu_split(pid)) - before) * 1000 / args.posts)
+                cpu = cpu_ms[name][-1]
+                print(f"run {run + 1} {name:<10} {rate:>9,.0f} readings/s, {cpu:.2f} CPU ms/post", flush=True)
     for name, values in rates.items():
-        print(f"{name:<6} median {median(values):>9,.0f} readings/s ({trees[name][0]}, {trees[name][1]})")
+        rate, cpu = median(values), median(cpu_ms[name])
+        print(f"{name:<6} median {rate:>9,.0f} readings/s, {cpu:.2f} CPU ms/post ({trees[name][0]}, {trees[name][1]})")
     first, second = list(rates)
-    print(f"{second} / {first}: {median(rates[second]) / median(rates[first]):.2f}x")
+    print(f"{second} / {first}: {median(rates[second]) / median(rates[first]):.2f}x readings/s, "
+          f"{median(cpu_ms[second]) / median(cpu_ms[first]):.2f}x CPU per post")  # fmt: skip
 
 
 if __name__ == "__main__":

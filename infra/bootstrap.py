@@ -12,6 +12,7 @@ no globals of its own; it applies one process-wide setting, the bcrypt cost of p
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from infra.devices import DeviceControl, build_device_control
 from infra.log.memory import MemoryLog
 from infra.personal_data_store import SealingEventStore
 from infra.personal_keys import PersonalDataCipher, SqlPersonalKeyStore
+from infra.processes import ProcessRunner
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
 from infra.readmodels.timescale import ReadingsStorage, prepare_readings_storage
 from infra.settings import Settings
@@ -54,8 +56,10 @@ from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
 from streams.audit_checkpoints import CheckpointWriter
 from streams.consistency import CheckpointWaiter, RunnerWaiter
+from streams.doorbell import Doorbell
 from streams.follower import EventFeed, StoreFollower
 from streams.forecaster import FORECAST_TOPIC, ForecastProcessor
+from streams.progress_board import BoardFollower, ProgressBoard
 from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
@@ -216,7 +220,7 @@ class Platform:
     token_secret: str
     checkpoints: CheckpointStore
     processors: list[Processor] = field(default_factory=list)
-    runner: InProcessRunner | None = None
+    runner: InProcessRunner | ProcessRunner | None = None
     consistency: ConsistencyWaiter = field(init=False)
     """Read-your-writes: one waiter per deployment (:func:`build_consistency_waiter`)."""
     devices: DeviceControl | None = None
@@ -227,6 +231,9 @@ class Platform:
     webhook_worker: WebhookWorker | None = None
     checkpoint_writer: CheckpointWriter | None = None
     readings_storage: ReadingsStorage | None = None
+    progress_board: ProgressBoard | None = None
+    """Set in the processors' process of a two-process deployment (:mod:`infra.processes`)."""
+    progress_bell: Doorbell | None = None
 
     def runnable_processors(self) -> list[Processor]:
         """The processors as runners drive them: in their telemetry decorators."""
@@ -242,8 +249,15 @@ class Platform:
         if self.runner is not None or not self.settings.run_processors:
             return
         if isinstance(self.log, MemoryLog):
+            if self.settings.processors_process and self.settings.event_store == "sqlite" and not self.progress_board:
+                self.runner = ProcessRunner(self.settings, [p.name for p in self.processors], self.store)
+                self.runner.start()  # the processors, devices, webhooks run in the second process
+                return
             feed = EventFeed(self.store, window_values=self.settings.feed_window_values)
-            self.runner = InProcessRunner(None, [StoreFollower(p, feed) for p in traced(self.processors)])
+            board = self.progress_board
+            bell = self.progress_bell
+            follow = StoreFollower if board is None else functools.partial(BoardFollower, board=board, bell=bell)
+            self.runner = InProcessRunner(None, [follow(p, feed) for p in traced(self.processors)])
         else:
             start = min((p.checkpoint() for p in self.processors), default=0)
             relay = Relay(self.store, self.log, start)

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     consistency_timeout_s: float = 5.0
     bcrypt_rounds: int = 12
     run_processors: bool = Field(default=True, description="Run relay and processors inside the API process.")
+    processors_process: bool = Field(
+        default=False,
+        description="Embedded (SQLite, in-process log): run the processors in a second process (infra/processes.py).",
+    )
     stream_send_timeout_s: float = Field(
         default=30.0, gt=0, description="A subscriber whose send blocks this long (stalled) is disconnected."
     )

@@ -133,22 +133,51 @@ class RegressorBook:
 
     Every belief counts (measurements, published prices, forecasts, ours included); for a slot
     the belief stored last before the position wins. Names are ``sensor_<id>``.
+
+    Memory is bounded by ``keep_s`` (seconds of event time), not by history: after each batch
+    a sensor's slots older than the newest slot asked for minus ``keep_s`` are dropped, and that
+    moment becomes the sensor's *floor*. Slots at or after the floor hold every belief ever stored
+    for them (beliefs for older slots are not kept), so a look-up there is exact; a look-up
+    before the floor (a bootstrap over old history, a forecast job for a past period) reloads
+    the sensor's whole stream for the rest of the batch. The answers are the same as with an
+    unbounded book; only their cost differs. The book itself is a cache: the event store is
+    where the values persist.
     """
 
-    def __init__(self, store: EventStore):
-        self.store = store
+    def __init__(self, store: EventStore, keep_s: int = 14 * 86400):
+        self.store, self.keep_s = store, keep_s
         self._values: dict[int, dict[int, list[tuple[int, float]]]] = {}
         self._resolution_s: dict[int, int] = {}
         self._revision: dict[int, int] = {}
+        self._floor: dict[int, int] = {}  # event start (epoch s) before which no slot is kept
+        self._asked: dict[int, int] = {}  # the newest slot (epoch s) asked for
         self._fresh: set[int] = set()
 
     def new_batch(self) -> None:
+        for sensor_id in self._fresh:
+            self._trim(sensor_id)
         self._fresh.clear()
+
+    def slots(self) -> int:
+        """How many (sensor, slot) entries the book holds (bounded by ``keep_s``)."""
+        return sum(len(values) for values in self._values.values())
+
+    def _trim(self, sensor_id: int) -> None:
+        values, asked = self._values.get(sensor_id), self._asked.get(sensor_id)
+        if not values or asked is None:
+            return
+        floor = asked - self.keep_s
+        if floor <= self._floor.get(sensor_id, -math.inf):
+            return
+        self._floor[sensor_id] = floor
+        for start_s in [s for s in values if s < floor]:
+            del values[start_s]
 
     def _refresh(self, sensor_id: int) -> None:
         if sensor_id in self._fresh:
             return
         values = self._values.setdefault(sensor_id, {})
+        floor = self._floor.get(sensor_id, -math.inf)
         for recorded in stream_events(self.store, sensor_data_stream(sensor_id), self._revision.get(sensor_id, -1) + 1):
             self._revision[sensor_id] = recorded.stream_revision
             if recorded.type != "SensorDataRecorded":
@@ -157,9 +186,17 @@ class RegressorBook:
             self._resolution_s[sensor_id] = event.resolution_s
             start_s = to_epoch_s(event.start)
             for i, value in enumerate(event.values):
-                if value is not None:
-                    values.setdefault(start_s + i * event.resolution_s, []).append((recorded.global_position, value))
+                slot = start_s + i * event.resolution_s
+                if value is not None and slot >= floor:
+                    values.setdefault(slot, []).append((recorded.global_position, value))
         self._fresh.add(sensor_id)
+
+    def _reload(self, sensor_id: int) -> None:
+        """Forget the floor and read the sensor's whole stream again (trimmed after the batch)."""
+        for book in (self._values, self._revision, self._floor):
+            book.pop(sensor_id, None)
+        self._fresh.discard(sensor_id)
+        self._refresh(sensor_id)
 
     def value(self, sensor_id: int, moment: datetime, before_position: int) -> float | None:
         """The regressor's value for the slot holding ``moment``, as stored before ``before_position``."""
@@ -168,6 +205,9 @@ class RegressorBook:
         if not step:
             return None
         start_s = to_epoch_s(moment) // step * step
+        self._asked[sensor_id] = max(start_s, self._asked.get(sensor_id, start_s))
+        if start_s < self._floor.get(sensor_id, -math.inf):
+            self._reload(sensor_id)
         for position, value in reversed(self._values[sensor_id].get(start_s, ())):
             if position < before_position:
                 return value

@@ -45,8 +45,8 @@ from domain.ports.event_store import (
 from infra.eventstore.hash_chain import ensure_hash_chain
 
 T = TypeVar("T")
+# driver errors of reaching the database: lost connection, lock timeout, pool exhausted
 _UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError, sa.exc.TimeoutError)
-"""Driver errors of reaching the database: lost connection, lock timeout, pool exhausted."""
 
 
 def port_errors(method: Callable[..., T]) -> Callable[..., T]:
@@ -176,8 +176,7 @@ class SqlEventStore:
     """The SQL event store; subclasses supply the append lock and the live notification."""
 
     def __init__(self, engine: Engine, read_engine: Engine | None = None):
-        self.engine = engine
-        self.read_engine = read_engine or engine
+        self.engine, self.read_engine = engine, read_engine or engine
         self._appended = threading.Condition()
         # Appenders of this process queue here instead of in the database's lock (SQLite's
         # busy handler sleeps in steps of up to 100 ms); other processes still use the DB lock.
@@ -187,9 +186,8 @@ class SqlEventStore:
         self._local_head: int | None = None  # the head as this process knows it; read on first need
 
     def create_tables(self) -> None:
-        """Create the ``events`` table and its indexes when missing (the composition root's
-        storage step; idempotent), and the hash chain of events stored before it existed. A
-        constructor never creates tables."""
+        """Create the ``events`` table and its indexes when missing (the composition root's storage step;
+        idempotent), and the hash chain of events stored before it existed. A constructor never creates tables."""
         metadata.create_all(self.engine)
         ensure_hash_chain(self.engine, events_table)
 
@@ -203,6 +201,9 @@ class SqlEventStore:
 
     def _notify(self, conn: Connection, position: int) -> None:
         """Tell other processes about new events (inside the transaction)."""
+
+    def _after_commit(self) -> None:
+        """Events were committed (tell other processes, after the transaction)."""
 
     # -- writing --------------------------------------------------------------------------
     @port_errors
@@ -251,7 +252,8 @@ class SqlEventStore:
         """Append each request in order in one transaction; outcomes are set only once it committed."""
         with self.engine.begin() as conn:
             self._lock_for_append(conn)
-            outcomes = [self._try_append(conn, request) for request in group]
+            tail: list = []  # (next position, last hash): read once per group, not per append
+            outcomes = [self._try_append(conn, request, tail) for request in group]
             written = [r.global_position for r, _ in outcomes if r is not None and r.appended]
             if written:
                 self._notify(conn, max(written))
@@ -259,11 +261,11 @@ class SqlEventStore:
             request.result, request.error = result, error
 
     def _try_append(
-        self, conn: Connection, request: _PendingAppend
+        self, conn: Connection, request: _PendingAppend, tail: list
     ) -> tuple[AppendResult | None, Exception | None]:
         """(result, None), or (None, error) for an append refused before it wrote anything."""
         try:
-            return self._append_locked(conn, request.stream_id, request.events, request.expected), None
+            return self._append_locked(conn, request.stream_id, request.events, request.expected, tail), None
         except (WrongExpectedRevision, ValueError) as exc:
             return None, exc
 
@@ -273,10 +275,12 @@ class SqlEventStore:
             with self._appended:
                 self._local_head = max(self._local_head or 0, last)
                 self._appended.notify_all()
+            self._after_commit()
 
     def _append_locked(
-        self, conn: Connection, stream_id: str, events: Sequence[NewEvent], expected: ExpectedRevision
+        self, conn: Connection, stream_id: str, events: Sequence[NewEvent], expected: ExpectedRevision, tail: list
     ) -> AppendResult:
+        """Append under the lock; ``tail``: (next position, last hash) within the group, [] at first."""
         ids = [str(e.event_id) for e in events]
         existing = dict(conn.execute(_STORED_IDS, {"ids": ids}).all())
         actual = self._stream_revision(conn, stream_id)
@@ -284,9 +288,10 @@ class SqlEventStore:
         if not fresh:
             return AppendResult(actual if actual is not None else -1, max(existing.values()), 0)
         _check_expected(stream_id, expected, actual)
-        position = self._next_position(conn)
+        if not tail:
+            tail[:] = [self._next_position(conn), conn.execute(_LAST_HASH).scalar() or GENESIS]
+        position, previous = tail
         revision = -1 if actual is None else actual
-        previous = conn.execute(_LAST_HASH).scalar() or GENESIS
         rows = []
         for event in fresh:
             revision += 1
@@ -294,6 +299,7 @@ class SqlEventStore:
             previous = rows[-1]["hash"]
             position += 1
         conn.execute(_INSERT, rows)
+        tail[:] = [position, previous]
         return AppendResult(revision, position - 1, len(fresh))
 
     @staticmethod
