@@ -76,6 +76,8 @@ def _require_reader_of_all(user: CurrentUser, what: str) -> None:
 
 @router.get("/events")
 def global_events(user: StreamReader, audit: Audit, paged: Paged, after: Annotated[int, Query(ge=0)] = 0) -> dict:
+    """Global history in store order, paged by position (``after``; ``next`` is the next page's),
+    filtered by ``type``, ``actor``, ``correlation_id``, ``since``/``until``; only events the caller may see."""
     visible = event_visibility(user, audit.resolver)
     return _page(history.global_history(audit.store, after, paged.limit, paged.filter, visible))
 
@@ -91,6 +93,8 @@ def _visible_stream(audit: AuditServices, user: CurrentUser, stream_id: str) -> 
 def stream_events(
     stream_id: str, user: StreamReader, audit: Audit, paged: Paged, from_revision: Annotated[int, Query(ge=0)] = 0
 ) -> dict:
+    """One stream's events (``asset-3``, ``sensordata-5``, ``schedule-<uuid>``, ...) paged by revision
+    (``from_revision``), with the same filters; 404 for a stream the caller may not see."""
     _visible_stream(audit, user, stream_id)
     return _page(history.stream_history(audit.store, stream_id, from_revision, paged.limit, paged.filter))
 
@@ -106,6 +110,7 @@ def _visible_event(audit: AuditServices, user: CurrentUser, event_id: uuid.UUID)
 
 @router.get("/events/{event_id}")
 def one_event(event_id: uuid.UUID, user: StreamReader, audit: Audit) -> dict:
+    """One event by its event id (UUID): data (credentials removed), metadata and global position."""
     return public_view(_visible_event(audit, user, event_id))
 
 

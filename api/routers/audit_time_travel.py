@@ -68,16 +68,20 @@ def _entity(audit: AuditServices, user, kind: str, entity_id: int, at: AsOf) -> 
 
 @router.get("/assets/{asset_id}")
 def asset_as_of(asset_id: int, user: User, audit: Audit, at: When) -> dict:
+    """The asset as it was at ``position``, ``time`` or ``event_id`` (default: now)."""
     return _entity(audit, user, "asset", asset_id, at)
 
 
 @router.get("/sensors/{sensor_id}")
 def sensor_as_of(sensor_id: int, user: User, audit: Audit, at: When) -> dict:
+    """The sensor as it was at ``position``, ``time`` or ``event_id`` (default: now)."""
     return _entity(audit, user, "sensor", sensor_id, at)
 
 
 @router.get("/sensors/{sensor_id}/schedule")
 def device_schedule_as_of(sensor_id: int, user: User, audit: Audit, at: When) -> dict:
+    """The schedule that was current for the device (its power sensor) at that moment: the
+    ``ScheduleComputed`` event, or ``null``."""
     _check(user, audit.resolver, "sensor", sensor_id)
     found = schedule_as_of(audit.store, sensor_id, at)
     return {

@@ -119,6 +119,10 @@ async def sse_events(
     params: Annotated[dict, Depends(_params)],
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
+    """Server-Sent Events: the account's events from ``from`` (or ``Last-Event-ID``), history then
+    live, filtered by ``type``, ``asset``, ``sensor`` and ``since``/``until``; each message's ``id`` is
+    the event's global position, so a reconnect resumes without gaps or duplicates. A subscriber too
+    far behind is disconnected with its position."""
     subscription = await run_in_threadpool(_subscription, audit, user, params, last_event_id)
     return SubscriberResponse(
         _sse_messages(subscription, audit.streams),

@@ -117,6 +117,9 @@ def _visible_webhook(audit: AuditServices, user: CurrentUser, webhook_id: int) -
 
 @router.post("", status_code=201)
 def register_webhook(body: WebhookRequest, user: User, audit: Audit) -> JSONResponse:
+    """Register a URL for the account's events (filters: ``types``, ``assets``, ``sensors``; ``from`` a
+    position, default new events only); 201 with the signing ``secret``, shown only here. Private
+    and loopback addresses are refused unless the server allows them."""
     _require_writer(user)
     _check_url(audit, str(body.url))
     check_entities(user, audit.resolver, "asset", body.assets, "assets")
@@ -132,17 +135,20 @@ def register_webhook(body: WebhookRequest, user: User, audit: Audit) -> JSONResp
 
 @router.get("")
 def list_webhooks(user: User, audit: Audit) -> list[dict]:
+    """The account's webhooks (admins and auditors: all), without their secrets."""
     account = None if user.can_read_all else user.account_id
     return [_view(w) for w in _store(audit).list(account)]
 
 
 @router.get("/{webhook_id}")
 def get_webhook(webhook_id: int, user: User, audit: Audit) -> dict:
+    """One webhook of the account, without its secret."""
     return _view(_visible_webhook(audit, user, webhook_id))
 
 
 @router.delete("/{webhook_id}", status_code=204)
 def delete_webhook(webhook_id: int, user: User, audit: Audit) -> None:
+    """Delete the webhook; pending deliveries are dropped."""
     _require_writer(user)
     _visible_webhook(audit, user, webhook_id)
     _store(audit).remove(webhook_id)
@@ -156,12 +162,15 @@ def list_deliveries(
     status: Literal["pending", "delivered", "dead"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
+    """The webhook's deliveries in event order, by ``status`` (``dead``: the dead-letter list, with
+    attempts and the last error)."""
     _visible_webhook(audit, user, webhook_id)
     return {"deliveries": [_delivery_view(d) for d in _store(audit).deliveries(webhook_id, status, limit)]}
 
 
 @router.post("/{webhook_id}/redeliver")
 def redeliver(webhook_id: int, user: User, audit: Audit, body: RedeliverRequest | None = None) -> dict:
+    """Attempt dead deliveries again (all, or the listed ``deliveries``); answers how many."""
     _require_writer(user)
     _visible_webhook(audit, user, webhook_id)
     count = _store(audit).redeliver(webhook_id, body.deliveries if body else None, datetime.now(UTC))

@@ -25,7 +25,6 @@ from infra.bootstrap import build_platform
 from infra.settings import Settings
 
 AWAITING_DESCRIPTIONS = {
-    "api.routers.audit_history", "api.routers.audit_time_travel", "api.routers.streams", "api.routers.webhooks",
     "api.routers.myems_microgrid_reports",
     "api.routers.myems_commands", "api.routers.myems_costcenters", "api.routers.myems_meters",
     "api.routers.myems_microgrid_devices", "api.routers.myems_points",
