@@ -46,8 +46,9 @@ def login_with_keyboard(page) -> None:
     page.keyboard.type(DEMO_PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_selector("#app-view:not([hidden])")
-    # the first site is chosen once the account's assets are loaded
+    # the first site is chosen once the account's assets are loaded, and usable once its sensors are
     page.wait_for_function("() => document.getElementById('asset-title').textContent !== 'Choose a site or device'")
+    page.wait_for_function("() => document.body.dataset.loadedAsset !== undefined")
 
 
 def trace_values(page, name_prefix: str) -> list:
@@ -77,5 +78,10 @@ def screenshot(page, name: str, full_page: bool = True) -> None:
 
 
 def select_asset(page, name: str) -> None:
-    page.locator("#asset-tree button", has_text=name).first.click()
+    """Click the asset in the tree and wait until its sensors are loaded (before that, the page has
+    no device to act on)."""
+    button = page.locator("#asset-tree button", has_text=name).first
+    asset_id = button.get_attribute("data-asset-id")
+    button.click()
     page.wait_for_function("(n) => document.getElementById('asset-title').textContent === n", arg=name)
+    page.wait_for_function("(id) => document.body.dataset.loadedAsset === id", arg=asset_id)

@@ -115,6 +115,8 @@ async function selectAsset(assetId) {
   const selection = (state.selection = (state.selection || 0) + 1);
   const current = () => selection === state.selection;
   state.asset = state.assets.find((a) => a.id === assetId);
+  state.sensor = null; // until this asset's sensors are loaded: no action may target the previous one
+  delete document.body.dataset.loadedAsset;
   setStatus("");
   history.replaceState(null, "", `#asset=${assetId}`);
   for (const b of document.querySelectorAll(".tree button")) b.setAttribute("aria-current", String(Number(b.dataset.assetId) === assetId));
@@ -127,6 +129,7 @@ async function selectAsset(assetId) {
   const power = sensors.find((s) => /W$/.test(s.unit)) || sensors[0];
   state.sensor = power || null;
   if (power) select.value = power.id;
+  document.body.dataset.loadedAsset = String(assetId); // its sensors are known: actions may target it
   const latest = power && !state.windowChosen ? await latestDataStart(power) : null;
   if (!current()) return;
   if (latest) { $("start-date").value = latest; $("days").value = "3"; }
@@ -264,6 +267,10 @@ function scheduleFlexModel(sensor, start) {
 async function triggerSchedule(event) {
   event.preventDefault();
   const sensor = state.sensor;
+  if (!sensor) {
+    setStatus("The device's sensors are still loading: try again in a moment.", true);
+    return;
+  }
   setStatus("Scheduling…");
   try {
     const start = scheduleStart(sensor);
@@ -279,6 +286,10 @@ async function triggerSchedule(event) {
 
 async function triggerForecast() {
   const sensor = state.sensor;
+  if (!sensor) {
+    setStatus("The device's sensors are still loading: try again in a moment.", true);
+    return;
+  }
   setStatus("Forecasting…");
   try {
     const body = { start: scheduleStart(sensor).toISOString(), duration: "PT24H" };
@@ -295,6 +306,10 @@ async function triggerForecast() {
 async function onUpload(event) {
   const file = event.target.files[0];
   if (!file) return;
+  if (!state.sensor) {
+    setStatus("The device's sensors are still loading: try again in a moment.", true);
+    return;
+  }
   const progress = $("upload-progress");
   progress.hidden = false;
   try {
