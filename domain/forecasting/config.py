@@ -74,6 +74,8 @@ class ForecasterConfig:
     profile_weeks: int = 6
     profile_quantile: float = 0.5
     lag_transform: str = "auto"
+    lag_l1_delta: float | None = None
+    lag_anomaly_by_hour: bool = False
 
     def __post_init__(self) -> None:
         if self.resolution <= timedelta(0) or DAY % self.resolution:
@@ -94,7 +96,6 @@ class ForecasterConfig:
             raise ValueError(f"unknown models {sorted(unknown)}; known: {sorted(MODEL_FACTORIES)}")
 
 
-
 def _naive_day(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
     return SeasonalNaive("naive_day", parts.lags.day, parts.lags.day)
 
@@ -106,8 +107,15 @@ def _naive_week(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
 def _lag_linear(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
     every = config.lag_train_every or steps_in(HOUR, config.resolution)
     return LagRegression(
-        "lag_linear", parts.buckets, parts.lags, parts.calendar, train_every=every, profile=parts.profile,
+        "lag_linear",
+        parts.buckets,
+        parts.lags,
+        parts.calendar,
+        train_every=every,
+        profile=parts.profile,
         transform=_transform(config),
+        l1_delta=config.lag_l1_delta,
+        anomaly_by_hour=config.lag_anomaly_by_hour,
     )
 
 
@@ -122,8 +130,14 @@ def _transform(config: ForecasterConfig) -> str | None:
 def _lag_tree(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
     every = config.lag_train_every or steps_in(HOUR, config.resolution)
     return LagRegression(
-        "lag_tree", parts.buckets, parts.lags, parts.calendar, make_regressor=tree_regressor, train_every=every,
-        profile=parts.profile, transform=_transform(config),
+        "lag_tree",
+        parts.buckets,
+        parts.lags,
+        parts.calendar,
+        make_regressor=tree_regressor,
+        train_every=every,
+        profile=parts.profile,
+        transform=_transform(config),
     )
 
 

@@ -66,8 +66,6 @@ class Forecast:
         return [self.now_start + k * self.resolution for k in range(len(self.values))]
 
 
-
-
 class SensorForecaster:
     """Online forecaster of one sensor: ``learn``/``observe`` readings, ``forecast`` slots."""
 
@@ -235,8 +233,12 @@ class SensorForecaster:
         if record:
             self.selector.record(targets, step_buckets, [*columns, values] if self.combined else columns)
         return Forecast(
-            slot_start(now_slot, res), res, tuple(values), tuple(selected),
-            {k: tuple(v) for k, v in per_model.items()}, weights,
+            slot_start(now_slot, res),
+            res,
+            tuple(values),
+            tuple(selected),
+            {k: tuple(v) for k, v in per_model.items()},
+            weights,
         )
 
     def _serve(
