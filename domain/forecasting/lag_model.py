@@ -99,7 +99,10 @@ class LagRegression:
     another sensor (its value at the target slot) has its own and takes one of
     ``max_regressors`` reserved feature slots ``r0``, ``r1``, ... in order of first appearance
     (names sorted within a reading); further regressors are ignored. The one-hot calendar
-    features of the target slot pass unscaled.
+    features of the target slot pass unscaled. With a ``profile``: ``wp`` (the weekly profile
+    at the target) and ``wpo`` (at the origin); with ``anomaly_by_hour`` also ``a00``..``a23``:
+    ``y0 - wpo`` in the slot of the target's local hour (how long today's surplus or shortfall
+    lasts depends on the time of day). ``l1_delta``: see :meth:`_learn_sample`.
 
     For a reading at slot ``s`` a bucket learns one sample: the features at origin ``s - h``
     for a step ``h`` of that bucket, hashed so that every horizon of the bucket and every time
