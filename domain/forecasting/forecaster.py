@@ -41,7 +41,7 @@ from domain.forecasting.models import ForecastModel
 from domain.forecasting.profile import WeeklyProfile
 from domain.forecasting.selector import ModelSelector
 
-STATE_VERSION = 2
+STATE_VERSION = 3  # 3: the lag model has wpo and anomaly-by-hour features
 
 
 @dataclass(frozen=True, slots=True)
