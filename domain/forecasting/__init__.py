@@ -1,9 +1,10 @@
 """Online forecasting of sensor time series (pure: readings in, forecasts out).
 
 Entry point for stream processors: :class:`SensorForecaster` with a :class:`ForecasterConfig`.
-Models (River, all learning online one reading at a time): seasonal naive (day, week), a
-direct multi-horizon linear model on lag and calendar features, and Holt-Winters; the model
-serving each horizon bucket is chosen on running 1-WAPE. See ``forecaster.py``.
+Models (River, all learning online one reading at a time): seasonal naive (day, week), the
+weekly profile, direct multi-horizon linear models on lag, profile and calendar features (one
+least-squares, one towards the median), and Holt-Winters; per horizon bucket the forecast
+served is their ensemble weighted by recent error (or the best model). See ``forecaster.py``.
 """
 
 from domain.forecasting.forecaster import (

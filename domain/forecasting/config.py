@@ -22,7 +22,9 @@ from domain.forecasting.lag_model import LagRegression, tree_regressor
 from domain.forecasting.models import ForecastModel, HoltWintersModel, SeasonalNaive
 from domain.forecasting.profile import WeeklyProfile, WeeklyProfileModel
 
-DEFAULT_MODELS = ("naive_day", "naive_week", "weekly_profile", "lag_linear", "holt_winters")
+DEFAULT_MODELS = ("naive_day", "naive_week", "weekly_profile", "lag_linear", "lag_median", "holt_winters")
+MEDIAN_DELTA = 0.3
+"""``l1_delta`` of ``lag_median``: residuals below 0.3 standard deviations weigh alike."""
 COMBINE_MODES = ("ensemble", "select")
 
 
@@ -52,6 +54,14 @@ class ForecasterConfig:
     - ``profile_weeks`` and ``profile_quantile``: the weekly profile (model and lag feature).
     - ``lag_transform``: the lag model learns ``"sqrt"`` of the values (spiky loads), ``"none"``,
       or ``"auto"``: the square root when ``value_range`` bounds the values below by 0.
+    - ``lag_anomaly_by_hour``: the lag model also sees the origin's anomaly (last value minus
+      its weekly profile) per local hour of the target (measured: +0.001-0.004 1-WAPE at 1 h
+      on the ACN data, neutral beyond).
+    - ``lag_l1_delta``: None, or ``lag_linear`` learns by online IRLS towards least absolute
+      deviations (see :class:`~domain.forecasting.lag_model.LagRegression`). The model
+      ``lag_median`` is that model (at :data:`MEDIAN_DELTA`) beside the least-squares one: on
+      its own it wins on a single household's car (+0.02-0.04 1-WAPE) and loses on Trondheim
+      (-0.01 at 1 h), so the ensemble weighs the two per horizon bucket.
     """
 
     resolution: timedelta = timedelta(minutes=15)
@@ -74,6 +84,8 @@ class ForecasterConfig:
     profile_weeks: int = 6
     profile_quantile: float = 0.5
     lag_transform: str = "auto"
+    lag_l1_delta: float | None = None
+    lag_anomaly_by_hour: bool = True
 
     def __post_init__(self) -> None:
         if self.resolution <= timedelta(0) or DAY % self.resolution:
@@ -94,7 +106,6 @@ class ForecasterConfig:
             raise ValueError(f"unknown models {sorted(unknown)}; known: {sorted(MODEL_FACTORIES)}")
 
 
-
 def _naive_day(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
     return SeasonalNaive("naive_day", parts.lags.day, parts.lags.day)
 
@@ -106,8 +117,31 @@ def _naive_week(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
 def _lag_linear(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
     every = config.lag_train_every or steps_in(HOUR, config.resolution)
     return LagRegression(
-        "lag_linear", parts.buckets, parts.lags, parts.calendar, train_every=every, profile=parts.profile,
+        "lag_linear",
+        parts.buckets,
+        parts.lags,
+        parts.calendar,
+        train_every=every,
+        profile=parts.profile,
         transform=_transform(config),
+        l1_delta=config.lag_l1_delta,
+        anomaly_by_hour=config.lag_anomaly_by_hour,
+    )
+
+
+def _lag_median(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
+    """The lag model learning towards the median (online IRLS): the loss of WAPE, for spiky loads."""
+    every = config.lag_train_every or steps_in(HOUR, config.resolution)
+    return LagRegression(
+        "lag_median",
+        parts.buckets,
+        parts.lags,
+        parts.calendar,
+        train_every=every,
+        profile=parts.profile,
+        transform=_transform(config),
+        l1_delta=MEDIAN_DELTA,
+        anomaly_by_hour=config.lag_anomaly_by_hour,
     )
 
 
@@ -122,8 +156,14 @@ def _transform(config: ForecasterConfig) -> str | None:
 def _lag_tree(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
     every = config.lag_train_every or steps_in(HOUR, config.resolution)
     return LagRegression(
-        "lag_tree", parts.buckets, parts.lags, parts.calendar, make_regressor=tree_regressor, train_every=every,
-        profile=parts.profile, transform=_transform(config),
+        "lag_tree",
+        parts.buckets,
+        parts.lags,
+        parts.calendar,
+        make_regressor=tree_regressor,
+        train_every=every,
+        profile=parts.profile,
+        transform=_transform(config),
     )
 
 
@@ -150,6 +190,7 @@ MODEL_FACTORIES = {
     "naive_week": _naive_week,
     "weekly_profile": _weekly_profile,
     "lag_linear": _lag_linear,
+    "lag_median": _lag_median,
     "lag_tree": _lag_tree,
     "holt_winters": _holt_winters,
 }

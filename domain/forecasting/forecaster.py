@@ -41,7 +41,7 @@ from domain.forecasting.models import ForecastModel
 from domain.forecasting.profile import WeeklyProfile
 from domain.forecasting.selector import ModelSelector
 
-STATE_VERSION = 2
+STATE_VERSION = 3  # 3: the lag model has wpo and anomaly-by-hour features
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +64,6 @@ class Forecast:
     @property
     def event_starts(self) -> list[datetime]:
         return [self.now_start + k * self.resolution for k in range(len(self.values))]
-
-
 
 
 class SensorForecaster:
@@ -235,8 +233,12 @@ class SensorForecaster:
         if record:
             self.selector.record(targets, step_buckets, [*columns, values] if self.combined else columns)
         return Forecast(
-            slot_start(now_slot, res), res, tuple(values), tuple(selected),
-            {k: tuple(v) for k, v in per_model.items()}, weights,
+            slot_start(now_slot, res),
+            res,
+            tuple(values),
+            tuple(selected),
+            {k: tuple(v) for k, v in per_model.items()},
+            weights,
         )
 
     def _serve(

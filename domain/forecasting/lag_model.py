@@ -18,6 +18,9 @@ from domain.forecasting.history import SlotHistory
 from domain.forecasting.models import Regressors
 from domain.forecasting.profile import WeeklyProfile
 
+ANOMALY_KEYS = tuple(f"a{h:02d}" for h in range(24))
+"""The origin's anomaly (last value minus its weekly profile) per local hour of the target."""
+
 
 class SeriesScaler:
     """Running mean and standard deviation (River ``stats.Var``) that freeze once settled.
@@ -96,7 +99,10 @@ class LagRegression:
     another sensor (its value at the target slot) has its own and takes one of
     ``max_regressors`` reserved feature slots ``r0``, ``r1``, ... in order of first appearance
     (names sorted within a reading); further regressors are ignored. The one-hot calendar
-    features of the target slot pass unscaled.
+    features of the target slot pass unscaled. With a ``profile``: ``wp`` (the weekly profile
+    at the target) and ``wpo`` (at the origin); with ``anomaly_by_hour`` also ``a00``..``a23``:
+    ``y0 - wpo`` in the slot of the target's local hour (how long today's surplus or shortfall
+    lasts depends on the time of day). ``l1_delta``: see :meth:`_learn_sample`.
 
     For a reading at slot ``s`` a bucket learns one sample: the features at origin ``s - h``
     for a step ``h`` of that bucket, hashed so that every horizon of the bucket and every time
@@ -117,8 +123,11 @@ class LagRegression:
         max_regressors: int = 4,
         profile: WeeklyProfile | None = None,
         transform: str | None = None,
+        l1_delta: float | None = None,
+        anomaly_by_hour: bool = False,
     ) -> None:
         self.name = name
+        self.l1_delta = l1_delta
         self.buckets = buckets
         self.lags = lags
         self.calendar = calendar
@@ -135,7 +144,12 @@ class LagRegression:
         self.regressor_scalers: dict[str, tuple[str, SeriesScaler]] = {}
         self.models = [make_regressor() for _ in buckets.upper]
         slots = [f"r{i}" for i in range(max_regressors)]
-        extra = ["wp"] if profile is not None else []
+        extra = ["wp", "wpo"] if profile is not None else []
+        self.anomaly_by_hour = anomaly_by_hour and profile is not None
+        if self.anomaly_by_hour:
+            extra += ANOMALY_KEYS
+        self._slots_per_hour = lags.hour
+        self._slots_per_day = lags.day
         zero = dict.fromkeys(["hzn", *LAG_KEYS, *extra, *calendar.keys(), *slots], 0.0)
         for model in self.models:
             # A zero sample leaves the fit unchanged, but makes ``BayesianLinearRegression``
@@ -158,17 +172,29 @@ class LagRegression:
     ) -> dict[str, float]:
         scaler = self.scaler
         x = self.lags.at(history, origin, target - origin, scaler.shift, scaler.shift, scaler.scale)
+        self._add_origin_profile(x, origin)
         self._add_target_only(x, target, regressors, x["w1"])
         return x
+
+    def _profile_at(self, slot: int, fallback: float) -> float:
+        """The weekly profile at ``slot``, transformed and scaled; ``fallback`` where it has none."""
+        level = self.profile.value(slot)
+        if level != level:
+            return fallback
+        if self.transform is not None:
+            level = self._forward(level)
+        return (level - self.scaler.shift) * self.scaler.scale
+
+    def _add_origin_profile(self, x: dict[str, float], origin: int) -> None:
+        """``wpo``: the profile at the origin, so that ``y0 - wpo`` (today's anomaly) can carry on."""
+        if self.profile is not None:
+            x["wpo"] = self._profile_at(origin, x["y0"])
 
     def _add_target_only(
         self, x: dict[str, float], target: int, regressors: Regressors | None, fallback: float
     ) -> None:
         if self.profile is not None:
-            level = self.profile.value(target)
-            if level == level and self.transform is not None:
-                level = self._forward(level)
-            x["wp"] = fallback if level != level else (level - self.scaler.shift) * self.scaler.scale
+            x["wp"] = self._profile_at(target, fallback)
         if regressors:
             scalers = self.regressor_scalers
             for key, value in regressors.items():
@@ -176,6 +202,9 @@ class LagRegression:
                 if known is not None:
                     x[known[0]] = (value - known[1].shift) * known[1].scale
         x.update(self.calendar.of_slot(target))
+        if self.anomaly_by_hour:
+            hour = (self.calendar.week_slot(target) % self._slots_per_day) // self._slots_per_hour
+            x[ANOMALY_KEYS[hour]] = x["y0"] - x["wpo"]
 
     def _learn_regressors(self, regressors: Regressors) -> None:
         scalers = self.regressor_scalers
@@ -213,7 +242,21 @@ class LagRegression:
         for bucket in self._buckets_to_train(slot):
             origin = slot - self.buckets.training_step(bucket, slot)
             if origin >= first:
-                self.models[bucket].learn_one(self._features(history, origin, slot, regressors), y)
+                self._learn_sample(self.models[bucket], self._features(history, origin, slot, regressors), y)
+
+    def _learn_sample(self, model: Any, x: dict[str, float], y: float) -> None:
+        """One update; with ``l1_delta`` an online IRLS step towards the median (the loss of WAPE).
+
+        Weighted least squares with weight ``w = 1 / max(|residual|, l1_delta)`` (the residual of
+        the model before this update, in scaled units) approximates least absolute deviations;
+        the weight enters as ``sqrt(w)`` times the features and the target.
+        """
+        delta = self.l1_delta
+        if delta is not None:
+            root = 1.0 / math.sqrt(max(abs(y - model.predict_one(x)), delta))
+            x = {key: value * root for key, value in x.items()}
+            y *= root
+        model.learn_one(x, y)
 
     def predict_one(
         self, history: SlotHistory, origin: int, target: int, regressors: Regressors | None = None
@@ -237,6 +280,7 @@ class LagRegression:
         shift, scale = scaler.shift, scaler.scale
         history = self.own if self.own is not None else history
         base, level = lags.at_origin(history, origin, shift, shift, scale)
+        self._add_origin_profile(base, origin)
         regs = regressors or [None] * len(targets)
         out = []
         for target, target_regressors in zip(targets, regs, strict=True):

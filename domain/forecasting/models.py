@@ -53,17 +53,21 @@ def _level(history: SlotHistory, origin: int, day: int) -> float:
     return level if level == level else 0.0
 
 
-class SeasonalNaive:
-    """Same slot one ``period`` earlier (the most recent period known at the origin).
+class LookupModel:
+    """Base of the models without learned state: each forecast is read from what is known.
 
-    ``period`` = one day gives "same time yesterday" (for horizons over a day: the day before);
-    one week gives "same time last week". Its "learning" is the shared history itself.
+    A subclass gives :meth:`lookup` (the value for ``target`` known at ``origin``, NaN when
+    unknown); where it is unknown the forecast falls back to "same time yesterday", then to
+    the mean of the last day. Learning and resetting are no-ops: the state is the shared
+    history (or profile) itself.
     """
 
-    def __init__(self, name: str, period: int, steps_per_day: int) -> None:
+    def __init__(self, name: str, steps_per_day: int) -> None:
         self.name = name
-        self.period = period
         self.steps_per_day = steps_per_day
+
+    def lookup(self, history: SlotHistory, origin: int, target: int) -> float:
+        raise NotImplementedError
 
     def learn_one(
         self, history: SlotHistory, slot: int, value: float, regressors: Regressors | None, observed: bool
@@ -77,16 +81,34 @@ class SeasonalNaive:
         targets: Sequence[int],
         regressors: Sequence[Regressors | None] | None = None,
     ) -> list[float]:
-        period, get = self.period, history.get
-        level = _level(history, origin, self.steps_per_day)
-        out = []
-        for target in targets:
-            value = get(target - period * -((origin - target) // period))
-            out.append(value if value == value else level)
+        out = [self.lookup(history, origin, target) for target in targets]
+        if all(v == v for v in out):
+            return out
+        day, get = self.steps_per_day, history.get
+        level = _level(history, origin, day)
+        for k, target in enumerate(targets):
+            if out[k] != out[k]:
+                yesterday = get(target - day * -((origin - target) // day))
+                out[k] = yesterday if yesterday == yesterday else level
         return out
 
     def reset(self) -> None:
         return None
+
+
+class SeasonalNaive(LookupModel):
+    """Same slot one ``period`` earlier (the most recent period known at the origin).
+
+    ``period`` = one day gives "same time yesterday" (for horizons over a day: the day before);
+    one week gives "same time last week".
+    """
+
+    def __init__(self, name: str, period: int, steps_per_day: int) -> None:
+        super().__init__(name, steps_per_day)
+        self.period = period
+
+    def lookup(self, history: SlotHistory, origin: int, target: int) -> float:
+        return history.get(target - self.period * -((origin - target) // self.period))
 
 
 class _HoltWinters(time_series.HoltWinters):

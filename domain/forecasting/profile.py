@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from domain.forecasting.features import CalendarFeatures
 from domain.forecasting.history import SlotHistory
-from domain.forecasting.models import Regressors, SeasonalNaive
+from domain.forecasting.models import LookupModel
 
 
 def quantile_of_sorted(values: Sequence[float], q: float) -> float:
@@ -59,32 +59,12 @@ class WeeklyProfile:
         return 0 if recent is None else len(recent)
 
 
-class WeeklyProfileModel:
-    """Forecast = the weekly profile of the target slot; "same time yesterday" where it has none."""
+class WeeklyProfileModel(LookupModel):
+    """Forecast = the weekly profile of the target slot (fallbacks: see :class:`LookupModel`)."""
 
     def __init__(self, name: str, profile: WeeklyProfile, steps_per_day: int) -> None:
-        self.name = name
+        super().__init__(name, steps_per_day)
         self.profile = profile
-        self._fallback = SeasonalNaive(name, steps_per_day, steps_per_day)
 
-    def learn_one(
-        self, history: SlotHistory, slot: int, value: float, regressors: Regressors | None, observed: bool
-    ) -> None:
-        return None
-
-    def forecast(
-        self,
-        history: SlotHistory,
-        origin: int,
-        targets: Sequence[int],
-        regressors: Sequence[Regressors | None] | None = None,
-    ) -> list[float]:
-        value = self.profile.value
-        out = [value(target) for target in targets]
-        if any(v != v for v in out):
-            fallback = self._fallback.forecast(history, origin, targets)
-            out = [v if v == v else f for v, f in zip(out, fallback, strict=True)]
-        return out
-
-    def reset(self) -> None:
-        return None
+    def lookup(self, history: SlotHistory, origin: int, target: int) -> float:
+        return self.profile.value(target)

@@ -258,7 +258,7 @@ def test_forecasting_shows_the_model_choice_and_running_errors(fed: ForecastHarn
     assert status["learned"] == DAYS * 96 and status["forecasts"] == DAYS * 24
     assert status["latest_belief_time"] == END.isoformat()
     assert status["selection"] == dict.fromkeys(["1h", "6h", "24h", "48h"], "ensemble")
-    models = {"naive_day", "naive_week", "weekly_profile", "lag_linear", "holt_winters"}
+    models = {"naive_day", "naive_week", "weekly_profile", "lag_linear", "lag_median", "holt_winters"}
     for bucket in status["selection"]:
         errors = status["running_errors"][bucket]
         assert set(errors) == {*models, "ensemble"}

@@ -92,3 +92,36 @@ def test_regressors_are_used_by_the_lag_model():
     made = forecaster.forecast(START + train * HOUR, 24, future)
     errors = [abs(a - p) for a, p in zip(load[train : train + 24], made.values, strict=True)]
     assert max(errors) < 1.0
+
+
+def test_lookup_models_fall_back_to_yesterday_where_they_know_nothing():
+    values = daily_series(24 * 3, noise=2.0)  # Monday to Wednesday only
+    forecaster = SensorForecaster(config())
+    feed(forecaster, values)
+    made = forecaster.forecast(START + 72 * HOUR, 48)  # Thursday and Friday: no week-old value, no profile
+    assert made.per_model["naive_week"] == made.per_model["naive_day"]
+    assert made.per_model["weekly_profile"] == made.per_model["naive_day"]
+    assert list(made.per_model["naive_day"][:24]) == values[48:72]
+
+
+def spiky_series(hours: int) -> list[float]:
+    """A daily load with a rare large spike (1 hour in 20): the median and the mean part ways."""
+    rng = random.Random(5)
+    base = daily_series(hours, noise=1.0)
+    return [b + (200.0 if rng.random() < 0.05 else 0.0) for b in base]
+
+
+def test_the_l1_option_moves_the_lag_model_towards_the_median():
+    values = spiky_series(24 * 42)
+    train = 24 * 35
+    errors = {}
+    for delta in (None, 0.3):
+        forecaster = SensorForecaster(config(models=("lag_linear",), lag_transform="none", lag_l1_delta=delta))
+        feed(forecaster, values[:train])
+        total = 0.0
+        for i in range(train, len(values) - 24, 6):
+            made = forecaster.forecast(START + i * HOUR, 24)
+            total += sum(abs(a - p) for a, p in zip(values[i : i + 24], made.values, strict=True))
+            feed_range(forecaster, values, i, i + 6)
+        errors[delta] = total
+    assert errors[0.3] < 0.9 * errors[None]  # the absolute error (what WAPE sums) falls

@@ -89,7 +89,8 @@ def test_forecast_slots_horizons_and_local_time():
     assert made.now_start == now
     assert made.event_starts[0] == now and made.event_starts[-1] == now + 7 * RES
     assert len(made.values) == len(made.selected) == 8
-    assert set(made.per_model) == {"naive_day", "naive_week", "weekly_profile", "lag_linear", "holt_winters"}
+    models = {"naive_day", "naive_week", "weekly_profile", "lag_linear", "lag_median", "holt_winters"}
+    assert set(made.per_model) == models
     assert forecaster.horizon_steps == 192  # 48 h of 15 min
 
 
