@@ -22,14 +22,13 @@ from __future__ import annotations
 import mmap
 import struct
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
 from streams.doorbell import Doorbell
 from streams.follower import EventFeed, StoreFollower
-from streams.runner import Processor, Progress
+from streams.runner import Processor, Progress, wait_for_loops, wait_for_loops_async
 
 SLOT = struct.Struct("<q")
 BOARD_FALLBACK_S = 0.05
@@ -112,19 +111,12 @@ class BoardMirror:
         self.bell.close()
 
     def wait_for(self, position: int, processors: Sequence[str] | None = None, timeout_s: float = 5.0) -> bool:
-        names = processors or list(self.loops)
-        deadline = time.monotonic() + timeout_s
-        return all(self.loops[n].wait_for(position, max(0.0, deadline - time.monotonic())) for n in names)
+        return wait_for_loops(self.loops, position, processors, timeout_s)
 
     async def wait_for_async(
         self, position: int, processors: Sequence[str] | None = None, timeout_s: float = 5.0
     ) -> bool:
-        names = processors or list(self.loops)
-        deadline = time.monotonic() + timeout_s
-        for name in names:
-            if not await self.loops[name].wait_for_async(position, max(0.0, deadline - time.monotonic())):
-                return False
-        return True
+        return await wait_for_loops_async(self.loops, position, processors, timeout_s)
 
 
 class _Mirrored(Progress):

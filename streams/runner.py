@@ -16,7 +16,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from domain.events import RecordedEvent
@@ -208,17 +208,39 @@ class InProcessRunner:
 
     def wait_for(self, position: int, processors: Sequence[str] | None = None, timeout_s: float = 5.0) -> bool:
         """Block until the named processors (default: all) have processed ``position``."""
-        names = processors or list(self.loops)
-        deadline = time.monotonic() + timeout_s
-        return all(self.loops[n].wait_for(position, max(0.0, deadline - time.monotonic())) for n in names)
+        return wait_for_loops(self.loops, position, processors, timeout_s)
 
     async def wait_for_async(
         self, position: int, processors: Sequence[str] | None = None, timeout_s: float = 5.0
     ) -> bool:
         """:meth:`wait_for` for coroutines: waits without holding a thread."""
-        names = processors or list(self.loops)
-        deadline = time.monotonic() + timeout_s
-        for name in names:
-            if not await self.loops[name].wait_for_async(position, max(0.0, deadline - time.monotonic())):
-                return False
-        return True
+        return await wait_for_loops_async(self.loops, position, processors, timeout_s)
+
+
+class Waits(Protocol):
+    """Anything that can wait until it processed a position (a loop, a mirrored progress)."""
+
+    def wait_for(self, position: int, timeout_s: float) -> bool: ...
+
+    async def wait_for_async(self, position: int, timeout_s: float) -> bool: ...
+
+
+def wait_for_loops(
+    loops: Mapping[str, Waits], position: int, processors: Sequence[str] | None, timeout_s: float
+) -> bool:
+    """Block until the named ``loops`` (default: all) have processed ``position``; one deadline for all."""
+    names = processors or list(loops)
+    deadline = time.monotonic() + timeout_s
+    return all(loops[n].wait_for(position, max(0.0, deadline - time.monotonic())) for n in names)
+
+
+async def wait_for_loops_async(
+    loops: Mapping[str, Waits], position: int, processors: Sequence[str] | None, timeout_s: float
+) -> bool:
+    """:func:`wait_for_loops` for coroutines: waits without holding a thread."""
+    names = processors or list(loops)
+    deadline = time.monotonic() + timeout_s
+    for name in names:
+        if not await loops[name].wait_for_async(position, max(0.0, deadline - time.monotonic())):
+            return False
+    return True
