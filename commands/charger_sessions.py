@@ -9,8 +9,13 @@ EVSE's energy sensor (kWh, consumption positive) — the sensor the asset maps
 
 Ids are derived from the charger event's id (session: ``uuid5(event id, "session")``; each
 recorded event: ``uuid5(event id, ...)``), so recording the same charger event twice stores
-nothing new. The per-charger state is folded once per process and then kept up to date; after
-a restart the first message folds the charger's history without recording it again.
+nothing new. The per-charger state is folded once per process and then kept up to date.
+
+Crash safety: with a checkpoint store, the feed saves (as ``charger-sessions``, partition: the
+charger's stream) the global position of the last charger event whose meaning it recorded. After
+a restart, the first message of a charger folds its history and records every event after that
+checkpoint, so events stored just before a crash (appended, not yet fed) are still recorded.
+Without a checkpoint store only the events of the message at hand are recorded.
 """
 
 from __future__ import annotations
@@ -27,34 +32,51 @@ from commands.registry import load_sensor
 from domain import charger_sessions as cs
 from domain import chargers as ch
 from domain import ev
+from domain.ports.checkpoints import CheckpointStore
 from domain.registry import SensorRegistered
 
 log = logging.getLogger(__name__)
 REGISTER = "Energy.Active.Import.Register"
+CHECKPOINT_NAME = "charger-sessions"
 
 
 class ChargerSessionFeed:
     """Per charger: the folded state and the stream revision it reflects (thread-safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, checkpoints: CheckpointStore | None = None) -> None:
         self._states: dict[int, tuple[cs.ChargerState, int]] = {}
         self._lock = threading.Lock()
+        self.checkpoints = checkpoints
+        self._recorded: dict[str, int] | None = None
 
     def feed(self, ctx: CommandContext, asset: dict, source: str, first_new_revision: int) -> None:
         """Fold the charger's events up to its stream's end; record what the events from
-        ``first_new_revision`` on mean (earlier ones were recorded when they arrived)."""
-        asset_id = asset["id"]
+        ``first_new_revision`` on mean, and (with a checkpoint store) every event after the last
+        one recorded before (see the module docstring)."""
+        asset_id, stream = asset["id"], ch.charger_stream(asset["id"])
         sensor = energy_sensor(ctx, asset)
         resolution_s = sensor.event_resolution_s if sensor is not None else 0
         with self._lock:
             state, revision = self._states.get(asset_id, (cs.ChargerState(), -1))
-            for recorded in ctx.store.read_stream(ch.charger_stream(asset_id), from_revision=revision + 1):
+            recorded_up_to = self._recorded_positions().get(stream, -1)
+            last_recorded = None
+            for recorded in ctx.store.read_stream(stream, from_revision=revision + 1):
                 session_id = uuid.uuid5(recorded.event_id, "session")
                 outcome = cs.step(state, recorded.decode(), session_id=session_id, resolution_s=resolution_s)
                 state, revision = outcome.state, recorded.stream_revision
-                if revision >= first_new_revision:
+                if revision >= first_new_revision or (self.checkpoints and recorded.global_position > recorded_up_to):
                     _record(ctx, outcome, recorded.event_id, sensor, source)
+                    last_recorded = recorded.global_position
             self._states[asset_id] = (state, revision)
+            if self.checkpoints is not None and last_recorded is not None:
+                self.checkpoints.save(CHECKPOINT_NAME, stream, last_recorded)
+                self._recorded_positions()[stream] = last_recorded
+
+    def _recorded_positions(self) -> dict[str, int]:
+        """Per charger stream, the global position of the last event recorded (loaded once)."""
+        if self._recorded is None:
+            self._recorded = dict(self.checkpoints.load(CHECKPOINT_NAME)) if self.checkpoints is not None else {}
+        return self._recorded
 
 
 def energy_sensor(ctx: CommandContext, asset: dict) -> SensorRegistered | None:

@@ -30,6 +30,7 @@ from commands.registry import load_sensor
 from domain import chargers as ch
 from domain.chargers import charger_password_ok
 from domain.events import EventMetadata
+from domain.ports.checkpoints import CheckpointStore
 from domain.ports.event_store import ANY
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,12 @@ def record_point_reading(
 class ChargerSink:
     """Records what OCPP chargers say (called by the central system with snake_case payloads)."""
 
-    def __init__(self, ctx: CommandContext, find_asset: FindAsset):
+    def __init__(self, ctx: CommandContext, find_asset: FindAsset, checkpoints: CheckpointStore | None = None):
+        """``checkpoints``: where the session feed keeps what it recorded (crash safety, see
+        :mod:`commands.charger_sessions`)."""
         self.ctx = CommandContext(ctx.store, ctx.clock, EventMetadata(source="ocpp"))
         self.find_asset = find_asset
-        self.sessions = ChargerSessionFeed()
+        self.sessions = ChargerSessionFeed(checkpoints)
 
     def __call__(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> None:
         asset = self.find_asset(charge_point_id)

@@ -87,8 +87,11 @@ class DeviceControl:
             gateway.stop()
 
 
-def build_gateways(settings: Settings, store: EventStore, read_engine: sa.Engine) -> dict[str, DeviceGateway]:
-    """The gateways the settings enable (explicit choices, no string imports)."""
+def build_gateways(
+    settings: Settings, store: EventStore, read_engine: sa.Engine, checkpoints: CheckpointStore | None = None
+) -> dict[str, DeviceGateway]:
+    """The gateways the settings enable (explicit choices, no string imports); ``checkpoints`` keeps
+    what the chargers' session feed recorded."""
     gateways: dict[str, DeviceGateway] = {}
     ctx = CommandContext(store)
     if settings.ocpp_enabled:
@@ -99,7 +102,7 @@ def build_gateways(settings: Settings, store: EventStore, read_engine: sa.Engine
                 asset = asset_by_device(conn, "ocpp", charge_point_id)
             return asset is not None and charger_password_ok(asset["attributes"], password)
 
-        charger_sink = ChargerSink(ctx, lambda cp: _asset(read_engine, "ocpp", cp))
+        charger_sink = ChargerSink(ctx, lambda cp: _asset(read_engine, "ocpp", cp), checkpoints)
         gateways["ocpp"] = OcppCentralSystem(settings.ocpp_host, settings.ocpp_port, authorize, charger_sink)
     if settings.mqtt_enabled:
         from infra.gateways.mqtt import MqttGateway
@@ -121,7 +124,7 @@ def build_device_control(
 ) -> DeviceControl:
     """Gateways, dispatcher and schedule setpoints, not started; ``checkpoints`` is the platform's one
     checkpoint store (the setpoints keep theirs there, read when :meth:`DeviceControl.start` runs them)."""
-    gateways = build_gateways(settings, store, read_engine)
+    gateways = build_gateways(settings, store, read_engine, checkpoints)
     simulated = None
     if settings.devices_simulated:
         simulated = SimulatedDevices()
