@@ -58,8 +58,11 @@ def demo_server(tmp_path_factory) -> Iterator[ServerProcess]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(demo_server):
+    """Headless Chromium for one test module: Playwright's sync API keeps an event loop running in
+    this thread while it is open, so it must end before modules that run ``asyncio.run`` (the
+    flexmeasures-client tests)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
