@@ -67,6 +67,8 @@ def _email_of_name(services: Services, name: str) -> str:
 
 @router.put("/users/login")
 def login(body: Envelope, services: Services, tokens: Annotated[TokenService, Depends(get_tokens)]) -> dict:
+    """MyEMS sign-in: ``{"data": {"email" (or "name"), "password"}}`` -> the user's ``uuid`` and a ``token``
+    (send both as ``User-UUID`` and ``Token`` headers)."""
     data = LoginData.model_validate(body.data)
     email = data.email or _email_of_name(services, data.name or "")  # issue 14: login by name too
     try:
@@ -110,17 +112,20 @@ def _created(services: Services, command_id: int) -> Response:
 
 @router.get("/commands")
 def list_commands(user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """The account's MyEMS commands (admins and auditors: all)."""
     account = None if user.can_read_all else user.account_id
     return [_item(row) for row in q.list_definitions(conn, account)]
 
 
 @router.get("/commands/{command_id}")
 def get_command(command_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
+    """One MyEMS command by id."""
     return _item(_visible(conn, user, command_id))
 
 
 @router.get("/commands/{command_id}/export")
 def export_command(command_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
+    """One MyEMS command in the JSON that ``POST /commands/import`` accepts."""
     return _item(_visible(conn, user, command_id))
 
 
@@ -128,6 +133,8 @@ def export_command(command_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
 def create_command(
     body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
 ) -> Response:
+    """Create a MyEMS command (``name``, ``topic``, ``payload``, ``set_value``, ``asset_id``: the device it
+    drives); 201 with ``Location``."""
     fields = _fields(conn, user, body.data)
     asset = rq.asset_by_id(conn, fields.asset_id)
     return _created(services, handlers.create_definition(commands, asset["account_id"], fields))
@@ -137,6 +144,7 @@ def create_command(
 def import_command(
     body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
 ) -> Response:
+    """Create a MyEMS command from an export; 201 with ``Location``."""
     return create_command(body, user, commands, conn, services)
 
 
@@ -152,6 +160,7 @@ def import_command_seed_path(
 def clone_command(
     command_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
 ) -> Response:
+    """Copy a MyEMS command; 201 with the copy's ``Location``."""
     row = _visible(conn, user, command_id, write=True)
     fields = _fields(conn, user, {**row, "name": f"{row['name']} (copy)"})
     return _created(services, handlers.create_definition(commands, row["account_id"], fields))
@@ -161,6 +170,7 @@ def clone_command(
 def update_command(
     command_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
 ) -> Response:
+    """Change a MyEMS command (the same body as create)."""
     _visible(conn, user, command_id, write=True)
     handlers.update_definition(commands, command_id, _fields(conn, user, body.data))
     services.consistency.wait_until_projected(PROJECTION, stream_id=myems_command_stream(command_id))
@@ -171,6 +181,7 @@ def update_command(
 def delete_command(
     command_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
 ) -> Response:
+    """Delete a MyEMS command; 204."""
     _visible(conn, user, command_id, write=True)
     handlers.delete_definition(commands, command_id)
     services.consistency.wait_until_projected(PROJECTION, stream_id=myems_command_stream(command_id))
@@ -186,6 +197,8 @@ def send_command(
     conn: ReadConn,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> dict:
+    """Send the command's ``set_value`` to its device: a device command (action ``set_value``) that the
+    dispatcher delivers; the answer names it (``device_command_id``, ``status``)."""
     row = _visible(conn, user, command_id, write=True)
     require_control(user, visible_asset(conn, user, row["asset_id"], write=True))
     data = SendData.model_validate(body.data)

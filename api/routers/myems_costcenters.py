@@ -42,6 +42,7 @@ def _visible(conn: ReadConn, user: MyEmsUser, cost_center_id: int) -> dict:
 
 @router.get("/costcenters")
 def list_cost_centers(user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """Cost centers: the caller's account (admins and auditors: every account)."""
     if user.can_read_all:
         return [_item(a) for a in rq.list_accounts(conn)]
     return [_item(rq.account_by_id(conn, user.account_id))]
@@ -49,10 +50,12 @@ def list_cost_centers(user: MyEmsUser, conn: ReadConn) -> list[dict]:
 
 @router.get("/costcenters/{cost_center_id}")
 def get_cost_center(cost_center_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
+    """One cost center (an account) by id."""
     return _item(_visible(conn, user, cost_center_id))
 
 
 @router.get("/costcenters/{cost_center_id}/tariffs")
 def cost_center_tariffs(cost_center_id: Id, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """The tariffs of a cost center's account."""
     account = _visible(conn, user, cost_center_id)
     return [{"id": t["id"], "name": t["name"], "uuid": t["uuid"]} for t in tq.tariffs(conn, account["id"])]

@@ -204,4 +204,5 @@ offline_router = resource_router(OFFLINE_METERS)
 
 @submeters_router.get("/meters/{meter_id}/submeters")
 def list_submeters(meter_id: Id, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """The meters whose master meter this is."""
     return [meter_ref(s) for s in _submeters(conn, visible_meter(conn, user, meter_id))]

@@ -115,12 +115,15 @@ def _device_fields(conn: sa.Connection, user: CurrentUser, family: mg.DeviceFami
 
 @router.get("/microgrids/{microgrid_id}/{family}")
 def list_microgrid_devices(microgrid_id: Id, family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """One microgrid's devices of a family (``batteries``, ``evchargers``, ``generators``, ``grids``,
+    ``heatpumps``, ``loads``, ``photovoltaics``, ``powerconversionsystems``)."""
     kind = _family(family)
     return [device_item(conn, kind, a) for a in devices_of(conn, visible_microgrid(conn, user, microgrid_id), kind)]
 
 
 @router.get("/microgrid{family}")
 def list_devices(family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """The account's microgrid devices of a family (``microgridbatteries``, ``microgridevchargers``, ...)."""
     kind = _family(family)
     account = None if user.can_read_all else user.account_id
     microgrids = {a["id"] for a in rq.list_assets(conn, account) if a["asset_type"] == "microgrid"}
@@ -133,6 +136,7 @@ def list_devices(family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
 
 @router.get("/microgrid{family}/{device_id}")
 def get_device(family: str, device_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
+    """One microgrid device by id."""
     kind = _family(family)
     return device_item(conn, kind, _visible_device(conn, user, kind, device_id))
 
@@ -141,6 +145,8 @@ def get_device(family: str, device_id: Id, user: MyEmsUser, conn: ReadConn) -> d
 def create_device(
     family: str, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
 ) -> Response:
+    """Create a microgrid device: a child asset of its microgrid with a ``power`` sensor (kW, 15 min);
+    batteries and EV chargers get a flex-model from ``capacity``. 201 with ``Location``."""
     kind = _family(family)
     device, microgrid, attrs = _device_fields(conn, user, kind, body.data)
     asset_id = cmd.register_asset(
@@ -171,6 +177,7 @@ def update_device(
     conn: ReadConn,
     wait: WaitProjected,
 ) -> Response:
+    """Change a microgrid device (the same body as create)."""
     kind = _family(family)
     asset = _visible_device(conn, user, kind, device_id, write=True)
     device, microgrid, attrs = _device_fields(conn, user, kind, body.data)
@@ -193,6 +200,7 @@ def update_device(
 def delete_device(
     family: str, device_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
 ) -> Response:
+    """Delete a microgrid device (its asset); 204."""
     kind = _family(family)
     _visible_device(conn, user, kind, device_id, write=True)
     cmd.delete_asset(commands, cmd.DeleteAsset(asset_id=device_id))

@@ -139,9 +139,12 @@ def _microgrids_report(
 
 @router.get("/reports/microgridsbilling")
 def microgrids_billing(user: MyEmsUser, conn: ReadConn, useruuid: str | None = None, now: str | None = None) -> dict:
+    """Money for charging and discharging each microgrid's batteries at its tariff: daily for the last
+    7 days and this month, monthly for this year (UTC); ``now`` fixes the end."""
     return _microgrids_report(user, conn, useruuid, now, money=True)
 
 
 @router.get("/reports/microgridsenergy")
 def microgrids_energy(user: MyEmsUser, conn: ReadConn, useruuid: str | None = None, now: str | None = None) -> dict:
+    """Energy (kWh) charged and discharged by each microgrid's batteries, in the billing report's shape."""
     return _microgrids_report(user, conn, useruuid, now, money=False)

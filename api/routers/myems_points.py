@@ -57,11 +57,13 @@ def point_item(conn: sa.Connection, sensor: dict) -> dict:
 
 @router.get("/points")
 def list_points(user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """The account's points: its sensors, with units, limits and data source."""
     return [point_item(conn, s) for s in rq.list_sensors(conn, None if user.can_read_all else user.account_id)]
 
 
 @router.get("/points/{point_id}")
 def get_point(point_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
+    """One point (a sensor) by id."""
     if rq.sensor_by_id(conn, point_id) is None:
         raise ApiError(404, "API.POINT_NOT_FOUND", f"no point {point_id}", "id")
     return point_item(conn, visible_sensor(conn, user, point_id))
@@ -69,4 +71,5 @@ def get_point(point_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
 
 @router.get("/meters/{meter_id}/points")
 def meter_points(meter_id: int, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """A meter's points (a meter is its own single point)."""
     return [point_item(conn, visible_meter(conn, user, meter_id))]

@@ -140,6 +140,8 @@ def meter_energy(
     reportingperiodenddatetime: str | None = None,
     quickmode: str | None = None,
 ) -> dict:
+    """A meter's energy (kWh) per period (``periodtype``) over the base and reporting periods, split by
+    the account's time-of-use peak types."""
     check_period_type(periodtype)
     sensor = _meter(conn, user, meterid, meteruuid)
     tz = ZoneInfo(sensor["timezone"] or "UTC")

@@ -97,12 +97,14 @@ def _device(conn: sa.Connection, user: CurrentUser, container: dict, family: str
 
 @router.get(f"/{PATH}/{{container_id}}/{{family}}")
 def list_devices(container_id: Id, family: str, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """A storage container's devices of a family (``batteries``, ``grids``, ``loads``, ``powerconversionsystems``)."""
     asset_type, _, _ = _family(family)
     return [device_item(conn, family, a) for a in _children(conn, _visible(conn, user, container_id), asset_type)]
 
 
 @router.get(f"/{PATH}/{{container_id}}/{{family}}/{{device_id}}")
 def get_device(container_id: Id, family: str, device_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
+    """One device of a storage container."""
     return device_item(conn, family, _device(conn, user, _visible(conn, user, container_id), family, device_id))
 
 
@@ -116,6 +118,8 @@ def create_device(
     conn: ReadConn,
     wait: WaitProjected,
 ) -> Response:
+    """Create a storage container device: a child asset with a ``power`` sensor; batteries get a
+    flex-model from ``rated_capacity`` (kWh) and ``rated_power`` (kW). 201 with ``Location``."""
     container = _visible(conn, user, container_id, write=True)
     asset_type, _, _ = _family(family)
     device, attrs = _attrs(conn, user, family, body.data)
@@ -148,6 +152,7 @@ def update_device(
     conn: ReadConn,
     wait: WaitProjected,
 ) -> Response:
+    """Change a storage container device (the same body as create)."""
     asset = _device(conn, user, _visible(conn, user, container_id, write=True), family, device_id)
     device, attrs = _attrs(conn, user, family, body.data)
     uid = myems_attrs(asset).get("uuid") or mm.entity_uuid("asset", device_id)
@@ -171,6 +176,7 @@ def delete_device(
     conn: ReadConn,
     wait: WaitProjected,
 ) -> Response:
+    """Delete a storage container device (its asset); 204."""
     _device(conn, user, _visible(conn, user, container_id, write=True), family, device_id)
     cmd.delete_asset(commands, cmd.DeleteAsset(asset_id=device_id))
     wait(REGISTRY, reg.stream_of("asset", device_id))

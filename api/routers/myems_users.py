@@ -68,6 +68,7 @@ def logout(
     tokens: Annotated[TokenService, Depends(get_tokens)],
     token: Annotated[str | None, Header(alias="Token")] = None,
 ) -> Response:
+    """Sign out: the session token is refused from then on."""
     if not token:
         raise ApiError(400, "API.INVALID_SESSION", "log out with the Token header of the session", "Token")
     _, expires_in_s = tokens.verify(token)
@@ -80,6 +81,7 @@ def logout(
 def change_password(
     body: Envelope, user: MyEmsUser, commands: SelfCommands, conn: ReadConn, wait: WaitProjected
 ) -> Response:
+    """Change the caller's password (``{"data": {"old_password", "new_password"}}``)."""
     data = PasswordChange.model_validate(body.data)
     row = rq.user_by_id(conn, user.id)
     password_hash = password_hash_of(credentials_of(conn, user.id), row) or ""
@@ -92,6 +94,7 @@ def change_password(
 def reset_password(
     body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
 ) -> Response:
+    """Set a user's password by name (admins only)."""
     if not user.is_admin:
         raise ApiError(403, "API.FORBIDDEN", "only an administrator resets another user's password")
     data = PasswordReset.model_validate(body.data)
@@ -133,6 +136,7 @@ def _key_data(conn: ReadConn, body: Envelope, api_key_id: int | None = None) -> 
 def create_api_key(
     body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
 ) -> Response:
+    """Create an API key (``name``, ``expires_datetime_utc``); 201 with its secret ``token``, shown only here."""
     name, expires_at = _key_data(conn, body)
     api_key_id, secret = handlers.new_api_key(commands, user.account_id, user.id, name, expires_at)
     wait(ACCESS, ma.api_key_stream(api_key_id))
@@ -149,11 +153,13 @@ def create_api_key_seed_method(
 
 @router.get("/apikeys")
 def list_api_keys(user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """The account's API keys, their secrets shortened (only a hash is kept)."""
     return [_key_item(row) for row in q.api_keys(conn, None if user.can_read_all else user.account_id)]
 
 
 @router.get("/apikeys/{api_key_id}")
 def get_api_key(api_key_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
+    """One API key, its secret shortened."""
     return _key_item(_visible_key(conn, user, api_key_id))
 
 
@@ -161,6 +167,7 @@ def get_api_key(api_key_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
 def update_api_key(
     api_key_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
 ) -> Response:
+    """Rename an API key or change its expiry."""
     _visible_key(conn, user, api_key_id, write=True)
     name, expires_at = _key_data(conn, body, api_key_id)
     handlers.change_api_key(commands, api_key_id, name, expires_at)
@@ -172,6 +179,7 @@ def update_api_key(
 def delete_api_key(
     api_key_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
 ) -> Response:
+    """Revoke an API key; 204."""
     _visible_key(conn, user, api_key_id, write=True)
     handlers.revoke_api_key(commands, api_key_id)
     wait(ACCESS, ma.api_key_stream(api_key_id))

@@ -3,11 +3,6 @@
 The schema is walked as ``/docs`` and ``/redoc`` render it (a route added later is covered without
 touching this test). An operation needs a ``summary`` (FastAPI derives one from the function name)
 and a non-empty ``description`` (the route's docstring or ``description=``).
-
-``AWAITING_DESCRIPTIONS`` names the router modules whose operations have none yet: areas owned by
-other work (the MyEMS and FINESCE compatibility APIs, and streams, audit and webhooks, being
-refactored). It is a ratchet: when such a module's operations all get descriptions, this test
-fails until the module is removed from the list, so the list only shrinks.
 """
 
 from __future__ import annotations
@@ -23,14 +18,6 @@ from api.app import ROUTERS, create_app
 from api.routers import dashboard
 from infra.bootstrap import build_platform
 from infra.settings import Settings
-
-AWAITING_DESCRIPTIONS = {
-    "api.routers.myems_microgrid_reports",
-    "api.routers.myems_commands", "api.routers.myems_costcenters", "api.routers.myems_meters",
-    "api.routers.myems_microgrid_devices", "api.routers.myems_points",
-    "api.routers.myems_reports", "api.routers.myems_storage_container_devices",
-    "api.routers.myems_users",
-}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +55,9 @@ def test_every_operation_has_a_summary_and_a_description(app_and_spec) -> None:
     for method, path, op in operations:
         module = modules.get((method, path), "?")
         assert (op.get("summary") or "").strip(), f"{method.upper()} {path} has no summary"
-        if module not in AWAITING_DESCRIPTIONS and not (op.get("description") or "").strip():
+        if not (op.get("description") or "").strip():
             missing.append(f"{method.upper()} {path} ({module})")
     assert not missing, "operations without a description:\n" + "\n".join(missing)
-    undescribed_awaiting = {modules[(m, p)] for m, p, op in operations if not (op.get("description") or "").strip()}
-    finished = AWAITING_DESCRIPTIONS - undescribed_awaiting
-    assert not finished, (
-        f"every operation of {sorted(finished)} is described now: remove them from AWAITING_DESCRIPTIONS"
-    )
 
 
 def test_the_docs_declare_the_authorization_header_and_describe_the_api(app_and_spec) -> None:
