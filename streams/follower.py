@@ -161,11 +161,21 @@ class StoreFollower(Progress):
         self._read_since_save = 0  # events read (ours or not) since the last save
 
     def run(self, stop: threading.Event) -> None:
+        """Follow until ``stop``; an error of the store (unreachable, pool exhausted) is logged and
+        retried with back-off, never ends the thread (a dead follower is a read model stuck for good)."""
+        delay = 0.05
         while not stop.is_set():
-            if self.step(stop) < self.max_records:
-                # at the head when read: ask the store again only once it may hold more (an append
-                # of this process wakes at once; others' are seen within ``idle_wait_s``)
-                self.feed.wait_for_append(self.position, self.idle_wait_s)
+            try:
+                if self.step(stop) < self.max_records:
+                    # at the head when read: ask the store again only once it may hold more (an append
+                    # of this process wakes at once; others' are seen within ``idle_wait_s``)
+                    self.feed.wait_for_append(self.position, self.idle_wait_s)
+                delay = 0.05
+            except Exception:  # noqa: BLE001 - logged and retried, the follower keeps following
+                self._count_error()
+                log.exception("follower of %s failed; retrying in %.2fs", self.processor.name, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, 5.0)
 
     def step(self, stop: threading.Event) -> int:
         """Apply the next batch; returns how many events were read (0: none, then the checkpoint

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from domain.events import NewEvent
+from domain.ports.event_store import EventStoreUnavailable
 from infra.eventstore.memory import MemoryEventStore
 from streams.follower import EventFeed, StoreFollower
 
@@ -116,3 +117,33 @@ def test_an_idle_follower_saves_after_a_second_and_a_restart_hands_nothing_again
     assert not follower.step(stop) and processor.advanced == [6], "nothing new: no second save"
     restarted = StoreFollower(processor, EventFeed(store), monotonic=Clock())
     assert restarted.position == 6 and not restarted.step(stop) and restarted.applied == 0
+
+
+class FailingTwice:
+    """The store, whose first two reads fail as an unreachable database would."""
+
+    def __init__(self, store):
+        self.store, self.failures = store, 2
+
+    def read_all(self, *args, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            raise EventStoreUnavailable("TimeoutError: QueuePool limit reached")
+        return self.store.read_all(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+
+def test_a_follower_survives_store_errors_and_goes_on() -> None:
+    store, processor = store_with(7), Recorder()
+    follower = StoreFollower(processor, EventFeed(FailingTwice(store)), idle_wait_s=0.01)
+    stop = threading.Event()
+    thread = threading.Thread(target=follower.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert follower.wait_for(7, timeout_s=30), "the follower stopped at the store's errors"
+    finally:
+        stop.set()
+        thread.join(10)
+    assert processor.handed == list(range(1, 8)) and follower.errors == 2
