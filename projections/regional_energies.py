@@ -44,22 +44,22 @@ re_meters = sa.Table(
     sa.Column("sensor_id", sa.Integer, index=True),
     sa.Column("max_power_kw", sa.Float),
 )
-re_slots = sa.Table(
-    "re_slots",
-    metadata,
-    sa.Column("sensor_id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("event_start", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("energy_kwh", sa.Float, nullable=False),
-    sa.Column("belief_time", sa.BigInteger, nullable=False),
-)
-re_forecasts = sa.Table(
-    "re_forecasts",
-    metadata,
-    sa.Column("sensor_id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("event_start", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("energy_kwh", sa.Float, nullable=False),
-    sa.Column("belief_time", sa.BigInteger, nullable=False),
-)
+
+
+def _latest_energy_per_slot(name: str) -> sa.Table:
+    """A table of the latest belief per (sensor, event start): energy in kWh, belief time in µs."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("sensor_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("event_start", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("energy_kwh", sa.Float, nullable=False),
+        sa.Column("belief_time", sa.BigInteger, nullable=False),
+    )
+
+
+re_slots = _latest_energy_per_slot("re_slots")
+re_forecasts = _latest_energy_per_slot("re_forecasts")
 re_energies = sa.Table(
     "re_energies",
     metadata,
