@@ -1,0 +1,209 @@
+"""Locations of private chargers are personal data, crypto-shredded by forgetting the account.
+
+Over the seeded API harness (SQLite event store and read models; the same on PostgreSQL when
+``FLEXLEDGER_TEST_POSTGRES_URL`` is set): alice (account Alpha) registers a private home
+charger through the v3 API (``attributes.private: true`` with an address) and a private MyEMS
+wind farm; bob (Beta) a private charger; Alpha also has a plain (non-private) asset with a
+location. The raw event store rows never hold the private coordinates or addresses; the v3,
+Realto and MyEMS views read them back; an admin forgets Alpha; afterwards the coordinates
+read ``null`` and the addresses ``"[erased]"`` in every view and in the history, ``audit
+verify`` passes (whole and per stream), the registry projection rebuilds to identical tables,
+and bob's charger and the plain asset are unchanged. The CLI test forgets an account with
+``flexledger accounts forget`` and verifies with ``flexledger audit verify`` as subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from myems_support import SITE, account_ids, login
+from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
+from test_api_support import ALICE, BOB, PASSWORD, ApiHarness, seed_world
+
+from commands import registry as cmd
+from domain.audit_chain import verify_chain, verify_stream
+from domain.personal_data import ERASED
+from infra.bootstrap import build_platform
+from infra.eventstore.sql import events_table
+from infra.settings import Settings
+from projections.registry import RegistryProjection, assets
+from projections.replay import rebuild
+
+ADMIN = "root@alpha.test"
+HOME_ADDRESS, BOB_ADDRESS = "17 Rozengracht, Utrecht", "3 Bobstraat, Delft"
+HOME = {"latitude": 52.091234, "longitude": 5.121987}
+BOB_HOME = {"latitude": 51.998765, "longitude": 4.361234}
+DEPOT = {"latitude": 52.370216, "longitude": 4.895168}
+
+
+def _with_admin(api: ApiHarness) -> None:
+    account = api.world.accounts["Alpha"]
+    cmd.register_user(
+        api.platform.commands, cmd.RegisterUser(email=ADMIN, password=PASSWORD, account_id=account, roles=["admin"])
+    )
+    assert api.platform.wait_for(api.head())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def api(request, tmp_path: Path):
+    if request.param == "sqlite":
+        with ApiHarness(tmp_path) as harness:
+            _with_admin(harness)
+            yield harness
+        return
+    if postgres_base_url() is None:
+        pytest.skip(SKIP_REASON)
+    with (
+        temporary_postgres_url() as url,
+        ApiHarness(tmp_path, event_store="postgres", read_models="postgres", postgres_url=url) as harness,
+    ):
+        _with_admin(harness)
+        yield harness
+
+
+def _new_asset(api: ApiHarness, email: str, name: str, location: dict, attributes: dict) -> int:
+    body = {"name": name, "generic_asset_type_id": _type_id(api, "one-way_evse"), **location,
+            "attributes": json.dumps(attributes)}  # fmt: skip
+    created = api.client.post("/api/v3_0/assets", json=body, headers=api.auth(email))
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def _type_id(api: ApiHarness, name: str) -> int:
+    types = api.client.get("/api/v3_0/assets/types", headers=api.auth()).json()
+    return next(t["id"] for t in types if t["name"] == name)
+
+
+def _v3(api: ApiHarness, asset_id: int, email: str = ADMIN) -> dict:
+    item = api.client.get(f"/api/v3_0/assets/{asset_id}", headers=api.auth(email)).json()
+    return {"latitude": item["latitude"], "longitude": item["longitude"], **json.loads(item["attributes"])}
+
+
+def _realto(api: ApiHarness, asset_id: int) -> dict:
+    listed = api.client.get("/api/v1/entities", headers=api.auth(ADMIN)).json()["data"]
+    return next(e["data"]["location"] for e in listed if e["id"] == str(asset_id))
+
+
+def _assets_table(api: ApiHarness) -> list:
+    with api.platform.read_models.read_engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.select(assets).order_by(assets.c.id))]
+
+
+def _raw_rows(api: ApiHarness) -> str:
+    """Every stored event row as text, read with SQL from the event store's own table."""
+    with api.platform.store.sealed.engine.connect() as conn:
+        return "\n".join(str(tuple(row)) for row in conn.execute(sa.select(events_table)))
+
+
+def _world(api: ApiHarness) -> dict[str, int]:
+    home = _new_asset(api, ALICE, "Home charger", HOME, {"private": True, "address": HOME_ADDRESS})
+    depot = _new_asset(api, ALICE, "Depot charger", DEPOT, {"address": "Depot 1, Amsterdam"})
+    bob = _new_asset(api, BOB, "Bob's charger", BOB_HOME, {"private": True, "address": BOB_ADDRESS})
+    headers = login(api)
+    site = {**SITE, **account_ids(api, headers), "private": True, "address": HOME_ADDRESS, **HOME}
+    farm = api.client.post("/myems/windfarms", content=json.dumps({"data": site}),
+                           headers={**headers, "Content-Type": "text/plain"})  # fmt: skip
+    assert farm.status_code == 201, farm.text
+    moved = api.client.patch(f"/api/v3_0/assets/{home}", json={"latitude": 52.095678}, headers=api.auth(ALICE))
+    assert moved.status_code == 200, moved.text
+    assert api.platform.wait_for(api.head())
+    return {"home": home, "depot": depot, "bob": bob, "farm": int(farm.headers["Location"].rsplit("/", 1)[1])}
+
+
+def test_private_locations_are_sealed_then_erased_by_forgetting_the_account(api: ApiHarness) -> None:
+    ids = _world(api)
+    raw = _raw_rows(api)
+    for secret in (HOME_ADDRESS, BOB_ADDRESS, "52.091234", "5.121987", "52.095678", "51.998765", "4.361234"):
+        assert secret not in raw, secret
+    assert "52.370216" in raw and "Depot 1, Amsterdam" in raw  # a non-private asset's location stays plain
+    assert _v3(api, ids["home"], ALICE) == {"latitude": 52.095678, "longitude": HOME["longitude"],
+                                            "private": True, "address": HOME_ADDRESS}  # fmt: skip
+    assert _realto(api, ids["bob"]) == {"address": BOB_ADDRESS, **BOB_HOME}
+    farm = api.client.get(f"/myems/windfarms/{ids['farm']}", headers=login(api)).json()
+    assert (farm["address"], farm["postal_code"], farm["latitude"]) == (HOME_ADDRESS, SITE["postal_code"], 52.091234)
+
+    alpha, beta = api.world.accounts["Alpha"], api.world.accounts["Beta"]
+    refused = api.client.post(f"/api/v3_0/accounts/{alpha}/forget", headers=api.auth(ALICE))
+    assert (refused.status_code, refused.json()["status"]) == (403, "INVALID_SENDER")
+    unknown = api.client.post("/api/v3_0/accounts/99999/forget", headers=api.auth(ADMIN))
+    assert (unknown.status_code, unknown.json()["status"]) == (404, "UNRECOGNIZED_ACCOUNT")
+    done = api.client.post(f"/api/v3_0/accounts/{alpha}/forget", headers=api.auth(ADMIN))
+    assert (done.status_code, done.json()) == (200, {"account_id": alpha, "forgotten": True, "private_assets": 2})
+    again = api.client.post(f"/api/v3_0/accounts/{alpha}/forget", headers=api.auth(ADMIN))
+    assert (again.status_code, again.json()["status"]) == (409, "ACCOUNT_FORGOTTEN")
+
+    erased = {"latitude": None, "longitude": None, "private": True, "address": ERASED}
+    assert _v3(api, ids["home"], ALICE) == erased
+    assert _realto(api, ids["home"]) == {"address": ERASED, "latitude": None, "longitude": None}
+    farm = api.client.get(f"/myems/windfarms/{ids['farm']}", headers=login(api)).json()
+    assert (farm["address"], farm["postal_code"], farm["latitude"], farm["longitude"]) == (ERASED, ERASED, None, None)
+    assert _v3(api, ids["bob"], BOB) == {**BOB_HOME, "private": True, "address": BOB_ADDRESS}  # other account
+    assert _v3(api, ids["depot"]) == {**DEPOT, "address": "Depot 1, Amsterdam"}  # not private
+    history = api.client.get(f"/api/audit/streams/asset-{ids['home']}/events", headers=api.auth(ADMIN)).json()
+    assert [(e["type"], e["data"].get("latitude", e["data"].get("changes", {}).get("latitude"))) for e in
+            history["events"]] == [("AssetRegistered", None), ("AssetChanged", None)]  # fmt: skip
+
+    verified = api.client.get("/api/audit/verify", headers=api.auth(ADMIN)).json()
+    assert verified["ok"] and verified["complete"] and verified["broken"] is None
+    for stream in (f"asset-{ids['home']}", f"account-{alpha}", f"asset-{ids['bob']}"):
+        one = api.client.get("/api/audit/verify", params={"stream": stream}, headers=api.auth(ADMIN)).json()
+        assert one["ok"] and one["stream"] == stream, one
+    assert api.client.post(f"/api/v3_0/accounts/{beta}/forget", headers=api.auth(BOB)).status_code == 403
+
+    before = _assets_table(api)
+    platform = api.platform
+    rebuild(platform.store, platform.read_models.write_engine, RegistryProjection(), platform.checkpoints)
+    assert _assets_table(api) == before  # the replay reads the erased fields: the same tables
+    assert verify_chain(platform.store).ok and verify_stream(platform.store, f"asset-{ids['farm']}").ok
+
+
+def test_an_account_admin_forgets_their_own_account_only(api: ApiHarness) -> None:
+    beta, alpha = api.world.accounts["Beta"], api.world.accounts["Alpha"]
+    ctx = api.platform.commands
+    cmd.register_user(ctx, cmd.RegisterUser(email="boss@beta.test", password=PASSWORD, account_id=beta,
+                                            roles=["account-admin"]))  # fmt: skip
+    charger = _new_asset(api, BOB, "Bob's charger", BOB_HOME, {"private": True})
+    other = api.client.post(f"/api/v3_0/accounts/{alpha}/forget", headers=api.auth("boss@beta.test"))
+    assert (other.status_code, other.json()["status"]) == (403, "INVALID_SENDER")
+    own = api.client.post(f"/api/v3_0/accounts/{beta}/forget", headers=api.auth("boss@beta.test"))
+    assert own.status_code == 200 and own.json()["private_assets"] == 1
+    assert _v3(api, charger, BOB) == {"latitude": None, "longitude": None, "private": True}
+    later = _new_asset(api, BOB, "Bob's new charger", BOB_HOME, {"private": True})
+    assert _v3(api, later, BOB)["latitude"] is None  # a forgotten account never gets a key again
+
+
+FLEXLEDGER = str(Path(sys.executable).parent / "flexledger")
+
+
+def test_forget_an_account_with_the_cli_then_verify(tmp_path: Path) -> None:
+    platform = build_platform(Settings(home=tmp_path, bcrypt_rounds=4))
+    try:
+        world = seed_world(platform.commands)
+        alpha = world.accounts["Alpha"]
+        home = cmd.register_asset(platform.commands, cmd.RegisterAsset(
+            account_id=alpha, name="Home", asset_type="one-way_evse", attributes={"private": True}, **HOME))  # fmt: skip
+    finally:
+        platform.close()
+    env = {**os.environ, "FLEXLEDGER_HOME": str(tmp_path), "FLEXLEDGER_BCRYPT_ROUNDS": "4"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([FLEXLEDGER, *args], env=env, capture_output=True, text=True, timeout=180)
+
+    done = cli("accounts", "forget", "--account-id", str(alpha), "--yes")
+    assert done.returncode == 0 and "forgotten" in done.stdout, done.stdout + done.stderr
+    again = cli("accounts", "forget", "--account-id", str(alpha), "--yes")
+    assert again.returncode == 1 and "ACCOUNT_FORGOTTEN" in again.stdout, again.stdout + again.stderr
+    verified = cli("audit", "verify")
+    assert verified.returncode == 0 and verified.stdout.startswith("OK"), verified.stdout + verified.stderr
+    platform = build_platform(Settings(home=tmp_path, bcrypt_rounds=4))
+    try:
+        data = platform.store.read_stream(f"asset-{home}")[0].data
+        assert (data["latitude"], data["longitude"], data["attributes"]) == (None, None, {"private": True})
+    finally:
+        platform.close()
