@@ -186,8 +186,10 @@ def test_forget_an_account_with_the_cli_then_verify(tmp_path: Path) -> None:
     try:
         world = seed_world(platform.commands)
         alpha = world.accounts["Alpha"]
-        home = cmd.register_asset(platform.commands, cmd.RegisterAsset(
-            account_id=alpha, name="Home", asset_type="one-way_evse", attributes={"private": True}, **HOME))  # fmt: skip
+        charger = cmd.RegisterAsset(
+            account_id=alpha, name="Home", asset_type="one-way_evse", attributes={"private": True}, **HOME
+        )
+        home = cmd.register_asset(platform.commands, charger)
     finally:
         platform.close()
     env = {**os.environ, "FLEXLEDGER_HOME": str(tmp_path), "FLEXLEDGER_BCRYPT_ROUNDS": "4"}
