@@ -209,3 +209,31 @@ def test_forget_an_account_with_the_cli_then_verify(tmp_path: Path) -> None:
         assert (data["latitude"], data["longitude"], data["attributes"]) == (None, None, {"private": True})
     finally:
         platform.close()
+
+
+def test_an_export_carries_the_account_key_only_with_keys(tmp_path: Path) -> None:
+    """``--with-keys`` moves the account's key with its sealed locations; without it they read erased."""
+    from domain.audit_export import ExportFilter
+    from infra.audit_files import export_to, import_from
+
+    source = build_platform(Settings(home=tmp_path / "source", bcrypt_rounds=4))
+    try:
+        world = seed_world(source.commands)
+        charger = cmd.RegisterAsset(account_id=world.accounts["Beta"], name="Home", asset_type="one-way_evse",
+                                    attributes={"private": True, "address": BOB_ADDRESS}, **BOB_HOME)  # fmt: skip
+        home = cmd.register_asset(source.commands, charger)
+        for with_keys in (True, False):
+            export_to(source, tmp_path / f"keys-{with_keys}.jsonl", ExportFilter(), with_keys=with_keys)
+    finally:
+        source.close()
+    assert BOB_ADDRESS not in (tmp_path / "keys-True.jsonl").read_text()
+    for with_keys, expected in ((True, {"address": BOB_ADDRESS, **BOB_HOME}), (False, {"address": ERASED})):
+        target = build_platform(Settings(home=tmp_path / f"target-{with_keys}", bcrypt_rounds=4))
+        try:
+            import_from(target, tmp_path / f"keys-{with_keys}.jsonl")
+            data = target.store.read_stream(f"asset-{home}")[0].data
+            seen = {"latitude": data["latitude"], "longitude": data["longitude"], **data["attributes"]}
+            assert seen == {"latitude": None, "longitude": None, "private": True, **expected}
+            assert verify_chain(target.store).ok
+        finally:
+            target.close()
