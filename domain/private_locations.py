@@ -22,6 +22,10 @@ address fields as ``"[erased]"`` (text, like a forgotten e-mail address).
 
 Marking an asset private seals the locations written from then on; locations recorded
 while it was not private stay readable in history (flag a home charger when registering it).
+The flag sticks (:func:`private_flag_changes`): a change that replaces the attributes without
+the key keeps it; only ``"private": false`` clears it, and that change writes the asset's
+current coordinates in the clear (its location is no longer personal), so a rebuild after
+the account is forgotten reads the same location as the live read model.
 """
 
 from __future__ import annotations
@@ -78,6 +82,23 @@ def asset_changed_subject(data: Mapping[str, Any]) -> str | None:
     """The owning account's subject when the changed asset is private after the change."""
     account_id = data.get("private_account_id")
     return None if account_id is None else subject_of_account(account_id)
+
+
+def private_flag_changes(
+    attributes: Mapping[str, Any], coordinates: Mapping[str, float | None], changes: dict[str, Any]
+) -> dict[str, Any]:
+    """``changes`` to an asset with these ``attributes`` and ``coordinates`` (``latitude``,
+    ``longitude``), as the rule wants them (see the module docstring): the private flag kept
+    when new attributes leave it out; the current coordinates added when it is cleared."""
+    if not is_private(attributes):
+        return changes
+    new_attributes = changes.get("attributes")
+    if isinstance(new_attributes, Mapping) and PRIVATE_ATTRIBUTE not in new_attributes:
+        return {**changes, "attributes": {**new_attributes, PRIVATE_ATTRIBUTE: True}}
+    if new_attributes is None or is_private(new_attributes):
+        return changes
+    kept = {name: value for name, value in coordinates.items() if name in COORDINATES and value is not None}
+    return {**kept, **changes}
 
 
 def erased_value(path: str) -> Any:

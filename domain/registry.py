@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from domain.events import DomainEvent, register_event, register_upcaster
 from domain.personal_data import UserForgotten
-from domain.private_locations import is_private
+from domain.private_locations import is_private, private_flag_changes
 
 USEF_ROLES = ("Prosumer", "MDC", "Supplier", "Aggregator", "ESCo", "DSO")
 USER_ROLES = ("admin", "auditor", "account-admin", *USEF_ROLES)
@@ -267,11 +267,15 @@ def check_asset(state: AssetRegistered, asset_of: Callable[[int], AssetRegistere
 def decide_asset_change(
     current: AssetRegistered, changes: dict[str, Any], asset_of: Callable[[int], AssetRegistered | None]
 ) -> AssetChanged:
-    """Validate an asset patch against the state it produces (same rules as registration)."""
+    """Validate an asset patch against the state it produces (same rules as registration).
+
+    A private asset's flag sticks unless cleared explicitly (:func:`private_flag_changes`)."""
     unknown = set(changes) - ASSET_MUTABLE_FIELDS
     if unknown:
         field = sorted(unknown)[0]
         raise RegistryError("INVALID_FIELD", f"field {field!r} cannot be changed", field)
+    coordinates = {"latitude": current.latitude, "longitude": current.longitude}
+    changes = private_flag_changes(current.attributes, coordinates, changes)
     after = _validated(AssetRegistered, current, changes)
     check_asset(after, asset_of)
     private_account_id = current.account_id if is_private(after.attributes) else None

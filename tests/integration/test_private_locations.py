@@ -40,6 +40,7 @@ HOME_ADDRESS, BOB_ADDRESS = "17 Rozengracht, Utrecht", "3 Bobstraat, Delft"
 HOME = {"latitude": 52.091234, "longitude": 5.121987}
 BOB_HOME = {"latitude": 51.998765, "longitude": 4.361234}
 DEPOT = {"latitude": 52.370216, "longitude": 4.895168}
+SHOP = {"latitude": 52.011111, "longitude": 4.711111}
 
 
 def _with_admin(api: ApiHarness) -> None:
@@ -112,8 +113,12 @@ def _world(api: ApiHarness) -> dict[str, int]:
     assert farm.status_code == 201, farm.text
     moved = api.client.patch(f"/api/v3_0/assets/{home}", json={"latitude": 52.095678}, headers=api.auth(ALICE))
     assert moved.status_code == 200, moved.text
+    shop = _new_asset(api, ALICE, "Shop charger", SHOP, {"private": True})
+    cleared = {"attributes": json.dumps({"private": False})}  # the owner says: not personal any more
+    assert api.client.patch(f"/api/v3_0/assets/{shop}", json=cleared, headers=api.auth(ALICE)).status_code == 200
     assert api.platform.wait_for(api.head())
-    return {"home": home, "depot": depot, "bob": bob, "farm": int(farm.headers["Location"].rsplit("/", 1)[1])}
+    farm_id = int(farm.headers["Location"].rsplit("/", 1)[1])
+    return {"home": home, "depot": depot, "bob": bob, "farm": farm_id, "shop": shop}
 
 
 def test_private_locations_are_sealed_then_erased_by_forgetting_the_account(api: ApiHarness) -> None:
@@ -121,6 +126,10 @@ def test_private_locations_are_sealed_then_erased_by_forgetting_the_account(api:
     raw = _raw_rows(api)
     for secret in (HOME_ADDRESS, BOB_ADDRESS, "52.091234", "5.121987", "52.095678", "51.998765", "4.361234"):
         assert secret not in raw, secret
+    new_attributes = {"attributes": json.dumps({"address": HOME_ADDRESS})}  # without the flag
+    kept = api.client.patch(f"/api/v3_0/assets/{ids['home']}", json=new_attributes, headers=api.auth(ALICE))
+    assert kept.status_code == 200 and json.loads(kept.json()["attributes"])["private"] is True  # the flag sticks
+    assert HOME_ADDRESS not in _raw_rows(api)
     assert "52.370216" in raw and "Depot 1, Amsterdam" in raw  # a non-private asset's location stays plain
     assert _v3(api, ids["home"], ALICE) == {"latitude": 52.095678, "longitude": HOME["longitude"],
                                             "private": True, "address": HOME_ADDRESS}  # fmt: skip
@@ -145,9 +154,11 @@ def test_private_locations_are_sealed_then_erased_by_forgetting_the_account(api:
     assert (farm["address"], farm["postal_code"], farm["latitude"], farm["longitude"]) == (ERASED, ERASED, None, None)
     assert _v3(api, ids["bob"], BOB) == {**BOB_HOME, "private": True, "address": BOB_ADDRESS}  # other account
     assert _v3(api, ids["depot"]) == {**DEPOT, "address": "Depot 1, Amsterdam"}  # not private
+    assert _v3(api, ids["shop"]) == {**SHOP, "private": False}  # cleared before: written in the clear then
     history = api.client.get(f"/api/audit/streams/asset-{ids['home']}/events", headers=api.auth(ADMIN)).json()
-    assert [(e["type"], e["data"].get("latitude", e["data"].get("changes", {}).get("latitude"))) for e in
-            history["events"]] == [("AssetRegistered", None), ("AssetChanged", None)]  # fmt: skip
+    latitudes = [e["data"].get("latitude", e["data"].get("changes", {}).get("latitude")) for e in history["events"]]
+    assert [e["type"] for e in history["events"]] == ["AssetRegistered", "AssetChanged", "AssetChanged"]
+    assert latitudes == [None, None, None] and ERASED in str(history["events"][2]["data"])
 
     verified = api.client.get("/api/audit/verify", headers=api.auth(ADMIN)).json()
     assert verified["ok"] and verified["complete"] and verified["broken"] is None

@@ -34,8 +34,11 @@ def test_a_change_of_a_private_asset_names_its_account_and_a_plain_one_stays_as_
     current = AssetRegistered(**asset(1, 3, HOME))
     change = decide_asset_change(current, {"latitude": 10.0}, lambda _: None)
     assert change.private_account_id == 3 and change.to_data()["private_account_id"] == 3
-    unflag = decide_asset_change(current, {"attributes": {"address": "Depot"}}, lambda _: None)
+    kept = decide_asset_change(current, {"attributes": {"address": "Depot"}}, lambda _: None)
+    assert kept.changes == {"attributes": {"address": "Depot", "private": True}} and kept.private_account_id == 3
+    unflag = decide_asset_change(current, {"attributes": {"private": False}, "latitude": 1.5}, lambda _: None)
     assert unflag.private_account_id is None and "private_account_id" not in unflag.to_data()
+    assert unflag.changes == {"latitude": 1.5, "longitude": 5.2, "attributes": {"private": False}}  # now plain
     plain = AssetRegistered(**asset(2, 3, {}))
     flag = decide_asset_change(plain, {"attributes": {"private": True}, "longitude": 4.0}, lambda _: None)
     assert flag.private_account_id == 3  # private after the change: its new location is sealed
