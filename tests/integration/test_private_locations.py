@@ -18,12 +18,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from myems_support import SITE, account_ids, login
-from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
+from personal_data_support import ADMIN, BACKENDS, sealed_harness
 from test_api_support import ALICE, BOB, PASSWORD, ApiHarness, seed_world
 
 from commands import registry as cmd
@@ -35,7 +36,6 @@ from infra.settings import Settings
 from projections.registry import RegistryProjection, assets
 from projections.replay import rebuild
 
-ADMIN = "root@alpha.test"
 HOME_ADDRESS, BOB_ADDRESS = "17 Rozengracht, Utrecht", "3 Bobstraat, Delft"
 HOME = {"latitude": 52.091234, "longitude": 5.121987}
 BOB_HOME = {"latitude": 51.998765, "longitude": 4.361234}
@@ -43,29 +43,9 @@ DEPOT = {"latitude": 52.370216, "longitude": 4.895168}
 SHOP = {"latitude": 52.011111, "longitude": 4.711111}
 
 
-def _with_admin(api: ApiHarness) -> None:
-    account = api.world.accounts["Alpha"]
-    cmd.register_user(
-        api.platform.commands, cmd.RegisterUser(email=ADMIN, password=PASSWORD, account_id=account, roles=["admin"])
-    )
-    assert api.platform.wait_for(api.head())
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def api(request, tmp_path: Path):
-    if request.param == "sqlite":
-        with ApiHarness(tmp_path) as harness:
-            _with_admin(harness)
-            yield harness
-        return
-    if postgres_base_url() is None:
-        pytest.skip(SKIP_REASON)
-    with (
-        temporary_postgres_url() as url,
-        ApiHarness(tmp_path, event_store="postgres", read_models="postgres", postgres_url=url) as harness,
-    ):
-        _with_admin(harness)
-        yield harness
+@pytest.fixture(params=BACKENDS)
+def api(request, tmp_path: Path) -> Iterator[ApiHarness]:
+    yield from sealed_harness(request.param, tmp_path)
 
 
 def _new_asset(api: ApiHarness, email: str, name: str, location: dict, attributes: dict) -> int:
