@@ -47,6 +47,11 @@ class SiteData(BaseModel):
     )
 
 
+def private_flag(site: SiteData) -> dict:
+    """``{"private": true}`` for a household's site, else nothing (attributes; domain.private_locations)."""
+    return {"private": True} if site.private else {}
+
+
 def site_fields(site: SiteData, uid: str) -> dict:
     return {
         "name": site.name,
@@ -54,7 +59,7 @@ def site_fields(site: SiteData, uid: str) -> dict:
         "longitude": site.longitude,
         "attributes": {
             "myems": {**site.model_dump(include=set(SITE_FIELDS)), "uuid": uid},
-            **({"private": True} if site.private else {}),  # sealed location: domain.private_locations
+            **private_flag(site),
         },
     }
 

@@ -3,7 +3,7 @@
 Over the seeded API harness (SQLite event store and read models; the same on PostgreSQL when
 ``FLEXLEDGER_TEST_POSTGRES_URL`` is set): alice (account Alpha) registers a private home
 charger through the v3 API (``attributes.private: true`` with an address) and a private MyEMS
-wind farm; bob (Beta) a private charger; Alpha also has a plain (non-private) asset with a
+wind farm and microgrid; bob (Beta) a private charger; Alpha also has a plain (non-private) asset with a
 location. The raw event store rows never hold the private coordinates or addresses; the v3,
 Realto and MyEMS views read them back; an admin forgets Alpha; afterwards the coordinates
 read ``null`` and the addresses ``"[erased]"`` in every view and in the history, ``audit
@@ -36,7 +36,7 @@ from infra.settings import Settings
 from projections.registry import RegistryProjection, assets
 from projections.replay import rebuild
 
-HOME_ADDRESS, BOB_ADDRESS = "17 Rozengracht, Utrecht", "3 Bobstraat, Delft"
+HOME_ADDRESS, BOB_ADDRESS, GRID_ADDRESS = "17 Rozengracht, Utrecht", "3 Bobstraat, Delft", "8 Lindelaan, Zeist"
 HOME = {"latitude": 52.091234, "longitude": 5.121987}
 BOB_HOME = {"latitude": 51.998765, "longitude": 4.361234}
 DEPOT = {"latitude": 52.370216, "longitude": 4.895168}
@@ -91,21 +91,24 @@ def _world(api: ApiHarness) -> dict[str, int]:
     farm = api.client.post("/myems/windfarms", content=json.dumps({"data": site}),
                            headers={**headers, "Content-Type": "text/plain"})  # fmt: skip
     assert farm.status_code == 201, farm.text
+    household = {**site, "name": "Household", "address": GRID_ADDRESS, "architecture_type_id": 1, "owner_type_id": 1}
+    grid = api.client.post("/myems/microgrids", json={"data": household}, headers=headers)
+    assert grid.status_code == 201, grid.text
     moved = api.client.patch(f"/api/v3_0/assets/{home}", json={"latitude": 52.095678}, headers=api.auth(ALICE))
     assert moved.status_code == 200, moved.text
     shop = _new_asset(api, ALICE, "Shop charger", SHOP, {"private": True})
     cleared = {"attributes": json.dumps({"private": False})}  # the owner says: not personal any more
     assert api.client.patch(f"/api/v3_0/assets/{shop}", json=cleared, headers=api.auth(ALICE)).status_code == 200
     assert api.platform.wait_for(api.head())
-    farm_id = int(farm.headers["Location"].rsplit("/", 1)[1])
-    return {"home": home, "depot": depot, "bob": bob, "farm": farm_id, "shop": shop}
+    farm_id, grid_id = (int(r.headers["Location"].rsplit("/", 1)[1]) for r in (farm, grid))
+    return {"home": home, "depot": depot, "bob": bob, "farm": farm_id, "shop": shop, "grid": grid_id}
 
 
 def test_private_locations_are_sealed_then_erased_by_forgetting_the_account(api: ApiHarness) -> None:
     ids = _world(api)
     raw = _raw_rows(api)
-    for secret in (HOME_ADDRESS, BOB_ADDRESS, "52.091234", "5.121987", "52.095678", "51.998765", "4.361234"):
-        assert secret not in raw, secret
+    secrets = (HOME_ADDRESS, BOB_ADDRESS, GRID_ADDRESS, "52.091234", "5.121987", "52.095678", "51.998765", "4.361234")
+    assert [secret for secret in secrets if secret in raw] == []
     new_attributes = {"attributes": json.dumps({"address": HOME_ADDRESS})}  # without the flag
     kept = api.client.patch(f"/api/v3_0/assets/{ids['home']}", json=new_attributes, headers=api.auth(ALICE))
     assert kept.status_code == 200 and json.loads(kept.json()["attributes"])["private"] is True  # the flag sticks
@@ -116,6 +119,8 @@ def test_private_locations_are_sealed_then_erased_by_forgetting_the_account(api:
     assert _realto(api, ids["bob"]) == {"address": BOB_ADDRESS, **BOB_HOME}
     farm = api.client.get(f"/myems/windfarms/{ids['farm']}", headers=login(api)).json()
     assert (farm["address"], farm["postal_code"], farm["latitude"]) == (HOME_ADDRESS, SITE["postal_code"], 52.091234)
+    grid = api.client.get(f"/myems/microgrids/{ids['grid']}", headers=login(api)).json()
+    assert (grid["address"], grid["longitude"]) == (GRID_ADDRESS, HOME["longitude"])
 
     alpha, beta = api.world.accounts["Alpha"], api.world.accounts["Beta"]
     refused = api.client.post(f"/api/v3_0/accounts/{alpha}/forget", headers=api.auth(ALICE))
@@ -123,7 +128,7 @@ def test_private_locations_are_sealed_then_erased_by_forgetting_the_account(api:
     unknown = api.client.post("/api/v3_0/accounts/99999/forget", headers=api.auth(ADMIN))
     assert (unknown.status_code, unknown.json()["status"]) == (404, "UNRECOGNIZED_ACCOUNT")
     done = api.client.post(f"/api/v3_0/accounts/{alpha}/forget", headers=api.auth(ADMIN))
-    assert (done.status_code, done.json()) == (200, {"account_id": alpha, "forgotten": True, "private_assets": 2})
+    assert (done.status_code, done.json()) == (200, {"account_id": alpha, "forgotten": True, "private_assets": 3})
     again = api.client.post(f"/api/v3_0/accounts/{alpha}/forget", headers=api.auth(ADMIN))
     assert (again.status_code, again.json()["status"]) == (409, "ACCOUNT_FORGOTTEN")
 
@@ -132,6 +137,8 @@ def test_private_locations_are_sealed_then_erased_by_forgetting_the_account(api:
     assert _realto(api, ids["home"]) == {"address": ERASED, "latitude": None, "longitude": None}
     farm = api.client.get(f"/myems/windfarms/{ids['farm']}", headers=login(api)).json()
     assert (farm["address"], farm["postal_code"], farm["latitude"], farm["longitude"]) == (ERASED, ERASED, None, None)
+    grid = api.client.get(f"/myems/microgrids/{ids['grid']}", headers=login(api)).json()
+    assert (grid["address"], grid["postal_code"], grid["latitude"], grid["longitude"]) == (ERASED, ERASED, None, None)
     assert _v3(api, ids["bob"], BOB) == {**BOB_HOME, "private": True, "address": BOB_ADDRESS}  # other account
     assert _v3(api, ids["depot"]) == {**DEPOT, "address": "Depot 1, Amsterdam"}  # not private
     assert _v3(api, ids["shop"]) == {**SHOP, "private": False}  # cleared before: written in the clear then
