@@ -8,8 +8,8 @@ on the app (``app.state.audit``); routers take it as :data:`api.deps.Audit`, nev
   (:func:`domain.personal_data.stored_form`).
 * ``resolver`` — the one (caching) ownership resolver of :mod:`domain.disclosure`.
 * ``streams`` — the subscribers' shared head watcher, read threads and counters.
-* ``webhooks``, ``personal_keys``, ``signing_key`` — the webhook store, the per-user data keys,
-  the platform's Ed25519 checkpoint key (loaded on use).
+* ``webhooks``, ``personal_keys``, ``signing_key`` — the webhook store, the per-user and
+  per-account data keys, the platform's Ed25519 checkpoint key (loaded on use).
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ COMMAND_ERROR_STATUS: dict[str, int] = {
     "API.TARIFF_NOT_FOUND": 404,
     "API.VIRTUAL_METER_NOT_FOUND": 404,
     # the request conflicts with what is stored
+    "ACCOUNT_FORGOTTEN": 409,
     "COMMAND_NOT_CANCELLABLE": 409,
     "CONFLICT": 409,
     "DUPLICATE_EMAIL": 409,

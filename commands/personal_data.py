@@ -1,10 +1,15 @@
-"""Forget a user (crypto-shredding, :mod:`domain.personal_data`).
+"""Forget a user or an account (crypto-shredding, :mod:`domain.personal_data`).
 
 :func:`forget_user` appends ``UserForgotten`` to the user's stream (read models drop the user:
 no login, no token, no key works any more), releases the e-mail address (``EmailReleased`` in
 its uniqueness stream), then destroys the user's data key: every sealed personal field of the
 user (e-mail, username) reads as ``[erased]`` from then on, in read models, history, streams
 and exports, while the stored events — and so the hash chain — stay exactly as they were.
+
+:func:`forget_account` appends ``AccountForgotten`` to the account's stream, then destroys the
+account's data key: the locations of its private assets (:mod:`domain.private_locations`)
+read as erased (coordinates ``None``, address fields ``[erased]``) from then on; the account,
+its users, assets and readings stay (forget its users one by one).
 """
 
 from __future__ import annotations
@@ -17,10 +22,15 @@ from commands.context import CommandContext, CommandError
 from domain import registry as ev
 from domain.personal_data import ERASED, EmailReleased, UserForgotten, email_streams, subject_of_user
 from domain.ports.personal_keys import PersonalDataKeys
+from domain.private_locations import AccountForgotten, subject_of_account
 
 
 class ForgetUser(BaseModel):
     user_id: int
+
+
+class ForgetAccount(BaseModel):
+    account_id: int
 
 
 def _release_email(ctx: CommandContext, email: str, user_id: int) -> None:
@@ -43,3 +53,16 @@ def forget_user(ctx: CommandContext, keys: PersonalDataKeys, cmd: ForgetUser) ->
     if state is not None:
         _release_email(ctx, state.email, cmd.user_id)
     keys.forget(subject_of_user(cmd.user_id))
+
+
+def forget_account(ctx: CommandContext, keys: PersonalDataKeys, cmd: ForgetAccount) -> None:
+    """Forget the account's personal data: ``UNKNOWN_ACCOUNT`` when there is no such account,
+    ``ACCOUNT_FORGOTTEN`` when it was forgotten already (its key is gone for ever)."""
+    stream_id = ev.stream_of("account", cmd.account_id)
+    recorded = ctx.store.read_stream(stream_id)
+    if not recorded:
+        raise CommandError("UNKNOWN_ACCOUNT", f"no account {cmd.account_id}", "account_id")
+    if any(e.type == "AccountForgotten" for e in recorded):
+        raise CommandError("ACCOUNT_FORGOTTEN", f"account {cmd.account_id} was forgotten already", "account_id")
+    ctx.append(stream_id, [AccountForgotten(account_id=cmd.account_id)], recorded[-1].stream_revision)
+    keys.forget(subject_of_account(cmd.account_id))

@@ -2,19 +2,23 @@
 
 **What is personal data here**: a user's e-mail address and username (``UserRegistered.email``,
 ``UserRegistered.username``, ``UserChanged.changes.username``) — the fields that identify a
-natural person. Users are otherwise referred to by their integer id (``actor: "user:5"``), a
-pseudonym. Accounts, assets (with their locations), sensors, EVs and readings belong to
-accounts (organisations), not to persons, and are not sealed. The e-mail uniqueness stream is
-named by a keyed hash of the address (:func:`email_stream`), never by the address itself.
+natural person — and the location of a *private* asset, e.g. a charger at a home (coordinates
+and address fields, rule and key in :mod:`domain.private_locations`). Users are otherwise
+referred to by their integer id (``actor: "user:5"``), a pseudonym. Accounts, other assets
+(with their locations), sensors, EVs and readings belong to accounts (organisations), not to
+persons, and are not sealed. The e-mail uniqueness stream is named by a keyed hash of the
+address (:func:`email_streams`), never by the address itself.
 
 **Sealing** (crypto-shredding): each personal field is stored encrypted with its subject's
-data key (one key per user, subject ``user-<id>``), kept in a key store outside the event store
+data key (one key per user, subject ``user-<id>``; one per account for private locations,
+subject ``account-<id>``), kept in a key store outside the event store
 (:class:`domain.ports.personal_keys.PersonalDataKeys`). A sealed value is a string
 ``"pii:v1:<base64url(nonce | ciphertext)>"`` (AES-256-GCM, the subject and field path as
 associated data), so an event's stored JSON keeps its shape and the hash chain
 (:mod:`domain.audit_chain`) covers the ciphertext. Forgetting a user (:class:`UserForgotten`)
-destroys the key: the stored events are unchanged, the chain still verifies, replays still
-run, and the fields read as :data:`ERASED` everywhere (read models, history, streams, exports).
+or an account (:class:`domain.private_locations.AccountForgotten`) destroys the key: the stored
+events are unchanged, the chain still verifies, replays still run, and the fields read as
+:data:`ERASED` everywhere (read models, history, streams, exports) — coordinates as ``None``.
 """
 
 from __future__ import annotations
@@ -24,18 +28,33 @@ from collections.abc import Callable, Iterable
 from copy import deepcopy
 from typing import Any
 
+from domain import private_locations as loc
 from domain.events import DomainEvent, register_event
 
-ERASED = "[erased]"
+ERASED = loc.ERASED_TEXT
 """What a personal field reads as once its subject's key is destroyed."""
 SEALED_PREFIX = "pii:v1:"
 SUBJECT_PREFIX = "user-"
 
+
+def _user_subject(data: dict[str, Any]) -> str | None:
+    return f"{SUBJECT_PREFIX}{data['user_id']}" if "user_id" in data else None
+
+
 PERSONAL_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "UserRegistered": (("email",), ("username",)),
     "UserChanged": (("changes", "username"),),
+    "AssetRegistered": loc.LOCATION_PATHS,
+    "AssetChanged": tuple(("changes", *path) for path in loc.LOCATION_PATHS),
 }
-"""Event type -> paths (into the event's data) of its personal fields."""
+"""Event type -> paths (into the event's data) of its personal fields (when it has a subject)."""
+_SUBJECTS: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "UserRegistered": _user_subject,
+    "UserChanged": _user_subject,
+    "AssetRegistered": loc.asset_registered_subject,
+    "AssetChanged": loc.asset_changed_subject,
+}
+"""Event type -> its data subject (``None``: nothing to seal in this event, e.g. a non-private asset)."""
 
 Seal = Callable[[str, str, Any], str]
 """``seal(subject, path, value) -> sealed string``."""
@@ -60,10 +79,18 @@ class EmailReleased(DomainEvent):
 
 
 def subject_of(event_type: str, data: dict[str, Any]) -> str | None:
-    """The data subject of an event with personal fields (``user-<id>``), else ``None``."""
-    if event_type not in PERSONAL_FIELDS or "user_id" not in data:
-        return None
-    return f"{SUBJECT_PREFIX}{data['user_id']}"
+    """The data subject of an event with personal fields (``user-<id>``, ``account-<id>``), else ``None``."""
+    subject = _SUBJECTS.get(event_type)
+    return None if subject is None else subject(data)
+
+
+_ERASED_AS: dict[str, Callable[[str], Any]] = {"AssetRegistered": loc.erased_value, "AssetChanged": loc.erased_value}
+
+
+def _erased(event_type: str, path: str) -> Any:
+    """What a field reads as without its key: :data:`ERASED`, ``None`` for an asset's coordinates."""
+    erased_as = _ERASED_AS.get(event_type)
+    return ERASED if erased_as is None else erased_as(path)
 
 
 def subject_of_user(user_id: int) -> str:
@@ -91,8 +118,9 @@ def seal_data(event_type: str, data: dict[str, Any], seal: Seal) -> dict[str, An
         return data
     sealed = deepcopy(data)
     for container, key, path in _paths(event_type, sealed):
-        if not is_sealed(container[key]):
-            container[key] = seal(subject, path, container[key])
+        if container[key] is not None and not is_sealed(container[key]):  # a null says nothing: kept
+            value = seal(subject, path, container[key])
+            container[key] = _erased(event_type, path) if value == ERASED else value  # the key is gone
     return sealed
 
 
@@ -104,7 +132,8 @@ def unseal_data(event_type: str, data: dict[str, Any], unseal: Unseal) -> dict[s
     opened = deepcopy(data)
     for container, key, path in _paths(event_type, opened):
         if is_sealed(container[key]):
-            container[key] = unseal(subject, path, container[key])
+            value = unseal(subject, path, container[key])
+            container[key] = _erased(event_type, path) if value == ERASED else value
     return opened
 
 

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from domain.events import DomainEvent, register_event, register_upcaster
 from domain.personal_data import UserForgotten
+from domain.private_locations import is_private, private_flag_changes
 
 USEF_ROLES = ("Prosumer", "MDC", "Supplier", "Aggregator", "ESCo", "DSO")
 USER_ROLES = ("admin", "auditor", "account-admin", *USEF_ROLES)
@@ -126,8 +127,21 @@ class AssetRegistered(DomainEvent):
 
 @register_event
 class AssetChanged(DomainEvent):
+    """Some of ``ASSET_MUTABLE_FIELDS`` of an asset changed.
+
+    ``private_account_id``: the owning account when the asset is private after the change
+    (:mod:`domain.private_locations`): its key seals the location fields in ``changes``."""
+
     asset_id: int
     changes: dict[str, Any]
+    private_account_id: int | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        """The stored data; ``private_account_id`` only when set (a non-private change reads as before)."""
+        data = super().to_data()
+        if data["private_account_id"] is None:
+            del data["private_account_id"]
+        return data
 
 
 @register_event
@@ -253,13 +267,19 @@ def check_asset(state: AssetRegistered, asset_of: Callable[[int], AssetRegistere
 def decide_asset_change(
     current: AssetRegistered, changes: dict[str, Any], asset_of: Callable[[int], AssetRegistered | None]
 ) -> AssetChanged:
-    """Validate an asset patch against the state it produces (same rules as registration)."""
+    """Validate an asset patch against the state it produces (same rules as registration).
+
+    A private asset's flag sticks unless cleared explicitly (:func:`private_flag_changes`)."""
     unknown = set(changes) - ASSET_MUTABLE_FIELDS
     if unknown:
         field = sorted(unknown)[0]
         raise RegistryError("INVALID_FIELD", f"field {field!r} cannot be changed", field)
-    check_asset(_validated(AssetRegistered, current, changes), asset_of)
-    return AssetChanged(asset_id=current.asset_id, changes=changes)
+    coordinates = {"latitude": current.latitude, "longitude": current.longitude}
+    changes = private_flag_changes(current.attributes, coordinates, changes)
+    after = _validated(AssetRegistered, current, changes)
+    check_asset(after, asset_of)
+    private_account_id = current.account_id if is_private(after.attributes) else None
+    return AssetChanged(asset_id=current.asset_id, changes=changes, private_account_id=private_account_id)
 
 
 def check_sensor(state: SensorRegistered) -> None:

@@ -34,7 +34,7 @@ def export_to(
 ) -> dict:
     """Write the export; returns its checkpoint (``{"position", "head_hash", ...}``) and the count.
 
-    ``with_keys``: also the personal-data keys of the exported users (a line before the checkpoint)."""
+    ``with_keys``: also the personal-data keys of the exported users and accounts (a line before the checkpoint)."""
     head, written, last, subjects = platform.store.head_position(), 0, (0, GENESIS), set()
     with path.open("wb") as out:
         for position, line in export_lines(platform.store, flt):

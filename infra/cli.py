@@ -21,7 +21,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from domain.registry import USER_ROLES
-from infra import cli_audit, cli_users
+from infra import cli_accounts, cli_audit, cli_users
 from infra.cli_common import DataDir, console, error_console, expected_errors, one_line, platform_for
 from infra.settings import Settings
 
@@ -39,6 +39,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(projections_app, name="projections")
 app.add_typer(events_app, name="events")
 app.add_typer(audit_app, name="audit")
+app.add_typer(cli_accounts.accounts_app, name="accounts")
 _platform = platform_for
 
 

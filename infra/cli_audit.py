@@ -113,7 +113,7 @@ def audit_export(
     since: Annotated[str | None, typer.Option(help="Recorded at or after (ISO 8601, timezone-aware).")] = None,
     until: Annotated[str | None, typer.Option(help="Recorded before (ISO 8601, timezone-aware).")] = None,
     with_keys: Annotated[
-        bool, typer.Option("--with-keys", help="Include the exported users' personal-data keys (moving a platform).")
+        bool, typer.Option("--with-keys", help="Include the exported users' and accounts' keys (moving a platform).")
     ] = False,
     data_dir: DataDir = None,
 ) -> None:

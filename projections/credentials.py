@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from domain import credentials as cr
 from domain.events import RecordedEvent
+from projections.forgetting import forget_user_rows, is_forgotten_registration
 
 metadata = sa.MetaData()
 user_credentials = sa.Table(
@@ -47,14 +48,12 @@ def _set_password(conn: Connection, user_id: int, password_hash: str, token_epoc
 def _apply(conn: Connection, recorded: RecordedEvent) -> None:
     if recorded.type in ("UserRegistered", "UserPasswordChanged"):  # version 1 carried the hash
         legacy_hash = recorded.data.get("password_hash") if recorded.schema_version == 1 else None
-        if legacy_hash:
+        if legacy_hash and not is_forgotten_registration(recorded.data):
             epoch = 0 if recorded.type == "UserRegistered" else recorded.global_position
             _set_password(conn, recorded.data["user_id"], legacy_hash, epoch)
         return
     if recorded.type == "UserForgotten":  # crypto-shredded: no password, no key works any more
-        user_id = recorded.data["user_id"]
-        conn.execute(user_credentials.delete().where(user_credentials.c.user_id == user_id))
-        conn.execute(api_keys.delete().where(api_keys.c.user_id == user_id))
+        forget_user_rows(conn, recorded.data["user_id"], user_credentials.c.user_id, api_keys.c.user_id)
         return
     event = recorded.decode()
     if isinstance(event, cr.PasswordHashSet):

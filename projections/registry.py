@@ -1,7 +1,9 @@
 """Read model of accounts, users, assets and sensors (for auth, listings and look-ups).
 
 A forgotten user (``UserForgotten``, :mod:`domain.personal_data`) has no row: the event deletes
-it, and on a rebuild its registration reads ``email == "[erased]"`` and inserts nothing."""
+it, and on a rebuild its registration reads ``email == "[erased]"`` and inserts nothing. A
+forgotten account (``AccountForgotten``) keeps its rows; its private assets' coordinates are
+``NULL`` and their address attributes ``"[erased]"`` (:mod:`projections.forgetting`)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from sqlalchemy.engine import Connection
 
 from domain import registry as ev
 from domain.events import RecordedEvent
-from domain.personal_data import ERASED, UserForgotten
+from domain.personal_data import UserForgotten
+from domain.private_locations import AccountForgotten
+from projections.forgetting import erase_private_locations, forget_user_rows, is_forgotten_registration
 
 metadata = sa.MetaData()
 accounts = sa.Table(
@@ -111,12 +115,16 @@ def _change_asset(conn: Connection, e: ev.AssetChanged) -> None:
 
 
 def _register_user(conn: Connection, e: ev.UserRegistered) -> None:
-    if e.email != ERASED:  # else the user was forgotten: its key is gone, so is its row
+    if not is_forgotten_registration(e.model_dump()):  # else its key is gone, so is its row
         _insert(users, "user_id", active=True, password_hash="")(conn, e)
 
 
 def _forget_user(conn: Connection, e: UserForgotten) -> None:
-    conn.execute(users.delete().where(users.c.id == e.user_id))
+    forget_user_rows(conn, e.user_id, users.c.id)
+
+
+def _forget_account(conn: Connection, e: AccountForgotten) -> None:
+    erase_private_locations(conn, assets, e.account_id)
 
 
 def _password_changed(conn: Connection, e: ev.UserPasswordChanged) -> None:
@@ -134,6 +142,7 @@ def _delete_sensor(conn: Connection, e: ev.SensorDeleted) -> None:
 
 _HANDLERS = {
     "AccountRegistered": _insert(accounts, "account_id"),
+    "AccountForgotten": _forget_account,
     # password_hash: kept (empty) for databases created before credentials moved to their own projection
     "UserRegistered": _register_user,
     "UserForgotten": _forget_user,

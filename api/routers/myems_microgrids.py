@@ -2,7 +2,8 @@
 
 A microgrid is a site asset (type ``microgrid``; see :mod:`domain.myems_microgrids`); its devices
 are child assets with a ``power`` sensor each, scheduled by the platform's scheduler through the
-microgrid's flex-context (capacity, and the tariff named by ``tariff_id``).
+microgrid's flex-context (capacity, and the tariff named by ``tariff_id``). Like a site's, a
+microgrid's body may add ``"private": true`` (:mod:`api.routers.myems_sites`).
 
 * ``microgrids``: list, get, export, create, import, clone, update, delete, served by the generic
   builder (:mod:`api.routers.myems_resource`) from :data:`MICROGRIDS`
@@ -29,7 +30,7 @@ from api.routers.myems_assets import (
     site_item,
 )
 from api.routers.myems_resource import resource_router
-from api.routers.myems_sites import SiteData
+from api.routers.myems_sites import SiteData, private_flag
 from api.validation import Id
 from domain import myems_microgrids as mg
 from projections import myems_tariffs as tq
@@ -90,7 +91,10 @@ def _microgrid_fields(data: MicrogridData, uid: str) -> dict:
         "name": data.name,
         "latitude": data.latitude,
         "longitude": data.longitude,
-        "attributes": {"myems": {**data.model_dump(include=set(mg.MICROGRID_FIELDS)), "uuid": uid}},
+        "attributes": {
+            "myems": {**data.model_dump(include=set(mg.MICROGRID_FIELDS)), "uuid": uid},
+            **private_flag(data),
+        },
         "flex_context": mg.microgrid_flex_context(data.capacity, data.tariff_id),
     }
 

@@ -10,7 +10,9 @@
 
 Every family: list, get, export, create, import, clone, update, delete. Item: ``{"id", "name",
 "uuid", "address", "postal_code", "latitude", "longitude", "capacity", "contact", "cost_center",
-"svg", "description", "qrcode"}`` (capacity in kW).
+"svg", "description", "qrcode"}`` (capacity in kW). A body may add ``"private": true`` (not a
+MyEMS field): the site is a household's, its location is personal data, sealed with the
+account's key (:mod:`domain.private_locations`); an update never clears the flag.
 """
 
 from __future__ import annotations
@@ -40,6 +42,14 @@ class SiteData(BaseModel):
     cost_center_id: Id
     svg: str | None = Field(default=None, max_length=100_000)
     description: str | None = Field(default=None, max_length=1024)
+    private: bool = Field(
+        default=False, description="A household's site: its location (address, coordinates) is personal data."
+    )
+
+
+def private_flag(site: SiteData) -> dict:
+    """``{"private": true}`` for a household's site, else nothing (attributes; domain.private_locations)."""
+    return {"private": True} if site.private else {}
 
 
 def site_fields(site: SiteData, uid: str) -> dict:
@@ -47,7 +57,10 @@ def site_fields(site: SiteData, uid: str) -> dict:
         "name": site.name,
         "latitude": site.latitude,
         "longitude": site.longitude,
-        "attributes": {"myems": {**site.model_dump(include=set(SITE_FIELDS)), "uuid": uid}},
+        "attributes": {
+            "myems": {**site.model_dump(include=set(SITE_FIELDS)), "uuid": uid},
+            **private_flag(site),
+        },
     }
 
 

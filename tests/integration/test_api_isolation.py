@@ -37,6 +37,7 @@ WRITE_BODIES = {  # a body alice could send for her own objects: a refusal is th
     ("post", "/api/v3_0/sensors/{sensor_id}/forecasts/trigger"): {"start": DAY.isoformat(), "duration": "PT6H"},
     ("delete", "/api/v3_0/assets/{asset_id}"): None,
     ("delete", "/api/v3_0/sensors/{sensor_id}"): None,
+    ("post", "/api/v3_0/accounts/{account_id}/forget"): None,
 }  # fmt: skip
 QUERIES = {("get", "/api/v3_0/sensors/{sensor_id}/data"): {"start": DAY.isoformat(), "duration": "PT1H"}}
 WRITE_FILES = {  # multipart writes: a file alice could upload to her own sensor

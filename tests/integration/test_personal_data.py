@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 import sqlalchemy as sa
-from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
+from personal_data_support import ADMIN, BACKENDS, sealed_harness
 from test_api_support import ALICE, BOB, CAROL, PASSWORD, ApiHarness, seed_world
 
 from commands import registry as cmd
@@ -31,37 +32,15 @@ from infra.settings import Settings
 from projections.registry import RegistryProjection, users
 from projections.replay import rebuild
 
-ADMIN = "root@alpha.test"
+
+@pytest.fixture(params=BACKENDS)
+def api(request, tmp_path: Path) -> Iterator[ApiHarness]:
+    yield from sealed_harness(request.param, tmp_path)
 
 
 def _users_table(api: ApiHarness) -> list:
     with api.platform.read_models.read_engine.connect() as conn:
         return sorted(map(tuple, conn.execute(sa.select(users)).all()))
-
-
-def _with_admin(api: ApiHarness) -> None:
-    account = api.world.accounts["Alpha"]
-    cmd.register_user(
-        api.platform.commands, cmd.RegisterUser(email=ADMIN, password=PASSWORD, account_id=account, roles=["admin"])
-    )
-    assert api.platform.wait_for(api.head())
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def api(request, tmp_path: Path):
-    if request.param == "sqlite":
-        with ApiHarness(tmp_path) as harness:
-            _with_admin(harness)
-            yield harness
-        return
-    if postgres_base_url() is None:
-        pytest.skip(SKIP_REASON)
-    with (
-        temporary_postgres_url() as url,
-        ApiHarness(tmp_path, event_store="postgres", read_models="postgres", postgres_url=url) as harness,
-    ):
-        _with_admin(harness)
-        yield harness
 
 
 def test_personal_fields_are_stored_sealed(api: ApiHarness) -> None:
