@@ -114,35 +114,26 @@ def _naive_week(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
     return SeasonalNaive("naive_week", parts.lags.week, parts.lags.day)
 
 
-def _lag_linear(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
-    every = config.lag_train_every or steps_in(HOUR, config.resolution)
-    return LagRegression(
-        "lag_linear",
-        parts.buckets,
-        parts.lags,
-        parts.calendar,
-        train_every=every,
-        profile=parts.profile,
-        transform=_transform(config),
-        l1_delta=config.lag_l1_delta,
-        anomaly_by_hour=config.lag_anomaly_by_hour,
-    )
+def _lag_model(name: str, l1_delta: float | None | str = "config", make_regressor=None):
+    """Factory of a :class:`LagRegression` model called ``name``: the same features and transform,
+    differing only in ``l1_delta`` (``"config"``: the config's ``lag_l1_delta``) and regressor."""
 
+    def build(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
+        extra = {} if make_regressor is None else {"make_regressor": make_regressor}
+        return LagRegression(
+            name,
+            parts.buckets,
+            parts.lags,
+            parts.calendar,
+            train_every=config.lag_train_every or steps_in(HOUR, config.resolution),
+            profile=parts.profile,
+            transform=_transform(config),
+            l1_delta=config.lag_l1_delta if l1_delta == "config" else l1_delta,
+            anomaly_by_hour=config.lag_anomaly_by_hour,
+            **extra,
+        )
 
-def _lag_median(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
-    """The lag model learning towards the median (online IRLS): the loss of WAPE, for spiky loads."""
-    every = config.lag_train_every or steps_in(HOUR, config.resolution)
-    return LagRegression(
-        "lag_median",
-        parts.buckets,
-        parts.lags,
-        parts.calendar,
-        train_every=every,
-        profile=parts.profile,
-        transform=_transform(config),
-        l1_delta=MEDIAN_DELTA,
-        anomaly_by_hour=config.lag_anomaly_by_hour,
-    )
+    return build
 
 
 def _transform(config: ForecasterConfig) -> str | None:
@@ -151,20 +142,6 @@ def _transform(config: ForecasterConfig) -> str | None:
         low = config.value_range[0]
         return "sqrt" if low is not None and low >= 0.0 else None
     return None if config.lag_transform == "none" else config.lag_transform
-
-
-def _lag_tree(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
-    every = config.lag_train_every or steps_in(HOUR, config.resolution)
-    return LagRegression(
-        "lag_tree",
-        parts.buckets,
-        parts.lags,
-        parts.calendar,
-        make_regressor=tree_regressor,
-        train_every=every,
-        profile=parts.profile,
-        transform=_transform(config),
-    )
 
 
 def _weekly_profile(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
@@ -189,9 +166,10 @@ MODEL_FACTORIES = {
     "naive_day": _naive_day,
     "naive_week": _naive_week,
     "weekly_profile": _weekly_profile,
-    "lag_linear": _lag_linear,
-    "lag_median": _lag_median,
-    "lag_tree": _lag_tree,
+    "lag_linear": _lag_model("lag_linear"),
+    # the lag model learning towards the median (online IRLS): the loss of WAPE, for spiky loads
+    "lag_median": _lag_model("lag_median", l1_delta=MEDIAN_DELTA),
+    "lag_tree": _lag_model("lag_tree", l1_delta=None, make_regressor=tree_regressor),
     "holt_winters": _holt_winters,
 }
 """Model name -> factory: the explicit table of the models a config can name."""
