@@ -18,7 +18,7 @@ from domain.forecasting.features import (
     LagFeatures,
     steps_in,
 )
-from domain.forecasting.lag_model import LagRegression, tree_regressor
+from domain.forecasting.lag_model import LagRegression, SharedRows, tree_regressor
 from domain.forecasting.models import ForecastModel, HoltWintersModel, SeasonalNaive
 from domain.forecasting.profile import WeeklyProfile, WeeklyProfileModel
 
@@ -130,6 +130,7 @@ def _lag_model(name: str, l1_delta: float | None | str = "config", make_regresso
             transform=_transform(config),
             l1_delta=config.lag_l1_delta if l1_delta == "config" else l1_delta,
             anomaly_by_hour=config.lag_anomaly_by_hour,
+            shared=parts.rows,
             **extra,
         )
 
@@ -160,6 +161,7 @@ class ModelParts:
     lags: LagFeatures
     calendar: CalendarFeatures
     profile: WeeklyProfile
+    rows: SharedRows
 
 
 MODEL_FACTORIES = {
