@@ -51,7 +51,8 @@ class ForecasterConfig:
     - ``combine``: ``"ensemble"`` serves, per horizon bucket, the mean of the models weighted
       by their recent error (:mod:`~domain.forecasting.ensemble`: ``ensemble_power``,
       ``ensemble_top``); ``"select"`` serves the single model with the best running 1-WAPE.
-    - ``profile_weeks`` and ``profile_quantile``: the weekly profile (model and lag feature).
+    - ``profile_weeks`` and ``profile_quantile``: the weekly profile (model and lag feature);
+      10 weeks measured +0.001-0.012 1-WAPE at 6-48 h over 6 (most on the single household car).
     - ``lag_transform``: the lag model learns ``"sqrt"`` of the values (spiky loads), ``"none"``,
       or ``"auto"``: the square root when ``value_range`` bounds the values below by 0.
     - ``lag_anomaly_by_hour``: the lag model also sees the origin's anomaly (last value minus
@@ -81,7 +82,7 @@ class ForecasterConfig:
     combine: str = "ensemble"
     ensemble_power: float = 16.0
     ensemble_top: int = 3
-    profile_weeks: int = 6
+    profile_weeks: int = 10
     profile_quantile: float = 0.5
     lag_transform: str = "auto"
     lag_l1_delta: float | None = None
