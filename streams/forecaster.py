@@ -139,8 +139,10 @@ class ForecastProcessor:
     name = NAME
     topics = TOPICS
 
-    def __init__(self, store: EventStore, engine: sa.Engine, *, checkpoints: CheckpointStore):
+    def __init__(self, store: EventStore, engine: sa.Engine, *, checkpoints: CheckpointStore, flush_at: int = 1000):
+        """``flush_at``: events (two per forecast) gathered before they are appended mid-batch."""
         self.store, self.engine, self.checkpoints = store, engine, checkpoints
+        self.flush_at = flush_at
         self.directory = SensorDirectory(store)
         self.book = RegressorBook(store)
         self.stats = ForecasterStats()
@@ -167,7 +169,7 @@ class ForecastProcessor:
         last = max([done, *(e.global_position for e in events)])
         self.directory.new_batch()
         self.book.new_batch()
-        outbox = Outbox(self.store, self.stats)
+        outbox = Outbox(self.store, self.stats, self.flush_at)
         touched: set[int] = set()
         try:
             for recorded in events:

@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 from test_forecast_processor import ON, T0, Rig, load
 
+from commands.context import CommandContext
+from domain.events import NewEvent
 from domain.forecast_events import finite_or_none
+from domain.ports.event_store import ANY
+from infra.eventstore.memory import MemoryEventStore
 from projections.forecast_models import ForecastModelsProjection, forecast_model, metadata
+from streams.forecaster import ForecastProcessor
 
 
 @pytest.fixture
@@ -52,3 +57,37 @@ def test_the_read_model_keeps_the_latest_running_errors(rig: Rig) -> None:
     assert row["forecasts"] == len(made) and row["learned"] == made[-1].learned == 17 * 24
     assert row["belief_time"] == made[-1].belief_time.isoformat()
     assert row["running_errors"] == finite_or_none(rig.processor.model_state(rig.sensor_id).running_errors())
+
+
+class CountingStore(MemoryEventStore):
+    """The in-memory store, remembering how many readings the forecaster had learned at each append."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.learned_at_append: list[int] = []
+        self.processor = None
+
+    def append(self, stream_id, events, expected_revision=ANY):
+        if self.processor is not None and events and events[0].metadata.actor == "forecaster":
+            self.learned_at_append.append(self.processor.stats.learned)
+        return super().append(stream_id, events, expected_revision)
+
+
+def test_a_long_catch_up_appends_its_forecasts_as_it_goes(tmp_path: Path) -> None:
+    rig = Rig(tmp_path / "a", ON)
+    try:
+        store = CountingStore()
+        for event in rig.store.read_all(0, 1_000_000):  # the registrations, into the counting store
+            store.append(event.stream_id, [NewEvent(event_id=event.event_id, type=event.type,
+                         schema_version=event.schema_version, data=event.data, metadata=event.metadata)])  # fmt: skip
+        rig.store, rig.ctx = store, CommandContext(store)
+        rig.processor = ForecastProcessor(store, rig.read_models.write_engine, checkpoints=rig.checkpoints, flush_at=20)
+        store.processor = rig.processor
+        rig.post(T0, load(96 * 20))  # one event: 20 days, 80 forecasts, 160 events
+        rig.feed()
+        learned = store.learned_at_append
+        assert len(rig.produced()) == 160 and rig.processor.stats.learned == 96 * 20
+        # appended in rounds of 20 events while learning, long before the event was learned
+        assert len(learned) >= 8 and learned[0] < 96 * 3 and learned == sorted(learned)
+    finally:
+        rig.close()
