@@ -18,9 +18,10 @@ from domain.forecasting.features import (
     LagFeatures,
     steps_in,
 )
-from domain.forecasting.lag_model import LagRegression, SharedRows, tree_regressor
+from domain.forecasting.lag_model import LagRegression, SharedRows
 from domain.forecasting.models import ForecastModel, HoltWintersModel, SeasonalNaive
 from domain.forecasting.profile import WeeklyProfile, WeeklyProfileModel
+from domain.forecasting.regressors import tree_regressor
 
 DEFAULT_MODELS = ("naive_day", "naive_week", "weekly_profile", "lag_linear", "lag_median", "holt_winters")
 MEDIAN_DELTA = 0.3
