@@ -1,8 +1,8 @@
-"""The lag-feature model: direct multi-horizon River linear regression, one per horizon bucket.
+"""The lag-feature model: direct multi-horizon online linear regression, one per horizon bucket.
 
 Per reading the update path is O(1): lag features come from the ring buffer (no recompute),
 the calendar features of the reading's slot are computed once (cached), and each bucket
-model does at most one River ``learn_one``.
+model does at most one ``learn_one``; lag models with the same features share their rows.
 """
 
 from __future__ import annotations
@@ -104,8 +104,8 @@ class SharedRows:
 class LagRegression:
     """Direct multi-horizon linear model on lag, rolling-mean, calendar and regressor features.
 
-    One River regressor per horizon bucket (default :func:`bayesian_regressor`, which
-    converges far faster than SGD on the sparse calendar one-hots). The target and the
+    One regressor per horizon bucket (default :func:`bayesian_regressor`: exact online ridge,
+    which converges far faster than SGD on the sparse calendar one-hots). The target and the
     value-like features (``LAG_KEYS``) share one :class:`SeriesScaler`; each regressor of
     another sensor (its value at the target slot) has its own and takes one of
     ``max_regressors`` reserved feature slots ``r0``, ``r1``, ... in order of first appearance
@@ -165,9 +165,8 @@ class LagRegression:
         self._slots_per_day = lags.day
         zero = dict.fromkeys(["hzn", *LAG_KEYS, *extra, *calendar.keys(), *slots], 0.0)
         for model in self.models:
-            # A zero sample leaves the fit unchanged, but makes ``BayesianLinearRegression``
-            # size its matrices once, in a fixed feature order (64 features by default: small
-            # enough that OpenBLAS stays single-threaded, which is far faster at this size).
+            # A zero sample leaves the fit unchanged, but makes the regressor size its matrices
+            # once, in a fixed feature order (64 features by default).
             model.learn_one(zero, 0.0)
 
     def reset(self) -> None:
