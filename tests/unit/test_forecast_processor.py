@@ -409,4 +409,3 @@ def test_a_state_of_an_older_model_version_is_rebuilt(rig: Rig) -> None:
     rig.post(T0 + timedelta(days=1), load(96, T0 + timedelta(days=1)))
     rig.feed(restarted)
     assert restarted.stats.bootstraps == 1 and restarted.model_state(rig.sensor_id).learned == 2 * 96
-
