@@ -40,6 +40,13 @@ def format_duration(value: timedelta) -> str:
     return isodate.duration_isoformat(value)
 
 
+def hours_duration(value: timedelta) -> str:
+    """A duration of whole hours as ``PT48H`` (not ``P2D``: a forecast horizon reads in hours)."""
+    if value > timedelta(0) and value % timedelta(hours=1) == timedelta(0):
+        return f"PT{value // timedelta(hours=1)}H"
+    return format_duration(value)
+
+
 IsoDuration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration)]
 AwareTime = AwareDatetime
 

@@ -103,9 +103,13 @@ class ForecastMade(DomainEvent):
     ``selection``: horizon bucket (``"1h"``, ``"6h"``, ``"24h"``, ``"48h"``) -> serving model
     (``"ensemble"``: the error-weighted combination); ``running_errors``: bucket -> model (and
     ``"ensemble"``) -> ``one_minus_wape``/``wape``/``mae`` (the sensor's unit)/``n`` (count)
-    over the selection window (``None`` where undefined) and the model's ensemble ``weight``; ``learned``: readings
-    learned so far. The forecast values are the ``SensorDataRecorded`` of ``source`` at
-    ``belief_time`` (``n_values`` values of ``resolution_s`` from ``start``).
+    over the selection window (``None`` where undefined) and the model's ensemble ``weight``;
+    ``learned``: readings learned when the forecast was made. Selection and running errors are
+    empty in a compact summary: they live in the forecaster's checkpointed state and are
+    written out once a day of data (the forecast at 00:00 UTC) and with the latest forecast of
+    each readings event, so a year of hourly forecasts does not store a year of error tables.
+    The forecast values are the ``SensorDataRecorded`` of ``source`` at ``belief_time``
+    (``n_values`` values of ``resolution_s`` from ``start``).
     """
 
     sensor_id: int
@@ -115,8 +119,8 @@ class ForecastMade(DomainEvent):
     n_values: int
     source: str
     learned: int
-    selection: dict[str, str]
-    running_errors: dict[str, dict[str, dict[str, int | float | None]]]
+    selection: dict[str, str] = {}
+    running_errors: dict[str, dict[str, dict[str, int | float | None]]] = {}
 
     _check_times = field_validator("belief_time", "start")(_aware)
 

@@ -9,6 +9,10 @@ Table ``forecast_models``, one row per sensor, from its latest forecast (by beli
   (the sensor's unit), ``n`` (matured forecasts in the window);
 * ``learned`` — readings learned; ``forecasts`` — forecasts made (ForecastMade events seen).
 
+A compact ``ForecastMade`` (no running errors: most of a catch-up's) moves the belief time,
+``learned`` and the count on but keeps the selection and running errors of the latest full one
+(one not older than the row's forecast when it arrives).
+
 Idempotent on replay: an event older than the row's belief time only counts when new.
 """
 
@@ -47,20 +51,25 @@ class ForecastModelsProjection:
 
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         latest: dict[int, ForecastMade] = {}
+        latest_full: dict[int, ForecastMade] = {}  # the latest with running errors
         counts: dict[int, int] = {}
         for recorded in events:
             event: ForecastMade = recorded.decode()  # type: ignore[assignment]
             counts[event.sensor_id] = counts.get(event.sensor_id, 0) + 1
-            current = latest.get(event.sensor_id)
-            if current is None or event.belief_time >= current.belief_time:
-                latest[event.sensor_id] = event
+            for newest in (latest, latest_full) if event.running_errors else (latest,):
+                current = newest.get(event.sensor_id)
+                if current is None or event.belief_time >= current.belief_time:
+                    newest[event.sensor_id] = event
         for sensor_id, event in latest.items():
-            _upsert(conn, event, counts[sensor_id])
+            _upsert(conn, event, latest_full.get(sensor_id), counts[sensor_id])
 
 
-def _upsert(conn: Connection, event: ForecastMade, count: int) -> None:
+def _upsert(conn: Connection, event: ForecastMade, full: ForecastMade | None, count: int) -> None:
+    """``event``: the sensor's latest in the batch; ``full``: its latest with running errors."""
     c = forecast_models.c
-    row = conn.execute(sa.select(c.belief_time_us, c.forecasts).where(c.sensor_id == event.sensor_id)).first()
+    row = conn.execute(
+        sa.select(c.belief_time_us, c.forecasts).where(c.sensor_id == event.sensor_id)
+    ).first()
     values = {
         "belief_time_us": to_epoch_us(event.belief_time),
         "belief_time": event.belief_time.isoformat(),
@@ -68,17 +77,19 @@ def _upsert(conn: Connection, event: ForecastMade, count: int) -> None:
         "resolution_s": event.resolution_s,
         "n_values": event.n_values,
         "learned": event.learned,
-        "selection": event.selection,
-        "running_errors": event.running_errors,
     }
+    errors = {}
+    if full is not None and (row is None or to_epoch_us(full.belief_time) >= row.belief_time_us):
+        errors = {"selection": full.selection, "running_errors": full.running_errors}
     if row is None:
-        conn.execute(forecast_models.insert().values(sensor_id=event.sensor_id, forecasts=count, **values))
+        errors = errors or {"selection": {}, "running_errors": {}}
+        conn.execute(forecast_models.insert().values(sensor_id=event.sensor_id, forecasts=count, **values, **errors))
     elif values["belief_time_us"] >= row.belief_time_us:
         conn.execute(forecast_models.update().where(c.sensor_id == event.sensor_id).values(
-            forecasts=row.forecasts + count, **values))
+            forecasts=row.forecasts + count, **values, **errors))
     else:
         conn.execute(forecast_models.update().where(c.sensor_id == event.sensor_id).values(
-            forecasts=row.forecasts + count))
+            forecasts=row.forecasts + count, **errors))
 
 
 def forecast_model(conn: Connection, sensor_id: int) -> dict | None:

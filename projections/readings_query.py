@@ -111,6 +111,27 @@ def latest_values(
     return {row[0]: row[1] for row in conn.execute(query)}
 
 
+def latest_horizons(
+    conn: sa.Connection,
+    sensor_id: int,
+    start_s: int,
+    end_s: int,
+    resolution_s: int,
+    event_resolution_s: int,
+    beliefs: BeliefFilter = BeliefFilter(),
+) -> dict[int, int]:
+    """{bucket start: horizon in s} of the latest beliefs in [start_s, end_s), buckets of
+    ``resolution_s`` from ``start_s``: the belief horizon (event end minus belief time) of each
+    latest belief, the shortest in a bucket. What a ``horizon`` filter actually served."""
+    query = latest_beliefs_query(sensor_id, start_s, end_s, beliefs, conn.dialect.name)
+    out: dict[int, int] = {}
+    for event_start, _value, belief_time, _source in conn.execute(query):
+        bucket = start_s + (event_start - start_s) // resolution_s * resolution_s
+        horizon_s = (event_start + event_resolution_s) - belief_time // 1_000_000
+        out[bucket] = min(horizon_s, out.get(bucket, horizon_s))
+    return out
+
+
 def resampled_values(
     conn: sa.Connection,
     sensor_id: int,

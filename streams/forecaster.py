@@ -13,10 +13,15 @@ category (``forecast-*``: :class:`~domain.forecast_events.ForecastTriggered`).
   same forecasts as learning live would have, so when a sensor is switched on does not matter.
 * **Output** — each forecast is a ``SensorDataRecorded`` (source ``forecaster:auto``,
   ``source_type`` forecaster, belief time = end of the latest reading learned, in data time)
-  on ``sensordata-<id>`` plus a :class:`~domain.forecast_events.ForecastMade` (model choice,
-  running errors) on ``forecast-<id>``, in that order; ids derive from (sensor, belief time). A
-  forecast at or before the newest stored ``ForecastMade`` is not appended again (KurrentDB knows
-  ids only within a window), so a replay from position 0 appends nothing (``stats.appended`` 0).
+  on ``sensordata-<id>`` plus a :class:`~domain.forecast_events.ForecastMade` on
+  ``forecast-<id>``, in that order. The summary is compact (readings learned, no error table)
+  except for the forecast at 00:00 UTC of each day of data and the last one of each readings
+  event, which carry the model choice and running errors (kept in the checkpointed model state
+  in between). During a long catch-up the events are appended every 500 forecasts, so the
+  forecasts and ``learned`` (``GET /sensors/{id}/forecasting``) grow as it goes. Ids derive
+  from (sensor, belief time); a forecast at or before the newest stored ``ForecastMade`` is
+  not appended again (KurrentDB knows ids only within a window), so a replay from position 0
+  appends nothing (``stats.appended`` 0).
 * **Triggers** — each ``ForecastTriggered`` becomes a job outcome (:mod:`streams.forecast_jobs`).
 * **Checkpoint** — events are appended first (idempotent), then every touched sensor's model
   state (``SensorForecaster.to_state``) and its stream position are written together with the
@@ -134,8 +139,10 @@ class ForecastProcessor:
     name = NAME
     topics = TOPICS
 
-    def __init__(self, store: EventStore, engine: sa.Engine, *, checkpoints: CheckpointStore):
+    def __init__(self, store: EventStore, engine: sa.Engine, *, checkpoints: CheckpointStore, flush_at: int = 1000):
+        """``flush_at``: events (two per forecast) gathered before they are appended mid-batch."""
         self.store, self.engine, self.checkpoints = store, engine, checkpoints
+        self.flush_at = flush_at
         self.directory = SensorDirectory(store)
         self.book = RegressorBook(store)
         self.stats = ForecasterStats()
@@ -162,7 +169,7 @@ class ForecastProcessor:
         last = max([done, *(e.global_position for e in events)])
         self.directory.new_batch()
         self.book.new_batch()
-        outbox = Outbox(self.store, self.stats)
+        outbox = Outbox(self.store, self.stats, self.flush_at)
         touched: set[int] = set()
         try:
             for recorded in events:
@@ -268,6 +275,7 @@ class ForecastProcessor:
         def future_for(now):
             return self.book.future(settings.regressors, now, forecaster.horizon_steps, resolution, position)
 
+        held: tuple[Forecast, int] | None = None  # the event's latest forecast (and readings learned then)
         for start, value in learnable_values(recorded.decode(), settings.learn_from, sensor.event_resolution_s):
             regressors = self.book.at(settings.regressors, start, position)
             # learns the reading and makes every forecast due, also those a missing reading skipped
@@ -276,13 +284,22 @@ class ForecastProcessor:
                 continue
             self.stats.learned += 1
             for forecast in made:
-                self._emit(model.sensor_id, sensor, forecaster, forecast, recorded, outbox)
+                if held is not None:
+                    self._emit(model.sensor_id, sensor, forecaster, *held, recorded, outbox, full=False)
+                held = (forecast, forecaster.learned)
+                if forecast.now_start.timestamp() % 86_400 == 0:  # once a day of data: the running errors
+                    self._emit(model.sensor_id, sensor, forecaster, *held, recorded, outbox, full=True)
+                    held = None
+            outbox.flush(only_if_full=True)  # a long catch-up shows its forecasts as it goes
+        if held is not None:  # the running errors as of the event's last reading
+            self._emit(model.sensor_id, sensor, forecaster, *held, recorded, outbox, full=True)
         model.position = max(model.position, position)
 
     def _emit(
-        self, sensor_id: int, sensor: SensorRegistered, forecaster: SensorForecaster, made: Forecast,
-        cause: RecordedEvent, outbox: Outbox,
+        self, sensor_id: int, sensor: SensorRegistered, forecaster: SensorForecaster, made: Forecast, learned: int,
+        cause: RecordedEvent, outbox: Outbox, full: bool,
     ) -> None:
+        """Append the forecast's beliefs and its summary (``full``: with the running errors)."""
         belief_time = made.now_start
         if self._already_stored(sensor_id, belief_time):  # a replay: stored by an earlier run
             self.stats.forecasts += 1
@@ -300,9 +317,9 @@ class ForecastProcessor:
             resolution_s=int(made.resolution.total_seconds()),
             n_values=len(made.values),
             source=LIVE_SOURCE,
-            learned=forecaster.learned,
-            selection=forecaster.selection(),
-            running_errors=finite_or_none(forecaster.running_errors()),
+            learned=learned,
+            **({"selection": forecaster.selection(), "running_errors": finite_or_none(forecaster.running_errors())}
+               if full else {}),
         )
         outbox.add(forecast_stream(sensor_id), summary, forecast_made_event_id(sensor_id, belief_time), cause)
         self.stats.forecasts += 1

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import Commands, Consistency, ReadConn, User, visible_asset, visible_sensor
 from api.errors import ApiError
 from api.schemas import ForecastingOut, ForecastOut, ForecastTriggerOut
-from api.timefmt import IsoDuration, format_duration
+from api.timefmt import IsoDuration, hours_duration
 from api.validation import Id, Moment
 from commands.context import CommandContext
 from domain.events import utc_now
@@ -275,13 +275,6 @@ def _settings_json(settings: ForecastSettings, sensor: dict, asset_type: str | N
         "value-range": [low, high],
         "value-range-from": "attribute" if settings.value_range is not None else "sensor and asset type",
     }
-
-
-def hours_duration(value: timedelta) -> str:
-    """A duration of whole hours as ``PT48H`` (not ``P2D``: a forecast horizon reads in hours)."""
-    if value > timedelta(0) and value % timedelta(hours=1) == timedelta(0):
-        return f"PT{value // timedelta(hours=1)}H"
-    return format_duration(value)
 
 
 def _counts(errors: dict) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -14,11 +14,12 @@ from api.deps import ApiServices, Commands, Consistency, ReadConn, Services, Use
 from api.errors import ApiError
 from api.schemas import MessageOut, SensorDataOut
 from api.series import append_series, read_series, readings_written
-from api.timefmt import IsoDuration, format_duration, parse_duration
+from api.timefmt import IsoDuration, format_duration, hours_duration, parse_duration
 from api.validation import FiniteFloat, Id, Moment, check_reading_count
 from commands.context import CommandContext
 from commands.readings import RecordSensorData, sensor_data_stream
-from projections.readings_query import BeliefFilter
+from domain.beliefs import to_epoch_s
+from projections.readings_query import BeliefFilter, latest_horizons
 
 router = APIRouter(prefix="/api/v3_0", tags=["sensor data"])
 
@@ -84,7 +85,12 @@ def get_sensor_data(
     horizon: str | None = None,
     source: list[str] | None = Query(default=None),
 ) -> dict:
-    """Latest beliefs per event in [start, start + duration), optionally as of ``prior``."""
+    """Latest beliefs per event in [start, start + duration), optionally as of ``prior``.
+
+    With ``horizon`` (only beliefs formed at least this long before each event's end) the
+    answer also has ``horizons``: per value, the horizon of the belief served (``PT7H`` when
+    the latest forecast made at least 6 h ahead was made 7 h ahead), ``null`` where none.
+    """
     sensor = visible_sensor(conn, user, sensor_id)
     window = _duration(duration, "duration")
     beliefs = BeliefFilter(
@@ -95,13 +101,30 @@ def get_sensor_data(
     res = None if resolution is None else _duration(resolution, "resolution")
     limit = services.max_readings_per_response
     values, res, unit = read_series(conn, sensor, start, window, unit, res, beliefs, max_values=limit)
-    return {
+    body = {
         "values": values,
         "start": start.isoformat(),
         "duration": format_duration(window),
         "unit": unit,
         "resolution": format_duration(res),
     }
+    if horizon is not None:
+        body["horizons"] = served_horizons(conn, sensor, start, window, res, beliefs)
+    return body
+
+
+def served_horizons(
+    conn: ReadConn, sensor: dict, start: datetime, window: timedelta, res: timedelta, beliefs: BeliefFilter
+) -> list[str | None]:
+    """Per value, the horizon of the belief served (``horizon`` is "at least": a forecast made
+    earlier than asked, e.g. when a reading was missing, says so here); None where no value."""
+    start_s, step_s = to_epoch_s(start), int(res.total_seconds())
+    n = int(window / res)
+    found = latest_horizons(
+        conn, sensor["id"], start_s, start_s + n * step_s, step_s, sensor["event_resolution_s"], beliefs
+    )
+    horizons = [found.get(start_s + i * step_s) for i in range(n)]
+    return [None if h is None else hours_duration(timedelta(seconds=h)) for h in horizons]
 
 
 def _duration(text: str, field: str) -> timedelta:

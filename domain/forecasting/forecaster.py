@@ -37,11 +37,12 @@ from domain.forecasting.features import (
     to_slot,
 )
 from domain.forecasting.history import SlotHistory
+from domain.forecasting.lag_model import SharedRows
 from domain.forecasting.models import ForecastModel
 from domain.forecasting.profile import WeeklyProfile
 from domain.forecasting.selector import ModelSelector
 
-STATE_VERSION = 3  # 3: the lag model has wpo and anomaly-by-hour features
+STATE_VERSION = 4  # 4: the lag model's regressor is OnlineRidge
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ class SensorForecaster:
         self.calendar = CalendarFeatures(config.timezone, config.country, res)
         lags = LagFeatures(res, max(self.horizon_steps, self.buckets.upper[-1]), self.calendar)
         self.profile = WeeklyProfile(self.calendar, config.profile_weeks, config.profile_quantile)
-        parts = ModelParts(self.buckets, lags, self.calendar, self.profile)
+        parts = ModelParts(self.buckets, lags, self.calendar, self.profile, SharedRows())
         self.history = SlotHistory(lags.required_capacity(), lags.day, steps_in(config.max_gap, res))
         self.models: dict[str, ForecastModel] = {name: MODEL_FACTORIES[name](config, parts) for name in config.models}
         self.combined = config.combine == "ensemble"

@@ -1,8 +1,8 @@
-"""The lag-feature model: direct multi-horizon River linear regression, one per horizon bucket.
+"""The lag-feature model: direct multi-horizon online linear regression, one per horizon bucket.
 
 Per reading the update path is O(1): lag features come from the ring buffer (no recompute),
 the calendar features of the reading's slot are computed once (cached), and each bucket
-model does at most one River ``learn_one``.
+model does at most one ``learn_one``; lag models with the same features share their rows.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from river import linear_model, stats, tree
+from river import stats
 
 from domain.forecasting.features import LAG_KEYS, CalendarFeatures, HorizonBuckets, LagFeatures
 from domain.forecasting.history import SlotHistory
 from domain.forecasting.models import Regressors
 from domain.forecasting.profile import WeeklyProfile
+from domain.forecasting.regressors import bayesian_regressor
 
 ANOMALY_KEYS = tuple(f"a{h:02d}" for h in range(24))
 """The origin's anomaly (last value minus its weekly profile) per local hour of the target."""
@@ -78,23 +79,33 @@ TRANSFORMS = {None: (_identity, _identity), "sqrt": (_sqrt, _square), "log1p": (
 """Value transforms of the lag model: name -> (forward, inverse). ``sqrt`` suits spiky loads >= 0."""
 
 
-def tree_regressor() -> tree.HoeffdingAdaptiveTreeRegressor:
-    """River's adaptive Hoeffding tree (deterministic: fixed seed). Measured on the ACN data as
-    ``lag_tree``: +0.005 1-WAPE at 24-48 h in the ensemble, none at 1 h, three times the CPU:
-    available, not a default model."""
-    return tree.HoeffdingAdaptiveTreeRegressor(grace_period=100, leaf_prediction="adaptive", seed=1)
+class SharedRows:
+    """Feature rows the lag models computed lately, keyed by everything they depend on, so that
+    lag models with the same features (``lag_linear`` and ``lag_median``: same transform, same
+    values) compute them once per reading and forecast. Not model state: never pickled."""
 
+    __slots__ = ("_rows",)
 
-def bayesian_regressor() -> linear_model.BayesianLinearRegression:
-    """River's Bayesian linear regression: exact online ridge regression (Sherman-Morrison)."""
-    return linear_model.BayesianLinearRegression(alpha=1.0, beta=1.0)
+    def __init__(self) -> None:
+        self._rows: dict[tuple, Any] = {}
+
+    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
+        rows = self._rows.get(key)
+        if rows is None:
+            if len(self._rows) >= 16:
+                self._rows.clear()
+            rows = self._rows[key] = make()
+        return rows
+
+    def __reduce__(self) -> tuple:
+        return (SharedRows, ())  # pickled empty
 
 
 class LagRegression:
     """Direct multi-horizon linear model on lag, rolling-mean, calendar and regressor features.
 
-    One River regressor per horizon bucket (default :func:`bayesian_regressor`, which
-    converges far faster than SGD on the sparse calendar one-hots). The target and the
+    One regressor per horizon bucket (default :func:`bayesian_regressor`: exact online ridge,
+    which converges far faster than SGD on the sparse calendar one-hots). The target and the
     value-like features (``LAG_KEYS``) share one :class:`SeriesScaler`; each regressor of
     another sensor (its value at the target slot) has its own and takes one of
     ``max_regressors`` reserved feature slots ``r0``, ``r1``, ... in order of first appearance
@@ -125,8 +136,10 @@ class LagRegression:
         transform: str | None = None,
         l1_delta: float | None = None,
         anomaly_by_hour: bool = False,
+        shared: SharedRows | None = None,
     ) -> None:
         self.name = name
+        self.shared = shared or SharedRows()
         self.l1_delta = l1_delta
         self.buckets = buckets
         self.lags = lags
@@ -152,9 +165,8 @@ class LagRegression:
         self._slots_per_day = lags.day
         zero = dict.fromkeys(["hzn", *LAG_KEYS, *extra, *calendar.keys(), *slots], 0.0)
         for model in self.models:
-            # A zero sample leaves the fit unchanged, but makes ``BayesianLinearRegression``
-            # size its matrices once, in a fixed feature order (64 features by default: small
-            # enough that OpenBLAS stays single-threaded, which is far faster at this size).
+            # A zero sample leaves the fit unchanged, but makes the regressor size its matrices
+            # once, in a fixed feature order (64 features by default).
             model.learn_one(zero, 0.0)
 
     def reset(self) -> None:
@@ -242,7 +254,8 @@ class LagRegression:
         for bucket in self._buckets_to_train(slot):
             origin = slot - self.buckets.training_step(bucket, slot)
             if origin >= first:
-                self._learn_sample(self.models[bucket], self._features(history, origin, slot, regressors), y)
+                rows = self._rows(history, origin, (slot,), None if regressors is None else (regressors,))
+                self._learn_sample(self.models[bucket], rows[0], y)
 
     def _learn_sample(self, model: Any, x: dict[str, float], y: float) -> None:
         """One update; with ``l1_delta`` an online IRLS step towards the median (the loss of WAPE).
@@ -275,18 +288,52 @@ class LagRegression:
         targets: Sequence[int],
         regressors: Sequence[Regressors | None] | None = None,
     ) -> list[float]:
-        """Forecasts of the ``targets``; the origin-only features are computed once."""
-        scaler, lags, buckets, models = self.scaler, self.lags, self.buckets, self.models
-        shift, scale = scaler.shift, scaler.scale
+        """Forecasts of the ``targets``; the features are computed once (:class:`SharedRows`)."""
         history = self.own if self.own is not None else history
+        scaler, buckets, models = self.scaler, self.buckets, self.models
+        rows = self._rows(history, origin, targets, regressors)
+        steps = [buckets.bucket_of(target - origin) for target in targets]
+        scaled = [models[b].predict_one(x) for b, x in zip(steps, rows, strict=True)]
+        out = [v / scaler.scale + scaler.shift for v in scaled]
+        return out if self.transform is None else [self._inverse(v) for v in out]
+
+    def _rows(
+        self,
+        history: SlotHistory,
+        origin: int,
+        targets: Sequence[int],
+        regressors: Sequence[Regressors | None] | None,
+    ) -> list[dict[str, float]]:
+        """Feature rows of the ``targets`` from ``origin`` (``regressors``: None or one mapping
+        per target), shared with the lag models of the same features."""
+        scaler = self.scaler
+        known = tuple((name, slot, sc.shift, sc.scale) for name, (slot, sc) in self.regressor_scalers.items())
+        key = (self.transform, self.anomaly_by_hour, history.last_slot, origin, tuple(targets),
+               scaler.shift, scaler.scale, _regressor_key(regressors), known)  # fmt: skip
+        return self.shared.get(key, lambda: self._make_rows(history, origin, targets, regressors))
+
+    def _make_rows(
+        self,
+        history: SlotHistory,
+        origin: int,
+        targets: Sequence[int],
+        regressors: Sequence[Regressors | None] | None,
+    ) -> list[dict[str, float]]:
+        scaler, lags = self.scaler, self.lags
+        shift, scale = scaler.shift, scaler.scale
         base, level = lags.at_origin(history, origin, shift, shift, scale)
         self._add_origin_profile(base, origin)
         regs = regressors or [None] * len(targets)
-        out = []
+        rows = []
         for target, target_regressors in zip(targets, regs, strict=True):
             x = dict(base)
             lags.add_target(x, history, origin, target, level, shift, scale)
             self._add_target_only(x, target, target_regressors, x["w1"])
-            scaled = models[buckets.bucket_of(target - origin)].predict_one(x)
-            out.append(scaled / scale + shift)
-        return out if self.transform is None else [self._inverse(v) for v in out]
+            rows.append(x)
+        return rows
+
+
+def _regressor_key(regressors: Sequence[Regressors | None] | None) -> tuple | None:
+    if regressors is None:
+        return None
+    return tuple(None if r is None else tuple(sorted(r.items())) for r in regressors)

@@ -99,6 +99,10 @@ class RunningWindowError:
         self._total = ErrorTotals()
 
     def add(self, time: int, actual: float, predicted: float) -> None:
+        self.add_sums(time, abs(actual - predicted), abs(actual), 1)
+
+    def add_sums(self, time: int, abs_error: float, abs_actual: float, count: int) -> None:
+        """Add ``count`` observations at ``time`` at once, by their summed absolute error and actual."""
         index = time // self.bin_width
         bins = self._bins
         if not bins or bins[-1][0] < index:
@@ -110,8 +114,10 @@ class RunningWindowError:
                 total.merge(totals)
             self._total = total
             bins.append((index, ErrorTotals()))
-        bins[-1][1].add(actual, predicted)
-        self._total.add(actual, predicted)
+        for totals in (bins[-1][1], self._total):
+            totals.abs_error += abs_error
+            totals.abs_actual += abs_actual
+            totals.count += count
 
     def totals(self) -> ErrorTotals:
         """A copy of the totals over the window."""

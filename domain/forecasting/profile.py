@@ -32,7 +32,7 @@ class WeeklyProfile:
 
     __slots__ = ("calendar", "weeks", "quantile", "_values", "_level")
 
-    def __init__(self, calendar: CalendarFeatures, weeks: int = 6, quantile: float = 0.5) -> None:
+    def __init__(self, calendar: CalendarFeatures, weeks: int = 10, quantile: float = 0.5) -> None:
         if weeks < 1 or not 0.0 <= quantile <= 1.0:
             raise ValueError("weeks must be >= 1 and quantile in [0, 1]")
         self.calendar = calendar

@@ -55,10 +55,26 @@ class ModelSelector:
             for stale in range(start, slot):
                 pending.pop(stale, None)
         self._next_slot = slot + 1
-        for bucket, values in pending.pop(slot, ()):
-            row = self.errors[bucket]
-            for window, predicted in zip(row, values, strict=True):
-                window.add(slot, actual, predicted)
+        matured = pending.pop(slot, ())
+        if not matured:
+            return
+        # per bucket: the summed absolute errors of each model, added to its window at once
+        sums: dict[int, list[float]] = {}
+        counts: dict[int, int] = {}
+        for bucket, values in matured:
+            errors = sums.get(bucket)
+            if errors is None:
+                sums[bucket] = [abs(actual - p) for p in values]
+                counts[bucket] = 1
+            else:
+                for i, p in enumerate(values):
+                    errors[i] += abs(actual - p)
+                counts[bucket] += 1
+        magnitude = abs(actual)
+        for bucket, errors in sums.items():
+            n = counts[bucket]
+            for window, error in zip(self.errors[bucket], errors, strict=True):
+                window.add_sums(slot, error, magnitude * n, n)
 
     def _rank(self, totals: ErrorTotals, order: int) -> tuple[int, float, float, int]:
         if totals.count < self.min_count:

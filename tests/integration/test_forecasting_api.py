@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from test_forecasting_support import START, ForecastHarness, synthetic_load_kw
 
+from api.timefmt import parse_duration
 from domain.beliefs import to_epoch_s, to_epoch_us
 from projections.forecasts_query import known_or_forecast, latest_forecast
 from projections.readings_query import BeliefFilter, beliefs_with_sources
@@ -76,6 +77,21 @@ def test_v3_data_returns_forecasts_for_a_positive_horizon(fed: ForecastHarness) 
     measured = fed.get(f"{SENSOR}/data", start=day.isoformat(), duration="P1D")["values"]
     assert measured == pytest.approx(synthetic_load_kw(START, DAYS * 96)[-96:])  # without filters: the measurements
     assert one_minus_wape(measured, got) > 0.8
+
+
+def test_a_horizon_query_says_which_horizon_it_served(fed: ForecastHarness) -> None:
+    day = END - timedelta(days=1)
+    body = fed.get(f"{SENSOR}/data", start=day.isoformat(), duration="PT12H", horizon="PT6H")
+    rows = forecast_rows(fed, day, day + timedelta(hours=12))
+    served = {}
+    for event_s, belief_us, _, _ in rows:  # the latest forecast made at least 6 h before each slot's end
+        horizon_s = event_s + 900 - belief_us // 1_000_000
+        if horizon_s >= 6 * 3600 and (event_s not in served or belief_us >= served[event_s][0]):
+            served[event_s] = (belief_us, horizon_s)
+    want = [served[to_epoch_s(day) + 900 * i][1] for i in range(48)]
+    assert [parse_duration(h).total_seconds() for h in body["horizons"]] == want
+    assert body["horizons"][3] == "PT6H" and body["horizons"][0] == "PT6H15M"  # forecasts are made hourly
+    assert "horizons" not in fed.get(f"{SENSOR}/data", start=day.isoformat(), duration="PT1H")
 
 
 def test_v3_data_returns_the_forecast_as_of_a_prior(fed: ForecastHarness) -> None:

@@ -125,3 +125,21 @@ def test_the_l1_option_moves_the_lag_model_towards_the_median():
             feed_range(forecaster, values, i, i + 6)
         errors[delta] = total
     assert errors[0.3] < 0.9 * errors[None]  # the absolute error (what WAPE sums) falls
+
+
+def test_online_ridge_equals_the_closed_form_ridge_regression():
+    import numpy as np
+
+    from domain.forecasting.regressors import OnlineRidge
+
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(200, 4))
+    target = features @ np.array([1.5, -2.0, 0.0, 0.7]) + rng.normal(scale=0.1, size=200)
+    ridge = OnlineRidge(alpha=1.0, beta=1.0)
+    for row, y in zip(features, target, strict=True):
+        # a feature missing from a sample counts as 0
+        ridge.learn_one({f"f{i}": float(v) for i, v in enumerate(row) if v != 0.0}, float(y))
+    exact = np.linalg.solve(np.eye(4) + features.T @ features, features.T @ target)
+    assert list(ridge.coefficients().values()) == pytest.approx(exact.tolist(), rel=1e-9)
+    probe = {"f0": 0.3, "f3": -1.0, "unseen": 5.0}
+    assert ridge.predict_one(probe) == pytest.approx(0.3 * exact[0] - exact[3], rel=1e-9)
