@@ -34,9 +34,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from domain.scheduling.deadline import Deadline, Stage
 from domain.scheduling.fleet_lp import LPOutcome, Master, Site
 from domain.scheduling.fleet_model import FleetArrays, FleetEV
-from domain.scheduling.fleet_pool import Deadline, Pool
+from domain.scheduling.fleet_pool import Pool
 from domain.scheduling.fleet_pricing import Blocks, best_columns, enumerate_blocks
 from domain.scheduling.fleet_primal import Schedule, block_milp, dispatch, rounded, within
 from domain.scheduling.fleet_start import seed
@@ -68,6 +69,7 @@ class FleetOutcome:
     solve_time_s: float
     n_columns: int
     time_limit_reached: bool
+    stages: tuple[Stage, ...] = ()
 
 
 def lagrangian_bound(site: Site, duals: np.ndarray, ev_values: np.ndarray) -> float:
@@ -119,7 +121,7 @@ class Generation:
             self.rounds += 1
             started = time.perf_counter()
             pool.flush()
-            outcome = clock.timed(pool.master.solve, clock.left(CG_SHARE if self.master else FIRST_MASTER_SHARE))
+            outcome = pool.master.solve(clock, clock.left(CG_SHARE if self.master else FIRST_MASTER_SHARE))
             clock.reached |= outcome.time_limit_reached
             if not outcome.ok:
                 return
@@ -156,14 +158,23 @@ def _better(best: Schedule | None, found: Schedule | None) -> Schedule | None:
     return found if best is None or found.objective < best.objective - 1e-9 else best
 
 
-def solve_fleet(site: Site, evs: list[FleetEV], time_limit_s: float, gap: float) -> FleetOutcome:
-    """Schedule the fleet (see the module docstring); ``gap`` is the relative gap to stop at."""
-    clock = Deadline(time_limit_s)
+def price_bound(site: Site, evs: list[FleetEV], blocks: Blocks, price: np.ndarray) -> float:
+    """A proven lower bound (milli-EUR) without any LP: the Lagrangian of the site balance at
+    ``price`` (EUR/MWh per step, e.g. the consumption prices), each EV priced exactly."""
+    values, _ = best_columns(evs, np.arange(len(evs)), blocks, price, site.h)
+    return lagrangian_bound(site, -price * site.h, values)
+
+
+def solve_fleet(site: Site, evs: list[FleetEV], clock: Deadline, gap: float) -> FleetOutcome:
+    """Schedule the fleet (see the module docstring) under ``clock``; ``gap``: the relative gap to stop at."""
     fleet = FleetArrays.of(evs)
     pool = Pool(Master(site, len(evs)))
-    seed(site, evs, fleet, pool, clock)
+    relaxation_bound = seed(site, evs, fleet, pool, clock)
     gen = Generation(site, evs, fleet, pool, clock)
+    gen.bound = relaxation_bound
     gen.run(LOOSE * gap)
+    if not np.isfinite(gen.bound):  # not even the relaxation was solved in time: still a proven bound
+        gen.bound = price_bound(site, evs, gen.blocks, site.cons)
     best = _rounded_schedule(site, evs, fleet, gen, clock)
     if gen.master is None or not (gen.converged or within(gen.master.objective, gen.bound, gap)):
         best = _better(best, _start_schedule(site, evs, fleet, pool, clock))  # stopped early: the start too
@@ -185,4 +196,4 @@ def solve_fleet(site: Site, evs: list[FleetEV], time_limit_s: float, gap: float)
             bound = max(bound, mip_bound) if exact else bound  # every block a candidate: a global bound
             best = _better(best, schedule)
     return FleetOutcome(best.power_kw, best.shortfall_kwh, best.objective, bound, f"fleet-cg+{best.method}",
-                        gen.rounds, clock.solver_s, len(pool.costs), clock.reached)  # fmt: skip
+                        gen.rounds, clock.solver_s, len(pool.costs), clock.reached, tuple(clock.stages))  # fmt: skip
