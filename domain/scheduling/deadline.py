@@ -22,6 +22,7 @@ checked without timing anything: every stage starts + waits within the hard end.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -102,24 +103,56 @@ class Deadline:
         return finished
 
 
+class _Worker:
+    """A thread that runs HiGHS instances one after the other; idle workers wait in ``_IDLE``.
+
+    Reused, because a fresh thread per solve cost about 2 ms (HiGHS sets up its scheduler per
+    thread): as much as a whole 96-step battery LP. A worker whose run was abandoned rejoins the
+    idle ones when HiGHS returns."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[tuple[highspy.Highs, threading.Event]] = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="highs-worker", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            h, done = self.jobs.get()
+            try:
+                h.run()
+            finally:
+                done.set()
+                del h
+            with _LOCK:
+                if len(_IDLE) >= MAX_IDLE_WORKERS:
+                    return
+                _IDLE.append(self)
+
+
+_LOCK = threading.Lock()
+_IDLE: list[_Worker] = []
+MAX_IDLE_WORKERS = 4
+
+
+def _start(h: highspy.Highs) -> threading.Event:
+    """Run ``h`` on an idle worker (a new one when none is idle); the event is set when it returns."""
+    with _LOCK:
+        worker = _IDLE.pop() if _IDLE else None
+    worker = worker or _Worker()
+    done = threading.Event()
+    worker.jobs.put((h, done))
+    return done
+
+
 def run_guarded(h: highspy.Highs, time_limit_s: float, wait_s: float) -> bool:
     """Run ``h`` with HiGHS' ``time_limit`` ``time_limit_s`` in a worker thread, waiting at most
     ``wait_s`` (wall) for it. True when it finished; else it was asked to stop (user interrupt)
     and left to end in the background: the caller must not use ``h`` again.
 
-    Our own thread, not highspy's ``startSolve``: its locks are class attributes, shared by every
+    Our own threads, not highspy's ``startSolve``: its locks are class attributes, shared by every
     instance, so an abandoned run would block every later one."""
     h.setOptionValue("time_limit", max(time_limit_s, MIN_TIME_S))
     h.HandleUserInterrupt = True  # measured: no cost on the fleet solver's many small LPs
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            h.run()
-        finally:
-            done.set()
-
-    threading.Thread(target=work, name="highs-stage", daemon=True).start()
+    done = _start(h)
     if done.wait(max(wait_s, 0.0)):
         return True
     h.cancelSolve()
