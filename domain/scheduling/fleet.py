@@ -88,7 +88,7 @@ class Generation:
 
     def __init__(self, site: Site, evs: list[FleetEV], fleet: FleetArrays, pool: Pool, clock: Deadline) -> None:
         self.site, self.evs, self.fleet, self.pool, self.clock = site, evs, fleet, pool, clock
-        self.blocks: Blocks = enumerate_blocks(evs, site.h)
+        self._blocks: Blocks | None = None
         self.master: LPOutcome | None = None
         self.bound = -np.inf
         self.rounds = 0
@@ -96,6 +96,13 @@ class Generation:
         self._priced = np.full(len(evs), -np.inf)
         self._seen = np.full(fleet.ub_kw.shape, np.nan)
         self._last_round_s = 0.0
+
+    @property
+    def blocks(self) -> Blocks:
+        """Every EV's feasible blocks (enumerated when first needed: 0.3 s at 5,000 EVs)."""
+        if self._blocks is None:
+            self._blocks = enumerate_blocks(self.evs, self.site.h)
+        return self._blocks
 
     def _changed(self, price: np.ndarray) -> np.ndarray:
         """EVs whose prices over their window changed since they were last priced (all, at first)."""
@@ -106,7 +113,9 @@ class Generation:
         return np.flatnonzero(changed)
 
     def _time_for_a_round(self) -> bool:
-        return self.master is None or self.clock.left(CG_SHARE) > self._last_round_s
+        if self.master is None:
+            return self.clock.hard_left() > 0
+        return self.clock.left(CG_SHARE) > self._last_round_s
 
     def run(self, tolerance: float) -> None:
         """Generate until the master is within ``tolerance`` (relative) of the bound, no column
@@ -173,7 +182,7 @@ def solve_fleet(site: Site, evs: list[FleetEV], clock: Deadline, gap: float) -> 
     gen = Generation(site, evs, fleet, pool, clock)
     gen.bound = relaxation_bound
     gen.run(LOOSE * gap)
-    if not np.isfinite(gen.bound):  # not even the relaxation was solved in time: still a proven bound
+    if not np.isfinite(gen.bound) and clock.hard_left() > 0:  # no LP solved in time: still a proven bound
         gen.bound = price_bound(site, evs, gen.blocks, site.cons)
     best = _rounded_schedule(site, evs, fleet, gen, clock)
     if gen.master is None or not (gen.converged or within(gen.master.objective, gen.bound, gap)):

@@ -72,11 +72,16 @@ def _blocks_of(evs: list[FleetEV], fleet: FleetArrays, profiles: np.ndarray) -> 
 def dispatch(site: Site, evs: list[FleetEV], fleet: FleetArrays, profiles: np.ndarray, clock: Deadline, method: str):
     """The best powers within the blocks of ``profiles`` (E, n) kW, as a :class:`Schedule`."""
     lo, hi = _blocks_of(evs, fleet, profiles)
-    outcome: LPOutcome
-    outcome, power, short = solve_dispatch(site, lo, hi, fleet.tie, fleet.need_kwh, fleet.cap_kwh, fleet.penalty,
-                                           clock, clock.left(), f"dispatch-{method}")  # fmt: skip
-    clock.reached |= outcome.time_limit_reached
-    if not outcome.ok:  # keep the profiles themselves
+    ok = False
+    if clock.hard_left() > 0:  # else not even the LP's building: the time is up
+        outcome: LPOutcome
+        outcome, power, short = solve_dispatch(site, lo, hi, fleet.tie, fleet.need_kwh, fleet.cap_kwh, fleet.penalty,
+                                               clock, clock.left(), f"dispatch-{method}")  # fmt: skip
+        clock.reached |= outcome.time_limit_reached
+        ok = outcome.ok
+    else:
+        clock.reached = True
+    if not ok:  # keep the profiles themselves
         power = profiles
         short = np.maximum(fleet.need_kwh - profiles.sum(axis=1) * site.h, 0.0)
     power = np.clip(power, 0.0, None)
