@@ -234,9 +234,12 @@ def test_a_tiny_time_limit_still_reports_honestly():
     assert result.time_limit_reached  # 150 EVs take far longer than 50 ms: the limit cut the solve short
     assert result.status in ("optimal", "feasible")
     assert (result.status == "optimal") == (result.mip_gap <= 1e-6)
-    # a proven bound whatever the time (at worst the Lagrangian at the consumption prices), so a gap
-    assert np.isfinite(result.bound_eur) and result.bound_eur <= result.objective_eur + 1e-9
-    assert np.isfinite(result.mip_gap)
+    # a proven bound when any time was left after the start (at worst the Lagrangian at the
+    # consumption prices, :func:`price_bound`); none only when the time was up before
+    if np.isfinite(result.bound_eur):
+        assert result.bound_eur <= result.objective_eur + 1e-9
+    else:
+        assert result.status == "feasible" and np.isnan(result.mip_gap)
     for schedule in result.devices:  # whatever the time: schedules keep the device semantics
         on = np.flatnonzero(schedule.power_kw > 1e-9)
         assert len(on) == 0 or np.all(np.diff(on) == 1)

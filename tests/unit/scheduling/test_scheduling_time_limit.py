@@ -119,4 +119,3 @@ def test_the_fleet_solver_reports_a_cut_short_solve():
     # as unmet site constraints); the device semantics hold whatever the time
     _keeps_the_semantics(problem, result, site_limit=False)
     _within_the_hard_end(result, 0.2)
-    assert np.isfinite(result.bound_eur)  # a proven bound even when the time is this short
