@@ -56,3 +56,17 @@ def test_an_unreachable_target_is_infeasible_relaxed_and_listed_in_the_sensor_ti
     start, moment = datetime.fromisoformat(body["start"]), datetime.fromisoformat(unmet["datetime"])
     assert moment.utcoffset() == start.utcoffset()  # one timezone convention in the response
     assert moment == DAY + timedelta(hours=4)
+
+
+def test_without_duration_the_first_6_hours_are_returned_as_flexmeasures_does(harness) -> None:
+    """FlexMeasures' GET schedule defaults ``duration`` to 6 hours (its ``get_schedule``), not to
+    the whole schedule: an 8-hour schedule answers 6 hours without ``duration``, 8 with PT8H."""
+    whole = schedule_of(harness, "40 kWh")
+    evse = harness.world.sensors["evse/power"]
+    got = harness.client.get(f"/api/v3_0/sensors/{evse}/schedules/{whole['schedule']}", headers=harness.headers())
+    assert got.status_code == 200, got.text
+    default = got.json()
+    assert (default["duration"], whole["duration"]) == ("PT6H", "PT8H")
+    assert default["start"] == whole["start"]
+    assert len(default["values"]) * 8 == len(whole["values"]) * 6
+    assert default["values"] == whole["values"][: len(default["values"])]
