@@ -294,7 +294,7 @@ def _rounds(setup: _Setup, clock: _Clock, gap: float):
             setup = replace(setup, soft_all=True)
             continue
         if not outcome.has_solution:
-            raise ScheduleError(outcome.status, "the solver found no schedule")
+            raise ScheduleError(outcome.status, _no_schedule(outcome))
         offenders = _simultaneous(fl, _flow_values(built, outcome.values)) & ~setup.sign_devices
         if not offenders.any():
             break
@@ -304,8 +304,14 @@ def _rounds(setup: _Setup, clock: _Clock, gap: float):
         more = offenders if rounds < 3 else fl.split
         setup = replace(setup, sign_devices=setup.sign_devices | more)
     if not outcome.has_solution:
-        raise ScheduleError(outcome.status, "the solver found no schedule")
+        raise ScheduleError(outcome.status, _no_schedule(outcome))
     return setup, built, outcome, method, rounds
+
+
+def _no_schedule(outcome: SolveOutcome) -> str:
+    if outcome.time_limit_reached:
+        return "the time limit ran out before the first LP (the relaxation) was solved; raise the time limit"
+    return "the solver found no schedule"
 
 
 def solve(
