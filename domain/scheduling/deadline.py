@@ -25,13 +25,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import highspy
-
-T = TypeVar("T")
 
 READOUT_SHARE = 0.05
 """Share of the time limit kept back from the solvers for reading the schedule out."""
@@ -58,7 +54,7 @@ class Deadline:
 
     ``left(share)``: what remains (s) of ``share`` of the limit; ``hard_left()``: what remains
     until the hard end. ``reached``: the limit cut something short (a solver stopped at it, a
-    stage was skipped or abandoned). ``solver_s``: time spent in solver calls.
+    stage was skipped or abandoned). ``solver_s``: time spent waiting for HiGHS.
     """
 
     def __init__(self, limit_s: float, started: float | None = None) -> None:
@@ -78,13 +74,6 @@ class Deadline:
     def hard_left(self) -> float:
         """Seconds until the hard end (the limit less the read-out reserve); may be negative."""
         return self.limit_s * (1.0 - READOUT_SHARE) - self.elapsed_s
-
-    def timed(self, fn: Callable[..., T], *args) -> T:
-        """``fn(*args)``, its wall time added to ``solver_s``."""
-        t0 = time.perf_counter()
-        out = fn(*args)
-        self.solver_s += time.perf_counter() - t0
-        return out
 
     def run(self, name: str, h: highspy.Highs, wanted_s: float) -> bool:
         """Run the loaded ``h`` with a time limit of ``wanted_s`` cut to the hard end, waiting for
