@@ -18,8 +18,9 @@ Binaries only where needed:
   (:mod:`.greedy`, an LP); binaries on the relaxation's charging steps only; the full MILP.
   The first stage within ``relative_gap`` of the bound wins, else the best within the time
   limit (a MIP stopped at its limit keeps its incumbent with the ``highs`` backend, which loads
-  the model into HiGHS directly, :mod:`.highs_model`; OR-Tools, used for ``scip``, may drop it:
-  the LP commitment is what guarantees a schedule).
+  the model into HiGHS directly, :mod:`.highs_model`; OR-Tools, used for ``scip``, may drop it;
+  a stage still running at the deadline's hard end is abandoned, :mod:`.deadline`: the LP
+  commitment is what guarantees a schedule).
 
 If hard limits (soc-min/max, site capacity) make the problem infeasible, they are softened
 (at 10x the breach price) and the breach is reported.
@@ -325,7 +326,9 @@ def solve(
     """Schedule all devices of ``problem``; powers in kW (consumption positive), SoC in kWh.
 
     ``time_limit_s`` bounds the wall time of the whole solve (model building and every solver
-    stage; a stage may overrun by its solver's granularity); ``relative_gap`` is the
+    stage, on every path: one :class:`.deadline.Deadline`; a HiGHS stage still running at its
+    hard end is abandoned, the earlier stage's schedule kept; Python work between stages is not
+    interrupted); ``relative_gap`` is the
     MIP gap at which to stop (ignored for pure LPs); ``backend`` is one of
     :data:`SOLVER_BACKENDS` (``highs`` or ``scip``). Raises :class:`ScheduleError` when no
     solution is found at all (e.g. the time limit hits before a first incumbent), ``ValueError``
