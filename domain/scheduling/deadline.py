@@ -22,6 +22,7 @@ checked without timing anything: every stage starts + waits within the hard end.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -120,6 +121,16 @@ class _Worker:
 _LOCK = threading.Lock()
 _IDLE: list[_Worker] = []
 MAX_IDLE_WORKERS = 4
+
+
+def _forget_workers_after_fork() -> None:
+    """A forked child has none of the parent's threads: its idle list must not name them."""
+    global _LOCK
+    _LOCK = threading.Lock()
+    _IDLE.clear()
+
+
+os.register_at_fork(after_in_child=_forget_workers_after_fork)
 
 
 def _start(h: highspy.Highs) -> threading.Event:
