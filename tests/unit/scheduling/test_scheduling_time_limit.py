@@ -64,15 +64,17 @@ def test_the_per_step_milp_stops_at_the_time_limit_with_a_feasible_schedule_and_
 
 
 def _within_the_hard_end(result, limit_s: float) -> None:
-    """The solver's own deadline arithmetic: every HiGHS call starts, is given its limit and is
-    waited for within the hard end (the limit less the read-out reserve), one after the other."""
+    """The solver's own deadline arithmetic: every HiGHS call is given its limit and is waited
+    for within the hard end (the limit less the read-out reserve), one after the other."""
     hard_end_s = limit_s * (1 - READOUT_SHARE)
     assert result.stages
     previous_end_s = 0.0
     for stage in result.stages:
         assert stage.started_s >= previous_end_s - 1e-9  # one stage at a time
         assert stage.budget_s <= max(stage.wait_s, MIN_TIME_S) + 1e-9  # HiGHS' limit within the wait
-        assert stage.started_s + stage.wait_s <= hard_end_s + 1e-9
+        # waited for until the hard end at most (not at all when it started after it: the model of
+        # a stage begun just before the hard end may take past it to build)
+        assert stage.started_s + stage.wait_s <= max(hard_end_s, stage.started_s) + 1e-9
         previous_end_s = stage.started_s + stage.elapsed_s
 
 
