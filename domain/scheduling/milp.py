@@ -190,7 +190,7 @@ def _solve_model(setup: _Setup, clock: _Clock, gap: float) -> tuple[_Built, Solv
     for name in _PLANS:
         if best is not None and _within_gap(best[1].objective, bound, gap):
             break
-        if best is not None and not clock.time_for_a_stage():
+        if (best is not None and not clock.time_for_a_stage()) or clock.deadline.hard_left() <= 0:
             clock.limit_reached = True  # the later stages are skipped: not enough time left
             break
         built = _timed_assemble(setup, _plan(name, setup, around), clock)
