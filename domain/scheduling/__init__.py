@@ -16,7 +16,8 @@ Modules: :mod:`.flex_model` (+ :mod:`.quantities`) parse the dicts; :mod:`.probl
 SCIP), :mod:`.charging`, :mod:`.signs`
 add binaries where needed, :mod:`.greedy` commits binary decisions so an LP always yields a
 schedule; :mod:`.result` reports cost and unmet constraints; :mod:`.storage` has the SoC math.
-Fleets of EVs with no pauses are solved by column generation instead (:mod:`.fleet`).
+Fleets of EVs with no pauses are solved by column generation instead (:mod:`.fleet`). Every
+HiGHS call of a solve runs under one wall-clock deadline (:mod:`.deadline`).
 """
 
 from domain.scheduling.errors import FlexModelError, ScheduleError

@@ -21,8 +21,9 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from domain.scheduling.deadline import Deadline
 from domain.scheduling.formulation import PHYSICAL_BREACH_FACTOR
-from domain.scheduling.highs_model import MIN_TIME_S, load, quiet_highs
+from domain.scheduling.highs_model import load, quiet_highs
 from domain.scheduling.problem import SchedulingProblem
 
 
@@ -77,19 +78,22 @@ class LPOutcome:
     objective: float
     duals: np.ndarray | None
     time_limit_reached: bool = False
+    optimal: bool = False
+    """Solved to optimality (an LP's objective is then a proven bound on what it relaxes)."""
 
 
-def run(h: highspy.Highs, time_s: float | None = None, with_duals: bool = False) -> LPOutcome:
-    if time_s is not None:
-        h.setOptionValue("time_limit", max(time_s, MIN_TIME_S))
-    h.run()
+def run(h: highspy.Highs, deadline: Deadline, stage: str, time_s: float, with_duals: bool = False) -> LPOutcome:
+    """Solve ``h`` within ``time_s`` under ``deadline`` (abandoned at its hard end: not ok)."""
+    if not deadline.run(stage, h, time_s):
+        return LPOutcome(False, None, float("nan"), None, True)
     info = h.getInfo()
-    reached = h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
+    reached = h.getModelStatus() in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal and info.primal_solution_status != 2:
         return LPOutcome(False, None, float("nan"), None, reached)
     sol = h.getSolution()
     duals = np.asarray(sol.row_dual) if with_duals else None
-    return LPOutcome(True, np.asarray(sol.col_value), float(info.objective_function_value), duals, reached)
+    optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    return LPOutcome(True, np.asarray(sol.col_value), float(info.objective_function_value), duals, reached, optimal)
 
 
 class Master:
@@ -105,6 +109,8 @@ class Master:
         self.h.setOptionValue("simplex_strategy", 1)  # dual simplex from scratch (measured faster) ...
         self.h.setOptionValue("presolve", "off")  # (measured: 10 % less time at 1,000 EVs)
         self.solved = False
+        self.abandoned = False
+        """A solve was abandoned at the deadline: the instance may still be running, never touch it."""
         lb, ub = site.bounds()
         matrix = sp.vstack([site.balance_block(), sp.csr_matrix((n_ev, 4 * site.n))])
         rhs = np.concatenate([-site.inflexible, np.ones(n_ev)])
@@ -112,7 +118,7 @@ class Master:
 
     def add(self, profiles: np.ndarray, owner: np.ndarray, costs: np.ndarray) -> None:
         """Append columns: ``profiles`` (k, n) kW, their EV ``owner`` (k,), objective ``costs`` (k,)."""
-        if not len(costs):
+        if not len(costs) or self.abandoned:
             return
         block = sp.csc_matrix(np.asarray(profiles).T)
         convex = sp.csc_matrix((np.ones(len(owner)), (np.asarray(owner), np.arange(len(owner)))),
@@ -124,9 +130,12 @@ class Master:
         self.n_profiles += k
         self.owner = np.concatenate([self.owner, np.asarray(owner, dtype=int)])
 
-    def solve(self, time_s: float) -> LPOutcome:
+    def solve(self, deadline: Deadline, time_s: float) -> LPOutcome:
         """Solve; ``x`` are the profile weights, ``duals`` (balance (n,), convexity (n_ev,))."""
-        out = run(self.h, time_s, with_duals=True)
+        if self.abandoned:
+            return LPOutcome(False, None, float("nan"), None, True)
+        out = run(self.h, deadline, "master", time_s, with_duals=True)
+        self.abandoned = not out.ok and deadline.stages[-1].finished is False
         if out.ok and not self.solved:  # ... then primal simplex: new columns keep the basis primal feasible
             self.h.setOptionValue("simplex_strategy", 4)
             self.solved = True
@@ -135,8 +144,10 @@ class Master:
         return LPOutcome(True, out.x[4 * self.site.n :], out.objective, out.duals)
 
 
-def solve_dispatch(site: Site, lo: np.ndarray, hi: np.ndarray, tie: np.ndarray, need, cap, penalty, time_s: float):
-    """Re-optimise powers (E, n) within fixed bounds ``lo <= p <= hi`` (kW) per EV and step.
+def solve_dispatch(site: Site, lo: np.ndarray, hi: np.ndarray, tie: np.ndarray, need, cap, penalty,
+                   deadline: Deadline, time_s: float, stage: str = "dispatch"):  # fmt: skip
+    """Re-optimise powers (E, n) within fixed bounds ``lo <= p <= hi`` (kW) per EV and step, within
+    ``time_s`` under ``deadline`` (recorded as ``stage``).
 
     ``tie`` (E, n): EUR/MWh added per EV and step; ``need``/``cap`` (E,): grid kWh each EV needs
     / may take; ``penalty`` (E,): milli-EUR per kWh short. Returns (outcome, powers (E, n),
@@ -164,7 +175,7 @@ def solve_dispatch(site: Site, lo: np.ndarray, hi: np.ndarray, tie: np.ndarray, 
     h.setOptionValue("presolve", "off")  # measured: halves the time of this transportation-like LP
     matrix = sp.vstack([a_eq, a_ub], format="csc")
     load(h, c, lb, ub, matrix, np.concatenate([b_eq, np.full(len(b_ub), -np.inf)]), np.concatenate([b_eq, b_ub]))
-    outcome = run(h, with_duals=True)
+    outcome = run(h, deadline, stage, time_s, with_duals=True)
     power = np.where(free, 0.0, lo)
     if not outcome.ok:
         return outcome, power, np.maximum(need - fixed_energy, 0.0)
@@ -234,7 +245,8 @@ def _block_matrix(site: Site, ub: np.ndarray, cand: Candidates, index, dd, tt) -
     return sp.vstack(parts, format="csc")
 
 
-def solve_block_mip(site: Site, ub, tie, need, cap, penalty, cand: Candidates, time_s: float, gap: float):
+def solve_block_mip(site: Site, ub, tie, need, cap, penalty, cand: Candidates, deadline: Deadline, time_s: float,
+                    gap: float):  # fmt: skip
     """Choose one candidate block per EV (binaries) and the powers within it (kW), jointly.
 
     ``ub`` / ``tie`` (E, n); ``need`` / ``cap`` / ``penalty`` (E,) as in :func:`solve_dispatch`.
@@ -262,7 +274,7 @@ def solve_block_mip(site: Site, ub, tie, need, cap, penalty, cand: Candidates, t
     h = quiet_highs(time_s)
     h.setOptionValue("mip_rel_gap", gap)
     load(h, c, lb, ubs, _block_matrix(site, ub, cand, index, dd, tt), row_lo, row_hi, integer=np.arange(nb))
-    out = run(h)
+    out = run(h, deadline, "block-milp", time_s)
     if not out.ok:
         return None, out.time_limit_reached
     power = np.zeros((n_ev, n))

@@ -3,8 +3,9 @@
 An EV is *fleet-eligible* when it only charges (power >= 0 at every step), keeps its energy
 (storage efficiency 1), has no charging modes, and its SoC constraints reduce to one energy
 requirement at one instant ``K`` (a target or minimum: the "departure"), with nothing available
-to charge from ``K`` on, and an upper bound that is a soc-max and/or a ceiling at ``K``. Its
-charging is then one of:
+to charge from ``K`` on (or, when it is, nothing to gain from charging then: no negative price,
+no export above the site's production capacity; such an EV is not charged after ``K``), and an
+upper bound that is a soc-max and/or a ceiling at ``K``. Its charging is then one of:
 
 * continuous (no binaries): any power in ``[0, ub_t]``;
 * no pauses: one contiguous block of steps, at least ``min_kw`` in every step of the block but
@@ -94,6 +95,19 @@ def _ceiling_kwh(device: DeviceProblem, k: int) -> float | None:
     return min(top, float(ceiling[k])) if np.isfinite(ceiling[k]) else top
 
 
+def _nothing_to_gain_after(problem: SchedulingProblem, k: int) -> bool:
+    """Whether charging in steps ``k`` on can only cost (so an optimal schedule of a device with
+    nothing required after ``k`` need not charge then): no negative price there (the production
+    price is the lower one, what extra consumption saves when the site exports) and no export
+    above the site's production capacity for consumption to relieve."""
+    export_kw = -problem.inflexible_kw[k:]
+    return bool(
+        np.all(problem.production_price_eur_per_mwh[k:] >= 0.0)
+        and np.all(problem.consumption_price_eur_per_mwh[k:] >= 0.0)
+        and np.all(export_kw <= problem.site_production_capacity_kw[k:] + TOL)
+    )
+
+
 def _simple(device: DeviceProblem) -> bool:
     return (
         not device.charging_modes_kw
@@ -114,7 +128,9 @@ def fleet_ev(problem: SchedulingProblem, index: int, tie: np.ndarray) -> FleetEV
         return None
     ub = np.clip(device.power_max_kw, 0.0, None)
     if ub[k:].any():
-        return None
+        if not _nothing_to_gain_after(problem, k):
+            return None
+        ub = np.where(np.arange(len(ub)) < k, ub, 0.0)  # charging after the requirement only costs
     ceiling = _ceiling_kwh(device, k)
     if ceiling is None:
         return None

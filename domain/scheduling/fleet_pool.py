@@ -1,17 +1,12 @@
-"""Bookkeeping of the fleet solver (:mod:`.fleet`): the generated columns and the wall clock."""
+"""Bookkeeping of the fleet solver (:mod:`.fleet`): the generated columns (its wall clock is a
+:class:`.deadline.Deadline`)."""
 
 from __future__ import annotations
-
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
 import numpy as np
 
 from domain.scheduling.fleet_lp import Master
 from domain.scheduling.fleet_pricing import Column
-
-T = TypeVar("T")
 
 
 class Pool:
@@ -46,24 +41,3 @@ class Pool:
         if self._dense is None or len(self._dense) != len(self.rows):
             self._dense = np.vstack(self.rows)
         return self._dense
-
-
-class Deadline:
-    """The wall clock of one solve: ``left(share)`` is what remains of ``share`` of the limit (s);
-    ``solver_s`` sums the time spent in the calls made through :meth:`timed`."""
-
-    def __init__(self, limit_s: float) -> None:
-        self.start = time.perf_counter()
-        self.limit_s = limit_s
-        self.solver_s = 0.0
-        self.reached = False
-        """The limit cut something short (a solver stopped at it, or a step was skipped)."""
-
-    def left(self, share: float = 1.0) -> float:
-        return self.limit_s * share - (time.perf_counter() - self.start)
-
-    def timed(self, fn: Callable[..., T], *args) -> T:
-        t0 = time.perf_counter()
-        out = fn(*args)
-        self.solver_s += time.perf_counter() - t0
-        return out

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from domain.scheduling.deadline import Deadline
 from domain.scheduling.fleet_lp import Candidates, LPOutcome, Site, solve_block_mip, solve_dispatch
 from domain.scheduling.fleet_model import FleetArrays, FleetEV
-from domain.scheduling.fleet_pool import Deadline, Pool
+from domain.scheduling.fleet_pool import Pool
 from domain.scheduling.fleet_pricing import Blocks
 
 MIP_SHARE = 0.25
@@ -71,11 +72,16 @@ def _blocks_of(evs: list[FleetEV], fleet: FleetArrays, profiles: np.ndarray) -> 
 def dispatch(site: Site, evs: list[FleetEV], fleet: FleetArrays, profiles: np.ndarray, clock: Deadline, method: str):
     """The best powers within the blocks of ``profiles`` (E, n) kW, as a :class:`Schedule`."""
     lo, hi = _blocks_of(evs, fleet, profiles)
-    outcome: LPOutcome
-    outcome, power, short = clock.timed(solve_dispatch, site, lo, hi, fleet.tie, fleet.need_kwh, fleet.cap_kwh,
-                                        fleet.penalty, max(clock.left(), 0.05))  # fmt: skip
-    clock.reached |= outcome.time_limit_reached
-    if not outcome.ok:  # keep the profiles themselves
+    ok = False
+    if clock.hard_left() > 0:  # else not even the LP's building: the time is up
+        outcome: LPOutcome
+        outcome, power, short = solve_dispatch(site, lo, hi, fleet.tie, fleet.need_kwh, fleet.cap_kwh, fleet.penalty,
+                                               clock, clock.left(), f"dispatch-{method}")  # fmt: skip
+        clock.reached |= outcome.time_limit_reached
+        ok = outcome.ok
+    else:
+        clock.reached = True
+    if not ok:  # keep the profiles themselves
         power = profiles
         short = np.maximum(fleet.need_kwh - profiles.sum(axis=1) * site.h, 0.0)
     power = np.clip(power, 0.0, None)
@@ -131,8 +137,8 @@ def block_milp(site, evs, fleet: FleetArrays, pool: Pool, blocks: Blocks, use: n
     exact = len(blocks.ev) <= EXACT_BLOCKS
     cand = _all_blocks(fleet, blocks) if exact else _candidates(evs, pool.dense(), np.asarray(pool.owner), use)
     time_s = min(0.5 * clock.left(), MIP_SHARE * clock.limit_s)
-    found, reached = clock.timed(solve_block_mip, site, fleet.ub_kw, fleet.tie, fleet.need_kwh, fleet.cap_kwh,
-                                 fleet.penalty, cand, time_s, gap)  # fmt: skip
+    found, reached = solve_block_mip(site, fleet.ub_kw, fleet.tie, fleet.need_kwh, fleet.cap_kwh, fleet.penalty,
+                                     cand, clock, time_s, gap)  # fmt: skip
     clock.reached |= reached
     if found is None:
         return None

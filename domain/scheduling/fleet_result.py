@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from domain.scheduling.deadline import Deadline
 from domain.scheduling.fleet import solve_fleet
 from domain.scheduling.fleet_lp import Site
 from domain.scheduling.fleet_model import FleetEV
@@ -20,10 +21,11 @@ def proven_gap(objective: float, bound: float) -> float:
     return max(objective - bound, 0.0) / max(abs(objective), 1e-9)
 
 
-def fleet_result(problem: SchedulingProblem, evs: list[FleetEV], time_limit_s: float, gap: float) -> ScheduleResult:
-    """Solve a fleet-eligible problem (see :func:`.fleet_model.fleet_evs`); powers kW, SoC kWh."""
-    started = time.perf_counter()
-    outcome = solve_fleet(Site.of(problem), evs, time_limit_s, gap)
+def fleet_result(problem: SchedulingProblem, evs: list[FleetEV], clock: Deadline, gap: float) -> ScheduleResult:
+    """Solve a fleet-eligible problem (see :func:`.fleet_model.fleet_evs`) under ``clock`` (the
+    solve's deadline); powers kW, SoC kWh."""
+    started = clock.start
+    outcome = solve_fleet(Site.of(problem), evs, clock, gap)
     power = outcome.power_kw
     soc = np.empty((len(evs), problem.n_steps + 1))
     for i, device in enumerate(problem.devices):
@@ -52,4 +54,5 @@ def fleet_result(problem: SchedulingProblem, evs: list[FleetEV], time_limit_s: f
         bound_eur=outcome.bound / 1e3,
         objective_eur=outcome.objective / 1e3,
         time_limit_reached=outcome.time_limit_reached,
+        stages=outcome.stages,
     )

@@ -14,9 +14,9 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from domain.scheduling.deadline import MIN_TIME_S, Deadline
 from domain.scheduling.lp_arrays import ModelArrays, SolveOutcome
 
-MIN_TIME_S = 0.01
 _FEASIBLE = 2
 """HiGHS' ``primal_solution_status`` of a feasible point."""
 _INFEASIBLE = {
@@ -49,14 +49,22 @@ def load(h: highspy.Highs, c, lb, ub, matrix: sp.spmatrix, row_lo, row_hi, integ
         h.changeColsIntegrality(len(idx), idx, np.full(len(idx), highspy.HighsVarType.kInteger))
 
 
-def solve_loaded(h: highspy.Highs, time_limit_s: float, relative_gap: float, is_mip: bool) -> SolveOutcome:
+def solve_loaded(
+    h: highspy.Highs, time_limit_s: float, relative_gap: float, is_mip: bool,
+    deadline: Deadline | None = None, stage: str = "solve",
+) -> SolveOutcome:  # fmt: skip
     """Run a loaded model for at most ``time_limit_s`` (HiGHS' own limit: its presolve may overrun
-    it a little); the incumbent is kept when the limit hits (status ``feasible``), with the bound
-    HiGHS proved (for an LP solved to optimality: its objective)."""
-    h.setOptionValue("time_limit", max(time_limit_s, MIN_TIME_S))
+    it); the incumbent is kept when the limit hits (status ``feasible``), with the bound HiGHS
+    proved (for an LP solved to optimality: its objective). With a ``deadline``, the limit is cut
+    to its hard end and HiGHS is not waited for past it (:meth:`.deadline.Deadline.run`, recorded
+    as ``stage``): an abandoned run gives status ``abandoned`` and no solution."""
     h.setOptionValue("mip_rel_gap", relative_gap)
     started = time.perf_counter()
-    h.run()
+    if deadline is None:
+        h.setOptionValue("time_limit", max(time_limit_s, MIN_TIME_S))
+        h.run()
+    elif not deadline.run(stage, h, time_limit_s):
+        return SolveOutcome("abandoned", None, float("nan"), time.perf_counter() - started, time_limit_reached=True)
     elapsed = time.perf_counter() - started
     status = h.getModelStatus()
     info = h.getInfo()

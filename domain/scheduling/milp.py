@@ -18,8 +18,9 @@ Binaries only where needed:
   (:mod:`.greedy`, an LP); binaries on the relaxation's charging steps only; the full MILP.
   The first stage within ``relative_gap`` of the bound wins, else the best within the time
   limit (a MIP stopped at its limit keeps its incumbent with the ``highs`` backend, which loads
-  the model into HiGHS directly, :mod:`.highs_model`; OR-Tools, used for ``scip``, may drop it:
-  the LP commitment is what guarantees a schedule).
+  the model into HiGHS directly, :mod:`.highs_model`; OR-Tools, used for ``scip``, may drop it;
+  a stage still running at the deadline's hard end is abandoned, :mod:`.deadline`: the LP
+  commitment is what guarantees a schedule).
 
 If hard limits (soc-min/max, site capacity) make the problem infeasible, they are softened
 (at 10x the breach price) and the breach is reported.
@@ -28,12 +29,13 @@ If hard limits (soc-min/max, site capacity) make the problem infeasible, they ar
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from domain.scheduling import cumulative
 from domain.scheduling.charging import BinaryPlan, OnIndicator, charging_binaries
+from domain.scheduling.deadline import Deadline
 from domain.scheduling.errors import ScheduleError
 from domain.scheduling.fleet_model import fleet_evs
 from domain.scheduling.fleet_result import fleet_result
@@ -59,25 +61,36 @@ class _Built:
 
 @dataclass
 class _Clock:
-    """Model-build and solver time (s); ``left_s`` is what remains of the wall-clock limit of the
-    whole solve (model building included), counted from ``started``."""
+    """Model-build and solver time (s) of one solve, under its :class:`.deadline.Deadline` (the
+    wall-clock limit of the whole solve, model building included: ``left_s`` is what remains)."""
 
-    limit_s: float
+    deadline: Deadline
     backend: str = "highs"
     build_s: float = 0.0
     solve_s: float = 0.0
-    started: float = field(default_factory=time.perf_counter)
-    limit_reached: bool = False
-    """A solver stopped at its time limit, or a stage was skipped for want of time."""
     overrun_s: float = 0.0
-    """How far a MIP stage may run past its own limit (HiGHS' presolve is not interrupted): at
-    first as long as the relaxation took (measured: about the first MIP's overrun, loaded machine
-    or not), then the most a MIP stage overran so far. Stages get that much less, and start only
-    with that much more left."""
+    """How far a MIP stage may run past its own limit (HiGHS' presolve and first heuristics do not
+    check it): at first as long as the relaxation took (measured: about the first MIP's overrun,
+    loaded machine or not), then the most a MIP stage overran so far. Stages get that much less,
+    and start only with that much more left; a stage still running at the deadline's hard end is
+    abandoned (:meth:`.deadline.Deadline.run`)."""
+
+    @property
+    def limit_s(self) -> float:
+        return self.deadline.limit_s
 
     @property
     def left_s(self) -> float:
-        return self.limit_s - (time.perf_counter() - self.started)
+        return self.deadline.left()
+
+    @property
+    def limit_reached(self) -> bool:
+        """A solver stopped at its time limit, or a stage was skipped or abandoned for want of time."""
+        return self.deadline.reached
+
+    @limit_reached.setter
+    def limit_reached(self, value: bool) -> None:
+        self.deadline.reached = value
 
     def model(self, arrays: ModelArrays, relax: bool = False):
         """The model loaded into the backend (``relax``: without integrality)."""
@@ -86,13 +99,13 @@ class _Clock:
         self.build_s += time.perf_counter() - t0
         return model
 
-    def run(self, model, relative_gap: float, is_mip: bool, share: float = 1.0) -> SolveOutcome:
-        """Solve within ``share`` of the time left, less a reserve for reading the result out."""
-        budget = (self.left_s - RESERVE_SHARE * self.limit_s - self.overrun_s) * share
+    def run(self, model, relative_gap: float, is_mip: bool, stage: str, share: float = 1.0) -> SolveOutcome:
+        """Solve within ``share`` of the time left, less the read-out reserve and the expected overrun."""
+        budget = (self.deadline.hard_left() - self.overrun_s) * share
         if self.backend == "highs":
-            outcome = solve_loaded(model, budget, relative_gap, is_mip)
-        else:
-            outcome = run_solver(model, budget, relative_gap, self.backend)
+            outcome = solve_loaded(model, budget, relative_gap, is_mip, self.deadline, stage)
+        else:  # OR-Tools: its own time limit only (not guarded by the deadline)
+            outcome = run_solver(model, max(budget, 0.01), relative_gap, self.backend)
         self.solve_s += outcome.solve_time_s
         self.limit_reached |= outcome.time_limit_reached
         if is_mip:
@@ -141,8 +154,6 @@ last stage keeps half of what is left in hand."""
 MIN_STAGE_SHARE = 0.1
 """A MIP stage starts only with at least this share of the time limit left (its presolve alone
 may take that long on a large site)."""
-RESERVE_SHARE = 0.05
-"""Share of the time limit kept back from the solvers: reading the schedule out."""
 
 
 def _plan(name: str, setup: _Setup, around: np.ndarray) -> BinaryPlan:
@@ -165,10 +176,11 @@ def _solve_model(setup: _Setup, clock: _Clock, gap: float) -> tuple[_Built, Solv
     """
     if not setup.st.needs_binaries.any():
         built = _timed_assemble(setup, BinaryPlan(), clock)
-        outcome = clock.run(clock.model(built.arrays), gap, built.arrays.n_integer > 0)
-        return built, outcome, "milp" if built.arrays.n_integer else "lp"
+        method = "milp" if built.arrays.n_integer else "lp"
+        outcome = clock.run(clock.model(built.arrays), gap, built.arrays.n_integer > 0, method)
+        return built, outcome, method
     relaxed_model = _timed_assemble(setup, BinaryPlan(relax=True), clock)
-    relaxed = clock.run(clock.model(relaxed_model.arrays, relax=True), gap, False)
+    relaxed = clock.run(clock.model(relaxed_model.arrays, relax=True), gap, False, "relaxation")
     clock.overrun_s = max(clock.overrun_s, relaxed.solve_time_s)  # a MIP's presolve may take as long
     if not relaxed.has_solution:
         return relaxed_model, relaxed, "relaxation"
@@ -178,11 +190,11 @@ def _solve_model(setup: _Setup, clock: _Clock, gap: float) -> tuple[_Built, Solv
     for name in _PLANS:
         if best is not None and _within_gap(best[1].objective, bound, gap):
             break
-        if best is not None and not clock.time_for_a_stage():
+        if (best is not None and not clock.time_for_a_stage()) or clock.deadline.hard_left() <= 0:
             clock.limit_reached = True  # the later stages are skipped: not enough time left
             break
         built = _timed_assemble(setup, _plan(name, setup, around), clock)
-        outcome = clock.run(clock.model(built.arrays), gap, built.arrays.n_integer > 0, STAGE_SHARE[name])
+        outcome = clock.run(clock.model(built.arrays), gap, built.arrays.n_integer > 0, name, STAGE_SHARE[name])
         if name == "full" and np.isfinite(outcome.bound):
             bound = max(bound, outcome.bound)  # the bound HiGHS proved, not the gap requested
         if outcome.has_solution and (best is None or outcome.objective < best[1].objective):
@@ -254,6 +266,7 @@ def _result(problem, st, fl, built, outcome, timings, how, soft_all) -> Schedule
         objective_eur=outcome.objective / 1e3,
         bound_eur=outcome.bound / 1e3,
         time_limit_reached=timings[2],
+        stages=timings[3],
     )
 
 
@@ -282,7 +295,7 @@ def _rounds(setup: _Setup, clock: _Clock, gap: float):
             setup = replace(setup, soft_all=True)
             continue
         if not outcome.has_solution:
-            raise ScheduleError(outcome.status, "the solver found no schedule")
+            raise ScheduleError(outcome.status, _no_schedule(outcome))
         offenders = _simultaneous(fl, _flow_values(built, outcome.values)) & ~setup.sign_devices
         if not offenders.any():
             break
@@ -292,8 +305,14 @@ def _rounds(setup: _Setup, clock: _Clock, gap: float):
         more = offenders if rounds < 3 else fl.split
         setup = replace(setup, sign_devices=setup.sign_devices | more)
     if not outcome.has_solution:
-        raise ScheduleError(outcome.status, "the solver found no schedule")
+        raise ScheduleError(outcome.status, _no_schedule(outcome))
     return setup, built, outcome, method, rounds
+
+
+def _no_schedule(outcome: SolveOutcome) -> str:
+    if outcome.time_limit_reached:
+        return "the time limit ran out before the first LP (the relaxation) was solved; raise the time limit"
+    return "the solver found no schedule"
 
 
 def solve(
@@ -307,7 +326,9 @@ def solve(
     """Schedule all devices of ``problem``; powers in kW (consumption positive), SoC in kWh.
 
     ``time_limit_s`` bounds the wall time of the whole solve (model building and every solver
-    stage; a stage may overrun by its solver's granularity); ``relative_gap`` is the
+    stage, on every path: one :class:`.deadline.Deadline`; a HiGHS stage still running at its
+    hard end is abandoned, the earlier stage's schedule kept; Python work between stages is not
+    interrupted); ``relative_gap`` is the
     MIP gap at which to stop (ignored for pure LPs); ``backend`` is one of
     :data:`SOLVER_BACKENDS` (``highs`` or ``scip``). Raises :class:`ScheduleError` when no
     solution is found at all (e.g. the time limit hits before a first incumbent), ``ValueError``
@@ -326,12 +347,12 @@ def solve(
         raise ValueError(f"unknown formulation {formulation!r}; choose one of {', '.join(FORMULATIONS)}")
     evs = fleet_evs(problem) if formulation == "auto" else None
     if evs is not None:
-        return fleet_result(problem, evs, time_limit_s, relative_gap)
+        return fleet_result(problem, evs, Deadline(time_limit_s, started), relative_gap)
     problem = _start_at_arrival(problem)
     st = stack(problem)
     fl = flows(st)
-    clock = _Clock(time_limit_s, backend, build_s=time.perf_counter() - started, started=started)
+    clock = _Clock(Deadline(time_limit_s, started), backend, build_s=time.perf_counter() - started)
     setup = _Setup(problem, st, fl, False, fl.split & st.needs_binaries)
     setup, built, outcome, method, rounds = _rounds(setup, clock, relative_gap)
-    timings = (clock.build_s, clock.solve_s, clock.limit_reached)
+    timings = (clock.build_s, clock.solve_s, clock.limit_reached, tuple(clock.deadline.stages))
     return _result(problem, st, fl, built, outcome, timings, (rounds, method), setup.soft_all)

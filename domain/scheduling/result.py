@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from domain.scheduling.deadline import Stage
 from domain.scheduling.problem import SchedulingProblem
 
 
@@ -60,7 +61,10 @@ class ScheduleResult:
     soft_fallback: True when hard limits (soc-min/max, site capacity) had to be softened.
     build_time_s / solve_time_s: model assembly (all rounds) / HiGHS wall time (all rounds).
     time_limit_reached: the time limit cut the solve short (a solver stopped at it, or a later
-        stage was skipped): the schedule is the best found by then, with the gap proven by then.
+        stage was skipped or abandoned): the schedule is the best found by then, with the gap
+        proven by then.
+    stages: every HiGHS call of the solve, in order, with its start, budget and how long the
+        solve was prepared to wait for it (:class:`.deadline.Stage`; empty for OR-Tools' SCIP).
     """
 
     start: datetime
@@ -83,6 +87,7 @@ class ScheduleResult:
     objective_eur: float = float("nan")
     bound_eur: float = float("nan")
     time_limit_reached: bool = False
+    stages: tuple[Stage, ...] = ()
 
     def device(self, device_id: str) -> DeviceSchedule:
         for schedule in self.devices:

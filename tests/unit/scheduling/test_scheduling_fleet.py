@@ -19,6 +19,7 @@ import pytest
 from scipy.optimize import linprog
 
 from domain.scheduling import TimeSeries, problem_from_flex, solve
+from domain.scheduling.fleet import price_bound
 from domain.scheduling.fleet_lp import Site
 from domain.scheduling.fleet_model import FleetEV, fleet_evs
 from domain.scheduling.fleet_pricing import best_columns, enumerate_blocks
@@ -201,6 +202,9 @@ def test_small_fleets_reach_the_exact_optimum(models, limit_kw):
     )
     assert not result.unmet
     assert result.site_power_kw.max() <= limit_kw + 1e-6
+    evs = fleet_evs(prob)  # the bound a fleet cut short before any LP reports: proven too
+    site = Site.of(prob)
+    assert price_bound(site, evs, enumerate_blocks(evs, H), site.cons) / 1e3 <= exact + 1e-6
 
 
 def test_time_varying_limit_inflexible_load_and_production():
@@ -230,6 +234,8 @@ def test_a_tiny_time_limit_still_reports_honestly():
     assert result.time_limit_reached  # 150 EVs take far longer than 50 ms: the limit cut the solve short
     assert result.status in ("optimal", "feasible")
     assert (result.status == "optimal") == (result.mip_gap <= 1e-6)
+    # a proven bound when any time was left after the start (at worst the Lagrangian at the
+    # consumption prices, :func:`price_bound`); none only when the time was up before
     if np.isfinite(result.bound_eur):
         assert result.bound_eur <= result.objective_eur + 1e-9
     else:
@@ -270,3 +276,39 @@ def test_acn_fleets_meet_every_reachable_target_under_a_binding_site_limit(n_ev)
         on = np.flatnonzero(schedule.power_kw > 1e-9)
         assert len(on) and np.all(np.diff(on) == 1)
         assert np.all(schedule.power_kw[on[:-1]] >= device.min_charging_power_kw - 1e-6)
+
+
+# --- routing -------------------------------------------------------------------------------------
+
+
+def _available_all_day(sensor: str, target_at: int, target_kwh: float, **extra) -> dict:
+    """An EV that may charge over the whole horizon (no availability window): only its target
+    instant says when it leaves, as with the API's default 48 h horizon."""
+    return {
+        "sensor": sensor, "soc-at-start": 0, "soc-unit": "kWh", "production-capacity": "0 kW",
+        "consumption-capacity": "7 kW", "soc-targets": [{"datetime": at(target_at), "value": target_kwh}],
+        "no-pauses": True, **extra,
+    }  # fmt: skip
+
+
+def test_evs_that_may_charge_after_their_target_go_to_the_fleet_solver_with_the_per_step_optimum():
+    """Charging after the target only costs when no price is negative: the fleet solver takes the
+    site and finds the per-step model's optimum (the cheapest step, 30 EUR/MWh, comes after it)."""
+    models = [_available_all_day("a", 5, 3.0, **MIN_4), _available_all_day("b", 6, 2.0, **MIN_1)]
+    prob = problem(models, SMALL_PRICES, 9, **{"site-power-capacity": "8 kW"})
+    fleet = solve(prob, time_limit_s=60)
+    per_step = solve(prob, time_limit_s=60, relative_gap=0.0, formulation="per-step")
+    assert fleet.method.startswith("fleet-cg") and per_step.status == "optimal"
+    assert fleet.objective_eur == pytest.approx(per_step.objective_eur, rel=1e-6, abs=1e-6)
+    assert not fleet.unmet
+    for schedule in fleet.devices:
+        assert not schedule.power_kw[6:].any()
+
+
+def test_a_negative_price_after_the_target_keeps_the_per_step_model():
+    """With a negative price after its target, charging then pays: the fleet solver, which never
+    charges after the target, does not take the site."""
+    models = [_available_all_day("a", 5, 3.0, **MIN_4)]
+    prob = problem(models, [*SMALL_PRICES[:7], -20, 30], 9)
+    assert fleet_evs(prob) is None
+    assert solve(prob, time_limit_s=60).method.startswith("relaxation")

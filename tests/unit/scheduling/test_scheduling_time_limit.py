@@ -2,8 +2,9 @@
 
 No wall-clock assertion (the CI machine is loaded): the solver must report that the limit cut it
 short, return a schedule that keeps every device's semantics and the site limit, and report the
-gap it proved; and no solver call is given more time than the whole solve has left. Wall times
-against the limit are measured by ``bench/fleet_schedule.py``.
+gap it proved; no solver call is given more time, or waited for longer, than the whole solve has
+left (from the stages the result reports); a stage running past the hard end is abandoned. Wall
+times against the limit are measured by ``bench/fleet_schedule.py``.
 
 Fleet: 120 synthetic EVs (seeded: workplace-like arrivals, 6.6 kW, 1.38 kW minimum, no pauses)
 behind a site limit that binds; its per-step (on/off) MILP is far too large to be solved to a
@@ -20,6 +21,10 @@ from test_scheduling_ev import QUARTER, START, ev, wave_prices
 
 import domain.scheduling.milp as milp
 from domain.scheduling import problem_from_flex, solve
+from domain.scheduling.charging import BinaryPlan
+from domain.scheduling.deadline import MIN_TIME_S, READOUT_SHARE, Deadline
+from domain.scheduling.highs_model import load_arrays, solve_loaded
+from domain.scheduling.layout import flows, stack
 
 N = 96
 
@@ -58,25 +63,52 @@ def test_the_per_step_milp_stops_at_the_time_limit_with_a_feasible_schedule_and_
     assert result.mip_gap == pytest.approx((result.objective_eur - result.bound_eur) / result.objective_eur, abs=1e-9)
 
 
-def test_no_solver_stage_gets_more_time_than_the_whole_solve_has_left(monkeypatch):
-    """Every HiGHS call's own limit fits in what is left of the solve's limit (less the reserve
-    for reading the result out), however long the stages before it took."""
+def _within_the_hard_end(result, limit_s: float) -> None:
+    """The solver's own deadline arithmetic: every HiGHS call is given its limit and is waited
+    for within the hard end (the limit less the read-out reserve), one after the other."""
+    hard_end_s = limit_s * (1 - READOUT_SHARE)
+    assert result.stages
+    previous_end_s = 0.0
+    for stage in result.stages:
+        assert stage.started_s >= previous_end_s - 1e-9  # one stage at a time
+        assert stage.budget_s <= max(stage.wait_s, MIN_TIME_S) + 1e-9  # HiGHS' limit within the wait
+        # waited for until the hard end at most (not at all when it started after it: the model of
+        # a stage begun just before the hard end may take past it to build)
+        assert stage.started_s + stage.wait_s <= max(hard_end_s, stage.started_s) + 1e-9
+        previous_end_s = stage.started_s + stage.elapsed_s
+
+
+def test_every_stage_of_the_per_step_model_fits_in_what_the_solve_has_left():
+    """Why not assert the wall time: the machine is shared, so ``wall <= limit x 1.1`` can fail
+    under load without any fault of the solver. What the solver controls is asserted instead, from
+    the stages it reports (:class:`domain.scheduling.deadline.Stage`): no HiGHS call is given a
+    limit, or waited for, past the hard end of the whole solve, and calls do not overlap; a stage
+    still running at the hard end is abandoned (see the next test), so the wall time is the
+    hard end plus the reading out. The wall times against the limit are measured, with the load
+    average, by ``bench/fleet_schedule.py``."""
     limit_s = 3.0
-    handed: list[tuple[float, float]] = []
-    real = milp.solve_loaded
-
-    def recording(h, time_limit_s, relative_gap, is_mip):
-        handed.append((time_limit_s, limit_s - (time.perf_counter() - started)))
-        return real(h, time_limit_s, relative_gap, is_mip)
-
-    monkeypatch.setattr(milp, "solve_loaded", recording)
     problem = _fleet()
-    started = time.perf_counter()
     result = solve(problem, time_limit_s=limit_s, relative_gap=1e-9, formulation="per-step")
     assert result.time_limit_reached
-    assert len(handed) >= 2  # the relaxation, the commitment (and the MIP stages there was time for)
-    for given_s, left_s in handed:
-        assert given_s <= left_s - milp.RESERVE_SHARE * limit_s + 1e-3
+    assert {"relaxation", "commit"} <= {s.name for s in result.stages}
+    _within_the_hard_end(result, limit_s)
+    _keeps_the_semantics(problem, result)
+
+
+def test_a_stage_still_running_at_the_hard_end_is_abandoned_and_reported():
+    """A solve whose hard end has passed does not wait for HiGHS: the stage is reported abandoned,
+    without a solution, and the time limit as reached. (Deterministic: the MILP, given 30 s and a
+    1e-9 gap, cannot finish while the solve waits 0 s for it; HiGHS is then interrupted.)"""
+    problem = _fleet()
+    st = stack(problem)
+    fl = flows(st)
+    built = milp._assemble(milp._Setup(problem, st, fl, False, fl.split & st.needs_binaries), BinaryPlan())
+    deadline = Deadline(1.0, started=time.perf_counter() - 5.0)  # 4 s past its limit
+    outcome = solve_loaded(load_arrays(built.arrays), 30.0, 1e-9, True, deadline, "full")
+    assert outcome.status == "abandoned" and not outcome.has_solution and outcome.time_limit_reached
+    (stage,) = deadline.stages
+    assert stage.name == "full" and not stage.finished and stage.wait_s == 0.0
+    assert deadline.reached
 
 
 def test_the_fleet_solver_reports_a_cut_short_solve():
@@ -88,3 +120,4 @@ def test_the_fleet_solver_reports_a_cut_short_solve():
     # 0.2 s may end before the dispatch LP repaired the rounded profiles' overloads (then reported
     # as unmet site constraints); the device semantics hold whatever the time
     _keeps_the_semantics(problem, result, site_limit=False)
+    _within_the_hard_end(result, 0.2)
