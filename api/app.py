@@ -48,6 +48,7 @@ from api.routers import (
     myems_points,  # issue 14
     myems_portfolios,  # issue 14
     myems_reports,  # issue 14
+    myems_schedules,  # issue 14
     myems_sites,  # issue 14
     myems_storage_container_devices,  # issue 14
     myems_storage_containers,  # issue 14
@@ -119,6 +120,8 @@ ROUTERS = [
     myems_portfolios.microgrid_users_router,  # issue 14: before the device families' /{family} routes
     myems_portfolios.microgrid_sensors_router,  # issue 14
     myems_portfolios.container_sensors_router,  # issue 14
+    myems_schedules.microgrid_router,  # issue 14: operator schedules, before the /{family} routes
+    myems_schedules.container_router,  # issue 14
     myems_microgrid_devices.router,  # issue 14
     myems_costcenters.router,  # issue 14
     myems_virtual_meters.router,  # issue 14

@@ -1,0 +1,158 @@
+"""MyEMS operator schedules under ``/myems`` (issue 14): ``energystoragecontainers/{id}/schedules``
+and ``microgrids/{id}/schedules``, time-of-day windows that fix the power of the owner's batteries
+(:mod:`domain.schedule_overrides`; the scheduler honours them, :mod:`streams.schedule_overrides`).
+
+* ``GET .../{id}/schedules`` -> ``[{"id", "start_time_of_day", "end_time_of_day", "peak_type",
+  "power"}]`` by start time (MyEMS' row; ``power`` kW, charging positive, discharging negative)
+* ``GET .../{id}/schedules/{sid}`` -> one row
+* ``POST .../{id}/schedules`` ``{"data": {"start_time_of_day": "00:00:00", "end_time_of_day":
+  "07:00:00", "peak_type": "offpeak", "power": 60}}`` (optional ``command``: charge, discharge,
+  idle, with a power magnitude) -> 201 + ``Location``
+* ``PUT .../{id}/schedules/{sid}`` (same body) -> 200; ``DELETE .../{id}/schedules/{sid}`` -> 204
+
+No second copy: the rows are a list on the owner asset (``attributes.myems.schedules``), changed
+through the platform's ``ChangeAsset`` (registry events), so a schedule triggered later reads them
+as of its trigger. Ids are unique within the account; windows of one owner may not overlap.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Response
+
+from api.auth import CurrentUser
+from api.deps import ReadConn
+from api.errors import ApiError
+from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
+from api.routers.myems_assets import REGISTRY, AssetKind, myems_attrs
+from api.routers.myems_common import Envelope, WaitProjected, created
+from api.routers.myems_microgrids import MICROGRIDS
+from api.routers.myems_storage_containers import CONTAINERS
+from api.validation import Id
+from commands import registry as cmd
+from domain import registry as reg
+from domain import schedule_overrides as so
+from projections import registry_query as rq
+
+OWNERS = (CONTAINERS, MICROGRIDS)
+
+
+def _rows(owner: dict) -> list[so.ScheduleOverride]:
+    return so.owner_overrides(owner["attributes"])
+
+
+def item(row: so.ScheduleOverride) -> dict:
+    """MyEMS' schedule row."""
+    return {
+        "id": row.id,
+        "start_time_of_day": row.start_time_of_day,
+        "end_time_of_day": row.end_time_of_day,
+        "peak_type": row.peak_type,
+        "power": row.power,
+    }
+
+
+def _next_id(conn: sa.Connection, user: CurrentUser) -> int:
+    """One more than the highest schedule id of the account's containers and microgrids."""
+    used = [r.id for a in rq.list_assets(conn, user.account_id) for r in _rows(a) if a["asset_type"] in _TYPES]
+    return max(used, default=0) + 1
+
+
+_TYPES = frozenset(k.asset_type for k in OWNERS)
+
+
+def _parsed(data: dict, override_id: int, others: list[so.ScheduleOverride]) -> so.ScheduleOverride:
+    try:
+        row = so.parse_override(data, override_id)
+        so.check_no_overlap(row, others)
+    except so.OverrideError as exc:
+        raise ApiError(400, exc.code, exc.message, exc.field) from exc
+    return row
+
+
+def _store(commands, wait, owner: dict, rows: list[so.ScheduleOverride]) -> None:
+    ordered = sorted(rows, key=lambda r: (r.start_time_of_day, r.id))
+    myems = {**myems_attrs(owner), "schedules": [r.model_dump() for r in ordered]}
+    cmd.change_asset(commands, cmd.ChangeAsset(asset_id=owner["id"], changes={
+        "attributes": {**owner["attributes"], "myems": myems}}))  # fmt: skip
+    wait(REGISTRY, reg.stream_of("asset", owner["id"]))
+
+
+def _one(kind: AssetKind, owner: dict, schedule_id: int) -> so.ScheduleOverride:
+    for row in _rows(owner):
+        if row.id == schedule_id:
+            return row
+    raise ApiError(404, f"API.{kind.label}_SCHEDULE_NOT_FOUND", f"no schedule {schedule_id}", "sid")
+
+
+def schedules_router(kind: AssetKind) -> APIRouter:
+    """List, get, create, update and delete the operator schedules of one owner family."""
+    router = APIRouter(prefix=PREFIX, tags=[kind.tag], route_class=MyEmsRoute)
+    base = f"/{kind.path}/{{entity_id}}/schedules"
+
+    def list_rows(entity_id: Id, user: MyEmsUser, conn: ReadConn) -> list[dict]:
+        return [item(r) for r in _rows(kind.visible(conn, user, entity_id))]
+
+    def get_row(entity_id: Id, sid: Id, user: MyEmsUser, conn: ReadConn) -> dict:
+        return item(_one(kind, kind.visible(conn, user, entity_id), sid))
+
+    def create_row(
+        entity_id: Id, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+    ) -> Response:
+        owner = kind.visible(conn, user, entity_id, write=True)
+        rows = _rows(owner)
+        if len(rows) >= so.MAX_OVERRIDES:
+            raise ApiError(400, "API.TOO_MANY_SCHEDULES", f"at most {so.MAX_OVERRIDES}", "start_time_of_day")
+        row = _parsed(body.data, _next_id(conn, user), rows)
+        _store(commands, wait, owner, [*rows, row])
+        return created(f"{kind.path}/{entity_id}/schedules", row.id)
+
+    def update_row(
+        entity_id: Id, sid: Id, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn,
+        wait: WaitProjected,
+    ) -> Response:  # fmt: skip
+        owner = kind.visible(conn, user, entity_id, write=True)
+        _one(kind, owner, sid)
+        rows = [r for r in _rows(owner) if r.id != sid]
+        _store(commands, wait, owner, [*rows, _parsed(body.data, sid, rows)])
+        return Response(status_code=200)
+
+    def delete_row(
+        entity_id: Id, sid: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+    ) -> Response:
+        owner = kind.visible(conn, user, entity_id, write=True)
+        _one(kind, owner, sid)
+        _store(commands, wait, owner, [r for r in _rows(owner) if r.id != sid])
+        return Response(status_code=204)
+
+    what = f"one of MyEMS `{kind.path}`"
+    name = f"myems_{kind.path}_schedules"
+    router.add_api_route(
+        base, list_rows, methods=["GET"], name=f"{name}_list", summary=f"List the operator schedules of {what}",
+        description="Time-of-day windows (`power` kW: charging positive, discharging negative, 0 idle) that the "
+        "platform's scheduler holds the batteries to.",
+    )  # fmt: skip
+    router.add_api_route(
+        f"{base}/{{sid}}", get_row, methods=["GET"], name=f"{name}_get", summary=f"Get an operator schedule of {what}",
+        description="One time-of-day window; 404 when the owner has no such schedule.",
+    )  # fmt: skip
+    router.add_api_route(
+        base, create_row, methods=["POST"], status_code=201, name=f"{name}_create",
+        summary=f"Create an operator schedule of {what}",
+        description="`{\"data\": {\"start_time_of_day\", \"end_time_of_day\", \"peak_type\", \"power\"}}` (or "
+        "`command` charge/discharge/idle with a power magnitude); 201 with `Location`; 400 when it overlaps another.",
+    )  # fmt: skip
+    router.add_api_route(
+        f"{base}/{{sid}}", update_row, methods=["PUT"], name=f"{name}_update",
+        summary=f"Update an operator schedule of {what}", description="Replace the window, peak type and power.",
+    )  # fmt: skip
+    router.add_api_route(
+        f"{base}/{{sid}}", delete_row, methods=["DELETE"], status_code=204, name=f"{name}_delete",
+        summary=f"Delete an operator schedule of {what}",
+        description="Schedules triggered afterwards are optimised freely in that window again.",
+    )  # fmt: skip
+    return router
+
+
+container_router = schedules_router(CONTAINERS)
+microgrid_router = schedules_router(MICROGRIDS)
