@@ -4,6 +4,9 @@ created object's ``Location`` and an item's fields and types."""
 
 from __future__ import annotations
 
+import csv
+from datetime import datetime
+
 from test_api_support import ALICE, PASSWORD, ApiHarness
 
 from commands import registry as cmd
@@ -96,3 +99,43 @@ def check_shape(item: dict, types: dict) -> None:
     assert {k: type(v) for k, v in item.items() if v is not None} == {
         k: t for k, t in types.items() if item[k] is not None
     }, item
+
+
+def opsd_net_import_kw(folder) -> list[tuple[datetime, float]]:
+    """Hourly net grid import (kW, export negative) of OPSD household 4 in March 2016: differences of
+    the cumulative import and export meters, used as a battery's charge (+) and discharge (-)."""
+    rows = []
+    with open(folder / "opsd" / "household_res4_60min.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if "2016-03-01T00:00:00Z" <= row["utc_timestamp"] <= "2016-04-01T00:00:00Z":
+                rows.append((datetime.fromisoformat(row["utc_timestamp"].replace("Z", "+00:00")),
+                             float(row["DE_KN_residential4_grid_import"]),
+                             float(row["DE_KN_residential4_grid_export"])))  # fmt: skip
+    return [(t0, round((i1 - i0) - (e1 - e0), 3)) for (t0, i0, e0), (_, i1, e1) in zip(rows, rows[1:], strict=False)]
+
+
+def _new_id(api: ApiHarness, path: str, headers: dict, data: dict) -> int:
+    response = api.client.post(path, headers=headers, json={"data": data})
+    assert response.status_code == 201, response.text
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def storage_station(api: ApiHarness, headers: dict, me: int, name: str = "Beijing Office", **extra) -> tuple[int, int]:
+    """A storage power station built through the MyEMS API (the seed's body, ``extra`` fields added): a
+    container (600 kWh, 200 kW) with one battery, bound to the station with the caller ``me`` as its
+    user; returns the station id and the battery's power sensor id."""
+    alpha = api.world.accounts["Alpha"]
+    station = _new_id(api, "/myems/energystoragepowerstations", headers, {
+        **{k: v for k, v in SITE.items() if k != "name"}, "name": name, "contact_id": me, "cost_center_id": alpha,
+        **extra})  # fmt: skip
+    container = _new_id(api, "/myems/energystoragecontainers", headers, {
+        "name": f"Container of {name}", "rated_capacity": 600.0, "rated_power": 200.0, "contact_id": me,
+        "cost_center_id": alpha, "svg_id": "1", "description": "Classic"})  # fmt: skip
+    battery = _new_id(api, f"/myems/energystoragecontainers/{container}/batteries", headers,
+                      {"name": "Battery", "rated_capacity": 600, "rated_power": 200})  # fmt: skip
+    for sub, body in (("containers", {"energy_storage_container_id": container}), ("users", {"user_id": me})):
+        bound = api.client.post(f"/myems/energystoragepowerstations/{station}/{sub}", headers=headers,
+                                json={"data": body})  # fmt: skip
+        assert bound.status_code == 201, bound.text
+    power = api.client.get(f"/myems/energystoragecontainers/{container}/batteries/{battery}", headers=headers)
+    return station, power.json()["power_point"]["id"]
