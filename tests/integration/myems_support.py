@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import csv
 from datetime import datetime
+from typing import NamedTuple
 
+import pytest
+from scheduling_support import SchedulingHarness
 from test_api_support import ALICE, PASSWORD, ApiHarness
 
 from commands import registry as cmd
@@ -24,6 +27,40 @@ def add_admin_and_auditor(harness: ApiHarness) -> None:
                 email=email, password=PASSWORD, account_id=alpha, roles=roles, username=email.split("@")[0]
             ),
         )
+
+
+@pytest.fixture(scope="module", name="api")
+def myems_api(tmp_path_factory):
+    """Fixture ``api``: the seeded platform served in process, with an admin and an auditor of Alpha
+    added and projected; one per test module that imports it."""
+    with ApiHarness(tmp_path_factory.mktemp("myems")) as harness:
+        add_admin_and_auditor(harness)
+        assert harness.platform.wait_for(harness.head())
+        yield harness
+
+
+@pytest.fixture(scope="module", name="harness")
+def myems_scheduling_harness(tmp_path_factory):
+    """Fixture ``harness``: the scheduling world (prices, a site with devices) with its scheduler running."""
+    h = SchedulingHarness(tmp_path_factory.mktemp("myems-scheduling"))
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+class Session(NamedTuple):
+    """alice's MyEMS headers and the ids a MyEMS body names her and her account by."""
+
+    headers: dict
+    ids: dict
+
+
+@pytest.fixture(name="alice")
+def alice_session(api) -> Session:
+    """Fixture ``alice``: log in as alice (MyEMS headers) and her ``contact_id``/``cost_center_id``."""
+    headers = login(api)
+    return Session(headers, account_ids(api, headers))
 
 
 def login(api: ApiHarness, email: str = ALICE, password: str = PASSWORD) -> dict:

@@ -9,29 +9,20 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from myems_support import (
     AUDITOR,
     REF,
     SITE,
     SITE_TYPES,
-    account_ids,
-    add_admin_and_auditor,
+    alice_session,  # noqa: F401 - the alice fixture
     check_shape,
     created_id,
     login,
+    myems_api,  # noqa: F401 - the api fixture
 )
 from test_api_support import BOB, ApiHarness
 
 from projections import registry_query as rq
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    with ApiHarness(tmp_path_factory.mktemp("myems-families")) as harness:
-        add_admin_and_auditor(harness)
-        assert harness.platform.wait_for(harness.head())
-        yield harness
 
 
 def _crud(
@@ -84,13 +75,13 @@ def _crud(
     return entity
 
 
-def test_wind_farms(api):
-    headers = login(api)
+def test_wind_farms(api, alice):
+    headers, ids = alice
     farm = _crud(
         api,
         headers,
         "windfarms",
-        {**SITE, **account_ids(api, headers)},
+        {**SITE, **ids},
         SITE_TYPES,
         text_plain=True,
         import_path="/{id}",
@@ -103,9 +94,8 @@ def test_wind_farms(api):
     assert api.client.delete(f"/myems/windfarms/{farm}", headers=headers).status_code == 204
 
 
-def test_energy_storage_power_stations_with_containers_and_users(api):
-    headers = login(api)
-    ids = account_ids(api, headers)
+def test_energy_storage_power_stations_with_containers_and_users(api, alice):
+    headers, ids = alice
     station = _crud(api, headers, "energystoragepowerstations", {**SITE, **ids}, SITE_TYPES)
     base = f"/myems/energystoragepowerstations/{station}"
     container = created_id(
@@ -155,9 +145,8 @@ def test_energy_storage_power_stations_with_containers_and_users(api):
     assert api.client.delete(base, headers=headers).status_code == 204
 
 
-def test_virtual_power_plants_with_microgrids(api):
-    headers = login(api)
-    ids = account_ids(api, headers)
+def test_virtual_power_plants_with_microgrids(api, alice):
+    headers, ids = alice
     price = api.sensor("Prices/day-ahead")
     body = {
         "name": "Beijing VPP",
@@ -200,8 +189,8 @@ def test_virtual_power_plants_with_microgrids(api):
     assert bad.status_code == 404 and bad.json()["field"] == "balancing_price_point_id"
 
 
-def test_gateways_data_sources_and_their_points(api):
-    headers = login(api)
+def test_gateways_data_sources_and_their_points(api, alice):
+    headers = alice.headers
     gateway_types = {
         "id": int,
         "name": str,
@@ -283,8 +272,8 @@ def test_gateways_data_sources_and_their_points(api):
     assert wrong.status_code == 400 and wrong.json()["field"] == "protocol"
 
 
-def test_sensors_group_points(api):
-    headers = login(api)
+def test_sensors_group_points(api, alice):
+    headers = alice.headers
     sensor = _crud(
         api,
         headers,

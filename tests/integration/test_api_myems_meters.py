@@ -10,7 +10,11 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 import pytest
-from myems_support import AUDITOR, add_admin_and_auditor, login
+from myems_support import (
+    AUDITOR,
+    login,
+    myems_api,  # noqa: F401 - the api fixture
+)
 from test_api_support import ALICE, BOB, ApiHarness
 
 SEED_METER = {"name": "PM20", "energy_category_id": 1, "hourly_low_limit": 0.000, "hourly_high_limit": 999.99,
@@ -20,14 +24,6 @@ REF = {"id": int, "name": str, "uuid": str}
 METER_TYPES = {"id": int, "name": str, "uuid": str, "energy_category": dict, "is_counted": bool,
                "hourly_low_limit": float, "hourly_high_limit": float, "cost_center": dict, "energy_item": dict,
                "master_meter": dict, "description": str, "qrcode": str}
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    with ApiHarness(tmp_path_factory.mktemp("myems-meters")) as harness:
-        add_admin_and_auditor(harness)
-        assert harness.platform.wait_for(harness.head())
-        yield harness
 
 
 def _seed_meter(api: ApiHarness, **overrides) -> dict:

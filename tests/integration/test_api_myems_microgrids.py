@@ -9,7 +9,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from myems_support import NIGHT_AND_DAY, login, opsd_net_import_kw
+from myems_support import (
+    NIGHT_AND_DAY,
+    login,
+    myems_scheduling_harness,  # noqa: F401 - the harness fixture
+    opsd_net_import_kw,
+)
 from scheduling_support import ALICE, BOB, SchedulingHarness
 
 SEED_MICROGRID = {"name": "Beijing Office", "address": "Wangfujing Street, Dongcheng District, Beijing",
@@ -20,15 +25,6 @@ MICROGRID_TYPES = {"id": int, "name": str, "uuid": str, "address": str, "postal_
                    "longitude": float, "capacity": float, "architecture_type": dict, "owner_type": dict,
                    "is_input_counted": bool, "is_output_counted": bool, "contact": dict, "cost_center": dict,
                    "svg": str, "description": str, "qrcode": str}
-
-
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory):
-    h = SchedulingHarness(tmp_path_factory.mktemp("myems-microgrids"))
-    try:
-        yield h
-    finally:
-        h.close()
 
 
 def _alice_id(h: SchedulingHarness) -> int:

@@ -8,7 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from myems_support import login
+from myems_support import (
+    login,
+    myems_scheduling_harness,  # noqa: F401 - the harness fixture
+)
 from scheduling_support import ALICE, BOB, PASSWORD, SchedulingHarness
 
 from commands import registry as cmd
@@ -17,15 +20,6 @@ from commands.readings import RecordSensorData, record_sensor_data
 SEED_SCHEDULE = {"start_time_of_day": "00:00:00", "end_time_of_day": "07:00:00", "peak_type": "offpeak", "power": 60}
 ROW_TYPES = {"id": int, "start_time_of_day": str, "end_time_of_day": str, "peak_type": str, "power": float}
 DAY = datetime(2015, 6, 10, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory):
-    h = SchedulingHarness(tmp_path_factory.mktemp("myems-schedules"))
-    try:
-        yield h
-    finally:
-        h.close()
 
 
 def _post(h: SchedulingHarness, path: str, body: dict, headers: dict) -> int:

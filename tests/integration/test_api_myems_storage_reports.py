@@ -14,8 +14,14 @@ import io
 
 import openpyxl
 import pytest
-from myems_support import NIGHT_AND_DAY, add_admin_and_auditor, login, opsd_net_import_kw, storage_station
-from test_api_support import ALICE, BOB, ApiHarness
+from myems_support import (
+    NIGHT_AND_DAY,
+    login,
+    myems_api,  # noqa: F401 - the api fixture
+    opsd_net_import_kw,
+    storage_station,
+)
+from test_api_support import ALICE, BOB
 
 NOW = "2016-03-31T12:00:00+00:00"
 LIST_TYPES = [
@@ -43,14 +49,6 @@ LIST_TYPES = [
     "discharge_values",
     "today_total_discharge",
 ]
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    with ApiHarness(tmp_path_factory.mktemp("myems-storage-reports")) as harness:
-        add_admin_and_auditor(harness)
-        assert harness.platform.wait_for(harness.head())
-        yield harness
 
 
 @pytest.mark.shared_data

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from myems_support import NIGHT_AND_DAY, login
+from myems_support import (
+    NIGHT_AND_DAY,
+    login,
+    myems_scheduling_harness,  # noqa: F401 - the harness fixture
+)
 from scheduling_support import BOB, SchedulingHarness
 
 
@@ -55,15 +58,6 @@ TARIFF_TYPES = {
     "valid_from": float,
     "valid_through": float,
 }
-
-
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory):
-    h = SchedulingHarness(tmp_path_factory.mktemp("myems-tariffs"))
-    try:
-        yield h
-    finally:
-        h.close()
 
 
 def _create(h: SchedulingHarness, headers: dict, body: dict) -> int:

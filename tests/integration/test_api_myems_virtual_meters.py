@@ -4,20 +4,15 @@ every interval, also after late and corrected data arrives; bad equations and fo
 
 from __future__ import annotations
 
-import pytest
-from myems_support import AUDITOR, add_admin_and_auditor, login
+from myems_support import (
+    AUDITOR,
+    login,
+    myems_api,  # noqa: F401 - the api fixture
+)
 from test_api_support import ALICE, BOB, ApiHarness
 
 VM_TYPES = {"id": int, "name": str, "uuid": str, "energy_category": dict, "is_counted": bool, "cost_center": dict,
             "energy_item": dict, "description": str, "expression": dict}
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    with ApiHarness(tmp_path_factory.mktemp("myems-vm")) as harness:
-        add_admin_and_auditor(harness)
-        assert harness.platform.wait_for(harness.head())
-        yield harness
 
 
 def _meter(api: ApiHarness, headers: dict, name: str) -> int:
