@@ -176,3 +176,20 @@ def storage_station(api: ApiHarness, headers: dict, me: int, name: str = "Beijin
         assert bound.status_code == 201, bound.text
     power = api.client.get(f"/myems/energystoragecontainers/{container}/batteries/{battery}", headers=headers)
     return station, power.json()["power_point"]["id"]
+
+
+CONTAINER = {"rated_capacity": 600.000, "rated_power": 200.000, "svg_id": "1", "description": "Classic"}
+"""The seed's energy storage container body (without name and owner ids)."""
+
+
+def new_microgrid(api: ApiHarness, alice: Session, name: str) -> int:
+    """A microgrid of the seed's body named ``name``, created through the MyEMS API as alice."""
+    body = {**SITE, **alice.ids, "name": name, "architecture_type_id": 1, "owner_type_id": 1}
+    return created_id(api.client.post("/myems/microgrids", headers=alice.headers, json={"data": body}), "microgrids")
+
+
+def new_container(api: ApiHarness, alice: Session, name: str) -> int:
+    """An energy storage container of the seed's body named ``name``, created through the MyEMS API as alice."""
+    body = {**CONTAINER, **alice.ids, "name": name}
+    response = api.client.post("/myems/energystoragecontainers", headers=alice.headers, json={"data": body})
+    return created_id(response, "energystoragecontainers")

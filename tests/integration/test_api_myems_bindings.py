@@ -8,12 +8,13 @@ import pytest
 from myems_support import (
     AUDITOR,
     REF,
-    SITE,
     alice_session,  # noqa: F401 - the alice fixture
     check_shape,
     created_id,
     login,
     myems_api,  # noqa: F401 - the api fixture
+    new_container,
+    new_microgrid,
 )
 from test_api_support import BOB
 
@@ -22,31 +23,8 @@ def test_microgrid_and_container_bindings_of_users_and_sensors(api, alice):
     """The seed's microgrids/{id}/users, microgrids/{id}/sensors and energystoragecontainers/{id}/sensors
     (the latter with the seed's body field ``energy_storage_container_id`` naming the sensor)."""
     headers, ids = alice
-    microgrid = created_id(
-        api.client.post(
-            "/myems/microgrids",
-            headers=headers,
-            json={"data": {**SITE, **ids, "name": "MG bindings", "architecture_type_id": 1, "owner_type_id": 1}},
-        ),
-        "microgrids",
-    )
-    container = created_id(
-        api.client.post(
-            "/myems/energystoragecontainers",
-            headers=headers,
-            json={
-                "data": {
-                    "name": "Container bindings",
-                    "rated_capacity": 600.0,
-                    "rated_power": 200.0,
-                    **ids,
-                    "svg_id": "1",
-                    "description": "Classic",
-                }
-            },
-        ),
-        "energystoragecontainers",
-    )
+    microgrid = new_microgrid(api, alice, "MG bindings")
+    container = new_container(api, alice, "Container bindings")
     sensor = created_id(
         api.client.post(
             "/myems/sensors",

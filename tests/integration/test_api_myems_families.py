@@ -19,6 +19,8 @@ from myems_support import (
     created_id,
     login,
     myems_api,  # noqa: F401 - the api fixture
+    new_container,
+    new_microgrid,
 )
 from test_api_support import BOB, ApiHarness
 
@@ -98,24 +100,7 @@ def test_energy_storage_power_stations_with_containers_and_users(api, alice):
     headers, ids = alice
     station = _crud(api, headers, "energystoragepowerstations", {**SITE, **ids}, SITE_TYPES)
     base = f"/myems/energystoragepowerstations/{station}"
-    container = created_id(
-        api.client.post(
-            "/myems/energystoragecontainers",
-            headers=headers,
-            json={
-                "data": {
-                    "name": "Container A",
-                    "rated_capacity": 600.000,
-                    "rated_power": 200.000,
-                    "contact_id": ids["contact_id"],
-                    "cost_center_id": ids["cost_center_id"],
-                    "svg_id": "1",
-                    "description": "Classic",
-                }
-            },
-        ),
-        "energystoragecontainers",
-    )
+    container = new_container(api, alice, "Container A")
     bound = api.client.post(
         f"{base}/containers", headers=headers, json={"data": {"energy_storage_container_id": container}}
     )
@@ -167,14 +152,7 @@ def test_virtual_power_plants_with_microgrids(api, alice):
     plant = _crud(api, headers, "virtualpowerplants", body, types)
     item = api.client.get(f"/myems/virtualpowerplants/{plant}", headers=headers).json()
     assert item["balancing_price_point"]["id"] == price and item["cost_center"]["id"] == ids["cost_center_id"]
-    microgrid = created_id(
-        api.client.post(
-            "/myems/microgrids",
-            headers=headers,
-            json={"data": {**SITE, **ids, "name": "MG for VPP", "architecture_type_id": 1, "owner_type_id": 1}},
-        ),
-        "microgrids",
-    )
+    microgrid = new_microgrid(api, alice, "MG for VPP")
     base = f"/myems/virtualpowerplants/{plant}/microgrids"
     assert api.client.post(base, headers=headers, json={"data": {"microgrid_id": microgrid}}).status_code == 201
     assert [m["id"] for m in api.client.get(base, headers=headers).json()] == [microgrid]
