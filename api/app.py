@@ -52,6 +52,7 @@ from api.routers import (
     myems_sites,  # issue 14
     myems_storage_container_devices,  # issue 14
     myems_storage_containers,  # issue 14
+    myems_storage_details,  # issue 14
     myems_storage_reports,  # issue 14
     myems_tariffs,  # issue 14
     myems_users,  # issue 14
@@ -142,6 +143,7 @@ ROUTERS = [
     myems_storage_containers.router,  # issue 14
     myems_storage_container_devices.router,  # issue 14
     myems_storage_reports.router,  # issue 14
+    myems_storage_details.router,  # issue 14
     finesce_chargingstates.router,
     audit_history.router,
     audit_time_travel.router,

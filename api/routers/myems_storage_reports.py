@@ -75,7 +75,7 @@ def stations_of(conn: sa.Connection, user: CurrentUser) -> list[dict]:
     ]
 
 
-def _containers(conn: sa.Connection, station: dict) -> list[dict]:
+def station_containers(conn: sa.Connection, station: dict) -> list[dict]:
     found = []
     for container_id in myems_attrs(station).get("container_ids") or []:
         asset = rq.asset_by_id(conn, container_id)
@@ -84,25 +84,25 @@ def _containers(conn: sa.Connection, station: dict) -> list[dict]:
     return found
 
 
-def _batteries(conn: sa.Connection, station: dict) -> list[dict]:
-    return [b for c in _containers(conn, station) for b in children(conn, c, {"battery"})]
+def station_batteries(conn: sa.Connection, station: dict) -> list[dict]:
+    return [b for c in station_containers(conn, station) for b in children(conn, c, {"battery"})]
 
 
 def _rated(conn: sa.Connection, station: dict) -> tuple[float, float]:
-    containers = [myems_attrs(c) for c in _containers(conn, station)]
+    containers = [myems_attrs(c) for c in station_containers(conn, station)]
     return (
         round(sum(c.get("rated_capacity") or 0.0 for c in containers), 3),
         round(sum(c.get("rated_power") or 0.0 for c in containers), 3),
     )
 
 
-def _online(conn: sa.Connection, batteries: list[dict], now: datetime) -> bool:
+def is_online(conn: sa.Connection, batteries: list[dict], now: datetime) -> bool:
     sensors = [s["id"] for b in batteries for s in rq.list_sensors(conn, asset_id=b["id"])]
     seen = sq.last_belief_time(conn, sensors)
     return seen is not None and timedelta(0) <= now - seen < ONLINE_WITHIN  # reported in the 10 min before now
 
 
-def _station_base(conn: sa.Connection, station: dict) -> dict:
+def station_base(conn: sa.Connection, station: dict) -> dict:
     a = myems_attrs(station)
     capacity, power = _rated(conn, station)
     return {
@@ -142,7 +142,7 @@ def _states(latest_kw: float | None) -> tuple[str, str]:
 def _list_item(conn: sa.Connection, station: dict, now: datetime) -> dict:
     end = now.replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(hours=24)
-    batteries = _batteries(conn, station)
+    batteries = station_batteries(conn, station)
     rows = battery_power(conn, batteries, start, now)
     charge, discharge = _hourly(rows, start)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
@@ -153,10 +153,10 @@ def _list_item(conn: sa.Connection, station: dict, now: datetime) -> dict:
     pcs, battery = _states(latest_kw)
     times = [(start + timedelta(hours=h)).strftime("%H:%M") for h in range(24)]
     return {
-        **_station_base(conn, station),
+        **station_base(conn, station),
         "commissioning_date": None,
         "qrcode": "energystoragepowerstation:" + asset_uuid(station),
-        "is_online": _online(conn, batteries, now),
+        "is_online": is_online(conn, batteries, now),
         "pcs_run_state": pcs,
         "battery_operating_state": battery,
         "battery_soc_point_value": None,
@@ -187,7 +187,7 @@ def _utc(text: str | None, field: str) -> datetime | None:
         raise ApiError(400, f"API.INVALID_{field.upper()}", f"{field}: YYYY-MM-DDTHH:MM:SS", field) from exc
 
 
-def _reporting_period(start: str | None, end: str | None, now: datetime) -> tuple[datetime, datetime]:
+def reporting_period(start: str | None, end: str | None, now: datetime) -> tuple[datetime, datetime]:
     first = _utc(start, "reportingperiodstartdatetime") or now - timedelta(days=DEFAULT_DAYS)
     last = _utc(end, "reportingperiodenddatetime") or now
     if not first < last or last - first > timedelta(days=MAX_DAYS):
@@ -200,7 +200,7 @@ def _reporting_period(start: str | None, end: str | None, now: datetime) -> tupl
     return first, last
 
 
-def _money(rows: list[tuple[int, float, int]], tariffs: list[tf.TariffDefinition]) -> tuple[float, float]:
+def tou_money(rows: list[tuple[int, float, int]], tariffs: list[tf.TariffDefinition]) -> tuple[float, float]:
     """Charge and discharge money at the first time-of-use tariff valid at each reading (0 where none is)."""
     totals = [0.0, 0.0]
     for start_s, kw, resolution_s in rows:
@@ -224,13 +224,13 @@ def _dashboard_item(
     factor: float,
     intensity_sensor_id: int | None = None,
 ) -> dict:
-    batteries = _batteries(conn, station)
+    batteries = station_batteries(conn, station)
     rows = battery_power(conn, batteries, *period)
     charge_kg, discharge_kg = mc.carbon_kg(rows, factor, cb.intensity_for(conn, station, intensity_sensor_id, *period))
     charge = round(sum(kw * r / 3600 for _, kw, r in rows if kw > 0), 3)
     discharge = round(sum(-kw * r / 3600 for _, kw, r in rows if kw < 0), 3)
-    charge_money, discharge_money = _money(rows, tariffs)
-    base = _station_base(conn, station)
+    charge_money, discharge_money = tou_money(rows, tariffs)
+    base = station_base(conn, station)
     return {
         **{k: base[k] for k in ("id", "name", "uuid", "address")},
         "space_name": None,
@@ -238,7 +238,7 @@ def _dashboard_item(
             k: base[k]
             for k in ("latitude", "longitude", "rated_capacity", "rated_power", "description", "phase_of_lifecycle")
         },
-        "status": "online" if _online(conn, batteries, now) else "offline",
+        "status": "online" if is_online(conn, batteries, now) else "offline",
         "subtotal_charge_energy": charge,
         "subtotal_discharge_energy": discharge,
         "subtotal_charge_billing": charge_money,
@@ -266,7 +266,7 @@ def station_dashboard(
     end = report_end(user, useruuid, now)
     if periodtype is not None:  # MyEMS takes it and sums the whole period; checked all the same
         check_period_type(periodtype)
-    period = _reporting_period(reportingperiodstartdatetime, reportingperiodenddatetime, end)
+    period = reporting_period(reportingperiodstartdatetime, reportingperiodenddatetime, end)
     tariffs = [tf.TariffDefinition.model_validate(t["definition"]) for t in tq.tariffs(conn, user.account_id)]
     tariffs = [t for t in tariffs if t.tariff_type == "timeofuse"]
     factor = cb.emission_factor(kgco2eperkwh)
@@ -315,7 +315,7 @@ def stations_carbon(
     stations = stations_of(conn, user)
     reporting = empty_reporting()
     for station in stations:
-        batteries = _batteries(conn, station)
+        batteries = station_batteries(conn, station)
         for window, (start, period_type) in report_windows(end).items():
             rows = battery_power(conn, batteries, start, end)
             intensity = cb.intensity_for(conn, station, carbonintensitysensorid, start, end)
