@@ -3,7 +3,9 @@ and ``microgrids/{id}/schedules``, time-of-day windows that fix the power of the
 (:mod:`domain.schedule_overrides`; the scheduler honours them, :mod:`streams.schedule_overrides`).
 
 * ``GET .../{id}/schedules`` -> ``[{"id", "start_time_of_day", "end_time_of_day", "peak_type",
-  "power"}]`` by start time (MyEMS' row; ``power`` kW, charging positive, discharging negative)
+  "power"}]`` by start time (MyEMS' row; ``power`` kW, charging positive, discharging negative);
+  ``computed=true`` (flexledger's extension) adds, beside them, the steps of the batteries' current
+  computed schedule (:func:`computed_rows`)
 * ``GET .../{id}/schedules/{sid}`` -> one row
 * ``POST .../{id}/schedules`` ``{"data": {"start_time_of_day": "00:00:00", "end_time_of_day":
   "07:00:00", "peak_type": "offpeak", "power": 60}}`` (optional ``command``: charge, discharge,
@@ -17,6 +19,9 @@ as of its trigger. Ids are unique within the account; windows of one owner may n
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
 from fastapi import APIRouter, Response
 
@@ -24,15 +29,18 @@ from api.auth import CurrentUser
 from api.deps import ReadConn
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
-from api.routers.myems_assets import REGISTRY, AssetKind, myems_attrs
-from api.routers.myems_common import Envelope, WaitProjected, created
+from api.routers.myems_assets import REGISTRY, AssetKind, children, myems_attrs
+from api.routers.myems_common import Envelope, WaitProjected, created, myems_datetime
 from api.routers.myems_microgrids import MICROGRIDS
 from api.routers.myems_storage_containers import CONTAINERS
 from api.validation import Id
 from commands import registry as cmd
 from domain import registry as reg
 from domain import schedule_overrides as so
+from domain import tariffs as tf
+from projections import myems_tariffs as tq
 from projections import registry_query as rq
+from projections import schedules as sq
 
 OWNERS = (CONTAINERS, MICROGRIDS)
 
@@ -50,6 +58,38 @@ def item(row: so.ScheduleOverride) -> dict:
         "peak_type": row.peak_type,
         "power": row.power,
     }
+
+
+def computed_rows(conn: sa.Connection, owner: dict) -> list[dict]:
+    """The steps of the current computed schedules of the owner's batteries, power summed (kW,
+    charging positive), as MyEMS rows with the step's UTC start and end and the schedule id; local
+    times of day in the zone of the first battery's power sensor, ``peak_type`` the owner's tariff's."""
+    batteries = children(conn, owner, set(so.STORAGE_ASSET_TYPES))
+    sensors = [s for a in batteries for s in rq.list_sensors(conn, asset_id=a["id"]) if s["name"] == "power"]
+    planned = [(s, sq.current_device_schedule(conn, s["id"])) for s in sensors]
+    planned = [(s, d, sq.schedule_by_id(conn, d["schedule_id"])) for s, d in planned if d is not None]
+    if not planned:
+        return []
+    tariff_row = tq.tariff_by_id(conn, myems_attrs(owner).get("tariff_id") or 0)
+    tariff = tf.TariffDefinition.model_validate(tariff_row["definition"]) if tariff_row else None
+    zone = ZoneInfo(planned[0][0]["timezone"] or "UTC")
+    steps: dict[tuple[int, int], list] = {}
+    for _, device, schedule in planned:
+        for i, kw in enumerate(device["power_kw"]):
+            start_s = schedule["start_s"] + i * schedule["resolution_s"]
+            step = steps.setdefault((start_s, schedule["resolution_s"]), [0.0, device["schedule_id"]])
+            step[0] += kw
+    rows = []
+    for (start_s, resolution_s), (kw, schedule_id) in sorted(steps.items()):
+        start, end = datetime.fromtimestamp(start_s, UTC), datetime.fromtimestamp(start_s + resolution_s, UTC)
+        rows.append({
+            "id": None, "start_time_of_day": start.astimezone(zone).strftime("%H:%M:%S"),
+            "end_time_of_day": end.astimezone(zone).strftime("%H:%M:%S"),
+            "peak_type": tf.peak_type_at(tariff, start) if tariff else None, "power": round(kw, 6),
+            "start_datetime_utc": myems_datetime(start), "end_datetime_utc": myems_datetime(end),
+            "schedule": schedule_id,
+        })  # fmt: skip
+    return rows
 
 
 def _next_id(conn: sa.Connection, user: CurrentUser) -> int:
@@ -90,8 +130,9 @@ def schedules_router(kind: AssetKind) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=[kind.tag], route_class=MyEmsRoute)
     base = f"/{kind.path}/{{entity_id}}/schedules"
 
-    def list_rows(entity_id: Id, user: MyEmsUser, conn: ReadConn) -> list[dict]:
-        return [item(r) for r in _rows(kind.visible(conn, user, entity_id))]
+    def list_rows(entity_id: Id, user: MyEmsUser, conn: ReadConn, computed: bool = False) -> list[dict]:
+        owner = kind.visible(conn, user, entity_id)
+        return [item(r) for r in _rows(owner)] + (computed_rows(conn, owner) if computed else [])
 
     def get_row(entity_id: Id, sid: Id, user: MyEmsUser, conn: ReadConn) -> dict:
         return item(_one(kind, kind.visible(conn, user, entity_id), sid))
@@ -130,7 +171,8 @@ def schedules_router(kind: AssetKind) -> APIRouter:
     router.add_api_route(
         base, list_rows, methods=["GET"], name=f"{name}_list", summary=f"List the operator schedules of {what}",
         description="Time-of-day windows (`power` kW: charging positive, discharging negative, 0 idle) that the "
-        "platform's scheduler holds the batteries to.",
+        "platform's scheduler holds the batteries to; with `computed=true` (flexledger's extension) followed by "
+        "the steps of the batteries' current computed schedule (`id` null, `start_datetime_utc`, `schedule`).",
     )  # fmt: skip
     router.add_api_route(
         f"{base}/{{sid}}", get_row, methods=["GET"], name=f"{name}_get", summary=f"Get an operator schedule of {what}",

@@ -133,6 +133,11 @@ def test_microgrid_built_through_myems_is_scheduled_by_the_platform(harness):
     assert 5 + sum(charging) * 0.25 >= 40 - 1e-6 and max(charging) <= 11 + 1e-6  # the charger's capacity
     assert all(abs(b + c) <= 25 + 1e-6 for b, c in zip(battery_plan, charging, strict=True))  # microgrid capacity
     assert sum(charging[:16]) <= 1e-6  # nothing charged during the tariff's 80 EUR/MWh hours (18-22 UTC)
+    shown = harness.client.get(f"/myems/microgrids/{microgrid_id}/schedules", headers=headers,
+                               params={"computed": "true"}).json()  # and through MyEMS: the battery's steps
+    assert [r["power"] for r in shown] == pytest.approx(battery_plan) and shown[0]["id"] is None
+    assert {r["schedule"] for r in shown} == {schedule_id} and shown[0]["start_datetime_utc"] == "2015-06-02T18:00:00"
+    assert [r["peak_type"] for r in shown[:16]] == ["onpeak"] * 16 and shown[16]["peak_type"] == "offpeak"
 
 
 @pytest.mark.shared_data

@@ -131,6 +131,13 @@ def test_overrides_hold_the_battery_and_removing_them_frees_it(harness):
     held, body = _schedule(harness, container, sensor, prices)
     assert all(v == pytest.approx(50) for v in held[window])  # charging at 50 kW although prices peak
     assert any("Operator schedules" in note for note in body.get("notes", [])), body  # shown beside it
+    rows = harness.client.get(base, headers=headers, params={"computed": "true"}).json()
+    assert rows[0] == {"id": sid, "start_time_of_day": "02:00:00", "end_time_of_day": "04:00:00",
+                       "peak_type": "toppeak", "power": 50.0}  # the operator's row, then the computed steps
+    steps = rows[1:]
+    assert [r["power"] for r in steps] == pytest.approx(held) and {r["schedule"] for r in steps} == {body["schedule"]}
+    assert (steps[8]["start_time_of_day"], steps[8]["start_datetime_utc"]) == ("02:00:00", "2015-06-10T02:00:00")
+    assert harness.client.get(base, headers=headers).json() == rows[:1]  # MyEMS' own answer: the rows only
     assert harness.client.put(f"{base}/{sid}", headers=headers, json={"data": {
         "start_time_of_day": "02:00:00", "end_time_of_day": "04:00:00", "peak_type": "toppeak",
         "power": 0, "command": "idle"}}).status_code == 200
