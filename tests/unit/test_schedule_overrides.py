@@ -74,3 +74,13 @@ def test_constrained_problem_is_solved_at_the_override():
     planned = solve(held).devices[0].power_kw
     assert planned[2] == pytest.approx(20) and planned[3] == pytest.approx(20)
     assert so.constrain(problem, {}) is problem
+
+
+def test_an_override_beyond_the_state_of_charge_is_kept_and_the_limit_reported_unmet():
+    model = {"sensor": 1, "soc-at-start": "100 kWh", "soc-max": "100 kWh", "power-capacity": "20 kW"}
+    full = problem_from_flex([model], {"consumption-price": "50 EUR/MWh"}, start=START, end=START + 24 * STEP,
+                             resolution=STEP)
+    seconds = {"1": so.local_seconds(START, STEP, 24, "UTC")}
+    held = so.constrain(full, so.fixed_power_kw([_row("00:00:00", "02:00:00", 20)], seconds, full))
+    result = solve(held)
+    assert list(result.devices[0].power_kw[:2]) == pytest.approx([20, 20]) and result.unmet
