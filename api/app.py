@@ -45,6 +45,7 @@ from api.routers import (
     myems_microgrid_reports,  # issue 14
     myems_microgrids,  # issue 14
     myems_offline_files,  # issue 14
+    myems_point_writes,  # issue 14
     myems_points,  # issue 14
     myems_portfolios,  # issue 14
     myems_reports,  # issue 14
@@ -140,6 +141,7 @@ ROUTERS = [
     myems_data_sources.sensor_router,  # issue 14
     myems_data_sources.sensor_points_router,  # issue 14
     myems_points.router,  # issue 14
+    myems_point_writes.router,  # issue 14
     myems_storage_containers.router,  # issue 14
     myems_storage_container_devices.router,  # issue 14
     myems_storage_reports.router,  # issue 14

@@ -94,7 +94,8 @@ def _time_of_day(data: Mapping[str, object], field: str) -> str:
     if isinstance(value, str) and len(value.strip()) == 7:
         value = "0" + value.strip()  # MyEMS writes 7:00:00 as well as 07:00:00
     if not isinstance(value, str) or not _TIME.match(value.strip()):
-        raise OverrideError(f"API.INVALID_{field.upper()}", f"{field}: HH:MM:SS", field)
+        code = "API.INVALID_START_TIME_OF_DAY" if field == "start_time_of_day" else "API.INVALID_END_TIME_OF_DAY"
+        raise OverrideError(code, f"{field}: HH:MM:SS", field)
     return value.strip()
 
 

@@ -6,8 +6,8 @@ meter is its own single point); its data source is the asset that reports it.
   (``object_type``: ``ENERGY_VALUE`` for energy units, else ``ANALOG_VALUE``)
 * ``GET /myems/meters/{id}/points`` -> ``[the meter's point]``
 
-Creating points, binding them to meters and point limits are not served: sensors are created with
-their assets (FlexMeasures API, or a meter or device through this API).
+Writes (create, update, delete, clone, export, import, ``pointlimits``):
+:mod:`api.routers.myems_point_writes`. Binding points to meters is not served: a meter is its sensor.
 """
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ def point_item(conn: sa.Connection, sensor: dict) -> dict:
         "data_source": {"id": asset["id"], "name": asset["name"], "uuid": mm.entity_uuid("asset", asset["id"])},
         "object_type": _object_type(sensor["unit"]),
         "units": sensor["unit"],
-        "high_limit": attrs.get("hourly_high_limit"),
-        "low_limit": attrs.get("hourly_low_limit"),
-        "ratio": 1.0,
-        "is_trend": True,
-        "is_virtual": False,
-        "address": json.dumps({"sensor_id": sensor["id"]}),
+        "high_limit": attrs.get("high_limit", attrs.get("hourly_high_limit")),
+        "low_limit": attrs.get("low_limit", attrs.get("hourly_low_limit")),
+        "ratio": attrs.get("ratio", 1.0),
+        "is_trend": attrs.get("is_trend", True),
+        "is_virtual": attrs.get("is_virtual", False),
+        "address": attrs.get("address") or json.dumps({"sensor_id": sensor["id"]}),
         "description": attrs.get("description"),
     }
 
