@@ -40,6 +40,7 @@ from api.routers import (
     myems_commands,
     myems_costcenters,  # issue 14
     myems_data_sources,  # issue 14
+    myems_meter_commands,  # issue 14
     myems_meters,  # issue 14
     myems_microgrid_devices,  # issue 14
     myems_microgrid_reports,  # issue 14
@@ -112,6 +113,7 @@ ROUTERS = [
     realto_commands.router,
     myems_commands.router,
     myems_users.router,  # issue 14: MyEMS conventions and apikeys
+    myems_meter_commands.router,  # issue 14: before the meters' /{id}/... routes
     myems_meters.router,  # issue 14
     myems_meters.submeters_router,  # issue 14
     myems_meters.offline_router,  # issue 14

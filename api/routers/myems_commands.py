@@ -87,11 +87,11 @@ def login(body: Envelope, services: Services, tokens: Annotated[TokenService, De
     }
 
 
-def _item(row: dict) -> dict:
+def command_item(row: dict) -> dict:
     return {field: row[field] for field in FIELDS}
 
 
-def _visible(conn: ReadConn, user: CurrentUser, command_id: int, write: bool = False) -> dict:
+def visible_command(conn: ReadConn, user: CurrentUser, command_id: int, write: bool = False) -> dict:
     row = q.definition_by_id(conn, command_id)
     if row is None:
         raise ApiError(404, "API.COMMAND_NOT_FOUND", f"no command {command_id}", "id")
@@ -114,19 +114,19 @@ def _created(services: Services, command_id: int) -> Response:
 def list_commands(user: MyEmsUser, conn: ReadConn) -> list[dict]:
     """The account's MyEMS commands (admins and auditors: all)."""
     account = None if user.can_read_all else user.account_id
-    return [_item(row) for row in q.list_definitions(conn, account)]
+    return [command_item(row) for row in q.list_definitions(conn, account)]
 
 
 @router.get("/commands/{command_id}")
 def get_command(command_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
     """One MyEMS command by id."""
-    return _item(_visible(conn, user, command_id))
+    return command_item(visible_command(conn, user, command_id))
 
 
 @router.get("/commands/{command_id}/export")
 def export_command(command_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
     """One MyEMS command in the JSON that ``POST /commands/import`` accepts."""
-    return _item(_visible(conn, user, command_id))
+    return command_item(visible_command(conn, user, command_id))
 
 
 @router.post("/commands", status_code=201)
@@ -161,7 +161,7 @@ def clone_command(
     command_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
 ) -> Response:
     """Copy a MyEMS command; 201 with the copy's ``Location``."""
-    row = _visible(conn, user, command_id, write=True)
+    row = visible_command(conn, user, command_id, write=True)
     fields = _fields(conn, user, {**row, "name": f"{row['name']} (copy)"})
     return _created(services, handlers.create_definition(commands, row["account_id"], fields))
 
@@ -171,7 +171,7 @@ def update_command(
     command_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
 ) -> Response:
     """Change a MyEMS command (the same body as create)."""
-    _visible(conn, user, command_id, write=True)
+    visible_command(conn, user, command_id, write=True)
     handlers.update_definition(commands, command_id, _fields(conn, user, body.data))
     services.consistency.wait_until_projected(PROJECTION, stream_id=myems_command_stream(command_id))
     return Response(status_code=200)
@@ -182,7 +182,7 @@ def delete_command(
     command_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
 ) -> Response:
     """Delete a MyEMS command; 204."""
-    _visible(conn, user, command_id, write=True)
+    visible_command(conn, user, command_id, write=True)
     handlers.delete_definition(commands, command_id)
     services.consistency.wait_until_projected(PROJECTION, stream_id=myems_command_stream(command_id))
     return Response(status_code=204)
@@ -199,7 +199,7 @@ def send_command(
 ) -> dict:
     """Send the command's ``set_value`` to its device: a device command (action ``set_value``) that the
     dispatcher delivers; the answer names it (``device_command_id``, ``status``)."""
-    row = _visible(conn, user, command_id, write=True)
+    row = visible_command(conn, user, command_id, write=True)
     require_control(user, visible_asset(conn, user, row["asset_id"], write=True))
     data = SendData.model_validate(body.data)
     state = handlers.send_definition(commands, command_id, data.set_value, idempotency_key)

@@ -182,3 +182,32 @@ def test_points_are_sensors_and_a_meter_is_its_own_point(api):
     assert meter_id in listed and api.sensor("Other CS/power") not in listed
     assert api.client.get(f"/myems/points/{api.sensor('Other CS/power')}", headers=headers).status_code == 403
     assert api.client.get("/myems/points/99999", headers=headers).json()["description"] == "API.POINT_NOT_FOUND"
+
+
+def test_commands_bound_to_a_meter_with_the_seed_requests(api):
+    headers = login(api, ALICE)
+    meter = _create(api, headers, name="PM50")
+    command = api.client.post("/myems/commands", headers=headers, json={"data": {
+        "name": "meter command", "topic": "myems/point/2", "payload": "{set_value: $s1}", "set_value": 2.0,
+        "asset_id": api.asset("Meter")}})
+    assert command.status_code == 201, command.text
+    command_id = int(command.headers["Location"].rsplit("/", 1)[1])
+    base = f"/myems/meters/{meter}/commands"
+    bound = api.client.post(base, headers=headers, json={"data": {"command_id": command_id}})  # the seed's body
+    assert bound.status_code == 201 and bound.headers["Location"] == f"{base}/{command_id}", bound.text
+    listed = api.client.get(base, headers=headers).json()
+    assert [c["id"] for c in listed] == [command_id]
+    assert set(listed[0]) == {"id", "name", "uuid", "topic", "payload", "set_value", "description", "asset_id"}
+    updated = api.client.put(f"/myems/meters/{meter}", headers=headers, json={"data": _seed_meter(api, name="PM51")})
+    assert updated.status_code == 200 and [c["id"] for c in api.client.get(base, headers=headers).json()] == [
+        command_id]  # updating the meter keeps its bindings
+    again = api.client.post(base, headers=headers, json={"data": {"command_id": command_id}})
+    assert again.status_code == 400 and again.json()["description"] == "API.COMMAND_RELATION_IS_ALREADY_EXISTS"
+    missing = api.client.post(base, headers=headers, json={"data": {"command_id": 99999}})
+    assert missing.status_code == 404 and missing.json()["description"] == "API.COMMAND_NOT_FOUND"
+    assert api.client.post(base, headers=headers, json={"data": {}}).json()["description"] == "API.INVALID_COMMAND_ID"
+    assert api.client.get(base, headers=login(api, BOB)).status_code == 403
+    assert api.client.delete(f"{base}/{command_id}", headers=headers).status_code == 204
+    assert api.client.get(base, headers=headers).json() == []
+    gone = api.client.delete(f"{base}/{command_id}", headers=headers)
+    assert gone.status_code == 404 and gone.json()["description"] == "API.COMMAND_RELATION_NOT_FOUND"
