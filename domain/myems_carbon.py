@@ -59,6 +59,13 @@ class CarbonIntensity:
             i += 1
         return kg
 
+    def at(self, moment_s: int, factor_kg_per_kwh: float) -> float:
+        """kg CO2e per kWh of the reading covering the instant ``moment_s``, else the factor."""
+        i = bisect_right(self._starts, moment_s) - 1
+        if i >= 0 and moment_s < self._covers_to(i):
+            return self.values_kg_per_kwh[self._starts[i]]
+        return factor_kg_per_kwh
+
     def _covers_to(self, i: int) -> int:
         start = self._starts[i]
         if self.resolution_s > 0:
@@ -81,6 +88,27 @@ def carbon_kg(
         )
         totals[0 if kw > 0 else 1] += kg
     return totals[0], totals[1]
+
+
+def energy_kg(
+    values_kwh: Iterable[tuple[int, float]],
+    resolution_s: int,
+    factor_kg_per_kwh: float,
+    intensity: CarbonIntensity | None = None,
+) -> float:
+    """kg CO2e of energy values (start epoch s, kWh; a meter's readings): each value spread over
+    ``[start, start + resolution_s)`` times the intensity covering each part, else the factor; with
+    ``resolution_s`` 0 (unknown), the intensity at its start. Signed as the energy."""
+    total = 0.0
+    for start_s, kwh in values_kwh:
+        if intensity is None:
+            total += kwh * factor_kg_per_kwh
+        elif resolution_s > 0:
+            kg = intensity.kg(start_s, resolution_s, abs(kwh) * 3600.0 / resolution_s, factor_kg_per_kwh)
+            total += kg if kwh >= 0 else -kg
+        else:
+            total += kwh * intensity.at(start_s, factor_kg_per_kwh)
+    return total
 
 
 def carbon_by_period(

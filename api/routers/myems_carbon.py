@@ -68,9 +68,25 @@ def intensity_for(
     chosen, field = (configured, STATION_FIELD) if configured is not None else (sensor_id, FIELD)
     if chosen is None:
         return None
-    sensor = intensity_sensor(conn, station["account_id"], chosen, field)
+    return intensity_readings(intensity_sensor(conn, station["account_id"], chosen, field), start, end, conn)
+
+
+def intensity_readings(sensor: dict, start: datetime, end: datetime, conn: sa.Connection) -> mc.CarbonIntensity:
+    """A carbon-intensity sensor's readings over [start, end) in kg CO2e per kWh (latest beliefs)."""
     factor = mc.kg_per_kwh_factor(sensor["unit"])
     resolution_s = sensor["event_resolution_s"]
     first = int(start.timestamp()) - max(resolution_s, 0)  # a reading that began before the start covers it
     values = rdq.latest_values(conn, sensor["id"], first, int(end.timestamp()))
     return mc.CarbonIntensity({s: v * factor for s, v in values.items()}, resolution_s)
+
+
+def carbon_of_energy(
+    conn: sa.Connection, account_id: int, sensor_id: int | None, values_kwh: list[tuple[int, float]],
+    resolution_s: int, period: tuple[datetime, datetime] | None,
+) -> float | None:
+    """kg CO2e of a meter's energy values in ``period`` from the report's ``carbonintensitysensorid``
+    (``None`` without one: the report keeps the category's emission factor)."""
+    if sensor_id is None or period is None:
+        return None
+    intensity = intensity_readings(intensity_sensor(conn, account_id, sensor_id, FIELD), *period, conn)
+    return mc.energy_kg(values_kwh, resolution_s, emission_factor(None), intensity)

@@ -19,6 +19,7 @@ from fastapi import APIRouter
 from api.deps import ReadConn
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser
+from api.routers import myems_carbon as cb
 from api.routers.myems_meter_fields import meter_uuid, visible_meter
 from api.routers.myems_virtual_meters import visible_virtual_meter
 from api.validation import Id, id_from_text
@@ -92,7 +93,9 @@ def _readings_kwh(conn: ReadConn, sensor: dict, period: tuple[datetime, datetime
     return [(start_s, value * factor) for start_s, value in sorted(raw.items())]
 
 
-def _series(readings: list[tuple[int, float]], period_type: str, tz: ZoneInfo) -> dict:
+def _series(readings: list[tuple[int, float]], period_type: str, tz: ZoneInfo, kgco2e: float | None = None) -> dict:
+    """Energy per period and totals; ``kgco2e``: the carbon from a carbon-intensity sensor, else
+    the total times the category's emission factor."""
     by_period = mm.energy_by_period(readings, period_type, tz)
     values = [kwh for _, kwh in by_period]
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
@@ -100,7 +103,7 @@ def _series(readings: list[tuple[int, float]], period_type: str, tz: ZoneInfo) -
     return {
         "total_in_category": total,
         "total_in_kgce": round(total * category["kgce"], 6),
-        "total_in_kgco2e": round(total * category["kgco2e"], 6),
+        "total_in_kgco2e": round(total * category["kgco2e"] if kgco2e is None else kgco2e, 6),
         "timestamps": [label for label, _ in by_period],
         "values": values,
     }
@@ -139,9 +142,11 @@ def meter_energy(
     reportingperiodstartdatetime: str | None = None,
     reportingperiodenddatetime: str | None = None,
     quickmode: str | None = None,
+    carbonintensitysensorid: Id | None = None,
 ) -> dict:
     """A meter's energy (kWh) per period (``periodtype``) over the base and reporting periods, split by
-    the account's time-of-use peak types."""
+    the account's time-of-use peak types; ``total_in_kgco2e`` from the category's emission factor or
+    the readings of ``carbonintensitysensorid`` (flexledger's extension)."""
     check_period_type(periodtype)
     sensor = _meter(conn, user, meterid, meteruuid)
     tz = ZoneInfo(sensor["timezone"] or "UTC")
@@ -149,9 +154,14 @@ def meter_energy(
         tz, baseperiodstartdatetime, baseperiodenddatetime, reportingperiodstartdatetime, reportingperiodenddatetime
     )
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
-    base_series = _series(_readings_kwh(conn, sensor, base), periodtype, tz)
-    reporting_readings = _readings_kwh(conn, sensor, reporting)
-    reporting_series = _series(reporting_readings, periodtype, tz)
+    base_readings, reporting_readings = _readings_kwh(conn, sensor, base), _readings_kwh(conn, sensor, reporting)
+
+    def carbon(readings: list[tuple[int, float]], period: tuple[datetime, datetime] | None) -> float | None:
+        return cb.carbon_of_energy(conn, sensor["account_id"], carbonintensitysensorid, readings,
+                                   sensor["event_resolution_s"], period)  # fmt: skip
+
+    base_series = _series(base_readings, periodtype, tz, carbon(base_readings, base))
+    reporting_series = _series(reporting_readings, periodtype, tz, carbon(reporting_readings, reporting))
     base_total = base_series["total_in_category"]
     increment = (reporting_series["total_in_category"] - base_total) / base_total if base_total > 0 else None
     return {
@@ -186,8 +196,11 @@ def virtual_meter_energy(
     baseperiodenddatetime: str | None = None,
     reportingperiodstartdatetime: str | None = None,
     reportingperiodenddatetime: str | None = None,
+    carbonintensitysensorid: Id | None = None,
 ) -> dict:
-    """MyEMS' virtual meter energy report (local times in UTC): the projection's values per period."""
+    """MyEMS' virtual meter energy report (local times in UTC): the projection's values per period;
+    ``total_in_kgco2e`` from the emission factor or the ``carbonintensitysensorid`` reading at each
+    value's start (flexledger's extension)."""
     check_period_type(periodtype)
     if virtualmeterid is None:
         raise ApiError(400, "API.INVALID_VIRTUAL_METER_ID", "virtualmeterid is required", "virtualmeterid")
@@ -203,7 +216,12 @@ def virtual_meter_energy(
         return vq.values_kwh(conn, row["id"], int(period[0].timestamp()), int(period[1].timestamp()))
 
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
-    base_series, reporting_series = _series(values(base), periodtype, tz), _series(values(reporting), periodtype, tz)
+    def series(period: tuple[datetime, datetime] | None) -> dict:
+        found = values(period)
+        kg = cb.carbon_of_energy(conn, row["account_id"], carbonintensitysensorid, found, 0, period)
+        return _series(found, periodtype, tz, kg)
+
+    base_series, reporting_series = series(base), series(reporting)
     base_total = base_series["total_in_category"]
     return {
         "virtual_meter": {

@@ -193,3 +193,12 @@ def new_container(api: ApiHarness, alice: Session, name: str) -> int:
     body = {**CONTAINER, **alice.ids, "name": name}
     response = api.client.post("/myems/energystoragecontainers", headers=alice.headers, json={"data": body})
     return created_id(response, "energystoragecontainers")
+
+
+def hourly_meter(api: ApiHarness, headers: dict, name: str) -> int:
+    """A MyEMS meter (kWh per hour) on the world's ``Meter`` asset, created through the MyEMS API."""
+    response = api.client.post("/myems/meters", headers=headers, json={"data": {
+        "name": name, "energy_category_id": 1, "hourly_low_limit": 0, "hourly_high_limit": 99, "is_counted": True,
+        "cost_center_id": api.world.accounts["Alpha"], "asset_id": api.asset("Meter"), "event_resolution_s": 3600}})
+    assert response.status_code == 201, response.text
+    return int(response.headers["Location"].rsplit("/", 1)[1])

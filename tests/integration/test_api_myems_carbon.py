@@ -6,10 +6,10 @@ independent computation; bad sensors are refused naming the field."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from myems_support import login, opsd_net_import_kw, storage_station
+from myems_support import hourly_meter, login, opsd_net_import_kw, storage_station
 from test_api_support import ALICE, PASSWORD, ApiHarness
 
 from commands import registry as cmd
@@ -29,9 +29,10 @@ def _intensity_kg_per_mwh(moment: datetime) -> float:
     return 200.0 + 10.0 * moment.hour + moment.day  # any known series will do
 
 
-def _intensity_sensor(api: ApiHarness, start: datetime) -> int:
+def _intensity_sensor(api: ApiHarness, start: datetime, name: str = "carbon intensity") -> int:
+    """An hourly carbon-intensity sensor (kg/MWh) with INTENSITY_DAYS of readings from ``start``."""
     ctx = api.platform.commands
-    sensor = cmd.register_sensor(ctx, cmd.RegisterSensor(asset_id=api.world.assets["Prices"], name="carbon intensity",
+    sensor = cmd.register_sensor(ctx, cmd.RegisterSensor(asset_id=api.world.assets["Prices"], name=name,
                                                          unit="kg/MWh", event_resolution_s=3600))
     assert api.platform.wait_for(api.head())
     hours = [start + timedelta(hours=h) for h in range(24 * INTENSITY_DAYS)]
@@ -110,3 +111,37 @@ def test_bad_intensity_sensors_are_refused(api):
             "capacity": 10, "contact_id": me["id"], "cost_center_id": api.world.accounts["Alpha"],
             "carbon_intensity_sensor_id": sensor_id}})
         assert station.status_code == status and station.json()["field"] == "carbon_intensity_sensor_id"
+
+
+def test_meter_and_virtual_meter_carbon_from_an_intensity_sensor(api):
+    headers = login(api)
+    intensity = _intensity_sensor(api, datetime(2024, 1, 1, 12, tzinfo=UTC), "meter intensity")  # from noon
+    x1, x2 = hourly_meter(api, headers, "Carbon main"), hourly_meter(api, headers, "Carbon annex")
+    kwh = {x1: [1.0 + h for h in range(24)], x2: [0.5 * h for h in range(24)]}
+    for meter, values in kwh.items():
+        posted = api.client.post(f"/api/v3_0/sensors/{meter}/data", headers=api.auth(), json={
+            "values": values, "start": "2024-01-01T00:00:00+00:00", "duration": "PT24H", "unit": "kWh"})
+        assert posted.status_code == 200, posted.text
+    vm = api.client.post("/myems/virtualmeters", headers=headers, json={"data": {
+        "name": "Carbon VM", "energy_category_id": 1, "is_counted": True, "cost_center_id": api.world.accounts["Alpha"],
+        "energy_item_id": 1, "description": "sum", "expression": {"equation": "x1+x2", "variables": [
+            {"name": "x1", "meter_type": "meter", "meter_id": x1},
+            {"name": "x2", "meter_type": "meter", "meter_id": x2}]}}})
+    assert vm.status_code == 201, vm.text
+    assert api.platform.wait_for(api.head())
+
+    def per_kwh(hour: int) -> float:  # the reading of the hour, kg/MWh -> kg/kWh; before noon the factor 0.8
+        return _intensity_kg_per_mwh(datetime(2024, 1, 1, hour, tzinfo=UTC)) / 1000 if hour >= 12 else 0.8
+
+    period = {"periodtype": "daily", "reportingperiodstartdatetime": "2024-01-01T00:00:00",
+              "reportingperiodenddatetime": "2024-01-02T00:00:00", "carbonintensitysensorid": intensity}
+    report = api.client.get("/myems/reports/meterenergy", headers=headers, params={**period, "meterid": x1}).json()
+    expected = sum(v * per_kwh(h) for h, v in enumerate(kwh[x1]))
+    assert report["reporting_period"]["total_in_kgco2e"] == pytest.approx(expected, abs=1e-6)
+    plain = api.client.get("/myems/reports/meterenergy", headers=headers, params={
+        **{k: v for k, v in period.items() if k != "carbonintensitysensorid"}, "meterid": x1}).json()
+    assert plain["reporting_period"]["total_in_kgco2e"] == pytest.approx(sum(kwh[x1]) * 0.8, abs=1e-6)
+    virtual = api.client.get("/myems/reports/virtualmeterenergy", headers=headers, params={
+        **period, "virtualmeterid": int(vm.headers["Location"].rsplit("/", 1)[1])}).json()
+    both = sum((a + b) * per_kwh(h) for h, (a, b) in enumerate(zip(kwh[x1], kwh[x2], strict=True)))
+    assert virtual["reporting_period"]["total_in_kgco2e"] == pytest.approx(both, abs=1e-6)

@@ -40,3 +40,10 @@ def test_intensity_coarser_than_power_and_before_the_first_reading():
 def test_instantaneous_readings_hold_until_the_next():
     intensity = mc.CarbonIntensity({0: 0.1, 1800: 0.3}, 0)
     assert mc.carbon_kg([(900, 4.0, 3600)], 9.0, intensity)[0] == pytest.approx(4 * (0.25 * 0.1 + 0.75 * 0.3))
+
+
+def test_energy_values_spread_over_their_interval_or_at_their_start():
+    intensity = mc.CarbonIntensity({0: 0.1, 1800: 0.3}, 1800)
+    assert mc.energy_kg([(0, 4.0)], 3600, 1.0, intensity) == pytest.approx(2 * 0.1 + 2 * 0.3)
+    assert mc.energy_kg([(1800, 2.0), (3600, -1.0)], 0, 0.5, intensity) == pytest.approx(2 * 0.3 - 0.5)
+    assert mc.energy_kg([(0, 4.0)], 3600, 0.5) == pytest.approx(2.0)
