@@ -25,7 +25,7 @@ from api.routers.myems_virtual_meters import visible_virtual_meter
 from api.validation import Id, id_from_text
 from domain import myems_meters as mm
 from domain import tariffs as tf
-from projections import myems_tariffs as tq
+from projections import myems_cost_centers as ccq
 from projections import myems_virtual_meters as vq
 from projections import readings_query as rdq
 from projections import registry_query as rq
@@ -110,8 +110,9 @@ def _series(readings: list[tuple[int, float]], period_type: str, tz: ZoneInfo, k
 
 
 def _peaks(conn: ReadConn, sensor: dict, readings: list[tuple[int, float]]) -> dict[str, float]:
-    """kWh per peak type under the account's (the cost center's) time-of-use tariffs."""
-    definitions = [tf.TariffDefinition.model_validate(t["definition"]) for t in tq.tariffs(conn, sensor["account_id"])]
+    """kWh per peak type under the time-of-use tariffs bound to the meter's cost center (its account)."""
+    bound = ccq.bound_tariffs(conn, sensor["account_id"])
+    definitions = [tf.TariffDefinition.model_validate(t["definition"]) for t in bound]
     return tf.energy_by_peak_type([(datetime.fromtimestamp(s, UTC), kwh) for s, kwh in readings], definitions)
 
 

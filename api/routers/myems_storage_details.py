@@ -49,7 +49,7 @@ from api.routers.myems_storage_reports import (
 )
 from api.validation import EARLIEST_YEAR, MAX_ID
 from domain import tariffs as tf
-from projections import myems_tariffs as tq
+from projections import myems_cost_centers as ccq
 from projections import readings_query as rdq
 from projections import registry_query as rq
 
@@ -135,7 +135,7 @@ def station_details(
     pcs, battery_state = _states(conn, batteries, online, end)
     base = station_base(conn, station)
     owner = owner_item(conn, station, "energystoragepowerstation")
-    tariffs = [tf.TariffDefinition.model_validate(t["definition"]) for t in tq.tariffs(conn, user.account_id)]
+    tariffs = [tf.TariffDefinition.model_validate(t["definition"]) for t in ccq.bound_tariffs(conn, user.account_id)]
     tariffs = [t for t in tariffs if t.tariff_type == "timeofuse"]
     today = battery_power(conn, batteries, end.replace(hour=0, minute=0, second=0, microsecond=0), end)
     ever = battery_power(conn, batteries, datetime(EARLIEST_YEAR, 1, 1, tzinfo=UTC), end)

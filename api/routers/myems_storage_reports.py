@@ -56,8 +56,8 @@ from api.validation import Id
 from domain import myems_billing as mb
 from domain import myems_carbon as mc
 from domain import tariffs as tf
+from projections import myems_cost_centers as ccq
 from projections import myems_sources_query as sq
-from projections import myems_tariffs as tq
 from projections import registry_query as rq
 
 router = APIRouter(prefix=PREFIX, tags=["MyEMS reports"], route_class=MyEmsRoute)
@@ -267,7 +267,7 @@ def station_dashboard(
     if periodtype is not None:  # MyEMS takes it and sums the whole period; checked all the same
         check_period_type(periodtype)
     period = reporting_period(reportingperiodstartdatetime, reportingperiodenddatetime, end)
-    tariffs = [tf.TariffDefinition.model_validate(t["definition"]) for t in tq.tariffs(conn, user.account_id)]
+    tariffs = [tf.TariffDefinition.model_validate(t["definition"]) for t in ccq.bound_tariffs(conn, user.account_id)]
     tariffs = [t for t in tariffs if t.tariff_type == "timeofuse"]
     factor = cb.emission_factor(kgco2eperkwh)
     if carbonintensitysensorid is not None:  # checked even when every station names its own

@@ -212,7 +212,8 @@ def test_cost_centers_are_accounts_with_their_tariffs(harness):
     assert [c["id"] for c in listed] == [alpha] and set(listed[0]) == {"id", "name", "uuid", "external_id"}
     assert harness.client.get(f"/myems/costcenters/{alpha}", headers=headers).json()["name"] == "Alpha"
     tariffs = harness.client.get(f"/myems/costcenters/{alpha}/tariffs", headers=headers).json()
-    assert tariff_id in [t["id"] for t in tariffs] and all(set(t) == {"id", "name", "uuid"} for t in tariffs)
+    assert tariff_id in [t["id"] for t in tariffs]
+    assert all(set(t) == {"id", "name", "uuid", "tariff_type", "unit_of_price"} for t in tariffs)
     other = harness.client.get(f"/myems/costcenters/{harness.world.accounts['Beta']}", headers=headers)
     assert other.status_code == 403
     assert (
