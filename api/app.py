@@ -41,6 +41,7 @@ from api.routers import (
     myems_costcenters,  # issue 14
     myems_data_sources,  # issue 14
     myems_meter_commands,  # issue 14
+    myems_meter_points,  # issue 14
     myems_meters,  # issue 14
     myems_microgrid_devices,  # issue 14
     myems_microgrid_reports,  # issue 14
@@ -114,6 +115,7 @@ ROUTERS = [
     myems_commands.router,
     myems_users.router,  # issue 14: MyEMS conventions and apikeys
     myems_meter_commands.router,  # issue 14: before the meters' /{id}/... routes
+    myems_meter_points.router,  # issue 14
     myems_meters.router,  # issue 14
     myems_meters.submeters_router,  # issue 14
     myems_meters.offline_router,  # issue 14

@@ -31,8 +31,9 @@ router = APIRouter(prefix=PREFIX, tags=["MyEMS meters"], route_class=MyEmsRoute)
 MAX_COMMANDS = 1000
 
 
-def _bind(commands, wait, conn, meter: dict, ids: list[int]) -> None:
-    attributes = {**(meter.get("attributes") or {}), "myems": {**myems_attributes(meter), "command_ids": ids}}
+def set_meter_relation(commands, wait, conn, meter: dict, key: str, ids: list[int]) -> None:
+    """Set the ids a meter is bound to (``key``: ``command_ids``, ``point_ids``) on its sensor."""
+    attributes = {**(meter.get("attributes") or {}), "myems": {**myems_attributes(meter), key: ids}}
     cmd.change_sensor(commands, cmd.ChangeSensor(sensor_id=meter["id"], has_data=rdq.has_data(conn, meter["id"]),
                                                  changes={"attributes": attributes}))  # fmt: skip
     wait(REGISTRY, reg.stream_of("sensor", meter["id"]))
@@ -69,7 +70,7 @@ def bind_command(
         raise ApiError(400, "API.COMMAND_RELATION_IS_ALREADY_EXISTS", "bound already", "command_id")
     if len(ids) >= MAX_COMMANDS:
         raise ApiError(400, "API.TOO_MANY_COMMANDS", f"at most {MAX_COMMANDS}", "command_id")
-    _bind(commands, wait, conn, meter, [*ids, command_id])
+    set_meter_relation(commands, wait, conn, meter, "command_ids", [*ids, command_id])
     return Response(status_code=201, headers={"Location": f"{PREFIX}/meters/{meter_id}/commands/{command_id}"})
 
 
@@ -82,5 +83,5 @@ def unbind_command(
     ids = list(myems_attributes(meter).get("command_ids") or [])
     if command_id not in ids:
         raise ApiError(404, "API.COMMAND_RELATION_NOT_FOUND", f"{command_id} is not bound", "id")
-    _bind(commands, wait, conn, meter, [i for i in ids if i != command_id])
+    set_meter_relation(commands, wait, conn, meter, "command_ids", [i for i in ids if i != command_id])
     return Response(status_code=204)

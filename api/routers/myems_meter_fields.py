@@ -148,7 +148,7 @@ def check_references(conn: sa.Connection, user: CurrentUser, data: MeterData, me
 
 def attributes_of(data: MeterData, uid: str, existing: dict | None = None) -> dict:
     """The sensor attributes holding the meter's MyEMS fields (other attributes and the meter's bound
-    commands, ``command_ids`` of :mod:`api.routers.myems_meter_commands`, kept)."""
+    commands and points, ``command_ids`` and ``point_ids``, kept)."""
     fields = data.model_dump(include=set(mm.MYEMS_FIELDS))
-    bindings = {k: v for k, v in ((existing or {}).get("myems") or {}).items() if k == "command_ids"}
+    bindings = {k: v for k, v in ((existing or {}).get("myems") or {}).items() if k in ("command_ids", "point_ids")}
     return {**(existing or {}), "myems": {**fields, **bindings, "uuid": uid}}

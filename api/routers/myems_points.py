@@ -4,10 +4,9 @@ meter is its own single point); its data source is the asset that reports it.
 * ``GET /myems/points``, ``GET /myems/points/{id}`` -> ``{"id", "name", "data_source", "object_type",
   "units", "high_limit", "low_limit", "ratio", "is_trend", "is_virtual", "address", "description"}``
   (``object_type``: ``ENERGY_VALUE`` for energy units, else ``ANALOG_VALUE``)
-* ``GET /myems/meters/{id}/points`` -> ``[the meter's point]``
 
 Writes (create, update, delete, clone, export, import, ``pointlimits``):
-:mod:`api.routers.myems_point_writes`. Binding points to meters is not served: a meter is its sensor.
+:mod:`api.routers.myems_point_writes`. Meter points: :mod:`api.routers.myems_meter_points`.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from fastapi import APIRouter
 from api.deps import ReadConn, visible_sensor
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser
-from api.routers.myems_meter_fields import myems_attributes, visible_meter
+from api.routers.myems_meter_fields import myems_attributes
 from api.validation import Id
 from domain import myems_meters as mm
 from domain.units import UnitError, is_energy_unit
@@ -68,8 +67,3 @@ def get_point(point_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
         raise ApiError(404, "API.POINT_NOT_FOUND", f"no point {point_id}", "id")
     return point_item(conn, visible_sensor(conn, user, point_id))
 
-
-@router.get("/meters/{meter_id}/points")
-def meter_points(meter_id: int, user: MyEmsUser, conn: ReadConn) -> list[dict]:
-    """A meter's points (a meter is its own single point)."""
-    return [point_item(conn, visible_meter(conn, user, meter_id))]

@@ -163,6 +163,7 @@ def test_meter_energy_report_over_a_month_of_real_readings(api, shared_data):
         "reportingperiodenddatetime": "2016-04-01T00:00:00"}).status_code == 403
 
 
+METER_POINT_TYPES = {"id": int, "name": str, "data_source": dict, "address": str}
 POINT_TYPES = {"id": int, "name": str, "data_source": dict, "object_type": str, "units": str, "high_limit": float,
                "low_limit": float, "ratio": float, "is_trend": bool, "is_virtual": bool, "address": str,
                "description": str}
@@ -173,8 +174,10 @@ def test_points_are_sensors_and_a_meter_is_its_own_point(api):
     meter_id = _create(api, headers, name="PM40")
     points = api.client.get(f"/myems/meters/{meter_id}/points", headers=headers).json()
     assert [p["id"] for p in points] == [meter_id]
-    assert {k: type(v) for k, v in points[0].items()} == POINT_TYPES
-    assert (points[0]["object_type"], points[0]["units"]) == ("ENERGY_VALUE", "kWh")
+    assert {k: type(v) for k, v in points[0].items()} == METER_POINT_TYPES
+    own = api.client.get(f"/myems/points/{meter_id}", headers=headers).json()
+    assert {k: type(v) for k, v in own.items()} == POINT_TYPES
+    assert (own["object_type"], own["units"]) == ("ENERGY_VALUE", "kWh")
     power = api.client.get(f"/myems/points/{api.sensor('CS 1/power')}", headers=headers).json()
     assert (power["object_type"], power["units"], power["data_source"]["id"]) == ("ANALOG_VALUE", "kW",
                                                                                   api.asset("CS 1"))
@@ -211,3 +214,39 @@ def test_commands_bound_to_a_meter_with_the_seed_requests(api):
     assert api.client.get(base, headers=headers).json() == []
     gone = api.client.delete(f"{base}/{command_id}", headers=headers)
     assert gone.status_code == 404 and gone.json()["description"] == "API.COMMAND_RELATION_NOT_FOUND"
+
+
+def test_seed_bind_list_unbind_a_point_of_a_meter(api):
+    """The seed's ``POST meters/{id}/points`` (``{"point_id": "3"}``, the id as text), list, unbind."""
+    headers = login(api, ALICE)
+    meter_id = _create(api, headers, name="PM41")
+    power = api.sensor("CS 1/power")
+    path = f"/myems/meters/{meter_id}/points"
+    bound = api.client.post(path, headers=headers, json={"data": {"point_id": str(power)}})
+    assert bound.status_code == 201 and bound.headers["Location"] == f"{path}/{power}", bound.text
+    points = api.client.get(path, headers=headers).json()
+    assert sorted(p["id"] for p in points) == sorted([meter_id, power])
+    assert [p["name"] for p in points] == sorted(p["name"] for p in points)  # by name, as MyEMS
+    [item] = [p for p in points if p["id"] == power]
+    assert {k: type(v) for k, v in item.items()} == METER_POINT_TYPES
+    assert item["data_source"]["id"] == api.asset("CS 1")
+    updated = api.client.put(f"/myems/meters/{meter_id}", headers=headers,
+                             json={"data": _seed_meter(api, name="PM41b")})
+    assert updated.status_code == 200, updated.text  # a meter's update keeps its points
+    assert power in [p["id"] for p in api.client.get(path, headers=headers).json()]
+    other_meter = _create(api, headers, name="PM42")
+    for point, status, description in (
+        (power, 400, "API.METER_POINT_RELATION_EXISTS"),
+        (meter_id, 400, "API.METER_POINT_RELATION_EXISTS"),
+        (other_meter, 400, "API.METER_CANNOT_HAVE_MORE_THAN_ONE_ENERGY_VALUE_POINTS"),
+        (api.sensor("Other CS/power"), 404, "API.POINT_NOT_FOUND"),
+        ("x", 400, "API.INVALID_POINT_ID"),
+    ):
+        refused = api.client.post(path, headers=headers, json={"data": {"point_id": point}})
+        assert (refused.status_code, refused.json()["description"]) == (status, description), refused.text
+    own = api.client.delete(f"{path}/{meter_id}", headers=headers)
+    assert (own.status_code, own.json()["description"]) == (400, "API.METER_POINT_IS_THE_METER")
+    assert api.client.delete(f"{path}/{power}", headers=headers).status_code == 204
+    assert [p["id"] for p in api.client.get(path, headers=headers).json()] == [meter_id]
+    gone = api.client.delete(f"{path}/{power}", headers=headers)
+    assert (gone.status_code, gone.json()["description"]) == (404, "API.METER_POINT_RELATION_NOT_FOUND")
