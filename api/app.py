@@ -58,6 +58,7 @@ from api.routers import (
     myems_storage_details,  # issue 14
     myems_storage_reports,  # issue 14
     myems_tariffs,  # issue 14
+    myems_user_admin,  # issue 14
     myems_users,  # issue 14
     myems_virtual_meters,  # issue 14
     personal_data,  # issue 12: crypto-shredding
@@ -114,6 +115,7 @@ ROUTERS = [
     realto_commands.router,
     myems_commands.router,
     myems_users.router,  # issue 14: MyEMS conventions and apikeys
+    myems_user_admin.router,  # issue 14: after them (users/{id} would shadow users/logout)
     myems_meter_commands.router,  # issue 14: before the meters' /{id}/... routes
     myems_meter_points.router,  # issue 14
     myems_meters.router,  # issue 14

@@ -1,10 +1,10 @@
 """Personal data in an immutable log: which fields are personal, and how they are sealed.
 
 **What is personal data here**: a user's e-mail address and username (``UserRegistered.email``,
-``UserRegistered.username``, ``UserChanged.changes.username``) — the fields that identify a
-natural person. Users are otherwise referred to by their integer id (``actor: "user:5"``), a
-pseudonym. Accounts, assets (with their locations), sensors, EVs and readings belong to
-accounts (organisations), not to persons, and are not sealed. The e-mail uniqueness stream is
+``UserRegistered.username``, ``UserChanged.changes.username`` and ``.email``, MyEMS' display
+name) — the fields that identify a natural person. Users are otherwise referred to by their
+integer id (``actor: "user:5"``), a pseudonym. Accounts, assets (with their locations), sensors,
+EVs and readings belong to accounts (organisations), not to persons, and are not sealed. The e-mail uniqueness stream is
 named by a keyed hash of the address (:func:`email_stream`), never by the address itself.
 
 **Sealing** (crypto-shredding): each personal field is stored encrypted with its subject's
@@ -33,7 +33,8 @@ SUBJECT_PREFIX = "user-"
 
 PERSONAL_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "UserRegistered": (("email",), ("username",)),
-    "UserChanged": (("changes", "username"),),
+    "UserChanged": (("changes", "username"), ("changes", "email")),
+    "MyEmsUserProfileSet": (("display_name",),),
 }
 """Event type -> paths (into the event's data) of its personal fields."""
 

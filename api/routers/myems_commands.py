@@ -16,6 +16,7 @@ Users see their account's commands (admins and auditors all); auditors never wri
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Response
@@ -29,6 +30,7 @@ from api.login import password_login
 from api.myems import MYEMS_ERROR_RESPONSES, PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser, user_uuid
 from commands import myems_commands as handlers
 from domain.myems_commands import myems_command_stream
+from projections import myems_access as access
 from projections import myems_commands as q
 from projections import registry_query as rq
 from projections.myems_access import user_by_name as by_name
@@ -76,10 +78,17 @@ def login(body: Envelope, services: Services, tokens: Annotated[TokenService, De
     except ApiError as exc:
         raise ApiError(400, "API.INVALID_PASSWORD", exc.message, "password") from exc
     user = login.user
+    with services.read_connection() as conn:
+        profile = access.user_profile(conn, user["id"]) or {}
+    now = datetime.now(UTC)
+    for key, code in (("account_expires_at", "API.USER_ACCOUNT_HAS_EXPIRED"),
+                      ("password_expires_at", "API.USER_PASSWORD_HAS_EXPIRED")):
+        if profile.get(key) is not None and access.expires_utc(profile[key]) <= now:
+            raise ApiError(400, code, f"{key.removesuffix('_at').replace('_', ' ')} passed", "password")
     return {
         "id": user["id"],
         "name": user["username"],
-        "display_name": user["username"],
+        "display_name": profile.get("display_name") or user["username"],
         "email": user["email"],
         "uuid": user_uuid(user["id"]),
         "is_admin": "admin" in user["roles"],
