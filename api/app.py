@@ -39,6 +39,7 @@ from api.routers import (
     finesce_subresources,
     myems_commands,
     myems_costcenters,  # issue 14
+    myems_dashboard,  # issue 14
     myems_data_sources,  # issue 14
     myems_meter_commands,  # issue 14
     myems_meter_points,  # issue 14
@@ -123,6 +124,7 @@ ROUTERS = [
     myems_meters.offline_router,  # issue 14
     myems_offline_files.router,  # issue 14
     myems_reports.router,  # issue 14
+    myems_dashboard.router,  # issue 14
     myems_tariffs.router,  # issue 14
     myems_microgrids.router,  # issue 14
     myems_portfolios.microgrid_users_router,  # issue 14: before the device families' /{family} routes

@@ -67,7 +67,7 @@ def check_period_type(periodtype: str | None) -> None:
         )
 
 
-def _periods(
+def report_periods(
     tz: ZoneInfo, base_start: str | None, base_end: str | None, start: str | None, end: str | None
 ) -> tuple[tuple[datetime, datetime] | None, tuple[datetime, datetime]]:
     """The optional base period and the required reporting period (local times in ``tz``)."""
@@ -84,7 +84,7 @@ def _periods(
     return base, reporting
 
 
-def _readings_kwh(conn: ReadConn, sensor: dict, period: tuple[datetime, datetime] | None) -> list[tuple[int, float]]:
+def readings_kwh(conn: ReadConn, sensor: dict, period: tuple[datetime, datetime] | None) -> list[tuple[int, float]]:
     """(event start epoch s, kWh) of the meter's latest beliefs in the period."""
     if period is None:
         return []
@@ -151,11 +151,11 @@ def meter_energy(
     check_period_type(periodtype)
     sensor = _meter(conn, user, meterid, meteruuid)
     tz = ZoneInfo(sensor["timezone"] or "UTC")
-    base, reporting = _periods(
+    base, reporting = report_periods(
         tz, baseperiodstartdatetime, baseperiodenddatetime, reportingperiodstartdatetime, reportingperiodenddatetime
     )
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
-    base_readings, reporting_readings = _readings_kwh(conn, sensor, base), _readings_kwh(conn, sensor, reporting)
+    base_readings, reporting_readings = readings_kwh(conn, sensor, base), readings_kwh(conn, sensor, reporting)
 
     def carbon(readings: list[tuple[int, float]], period: tuple[datetime, datetime] | None) -> float | None:
         return cb.carbon_of_energy(conn, sensor["account_id"], carbonintensitysensorid, readings,
@@ -207,7 +207,7 @@ def virtual_meter_energy(
         raise ApiError(400, "API.INVALID_VIRTUAL_METER_ID", "virtualmeterid is required", "virtualmeterid")
     row = visible_virtual_meter(conn, user, virtualmeterid)
     tz = ZoneInfo("UTC")
-    base, reporting = _periods(
+    base, reporting = report_periods(
         tz, baseperiodstartdatetime, baseperiodenddatetime, reportingperiodstartdatetime, reportingperiodenddatetime
     )
 
@@ -296,7 +296,7 @@ def meter_batch(
     if account is None or (account["id"] != user.account_id and not user.can_read_all):
         raise ApiError(404, "API.SPACE_NOT_FOUND", f"no space {spaceid}", "spaceid")
     tz = ZoneInfo("UTC")
-    start, end = _periods(tz, None, None, reportingperiodstartdatetime, reportingperiodenddatetime)[1]
+    start, end = report_periods(tz, None, None, reportingperiodstartdatetime, reportingperiodenddatetime)[1]
     days, day = [], start.replace(hour=0, minute=0, second=0)
     while day < end:
         days.append(day.strftime("%Y-%m-%d"))
@@ -304,7 +304,7 @@ def meter_batch(
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
     meters = []
     for sensor in (s for s in rq.list_sensors(conn, account_id=account["id"]) if mm.is_meter_unit(s["unit"])):
-        daily = dict(mm.energy_by_period(_readings_kwh(conn, sensor, (start, end)), "daily", tz))
+        daily = dict(mm.energy_by_period(readings_kwh(conn, sensor, (start, end)), "daily", tz))
         subtotal = round(sum(daily.values()), 6) if daily else None
         meters.append(
             {
