@@ -132,6 +132,7 @@ ROUTERS = [
     myems_portfolios.container_sensors_router,  # issue 14
     myems_schedules.microgrid_router,  # issue 14: operator schedules, before the /{family} routes
     myems_schedules.container_router,  # issue 14
+    myems_schedules.flat_router,  # issue 14: the seed's microgridschedules family
     myems_microgrid_devices.router,  # issue 14
     myems_costcenters.router,  # issue 14
     myems_virtual_meters.router,  # issue 14

@@ -12,6 +12,11 @@ and ``microgrids/{id}/schedules``, time-of-day windows that fix the power of the
   idle, with a power magnitude) -> 201 + ``Location``
 * ``PUT .../{id}/schedules/{sid}`` (same body) -> 200; ``DELETE .../{id}/schedules/{sid}`` -> 204
 
+The seed's separate ``microgridschedules`` family (``GET``, ``GET /{id}``, ``POST``, ``PUT /{id}``,
+``DELETE /{id}``) serves the same rows of the caller's account's microgrids by their id; its create
+names the microgrid with ``microgrid_id``, as MyEMS' ``microgrid*`` device families do (400
+``API.INVALID_MICROGRID_ID`` without it), and is otherwise the create above.
+
 No second copy: the rows are a list on the owner asset (``attributes.myems.schedules``), changed
 through the platform's ``ChangeAsset`` (registry events), so a schedule triggered later reads them
 as of its trigger. Ids are unique within the account; windows of one owner may not overlap.
@@ -31,9 +36,9 @@ from api.errors import ApiError
 from api.myems import PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser
 from api.routers.myems_assets import REGISTRY, AssetKind, children, myems_attrs
 from api.routers.myems_common import Envelope, WaitProjected, created, myems_datetime
-from api.routers.myems_microgrids import MICROGRIDS
+from api.routers.myems_microgrids import MICROGRIDS, visible_microgrid
 from api.routers.myems_storage_containers import CONTAINERS
-from api.validation import Id
+from api.validation import Id, id_from_text
 from commands import registry as cmd
 from domain import registry as reg
 from domain import schedule_overrides as so
@@ -198,3 +203,71 @@ def schedules_router(kind: AssetKind) -> APIRouter:
 
 container_router = schedules_router(CONTAINERS)
 microgrid_router = schedules_router(MICROGRIDS)
+
+
+def _microgrid_rows(conn: sa.Connection, user: CurrentUser) -> list[tuple[dict, so.ScheduleOverride]]:
+    """(microgrid, row) of every operator schedule of the caller's account's microgrids, by id."""
+    found = [(a, r) for a in rq.list_assets(conn, user.account_id) if a["asset_type"] == MICROGRIDS.asset_type
+             for r in _rows(a)]  # fmt: skip
+    return sorted(found, key=lambda pair: pair[1].id)
+
+
+def _microgrid_row(conn: sa.Connection, user: CurrentUser, schedule_id: int, write: bool = False):
+    for microgrid, row in _microgrid_rows(conn, user):
+        if row.id == schedule_id:
+            return visible_microgrid(conn, user, microgrid["id"], write), row
+    raise ApiError(404, "API.MICROGRID_SCHEDULE_NOT_FOUND", f"no microgrid schedule {schedule_id}", "id")
+
+
+flat_router = APIRouter(prefix=PREFIX, tags=[MICROGRIDS.tag], route_class=MyEmsRoute)
+
+
+@flat_router.get("/microgridschedules")
+def list_microgrid_schedules(user: MyEmsUser, conn: ReadConn) -> list[dict]:
+    """The operator schedules of the caller's account's microgrids (the rows of ``microgrids/{id}/schedules``)."""
+    return [item(row) for _, row in _microgrid_rows(conn, user)]
+
+
+@flat_router.get("/microgridschedules/{schedule_id}")
+def get_microgrid_schedule(schedule_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
+    """One operator schedule of a microgrid of the caller's account, by its id."""
+    return item(_microgrid_row(conn, user, schedule_id)[1])
+
+
+@flat_router.post("/microgridschedules", status_code=201)
+def create_microgrid_schedule(
+    body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+) -> Response:
+    """A new operator schedule of the microgrid ``microgrid_id`` names; 201 with ``Location``."""
+    microgrid_id = id_from_text(body.data.get("microgrid_id"))
+    if microgrid_id is None:
+        raise ApiError(400, "API.INVALID_MICROGRID_ID", "microgrid_id: the microgrid the schedule is of",
+                       "microgrid_id")  # fmt: skip
+    owner = visible_microgrid(conn, user, microgrid_id, write=True)
+    rows = _rows(owner)
+    if len(rows) >= so.MAX_OVERRIDES:
+        raise ApiError(400, "API.TOO_MANY_SCHEDULES", f"at most {so.MAX_OVERRIDES}", "start_time_of_day")
+    row = _parsed(body.data, _next_id(conn, user), rows)
+    _store(commands, wait, owner, [*rows, row])
+    return created("microgridschedules", row.id)
+
+
+@flat_router.put("/microgridschedules/{schedule_id}")
+def update_microgrid_schedule(
+    schedule_id: Id, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+) -> Response:
+    """Replace an operator schedule's window, peak type and power (its microgrid stays)."""
+    owner, _ = _microgrid_row(conn, user, schedule_id, write=True)
+    rows = [r for r in _rows(owner) if r.id != schedule_id]
+    _store(commands, wait, owner, [*rows, _parsed(body.data, schedule_id, rows)])
+    return Response(status_code=200)
+
+
+@flat_router.delete("/microgridschedules/{schedule_id}", status_code=204)
+def delete_microgrid_schedule(
+    schedule_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+) -> Response:
+    """Delete an operator schedule of a microgrid; 204."""
+    owner, _ = _microgrid_row(conn, user, schedule_id, write=True)
+    _store(commands, wait, owner, [r for r in _rows(owner) if r.id != schedule_id])
+    return Response(status_code=204)

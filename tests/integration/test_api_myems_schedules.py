@@ -94,6 +94,38 @@ def test_microgrid_schedules_crud(harness):
     assert harness.client.get(base, headers=headers).json() == []
 
 
+def test_seed_microgridschedules_family_serves_the_same_rows(harness):
+    """The seed's flat ``microgridschedules`` requests over the rows of ``microgrids/{id}/schedules``; the
+    seed's create names no microgrid, so flexledger takes ``microgrid_id`` as MyEMS' microgrid device bodies."""
+    headers = login(harness)
+    microgrid = _post(harness, "/myems/microgrids", {
+        "name": "Flat schedules MG", "address": "x", "postal_code": "1", "latitude": 52.0, "longitude": 4.3,
+        "capacity": 30, "architecture_type_id": 1, "owner_type_id": 1, "svg": "<svg></svg>", **_owner_ids(harness)},
+        headers)  # fmt: skip
+    seed = harness.client.post("/myems/microgridschedules", headers=headers, json={"data": SEED_SCHEDULE})
+    assert (seed.status_code, seed.json()["description"], seed.json()["field"]) == (
+        400, "API.INVALID_MICROGRID_ID", "microgrid_id")
+    sid = _post(harness, "/myems/microgridschedules", {**SEED_SCHEDULE, "microgrid_id": microgrid}, headers)
+    nested = harness.client.get(f"/myems/microgrids/{microgrid}/schedules/{sid}", headers=headers).json()
+    flat = harness.client.get(f"/myems/microgridschedules/{sid}", headers=headers).json()
+    assert flat == nested == {"id": sid, **SEED_SCHEDULE, "power": 60.0}
+    assert {k: type(v) for k, v in flat.items()} == ROW_TYPES
+    assert flat in harness.client.get("/myems/microgridschedules", headers=headers).json()
+    evening = {**SEED_SCHEDULE, "start_time_of_day": "18:00:00", "end_time_of_day": "22:00:00", "power": -30}
+    assert harness.client.put(f"/myems/microgridschedules/{sid}", headers=headers,
+                              json={"data": evening}).status_code == 200  # the seed's PUT names no microgrid
+    moved = harness.client.get(f"/myems/microgrids/{microgrid}/schedules", headers=headers).json()
+    assert moved == [{"id": sid, **evening, "power": -30.0}]
+    bob = login(harness, BOB)
+    assert harness.client.get(f"/myems/microgridschedules/{sid}", headers=bob).status_code == 404
+    foreign = harness.client.post("/myems/microgridschedules", headers=bob,
+                                  json={"data": {**SEED_SCHEDULE, "microgrid_id": microgrid}})
+    assert foreign.status_code == 403  # another account's microgrid
+    assert harness.client.delete(f"/myems/microgridschedules/{sid}", headers=headers).status_code == 204
+    gone = harness.client.get(f"/myems/microgridschedules/{sid}", headers=headers)
+    assert (gone.status_code, gone.json()["description"]) == (404, "API.MICROGRID_SCHEDULE_NOT_FOUND")
+    assert harness.client.get(f"/myems/microgrids/{microgrid}/schedules", headers=headers).json() == []
+
 def _prices(h: SchedulingHarness) -> int:
     """A price sensor for DAY: 200 EUR/MWh from 02:00 to 04:00 UTC, 50 otherwise."""
     ctx = h.platform.commands
