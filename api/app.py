@@ -39,20 +39,27 @@ from api.routers import (
     finesce_subresources,
     myems_commands,
     myems_costcenters,  # issue 14
+    myems_dashboard,  # issue 14
     myems_data_sources,  # issue 14
+    myems_meter_commands,  # issue 14
+    myems_meter_points,  # issue 14
     myems_meters,  # issue 14
     myems_microgrid_devices,  # issue 14
     myems_microgrid_reports,  # issue 14
     myems_microgrids,  # issue 14
     myems_offline_files,  # issue 14
+    myems_point_writes,  # issue 14
     myems_points,  # issue 14
     myems_portfolios,  # issue 14
     myems_reports,  # issue 14
+    myems_schedules,  # issue 14
     myems_sites,  # issue 14
     myems_storage_container_devices,  # issue 14
     myems_storage_containers,  # issue 14
+    myems_storage_details,  # issue 14
     myems_storage_reports,  # issue 14
     myems_tariffs,  # issue 14
+    myems_user_admin,  # issue 14
     myems_users,  # issue 14
     myems_virtual_meters,  # issue 14
     personal_data,  # issue 12: crypto-shredding
@@ -109,16 +116,23 @@ ROUTERS = [
     realto_commands.router,
     myems_commands.router,
     myems_users.router,  # issue 14: MyEMS conventions and apikeys
+    myems_user_admin.router,  # issue 14: after them (users/{id} would shadow users/logout)
+    myems_meter_commands.router,  # issue 14: before the meters' /{id}/... routes
+    myems_meter_points.router,  # issue 14
     myems_meters.router,  # issue 14
     myems_meters.submeters_router,  # issue 14
     myems_meters.offline_router,  # issue 14
     myems_offline_files.router,  # issue 14
     myems_reports.router,  # issue 14
+    myems_dashboard.router,  # issue 14
     myems_tariffs.router,  # issue 14
     myems_microgrids.router,  # issue 14
     myems_portfolios.microgrid_users_router,  # issue 14: before the device families' /{family} routes
     myems_portfolios.microgrid_sensors_router,  # issue 14
     myems_portfolios.container_sensors_router,  # issue 14
+    myems_schedules.microgrid_router,  # issue 14: operator schedules, before the /{family} routes
+    myems_schedules.container_router,  # issue 14
+    myems_schedules.flat_router,  # issue 14: the seed's microgridschedules family
     myems_microgrid_devices.router,  # issue 14
     myems_costcenters.router,  # issue 14
     myems_virtual_meters.router,  # issue 14
@@ -136,9 +150,11 @@ ROUTERS = [
     myems_data_sources.sensor_router,  # issue 14
     myems_data_sources.sensor_points_router,  # issue 14
     myems_points.router,  # issue 14
+    myems_point_writes.router,  # issue 14
     myems_storage_containers.router,  # issue 14
     myems_storage_container_devices.router,  # issue 14
     myems_storage_reports.router,  # issue 14
+    myems_storage_details.router,  # issue 14
     finesce_chargingstates.router,
     audit_history.router,
     audit_time_travel.router,

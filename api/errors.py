@@ -64,10 +64,17 @@ COMMAND_ERROR_STATUS: dict[str, int] = {
     "INVALID_SENDER": 403,
     # malformed input (FlexMeasures answers 400 for these)
     "API.INVALID_SET_VALUE": 400,
+    "API.INVALID_COMMAND": 400,  # issue 14: MyEMS operator schedules (domain/schedule_overrides.py)
+    "API.INVALID_START_TIME_OF_DAY": 400,
+    "API.INVALID_END_TIME_OF_DAY": 400,
+    "API.INVALID_PEAK_TYPE": 400,
+    "API.INVALID_POWER": 400,
+    "API.SCHEDULE_OVERLAPS": 400,
     "INVALID_DOMAIN": 400,
     "OUTDATED_UDI_EVENT": 400,
     "UNRECOGNIZED_UDI_EVENT": 400,
     # well-formed input the rules refuse
+    "API.INVALID_PASSWORD": 422,
     "API.INVALID_NEW_PASSWORD": 422,
     "API.INVALID_OLD_PASSWORD": 422,
     "API.INVALID_TARIFF_BLOCK_PRICING": 422,

@@ -1,4 +1,4 @@
-"""Handlers of MyEMS access commands: API keys, sign-out, password change and admin reset."""
+"""Handlers of MyEMS access commands: API keys, sign-out, passwords, and users with their MyEMS profile."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import secrets
 from datetime import UTC, datetime
 from functools import reduce
 
-from commands import users
+from commands import registry, users
 from commands.context import CommandContext, CommandError
 from commands.registry import verify_password
 from domain import myems_access as ma
@@ -68,3 +68,34 @@ def set_password(ctx: CommandContext, user_id: int, new_password: str, reason: s
     platform's own command, so the hash lands in the credential stream, never in user events."""
     _check_new_password(new_password, "password")
     users.set_password(ctx, users.SetPassword(user_id=user_id, password=new_password, reason=reason))
+
+
+def set_profile(ctx: CommandContext, user_id: int, display_name: str, account_expires_at: datetime,
+                password_expires_at: datetime) -> None:
+    """The user's MyEMS profile: display name, account and password expiry (UTC)."""
+    event = ma.MyEmsUserProfileSet(user_id=user_id, display_name=display_name,
+                                   account_expires_at=account_expires_at, password_expires_at=password_expires_at)
+    ctx.append(ma.user_profile_stream(user_id), [event], ANY)
+
+
+def create_user(ctx: CommandContext, account_id: int, user: dict, password: str, profile: dict) -> int:
+    """A platform user of ``account_id`` (``user``: ``email``, ``username``, ``roles``; the password
+    hashed by the platform's registration) with its MyEMS ``profile`` (:func:`set_profile`'s fields)."""
+    if len(password) < users.PASSWORD_MIN_LENGTH:
+        raise CommandError("API.INVALID_PASSWORD", f"a password has at least {users.PASSWORD_MIN_LENGTH} characters",
+                           "password")  # fmt: skip
+    user_id = registry.register_user(ctx, registry.RegisterUser(account_id=account_id, password=password, **user))
+    set_profile(ctx, user_id, **profile)
+    return user_id
+
+
+def update_user(ctx: CommandContext, user_id: int, email: str, changes: dict, profile: dict) -> None:
+    """Change a user's e-mail, ``changes`` (``username``, ``roles``) and MyEMS profile."""
+    users.change_email(ctx, user_id, email)
+    users.change_user(ctx, users.ChangeUser(user_id=user_id, changes=changes))
+    set_profile(ctx, user_id, **profile)
+
+
+def set_active(ctx: CommandContext, user_id: int, active: bool) -> None:
+    """Lock (``False``: the platform's deactivation) or unlock a user."""
+    users.change_user(ctx, users.ChangeUser(user_id=user_id, changes={"active": active}))

@@ -19,8 +19,9 @@ from functools import reduce
 from pydantic import BaseModel
 
 from commands.context import CommandContext, CommandError
+from commands.user_emails import release_email
 from domain import registry as ev
-from domain.personal_data import ERASED, EmailReleased, UserForgotten, email_streams, subject_of_user
+from domain.personal_data import UserForgotten, subject_of_user
 from domain.ports.personal_keys import PersonalDataKeys
 from domain.private_locations import AccountForgotten, subject_of_account
 
@@ -33,15 +34,6 @@ class ForgetAccount(BaseModel):
     account_id: int
 
 
-def _release_email(ctx: CommandContext, email: str, user_id: int) -> None:
-    if email == ERASED:
-        return
-    for stream_id in email_streams(ctx.store, email):
-        last = ctx.store.read_stream(stream_id, -1, backwards=True, limit=1)
-        if last and last[0].type != "EmailReleased" and last[0].data.get("id") == user_id:
-            ctx.append(stream_id, [EmailReleased(user_id=user_id)], last[0].stream_revision)
-
-
 def forget_user(ctx: CommandContext, keys: PersonalDataKeys, cmd: ForgetUser) -> None:
     """Forget the user: ``UNRECOGNIZED_USER`` when there is none (or it was forgotten already)."""
     stream_id = ev.stream_of("user", cmd.user_id)
@@ -51,7 +43,7 @@ def forget_user(ctx: CommandContext, keys: PersonalDataKeys, cmd: ForgetUser) ->
     state = reduce(ev.evolve_user, [e.decode() for e in recorded], None)
     ctx.append(stream_id, [UserForgotten(user_id=cmd.user_id)], recorded[-1].stream_revision)
     if state is not None:
-        _release_email(ctx, state.email, cmd.user_id)
+        release_email(ctx, state.email, cmd.user_id)
     keys.forget(subject_of_user(cmd.user_id))
 
 

@@ -102,11 +102,38 @@ def register_account(ctx: CommandContext, cmd: RegisterAccount) -> int:
     return account_id
 
 
+def load_account(ctx: CommandContext, account_id: int) -> ev.AccountRegistered | None:
+    """The account as it is now (``None``: never registered, or deleted)."""
+    events, _ = ctx.load(ev.stream_of("account", account_id))
+    return reduce(ev.evolve_account, events, None)
+
+
+def change_account(ctx: CommandContext, account_id: int, changes: dict[str, Any]) -> None:
+    """Rename an account (``{"name": ...}``)."""
+    events, revision = ctx.load(ev.stream_of("account", account_id))
+    current = reduce(ev.evolve_account, events, None)
+    if current is None:
+        raise CommandError("UNKNOWN_ACCOUNT", f"no account {account_id}", "account_id")
+    try:
+        change = ev.decide_account_change(current, changes)
+    except ev.RegistryError as exc:
+        raise CommandError.from_registry(exc) from exc
+    ctx.append(ev.stream_of("account", account_id), [change], revision)
+
+
+def delete_account(ctx: CommandContext, account_id: int) -> None:
+    """Delete an account (the caller checks it has no users, assets or other objects left)."""
+    events, revision = ctx.load(ev.stream_of("account", account_id))
+    if reduce(ev.evolve_account, events, None) is None:
+        raise CommandError("UNKNOWN_ACCOUNT", f"no account {account_id}", "account_id")
+    ctx.append(ev.stream_of("account", account_id), [ev.AccountDeleted(account_id=account_id)], revision)
+
+
 def register_user(ctx: CommandContext, cmd: RegisterUser) -> int:
     for role in cmd.roles:
         if role not in ev.USER_ROLES:
             raise CommandError("INVALID_ROLE", f"unknown role {role!r}; known: {', '.join(ev.USER_ROLES)}", "roles")
-    if ctx.store.stream_revision(ev.stream_of("account", cmd.account_id)) is None:
+    if load_account(ctx, cmd.account_id) is None:
         raise CommandError("UNKNOWN_ACCOUNT", f"no account {cmd.account_id}", "account_id")
     free = free_email_stream(ctx.store, cmd.email)
     if free is None:

@@ -78,10 +78,15 @@ class TriggerSchedule(BaseModel):
     flex_context: dict[str, Any] = Field(default_factory=dict)
     prior: datetime | None = None
     force_new_job_creation: bool = False
+    operator_schedules: dict[str, Any] = Field(default_factory=dict)
+    """Issue 14: the MyEMS operator overrides in force for the devices' owners, by owner asset id. Part
+    of the request hash only (a changed override is a new request); the scheduler reads them from the
+    registry as of the trigger."""
 
     def request_hash(self) -> str:
         """Identifies identical requests (FlexMeasures re-uses their job unless forced)."""
-        payload = self.model_dump(mode="json", exclude={"force_new_job_creation"})
+        unhashed = {"force_new_job_creation"} | (set() if self.operator_schedules else {"operator_schedules"})
+        payload = self.model_dump(mode="json", exclude=unhashed)
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -8,7 +8,7 @@ or its last event is a release. The stream of a store written before pseudonyms 
 
 from __future__ import annotations
 
-from domain.personal_data import email_streams
+from domain.personal_data import ERASED, EmailReleased, email_streams
 from domain.ports.event_store import NO_STREAM, EventStore, ExpectedRevision
 
 
@@ -40,3 +40,14 @@ def free_email_stream(store: EventStore, email: str) -> tuple[str, ExpectedRevis
     if holder is not None:
         return None
     return stream_id, NO_STREAM if revision is None else revision
+
+
+def release_email(ctx, email: str, user_id: int) -> None:
+    """Append ``EmailReleased`` to the address' uniqueness stream when ``user_id`` holds it
+    (``ctx``: a :class:`commands.context.CommandContext`)."""
+    if email == ERASED:
+        return
+    for stream_id in email_streams(ctx.store, email):
+        last = ctx.store.read_stream(stream_id, -1, backwards=True, limit=1)
+        if last and last[0].type != "EmailReleased" and last[0].data.get("id") == user_id:
+            ctx.append(stream_id, [EmailReleased(user_id=user_id)], last[0].stream_revision)

@@ -15,10 +15,10 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from commands.context import CommandContext, CommandError
 from commands.registry import hash_password
-from commands.user_emails import email_holder
+from commands.user_emails import email_holder, free_email_stream, release_email
 from domain import credentials as cr
 from domain import registry as ev
-from domain.ports.event_store import ANY
+from domain.ports.event_store import ANY, WrongExpectedRevision
 
 PASSWORD_MIN_LENGTH = 8
 
@@ -69,6 +69,24 @@ def change_user(ctx: CommandContext, cmd: ChangeUser) -> ev.UserState:
         raise CommandError.from_registry(exc) from exc
     ctx.append(ev.stream_of("user", cmd.user_id), [change], revision)
     return ev.evolve_user(current, change)
+
+
+def change_email(ctx: CommandContext, user_id: int, email: str) -> None:
+    """Give the user another e-mail address: the new one is reserved in its uniqueness stream
+    (``DUPLICATE_EMAIL`` when taken), the user's ``UserChanged`` records it, the old one is released."""
+    current, revision = require_user(ctx, user_id)
+    email = email.lower()
+    if email == current.email:
+        return
+    free = free_email_stream(ctx.store, email)
+    if free is None:
+        raise CommandError("DUPLICATE_EMAIL", f"a user with e-mail {email} exists", "email")
+    try:
+        ctx.append(free[0], [ev.IdReserved(kind="user-email", id=user_id)], free[1])
+    except WrongExpectedRevision as exc:
+        raise CommandError("DUPLICATE_EMAIL", f"a user with e-mail {email} exists", "email") from exc
+    ctx.append(ev.stream_of("user", user_id), [ev.UserChanged(user_id=user_id, changes={"email": email})], revision)
+    release_email(ctx, current.email, user_id)
 
 
 def set_password(ctx: CommandContext, cmd: SetPassword) -> int:

@@ -4,6 +4,9 @@ An API key lives in stream ``myemsapikey-<id>``: created (name, the SHA-256 of i
 expiry in UTC), changed (name, expiry) or revoked (deleted). Only the hash is stored; the secret
 is shown once, when the key is created. An API key acts as the user who created it.
 
+A user's MyEMS profile (display name, account and password expiry) lives in stream
+``myemsuser-<user id>``; the user itself is the platform's (``UserRegistered``/``UserChanged``).
+
 Signing out (``PUT /myems/users/logout``) revokes that one session token: stream
 ``myemssession-<user id>`` records the token's SHA-256 until the token would have expired anyway.
 """
@@ -22,6 +25,10 @@ def api_key_stream(api_key_id: int) -> str:
 
 def session_stream(user_id: int) -> str:
     return f"myemssession-{user_id}"
+
+
+def user_profile_stream(user_id: int) -> str:
+    return f"myemsuser-{user_id}"
 
 
 def secret_hash(secret: str) -> str:
@@ -69,3 +76,14 @@ def evolve(state: MyEmsApiKeyCreated | None, event: DomainEvent) -> MyEmsApiKeyC
     if isinstance(event, MyEmsApiKeyRevoked):
         return None
     return state
+
+
+@register_event
+class MyEmsUserProfileSet(DomainEvent):
+    """What MyEMS keeps of a user beyond the platform's user: its display name (personal data,
+    sealed as the user's e-mail is) and when its account and its password expire (UTC)."""
+
+    user_id: int
+    display_name: str
+    account_expires_at: datetime
+    password_expires_at: datetime

@@ -1,13 +1,14 @@
 """Personal data in an immutable log: which fields are personal, and how they are sealed.
 
 **What is personal data here**: a user's e-mail address and username (``UserRegistered.email``,
-``UserRegistered.username``, ``UserChanged.changes.username``) — the fields that identify a
-natural person — and the location of a *private* asset, e.g. a charger at a home (coordinates
-and address fields, rule and key in :mod:`domain.private_locations`). Users are otherwise
-referred to by their integer id (``actor: "user:5"``), a pseudonym. Accounts, other assets
-(with their locations), sensors, EVs and readings belong to accounts (organisations), not to
-persons, and are not sealed. The e-mail uniqueness stream is named by a keyed hash of the
-address (:func:`email_streams`), never by the address itself.
+``UserRegistered.username``, ``UserChanged.changes.username`` and ``.email``, MyEMS' display
+name) — the fields that identify a natural person — and the location of a *private* asset, e.g.
+a charger at a home (coordinates and address fields, rule and key in
+:mod:`domain.private_locations`). Users are otherwise referred to by their integer id
+(``actor: "user:5"``), a pseudonym. Accounts, other assets (with their locations), sensors, EVs
+and readings belong to accounts (organisations), not to persons, and are not sealed. The e-mail
+uniqueness stream is named by a keyed hash of the address (:func:`email_streams`), never by the
+address itself.
 
 **Sealing** (crypto-shredding): each personal field is stored encrypted with its subject's
 data key (one key per user, subject ``user-<id>``; one per account for private locations,
@@ -43,7 +44,8 @@ def _user_subject(data: dict[str, Any]) -> str | None:
 
 PERSONAL_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "UserRegistered": (("email",), ("username",)),
-    "UserChanged": (("changes", "username"),),
+    "UserChanged": (("changes", "username"), ("changes", "email")),
+    "MyEmsUserProfileSet": (("display_name",),),
     "AssetRegistered": loc.LOCATION_PATHS,
     "AssetChanged": tuple(("changes", *path) for path in loc.LOCATION_PATHS),
 }
@@ -51,6 +53,7 @@ PERSONAL_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
 _SUBJECTS: dict[str, Callable[[dict[str, Any]], str | None]] = {
     "UserRegistered": _user_subject,
     "UserChanged": _user_subject,
+    "MyEmsUserProfileSet": _user_subject,
     "AssetRegistered": loc.asset_registered_subject,
     "AssetChanged": loc.asset_changed_subject,
 }

@@ -69,6 +69,24 @@ class AccountRegistered(DomainEvent):
 
 
 @register_event
+class AccountChanged(DomainEvent):
+    """Some of ``ACCOUNT_MUTABLE_FIELDS`` of an account changed (MyEMS renames its cost center)."""
+
+    account_id: int
+    changes: dict[str, Any]
+
+
+ACCOUNT_MUTABLE_FIELDS = frozenset({"name"})
+
+
+@register_event
+class AccountDeleted(DomainEvent):
+    """The account is gone (refused while it has users, assets or tariffs; see the MyEMS cost centers)."""
+
+    account_id: int
+
+
+@register_event
 class UserRegistered(DomainEvent):
     """A user of an account. Version 2: without the password hash (see :mod:`domain.credentials`)."""
 
@@ -294,6 +312,27 @@ class UserState(UserRegistered):
     """A user as its stream folds: the registration plus later changes."""
 
     active: bool = True
+
+
+def evolve_account(state: AccountRegistered | None, event: DomainEvent) -> AccountRegistered | None:
+    """An account's current state after ``event`` (``None``: not registered, or deleted)."""
+    if isinstance(event, AccountRegistered):
+        return event
+    if isinstance(event, AccountChanged) and state is not None:
+        return state.model_copy(update=event.changes)
+    if isinstance(event, AccountDeleted):
+        return None
+    return state
+
+
+def decide_account_change(current: AccountRegistered, changes: dict[str, Any]) -> AccountChanged:
+    """Validate an account change: known fields, a non-blank name."""
+    unknown = set(changes) - ACCOUNT_MUTABLE_FIELDS
+    if unknown:
+        field = sorted(unknown)[0]
+        raise RegistryError("INVALID_FIELD", f"field {field!r} cannot be changed", field)
+    check_name(changes.get("name", current.name))
+    return AccountChanged(account_id=current.account_id, changes=changes)
 
 
 def decide_user_change(current: UserState, changes: dict[str, Any]) -> UserChanged:

@@ -47,6 +47,7 @@ from projections.forecast_models import ForecastModelsProjection
 from projections.jobs import JobsProjection
 from projections.myems_access import MyEmsAccessProjection  # MyEMS energy management (issue 14)
 from projections.myems_commands import MyEmsCommandsProjection
+from projections.myems_cost_centers import MyEmsCostCentersProjection  # issue 14
 from projections.myems_offline_files import MyEmsOfflineFilesProjection  # issue 14
 from projections.myems_tariffs import MyEmsTariffsProjection  # issue 14
 from projections.myems_virtual_meters import MyEmsVirtualMetersProjection  # issue 14
@@ -130,6 +131,7 @@ def build_processors(platform: Platform) -> list[Processor]:
         projection(MyEmsCommandsProjection(), [TOPIC_REGISTRY]),
         projection(MyEmsAccessProjection(), [TOPIC_REGISTRY]),  # issue 14
         projection(MyEmsTariffsProjection(), [TOPIC_REGISTRY]),  # issue 14
+        projection(MyEmsCostCentersProjection(), [TOPIC_REGISTRY]),  # issue 14
         projection(MyEmsOfflineFilesProjection(), [TOPIC_REGISTRY]),  # issue 14
         projection(MyEmsVirtualMetersProjection(), [TOPIC_REGISTRY, TOPIC_READINGS]),  # issue 14
     ]

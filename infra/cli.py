@@ -45,16 +45,17 @@ _platform = platform_for
 
 def _account_id_by_name(platform: Platform, name: str) -> int | None:
     """Find an account by name in the event store (works before any projection ran)."""
-    from domain.registry import AccountRegistered
+    from domain.registry import AccountRegistered, evolve_account
 
+    accounts: dict[int, AccountRegistered | None] = {}  # renamed or deleted since (MyEMS cost centers)
     position = 0
-    while batch := platform.store.read_all(position, 1000, types=["AccountRegistered"]):
+    types = ["AccountRegistered", "AccountChanged", "AccountDeleted"]
+    while batch := platform.store.read_all(position, 1000, types=types):
         for recorded in batch:
             event = recorded.decode()
-            if isinstance(event, AccountRegistered) and event.name == name:
-                return event.account_id
+            accounts[event.account_id] = evolve_account(accounts.get(event.account_id), event)
         position = batch[-1].global_position
-    return None
+    return next((i for i, account in accounts.items() if account is not None and account.name == name), None)
 
 
 @app.command()

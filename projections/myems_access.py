@@ -1,4 +1,4 @@
-"""Read model of MyEMS API keys and signed-out session tokens (hashes only, never secrets)."""
+"""Read model of MyEMS API keys, signed-out session tokens (hashes only, never secrets) and user profiles."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from domain import myems_access as ma
 from domain.events import RecordedEvent
+from domain.personal_data import UserForgotten
 from projections.registry import users
 
 metadata = sa.MetaData()
@@ -32,10 +33,25 @@ myems_revoked_tokens = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+myems_user_profiles = sa.Table(
+    "myems_user_profiles",
+    metadata,
+    sa.Column("user_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("display_name", sa.String(255), nullable=False),
+    sa.Column("account_expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("password_expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def _set_profile(conn: Connection, event: ma.MyEmsUserProfileSet) -> None:
+    conn.execute(myems_user_profiles.delete().where(myems_user_profiles.c.user_id == event.user_id))
+    conn.execute(myems_user_profiles.insert().values(**event.model_dump()))
+
 
 class MyEmsAccessProjection:
     name = "myems_access"
-    event_types = frozenset({"MyEmsApiKeyCreated", "MyEmsApiKeyChanged", "MyEmsApiKeyRevoked", "MyEmsTokenRevoked"})
+    event_types = frozenset({"MyEmsApiKeyCreated", "MyEmsApiKeyChanged", "MyEmsApiKeyRevoked", "MyEmsTokenRevoked",
+                             "MyEmsUserProfileSet", "UserForgotten"})  # fmt: skip
     metadata = metadata
 
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
@@ -50,6 +66,10 @@ class MyEmsAccessProjection:
                 conn.execute(myems_api_keys.update().where(key).values(name=event.name, expires_at=event.expires_at))
             elif isinstance(event, ma.MyEmsApiKeyRevoked):
                 conn.execute(myems_api_keys.delete().where(key))
+            elif isinstance(event, ma.MyEmsUserProfileSet):
+                _set_profile(conn, event)
+            elif isinstance(event, UserForgotten):  # its display name is personal data
+                conn.execute(myems_user_profiles.delete().where(myems_user_profiles.c.user_id == event.user_id))
             elif isinstance(event, ma.MyEmsTokenRevoked):
                 row = myems_revoked_tokens.c.token_sha256 == event.token_sha256
                 conn.execute(myems_revoked_tokens.delete().where(row))
@@ -95,3 +115,9 @@ def user_by_name(conn: Connection, name: str) -> dict | None:
 def expires_utc(value: datetime) -> datetime:
     """SQLite gives naive datetimes back; they are UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def user_profile(conn: Connection, user_id: int) -> dict | None:
+    """A user's MyEMS profile (display name, expiries), if MyEMS set one."""
+    query = sa.select(myems_user_profiles).where(myems_user_profiles.c.user_id == user_id)
+    return _as_dict(conn.execute(query).mappings().first())

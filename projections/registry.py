@@ -136,6 +136,10 @@ def _delete_asset(conn: Connection, e: ev.AssetDeleted) -> None:
     conn.execute(assets.delete().where(assets.c.id == e.asset_id))
 
 
+def _delete_account(conn: Connection, e: ev.AccountDeleted) -> None:
+    conn.execute(accounts.delete().where(accounts.c.id == e.account_id))
+
+
 def _delete_sensor(conn: Connection, e: ev.SensorDeleted) -> None:
     conn.execute(sensors.delete().where(sensors.c.id == e.sensor_id))
 
@@ -143,6 +147,8 @@ def _delete_sensor(conn: Connection, e: ev.SensorDeleted) -> None:
 _HANDLERS = {
     "AccountRegistered": _insert(accounts, "account_id"),
     "AccountForgotten": _forget_account,
+    "AccountChanged": _update(accounts, "account_id"),
+    "AccountDeleted": _delete_account,
     # password_hash: kept (empty) for databases created before credentials moved to their own projection
     "UserRegistered": _register_user,
     "UserForgotten": _forget_user,

@@ -65,9 +65,10 @@ from domain.scheduling import FlexModelError, ScheduleError, problem_from_flex, 
 from domain.soc_readings import soc_reading_of
 from domain.udi import UdiEventPosted, udi_stream
 from projections.myems_tariffs import with_tariff_prices  # issue 14
-from streams.registry_history import RegistryHistory
+from streams.registry_history import RegistryAsOf, RegistryHistory
 from streams.schedule_inputs import ScheduleRequest, SchedulingInputError, SocTrigger, request_for
 from streams.schedule_outcome import asset_types, check_devices, computed_event
+from streams.schedule_overrides import with_overrides  # issue 14
 from streams.schedule_resolver import ReadModelResolver
 from streams.soc_triggers import SocSensorIndex, reading_sensor_id
 from streams.topics import CATEGORY_TOPICS
@@ -245,7 +246,7 @@ class SchedulerProcessor:
             self._fail_without_request(ctx, recorded, soc, exc.code, str(exc), exc.field)
             return
         with self.read_engine.connect() as conn:
-            outcome = self._solve(ReadModelResolver(conn, request, registry), request, asset_types(registry, request))
+            outcome = self._solve(ReadModelResolver(conn, request, registry), request, registry)
         if isinstance(outcome, ScheduleComputed):
             position = record_schedule_computed(
                 ctx, outcome, request.sensors, request.belief_time, request.job, request.soc_outputs
@@ -296,7 +297,7 @@ class SchedulerProcessor:
         return CommandContext(self.store, self.clock, meta)
 
     def _solve(
-        self, resolver: ReadModelResolver, request: ScheduleRequest, asset_types: dict[int, str]
+        self, resolver: ReadModelResolver, request: ScheduleRequest, registry: RegistryAsOf
     ) -> ScheduleComputed | ScheduleFailed:
         try:
             check_devices(request)
@@ -306,8 +307,10 @@ class SchedulerProcessor:
             )  # fmt: skip
             problem = problem_from_flex(
                 request.flex_model, flex_context, start=request.start, end=request.end,
-                resolution=request.resolution, resolve_sensor=resolver, asset_types=asset_types,
+                resolution=request.resolution, resolve_sensor=resolver, asset_types=asset_types(registry, request),
             )  # fmt: skip
+            problem, held = with_overrides(problem, registry)  # issue 14: MyEMS operator schedules as constraints
+            request.notes.extend(held)
             result = solve(
                 problem, time_limit_s=self.options.time_limit_s, relative_gap=self.options.relative_gap,
                 backend=self.options.backend,

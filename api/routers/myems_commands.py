@@ -16,6 +16,7 @@ Users see their account's commands (admins and auditors all); auditors never wri
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Response
@@ -29,6 +30,7 @@ from api.login import password_login
 from api.myems import MYEMS_ERROR_RESPONSES, PREFIX, MyEmsCommands, MyEmsRoute, MyEmsUser, user_uuid
 from commands import myems_commands as handlers
 from domain.myems_commands import myems_command_stream
+from projections import myems_access as access
 from projections import myems_commands as q
 from projections import registry_query as rq
 from projections.myems_access import user_by_name as by_name
@@ -76,10 +78,17 @@ def login(body: Envelope, services: Services, tokens: Annotated[TokenService, De
     except ApiError as exc:
         raise ApiError(400, "API.INVALID_PASSWORD", exc.message, "password") from exc
     user = login.user
+    with services.read_connection() as conn:
+        profile = access.user_profile(conn, user["id"]) or {}
+    now = datetime.now(UTC)
+    for key, code in (("account_expires_at", "API.USER_ACCOUNT_HAS_EXPIRED"),
+                      ("password_expires_at", "API.USER_PASSWORD_HAS_EXPIRED")):
+        if profile.get(key) is not None and access.expires_utc(profile[key]) <= now:
+            raise ApiError(400, code, f"{key.removesuffix('_at').replace('_', ' ')} passed", "password")
     return {
         "id": user["id"],
         "name": user["username"],
-        "display_name": user["username"],
+        "display_name": profile.get("display_name") or user["username"],
         "email": user["email"],
         "uuid": user_uuid(user["id"]),
         "is_admin": "admin" in user["roles"],
@@ -87,11 +96,11 @@ def login(body: Envelope, services: Services, tokens: Annotated[TokenService, De
     }
 
 
-def _item(row: dict) -> dict:
+def command_item(row: dict) -> dict:
     return {field: row[field] for field in FIELDS}
 
 
-def _visible(conn: ReadConn, user: CurrentUser, command_id: int, write: bool = False) -> dict:
+def visible_command(conn: ReadConn, user: CurrentUser, command_id: int, write: bool = False) -> dict:
     row = q.definition_by_id(conn, command_id)
     if row is None:
         raise ApiError(404, "API.COMMAND_NOT_FOUND", f"no command {command_id}", "id")
@@ -114,19 +123,19 @@ def _created(services: Services, command_id: int) -> Response:
 def list_commands(user: MyEmsUser, conn: ReadConn) -> list[dict]:
     """The account's MyEMS commands (admins and auditors: all)."""
     account = None if user.can_read_all else user.account_id
-    return [_item(row) for row in q.list_definitions(conn, account)]
+    return [command_item(row) for row in q.list_definitions(conn, account)]
 
 
 @router.get("/commands/{command_id}")
 def get_command(command_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
     """One MyEMS command by id."""
-    return _item(_visible(conn, user, command_id))
+    return command_item(visible_command(conn, user, command_id))
 
 
 @router.get("/commands/{command_id}/export")
 def export_command(command_id: int, user: MyEmsUser, conn: ReadConn) -> dict:
     """One MyEMS command in the JSON that ``POST /commands/import`` accepts."""
-    return _item(_visible(conn, user, command_id))
+    return command_item(visible_command(conn, user, command_id))
 
 
 @router.post("/commands", status_code=201)
@@ -161,7 +170,7 @@ def clone_command(
     command_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
 ) -> Response:
     """Copy a MyEMS command; 201 with the copy's ``Location``."""
-    row = _visible(conn, user, command_id, write=True)
+    row = visible_command(conn, user, command_id, write=True)
     fields = _fields(conn, user, {**row, "name": f"{row['name']} (copy)"})
     return _created(services, handlers.create_definition(commands, row["account_id"], fields))
 
@@ -171,7 +180,7 @@ def update_command(
     command_id: int, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
 ) -> Response:
     """Change a MyEMS command (the same body as create)."""
-    _visible(conn, user, command_id, write=True)
+    visible_command(conn, user, command_id, write=True)
     handlers.update_definition(commands, command_id, _fields(conn, user, body.data))
     services.consistency.wait_until_projected(PROJECTION, stream_id=myems_command_stream(command_id))
     return Response(status_code=200)
@@ -182,7 +191,7 @@ def delete_command(
     command_id: int, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, services: Services
 ) -> Response:
     """Delete a MyEMS command; 204."""
-    _visible(conn, user, command_id, write=True)
+    visible_command(conn, user, command_id, write=True)
     handlers.delete_definition(commands, command_id)
     services.consistency.wait_until_projected(PROJECTION, stream_id=myems_command_stream(command_id))
     return Response(status_code=204)
@@ -199,7 +208,7 @@ def send_command(
 ) -> dict:
     """Send the command's ``set_value`` to its device: a device command (action ``set_value``) that the
     dispatcher delivers; the answer names it (``device_command_id``, ``status``)."""
-    row = _visible(conn, user, command_id, write=True)
+    row = visible_command(conn, user, command_id, write=True)
     require_control(user, visible_asset(conn, user, row["asset_id"], write=True))
     data = SendData.model_validate(body.data)
     state = handlers.send_definition(commands, command_id, data.set_value, idempotency_key)

@@ -147,6 +147,8 @@ def check_references(conn: sa.Connection, user: CurrentUser, data: MeterData, me
 
 
 def attributes_of(data: MeterData, uid: str, existing: dict | None = None) -> dict:
-    """The sensor attributes holding the meter's MyEMS fields (other attributes kept)."""
+    """The sensor attributes holding the meter's MyEMS fields (other attributes and the meter's bound
+    commands and points, ``command_ids`` and ``point_ids``, kept)."""
     fields = data.model_dump(include=set(mm.MYEMS_FIELDS))
-    return {**(existing or {}), "myems": {**fields, "uuid": uid}}
+    bindings = {k: v for k, v in ((existing or {}).get("myems") or {}).items() if k in ("command_ids", "point_ids")}
+    return {**(existing or {}), "myems": {**fields, **bindings, "uuid": uid}}

@@ -36,7 +36,7 @@ router = APIRouter(prefix=PREFIX, tags=["MyEMS reports"], route_class=MyEmsRoute
 UTC_ZONE = ZoneInfo("UTC")
 
 
-def _windows(now: datetime) -> dict[str, tuple[datetime, str]]:
+def report_windows(now: datetime) -> dict[str, tuple[datetime, str]]:
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     return {
         "7_days": (today - timedelta(days=6), "daily"),
@@ -69,7 +69,7 @@ def windows_report(
     """Per window (``charge_7_days`` ... ``discharge_this_year``): (labels, values) of the batteries'
     charge and discharge money at ``tariff`` (``money``), else energy (kWh)."""
     out: dict[str, tuple[list, list]] = {}
-    for window, (start, period_type) in _windows(now).items():
+    for window, (start, period_type) in report_windows(now).items():
         totals: dict[str, dict[str, float]] = {"charge": {}, "discharge": {}}
         if tariff is not None or not money:
             rows = battery_power(conn, batteries, start, now)

@@ -4,10 +4,9 @@ meter is its own single point); its data source is the asset that reports it.
 * ``GET /myems/points``, ``GET /myems/points/{id}`` -> ``{"id", "name", "data_source", "object_type",
   "units", "high_limit", "low_limit", "ratio", "is_trend", "is_virtual", "address", "description"}``
   (``object_type``: ``ENERGY_VALUE`` for energy units, else ``ANALOG_VALUE``)
-* ``GET /myems/meters/{id}/points`` -> ``[the meter's point]``
 
-Creating points, binding them to meters and point limits are not served: sensors are created with
-their assets (FlexMeasures API, or a meter or device through this API).
+Writes (create, update, delete, clone, export, import, ``pointlimits``):
+:mod:`api.routers.myems_point_writes`. Meter points: :mod:`api.routers.myems_meter_points`.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from fastapi import APIRouter
 from api.deps import ReadConn, visible_sensor
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser
-from api.routers.myems_meter_fields import myems_attributes, visible_meter
+from api.routers.myems_meter_fields import myems_attributes
 from api.validation import Id
 from domain import myems_meters as mm
 from domain.units import UnitError, is_energy_unit
@@ -45,12 +44,12 @@ def point_item(conn: sa.Connection, sensor: dict) -> dict:
         "data_source": {"id": asset["id"], "name": asset["name"], "uuid": mm.entity_uuid("asset", asset["id"])},
         "object_type": _object_type(sensor["unit"]),
         "units": sensor["unit"],
-        "high_limit": attrs.get("hourly_high_limit"),
-        "low_limit": attrs.get("hourly_low_limit"),
-        "ratio": 1.0,
-        "is_trend": True,
-        "is_virtual": False,
-        "address": json.dumps({"sensor_id": sensor["id"]}),
+        "high_limit": attrs.get("high_limit", attrs.get("hourly_high_limit")),
+        "low_limit": attrs.get("low_limit", attrs.get("hourly_low_limit")),
+        "ratio": attrs.get("ratio", 1.0),
+        "is_trend": attrs.get("is_trend", True),
+        "is_virtual": attrs.get("is_virtual", False),
+        "address": attrs.get("address") or json.dumps({"sensor_id": sensor["id"]}),
         "description": attrs.get("description"),
     }
 
@@ -68,8 +67,3 @@ def get_point(point_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
         raise ApiError(404, "API.POINT_NOT_FOUND", f"no point {point_id}", "id")
     return point_item(conn, visible_sensor(conn, user, point_id))
 
-
-@router.get("/meters/{meter_id}/points")
-def meter_points(meter_id: int, user: MyEmsUser, conn: ReadConn) -> list[dict]:
-    """A meter's points (a meter is its own single point)."""
-    return [point_item(conn, visible_meter(conn, user, meter_id))]

@@ -19,12 +19,13 @@ from fastapi import APIRouter
 from api.deps import ReadConn
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser
+from api.routers import myems_carbon as cb
 from api.routers.myems_meter_fields import meter_uuid, visible_meter
 from api.routers.myems_virtual_meters import visible_virtual_meter
 from api.validation import Id, id_from_text
 from domain import myems_meters as mm
 from domain import tariffs as tf
-from projections import myems_tariffs as tq
+from projections import myems_cost_centers as ccq
 from projections import myems_virtual_meters as vq
 from projections import readings_query as rdq
 from projections import registry_query as rq
@@ -66,7 +67,7 @@ def check_period_type(periodtype: str | None) -> None:
         )
 
 
-def _periods(
+def report_periods(
     tz: ZoneInfo, base_start: str | None, base_end: str | None, start: str | None, end: str | None
 ) -> tuple[tuple[datetime, datetime] | None, tuple[datetime, datetime]]:
     """The optional base period and the required reporting period (local times in ``tz``)."""
@@ -83,7 +84,7 @@ def _periods(
     return base, reporting
 
 
-def _readings_kwh(conn: ReadConn, sensor: dict, period: tuple[datetime, datetime] | None) -> list[tuple[int, float]]:
+def readings_kwh(conn: ReadConn, sensor: dict, period: tuple[datetime, datetime] | None) -> list[tuple[int, float]]:
     """(event start epoch s, kWh) of the meter's latest beliefs in the period."""
     if period is None:
         return []
@@ -92,7 +93,9 @@ def _readings_kwh(conn: ReadConn, sensor: dict, period: tuple[datetime, datetime
     return [(start_s, value * factor) for start_s, value in sorted(raw.items())]
 
 
-def _series(readings: list[tuple[int, float]], period_type: str, tz: ZoneInfo) -> dict:
+def _series(readings: list[tuple[int, float]], period_type: str, tz: ZoneInfo, kgco2e: float | None = None) -> dict:
+    """Energy per period and totals; ``kgco2e``: the carbon from a carbon-intensity sensor, else
+    the total times the category's emission factor."""
     by_period = mm.energy_by_period(readings, period_type, tz)
     values = [kwh for _, kwh in by_period]
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
@@ -100,15 +103,16 @@ def _series(readings: list[tuple[int, float]], period_type: str, tz: ZoneInfo) -
     return {
         "total_in_category": total,
         "total_in_kgce": round(total * category["kgce"], 6),
-        "total_in_kgco2e": round(total * category["kgco2e"], 6),
+        "total_in_kgco2e": round(total * category["kgco2e"] if kgco2e is None else kgco2e, 6),
         "timestamps": [label for label, _ in by_period],
         "values": values,
     }
 
 
 def _peaks(conn: ReadConn, sensor: dict, readings: list[tuple[int, float]]) -> dict[str, float]:
-    """kWh per peak type under the account's (the cost center's) time-of-use tariffs."""
-    definitions = [tf.TariffDefinition.model_validate(t["definition"]) for t in tq.tariffs(conn, sensor["account_id"])]
+    """kWh per peak type under the time-of-use tariffs bound to the meter's cost center (its account)."""
+    bound = ccq.bound_tariffs(conn, sensor["account_id"])
+    definitions = [tf.TariffDefinition.model_validate(t["definition"]) for t in bound]
     return tf.energy_by_peak_type([(datetime.fromtimestamp(s, UTC), kwh) for s, kwh in readings], definitions)
 
 
@@ -139,19 +143,26 @@ def meter_energy(
     reportingperiodstartdatetime: str | None = None,
     reportingperiodenddatetime: str | None = None,
     quickmode: str | None = None,
+    carbonintensitysensorid: Id | None = None,
 ) -> dict:
     """A meter's energy (kWh) per period (``periodtype``) over the base and reporting periods, split by
-    the account's time-of-use peak types."""
+    the account's time-of-use peak types; ``total_in_kgco2e`` from the category's emission factor or
+    the readings of ``carbonintensitysensorid`` (flexledger's extension)."""
     check_period_type(periodtype)
     sensor = _meter(conn, user, meterid, meteruuid)
     tz = ZoneInfo(sensor["timezone"] or "UTC")
-    base, reporting = _periods(
+    base, reporting = report_periods(
         tz, baseperiodstartdatetime, baseperiodenddatetime, reportingperiodstartdatetime, reportingperiodenddatetime
     )
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
-    base_series = _series(_readings_kwh(conn, sensor, base), periodtype, tz)
-    reporting_readings = _readings_kwh(conn, sensor, reporting)
-    reporting_series = _series(reporting_readings, periodtype, tz)
+    base_readings, reporting_readings = readings_kwh(conn, sensor, base), readings_kwh(conn, sensor, reporting)
+
+    def carbon(readings: list[tuple[int, float]], period: tuple[datetime, datetime] | None) -> float | None:
+        return cb.carbon_of_energy(conn, sensor["account_id"], carbonintensitysensorid, readings,
+                                   sensor["event_resolution_s"], period)  # fmt: skip
+
+    base_series = _series(base_readings, periodtype, tz, carbon(base_readings, base))
+    reporting_series = _series(reporting_readings, periodtype, tz, carbon(reporting_readings, reporting))
     base_total = base_series["total_in_category"]
     increment = (reporting_series["total_in_category"] - base_total) / base_total if base_total > 0 else None
     return {
@@ -186,14 +197,17 @@ def virtual_meter_energy(
     baseperiodenddatetime: str | None = None,
     reportingperiodstartdatetime: str | None = None,
     reportingperiodenddatetime: str | None = None,
+    carbonintensitysensorid: Id | None = None,
 ) -> dict:
-    """MyEMS' virtual meter energy report (local times in UTC): the projection's values per period."""
+    """MyEMS' virtual meter energy report (local times in UTC): the projection's values per period;
+    ``total_in_kgco2e`` from the emission factor or the ``carbonintensitysensorid`` reading at each
+    value's start (flexledger's extension)."""
     check_period_type(periodtype)
     if virtualmeterid is None:
         raise ApiError(400, "API.INVALID_VIRTUAL_METER_ID", "virtualmeterid is required", "virtualmeterid")
     row = visible_virtual_meter(conn, user, virtualmeterid)
     tz = ZoneInfo("UTC")
-    base, reporting = _periods(
+    base, reporting = report_periods(
         tz, baseperiodstartdatetime, baseperiodenddatetime, reportingperiodstartdatetime, reportingperiodenddatetime
     )
 
@@ -203,7 +217,12 @@ def virtual_meter_energy(
         return vq.values_kwh(conn, row["id"], int(period[0].timestamp()), int(period[1].timestamp()))
 
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
-    base_series, reporting_series = _series(values(base), periodtype, tz), _series(values(reporting), periodtype, tz)
+    def series(period: tuple[datetime, datetime] | None) -> dict:
+        found = values(period)
+        kg = cb.carbon_of_energy(conn, row["account_id"], carbonintensitysensorid, found, 0, period)
+        return _series(found, periodtype, tz, kg)
+
+    base_series, reporting_series = series(base), series(reporting)
     base_total = base_series["total_in_category"]
     return {
         "virtual_meter": {
@@ -277,7 +296,7 @@ def meter_batch(
     if account is None or (account["id"] != user.account_id and not user.can_read_all):
         raise ApiError(404, "API.SPACE_NOT_FOUND", f"no space {spaceid}", "spaceid")
     tz = ZoneInfo("UTC")
-    start, end = _periods(tz, None, None, reportingperiodstartdatetime, reportingperiodenddatetime)[1]
+    start, end = report_periods(tz, None, None, reportingperiodstartdatetime, reportingperiodenddatetime)[1]
     days, day = [], start.replace(hour=0, minute=0, second=0)
     while day < end:
         days.append(day.strftime("%Y-%m-%d"))
@@ -285,7 +304,7 @@ def meter_batch(
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
     meters = []
     for sensor in (s for s in rq.list_sensors(conn, account_id=account["id"]) if mm.is_meter_unit(s["unit"])):
-        daily = dict(mm.energy_by_period(_readings_kwh(conn, sensor, (start, end)), "daily", tz))
+        daily = dict(mm.energy_by_period(readings_kwh(conn, sensor, (start, end)), "daily", tz))
         subtotal = round(sum(daily.values()), 6) if daily else None
         meters.append(
             {

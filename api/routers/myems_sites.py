@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.routers.myems_assets import AssetKind, asset_family, owner_item, site_item
+from api.routers.myems_carbon import check_station_sensor
 from api.routers.myems_resource import resource_router
 from api.validation import Id
 
@@ -52,6 +53,13 @@ def private_flag(site: SiteData) -> dict:
     return {"private": True} if site.private else {}
 
 
+class StationData(SiteData):
+    """A storage power station's body; ``carbon_intensity_sensor_id`` (flexledger's extension) names a
+    carbon-intensity sensor of the account for the station's carbon figures (:mod:`api.routers.myems_carbon`)."""
+
+    carbon_intensity_sensor_id: Id | None = None
+
+
 def site_fields(site: SiteData, uid: str) -> dict:
     return {
         "name": site.name,
@@ -72,8 +80,10 @@ def _generator_fields(site: SiteData, uid: str) -> dict:
     }
 
 
-def _storage_station_fields(site: SiteData, uid: str) -> dict:
-    return {**site_fields(site, uid), "flex_context": {"site-power-capacity": f"{site.capacity} kW"}}
+def _storage_station_fields(site: StationData, uid: str) -> dict:
+    fields = site_fields(site, uid)
+    fields["attributes"]["myems"]["carbon_intensity_sensor_id"] = site.carbon_intensity_sensor_id
+    return {**fields, "flex_context": {"site-power-capacity": f"{site.capacity} kW"}}
 
 
 def _item(qrcode: str):
@@ -111,8 +121,9 @@ STORAGE_STATIONS = AssetKind(
     tag="MyEMS energy storage power stations",
     label="ENERGY_STORAGE_POWER_STATION",
     asset_type="energy_storage_power_station",
-    model=SiteData,
+    model=StationData,
     fields=_storage_station_fields,
+    check=check_station_sensor,
     item=_item("energystoragepowerstation"),
     bindings=("container_ids",),
 )

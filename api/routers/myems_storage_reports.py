@@ -16,13 +16,16 @@ charging positive, discharging negative) give the energy: kWh = kW * hours of ea
   "subtotal_discharge_billing", "subtotal_charge_carbon", "subtotal_discharge_carbon"], "total_..."}``
   over the reporting period (``reportingperiodstartdatetime``/``enddatetime``, UTC), else the
   :data:`DEFAULT_DAYS` days before now; billing at the account's time-of-use tariff valid at each
-  reading; carbon = kWh * emission factor.
+  reading; carbon: see below.
 * ``GET /myems/reports/energystoragepowerstationscarbon?useruuid=`` -> ``{"energy_storage_power_station_names",
   "reporting": {"charge_7_days", ...: {"timestamps_array", "values_array"}}}`` in kgCO2e.
 
-The emission factor is ``kgco2eperkwh`` (flexledger's extension), default the energy category's
-(:data:`domain.myems_meters.ENERGY_CATEGORIES`); ``now`` (an aware ISO datetime, also flexledger's)
-fixes the reports' end for past data. Rated capacity and power sum the bound containers'.
+Carbon is the energy of each reading times the emission factor ``kgco2eperkwh`` (flexledger's
+extension; default the energy category's, :data:`domain.myems_meters.ENERGY_CATEGORIES`), or times
+the readings of a carbon-intensity sensor where the station names one (``carbon_intensity_sensor_id``)
+or the report does (``carbonintensitysensorid``): :mod:`api.routers.myems_carbon`. ``now`` (an
+aware ISO datetime, also flexledger's) fixes the reports' end for past data. Rated capacity and
+power sum the bound containers'.
 """
 
 from __future__ import annotations
@@ -36,22 +39,25 @@ from api.auth import CurrentUser
 from api.deps import ReadConn
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser
+from api.routers import myems_carbon as cb
 from api.routers.myems_assets import asset_uuid, children, myems_attrs
 from api.routers.myems_microgrid_reports import (
+    UTC_ZONE,
     battery_power,
     empty_reporting,
     parse_now,
     report_end,
-    windows_report,
+    report_windows,
 )
 from api.routers.myems_reports import check_period_type
 from api.routers.myems_sites import STORAGE_STATIONS
 from api.routers.myems_storage_containers import CONTAINERS
+from api.validation import Id
 from domain import myems_billing as mb
-from domain import myems_meters as mm
+from domain import myems_carbon as mc
 from domain import tariffs as tf
+from projections import myems_cost_centers as ccq
 from projections import myems_sources_query as sq
-from projections import myems_tariffs as tq
 from projections import registry_query as rq
 
 router = APIRouter(prefix=PREFIX, tags=["MyEMS reports"], route_class=MyEmsRoute)
@@ -69,7 +75,7 @@ def stations_of(conn: sa.Connection, user: CurrentUser) -> list[dict]:
     ]
 
 
-def _containers(conn: sa.Connection, station: dict) -> list[dict]:
+def station_containers(conn: sa.Connection, station: dict) -> list[dict]:
     found = []
     for container_id in myems_attrs(station).get("container_ids") or []:
         asset = rq.asset_by_id(conn, container_id)
@@ -78,32 +84,25 @@ def _containers(conn: sa.Connection, station: dict) -> list[dict]:
     return found
 
 
-def _batteries(conn: sa.Connection, station: dict) -> list[dict]:
-    return [b for c in _containers(conn, station) for b in children(conn, c, {"battery"})]
+def station_batteries(conn: sa.Connection, station: dict) -> list[dict]:
+    return [b for c in station_containers(conn, station) for b in children(conn, c, {"battery"})]
 
 
 def _rated(conn: sa.Connection, station: dict) -> tuple[float, float]:
-    containers = [myems_attrs(c) for c in _containers(conn, station)]
+    containers = [myems_attrs(c) for c in station_containers(conn, station)]
     return (
         round(sum(c.get("rated_capacity") or 0.0 for c in containers), 3),
         round(sum(c.get("rated_power") or 0.0 for c in containers), 3),
     )
 
 
-def _online(conn: sa.Connection, batteries: list[dict], now: datetime) -> bool:
+def is_online(conn: sa.Connection, batteries: list[dict], now: datetime) -> bool:
     sensors = [s["id"] for b in batteries for s in rq.list_sensors(conn, asset_id=b["id"])]
     seen = sq.last_belief_time(conn, sensors)
     return seen is not None and timedelta(0) <= now - seen < ONLINE_WITHIN  # reported in the 10 min before now
 
 
-def _factor(kgco2eperkwh: float | None) -> float:
-    factor = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]["kgco2e"] if kgco2eperkwh is None else kgco2eperkwh
-    if not 0 <= factor < 100:
-        raise ApiError(400, "API.INVALID_EMISSION_FACTOR", "kgco2eperkwh: 0 to 100 kgCO2e per kWh", "kgco2eperkwh")
-    return factor
-
-
-def _station_base(conn: sa.Connection, station: dict) -> dict:
+def station_base(conn: sa.Connection, station: dict) -> dict:
     a = myems_attrs(station)
     capacity, power = _rated(conn, station)
     return {
@@ -143,7 +142,7 @@ def _states(latest_kw: float | None) -> tuple[str, str]:
 def _list_item(conn: sa.Connection, station: dict, now: datetime) -> dict:
     end = now.replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(hours=24)
-    batteries = _batteries(conn, station)
+    batteries = station_batteries(conn, station)
     rows = battery_power(conn, batteries, start, now)
     charge, discharge = _hourly(rows, start)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
@@ -154,10 +153,10 @@ def _list_item(conn: sa.Connection, station: dict, now: datetime) -> dict:
     pcs, battery = _states(latest_kw)
     times = [(start + timedelta(hours=h)).strftime("%H:%M") for h in range(24)]
     return {
-        **_station_base(conn, station),
+        **station_base(conn, station),
         "commissioning_date": None,
         "qrcode": "energystoragepowerstation:" + asset_uuid(station),
-        "is_online": _online(conn, batteries, now),
+        "is_online": is_online(conn, batteries, now),
         "pcs_run_state": pcs,
         "battery_operating_state": battery,
         "battery_soc_point_value": None,
@@ -188,7 +187,7 @@ def _utc(text: str | None, field: str) -> datetime | None:
         raise ApiError(400, f"API.INVALID_{field.upper()}", f"{field}: YYYY-MM-DDTHH:MM:SS", field) from exc
 
 
-def _reporting_period(start: str | None, end: str | None, now: datetime) -> tuple[datetime, datetime]:
+def reporting_period(start: str | None, end: str | None, now: datetime) -> tuple[datetime, datetime]:
     first = _utc(start, "reportingperiodstartdatetime") or now - timedelta(days=DEFAULT_DAYS)
     last = _utc(end, "reportingperiodenddatetime") or now
     if not first < last or last - first > timedelta(days=MAX_DAYS):
@@ -201,7 +200,7 @@ def _reporting_period(start: str | None, end: str | None, now: datetime) -> tupl
     return first, last
 
 
-def _money(rows: list[tuple[int, float, int]], tariffs: list[tf.TariffDefinition]) -> tuple[float, float]:
+def tou_money(rows: list[tuple[int, float, int]], tariffs: list[tf.TariffDefinition]) -> tuple[float, float]:
     """Charge and discharge money at the first time-of-use tariff valid at each reading (0 where none is)."""
     totals = [0.0, 0.0]
     for start_s, kw, resolution_s in rows:
@@ -223,13 +222,15 @@ def _dashboard_item(
     now: datetime,
     tariffs: list[tf.TariffDefinition],
     factor: float,
+    intensity_sensor_id: int | None = None,
 ) -> dict:
-    batteries = _batteries(conn, station)
+    batteries = station_batteries(conn, station)
     rows = battery_power(conn, batteries, *period)
+    charge_kg, discharge_kg = mc.carbon_kg(rows, factor, cb.intensity_for(conn, station, intensity_sensor_id, *period))
     charge = round(sum(kw * r / 3600 for _, kw, r in rows if kw > 0), 3)
     discharge = round(sum(-kw * r / 3600 for _, kw, r in rows if kw < 0), 3)
-    charge_money, discharge_money = _money(rows, tariffs)
-    base = _station_base(conn, station)
+    charge_money, discharge_money = tou_money(rows, tariffs)
+    base = station_base(conn, station)
     return {
         **{k: base[k] for k in ("id", "name", "uuid", "address")},
         "space_name": None,
@@ -237,13 +238,13 @@ def _dashboard_item(
             k: base[k]
             for k in ("latitude", "longitude", "rated_capacity", "rated_power", "description", "phase_of_lifecycle")
         },
-        "status": "online" if _online(conn, batteries, now) else "offline",
+        "status": "online" if is_online(conn, batteries, now) else "offline",
         "subtotal_charge_energy": charge,
         "subtotal_discharge_energy": discharge,
         "subtotal_charge_billing": charge_money,
         "subtotal_discharge_billing": discharge_money,
-        "subtotal_charge_carbon": round(charge * factor, 3),
-        "subtotal_discharge_carbon": round(discharge * factor, 3),
+        "subtotal_charge_carbon": round(charge_kg, 3),
+        "subtotal_discharge_carbon": round(discharge_kg, 3),
     }
 
 
@@ -257,16 +258,23 @@ def station_dashboard(
     reportingperiodenddatetime: str | None = None,
     now: str | None = None,
     kgco2eperkwh: float | None = None,
+    carbonintensitysensorid: Id | None = None,
 ) -> dict:
     """Totals and per-station charge/discharge energy (kWh), billing (from the account's time-of-use
-    tariff) and carbon (kg CO2e, ``kgco2eperkwh``, default 0.8) over the reporting period."""
+    tariff) and carbon (kg CO2e: the station's or ``carbonintensitysensorid``'s carbon-intensity
+    readings, else ``kgco2eperkwh``, default 0.8) over the reporting period."""
     end = report_end(user, useruuid, now)
     if periodtype is not None:  # MyEMS takes it and sums the whole period; checked all the same
         check_period_type(periodtype)
-    period = _reporting_period(reportingperiodstartdatetime, reportingperiodenddatetime, end)
-    tariffs = [tf.TariffDefinition.model_validate(t["definition"]) for t in tq.tariffs(conn, user.account_id)]
+    period = reporting_period(reportingperiodstartdatetime, reportingperiodenddatetime, end)
+    tariffs = [tf.TariffDefinition.model_validate(t["definition"]) for t in ccq.bound_tariffs(conn, user.account_id)]
     tariffs = [t for t in tariffs if t.tariff_type == "timeofuse"]
-    items = [_dashboard_item(conn, s, period, end, tariffs, _factor(kgco2eperkwh)) for s in stations_of(conn, user)]
+    factor = cb.emission_factor(kgco2eperkwh)
+    if carbonintensitysensorid is not None:  # checked even when every station names its own
+        cb.intensity_sensor(conn, user.account_id, carbonintensitysensorid, cb.FIELD)
+    items = [
+        _dashboard_item(conn, s, period, end, tariffs, factor, carbonintensitysensorid) for s in stations_of(conn, user)
+    ]
 
     def total(key: str, digits: int = 3) -> float:
         return round(sum(item[key] for item in items), digits)
@@ -294,15 +302,26 @@ def stations_carbon(
     useruuid: str | None = None,
     now: str | None = None,
     kgco2eperkwh: float | None = None,
+    carbonintensitysensorid: Id | None = None,
 ) -> dict:
     """Charge and discharge carbon (kg CO2e) of the caller's stations over the last 7 days, this month
-    and this year up to ``now``, from the emission factor ``kgco2eperkwh`` (default 0.8)."""
+    and this year up to ``now``: the energy of each interval times the station's (or
+    ``carbonintensitysensorid``'s) carbon-intensity reading, else the emission factor ``kgco2eperkwh``
+    (default 0.8)."""
     end = report_end(user, useruuid, now)
-    factor = _factor(kgco2eperkwh)
+    factor = cb.emission_factor(kgco2eperkwh)
+    if carbonintensitysensorid is not None:
+        cb.intensity_sensor(conn, user.account_id, carbonintensitysensorid, cb.FIELD)
     stations = stations_of(conn, user)
     reporting = empty_reporting()
     for station in stations:
-        for key, (labels, values) in windows_report(conn, _batteries(conn, station), None, end, False).items():
-            reporting[key]["timestamps_array"].append(labels)
-            reporting[key]["values_array"].append([round(kwh * factor, 3) for kwh in values])
+        batteries = station_batteries(conn, station)
+        for window, (start, period_type) in report_windows(end).items():
+            rows = battery_power(conn, batteries, start, end)
+            intensity = cb.intensity_for(conn, station, carbonintensitysensorid, start, end)
+            kg = mc.carbon_by_period(rows, factor, intensity, period_type, UTC_ZONE)
+            for kind in ("charge", "discharge"):
+                labels = sorted(kg[kind])
+                reporting[f"{kind}_{window}"]["timestamps_array"].append(labels)
+                reporting[f"{kind}_{window}"]["values_array"].append([kg[kind][label] for label in labels])
     return {"energy_storage_power_station_names": [s["name"] for s in stations], "reporting": reporting}

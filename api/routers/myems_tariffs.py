@@ -32,6 +32,7 @@ from projections import myems_tariffs as q
 from projections import registry_query as rq
 
 PROJECTION = "projection.myems_tariffs"
+COST_CENTERS = "projection.myems_cost_centers"
 DESCRIPTIONS = {
     "name": "API.INVALID_TARIFF_NAME",
     "tariff_type": "API.INVALID_TARIFF_TYPE",
@@ -128,6 +129,7 @@ def _create(call: Call, data: dict[str, Any]) -> int:
     _unique(call.conn, call.user.account_id, definition.name)
     tariff_id = handlers.define_tariff(call.commands, call.user.account_id, definition)
     call.wait(PROJECTION, tf.tariff_stream(tariff_id))
+    call.wait(COST_CENTERS, tf.tariff_stream(tariff_id))  # bound to the account's cost center
     return tariff_id
 
 
@@ -152,6 +154,7 @@ def _delete(call: Call, row: dict) -> None:
         raise ApiError(400, "API.THERE_IS_RELATION_WITH_ASSETS", f"assets {users_of} name this tariff", "id")
     handlers.delete_tariff(call.commands, row["id"])
     call.wait(PROJECTION, tf.tariff_stream(row["id"]))
+    call.wait(COST_CENTERS, tf.tariff_stream(row["id"]))
 
 
 TARIFFS = Family(

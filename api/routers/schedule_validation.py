@@ -22,6 +22,7 @@ from api.authorization import check_references, require_account_access
 from api.errors import ApiError
 from api.validation import id_from_text
 from commands.scheduling import TriggerSchedule
+from domain import schedule_overrides as so  # issue 14
 from domain.devices import (
     DeviceError,
     check_schedulable,
@@ -153,4 +154,20 @@ def validated_trigger(
         flex_model=merged,
         flex_context=context,
         prior=prior,
+        operator_schedules=_operator_schedules(conn, sensors),  # issue 14
     )
+
+
+def _operator_schedules(conn: sa.Connection, sensors: list[dict]) -> dict[str, Any]:
+    """Issue 14: the MyEMS operator overrides of the scheduled batteries' owners (see
+    :mod:`streams.schedule_overrides`), by owner asset id, for the request hash."""
+    found: dict[str, Any] = {}
+    for sensor in sensors:
+        asset = rq.asset_by_id(conn, sensor["asset_id"])
+        if asset is None or asset["asset_type"] not in so.STORAGE_ASSET_TYPES or asset["parent_asset_id"] is None:
+            continue
+        owner = rq.asset_by_id(conn, asset["parent_asset_id"])
+        rows = so.owner_overrides(owner["attributes"]) if owner is not None else []
+        if rows:
+            found[str(owner["id"])] = [row.model_dump() for row in rows]
+    return found

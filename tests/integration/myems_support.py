@@ -4,6 +4,12 @@ created object's ``Location`` and an item's fields and types."""
 
 from __future__ import annotations
 
+import csv
+from datetime import datetime
+from typing import NamedTuple
+
+import pytest
+from scheduling_support import SchedulingHarness
 from test_api_support import ALICE, PASSWORD, ApiHarness
 
 from commands import registry as cmd
@@ -21,6 +27,40 @@ def add_admin_and_auditor(harness: ApiHarness) -> None:
                 email=email, password=PASSWORD, account_id=alpha, roles=roles, username=email.split("@")[0]
             ),
         )
+
+
+@pytest.fixture(scope="module", name="api")
+def myems_api(tmp_path_factory):
+    """Fixture ``api``: the seeded platform served in process, with an admin and an auditor of Alpha
+    added and projected; one per test module that imports it."""
+    with ApiHarness(tmp_path_factory.mktemp("myems")) as harness:
+        add_admin_and_auditor(harness)
+        assert harness.platform.wait_for(harness.head())
+        yield harness
+
+
+@pytest.fixture(scope="module", name="harness")
+def myems_scheduling_harness(tmp_path_factory):
+    """Fixture ``harness``: the scheduling world (prices, a site with devices) with its scheduler running."""
+    h = SchedulingHarness(tmp_path_factory.mktemp("myems-scheduling"))
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+class Session(NamedTuple):
+    """alice's MyEMS headers and the ids a MyEMS body names her and her account by."""
+
+    headers: dict
+    ids: dict
+
+
+@pytest.fixture(name="alice")
+def alice_session(api) -> Session:
+    """Fixture ``alice``: log in as alice (MyEMS headers) and her ``contact_id``/``cost_center_id``."""
+    headers = login(api)
+    return Session(headers, account_ids(api, headers))
 
 
 def login(api: ApiHarness, email: str = ALICE, password: str = PASSWORD) -> dict:
@@ -96,3 +136,69 @@ def check_shape(item: dict, types: dict) -> None:
     assert {k: type(v) for k, v in item.items() if v is not None} == {
         k: t for k, t in types.items() if item[k] is not None
     }, item
+
+
+def opsd_net_import_kw(folder) -> list[tuple[datetime, float]]:
+    """Hourly net grid import (kW, export negative) of OPSD household 4 in March 2016: differences of
+    the cumulative import and export meters, used as a battery's charge (+) and discharge (-)."""
+    rows = []
+    with open(folder / "opsd" / "household_res4_60min.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if "2016-03-01T00:00:00Z" <= row["utc_timestamp"] <= "2016-04-01T00:00:00Z":
+                rows.append((datetime.fromisoformat(row["utc_timestamp"].replace("Z", "+00:00")),
+                             float(row["DE_KN_residential4_grid_import"]),
+                             float(row["DE_KN_residential4_grid_export"])))  # fmt: skip
+    return [(t0, round((i1 - i0) - (e1 - e0), 3)) for (t0, i0, e0), (_, i1, e1) in zip(rows, rows[1:], strict=False)]
+
+
+def _new_id(api: ApiHarness, path: str, headers: dict, data: dict) -> int:
+    response = api.client.post(path, headers=headers, json={"data": data})
+    assert response.status_code == 201, response.text
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def storage_station(api: ApiHarness, headers: dict, me: int, name: str = "Beijing Office", **extra) -> tuple[int, int]:
+    """A storage power station built through the MyEMS API (the seed's body, ``extra`` fields added): a
+    container (600 kWh, 200 kW) with one battery, bound to the station with the caller ``me`` as its
+    user; returns the station id and the battery's power sensor id."""
+    alpha = api.world.accounts["Alpha"]
+    station = _new_id(api, "/myems/energystoragepowerstations", headers, {
+        **{k: v for k, v in SITE.items() if k != "name"}, "name": name, "contact_id": me, "cost_center_id": alpha,
+        **extra})  # fmt: skip
+    container = _new_id(api, "/myems/energystoragecontainers", headers, {
+        "name": f"Container of {name}", "rated_capacity": 600.0, "rated_power": 200.0, "contact_id": me,
+        "cost_center_id": alpha, "svg_id": "1", "description": "Classic"})  # fmt: skip
+    battery = _new_id(api, f"/myems/energystoragecontainers/{container}/batteries", headers,
+                      {"name": "Battery", "rated_capacity": 600, "rated_power": 200})  # fmt: skip
+    for sub, body in (("containers", {"energy_storage_container_id": container}), ("users", {"user_id": me})):
+        bound = api.client.post(f"/myems/energystoragepowerstations/{station}/{sub}", headers=headers,
+                                json={"data": body})  # fmt: skip
+        assert bound.status_code == 201, bound.text
+    power = api.client.get(f"/myems/energystoragecontainers/{container}/batteries/{battery}", headers=headers)
+    return station, power.json()["power_point"]["id"]
+
+
+CONTAINER = {"rated_capacity": 600.000, "rated_power": 200.000, "svg_id": "1", "description": "Classic"}
+"""The seed's energy storage container body (without name and owner ids)."""
+
+
+def new_microgrid(api: ApiHarness, alice: Session, name: str) -> int:
+    """A microgrid of the seed's body named ``name``, created through the MyEMS API as alice."""
+    body = {**SITE, **alice.ids, "name": name, "architecture_type_id": 1, "owner_type_id": 1}
+    return created_id(api.client.post("/myems/microgrids", headers=alice.headers, json={"data": body}), "microgrids")
+
+
+def new_container(api: ApiHarness, alice: Session, name: str) -> int:
+    """An energy storage container of the seed's body named ``name``, created through the MyEMS API as alice."""
+    body = {**CONTAINER, **alice.ids, "name": name}
+    response = api.client.post("/myems/energystoragecontainers", headers=alice.headers, json={"data": body})
+    return created_id(response, "energystoragecontainers")
+
+
+def hourly_meter(api: ApiHarness, headers: dict, name: str) -> int:
+    """A MyEMS meter (kWh per hour) on the world's ``Meter`` asset, created through the MyEMS API."""
+    response = api.client.post("/myems/meters", headers=headers, json={"data": {
+        "name": name, "energy_category_id": 1, "hourly_low_limit": 0, "hourly_high_limit": 99, "is_counted": True,
+        "cost_center_id": api.world.accounts["Alpha"], "asset_id": api.asset("Meter"), "event_resolution_s": 3600}})
+    assert response.status_code == 201, response.text
+    return int(response.headers["Location"].rsplit("/", 1)[1])

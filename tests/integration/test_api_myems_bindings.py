@@ -8,54 +8,23 @@ import pytest
 from myems_support import (
     AUDITOR,
     REF,
-    SITE,
-    account_ids,
-    add_admin_and_auditor,
+    alice_session,  # noqa: F401 - the alice fixture
     check_shape,
     created_id,
     login,
+    myems_api,  # noqa: F401 - the api fixture
+    new_container,
+    new_microgrid,
 )
-from test_api_support import BOB, ApiHarness
+from test_api_support import BOB
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    with ApiHarness(tmp_path_factory.mktemp("myems-bindings")) as harness:
-        add_admin_and_auditor(harness)
-        assert harness.platform.wait_for(harness.head())
-        yield harness
-
-
-def test_microgrid_and_container_bindings_of_users_and_sensors(api):
+def test_microgrid_and_container_bindings_of_users_and_sensors(api, alice):
     """The seed's microgrids/{id}/users, microgrids/{id}/sensors and energystoragecontainers/{id}/sensors
     (the latter with the seed's body field ``energy_storage_container_id`` naming the sensor)."""
-    headers = login(api)
-    ids = account_ids(api, headers)
-    microgrid = created_id(
-        api.client.post(
-            "/myems/microgrids",
-            headers=headers,
-            json={"data": {**SITE, **ids, "name": "MG bindings", "architecture_type_id": 1, "owner_type_id": 1}},
-        ),
-        "microgrids",
-    )
-    container = created_id(
-        api.client.post(
-            "/myems/energystoragecontainers",
-            headers=headers,
-            json={
-                "data": {
-                    "name": "Container bindings",
-                    "rated_capacity": 600.0,
-                    "rated_power": 200.0,
-                    **ids,
-                    "svg_id": "1",
-                    "description": "Classic",
-                }
-            },
-        ),
-        "energystoragecontainers",
-    )
+    headers, ids = alice
+    microgrid = new_microgrid(api, alice, "MG bindings")
+    container = new_container(api, alice, "Container bindings")
     sensor = created_id(
         api.client.post(
             "/myems/sensors",
@@ -106,9 +75,9 @@ def test_microgrid_and_container_bindings_of_users_and_sensors(api):
         ("get", f"/myems/reports/virtualmeterenergy?periodtype=daily&virtualmeterid={2**63}", None, "virtualmeterid"),
     ],
 )
-def test_ids_and_times_out_of_range_are_4xx_naming_the_field(api, method, url, body, field):
+def test_ids_and_times_out_of_range_are_4xx_naming_the_field(api, alice, method, url, body, field):
     """Ids beyond the SQL BIGINT range and years beyond the calendar are refused, never a 5xx."""
-    headers = login(api)
+    headers = alice.headers
     response = getattr(api.client, method)(url, headers=headers, **({"json": {"data": body}} if body else {}))
     assert response.status_code in (400, 404), response.text
     assert response.json()["field"] == field

@@ -9,29 +9,22 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from myems_support import (
     AUDITOR,
     REF,
     SITE,
     SITE_TYPES,
-    account_ids,
-    add_admin_and_auditor,
+    alice_session,  # noqa: F401 - the alice fixture
     check_shape,
     created_id,
     login,
+    myems_api,  # noqa: F401 - the api fixture
+    new_container,
+    new_microgrid,
 )
 from test_api_support import BOB, ApiHarness
 
 from projections import registry_query as rq
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    with ApiHarness(tmp_path_factory.mktemp("myems-families")) as harness:
-        add_admin_and_auditor(harness)
-        assert harness.platform.wait_for(harness.head())
-        yield harness
 
 
 def _crud(
@@ -84,13 +77,13 @@ def _crud(
     return entity
 
 
-def test_wind_farms(api):
-    headers = login(api)
+def test_wind_farms(api, alice):
+    headers, ids = alice
     farm = _crud(
         api,
         headers,
         "windfarms",
-        {**SITE, **account_ids(api, headers)},
+        {**SITE, **ids},
         SITE_TYPES,
         text_plain=True,
         import_path="/{id}",
@@ -103,29 +96,11 @@ def test_wind_farms(api):
     assert api.client.delete(f"/myems/windfarms/{farm}", headers=headers).status_code == 204
 
 
-def test_energy_storage_power_stations_with_containers_and_users(api):
-    headers = login(api)
-    ids = account_ids(api, headers)
+def test_energy_storage_power_stations_with_containers_and_users(api, alice):
+    headers, ids = alice
     station = _crud(api, headers, "energystoragepowerstations", {**SITE, **ids}, SITE_TYPES)
     base = f"/myems/energystoragepowerstations/{station}"
-    container = created_id(
-        api.client.post(
-            "/myems/energystoragecontainers",
-            headers=headers,
-            json={
-                "data": {
-                    "name": "Container A",
-                    "rated_capacity": 600.000,
-                    "rated_power": 200.000,
-                    "contact_id": ids["contact_id"],
-                    "cost_center_id": ids["cost_center_id"],
-                    "svg_id": "1",
-                    "description": "Classic",
-                }
-            },
-        ),
-        "energystoragecontainers",
-    )
+    container = new_container(api, alice, "Container A")
     bound = api.client.post(
         f"{base}/containers", headers=headers, json={"data": {"energy_storage_container_id": container}}
     )
@@ -155,9 +130,8 @@ def test_energy_storage_power_stations_with_containers_and_users(api):
     assert api.client.delete(base, headers=headers).status_code == 204
 
 
-def test_virtual_power_plants_with_microgrids(api):
-    headers = login(api)
-    ids = account_ids(api, headers)
+def test_virtual_power_plants_with_microgrids(api, alice):
+    headers, ids = alice
     price = api.sensor("Prices/day-ahead")
     body = {
         "name": "Beijing VPP",
@@ -178,14 +152,7 @@ def test_virtual_power_plants_with_microgrids(api):
     plant = _crud(api, headers, "virtualpowerplants", body, types)
     item = api.client.get(f"/myems/virtualpowerplants/{plant}", headers=headers).json()
     assert item["balancing_price_point"]["id"] == price and item["cost_center"]["id"] == ids["cost_center_id"]
-    microgrid = created_id(
-        api.client.post(
-            "/myems/microgrids",
-            headers=headers,
-            json={"data": {**SITE, **ids, "name": "MG for VPP", "architecture_type_id": 1, "owner_type_id": 1}},
-        ),
-        "microgrids",
-    )
+    microgrid = new_microgrid(api, alice, "MG for VPP")
     base = f"/myems/virtualpowerplants/{plant}/microgrids"
     assert api.client.post(base, headers=headers, json={"data": {"microgrid_id": microgrid}}).status_code == 201
     assert [m["id"] for m in api.client.get(base, headers=headers).json()] == [microgrid]
@@ -200,8 +167,8 @@ def test_virtual_power_plants_with_microgrids(api):
     assert bad.status_code == 404 and bad.json()["field"] == "balancing_price_point_id"
 
 
-def test_gateways_data_sources_and_their_points(api):
-    headers = login(api)
+def test_gateways_data_sources_and_their_points(api, alice):
+    headers = alice.headers
     gateway_types = {
         "id": int,
         "name": str,
@@ -283,8 +250,8 @@ def test_gateways_data_sources_and_their_points(api):
     assert wrong.status_code == 400 and wrong.json()["field"] == "protocol"
 
 
-def test_sensors_group_points(api):
-    headers = login(api)
+def test_sensors_group_points(api, alice):
+    headers = alice.headers
     sensor = _crud(
         api,
         headers,

@@ -10,7 +10,11 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 import pytest
-from myems_support import AUDITOR, add_admin_and_auditor, login
+from myems_support import (
+    AUDITOR,
+    login,
+    myems_api,  # noqa: F401 - the api fixture
+)
 from test_api_support import ALICE, BOB, ApiHarness
 
 SEED_METER = {"name": "PM20", "energy_category_id": 1, "hourly_low_limit": 0.000, "hourly_high_limit": 999.99,
@@ -20,14 +24,6 @@ REF = {"id": int, "name": str, "uuid": str}
 METER_TYPES = {"id": int, "name": str, "uuid": str, "energy_category": dict, "is_counted": bool,
                "hourly_low_limit": float, "hourly_high_limit": float, "cost_center": dict, "energy_item": dict,
                "master_meter": dict, "description": str, "qrcode": str}
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    with ApiHarness(tmp_path_factory.mktemp("myems-meters")) as harness:
-        add_admin_and_auditor(harness)
-        assert harness.platform.wait_for(harness.head())
-        yield harness
 
 
 def _seed_meter(api: ApiHarness, **overrides) -> dict:
@@ -167,6 +163,7 @@ def test_meter_energy_report_over_a_month_of_real_readings(api, shared_data):
         "reportingperiodenddatetime": "2016-04-01T00:00:00"}).status_code == 403
 
 
+METER_POINT_TYPES = {"id": int, "name": str, "data_source": dict, "address": str}
 POINT_TYPES = {"id": int, "name": str, "data_source": dict, "object_type": str, "units": str, "high_limit": float,
                "low_limit": float, "ratio": float, "is_trend": bool, "is_virtual": bool, "address": str,
                "description": str}
@@ -177,8 +174,10 @@ def test_points_are_sensors_and_a_meter_is_its_own_point(api):
     meter_id = _create(api, headers, name="PM40")
     points = api.client.get(f"/myems/meters/{meter_id}/points", headers=headers).json()
     assert [p["id"] for p in points] == [meter_id]
-    assert {k: type(v) for k, v in points[0].items()} == POINT_TYPES
-    assert (points[0]["object_type"], points[0]["units"]) == ("ENERGY_VALUE", "kWh")
+    assert {k: type(v) for k, v in points[0].items()} == METER_POINT_TYPES
+    own = api.client.get(f"/myems/points/{meter_id}", headers=headers).json()
+    assert {k: type(v) for k, v in own.items()} == POINT_TYPES
+    assert (own["object_type"], own["units"]) == ("ENERGY_VALUE", "kWh")
     power = api.client.get(f"/myems/points/{api.sensor('CS 1/power')}", headers=headers).json()
     assert (power["object_type"], power["units"], power["data_source"]["id"]) == ("ANALOG_VALUE", "kW",
                                                                                   api.asset("CS 1"))
@@ -186,3 +185,68 @@ def test_points_are_sensors_and_a_meter_is_its_own_point(api):
     assert meter_id in listed and api.sensor("Other CS/power") not in listed
     assert api.client.get(f"/myems/points/{api.sensor('Other CS/power')}", headers=headers).status_code == 403
     assert api.client.get("/myems/points/99999", headers=headers).json()["description"] == "API.POINT_NOT_FOUND"
+
+
+def test_commands_bound_to_a_meter_with_the_seed_requests(api):
+    headers = login(api, ALICE)
+    meter = _create(api, headers, name="PM50")
+    command = api.client.post("/myems/commands", headers=headers, json={"data": {
+        "name": "meter command", "topic": "myems/point/2", "payload": "{set_value: $s1}", "set_value": 2.0,
+        "asset_id": api.asset("Meter")}})
+    assert command.status_code == 201, command.text
+    command_id = int(command.headers["Location"].rsplit("/", 1)[1])
+    base = f"/myems/meters/{meter}/commands"
+    bound = api.client.post(base, headers=headers, json={"data": {"command_id": command_id}})  # the seed's body
+    assert bound.status_code == 201 and bound.headers["Location"] == f"{base}/{command_id}", bound.text
+    listed = api.client.get(base, headers=headers).json()
+    assert [c["id"] for c in listed] == [command_id]
+    assert set(listed[0]) == {"id", "name", "uuid", "topic", "payload", "set_value", "description", "asset_id"}
+    updated = api.client.put(f"/myems/meters/{meter}", headers=headers, json={"data": _seed_meter(api, name="PM51")})
+    assert updated.status_code == 200 and [c["id"] for c in api.client.get(base, headers=headers).json()] == [
+        command_id]  # updating the meter keeps its bindings
+    again = api.client.post(base, headers=headers, json={"data": {"command_id": command_id}})
+    assert again.status_code == 400 and again.json()["description"] == "API.COMMAND_RELATION_IS_ALREADY_EXISTS"
+    missing = api.client.post(base, headers=headers, json={"data": {"command_id": 99999}})
+    assert missing.status_code == 404 and missing.json()["description"] == "API.COMMAND_NOT_FOUND"
+    assert api.client.post(base, headers=headers, json={"data": {}}).json()["description"] == "API.INVALID_COMMAND_ID"
+    assert api.client.get(base, headers=login(api, BOB)).status_code == 403
+    assert api.client.delete(f"{base}/{command_id}", headers=headers).status_code == 204
+    assert api.client.get(base, headers=headers).json() == []
+    gone = api.client.delete(f"{base}/{command_id}", headers=headers)
+    assert gone.status_code == 404 and gone.json()["description"] == "API.COMMAND_RELATION_NOT_FOUND"
+
+
+def test_seed_bind_list_unbind_a_point_of_a_meter(api):
+    """The seed's ``POST meters/{id}/points`` (``{"point_id": "3"}``, the id as text), list, unbind."""
+    headers = login(api, ALICE)
+    meter_id = _create(api, headers, name="PM41")
+    power = api.sensor("CS 1/power")
+    path = f"/myems/meters/{meter_id}/points"
+    bound = api.client.post(path, headers=headers, json={"data": {"point_id": str(power)}})
+    assert bound.status_code == 201 and bound.headers["Location"] == f"{path}/{power}", bound.text
+    points = api.client.get(path, headers=headers).json()
+    assert sorted(p["id"] for p in points) == sorted([meter_id, power])
+    assert [p["name"] for p in points] == sorted(p["name"] for p in points)  # by name, as MyEMS
+    [item] = [p for p in points if p["id"] == power]
+    assert {k: type(v) for k, v in item.items()} == METER_POINT_TYPES
+    assert item["data_source"]["id"] == api.asset("CS 1")
+    updated = api.client.put(f"/myems/meters/{meter_id}", headers=headers,
+                             json={"data": _seed_meter(api, name="PM41b")})
+    assert updated.status_code == 200, updated.text  # a meter's update keeps its points
+    assert power in [p["id"] for p in api.client.get(path, headers=headers).json()]
+    other_meter = _create(api, headers, name="PM42")
+    for point, status, description in (
+        (power, 400, "API.METER_POINT_RELATION_EXISTS"),
+        (meter_id, 400, "API.METER_POINT_RELATION_EXISTS"),
+        (other_meter, 400, "API.METER_CANNOT_HAVE_MORE_THAN_ONE_ENERGY_VALUE_POINTS"),
+        (api.sensor("Other CS/power"), 404, "API.POINT_NOT_FOUND"),
+        ("x", 400, "API.INVALID_POINT_ID"),
+    ):
+        refused = api.client.post(path, headers=headers, json={"data": {"point_id": point}})
+        assert (refused.status_code, refused.json()["description"]) == (status, description), refused.text
+    own = api.client.delete(f"{path}/{meter_id}", headers=headers)
+    assert (own.status_code, own.json()["description"]) == (400, "API.METER_POINT_IS_THE_METER")
+    assert api.client.delete(f"{path}/{power}", headers=headers).status_code == 204
+    assert [p["id"] for p in api.client.get(path, headers=headers).json()] == [meter_id]
+    gone = api.client.delete(f"{path}/{power}", headers=headers)
+    assert (gone.status_code, gone.json()["description"]) == (404, "API.METER_POINT_RELATION_NOT_FOUND")

@@ -9,7 +9,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from myems_support import NIGHT_AND_DAY, login
+from myems_support import (
+    NIGHT_AND_DAY,
+    login,
+    myems_scheduling_harness,  # noqa: F401 - the harness fixture
+    opsd_net_import_kw,
+)
 from scheduling_support import ALICE, BOB, SchedulingHarness
 
 SEED_MICROGRID = {"name": "Beijing Office", "address": "Wangfujing Street, Dongcheng District, Beijing",
@@ -20,15 +25,6 @@ MICROGRID_TYPES = {"id": int, "name": str, "uuid": str, "address": str, "postal_
                    "longitude": float, "capacity": float, "architecture_type": dict, "owner_type": dict,
                    "is_input_counted": bool, "is_output_counted": bool, "contact": dict, "cost_center": dict,
                    "svg": str, "description": str, "qrcode": str}
-
-
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory):
-    h = SchedulingHarness(tmp_path_factory.mktemp("myems-microgrids"))
-    try:
-        yield h
-    finally:
-        h.close()
 
 
 def _alice_id(h: SchedulingHarness) -> int:
@@ -137,21 +133,11 @@ def test_microgrid_built_through_myems_is_scheduled_by_the_platform(harness):
     assert 5 + sum(charging) * 0.25 >= 40 - 1e-6 and max(charging) <= 11 + 1e-6  # the charger's capacity
     assert all(abs(b + c) <= 25 + 1e-6 for b, c in zip(battery_plan, charging, strict=True))  # microgrid capacity
     assert sum(charging[:16]) <= 1e-6  # nothing charged during the tariff's 80 EUR/MWh hours (18-22 UTC)
-
-
-def _opsd_net_import_kw(folder) -> list[tuple[datetime, float]]:
-    """Hourly net grid import (kW, export negative) of OPSD household 4 in March 2016: differences of
-    the cumulative import and export meters, used as a battery's charge (+) and discharge (-)."""
-    import csv
-
-    rows = []
-    with open(folder / "opsd" / "household_res4_60min.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if "2016-03-01T00:00:00Z" <= row["utc_timestamp"] <= "2016-04-01T00:00:00Z":
-                rows.append((datetime.fromisoformat(row["utc_timestamp"].replace("Z", "+00:00")),
-                             float(row["DE_KN_residential4_grid_import"]),
-                             float(row["DE_KN_residential4_grid_export"])))
-    return [(t0, round((i1 - i0) - (e1 - e0), 3)) for (t0, i0, e0), (_, i1, e1) in zip(rows, rows[1:], strict=False)]
+    shown = harness.client.get(f"/myems/microgrids/{microgrid_id}/schedules", headers=headers,
+                               params={"computed": "true"}).json()  # and through MyEMS: the battery's steps
+    assert [r["power"] for r in shown] == pytest.approx(battery_plan) and shown[0]["id"] is None
+    assert {r["schedule"] for r in shown} == {schedule_id} and shown[0]["start_datetime_utc"] == "2015-06-02T18:00:00"
+    assert [r["peak_type"] for r in shown[:16]] == ["onpeak"] * 16 and shown[16]["peak_type"] == "offpeak"
 
 
 @pytest.mark.shared_data
@@ -166,7 +152,7 @@ def test_microgrids_billing_over_a_month_of_real_readings_to_the_cent(harness, s
     battery = _post(harness, "/myems/microgridbatteries", {"name": "HB", "microgrid_id": microgrid_id,
                                                           "capacity": 10}, headers)
     sensor = harness.client.get(f"/myems/microgridbatteries/{battery}", headers=headers).json()["power_point"]["id"]
-    hourly = _opsd_net_import_kw(shared_data)
+    hourly = opsd_net_import_kw(shared_data)
     assert len(hourly) == 31 * 24 and any(kw < 0 for _, kw in hourly) and any(kw > 0 for _, kw in hourly)
     posted = harness.client.post(f"/api/v3_0/sensors/{sensor}/data", headers=harness.headers(), json={
         "values": [kw for _, kw in hourly for _ in range(4)], "start": "2016-03-01T00:00:00+00:00",

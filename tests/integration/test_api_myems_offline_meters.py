@@ -14,7 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
 import pytest
-from myems_support import AUDITOR, add_admin_and_auditor, login
+from myems_support import (
+    AUDITOR,
+    login,
+    myems_api,  # noqa: F401 - the api fixture
+)
 from test_api_support import BOB, ApiHarness
 
 from projections.readings_query import latest_values
@@ -42,14 +46,6 @@ OFFLINE_TYPES = {
     "description": str,
 }
 FILE_TYPES = {"id": int, "file_name": str, "uuid": str, "upload_datetime": str, "status": str}
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    with ApiHarness(tmp_path_factory.mktemp("myems-offline")) as harness:
-        add_admin_and_auditor(harness)
-        assert harness.platform.wait_for(harness.head())
-        yield harness
 
 
 def _offline(api: ApiHarness, **overrides) -> dict:

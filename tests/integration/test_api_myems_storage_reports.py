@@ -10,14 +10,18 @@ positive) in four quarter hours per hour, and as the meter's energy (kWh per qua
 from __future__ import annotations
 
 import base64
-import csv
 import io
-from datetime import datetime
 
 import openpyxl
 import pytest
-from myems_support import NIGHT_AND_DAY, add_admin_and_auditor, login
-from test_api_support import ALICE, BOB, ApiHarness
+from myems_support import (
+    NIGHT_AND_DAY,
+    login,
+    myems_api,  # noqa: F401 - the api fixture
+    opsd_net_import_kw,
+    storage_station,
+)
+from test_api_support import ALICE, BOB
 
 NOW = "2016-03-31T12:00:00+00:00"
 LIST_TYPES = [
@@ -47,96 +51,13 @@ LIST_TYPES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    with ApiHarness(tmp_path_factory.mktemp("myems-storage-reports")) as harness:
-        add_admin_and_auditor(harness)
-        assert harness.platform.wait_for(harness.head())
-        yield harness
-
-
-def _opsd_hourly_kw(folder) -> list[tuple[datetime, float]]:
-    rows = []
-    with open(folder / "opsd" / "household_res4_60min.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if "2016-03-01T00:00:00Z" <= row["utc_timestamp"] <= "2016-04-01T00:00:00Z":
-                rows.append(
-                    (
-                        datetime.fromisoformat(row["utc_timestamp"].replace("Z", "+00:00")),
-                        float(row["DE_KN_residential4_grid_import"]),
-                        float(row["DE_KN_residential4_grid_export"]),
-                    )
-                )
-    return [(t0, round((i1 - i0) - (e1 - e0), 3)) for (t0, i0, e0), (_, i1, e1) in zip(rows, rows[1:], strict=False)]
-
-
-def _created(response) -> int:
-    assert response.status_code == 201, response.text
-    return int(response.headers["Location"].rsplit("/", 1)[1])
-
-
-def _station(api: ApiHarness, headers: dict, me: int) -> tuple[int, int]:
-    alpha = api.world.accounts["Alpha"]
-    station = _created(
-        api.client.post(
-            "/myems/energystoragepowerstations",
-            headers=headers,
-            json={
-                "data": {
-                    "name": "Beijing Office",
-                    "address": "Wangfujing Street, Dongcheng District, Beijing",
-                    "postal_code": "100000",
-                    "latitude": 39.909429,
-                    "longitude": 116.416993,
-                    "capacity": 600.0,
-                    "contact_id": me,
-                    "cost_center_id": alpha,
-                    "svg": "<svg></svg>",
-                    "description": "Classic",
-                }
-            },
-        )
-    )
-    container = _created(
-        api.client.post(
-            "/myems/energystoragecontainers",
-            headers=headers,
-            json={
-                "data": {
-                    "name": "Container 1",
-                    "rated_capacity": 600.0,
-                    "rated_power": 200.0,
-                    "contact_id": me,
-                    "cost_center_id": alpha,
-                    "svg_id": "1",
-                    "description": "Classic",
-                }
-            },
-        )
-    )
-    battery = _created(
-        api.client.post(
-            f"/myems/energystoragecontainers/{container}/batteries",
-            headers=headers,
-            json={"data": {"name": "Battery", "rated_capacity": 600, "rated_power": 200}},
-        )
-    )
-    for sub, body in (("containers", {"energy_storage_container_id": container}), ("users", {"user_id": me})):
-        bound = api.client.post(
-            f"/myems/energystoragepowerstations/{station}/{sub}", headers=headers, json={"data": body}
-        )
-        assert bound.status_code == 201, bound.text
-    power = api.client.get(f"/myems/energystoragecontainers/{container}/batteries/{battery}", headers=headers)
-    return station, power.json()["power_point"]["id"]
-
-
 @pytest.mark.shared_data
 def test_storage_station_reports_match_the_readings(api, shared_data):
     headers = login(api)
     me = api.client.put("/myems/users/login", json={"data": {"email": ALICE, "password": "correct horse battery"}})
     user_uuid, me_id = me.json()["uuid"], me.json()["id"]
-    station, sensor = _station(api, headers, me_id)
-    hourly = _opsd_hourly_kw(shared_data)
+    station, sensor = storage_station(api, headers, me_id)
+    hourly = opsd_net_import_kw(shared_data)
     assert len(hourly) == 31 * 24
     posted = api.client.post(
         f"/api/v3_0/sensors/{sensor}/data",
@@ -235,7 +156,7 @@ def test_storage_station_reports_match_the_readings(api, shared_data):
             daily[start.strftime("%Y-%m-%d")] = daily.get(start.strftime("%Y-%m-%d"), 0.0) + kw
     assert month["timestamps_array"] == [sorted(daily)]
     assert month["values_array"][0] == pytest.approx(
-        [round(round(daily[d], 3) * 0.5, 3) for d in sorted(daily)], abs=1e-3
+        [daily[d] * 0.5 for d in sorted(daily)], abs=1e-3
     )
     other = api.client.get(
         "/myems/reports/energystoragepowerstationscarbon", headers=headers, params={"useruuid": "0" * 36}
@@ -248,7 +169,7 @@ def test_storage_station_reports_match_the_readings(api, shared_data):
 def test_meter_batch_per_day_with_its_xlsx_export(api, shared_data):
     headers = login(api)
     meter = api.sensor("Meter/energy")  # kWh per quarter hour
-    hourly = _opsd_hourly_kw(shared_data)[:72]  # 1-3 March
+    hourly = opsd_net_import_kw(shared_data)[:72]  # 1-3 March
     posted = api.client.post(
         f"/api/v3_0/sensors/{meter}/data",
         headers=api.auth(),

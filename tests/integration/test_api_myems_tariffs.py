@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from myems_support import NIGHT_AND_DAY, login
+from myems_support import (
+    NIGHT_AND_DAY,
+    login,
+    myems_scheduling_harness,  # noqa: F401 - the harness fixture
+)
 from scheduling_support import BOB, SchedulingHarness
 
 
@@ -55,15 +58,6 @@ TARIFF_TYPES = {
     "valid_from": float,
     "valid_through": float,
 }
-
-
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory):
-    h = SchedulingHarness(tmp_path_factory.mktemp("myems-tariffs"))
-    try:
-        yield h
-    finally:
-        h.close()
 
 
 def _create(h: SchedulingHarness, headers: dict, body: dict) -> int:
@@ -218,7 +212,8 @@ def test_cost_centers_are_accounts_with_their_tariffs(harness):
     assert [c["id"] for c in listed] == [alpha] and set(listed[0]) == {"id", "name", "uuid", "external_id"}
     assert harness.client.get(f"/myems/costcenters/{alpha}", headers=headers).json()["name"] == "Alpha"
     tariffs = harness.client.get(f"/myems/costcenters/{alpha}/tariffs", headers=headers).json()
-    assert tariff_id in [t["id"] for t in tariffs] and all(set(t) == {"id", "name", "uuid"} for t in tariffs)
+    assert tariff_id in [t["id"] for t in tariffs]
+    assert all(set(t) == {"id", "name", "uuid", "tariff_type", "unit_of_price"} for t in tariffs)
     other = harness.client.get(f"/myems/costcenters/{harness.world.accounts['Beta']}", headers=headers)
     assert other.status_code == 403
     assert (

@@ -5,19 +5,15 @@ revoked or expired); auditors read only; another account's keys are invisible.""
 
 from __future__ import annotations
 
-import pytest
-from myems_support import ADMIN, AUDITOR, add_admin_and_auditor, login
-from test_api_support import ALICE, BOB, CAROL, PASSWORD, ApiHarness
+from myems_support import (
+    ADMIN,
+    AUDITOR,
+    login,
+    myems_api,  # noqa: F401 - the api fixture
+)
+from test_api_support import ALICE, BOB, CAROL, PASSWORD
 
 KEY_FIELDS = {"id": int, "name": str, "token": str, "created_datetime_utc": str, "expires_datetime_utc": str}
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    with ApiHarness(tmp_path_factory.mktemp("myems-users")) as harness:
-        add_admin_and_auditor(harness)
-        assert harness.platform.wait_for(harness.head())
-        yield harness
 
 
 def test_login_by_name_and_logout_revokes_the_token(api):

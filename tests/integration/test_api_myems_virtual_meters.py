@@ -4,28 +4,16 @@ every interval, also after late and corrected data arrives; bad equations and fo
 
 from __future__ import annotations
 
-import pytest
-from myems_support import AUDITOR, add_admin_and_auditor, login
+from myems_support import (
+    AUDITOR,
+    hourly_meter,
+    login,
+    myems_api,  # noqa: F401 - the api fixture
+)
 from test_api_support import ALICE, BOB, ApiHarness
 
 VM_TYPES = {"id": int, "name": str, "uuid": str, "energy_category": dict, "is_counted": bool, "cost_center": dict,
             "energy_item": dict, "description": str, "expression": dict}
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    with ApiHarness(tmp_path_factory.mktemp("myems-vm")) as harness:
-        add_admin_and_auditor(harness)
-        assert harness.platform.wait_for(harness.head())
-        yield harness
-
-
-def _meter(api: ApiHarness, headers: dict, name: str) -> int:
-    response = api.client.post("/myems/meters", headers=headers, json={"data": {
-        "name": name, "energy_category_id": 1, "hourly_low_limit": 0, "hourly_high_limit": 99, "is_counted": True,
-        "cost_center_id": api.world.accounts["Alpha"], "asset_id": api.asset("Meter"), "event_resolution_s": 3600}})
-    assert response.status_code == 201, response.text
-    return int(response.headers["Location"].rsplit("/", 1)[1])
 
 
 def _vm(api: ApiHarness, x1: int, x2: int, name: str = "VM10", equation: str = "x1+x2") -> dict:
@@ -52,7 +40,7 @@ def _hourly(api: ApiHarness, headers: dict, vm_id: int) -> tuple[list[str], list
 
 def test_virtual_meter_is_the_sum_for_every_interval_also_after_late_data(api):
     headers = login(api, ALICE)
-    x1, x2 = _meter(api, headers, "Main"), _meter(api, headers, "Annex")
+    x1, x2 = hourly_meter(api, headers, "Main"), hourly_meter(api, headers, "Annex")
     _post_kwh(api, x1, "2024-01-01T00:00:00+00:00", [1.0, 2.0, 3.0, 4.0])  # before the virtual meter exists
     created = api.client.post("/myems/virtualmeters", headers=headers, json={"data": _vm(api, x1, x2)})
     assert created.status_code == 201, created.text
@@ -83,7 +71,7 @@ def test_virtual_meter_is_the_sum_for_every_interval_also_after_late_data(api):
 
 def test_bad_equations_foreign_meters_and_auditors(api):
     headers = login(api, ALICE)
-    x1, x2 = _meter(api, headers, "A1"), _meter(api, headers, "A2")
+    x1, x2 = hourly_meter(api, headers, "A1"), hourly_meter(api, headers, "A2")
     for equation in ("__import__('os').system('true')", "x1 ** 2", "x1 + y"):
         response = api.client.post("/myems/virtualmeters", headers=headers,
                                    json={"data": _vm(api, x1, x2, name="bad", equation=equation)})

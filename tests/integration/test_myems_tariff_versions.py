@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
+from tariff_support import tou_tariff
 
 from domain import tariffs as tf
 from domain.events import EventMetadata, RecordedEvent
@@ -39,35 +40,17 @@ def engine(request, tmp_path) -> Iterator[sa.Engine]:
             url_context.__exit__(None, None, None)
 
 
-def _tou(**overrides) -> tf.TariffDefinition:
-    return tf.TariffDefinition.model_validate(
-        {
-            "name": "tou",
-            "tariff_type": "timeofuse",
-            "unit_of_price": "EUR/kWh",
-            "timezone": "Europe/Amsterdam",
-            "valid_from": "2024-03-30T00:00:00",
-            "valid_through": "2024-04-02T00:00:00",
-            "timeofuse": [
-                {"start_time_of_day": "00:00:00", "end_time_of_day": "06:59:59", "peak_type": "offpeak", "price": 0.1},
-                {"start_time_of_day": "07:00:00", "end_time_of_day": "23:59:59", "peak_type": "onpeak", "price": 0.3},
-            ],
-            **overrides,
-        }
-    )
-
-
 def test_tariffs_are_read_as_known_at_a_time(engine):
     """projections.myems_tariffs keeps every version: as_of before a redefinition gives the first."""
     t1, t2 = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)
-    flat = _tou(
+    flat = tou_tariff(
         timeofuse=[
             {"start_time_of_day": "00:00:00", "end_time_of_day": "23:59:59", "peak_type": "midpeak", "price": 0.5}
         ]
     )
     events = [
         tf.MyEmsTariffDefined(
-            tariff_id=7, account_id=1, uuid="00000000-0000-0000-0000-000000000007", definition=_tou()
+            tariff_id=7, account_id=1, uuid="00000000-0000-0000-0000-000000000007", definition=tou_tariff()
         ),
         tf.MyEmsTariffRedefined(tariff_id=7, definition=flat),
         tf.MyEmsTariffDeleted(tariff_id=7),
@@ -89,7 +72,7 @@ def test_tariffs_are_read_as_known_at_a_time(engine):
         q.MyEmsTariffsProjection().apply(conn, recorded)
         q.MyEmsTariffsProjection().apply(conn, recorded[:2])  # replay: idempotent
         assert q.tariffs_as_of(conn, 1, t1 - timedelta(seconds=1)) == {}
-        assert q.tariffs_as_of(conn, 1, t1 + timedelta(hours=1)) == {7: _tou()}
+        assert q.tariffs_as_of(conn, 1, t1 + timedelta(hours=1)) == {7: tou_tariff()}
         assert q.tariffs_as_of(conn, 1, t2) == {7: flat}
         assert q.tariffs_as_of(conn, 1, t2 + timedelta(days=2)) == {}  # deleted by then
         assert q.tariffs_as_of(conn, 2, t2) == {}  # another account's
@@ -99,7 +82,7 @@ def test_tariffs_projected_before_versions_were_kept_count_as_they_are_now(engin
     """A read model filled before ``myems_tariff_versions`` existed (the version rows missing) still
     prices schedules: such a tariff counts as it is now."""
     event = tf.MyEmsTariffDefined(
-        tariff_id=3, account_id=1, uuid="00000000-0000-0000-0000-000000000003", definition=_tou()
+        tariff_id=3, account_id=1, uuid="00000000-0000-0000-0000-000000000003", definition=tou_tariff()
     )
     recorded = RecordedEvent(
         event_id="00000000-0000-0000-0000-000000000009",
@@ -114,4 +97,4 @@ def test_tariffs_projected_before_versions_were_kept_count_as_they_are_now(engin
     with engine.begin() as conn:
         q.MyEmsTariffsProjection().apply(conn, [recorded])
         conn.execute(q.myems_tariff_versions.delete())  # as an older read model: no version rows
-        assert q.tariffs_as_of(conn, 1, datetime(2020, 1, 1, tzinfo=UTC)) == {3: _tou()}
+        assert q.tariffs_as_of(conn, 1, datetime(2020, 1, 1, tzinfo=UTC)) == {3: tou_tariff()}

@@ -97,3 +97,16 @@ def test_api_key_helpers():
     assert cr.key_usable(False, None, now) and not cr.key_usable(True, None, now)
     assert not cr.key_usable(False, now - timedelta(seconds=1), now)
     assert cr.is_private("credential-7") and not cr.is_private("user-7")
+
+
+def test_an_account_is_renamed_and_deleted():
+    """MyEMS renames and deletes cost centers (accounts); a blank name or an unknown field is refused."""
+    registered = ev.AccountRegistered(account_id=7, name="Alpha")
+    renamed = ev.decide_account_change(registered, {"name": "动力中心2"})
+    state = ev.evolve_account(registered, renamed)
+    assert (state.account_id, state.name) == (7, "动力中心2")
+    assert ev.evolve_account(state, ev.AccountDeleted(account_id=7)) is None
+    for changes, field in (({"name": " "}, "name"), ({"roles": ["admin"]}, "roles")):
+        with pytest.raises(ev.RegistryError) as refused:
+            ev.decide_account_change(registered, changes)
+        assert refused.value.field == field
