@@ -146,14 +146,14 @@ class ReadingsProjection:
         decoded = [e.decode() for e in events]
         stored = self._latest_for_batch(conn, decoded, source_ids)
         starts = {key: sorted(latest) for key, latest in stored.items()}
-        applied: dict[tuple[int, int], tuple[int, int]] = {}  # the span of the batch's events so far, per key
+        applied: dict[tuple[int, int], list[tuple[int, int]]] = {}  # the batch's events so far, per key
         rows: list[tuple] = []
         insert_whole = _whole_event_inserter(conn)
         for event in decoded:
             key = (event.sensor_id, source_ids[event.source])
-            low, high = window = _window(event)
-            span = applied.get(key)
-            if span is None or high <= span[0] or low >= span[1]:  # clear of the batch's earlier events
+            window = _window(event)
+            spans = applied.setdefault(key, [])
+            if not _overlaps(spans, window):  # clear of the batch's earlier events
                 if not _holds_any(starts[key], window):
                     insert_whole(event, key[1])
                 else:
@@ -164,7 +164,7 @@ class ReadingsProjection:
                     rows = []
                 latest = _latest_values(conn, *key, *window)
                 rows.extend(_new_beliefs(event, key[1], latest))
-            applied[key] = window if span is None else (min(span[0], low), max(span[1], high))
+            _add_span(spans, window)
         if rows:
             _insert_rows(conn, rows)
 
@@ -193,6 +193,25 @@ def _holds_any(sorted_starts: list[int], window: tuple[int, int]) -> bool:
     """Whether any of the sorted event starts lies in [low, high)."""
     index = bisect_left(sorted_starts, window[0])
     return index < len(sorted_starts) and sorted_starts[index] < window[1]
+
+
+def _overlaps(spans: list[tuple[int, int]], window: tuple[int, int]) -> bool:
+    """Whether [low, high) meets any of the sorted, disjoint ``spans``."""
+    index = bisect_left(spans, window)
+    before = index > 0 and spans[index - 1][1] > window[0]
+    return before or (index < len(spans) and spans[index][0] < window[1])
+
+
+def _add_span(spans: list[tuple[int, int]], window: tuple[int, int]) -> None:
+    """Add [low, high) to the sorted, disjoint ``spans``, merging the spans it meets or touches."""
+    low, high = window
+    index = bisect_left(spans, window)
+    while index > 0 and spans[index - 1][1] >= low:
+        index -= 1
+        low, high = min(low, spans[index][0]), max(high, spans.pop(index)[1])
+    while index < len(spans) and spans[index][0] <= high:
+        high = max(high, spans.pop(index)[1])
+    spans.insert(index, (low, high))
 
 
 def _source_id(conn: Connection, name: str, source_type: str) -> int:

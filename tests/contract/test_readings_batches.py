@@ -24,7 +24,7 @@ from infra.checkpoints import SqlCheckpointStore
 from infra.eventstore.memory import MemoryEventStore
 from infra.readmodels.database import ReadModelDb
 from projections.base import ALL_PARTITIONS, apply_batch, create_tables
-from projections.readings import ReadingsProjection
+from projections.readings import ReadingsProjection, _add_span, _overlaps
 from projections.readings_query import beliefs_with_sources
 from projections.replay import rebuild
 
@@ -119,3 +119,19 @@ def test_every_batching_stores_what_the_rule_predicts(read_models: ReadModelDb, 
     rebuild(store, read_models.write_engine, ReadingsProjection(), checkpoints, batch_size=5)
     assert _answers(read_models) == expected
     store.close()
+
+
+def test_the_batch_spans_answer_as_the_set_of_covered_seconds():
+    """The record of what a batch applied so far (sorted, disjoint, merged spans) against a plain set."""
+    rnd = random.Random(3)
+    for _ in range(500):
+        spans: list[tuple[int, int]] = []
+        covered: set[int] = set()
+        for _ in range(rnd.randrange(1, 12)):
+            low = rnd.randrange(0, 60)
+            high = low + rnd.randrange(1, 10)
+            assert _overlaps(spans, (low, high)) == bool(covered & set(range(low, high)))
+            _add_span(spans, (low, high))
+            covered |= set(range(low, high))
+            assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False)), "sorted, disjoint"
+            assert covered == {second for a, b in spans for second in range(a, b)}
