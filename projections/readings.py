@@ -94,28 +94,30 @@ def _insert_rows(conn: Connection, rows: list[tuple]) -> None:
     conn.execute(insert, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
 
 
-def _whole_event_inserter(conn: Connection) -> Callable[[SensorDataRecorded, int], None]:
-    """A function inserting every value of an event none of whose event starts holds a belief of
-    its source yet (one statement per event on SQLite, on the connection's DB-API cursor)."""
+def _whole_event_inserter(conn: Connection) -> Callable[[SensorDataRecorded, int], list[tuple]]:
+    """A function storing every value of an event none of whose event starts holds a belief of its
+    source yet: SQLite inserts it at once (one statement, on the connection's DB-API cursor) and
+    the function returns no rows; elsewhere it returns the rows, inserted with the batch's others."""
     if conn.dialect.name == "sqlite":
         sql, cursor = _SQLITE_INSERT_EVENT.format(table=_table(conn)), conn.connection.cursor()
 
-        def insert(event: SensorDataRecorded, source_id: int) -> None:
+        def insert(event: SensorDataRecorded, source_id: int) -> list[tuple]:
             cap_us, base_us, slope_us = _belief_line(event)
             start_s, step_s = to_epoch_s(event.start), event.resolution_s
             params = (event.sensor_id, start_s, step_s, source_id, cap_us, base_us, slope_us, step_s)
             cursor.execute(sql, (*params, orjson.dumps(event.values)))
+            return []
 
         return insert
 
-    def insert_rows(event: SensorDataRecorded, source_id: int) -> None:
+    def rows_of(event: SensorDataRecorded, source_id: int) -> list[tuple]:
         start_s, step_s = to_epoch_s(event.start), event.resolution_s
         starts = range(start_s, start_s + step_s * len(event.values), step_s)
         beliefs = belief_times_us(event)
         rows = zip(repeat(event.sensor_id), starts, repeat(source_id), beliefs, event.values, repeat(step_s))
-        _insert_rows(conn, [row for row in rows if row[4] is not None])
+        return [row for row in rows if row[4] is not None]
 
-    return insert_rows
+    return rows_of
 
 
 def _belief_line(event: SensorDataRecorded) -> tuple[int, int, int]:
@@ -155,7 +157,7 @@ class ReadingsProjection:
             spans = applied.setdefault(key, [])
             if not _overlaps(spans, window):  # clear of the batch's earlier events
                 if not _holds_any(starts[key], window):
-                    insert_whole(event, key[1])
+                    rows.extend(insert_whole(event, key[1]))
                 else:
                     rows.extend(_new_beliefs(event, key[1], stored[key]))
             else:  # the table (this transaction's inserts included) knows the latest beliefs here
