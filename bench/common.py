@@ -108,5 +108,29 @@ def _login(base: str, email: str, password: str, server: subprocess.Popen) -> st
         time.sleep(0.2)
 
 
+def call_in_tree(tree: Path, module: str, function: str, *args):
+    """``module.function(*args)`` run by a fresh interpreter on the code of ``tree`` (e.g. a checkout
+    of older code: ``git archive main | tar -x -C /tmp/perf-before``); its result, which must be a literal."""
+    import ast
+    import os
+
+    code = f"import sys; sys.path.insert(0, {str(tree)!r}); import {module} as m; print(repr(m.{function}(*{args!r})))"
+    environment = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tree, env=environment, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{module}.{function} failed in {tree}:\n{done.stderr[-2000:]}")
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1])
+
+
+def alternate(trees: dict[str, Path], runs: int, measure) -> dict[str, list]:
+    """``measure(tree)`` ``runs`` times per tree, alternating the order run by run (same machine state)."""
+    results: dict[str, list] = {name: [] for name in trees}
+    for run in range(runs):
+        for name in list(trees) if run % 2 == 0 else list(reversed(trees)):
+            results[name].append(measure(trees[name]))
+            print(f"  run {run + 1} {name}: {results[name][-1]}", flush=True)
+    return results
+
+
 def temp_home() -> Path:
     return Path(tempfile.mkdtemp(prefix="flexledger-bench-"))

@@ -8,7 +8,9 @@ with their children) is printed too, as it depends less on the machine's load. T
   /tmp/before``) against this tree, each on a fresh data folder;
 * ``--history N``: this tree on a fresh data folder against this tree on a store that already
   holds N readings (100 sensors, 10,000-value events, every processor caught up): does ingest
-  degrade as the store grows (issue #18: the same figure at 1 M and 10 M)?
+  degrade as the store grows (issue #18: the same figure at 1 M and 10 M)? The servers'
+  resident memory (with children) is printed after each run: with ``--history 10000000`` the
+  second one is the server of a 10 M store (issue #18: under 300 MB).
 
 Run: ``.venv/bin/python bench/ingest_ab.py --before /tmp/before [--runs 6 --posts 600]`` or
 ``.venv/bin/python bench/ingest_ab.py --history 10000000``
@@ -23,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, median, server_process, temp_home  # noqa: E402
+from bench.common import ROOT, median, rss_mb, server_process, temp_home  # noqa: E402
 from bench.ingest import _setup_sensor, http_throughput  # noqa: E402
 from bench.ingest_scale import cpu_split  # noqa: E402
 from infra.bootstrap import build_platform  # noqa: E402
@@ -60,6 +62,7 @@ def main() -> None:
         trees = {"empty": (ROOT, temp_home()), f"{args.history:,}": (ROOT, store_with_history(args.history))}
     rates: dict[str, list[float]] = {name: [] for name in trees}
     cpu_ms: dict[str, list[float]] = {name: [] for name in trees}  # server CPU (with children) per post
+    rss: dict[str, list[float]] = {name: [] for name in trees}  # server RSS (MB, with children) after each run
     with ExitStack() as stack:
         servers = {}
         for name, (tree, home) in trees.items():
@@ -73,11 +76,14 @@ def main() -> None:
                 rate = http_throughput(base, token, sensor, args.posts, args.clients, first_day=run * args.posts)
                 rates[name].append(rate)
                 cpu_ms[name].append((sum(cpu_split(pid)) - before) * 1000 / args.posts)
-                cpu = cpu_ms[name][-1]
-                print(f"run {run + 1} {name:<10} {rate:>9,.0f} readings/s, {cpu:.2f} CPU ms/post", flush=True)
+                rss[name].append(rss_mb(pid))
+                cpu, memory = cpu_ms[name][-1], rss[name][-1]
+                print(f"run {run + 1} {name:<10} {rate:>9,.0f} readings/s, {cpu:.2f} CPU ms/post, "
+                      f"RSS {memory:.0f} MB", flush=True)  # fmt: skip
     for name, values in rates.items():
-        rate, cpu = median(values), median(cpu_ms[name])
-        print(f"{name:<6} median {rate:>9,.0f} readings/s, {cpu:.2f} CPU ms/post ({trees[name][0]}, {trees[name][1]})")
+        rate, cpu, memory = median(values), median(cpu_ms[name]), rss[name]
+        print(f"{name:<6} median {rate:>9,.0f} readings/s, {cpu:.2f} CPU ms/post, RSS {memory[0]:.0f} -> "
+              f"{memory[-1]:.0f} MB (max {max(memory):.0f}) ({trees[name][0]}, {trees[name][1]})")  # fmt: skip
     first, second = list(rates)
     print(f"{second} / {first}: {median(rates[second]) / median(rates[first]):.2f}x readings/s, "
           f"{median(cpu_ms[second]) / median(cpu_ms[first]):.2f}x CPU per post")  # fmt: skip

@@ -8,9 +8,9 @@ more workers share the work; they are not Kafka capacity numbers.
 Scenarios (each on a fresh cluster, event store and read-model database):
 
 1. drain: ``--events`` ``SensorDataRecorded`` events (24 values each, over 48 sensors) are
-   appended first; then the relay and 1 (then 2) worker processes start. Reported: events/s
-   and readings/s from the relay's start until the last event is visible in the read model.
-2. lag: with the relay and 1 (then 2) workers running, events are appended open-loop at
+   appended first; then the relay and 1, 2 and 4 worker processes start (``--workers``). Reported: events/s
+   and readings/s (total and per worker) from the relay's start until the last event is visible in the read model.
+2. lag: with the relay and 1, 2, then 4 workers running, events are appended open-loop at
    ``--rate`` events/s through the command handler (``RecordSensorData``). Reported: p50/p95/p99
    of append -> visible, i.e. from the event's ``recorded_at`` (taken just before the append)
    to the commit of the readings transaction that applied it (same machine, same clock).
@@ -285,7 +285,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="events/s of the lag scenario")
     parser.add_argument("--seconds", type=float, default=None, help="duration of the lag scenario")
     parser.add_argument("--postgres-url", default=os.environ.get("FLEXLEDGER_TEST_POSTGRES_URL"))
+    parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated (default 1,2,4)")
     args = parser.parse_args()
+    counts = [int(c) for c in args.workers.split(",")]
     _quiet_topic_warnings()
     events = args.events or (2_400 if args.quick else 9_600)
     seconds = args.seconds or (5.0 if args.quick else 10.0)
@@ -293,12 +295,13 @@ def main() -> None:
     print(f"pipeline: SQLite event store -> relay -> mock Kafka -> worker processes -> {store} read model")
     print(f"({MOCK_NOTE}; {VALUES_PER_EVENT} readings per event, {SENSORS} sensors)")
     print(f"(workers: fetch.wait.max.ms={MOCK_FETCH['fetch.wait.max.ms']}, the mock answers fetches only then)")
-    for count in (1, 2):
+    for count in counts:
         append_rate, rate, report = drain(args.postgres_url, events, count)
         print(f"drain {events:,} events, {count} worker(s): {rate:>6,.0f} events/s "
-              f"({rate * VALUES_PER_EVENT:,.0f} readings/s) relay start -> all visible; "
+              f"({rate * VALUES_PER_EVENT:,.0f} readings/s, {rate / count:,.0f} events/s per worker) "
+              "relay start -> all visible; "
               f"bulk append {append_rate:,.0f} events/s; {report.retried_batches} batches retried  -- {MOCK_NOTE}")
-    for count in (1, 2):
+    for count in counts:
         report = lag(args.postgres_url, args.rate, seconds, count)
         p50, p95, p99 = (percentile(report.lags_s, q) * 1000 for q in (50, 95, 99))
         print(f"lag at {args.rate:.0f} events/s for {seconds:.0f} s, {count} worker(s), {len(report.lags_s)} events: "

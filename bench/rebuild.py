@@ -5,7 +5,9 @@ posts (the shape the API produces) and as bulk 10,000-value events, then times
 ``projections.replay.rebuild`` of the readings projection (median of 3) and checks that the
 rebuilt tables answer a query exactly as before.
 
-Run: ``.venv/bin/python bench/rebuild.py [--quick]``
+Run: ``.venv/bin/python bench/rebuild.py [--quick]``; side by side with older code, alternating
+runs in fresh interpreters: ``git archive main | tar -x -C /tmp/perf-before`` then
+``.venv/bin/python bench/rebuild.py --before /tmp/perf-before [--runs 3]``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median, temp_home  # noqa: E402
+from bench.common import ROOT, alternate, call_in_tree, median, temp_home  # noqa: E402
 from commands import registry as cmd  # noqa: E402
 from commands.readings import RecordSensorData, record_sensor_data  # noqa: E402
 from infra.bootstrap import build_platform  # noqa: E402
@@ -81,14 +83,30 @@ def run(sensors: int, days: int, values_per_event: int) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--before", type=Path, help="folder with older code, measured alternately with this tree")
+    parser.add_argument("--runs", type=int, default=3, help="runs per tree with --before")
     args = parser.parse_args()
     sensors, days = (5, 60) if args.quick else (10, 365)
     for label, per_event in (("daily 96-value posts", 96), ("bulk 10,000-value events", 10_000)):
+        if args.before:
+            _side_by_side(args.before, args.runs, sensors, days, label, per_event)
+            continue
         rate, readings = run(sensors, days, per_event)
         print(
             f"rebuild readings projection, {readings:,} readings as {label}: "
-            f"{rate:>10,.0f} readings/s (median of 3; target >= 200,000)"
+            f"{rate:>10,.0f} readings/s (median of 3; target >= 1,000,000)"
         )
+
+
+def _side_by_side(before: Path, runs: int, sensors: int, days: int, label: str, per_event: int) -> None:
+    print(f"rebuild readings projection, {sensors * days * 96:,} readings as {label}, alternating:", flush=True)
+    rates = alternate(
+        {"before": before.resolve(), "after": ROOT},
+        runs,
+        lambda tree: round(call_in_tree(tree, "bench.rebuild", "run", sensors, days, per_event)[0]),
+    )
+    after, older = median(rates["after"]), median(rates["before"])
+    print(f"  median after {after:,.0f} / before {older:,.0f} readings/s: {after / older:.2f}x (target >= 1,000,000)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 from commands.context import CommandContext, CommandError
 from commands.registry import load_sensor
 from domain.beliefs import SensorDataRecorded, fit_resolution, upsample
+from domain.events import NewEvent
 from domain.grid import on_grid
 from domain.ports.event_store import ANY, AppendResult
 from domain.registry import SensorRegistered
@@ -57,6 +58,12 @@ def record_sensor_data(
     sensor = sensor or load_sensor(ctx, cmd.sensor_id)
     if sensor is None:
         raise CommandError("UNRECOGNIZED_SENSOR", f"no sensor {cmd.sensor_id}", "sensor")
+    return ctx.store.append(sensor_data_stream(sensor.sensor_id), sensor_data_events(ctx, cmd, sensor), ANY)
+
+
+def sensor_data_events(ctx: CommandContext, cmd: RecordSensorData, sensor: SensorRegistered) -> list[NewEvent]:
+    """The validated ``SensorDataRecorded`` events of a command, not yet appended (bulk importers
+    append several commands' events at once, to ``sensor_data_stream(sensor_id)``)."""
     values, resolution = _fit_to_sensor(cmd, sensor)
     _check_alignment(cmd.start, resolution, sensor.timezone)
     received_at = ctx.clock()
@@ -77,7 +84,7 @@ def record_sensor_data(
         )
         event_id = uuid.uuid5(cmd.event_id, str(offset)) if cmd.event_id else None
         events.append(ctx.new_event(event, event_id))
-    return ctx.store.append(sensor_data_stream(sensor.sensor_id), events, ANY)
+    return events
 
 
 def _fit_to_sensor(cmd: RecordSensorData, sensor: SensorRegistered) -> tuple[list[float | None], timedelta]:

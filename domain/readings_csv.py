@@ -20,6 +20,7 @@ import csv
 import io
 import math
 from datetime import datetime
+from operator import attrgetter, itemgetter, methodcaller
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -34,6 +35,64 @@ class ReadingsCsvError(ValueError):
 def parse_readings_csv(text: str, timezone: str | None = None) -> list[tuple[datetime, float]]:
     """(timezone-aware start, value) rows of a CSV text, sorted by start; raises ReadingsCsvError."""
     zone = _zone(timezone)
+    rows = _parse_regular(text, zone)
+    if rows is None:
+        rows = _parse_line_by_line(text, zone)
+    rows.sort(key=itemgetter(0))
+    return rows
+
+
+def _parse_regular(text: str, zone: ZoneInfo | None) -> list[tuple[datetime, float]] | None:
+    """The rows of a file without surprises (no blank line or padded datetime, every value finite,
+    naive datetimes only with a zone), parsed column by column in C; None for any other file,
+    which :func:`_parse_line_by_line` then reads (and explains)."""
+    columns = _two_columns(text)
+    if columns is None:
+        return None
+    try:
+        moments = list(map(datetime.fromisoformat, columns[0]))
+        values = list(map(float, columns[1]))
+    except ValueError:
+        return None
+    if not all(map(math.isfinite, values)):
+        return None
+    if None in map(attrgetter("tzinfo"), moments):
+        if zone is None:
+            return None
+        moments = [m.replace(tzinfo=zone) if m.tzinfo is None else m for m in moments]
+    return list(zip(moments, values, strict=True))
+
+
+def _two_columns(text: str) -> tuple[list[str], list[str]] | None:
+    """(first fields, second fields) of the lines after an optional header; None when a line is blank
+    or the first field of one has no second, and for files with quotes (csv's reader splits those)."""
+    if '"' in text:
+        table = list(csv.reader(io.StringIO(text)))
+        if table and table[0] and _datetime_or_none(table[0][0]) is None:
+            del table[0]  # a header line
+        try:
+            return list(map(itemgetter(0), table)), list(map(itemgetter(1), table))
+        except IndexError:
+            return None
+    lines = text.splitlines()
+    if lines and _datetime_or_none(lines[0].split(",", 1)[0]) is None:
+        del lines[0]  # a header line
+    commas = list(map(methodcaller("count", ","), lines))
+    if commas.count(1) != len(commas):  # a blank line, a missing value or more columns: not split here
+        return None
+    fields = ",".join(lines).split(",")
+    return fields[0::2], fields[1::2]
+
+
+def _datetime_or_none(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+def _parse_line_by_line(text: str, zone: ZoneInfo | None) -> list[tuple[datetime, float]]:
+    """Every row checked on its own, so that an error names its line."""
     rows: list[tuple[datetime, float]] = []
     for line_no, row in enumerate(csv.reader(io.StringIO(text)), start=1):
         if not row or not row[0].strip():
@@ -46,7 +105,6 @@ def parse_readings_csv(text: str, timezone: str | None = None) -> list[tuple[dat
         if len(row) < 2:
             raise ReadingsCsvError(line_no, "a value is missing (expected: datetime,value)")
         rows.append((moment, _value(row[1].strip(), line_no)))
-    rows.sort(key=lambda r: r[0])
     return rows
 
 

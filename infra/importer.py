@@ -14,6 +14,7 @@ from pathlib import Path
 from commands.context import CommandContext
 from commands.import_readings import ImportResult, import_rows
 from domain.readings_csv import parse_readings_csv
+from projections.replay import paused_gc
 
 
 def file_digest(path: Path) -> str:
@@ -31,6 +32,9 @@ def import_readings(
     shift: timedelta = timedelta(0),
     timezone: str | None = None,
 ) -> ImportResult:
-    """Import a CSV file into a sensor (timestamps moved by ``shift``; ``timezone`` for naive ones only)."""
-    rows = parse_readings_csv(path.read_text(encoding="utf-8-sig"), timezone)
-    return import_rows(ctx, sensor_id, rows, file_digest(path), unit, source, on_progress, shift)
+    """Import a CSV file into a sensor (timestamps moved by ``shift``; ``timezone`` for naive ones only).
+
+    A bulk job: Python's cyclic collector pauses meanwhile (:func:`projections.replay.paused_gc`)."""
+    with paused_gc():
+        rows = parse_readings_csv(path.read_text(encoding="utf-8-sig"), timezone)
+        return import_rows(ctx, sensor_id, rows, file_digest(path), unit, source, on_progress, shift)

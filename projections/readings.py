@@ -17,14 +17,17 @@ so posting the same data again changes nothing, while a new value is kept beside
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from itertools import repeat
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_s
+from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_s, to_epoch_us
 from domain.events import RecordedEvent
 
 metadata = sa.MetaData()
@@ -66,16 +69,68 @@ _LATEST_VALUES = (
 
 _COLUMNS = ("sensor_id", "event_start", "source_id", "belief_time", "value", "resolution_s")
 _SQLITE_INSERT = f"INSERT OR IGNORE INTO {{table}} ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)"
+# One event's values in one statement, unpacked by SQLite from the event's JSON array (no Python
+# object per value): value i is about start + i * step, believed at min(cap, base + i * slope)
+# (see _belief_line); nulls are no value. SQLite parses what orjson writes back to the same double.
+_SQLITE_INSERT_EVENT = (
+    f"INSERT OR IGNORE INTO {{table}} ({', '.join(_COLUMNS)}) "
+    "SELECT ?, ? + key * ?, ?, min(?, ? + key * ?), value, ? FROM json_each(?) WHERE value IS NOT NULL"
+)
+_NO_CAP_US = 2**62
+
+
+def _table(conn: Connection) -> str:
+    """``readings``, or a rebuild's scratch copy of it (SQLite: raw SQL bypasses the translate map)."""
+    schema = conn.get_execution_options().get("schema_translate_map", {}).get(None)
+    return f'"{schema}".readings' if schema else "readings"
 
 
 def _insert_rows(conn: Connection, rows: list[tuple]) -> None:
     """Insert rows, ignoring exact duplicates (same sensor, event, source and belief time)."""
     if conn.dialect.name == "sqlite":  # the DB-API executemany: several times faster than Core here
-        schema = conn.get_execution_options().get("schema_translate_map", {}).get(None)  # a rebuild's scratch
-        conn.exec_driver_sql(_SQLITE_INSERT.format(table=f'"{schema}".readings' if schema else "readings"), rows)
+        conn.exec_driver_sql(_SQLITE_INSERT.format(table=_table(conn)), rows)
         return
     insert = pg_insert(readings).on_conflict_do_nothing()
     conn.execute(insert, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+
+
+def _whole_event_inserter(conn: Connection) -> Callable[[SensorDataRecorded, int], list[tuple]]:
+    """A function storing every value of an event none of whose event starts holds a belief of its
+    source yet: SQLite inserts it at once (one statement, on the connection's DB-API cursor) and
+    the function returns no rows; elsewhere it returns the rows, inserted with the batch's others."""
+    if conn.dialect.name == "sqlite":
+        sql, cursor = _SQLITE_INSERT_EVENT.format(table=_table(conn)), conn.connection.cursor()
+
+        def insert(event: SensorDataRecorded, source_id: int) -> list[tuple]:
+            cap_us, base_us, slope_us = _belief_line(event)
+            start_s, step_s = to_epoch_s(event.start), event.resolution_s
+            params = (event.sensor_id, start_s, step_s, source_id, cap_us, base_us, slope_us, step_s)
+            cursor.execute(sql, (*params, orjson.dumps(event.values)))
+            return []
+
+        return insert
+
+    def rows_of(event: SensorDataRecorded, source_id: int) -> list[tuple]:
+        start_s, step_s = to_epoch_s(event.start), event.resolution_s
+        starts = range(start_s, start_s + step_s * len(event.values), step_s)
+        beliefs = belief_times_us(event)
+        rows = zip(repeat(event.sensor_id), starts, repeat(source_id), beliefs, event.values, repeat(step_s))
+        return [row for row in rows if row[4] is not None]
+
+    return rows_of
+
+
+def _belief_line(event: SensorDataRecorded) -> tuple[int, int, int]:
+    """(cap, base, slope) in microseconds: value i is believed at ``min(cap, base + i * slope)``,
+    as :func:`domain.beliefs.belief_times_us` computes it (prior caps, a horizon makes a line)."""
+    if event.prior is None and event.horizon_s is None:
+        received_us = to_epoch_us(event.received_at)
+        return received_us, received_us, 0
+    cap_us = _NO_CAP_US if event.prior is None else to_epoch_us(event.prior)
+    if event.horizon_s is None:
+        return cap_us, cap_us, 0
+    step_us = event.resolution_s * 1_000_000
+    return cap_us, to_epoch_us(event.start) + step_us - event.horizon_s * 1_000_000, step_us
 
 
 class ReadingsProjection:
@@ -86,13 +141,32 @@ class ReadingsProjection:
     metadata = metadata
 
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
+        """Store each event's changed beliefs. An event whose event starts hold no belief of its
+        source (before the batch, nor from an earlier event of the batch) is inserted whole in one
+        statement; otherwise its values are compared with the latest stored beliefs."""
         source_ids: dict[str, int] = {}
         decoded = [e.decode() for e in events]
-        latest = self._latest_for_batch(conn, decoded, source_ids)
+        stored = self._latest_for_batch(conn, decoded, source_ids)
+        starts = {key: sorted(latest) for key, latest in stored.items()}
+        applied: dict[tuple[int, int], list[tuple[int, int]]] = {}  # the batch's events so far, per key
         rows: list[tuple] = []
+        insert_whole = _whole_event_inserter(conn)
         for event in decoded:
-            source_id = source_ids[event.source]
-            rows.extend(_new_beliefs(event, source_id, latest[(event.sensor_id, source_id)]))
+            key = (event.sensor_id, source_ids[event.source])
+            window = _window(event)
+            spans = applied.setdefault(key, [])
+            if not _overlaps(spans, window):  # clear of the batch's earlier events
+                if not _holds_any(starts[key], window):
+                    rows.extend(insert_whole(event, key[1]))
+                else:
+                    rows.extend(_new_beliefs(event, key[1], stored[key]))
+            else:  # the table (this transaction's inserts included) knows the latest beliefs here
+                if rows:
+                    _insert_rows(conn, rows)
+                    rows = []
+                latest = _latest_values(conn, *key, *window)
+                rows.extend(_new_beliefs(event, key[1], latest))
+            _add_span(spans, window)
         if rows:
             _insert_rows(conn, rows)
 
@@ -105,11 +179,41 @@ class ReadingsProjection:
             if event.source not in source_ids:
                 source_ids[event.source] = _source_id(conn, event.source, event.source_type)
             key = (event.sensor_id, source_ids[event.source])
-            start_s = to_epoch_s(event.start)
-            end_s = start_s + event.resolution_s * len(event.values)
+            start_s, end_s = _window(event)
             low, high = windows.get(key, (start_s, end_s))
             windows[key] = (min(low, start_s), max(high, end_s))
         return {key: _latest_values(conn, *key, *window) for key, window in windows.items()}
+
+
+def _window(event: SensorDataRecorded) -> tuple[int, int]:
+    """[first event start, last event end) of an event's values, in epoch seconds."""
+    start_s = to_epoch_s(event.start)
+    return start_s, start_s + event.resolution_s * len(event.values)
+
+
+def _holds_any(sorted_starts: list[int], window: tuple[int, int]) -> bool:
+    """Whether any of the sorted event starts lies in [low, high)."""
+    index = bisect_left(sorted_starts, window[0])
+    return index < len(sorted_starts) and sorted_starts[index] < window[1]
+
+
+def _overlaps(spans: list[tuple[int, int]], window: tuple[int, int]) -> bool:
+    """Whether [low, high) meets any of the sorted, disjoint ``spans``."""
+    index = bisect_left(spans, window)
+    before = index > 0 and spans[index - 1][1] > window[0]
+    return before or (index < len(spans) and spans[index][0] < window[1])
+
+
+def _add_span(spans: list[tuple[int, int]], window: tuple[int, int]) -> None:
+    """Add [low, high) to the sorted, disjoint ``spans``, merging the spans it meets or touches."""
+    low, high = window
+    index = bisect_left(spans, window)
+    while index > 0 and spans[index - 1][1] >= low:
+        index -= 1
+        low, high = min(low, spans[index][0]), max(high, spans.pop(index)[1])
+    while index < len(spans) and spans[index][0] <= high:
+        high = max(high, spans.pop(index)[1])
+    spans.insert(index, (low, high))
 
 
 def _source_id(conn: Connection, name: str, source_type: str) -> int:

@@ -13,6 +13,7 @@ skipped during the replay as during live projection (:func:`projections.base.app
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -39,12 +40,31 @@ def rebuild(
     """
     create_tables(engine, projection)
     schema = _schema(engine, projection)
-    with _scratch(engine, projection, schema) as scratch:
+    with _scratch(engine, projection, schema) as scratch, paused_gc():
         applied, head = _replay(store, scratch, projection, batch_size, on_progress)
         _swap(engine, projection, schema, checkpoints, head)
     if on_progress:
         on_progress(head, head)
     return applied
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a bulk job (a replay, an import), then restore it.
+
+    A bulk job allocates containers by the million (decoded events, row tuples) that form no
+    cycles and die with their batch (reference counting frees them); each allocation burst
+    still triggers collections that walk every live object of the process, which cost a
+    rebuild of 96-value events about a fifth of its time. Memory is still freed as usual;
+    only cycles made meanwhile (by any thread) wait for the collector's return.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _replay(store, scratch: sa.Engine, projection: Projection, batch_size: int, on_progress) -> tuple[int, int]:
@@ -137,8 +157,21 @@ def _swap(engine: sa.Engine, projection: Projection, schema: str, checkpoints: C
         checkpoints.save(projection.name, ALL_PARTITIONS, head, within=conn)
 
 
+def _same_columns(conn: sa.Connection, table: str, schema: str) -> bool:
+    """Whether the serving table and its scratch copy have the same columns in the same order (SQLite)."""
+    def columns(database: str) -> list[tuple]:
+        return [row[1:3] for row in conn.exec_driver_sql(f'PRAGMA "{database}".table_info("{table}")')]
+
+    return columns("main") == columns(schema)
+
+
 def _copy(conn: sa.Connection, target: sa.Table, source: sa.Table) -> None:
     conn.execute(target.delete())
+    if conn.dialect.name == "sqlite" and _same_columns(conn, target.name, source.schema):
+        # SQLite's transfer optimisation (INSERT INTO t SELECT * FROM s, t empty, same schema) copies
+        # the stored records without decoding them: about three times faster than naming the columns
+        conn.exec_driver_sql(f'INSERT INTO main."{target.name}" SELECT * FROM "{source.schema}"."{target.name}"')
+        return
     conn.execute(target.insert().from_select(list(source.c.keys()), sa.select(*source.c)))
     if conn.dialect.name != "postgresql":
         return
