@@ -11,6 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commands.context import CommandError
@@ -19,7 +20,7 @@ from domain.units import UnitError
 
 V2_PREFIX = "/api/v2_0/"
 RETRY_AFTER_S = 5
-"""``Retry-After`` of a 503 answered while the event store is unavailable."""
+"""``Retry-After`` of a 503 answered while the event store is unavailable (or a pool is dry)."""
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EventStoreUnavailable)
     async def _unavailable(_request: Request, exc: EventStoreUnavailable) -> JSONResponse:
         response = error_response(COMMAND_ERROR_STATUS[exc.code], exc.code, f"the event store did not answer: {exc}")
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(_request: Request, exc: PoolTimeout) -> JSONResponse:
+        # every pooled connection stayed in use past the pool's timeout: overload, not a bug
+        log.warning("read-model connection pool exhausted: %s", exc)
+        response = error_response(503, "READ_MODELS_BUSY", "the read models are busy: retry later")
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
 

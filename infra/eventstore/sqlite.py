@@ -27,13 +27,21 @@ from streams.doorbell import Doorbell
 WATCH_FALLBACK_S = 0.05
 
 
-def sqlite_engine(path: Path | str, synchronous: str = "FULL", immediate: bool = True) -> sa.Engine:
+def sqlite_engine(
+    path: Path | str, synchronous: str = "FULL", immediate: bool = True, max_connections: int = 15
+) -> sa.Engine:
     """A SQLAlchemy engine for a SQLite file in WAL mode.
 
     ``immediate=True`` begins every transaction with ``BEGIN IMMEDIATE`` (take the write lock
     up front: no deadlock-prone lock upgrades); use ``immediate=False`` for a read-only engine.
+    ``max_connections``: the pool keeps 5 open and opens more on demand up to this many.
     """
-    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 30})
+    engine = sa.create_engine(
+        f"sqlite:///{path}",
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=min(5, max_connections),
+        max_overflow=max(0, max_connections - 5),
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):

@@ -46,10 +46,18 @@ class ReadModelDb:
             self.read_engine.dispose()
 
 
+API_READ_CONNECTIONS = 64
+"""Read connections the API may hold at once: more than its worker threads (anyio's default
+limiter, 40), which bound the sync routes and the blocking calls of the async ones. A route may
+hold its connection while it waits for a projection (a schedule's outcome, read-your-writes), so a
+smaller pool could run dry under load and time out other requests; SQLite read connections are
+cheap (an open file in WAL mode)."""
+
+
 def sqlite_readmodels(path: Path | str) -> ReadModelDb:
     return ReadModelDb(
         write_engine=sqlite_engine(path, synchronous="NORMAL"),
-        read_engine=sqlite_engine(path, synchronous="NORMAL", immediate=False),
+        read_engine=sqlite_engine(path, synchronous="NORMAL", immediate=False, max_connections=API_READ_CONNECTIONS),
     )
 
 
