@@ -228,10 +228,10 @@ def list_microgrid_schedules(user: MyEmsUser, conn: ReadConn) -> list[dict]:
     return [item(row) for _, row in _microgrid_rows(conn, user)]
 
 
-@flat_router.get("/microgridschedules/{schedule_id}")
-def get_microgrid_schedule(schedule_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
+@flat_router.get("/microgridschedules/{microgrid_schedule_id}")
+def get_microgrid_schedule(microgrid_schedule_id: Id, user: MyEmsUser, conn: ReadConn) -> dict:
     """One operator schedule of a microgrid of the caller's account, by its id."""
-    return item(_microgrid_row(conn, user, schedule_id)[1])
+    return item(_microgrid_row(conn, user, microgrid_schedule_id)[1])
 
 
 @flat_router.post("/microgridschedules", status_code=201)
@@ -252,22 +252,27 @@ def create_microgrid_schedule(
     return created("microgridschedules", row.id)
 
 
-@flat_router.put("/microgridschedules/{schedule_id}")
+@flat_router.put("/microgridschedules/{microgrid_schedule_id}")
 def update_microgrid_schedule(
-    schedule_id: Id, body: Envelope, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+    microgrid_schedule_id: Id,
+    body: Envelope,
+    user: MyEmsUser,
+    commands: MyEmsCommands,
+    conn: ReadConn,
+    wait: WaitProjected,
 ) -> Response:
     """Replace an operator schedule's window, peak type and power (its microgrid stays)."""
-    owner, _ = _microgrid_row(conn, user, schedule_id, write=True)
-    rows = [r for r in _rows(owner) if r.id != schedule_id]
-    _store(commands, wait, owner, [*rows, _parsed(body.data, schedule_id, rows)])
+    owner, _ = _microgrid_row(conn, user, microgrid_schedule_id, write=True)
+    rows = [r for r in _rows(owner) if r.id != microgrid_schedule_id]
+    _store(commands, wait, owner, [*rows, _parsed(body.data, microgrid_schedule_id, rows)])
     return Response(status_code=200)
 
 
-@flat_router.delete("/microgridschedules/{schedule_id}", status_code=204)
+@flat_router.delete("/microgridschedules/{microgrid_schedule_id}", status_code=204)
 def delete_microgrid_schedule(
-    schedule_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
+    microgrid_schedule_id: Id, user: MyEmsUser, commands: MyEmsCommands, conn: ReadConn, wait: WaitProjected
 ) -> Response:
     """Delete an operator schedule of a microgrid; 204."""
-    owner, _ = _microgrid_row(conn, user, schedule_id, write=True)
-    _store(commands, wait, owner, [r for r in _rows(owner) if r.id != schedule_id])
+    owner, _ = _microgrid_row(conn, user, microgrid_schedule_id, write=True)
+    _store(commands, wait, owner, [r for r in _rows(owner) if r.id != microgrid_schedule_id])
     return Response(status_code=204)
