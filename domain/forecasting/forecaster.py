@@ -228,7 +228,7 @@ class SensorForecaster:
             name: self._clip(model.forecast(self.history, last, targets, regs)) for name, model in self.models.items()
         }
         # the bucket of a step is its horizon from the forecast time (now_start), as the API reads it
-        step_buckets = [self.buckets.bucket_of(k) for k in range(1, steps + 1)]
+        step_buckets = list(self.buckets.buckets_of(1, steps))
         columns = [per_model[name] for name in self.config.models]
         values, selected, weights = self._serve(step_buckets, columns)
         if record:

@@ -292,7 +292,10 @@ class LagRegression:
         history = self.own if self.own is not None else history
         scaler, buckets, models = self.scaler, self.buckets, self.models
         rows = self._rows(history, origin, targets, regressors)
-        steps = [buckets.bucket_of(target - origin) for target in targets]
+        if isinstance(targets, range) and targets.step == 1:
+            steps = buckets.buckets_of(targets.start - origin, len(targets))
+        else:
+            steps = tuple(buckets.bucket_of(target - origin) for target in targets)
         scaled = [models[b].predict_one(x) for b, x in zip(steps, rows, strict=True)]
         out = [v / scaler.scale + scaler.shift for v in scaled]
         return out if self.transform is None else [self._inverse(v) for v in out]
