@@ -173,6 +173,9 @@ class CalendarFeatures:
         cached = self._slot_cache[slot] = (features, day_class, week_slot)
         return cached
 
+    slot_info = _slot
+    """``(of_slot, day_class, week_slot)`` of a slot in one look-up (the features dict is cached: do not mutate)."""
+
     def of_slot(self, slot: int) -> dict[str, float]:
         """Calendar features of the slot's start (a cached dict: do not mutate it)."""
         return self._slot(slot)[0]
