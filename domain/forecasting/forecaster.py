@@ -270,10 +270,10 @@ class SensorForecaster:
 
     def _clip(self, values: list[float]) -> list[float]:
         low, high = self.config.value_range
-        if low is not None:
-            values = [max(low, v) for v in values]
+        if low is not None:  # max(low, v) and min(high, v), without the calls (NaN becomes the bound, as there)
+            values = [v if v > low else low for v in values]
         if high is not None:
-            values = [min(high, v) for v in values]
+            values = [v if v < high else high for v in values]
         return values
 
     def _future_regressors(

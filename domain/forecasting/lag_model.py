@@ -17,7 +17,7 @@ from domain.forecasting.features import LAG_KEYS, CalendarFeatures, HorizonBucke
 from domain.forecasting.history import SlotHistory
 from domain.forecasting.models import Regressors
 from domain.forecasting.profile import WeeklyProfile
-from domain.forecasting.regressors import bayesian_regressor
+from domain.forecasting.regressors import bayesian_regressor, predict_rows
 
 ANOMALY_KEYS = tuple(f"a{h:02d}" for h in range(24))
 """The origin's anomaly (last value minus its weekly profile) per local hour of the target."""
@@ -296,7 +296,7 @@ class LagRegression:
             steps = buckets.buckets_of(targets.start - origin, len(targets))
         else:
             steps = tuple(buckets.bucket_of(target - origin) for target in targets)
-        scaled = [models[b].predict_one(x) for b, x in zip(steps, rows, strict=True)]
+        scaled = predict_rows(models, steps, rows)
         out = [v / scaler.scale + scaler.shift for v in scaled]
         return out if self.transform is None else [self._inverse(v) for v in out]
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from itertools import repeat
 from operator import mul
 
@@ -79,6 +79,17 @@ class OnlineRidge:
     def __setstate__(self, state: tuple) -> None:
         self.alpha, self.beta, self.index, self.inverse, self.eta = state
         self._coefficients, self._order = None, None
+
+
+def predict_rows(models: Sequence, buckets: Sequence[int], rows: Sequence[Mapping[str, float]]) -> list[float]:
+    """``models[b].predict_one(x)`` for each bucket ``b`` and row ``x``; for :class:`OnlineRidge`
+    models the same dot products (same order) without a call per row."""
+    if not all(type(model) is OnlineRidge for model in models):
+        return [models[b].predict_one(x) for b, x in zip(buckets, rows, strict=True)]
+    weights = [model.coefficients().get for model in models]
+    return [
+        float(sum(map(mul, map(weights[b], x, repeat(0.0)), x.values()))) for b, x in zip(buckets, rows, strict=True)
+    ]
 
 
 def bayesian_regressor() -> OnlineRidge:
