@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import repeat
+from operator import add, sub
 
 from domain.forecasting.metrics import ErrorTotals, RunningWindowError
 
@@ -69,12 +71,12 @@ class ModelSelector:
         counts: dict[int, int] = {}
         for bucket, values in matured:
             errors = sums.get(bucket)
+            absolute = map(abs, map(sub, repeat(actual), values))  # abs(actual - p) per model
             if errors is None:
-                sums[bucket] = [abs(actual - p) for p in values]
+                sums[bucket] = list(absolute)
                 counts[bucket] = 1
             else:
-                for i, p in enumerate(values):
-                    errors[i] += abs(actual - p)
+                sums[bucket] = list(map(add, errors, absolute))  # errors[i] + abs(actual - p), as before
                 counts[bucket] += 1
         magnitude = abs(actual)
         for bucket, errors in sums.items():
