@@ -157,10 +157,12 @@ class ChargeSessionsProjection:
             _reassign(conn, asset_id, sensor_id, low, high)
 
     def _readings(self, conn: Connection, event: SensorDataRecorded, batch: _Batch) -> None:
+        if event.source_type in NOT_MEASURED:
+            return  # a forecast or schedule
         meters = conn.execute(_METERS_BY_SENSOR, {"sensor_id": event.sensor_id}).mappings().all()
         factor = _to_kwh_factor(event.unit, event.resolution_s)
-        if not meters or factor is None or event.source_type in NOT_MEASURED:
-            return  # not an EVSE's meter, not energy/power, or a forecast or schedule
+        if not meters or factor is None:
+            return  # not an EVSE's meter, not energy/power
         start_s, step = to_epoch_s(event.start), event.resolution_s
         beliefs = belief_times_us(event)
         for i, value in enumerate(event.values):

@@ -59,11 +59,16 @@ class MyEmsVirtualMetersProjection:
     metadata = metadata
 
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
+        linked: dict[int, list[int]] = {}  # meter -> its virtual meters, until a definition changes them
         for recorded in events:
             event = recorded.decode()
             if isinstance(event, SensorDataRecorded):
-                _record_inputs(conn, event)
-            elif isinstance(event, vm.MyEmsVirtualMeterDeleted):
+                if event.sensor_id not in linked:
+                    linked[event.sensor_id] = conn.execute(_LINKED, {"meter_id": event.sensor_id}).scalars().all()
+                _record_inputs(conn, event, linked[event.sensor_id])
+                continue
+            linked.clear()
+            if isinstance(event, vm.MyEmsVirtualMeterDeleted):
                 for table in (myems_virtual_meters, myems_vm_links, myems_vm_values):
                     key = table.c.id if table is myems_virtual_meters else table.c.virtual_meter_id
                     conn.execute(table.delete().where(key == event.virtual_meter_id))
@@ -114,9 +119,11 @@ def _upsert_input(conn: Connection, meter_id: int, start_s: int, belief_us: int,
                                                  value_kwh=value_kwh))
 
 
-def _record_inputs(conn: Connection, event: SensorDataRecorded) -> None:
-    linked = conn.execute(sa.select(myems_vm_links.c.virtual_meter_id).where(
-        myems_vm_links.c.meter_id == event.sensor_id)).scalars().all()
+_LINKED = sa.select(myems_vm_links.c.virtual_meter_id).where(myems_vm_links.c.meter_id == sa.bindparam("meter_id"))
+
+
+def _record_inputs(conn: Connection, event: SensorDataRecorded, linked: list[int]) -> None:
+    """Record the event's energies for the virtual meters ``linked`` to its sensor and re-evaluate them."""
     if not linked:
         return
     try:

@@ -95,8 +95,11 @@ class RegionalEnergiesProjection:
 
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         touched: dict[int, set[int]] = {}  # region -> timeslots
+        meters: dict[int, list] = {}  # sensor -> its EVSE meters with a region, until an EVSE event changes them
         for recorded in events:
             event = recorded.decode()
+            if isinstance(event, ev.EvseRegistered | ev.EvseChanged):
+                meters.clear()
             if isinstance(event, ev.EvseRegistered):
                 conn.execute(re_meters.delete().where(re_meters.c.asset_id == event.asset_id))
                 conn.execute(
@@ -117,7 +120,9 @@ class RegionalEnergiesProjection:
                     conn.execute(re_meters.update().where(re_meters.c.asset_id == event.asset_id).values(**changes))
                     _history(conn, event.asset_id, touched)  # the new region's
             else:
-                _readings(conn, event, touched)
+                if event.sensor_id not in meters:
+                    meters[event.sensor_id] = conn.execute(_METERS_OF_SENSOR, {"sensor_id": event.sensor_id}).all()
+                _readings(conn, event, meters[event.sensor_id], touched)
         at_us = to_epoch_us(events[-1].metadata.recorded_at) if events else 0
         for region_id, slots in touched.items():
             meters = conn.execute(sa.select(re_meters).where(re_meters.c.region_id == region_id)).mappings().all()
@@ -142,14 +147,13 @@ def _history(conn: Connection, asset_id: int, touched: dict[int, set[int]]) -> N
         slots.update(start // TIMESLOT_S * TIMESLOT_S for start in starts)
 
 
-def _readings(conn: Connection, event: SensorDataRecorded, touched: dict[int, set[int]]) -> None:
-    meters = (
-        conn.execute(
-            sa.select(re_meters).where(re_meters.c.sensor_id == event.sensor_id, re_meters.c.region_id.is_not(None))
-        )
-        .mappings()
-        .all()
-    )
+_METERS_OF_SENSOR = sa.select(re_meters.c.region_id).where(
+    re_meters.c.sensor_id == sa.bindparam("sensor_id"), re_meters.c.region_id.is_not(None)
+)
+
+
+def _readings(conn: Connection, event: SensorDataRecorded, meters: list, touched: dict[int, set[int]]) -> None:
+    """Store the event's energies (``meters``: the sensor's EVSE meters with a region, rows of region ids)."""
     factor = _factor(event.unit, event.resolution_s)
     if not meters or factor is None or event.source_type == "scheduler":
         return
@@ -179,7 +183,7 @@ def _readings(conn: Connection, event: SensorDataRecorded, touched: dict[int, se
     if updates:
         conn.execute(_update(table), updates)
     for meter in meters:
-        touched.setdefault(meter["region_id"], set()).update(slots)
+        touched.setdefault(meter.region_id, set()).update(slots)
 
 
 def _insert(table: sa.Table):

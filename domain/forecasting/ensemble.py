@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from operator import mul
 
 from domain.forecasting.metrics import ErrorTotals
 
@@ -39,4 +40,5 @@ def error_weights(totals: Sequence[ErrorTotals], min_count: int = 1, power: floa
 def combine(weights: Sequence[float], predictions: Sequence[Sequence[float]], steps: Sequence[int]) -> list[float]:
     """Weighted mean per step: ``predictions[m][k]`` weighted by ``weights[m]``, for ``k`` in ``steps``."""
     used = [(w, p) for w, p in zip(weights, predictions, strict=True) if w > 0.0]
-    return [sum(w * p[k] for w, p in used) for k in steps]
+    used_weights = [w for w, _ in used]
+    return [sum(map(mul, used_weights, [p[k] for _, p in used])) for k in steps]  # sum of w * p[k], in model order

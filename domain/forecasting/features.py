@@ -42,6 +42,9 @@ def slot_start(slot: int, resolution: timedelta) -> datetime:
     return EPOCH + slot * resolution
 
 
+_BUCKETS_OF: dict[tuple[tuple[int, ...], int, int], tuple[int, ...]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class HorizonBuckets:
     """Horizon buckets in steps: bucket ``b`` covers steps ``(upper[b-1], upper[b]]``.
@@ -70,6 +73,16 @@ class HorizonBuckets:
             if step <= upper:
                 return index
         return len(self.upper) - 1
+
+    def buckets_of(self, first_step: int, count: int) -> tuple[int, ...]:
+        """``bucket_of`` of the steps ``first_step .. first_step + count - 1`` (cached: forecasts repeat them)."""
+        key = (self.upper, first_step, count)
+        found = _BUCKETS_OF.get(key)
+        if found is None:
+            if len(_BUCKETS_OF) >= 256:
+                _BUCKETS_OF.clear()
+            found = _BUCKETS_OF[key] = tuple(self.bucket_of(step) for step in range(first_step, first_step + count))
+        return found
 
     def bounds(self, bucket: int) -> tuple[int, int]:
         """``(first_step, last_step)`` of ``bucket``, inclusive."""
@@ -159,6 +172,9 @@ class CalendarFeatures:
             self._slot_cache.clear()
         cached = self._slot_cache[slot] = (features, day_class, week_slot)
         return cached
+
+    slot_info = _slot
+    """``(of_slot, day_class, week_slot)`` of a slot in one look-up (the features dict is cached: do not mutate)."""
 
     def of_slot(self, slot: int) -> dict[str, float]:
         """Calendar features of the slot's start (a cached dict: do not mutate it)."""

@@ -228,7 +228,7 @@ class SensorForecaster:
             name: self._clip(model.forecast(self.history, last, targets, regs)) for name, model in self.models.items()
         }
         # the bucket of a step is its horizon from the forecast time (now_start), as the API reads it
-        step_buckets = [self.buckets.bucket_of(k) for k in range(1, steps + 1)]
+        step_buckets = list(self.buckets.buckets_of(1, steps))
         columns = [per_model[name] for name in self.config.models]
         values, selected, weights = self._serve(step_buckets, columns)
         if record:
@@ -270,10 +270,10 @@ class SensorForecaster:
 
     def _clip(self, values: list[float]) -> list[float]:
         low, high = self.config.value_range
-        if low is not None:
-            values = [max(low, v) for v in values]
+        if low is not None:  # max(low, v) and min(high, v), without the calls (NaN becomes the bound, as there)
+            values = [v if v > low else low for v in values]
         if high is not None:
-            values = [min(high, v) for v in values]
+            values = [v if v < high else high for v in values]
         return values
 
     def _future_regressors(

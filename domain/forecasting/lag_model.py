@@ -17,7 +17,7 @@ from domain.forecasting.features import LAG_KEYS, CalendarFeatures, HorizonBucke
 from domain.forecasting.history import SlotHistory
 from domain.forecasting.models import Regressors
 from domain.forecasting.profile import WeeklyProfile
-from domain.forecasting.regressors import bayesian_regressor
+from domain.forecasting.regressors import bayesian_regressor, predict_rows
 
 ANOMALY_KEYS = tuple(f"a{h:02d}" for h in range(24))
 """The origin's anomaly (last value minus its weekly profile) per local hour of the target."""
@@ -292,8 +292,11 @@ class LagRegression:
         history = self.own if self.own is not None else history
         scaler, buckets, models = self.scaler, self.buckets, self.models
         rows = self._rows(history, origin, targets, regressors)
-        steps = [buckets.bucket_of(target - origin) for target in targets]
-        scaled = [models[b].predict_one(x) for b, x in zip(steps, rows, strict=True)]
+        if isinstance(targets, range) and targets.step == 1:
+            steps = buckets.buckets_of(targets.start - origin, len(targets))
+        else:
+            steps = tuple(buckets.bucket_of(target - origin) for target in targets)
+        scaled = predict_rows(models, steps, rows)
         out = [v / scaler.scale + scaler.shift for v in scaled]
         return out if self.transform is None else [self._inverse(v) for v in out]
 
@@ -324,11 +327,59 @@ class LagRegression:
         base, level = lags.at_origin(history, origin, shift, shift, scale)
         self._add_origin_profile(base, origin)
         regs = regressors or [None] * len(targets)
+        if lags.calendar is self.calendar and (self.profile is None or self.profile.calendar is self.calendar):
+            return self._rows_inline(history, origin, targets, regs, base, level)
         rows = []
         for target, target_regressors in zip(targets, regs, strict=True):
             x = dict(base)
             lags.add_target(x, history, origin, target, level, shift, scale)
             self._add_target_only(x, target, target_regressors, x["w1"])
+            rows.append(x)
+        return rows
+
+
+    def _rows_inline(
+        self, history: SlotHistory, origin: int, targets: Sequence[int], regs: Sequence[Regressors | None],
+        base: dict[str, float], level: float,
+    ) -> list[dict[str, float]]:
+        """The loop of :meth:`_make_rows` with ``LagFeatures.add_target`` and :meth:`_add_target_only`
+        inlined (one calendar look-up per target): the same keys in the same order, the same values."""
+        shift, scale, lags, get = self.scaler.shift, self.scaler.scale, self.lags, history.get
+        day, week, max_horizon, slot_info = lags.day, lags.week, lags.max_horizon, self.calendar.slot_info
+        levels = None if self.profile is None else self.profile.levels
+        forward = None if self.transform is None else TRANSFORMS[self.transform][0]
+        anomaly = base["y0"] - base["wpo"] if self.anomaly_by_hour else None
+        per_day, per_hour, scalers = self._slots_per_day, self._slots_per_hour, self.regressor_scalers
+        rows = []
+        for target, target_regressors in zip(targets, regs, strict=True):
+            x = dict(base)
+            horizon = target - origin
+            features, wanted, week_slot = slot_info(target)
+            candidate = target - day * -(-horizon // day)
+            d1 = get(candidate)
+            w1 = get(target - week) if horizon <= week else math.nan
+            for _ in range(7):  # LagFeatures.similar_day
+                if slot_info(candidate)[1] == wanted:
+                    break
+                candidate -= day
+            else:
+                candidate = target - week
+            sd = get(candidate)
+            x["d1"] = ((d1 if d1 == d1 else level) - shift) * scale
+            x["w1"] = fallback = ((w1 if w1 == w1 else level) - shift) * scale
+            x["sd"] = ((sd if sd == sd else level) - shift) * scale
+            x["hzn"] = horizon / max_horizon
+            if levels is not None:
+                at = levels.get(week_slot, math.nan)
+                x["wp"] = fallback if at != at else ((at if forward is None else forward(at)) - shift) * scale
+            if target_regressors:
+                for key, value in target_regressors.items():
+                    known = scalers.get(key)
+                    if known is not None:
+                        x[known[0]] = (value - known[1].shift) * known[1].scale
+            x.update(features)
+            if anomaly is not None:
+                x[ANOMALY_KEYS[(week_slot % per_day) // per_hour]] = anomaly
             rows.append(x)
         return rows
 

@@ -49,6 +49,11 @@ class WeeklyProfile:
         recent.append(value)
         self._level[key] = quantile_of_sorted(sorted(recent), self.quantile)
 
+    @property
+    def levels(self) -> dict[int, float]:
+        """The profile per week slot (:meth:`value` without the calendar look-up; do not mutate)."""
+        return self._level
+
     def value(self, slot: int) -> float:
         """The profile at ``slot``'s week slot; NaN while that week slot has no value yet."""
         return self._level.get(self.calendar.week_slot(slot), float("nan"))

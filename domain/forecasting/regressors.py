@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from itertools import repeat
+from operator import mul
 
 import numpy as np
 from river import tree
@@ -24,7 +26,7 @@ class OnlineRidge:
     products over dicts, not 48 vector conversions. Features missing from a sample count as 0;
     an unseen feature extends the model (prior: coefficient 0). Deterministic."""
 
-    __slots__ = ("alpha", "beta", "index", "inverse", "eta", "_coefficients")
+    __slots__ = ("alpha", "beta", "index", "inverse", "eta", "_coefficients", "_order")
 
     def __init__(self, alpha: float = 1.0, beta: float = 1.0) -> None:
         self.alpha, self.beta = alpha, beta
@@ -32,6 +34,7 @@ class OnlineRidge:
         self.inverse = np.zeros((0, 0))
         self.eta = np.zeros(0)
         self._coefficients: dict[str, float] | None = {}
+        self._order: tuple[tuple[str, ...], np.ndarray] | None = None  # last sample's keys -> their indices
 
     def _vector(self, x: Mapping[str, float]) -> np.ndarray:
         index = self.index
@@ -43,34 +46,50 @@ class OnlineRidge:
             inverse = np.eye(grown) / self.alpha
             inverse[:n, :n] = self.inverse
             self.inverse, self.eta = inverse, np.concatenate([self.eta, np.zeros(grown - n)])
+            self._order = None
+        keys = tuple(x)
+        if self._order is None or self._order[0] != keys:
+            self._order = keys, np.fromiter((index[key] for key in keys), dtype=np.intp, count=len(keys))
         vector = np.zeros(len(index))
-        for key, value in x.items():
-            vector[index[key]] = value
+        vector[self._order[1]] = np.fromiter(x.values(), dtype=float, count=len(keys))
         return vector
 
     def learn_one(self, x: Mapping[str, float], y: float) -> None:
         v = self._vector(x)
         pv = self.inverse @ v
-        self.inverse -= np.outer(pv, pv) * (self.beta / (1.0 + self.beta * float(v @ pv)))
+        update = np.multiply.outer(pv, pv)  # np.outer(pv, pv) * factor, without a second temporary
+        update *= self.beta / (1.0 + self.beta * float(v @ pv))
+        self.inverse -= update
         self.eta += (self.beta * y) * v
         self._coefficients = None
 
     def coefficients(self) -> dict[str, float]:
         if self._coefficients is None:
-            mean = (self.inverse @ self.eta).tolist()
-            self._coefficients = {key: mean[i] for key, i in self.index.items()}
+            # the index numbers the keys in insertion order: key i has coefficient mean[i]
+            self._coefficients = dict(zip(self.index, (self.inverse @ self.eta).tolist(), strict=True))
         return self._coefficients
 
     def predict_one(self, x: Mapping[str, float]) -> float:
-        weights = self.coefficients()
-        return float(sum(weights.get(key, 0.0) * value for key, value in x.items()))
+        weights = self.coefficients()  # the sum runs in the sample's key order, as a generator over items would
+        return float(sum(map(mul, map(weights.get, x, repeat(0.0)), x.values())))
 
     def __getstate__(self) -> tuple:
         return self.alpha, self.beta, self.index, self.inverse, self.eta
 
     def __setstate__(self, state: tuple) -> None:
         self.alpha, self.beta, self.index, self.inverse, self.eta = state
-        self._coefficients = None
+        self._coefficients, self._order = None, None
+
+
+def predict_rows(models: Sequence, buckets: Sequence[int], rows: Sequence[Mapping[str, float]]) -> list[float]:
+    """``models[b].predict_one(x)`` for each bucket ``b`` and row ``x``; for :class:`OnlineRidge`
+    models the same dot products (same order) without a call per row."""
+    if not all(type(model) is OnlineRidge for model in models):
+        return [models[b].predict_one(x) for b, x in zip(buckets, rows, strict=True)]
+    weights = [model.coefficients().get for model in models]
+    return [
+        float(sum(map(mul, map(weights[b], x, repeat(0.0)), x.values()))) for b, x in zip(buckets, rows, strict=True)
+    ]
 
 
 def bayesian_regressor() -> OnlineRidge:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import repeat
+from operator import add, sub
 
 from domain.forecasting.metrics import ErrorTotals, RunningWindowError
 
@@ -39,11 +41,17 @@ class ModelSelector:
 
     def record(self, targets: Sequence[int], buckets: Sequence[int], predictions: Sequence[Sequence[float]]) -> None:
         """Remember a forecast: per target slot its bucket and one prediction per model (in order)."""
-        for index, (target, bucket) in enumerate(zip(targets, buckets, strict=True)):
-            if self._next_slot is not None and target < self._next_slot:
+        pending, next_slot = self._pending, self._next_slot
+        per_target = zip(*predictions, strict=True)  # one tuple of the models' values per target
+        for target, bucket, values in zip(targets, buckets, per_target, strict=True):
+            if next_slot is not None and target < next_slot:
                 continue
-            values = tuple(float(model_values[index]) for model_values in predictions)
-            self._pending.setdefault(target, []).append((bucket, values))
+            entry = (bucket, tuple(map(float, values)))
+            found = pending.get(target)
+            if found is None:
+                pending[target] = [entry]
+            else:
+                found.append(entry)
 
     def score(self, slot: int, actual: float) -> None:
         """The reading of ``slot`` arrived: score the forecasts for it, drop older unmatured ones."""
@@ -63,12 +71,12 @@ class ModelSelector:
         counts: dict[int, int] = {}
         for bucket, values in matured:
             errors = sums.get(bucket)
+            absolute = map(abs, map(sub, repeat(actual), values))  # abs(actual - p) per model
             if errors is None:
-                sums[bucket] = [abs(actual - p) for p in values]
+                sums[bucket] = list(absolute)
                 counts[bucket] = 1
             else:
-                for i, p in enumerate(values):
-                    errors[i] += abs(actual - p)
+                sums[bucket] = list(map(add, errors, absolute))  # errors[i] + abs(actual - p), as before
                 counts[bucket] += 1
         magnitude = abs(actual)
         for bucket, errors in sums.items():
