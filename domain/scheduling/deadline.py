@@ -34,6 +34,8 @@ READOUT_SHARE = 0.05
 """Share of the time limit kept back from the solvers for reading the schedule out."""
 MIN_TIME_S = 0.01
 """The least time limit handed to HiGHS (it rejects 0)."""
+GRACE_S = 0.02
+"""How long past its own time limit an impatient stage (``Deadline.run(patient=False)``) is waited for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +78,17 @@ class Deadline:
         """Seconds until the hard end (the limit less the read-out reserve); may be negative."""
         return self.limit_s * (1.0 - READOUT_SHARE) - self.elapsed_s
 
-    def run(self, name: str, h: highspy.Highs, wanted_s: float) -> bool:
+    def run(self, name: str, h: highspy.Highs, wanted_s: float, patient: bool = True) -> bool:
         """Run the loaded ``h`` with a time limit of ``wanted_s`` cut to the hard end, waiting for
-        it until the hard end at most; records the :class:`Stage`. Returns whether it finished
-        (False: abandoned, do not use ``h`` again)."""
+        it until the hard end at most (``patient=False``: until its own limit, plus
+        :data:`GRACE_S`, at most: for an LP whose overrun would leave no time for what follows);
+        records the :class:`Stage`. Returns whether it finished (False: abandoned, do not use
+        ``h`` again)."""
         t0 = time.perf_counter()
         started_s = t0 - self.start  # one reading of the clock for the start, the budget and the wait
         hard_left_s = self.limit_s * (1.0 - READOUT_SHARE) - started_s
         budget_s = max(min(wanted_s, hard_left_s), MIN_TIME_S)
-        wait_s = max(hard_left_s, 0.0)
+        wait_s = max(hard_left_s if patient else min(hard_left_s, budget_s + GRACE_S), 0.0)
         finished = run_guarded(h, budget_s, wait_s)
         elapsed_s = time.perf_counter() - t0
         self.solver_s += elapsed_s
