@@ -26,6 +26,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import highspy
@@ -60,8 +61,11 @@ class Deadline:
     stage was skipped or abandoned). ``solver_s``: time spent waiting for HiGHS.
     """
 
-    def __init__(self, limit_s: float, started: float | None = None) -> None:
-        self.start = time.perf_counter() if started is None else started
+    def __init__(self, limit_s: float, started: float | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:  # fmt: skip
+        self.clock = clock
+        """Seconds on a monotonic clock (``time.perf_counter``; a test may drive the deadline with its own)."""
+        self.start = clock() if started is None else started
         self.limit_s = limit_s
         self.solver_s = 0.0
         self.reached = False
@@ -69,7 +73,7 @@ class Deadline:
 
     @property
     def elapsed_s(self) -> float:
-        return time.perf_counter() - self.start
+        return self.clock() - self.start
 
     def left(self, share: float = 1.0) -> float:
         return self.limit_s * share - self.elapsed_s
@@ -84,13 +88,13 @@ class Deadline:
         :data:`GRACE_S`, at most: for an LP whose overrun would leave no time for what follows);
         records the :class:`Stage`. Returns whether it finished (False: abandoned, do not use
         ``h`` again)."""
-        t0 = time.perf_counter()
+        t0 = self.clock()
         started_s = t0 - self.start  # one reading of the clock for the start, the budget and the wait
         hard_left_s = self.limit_s * (1.0 - READOUT_SHARE) - started_s
         budget_s = max(min(wanted_s, hard_left_s), MIN_TIME_S)
         wait_s = max(hard_left_s if patient else min(hard_left_s, budget_s + GRACE_S), 0.0)
         finished = run_guarded(h, budget_s, wait_s)
-        elapsed_s = time.perf_counter() - t0
+        elapsed_s = self.clock() - t0
         self.solver_s += elapsed_s
         self.reached |= not finished
         self.stages.append(Stage(name, started_s, budget_s, wait_s, elapsed_s, finished))
