@@ -5,8 +5,9 @@ delivers the target": fractional on/off variables let an EV trickle. Here the un
 whole charging profile; the LP over convex combinations of every EV's feasible profiles (the
 convex hull per EV, coupled only by the site balance) is the *master*. Its bound is tight.
 
-0. Start columns (:mod:`.fleet_start`): the empty profile, and the span where the continuous
-   relaxation charges; the relaxation's balance duals are the first prices.
+0. Start columns (:mod:`.fleet_start`): the empty profile, a site-feasible greedy start (built
+   before any LP: the schedule of a solve whose time runs out first), and the span where the
+   continuous relaxation charges; the relaxation's balance duals are the first prices.
 1. Column generation (:class:`Generation`): the restricted master LP over the profiles found so
    far (one HiGHS instance: new columns warm-start the simplex) gives duals of the site balance
    (a marginal price per step). Each EV's best ``PER_EV`` profiles at those prices
@@ -23,11 +24,16 @@ the gap, it runs on to a tenth of it and rounds again, and then, time permitting
 chooses among candidate blocks. The best schedule is kept.
 
 The whole solve, model building included, runs under the solve's deadline (:mod:`.deadline`: a
-HiGHS stage still running at its hard end is abandoned, no LP is started after it, pricing looks
-at the clock every :data:`PRICING_CHUNK` EVs): column generation gets
-about half of it (the relaxation up to 45 %: it gives the proven bound, measured 1-2.5 s at 5,000
-EVs on a loaded machine), the primal what is left. The gap reported is
-``(objective - proven bound) / |objective|``.
+HiGHS stage still running at its hard end is abandoned; no LP is built, nor are the blocks
+enumerated, unless that is likely to end before the hard end (:func:`.fleet_start.lp_fits`,
+:data:`BLOCKS_S_PER_EV`: building is not interruptible); the greedy start and pricing look at the
+clock every few hundred / :data:`PRICING_CHUNK` EVs): column generation gets about half of it
+(the relaxation up to 45 %, and not waited for past that: it gives the proven bound, measured
+1-2.5 s at 5,000 EVs on a loaded machine), the primal what is left. The gap reported is
+``(objective - proven bound) / |objective|``; with no LP solved in time, the bound is the
+Lagrangian at the consumption prices (:func:`.fleet_start.continuous_bound`, or the exact
+:func:`price_bound` with half the limit left). Of the schedules found, one within the site limit
+is preferred to one over it (a dispatch LP cut short keeps its profiles, which may overload it).
 """
 
 from __future__ import annotations
