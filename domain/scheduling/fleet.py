@@ -61,8 +61,8 @@ PER_EV = 1
 BLOCKS_S_PER_EV = 80e-6
 """Time to enumerate the blocks (:func:`.fleet_pricing.enumerate_blocks`, not interruptible), per
 EV: measured 0.14-0.44 s at 5,000 EVs on a loaded machine."""
-PRICING_CHUNK = 1000
-"""EVs priced between two looks at the clock (pricing 5,000 EVs took about 1 s on a loaded machine)."""
+PRICING_CHUNK = 500
+"""EVs priced between two looks at the clock (pricing 5,000 EVs took 0.5-1 s on a loaded machine)."""
 PRICE_BOUND_SHARE = 0.5
 """With no LP solved, the exact Lagrangian at the consumption prices (:func:`price_bound`: every
 EV's blocks enumerated and priced, about 1 s at 5,000 EVs) only with this share of the limit left."""

@@ -38,7 +38,7 @@ from domain.scheduling.charging import BinaryPlan, OnIndicator, charging_binarie
 from domain.scheduling.deadline import Deadline
 from domain.scheduling.errors import ScheduleError
 from domain.scheduling.fleet_model import fleet_evs
-from domain.scheduling.fleet_result import fleet_result
+from domain.scheduling.fleet_result import FLEET_READOUT_S_PER_EV, fleet_result
 from domain.scheduling.formulation import Core, build_core, tie_break_slope
 from domain.scheduling.greedy import commit
 from domain.scheduling.highs_model import load_arrays, solve_loaded
@@ -355,7 +355,8 @@ def solve(
         raise ValueError(f"unknown formulation {formulation!r}; choose one of {', '.join(FORMULATIONS)}")
     evs = fleet_evs(problem) if formulation == "auto" else None
     if evs is not None:
-        return fleet_result(problem, evs, Deadline(time_limit_s, started), relative_gap)
+        deadline = Deadline(time_limit_s, started, readout_s=FLEET_READOUT_S_PER_EV * len(evs))
+        return fleet_result(problem, evs, deadline, relative_gap)
     problem = _start_at_arrival(problem)
     st = stack(problem)
     fl = flows(st)

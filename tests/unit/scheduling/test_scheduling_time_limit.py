@@ -192,3 +192,13 @@ def test_the_per_step_model_out_of_time_before_its_first_lp_fails_saying_the_lim
     too_short = r"time limit of 0.5 s is too short.*raise the time limit above \d+\.\d\d s"
     with pytest.raises(ScheduleError, match=too_short):
         milp._rounds(setup, clock, 1e-4)
+
+
+def test_the_hard_end_keeps_back_the_expected_read_out_when_it_exceeds_the_share():
+    def frozen():
+        return 0.0
+
+    assert Deadline(1.0, started=0.0, clock=frozen).hard_left() == pytest.approx(1.0 - READOUT_SHARE)
+    assert Deadline(1.0, started=0.0, clock=frozen, readout_s=0.01).hard_left() == pytest.approx(1.0 - READOUT_SHARE)
+    assert Deadline(1.0, started=0.0, clock=frozen, readout_s=0.2).hard_left() == pytest.approx(0.8)
+    assert Deadline(1.0, started=0.0, clock=frozen, readout_s=3.0).hard_left() == pytest.approx(0.5)  # at most half
