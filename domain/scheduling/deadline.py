@@ -2,7 +2,8 @@
 
 A solve (:func:`.milp.solve`: the per-step model or the fleet solver) gets one :class:`Deadline`
 when it starts. Its *hard end* is the time limit less a reserve for reading the schedule out
-(:data:`READOUT_SHARE` of the limit). Every solver stage goes through :func:`run_guarded`:
+(:data:`READOUT_SHARE` of the limit, or the ``readout_s`` the solve expects reading out to take
+when that is more: the fleet solver's 5,000 EVs take about 0.1 s). Every solver stage goes through :func:`run_guarded`:
 
 * HiGHS gets its own ``time_limit`` (the stage's budget, never past the hard end);
 * HiGHS does not check that limit everywhere: a MIP's presolve and its first primal heuristics
@@ -26,6 +27,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import highspy
@@ -34,6 +36,8 @@ READOUT_SHARE = 0.05
 """Share of the time limit kept back from the solvers for reading the schedule out."""
 MIN_TIME_S = 0.01
 """The least time limit handed to HiGHS (it rejects 0)."""
+GRACE_S = 0.02
+"""How long past its own time limit an impatient stage (``Deadline.run(patient=False)``) is waited for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +62,13 @@ class Deadline:
     stage was skipped or abandoned). ``solver_s``: time spent waiting for HiGHS.
     """
 
-    def __init__(self, limit_s: float, started: float | None = None) -> None:
-        self.start = time.perf_counter() if started is None else started
+    def __init__(self, limit_s: float, started: float | None = None,
+                 clock: Callable[[], float] = time.perf_counter, readout_s: float = 0.0) -> None:  # fmt: skip
+        self.clock = clock
+        self.hard_end_s = limit_s - max(READOUT_SHARE * limit_s, min(readout_s, 0.5 * limit_s))
+        """Seconds after the start at which no solver is waited for any more."""
+        """Seconds on a monotonic clock (``time.perf_counter``; a test may drive the deadline with its own)."""
+        self.start = clock() if started is None else started
         self.limit_s = limit_s
         self.solver_s = 0.0
         self.reached = False
@@ -67,26 +76,28 @@ class Deadline:
 
     @property
     def elapsed_s(self) -> float:
-        return time.perf_counter() - self.start
+        return self.clock() - self.start
 
     def left(self, share: float = 1.0) -> float:
         return self.limit_s * share - self.elapsed_s
 
     def hard_left(self) -> float:
         """Seconds until the hard end (the limit less the read-out reserve); may be negative."""
-        return self.limit_s * (1.0 - READOUT_SHARE) - self.elapsed_s
+        return self.hard_end_s - self.elapsed_s
 
-    def run(self, name: str, h: highspy.Highs, wanted_s: float) -> bool:
+    def run(self, name: str, h: highspy.Highs, wanted_s: float, patient: bool = True) -> bool:
         """Run the loaded ``h`` with a time limit of ``wanted_s`` cut to the hard end, waiting for
-        it until the hard end at most; records the :class:`Stage`. Returns whether it finished
-        (False: abandoned, do not use ``h`` again)."""
-        t0 = time.perf_counter()
+        it until the hard end at most (``patient=False``: until its own limit, plus
+        :data:`GRACE_S`, at most: for an LP whose overrun would leave no time for what follows);
+        records the :class:`Stage`. Returns whether it finished (False: abandoned, do not use
+        ``h`` again)."""
+        t0 = self.clock()
         started_s = t0 - self.start  # one reading of the clock for the start, the budget and the wait
-        hard_left_s = self.limit_s * (1.0 - READOUT_SHARE) - started_s
+        hard_left_s = self.hard_end_s - started_s
         budget_s = max(min(wanted_s, hard_left_s), MIN_TIME_S)
-        wait_s = max(hard_left_s, 0.0)
+        wait_s = max(hard_left_s if patient else min(hard_left_s, budget_s + GRACE_S), 0.0)
         finished = run_guarded(h, budget_s, wait_s)
-        elapsed_s = time.perf_counter() - t0
+        elapsed_s = self.clock() - t0
         self.solver_s += elapsed_s
         self.reached |= not finished
         self.stages.append(Stage(name, started_s, budget_s, wait_s, elapsed_s, finished))

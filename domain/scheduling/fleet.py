@@ -5,8 +5,9 @@ delivers the target": fractional on/off variables let an EV trickle. Here the un
 whole charging profile; the LP over convex combinations of every EV's feasible profiles (the
 convex hull per EV, coupled only by the site balance) is the *master*. Its bound is tight.
 
-0. Start columns (:mod:`.fleet_start`): the empty profile, and the span where the continuous
-   relaxation charges; the relaxation's balance duals are the first prices.
+0. Start columns (:mod:`.fleet_start`): the empty profile, a site-feasible greedy start (built
+   before any LP: the schedule of a solve whose time runs out first), and the span where the
+   continuous relaxation charges; the relaxation's balance duals are the first prices.
 1. Column generation (:class:`Generation`): the restricted master LP over the profiles found so
    far (one HiGHS instance: new columns warm-start the simplex) gives duals of the site balance
    (a marginal price per step). Each EV's best ``PER_EV`` profiles at those prices
@@ -23,16 +24,20 @@ the gap, it runs on to a tenth of it and rounds again, and then, time permitting
 chooses among candidate blocks. The best schedule is kept.
 
 The whole solve, model building included, runs under the solve's deadline (:mod:`.deadline`: a
-HiGHS stage still running at its hard end is abandoned, no LP is started after it, pricing looks
-at the clock every :data:`PRICING_CHUNK` EVs): column generation gets
-about half of it (the relaxation up to 45 %: it gives the proven bound, measured 1-2.5 s at 5,000
-EVs on a loaded machine), the primal what is left. The gap reported is
-``(objective - proven bound) / |objective|``.
+HiGHS stage still running at its hard end is abandoned; no LP is built, nor are the blocks
+enumerated, unless that is likely to end before the hard end (:func:`.fleet_start.lp_fits`,
+:data:`BLOCKS_S_PER_EV`: building is not interruptible); the greedy start and pricing look at the
+clock every few hundred / :data:`PRICING_CHUNK` EVs): column generation gets about half of it
+(the relaxation up to 45 %, and not waited for past that: it gives the proven bound, measured
+1-2.5 s at 5,000 EVs on a loaded machine), the primal what is left. The gap reported is
+``(objective - proven bound) / |objective|``; with no LP solved in time, the bound is the
+Lagrangian at the consumption prices (:func:`.fleet_start.continuous_bound`, or the exact
+:func:`price_bound` with half the limit left). Of the schedules found, one within the site limit
+is preferred to one over it (a dispatch LP cut short keeps its profiles, which may overload it).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,8 +47,8 @@ from domain.scheduling.fleet_lp import LPOutcome, Master, Site
 from domain.scheduling.fleet_model import FleetArrays, FleetEV
 from domain.scheduling.fleet_pool import Pool
 from domain.scheduling.fleet_pricing import Blocks, best_columns, enumerate_blocks
-from domain.scheduling.fleet_primal import Schedule, block_milp, dispatch, rounded, within
-from domain.scheduling.fleet_start import seed
+from domain.scheduling.fleet_primal import Schedule, block_milp, dispatch, objective_value, rounded, within
+from domain.scheduling.fleet_start import continuous_bound, lp_fits, seed
 
 CG_SHARE = 0.5
 FIRST_MASTER_SHARE = 0.7
@@ -53,8 +58,14 @@ MAX_ROUNDS = 200
 PER_EV = 1
 """Columns per EV and pricing round (its best distinct blocks). Measured on the ACN fleets of
 ``bench/fleet_data.py``: 2 or 3 take as many rounds as 1, with a larger (slower) master."""
-PRICING_CHUNK = 1000
-"""EVs priced between two looks at the clock (pricing 5,000 EVs took about 1 s on a loaded machine)."""
+BLOCKS_S_PER_EV = 80e-6
+"""Time to enumerate the blocks (:func:`.fleet_pricing.enumerate_blocks`, not interruptible), per
+EV: measured 0.14-0.44 s at 5,000 EVs on a loaded machine."""
+PRICING_CHUNK = 500
+"""EVs priced between two looks at the clock (pricing 5,000 EVs took 0.5-1 s on a loaded machine)."""
+PRICE_BOUND_SHARE = 0.5
+"""With no LP solved, the exact Lagrangian at the consumption prices (:func:`price_bound`: every
+EV's blocks enumerated and priced, about 1 s at 5,000 EVs) only with this share of the limit left."""
 MIP_MIN_SHARE = 0.25
 """The block MILP runs only with at least this share of the time limit left."""
 LOOSE, TIGHT = 0.8, 0.1
@@ -102,9 +113,13 @@ class Generation:
         self._seen = np.full(fleet.ub_kw.shape, np.nan)
         self._last_round_s = 0.0
 
+    def blocks_fit(self) -> bool:
+        """Whether the blocks are enumerated, or likely to be before the hard end (:data:`BLOCKS_S_PER_EV`)."""
+        return self._blocks is not None or self.clock.hard_left() > BLOCKS_S_PER_EV * len(self.evs)
+
     @property
     def blocks(self) -> Blocks:
-        """Every EV's feasible blocks (enumerated when first needed: 0.3 s at 5,000 EVs)."""
+        """Every EV's feasible blocks (enumerated when first needed: 0.14-0.44 s at 5,000 EVs)."""
         if self._blocks is None:
             self._blocks = enumerate_blocks(self.evs, self.site.h)
         return self._blocks
@@ -119,6 +134,9 @@ class Generation:
         """Price the EVs whose prices changed, :data:`PRICING_CHUNK` at a time while the deadline's
         hard end is ahead; returns (new columns per EV, whether every such EV was priced)."""
         columns: dict = {}
+        if not self.blocks_fit():
+            self.clock.reached = True
+            return columns, False
         changed = self._changed(price)
         for start in range(0, len(changed), PRICING_CHUNK):
             if self.clock.hard_left() <= 0:
@@ -133,7 +151,7 @@ class Generation:
 
     def _time_for_a_round(self) -> bool:
         if self.master is None:
-            return self.clock.hard_left() > 0
+            return lp_fits(self.clock, len(self.evs))
         return self.clock.left(CG_SHARE) > self._last_round_s
 
     def run(self, tolerance: float) -> None:
@@ -147,7 +165,7 @@ class Generation:
                 self.clock.reached = True
                 return
             self.rounds += 1
-            started = time.perf_counter()
+            started = clock.clock()
             pool.flush()
             outcome = pool.master.solve(clock, clock.left(CG_SHARE if self.master else FIRST_MASTER_SHARE))
             clock.reached |= outcome.time_limit_reached
@@ -165,10 +183,23 @@ class Generation:
                 return
             self.bound = max(self.bound, lagrangian_bound(site, outcome.duals[: site.n], self._priced))
             self.converged = not columns
-            self._last_round_s = time.perf_counter() - started
+            self._last_round_s = clock.clock() - started
 
 
-def _start_schedule(site, evs, fleet, pool: Pool, clock: Deadline) -> Schedule:
+def _greedy_schedule(site: Site, fleet: FleetArrays, pool: Pool) -> Schedule:
+    """The best site-feasible greedy start (:func:`.fleet_start.greedy_columns`) as it is: no LP."""
+    schedules = []
+    for start in pool.starts:
+        power = pool.dense()[start]
+        short = np.maximum(fleet.need_kwh - power.sum(axis=1) * site.h, 0.0)
+        schedules.append(Schedule(power, short, objective_value(site, fleet, power, short), "greedy"))
+    return min(schedules, key=lambda s: s.objective)
+
+
+def _start_schedule(site, evs, fleet, pool: Pool, clock: Deadline) -> Schedule | None:
+    if not lp_fits(clock, len(evs)):
+        clock.reached = True
+        return None
     _, fallback = rounded(pool, len(evs), None)
     return dispatch(site, evs, fleet, pool.dense()[fallback], clock, "start")
 
@@ -176,15 +207,28 @@ def _start_schedule(site, evs, fleet, pool: Pool, clock: Deadline) -> Schedule:
 def _rounded_schedule(site, evs, fleet, gen: Generation, clock: Deadline) -> Schedule | None:
     if gen.master is None:
         return None
+    if not lp_fits(clock, len(evs)):
+        clock.reached = True
+        return None
     gen.pool.flush()
     _, heaviest = rounded(gen.pool, len(evs), gen.master.x)
     return dispatch(site, evs, fleet, gen.pool.dense()[heaviest], clock, "round")
 
 
-def _better(best: Schedule | None, found: Schedule | None) -> Schedule | None:
+def _overloaded(site: Site, schedule: Schedule) -> bool:
+    """Whether the EVs' power takes the site's import above its limit (at a step it was not already)."""
+    net = schedule.power_kw.sum(axis=0) + site.inflexible
+    return bool(np.any(net > np.maximum(site.cap_cons, site.inflexible) + 1e-6))
+
+
+def _better(site: Site, best: Schedule | None, found: Schedule | None) -> Schedule | None:
+    """The better schedule: one within the site limit before one over it, then the lower objective."""
     if found is None:
         return best
-    return found if best is None or found.objective < best.objective - 1e-9 else best
+    if best is None:
+        return found
+    key_found, key_best = (_overloaded(site, found), found.objective), (_overloaded(site, best), best.objective)
+    return found if key_found < (key_best[0], key_best[1] - 1e-9) else best
 
 
 def price_bound(site: Site, evs: list[FleetEV], blocks: Blocks, price: np.ndarray) -> float:
@@ -200,20 +244,22 @@ def solve_fleet(site: Site, evs: list[FleetEV], clock: Deadline, gap: float) -> 
     pool = Pool(Master(site, len(evs)))
     relaxation_bound = seed(site, evs, fleet, pool, clock)
     gen = Generation(site, evs, fleet, pool, clock)
-    gen.bound = relaxation_bound
+    # without the relaxation, a proven bound all the same (a few array operations)
+    gen.bound = relaxation_bound if np.isfinite(relaxation_bound) else continuous_bound(site, fleet, site.cons)
     gen.run(LOOSE * gap)
-    if not np.isfinite(gen.bound) and clock.hard_left() > 0:  # no LP solved in time: still a proven bound
-        gen.bound = price_bound(site, evs, gen.blocks, site.cons)
-    best = _rounded_schedule(site, evs, fleet, gen, clock)
+    if gen.master is None and clock.left() > PRICE_BOUND_SHARE * clock.limit_s:  # no LP: the exact pricing
+        gen.bound = max(gen.bound, price_bound(site, evs, gen.blocks, site.cons))
+    best = _better(site, _greedy_schedule(site, fleet, pool), _rounded_schedule(site, evs, fleet, gen, clock))
     if gen.master is None or not (gen.converged or within(gen.master.objective, gen.bound, gap)):
-        best = _better(best, _start_schedule(site, evs, fleet, pool, clock))  # stopped early: the start too
+        best = _better(site, best, _start_schedule(site, evs, fleet, pool, clock))  # stopped early: the start too
     if not within(best.objective, gen.bound, gap) and not gen.converged:
         rounds = gen.rounds
         gen.run(TIGHT * gap)
         if gen.rounds > rounds:
-            best = _better(best, _rounded_schedule(site, evs, fleet, gen, clock))
+            best = _better(site, best, _rounded_schedule(site, evs, fleet, gen, clock))
     bound = gen.bound
-    if not within(best.objective, bound, gap) and clock.left() <= MIP_MIN_SHARE * clock.limit_s:
+    mip_fits = clock.left() > MIP_MIN_SHARE * clock.limit_s and gen.blocks_fit() and lp_fits(clock, len(evs))
+    if not within(best.objective, bound, gap) and not mip_fits:
         clock.reached = True  # no time for the block MILP
     elif not within(best.objective, bound, gap):
         weights, heaviest = rounded(pool, len(evs), None if gen.master is None else gen.master.x)
@@ -223,6 +269,6 @@ def solve_fleet(site: Site, evs: list[FleetEV], clock: Deadline, gap: float) -> 
         if found is not None:
             schedule, mip_bound, exact = found
             bound = max(bound, mip_bound) if exact else bound  # every block a candidate: a global bound
-            best = _better(best, schedule)
+            best = _better(site, best, schedule)
     return FleetOutcome(best.power_kw, best.shortfall_kwh, best.objective, bound, f"fleet-cg+{best.method}",
                         gen.rounds, clock.solver_s, len(pool.costs), clock.reached, tuple(clock.stages))  # fmt: skip

@@ -82,9 +82,11 @@ class LPOutcome:
     """Solved to optimality (an LP's objective is then a proven bound on what it relaxes)."""
 
 
-def run(h: highspy.Highs, deadline: Deadline, stage: str, time_s: float, with_duals: bool = False) -> LPOutcome:
-    """Solve ``h`` within ``time_s`` under ``deadline`` (abandoned at its hard end: not ok)."""
-    if not deadline.run(stage, h, time_s):
+def run(h: highspy.Highs, deadline: Deadline, stage: str, time_s: float, with_duals: bool = False,
+        patient: bool = True) -> LPOutcome:  # fmt: skip
+    """Solve ``h`` within ``time_s`` under ``deadline`` (abandoned at its hard end, or when not
+    ``patient`` at ``time_s``: not ok)."""
+    if not deadline.run(stage, h, time_s, patient):
         return LPOutcome(False, None, float("nan"), None, True)
     info = h.getInfo()
     reached = h.getModelStatus() in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt)
@@ -145,9 +147,9 @@ class Master:
 
 
 def solve_dispatch(site: Site, lo: np.ndarray, hi: np.ndarray, tie: np.ndarray, need, cap, penalty,
-                   deadline: Deadline, time_s: float, stage: str = "dispatch"):  # fmt: skip
+                   deadline: Deadline, time_s: float, stage: str = "dispatch", patient: bool = True):  # fmt: skip
     """Re-optimise powers (E, n) within fixed bounds ``lo <= p <= hi`` (kW) per EV and step, within
-    ``time_s`` under ``deadline`` (recorded as ``stage``).
+    ``time_s`` under ``deadline`` (recorded as ``stage``; ``patient``: see :meth:`.Deadline.run`).
 
     ``tie`` (E, n): EUR/MWh added per EV and step; ``need``/``cap`` (E,): grid kWh each EV needs
     / may take; ``penalty`` (E,): milli-EUR per kWh short. Returns (outcome, powers (E, n),
@@ -175,7 +177,7 @@ def solve_dispatch(site: Site, lo: np.ndarray, hi: np.ndarray, tie: np.ndarray, 
     h.setOptionValue("presolve", "off")  # measured: halves the time of this transportation-like LP
     matrix = sp.vstack([a_eq, a_ub], format="csc")
     load(h, c, lb, ub, matrix, np.concatenate([b_eq, np.full(len(b_ub), -np.inf)]), np.concatenate([b_eq, b_ub]))
-    outcome = run(h, deadline, stage, time_s, with_duals=True)
+    outcome = run(h, deadline, stage, time_s, with_duals=True, patient=patient)
     power = np.where(free, 0.0, lo)
     if not outcome.ok:
         return outcome, power, np.maximum(need - fixed_energy, 0.0)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from domain.scheduling.formulation import tie_break_slope
-from domain.scheduling.problem import DeviceProblem, SchedulingProblem
+from domain.scheduling.problem import SchedulingProblem
 
 TOL = 1e-9
 
@@ -76,25 +76,6 @@ class FleetArrays:
         )
 
 
-def _requirement_instant(device: DeviceProblem) -> int | None:
-    """The one instant with an energy requirement above the start SoC (n if none; None if several)."""
-    floor = np.fmax(device.soc_minima_kwh, device.soc_targets_kwh)
-    with np.errstate(invalid="ignore"):
-        found = np.flatnonzero(np.isfinite(floor) & (floor > device.soc_at_start_kwh + TOL))
-    if len(found) > 1:
-        return None
-    return int(found[0]) if len(found) else len(floor) - 1
-
-
-def _ceiling_kwh(device: DeviceProblem, k: int) -> float | None:
-    ceiling = np.fmin(device.soc_maxima_kwh, device.soc_targets_kwh)
-    early = np.isfinite(ceiling[:k])
-    if early.any():
-        return None
-    top = float(np.min(device.soc_max_kwh))
-    return min(top, float(ceiling[k])) if np.isfinite(ceiling[k]) else top
-
-
 def _nothing_to_gain_after(problem: SchedulingProblem, k: int) -> bool:
     """Whether charging in steps ``k`` on can only cost (so an optimal schedule of a device with
     nothing required after ``k`` need not charge then): no negative price there (the production
@@ -108,62 +89,74 @@ def _nothing_to_gain_after(problem: SchedulingProblem, k: int) -> bool:
     )
 
 
-def _simple(device: DeviceProblem) -> bool:
-    return (
-        not device.charging_modes_kw
-        and device.storage_efficiency >= 1.0
-        and bool(np.all(device.power_min_kw >= -TOL))
-        and bool(np.all(device.soc_min_kwh <= device.soc_at_start_kwh + 1e-6))
-        and (device.no_pauses or device.min_charging_power_kw <= 0)
-    )
+def _stacked(problem: SchedulingProblem, name: str) -> np.ndarray:
+    return np.vstack([getattr(d, name) for d in problem.devices])
 
 
-def fleet_ev(problem: SchedulingProblem, index: int, tie: np.ndarray) -> FleetEV | None:
-    """The fleet form of device ``index``, or ``None`` when it is not eligible (see module doc)."""
-    device = problem.devices[index]
-    if not _simple(device):
-        return None
-    k = _requirement_instant(device)
-    if k is None:
-        return None
-    ub = np.clip(device.power_max_kw, 0.0, None)
-    if ub[k:].any():
-        if not _nothing_to_gain_after(problem, k):
-            return None
-        ub = np.where(np.arange(len(ub)) < k, ub, 0.0)  # charging after the requirement only costs
-    ceiling = _ceiling_kwh(device, k)
-    if ceiling is None:
-        return None
-    floor = np.fmax(device.soc_minima_kwh[k], device.soc_targets_kwh[k])
-    eta = device.charging_efficiency
-    need = max(float(np.nan_to_num(floor, nan=device.soc_at_start_kwh)) - device.soc_at_start_kwh, 0.0) / eta
-    cap = max(ceiling - device.soc_at_start_kwh, 0.0) / eta if np.isfinite(ceiling) else np.inf
-    if cap < need - 1e-6:
-        return None
-    return FleetEV(
-        index=index,
-        ub_kw=ub,
-        min_kw=min(device.min_charging_power_kw, float(ub.max(initial=0.0))) if device.no_pauses else 0.0,
-        no_pauses=device.no_pauses,
-        start_at_arrival=device.start_at_arrival,
-        need_kwh=need,
-        cap_kwh=cap,
-        penalty=problem.breach_price_eur_per_kwh * 1e3 * eta,
-        tie=tie if device.prefer_charging_sooner else np.zeros_like(tie),
-    )
+def _scalars(problem: SchedulingProblem, name: str) -> np.ndarray:
+    return np.array([getattr(d, name) for d in problem.devices], dtype=float)
+
+
+def _eligible(problem: SchedulingProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every device at once (see the module docstring; vectorised: 5,000 EVs one by one took
+    0.3-0.6 s): (top power (E, n) kW, requirement instant (E,), need and cap (E,) grid kWh,
+    eligible (E,))."""
+    start = _scalars(problem, "soc_at_start_kwh")
+    eta = _scalars(problem, "charging_efficiency")
+    ok = np.array([not d.charging_modes_kw and d.storage_efficiency >= 1.0
+                   and (d.no_pauses or d.min_charging_power_kw <= 0) for d in problem.devices], dtype=bool)  # fmt: skip
+    ok &= np.all(_stacked(problem, "power_min_kw") >= -TOL, axis=1)
+    ok &= np.all(_stacked(problem, "soc_min_kwh") <= start[:, None] + 1e-6, axis=1)
+    targets = _stacked(problem, "soc_targets_kwh")
+    floor = np.fmax(_stacked(problem, "soc_minima_kwh"), targets)
+    with np.errstate(invalid="ignore"):
+        required = np.isfinite(floor) & (floor > start[:, None] + TOL)
+    ok &= required.sum(axis=1) <= 1
+    n1 = floor.shape[1]
+    k = np.where(required.any(axis=1), np.argmax(required, axis=1), n1 - 1)
+    ub = np.clip(_stacked(problem, "power_max_kw"), 0.0, None)
+    after = np.arange(n1 - 1)[None, :] >= k[:, None]
+    late = (ub * after).any(axis=1)
+    for kk in np.unique(k[late & ok]):
+        ok[late & (k == kk)] &= _nothing_to_gain_after(problem, int(kk))
+    ub = np.where(after, 0.0, ub)  # charging after the requirement only costs
+    ceiling = np.fmin(_stacked(problem, "soc_maxima_kwh"), targets)
+    ok &= ~(np.isfinite(ceiling) & (np.arange(n1)[None, :] < k[:, None])).any(axis=1)
+    rows = np.arange(len(k))
+    top = _stacked(problem, "soc_max_kwh").min(axis=1)
+    at_k = ceiling[rows, k]
+    ceiling_k = np.where(np.isfinite(at_k), np.minimum(top, at_k), top)
+    need = np.maximum(np.where(np.isnan(floor[rows, k]), start, floor[rows, k]) - start, 0.0) / eta
+    with np.errstate(invalid="ignore"):
+        cap = np.where(np.isfinite(ceiling_k), np.maximum(ceiling_k - start, 0.0) / eta, np.inf)
+    ok &= ~(cap < need - 1e-6)
+    return ub, k, need, cap, ok
 
 
 def fleet_evs(problem: SchedulingProblem) -> list[FleetEV] | None:
-    """All devices in fleet form, or ``None`` when the fleet solver should not take the site."""
+    """All devices in fleet form, or ``None`` when the fleet solver should not take the site
+    (see the module docstring)."""
     if not problem.devices or not any(d.no_pauses for d in problem.devices):
         return None
     if np.any(problem.production_price_eur_per_mwh > problem.consumption_price_eur_per_mwh + TOL):
         return None
+    ub, _, need, cap, ok = _eligible(problem)
+    if not ok.all():
+        return None
     tie = tie_break_slope(problem)
-    evs = []
-    for i in range(len(problem.devices)):
-        ev = fleet_ev(problem, i, tie)
-        if ev is None:
-            return None
-        evs.append(ev)
-    return evs
+    zeros = np.zeros_like(tie)
+    penalty = problem.breach_price_eur_per_kwh * 1e3
+    return [
+        FleetEV(
+            index=i,
+            ub_kw=ub[i],
+            min_kw=min(d.min_charging_power_kw, float(ub[i].max(initial=0.0))) if d.no_pauses else 0.0,
+            no_pauses=d.no_pauses,
+            start_at_arrival=d.start_at_arrival,
+            need_kwh=float(need[i]),
+            cap_kwh=float(cap[i]),
+            penalty=penalty * d.charging_efficiency,
+            tie=tie if d.prefer_charging_sooner else zeros,
+        )
+        for i, d in enumerate(problem.devices)
+    ]

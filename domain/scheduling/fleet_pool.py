@@ -21,7 +21,9 @@ class Pool:
         self._pending = 0
         self._dense: np.ndarray | None = None
         self.fallback: dict[int, int] = {}
-        """Per EV, the column to take when the master LP has no solution (the site-feasible start)."""
+        """Per EV, the column to take when the master LP has no solution (its start column)."""
+        self.starts: list[np.ndarray] = []
+        """Site-feasible starts (greedy, :func:`.fleet_start.greedy_columns`): each a column per EV (E,)."""
 
     def add(self, ev: int, column: Column) -> None:
         self.rows.append(column.power_kw)

@@ -38,7 +38,7 @@ from domain.scheduling.charging import BinaryPlan, OnIndicator, charging_binarie
 from domain.scheduling.deadline import Deadline
 from domain.scheduling.errors import ScheduleError
 from domain.scheduling.fleet_model import fleet_evs
-from domain.scheduling.fleet_result import fleet_result
+from domain.scheduling.fleet_result import FLEET_READOUT_S_PER_EV, fleet_result
 from domain.scheduling.formulation import Core, build_core, tie_break_slope
 from domain.scheduling.greedy import commit
 from domain.scheduling.highs_model import load_arrays, solve_loaded
@@ -295,7 +295,7 @@ def _rounds(setup: _Setup, clock: _Clock, gap: float):
             setup = replace(setup, soft_all=True)
             continue
         if not outcome.has_solution:
-            raise ScheduleError(outcome.status, _no_schedule(outcome))
+            raise ScheduleError(outcome.status, _no_schedule(outcome, clock))
         offenders = _simultaneous(fl, _flow_values(built, outcome.values)) & ~setup.sign_devices
         if not offenders.any():
             break
@@ -305,13 +305,21 @@ def _rounds(setup: _Setup, clock: _Clock, gap: float):
         more = offenders if rounds < 3 else fl.split
         setup = replace(setup, sign_devices=setup.sign_devices | more)
     if not outcome.has_solution:
-        raise ScheduleError(outcome.status, _no_schedule(outcome))
+        raise ScheduleError(outcome.status, _no_schedule(outcome, clock))
     return setup, built, outcome, method, rounds
 
 
-def _no_schedule(outcome: SolveOutcome) -> str:
+def _no_schedule(outcome: SolveOutcome, clock: _Clock) -> str:
+    """Why there is no schedule. Out of time before the first LP, the per-step model has no
+    fallback (a device may need to charge, or discharge, for its constraints to hold: an all-zero
+    schedule may break them), so the solve fails, saying how long it ran: a time limit that can
+    succeed is above that."""
     if outcome.time_limit_reached:
-        return "the time limit ran out before the first LP (the relaxation) was solved; raise the time limit"
+        deadline = clock.deadline
+        return (f"the time limit of {deadline.limit_s:g} s is too short for this problem: it ran out before the "
+                f"first LP (the relaxation) was solved (model building {clock.build_s:.2f} s, solver "
+                f"{clock.solve_s:.2f} s; {deadline.elapsed_s:.2f} s in all did not suffice); raise the time limit "
+                f"above {deadline.elapsed_s:.2f} s")  # fmt: skip
     return "the solver found no schedule"
 
 
@@ -347,7 +355,8 @@ def solve(
         raise ValueError(f"unknown formulation {formulation!r}; choose one of {', '.join(FORMULATIONS)}")
     evs = fleet_evs(problem) if formulation == "auto" else None
     if evs is not None:
-        return fleet_result(problem, evs, Deadline(time_limit_s, started), relative_gap)
+        deadline = Deadline(time_limit_s, started, readout_s=FLEET_READOUT_S_PER_EV * len(evs))
+        return fleet_result(problem, evs, deadline, relative_gap)
     problem = _start_at_arrival(problem)
     st = stack(problem)
     fl = flows(st)

@@ -21,8 +21,9 @@ from scipy.optimize import linprog
 from domain.scheduling import TimeSeries, problem_from_flex, solve
 from domain.scheduling.fleet import price_bound
 from domain.scheduling.fleet_lp import Site
-from domain.scheduling.fleet_model import FleetEV, fleet_evs
+from domain.scheduling.fleet_model import FleetArrays, FleetEV, fleet_evs
 from domain.scheduling.fleet_pricing import best_columns, enumerate_blocks
+from domain.scheduling.fleet_start import continuous_bound
 
 START = datetime(2024, 5, 1, tzinfo=UTC)
 QUARTER = timedelta(minutes=15)
@@ -205,6 +206,7 @@ def test_small_fleets_reach_the_exact_optimum(models, limit_kw):
     evs = fleet_evs(prob)  # the bound a fleet cut short before any LP reports: proven too
     site = Site.of(prob)
     assert price_bound(site, evs, enumerate_blocks(evs, H), site.cons) / 1e3 <= exact + 1e-6
+    assert continuous_bound(site, FleetArrays.of(evs), site.cons) / 1e3 <= exact + 1e-6  # the cheaper one too
 
 
 def test_time_varying_limit_inflexible_load_and_production():
@@ -235,7 +237,7 @@ def test_a_tiny_time_limit_still_reports_honestly():
     assert result.status in ("optimal", "feasible")
     assert (result.status == "optimal") == (result.mip_gap <= 1e-6)
     # a proven bound when any time was left after the start (at worst the Lagrangian at the
-    # consumption prices, :func:`price_bound`); none only when the time was up before
+    # consumption prices, :func:`continuous_bound`); none only when the time was up before
     if np.isfinite(result.bound_eur):
         assert result.bound_eur <= result.objective_eur + 1e-9
     else:

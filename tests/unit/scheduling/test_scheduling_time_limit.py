@@ -20,9 +20,12 @@ import pytest
 from test_scheduling_ev import QUARTER, START, ev, wave_prices
 
 import domain.scheduling.milp as milp
-from domain.scheduling import problem_from_flex, solve
+from domain.scheduling import ScheduleError, problem_from_flex, solve
 from domain.scheduling.charging import BinaryPlan
 from domain.scheduling.deadline import MIN_TIME_S, READOUT_SHARE, Deadline
+from domain.scheduling.fleet_model import fleet_evs
+from domain.scheduling.fleet_result import fleet_result
+from domain.scheduling.fleet_start import LP_BUILD_S_PER_EV
 from domain.scheduling.highs_model import load_arrays, solve_loaded
 from domain.scheduling.layout import flows, stack
 
@@ -121,3 +124,81 @@ def test_the_fleet_solver_reports_a_cut_short_solve():
     # as unmet site constraints); the device semantics hold whatever the time
     _keeps_the_semantics(problem, result, site_limit=False)
     _within_the_hard_end(result, 0.2)
+
+
+# --- out of time before the first LP -----------------------------------------------------------
+
+
+def _at_the_hard_end(n_ev: int, limit_s: float = 1.0) -> Deadline:
+    """A deadline whose (frozen) clock stands just before the hard end: too close to it to build
+    any LP (:data:`.fleet_start.LP_BUILD_S_PER_EV`) or enumerate the blocks, not past it."""
+    now = 1000.0
+    elapsed_s = limit_s * (1 - READOUT_SHARE) - 0.5 * LP_BUILD_S_PER_EV * n_ev
+    return Deadline(limit_s, started=now - elapsed_s, clock=lambda: now)
+
+
+def _out_of_time_fleet(problem):
+    evs = fleet_evs(problem)
+    result = fleet_result(problem, evs, _at_the_hard_end(len(evs)), 1e-4)
+    assert result.stages == ()  # no LP was started
+    assert result.method == "fleet-cg+greedy" and result.time_limit_reached
+    assert result.status == "feasible"
+    # a proven gap, against the Lagrangian at the consumption prices (continuous pricing)
+    assert np.isfinite(result.bound_eur) and result.bound_eur <= result.objective_eur + 1e-9
+    assert result.mip_gap == pytest.approx((result.objective_eur - result.bound_eur) / result.objective_eur, abs=1e-9)
+    _keeps_the_semantics(problem, result)  # site limit, one block per EV at >= min power, no more than its top power
+    return result
+
+
+def _reported_short_kwh(problem, result) -> dict[str, float]:
+    """Per device, the energy short of its target the schedule reports (its SoC where it is not met)."""
+    short = {u.device_id: u.unmet_kwh for u in result.unmet if u.kind == "soc-target"}
+    for device, schedule in zip(problem.devices, result.devices, strict=True):
+        target = device.soc_targets_kwh
+        k = int(np.flatnonzero(np.isfinite(target))[0])
+        assert schedule.soc_kwh[k] >= target[k] - 1e-6 or short[device.device_id] == pytest.approx(
+            target[k] - schedule.soc_kwh[k], abs=1e-6
+        )
+    return short
+
+
+def test_a_fleet_out_of_time_before_any_lp_returns_a_feasible_greedy_schedule_with_a_proven_gap():
+    problem = _fleet()
+    result = _out_of_time_fleet(problem)
+    assert not _reported_short_kwh(problem, result)  # every target is reachable here, and met
+    longer = solve(problem, time_limit_s=120, relative_gap=1e-3)  # a feasible objective: never under a proven bound
+    assert result.bound_eur <= longer.objective_eur + 1e-9 and longer.objective_eur <= result.objective_eur + 1e-9
+
+
+def test_the_out_of_time_fleet_schedule_reports_the_targets_the_site_limit_leaves_unmet():
+    models = [ev(f"ev{i}", 8, 16, 12.0, "6.6 kW", **{"min-charging-power": "4.14 kW", "no-pauses": True})
+              for i in range(4)]  # fmt: skip
+    context = {"consumption-price": wave_prices(), "site-power-capacity": "10 kW"}  # 2 EVs at 4.14 kW at a time
+    problem = problem_from_flex(models, context, start=START, end=START + QUARTER * N, resolution=QUARTER)
+    result = _out_of_time_fleet(problem)
+    short = _reported_short_kwh(problem, result)
+    assert short and all(v > 0 for v in short.values())  # 48 kWh in 2 h through 10 kW: not every target
+    assert result.site_power_kw.max() <= 10.0 + 1e-6
+
+
+def test_the_per_step_model_out_of_time_before_its_first_lp_fails_saying_the_limit_is_too_short():
+    """No fallback for the per-step model (any device class: an all-zero schedule may break its
+    constraints): the failure says the limit is too short, and how long the solve ran."""
+    problem = _fleet(20)
+    deadline = Deadline(0.5, started=time.perf_counter() - 5.0)  # past its limit
+    clock = milp._Clock(deadline)
+    st = stack(problem)
+    setup = milp._Setup(problem, st, flows(st), False, flows(st).split & st.needs_binaries)
+    too_short = r"time limit of 0.5 s is too short.*raise the time limit above \d+\.\d\d s"
+    with pytest.raises(ScheduleError, match=too_short):
+        milp._rounds(setup, clock, 1e-4)
+
+
+def test_the_hard_end_keeps_back_the_expected_read_out_when_it_exceeds_the_share():
+    def frozen():
+        return 0.0
+
+    assert Deadline(1.0, started=0.0, clock=frozen).hard_left() == pytest.approx(1.0 - READOUT_SHARE)
+    assert Deadline(1.0, started=0.0, clock=frozen, readout_s=0.01).hard_left() == pytest.approx(1.0 - READOUT_SHARE)
+    assert Deadline(1.0, started=0.0, clock=frozen, readout_s=0.2).hard_left() == pytest.approx(0.8)
+    assert Deadline(1.0, started=0.0, clock=frozen, readout_s=3.0).hard_left() == pytest.approx(0.5)  # at most half
