@@ -5,8 +5,11 @@
   (local times ``YYYY-MM-DDTHH:MM:SS`` in the meter's time zone) -> MyEMS' ``meter``, ``base_period``,
   ``reporting_period`` and ``parameters``: energy (kWh) per period from the latest belief of each
   reading; ``toppeak``..``offpeak``: kWh in each peak type of the account's time-of-use tariffs
-  (the first valid at each reading; 0 without one). No Excel export
-  (``excel_bytes_base64`` is ``null``).
+  (the first valid at each reading; 0 without one). ``excel_bytes_base64``: the report as an xlsx
+  workbook (``api.routers.myems_excel``), absent with ``quickmode=true``, as MyEMS does.
+* ``GET /myems/reports/virtualmeterenergy`` (the same parameters, ``virtualmeterid``): likewise, with the
+  same xlsx rule.
+* ``GET /myems/reports/meterbatch``: the xlsx only with ``exportexcel=true`` and without ``quickmode``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from api.deps import ReadConn
 from api.errors import ApiError
 from api.myems import PREFIX, MyEmsRoute, MyEmsUser
 from api.routers import myems_carbon as cb
+from api.routers import myems_excel as xl
 from api.routers.myems_meter_fields import meter_uuid, visible_meter
 from api.routers.myems_virtual_meters import visible_virtual_meter
 from api.validation import Id, id_from_text
@@ -58,6 +62,15 @@ def _period(start: datetime | None, end: datetime | None, name: str) -> tuple[da
             f"{name.lower()}periodenddatetime",
         )
     return start, end
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "t", "on", "yes", "y")
+
+
+def reporting_text(value: str | None) -> str:
+    """A period bound as the request gave it (validated by ``report_periods``), for the workbook."""
+    return (value or "").strip()
 
 
 def check_period_type(periodtype: str | None) -> None:
@@ -131,6 +144,24 @@ def _meter(conn: ReadConn, user: MyEmsUser, meterid: str | None, meteruuid: str 
     raise ApiError(404, "API.METER_NOT_FOUND", f"no meter {meteruuid}", "meteruuid")
 
 
+def _with_workbook(
+    result: dict,
+    quickmode: str | None,
+    sheet: str,
+    name: str,
+    subject: str,
+    period_type: str,
+    period: tuple[str | None, str | None],
+) -> dict:
+    """``result`` with MyEMS' ``excel_bytes_base64`` (the energy report as xlsx) unless ``quickmode``;
+    ``subject``: the result's key of the (virtual) meter's energy category."""
+    if not _flag(quickmode):
+        result["excel_bytes_base64"] = xl.energy_report_base64(
+            sheet, name, result[subject], result, period_type, reporting_text(period[0]), reporting_text(period[1])
+        )
+    return result
+
+
 @router.get("/reports/meterenergy")
 def meter_energy(
     user: MyEmsUser,
@@ -165,7 +196,7 @@ def meter_energy(
     reporting_series = _series(reporting_readings, periodtype, tz, carbon(reporting_readings, reporting))
     base_total = base_series["total_in_category"]
     increment = (reporting_series["total_in_category"] - base_total) / base_total if base_total > 0 else None
-    return {
+    result = {
         "meter": {
             "cost_center_id": sensor["account_id"],
             "energy_category_id": mm.ELECTRICITY,
@@ -181,10 +212,9 @@ def meter_energy(
             **_peaks(conn, sensor, reporting_readings),
         },
         "parameters": {"names": [], "timestamps": [], "values": []},
-        **(
-            {} if (quickmode or "").strip().lower() in ("true", "t", "on", "yes", "y") else {"excel_bytes_base64": None}
-        ),
     }
+    period = (reportingperiodstartdatetime, reportingperiodenddatetime)
+    return _with_workbook(result, quickmode, "MeterEnergy", sensor["name"], "meter", periodtype, period)
 
 
 @router.get("/reports/virtualmeterenergy")
@@ -197,6 +227,7 @@ def virtual_meter_energy(
     baseperiodenddatetime: str | None = None,
     reportingperiodstartdatetime: str | None = None,
     reportingperiodenddatetime: str | None = None,
+    quickmode: str | None = None,
     carbonintensitysensorid: Id | None = None,
 ) -> dict:
     """MyEMS' virtual meter energy report (local times in UTC): the projection's values per period;
@@ -217,6 +248,7 @@ def virtual_meter_energy(
         return vq.values_kwh(conn, row["id"], int(period[0].timestamp()), int(period[1].timestamp()))
 
     category = mm.ENERGY_CATEGORIES[mm.ELECTRICITY]
+
     def series(period: tuple[datetime, datetime] | None) -> dict:
         found = values(period)
         kg = cb.carbon_of_energy(conn, row["account_id"], carbonintensitysensorid, found, 0, period)
@@ -224,7 +256,7 @@ def virtual_meter_energy(
 
     base_series, reporting_series = series(base), series(reporting)
     base_total = base_series["total_in_category"]
-    return {
+    result = {
         "virtual_meter": {
             "cost_center_id": row["account_id"],
             "energy_category_id": mm.ELECTRICITY,
@@ -241,38 +273,8 @@ def virtual_meter_energy(
             **reporting_series,
         },
     }
-
-
-def _excel(result: dict, space_name: str, start: str, end: str) -> str:
-    """The meter batch as an xlsx workbook (one row per meter, one column per day), base64."""
-    import base64
-    import io
-
-    import openpyxl
-
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = "Meter Batch"
-    sheet.append([space_name, start, end])
-    sheet.append(["Meter", "Space", "Cost center", "Energy category", *result["date_list"], "Subtotal (kWh)"])
-    for meter in result["meters"]:
-        sheet.append(
-            [
-                meter["meter_name"],
-                meter["space_name"],
-                meter["cost_center_name"],
-                meter["energy_category_name"],
-                *[d["value"] for d in meter["daily_values"]],
-                meter["subtotal"],
-            ]
-        )
-    out = io.BytesIO()
-    workbook.save(out)
-    return base64.b64encode(out.getvalue()).decode()
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("true", "t", "on", "yes", "y")
+    period = (reportingperiodstartdatetime, reportingperiodenddatetime)
+    return _with_workbook(result, quickmode, "VirtualMeterEnergy", row["name"], "virtual_meter", periodtype, period)
 
 
 @router.get("/reports/meterbatch")
@@ -330,7 +332,7 @@ def meter_batch(
         "docx_bytes_base64": None,
     }
     if _flag(exportexcel) and not _flag(quickmode):
-        result["excel_bytes_base64"] = _excel(
-            result, account["name"], reportingperiodstartdatetime or "", reportingperiodenddatetime or ""
-        )
+        result["excel_bytes_base64"] = xl.meter_batch_base64(
+            result, account["name"], reporting_text(reportingperiodstartdatetime),
+            reporting_text(reportingperiodenddatetime))  # fmt: skip
     return result
