@@ -22,7 +22,7 @@ from api.routers.myems_assets import REGISTRY
 from api.routers.myems_commands import command_item, visible_command
 from api.routers.myems_common import Envelope, WaitProjected
 from api.routers.myems_meter_fields import myems_attributes, visible_meter
-from api.validation import MAX_ID, Id
+from api.validation import Id, id_from_text
 from commands import registry as cmd
 from domain import registry as reg
 from projections import readings_query as rdq
@@ -57,10 +57,8 @@ def bind_command(
 ) -> Response:
     """Bind one of the account's commands to the meter (``{"data": {"command_id": id}}``)."""
     meter = visible_meter(conn, user, meter_id, write=True)
-    command_id = body.data.get("command_id")
-    if isinstance(command_id, str) and command_id.strip().isdigit():
-        command_id = int(command_id.strip())
-    if not isinstance(command_id, int) or isinstance(command_id, bool) or not 0 < command_id <= MAX_ID:
+    command_id = id_from_text(body.data.get("command_id"))
+    if command_id is None:
         raise ApiError(400, "API.INVALID_COMMAND_ID", "command_id: a positive id", "command_id")
     command = visible_command(conn, user, command_id)
     if command["account_id"] != meter["account_id"]:

@@ -209,6 +209,10 @@ def test_commands_bound_to_a_meter_with_the_seed_requests(api):
     missing = api.client.post(base, headers=headers, json={"data": {"command_id": 99999}})
     assert missing.status_code == 404 and missing.json()["description"] == "API.COMMAND_NOT_FOUND"
     assert api.client.post(base, headers=headers, json={"data": {}}).json()["description"] == "API.INVALID_COMMAND_ID"
+    for bad in ("\u00b2", "-1", True, 0):  # a superscript digit passes str.isdigit() but not int()
+        refused = api.client.post(base, headers=headers, json={"data": {"command_id": bad}})
+        assert refused.status_code == 400, (bad, refused.text)
+        assert refused.json()["description"] == "API.INVALID_COMMAND_ID"
     assert api.client.get(base, headers=login(api, BOB)).status_code == 403
     assert api.client.delete(f"{base}/{command_id}", headers=headers).status_code == 204
     assert api.client.get(base, headers=headers).json() == []
