@@ -4,7 +4,14 @@ The embedded processors follow the event store through one shared window of rece
 (:class:`streams.follower.EventFeed`); nothing else may keep the events it was handed. The
 test stores five times the window's readings in two halves, with every processor running,
 and counts the readings still referenced by live event objects (not bytes, not seconds):
-bounded by the window, and no more after the second half than after the first.
+bounded by the window after each half, though the history doubled in between.
+
+The window trims itself to half its bounds once it is over them, so the readings it holds at a
+given moment lie anywhere between about half the bound and the bound, depending on where the
+last trim fell (which depends on how the appends were grouped into reads). The two counts are
+therefore each compared with the bound, not with each other: a leak that keeps more than a
+fifth of the 100,000 readings stored fails it wherever the window stands (every event kept:
+100,000 readings).
 """
 
 from __future__ import annotations
@@ -78,7 +85,8 @@ def test_memory_of_the_running_platform_does_not_grow_with_history(tmp_path) -> 
             counts.append(live_readings())
         stored = 2 * EVENTS_PER_HALF * VALUES_PER_EVENT
         bound = WINDOW_VALUES + WINDOW_VALUES // 4 + 2 * VALUES_PER_EVENT  # window, one read, one in hand
-        assert counts[1] <= bound < stored // 2, f"{counts} readings held in memory after storing {stored}"
-        assert counts[1] <= counts[0] + 2 * VALUES_PER_EVENT, f"held readings grew with history: {counts}"
+        assert bound < stored // 2
+        for count in counts:
+            assert count <= bound, f"{counts} readings held in memory after storing {stored} (bound {bound})"
     finally:
         platform.close()
