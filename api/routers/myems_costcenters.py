@@ -205,7 +205,7 @@ def unbind_tariff(
     tariff = _own_tariff(conn, cost_center_id, tariff_id)
     if not ccq.is_bound(conn, cost_center_id, tariff["id"]):
         raise ApiError(404, "API.TARIFF_IS_NOT_ASSOCIATED_WITH_COST_CENTER",
-                       f"tariff {tariff['id']} is not bound to cost center {cost_center_id}", "tid")  # fmt: skip
+                       f"tariff {tariff['id']} is not bound to cost center {cost_center_id}", "tariff_id")  # fmt: skip
     handlers.unbind_tariff(commands, cost_center_id, tariff["id"])
     wait(PROJECTION, cc.cost_center_stream(cost_center_id))
     return Response(status_code=204)

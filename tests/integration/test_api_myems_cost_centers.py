@@ -81,6 +81,7 @@ def test_seed_tariff_binding_drives_the_meter_report(api):
     assert _peaks(api, alice, meter) == {"toppeak": 0.0, "onpeak": 0.0, "midpeak": 0.0, "offpeak": 0.0}
     twice = api.client.delete(f"{path}/{tariff}", headers=admin)
     assert (twice.status_code, twice.json()["description"]) == (404, "API.TARIFF_IS_NOT_ASSOCIATED_WITH_COST_CENTER")
+    assert "tariff_id" in str(twice.json()), twice.text  # names the path's field
 
     seed = {"data": {"tariff_id": str(tariff)}}  # the seed sends the id as text
     bind = api.client.post(path, headers=admin, json=seed)
