@@ -1,14 +1,17 @@
 """The regressors of the lag model (one per horizon bucket): exact online ridge regression
-(the default) and River's adaptive Hoeffding tree. Pure, deterministic."""
+(the default; :class:`RidgeBank` holds one per bucket as arrays, :class:`OnlineRidge` is the
+same model over dict samples) and River's adaptive Hoeffding tree. Pure, deterministic."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from itertools import repeat
 from operator import mul
 
 import numpy as np
 from river import tree
+from scipy.linalg.blas import dspmv, dspr
 
 
 def tree_regressor() -> tree.HoeffdingAdaptiveTreeRegressor:
@@ -90,6 +93,83 @@ def predict_rows(models: Sequence, buckets: Sequence[int], rows: Sequence[Mappin
     return [
         float(sum(map(mul, map(weights[b], x, repeat(0.0)), x.values()))) for b, x in zip(buckets, rows, strict=True)
     ]
+
+
+class RidgeBank:
+    """``count`` independent :class:`OnlineRidge` models (one per horizon bucket) over the same
+    ``size`` features in a fixed order, as arrays: the inverse precisions (symmetric, so kept
+    as BLAS upper-packed triangles: ``packed`` ``(count, size * (size + 1) / 2)``), the
+    precision-weighted targets ``eta`` ``(count, size)`` and the coefficients
+    ``w = inverse @ eta`` ``(count, size)``, kept up to date. Samples are rows of a float matrix.
+
+    An update is the exact Sherman-Morrison rank-1 update of :class:`OnlineRidge`, done in
+    place by BLAS (``dspmv`` for ``p = inverse @ x``, ``dspr`` for ``inverse -= c p p'``:
+    half the memory and arithmetic of a full matrix); the coefficients after it follow
+    exactly as ``w + p * (beta * y * (1 - c * x.p) - c * x.w)`` with
+    ``c = beta / (1 + beta * x.p)`` (``p . eta = x . w``, the inverse being symmetric), with
+    no second product. The same samples give the same model as :class:`OnlineRidge`, up to
+    float rounding. Deterministic; the coefficients are pickled with the state, so a restored
+    bank predicts and learns the same floats.
+    """
+
+    __slots__ = ("alpha", "beta", "size", "packed", "eta", "coefficients")
+
+    def __init__(self, count: int, size: int, alpha: float = 1.0, beta: float = 1.0) -> None:
+        self.alpha, self.beta, self.size = alpha, beta, size
+        self.packed = np.zeros((count, size * (size + 1) // 2))
+        diagonal = np.arange(size)
+        self.packed[:, diagonal + diagonal * (diagonal + 1) // 2] = 1.0 / alpha  # the prior: identity / alpha
+        self.eta = np.zeros((count, size))
+        self.coefficients = np.zeros((count, size))
+        """``(count, size)``: row ``b`` holds model ``b``'s coefficients (read-only)."""
+
+    def inverse(self, model: int) -> np.ndarray:
+        """Model ``model``'s inverse precision as a full ``(size, size)`` matrix (a copy)."""
+        full = np.zeros((self.size, self.size))
+        full[np.triu_indices(self.size)[::-1]] = self.packed[model]  # column-major upper = row-major lower
+        return np.where(full != 0.0, full, full.T)  # symmetric (an exact 0 off the diagonal stays 0)
+
+    def predict(self, models: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Prediction of model ``models[i]`` for row ``rows[i]``, per ``i``."""
+        weights = self.coefficients
+        if len(rows) > 2 * len(weights):  # one product per model and row, then pick
+            return (rows @ weights.T)[np.arange(len(rows)), models]
+        return np.einsum("ij,ij->i", rows, weights[models])
+
+    def learn(self, models: Sequence[int], rows: np.ndarray, target: float, l1_delta: float | None = None) -> None:
+        """Model ``models[i]`` learns sample ``(rows[i], target)``, per ``i`` (distinct models).
+
+        With ``l1_delta``: an online IRLS step towards the median (the loss of WAPE): the
+        sample weighs ``w = 1 / max(|residual|, l1_delta)`` (the residual of the model before
+        this update), entering as ``sqrt(w)`` times the row and the target.
+        """
+        beta, size, packed, eta, coefficients = self.beta, self.size, self.packed, self.eta, self.coefficients
+        models = list(models)
+        chosen = slice(None) if models == list(range(len(eta))) else models  # a slice: no copies
+        predicted = np.einsum("ij,ij->i", rows, coefficients[chosen]).tolist()  # x . w
+        products, eta_scales, weight_scales = [], [], []
+        for b, row, xw in zip(models, rows, predicted, strict=True):
+            product = dspmv(size, 1.0, packed[b], row)  # p = inverse @ x
+            xp = float(row @ product)
+            root = 1.0
+            if l1_delta is not None:
+                root = 1.0 / math.sqrt(max(abs(target - xw), l1_delta))
+                xp, xw = xp * root * root, xw * root  # of the weighted row root * x
+            y = target * root
+            factor = beta / (1.0 + beta * xp)
+            # inverse -= factor * outer(p, p), p of the weighted row: root * product
+            dspr(size, -factor * root * root, product, packed[b], 1, 0, 0, True)
+            products.append(product)
+            eta_scales.append(beta * y * root)
+            weight_scales.append(root * (beta * y * (1.0 - factor * xp) - factor * xw))
+        eta[chosen] += np.array(eta_scales)[:, None] * rows
+        coefficients[chosen] += np.array(weight_scales)[:, None] * np.array(products)
+
+    def __getstate__(self) -> tuple:
+        return self.alpha, self.beta, self.size, self.packed, self.eta, self.coefficients
+
+    def __setstate__(self, state: tuple) -> None:
+        self.alpha, self.beta, self.size, self.packed, self.eta, self.coefficients = state
 
 
 def bayesian_regressor() -> OnlineRidge:
