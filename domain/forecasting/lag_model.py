@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -419,31 +420,33 @@ class LagRegression:
         first = origin + plan.first_step
         start = table.cover(first - table.reach(plan.max_days_back), origin + plan.last_step)
         at = slice(first - start, first - start + plan.count) if plan.contiguous else plan.offsets + (first - start)
-        lagged = np.empty((3, plan.count), dtype=np.intp)
-        np.add(plan.lag_offsets, origin, out=lagged[:2])  # d1, w1
-        lagged[2] = table.similar_days(plan, at)
+        lagged = plan.lag_offsets + origin  # d1, w1, and sd:
+        table.similar_days(plan, at, out=lagged[2])
         raw = history.values_at(lagged, origin - week, origin)
         if plan.beyond_week is not None:
             raw[1, plan.beyond_week] = math.nan
-        raw = np.where(raw == raw, raw, level)
+        if math.isnan(raw.sum()):  # unknown values: the fallback level
+            raw = np.where(raw == raw, raw, level)
         raw -= shift
-        raw *= scale
         rows = plan.template.copy()  # hzn set
-        rows[:, layout.target_lags] = raw.T
+        lagged_columns = rows[:, layout.target_lags].T
+        np.multiply(raw, scale, out=lagged_columns)
         rows[:, layout.origin] = values[: layout.origin.stop - 1]
-        if self.profile is not None:
+        if self.profile is None:
+            rows.put(table.onehots[at] + plan.row_starts, 1.0)
+        else:
             rows[:, layout.wpo] = wpo = values[-1]
             get = self.profile.levels.get
-            profile = np.array([get(w, math.nan) for w in table.week_slot[at].tolist()])
+            profile = np.fromiter(map(get, table.week_slot[at].tolist(), repeat(math.nan)), float, plan.count)
             if self.transform is not None:  # NaN stays NaN
                 profile = _forward_array(self.transform, profile)
             profile -= shift
             profile *= scale
-            rows[:, layout.wp] = np.where(profile == profile, profile, raw[1])  # fallback: w1
-            if self.anomaly_by_hour:
-                rows[plan.index, table.anomaly[at]] = values[0] - wpo
-        rows[plan.index, table.column[at]] = 1.0
-        rows[:, layout.holiday] = table.holiday[at]
+            if math.isnan(profile.sum()):  # no profile yet: the fallback w1
+                profile = np.where(profile == profile, profile, lagged_columns[1])
+            rows[:, layout.wp] = profile
+            ones = np.array((1.0, values[0] - wpo, 1.0) if self.anomaly_by_hour else (1.0,))  # CalendarTable.onehots
+            rows.put(table.onehots[at] + plan.row_starts, ones)  # row by row
         if regressors:
             self._add_regressors(rows, regressors)
         return rows

@@ -56,25 +56,29 @@ class LagLayout:
 
 
 class CalendarTable:
-    """The calendar facts of each slot of a range, as arrays indexed by ``slot - start``, in the
-    columns of a :class:`LagLayout`: ``column`` (of the slot's hour x day-type one-hot),
-    ``holiday`` (1.0 on public holidays), ``anomaly`` (of the slot's local hour, as the anomaly
-    features count it; -1 without them), ``week_slot`` and ``day_class`` (see
-    :class:`CalendarFeatures`), and ``similar[k - 1]``: :meth:`LagFeatures.similar_day` of a
-    target whose first candidate is ``k`` days back (``k`` = 1 .. ``max_days_back``). The range
-    grows on demand (:meth:`cover`); a cache of the calendar, never pickled."""
+    """The calendar facts of each slot of a range, as arrays indexed by ``slot - start``:
+    ``week_slot`` and ``day_class`` (see :class:`CalendarFeatures`); ``onehots`` ``(n, k)``: the
+    columns (of a :class:`LagLayout`) of the slot's one-hot features: its hour x day-type key,
+    then with anomaly features the slot's local-hour anomaly column, then the ``holiday``
+    column on public holidays, else the hour key's again (so that one assignment of
+    ``(1.0, anomaly, 1.0)`` sets them all); and ``similar[k - 1]``:
+    :meth:`LagFeatures.similar_day` of a target whose first candidate is ``k`` days back
+    (``k`` = 1 .. ``max_days_back``). The range grows on demand (:meth:`cover`); a cache of
+    the calendar, never pickled."""
 
-    __slots__ = ("calendar", "layout", "day", "hour", "week", "max_days_back", "ahead", "start", "column",
-                 "holiday", "anomaly", "week_slot", "day_class", "similar", "columns")  # fmt: skip
+    __slots__ = ("calendar", "layout", "day", "hour", "week", "max_days_back", "ahead", "start", "facts",
+                 "week_slot", "day_class", "onehots", "similar", "columns")  # fmt: skip
 
     def __init__(self, calendar: CalendarFeatures, layout: LagLayout, day: int, hour: int, max_days_back: int) -> None:
         self.calendar, self.layout = calendar, layout
         self.day, self.hour, self.week = day, hour, 7 * day
         self.max_days_back = max_days_back
-        self.ahead = self.week  # slots beyond the highest asked for, so that the table is rebuilt once a week
+        self.ahead = self.week  # slots beyond the highest asked for, so that the table grows once a week
         self.start = 0
-        self.week_slot = self.day_class = self.column = self.anomaly = np.zeros(0, dtype=np.intp)
-        self.holiday = self.similar = np.zeros(0)
+        self.facts = np.zeros((4, 0), dtype=np.intp)  # hour-key column, week slot, day class, holiday (0/1)
+        self.week_slot, self.day_class = self.facts[1], self.facts[2]
+        self.onehots = np.zeros((0, 3 if layout.anomaly >= 0 else 2), dtype=np.intp)
+        self.similar = np.zeros((max_days_back, 0), dtype=np.intp)
         self.columns = {key: layout.calendar + i for i, key in enumerate(calendar.keys())}
         """Calendar key -> its column in the layout."""
 
@@ -83,31 +87,40 @@ class CalendarTable:
         return (max(days_back, self.max_days_back) + 6) * self.day
 
     def cover(self, low: int, high: int) -> int:
-        """Make the table hold slots ``low .. high`` (and :attr:`ahead` more); returns ``start``."""
-        start = self.start
-        if low >= start and high < start + len(self.week_slot):
+        """Make the table hold slots ``low .. high`` (and :attr:`ahead` more); returns ``start``.
+        Moving forward it keeps what it holds from ``low`` on and looks up the new slots only."""
+        start, end = self.start, self.start + self.facts.shape[1]
+        if low >= start and high < end:
             return start
-        slots = range(low, high + 1 + self.ahead)
-        slot_info, key_column = self.calendar.slot_info, self.columns
-        facts = np.zeros((4, len(slots)), dtype=np.intp)
-        holiday = np.zeros(len(slots))
-        for i, slot in enumerate(slots):
-            features, day_class, week_slot = slot_info(slot)
-            for key in features:
-                if key == "holiday":
-                    holiday[i] = 1.0
-                else:
-                    facts[0, i] = key_column[key]
-            facts[2, i] = week_slot
-            facts[3, i] = day_class
-        anomaly = self.layout.anomaly
-        facts[1] = anomaly + (facts[2] % self.day) // self.hour if anomaly >= 0 else -1
-        self.column, self.anomaly, self.week_slot, self.day_class = facts
-        self.holiday, self.start = holiday, low
-        targets = np.arange(len(slots))
+        stop = high + 1 + self.ahead
+        if start <= low <= end:
+            facts = np.concatenate((self.facts[:, low - start :], self._facts(range(end, stop))), axis=1)
+        else:
+            facts = self._facts(range(low, stop))
+        self.facts, self.start = facts, low
+        self.week_slot, self.day_class = facts[1], facts[2]
+        holiday = np.where(facts[3] == 1, self.layout.holiday, facts[0])
+        if self.layout.anomaly >= 0:
+            anomaly = self.layout.anomaly + (self.week_slot % self.day) // self.hour
+            self.onehots = np.stack((facts[0], anomaly, holiday), axis=1)
+        else:
+            self.onehots = np.stack((facts[0], holiday), axis=1)
+        targets = np.arange(facts.shape[1])
         similar = [self._similar(targets, targets - k * self.day) for k in range(1, self.max_days_back + 1)]
         self.similar = np.stack(similar) + low
         return low
+
+    def _facts(self, slots: range) -> np.ndarray:
+        """``(4, len(slots))``: hour-key column, week slot, day class and holiday (0/1) of each slot."""
+        slot_info, columns = self.calendar.slot_info, self.columns
+        column, week_slot, day_class, holiday = [], [], [], []
+        for slot in slots:
+            features, slot_class, slot_week = slot_info(slot)
+            column.append(columns[next(key for key in features if key != "holiday")])
+            holiday.append(1 if "holiday" in features else 0)
+            week_slot.append(slot_week)
+            day_class.append(slot_class)
+        return np.array((column, week_slot, day_class, holiday), dtype=np.intp).reshape(4, len(slots))
 
     def _similar(self, targets: np.ndarray, first: np.ndarray) -> np.ndarray:
         """Similar-day offsets (table indices in, slots relative to ``start`` out); where a
@@ -117,25 +130,31 @@ class CalendarTable:
         matches = classes == self.day_class[targets]
         return np.where(matches.any(axis=0), first - self.day * matches.argmax(axis=0), targets - self.week)
 
-    def similar_days(self, plan: HorizonPlan, at: np.ndarray | slice) -> np.ndarray:
-        """:meth:`LagFeatures.similar_day` slots of the targets of ``plan`` at table indices ``at``
-        (the table must cover ``reach(plan.max_days_back)`` slots before them)."""
+    def similar_days(self, plan: HorizonPlan, at: np.ndarray | slice, out: np.ndarray) -> None:
+        """:meth:`LagFeatures.similar_day` slots of the targets of ``plan`` at table indices ``at``,
+        into ``out`` (the table must cover ``reach(plan.max_days_back)`` slots before them)."""
         if plan.max_days_back <= self.max_days_back:
-            return self.similar[plan.days_back - 1, plan.index + at.start if isinstance(at, slice) else at]
+            if isinstance(at, slice):  # runs of targets with the same days back: slices, not gathers
+                for before, first, stop in plan.runs:
+                    out[first:stop] = self.similar[before, at.start + first : at.start + stop]
+            else:
+                out[:] = self.similar[plan.days_before, at]
+            return
         at = np.arange(at.start, at.stop) if isinstance(at, slice) else at
-        return self._similar(at, at - plan.days_back * self.day) + self.start
+        out[:] = self._similar(at, at - plan.days_back * self.day) + self.start
 
 
 class HorizonPlan:
     """What the rows of targets at ``horizons`` steps after one origin share, whatever the origin:
     their order (``offsets`` from the first target, ``contiguous`` when those are 0, 1, 2, ...;
-    ``index``: 0, 1, 2, ...), ``days_back`` (the target's
+    ``index``: 0, 1, 2, ...), ``days_back`` (and ``runs``: ``(days_back - 1, first, stop)`` of
+    consecutive targets alike) (the target's
     slot on the latest day known at the origin is that many days back), the offsets of the
     ``d1`` and ``w1`` slots from the origin, the targets beyond a week (``w1`` unknown; None:
-    none) and a row template with ``hzn`` set."""
+    none), a row template with ``hzn`` set and the flat index of each row's start."""
 
     __slots__ = ("count", "first_step", "last_step", "offsets", "contiguous", "index", "days_back",
-                 "max_days_back", "lag_offsets", "beyond_week", "template")  # fmt: skip
+                 "days_before", "runs", "max_days_back", "lag_offsets", "beyond_week", "template", "row_starts")  # fmt: skip
 
     def __init__(self, horizons: np.ndarray, day: int, week: int, max_horizon: int, size: int) -> None:
         self.count = len(horizons)
@@ -144,11 +163,15 @@ class HorizonPlan:
         self.index = np.arange(self.count)
         self.contiguous = bool((self.offsets == self.index).all())
         self.days_back = -(-horizons // day)
+        self.days_before = self.days_back - 1  # index into CalendarTable.similar
+        edges = [0, *(np.flatnonzero(np.diff(self.days_before)) + 1).tolist(), self.count]
+        self.runs = [(int(self.days_before[a]), a, b) for a, b in zip(edges, edges[1:]) if b > a]
         self.max_days_back = int(self.days_back.max())
-        self.lag_offsets = np.stack((horizons - day * self.days_back, horizons - week))
+        self.lag_offsets = np.stack((horizons - day * self.days_back, horizons - week, 0 * horizons))  # d1, w1, -
         self.beyond_week = (horizons > week) if self.last_step > week else None
         self.template = np.zeros((self.count, size))
         self.template[:, 0] = horizons / max_horizon
+        self.row_starts = (self.index * size)[:, None]  # flat index of each row's first column
 
 
 _PLANS: dict[tuple[int, ...], HorizonPlan] = {}

@@ -11,7 +11,7 @@ from operator import mul
 
 import numpy as np
 from river import tree
-from scipy.linalg.blas import dspmv, dspr
+from scipy.linalg.blas import dsymv, dsyr
 
 
 def tree_regressor() -> tree.HoeffdingAdaptiveTreeRegressor:
@@ -97,37 +97,42 @@ def predict_rows(models: Sequence, buckets: Sequence[int], rows: Sequence[Mappin
 
 class RidgeBank:
     """``count`` independent :class:`OnlineRidge` models (one per horizon bucket) over the same
-    ``size`` features in a fixed order, as arrays: the inverse precisions (symmetric, so kept
-    as BLAS upper-packed triangles: ``packed`` ``(count, size * (size + 1) / 2)``), the
-    precision-weighted targets ``eta`` ``(count, size)`` and the coefficients
+    ``size`` features in a fixed order, as arrays: the inverse precisions ``(count, size, size)``
+    (symmetric: only the lower triangle of each is kept up to date, the rest stays as it
+    started), the precision-weighted targets ``eta`` ``(count, size)`` and the coefficients
     ``w = inverse @ eta`` ``(count, size)``, kept up to date. Samples are rows of a float matrix.
 
     An update is the exact Sherman-Morrison rank-1 update of :class:`OnlineRidge`, done in
-    place by BLAS (``dspmv`` for ``p = inverse @ x``, ``dspr`` for ``inverse -= c p p'``:
-    half the memory and arithmetic of a full matrix); the coefficients after it follow
-    exactly as ``w + p * (beta * y * (1 - c * x.p) - c * x.w)`` with
-    ``c = beta / (1 + beta * x.p)`` (``p . eta = x . w``, the inverse being symmetric), with
-    no second product. The same samples give the same model as :class:`OnlineRidge`, up to
-    float rounding. Deterministic; the coefficients are pickled with the state, so a restored
-    bank predicts and learns the same floats.
+    place by BLAS on the triangle (``dsymv`` for ``p = inverse @ x``, ``dsyr`` for
+    ``inverse -= c p p'``); the coefficients after it follow exactly as
+    ``w + p * (beta * y * (1 - c * x.p) - c * x.w)`` with ``c = beta / (1 + beta * x.p)``
+    (``p . eta = x . w``, the inverse being symmetric): no second product. The same samples
+    give the same model as :class:`OnlineRidge`, up to float rounding. Deterministic; the
+    coefficients are pickled with the state, so a restored bank predicts and learns the same
+    floats.
     """
 
-    __slots__ = ("alpha", "beta", "size", "packed", "eta", "coefficients")
+    __slots__ = ("alpha", "beta", "inverse", "eta", "coefficients", "_work", "_blas_views")
 
     def __init__(self, count: int, size: int, alpha: float = 1.0, beta: float = 1.0) -> None:
-        self.alpha, self.beta, self.size = alpha, beta, size
-        self.packed = np.zeros((count, size * (size + 1) // 2))
-        diagonal = np.arange(size)
-        self.packed[:, diagonal + diagonal * (diagonal + 1) // 2] = 1.0 / alpha  # the prior: identity / alpha
+        self.alpha, self.beta = alpha, beta
+        self.inverse = np.tile(np.eye(size) / alpha, (count, 1, 1))  # the prior: identity / alpha
         self.eta = np.zeros((count, size))
-        self.coefficients = np.zeros((count, size))
-        """``(count, size)``: row ``b`` holds model ``b``'s coefficients (read-only)."""
+        self._setup(np.zeros((count, size)))
 
-    def inverse(self, model: int) -> np.ndarray:
-        """Model ``model``'s inverse precision as a full ``(size, size)`` matrix (a copy)."""
-        full = np.zeros((self.size, self.size))
-        full[np.triu_indices(self.size)[::-1]] = self.packed[model]  # column-major upper = row-major lower
-        return np.where(full != 0.0, full, full.T)  # symmetric (an exact 0 off the diagonal stays 0)
+    def _setup(self, coefficients: np.ndarray) -> None:
+        # per model: [p, w] side by side, so that one product gives x . p and x . w
+        self._work = np.zeros((len(self.eta), 2, self.eta.shape[1]))
+        self._work[:, 1] = coefficients
+        self.coefficients = self._work[:, 1]
+        """``(count, size)``: row ``b`` holds model ``b``'s coefficients (read-only)."""
+        # Fortran-ordered views for BLAS: their upper triangle is the lower one of ``inverse``
+        self._blas_views = [matrix.T for matrix in self.inverse]
+
+    def inverse_of(self, model: int) -> np.ndarray:
+        """Model ``model``'s inverse precision as a full symmetric matrix (a copy)."""
+        lower = np.tril(self.inverse[model])
+        return lower + np.tril(lower, -1).T
 
     def predict(self, models: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Prediction of model ``models[i]`` for row ``rows[i]``, per ``i``."""
@@ -143,33 +148,42 @@ class RidgeBank:
         sample weighs ``w = 1 / max(|residual|, l1_delta)`` (the residual of the model before
         this update), entering as ``sqrt(w)`` times the row and the target.
         """
-        beta, size, packed, eta, coefficients = self.beta, self.size, self.packed, self.eta, self.coefficients
-        models = list(models)
-        chosen = slice(None) if models == list(range(len(eta))) else models  # a slice: no copies
-        predicted = np.einsum("ij,ij->i", rows, coefficients[chosen]).tolist()  # x . w
-        products, eta_scales, weight_scales = [], [], []
-        for b, row, xw in zip(models, rows, predicted, strict=True):
-            product = dspmv(size, 1.0, packed[b], row)  # p = inverse @ x
-            xp = float(row @ product)
+        beta, eta, work, views = self.beta, self.eta, self._work, self._blas_views
+        size = eta.shape[1]
+        for b, row in zip(models, rows, strict=True):
+            dsymv(1.0, views[b], row, 0.0, work[b, 0], 0, 1, 0, 1, 0, True)  # p = inverse @ x, into work
+        every = len(models) == len(eta) and all(b == i for i, b in enumerate(models))
+        if every:
+            dots = np.matmul(work, rows[:, :, None]).tolist()  # per model: [[x . p], [x . w]]
+        else:
+            dots = [(work[b] @ row)[:, None].tolist() for b, row in zip(models, rows, strict=True)]
+        eta_scales, weight_scales = [], []
+        for b, ((xp,), (xw,)) in zip(models, dots, strict=True):
             root = 1.0
             if l1_delta is not None:
                 root = 1.0 / math.sqrt(max(abs(target - xw), l1_delta))
                 xp, xw = xp * root * root, xw * root  # of the weighted row root * x
             y = target * root
             factor = beta / (1.0 + beta * xp)
-            # inverse -= factor * outer(p, p), p of the weighted row: root * product
-            dspr(size, -factor * root * root, product, packed[b], 1, 0, 0, True)
-            products.append(product)
+            # inverse -= factor * outer(p, p), p of the weighted row: root * p
+            dsyr(-factor * root * root, work[b, 0], 0, 1, 0, size, views[b], True)
             eta_scales.append(beta * y * root)
             weight_scales.append(root * (beta * y * (1.0 - factor * xp) - factor * xw))
-        eta[chosen] += np.array(eta_scales)[:, None] * rows
-        coefficients[chosen] += np.array(weight_scales)[:, None] * np.array(products)
+        scales = np.array((eta_scales, weight_scales))[:, :, None]
+        if every:
+            eta += scales[0] * rows
+            self.coefficients += scales[1] * work[:, 0]
+        else:
+            for i, b in enumerate(models):
+                eta[b] += scales[0, i] * rows[i]
+                self.coefficients[b] += scales[1, i] * work[b, 0]
 
     def __getstate__(self) -> tuple:
-        return self.alpha, self.beta, self.size, self.packed, self.eta, self.coefficients
+        return self.alpha, self.beta, self.inverse, self.eta, self.coefficients.copy()
 
     def __setstate__(self, state: tuple) -> None:
-        self.alpha, self.beta, self.size, self.packed, self.eta, self.coefficients = state
+        self.alpha, self.beta, self.inverse, self.eta, coefficients = state
+        self._setup(coefficients)
 
 
 def bayesian_regressor() -> OnlineRidge:
