@@ -93,13 +93,16 @@ def _forward_array(transform: str | None, values: np.ndarray) -> np.ndarray:
 
 
 def _inverse_array(transform: str | None, values: np.ndarray) -> np.ndarray:
-    """The inverse transform of :data:`TRANSFORMS` on an array (NaN and values <= 0 give 0.0)."""
+    """The inverse transform of :data:`TRANSFORMS`, in place (NaN and values <= 0 give 0.0, as there)."""
     if transform is None:
         return values
-    positive = values > 0.0
+    np.fmax(values, 0.0, out=values)  # fmax: NaN gives 0.0
     if transform == "sqrt":
-        return np.where(positive, values * values, 0.0)
-    return np.where(positive, np.expm1(np.minimum(values, 700.0)), 0.0)
+        values *= values
+    else:
+        np.minimum(values, 700.0, out=values)
+        np.expm1(values, out=values)
+    return values
 
 
 class SharedRows:
@@ -312,10 +315,11 @@ class LagRegression:
         rows = self._rows(history, origin, targets, regressors)
         if self.bank is None:
             scaled = np.array([self.models[b].predict_one(self.layout.as_dict(x)) for b, x in zip(steps, rows)])
-        else:
-            scaled = self.bank.predict(_as_index(steps), rows)
-        scaler = self.scaler
-        return _inverse_array(self.transform, scaled / scaler.scale + scaler.shift).tolist()
+        else:  # every model's prediction of every row, then each row's own
+            scaled = (rows @ self.bank.coefficients.T).ravel()[_picks(steps, len(self.buckets.upper))]
+        scaled /= self.scaler.scale
+        scaled += self.scaler.shift
+        return _inverse_array(self.transform, scaled).tolist()
 
     def _rows(
         self,
@@ -328,8 +332,8 @@ class LagRegression:
         features: from one origin (an int) a row per target (forecasting; ``regressors``: None
         or one mapping per target), or for one target (``targets``: one slot) a row per origin
         (learning; ``regressors``: None or the target's mapping, in a 1-tuple)."""
-        scaler = self.scaler
-        known = tuple((name, slot, sc.shift, sc.scale) for name, (slot, sc) in self.regressor_scalers.items())
+        scaler, scalers = self.scaler, self.regressor_scalers
+        known = tuple((name, slot, sc.shift, sc.scale) for name, (slot, sc) in scalers.items()) if scalers else ()
         span = (targets.start, targets.stop, targets.step) if isinstance(targets, range) else tuple(targets)
         key = (self.transform, self.anomaly_by_hour, history.last_slot, origins, span, scaler.shift, scaler.scale,
                _regressor_key(regressors), known)  # fmt: skip
@@ -462,16 +466,18 @@ class LagRegression:
                         row[first + int(known[0][1:])] = (value - known[1].shift) * known[1].scale
 
 
-_INDEX: dict[tuple[int, ...], np.ndarray] = {}
+_PICKS: dict[tuple[tuple[int, ...], int], np.ndarray] = {}
 
 
-def _as_index(steps: tuple[int, ...]) -> np.ndarray:
-    """``steps`` as an integer array (cached: forecasts repeat the same bucket sequences)."""
-    found = _INDEX.get(steps)
+def _picks(steps: tuple[int, ...], count: int) -> np.ndarray:
+    """Flat indices of ``(row i, model steps[i])`` in a ``(len(steps), count)`` matrix (cached:
+    forecasts repeat the same bucket sequences)."""
+    key = (steps, count)
+    found = _PICKS.get(key)
     if found is None:
-        if len(_INDEX) >= 256:
-            _INDEX.clear()
-        found = _INDEX[steps] = np.array(steps, dtype=np.intp)
+        if len(_PICKS) >= 256:
+            _PICKS.clear()
+        found = _PICKS[key] = np.arange(len(steps)) * count + np.array(steps, dtype=np.intp)
     return found
 
 

@@ -99,30 +99,29 @@ class RidgeBank:
     """``count`` independent :class:`OnlineRidge` models (one per horizon bucket) over the same
     ``size`` features in a fixed order, as arrays: the inverse precisions ``(count, size, size)``
     (symmetric: only the lower triangle of each is kept up to date, the rest stays as it
-    started), the precision-weighted targets ``eta`` ``(count, size)`` and the coefficients
-    ``w = inverse @ eta`` ``(count, size)``, kept up to date. Samples are rows of a float matrix.
+    started) and the coefficients ``w = inverse @ eta`` ``(count, size)`` (``eta``: the
+    precision-weighted targets of :class:`OnlineRidge`). Samples are rows of a float matrix.
 
     An update is the exact Sherman-Morrison rank-1 update of :class:`OnlineRidge`, done in
     place by BLAS on the triangle (``dsymv`` for ``p = inverse @ x``, ``dsyr`` for
     ``inverse -= c p p'``); the coefficients after it follow exactly as
     ``w + p * (beta * y * (1 - c * x.p) - c * x.w)`` with ``c = beta / (1 + beta * x.p)``
-    (``p . eta = x . w``, the inverse being symmetric): no second product. The same samples
-    give the same model as :class:`OnlineRidge`, up to float rounding. Deterministic; the
-    coefficients are pickled with the state, so a restored bank predicts and learns the same
-    floats.
+    (``p . eta = x . w``, the inverse being symmetric), so neither ``eta`` nor a second
+    product is needed. The same samples give the same model as :class:`OnlineRidge`, up to
+    float rounding. Deterministic; the coefficients are the state (pickled), so a restored
+    bank predicts and learns the same floats.
     """
 
-    __slots__ = ("alpha", "beta", "inverse", "eta", "coefficients", "_work", "_blas_views")
+    __slots__ = ("alpha", "beta", "inverse", "coefficients", "_work", "_blas_views")
 
     def __init__(self, count: int, size: int, alpha: float = 1.0, beta: float = 1.0) -> None:
         self.alpha, self.beta = alpha, beta
         self.inverse = np.tile(np.eye(size) / alpha, (count, 1, 1))  # the prior: identity / alpha
-        self.eta = np.zeros((count, size))
         self._setup(np.zeros((count, size)))
 
     def _setup(self, coefficients: np.ndarray) -> None:
         # per model: [p, w] side by side, so that one product gives x . p and x . w
-        self._work = np.zeros((len(self.eta), 2, self.eta.shape[1]))
+        self._work = np.zeros((len(coefficients), 2, coefficients.shape[1]))
         self._work[:, 1] = coefficients
         self.coefficients = self._work[:, 1]
         """``(count, size)``: row ``b`` holds model ``b``'s coefficients (read-only)."""
@@ -148,16 +147,16 @@ class RidgeBank:
         sample weighs ``w = 1 / max(|residual|, l1_delta)`` (the residual of the model before
         this update), entering as ``sqrt(w)`` times the row and the target.
         """
-        beta, eta, work, views = self.beta, self.eta, self._work, self._blas_views
-        size = eta.shape[1]
+        beta, work, views = self.beta, self._work, self._blas_views
+        count, size = self.coefficients.shape
         for b, row in zip(models, rows, strict=True):
             dsymv(1.0, views[b], row, 0.0, work[b, 0], 0, 1, 0, 1, 0, True)  # p = inverse @ x, into work
-        every = len(models) == len(eta) and all(b == i for i, b in enumerate(models))
+        every = len(models) == count and all(b == i for i, b in enumerate(models))
         if every:
             dots = np.matmul(work, rows[:, :, None]).tolist()  # per model: [[x . p], [x . w]]
         else:
             dots = [(work[b] @ row)[:, None].tolist() for b, row in zip(models, rows, strict=True)]
-        eta_scales, weight_scales = [], []
+        scales = []
         for b, ((xp,), (xw,)) in zip(models, dots, strict=True):
             root = 1.0
             if l1_delta is not None:
@@ -167,22 +166,18 @@ class RidgeBank:
             factor = beta / (1.0 + beta * xp)
             # inverse -= factor * outer(p, p), p of the weighted row: root * p
             dsyr(-factor * root * root, work[b, 0], 0, 1, 0, size, views[b], True)
-            eta_scales.append(beta * y * root)
-            weight_scales.append(root * (beta * y * (1.0 - factor * xp) - factor * xw))
-        scales = np.array((eta_scales, weight_scales))[:, :, None]
+            scales.append(root * (beta * y * (1.0 - factor * xp) - factor * xw))
         if every:
-            eta += scales[0] * rows
-            self.coefficients += scales[1] * work[:, 0]
+            self.coefficients += np.array(scales)[:, None] * work[:, 0]
         else:
-            for i, b in enumerate(models):
-                eta[b] += scales[0, i] * rows[i]
-                self.coefficients[b] += scales[1, i] * work[b, 0]
+            for b, scale in zip(models, scales, strict=True):
+                self.coefficients[b] += scale * work[b, 0]
 
     def __getstate__(self) -> tuple:
-        return self.alpha, self.beta, self.inverse, self.eta, self.coefficients.copy()
+        return self.alpha, self.beta, self.inverse, self.coefficients.copy()
 
     def __setstate__(self, state: tuple) -> None:
-        self.alpha, self.beta, self.inverse, self.eta, coefficients = state
+        self.alpha, self.beta, self.inverse, coefficients = state
         self._setup(coefficients)
 
 

@@ -82,7 +82,7 @@ def test_a_pickled_ridge_bank_continues_with_the_same_floats():
         bank.learn([0, 1], rows, target, 0.3)
         restored.learn([0, 1], rows, target, 0.3)
     assert np.array_equal(bank.coefficients, restored.coefficients)
-    assert np.array_equal(bank.eta, restored.eta)
+    assert np.array_equal(bank.inverse, restored.inverse)
 
 
 def test_values_at_equals_get_inside_and_outside_the_ring():
