@@ -98,7 +98,8 @@ class SlotHistory:
 
     def values_at(self, slots: np.ndarray, low: int | None = None, high: int | None = None) -> np.ndarray:
         """:meth:`get` of each slot of an integer array, as a new float array (NaN where unknown).
-        ``low`` and ``high``: bounds of the slots, if the caller knows them (saves the checks)."""
+        ``low`` and ``high``: bounds that every slot lies within, if the caller knows them
+        (inside the ring, they save the range checks)."""
         last = self.last_slot
         if last is None:
             return np.full(np.shape(slots), NAN)

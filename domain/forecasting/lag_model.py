@@ -15,117 +15,25 @@ from itertools import repeat
 from typing import Any
 
 import numpy as np
-from river import stats
 
 from domain.forecasting.features import CalendarFeatures, HorizonBuckets, LagFeatures
 from domain.forecasting.history import SlotHistory
-from domain.forecasting.lag_rows import ANOMALY_KEYS, CalendarTable, HorizonPlan, LagLayout, horizon_plan
+from domain.forecasting.lag_rows import (
+    ANOMALY_KEYS,
+    CalendarTable,
+    HorizonPlan,
+    LagLayout,
+    SharedRows,
+    horizon_plan,
+    picks,
+    regressor_key,
+)
 from domain.forecasting.models import Regressors
 from domain.forecasting.profile import WeeklyProfile
 from domain.forecasting.regressors import OnlineRidge, RidgeBank, bayesian_regressor
+from domain.forecasting.transforms import TRANSFORMS, SeriesScaler, forward_array, inverse_array
 
 __all__ = ["ANOMALY_KEYS", "TRANSFORMS", "LagRegression", "SeriesScaler", "SharedRows"]
-
-
-class SeriesScaler:
-    """Running mean and standard deviation (River ``stats.Var``) that freeze once settled.
-
-    It learns from the first ``freeze_after`` values (and on, while the deviation is still 0),
-    then stays fixed, so the scaled features a model has accumulated keep one meaning.
-    """
-
-    __slots__ = ("var", "freeze_after", "shift", "scale", "frozen")
-
-    def __init__(self, freeze_after: int) -> None:
-        self.var = stats.Var()
-        self.freeze_after = freeze_after
-        self.shift = 0.0
-        self.scale = 1.0
-        self.frozen = False
-
-    def learn(self, value: float) -> None:
-        if self.frozen:
-            return
-        self.var.update(value)
-        std = math.sqrt(self.var.get()) if self.var.n > 1 else 0.0
-        self.shift = self.var.mean.get()
-        self.scale = 1.0 / std if std > 0.0 else 1.0
-        self.frozen = self.var.n >= self.freeze_after and std > 0.0
-
-    def __getstate__(self) -> tuple[Any, ...]:
-        return self.var, self.freeze_after, self.shift, self.scale, self.frozen
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        self.var, self.freeze_after, self.shift, self.scale, self.frozen = state
-
-
-def _sqrt(value: float) -> float:
-    return math.sqrt(value) if value > 0.0 else 0.0
-
-
-def _square(value: float) -> float:
-    return value * value if value > 0.0 else 0.0
-
-
-def _identity(value: float) -> float:
-    return value
-
-
-def _log1p(value: float) -> float:
-    return math.log1p(value) if value > 0.0 else 0.0
-
-
-def _expm1(value: float) -> float:
-    return math.expm1(min(value, 700.0)) if value > 0.0 else 0.0
-
-
-TRANSFORMS = {None: (_identity, _identity), "sqrt": (_sqrt, _square), "log1p": (_log1p, _expm1)}
-"""Value transforms of the lag model: name -> (forward, inverse). ``sqrt`` suits spiky loads >= 0."""
-
-
-def _forward_array(transform: str | None, values: np.ndarray) -> np.ndarray:
-    """The forward transform of :data:`TRANSFORMS` on an array (NaN stays NaN)."""
-    if transform is None:
-        return values
-    if transform == "sqrt":
-        return np.sqrt(np.maximum(values, 0.0))
-    return np.log1p(np.maximum(values, 0.0))
-
-
-def _inverse_array(transform: str | None, values: np.ndarray) -> np.ndarray:
-    """The inverse transform of :data:`TRANSFORMS`, in place (NaN and values <= 0 give 0.0, as there)."""
-    if transform is None:
-        return values
-    np.fmax(values, 0.0, out=values)  # fmax: NaN gives 0.0
-    if transform == "sqrt":
-        values *= values
-    else:
-        np.minimum(values, 700.0, out=values)
-        np.expm1(values, out=values)
-    return values
-
-
-class SharedRows:
-    """Feature rows (matrices) the lag models computed lately, keyed by everything they depend
-    on, so that lag models with the same features (``lag_linear`` and ``lag_median``: same
-    transform, same values) compute them once per reading and forecast; the rows are read-only.
-    Not model state: never pickled."""
-
-    __slots__ = ("_rows",)
-
-    def __init__(self) -> None:
-        self._rows: dict[tuple, Any] = {}
-
-    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
-        rows = self._rows.get(key)
-        if rows is None:
-            if len(self._rows) >= 16:
-                self._rows.clear()
-            rows = self._rows[key] = make()
-        return rows
-
-    def __reduce__(self) -> tuple:
-        return (SharedRows, ())  # pickled empty
 
 
 class LagRegression:
@@ -142,7 +50,9 @@ class LagRegression:
     at the target) and ``wpo`` (at the origin); with ``anomaly_by_hour`` also ``a00``..``a23``:
     ``y0 - wpo`` in the slot of the target's local hour (how long today's surplus or shortfall
     lasts depends on the time of day). ``l1_delta``: see :meth:`_learn_rows`. The features
-    and their columns: :class:`LagLayout`.
+    and their columns: :class:`LagLayout`; the calendar facts of the rows (one-hots, similar
+    days, the profile's week slots) come from ``calendar``, which ``lags`` and ``profile``
+    are built on too.
 
     For a reading at slot ``s`` a bucket learns one sample: the features at origin ``s - h``
     for a step ``h`` of that bucket, hashed so that every horizon of the bucket and every time
@@ -314,12 +224,13 @@ class LagRegression:
             steps = tuple(self.buckets.bucket_of(target - origin) for target in targets)
         rows = self._rows(history, origin, targets, regressors)
         if self.bank is None:
-            scaled = np.array([self.models[b].predict_one(self.layout.as_dict(x)) for b, x in zip(steps, rows)])
+            models, as_dict = self.models, self.layout.as_dict
+            scaled = np.array([models[b].predict_one(as_dict(x)) for b, x in zip(steps, rows, strict=True)])
         else:  # every model's prediction of every row, then each row's own
-            scaled = (rows @ self.bank.coefficients.T).ravel()[_picks(steps, len(self.buckets.upper))]
+            scaled = (rows @ self.bank.coefficients.T).ravel()[picks(steps, len(self.buckets.upper))]
         scaled /= self.scaler.scale
         scaled += self.scaler.shift
-        return _inverse_array(self.transform, scaled).tolist()
+        return inverse_array(self.transform, scaled).tolist()
 
     def _rows(
         self,
@@ -336,7 +247,7 @@ class LagRegression:
         known = tuple((name, slot, sc.shift, sc.scale) for name, (slot, sc) in scalers.items()) if scalers else ()
         span = (targets.start, targets.stop, targets.step) if isinstance(targets, range) else tuple(targets)
         key = (self.transform, self.anomaly_by_hour, history.last_slot, origins, span, scaler.shift, scaler.scale,
-               _regressor_key(regressors), known)  # fmt: skip
+               regressor_key(regressors), known)  # fmt: skip
         if isinstance(origins, int):
             return self.shared.get(key, lambda: self._forecast_rows(history, origins, targets, regressors))
         return self.shared.get(key, lambda: self._training_rows(history, origins, targets[0], regressors))
@@ -363,7 +274,8 @@ class LagRegression:
         found = cache.get(origin)
         if found is None:
             if len(cache) > 4 * self.lags.max_horizon:
-                for old in [key for key in cache if type(key) is int and history.last_slot - key > self.lags.max_horizon]:
+                oldest = history.last_slot - self.lags.max_horizon
+                for old in [key for key in cache if type(key) is int and key < oldest]:
                     del cache[old]
             found = cache[origin] = self.lags.origin_raw(history, origin)
         return found
@@ -443,7 +355,7 @@ class LagRegression:
             get = self.profile.levels.get
             profile = np.fromiter(map(get, table.week_slot[at].tolist(), repeat(math.nan)), float, plan.count)
             if self.transform is not None:  # NaN stays NaN
-                profile = _forward_array(self.transform, profile)
+                profile = forward_array(self.transform, profile)
             profile -= shift
             profile *= scale
             if math.isnan(profile.sum()):  # no profile yet: the fallback w1
@@ -464,24 +376,3 @@ class LagRegression:
                     known = scalers.get(key)
                     if known is not None:
                         row[first + int(known[0][1:])] = (value - known[1].shift) * known[1].scale
-
-
-_PICKS: dict[tuple[tuple[int, ...], int], np.ndarray] = {}
-
-
-def _picks(steps: tuple[int, ...], count: int) -> np.ndarray:
-    """Flat indices of ``(row i, model steps[i])`` in a ``(len(steps), count)`` matrix (cached:
-    forecasts repeat the same bucket sequences)."""
-    key = (steps, count)
-    found = _PICKS.get(key)
-    if found is None:
-        if len(_PICKS) >= 256:
-            _PICKS.clear()
-        found = _PICKS[key] = np.arange(len(steps)) * count + np.array(steps, dtype=np.intp)
-    return found
-
-
-def _regressor_key(regressors: Sequence[Regressors | None] | None) -> tuple | None:
-    if regressors is None:
-        return None
-    return tuple(None if r is None else tuple(sorted(r.items())) for r in regressors)

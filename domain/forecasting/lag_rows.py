@@ -2,15 +2,21 @@
 
 A row holds the features of one (origin, target) pair in the fixed column order of
 :class:`LagLayout`; rows are built many at a time with vectorised look-ups: the calendar facts of
-every slot in a range come from :class:`CalendarTable` (integer arrays), the values from
-:meth:`~domain.forecasting.history.SlotHistory.values_at`. Pure, no I/O.
+every slot in a range come from :class:`CalendarTable` (integer arrays), what targets at given
+horizons share from :class:`HorizonPlan`, the values from
+:meth:`~domain.forecasting.history.SlotHistory.values_at`. :class:`SharedRows` lets lag models
+with the same features share them. Pure, no I/O.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from domain.forecasting.features import LAG_KEYS, ORIGIN_KEYS, CalendarFeatures
+from domain.forecasting.models import Regressors
 
 ANOMALY_KEYS = tuple(f"a{h:02d}" for h in range(24))
 """The origin's anomaly (last value minus its weekly profile) per local hour of the target."""
@@ -153,8 +159,8 @@ class HorizonPlan:
     ``d1`` and ``w1`` slots from the origin, the targets beyond a week (``w1`` unknown; None:
     none), a row template with ``hzn`` set and the flat index of each row's start."""
 
-    __slots__ = ("count", "first_step", "last_step", "offsets", "contiguous", "index", "days_back",
-                 "days_before", "runs", "max_days_back", "lag_offsets", "beyond_week", "template", "row_starts")  # fmt: skip
+    __slots__ = ("count", "first_step", "last_step", "offsets", "contiguous", "index", "days_back", "days_before",
+                 "runs", "max_days_back", "lag_offsets", "beyond_week", "template", "row_starts")  # fmt: skip
 
     def __init__(self, horizons: np.ndarray, day: int, week: int, max_horizon: int, size: int) -> None:
         self.count = len(horizons)
@@ -165,7 +171,7 @@ class HorizonPlan:
         self.days_back = -(-horizons // day)
         self.days_before = self.days_back - 1  # index into CalendarTable.similar
         edges = [0, *(np.flatnonzero(np.diff(self.days_before)) + 1).tolist(), self.count]
-        self.runs = [(int(self.days_before[a]), a, b) for a, b in zip(edges, edges[1:]) if b > a]
+        self.runs = [(int(self.days_before[a]), a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
         self.max_days_back = int(self.days_back.max())
         self.lag_offsets = np.stack((horizons - day * self.days_back, horizons - week, 0 * horizons))  # d1, w1, -
         self.beyond_week = (horizons > week) if self.last_step > week else None
@@ -188,3 +194,47 @@ def horizon_plan(first_step: int, count: int, day: int, week: int, max_horizon: 
         horizons = np.arange(first_step, first_step + count)
         found = _PLANS[key] = HorizonPlan(horizons, day, week, max_horizon, size)
     return found
+
+
+class SharedRows:
+    """Feature rows (matrices) the lag models computed lately, keyed by everything they depend
+    on, so that lag models with the same features (``lag_linear`` and ``lag_median``: same
+    transform, same values) compute them once per reading and forecast; the rows are read-only.
+    Not model state: never pickled."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple, Any] = {}
+
+    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
+        rows = self._rows.get(key)
+        if rows is None:
+            if len(self._rows) >= 16:
+                self._rows.clear()
+            rows = self._rows[key] = make()
+        return rows
+
+    def __reduce__(self) -> tuple:
+        return (SharedRows, ())  # pickled empty
+
+
+_PICKS: dict[tuple[tuple[int, ...], int], np.ndarray] = {}
+
+
+def picks(steps: tuple[int, ...], count: int) -> np.ndarray:
+    """Flat indices of ``(row i, model steps[i])`` in a ``(len(steps), count)`` matrix (cached:
+    forecasts repeat the same bucket sequences)."""
+    key = (steps, count)
+    found = _PICKS.get(key)
+    if found is None:
+        if len(_PICKS) >= 256:
+            _PICKS.clear()
+        found = _PICKS[key] = np.arange(len(steps)) * count + np.array(steps, dtype=np.intp)
+    return found
+
+
+def regressor_key(regressors: Sequence[Regressors | None] | None) -> tuple | None:
+    if regressors is None:
+        return None
+    return tuple(None if r is None else tuple(sorted(r.items())) for r in regressors)

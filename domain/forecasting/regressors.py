@@ -84,17 +84,6 @@ class OnlineRidge:
         self._coefficients, self._order = None, None
 
 
-def predict_rows(models: Sequence, buckets: Sequence[int], rows: Sequence[Mapping[str, float]]) -> list[float]:
-    """``models[b].predict_one(x)`` for each bucket ``b`` and row ``x``; for :class:`OnlineRidge`
-    models the same dot products (same order) without a call per row."""
-    if not all(type(model) is OnlineRidge for model in models):
-        return [models[b].predict_one(x) for b, x in zip(buckets, rows, strict=True)]
-    weights = [model.coefficients().get for model in models]
-    return [
-        float(sum(map(mul, map(weights[b], x, repeat(0.0)), x.values()))) for b, x in zip(buckets, rows, strict=True)
-    ]
-
-
 class RidgeBank:
     """``count`` independent :class:`OnlineRidge` models (one per horizon bucket) over the same
     ``size`` features in a fixed order, as arrays: the inverse precisions ``(count, size, size)``

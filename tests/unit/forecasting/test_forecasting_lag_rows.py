@@ -24,7 +24,7 @@ def ev_load(hours: int, seed: int = 2) -> list[float]:
     rng = random.Random(seed)
     out = []
     for h in range(hours):
-        bell = math.exp(-(((h % 24) - 13) / 3.5) ** 2) * (40.0 if (h // 24) % 7 < 5 else 12.0)
+        bell = math.exp(-((((h % 24) - 13) / 3.5) ** 2)) * (40.0 if (h // 24) % 7 < 5 else 12.0)
         out.append(max(0.0, bell + rng.uniform(-2.0, 4.0)))
     return out
 
