@@ -189,7 +189,7 @@ def horizon_plan(first_step: int, count: int, day: int, week: int, max_horizon: 
     key = (first_step, count, day, week, max_horizon, size)
     found = _PLANS.get(key)
     if found is None:
-        if len(_PLANS) >= 64:
+        if len(_PLANS) >= 16:  # a plan holds a row template: bound the memory
             _PLANS.clear()
         horizons = np.arange(first_step, first_step + count)
         found = _PLANS[key] = HorizonPlan(horizons, day, week, max_horizon, size)
