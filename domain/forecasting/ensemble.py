@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from operator import mul
+
+import numpy as np
 
 from domain.forecasting.metrics import ErrorTotals
 
@@ -22,10 +23,31 @@ ENSEMBLE = "ensemble"
 
 def error_weights(totals: Sequence[ErrorTotals], min_count: int = 1, power: float = 2.0, top: int = 3) -> list[float]:
     """One weight per model (same order as ``totals``), summing to 1."""
-    n = len(totals)
+    maes = [t.mae if t.count >= min_count and math.isfinite(t.mae) else math.inf for t in totals]
+    return _weights_of_maes(maes, power, top)
+
+
+def table_weights(
+    abs_errors: Sequence[Sequence[float]], counts: Sequence[int], min_count: int = 1, power: float = 2.0, top: int = 3
+) -> list[list[float]]:
+    """:func:`error_weights` per bucket from windowed sums: ``abs_errors[b]`` (per model, in the
+    readings' unit) over ``counts[b]`` matured forecasts (one count per bucket: its models are
+    scored on the same targets)."""
+    weights = []
+    for errors, count in zip(abs_errors, counts, strict=True):
+        if count >= min_count and count:
+            maes = [e / count for e in errors]
+            maes = [mae if math.isfinite(mae) else math.inf for mae in maes]
+        else:
+            maes = [math.inf] * len(errors)
+        weights.append(_weights_of_maes(maes, power, top))
+    return weights
+
+
+def _weights_of_maes(maes: list[float], power: float, top: int) -> list[float]:
+    n = len(maes)
     if n == 0:
         return []
-    maes = [t.mae if t.count >= min_count and math.isfinite(t.mae) else math.inf for t in totals]
     usable = sorted((mae, i) for i, mae in enumerate(maes) if math.isfinite(mae))[: max(1, top)]
     if not usable:
         return [1.0 / n] * n
@@ -37,8 +59,11 @@ def error_weights(totals: Sequence[ErrorTotals], min_count: int = 1, power: floa
     return [raw.get(i, 0.0) / total for i in range(n)]
 
 
-def combine(weights: Sequence[float], predictions: Sequence[Sequence[float]], steps: Sequence[int]) -> list[float]:
-    """Weighted mean per step: ``predictions[m][k]`` weighted by ``weights[m]``, for ``k`` in ``steps``."""
-    used = [(w, p) for w, p in zip(weights, predictions, strict=True) if w > 0.0]
-    used_weights = [w for w, _ in used]
-    return [sum(map(mul, used_weights, [p[k] for _, p in used])) for k in steps]  # sum of w * p[k], in model order
+def combine(step_weights: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """Weighted mean per step: ``predictions[m, k]`` weighted by ``step_weights[m, k]`` (models x steps).
+
+    Models of weight 0 are left out (their values may be anything); the products are added in
+    model order, one model after the other (numpy reduces the leading axis row by row).
+    """
+    products = np.where(step_weights > 0.0, step_weights * predictions, 0.0)
+    return np.add.reduce(products, axis=0)

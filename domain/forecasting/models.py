@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import math
 import statistics
+from itertools import islice
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+import numpy as np
 from river import time_series
 
 from domain.forecasting.history import SlotHistory
+from domain.forecasting.recent import RecentValues
 
 Regressors = Mapping[str, float]
 
@@ -53,20 +56,43 @@ def _level(history: SlotHistory, origin: int, day: int) -> float:
     return level if level == level else 0.0
 
 
+_SEASONAL_OFFSETS: dict[tuple[int, int, int], np.ndarray] = {}
+
+
+def seasonal_sources(origin: int, targets: Sequence[int], period: int) -> np.ndarray:
+    """Per target: its slot a whole number of ``period`` earlier, the latest at or before ``origin``.
+
+    Relative to the origin these only depend on the targets' offsets from it, so for a range of
+    targets they are computed once (cached) and shifted.
+    """
+    if isinstance(targets, range) and targets.step == 1:
+        key = (period, targets.start - origin, len(targets))
+        offsets = _SEASONAL_OFFSETS.get(key)
+        if offsets is None:
+            if len(_SEASONAL_OFFSETS) >= 256:
+                _SEASONAL_OFFSETS.clear()
+            ahead = np.arange(targets.start - origin, targets.stop - origin, dtype=np.int64)  # target - origin
+            offsets = _SEASONAL_OFFSETS[key] = ahead - period * -((-ahead) // period)
+        return origin + offsets
+    slots = np.asarray(targets, dtype=np.int64).reshape(-1)
+    return slots - period * -((origin - slots) // period)
+
+
 class LookupModel:
     """Base of the models without learned state: each forecast is read from what is known.
 
-    A subclass gives :meth:`lookup` (the value for ``target`` known at ``origin``, NaN when
-    unknown); where it is unknown the forecast falls back to "same time yesterday", then to
-    the mean of the last day. Learning and resetting are no-ops: the state is the shared
-    history (or profile) itself.
+    A subclass gives :meth:`lookup_array` (the values for the targets known at ``origin``, NaN
+    where unknown); where one is unknown the forecast falls back to "same time yesterday",
+    then to the mean of the last day. Learning and resetting are no-ops: the state is the
+    shared history (read through its numpy mirror ``recent``, or the profile) itself.
     """
 
-    def __init__(self, name: str, steps_per_day: int) -> None:
+    def __init__(self, name: str, steps_per_day: int, recent: RecentValues) -> None:
         self.name = name
         self.steps_per_day = steps_per_day
+        self.recent = recent
 
-    def lookup(self, history: SlotHistory, origin: int, target: int) -> float:
+    def lookup_array(self, history: SlotHistory, origin: int, targets: Sequence[int]) -> np.ndarray:
         raise NotImplementedError
 
     def learn_one(
@@ -81,16 +107,24 @@ class LookupModel:
         targets: Sequence[int],
         regressors: Sequence[Regressors | None] | None = None,
     ) -> list[float]:
-        out = [self.lookup(history, origin, target) for target in targets]
-        if all(v == v for v in out):
+        return self.forecast_array(history, origin, targets, regressors).tolist()
+
+    def forecast_array(
+        self,
+        history: SlotHistory,
+        origin: int,
+        targets: Sequence[int],
+        regressors: Sequence[Regressors | None] | None = None,
+    ) -> np.ndarray:
+        """:meth:`forecast` as a numpy array (what the forecaster reads)."""
+        out = self.lookup_array(history, origin, targets)
+        if out.sum() == out.sum():  # no NaN (the values are finite: a sum is NaN only with one)
             return out
-        day, get = self.steps_per_day, history.get
-        level = _level(history, origin, day)
-        for k, target in enumerate(targets):
-            if out[k] != out[k]:
-                yesterday = get(target - day * -((origin - target) // day))
-                out[k] = yesterday if yesterday == yesterday else level
-        return out
+        unknown = np.isnan(out)
+        day = self.steps_per_day
+        yesterday = self.recent.take(seasonal_sources(origin, targets, day))
+        fallback = np.where(np.isnan(yesterday), _level(history, origin, day), yesterday)
+        return np.where(unknown, fallback, out)
 
     def reset(self) -> None:
         return None
@@ -103,12 +137,16 @@ class SeasonalNaive(LookupModel):
     one week gives "same time last week".
     """
 
-    def __init__(self, name: str, period: int, steps_per_day: int) -> None:
-        super().__init__(name, steps_per_day)
+    def __init__(self, name: str, period: int, steps_per_day: int, recent: RecentValues) -> None:
+        super().__init__(name, steps_per_day, recent)
         self.period = period
 
-    def lookup(self, history: SlotHistory, origin: int, target: int) -> float:
-        return history.get(target - self.period * -((origin - target) // self.period))
+    def lookup_array(self, history: SlotHistory, origin: int, targets: Sequence[int]) -> np.ndarray:
+        sources = seasonal_sources(origin, targets, self.period)
+        recent = self.recent
+        if origin == recent.last_slot and self.period <= recent.capacity:  # every source is in the ring
+            return recent.take_known(sources)
+        return recent.take(sources)
 
 
 class _HoltWinters(time_series.HoltWinters):
@@ -147,13 +185,14 @@ class HoltWintersModel:
         name: str,
         seasonality: int,
         steps_per_day: int,
+        recent: RecentValues,
         alpha: float = 0.1,
         beta: float = 0.001,
         gamma: float = 0.3,
     ) -> None:
         self.name = name
         self.params = {"alpha": alpha, "beta": beta, "gamma": gamma, "seasonality": seasonality}
-        self._fallback = SeasonalNaive(name, steps_per_day, steps_per_day)
+        self._fallback = SeasonalNaive(name, steps_per_day, steps_per_day, recent)
         self.reset()
 
     def reset(self) -> None:
@@ -173,8 +212,28 @@ class HoltWintersModel:
         targets: Sequence[int],
         regressors: Sequence[Regressors | None] | None = None,
     ) -> list[float]:
-        if not self.model._initialized or self.last_slot is None or not targets:
-            return self._fallback.forecast(history, origin, targets)
-        last = self.last_slot
-        ahead = self.model.forecast(max(targets) - last)
-        return [ahead[target - last - 1] for target in targets]
+        return self.forecast_array(history, origin, targets, regressors).tolist()
+
+    def forecast_array(
+        self,
+        history: SlotHistory,
+        origin: int,
+        targets: Sequence[int],
+        regressors: Sequence[Regressors | None] | None = None,
+    ) -> np.ndarray:
+        """River's ``forecast`` (level + h * trend + season, h steps after the last learned slot),
+        as one numpy expression with the same operations per step."""
+        model = self.model
+        if not model._initialized or self.last_slot is None or not len(targets):
+            return self._fallback.forecast_array(history, origin, targets)
+        ahead = (np.asarray(targets, dtype=np.int64) if not isinstance(targets, range) else
+                 np.arange(targets.start, targets.stop, targets.step, dtype=np.int64)) - (self.last_slot + 1)
+        season, seasonality = model.season, model.seasonality
+        first = len(season) - seasonality  # River's season[-seasonality + h % seasonality]
+        if ahead.min() >= 0 and ahead.max() < seasonality and isinstance(targets, range) and targets.step == 1:
+            start = first + int(ahead[0])
+            seasonal = np.fromiter(islice(season, start, start + len(ahead)), dtype=float, count=len(ahead))
+        else:
+            seasonal = np.fromiter(season, dtype=float, count=len(season))[first + ahead % seasonality]
+        trend = model.trend[-1] if model.trend else 0
+        return (model.level[-1] + (ahead + 1) * trend) + seasonal
