@@ -23,47 +23,59 @@ ENSEMBLE = "ensemble"
 
 def error_weights(totals: Sequence[ErrorTotals], min_count: int = 1, power: float = 2.0, top: int = 3) -> list[float]:
     """One weight per model (same order as ``totals``), summing to 1."""
-    maes = [t.mae if t.count >= min_count and math.isfinite(t.mae) else math.inf for t in totals]
-    return _weights_of_maes(maes, power, top)
+    isfinite = math.isfinite
+    maes = [t.mae if t.count >= min_count and isfinite(t.mae) else math.inf for t in totals]
+    usable = sorted([(mae, i) for i, mae in enumerate(maes) if isfinite(mae)])[: max(1, top)]
+    return _weights_of_usable(usable, len(maes), power)
 
 
 def table_weights(
-    abs_errors: Sequence[Sequence[float]], counts: Sequence[int], min_count: int = 1, power: float = 2.0, top: int = 3
+    abs_errors: Sequence[Sequence[float]], counts: Sequence[float], min_count: int = 1, power: float = 2.0, top: int = 3
 ) -> list[list[float]]:
     """:func:`error_weights` per bucket from windowed sums: ``abs_errors[b]`` (per model, in the
     readings' unit) over ``counts[b]`` matured forecasts (one count per bucket: its models are
     scored on the same targets)."""
+    isfinite = math.isfinite
+    top = max(1, top)
     weights = []
     for errors, count in zip(abs_errors, counts, strict=True):
         if count >= min_count and count:
             maes = [e / count for e in errors]
-            maes = [mae if math.isfinite(mae) else math.inf for mae in maes]
+            if isfinite(sum(maes)):  # (all finite: they are >= 0)
+                usable = sorted(zip(maes, range(len(maes))))[:top]
+            else:
+                usable = sorted([(mae, i) for i, mae in enumerate(maes) if isfinite(mae)])[:top]
         else:
-            maes = [math.inf] * len(errors)
-        weights.append(_weights_of_maes(maes, power, top))
+            usable = []
+        weights.append(_weights_of_usable(usable, len(errors), power))
     return weights
 
 
-def _weights_of_maes(maes: list[float], power: float, top: int) -> list[float]:
-    n = len(maes)
+def _weights_of_usable(usable: list[tuple[float, int]], n: int, power: float) -> list[float]:
+    """Weights of ``n`` models from the ``(mae, index)`` of the best usable ones, by MAE (then index)."""
     if n == 0:
         return []
-    usable = sorted((mae, i) for i, mae in enumerate(maes) if math.isfinite(mae))[: max(1, top)]
     if not usable:
         return [1.0 / n] * n
     if usable[0][0] <= 0.0:  # a model without error: only the perfect ones count
-        raw = {i: 1.0 for mae, i in usable if mae <= 0.0}
+        raw = [(i, 1.0) for mae, i in usable if mae <= 0.0]
     else:
-        raw = {i: mae**-power for mae, i in usable}
-    total = sum(raw.values())
-    return [raw.get(i, 0.0) / total for i in range(n)]
+        raw = [(i, mae**-power) for mae, i in usable]
+    total = sum([r for _, r in raw])  # in MAE order
+    weights = [0.0 / total] * n
+    for i, r in raw:
+        weights[i] = r / total
+    return weights
 
 
 def combine(step_weights: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     """Weighted mean per step: ``predictions[m, k]`` weighted by ``step_weights[m, k]`` (models x steps).
 
     Models of weight 0 are left out (their values may be anything); the products are added in
-    model order, one model after the other (numpy reduces the leading axis row by row).
+    model order, one model after the other (numpy reduces the leading axis row by row). A
+    left-out model adds 0 * its value: nothing, unless that value is not finite (redone then).
     """
-    products = np.where(step_weights > 0.0, step_weights * predictions, 0.0)
-    return np.add.reduce(products, axis=0)
+    values = np.add.reduce(step_weights * predictions, axis=0)
+    if math.isfinite(values.sum()):
+        return values
+    return np.add.reduce(np.where(step_weights > 0.0, step_weights * predictions, 0.0), axis=0)

@@ -324,16 +324,16 @@ class SensorForecaster:
         if self._weights_scored == self.selector.scored:
             return
         config = self.config
-        errors, _, counts = self.selector.errors.bucket_sums()
+        errors, counts = self.selector.errors.error_sums()
         n_models = len(config.models)
         self._weights = table_weights(
-            [row[:n_models] for row in errors],
-            counts,
+            [row[:n_models] for row in errors.tolist()],
+            counts.tolist(),
             config.selection_min_count,
             config.ensemble_power,
             config.ensemble_top,
         )
-        self._weights_array = np.array(self._weights, dtype=float).reshape(len(errors), n_models)
+        self._weights_array = np.array(self._weights, dtype=float).reshape(len(self._weights), n_models)
         self._weights_scored = self.selector.scored
 
     def bucket_weights(self, bucket: int) -> list[float]:

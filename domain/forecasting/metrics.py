@@ -149,7 +149,7 @@ class WindowedErrorTable:
     and to the total, so the figures equal those of one ``RunningWindowError`` per cell.
     """
 
-    __slots__ = ("window", "bin_width", "models", "_span", "_bin_index", "_bins", "_total", "_newest", "_rows")
+    __slots__ = ("window", "bin_width", "models", "_span", "_bin_index", "_bins", "_total", "_newest", "_rows", "_common")
 
     def __init__(self, buckets: int, models: int, window: int, bin_width: int = 1) -> None:
         if window <= 0 or bin_width <= 0:
@@ -163,6 +163,7 @@ class WindowedErrorTable:
         self._total = np.zeros((buckets, models + 2))
         self._newest = np.full(buckets, NO_BIN, dtype=np.int64)
         self._rows = np.arange(buckets)
+        self._common = NO_BIN  # the newest bin index when every bucket has that newest bin, else NO_BIN
 
     def add(self, time: int, sums: np.ndarray, present: np.ndarray) -> None:
         """Add one row ``[abs_error per model..., abs_actual, count]`` per bucket at ``time``.
@@ -171,6 +172,10 @@ class WindowedErrorTable:
         they open no bin, and adding zeros changes nothing).
         """
         index = time // self.bin_width
+        if index == self._common:  # every bucket's newest bin is this one: no bin opens
+            self._bins[:, index % self._span] += sums
+            self._total += sums
+            return
         newest = self._newest
         opening = present & (newest < index)
         if opening.any():
@@ -178,6 +183,7 @@ class WindowedErrorTable:
                 self._open(bucket, index)
         self._bins[self._rows, newest % self._span] += sums  # an older time goes to the newest bin
         self._total += sums
+        self._common = index if (newest == index).all() else NO_BIN
 
     def _open(self, bucket: int, index: int) -> None:
         oldest = index - (self.window - 1) // self.bin_width
@@ -197,7 +203,6 @@ class WindowedErrorTable:
         n = int(count)
         return [ErrorTotals(error, actual, n) for error in errors[:models]]
 
-    def bucket_sums(self) -> tuple[list[list[float]], list[float], list[int]]:
-        """Per bucket: the summed absolute error per model, the summed ``|actual|`` and the count."""
-        rows = self._total.tolist()
-        return [row[:-2] for row in rows], [row[-2] for row in rows], [int(row[-1]) for row in rows]
+    def error_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per bucket: the summed absolute error per model (buckets x models) and the count."""
+        return self._total[:, : self.models], self._total[:, self.models + 1]

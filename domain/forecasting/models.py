@@ -59,21 +59,22 @@ def _level(history: SlotHistory, origin: int, day: int) -> float:
 _SEASONAL_OFFSETS: dict[tuple[int, int, int], np.ndarray] = {}
 
 
-def seasonal_sources(origin: int, targets: Sequence[int], period: int) -> np.ndarray:
-    """Per target: its slot a whole number of ``period`` earlier, the latest at or before ``origin``.
+def seasonal_offsets(origin: int, targets: range, period: int) -> np.ndarray:
+    """:func:`seasonal_sources` minus ``origin`` (in ``(-period, 0]``), for a range of targets (cached)."""
+    key = (period, targets.start - origin, len(targets), targets.step)
+    offsets = _SEASONAL_OFFSETS.get(key)
+    if offsets is None:
+        if len(_SEASONAL_OFFSETS) >= 256:
+            _SEASONAL_OFFSETS.clear()
+        ahead = np.arange(targets.start - origin, targets.stop - origin, targets.step, dtype=np.int64)
+        offsets = _SEASONAL_OFFSETS[key] = ahead - period * -((-ahead) // period)
+    return offsets
 
-    Relative to the origin these only depend on the targets' offsets from it, so for a range of
-    targets they are computed once (cached) and shifted.
-    """
-    if isinstance(targets, range) and targets.step == 1:
-        key = (period, targets.start - origin, len(targets))
-        offsets = _SEASONAL_OFFSETS.get(key)
-        if offsets is None:
-            if len(_SEASONAL_OFFSETS) >= 256:
-                _SEASONAL_OFFSETS.clear()
-            ahead = np.arange(targets.start - origin, targets.stop - origin, dtype=np.int64)  # target - origin
-            offsets = _SEASONAL_OFFSETS[key] = ahead - period * -((-ahead) // period)
-        return origin + offsets
+
+def seasonal_sources(origin: int, targets: Sequence[int], period: int) -> np.ndarray:
+    """Per target: its slot a whole number of ``period`` earlier, the latest at or before ``origin``."""
+    if isinstance(targets, range):
+        return origin + seasonal_offsets(origin, targets, period)
     slots = np.asarray(targets, dtype=np.int64).reshape(-1)
     return slots - period * -((origin - slots) // period)
 
@@ -94,6 +95,10 @@ class LookupModel:
 
     def lookup_array(self, history: SlotHistory, origin: int, targets: Sequence[int]) -> np.ndarray:
         raise NotImplementedError
+
+    def known(self, origin: int) -> bool:
+        """True when :meth:`lookup_array` at ``origin`` is known to hold no NaN (no check needed)."""
+        return False
 
     def learn_one(
         self, history: SlotHistory, slot: int, value: float, regressors: Regressors | None, observed: bool
@@ -118,7 +123,7 @@ class LookupModel:
     ) -> np.ndarray:
         """:meth:`forecast` as a numpy array (what the forecaster reads)."""
         out = self.lookup_array(history, origin, targets)
-        if out.sum() == out.sum():  # no NaN (the values are finite: a sum is NaN only with one)
+        if self.known(origin) or out.sum() == out.sum():  # no NaN (finite values: a sum is NaN only with one)
             return out
         unknown = np.isnan(out)
         day = self.steps_per_day
@@ -142,11 +147,14 @@ class SeasonalNaive(LookupModel):
         self.period = period
 
     def lookup_array(self, history: SlotHistory, origin: int, targets: Sequence[int]) -> np.ndarray:
-        sources = seasonal_sources(origin, targets, self.period)
         recent = self.recent
-        if origin == recent.last_slot and self.period <= recent.capacity:  # every source is in the ring
-            return recent.take_known(sources)
-        return recent.take(sources)
+        if origin == recent.last_slot and self.period <= recent.capacity and isinstance(targets, range):
+            return recent.take_recent(seasonal_offsets(origin, targets, self.period))  # all in the ring
+        return recent.take(seasonal_sources(origin, targets, self.period))
+
+    def known(self, origin: int) -> bool:
+        recent = self.recent
+        return origin == recent.last_slot and recent.all_known(origin - self.period + 1)
 
 
 class _HoltWinters(time_series.HoltWinters):
@@ -171,6 +179,20 @@ class _HoltWinters(time_series.HoltWinters):
             self.season.extend(value - level for value in self._first_values)
         self._first_values = []
         self._initialized = True
+
+
+_STEPS_AHEAD: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _steps_ahead(start: int, count: int) -> np.ndarray:
+    """``start + 1 .. start + count`` as floats (cached, read-only)."""
+    found = _STEPS_AHEAD.get((start, count))
+    if found is None:
+        if len(_STEPS_AHEAD) >= 256:
+            _STEPS_AHEAD.clear()
+        found = _STEPS_AHEAD[(start, count)] = np.arange(start + 1, start + 1 + count, dtype=float)
+        found.flags.writeable = False
+    return found
 
 
 class HoltWintersModel:
@@ -226,14 +248,19 @@ class HoltWintersModel:
         model = self.model
         if not model._initialized or self.last_slot is None or not len(targets):
             return self._fallback.forecast_array(history, origin, targets)
-        ahead = (np.asarray(targets, dtype=np.int64) if not isinstance(targets, range) else
-                 np.arange(targets.start, targets.stop, targets.step, dtype=np.int64)) - (self.last_slot + 1)
         season, seasonality = model.season, model.seasonality
         first = len(season) - seasonality  # River's season[-seasonality + h % seasonality]
-        if ahead.min() >= 0 and ahead.max() < seasonality and isinstance(targets, range) and targets.step == 1:
-            start = first + int(ahead[0])
-            seasonal = np.fromiter(islice(season, start, start + len(ahead)), dtype=float, count=len(ahead))
+        if isinstance(targets, range) and targets.step == 1 and 0 <= targets.start - self.last_slot - 1:
+            start, n = targets.start - self.last_slot - 1, len(targets)
+            steps = _steps_ahead(start, n)  # h + 1 (exact as floats)
+            if start + n <= seasonality:  # within one season: a run of the deque
+                seasonal = np.fromiter(islice(season, first + start, first + start + n), float, n)
+            else:
+                seasonal = np.fromiter(season, float, len(season))[first + (steps.astype(np.int64) - 1) % seasonality]
         else:
-            seasonal = np.fromiter(season, dtype=float, count=len(season))[first + ahead % seasonality]
-        trend = model.trend[-1] if model.trend else 0
-        return (model.level[-1] + (ahead + 1) * trend) + seasonal
+            ahead = np.asarray(targets, dtype=np.int64).reshape(-1) - (self.last_slot + 1)
+            steps = (ahead + 1).astype(float)
+            seasonal = np.fromiter(season, float, len(season))[first + ahead % seasonality]
+        if model.trend:
+            return (model.level[-1] + steps * model.trend[-1]) + seasonal
+        return (model.level[-1] + 0) + seasonal

@@ -89,6 +89,10 @@ class WeeklyProfileModel(LookupModel):
     def lookup_array(self, history: SlotHistory, origin: int, targets: Sequence[int]) -> np.ndarray:
         return self.profile.level_array.take(self._week_slots(targets))
 
+    def known(self, origin: int) -> bool:
+        profile = self.profile
+        return len(profile.levels) == len(profile.level_array)  # every week slot has its level
+
     def _week_slots(self, targets: Sequence[int]) -> np.ndarray:
         week_slot = self.profile.calendar.week_slot
         if not (isinstance(targets, range) and targets.step == 1):

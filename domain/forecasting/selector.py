@@ -60,6 +60,11 @@ class ModelSelector:
         self._first = np.full(self._ring, NO_BIN, dtype=np.int64)  # first target of the row's forecast
         self._length = np.zeros(self._ring, dtype=np.int64)
         self._steps = np.arange(depth)
+        self._steps_down = self._steps[::-1].copy()  # the matured slot's cells, oldest forecast first
+        # firsts of an unbroken run of full-length forecasts, one per slot: when it covers a
+        # matured slot, every cell of that slot is there (no per-cell check)
+        self._streak = (0, -1)
+        self._fast_buckets: Sequence[int] = self.step_buckets
         # the cells of a matured slot are summed from the oldest forecast (the largest step) on:
         # reversed, the steps' buckets run downwards; (bucket, first, end) of each run
         reversed_buckets = self.step_buckets[::-1]
@@ -67,6 +72,9 @@ class ModelSelector:
         self._runs = [
             (reversed_buckets[a], a, b) for a, b in zip(starts, [*starts[1:], len(reversed_buckets)], strict=True)
         ]
+        self._run_counts = np.zeros(len(self.bucket_labels))  # cells per bucket of a full slot
+        for bucket, a, b in self._runs:
+            self._run_counts[bucket] = b - a
 
     def record(self, targets: Sequence[int], buckets: Sequence[int], predictions: Sequence[Sequence[float]]) -> None:
         """Remember a forecast: per target slot its bucket and one prediction per model (in order).
@@ -75,20 +83,25 @@ class ModelSelector:
         """
         n = len(targets)
         next_slot = self._next_slot
+        depth = len(self.step_buckets)
         if (
             isinstance(targets, range)
             and targets.step == 1
-            and 0 < n <= len(self.step_buckets)
-            and tuple(buckets) == self.step_buckets[:n]
+            and 0 < n <= depth
+            and (buckets is self._fast_buckets or tuple(buckets) == self.step_buckets[:n])
         ):
             first = targets.start
             row = first % self._ring
             held = int(self._first[row])  # a row is free once every target of its forecast has passed
             if held == NO_BIN or (next_slot is not None and held + int(self._length[row]) <= next_slot):
+                self._fast_buckets = buckets
                 self._values[row, :n] = np.asarray(predictions, dtype=float).T
                 self._first[row] = first
                 self._length[row] = n
+                start, end = self._streak
+                self._streak = ((start if first == end + 1 else first), first) if n == depth else (0, -1)
                 return
+        self._streak = (0, -1)
         pending = self._pending
         per_target = zip(*predictions, strict=True)  # one tuple of the models' values per target
         for target, bucket, values in zip(targets, buckets, per_target, strict=True):
@@ -107,7 +120,19 @@ class ModelSelector:
         sums = np.zeros((buckets, models + 2))  # per bucket: abs error per model, abs actual, count
         magnitude = abs(actual)
         matured_any = False
-        if len(self._steps):
+        depth = len(self._steps)
+        start, end = self._streak
+        if depth and start <= slot - depth + 1 and slot <= end:  # every cell of the slot was recorded
+            rows = (slot - self._steps_down) % self._ring
+            errors = actual - self._values[rows, self._steps_down]  # the oldest forecast first
+            np.abs(errors, out=errors)
+            for bucket, first, stop in self._runs:
+                # reducing the leading axis adds row after row (reduceat would not: pairwise)
+                sums[bucket, :models] = np.add.reduce(errors[first:stop], axis=0)
+            sums[:, models] = magnitude * self._run_counts
+            sums[:, models + 1] = self._run_counts
+            matured_any = True
+        elif depth:
             firsts = slot - self._steps  # the forecast whose step k targets the slot starts at slot - k
             rows = firsts % self._ring
             cells = (self._first[rows] == firsts) & (self._steps < self._length[rows])
@@ -186,3 +211,16 @@ class ModelSelector:
             label: {model: totals.as_dict() for model, totals in zip(self.models, self.errors.totals(b), strict=True)}
             for b, label in enumerate(self.bucket_labels)
         }
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        next_slot = self._next_slot if self._next_slot is not None else NO_BIN
+        live = np.flatnonzero((self._first != NO_BIN) & (self._first + self._length > next_slot))
+        state["_values"] = (self._values.shape, live, self._values[live])  # only rows still to be read
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        shape, live, values = state.pop("_values")
+        self.__dict__.update(state)
+        self._values = np.zeros(shape)
+        self._values[live] = values
