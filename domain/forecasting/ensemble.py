@@ -42,7 +42,7 @@ def table_weights(
         if count >= min_count and count:
             maes = [e / count for e in errors]
             if isfinite(sum(maes)):  # (all finite: they are >= 0)
-                usable = sorted(zip(maes, range(len(maes))))[:top]
+                usable = sorted(zip(maes, range(len(maes)), strict=True))[:top]
             else:
                 usable = sorted([(mae, i) for i, mae in enumerate(maes) if isfinite(mae)])[:top]
         else:

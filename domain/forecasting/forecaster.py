@@ -96,6 +96,31 @@ class ModelValues(Mapping):
         return repr(dict(self))
 
 
+class BucketWeights(Mapping):
+    """``Forecast.weights``: bucket label -> {model: ensemble weight}, for the forecast's buckets."""
+
+    __slots__ = ("_labels", "_names", "_rows")
+
+    def __init__(
+        self, labels: Sequence[str], buckets: Sequence[int], names: Sequence[str], rows: Sequence[Sequence[float]]
+    ) -> None:
+        self._labels = {labels[b]: b for b in buckets}
+        self._names = tuple(names)
+        self._rows = rows  # per bucket, one weight per model (never mutated: replaced when they change)
+
+    def __getitem__(self, label: str) -> dict[str, float]:
+        return dict(zip(self._names, self._rows[self._labels[label]], strict=True))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
 class SensorForecaster:
     """Online forecaster of one sensor: ``learn``/``observe`` readings, ``forecast`` slots."""
 
@@ -302,8 +327,7 @@ class SensorForecaster:
         bucket_of_step, buckets, served_by = self._step_layout(step_buckets)
         self._refresh_weights()
         values = combine(self._weights_array[bucket_of_step].T, table[: len(names)])
-        labels, per_bucket = self.buckets.labels, self._weights
-        weights = {labels[b]: dict(zip(names, per_bucket[b], strict=True)) for b in buckets}
+        weights = BucketWeights(self.buckets.labels, buckets, names, self._weights)
         return self._clip(values), served_by, weights
 
     def _step_layout(self, step_buckets: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...], tuple[str, ...]]:

@@ -149,7 +149,18 @@ class WindowedErrorTable:
     and to the total, so the figures equal those of one ``RunningWindowError`` per cell.
     """
 
-    __slots__ = ("window", "bin_width", "models", "_span", "_bin_index", "_bins", "_total", "_newest", "_rows", "_common")
+    __slots__ = (
+        "window",
+        "bin_width",
+        "models",
+        "_span",
+        "_bin_index",
+        "_bins",
+        "_total",
+        "_newest",
+        "_rows",
+        "_common",
+    )
 
     def __init__(self, buckets: int, models: int, window: int, bin_width: int = 1) -> None:
         if window <= 0 or bin_width <= 0:
@@ -165,11 +176,11 @@ class WindowedErrorTable:
         self._rows = np.arange(buckets)
         self._common = NO_BIN  # the newest bin index when every bucket has that newest bin, else NO_BIN
 
-    def add(self, time: int, sums: np.ndarray, present: np.ndarray) -> None:
+    def add(self, time: int, sums: np.ndarray) -> None:
         """Add one row ``[abs_error per model..., abs_actual, count]`` per bucket at ``time``.
 
-        ``present`` marks the buckets that had observations (the others' rows must be zeros:
-        they open no bin, and adding zeros changes nothing).
+        A bucket with count 0 had no observations (its row must be zeros): it opens no bin, and
+        adding zeros changes nothing.
         """
         index = time // self.bin_width
         if index == self._common:  # every bucket's newest bin is this one: no bin opens
@@ -177,7 +188,7 @@ class WindowedErrorTable:
             self._total += sums
             return
         newest = self._newest
-        opening = present & (newest < index)
+        opening = (sums[:, -1] > 0) & (newest < index)
         if opening.any():
             for bucket in np.flatnonzero(opening).tolist():
                 self._open(bucket, index)

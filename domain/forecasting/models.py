@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from itertools import islice
 from collections.abc import Mapping, Sequence
+from itertools import islice
 from typing import Protocol
 
 import numpy as np
@@ -250,7 +250,7 @@ class HoltWintersModel:
             return self._fallback.forecast_array(history, origin, targets)
         season, seasonality = model.season, model.seasonality
         first = len(season) - seasonality  # River's season[-seasonality + h % seasonality]
-        if isinstance(targets, range) and targets.step == 1 and 0 <= targets.start - self.last_slot - 1:
+        if isinstance(targets, range) and targets.step == 1 and targets.start > self.last_slot:
             start, n = targets.start - self.last_slot - 1, len(targets)
             steps = _steps_ahead(start, n)  # h + 1 (exact as floats)
             if start + n <= seasonality:  # within one season: a run of the deque

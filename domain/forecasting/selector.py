@@ -53,7 +53,7 @@ class ModelSelector:
         self._next_slot: int | None = None
         self.step_buckets = tuple(step_buckets)
         depth = len(self.step_buckets)
-        if any(b < a for a, b in zip(self.step_buckets, self.step_buckets[1:])):
+        if any(b < a for a, b in zip(self.step_buckets, self.step_buckets[1:], strict=False)):
             raise ValueError("step_buckets must not decrease")
         self._ring = 2 * depth + 1  # forecasts start at most a horizon ahead: a live row is never overwritten
         self._values = np.zeros((self._ring, depth, len(self.models)))  # [row, step, model]
@@ -70,11 +70,22 @@ class ModelSelector:
         reversed_buckets = self.step_buckets[::-1]
         starts = [k for k, b in enumerate(reversed_buckets) if k == 0 or reversed_buckets[k - 1] != b]
         self._runs = [
-            (reversed_buckets[a], a, b) for a, b in zip(starts, [*starts[1:], len(reversed_buckets)], strict=True)
+            (reversed_buckets[a], a, b)
+            for a, b in zip(starts, [*starts[1:], len(reversed_buckets)][: len(starts)], strict=True)
         ]
         self._run_counts = np.zeros(len(self.bucket_labels))  # cells per bucket of a full slot
         for bucket, a, b in self._runs:
             self._run_counts[bucket] = b - a
+        # a full slot's errors (oldest forecast first, then a row of zeros) laid out as
+        # [position in run, bucket]: one reduction over the leading axis sums every bucket's run
+        # in order (the zeros pad the shorter runs at their end: adding 0.0 changes nothing)
+        longest = max((b - a for _, a, b in self._runs), default=0)
+        self._run_layout = np.full((longest, len(self.bucket_labels)), depth, dtype=np.intp)
+        for bucket, a, b in self._runs:
+            self._run_layout[: b - a, bucket] = np.arange(a, b)
+        self._errors = np.zeros((depth + 1, len(self.models)))  # scratch: the last row stays 0
+        self._sums = np.zeros((len(self.bucket_labels), len(self.models) + 2))  # scratch of score
+        self._cells_of_phase: dict[int, np.ndarray] = {}  # slot % ring -> cell numbers, oldest forecast first
 
     def record(self, targets: Sequence[int], buckets: Sequence[int], predictions: Sequence[Sequence[float]]) -> None:
         """Remember a forecast: per target slot its bucket and one prediction per model (in order).
@@ -116,61 +127,79 @@ class ModelSelector:
 
     def score(self, slot: int, actual: float) -> None:
         """The reading of ``slot`` arrived: score the forecasts for it, drop older unmatured ones."""
-        models, buckets = len(self.models), len(self.bucket_labels)
-        sums = np.zeros((buckets, models + 2))  # per bucket: abs error per model, abs actual, count
-        magnitude = abs(actual)
-        matured_any = False
-        depth = len(self._steps)
+        sums = self._sums  # per bucket: abs error per model, abs actual, count
         start, end = self._streak
+        depth = len(self._steps)
         if depth and start <= slot - depth + 1 and slot <= end:  # every cell of the slot was recorded
-            rows = (slot - self._steps_down) % self._ring
-            errors = actual - self._values[rows, self._steps_down]  # the oldest forecast first
-            np.abs(errors, out=errors)
-            for bucket, first, stop in self._runs:
-                # reducing the leading axis adds row after row (reduceat would not: pairwise)
-                sums[bucket, :models] = np.add.reduce(errors[first:stop], axis=0)
-            sums[:, models] = magnitude * self._run_counts
-            sums[:, models + 1] = self._run_counts
+            self._score_full_slot(slot, actual, sums)
             matured_any = True
-        elif depth:
-            firsts = slot - self._steps  # the forecast whose step k targets the slot starts at slot - k
-            rows = firsts % self._ring
-            cells = (self._first[rows] == firsts) & (self._steps < self._length[rows])
-            if cells.any():
-                errors = np.abs(actual - self._values[rows, self._steps])
-                errors = np.where(cells[:, None], errors, 0.0)[::-1]  # the oldest forecast first; + 0.0 is exact
-                cells = cells[::-1]
-                for bucket, first, end in self._runs:
-                    count = int(np.count_nonzero(cells[first:end]))
-                    if count:
-                        # reducing the leading axis adds row after row (reduceat would not: pairwise)
-                        sums[bucket, :models] = np.add.reduce(errors[first:end], axis=0)
-                        sums[bucket, models] = magnitude * count
-                        sums[bucket, models + 1] = count
-                matured_any = True
+        else:
+            sums.fill(0.0)
+            matured_any = self._score_ring(slot, actual, sums)
         matured = self._pop_pending(slot)
         if matured:
-            # per bucket: the summed absolute errors of each model, added to its window at once
-            extra: dict[int, list[float]] = {}
-            counts_extra: dict[int, int] = {}
-            for bucket, values in matured:
-                errors_b = extra.get(bucket)
-                absolute = map(abs, map(sub, repeat(actual), values))  # abs(actual - p) per model
-                if errors_b is None:
-                    extra[bucket] = list(absolute)
-                    counts_extra[bucket] = 1
-                else:
-                    extra[bucket] = list(map(add, errors_b, absolute))
-                    counts_extra[bucket] += 1
-            for bucket, errors_b in extra.items():
-                n = counts_extra[bucket]
-                sums[bucket, :models] += errors_b
-                sums[bucket, models] += magnitude * n
-                sums[bucket, models + 1] += n
+            self._score_pending(matured, actual, sums)
             matured_any = True
         if matured_any:
-            self.errors.add(slot, sums, sums[:, models + 1] > 0)
+            self.errors.add(slot, sums)
             self.scored += 1
+
+    def _score_full_slot(self, slot: int, actual: float, sums: np.ndarray) -> None:
+        """Sums of a slot that every forecast of the streak covers (all cells there: no checks)."""
+        models, depth = len(self.models), len(self._steps)
+        cells = self._cells_of_phase.get(slot % self._ring)
+        if cells is None:
+            cells = (slot - self._steps_down) % self._ring * depth + self._steps_down
+            self._cells_of_phase[slot % self._ring] = cells
+        errors = self._errors
+        np.subtract(actual, self._values.reshape(-1, models).take(cells, axis=0), out=errors[:depth])
+        np.abs(errors, out=errors)
+        # reducing the leading axis adds row after row (reduceat would not: pairwise)
+        sums[:, :models] = np.add.reduce(errors[self._run_layout], axis=0)
+        sums[:, models] = abs(actual) * self._run_counts
+        sums[:, models + 1] = self._run_counts
+
+    def _score_ring(self, slot: int, actual: float, sums: np.ndarray) -> bool:
+        """Adds the ring's cells for ``slot`` to ``sums`` (zeros); False if there were none."""
+        if not len(self._steps):
+            return False
+        models = len(self.models)
+        firsts = slot - self._steps  # the forecast whose step k targets the slot starts at slot - k
+        rows = firsts % self._ring
+        cells = (self._first[rows] == firsts) & (self._steps < self._length[rows])
+        if not cells.any():
+            return False
+        errors = np.abs(actual - self._values[rows, self._steps])
+        errors = np.where(cells[:, None], errors, 0.0)[::-1]  # the oldest forecast first; + 0.0 is exact
+        cells = cells[::-1]
+        for bucket, first, end in self._runs:
+            count = int(np.count_nonzero(cells[first:end]))
+            if count:
+                # reducing the leading axis adds row after row (reduceat would not: pairwise)
+                sums[bucket, :models] = np.add.reduce(errors[first:end], axis=0)
+                sums[bucket, models] = abs(actual) * count
+                sums[bucket, models + 1] = count
+        return True
+
+    def _score_pending(self, matured: list[tuple[int, tuple[float, ...]]], actual: float, sums: np.ndarray) -> None:
+        """Adds the dict's entries for the slot to ``sums``: per bucket, the models' summed errors."""
+        models = len(self.models)
+        extra: dict[int, list[float]] = {}
+        counts: dict[int, int] = {}
+        for bucket, values in matured:
+            errors = extra.get(bucket)
+            absolute = map(abs, map(sub, repeat(actual), values))  # abs(actual - p) per model
+            if errors is None:
+                extra[bucket] = list(absolute)
+                counts[bucket] = 1
+            else:
+                extra[bucket] = list(map(add, errors, absolute))
+                counts[bucket] += 1
+        for bucket, errors in extra.items():
+            n = counts[bucket]
+            sums[bucket, :models] += errors
+            sums[bucket, models] += abs(actual) * n
+            sums[bucket, models + 1] += n
 
     def _pop_pending(self, slot: int) -> list[tuple[int, tuple[float, ...]]]:
         """The dict's entries for ``slot``; entries for earlier (never arrived) slots are dropped."""
@@ -214,6 +243,7 @@ class ModelSelector:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
+        state["_cells_of_phase"] = {}
         next_slot = self._next_slot if self._next_slot is not None else NO_BIN
         live = np.flatnonzero((self._first != NO_BIN) & (self._first + self._length > next_slot))
         state["_values"] = (self._values.shape, live, self._values[live])  # only rows still to be read
