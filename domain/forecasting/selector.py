@@ -170,7 +170,8 @@ class ModelSelector:
         if not cells.any():
             return False
         errors = np.abs(actual - self._values[rows, self._steps])
-        errors = np.where(cells[:, None], errors, 0.0)[::-1]  # the oldest forecast first; + 0.0 is exact
+        # the oldest forecast first (a copy: numpy would reduce a reversed view in memory order); + 0.0 is exact
+        errors = np.where(cells[:, None], errors, 0.0)[::-1].copy()
         cells = cells[::-1]
         for bucket, first, end in self._runs:
             count = int(np.count_nonzero(cells[first:end]))
