@@ -40,9 +40,18 @@ def table_weights(
     weights = []
     for errors, count in zip(abs_errors, counts, strict=True):
         if count >= min_count and count:
+            n = len(errors)
             maes = [e / count for e in errors]
             if isfinite(sum(maes)):  # (all finite: they are >= 0)
-                usable = sorted(zip(maes, range(len(maes)), strict=True))[:top]
+                usable = sorted(zip(maes, range(n), strict=True))[:top]
+                if usable[0][0] > 0.0:  # the usual case, as _weights_of_usable does it
+                    raw = [mae**-power for mae, _ in usable]
+                    total = sum(raw)  # in MAE order
+                    row = [0.0 / total] * n
+                    for (_, i), r in zip(usable, raw, strict=True):
+                        row[i] = r / total
+                    weights.append(row)
+                    continue
             else:
                 usable = sorted([(mae, i) for i, mae in enumerate(maes) if isfinite(mae)])[:top]
         else:

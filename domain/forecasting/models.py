@@ -165,6 +165,15 @@ class _HoltWinters(time_series.HoltWinters):
     """
 
     def learn_one(self, y: float, x: dict | None = None) -> None:
+        level, trend, season = self.level, self.trend, self.season
+        if self._initialized and not self.multiplicative and trend and season:
+            # River's three updates (level, trend, season), inlined: the same expressions in order
+            s = self.seasonality
+            alpha, beta, gamma = level.alpha, trend.beta, season.gamma
+            level.append(alpha * (y - season[-s]) + (1 - alpha) * (level[-1] + trend[-1]))
+            trend.append(beta * (level[-1] - level[-2]) + (1 - beta) * trend[-1])
+            season.append(gamma * (y - level[-2] - trend[-2]) + (1 - gamma) * season[-s])
+            return
         if self._initialized or self.multiplicative:
             super().learn_one(y, x)
             return

@@ -211,3 +211,25 @@ def test_hourly_checkpoint_with_gaps_continues_exactly():
 
     assert rest(restored) == rest(straight)
     assert _same(restored.running_errors(), straight.running_errors())
+
+
+def test_holt_winters_learns_as_river_updates():
+    from river import time_series
+
+    from domain.forecasting.models import _HoltWinters
+
+    rng = random.Random(10)
+    ours, rivers = (_HoltWinters(alpha=0.01, beta=0.0001, gamma=0.3, seasonality=24) for _ in range(2))
+    for step in range(24 * 6):
+        y = 10 + 5 * math.sin(step / 3) + rng.gauss(0.0, 1.0)
+        ours.learn_one(y)
+        if rivers._initialized:
+            time_series.HoltWinters.learn_one(rivers, y)  # River's own updates
+        else:
+            rivers.learn_one(y)  # the same additive start
+    assert ours._initialized
+    assert (list(ours.level), list(ours.trend), list(ours.season)) == (
+        list(rivers.level),
+        list(rivers.trend),
+        list(rivers.season),
+    )
