@@ -246,12 +246,16 @@ class ModelSelector:
         state = dict(self.__dict__)
         state["_cells_of_phase"] = {}
         next_slot = self._next_slot if self._next_slot is not None else NO_BIN
-        live = np.flatnonzero((self._first != NO_BIN) & (self._first + self._length > next_slot))
-        state["_values"] = (self._values.shape, live, self._values[live])  # only rows still to be read
+        unscored = []  # per live row: its cells from the first target not scored yet on (the rest is never read)
+        for row in np.flatnonzero((self._first != NO_BIN) & (self._first + self._length > next_slot)).tolist():
+            skip = max(0, next_slot - int(self._first[row]))
+            unscored.append((row, skip, self._values[row, skip : int(self._length[row])].copy()))
+        state["_values"] = (self._values.shape, unscored)
         return state
 
     def __setstate__(self, state: dict) -> None:
-        shape, live, values = state.pop("_values")
+        shape, unscored = state.pop("_values")
         self.__dict__.update(state)
         self._values = np.zeros(shape)
-        self._values[live] = values
+        for row, skip, values in unscored:
+            self._values[row, skip : skip + len(values)] = values
