@@ -56,7 +56,7 @@ def _level(history: SlotHistory, origin: int, day: int) -> float:
     return level if level == level else 0.0
 
 
-_SEASONAL_OFFSETS: dict[tuple[int, int, int], np.ndarray] = {}
+_SEASONAL_OFFSETS: dict[tuple[int, int, int, int], np.ndarray] = {}
 
 
 def seasonal_offsets(origin: int, targets: range, period: int) -> np.ndarray:
@@ -68,6 +68,7 @@ def seasonal_offsets(origin: int, targets: range, period: int) -> np.ndarray:
             _SEASONAL_OFFSETS.clear()
         ahead = np.arange(targets.start - origin, targets.stop - origin, targets.step, dtype=np.int64)
         offsets = _SEASONAL_OFFSETS[key] = ahead - period * -((-ahead) // period)
+        offsets.flags.writeable = False
     return offsets
 
 
