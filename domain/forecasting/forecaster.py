@@ -26,7 +26,7 @@ from domain.forecasting.config import (  # noqa: F401 - re-exported: the forecas
     ForecasterConfig,
     ModelParts,
 )
-from domain.forecasting.ensemble import ENSEMBLE, combine, table_weights
+from domain.forecasting.ensemble import ENSEMBLE, combine, table_weights_of
 from domain.forecasting.features import (
     DAY,
     EPOCH,
@@ -277,9 +277,9 @@ class SensorForecaster:
         config = self.config
         errors, counts = self.selector.errors.error_sums()
         n_models = len(config.models)
-        self._weights = table_weights(
-            [row[:n_models] for row in errors.tolist()],
-            counts.tolist(),
+        self._weights = table_weights_of(
+            errors[:, :n_models],
+            counts,
             config.selection_min_count,
             config.ensemble_power,
             config.ensemble_top,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from domain.forecasting import ForecasterConfig, RunningWindowError, SensorForecaster
-from domain.forecasting.ensemble import combine, error_weights, table_weights
+from domain.forecasting.ensemble import combine, error_weights, table_weights, table_weights_of
 from domain.forecasting.history import SlotHistory
 from domain.forecasting.metrics import ErrorTotals, WindowedErrorTable
 from domain.forecasting.models import HoltWintersModel, SeasonalNaive
@@ -141,6 +141,25 @@ def test_table_weights_equal_error_weights_per_bucket():
         for power, top, min_count in ((16.0, 3, 1), (2.0, 2, 5), (1.0, 6, 0)):
             expected = error_weights(totals, min_count, power, top)
             assert table_weights([errors], [count], min_count, power, top) == [expected]
+
+
+def test_table_weights_of_numpy_sums_equal_error_weights():
+    rng = random.Random(7)
+    for _ in range(300):
+        counts = [rng.choice([1, 5, 40, 0]) if rng.random() < 0.2 else 40 for _ in range(4)]
+        errors = [
+            [rng.choice([0.0, 0.0, 1.0]) if rng.random() < 0.1 else rng.uniform(0.0, 30.0) for _ in range(6)]
+            for _ in range(4)
+        ]
+        if rng.random() < 0.3:
+            errors[1][2] = errors[1][4]  # a tie: model order decides
+        for power, top, min_count in ((16.0, 3, 1), (2.0, 2, 5), (1.0, 6, 0)):
+            expected = [
+                error_weights([ErrorTotals(e, 100.0, int(c)) for e in row], min_count, power, top)
+                for row, c in zip(errors, counts, strict=True)
+            ]
+            got = table_weights_of(np.array(errors), np.array(counts, dtype=float), min_count, power, top)
+            assert got == expected
 
 
 def _history_and_ring(values: list[float | None]) -> tuple[SlotHistory, RecentValues]:
