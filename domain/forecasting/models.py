@@ -8,7 +8,9 @@ batch. A model sees:
   (imputed) values, which models may use to keep a continuous state but never as targets;
 - ``forecast(history, origin, targets, regressors)``: values for the target slots, using only
   what is known up to ``origin`` (the last learned slot);
-- ``reset()``: after a gap longer than ``max_gap`` (the series restarts).
+- ``reset()``: after a gap longer than ``max_gap`` (the series restarts);
+- optionally ``forecast_array(...)``: ``forecast`` as a numpy array, which the forecaster
+  prefers (it assembles one models x steps array per forecast).
 
 Values are in the unit of the readings (e.g. kW, consumption positive).
 """
