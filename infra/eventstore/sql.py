@@ -84,6 +84,10 @@ events_table = sa.Table(
 sa.Index("ix_events_type", events_table.c.type, events_table.c.global_position)
 
 _INSERT = events_table.insert()
+_INSERT_COLUMNS = (
+    "global_position", "event_id", "stream_id", "stream_revision", "type", "schema_version", "data", "metadata",
+    "recorded_at", "hash",
+)  # fmt: skip
 _COLUMNS = (
     events_table.c.global_position,
     events_table.c.event_id,
@@ -114,7 +118,15 @@ _READ_ALL_AFTER = (
 )
 
 
-def _row_to_event(row) -> RecordedEvent:
+def _row_to_event(row, metadata_of: dict[bytes, EventMetadata] | None = None) -> RecordedEvent:
+    """The recorded event of a row of ``_COLUMNS``; ``metadata_of``: metadata already parsed, by its
+    stored bytes (the events of one cause often share them), filled as rows come."""
+    meta_json = row[7]
+    metadata = None if metadata_of is None else metadata_of.get(meta_json)
+    if metadata is None:
+        metadata = EventMetadata.model_validate(orjson.loads(meta_json))
+        if metadata_of is not None:
+            metadata_of[meta_json] = metadata
     return RecordedEvent(
         global_position=row[0],
         event_id=uuid.UUID(row[1]),
@@ -123,9 +135,15 @@ def _row_to_event(row) -> RecordedEvent:
         type=row[4],
         schema_version=row[5],
         data=orjson.loads(row[6]),
-        metadata=EventMetadata.model_validate(orjson.loads(row[7])),
+        metadata=metadata,
         hash=row[8],
     )
+
+
+def _rows_to_events(rows) -> list[RecordedEvent]:
+    """:func:`_row_to_event` of each row, parsing each distinct metadata once (it is immutable)."""
+    metadata_of: dict[bytes, EventMetadata] = {}
+    return [_row_to_event(row, metadata_of) for row in rows]
 
 
 def _check_expected(stream_id: str, expected: ExpectedRevision, actual: int | None) -> None:
@@ -293,34 +311,29 @@ class SqlEventStore:
         position, previous = tail
         revision = -1 if actual is None else actual
         rows = []
+        stored_metadata: dict[int, tuple[bytes, str]] = {}  # id(metadata) -> (JSON, recorded_at): often shared
         for event in fresh:
             revision += 1
-            rows.append(self._row(stream_id, event, revision, position, previous))
-            previous = rows[-1]["hash"]
+            meta = event.metadata
+            meta_json, recorded_at = stored_metadata.get(id(meta)) or stored_metadata.setdefault(
+                id(meta), (orjson.dumps(meta.to_json()), meta.recorded_at.isoformat())
+            )
+            data, event_id = orjson.dumps(event.data), str(event.event_id)
+            previous = chain_hash(
+                previous, position, event_id, stream_id, revision, event.type, event.schema_version, data, meta_json
+            )
+            rows.append(
+                (position, event_id, stream_id, revision, event.type, event.schema_version, data, meta_json,
+                 recorded_at, previous)
+            )  # fmt: skip
             position += 1
-        conn.execute(_INSERT, rows)
+        self._insert(conn, rows)
         tail[:] = [position, previous]
         return AppendResult(revision, position - 1, len(fresh))
 
-    @staticmethod
-    def _row(stream_id: str, event: NewEvent, revision: int, position: int, previous: str) -> dict:
-        meta = event.metadata
-        data, meta_json = orjson.dumps(event.data), orjson.dumps(meta.to_json())
-        event_id = str(event.event_id)
-        return {
-            "global_position": position,
-            "event_id": event_id,
-            "stream_id": stream_id,
-            "stream_revision": revision,
-            "type": event.type,
-            "schema_version": event.schema_version,
-            "data": data,
-            "metadata": meta_json,
-            "recorded_at": meta.recorded_at.isoformat(),
-            "hash": chain_hash(
-                previous, position, event_id, stream_id, revision, event.type, event.schema_version, data, meta_json
-            ),
-        }
+    def _insert(self, conn: Connection, rows: list[tuple]) -> None:
+        """Insert rows of ``_INSERT_COLUMNS`` (a dialect may use its driver directly)."""
+        conn.execute(_INSERT, [dict(zip(_INSERT_COLUMNS, row, strict=True)) for row in rows])
 
     # -- reading --------------------------------------------------------------------------
     @staticmethod
@@ -346,7 +359,7 @@ class SqlEventStore:
         if limit is not None:
             query = query.limit(limit)
         with self.read_engine.connect() as conn:
-            return [_row_to_event(r) for r in conn.execute(query)]
+            return _rows_to_events(conn.execute(query))
 
     @port_errors
     def read_all(
@@ -358,8 +371,7 @@ class SqlEventStore:
     ) -> list[RecordedEvent]:
         if not types and not stream_prefix:
             with self.read_engine.connect() as conn:
-                rows = conn.execute(_READ_ALL_AFTER, {"after": after_position, "limit": limit})
-                return [_row_to_event(r) for r in rows]
+                return _rows_to_events(conn.execute(_READ_ALL_AFTER, {"after": after_position, "limit": limit}))
         c = events_table.c
         query = sa.select(*_COLUMNS).where(c.global_position > after_position)
         if types:
@@ -368,7 +380,7 @@ class SqlEventStore:
             query = query.where(c.stream_id.startswith(stream_prefix, autoescape=True))
         query = query.order_by(c.global_position).limit(limit)
         with self.read_engine.connect() as conn:
-            return [_row_to_event(r) for r in conn.execute(query)]
+            return _rows_to_events(conn.execute(query))
 
     @port_errors
     def head_position(self) -> int:
