@@ -40,17 +40,20 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
+from domain.beliefs import SensorDataRecorded
 from domain.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
 from domain.forecast_events import (
     LIVE_SOURCE,
     ForecastMade,
     ForecastSettings,
     ForecastSettingsError,
+    compact_forecast_made_data,
     finite_or_none,
-    forecast_beliefs,
+    forecast_beliefs_data,
     forecast_made_event_id,
     forecast_stream,
     learnable_values,
@@ -82,6 +85,8 @@ TOPICS = (TOPIC_READINGS, FORECAST_TOPIC)
 BROKEN = "broken:"
 MODEL_ERRORS = (ValueError, ArithmeticError, IndexError, KeyError)
 """Errors of a sensor's model (its data or settings); database and event-store errors propagate (retried)."""
+BELIEFS_TYPE, BELIEFS_VERSION = SensorDataRecorded.event_type, SensorDataRecorded.schema_version
+SUMMARY_TYPE, SUMMARY_VERSION = ForecastMade.event_type, ForecastMade.schema_version
 
 @dataclass
 class ForecasterStats:
@@ -97,23 +102,42 @@ class ForecasterStats:
 
 
 class Outbox:
-    """Events to append, grouped per stream in first-seen order; appends are idempotent by id."""
+    """Events to append, grouped per stream in first-seen order; appends are idempotent by id.
+
+    The events of one cause added between two flushes share one metadata (so also its
+    ``recorded_at``: when the first of them was made), built once and stored and read back once.
+    """
 
     def __init__(self, store: EventStore, stats: ForecasterStats, flush_at: int = 1000):
         self.store, self.stats, self.flush_at = store, stats, flush_at
         self._streams: dict[str, list[NewEvent]] = {}
         self._count = 0
+        self._metadata: tuple[uuid.UUID, EventMetadata] | None = None  # (cause's event id, metadata)
 
     def add(self, stream_id: str, event: DomainEvent, event_id: uuid.UUID, cause: RecordedEvent) -> None:
-        meta = EventMetadata(
-            actor=NAME,
-            source=NAME,
-            causation_id=str(cause.event_id),
-            correlation_id=cause.metadata.correlation_id or str(cause.event_id),
-            traceparent=cause.metadata.traceparent,
-        )
-        self._streams.setdefault(stream_id, []).append(NewEvent.of(event, meta, event_id))
+        self.add_data(stream_id, event.event_type, event.schema_version, event.to_data(), event_id, cause)
+
+    def add_data(
+        self, stream_id: str, event_type: str, schema_version: int, data: dict[str, Any], event_id: uuid.UUID,
+        cause: RecordedEvent,
+    ) -> None:
+        """Add an event given as its stored form (``data``: what ``DomainEvent.to_data`` returns)."""
+        meta = self._caused_by(cause)
+        event = NewEvent(event_id=event_id, type=event_type, schema_version=schema_version, data=data, metadata=meta)
+        self._streams.setdefault(stream_id, []).append(event)
         self._count += 1
+
+    def _caused_by(self, cause: RecordedEvent) -> EventMetadata:
+        if self._metadata is None or self._metadata[0] != cause.event_id:
+            meta = EventMetadata(
+                actor=NAME,
+                source=NAME,
+                causation_id=str(cause.event_id),
+                correlation_id=cause.metadata.correlation_id or str(cause.event_id),
+                traceparent=cause.metadata.traceparent,
+            )
+            self._metadata = (cause.event_id, meta)
+        return self._metadata[1]
 
     def flush(self, only_if_full: bool = False) -> None:
         if only_if_full and self._count < self.flush_at:
@@ -124,6 +148,7 @@ class Outbox:
             self.stats.appended += result.appended
         self._streams.clear()
         self._count = 0
+        self._metadata = None
 
 
 def live_config(
@@ -306,22 +331,30 @@ class ForecastProcessor:
             self.stats.emitted += 2
             return
         self._marks[sensor_id] = belief_time
-        beliefs = forecast_beliefs(
-            sensor_id, sensor.unit, made.now_start, made.resolution, list(made.values), belief_time, LIVE_SOURCE
+        values = forecast_beliefs_data(
+            sensor_id, sensor.unit, made.now_start, made.resolution, made.values, belief_time, LIVE_SOURCE
         )
-        outbox.add(sensor_data_stream(sensor_id), beliefs, live_forecast_event_id(sensor_id, belief_time), cause)
-        summary = ForecastMade(
-            sensor_id=sensor_id,
-            belief_time=belief_time,
-            start=made.now_start,
-            resolution_s=int(made.resolution.total_seconds()),
-            n_values=len(made.values),
-            source=LIVE_SOURCE,
-            learned=learned,
-            **({"selection": forecaster.selection(), "running_errors": finite_or_none(forecaster.running_errors())}
-               if full else {}),
-        )
-        outbox.add(forecast_stream(sensor_id), summary, forecast_made_event_id(sensor_id, belief_time), cause)
+        beliefs_id = live_forecast_event_id(sensor_id, belief_time)
+        outbox.add_data(sensor_data_stream(sensor_id), BELIEFS_TYPE, BELIEFS_VERSION, values, beliefs_id, cause)
+        resolution_s, summary_id = int(made.resolution.total_seconds()), forecast_made_event_id(sensor_id, belief_time)
+        if full:
+            summary = ForecastMade(
+                sensor_id=sensor_id,
+                belief_time=belief_time,
+                start=made.now_start,
+                resolution_s=resolution_s,
+                n_values=len(made.values),
+                source=LIVE_SOURCE,
+                learned=learned,
+                selection=forecaster.selection(),
+                running_errors=finite_or_none(forecaster.running_errors()),
+            )
+            outbox.add(forecast_stream(sensor_id), summary, summary_id, cause)
+        else:
+            compact = compact_forecast_made_data(
+                sensor_id, belief_time, made.now_start, resolution_s, len(made.values), LIVE_SOURCE, learned
+            )
+            outbox.add_data(forecast_stream(sensor_id), SUMMARY_TYPE, SUMMARY_VERSION, compact, summary_id, cause)
         self.stats.forecasts += 1
 
     def _already_stored(self, sensor_id: int, belief_time: datetime) -> bool:
