@@ -56,6 +56,14 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "source_type": "user"}
 
 
+def stored_sensor_id(data: dict[str, Any]) -> int | None:
+    """The ``sensor_id`` of a ``SensorDataRecorded``'s stored data, read without decoding the event
+    (``None`` when it is not an integer: only decoding can tell what is wrong then). Lets a
+    projection pass over the readings of sensors it does not follow (every forecast, say) cheaply."""
+    sensor_id = data.get("sensor_id")
+    return sensor_id if type(sensor_id) is int else None
+
+
 def belief_times_us(event: SensorDataRecorded) -> list[int]:
     """Belief time of each value, in microseconds since the Unix epoch (UTC)."""
     n = len(event.values)
