@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from domain.audit_chain import GENESIS, chain_hash
-from domain.events import EventMetadata, NewEvent, RecordedEvent
+from domain.events import NewEvent, RecordedEvent
 from domain.ports.event_store import (
     ANY,
     NO_STREAM,
@@ -43,6 +43,7 @@ from domain.ports.event_store import (
     WrongExpectedRevision,
 )
 from infra.eventstore.hash_chain import ensure_hash_chain
+from infra.eventstore.rows import row_to_event, rows_to_events
 
 T = TypeVar("T")
 # driver errors of reaching the database: lost connection, lock timeout, pool exhausted
@@ -116,34 +117,6 @@ _READ_ALL_AFTER = (
     .order_by(events_table.c.global_position)
     .limit(sa.bindparam("limit"))
 )
-
-
-def _row_to_event(row, metadata_of: dict[bytes, EventMetadata] | None = None) -> RecordedEvent:
-    """The recorded event of a row of ``_COLUMNS``; ``metadata_of``: metadata already parsed, by its
-    stored bytes (the events of one cause often share them), filled as rows come."""
-    meta_json = row[7]
-    metadata = None if metadata_of is None else metadata_of.get(meta_json)
-    if metadata is None:
-        metadata = EventMetadata.model_validate(orjson.loads(meta_json))
-        if metadata_of is not None:
-            metadata_of[meta_json] = metadata
-    return RecordedEvent(
-        global_position=row[0],
-        event_id=uuid.UUID(row[1]),
-        stream_id=row[2],
-        stream_revision=row[3],
-        type=row[4],
-        schema_version=row[5],
-        data=orjson.loads(row[6]),
-        metadata=metadata,
-        hash=row[8],
-    )
-
-
-def _rows_to_events(rows) -> list[RecordedEvent]:
-    """:func:`_row_to_event` of each row, parsing each distinct metadata once (it is immutable)."""
-    metadata_of: dict[bytes, EventMetadata] = {}
-    return [_row_to_event(row, metadata_of) for row in rows]
 
 
 def _check_expected(stream_id: str, expected: ExpectedRevision, actual: int | None) -> None:
@@ -359,7 +332,7 @@ class SqlEventStore:
         if limit is not None:
             query = query.limit(limit)
         with self.read_engine.connect() as conn:
-            return _rows_to_events(conn.execute(query))
+            return rows_to_events(conn.execute(query))
 
     @port_errors
     def read_all(
@@ -371,7 +344,7 @@ class SqlEventStore:
     ) -> list[RecordedEvent]:
         if not types and not stream_prefix:
             with self.read_engine.connect() as conn:
-                return _rows_to_events(conn.execute(_READ_ALL_AFTER, {"after": after_position, "limit": limit}))
+                return rows_to_events(conn.execute(_READ_ALL_AFTER, {"after": after_position, "limit": limit}))
         c = events_table.c
         query = sa.select(*_COLUMNS).where(c.global_position > after_position)
         if types:
@@ -380,7 +353,7 @@ class SqlEventStore:
             query = query.where(c.stream_id.startswith(stream_prefix, autoescape=True))
         query = query.order_by(c.global_position).limit(limit)
         with self.read_engine.connect() as conn:
-            return _rows_to_events(conn.execute(query))
+            return rows_to_events(conn.execute(query))
 
     @port_errors
     def head_position(self) -> int:
@@ -392,7 +365,7 @@ class SqlEventStore:
         query = sa.select(*_COLUMNS).where(events_table.c.event_id == str(event_id))
         with self.read_engine.connect() as conn:
             row = conn.execute(query).first()
-        return _row_to_event(row) if row else None
+        return row_to_event(row) if row else None
 
     def wait_for_append(self, after_position: int, timeout_s: float) -> bool:
         if self._local_head is None:
