@@ -87,6 +87,7 @@ MODEL_ERRORS = (ValueError, ArithmeticError, IndexError, KeyError)
 BELIEFS_TYPE, BELIEFS_VERSION = SensorDataRecorded.event_type, SensorDataRecorded.schema_version
 SUMMARY_TYPE, SUMMARY_VERSION = ForecastMade.event_type, ForecastMade.schema_version
 
+
 def live_config(
     settings: ForecastSettings, sensor: SensorRegistered, asset_type: str | None = None
 ) -> ForecasterConfig:
@@ -267,11 +268,11 @@ class ForecastProcessor:
             self.stats.emitted += 2
             return
         self._marks[sensor_id] = belief_time
-        values = forecast_beliefs_data(
+        beliefs = forecast_beliefs_data(
             sensor_id, sensor.unit, made.now_start, made.resolution, made.values, belief_time, LIVE_SOURCE
         )
         beliefs_id = live_forecast_event_id(sensor_id, belief_time)
-        outbox.add_data(sensor_data_stream(sensor_id), BELIEFS_TYPE, BELIEFS_VERSION, values, beliefs_id, cause)
+        outbox.add_data(sensor_data_stream(sensor_id), BELIEFS_TYPE, BELIEFS_VERSION, beliefs, beliefs_id, cause)
         resolution_s, summary_id = int(made.resolution.total_seconds()), forecast_made_event_id(sensor_id, belief_time)
         if full:
             summary = ForecastMade(
