@@ -238,21 +238,37 @@ class LagFeatures:
         self, history: SlotHistory, origin: int, default: float, shift: float, scale: float
     ) -> tuple[dict[str, float], float]:
         """The features that depend on the origin only, and the fallback level (unscaled)."""
+        values, level = self.origin_values(history, origin, default, shift, scale)
+        return dict(zip(ORIGIN_KEYS, values, strict=True)), level
+
+    def origin_values(
+        self, history: SlotHistory, origin: int, default: float, shift: float, scale: float
+    ) -> tuple[list[float], float]:
+        """:meth:`at_origin` as a list of values in the order of :data:`ORIGIN_KEYS`."""
+        return self.scaled_origin(self.origin_raw(history, origin), default, shift, scale)
+
+    def origin_raw(self, history: SlotHistory, origin: int) -> tuple[float, ...]:
+        """The origin-only values in the order of :data:`ORIGIN_KEYS`, unscaled, NaN where unknown.
+        They stay the same while the history only grows and ``history.last_slot - origin`` is at
+        most ``max_horizon + day + 1`` (the ring keeps the week before the origin)."""
         get, mean = history.get, history.mean
-        m1d = mean(origin, self.day)
-        m1w = mean(origin, self.week)
-        level = m1d if m1d == m1d else (m1w if m1w == m1w else default)
-        raw = (
+        return (
             get(origin),
             get(origin - 1),
             mean(origin, self.hour),
-            m1d,
-            m1w,
+            mean(origin, self.day),
+            mean(origin, self.week),
             get(origin - self.day),
             get(origin - self.week),
         )
-        keys = ORIGIN_KEYS
-        return {keys[i]: ((v if v == v else level) - shift) * scale for i, v in enumerate(raw)}, level
+
+    @staticmethod
+    def scaled_origin(raw: tuple[float, ...], default: float, shift: float, scale: float) -> tuple[list[float], float]:
+        """:meth:`origin_raw` values as ``(value - shift) * scale``, unknown ones at the fallback
+        level (``m1d``, else ``m1w``, else ``default``), and that level (unscaled)."""
+        m1d, m1w = raw[3], raw[4]
+        level = m1d if m1d == m1d else (m1w if m1w == m1w else default)
+        return [((v if v == v else level) - shift) * scale for v in raw], level
 
     def add_target(
         self,

@@ -5,11 +5,14 @@ last ``capacity`` slots; every slot in that range holds either a measured value,
 value (for a gap: the value one day earlier, else the last value), or NaN (unknown: before
 the first reading, or after a gap longer than ``max_gap``). Cumulative sums over the ring give
 rolling means at any recent origin in O(1), so no feature is ever recomputed from scratch.
+A numpy copy of the ring serves vectorised look-ups (:meth:`SlotHistory.values_at`).
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 NAN = math.nan
 
@@ -17,7 +20,7 @@ NAN = math.nan
 class SlotHistory:
     """Recent values per slot, with O(1) append, lookup and rolling mean."""
 
-    __slots__ = ("capacity", "steps_per_day", "max_gap", "first_slot", "last_slot", "_values", "_cum", "_cnt")
+    __slots__ = ("capacity", "steps_per_day", "max_gap", "first_slot", "last_slot", "_values", "_cum", "_cnt", "_array")
 
     def __init__(self, capacity: int, steps_per_day: int, max_gap: int) -> None:
         if capacity <= steps_per_day:
@@ -30,12 +33,23 @@ class SlotHistory:
         self._values = [NAN] * capacity
         self._cum = [0.0] * capacity
         self._cnt = [0] * capacity
+        self._array = np.full(capacity, NAN)  # _values as a numpy array (not pickled: rebuilt)
+
+    def __getstate__(self) -> tuple:
+        return (self.capacity, self.steps_per_day, self.max_gap, self.first_slot, self.last_slot,
+                self._values, self._cum, self._cnt)  # fmt: skip
+
+    def __setstate__(self, state: tuple) -> None:
+        (self.capacity, self.steps_per_day, self.max_gap, self.first_slot, self.last_slot,
+         self._values, self._cum, self._cnt) = state  # fmt: skip
+        self._array = np.array(self._values, dtype=float)
 
     def _put(self, slot: int, value: float) -> None:
         cap = self.capacity
         prev = (slot - 1) % cap
         pos = slot % cap
         self._values[pos] = value
+        self._array[pos] = value
         if value == value:  # not NaN
             self._cum[pos] = self._cum[prev] + value
             self._cnt[pos] = self._cnt[prev] + 1
@@ -71,6 +85,7 @@ class SlotHistory:
 
     def clear(self) -> None:
         self._values = [NAN] * self.capacity
+        self._array = np.full(self.capacity, NAN)
         self.first_slot = None
         self.last_slot = None
 
@@ -80,6 +95,18 @@ class SlotHistory:
         if last is None or slot > last or slot <= last - self.capacity:
             return NAN
         return self._values[slot % self.capacity]
+
+    def values_at(self, slots: np.ndarray, low: int | None = None, high: int | None = None) -> np.ndarray:
+        """:meth:`get` of each slot of an integer array, as a new float array (NaN where unknown).
+        ``low`` and ``high``: bounds that every slot lies within, if the caller knows them
+        (inside the ring, they save the range checks)."""
+        last = self.last_slot
+        if last is None:
+            return np.full(np.shape(slots), NAN)
+        out = self._array[slots % self.capacity]
+        if low is None or high is None or low <= last - self.capacity or high > last:
+            out[(slots > last) | (slots <= last - self.capacity)] = NAN
+        return out
 
     def mean(self, end_slot: int, width: int) -> float:
         """Mean of the known values in slots ``(end_slot - width, end_slot]``; NaN if none."""

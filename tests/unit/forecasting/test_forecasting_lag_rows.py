@@ -1,0 +1,142 @@
+"""The lag model's float rows and ridge bank against the scalar definitions they replace."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from domain.forecasting import ForecasterConfig, SensorForecaster
+from domain.forecasting.features import LAG_KEYS
+from domain.forecasting.history import SlotHistory
+from domain.forecasting.lag_rows import HorizonPlan
+from domain.forecasting.regressors import OnlineRidge, RidgeBank
+
+START = datetime(2024, 11, 18, tzinfo=UTC)  # a Monday; US Thanksgiving (Nov 28) and Christmas follow
+HOUR = timedelta(hours=1)
+
+
+def ev_load(hours: int, seed: int = 2) -> list[float]:
+    rng = random.Random(seed)
+    out = []
+    for h in range(hours):
+        bell = math.exp(-((((h % 24) - 13) / 3.5) ** 2)) * (40.0 if (h // 24) % 7 < 5 else 12.0)
+        out.append(max(0.0, bell + rng.uniform(-2.0, 4.0)))
+    return out
+
+
+def hourly_forecaster(**overrides) -> SensorForecaster:
+    settings = {"resolution": HOUR, "timezone": "America/Los_Angeles", "country": "US", "value_range": (0.0, None)}
+    return SensorForecaster(ForecasterConfig(**{**settings, **overrides}))
+
+
+def fed(hours: int, **overrides) -> SensorForecaster:
+    forecaster = hourly_forecaster(**overrides)
+    for i, value in enumerate(ev_load(hours)):
+        forecaster.observe_all(START + i * HOUR, value)
+    return forecaster
+
+
+def test_ridge_bank_equals_one_online_ridge_per_model():
+    rng = np.random.default_rng(5)
+    size, count = 6, 3
+    bank = RidgeBank(count, size, alpha=1.0, beta=1.0)
+    ridges = [OnlineRidge(1.0, 1.0) for _ in range(count)]
+    for step in range(150):
+        rows = rng.normal(size=(count, size)) * (rng.random(size=(count, size)) < 0.6)
+        target = float(rng.normal())
+        models = [0, 1, 2] if step % 3 else [step % count]  # all at once, or one
+        bank.learn(models, rows[: len(models)], target)
+        for model, row in zip(models, rows, strict=False):
+            ridges[model].learn_one({f"f{i}": float(v) for i, v in enumerate(row)}, target)
+    for model, ridge in enumerate(ridges):
+        assert bank.coefficients[model] == pytest.approx(list(ridge.coefficients().values()), rel=1e-9, abs=1e-12)
+        assert bank.inverse_of(model) == pytest.approx(ridge.inverse, rel=1e-9, abs=1e-12)
+
+
+def test_ridge_bank_learns_towards_the_median_as_irls_on_weighted_samples():
+    rng = np.random.default_rng(8)
+    bank, ridge, delta = RidgeBank(1, 4), OnlineRidge(), 0.3
+    for _ in range(120):
+        row = rng.normal(size=4)
+        target = float(row @ [1.0, -1.0, 0.5, 0.0] + (25.0 if rng.random() < 0.1 else rng.normal(scale=0.1)))
+        x = {f"f{i}": float(v) for i, v in enumerate(row)}
+        root = 1.0 / math.sqrt(max(abs(target - ridge.predict_one(x)), delta))
+        ridge.learn_one({k: v * root for k, v in x.items()}, target * root)
+        bank.learn([0], row[None, :], target, l1_delta=delta)
+    assert bank.coefficients[0] == pytest.approx(list(ridge.coefficients().values()), rel=1e-9, abs=1e-12)
+
+
+def test_a_pickled_ridge_bank_continues_with_the_same_floats():
+    rng = np.random.default_rng(1)
+    bank = RidgeBank(2, 5)
+    data = [(rng.normal(size=(2, 5)), float(rng.normal())) for _ in range(60)]
+    for rows, target in data[:30]:
+        bank.learn([0, 1], rows, target, 0.3)
+    restored = pickle.loads(pickle.dumps(bank))
+    for rows, target in data[30:]:
+        bank.learn([0, 1], rows, target, 0.3)
+        restored.learn([0, 1], rows, target, 0.3)
+    assert np.array_equal(bank.coefficients, restored.coefficients)
+    assert np.array_equal(bank.inverse, restored.inverse)
+
+
+def test_values_at_equals_get_inside_and_outside_the_ring():
+    history = SlotHistory(capacity=30, steps_per_day=10, max_gap=100)
+    for slot in range(100, 147):
+        history.append(slot, float(slot % 17))
+    slots = np.arange(90, 160)
+    expected = [history.get(s) for s in slots]
+    assert np.array_equal(history.values_at(slots), expected, equal_nan=True)
+    restored = pickle.loads(pickle.dumps(history))
+    assert np.array_equal(restored.values_at(slots), expected, equal_nan=True)
+
+
+def test_forecast_rows_equal_the_scalar_features_of_every_target():
+    forecaster = fed(24 * 12)  # through Thanksgiving: holiday one-hots and similar days
+    model = forecaster.models["lag_linear"]
+    history, layout = model.own, model.layout
+    origin = history.last_slot
+    for targets in (range(origin + 1, origin + 49), range(origin + 30, origin + 230)):  # horizons beyond a week
+        rows = model._forecast_rows(history, origin, targets, None)
+        scaler = model.scaler
+        for row, target in zip(rows, targets, strict=True):
+            # one row per target from the scalar path of the training rows: the same floats
+            assert np.array_equal(row, model._training_rows(history, (origin,), target, None)[0])
+            calendar = forecaster.calendar
+            lags = model.lags.at(history, origin, target - origin, scaler.shift, scaler.shift, scaler.scale)
+            named = dict(zip(layout.keys, row.tolist(), strict=True))
+            assert {k: named[k] for k in (*LAG_KEYS, "hzn")} == pytest.approx(lags, rel=1e-12, abs=1e-12)
+            hot = {k for k, v in named.items() if v == 1.0 and k not in (*LAG_KEYS, "hzn", "wp", "wpo")}
+            assert set(calendar.of_slot(target)) <= hot  # the calendar one-hots of the target
+
+
+def test_similar_days_of_the_table_equal_the_scalar_search():
+    forecaster = fed(24 * 40)  # Thanksgiving and Christmas
+    model = forecaster.models["lag_linear"]
+    table, lags = model._table, model.lags
+    origin = forecaster.history.last_slot - 24 * 20
+    for first_step, count in ((1, 48), (5, 300)):
+        plan = HorizonPlan(np.arange(first_step, first_step + count), lags.day, lags.week, lags.max_horizon, 4)
+        first = origin + first_step
+        start = table.cover(first - table.reach(plan.max_days_back), origin + plan.last_step)
+        found = np.empty(count, dtype=np.intp)
+        table.similar_days(plan, slice(first - start, first - start + count), found)
+        expected = [lags.similar_day(origin, target) for target in range(first, first + count)]
+        assert found.tolist() == expected
+
+
+def test_hourly_checkpoint_continues_exactly_like_straight_through():
+    values = ev_load(24 * 16)
+    straight = hourly_forecaster()
+    cut = 24 * 9 + 5
+    for i, value in enumerate(values[:cut]):
+        straight.observe_all(START + i * HOUR, value)
+    restored = SensorForecaster.from_state(straight.to_state())
+    for i, value in enumerate(values[cut:], start=cut):
+        made = straight.observe_all(START + i * HOUR, value)
+        assert restored.observe_all(START + i * HOUR, value) == made
