@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import pickle
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+import numpy as np
 
 from domain.forecasting.config import (  # noqa: F401 - re-exported: the forecaster's public names
     COMBINE_MODES,
@@ -25,7 +26,7 @@ from domain.forecasting.config import (  # noqa: F401 - re-exported: the forecas
     ForecasterConfig,
     ModelParts,
 )
-from domain.forecasting.ensemble import ENSEMBLE, combine, error_weights
+from domain.forecasting.ensemble import ENSEMBLE, combine, table_weights_of
 from domain.forecasting.features import (
     DAY,
     EPOCH,
@@ -36,35 +37,15 @@ from domain.forecasting.features import (
     steps_in,
     to_slot,
 )
+from domain.forecasting.forecast import BucketWeights, Forecast, ModelValues
 from domain.forecasting.history import SlotHistory
 from domain.forecasting.lag_model import SharedRows
 from domain.forecasting.models import ForecastModel
 from domain.forecasting.profile import WeeklyProfile
+from domain.forecasting.recent import RecentValues
 from domain.forecasting.selector import ModelSelector
 
-STATE_VERSION = 4  # 4: the lag model's regressor is OnlineRidge
-
-
-@dataclass(frozen=True, slots=True)
-class Forecast:
-    """Forecast of ``len(values)`` slots from ``now_start`` (belief time), in the readings' unit.
-
-    ``values[k]`` is for the slot starting ``now_start + k * resolution`` (horizon
-    ``(k + 1) * resolution``); ``selected[k]`` names the model that served it (``"ensemble"``
-    when combined); ``per_model`` holds every model's values; ``weights`` the ensemble weights
-    per horizon bucket label and model.
-    """
-
-    now_start: datetime
-    resolution: timedelta
-    values: tuple[float, ...]
-    selected: tuple[str, ...]
-    per_model: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
-    weights: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-
-    @property
-    def event_starts(self) -> list[datetime]:
-        return [self.now_start + k * self.resolution for k in range(len(self.values))]
+STATE_VERSION = 5  # 5: numpy selector ring and error table, the history's numpy mirror (RecentValues)
 
 
 class SensorForecaster:
@@ -78,7 +59,8 @@ class SensorForecaster:
         self.calendar = CalendarFeatures(config.timezone, config.country, res)
         lags = LagFeatures(res, max(self.horizon_steps, self.buckets.upper[-1]), self.calendar)
         self.profile = WeeklyProfile(self.calendar, config.profile_weeks, config.profile_quantile)
-        parts = ModelParts(self.buckets, lags, self.calendar, self.profile, SharedRows())
+        self.recent = RecentValues(lags.required_capacity())  # the history's values, as numpy, for the look-ups
+        parts = ModelParts(self.buckets, lags, self.calendar, self.profile, SharedRows(), self.recent)
         self.history = SlotHistory(lags.required_capacity(), lags.day, steps_in(config.max_gap, res))
         self.models: dict[str, ForecastModel] = {name: MODEL_FACTORIES[name](config, parts) for name in config.models}
         self.combined = config.combine == "ensemble"
@@ -88,7 +70,12 @@ class SensorForecaster:
             steps_in(config.selection_window, res),
             steps_in(DAY, res),
             config.selection_min_count,
+            self.buckets.buckets_of(1, self.horizon_steps),
         )
+        self._weights_scored = -1  # selector.scored when the ensemble weights below were computed
+        self._weights: list[list[float]] = []
+        self._weights_array = np.zeros((len(self.buckets.labels), len(config.models)))
+        self._step_layouts: dict[int, tuple[np.ndarray, tuple[int, ...], tuple[str, ...]]] = {}
         self.last_regressors: dict[str, float] = {}
         self.learned = 0
         self.ignored = 0
@@ -114,9 +101,14 @@ class SensorForecaster:
             regressors = {k: float(v) for k, v in regressors.items() if math.isfinite(v)}
         self.selector.score(slot, value)
         filled = self.history.append(slot, value)
+        recent = self.recent
         if last is not None and self.history.first_slot == slot:
+            recent.clear()
             for model in self.models.values():
                 model.reset()
+        for missing, guess in filled:
+            recent.put(missing, guess)
+        recent.put(slot, value)
         models = self.models.values()
         for missing, guess in filled:
             for model in models:
@@ -224,56 +216,89 @@ class SensorForecaster:
         steps = self.horizon_steps if n_steps is None else n_steps
         targets = range(now_slot, now_slot + steps)
         regs = self._future_regressors(steps, future_regressors)
-        per_model = {
-            name: self._clip(model.forecast(self.history, last, targets, regs)) for name, model in self.models.items()
-        }
+        names = self.config.models
+        n_models = len(names)
+        # one row per model (config order), then the served values: what the selector records
+        table = np.empty((n_models + 1, steps))
+        for row, model in enumerate(self.models.values()):
+            as_array = getattr(model, "forecast_array", None)
+            table[row] = (as_array or model.forecast)(self.history, last, targets, regs)
+        self._clip(table[:n_models])
         # the bucket of a step is its horizon from the forecast time (now_start), as the API reads it
-        step_buckets = list(self.buckets.buckets_of(1, steps))
-        columns = [per_model[name] for name in self.config.models]
-        values, selected, weights = self._serve(step_buckets, columns)
+        step_buckets = self.buckets.buckets_of(1, steps)
+        served, selected, weights = self._serve(step_buckets, table)
+        table[n_models] = served
         if record:
-            self.selector.record(targets, step_buckets, [*columns, values] if self.combined else columns)
+            self.selector.record(targets, step_buckets, table if self.combined else table[:n_models])
         return Forecast(
             slot_start(now_slot, res),
             res,
-            tuple(values),
-            tuple(selected),
-            {k: tuple(v) for k, v in per_model.items()},
+            tuple(served.tolist()),
+            selected,
+            ModelValues(names, table[:n_models]),
             weights,
         )
 
     def _serve(
-        self, step_buckets: list[int], columns: list[list[float]]
-    ) -> tuple[list[float], list[str], dict[str, dict[str, float]]]:
+        self, step_buckets: tuple[int, ...], table: np.ndarray
+    ) -> tuple[np.ndarray, tuple[str, ...], dict[str, dict[str, float]]]:
         """Values per step: the error-weighted ensemble (or the selected model) of the step's bucket."""
         names = self.config.models
+        steps = len(step_buckets)
         if not self.combined:
             chosen = {b: self.selector.choice(b) for b in set(step_buckets)}
-            selected = [chosen[b] for b in step_buckets]
+            selected = tuple(chosen[b] for b in step_buckets)
             index = {name: i for i, name in enumerate(names)}
-            return [columns[index[name]][k] for k, name in enumerate(selected)], selected, {}
-        values = [0.0] * len(step_buckets)
-        weights: dict[str, dict[str, float]] = {}
-        for bucket in sorted(set(step_buckets)):
-            steps = [k for k, b in enumerate(step_buckets) if b == bucket]
-            w = self.bucket_weights(bucket)
-            weights[self.buckets.labels[bucket]] = dict(zip(names, w, strict=True))
-            for k, v in zip(steps, combine(w, columns, steps), strict=True):
-                values[k] = v
-        return self._clip(values), [ENSEMBLE] * len(step_buckets), weights
+            rows = np.array([index[name] for name in selected], dtype=np.intp)
+            return table[rows, np.arange(steps)], selected, {}
+        bucket_of_step, buckets, served_by = self._step_layout(step_buckets)
+        self._refresh_weights()
+        values = combine(self._weights_array[bucket_of_step].T, table[: len(names)])
+        weights = BucketWeights(self.buckets.labels, buckets, names, self._weights)
+        return self._clip(values), served_by, weights
+
+    def _step_layout(self, step_buckets: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...], tuple[str, ...]]:
+        """Per forecast length: the steps' buckets as an array, the buckets in order, ``selected``."""
+        layout = self._step_layouts.get(len(step_buckets))
+        if layout is None:
+            if len(self._step_layouts) >= 64:
+                self._step_layouts.clear()
+            layout = self._step_layouts[len(step_buckets)] = (
+                np.array(step_buckets, dtype=np.intp),
+                tuple(sorted(set(step_buckets))),
+                (ENSEMBLE,) * len(step_buckets),
+            )
+        return layout
+
+    def _refresh_weights(self) -> None:
+        """The ensemble weights of every bucket, recomputed when forecasts have matured since."""
+        if self._weights_scored == self.selector.scored:
+            return
+        config = self.config
+        errors, counts = self.selector.errors.error_sums()
+        n_models = len(config.models)
+        self._weights = table_weights_of(
+            errors[:, :n_models],
+            counts,
+            config.selection_min_count,
+            config.ensemble_power,
+            config.ensemble_top,
+        )
+        self._weights_array = np.array(self._weights, dtype=float).reshape(len(self._weights), n_models)
+        self._weights_scored = self.selector.scored
 
     def bucket_weights(self, bucket: int) -> list[float]:
         """Ensemble weights of the configured models (in order) for horizon bucket ``bucket``."""
-        config = self.config
-        totals = self.selector.totals(bucket, len(config.models))
-        return error_weights(totals, config.selection_min_count, config.ensemble_power, config.ensemble_top)
+        self._refresh_weights()
+        return list(self._weights[bucket])
 
-    def _clip(self, values: list[float]) -> list[float]:
+    def _clip(self, values: np.ndarray) -> np.ndarray:
+        """``values`` clipped to ``value_range`` in place (NaN becomes a bound, as ``max(low, v)`` would)."""
         low, high = self.config.value_range
-        if low is not None:  # max(low, v) and min(high, v), without the calls (NaN becomes the bound, as there)
-            values = [v if v > low else low for v in values]
+        if low is not None:
+            np.fmax(values, low, out=values)
         if high is not None:
-            values = [v if v < high else high for v in values]
+            np.fmin(values, high, out=values)
         return values
 
     def _future_regressors(

@@ -15,6 +15,11 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
+NO_BIN = -(2**62)
+"""Bin index of a bin never opened (older than any real one)."""
+
 
 def _pairs(actual: Iterable[float], predicted: Iterable[float]) -> list[tuple[float, float]]:
     pairs = [(float(a), float(p)) for a, p in zip(actual, predicted, strict=True)]
@@ -130,3 +135,85 @@ class RunningWindowError:
     def __setstate__(self, state: tuple[int, int, list[tuple[int, ErrorTotals]], ErrorTotals]) -> None:
         self.window, self.bin_width, bins, self._total = state
         self._bins = deque(bins)
+
+
+class WindowedErrorTable:
+    """:class:`RunningWindowError` for a table of horizon buckets x models, in numpy arrays.
+
+    Every model of a bucket is scored on the same targets (one forecast holds all models), so
+    a bucket's window shares one sum of ``|actual|`` and one count; only the absolute error is
+    per model. Per bin and in the running total a row holds ``[abs_error per model...,
+    abs_actual, count]`` (the count as a float: exact up to 2**53). The arithmetic is that of
+    :class:`RunningWindowError`, element for element: a bucket's total is re-summed from its
+    bins (oldest first) when it opens a bin, then every observation is added to the newest bin
+    and to the total, so the figures equal those of one ``RunningWindowError`` per cell.
+    """
+
+    __slots__ = (
+        "window",
+        "bin_width",
+        "models",
+        "_span",
+        "_bin_index",
+        "_bins",
+        "_total",
+        "_newest",
+        "_rows",
+        "_common",
+    )
+
+    def __init__(self, buckets: int, models: int, window: int, bin_width: int = 1) -> None:
+        if window <= 0 or bin_width <= 0:
+            raise ValueError("window and bin_width must be positive")
+        self.window = window
+        self.bin_width = bin_width
+        self.models = models
+        self._span = (window - 1) // bin_width + 1  # bins a window holds: a ring of that many per bucket
+        self._bin_index = np.full((buckets, self._span), NO_BIN, dtype=np.int64)
+        self._bins = np.zeros((buckets, self._span, models + 2))
+        self._total = np.zeros((buckets, models + 2))
+        self._newest = np.full(buckets, NO_BIN, dtype=np.int64)
+        self._rows = np.arange(buckets)
+        self._common = NO_BIN  # the newest bin index when every bucket has that newest bin, else NO_BIN
+
+    def add(self, time: int, sums: np.ndarray) -> None:
+        """Add one row ``[abs_error per model..., abs_actual, count]`` per bucket at ``time``.
+
+        A bucket with count 0 had no observations (its row must be zeros): it opens no bin, and
+        adding zeros changes nothing.
+        """
+        index = time // self.bin_width
+        if index == self._common:  # every bucket's newest bin is this one: no bin opens
+            self._bins[:, index % self._span] += sums
+            self._total += sums
+            return
+        newest = self._newest
+        opening = (sums[:, -1] > 0) & (newest < index)
+        if opening.any():
+            for bucket in np.flatnonzero(opening).tolist():
+                self._open(bucket, index)
+        self._bins[self._rows, newest % self._span] += sums  # an older time goes to the newest bin
+        self._total += sums
+        self._common = index if (newest == index).all() else NO_BIN
+
+    def _open(self, bucket: int, index: int) -> None:
+        oldest = index - (self.window - 1) // self.bin_width
+        kept = [(i, p) for p, i in enumerate(self._bin_index[bucket].tolist()) if i >= oldest]
+        total = np.zeros(self.models + 2)
+        for _, position in sorted(kept):
+            total += self._bins[bucket, position]
+        self._total[bucket] = total
+        position = index % self._span
+        self._bin_index[bucket, position] = index
+        self._bins[bucket, position] = 0.0
+        self._newest[bucket] = index
+
+    def totals(self, bucket: int, models: int | None = None) -> list[ErrorTotals]:
+        """Copies of the window's totals of ``bucket``, for its first ``models`` models (default all)."""
+        *errors, actual, count = self._total[bucket].tolist()
+        n = int(count)
+        return [ErrorTotals(error, actual, n) for error in errors[:models]]
+
+    def error_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per bucket: the summed absolute error per model (buckets x models) and the count."""
+        return self._total[:, : self.models], self._total[:, self.models + 1]

@@ -8,7 +8,9 @@ batch. A model sees:
   (imputed) values, which models may use to keep a continuous state but never as targets;
 - ``forecast(history, origin, targets, regressors)``: values for the target slots, using only
   what is known up to ``origin`` (the last learned slot);
-- ``reset()``: after a gap longer than ``max_gap`` (the series restarts).
+- ``reset()``: after a gap longer than ``max_gap`` (the series restarts);
+- optionally ``forecast_array(...)``: ``forecast`` as a numpy array, which the forecaster
+  prefers (it assembles one models x steps array per forecast).
 
 Values are in the unit of the readings (e.g. kW, consumption positive).
 """
@@ -18,11 +20,14 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
+from itertools import islice
 from typing import Protocol
 
+import numpy as np
 from river import time_series
 
 from domain.forecasting.history import SlotHistory
+from domain.forecasting.recent import RecentValues
 
 Regressors = Mapping[str, float]
 
@@ -53,21 +58,50 @@ def _level(history: SlotHistory, origin: int, day: int) -> float:
     return level if level == level else 0.0
 
 
+_SEASONAL_OFFSETS: dict[tuple[int, int, int, int], np.ndarray] = {}
+
+
+def seasonal_offsets(origin: int, targets: range, period: int) -> np.ndarray:
+    """:func:`seasonal_sources` minus ``origin`` (in ``(-period, 0]``), for a range of targets (cached)."""
+    key = (period, targets.start - origin, len(targets), targets.step)
+    offsets = _SEASONAL_OFFSETS.get(key)
+    if offsets is None:
+        if len(_SEASONAL_OFFSETS) >= 256:
+            _SEASONAL_OFFSETS.clear()
+        ahead = np.arange(targets.start - origin, targets.stop - origin, targets.step, dtype=np.int64)
+        offsets = _SEASONAL_OFFSETS[key] = ahead - period * -((-ahead) // period)
+        offsets.flags.writeable = False
+    return offsets
+
+
+def seasonal_sources(origin: int, targets: Sequence[int], period: int) -> np.ndarray:
+    """Per target: its slot a whole number of ``period`` earlier, the latest at or before ``origin``."""
+    if isinstance(targets, range):
+        return origin + seasonal_offsets(origin, targets, period)
+    slots = np.asarray(targets, dtype=np.int64).reshape(-1)
+    return slots - period * -((origin - slots) // period)
+
+
 class LookupModel:
     """Base of the models without learned state: each forecast is read from what is known.
 
-    A subclass gives :meth:`lookup` (the value for ``target`` known at ``origin``, NaN when
-    unknown); where it is unknown the forecast falls back to "same time yesterday", then to
-    the mean of the last day. Learning and resetting are no-ops: the state is the shared
-    history (or profile) itself.
+    A subclass gives :meth:`lookup_array` (the values for the targets known at ``origin``, NaN
+    where unknown); where one is unknown the forecast falls back to "same time yesterday",
+    then to the mean of the last day. Learning and resetting are no-ops: the state is the
+    shared history (read through its numpy mirror ``recent``, or the profile) itself.
     """
 
-    def __init__(self, name: str, steps_per_day: int) -> None:
+    def __init__(self, name: str, steps_per_day: int, recent: RecentValues) -> None:
         self.name = name
         self.steps_per_day = steps_per_day
+        self.recent = recent
 
-    def lookup(self, history: SlotHistory, origin: int, target: int) -> float:
+    def lookup_array(self, history: SlotHistory, origin: int, targets: Sequence[int]) -> np.ndarray:
         raise NotImplementedError
+
+    def known(self, origin: int) -> bool:
+        """True when :meth:`lookup_array` at ``origin`` is known to hold no NaN (no check needed)."""
+        return False
 
     def learn_one(
         self, history: SlotHistory, slot: int, value: float, regressors: Regressors | None, observed: bool
@@ -81,16 +115,24 @@ class LookupModel:
         targets: Sequence[int],
         regressors: Sequence[Regressors | None] | None = None,
     ) -> list[float]:
-        out = [self.lookup(history, origin, target) for target in targets]
-        if all(v == v for v in out):
+        return self.forecast_array(history, origin, targets, regressors).tolist()
+
+    def forecast_array(
+        self,
+        history: SlotHistory,
+        origin: int,
+        targets: Sequence[int],
+        regressors: Sequence[Regressors | None] | None = None,
+    ) -> np.ndarray:
+        """:meth:`forecast` as a numpy array (what the forecaster reads)."""
+        out = self.lookup_array(history, origin, targets)
+        if self.known(origin) or out.sum() == out.sum():  # no NaN (finite values: a sum is NaN only with one)
             return out
-        day, get = self.steps_per_day, history.get
-        level = _level(history, origin, day)
-        for k, target in enumerate(targets):
-            if out[k] != out[k]:
-                yesterday = get(target - day * -((origin - target) // day))
-                out[k] = yesterday if yesterday == yesterday else level
-        return out
+        unknown = np.isnan(out)
+        day = self.steps_per_day
+        yesterday = self.recent.take(seasonal_sources(origin, targets, day))
+        fallback = np.where(np.isnan(yesterday), _level(history, origin, day), yesterday)
+        return np.where(unknown, fallback, out)
 
     def reset(self) -> None:
         return None
@@ -103,12 +145,19 @@ class SeasonalNaive(LookupModel):
     one week gives "same time last week".
     """
 
-    def __init__(self, name: str, period: int, steps_per_day: int) -> None:
-        super().__init__(name, steps_per_day)
+    def __init__(self, name: str, period: int, steps_per_day: int, recent: RecentValues) -> None:
+        super().__init__(name, steps_per_day, recent)
         self.period = period
 
-    def lookup(self, history: SlotHistory, origin: int, target: int) -> float:
-        return history.get(target - self.period * -((origin - target) // self.period))
+    def lookup_array(self, history: SlotHistory, origin: int, targets: Sequence[int]) -> np.ndarray:
+        recent = self.recent
+        if origin == recent.last_slot and self.period <= recent.capacity and isinstance(targets, range):
+            return recent.take_recent(seasonal_offsets(origin, targets, self.period))  # all in the ring
+        return recent.take(seasonal_sources(origin, targets, self.period))
+
+    def known(self, origin: int) -> bool:
+        recent = self.recent
+        return origin == recent.last_slot and recent.all_known(origin - self.period + 1)
 
 
 class _HoltWinters(time_series.HoltWinters):
@@ -119,6 +168,15 @@ class _HoltWinters(time_series.HoltWinters):
     """
 
     def learn_one(self, y: float, x: dict | None = None) -> None:
+        level, trend, season = self.level, self.trend, self.season
+        if self._initialized and not self.multiplicative and trend and season:
+            # River's three updates (level, trend, season), inlined: the same expressions in order
+            s = self.seasonality
+            alpha, beta, gamma = level.alpha, trend.beta, season.gamma
+            level.append(alpha * (y - season[-s]) + (1 - alpha) * (level[-1] + trend[-1]))
+            trend.append(beta * (level[-1] - level[-2]) + (1 - beta) * trend[-1])
+            season.append(gamma * (y - level[-2] - trend[-2]) + (1 - gamma) * season[-s])
+            return
         if self._initialized or self.multiplicative:
             super().learn_one(y, x)
             return
@@ -135,6 +193,20 @@ class _HoltWinters(time_series.HoltWinters):
         self._initialized = True
 
 
+_STEPS_AHEAD: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _steps_ahead(start: int, count: int) -> np.ndarray:
+    """``start + 1 .. start + count`` as floats (cached, read-only)."""
+    found = _STEPS_AHEAD.get((start, count))
+    if found is None:
+        if len(_STEPS_AHEAD) >= 256:
+            _STEPS_AHEAD.clear()
+        found = _STEPS_AHEAD[(start, count)] = np.arange(start + 1, start + 1 + count, dtype=float)
+        found.flags.writeable = False
+    return found
+
+
 class HoltWintersModel:
     """Additive Holt-Winters (River ``time_series.HoltWinters``) on the continuous series.
 
@@ -147,13 +219,14 @@ class HoltWintersModel:
         name: str,
         seasonality: int,
         steps_per_day: int,
+        recent: RecentValues,
         alpha: float = 0.1,
         beta: float = 0.001,
         gamma: float = 0.3,
     ) -> None:
         self.name = name
         self.params = {"alpha": alpha, "beta": beta, "gamma": gamma, "seasonality": seasonality}
-        self._fallback = SeasonalNaive(name, steps_per_day, steps_per_day)
+        self._fallback = SeasonalNaive(name, steps_per_day, steps_per_day, recent)
         self.reset()
 
     def reset(self) -> None:
@@ -173,8 +246,33 @@ class HoltWintersModel:
         targets: Sequence[int],
         regressors: Sequence[Regressors | None] | None = None,
     ) -> list[float]:
-        if not self.model._initialized or self.last_slot is None or not targets:
-            return self._fallback.forecast(history, origin, targets)
-        last = self.last_slot
-        ahead = self.model.forecast(max(targets) - last)
-        return [ahead[target - last - 1] for target in targets]
+        return self.forecast_array(history, origin, targets, regressors).tolist()
+
+    def forecast_array(
+        self,
+        history: SlotHistory,
+        origin: int,
+        targets: Sequence[int],
+        regressors: Sequence[Regressors | None] | None = None,
+    ) -> np.ndarray:
+        """River's ``forecast`` (level + h * trend + season, h steps after the last learned slot),
+        as one numpy expression with the same operations per step."""
+        model = self.model
+        if not model._initialized or self.last_slot is None or not len(targets):
+            return self._fallback.forecast_array(history, origin, targets)
+        season, seasonality = model.season, model.seasonality
+        first = len(season) - seasonality  # River's season[-seasonality + h % seasonality]
+        if isinstance(targets, range) and targets.step == 1 and targets.start > self.last_slot:
+            start, n = targets.start - self.last_slot - 1, len(targets)
+            steps = _steps_ahead(start, n)  # h + 1 (exact as floats)
+            if start + n <= seasonality:  # within one season: a run of the deque
+                seasonal = np.fromiter(islice(season, first + start, first + start + n), float, n)
+            else:
+                seasonal = np.fromiter(season, float, len(season))[first + (steps.astype(np.int64) - 1) % seasonality]
+        else:
+            ahead = np.asarray(targets, dtype=np.int64).reshape(-1) - (self.last_slot + 1)
+            steps = (ahead + 1).astype(float)
+            seasonal = np.fromiter(season, float, len(season))[first + ahead % seasonality]
+        if model.trend:
+            return (model.level[-1] + steps * model.trend[-1]) + seasonal
+        return (model.level[-1] + 0) + seasonal

@@ -14,9 +14,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from domain.forecasting.features import CalendarFeatures
+import numpy as np
+
+from domain.forecasting.features import DAY, CalendarFeatures
 from domain.forecasting.history import SlotHistory
 from domain.forecasting.models import LookupModel
+from domain.forecasting.recent import RecentValues
 
 
 def quantile_of_sorted(values: Sequence[float], q: float) -> float:
@@ -30,7 +33,7 @@ def quantile_of_sorted(values: Sequence[float], q: float) -> float:
 class WeeklyProfile:
     """Per local week slot: the last ``weeks`` measured values and their ``quantile``."""
 
-    __slots__ = ("calendar", "weeks", "quantile", "_values", "_level")
+    __slots__ = ("calendar", "weeks", "quantile", "_values", "_level", "_level_array")
 
     def __init__(self, calendar: CalendarFeatures, weeks: int = 10, quantile: float = 0.5) -> None:
         if weeks < 1 or not 0.0 <= quantile <= 1.0:
@@ -40,6 +43,7 @@ class WeeklyProfile:
         self.quantile = quantile
         self._values: dict[int, deque[float]] = {}
         self._level: dict[int, float] = {}
+        self._level_array = np.full(7 * (DAY // calendar.resolution), np.nan)  # _level by week slot (NaN: none)
 
     def learn(self, slot: int, value: float) -> None:
         key = self.calendar.week_slot(slot)
@@ -47,12 +51,17 @@ class WeeklyProfile:
         if recent is None:
             recent = self._values[key] = deque(maxlen=self.weeks)
         recent.append(value)
-        self._level[key] = quantile_of_sorted(sorted(recent), self.quantile)
+        self._level[key] = self._level_array[key] = quantile_of_sorted(sorted(recent), self.quantile)
 
     @property
     def levels(self) -> dict[int, float]:
         """The profile per week slot (:meth:`value` without the calendar look-up; do not mutate)."""
         return self._level
+
+    @property
+    def level_array(self) -> np.ndarray:
+        """:attr:`levels` as an array indexed by week slot, NaN where none yet (do not mutate)."""
+        return self._level_array
 
     def value(self, slot: int) -> float:
         """The profile at ``slot``'s week slot; NaN while that week slot has no value yet."""
@@ -65,11 +74,33 @@ class WeeklyProfile:
 
 
 class WeeklyProfileModel(LookupModel):
-    """Forecast = the weekly profile of the target slot (fallbacks: see :class:`LookupModel`)."""
+    """Forecast = the weekly profile of the target slot (fallbacks: see :class:`LookupModel`).
 
-    def __init__(self, name: str, profile: WeeklyProfile, steps_per_day: int) -> None:
-        super().__init__(name, steps_per_day)
+    The week slots of the targets are computed ahead, ``reach`` slots at a time, and kept:
+    consecutive forecasts overlap in all but their last target.
+    """
+
+    def __init__(self, name: str, profile: WeeklyProfile, steps_per_day: int, recent: RecentValues) -> None:
+        super().__init__(name, steps_per_day, recent)
         self.profile = profile
+        self._keys_first = 0
+        self._keys = np.zeros(0, dtype=np.intp)  # week slot of the slots from _keys_first on
 
-    def lookup(self, history: SlotHistory, origin: int, target: int) -> float:
-        return self.profile.value(target)
+    def lookup_array(self, history: SlotHistory, origin: int, targets: Sequence[int]) -> np.ndarray:
+        return self.profile.level_array.take(self._week_slots(targets))
+
+    def known(self, origin: int) -> bool:
+        profile = self.profile
+        return len(profile.levels) == len(profile.level_array)  # every week slot has its level
+
+    def _week_slots(self, targets: Sequence[int]) -> np.ndarray:
+        week_slot = self.profile.calendar.week_slot
+        if not (isinstance(targets, range) and targets.step == 1):
+            return np.array([week_slot(t) for t in targets], dtype=np.intp)
+        offset = targets.start - self._keys_first
+        if offset < 0 or offset + len(targets) > len(self._keys):
+            reach = 2 * len(targets)
+            self._keys_first = targets.start
+            self._keys = np.array([week_slot(t) for t in range(targets.start, targets.start + reach)], dtype=np.intp)
+            offset = 0
+        return self._keys[offset : offset + len(targets)]
