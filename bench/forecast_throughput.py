@@ -12,10 +12,17 @@ Printed: wall time, CPU seconds of the server's process tree (``/proc``: user + 
 the processors included) from the first POST until everything was queryable, readings per
 CPU-second and per wall second, and the bytes the forecaster appended per hour of history
 (forecast beliefs and ``ForecastMade`` summaries, as stored in the event store). The load
-average is printed: the machine is shared, CPU seconds are the figure to compare.
+average is printed: the machine is shared, CPU seconds are the figure to compare. The bench
+polls every ``--poll`` seconds (default 0.2); each poll costs the server ~2 ms of CPU (the
+request, authentication, a read-model query), so polling every 0.05 s added ~4% of a core.
+
+``--in-process``: the same history through the command layer (no HTTP) to a platform in this
+process, printing where the CPU went: the models (time inside ``SensorForecaster.observe_all``)
+and everything else, per thread (the forecaster, each projection, the idle pollers).
 
     PYTHONPATH=. .venv/bin/python bench/forecast_throughput.py            # 180 days
     PYTHONPATH=. .venv/bin/python bench/forecast_throughput.py --quick    # 30 days
+    PYTHONPATH=. .venv/bin/python bench/forecast_throughput.py --in-process
 """
 
 from __future__ import annotations
@@ -121,7 +128,7 @@ def _stored(home: Path, sensor: int) -> tuple[int, int, int]:
     return count, belief_bytes, made_bytes
 
 
-def run(days: int, chunk: int, timeout_s: float) -> None:
+def run(days: int, chunk: int, timeout_s: float, poll_s: float = 0.2) -> None:
     hours = days * 24
     values = hourly_load_kw(hours)
     home = temp_home()
@@ -136,7 +143,7 @@ def run(days: int, chunk: int, timeout_s: float) -> None:
             while not _all_queryable(client, base, sensor, hours):
                 if time.monotonic() > deadline:
                     raise SystemExit(f"not every forecast was queryable within {timeout_s:.0f} s")
-                time.sleep(0.05)
+                time.sleep(poll_s)
             wall, cpu = time.perf_counter() - wall_before, tree_cpu_s(server.pid) - cpu_before
         count, belief_bytes, made_bytes = _stored(home, sensor)
     load = os.getloadavg()
@@ -158,8 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=24 * 7, help="hours per POST (default 168)")
     parser.add_argument("--quick", action="store_true", help="30 days")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the forecasts")
+    parser.add_argument("--poll", type=float, default=0.2, help="seconds between the bench's status polls")
+    parser.add_argument("--in-process", action="store_true", help="no HTTP: the CPU split of this process")
     args = parser.parse_args(argv)
-    run(30 if args.quick else args.days, args.chunk, args.timeout)
+    days = 30 if args.quick else args.days
+    if args.in_process:
+        from bench.forecast_split import run_in_process
+
+        run_in_process(days, args.chunk, args.timeout)
+    else:
+        run(days, args.chunk, args.timeout, args.poll)
     return 0
 
 

@@ -56,20 +56,29 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "source_type": "user"}
 
 
+def stored_sensor_id(data: dict[str, Any]) -> int | None:
+    """The ``sensor_id`` of a ``SensorDataRecorded``'s stored data, read without decoding the event
+    (``None`` when it is not an integer: only decoding can tell what is wrong then). Lets a
+    projection pass over the readings of sensors it does not follow (every forecast, say) cheaply."""
+    sensor_id = data.get("sensor_id")
+    return sensor_id if type(sensor_id) is int else None
+
+
 def belief_times_us(event: SensorDataRecorded) -> list[int]:
     """Belief time of each value, in microseconds since the Unix epoch (UTC)."""
     n = len(event.values)
     received_us = to_epoch_us(event.received_at)
     if event.prior is None and event.horizon_s is None:
         return [received_us] * n
-    candidates: list[list[int]] = []
-    if event.prior is not None:
-        candidates.append([to_epoch_us(event.prior)] * n)
-    if event.horizon_s is not None:
-        first_end_us = to_epoch_us(event.start) + event.resolution_s * 1_000_000
-        step_us, horizon_us = event.resolution_s * 1_000_000, event.horizon_s * 1_000_000
-        candidates.append([first_end_us + i * step_us - horizon_us for i in range(n)])
-    return [min(column) for column in zip(*candidates, strict=True)]
+    if event.horizon_s is None:  # a prior only (every forecast): one belief time for all values
+        return [to_epoch_us(event.prior)] * n
+    first_end_us = to_epoch_us(event.start) + event.resolution_s * 1_000_000
+    step_us, horizon_us = event.resolution_s * 1_000_000, event.horizon_s * 1_000_000
+    by_horizon = range(first_end_us - horizon_us, first_end_us - horizon_us + n * step_us, step_us)
+    if event.prior is None:
+        return list(by_horizon)
+    prior_us = to_epoch_us(event.prior)
+    return [min(prior_us, at) for at in by_horizon]
 
 
 def to_epoch_us(moment: datetime) -> int:

@@ -40,15 +40,17 @@ or after the end of their event (never our own or others' prognoses).
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import holidays
 import isodate
-from pydantic import Field, field_validator
+from holidays.registry import EntityLoader
+from pydantic import Field, TypeAdapter, field_validator
 
 from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_us
 from domain.events import DomainEvent, register_event
@@ -257,10 +259,18 @@ def _duration(value: Any, default: timedelta, name: str) -> timedelta:
     return parsed
 
 
+@functools.cache
+def supported_countries() -> frozenset[str]:
+    """ISO codes (and aliases) of the countries whose holidays are known: the keys of
+    ``holidays.list_supported_countries()``, read from the registry (that function imports every
+    country's module, ~130 ms, and a forecast sensor's settings are read for each readings event)."""
+    return frozenset(EntityLoader.get_country_codes(include_aliases=True))
+
+
 def _country(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, str) and value.upper() in holidays.list_supported_countries():
+    if isinstance(value, str) and value.upper() in supported_countries():
         return value.upper()
     raise ForecastSettingsError(f"forecasting.country must be an ISO country code such as 'NL', not {value!r}")
 
@@ -313,6 +323,60 @@ def forecast_beliefs(
         prior=belief_time,
         received_at=belief_time,
     )
+
+
+def forecast_beliefs_data(
+    sensor_id: int, unit: str, start: datetime, resolution: timedelta, values: Sequence[float | None],
+    belief_time: datetime, source: str,
+) -> dict[str, Any]:
+    """``forecast_beliefs(...).to_data()`` (the same dict, the event's stored form), built without
+    the model: the live forecaster emits one per forecast, and validating 48 values only to dump
+    them again cost more than the rest of the emission."""
+    belief_text = json_time(belief_time)
+    return {
+        "sensor_id": sensor_id,
+        "start": belief_text if start is belief_time else json_time(start),
+        "resolution_s": int(resolution.total_seconds()),
+        "values": [None if v is None or not math.isfinite(v) else float(v) for v in values],
+        "unit": unit,
+        "source": source,
+        "source_type": FORECASTER_SOURCE_TYPE,
+        "prior": belief_text,
+        "horizon_s": None,
+        "received_at": belief_text,
+    }
+
+
+def compact_forecast_made_data(
+    sensor_id: int, belief_time: datetime, start: datetime, resolution_s: int, n_values: int, source: str,
+    learned: int,
+) -> dict[str, Any]:
+    """``ForecastMade(...).to_data()`` of a compact summary (no selection, no running errors),
+    built without the model (one per forecast, as :func:`forecast_beliefs_data`)."""
+    return {
+        "sensor_id": sensor_id,
+        "belief_time": json_time(belief_time),
+        "start": json_time(start),
+        "resolution_s": resolution_s,
+        "n_values": n_values,
+        "source": source,
+        "learned": learned,
+        "selection": {},
+        "running_errors": {},
+    }
+
+
+def json_time(moment: datetime) -> str:
+    """A timezone-aware datetime as the events' JSON holds it (pydantic's form: ISO 8601, ``Z`` for UTC)."""
+    offset = moment.utcoffset()
+    if offset is None or offset % _MINUTE:  # rare forms: pydantic's own (it drops an offset's seconds)
+        return _DATETIME.dump_python(moment, mode="json")
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+_MINUTE = timedelta(minutes=1)
+_DATETIME = TypeAdapter(datetime)
 
 
 def job_request(trigger: ForecastTriggered) -> JobRequested:

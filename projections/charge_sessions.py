@@ -138,6 +138,8 @@ class ChargeSessionsProjection:
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         batch = _Batch()
         for recorded in events:
+            if recorded.type == "SensorDataRecorded" and recorded.data.get("source_type") in NOT_MEASURED:
+                continue  # a forecast or schedule: not decoded
             event = recorded.decode()
             if isinstance(event, SensorDataRecorded):
                 self._readings(conn, event, batch)

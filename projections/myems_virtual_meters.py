@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from domain import myems_meters as mm
 from domain import virtual_meters as vm
-from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_s
+from domain.beliefs import SensorDataRecorded, belief_times_us, stored_sensor_id, to_epoch_s
 from domain.events import RecordedEvent
 from domain.units import UnitError
 from projections.readings import readings
@@ -61,6 +61,11 @@ class MyEmsVirtualMetersProjection:
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         linked: dict[int, list[int]] = {}  # meter -> its virtual meters, until a definition changes them
         for recorded in events:
+            if recorded.type == "SensorDataRecorded" and (sensor_id := stored_sensor_id(recorded.data)) is not None:
+                if sensor_id not in linked:
+                    linked[sensor_id] = conn.execute(_LINKED, {"meter_id": sensor_id}).scalars().all()
+                if not linked[sensor_id]:
+                    continue  # a meter no virtual meter uses: not decoded
             event = recorded.decode()
             if isinstance(event, SensorDataRecorded):
                 if event.sensor_id not in linked:

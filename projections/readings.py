@@ -250,19 +250,21 @@ def _new_beliefs(event: SensorDataRecorded, source_id: int, latest: dict[int, tu
     "Latest" means the highest belief time, as in the stored table, not the last event applied:
     a batch then stores exactly what applying its events one by one would (a rebuild is identical).
     """
-    start_s, step_s = to_epoch_s(event.start), event.resolution_s
-    beliefs = belief_times_us(event)
-    rows = []
-    for i, value in enumerate(event.values):
+    sensor_id, start_s, step_s = event.sensor_id, to_epoch_s(event.start), event.resolution_s
+    starts = range(start_s, start_s + step_s * len(event.values), step_s)
+    rows: list[tuple] = []
+    known_of, add = latest.get, rows.append
+    for event_start, belief_us, value in zip(starts, belief_times_us(event), event.values, strict=True):
         if value is None:
             continue
-        event_start = start_s + i * step_s
-        known = latest.get(event_start)
-        if known is not None and known[1] == value:
+        known = known_of(event_start)
+        if known is None:
+            latest[event_start] = (belief_us, value)
+        elif known[1] == value:
             continue  # unchanged belief: not stored again
-        if known is None or beliefs[i] > known[0]:  # an equal belief time is a duplicate key: ignored
-            latest[event_start] = (beliefs[i], value)
-        rows.append((event.sensor_id, event_start, source_id, beliefs[i], value, step_s))
+        elif belief_us > known[0]:  # an equal belief time is a duplicate key: ignored
+            latest[event_start] = (belief_us, value)
+        add((sensor_id, event_start, source_id, belief_us, value, step_s))
     return rows
 
 

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from domain import ev
-from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_s, to_epoch_us
+from domain.beliefs import SensorDataRecorded, belief_times_us, stored_sensor_id, to_epoch_s, to_epoch_us
 from domain.events import RecordedEvent
 from domain.units import conversion_factor, is_energy_unit, is_power_unit
 
@@ -97,29 +97,11 @@ class RegionalEnergiesProjection:
         touched: dict[int, set[int]] = {}  # region -> timeslots
         meters: dict[int, list] = {}  # sensor -> its EVSE meters with a region, until an EVSE event changes them
         for recorded in events:
-            event = recorded.decode()
-            if isinstance(event, ev.EvseRegistered | ev.EvseChanged):
+            if recorded.type != "SensorDataRecorded":
                 meters.clear()
-            if isinstance(event, ev.EvseRegistered):
-                conn.execute(re_meters.delete().where(re_meters.c.asset_id == event.asset_id))
-                conn.execute(
-                    re_meters.insert().values(
-                        asset_id=event.asset_id,
-                        account_id=event.account_id,
-                        region_id=event.region_id,
-                        sensor_id=event.energy_sensor_id,
-                        max_power_kw=event.max_power_kw,
-                    )
-                )
-            elif isinstance(event, ev.EvseChanged):
-                changes = {k: v for k, v in event.changes.items() if k in ("region_id", "max_power_kw")}
-                if "energy_sensor_id" in event.changes:
-                    changes["sensor_id"] = event.changes["energy_sensor_id"]
-                if changes:
-                    _history(conn, event.asset_id, touched)  # the old region's timeslots
-                    conn.execute(re_meters.update().where(re_meters.c.asset_id == event.asset_id).values(**changes))
-                    _history(conn, event.asset_id, touched)  # the new region's
-            else:
+                _evse(conn, recorded.decode(), touched)
+            elif _may_count(conn, recorded, meters):  # else not decoded: no EVSE's reading in a region, a schedule
+                event = recorded.decode()
                 if event.sensor_id not in meters:
                     meters[event.sensor_id] = conn.execute(_METERS_OF_SENSOR, {"sensor_id": event.sensor_id}).all()
                 _readings(conn, event, meters[event.sensor_id], touched)
@@ -128,6 +110,43 @@ class RegionalEnergiesProjection:
             meters = conn.execute(sa.select(re_meters).where(re_meters.c.region_id == region_id)).mappings().all()
             for slot in sorted(slots):
                 _recompute(conn, region_id, meters, slot, at_us)
+
+
+def _evse(conn: Connection, event: ev.EvseRegistered | ev.EvseChanged, touched: dict[int, set[int]]) -> None:
+    """Store an EVSE's meter (region, sensor, maximum power); a change touches its regions' timeslots."""
+    if isinstance(event, ev.EvseRegistered):
+        conn.execute(re_meters.delete().where(re_meters.c.asset_id == event.asset_id))
+        conn.execute(
+            re_meters.insert().values(
+                asset_id=event.asset_id,
+                account_id=event.account_id,
+                region_id=event.region_id,
+                sensor_id=event.energy_sensor_id,
+                max_power_kw=event.max_power_kw,
+            )
+        )
+        return
+    changes = {k: v for k, v in event.changes.items() if k in ("region_id", "max_power_kw")}
+    if "energy_sensor_id" in event.changes:
+        changes["sensor_id"] = event.changes["energy_sensor_id"]
+    if changes:
+        _history(conn, event.asset_id, touched)  # the old region's timeslots
+        conn.execute(re_meters.update().where(re_meters.c.asset_id == event.asset_id).values(**changes))
+        _history(conn, event.asset_id, touched)  # the new region's
+
+
+def _may_count(conn: Connection, recorded: RecordedEvent, meters: dict[int, list]) -> bool:
+    """Whether a ``SensorDataRecorded`` may count, told from its stored data: False for a schedule
+    (``source_type`` scheduler) or a sensor that meters no EVSE with a region (``meters``: the
+    batch's look-ups, filled here)."""
+    if recorded.data.get("source_type") == "scheduler":
+        return False
+    sensor_id = stored_sensor_id(recorded.data)
+    if sensor_id is None:
+        return True  # decoding tells what is wrong with it
+    if sensor_id not in meters:
+        meters[sensor_id] = conn.execute(_METERS_OF_SENSOR, {"sensor_id": sensor_id}).all()
+    return bool(meters[sensor_id])
 
 
 def _history(conn: Connection, asset_id: int, touched: dict[int, set[int]]) -> None:
@@ -154,8 +173,10 @@ _METERS_OF_SENSOR = sa.select(re_meters.c.region_id).where(
 
 def _readings(conn: Connection, event: SensorDataRecorded, meters: list, touched: dict[int, set[int]]) -> None:
     """Store the event's energies (``meters``: the sensor's EVSE meters with a region, rows of region ids)."""
+    if not meters or event.source_type == "scheduler":
+        return
     factor = _factor(event.unit, event.resolution_s)
-    if not meters or factor is None or event.source_type == "scheduler":
+    if factor is None:
         return
     table = re_forecasts if event.source_type == "forecaster" else re_slots
     start_s, step = to_epoch_s(event.start), event.resolution_s

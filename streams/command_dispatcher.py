@@ -202,16 +202,17 @@ class CommandDispatcher:
         while not stop.is_set():
             head = store.head_position()
             try:
-                batch = store.read_all(position, batch_size, stream_prefix="command-")
-                self.apply(batch)
-                last = batch[-1].global_position if batch else position
-                position = last if len(batch) == batch_size else max(last, head)
-                self.position = max(self.position, position)
+                if head > position:  # else nothing new: one query per idle tick, not three
+                    batch = store.read_all(position, batch_size, stream_prefix="command-")
+                    self.apply(batch)
+                    last = batch[-1].global_position if batch else position
+                    position = last if len(batch) == batch_size else max(last, head)
+                    self.position = max(self.position, position)
                 self.tick()
             except Exception:  # noqa: BLE001 - logged, retried after the interval
                 self.errors += 1
                 log.exception("command dispatcher failed; retrying")
-            if position >= store.head_position():
+            if position >= head:  # an append since the head was read wakes the wait at once
                 store.wait_for_append(position, interval_s)
         if self._pool is not None:
             self._pool.shutdown(wait=True)

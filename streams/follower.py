@@ -14,6 +14,9 @@ One :class:`EventFeed` reads the store for all followers: followers at about the
 share one read (and one decode) of each batch. It keeps a bounded window of recent events
 (bounded in events and in values, as a 10,000-value bulk event weighs a hundred daily posts),
 so memory does not grow with history; a follower behind the window reads the store itself.
+Followers at the head share the store's "nothing new" too: after a read found nothing, the
+store is asked again once a waiter heard of an append (``wait_for_append``: at once for this
+process's appends) or ``head_recheck_s`` later, not by each of twenty followers after each append.
 """
 
 from __future__ import annotations
@@ -46,9 +49,18 @@ class EventFeed:
     """
 
     def __init__(
-        self, store: EventStore, batch_size: int = 2000, window_events: int = 20_000, window_values: int = 400_000
+        self,
+        store: EventStore,
+        batch_size: int = 2000,
+        window_events: int = 20_000,
+        window_values: int = 400_000,
+        head_recheck_s: float = 0.1,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
+        """``head_recheck_s`` (seconds): how long a read that found nothing new stands for the
+        followers at the head, unless a waiter hears of an append (module docstring)."""
         self.store, self.batch_size = store, batch_size
+        self.head_recheck_s, self.monotonic = head_recheck_s, monotonic
         self.window_events, self.window_values = window_events, window_values
         self._lock = threading.Lock()
         self._after: int | None = None  # None: no window yet
@@ -57,6 +69,8 @@ class EventFeed:
         self._sizes: list[int] = []  # values per event
         self._values = 0  # sum of _sizes
         self._largest = LARGEST_EVENT_VALUES  # values of the largest event of the last read
+        self._nothing_after: tuple[int, float] | None = None  # (position, when): a read after it found nothing
+        self._heard = 0  # a waiter heard that events up to this position exist
 
     def read(self, after: int, limit: int) -> list[RecordedEvent]:
         """Up to ``limit`` events with global position > ``after``, in order ([] at the head)."""
@@ -75,8 +89,9 @@ class EventFeed:
         if last is None or after > last:  # no window yet, or the caller is ahead of it: start one at ``after``
             self._after, self._events, self._positions, self._sizes, self._values = after, [], [], [], 0
             last = after
-        if after == last:
+        if after == last and not self._known_empty(last):
             fresh = self.store.read_all(last, self._read_limit(max(limit, self.batch_size)))
+            self._nothing_after = None if fresh else (last, self.monotonic())
             self._events.extend(fresh)
             self._positions.extend(e.global_position for e in fresh)
             sizes = [_size(e) for e in fresh]
@@ -102,8 +117,20 @@ class EventFeed:
             del self._events[:drop], self._positions[:drop], self._sizes[:drop]
             self._values -= dropped_values
 
+    def _known_empty(self, last: int) -> bool:
+        """Whether the store was found to hold nothing after ``last`` less than ``head_recheck_s``
+        ago, and no waiter has heard of an append since."""
+        if self._nothing_after is None or self._nothing_after[0] != last or self._heard > last:
+            return False
+        return self.monotonic() - self._nothing_after[1] < self.head_recheck_s
+
     def wait_for_append(self, after: int, timeout_s: float) -> bool:
-        return self.store.wait_for_append(after, timeout_s)
+        """The store's ``wait_for_append``; an append heard of makes the next read at the head ask the store."""
+        if not self.store.wait_for_append(after, timeout_s):
+            return False
+        with self._lock:
+            self._heard = max(self._heard, after + 1)
+        return True
 
     def _over_half(self, events: int, values: int) -> bool:
         return events > self.window_events // 2 or values > self.window_values // 2

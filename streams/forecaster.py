@@ -38,19 +38,20 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from domain.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
+from domain.beliefs import SensorDataRecorded
+from domain.events import RecordedEvent
 from domain.forecast_events import (
     LIVE_SOURCE,
     ForecastMade,
     ForecastSettings,
     ForecastSettingsError,
+    compact_forecast_made_data,
     finite_or_none,
-    forecast_beliefs,
+    forecast_beliefs_data,
     forecast_made_event_id,
     forecast_stream,
     learnable_values,
@@ -60,11 +61,12 @@ from domain.forecast_events import (
 from domain.forecasting import Forecast, ForecasterConfig, SensorForecaster
 from domain.forecasting.service import service_config
 from domain.ports.checkpoints import CheckpointStore, done_position, resume_position
-from domain.ports.event_store import ANY, EventStore
+from domain.ports.event_store import EventStore
 from domain.registry import SensorRegistered
 from streams import forecast_inputs
 from streams.forecast_inputs import RegressorBook, SensorDirectory, is_own_forecast, sensor_data_stream, stream_events
 from streams.forecast_jobs import forecast_job_events, job_ended
+from streams.forecast_outbox import ForecasterStats, Outbox
 from streams.forecaster_state import (  # noqa: F401 - forecaster_state, reset_forecaster: re-exported
     NAME,
     SensorModel,
@@ -82,48 +84,8 @@ TOPICS = (TOPIC_READINGS, FORECAST_TOPIC)
 BROKEN = "broken:"
 MODEL_ERRORS = (ValueError, ArithmeticError, IndexError, KeyError)
 """Errors of a sensor's model (its data or settings); database and event-store errors propagate (retried)."""
-
-@dataclass
-class ForecasterStats:
-    """Counters of this process (not persisted): what was done since start-up."""
-
-    learned: int = 0
-    bootstraps: int = 0
-    forecasts: int = 0
-    jobs: int = 0
-    emitted: int = 0
-    appended: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-
-class Outbox:
-    """Events to append, grouped per stream in first-seen order; appends are idempotent by id."""
-
-    def __init__(self, store: EventStore, stats: ForecasterStats, flush_at: int = 1000):
-        self.store, self.stats, self.flush_at = store, stats, flush_at
-        self._streams: dict[str, list[NewEvent]] = {}
-        self._count = 0
-
-    def add(self, stream_id: str, event: DomainEvent, event_id: uuid.UUID, cause: RecordedEvent) -> None:
-        meta = EventMetadata(
-            actor=NAME,
-            source=NAME,
-            causation_id=str(cause.event_id),
-            correlation_id=cause.metadata.correlation_id or str(cause.event_id),
-            traceparent=cause.metadata.traceparent,
-        )
-        self._streams.setdefault(stream_id, []).append(NewEvent.of(event, meta, event_id))
-        self._count += 1
-
-    def flush(self, only_if_full: bool = False) -> None:
-        if only_if_full and self._count < self.flush_at:
-            return
-        for stream_id, events in self._streams.items():
-            result = self.store.append(stream_id, events, ANY)
-            self.stats.emitted += len(events)
-            self.stats.appended += result.appended
-        self._streams.clear()
-        self._count = 0
+BELIEFS_TYPE, BELIEFS_VERSION = SensorDataRecorded.event_type, SensorDataRecorded.schema_version
+SUMMARY_TYPE, SUMMARY_VERSION = ForecastMade.event_type, ForecastMade.schema_version
 
 
 def live_config(
@@ -306,22 +268,30 @@ class ForecastProcessor:
             self.stats.emitted += 2
             return
         self._marks[sensor_id] = belief_time
-        beliefs = forecast_beliefs(
-            sensor_id, sensor.unit, made.now_start, made.resolution, list(made.values), belief_time, LIVE_SOURCE
+        beliefs = forecast_beliefs_data(
+            sensor_id, sensor.unit, made.now_start, made.resolution, made.values, belief_time, LIVE_SOURCE
         )
-        outbox.add(sensor_data_stream(sensor_id), beliefs, live_forecast_event_id(sensor_id, belief_time), cause)
-        summary = ForecastMade(
-            sensor_id=sensor_id,
-            belief_time=belief_time,
-            start=made.now_start,
-            resolution_s=int(made.resolution.total_seconds()),
-            n_values=len(made.values),
-            source=LIVE_SOURCE,
-            learned=learned,
-            **({"selection": forecaster.selection(), "running_errors": finite_or_none(forecaster.running_errors())}
-               if full else {}),
-        )
-        outbox.add(forecast_stream(sensor_id), summary, forecast_made_event_id(sensor_id, belief_time), cause)
+        beliefs_id = live_forecast_event_id(sensor_id, belief_time)
+        outbox.add_data(sensor_data_stream(sensor_id), BELIEFS_TYPE, BELIEFS_VERSION, beliefs, beliefs_id, cause)
+        resolution_s, summary_id = int(made.resolution.total_seconds()), forecast_made_event_id(sensor_id, belief_time)
+        if full:
+            summary = ForecastMade(
+                sensor_id=sensor_id,
+                belief_time=belief_time,
+                start=made.now_start,
+                resolution_s=resolution_s,
+                n_values=len(made.values),
+                source=LIVE_SOURCE,
+                learned=learned,
+                selection=forecaster.selection(),
+                running_errors=finite_or_none(forecaster.running_errors()),
+            )
+            outbox.add(forecast_stream(sensor_id), summary, summary_id, cause)
+        else:
+            compact = compact_forecast_made_data(
+                sensor_id, belief_time, made.now_start, resolution_s, len(made.values), LIVE_SOURCE, learned
+            )
+            outbox.add_data(forecast_stream(sensor_id), SUMMARY_TYPE, SUMMARY_VERSION, compact, summary_id, cause)
         self.stats.forecasts += 1
 
     def _already_stored(self, sensor_id: int, belief_time: datetime) -> bool:

@@ -157,11 +157,12 @@ class ScheduleSetpoints:
         while not stop.is_set():
             head = store.head_position()
             try:
-                batch = store.read_all(self.position, batch_size, stream_prefix="schedule-")
-                self.apply(batch)
-                if len(batch) < batch_size:
-                    self.position = max(self.position, head)
+                if head > self.position:  # else nothing new: one query per idle tick, not three
+                    batch = store.read_all(self.position, batch_size, stream_prefix="schedule-")
+                    self.apply(batch)
+                    if len(batch) < batch_size:
+                        self.position = max(self.position, head)
             except Exception:  # noqa: BLE001 - logged, retried after the interval
                 log.exception("schedule setpoints failed; retrying")
-            if self.position >= store.head_position():
+            if self.position >= head:  # an append since the head was read wakes the wait at once
                 store.wait_for_append(self.position, interval_s)

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from domain.audit_chain import GENESIS, chain_hash
-from domain.events import EventMetadata, NewEvent, RecordedEvent
+from domain.events import NewEvent, RecordedEvent
 from domain.ports.event_store import (
     ANY,
     NO_STREAM,
@@ -43,6 +43,7 @@ from domain.ports.event_store import (
     WrongExpectedRevision,
 )
 from infra.eventstore.hash_chain import ensure_hash_chain
+from infra.eventstore.rows import row_to_event, rows_to_events
 
 T = TypeVar("T")
 # driver errors of reaching the database: lost connection, lock timeout, pool exhausted
@@ -84,6 +85,10 @@ events_table = sa.Table(
 sa.Index("ix_events_type", events_table.c.type, events_table.c.global_position)
 
 _INSERT = events_table.insert()
+_INSERT_COLUMNS = (
+    "global_position", "event_id", "stream_id", "stream_revision", "type", "schema_version", "data", "metadata",
+    "recorded_at", "hash",
+)  # fmt: skip
 _COLUMNS = (
     events_table.c.global_position,
     events_table.c.event_id,
@@ -112,20 +117,6 @@ _READ_ALL_AFTER = (
     .order_by(events_table.c.global_position)
     .limit(sa.bindparam("limit"))
 )
-
-
-def _row_to_event(row) -> RecordedEvent:
-    return RecordedEvent(
-        global_position=row[0],
-        event_id=uuid.UUID(row[1]),
-        stream_id=row[2],
-        stream_revision=row[3],
-        type=row[4],
-        schema_version=row[5],
-        data=orjson.loads(row[6]),
-        metadata=EventMetadata.model_validate(orjson.loads(row[7])),
-        hash=row[8],
-    )
 
 
 def _check_expected(stream_id: str, expected: ExpectedRevision, actual: int | None) -> None:
@@ -293,34 +284,29 @@ class SqlEventStore:
         position, previous = tail
         revision = -1 if actual is None else actual
         rows = []
+        stored_metadata: dict[int, tuple[bytes, str]] = {}  # id(metadata) -> (JSON, recorded_at): often shared
         for event in fresh:
             revision += 1
-            rows.append(self._row(stream_id, event, revision, position, previous))
-            previous = rows[-1]["hash"]
+            meta = event.metadata
+            meta_json, recorded_at = stored_metadata.get(id(meta)) or stored_metadata.setdefault(
+                id(meta), (orjson.dumps(meta.to_json()), meta.recorded_at.isoformat())
+            )
+            data, event_id = orjson.dumps(event.data), str(event.event_id)
+            previous = chain_hash(
+                previous, position, event_id, stream_id, revision, event.type, event.schema_version, data, meta_json
+            )
+            rows.append(
+                (position, event_id, stream_id, revision, event.type, event.schema_version, data, meta_json,
+                 recorded_at, previous)
+            )  # fmt: skip
             position += 1
-        conn.execute(_INSERT, rows)
+        self._insert(conn, rows)
         tail[:] = [position, previous]
         return AppendResult(revision, position - 1, len(fresh))
 
-    @staticmethod
-    def _row(stream_id: str, event: NewEvent, revision: int, position: int, previous: str) -> dict:
-        meta = event.metadata
-        data, meta_json = orjson.dumps(event.data), orjson.dumps(meta.to_json())
-        event_id = str(event.event_id)
-        return {
-            "global_position": position,
-            "event_id": event_id,
-            "stream_id": stream_id,
-            "stream_revision": revision,
-            "type": event.type,
-            "schema_version": event.schema_version,
-            "data": data,
-            "metadata": meta_json,
-            "recorded_at": meta.recorded_at.isoformat(),
-            "hash": chain_hash(
-                previous, position, event_id, stream_id, revision, event.type, event.schema_version, data, meta_json
-            ),
-        }
+    def _insert(self, conn: Connection, rows: list[tuple]) -> None:
+        """Insert rows of ``_INSERT_COLUMNS`` (a dialect may use its driver directly)."""
+        conn.execute(_INSERT, [dict(zip(_INSERT_COLUMNS, row, strict=True)) for row in rows])
 
     # -- reading --------------------------------------------------------------------------
     @staticmethod
@@ -346,7 +332,7 @@ class SqlEventStore:
         if limit is not None:
             query = query.limit(limit)
         with self.read_engine.connect() as conn:
-            return [_row_to_event(r) for r in conn.execute(query)]
+            return rows_to_events(conn.execute(query))
 
     @port_errors
     def read_all(
@@ -358,8 +344,7 @@ class SqlEventStore:
     ) -> list[RecordedEvent]:
         if not types and not stream_prefix:
             with self.read_engine.connect() as conn:
-                rows = conn.execute(_READ_ALL_AFTER, {"after": after_position, "limit": limit})
-                return [_row_to_event(r) for r in rows]
+                return rows_to_events(conn.execute(_READ_ALL_AFTER, {"after": after_position, "limit": limit}))
         c = events_table.c
         query = sa.select(*_COLUMNS).where(c.global_position > after_position)
         if types:
@@ -368,7 +353,7 @@ class SqlEventStore:
             query = query.where(c.stream_id.startswith(stream_prefix, autoescape=True))
         query = query.order_by(c.global_position).limit(limit)
         with self.read_engine.connect() as conn:
-            return [_row_to_event(r) for r in conn.execute(query)]
+            return rows_to_events(conn.execute(query))
 
     @port_errors
     def head_position(self) -> int:
@@ -380,7 +365,7 @@ class SqlEventStore:
         query = sa.select(*_COLUMNS).where(events_table.c.event_id == str(event_id))
         with self.read_engine.connect() as conn:
             row = conn.execute(query).first()
-        return _row_to_event(row) if row else None
+        return row_to_event(row) if row else None
 
     def wait_for_append(self, after_position: int, timeout_s: float) -> bool:
         if self._local_head is None:

@@ -147,3 +147,36 @@ def test_a_follower_survives_store_errors_and_goes_on() -> None:
         stop.set()
         thread.join(10)
     assert processor.handed == list(range(1, 8)) and follower.errors == 2
+
+
+class CountingReads:
+    """The store, counting ``read_all`` calls."""
+
+    def __init__(self, store):
+        self.store, self.reads = store, 0
+
+    def read_all(self, *args, **kwargs):
+        self.reads += 1
+        return self.store.read_all(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+
+def test_followers_at_the_head_share_the_stores_nothing_new_until_an_append_is_heard_of() -> None:
+    store, clock = CountingReads(store_with(3)), Clock()
+    feed = EventFeed(store, head_recheck_s=0.1, monotonic=clock)
+    assert [e.global_position for e in feed.read(0, 10)] == [1, 2, 3]
+    assert feed.read(3, 10) == [] and store.reads == 2  # the head: the store is asked once...
+    assert feed.read(3, 10) == [] and feed.read(3, 10) == [] and store.reads == 2  # ...for every follower there
+    store.append("sensordata-1", [NewEvent(type="SensorDataRecorded", data={"i": 3})])
+    assert feed.read(3, 10) == [], "not heard of yet: the recent answer stands"
+    assert feed.wait_for_append(3, 0.0)  # a waiter hears of it...
+    assert [e.global_position for e in feed.read(3, 10)] == [4] and store.reads == 3  # ...and it is read at once
+    assert feed.read(4, 10) == [] and store.reads == 4
+    store.append("sensordata-1", [NewEvent(type="SensorDataRecorded", data={"i": 4})])  # never heard of
+    clock.now_s += 0.05
+    assert feed.read(4, 10) == [] and store.reads == 4
+    clock.now_s += 0.05
+    assert [e.global_position for e in feed.read(4, 10)] == [5], "asked again after head_recheck_s"
+    assert not feed.wait_for_append(5, 0.0) and feed.read(5, 10) == [] and store.reads == 6
