@@ -42,10 +42,9 @@ from domain.forecasting.history import SlotHistory
 from domain.forecasting.lag_model import SharedRows
 from domain.forecasting.models import ForecastModel
 from domain.forecasting.profile import WeeklyProfile
-from domain.forecasting.recent import RecentValues
 from domain.forecasting.selector import ModelSelector
 
-STATE_VERSION = 5  # 5: numpy selector ring and error table, the history's numpy mirror (RecentValues)
+STATE_VERSION = 5  # 5: numpy selector ring and error table, the history's known_since
 
 
 class SensorForecaster:
@@ -59,8 +58,7 @@ class SensorForecaster:
         self.calendar = CalendarFeatures(config.timezone, config.country, res)
         lags = LagFeatures(res, max(self.horizon_steps, self.buckets.upper[-1]), self.calendar)
         self.profile = WeeklyProfile(self.calendar, config.profile_weeks, config.profile_quantile)
-        self.recent = RecentValues(lags.required_capacity())  # the history's values, as numpy, for the look-ups
-        parts = ModelParts(self.buckets, lags, self.calendar, self.profile, SharedRows(), self.recent)
+        parts = ModelParts(self.buckets, lags, self.calendar, self.profile, SharedRows())
         self.history = SlotHistory(lags.required_capacity(), lags.day, steps_in(config.max_gap, res))
         self.models: dict[str, ForecastModel] = {name: MODEL_FACTORIES[name](config, parts) for name in config.models}
         self.combined = config.combine == "ensemble"
@@ -101,14 +99,9 @@ class SensorForecaster:
             regressors = {k: float(v) for k, v in regressors.items() if math.isfinite(v)}
         self.selector.score(slot, value)
         filled = self.history.append(slot, value)
-        recent = self.recent
         if last is not None and self.history.first_slot == slot:
-            recent.clear()
             for model in self.models.values():
                 model.reset()
-        for missing, guess in filled:
-            recent.put(missing, guess)
-        recent.put(slot, value)
         models = self.models.values()
         for missing, guess in filled:
             for model in models:

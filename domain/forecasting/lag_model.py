@@ -217,6 +217,16 @@ class LagRegression:
         regressors: Sequence[Regressors | None] | None = None,
     ) -> list[float]:
         """Forecasts of the ``targets``; the features are computed once (:class:`SharedRows`)."""
+        return self.forecast_array(history, origin, targets, regressors).tolist()
+
+    def forecast_array(
+        self,
+        history: SlotHistory,
+        origin: int,
+        targets: Sequence[int],
+        regressors: Sequence[Regressors | None] | None = None,
+    ) -> np.ndarray:
+        """:meth:`forecast` as a new numpy array (what the forecaster reads)."""
         history = self.own if self.own is not None else history
         if isinstance(targets, range) and targets.step == 1:
             steps = self.buckets.buckets_of(targets.start - origin, len(targets))
@@ -230,7 +240,7 @@ class LagRegression:
             scaled = (rows @ self.bank.coefficients.T).ravel()[picks(steps, len(self.buckets.upper))]
         scaled /= self.scaler.scale
         scaled += self.scaler.shift
-        return inverse_array(self.transform, scaled).tolist()
+        return inverse_array(self.transform, scaled)
 
     def _rows(
         self,
