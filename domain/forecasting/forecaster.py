@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import pickle
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
@@ -54,6 +54,7 @@ class SensorForecaster:
         self.config = config = config or ForecasterConfig()
         res = config.resolution
         self.horizon_steps = steps_in(config.horizon, res)
+        self._every_steps = steps_in(config.forecast_every, res)  # the forecast cadence in slots
         self.buckets = HorizonBuckets.from_edges(config.buckets, res)
         self.calendar = CalendarFeatures(config.timezone, config.country, res)
         lags = LagFeatures(res, max(self.horizon_steps, self.buckets.upper[-1]), self.calendar)
@@ -89,7 +90,10 @@ class SensorForecaster:
         (e.g. ``{"temperature_c": 11.5}``; non-finite ones are dropped). ``event_start`` must be
         timezone-aware and is floored to the slot grid. Matured forecasts are scored first.
         """
-        slot = to_slot(event_start, self.config.resolution)
+        return self._learn_slot(to_slot(event_start, self.config.resolution), value, regressors)
+
+    def _learn_slot(self, slot: int, value: float, regressors: Mapping[str, float] | None) -> bool:
+        """:meth:`learn` of the reading of slot number ``slot``."""
         last = self.history.last_slot
         if (last is not None and slot <= last) or not math.isfinite(value):
             self.ignored += 1
@@ -124,14 +128,17 @@ class SensorForecaster:
         horizon's worth of points is returned (older ones would forecast nothing new); none
         for a reading that would be ignored or that follows a gap longer than ``max_gap``.
         """
-        last = self.history.last_slot
         res = self.config.resolution
-        slot = to_slot(event_start, res)
+        return [slot_start(s, res) for s in self._missed_slots(to_slot(event_start, res))]
+
+    def _missed_slots(self, slot: int) -> range:
+        """:meth:`missed_forecast_times` as slot numbers, for a reading of slot ``slot``."""
+        last = self.history.last_slot
         if last is None or slot <= last + 1 or slot - last - 1 > self.history.max_gap:
-            return []
-        every = steps_in(self.config.forecast_every, res)
+            return range(0)
+        every = self._every_steps
         first = -(-(last + 2) // every) * every  # last + 1 (the latest slot's end) was forecast when learned
-        return [slot_start(s, res) for s in range(first, min(slot, last + 1 + self.horizon_steps) + 1, every)]
+        return range(first, min(slot, last + 1 + self.horizon_steps) + 1, every)
 
     def observe_all(
         self,
@@ -149,18 +156,18 @@ class SensorForecaster:
         if not math.isfinite(value):
             self.ignored += 1
             return None
-        made = []
-        for now_start in self.missed_forecast_times(event_start):
-            future = future_for(now_start) if future_for is not None else None
-            made.append(self.forecast(now_start, None, future, record=True))
-        if not self.learn(event_start, value, regressors):
-            return None
         res = self.config.resolution
-        now_slot = self.history.last_slot + 1
-        if (now_slot * res) % self.config.forecast_every == timedelta(0):
-            now_start = slot_start(now_slot, res)
-            future = future_for(now_start) if future_for is not None else None
-            made.append(self.forecast(now_start, None, future, record=True))
+        slot = to_slot(event_start, res)
+        made = []
+        for now_slot in self._missed_slots(slot):
+            future = future_for(slot_start(now_slot, res)) if future_for is not None else None
+            made.append(self._forecast_from(now_slot, self.horizon_steps, future, True))
+        if not self._learn_slot(slot, value, regressors):
+            return None
+        now_slot = slot + 1
+        if now_slot % self._every_steps == 0:
+            future = future_for(slot_start(now_slot, res)) if future_for is not None else None
+            made.append(self._forecast_from(now_slot, self.horizon_steps, future, True))
         return made
 
     def observe(
@@ -177,11 +184,10 @@ class SensorForecaster:
         """
         if not self.learn(event_start, value, regressors):
             return None
-        res = self.config.resolution
         now_slot = self.history.last_slot + 1
-        if (now_slot * res) % self.config.forecast_every:
+        if now_slot % self._every_steps:
             return None
-        return self.forecast(slot_start(now_slot, res), self.horizon_steps, future_regressors, record=True)
+        return self._forecast_from(now_slot, self.horizon_steps, future_regressors, True)
 
     # -- forecasting ----------------------------------------------------------------------
 
@@ -207,6 +213,14 @@ class SensorForecaster:
         if now_slot <= last:
             raise ValueError(f"now_start {now_start} is not after the latest learned slot {slot_start(last, res)}")
         steps = self.horizon_steps if n_steps is None else n_steps
+        return self._forecast_from(now_slot, steps, future_regressors, record)
+
+    def _forecast_from(
+        self, now_slot: int, steps: int, future_regressors: Mapping[str, Sequence[float]] | None, record: bool
+    ) -> Forecast:
+        """:meth:`forecast` of ``steps`` slots from slot number ``now_slot`` (after the latest learned slot)."""
+        last = self.history.last_slot
+        res = self.config.resolution
         targets = range(now_slot, now_slot + steps)
         regs = self._future_regressors(steps, future_regressors)
         names = self.config.models

@@ -124,7 +124,8 @@ class LookupModel:
     ) -> np.ndarray:
         """:meth:`forecast` as a numpy array (what the forecaster reads)."""
         out = self.lookup_array(history, origin, targets)
-        if self.known(history, origin) or out.sum() == out.sum():  # no NaN (finite values: a sum is NaN only with one)
+        # no NaN: known so, or the sum is a number (of finite values, a sum is NaN only with a NaN)
+        if self.known(history, origin) or not math.isnan(np.add.reduce(out)):
             return out
         unknown = np.isnan(out)
         day = self.steps_per_day
