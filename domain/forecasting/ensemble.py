@@ -113,6 +113,6 @@ def combine(step_weights: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     left-out model adds 0 * its value: nothing, unless that value is not finite (redone then).
     """
     values = np.add.reduce(step_weights * predictions, axis=0)
-    if math.isfinite(values.sum()):
+    if math.isfinite(np.add.reduce(values)):
         return values
     return np.add.reduce(np.where(step_weights > 0.0, step_weights * predictions, 0.0), axis=0)

@@ -351,7 +351,7 @@ class LagRegression:
         raw = history.values_at(lagged, origin - week, origin)
         if plan.beyond_week is not None:
             raw[1, plan.beyond_week] = math.nan
-        if math.isnan(raw.sum()):  # unknown values: the fallback level
+        if math.isnan(np.add.reduce(raw, axis=None)):  # unknown values: the fallback level
             raw = np.where(raw == raw, raw, level)
         raw -= shift
         rows = plan.template.copy()  # hzn set
@@ -368,7 +368,7 @@ class LagRegression:
                 profile = forward_array(self.transform, profile)
             profile -= shift
             profile *= scale
-            if math.isnan(profile.sum()):  # no profile yet: the fallback w1
+            if math.isnan(np.add.reduce(profile)):  # no profile yet: the fallback w1
                 profile = np.where(profile == profile, profile, lagged_columns[1])
             rows[:, layout.wp] = profile
             ones = np.array((1.0, values[0] - wpo, 1.0) if self.anomaly_by_hour else (1.0,))  # CalendarTable.onehots
