@@ -7,7 +7,7 @@ once per day of data (as the processor does), and prints CPU microseconds per re
 
 * ``whole``: everything the forecaster does;
 * ``outside the lag models``: whole minus the time inside the lag models' ``learn_one`` and
-  ``forecast`` (timed around each call: the selector, the look-up models, Holt-Winters, the
+  ``forecast_array`` (timed around each call: the selector, the look-up models, Holt-Winters, the
   ensemble, clipping, the history and profile updates and the forecast objects);
 * ``lag models stubbed``: the same run with the lag models replaced by stubs that learn
   nothing and forecast a constant (what is left is the rest of the forecaster alone, without
@@ -31,13 +31,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np  # noqa: E402
+
 from bench.forecast_throughput import START, hourly_load_kw  # noqa: E402
 from domain.forecasting import ForecasterConfig, SensorForecaster  # noqa: E402
 from domain.forecasting.lag_model import LagRegression  # noqa: E402
 
 
 class _ConstantLagStub:
-    """Stands in for a lag model: learns nothing, forecasts 1.0 (a list, as the lag model does)."""
+    """Stands in for a lag model: learns nothing, forecasts 1.0 (an array, as the lag model's
+    ``forecast_array`` does)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -47,6 +50,9 @@ class _ConstantLagStub:
 
     def forecast(self, history, origin, targets, regressors=None) -> list[float]:
         return [1.0] * len(targets)
+
+    def forecast_array(self, history, origin, targets, regressors=None) -> np.ndarray:
+        return np.ones(len(targets))
 
     def reset(self) -> None:
         return None
@@ -77,7 +83,7 @@ def run(minutes: int, readings: int, stub_lag: bool) -> tuple[float, float]:
 
 def _time_calls(model: LagRegression, inside: list[float]) -> None:
     clock = time.process_time  # CPU time: a shared machine may deschedule the process mid-call
-    for method in ("learn_one", "forecast"):
+    for method in ("learn_one", "forecast_array"):  # forecast_array: what the forecaster calls
         bound = getattr(model, method)
 
         def timed(*args, _bound=bound, **kwargs):

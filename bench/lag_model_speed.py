@@ -3,7 +3,7 @@
 Feeds a synthetic hourly (or 15-minute) EV load through :meth:`SensorForecaster.observe_all`
 (the service's path, the service's config for an EV load: consumption only, US holidays) and
 prints CPU milliseconds per reading (``time.process_time``) for the whole forecaster and for
-the lag models alone (their ``learn_one`` and ``forecast`` calls, timed around each call, less the cost of the
+the lag models alone (their ``learn_one`` and ``forecast_array`` calls, timed around each call, less the cost of the
 clock reads).
 The machine may be shared: CPU time is the figure to compare; repeat and take the median.
 
@@ -63,7 +63,7 @@ def run(minutes: int, readings: int) -> tuple[float, float]:
     for name in LAG_MODELS:
         model = forecaster.models[name]
         model.learn_one = _timed(model.learn_one, spent)
-        model.forecast = _timed(model.forecast, spent)
+        model.forecast_array = _timed(model.forecast_array, spent)  # what the forecaster calls
     hourly = hourly_load_kw(-(-readings * minutes // 60))
     values = np.repeat(hourly, 60 // minutes)[:readings].tolist()
     step = timedelta(minutes=minutes)

@@ -21,7 +21,6 @@ from domain.forecasting.features import (
 from domain.forecasting.lag_model import LagRegression, SharedRows
 from domain.forecasting.models import ForecastModel, HoltWintersModel, SeasonalNaive
 from domain.forecasting.profile import WeeklyProfile, WeeklyProfileModel
-from domain.forecasting.recent import RecentValues
 from domain.forecasting.regressors import tree_regressor
 
 DEFAULT_MODELS = ("naive_day", "naive_week", "weekly_profile", "lag_linear", "lag_median", "holt_winters")
@@ -110,11 +109,11 @@ class ForecasterConfig:
 
 
 def _naive_day(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
-    return SeasonalNaive("naive_day", parts.lags.day, parts.lags.day, parts.recent)
+    return SeasonalNaive("naive_day", parts.lags.day, parts.lags.day)
 
 
 def _naive_week(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
-    return SeasonalNaive("naive_week", parts.lags.week, parts.lags.day, parts.recent)
+    return SeasonalNaive("naive_week", parts.lags.week, parts.lags.day)
 
 
 def _lag_model(name: str, l1_delta: float | None | str = "config", make_regressor=None):
@@ -149,13 +148,13 @@ def _transform(config: ForecasterConfig) -> str | None:
 
 
 def _weekly_profile(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
-    return WeeklyProfileModel("weekly_profile", parts.profile, parts.lags.day, parts.recent)
+    return WeeklyProfileModel("weekly_profile", parts.profile, parts.lags.day)
 
 
 def _holt_winters(config: ForecasterConfig, parts: ModelParts) -> ForecastModel:
     season = steps_in(config.holt_winters_season, config.resolution)
     alpha, beta, gamma = config.holt_winters_params
-    return HoltWintersModel("holt_winters", season, parts.lags.day, parts.recent, alpha, beta, gamma)
+    return HoltWintersModel("holt_winters", season, parts.lags.day, alpha, beta, gamma)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +164,6 @@ class ModelParts:
     calendar: CalendarFeatures
     profile: WeeklyProfile
     rows: SharedRows
-    recent: RecentValues
 
 
 MODEL_FACTORIES = {

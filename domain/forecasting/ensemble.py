@@ -67,8 +67,9 @@ def table_weights_of(
     the MAEs of all buckets in one division, and a bucket whose models are all usable, the best
     with an error above 0, ranked by index (a stable sort by MAE: ties in model order)."""
     n_models = abs_errors.shape[1]
-    if not n_models or counts.min() < max(1, min_count):
-        return table_weights(abs_errors.tolist(), counts.tolist(), min_count, power, top)
+    count_list = counts.tolist()
+    if not n_models or not count_list or min(count_list) < max(1, min_count):
+        return table_weights(abs_errors.tolist(), count_list, min_count, power, top)
     isfinite = math.isfinite
     top = max(1, top)
     weights = []
@@ -112,6 +113,6 @@ def combine(step_weights: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     left-out model adds 0 * its value: nothing, unless that value is not finite (redone then).
     """
     values = np.add.reduce(step_weights * predictions, axis=0)
-    if math.isfinite(values.sum()):
+    if math.isfinite(np.add.reduce(values)):
         return values
     return np.add.reduce(np.where(step_weights > 0.0, step_weights * predictions, 0.0), axis=0)

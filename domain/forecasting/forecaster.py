@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import pickle
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
@@ -42,10 +42,9 @@ from domain.forecasting.history import SlotHistory
 from domain.forecasting.lag_model import SharedRows
 from domain.forecasting.models import ForecastModel
 from domain.forecasting.profile import WeeklyProfile
-from domain.forecasting.recent import RecentValues
 from domain.forecasting.selector import ModelSelector
 
-STATE_VERSION = 5  # 5: numpy selector ring and error table, the history's numpy mirror (RecentValues)
+STATE_VERSION = 5  # 5: numpy selector ring and error table, the history's known_since
 
 
 class SensorForecaster:
@@ -55,12 +54,12 @@ class SensorForecaster:
         self.config = config = config or ForecasterConfig()
         res = config.resolution
         self.horizon_steps = steps_in(config.horizon, res)
+        self._every_steps = steps_in(config.forecast_every, res)  # the forecast cadence in slots
         self.buckets = HorizonBuckets.from_edges(config.buckets, res)
         self.calendar = CalendarFeatures(config.timezone, config.country, res)
         lags = LagFeatures(res, max(self.horizon_steps, self.buckets.upper[-1]), self.calendar)
         self.profile = WeeklyProfile(self.calendar, config.profile_weeks, config.profile_quantile)
-        self.recent = RecentValues(lags.required_capacity())  # the history's values, as numpy, for the look-ups
-        parts = ModelParts(self.buckets, lags, self.calendar, self.profile, SharedRows(), self.recent)
+        parts = ModelParts(self.buckets, lags, self.calendar, self.profile, SharedRows())
         self.history = SlotHistory(lags.required_capacity(), lags.day, steps_in(config.max_gap, res))
         self.models: dict[str, ForecastModel] = {name: MODEL_FACTORIES[name](config, parts) for name in config.models}
         self.combined = config.combine == "ensemble"
@@ -91,7 +90,10 @@ class SensorForecaster:
         (e.g. ``{"temperature_c": 11.5}``; non-finite ones are dropped). ``event_start`` must be
         timezone-aware and is floored to the slot grid. Matured forecasts are scored first.
         """
-        slot = to_slot(event_start, self.config.resolution)
+        return self._learn_slot(to_slot(event_start, self.config.resolution), value, regressors)
+
+    def _learn_slot(self, slot: int, value: float, regressors: Mapping[str, float] | None) -> bool:
+        """:meth:`learn` of the reading of slot number ``slot``."""
         last = self.history.last_slot
         if (last is not None and slot <= last) or not math.isfinite(value):
             self.ignored += 1
@@ -101,14 +103,9 @@ class SensorForecaster:
             regressors = {k: float(v) for k, v in regressors.items() if math.isfinite(v)}
         self.selector.score(slot, value)
         filled = self.history.append(slot, value)
-        recent = self.recent
         if last is not None and self.history.first_slot == slot:
-            recent.clear()
             for model in self.models.values():
                 model.reset()
-        for missing, guess in filled:
-            recent.put(missing, guess)
-        recent.put(slot, value)
         models = self.models.values()
         for missing, guess in filled:
             for model in models:
@@ -131,14 +128,17 @@ class SensorForecaster:
         horizon's worth of points is returned (older ones would forecast nothing new); none
         for a reading that would be ignored or that follows a gap longer than ``max_gap``.
         """
-        last = self.history.last_slot
         res = self.config.resolution
-        slot = to_slot(event_start, res)
+        return [slot_start(s, res) for s in self._missed_slots(to_slot(event_start, res))]
+
+    def _missed_slots(self, slot: int) -> range:
+        """:meth:`missed_forecast_times` as slot numbers, for a reading of slot ``slot``."""
+        last = self.history.last_slot
         if last is None or slot <= last + 1 or slot - last - 1 > self.history.max_gap:
-            return []
-        every = steps_in(self.config.forecast_every, res)
+            return range(0)
+        every = self._every_steps
         first = -(-(last + 2) // every) * every  # last + 1 (the latest slot's end) was forecast when learned
-        return [slot_start(s, res) for s in range(first, min(slot, last + 1 + self.horizon_steps) + 1, every)]
+        return range(first, min(slot, last + 1 + self.horizon_steps) + 1, every)
 
     def observe_all(
         self,
@@ -156,18 +156,18 @@ class SensorForecaster:
         if not math.isfinite(value):
             self.ignored += 1
             return None
-        made = []
-        for now_start in self.missed_forecast_times(event_start):
-            future = future_for(now_start) if future_for is not None else None
-            made.append(self.forecast(now_start, None, future, record=True))
-        if not self.learn(event_start, value, regressors):
-            return None
         res = self.config.resolution
-        now_slot = self.history.last_slot + 1
-        if (now_slot * res) % self.config.forecast_every == timedelta(0):
-            now_start = slot_start(now_slot, res)
-            future = future_for(now_start) if future_for is not None else None
-            made.append(self.forecast(now_start, None, future, record=True))
+        slot = to_slot(event_start, res)
+        made = []
+        for now_slot in self._missed_slots(slot):
+            future = future_for(slot_start(now_slot, res)) if future_for is not None else None
+            made.append(self._forecast_from(now_slot, self.horizon_steps, future, True))
+        if not self._learn_slot(slot, value, regressors):
+            return None
+        now_slot = slot + 1
+        if now_slot % self._every_steps == 0:
+            future = future_for(slot_start(now_slot, res)) if future_for is not None else None
+            made.append(self._forecast_from(now_slot, self.horizon_steps, future, True))
         return made
 
     def observe(
@@ -184,11 +184,10 @@ class SensorForecaster:
         """
         if not self.learn(event_start, value, regressors):
             return None
-        res = self.config.resolution
         now_slot = self.history.last_slot + 1
-        if (now_slot * res) % self.config.forecast_every:
+        if now_slot % self._every_steps:
             return None
-        return self.forecast(slot_start(now_slot, res), self.horizon_steps, future_regressors, record=True)
+        return self._forecast_from(now_slot, self.horizon_steps, future_regressors, True)
 
     # -- forecasting ----------------------------------------------------------------------
 
@@ -214,6 +213,14 @@ class SensorForecaster:
         if now_slot <= last:
             raise ValueError(f"now_start {now_start} is not after the latest learned slot {slot_start(last, res)}")
         steps = self.horizon_steps if n_steps is None else n_steps
+        return self._forecast_from(now_slot, steps, future_regressors, record)
+
+    def _forecast_from(
+        self, now_slot: int, steps: int, future_regressors: Mapping[str, Sequence[float]] | None, record: bool
+    ) -> Forecast:
+        """:meth:`forecast` of ``steps`` slots from slot number ``now_slot`` (after the latest learned slot)."""
+        last = self.history.last_slot
+        res = self.config.resolution
         targets = range(now_slot, now_slot + steps)
         regs = self._future_regressors(steps, future_regressors)
         names = self.config.models

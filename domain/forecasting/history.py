@@ -5,7 +5,8 @@ last ``capacity`` slots; every slot in that range holds either a measured value,
 value (for a gap: the value one day earlier, else the last value), or NaN (unknown: before
 the first reading, or after a gap longer than ``max_gap``). Cumulative sums over the ring give
 rolling means at any recent origin in O(1), so no feature is ever recomputed from scratch.
-A numpy copy of the ring serves vectorised look-ups (:meth:`SlotHistory.values_at`).
+A numpy copy of the ring serves vectorised look-ups (:meth:`SlotHistory.values_at`,
+:meth:`SlotHistory.recent_values`): the one copy of the past values the models read many at once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ NAN = math.nan
 class SlotHistory:
     """Recent values per slot, with O(1) append, lookup and rolling mean."""
 
-    __slots__ = ("capacity", "steps_per_day", "max_gap", "first_slot", "last_slot", "_values", "_cum", "_cnt", "_array")
+    __slots__ = ("capacity", "steps_per_day", "max_gap", "first_slot", "last_slot", "known_since",
+                 "_values", "_cum", "_cnt", "_array")  # fmt: skip
 
     def __init__(self, capacity: int, steps_per_day: int, max_gap: int) -> None:
         if capacity <= steps_per_day:
@@ -33,29 +35,35 @@ class SlotHistory:
         self._values = [NAN] * capacity
         self._cum = [0.0] * capacity
         self._cnt = [0] * capacity
-        self._array = np.full(capacity, NAN)  # _values as a numpy array (not pickled: rebuilt)
+        self.known_since: int | None = None  # every slot from here to last_slot holds a value (not NaN)
+        # _values as a numpy array, twice over (position p and p + capacity) so that any
+        # ``capacity`` consecutive slots are one run of positions; not pickled: rebuilt
+        self._array = np.full(2 * capacity, NAN)
 
     def __getstate__(self) -> tuple:
         return (self.capacity, self.steps_per_day, self.max_gap, self.first_slot, self.last_slot,
-                self._values, self._cum, self._cnt)  # fmt: skip
+                self.known_since, self._values, self._cum, self._cnt)  # fmt: skip
 
     def __setstate__(self, state: tuple) -> None:
         (self.capacity, self.steps_per_day, self.max_gap, self.first_slot, self.last_slot,
-         self._values, self._cum, self._cnt) = state  # fmt: skip
-        self._array = np.array(self._values, dtype=float)
+         self.known_since, self._values, self._cum, self._cnt) = state  # fmt: skip
+        self._array = np.array(self._values * 2, dtype=float)
 
     def _put(self, slot: int, value: float) -> None:
         cap = self.capacity
         prev = (slot - 1) % cap
         pos = slot % cap
         self._values[pos] = value
-        self._array[pos] = value
+        self._array[pos] = self._array[pos + cap] = value
         if value == value:  # not NaN
             self._cum[pos] = self._cum[prev] + value
             self._cnt[pos] = self._cnt[prev] + 1
+            if self.known_since is None:
+                self.known_since = slot
         else:
             self._cum[pos] = self._cum[prev]
             self._cnt[pos] = self._cnt[prev]
+            self.known_since = None
 
     def append(self, slot: int, value: float) -> list[tuple[int, float]]:
         """Store ``value`` at ``slot`` (> ``last_slot``); return the imputed ``(slot, value)`` gap fill.
@@ -85,9 +93,10 @@ class SlotHistory:
 
     def clear(self) -> None:
         self._values = [NAN] * self.capacity
-        self._array = np.full(self.capacity, NAN)
+        self._array.fill(NAN)
         self.first_slot = None
         self.last_slot = None
+        self.known_since = None
 
     def get(self, slot: int) -> float:
         """Value at ``slot``, or NaN when unknown or outside the buffer."""
@@ -107,6 +116,16 @@ class SlotHistory:
         if low is None or high is None or low <= last - self.capacity or high > last:
             out[(slots > last) | (slots <= last - self.capacity)] = NAN
         return out
+
+    def recent_values(self, offsets: np.ndarray) -> np.ndarray:
+        """Values at ``last_slot + offsets`` as a new float array, for integer offsets in
+        ``(-capacity, 0]`` (unchecked; needs a ``last_slot``)."""
+        cap = self.capacity
+        return self._array.take(offsets + (self.last_slot % cap + cap))
+
+    def all_known(self, first_slot: int) -> bool:
+        """True if every slot from ``first_slot`` to ``last_slot`` holds a value (none NaN)."""
+        return self.known_since is not None and first_slot >= self.known_since
 
     def mean(self, end_slot: int, width: int) -> float:
         """Mean of the known values in slots ``(end_slot - width, end_slot]``; NaN if none."""

@@ -217,6 +217,16 @@ class LagRegression:
         regressors: Sequence[Regressors | None] | None = None,
     ) -> list[float]:
         """Forecasts of the ``targets``; the features are computed once (:class:`SharedRows`)."""
+        return self.forecast_array(history, origin, targets, regressors).tolist()
+
+    def forecast_array(
+        self,
+        history: SlotHistory,
+        origin: int,
+        targets: Sequence[int],
+        regressors: Sequence[Regressors | None] | None = None,
+    ) -> np.ndarray:
+        """:meth:`forecast` as a new numpy array (what the forecaster reads)."""
         history = self.own if self.own is not None else history
         if isinstance(targets, range) and targets.step == 1:
             steps = self.buckets.buckets_of(targets.start - origin, len(targets))
@@ -230,7 +240,7 @@ class LagRegression:
             scaled = (rows @ self.bank.coefficients.T).ravel()[picks(steps, len(self.buckets.upper))]
         scaled /= self.scaler.scale
         scaled += self.scaler.shift
-        return inverse_array(self.transform, scaled).tolist()
+        return inverse_array(self.transform, scaled)
 
     def _rows(
         self,
@@ -341,7 +351,7 @@ class LagRegression:
         raw = history.values_at(lagged, origin - week, origin)
         if plan.beyond_week is not None:
             raw[1, plan.beyond_week] = math.nan
-        if math.isnan(raw.sum()):  # unknown values: the fallback level
+        if math.isnan(np.add.reduce(raw, axis=None)):  # unknown values: the fallback level
             raw = np.where(raw == raw, raw, level)
         raw -= shift
         rows = plan.template.copy()  # hzn set
@@ -358,7 +368,7 @@ class LagRegression:
                 profile = forward_array(self.transform, profile)
             profile -= shift
             profile *= scale
-            if math.isnan(profile.sum()):  # no profile yet: the fallback w1
+            if math.isnan(np.add.reduce(profile)):  # no profile yet: the fallback w1
                 profile = np.where(profile == profile, profile, lagged_columns[1])
             rows[:, layout.wp] = profile
             ones = np.array((1.0, values[0] - wpo, 1.0) if self.anomaly_by_hour else (1.0,))  # CalendarTable.onehots

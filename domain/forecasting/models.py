@@ -27,7 +27,6 @@ import numpy as np
 from river import time_series
 
 from domain.forecasting.history import SlotHistory
-from domain.forecasting.recent import RecentValues
 
 Regressors = Mapping[str, float]
 
@@ -88,18 +87,17 @@ class LookupModel:
     A subclass gives :meth:`lookup_array` (the values for the targets known at ``origin``, NaN
     where unknown); where one is unknown the forecast falls back to "same time yesterday",
     then to the mean of the last day. Learning and resetting are no-ops: the state is the
-    shared history (read through its numpy mirror ``recent``, or the profile) itself.
+    shared history (or the profile) itself.
     """
 
-    def __init__(self, name: str, steps_per_day: int, recent: RecentValues) -> None:
+    def __init__(self, name: str, steps_per_day: int) -> None:
         self.name = name
         self.steps_per_day = steps_per_day
-        self.recent = recent
 
     def lookup_array(self, history: SlotHistory, origin: int, targets: Sequence[int]) -> np.ndarray:
         raise NotImplementedError
 
-    def known(self, origin: int) -> bool:
+    def known(self, history: SlotHistory, origin: int) -> bool:
         """True when :meth:`lookup_array` at ``origin`` is known to hold no NaN (no check needed)."""
         return False
 
@@ -126,11 +124,12 @@ class LookupModel:
     ) -> np.ndarray:
         """:meth:`forecast` as a numpy array (what the forecaster reads)."""
         out = self.lookup_array(history, origin, targets)
-        if self.known(origin) or out.sum() == out.sum():  # no NaN (finite values: a sum is NaN only with one)
+        # no NaN: known so, or the sum is a number (of finite values, a sum is NaN only with a NaN)
+        if self.known(history, origin) or not math.isnan(np.add.reduce(out)):
             return out
         unknown = np.isnan(out)
         day = self.steps_per_day
-        yesterday = self.recent.take(seasonal_sources(origin, targets, day))
+        yesterday = history.values_at(seasonal_sources(origin, targets, day))
         fallback = np.where(np.isnan(yesterday), _level(history, origin, day), yesterday)
         return np.where(unknown, fallback, out)
 
@@ -145,19 +144,17 @@ class SeasonalNaive(LookupModel):
     one week gives "same time last week".
     """
 
-    def __init__(self, name: str, period: int, steps_per_day: int, recent: RecentValues) -> None:
-        super().__init__(name, steps_per_day, recent)
+    def __init__(self, name: str, period: int, steps_per_day: int) -> None:
+        super().__init__(name, steps_per_day)
         self.period = period
 
     def lookup_array(self, history: SlotHistory, origin: int, targets: Sequence[int]) -> np.ndarray:
-        recent = self.recent
-        if origin == recent.last_slot and self.period <= recent.capacity and isinstance(targets, range):
-            return recent.take_recent(seasonal_offsets(origin, targets, self.period))  # all in the ring
-        return recent.take(seasonal_sources(origin, targets, self.period))
+        if origin == history.last_slot and self.period <= history.capacity and isinstance(targets, range):
+            return history.recent_values(seasonal_offsets(origin, targets, self.period))  # all in the ring
+        return history.values_at(seasonal_sources(origin, targets, self.period))
 
-    def known(self, origin: int) -> bool:
-        recent = self.recent
-        return origin == recent.last_slot and recent.all_known(origin - self.period + 1)
+    def known(self, history: SlotHistory, origin: int) -> bool:
+        return origin == history.last_slot and history.all_known(origin - self.period + 1)
 
 
 class _HoltWinters(time_series.HoltWinters):
@@ -219,14 +216,13 @@ class HoltWintersModel:
         name: str,
         seasonality: int,
         steps_per_day: int,
-        recent: RecentValues,
         alpha: float = 0.1,
         beta: float = 0.001,
         gamma: float = 0.3,
     ) -> None:
         self.name = name
         self.params = {"alpha": alpha, "beta": beta, "gamma": gamma, "seasonality": seasonality}
-        self._fallback = SeasonalNaive(name, steps_per_day, steps_per_day, recent)
+        self._fallback = SeasonalNaive(name, steps_per_day, steps_per_day)
         self.reset()
 
     def reset(self) -> None:

@@ -19,7 +19,6 @@ import numpy as np
 from domain.forecasting.features import DAY, CalendarFeatures
 from domain.forecasting.history import SlotHistory
 from domain.forecasting.models import LookupModel
-from domain.forecasting.recent import RecentValues
 
 
 def quantile_of_sorted(values: Sequence[float], q: float) -> float:
@@ -80,8 +79,8 @@ class WeeklyProfileModel(LookupModel):
     consecutive forecasts overlap in all but their last target.
     """
 
-    def __init__(self, name: str, profile: WeeklyProfile, steps_per_day: int, recent: RecentValues) -> None:
-        super().__init__(name, steps_per_day, recent)
+    def __init__(self, name: str, profile: WeeklyProfile, steps_per_day: int) -> None:
+        super().__init__(name, steps_per_day)
         self.profile = profile
         self._keys_first = 0
         self._keys = np.zeros(0, dtype=np.intp)  # week slot of the slots from _keys_first on
@@ -89,7 +88,7 @@ class WeeklyProfileModel(LookupModel):
     def lookup_array(self, history: SlotHistory, origin: int, targets: Sequence[int]) -> np.ndarray:
         return self.profile.level_array.take(self._week_slots(targets))
 
-    def known(self, origin: int) -> bool:
+    def known(self, history: SlotHistory, origin: int) -> bool:
         profile = self.profile
         return len(profile.levels) == len(profile.level_array)  # every week slot has its level
 

@@ -20,7 +20,6 @@ from domain.forecasting.ensemble import combine, error_weights, table_weights, t
 from domain.forecasting.history import SlotHistory
 from domain.forecasting.metrics import ErrorTotals, WindowedErrorTable
 from domain.forecasting.models import HoltWintersModel, SeasonalNaive
-from domain.forecasting.recent import RecentValues
 from domain.forecasting.selector import ModelSelector
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -162,15 +161,28 @@ def test_table_weights_of_numpy_sums_equal_error_weights():
             assert got == expected
 
 
-def _history_and_ring(values: list[float | None]) -> tuple[SlotHistory, RecentValues]:
-    history, recent = SlotHistory(24 * 9 + 2, 24, 24 * 7), RecentValues(24 * 9 + 2)
+def _history_of(values: list[float | None]) -> SlotHistory:
+    history = SlotHistory(24 * 9 + 2, 24, 24 * 7)
     for slot, value in enumerate(values, start=1000):
-        if value is None:
-            continue
-        for missing, guess in history.append(slot, value):
-            recent.put(missing, guess)
-        recent.put(slot, value)
-    return history, recent
+        if value is not None:
+            history.append(slot, value)
+    return history
+
+
+def test_recent_values_and_all_known_agree_with_get_also_when_restored():
+    rng = random.Random(5)
+    values = [rng.uniform(0.0, 9.0) for _ in range(24 * 12)]
+    history = _history_of(values)
+    history.append(history.last_slot + 1, math.nan)  # a NaN value: unknown from here
+    history.append(history.last_slot + 1, 4.0)
+    last = history.last_slot
+    offsets = np.arange(-history.capacity + 1, 1)
+    for restored in (history, pickle.loads(pickle.dumps(history))):
+        expected = [restored.get(last + offset) for offset in offsets.tolist()]
+        assert np.array_equal(restored.recent_values(offsets), expected, equal_nan=True)
+        assert restored.all_known(last) and not restored.all_known(last - 1)
+    history.append(last + 1, 2.0)
+    assert history.all_known(last) and history.recent_values(np.array([0]))[0] == 2.0
 
 
 def test_seasonal_naive_reads_what_the_history_holds():
@@ -178,10 +190,10 @@ def test_seasonal_naive_reads_what_the_history_holds():
     for length in (30, 24 * 8 + 5):
         values = [None if rng.random() < 0.1 else rng.uniform(0.0, 9.0) for _ in range(length)]
         values[0] = values[-1] = 1.0
-        history, recent = _history_and_ring(values)
+        history = _history_of(values)
         origin = history.last_slot
         for period in (24, 168):
-            model = SeasonalNaive("naive", period, 24, recent)
+            model = SeasonalNaive("naive", period, 24)
             for targets in (range(origin + 1, origin + 49), range(origin + 5, origin + 30), [origin + 3, origin + 60]):
                 got = model.forecast(history, origin, targets)
                 level = history.mean(origin, 24)
@@ -196,7 +208,7 @@ def test_seasonal_naive_reads_what_the_history_holds():
 
 def test_holt_winters_forecast_array_equals_rivers_forecast():
     rng = random.Random(6)
-    model = HoltWintersModel("holt_winters", 24, 24, RecentValues(64), 0.01, 0.0001, 0.3)
+    model = HoltWintersModel("holt_winters", 24, 24, 0.01, 0.0001, 0.3)
     for slot in range(24 * 5):
         model.learn_one(None, slot, 10 + 5 * math.sin(slot / 3) + rng.gauss(0.0, 1.0), None, True)
     last = model.last_slot
