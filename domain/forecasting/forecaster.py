@@ -228,8 +228,7 @@ class SensorForecaster:
         # one row per model (config order), then the served values: what the selector records
         table = np.empty((n_models + 1, steps))
         for row, model in enumerate(self.models.values()):
-            as_array = getattr(model, "forecast_array", None)
-            table[row] = (as_array or model.forecast)(self.history, last, targets, regs)
+            table[row] = model.forecast_array(self.history, last, targets, regs)
         self._clip(table[:n_models])
         # the bucket of a step is its horizon from the forecast time (now_start), as the API reads it
         step_buckets = self.buckets.buckets_of(1, steps)

@@ -28,20 +28,21 @@ from domain.forecasting.lag_rows import (
     picks,
     regressor_key,
 )
-from domain.forecasting.models import Regressors
+from domain.forecasting.models import ListForecast, Regressors
 from domain.forecasting.profile import WeeklyProfile
-from domain.forecasting.regressors import OnlineRidge, RidgeBank, bayesian_regressor
+from domain.forecasting.regressors import RidgeBank
 from domain.forecasting.transforms import TRANSFORMS, SeriesScaler, forward_array, inverse_array
 
 __all__ = ["ANOMALY_KEYS", "TRANSFORMS", "LagRegression", "SeriesScaler", "SharedRows"]
 
 
-class LagRegression:
+class LagRegression(ListForecast):
     """Direct multi-horizon linear model on lag, rolling-mean, calendar and regressor features.
 
-    One regressor per horizon bucket (default :func:`bayesian_regressor`: exact online ridge,
-    which converges far faster than SGD on the sparse calendar one-hots; kept as one
-    :class:`RidgeBank` over float rows, any other regressor gets dict rows). The target and
+    One regressor per horizon bucket: by default (``make_regressor`` None) exact online ridge
+    regression (alpha = beta = 1), which converges far faster than SGD on the sparse calendar
+    one-hots, kept as one :class:`RidgeBank` over float rows; a ``make_regressor`` factory (a
+    River regressor, e.g. :func:`~domain.forecasting.regressors.tree_regressor`) gets dict rows. The target and
     the value-like features (``LAG_KEYS``) share one :class:`SeriesScaler`; each regressor of
     another sensor (its value at the target slot) has its own and takes one of
     ``max_regressors`` reserved feature slots ``r0``, ``r1``, ... in order of first appearance
@@ -68,7 +69,7 @@ class LagRegression:
         buckets: HorizonBuckets,
         lags: LagFeatures,
         calendar: CalendarFeatures,
-        make_regressor: Callable[[], Any] = bayesian_regressor,
+        make_regressor: Callable[[], Any] | None = None,
         train_every: int = 1,
         max_regressors: int = 4,
         profile: WeeklyProfile | None = None,
@@ -96,14 +97,13 @@ class LagRegression:
         self.regressor_scalers: dict[str, tuple[str, SeriesScaler]] = {}
         self.anomaly_by_hour = anomaly_by_hour and profile is not None
         self.layout = LagLayout(calendar.keys(), profile is not None, self.anomaly_by_hour, max_regressors)
-        probe = make_regressor()
-        if type(probe) is OnlineRidge:
-            # the same models as one OnlineRidge per bucket over the layout's features, as arrays
-            self.bank: RidgeBank | None = RidgeBank(len(buckets.upper), self.layout.size, probe.alpha, probe.beta)
+        if make_regressor is None:
+            # one exact ridge per bucket over the layout's features, as arrays
+            self.bank: RidgeBank | None = RidgeBank(len(buckets.upper), self.layout.size, alpha=1.0, beta=1.0)
             self.models: list[Any] = []
         else:
             self.bank = None
-            self.models = [probe, *(make_regressor() for _ in buckets.upper[1:])]
+            self.models = [make_regressor() for _ in buckets.upper]
             zero = dict.fromkeys(self.layout.keys, 0.0)
             for model in self.models:
                 # a zero sample leaves the fit unchanged, but fixes the feature order
@@ -209,16 +209,6 @@ class LagRegression:
         """Forecast of slot ``target`` from what is known up to slot ``origin``."""
         return self.forecast(history, origin, (target,), None if regressors is None else (regressors,))[0]
 
-    def forecast(
-        self,
-        history: SlotHistory,
-        origin: int,
-        targets: Sequence[int],
-        regressors: Sequence[Regressors | None] | None = None,
-    ) -> list[float]:
-        """Forecasts of the ``targets``; the features are computed once (:class:`SharedRows`)."""
-        return self.forecast_array(history, origin, targets, regressors).tolist()
-
     def forecast_array(
         self,
         history: SlotHistory,
@@ -226,7 +216,8 @@ class LagRegression:
         targets: Sequence[int],
         regressors: Sequence[Regressors | None] | None = None,
     ) -> np.ndarray:
-        """:meth:`forecast` as a new numpy array (what the forecaster reads)."""
+        """Forecasts of the ``targets`` as a new numpy array; the features are computed once
+        (:class:`SharedRows`)."""
         history = self.own if self.own is not None else history
         if isinstance(targets, range) and targets.step == 1:
             steps = self.buckets.buckets_of(targets.start - origin, len(targets))

@@ -6,11 +6,11 @@ batch. A model sees:
 - ``learn_one(history, slot, value, regressors, observed)``: called for each slot in time
   order after ``history`` already holds ``value``; ``observed`` is False for gap-filling
   (imputed) values, which models may use to keep a continuous state but never as targets;
-- ``forecast(history, origin, targets, regressors)``: values for the target slots, using only
-  what is known up to ``origin`` (the last learned slot);
-- ``reset()``: after a gap longer than ``max_gap`` (the series restarts);
-- optionally ``forecast_array(...)``: ``forecast`` as a numpy array, which the forecaster
-  prefers (it assembles one models x steps array per forecast).
+- ``forecast_array(history, origin, targets, regressors)``: values for the target slots as a
+  numpy array, using only what is known up to ``origin`` (the last learned slot); the
+  forecaster assembles one models x steps array per forecast (``forecast``, from
+  :class:`ListForecast`, gives them as a list);
+- ``reset()``: after a gap longer than ``max_gap`` (the series restarts).
 
 Values are in the unit of the readings (e.g. kW, consumption positive).
 """
@@ -38,6 +38,14 @@ class ForecastModel(Protocol):
         self, history: SlotHistory, slot: int, value: float, regressors: Regressors | None, observed: bool
     ) -> None: ...
 
+    def forecast_array(
+        self,
+        history: SlotHistory,
+        origin: int,
+        targets: Sequence[int],
+        regressors: Sequence[Regressors | None] | None = None,
+    ) -> np.ndarray: ...
+
     def forecast(
         self,
         history: SlotHistory,
@@ -47,6 +55,21 @@ class ForecastModel(Protocol):
     ) -> list[float]: ...
 
     def reset(self) -> None: ...
+
+
+class ListForecast:
+    """Base of the models: :meth:`forecast` is their ``forecast_array`` as a list."""
+
+    def forecast(
+        self,
+        history: SlotHistory,
+        origin: int,
+        targets: Sequence[int],
+        regressors: Sequence[Regressors | None] | None = None,
+    ) -> list[float]:
+        """The values for the ``targets`` known at ``origin``, as a list (the forecaster reads
+        ``forecast_array``)."""
+        return self.forecast_array(history, origin, targets, regressors).tolist()
 
 
 def _level(history: SlotHistory, origin: int, day: int) -> float:
@@ -81,7 +104,7 @@ def seasonal_sources(origin: int, targets: Sequence[int], period: int) -> np.nda
     return slots - period * -((origin - slots) // period)
 
 
-class LookupModel:
+class LookupModel(ListForecast):
     """Base of the models without learned state: each forecast is read from what is known.
 
     A subclass gives :meth:`lookup_array` (the values for the targets known at ``origin``, NaN
@@ -105,15 +128,6 @@ class LookupModel:
         self, history: SlotHistory, slot: int, value: float, regressors: Regressors | None, observed: bool
     ) -> None:
         return None
-
-    def forecast(
-        self,
-        history: SlotHistory,
-        origin: int,
-        targets: Sequence[int],
-        regressors: Sequence[Regressors | None] | None = None,
-    ) -> list[float]:
-        return self.forecast_array(history, origin, targets, regressors).tolist()
 
     def forecast_array(
         self,
@@ -204,7 +218,7 @@ def _steps_ahead(start: int, count: int) -> np.ndarray:
     return found
 
 
-class HoltWintersModel:
+class HoltWintersModel(ListForecast):
     """Additive Holt-Winters (River ``time_series.HoltWinters``) on the continuous series.
 
     It learns every slot, imputed gap values included, because its state assumes no gaps.
@@ -234,15 +248,6 @@ class HoltWintersModel:
     ) -> None:
         self.model.learn_one(value)
         self.last_slot = slot
-
-    def forecast(
-        self,
-        history: SlotHistory,
-        origin: int,
-        targets: Sequence[int],
-        regressors: Sequence[Regressors | None] | None = None,
-    ) -> list[float]:
-        return self.forecast_array(history, origin, targets, regressors).tolist()
 
     def forecast_array(
         self,

@@ -1,6 +1,6 @@
 """The regressors of the lag model (one per horizon bucket): exact online ridge regression
 (the default; :class:`RidgeBank` holds one per bucket as arrays, :class:`OnlineRidge` is the
-same model over dict samples) and River's adaptive Hoeffding tree. Pure, deterministic."""
+same model over dict samples, the reference the bank is tested against) and River's adaptive Hoeffding tree. Pure, deterministic."""
 
 from __future__ import annotations
 
@@ -168,8 +168,3 @@ class RidgeBank:
     def __setstate__(self, state: tuple) -> None:
         self.alpha, self.beta, self.inverse, coefficients = state
         self._setup(coefficients)
-
-
-def bayesian_regressor() -> OnlineRidge:
-    """Exact online ridge regression (Bayesian linear regression's mean, alpha = beta = 1)."""
-    return OnlineRidge(alpha=1.0, beta=1.0)
