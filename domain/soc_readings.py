@@ -10,7 +10,7 @@ Not every belief on the sensor is a state of charge the device reported. A readi
 schedule only when it is
 
 * a measurement: its source is not the platform's scheduler or forecaster
-  (:data:`NON_MEASUREMENT_SOURCE_TYPES`) and the value was believed at or after its time;
+  (:data:`~domain.source_types.NOT_MEASURED_SOURCE_TYPES`) and the value was believed at or after its time;
 * fresh: the value's time is at most :data:`SOC_READING_MAX_AGE` before the event was recorded,
   so importing history does not plan the past once per imported event.
 
@@ -31,10 +31,10 @@ from domain.devices import SOC_SENSOR_FIELD as SOC_SENSOR_FIELD  # re-exported f
 from domain.devices import soc_sensor_reference as soc_sensor_reference
 from domain.devices import stored_devices
 from domain.registry import AssetRegistered, SensorRegistered
+from domain.source_types import NOT_MEASURED_SOURCE_TYPES
 
 SOC_READING_MAX_AGE = timedelta(hours=1)
 """A reading older than this when recorded (backfilled history) does not trigger a schedule."""
-NON_MEASUREMENT_SOURCE_TYPES = frozenset({"scheduler", "forecaster"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def soc_links(asset: AssetRegistered | None) -> dict[int, SocLink]:
 
 def soc_reading_of(event: SensorDataRecorded, recorded_at: datetime) -> SocReading | None:
     """The newest measured value of ``event`` if it may trigger a schedule (see the module docstring)."""
-    if event.source_type in NON_MEASUREMENT_SOURCE_TYPES:
+    if event.source_type in NOT_MEASURED_SOURCE_TYPES:
         return None
     belief_us = belief_times_us(event)
     for i in range(len(event.values) - 1, -1, -1):

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 from domain import ev
 from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_s
 from domain.events import RecordedEvent
+from domain.source_types import NOT_MEASURED_SOURCE_TYPES
 from domain.units import conversion_factor, is_energy_unit, is_power_unit
 
 metadata = sa.MetaData()
@@ -79,8 +80,6 @@ charge_sessions = sa.Table(
 sa.Index("ix_charge_sessions_evse_start", charge_sessions.c.evse_asset_id, charge_sessions.c.start_s)
 sa.Index("ix_charge_sessions_account", charge_sessions.c.account_id, charge_sessions.c.position)
 
-NOT_MEASURED = frozenset({"forecaster", "scheduler"})
-"""Beliefs of these source types are predictions or plans, never a session's metered energy."""
 OPEN_END_S = 2**62
 MARGIN_S = 86_400
 """Sessions starting up to a day after a slot window may own slots in it (coarse resolutions)."""
@@ -138,7 +137,9 @@ class ChargeSessionsProjection:
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         batch = _Batch()
         for recorded in events:
-            if recorded.type == "SensorDataRecorded" and recorded.data.get("source_type") in NOT_MEASURED:
+            if recorded.type == "SensorDataRecorded" and (
+                recorded.data.get("source_type") in NOT_MEASURED_SOURCE_TYPES
+            ):
                 continue  # a forecast or schedule: not decoded
             event = recorded.decode()
             if isinstance(event, SensorDataRecorded):
@@ -159,7 +160,7 @@ class ChargeSessionsProjection:
             _reassign(conn, asset_id, sensor_id, low, high)
 
     def _readings(self, conn: Connection, event: SensorDataRecorded, batch: _Batch) -> None:
-        if event.source_type in NOT_MEASURED:
+        if event.source_type in NOT_MEASURED_SOURCE_TYPES:
             return  # a forecast or schedule
         meters = conn.execute(_METERS_BY_SENSOR, {"sensor_id": event.sensor_id}).mappings().all()
         factor = _to_kwh_factor(event.unit, event.resolution_s)

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 
 from domain.beliefs import to_epoch_s
 from domain.forecast_events import FORECASTER_SOURCE_TYPE
-from projections.readings import data_sources
 from projections.readings_query import BeliefFilter, latest_values
 
 
@@ -40,11 +39,7 @@ def known_or_forecast(
     """
     start_s, end_s = to_epoch_s(start), to_epoch_s(end)
     forecasts = latest_forecast(conn, sensor_id, start, end, prior)
-    others = BeliefFilter(prior=prior, source_types=_non_forecaster_types(conn))
+    others = BeliefFilter(prior=prior, exclude_source_types=[FORECASTER_SOURCE_TYPE])
     known = latest_values(conn, sensor_id, start_s, end_s, others)
     return {**forecasts, **known}
 
-
-def _non_forecaster_types(conn: sa.Connection) -> list[str]:
-    types = conn.execute(sa.select(data_sources.c.type).distinct()).scalars().all()
-    return [t for t in types if t != FORECASTER_SOURCE_TYPE] or ["-none-"]

@@ -2,7 +2,8 @@
 definitions and their values per interval (kWh), evaluated here as readings arrive.
 
 It follows the registry topic (definitions) and the readings topic (``SensorDataRecorded``). It keeps
-the latest belief (by belief time) of each input meter per interval in kWh (``myems_vm_inputs``, only
+the latest measured belief (by belief time; forecasts and schedules are no meter readings, see
+:mod:`domain.source_types`) of each input meter per interval in kWh (``myems_vm_inputs``, only
 for meters some virtual meter uses) and re-evaluates the equation for every interval an event
 touches, so late or corrected data changes the virtual meter too. A new definition is back-filled
 from the readings read model. Idempotent on replay (upserts; the newest belief wins).
@@ -19,8 +20,9 @@ from domain import myems_meters as mm
 from domain import virtual_meters as vm
 from domain.beliefs import SensorDataRecorded, belief_times_us, stored_sensor_id, to_epoch_s
 from domain.events import RecordedEvent
+from domain.source_types import NOT_MEASURED_SOURCE_TYPES
 from domain.units import UnitError
-from projections.readings import readings
+from projections.readings import data_sources, readings
 from projections.registry import sensors
 
 metadata = sa.MetaData()
@@ -61,11 +63,8 @@ class MyEmsVirtualMetersProjection:
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         linked: dict[int, list[int]] = {}  # meter -> its virtual meters, until a definition changes them
         for recorded in events:
-            if recorded.type == "SensorDataRecorded" and (sensor_id := stored_sensor_id(recorded.data)) is not None:
-                if sensor_id not in linked:
-                    linked[sensor_id] = conn.execute(_LINKED, {"meter_id": sensor_id}).scalars().all()
-                if not linked[sensor_id]:
-                    continue  # a meter no virtual meter uses: not decoded
+            if recorded.type == "SensorDataRecorded" and _passed_over(conn, recorded, linked):
+                continue
             event = recorded.decode()
             if isinstance(event, SensorDataRecorded):
                 if event.sensor_id not in linked:
@@ -79,6 +78,20 @@ class MyEmsVirtualMetersProjection:
                     conn.execute(table.delete().where(key == event.virtual_meter_id))
             else:
                 _define(conn, event)
+
+
+def _passed_over(conn: Connection, recorded: RecordedEvent, linked: dict[int, list[int]]) -> bool:
+    """Whether a ``SensorDataRecorded`` is passed over undecoded, told from its stored data: a
+    forecast or a schedule (no meter reading), or readings of a meter no virtual meter uses
+    (``linked``: the batch's look-ups, filled here)."""
+    if recorded.data.get("source_type") in NOT_MEASURED_SOURCE_TYPES:
+        return True
+    sensor_id = stored_sensor_id(recorded.data)
+    if sensor_id is None:
+        return False  # decoding tells what is wrong with it
+    if sensor_id not in linked:
+        linked[sensor_id] = conn.execute(_LINKED, {"meter_id": sensor_id}).scalars().all()
+    return not linked[sensor_id]
 
 
 def _define(conn: Connection, event: vm.MyEmsVirtualMeterDefined | vm.MyEmsVirtualMeterRedefined) -> None:
@@ -102,14 +115,16 @@ def _define(conn: Connection, event: vm.MyEmsVirtualMeterDefined | vm.MyEmsVirtu
 
 
 def _backfill(conn: Connection, meter_id: int) -> None:
-    """The meter's latest beliefs from the readings read model (kWh per interval)."""
+    """The meter's latest measured beliefs from the readings read model (kWh per interval)."""
     sensor = conn.execute(sa.select(sensors.c.unit, sensors.c.event_resolution_s).where(
         sensors.c.id == meter_id)).first()
     if sensor is None or not mm.is_meter_unit(sensor.unit):
         return
     factor = mm.kwh_factor(sensor.unit, sensor.event_resolution_s)
+    measured = sa.select(data_sources.c.id).where(data_sources.c.type.not_in(sorted(NOT_MEASURED_SOURCE_TYPES)))
     rows = conn.execute(sa.select(readings.c.event_start, readings.c.belief_time, readings.c.value).where(
-        readings.c.sensor_id == meter_id).order_by(readings.c.event_start, readings.c.belief_time))
+        readings.c.sensor_id == meter_id, readings.c.source_id.in_(measured.scalar_subquery())).order_by(
+        readings.c.event_start, readings.c.belief_time))
     for start_s, belief_us, value in rows:
         _upsert_input(conn, meter_id, start_s, belief_us, value * factor)
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from domain.beliefs import to_epoch_us
+from domain.source_types import NOT_MEASURED_SOURCE_TYPES
 from projections.readings import data_sources, readings
 
 
@@ -25,13 +26,19 @@ class BeliefFilter:
     * ``horizon_s``: only beliefs formed at least this long before the event's end
       (negative: at most this long after it);
     * ``sources``: only these source names (``None``: any source);
-    * ``source_types``: only sources of these types, e.g. ``["forecaster"]``.
+    * ``source_types``: only sources of these types, e.g. ``["forecaster"]``;
+    * ``exclude_source_types``: no sources of these types (:data:`MEASURED`: measurements only).
     """
 
     prior: datetime | None = None
     horizon_s: int | None = None
     sources: Sequence[str] | None = None
     source_types: Sequence[str] | None = None
+    exclude_source_types: Sequence[str] | None = None
+
+
+MEASURED = BeliefFilter(exclude_source_types=sorted(NOT_MEASURED_SOURCE_TYPES))
+"""Measurements only: no forecasts, no schedules (:mod:`domain.source_types`)."""
 
 
 def _filter_conditions(r, beliefs: BeliefFilter) -> list:
@@ -42,12 +49,15 @@ def _filter_conditions(r, beliefs: BeliefFilter) -> list:
     if beliefs.horizon_s is not None:
         # belief horizon (us) = event end - belief time >= requested horizon
         conditions.append((r.event_start + r.resolution_s) * 1_000_000 - r.belief_time >= beliefs.horizon_s * 1_000_000)
-    if beliefs.sources is not None or beliefs.source_types is not None:
+    by_source = beliefs.sources, beliefs.source_types, beliefs.exclude_source_types
+    if any(condition is not None for condition in by_source):
         source_query = sa.select(data_sources.c.id)
         if beliefs.sources is not None:
             source_query = source_query.where(data_sources.c.name.in_(list(beliefs.sources)))
         if beliefs.source_types is not None:
             source_query = source_query.where(data_sources.c.type.in_(list(beliefs.source_types)))
+        if beliefs.exclude_source_types is not None:
+            source_query = source_query.where(data_sources.c.type.not_in(list(beliefs.exclude_source_types)))
         conditions.append(r.source_id.in_(source_query.scalar_subquery()))
     return conditions
 

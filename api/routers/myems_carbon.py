@@ -76,7 +76,7 @@ def intensity_readings(sensor: dict, start: datetime, end: datetime, conn: sa.Co
     factor = mc.kg_per_kwh_factor(sensor["unit"])
     resolution_s = sensor["event_resolution_s"]
     first = int(start.timestamp()) - max(resolution_s, 0)  # a reading that began before the start covers it
-    values = rdq.latest_values(conn, sensor["id"], first, int(end.timestamp()))
+    values = rdq.latest_values(conn, sensor["id"], first, int(end.timestamp()), rdq.MEASURED)
     return mc.CarbonIntensity({s: v * factor for s, v in values.items()}, resolution_s)
 
 

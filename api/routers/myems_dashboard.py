@@ -156,8 +156,9 @@ def _sensors(conn: sa.Connection, account_id: int, period) -> tuple[dict, dict]:
                                 "uuid": asset_uuid(group), "point_name_list": [s["name"] for s in found],
                                 "point_unit_list": [s["unit"] for s in found],
                                 "point_id_list": [s["id"] for s in found]}  # fmt: skip
+        first_s, end_s = int(period[0].timestamp()), int(period[1].timestamp())
         for sensor in found:
-            values = rdq.latest_values(conn, sensor["id"], int(period[0].timestamp()), int(period[1].timestamp()))
+            values = rdq.latest_values(conn, sensor["id"], first_s, end_s, rdq.MEASURED)
             if values:
                 points[sensor["id"]] = values[max(values)]
     return sensors, points

@@ -50,10 +50,11 @@ def battery_power(
 ) -> list[tuple[int, float, int]]:
     """(start epoch s, kW, resolution s) of the batteries' power sensors."""
     found = []
+    first_s, end_s = int(start.timestamp()), int(end.timestamp())
     for battery in batteries:
         for sensor in rq.list_sensors(conn, asset_id=battery["id"]):
             if sensor["name"] == "power":
-                values = rdq.latest_values(conn, sensor["id"], int(start.timestamp()), int(end.timestamp()))
+                values = rdq.latest_values(conn, sensor["id"], first_s, end_s, rdq.MEASURED)
                 found.extend((s, v, sensor["event_resolution_s"]) for s, v in sorted(values.items()))
     return found
 

@@ -102,7 +102,7 @@ def readings_kwh(conn: ReadConn, sensor: dict, period: tuple[datetime, datetime]
     if period is None:
         return []
     factor = mm.kwh_factor(sensor["unit"], sensor["event_resolution_s"])
-    raw = rdq.latest_values(conn, sensor["id"], int(period[0].timestamp()), int(period[1].timestamp()))
+    raw = rdq.latest_values(conn, sensor["id"], int(period[0].timestamp()), int(period[1].timestamp()), rdq.MEASURED)
     return [(start_s, value * factor) for start_s, value in sorted(raw.items())]
 
 

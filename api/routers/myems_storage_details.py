@@ -97,13 +97,14 @@ def _energy(rows: list[tuple[int, float, int]]) -> tuple[float, float]:
 
 def _parameters(conn: sa.Connection, station: dict, period: tuple[datetime, datetime]) -> dict:
     names, timestamps, values = [], [], []
+    first_s, end_s = int(period[0].timestamp()), int(period[1].timestamp())
     for container in station_containers(conn, station):
         for device in sorted(children(conn, container, set(DEVICE_TYPES)), key=lambda d: d["id"]):
             for sensor in rq.list_sensors(conn, asset_id=device["id"]):
                 suffix = POINT_SENSORS.get(sensor["name"])
                 if suffix is None:
                     continue
-                found = rdq.latest_values(conn, sensor["id"], int(period[0].timestamp()), int(period[1].timestamp()))
+                found = rdq.latest_values(conn, sensor["id"], first_s, end_s, rdq.MEASURED)
                 names.append(f"{container['name']}-{device['name']}.{suffix} ({sensor['unit']})")
                 timestamps.append([datetime.fromtimestamp(s, UTC).strftime("%m-%dT%H:%M") for s in sorted(found)])
                 values.append([found[s] for s in sorted(found)])

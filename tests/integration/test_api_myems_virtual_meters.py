@@ -4,6 +4,8 @@ every interval, also after late and corrected data arrives; bad equations and fo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from myems_support import (
     AUDITOR,
     hourly_meter,
@@ -11,6 +13,10 @@ from myems_support import (
     myems_api,  # noqa: F401 - the api fixture
 )
 from test_api_support import ALICE, BOB, ApiHarness
+
+from commands import registry as cmd
+from commands.readings import RecordSensorData, record_sensor_data
+from domain.source_types import NOT_MEASURED_SOURCE_TYPES
 
 VM_TYPES = {"id": int, "name": str, "uuid": str, "energy_category": dict, "is_counted": bool, "cost_center": dict,
             "energy_item": dict, "description": str, "expression": dict}
@@ -86,3 +92,29 @@ def test_bad_equations_foreign_meters_and_auditors(api):
     auditor = login(api, AUDITOR)
     assert api.client.get(f"/myems/virtualmeters/{vm_id}", headers=auditor).status_code == 200
     assert api.client.delete(f"/myems/virtualmeters/{vm_id}", headers=auditor).status_code == 403
+
+
+def test_forecasts_and_schedules_are_no_meter_readings(api):
+    """A forecast or a schedule on a meter (newer beliefs than its readings, and for hours it has no
+    reading yet) changes neither a virtual meter (live or back-filled) nor the meter's energy report."""
+    headers = login(api, ALICE)
+    x1, x2 = hourly_meter(api, headers, "M1"), hourly_meter(api, headers, "M2")
+    _post_kwh(api, x1, "2024-01-01T00:00:00+00:00", [1.0, 2.0, 3.0])
+    _post_kwh(api, x2, "2024-01-01T00:00:00+00:00", [10.0, 20.0, 30.0, 40.0])
+    live = int(api.client.post("/myems/virtualmeters", headers=headers, json={"data": _vm(api, x1, x2, "live")}
+                               ).headers["Location"].rsplit("/", 1)[1])
+    ctx, start = api.platform.commands, datetime(2024, 1, 1, tzinfo=UTC)
+    for source_type in sorted(NOT_MEASURED_SOURCE_TYPES):  # hours 0-5 of x1: newer than its readings
+        command = RecordSensorData(sensor_id=x1, start=start, duration=timedelta(hours=6), values=[500.0] * 6,
+                                   unit="kWh", source=f"{source_type}:test", source_type=source_type)
+        record_sensor_data(ctx, command, cmd.load_sensor(ctx, x1))
+    filled = int(api.client.post("/myems/virtualmeters", headers=headers, json={"data": _vm(api, x1, x2, "later")}
+                                 ).headers["Location"].rsplit("/", 1)[1])
+    expected = (["2024-01-01T00:00:00", "2024-01-01T01:00:00", "2024-01-01T02:00:00"], [11.0, 22.0, 33.0])
+    assert _hourly(api, headers, live) == expected
+    assert _hourly(api, headers, filled) == expected
+    report = api.client.get("/myems/reports/meterenergy", headers=headers, params={
+        "meterid": x1, "periodtype": "hourly", "reportingperiodstartdatetime": "2024-01-01T00:00:00",
+        "reportingperiodenddatetime": "2024-01-02T00:00:00"})
+    assert report.status_code == 200, report.text
+    assert report.json()["reporting_period"]["values"] == [1.0, 2.0, 3.0]
