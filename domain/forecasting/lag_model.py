@@ -25,9 +25,10 @@ from domain.forecasting.lag_rows import (
     LagLayout,
     SharedRows,
     horizon_plan,
-    picks,
     regressor_key,
+    step_models,
 )
+from domain.forecasting.lag_kernels import TRANSFORM_CODES, predict_rows
 from domain.forecasting.models import ListForecast, Regressors
 from domain.forecasting.profile import WeeklyProfile
 from domain.forecasting.regressors import RidgeBank
@@ -224,13 +225,14 @@ class LagRegression(ListForecast):
         else:
             steps = tuple(self.buckets.bucket_of(target - origin) for target in targets)
         rows = self._rows(history, origin, targets, regressors)
-        if self.bank is None:
-            models, as_dict = self.models, self.layout.as_dict
-            scaled = np.array([models[b].predict_one(as_dict(x)) for b, x in zip(steps, rows, strict=True)])
-        else:  # every model's prediction of every row, then each row's own
-            scaled = (rows @ self.bank.coefficients.T).ravel()[picks(steps, len(self.buckets.upper))]
-        scaled /= self.scaler.scale
-        scaled += self.scaler.shift
+        scaler = self.scaler
+        if self.bank is not None:  # one compiled call: each row by its bucket's model, unscaled
+            code = TRANSFORM_CODES[self.transform]
+            return predict_rows(rows, self.bank.coefficients, step_models(steps), scaler.shift, scaler.scale, code)
+        models, as_dict = self.models, self.layout.as_dict
+        scaled = np.array([models[b].predict_one(as_dict(x)) for b, x in zip(steps, rows, strict=True)])
+        scaled /= scaler.scale
+        scaled += scaler.shift
         return inverse_array(self.transform, scaled)
 
     def _rows(

@@ -219,18 +219,17 @@ class SharedRows:
         return (SharedRows, ())  # pickled empty
 
 
-_PICKS: dict[tuple[tuple[int, ...], int], np.ndarray] = {}
+_STEP_MODELS: dict[tuple[int, ...], np.ndarray] = {}
 
 
-def picks(steps: tuple[int, ...], count: int) -> np.ndarray:
-    """Flat indices of ``(row i, model steps[i])`` in a ``(len(steps), count)`` matrix (cached:
-    forecasts repeat the same bucket sequences)."""
-    key = (steps, count)
-    found = _PICKS.get(key)
+def step_models(steps: tuple[int, ...]) -> np.ndarray:
+    """The bucket models of a forecast's steps, ``steps`` as an int64 array (cached: forecasts
+    repeat the same bucket sequences; read-only)."""
+    found = _STEP_MODELS.get(steps)
     if found is None:
-        if len(_PICKS) >= 256:
-            _PICKS.clear()
-        found = _PICKS[key] = np.arange(len(steps)) * count + np.array(steps, dtype=np.intp)
+        if len(_STEP_MODELS) >= 256:
+            _STEP_MODELS.clear()
+        found = _STEP_MODELS[steps] = np.array(steps, dtype=np.int64)
     return found
 
 
