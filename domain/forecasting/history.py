@@ -5,8 +5,8 @@ last ``capacity`` slots; every slot in that range holds either a measured value,
 value (for a gap: the value one day earlier, else the last value), or NaN (unknown: before
 the first reading, or after a gap longer than ``max_gap``). Cumulative sums over the ring give
 rolling means at any recent origin in O(1), so no feature is ever recomputed from scratch.
-A numpy copy of the ring serves vectorised look-ups (:meth:`SlotHistory.values_at`,
-:meth:`SlotHistory.recent_values`): the one copy of the past values the models read many at once.
+A numpy copy of the ring serves vectorised and compiled look-ups (:meth:`SlotHistory.values_at`,
+:meth:`SlotHistory.recent_values`, :attr:`SlotHistory.ring`): the one copy of the past values the models read many at once.
 """
 
 from __future__ import annotations
@@ -104,6 +104,14 @@ class SlotHistory:
         if last is None or slot > last or slot <= last - self.capacity:
             return NAN
         return self._values[slot % self.capacity]
+
+    @property
+    def ring(self) -> np.ndarray:
+        """The values as a numpy array ``(2 * capacity,)`` (read-only): slot ``s`` (from
+        ``last_slot - capacity + 1`` to ``last_slot``) at position ``s % capacity`` (and that
+        plus ``capacity``), for compiled look-ups
+        (:func:`~domain.forecasting.lag_kernels.pair_rows`)."""
+        return self._array
 
     def values_at(self, slots: np.ndarray, low: int | None = None, high: int | None = None) -> np.ndarray:
         """:meth:`get` of each slot of an integer array, as a new float array (NaN where unknown).

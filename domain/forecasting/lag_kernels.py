@@ -132,3 +132,107 @@ def predict_rows(
             value = value * value if transform == 1 else math.expm1(min(value, 700.0))
         out[i] = value
     return out
+
+
+@_compiled
+def _ring_value(ring: np.ndarray, last_slot: int, slot: int) -> float:
+    """:meth:`~domain.forecasting.history.SlotHistory.get` on its ring (``SlotHistory.ring``)."""
+    capacity = len(ring) // 2
+    if slot > last_slot or slot <= last_slot - capacity:
+        return math.nan
+    return ring[slot % capacity]
+
+
+@_compiled
+def _forward(transform: int, value: float) -> float:
+    """The forward transform (:data:`TRANSFORM_CODES`) of a value; values <= 0 give 0.0, NaN stays NaN."""
+    if transform == 0 or value != value:
+        return value
+    value = value if value > 0.0 else 0.0
+    return math.sqrt(value) if transform == 1 else math.log1p(value)
+
+
+@_compiled
+def pair_rows(
+    origins: np.ndarray,
+    targets: np.ndarray,
+    origin_raw: np.ndarray,
+    ring: np.ndarray,
+    last_slot: int,
+    table_start: int,
+    onehots: np.ndarray,
+    week_slot: np.ndarray,
+    day_class: np.ndarray,
+    levels: np.ndarray,
+    transform: int,
+    shift: float,
+    scale: float,
+    geometry: np.ndarray,
+) -> np.ndarray:
+    """The lag model's feature rows ``(n, size)`` (a new array) of the pairs ``(origins[i],
+    targets[i])``: the features of :class:`~domain.forecasting.lag_rows.LagLayout` but the
+    regressor slots (left 0), values as ``(value - shift) * scale``.
+
+    ``origins`` and ``targets`` ``(n,)`` int64 slots, either one may have length 1 (the same
+    for every pair), as may ``origin_raw`` ``(n, 7)``:
+    :meth:`~domain.forecasting.features.LagFeatures.origin_raw` of each origin (transformed,
+    unscaled, NaN where unknown). ``ring`` and ``last_slot``: the values of
+    :class:`~domain.forecasting.history.SlotHistory` (``SlotHistory.ring``). The calendar
+    (:class:`~domain.forecasting.lag_rows.CalendarTable`, from slot ``table_start``; it must
+    hold every origin and target, and 6 days before the first similar-day candidate of each
+    target): ``onehots``, ``week_slot``, ``day_class``. ``levels``: the weekly profile per week
+    slot, untransformed, NaN where none (empty without a profile); ``transform``:
+    :data:`TRANSFORM_CODES`. ``geometry`` int64: ``(size, day, week, max_horizon, origin
+    column, target-lag column, wp, wpo)`` (slots; columns of the layout, ``wp`` -1 without a
+    profile).
+
+    Unknown values fall back to the origin's level (``m1d``, else ``m1w``, else ``shift``),
+    ``wp`` to ``w1``, ``wpo`` to ``y0``; with anomaly columns (``onehots`` has 3 columns) the
+    anomaly ``y0 - wpo`` goes to the target hour's column.
+    """
+    size, day, week, max_horizon = geometry[0], geometry[1], geometry[2], geometry[3]
+    origin_column, lag_column, wp, wpo = geometry[4], geometry[5], geometry[6], geometry[7]
+    count = max(len(origins), len(targets))
+    rows = np.zeros((count, size))
+    values = np.empty(origin_raw.shape[1] + 1)  # the origin's scaled values, then wpo
+    level = shift
+    for i in range(count):
+        origin = origins[i if len(origins) > 1 else 0]
+        target = targets[i if len(targets) > 1 else 0]
+        if i == 0 or len(origins) > 1:
+            raw = origin_raw[i if len(origin_raw) > 1 else 0]
+            level = raw[3] if raw[3] == raw[3] else (raw[4] if raw[4] == raw[4] else shift)  # m1d, m1w
+            for k in range(len(raw)):
+                values[k] = ((raw[k] if raw[k] == raw[k] else level) - shift) * scale
+            if wp >= 0:
+                at_origin = _forward(transform, levels[week_slot[origin - table_start]])
+                values[-1] = values[0] if at_origin != at_origin else (at_origin - shift) * scale
+        row = rows[i]
+        horizon = target - origin
+        days_back = -(-horizon // day)
+        first = target - day * days_back
+        at = target - table_start
+        similar = target - week  # LagFeatures.similar_day: the latest day of the target's class
+        for back in range(7):
+            if day_class[first - back * day - table_start] == day_class[at]:
+                similar = first - back * day
+                break
+        d1 = _ring_value(ring, last_slot, first)
+        w1 = _ring_value(ring, last_slot, target - week) if horizon <= week else math.nan
+        sd = _ring_value(ring, last_slot, similar)
+        row[0] = horizon / max_horizon
+        for k in range(len(values) - 1):
+            row[origin_column + k] = values[k]
+        row[lag_column] = ((d1 if d1 == d1 else level) - shift) * scale
+        row[lag_column + 1] = ((w1 if w1 == w1 else level) - shift) * scale
+        row[lag_column + 2] = ((sd if sd == sd else level) - shift) * scale
+        hot = onehots[at]
+        row[hot[0]] = 1.0
+        row[hot[-1]] = 1.0
+        if wp >= 0:
+            profile = _forward(transform, levels[week_slot[at]])
+            row[wp] = row[lag_column + 1] if profile != profile else (profile - shift) * scale
+            row[wpo] = values[-1]
+            if len(hot) == 3:
+                row[hot[1]] = values[0] - values[-1]
+    return rows

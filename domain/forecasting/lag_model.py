@@ -11,28 +11,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from itertools import repeat
 from typing import Any
 
 import numpy as np
 
 from domain.forecasting.features import CalendarFeatures, HorizonBuckets, LagFeatures
 from domain.forecasting.history import SlotHistory
-from domain.forecasting.lag_rows import (
-    ANOMALY_KEYS,
-    CalendarTable,
-    HorizonPlan,
-    LagLayout,
-    SharedRows,
-    horizon_plan,
-    regressor_key,
-    step_models,
-)
-from domain.forecasting.lag_kernels import TRANSFORM_CODES, predict_rows
+from domain.forecasting.lag_kernels import TRANSFORM_CODES, pair_rows, predict_rows
+from domain.forecasting.lag_rows import ANOMALY_KEYS, CalendarTable, LagLayout, SharedRows, regressor_key, step_models
 from domain.forecasting.models import ListForecast, Regressors
 from domain.forecasting.profile import WeeklyProfile
 from domain.forecasting.regressors import RidgeBank
-from domain.forecasting.transforms import TRANSFORMS, SeriesScaler, forward_array, inverse_array
+from domain.forecasting.transforms import TRANSFORMS, SeriesScaler, inverse_array
+
+_NO_LEVELS = np.zeros(0)  # the weekly profile's levels of a lag model without one
 
 __all__ = ["ANOMALY_KEYS", "TRANSFORMS", "LagRegression", "SeriesScaler", "SharedRows"]
 
@@ -109,22 +101,25 @@ class LagRegression(ListForecast):
             for model in self.models:
                 # a zero sample leaves the fit unchanged, but fixes the feature order
                 model.learn_one(zero, 0.0)
-        self._table = self._calendar_table()
-        self._origins: dict[Any, Any] = {}
+        self._setup_caches()
 
-    def _calendar_table(self) -> CalendarTable:
-        days_back = -(-self.lags.max_horizon // self.lags.day)
-        return CalendarTable(self.calendar, self.layout, self.lags.day, self.lags.hour, days_back)
+    def _setup_caches(self) -> None:
+        """What is derived from the state, never pickled: the calendar table, the origin cache
+        and the geometry argument of :func:`~domain.forecasting.lag_kernels.pair_rows`."""
+        lags, layout = self.lags, self.layout
+        self._table = CalendarTable(self.calendar, layout, lags.day, lags.hour)
+        self._origins: dict[Any, Any] = {}
+        self._geometry = np.array((layout.size, lags.day, lags.week, lags.max_horizon, layout.origin.start,
+                                   layout.target_lags.start, layout.wp, layout.wpo), dtype=np.int64)  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_table"], state["_origins"]  # caches
+        del state["_table"], state["_origins"], state["_geometry"]  # caches
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._table = self._calendar_table()
-        self._origins = {}
+        self._setup_caches()
 
     def reset(self) -> None:
         if self.own is not None:
@@ -132,15 +127,6 @@ class LagRegression(ListForecast):
 
     def _forward(self, value: float) -> float:
         return TRANSFORMS[self.transform][0](value)
-
-    def _profile_at(self, slot: int, fallback: float) -> float:
-        """The weekly profile at ``slot``, transformed and scaled; ``fallback`` where it has none."""
-        level = self.profile.value(slot)
-        if level != level:
-            return fallback
-        if self.transform is not None:
-            level = self._forward(level)
-        return (level - self.scaler.shift) * self.scaler.scale
 
     def _learn_regressors(self, regressors: Regressors) -> None:
         scalers = self.regressor_scalers
@@ -255,15 +241,6 @@ class LagRegression(ListForecast):
             return self.shared.get(key, lambda: self._forecast_rows(history, origins, targets, regressors))
         return self.shared.get(key, lambda: self._training_rows(history, origins, targets[0], regressors))
 
-    def _origin_values(self, history: SlotHistory, origin: int) -> tuple[list[float], float]:
-        """The origin-only features (:data:`ORIGIN_KEYS`, then ``wpo`` with a profile), scaled,
-        and the fallback level (unscaled)."""
-        shift, scale = self.scaler.shift, self.scaler.scale
-        values, level = self.lags.scaled_origin(self._origin_raw(history, origin), shift, shift, scale)
-        if self.profile is not None:
-            values.append(self._profile_at(origin, values[0]))
-        return values, level
-
     def _origin_raw(self, history: SlotHistory, origin: int) -> tuple[float, ...]:
         """:meth:`LagFeatures.origin_raw`, kept for the origins up to ``max_horizon`` slots back
         (a reading trains on origins its forecasts had): they do not change while the history
@@ -286,37 +263,9 @@ class LagRegression(ListForecast):
     def _training_rows(
         self, history: SlotHistory, origins: tuple[int, ...], target: int, regressors: tuple[Regressors] | None
     ) -> np.ndarray:
-        """A row per origin for the one ``target`` (a handful: scalar look-ups, one array)."""
-        lags, layout, calendar, get = self.lags, self.layout, self.calendar, history.get
-        shift, scale, day, week = self.scaler.shift, self.scaler.scale, lags.day, lags.week
-        features, wanted, week_slot = calendar.slot_info(target)
-        day_class = calendar.day_class
-        week_ago = get(target - week)
-        profile = math.nan if self.profile is None else self._profile_at(target, math.nan)
-        dense, anomalies = [], []
-        for origin in origins:
-            values, level = self._origin_values(history, origin)
-            horizon = target - origin
-            first = candidate = target - day * -(-horizon // day)
-            for _ in range(7):  # LagFeatures.similar_day
-                if day_class(candidate) == wanted:
-                    break
-                candidate -= day
-            else:
-                candidate = target - week
-            lagged = (get(first), week_ago if horizon <= week else math.nan, get(candidate))
-            row = [horizon / lags.max_horizon, *values[: layout.origin.stop - 1]]
-            row += [((v if v == v else level) - shift) * scale for v in lagged]
-            if self.profile is not None:
-                row += [profile if profile == profile else row[layout.target_lags.start + 1], values[-1]]  # or w1
-                anomalies.append(values[0] - values[-1])
-            dense.append(row)
-        rows = np.zeros((len(origins), layout.size))
-        rows[:, : layout.dense] = dense
-        for key in features:
-            rows[:, self._table.columns[key]] = 1.0
-        if self.anomaly_by_hour:
-            rows[:, layout.anomaly + (week_slot % day) // lags.hour] = anomalies
+        """A row per origin for the one ``target``."""
+        raw = np.array([self._origin_raw(history, origin) for origin in origins])
+        rows = self._pair_rows(history, np.array(origins, dtype=np.int64), np.array((target,), dtype=np.int64), raw)
         if regressors:
             self._add_regressors(rows, regressors * len(origins))
         return rows
@@ -328,47 +277,26 @@ class LagRegression(ListForecast):
         targets: Sequence[int],
         regressors: Sequence[Regressors | None] | None,
     ) -> np.ndarray:
-        """A row per target from the one ``origin`` (vectorised look-ups)."""
-        lags, layout, table = self.lags, self.layout, self._table
-        shift, scale, week = self.scaler.shift, self.scaler.scale, lags.week
-        values, level = self._origin_values(history, origin)
-        if isinstance(targets, range) and targets.step == 1:
-            plan = horizon_plan(targets.start - origin, len(targets), lags.day, week, lags.max_horizon, layout.size)
+        """A row per target from the one ``origin``."""
+        if isinstance(targets, range):
+            slots = np.arange(targets.start, targets.stop, targets.step, dtype=np.int64)
         else:
-            plan = HorizonPlan(np.array(targets) - origin, lags.day, week, lags.max_horizon, layout.size)
-        first = origin + plan.first_step
-        start = table.cover(first - table.reach(plan.max_days_back), origin + plan.last_step)
-        at = slice(first - start, first - start + plan.count) if plan.contiguous else plan.offsets + (first - start)
-        lagged = plan.lag_offsets + origin  # d1, w1, and sd:
-        table.similar_days(plan, at, out=lagged[2])
-        raw = history.values_at(lagged, origin - week, origin)
-        if plan.beyond_week is not None:
-            raw[1, plan.beyond_week] = math.nan
-        if math.isnan(np.add.reduce(raw, axis=None)):  # unknown values: the fallback level
-            raw = np.where(raw == raw, raw, level)
-        raw -= shift
-        rows = plan.template.copy()  # hzn set
-        lagged_columns = rows[:, layout.target_lags].T
-        np.multiply(raw, scale, out=lagged_columns)
-        rows[:, layout.origin] = values[: layout.origin.stop - 1]
-        if self.profile is None:
-            rows.put(table.onehots[at] + plan.row_starts, 1.0)
-        else:
-            rows[:, layout.wpo] = wpo = values[-1]
-            get = self.profile.levels.get
-            profile = np.fromiter(map(get, table.week_slot[at].tolist(), repeat(math.nan)), float, plan.count)
-            if self.transform is not None:  # NaN stays NaN
-                profile = forward_array(self.transform, profile)
-            profile -= shift
-            profile *= scale
-            if math.isnan(np.add.reduce(profile)):  # no profile yet: the fallback w1
-                profile = np.where(profile == profile, profile, lagged_columns[1])
-            rows[:, layout.wp] = profile
-            ones = np.array((1.0, values[0] - wpo, 1.0) if self.anomaly_by_hour else (1.0,))  # CalendarTable.onehots
-            rows.put(table.onehots[at] + plan.row_starts, ones)  # row by row
+            slots = np.array(targets, dtype=np.int64)
+        raw = np.array((self._origin_raw(history, origin),))
+        rows = self._pair_rows(history, np.array((origin,), dtype=np.int64), slots, raw)
         if regressors:
             self._add_regressors(rows, regressors)
         return rows
+
+    def _pair_rows(self, history: SlotHistory, origins: np.ndarray, targets: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """:func:`~domain.forecasting.lag_kernels.pair_rows` of the ``(origins[i], targets[i])``
+        (either of length 1: the same for all), ``raw``: :meth:`_origin_raw` of each origin."""
+        table, scaler = self._table, self.scaler
+        start = table.cover(int(origins.min()) - self.lags.week, int(targets.max()))  # see pair_rows
+        levels = _NO_LEVELS if self.profile is None else self.profile.level_array
+        return pair_rows(origins, targets, raw, history.ring, history.last_slot, start, table.onehots,
+                         table.week_slot, table.day_class, levels, TRANSFORM_CODES[self.transform], scaler.shift,
+                         scaler.scale, self._geometry)  # fmt: skip
 
     def _add_regressors(self, rows: np.ndarray, regressors: Sequence[Regressors | None]) -> None:
         """The known regressors of each target, scaled, into their ``r`` slots."""

@@ -12,9 +12,10 @@ import pytest
 
 from domain.forecasting import ForecasterConfig, SensorForecaster
 from domain.forecasting.features import LAG_KEYS
+from domain.forecasting.lag_rows import ANOMALY_KEYS
 from domain.forecasting.history import SlotHistory
-from domain.forecasting.lag_rows import HorizonPlan
 from domain.forecasting.regressors import OnlineRidge, RidgeBank
+from domain.forecasting.transforms import TRANSFORMS
 
 START = datetime(2024, 11, 18, tzinfo=UTC)  # a Monday; US Thanksgiving (Nov 28) and Christmas follow
 HOUR = timedelta(hours=1)
@@ -96,6 +97,14 @@ def test_values_at_equals_get_inside_and_outside_the_ring():
     assert np.array_equal(restored.values_at(slots), expected, equal_nan=True)
 
 
+def _scalar_profile(model, slot: int, fallback: float) -> float:
+    """The weekly profile at ``slot``, transformed and scaled as the lag model's features; ``fallback`` where none."""
+    level = model.profile.value(slot)
+    if level != level:
+        return fallback
+    return (TRANSFORMS[model.transform][0](level) - model.scaler.shift) * model.scaler.scale
+
+
 def test_forecast_rows_equal_the_scalar_features_of_every_target():
     forecaster = fed(24 * 12)  # through Thanksgiving: holiday one-hots and similar days
     model = forecaster.models["lag_linear"]
@@ -105,29 +114,35 @@ def test_forecast_rows_equal_the_scalar_features_of_every_target():
         rows = model._forecast_rows(history, origin, targets, None)
         scaler = model.scaler
         for row, target in zip(rows, targets, strict=True):
-            # one row per target from the scalar path of the training rows: the same floats
-            assert np.array_equal(row, model._training_rows(history, (origin,), target, None)[0])
+            # the same floats as the row of this pair among the training rows
+            assert np.array_equal(row, model._training_rows(history, (origin - 1, origin), target, None)[1])
             calendar = forecaster.calendar
             lags = model.lags.at(history, origin, target - origin, scaler.shift, scaler.shift, scaler.scale)
             named = dict(zip(layout.keys, row.tolist(), strict=True))
             assert {k: named[k] for k in (*LAG_KEYS, "hzn")} == pytest.approx(lags, rel=1e-12, abs=1e-12)
-            hot = {k for k, v in named.items() if v == 1.0 and k not in (*LAG_KEYS, "hzn", "wp", "wpo")}
-            assert set(calendar.of_slot(target)) <= hot  # the calendar one-hots of the target
+            wpo = _scalar_profile(model, origin, lags["y0"])
+            assert named["wp"] == pytest.approx(_scalar_profile(model, target, lags["w1"]), rel=1e-12, abs=1e-12)
+            assert named["wpo"] == pytest.approx(wpo, rel=1e-12, abs=1e-12)
+            hour = (calendar.week_slot(target) % 24) // 1
+            anomalies = [named[key] for key in ANOMALY_KEYS]
+            assert anomalies == pytest.approx([lags["y0"] - wpo if h == hour else 0.0 for h in range(24)], abs=1e-12)
+            hot = {k for k, v in named.items() if v == 1.0 and k not in (*LAG_KEYS, "hzn", "wp", "wpo", *ANOMALY_KEYS)}
+            assert hot == set(calendar.of_slot(target))  # the calendar one-hots of the target
 
 
-def test_similar_days_of_the_table_equal_the_scalar_search():
+def test_similar_days_of_the_rows_equal_the_scalar_search():
     forecaster = fed(24 * 40)  # Thanksgiving and Christmas
     model = forecaster.models["lag_linear"]
-    table, lags = model._table, model.lags
-    origin = forecaster.history.last_slot - 24 * 20
+    lags, scaler, last = model.lags, model.scaler, forecaster.history.last_slot
+    slots = SlotHistory(capacity=24 * 60, steps_per_day=24, max_gap=24)
+    for slot in range(last - 24 * 50, last + 1):
+        slots.append(slot, float(slot))  # each value names its slot
+    origin = last - 24 * 20
     for first_step, count in ((1, 48), (5, 300)):
-        plan = HorizonPlan(np.arange(first_step, first_step + count), lags.day, lags.week, lags.max_horizon, 4)
-        first = origin + first_step
-        start = table.cover(first - table.reach(plan.max_days_back), origin + plan.last_step)
-        found = np.empty(count, dtype=np.intp)
-        table.similar_days(plan, slice(first - start, first - start + count), found)
-        expected = [lags.similar_day(origin, target) for target in range(first, first + count)]
-        assert found.tolist() == expected
+        targets = range(origin + first_step, origin + first_step + count)
+        rows = model._forecast_rows(slots, origin, targets, None)
+        found = rows[:, model.layout.target_lags.start + 2] / scaler.scale + scaler.shift  # the sd column, unscaled
+        assert np.rint(found).astype(int).tolist() == [lags.similar_day(origin, target) for target in targets]
 
 
 def test_hourly_checkpoint_continues_exactly_like_straight_through():
