@@ -6,7 +6,8 @@ value (for a gap: the value one day earlier, else the last value), or NaN (unkno
 the first reading, or after a gap longer than ``max_gap``). Cumulative sums over the ring give
 rolling means at any recent origin in O(1), so no feature is ever recomputed from scratch.
 A numpy copy of the ring serves vectorised and compiled look-ups (:meth:`SlotHistory.values_at`,
-:meth:`SlotHistory.recent_values`, :attr:`SlotHistory.ring`): the one copy of the past values the models read many at once.
+:meth:`SlotHistory.recent_values`, :attr:`SlotHistory.ring`): the one copy of the past values
+the models read many at once.
 """
 
 from __future__ import annotations

@@ -122,10 +122,15 @@ def predict_rows(
     out = np.empty(n)
     for i in range(n):
         x, w = rows[i], coefficients[models[i]]
-        total = 0.0
-        for j in range(size):
-            if x[j] != 0.0:
-                total += x[j] * w[j]
+        s0 = s1 = s2 = s3 = 0.0  # four partial sums: independent additions
+        for j in range(0, size - 3, 4):
+            s0 += x[j] * w[j]
+            s1 += x[j + 1] * w[j + 1]
+            s2 += x[j + 2] * w[j + 2]
+            s3 += x[j + 3] * w[j + 3]
+        for j in range(size - size % 4, size):
+            s0 += x[j] * w[j]
+        total = (s0 + s1) + (s2 + s3)
         value = total / scale + shift
         if transform != 0:
             value = value if value > 0.0 else 0.0  # NaN too
@@ -135,12 +140,13 @@ def predict_rows(
 
 
 @_compiled
-def _ring_value(ring: np.ndarray, last_slot: int, slot: int) -> float:
-    """:meth:`~domain.forecasting.history.SlotHistory.get` on its ring (``SlotHistory.ring``)."""
-    capacity = len(ring) // 2
-    if slot > last_slot or slot <= last_slot - capacity:
+def _ring_value(ring: np.ndarray, base: int, last_slot: int, slot: int) -> float:
+    """:meth:`~domain.forecasting.history.SlotHistory.get` on its ring (``SlotHistory.ring``):
+    ``base`` is ``last_slot % capacity + capacity - last_slot``, so that a slot in the ring is
+    at position ``base + slot`` of the doubled array (no division per look-up)."""
+    if slot > last_slot or slot <= last_slot - len(ring) // 2:
         return math.nan
-    return ring[slot % capacity]
+    return ring[base + slot]
 
 
 @_compiled
@@ -196,6 +202,8 @@ def pair_rows(
     rows = np.zeros((count, size))
     values = np.empty(origin_raw.shape[1] + 1)  # the origin's scaled values, then wpo
     level = shift
+    capacity = len(ring) // 2
+    base = last_slot % capacity + capacity - last_slot  # see _ring_value
     for i in range(count):
         origin = origins[i if len(origins) > 1 else 0]
         target = targets[i if len(targets) > 1 else 0]
@@ -217,9 +225,9 @@ def pair_rows(
             if day_class[first - back * day - table_start] == day_class[at]:
                 similar = first - back * day
                 break
-        d1 = _ring_value(ring, last_slot, first)
-        w1 = _ring_value(ring, last_slot, target - week) if horizon <= week else math.nan
-        sd = _ring_value(ring, last_slot, similar)
+        d1 = _ring_value(ring, base, last_slot, first)
+        w1 = _ring_value(ring, base, last_slot, target - week) if horizon <= week else math.nan
+        sd = _ring_value(ring, base, last_slot, similar)
         row[0] = horizon / max_horizon
         for k in range(len(values) - 1):
             row[origin_column + k] = values[k]

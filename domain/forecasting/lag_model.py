@@ -18,7 +18,7 @@ import numpy as np
 from domain.forecasting.features import CalendarFeatures, HorizonBuckets, LagFeatures
 from domain.forecasting.history import SlotHistory
 from domain.forecasting.lag_kernels import TRANSFORM_CODES, pair_rows, predict_rows
-from domain.forecasting.lag_rows import ANOMALY_KEYS, CalendarTable, LagLayout, SharedRows, regressor_key, step_models
+from domain.forecasting.lag_rows import ANOMALY_KEYS, CalendarTable, LagLayout, SharedRows, regressor_key
 from domain.forecasting.models import ListForecast, Regressors
 from domain.forecasting.profile import WeeklyProfile
 from domain.forecasting.regressors import RidgeBank
@@ -160,6 +160,19 @@ class LagRegression(ListForecast):
         if regressors:
             self._learn_regressors(regressors)
         y = (value - scaler.shift) * scaler.scale
+        regressor_rows = None if regressors is None else (regressors,)
+        what = ("learn", slot, history.first_slot, self.train_every, self.buckets.upper)
+        trained, rows = self._rows(
+            history, what, regressor_rows, lambda: self._training_sample(history, slot, regressor_rows)
+        )
+        if len(trained):
+            self._learn_rows(trained, rows, y)
+
+    def _training_sample(
+        self, history: SlotHistory, slot: int, regressors: tuple[Regressors] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The buckets that learn the reading at ``slot`` (int64) and their training rows: for
+        each, the row of the origin :meth:`HorizonBuckets.training_step` picks, if in the history."""
         first, step = history.first_slot, self.buckets.training_step
         trained, origins = [], []
         for bucket in self._buckets_to_train(slot):
@@ -167,11 +180,11 @@ class LagRegression(ListForecast):
             if origin >= first:
                 trained.append(bucket)
                 origins.append(origin)
-        if trained:
-            rows = self._rows(history, tuple(origins), (slot,), None if regressors is None else (regressors,))
-            self._learn_rows(trained, rows, y)
+        if not trained:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.layout.size))
+        return np.array(trained, dtype=np.int64), self._training_rows(history, tuple(origins), slot, regressors)
 
-    def _learn_rows(self, trained: list[int], rows: np.ndarray, y: float) -> None:
+    def _learn_rows(self, trained: np.ndarray, rows: np.ndarray, y: float) -> None:
         """Bucket ``trained[i]`` learns row ``rows[i]`` with target ``y``; with ``l1_delta`` by an
         online IRLS step towards the median (the loss of WAPE).
 
@@ -206,40 +219,41 @@ class LagRegression(ListForecast):
         """Forecasts of the ``targets`` as a new numpy array; the features are computed once
         (:class:`SharedRows`)."""
         history = self.own if self.own is not None else history
-        if isinstance(targets, range) and targets.step == 1:
-            steps = self.buckets.buckets_of(targets.start - origin, len(targets))
-        else:
-            steps = tuple(self.buckets.bucket_of(target - origin) for target in targets)
-        rows = self._rows(history, origin, targets, regressors)
+        span = (targets.start, targets.stop, targets.step) if isinstance(targets, range) else tuple(targets)
+        steps, rows = self._rows(
+            history, (origin, span), regressors, lambda: self._forecast_sample(history, origin, targets, regressors)
+        )
         scaler = self.scaler
         if self.bank is not None:  # one compiled call: each row by its bucket's model, unscaled
             code = TRANSFORM_CODES[self.transform]
-            return predict_rows(rows, self.bank.coefficients, step_models(steps), scaler.shift, scaler.scale, code)
+            return predict_rows(rows, self.bank.coefficients, steps, scaler.shift, scaler.scale, code)
         models, as_dict = self.models, self.layout.as_dict
         scaled = np.array([models[b].predict_one(as_dict(x)) for b, x in zip(steps, rows, strict=True)])
         scaled /= scaler.scale
         scaled += scaler.shift
         return inverse_array(self.transform, scaled)
 
+    def _forecast_sample(
+        self, history: SlotHistory, origin: int, targets: Sequence[int], regressors: Sequence[Regressors | None] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The bucket of each target (int64) and the targets' rows."""
+        if isinstance(targets, range) and targets.step == 1:
+            steps = self.buckets.buckets_of(targets.start - origin, len(targets))
+        else:
+            steps = tuple(self.buckets.bucket_of(target - origin) for target in targets)
+        return np.array(steps, dtype=np.int64), self._forecast_rows(history, origin, targets, regressors)
+
     def _rows(
-        self,
-        history: SlotHistory,
-        origins: int | tuple[int, ...],
-        targets: Sequence[int],
-        regressors: Sequence[Regressors | None] | None,
-    ) -> np.ndarray:
-        """Feature rows, columns as in :attr:`layout`, shared with the lag models of the same
-        features: from one origin (an int) a row per target (forecasting; ``regressors``: None
-        or one mapping per target), or for one target (``targets``: one slot) a row per origin
-        (learning; ``regressors``: None or the target's mapping, in a 1-tuple)."""
+        self, history: SlotHistory, what: tuple, regressors: Sequence[Regressors | None] | None, make: Callable[[], Any]
+    ) -> Any:
+        """``make()`` (a reading's training sample or a forecast's rows, identified by ``what``),
+        shared with the lag models of the same features: computed once per reading and forecast
+        (:class:`SharedRows`), keyed by everything the rows depend on; read-only."""
         scaler, scalers = self.scaler, self.regressor_scalers
         known = tuple((name, slot, sc.shift, sc.scale) for name, (slot, sc) in scalers.items()) if scalers else ()
-        span = (targets.start, targets.stop, targets.step) if isinstance(targets, range) else tuple(targets)
-        key = (self.transform, self.anomaly_by_hour, history.last_slot, origins, span, scaler.shift, scaler.scale,
+        key = (self.transform, self.anomaly_by_hour, history.last_slot, what, scaler.shift, scaler.scale,
                regressor_key(regressors), known)  # fmt: skip
-        if isinstance(origins, int):
-            return self.shared.get(key, lambda: self._forecast_rows(history, origins, targets, regressors))
-        return self.shared.get(key, lambda: self._training_rows(history, origins, targets[0], regressors))
+        return self.shared.get(key, make)
 
     def _origin_raw(self, history: SlotHistory, origin: int) -> tuple[float, ...]:
         """:meth:`LagFeatures.origin_raw`, kept for the origins up to ``max_horizon`` slots back
@@ -265,7 +279,8 @@ class LagRegression(ListForecast):
     ) -> np.ndarray:
         """A row per origin for the one ``target``."""
         raw = np.array([self._origin_raw(history, origin) for origin in origins])
-        rows = self._pair_rows(history, np.array(origins, dtype=np.int64), np.array((target,), dtype=np.int64), raw)
+        pairs = np.array(origins, dtype=np.int64), np.array((target,), dtype=np.int64)
+        rows = self._pair_rows(history, *pairs, raw, min(origins), target)
         if regressors:
             self._add_regressors(rows, regressors * len(origins))
         return rows
@@ -283,16 +298,19 @@ class LagRegression(ListForecast):
         else:
             slots = np.array(targets, dtype=np.int64)
         raw = np.array((self._origin_raw(history, origin),))
-        rows = self._pair_rows(history, np.array((origin,), dtype=np.int64), slots, raw)
+        rows = self._pair_rows(history, np.array((origin,), dtype=np.int64), slots, raw, origin, max(targets))
         if regressors:
             self._add_regressors(rows, regressors)
         return rows
 
-    def _pair_rows(self, history: SlotHistory, origins: np.ndarray, targets: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    def _pair_rows(
+        self, history: SlotHistory, origins: np.ndarray, targets: np.ndarray, raw: np.ndarray, first: int, last: int
+    ) -> np.ndarray:
         """:func:`~domain.forecasting.lag_kernels.pair_rows` of the ``(origins[i], targets[i])``
-        (either of length 1: the same for all), ``raw``: :meth:`_origin_raw` of each origin."""
+        (either of length 1: the same for all), ``raw``: :meth:`_origin_raw` of each origin;
+        ``first``: the first origin, ``last``: the last target."""
         table, scaler = self._table, self.scaler
-        start = table.cover(int(origins.min()) - self.lags.week, int(targets.max()))  # see pair_rows
+        start = table.cover(first - self.lags.week, last)  # the similar days: up to a week before an origin
         levels = _NO_LEVELS if self.profile is None else self.profile.level_array
         return pair_rows(origins, targets, raw, history.ring, history.last_slot, start, table.onehots,
                          table.week_slot, table.day_class, levels, TRANSFORM_CODES[self.transform], scaler.shift,

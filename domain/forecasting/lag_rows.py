@@ -76,7 +76,7 @@ class CalendarTable:
     def __init__(self, calendar: CalendarFeatures, layout: LagLayout, day: int, hour: int) -> None:
         self.calendar, self.layout = calendar, layout
         self.day, self.hour = day, hour
-        self.ahead = 7 * day  # slots beyond the highest asked for, so that the table grows once a week
+        self.ahead = 7 * day  # slots beyond those asked for, so that the table grows once a week
         self.start = 0
         self.facts = np.zeros((4, 0), dtype=np.intp)  # hour-key column, week slot, day class, holiday (0/1)
         self.week_slot, self.day_class = self.facts[1], self.facts[2]
@@ -85,12 +85,13 @@ class CalendarTable:
         """Calendar key -> its column in the layout."""
 
     def cover(self, low: int, high: int) -> int:
-        """Make the table hold slots ``low .. high`` (and :attr:`ahead` more); returns ``start``.
-        Moving forward it keeps what it holds from ``low`` on and looks up the new slots only."""
+        """Make the table hold slots ``low .. high`` (and :attr:`ahead` more on either side);
+        returns ``start``. Moving forward it keeps what it holds from ``low - ahead`` on and
+        looks up the new slots only."""
         start, end = self.start, self.start + self.facts.shape[1]
         if low >= start and high < end:
             return start
-        stop = high + 1 + self.ahead
+        low, stop = low - self.ahead, high + 1 + self.ahead
         if start <= low <= end:
             facts = np.concatenate((self.facts[:, low - start :], self._facts(range(end, stop))), axis=1)
         else:
@@ -119,10 +120,10 @@ class CalendarTable:
 
 
 class SharedRows:
-    """Feature rows (matrices) the lag models computed lately, keyed by everything they depend
-    on, so that lag models with the same features (``lag_linear`` and ``lag_median``: same
-    transform, same values) compute them once per reading and forecast; the rows are read-only.
-    Not model state: never pickled."""
+    """Feature rows (matrices, with the bucket of each row) the lag models computed lately, keyed
+    by everything they depend on, so that lag models with the same features (``lag_linear`` and
+    ``lag_median``: same transform, same values) compute them once per reading and forecast;
+    they are read-only. Not model state: never pickled."""
 
     __slots__ = ("_rows",)
 
@@ -139,20 +140,6 @@ class SharedRows:
 
     def __reduce__(self) -> tuple:
         return (SharedRows, ())  # pickled empty
-
-
-_STEP_MODELS: dict[tuple[int, ...], np.ndarray] = {}
-
-
-def step_models(steps: tuple[int, ...]) -> np.ndarray:
-    """The bucket models of a forecast's steps, ``steps`` as an int64 array (cached: forecasts
-    repeat the same bucket sequences; read-only)."""
-    found = _STEP_MODELS.get(steps)
-    if found is None:
-        if len(_STEP_MODELS) >= 256:
-            _STEP_MODELS.clear()
-        found = _STEP_MODELS[steps] = np.array(steps, dtype=np.int64)
-    return found
 
 
 def regressor_key(regressors: Sequence[Regressors | None] | None) -> tuple | None:

@@ -1,6 +1,7 @@
 """The regressors of the lag model (one per horizon bucket): exact online ridge regression
 (the default; :class:`RidgeBank` holds one per bucket as arrays, :class:`OnlineRidge` is the
-same model over dict samples, the reference the bank is tested against) and River's adaptive Hoeffding tree. Pure, deterministic."""
+same model over dict samples, the reference the bank is tested against) and River's adaptive
+Hoeffding tree. Pure, deterministic."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ import pytest
 
 from domain.forecasting import ForecasterConfig, SensorForecaster
 from domain.forecasting.features import LAG_KEYS
-from domain.forecasting.lag_rows import ANOMALY_KEYS
 from domain.forecasting.history import SlotHistory
+from domain.forecasting.lag_rows import ANOMALY_KEYS
 from domain.forecasting.regressors import OnlineRidge, RidgeBank
 from domain.forecasting.transforms import TRANSFORMS
 
