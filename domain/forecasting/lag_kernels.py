@@ -3,9 +3,11 @@ bank and forecasts, each one call instead of many small numpy and BLAS calls.
 
 Arrays are float64 and C-contiguous unless said otherwise; ``size`` is the number of feature
 columns (:class:`~domain.forecasting.lag_rows.LagLayout`), ``count`` the number of bucket
-models. Rows are mostly zeros (one-hot calendar and anomaly columns): the kernels skip zero
-entries, which leaves every sum as it would be over all columns. No kernel uses fast-math, so
-results are deterministic on a given machine (the summation order is fixed).
+models. Rows are mostly zeros (one-hot calendar and anomaly columns): the ridge kernel skips zero
+entries, which leaves every sum as it would be over all columns. Fast-math is off but for the
+forecast's dot products, which may be summed in SIMD lanes (reassociated): the order of the
+sums is fixed by the compiled code, so results are deterministic on a machine; like the BLAS
+products they replace, the last bits may differ between CPU types.
 
 Compiled code is cached on disk (``cache=True``: next to this file, or numba's fallback
 directory); where no cache directory is writable the kernels are compiled in each process.
@@ -22,12 +24,17 @@ TRANSFORM_CODES = {None: 0, "sqrt": 1, "log1p": 2}
 """The value transforms of :data:`~domain.forecasting.transforms.TRANSFORMS` as kernel arguments."""
 
 
-def _compiled(function):
+def _compiled(function, **options):
     """``function`` compiled by numba, cached on disk where a cache directory is writable."""
     try:
-        return njit(cache=True)(function)
+        return njit(cache=True, **options)(function)
     except RuntimeError:  # no writable cache location: compile per process
-        return njit(function)
+        return njit(**options)(function)
+
+
+def _compiled_reassociating(function):
+    """:func:`_compiled`, and sums may be reassociated (vectorised)."""
+    return _compiled(function, fastmath={"reassoc"})
 
 
 @_compiled
@@ -109,7 +116,7 @@ def ridge_learn(
             w[j] += scale * p[j]
 
 
-@_compiled
+@_compiled_reassociating
 def predict_rows(
     rows: np.ndarray, coefficients: np.ndarray, models: np.ndarray, shift: float, scale: float, transform: int
 ) -> np.ndarray:
@@ -117,20 +124,14 @@ def predict_rows(
     ``models[i]`` (``(n,)`` int64; ``coefficients`` ``(count, size)``), unscaled
     (``/ scale + shift``) and inverse-transformed (``transform``: :data:`TRANSFORM_CODES`;
     as :func:`~domain.forecasting.transforms.inverse_array`: NaN and values <= 0 give 0.0).
-    A new array ``(n,)``."""
+    A new array ``(n,)``. The dot products are summed in SIMD lanes (see the module)."""
     n, size = rows.shape
     out = np.empty(n)
     for i in range(n):
         x, w = rows[i], coefficients[models[i]]
-        s0 = s1 = s2 = s3 = 0.0  # four partial sums: independent additions
-        for j in range(0, size - 3, 4):
-            s0 += x[j] * w[j]
-            s1 += x[j + 1] * w[j + 1]
-            s2 += x[j + 2] * w[j + 2]
-            s3 += x[j + 3] * w[j + 3]
-        for j in range(size - size % 4, size):
-            s0 += x[j] * w[j]
-        total = (s0 + s1) + (s2 + s3)
+        total = 0.0
+        for j in range(size):
+            total += x[j] * w[j]
         value = total / scale + shift
         if transform != 0:
             value = value if value > 0.0 else 0.0  # NaN too

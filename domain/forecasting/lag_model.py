@@ -148,13 +148,12 @@ class LagRegression(ListForecast):
     def learn_one(
         self, history: SlotHistory, slot: int, value: float, regressors: Regressors | None, observed: bool
     ) -> None:
-        if self.own is not None:
-            self.own.append(slot, self._forward(value))
+        if self.own is not None:  # with a transform: the model's own history of transformed values
+            value = self._forward(value)
+            self.own.append(slot, value)
             history = self.own
         if not observed or history.first_slot is None:
             return
-        if self.transform is not None:
-            value = self._forward(value)
         scaler = self.scaler
         scaler.learn(value)
         if regressors:
@@ -293,12 +292,12 @@ class LagRegression(ListForecast):
         regressors: Sequence[Regressors | None] | None,
     ) -> np.ndarray:
         """A row per target from the one ``origin``."""
-        if isinstance(targets, range):
-            slots = np.arange(targets.start, targets.stop, targets.step, dtype=np.int64)
+        if isinstance(targets, range) and targets.step > 0:
+            slots, last = np.arange(targets.start, targets.stop, targets.step, dtype=np.int64), targets[-1]
         else:
-            slots = np.array(targets, dtype=np.int64)
+            slots, last = np.array(targets, dtype=np.int64), max(targets)
         raw = np.array((self._origin_raw(history, origin),))
-        rows = self._pair_rows(history, np.array((origin,), dtype=np.int64), slots, raw, origin, max(targets))
+        rows = self._pair_rows(history, np.array((origin,), dtype=np.int64), slots, raw, origin, last)
         if regressors:
             self._add_regressors(rows, regressors)
         return rows
