@@ -3,11 +3,12 @@ bank and forecasts, each one call instead of many small numpy and BLAS calls.
 
 Arrays are float64 and C-contiguous unless said otherwise; ``size`` is the number of feature
 columns (:class:`~domain.forecasting.lag_rows.LagLayout`), ``count`` the number of bucket
-models. Rows are mostly zeros (one-hot calendar and anomaly columns): the ridge kernel skips zero
-entries, which leaves every sum as it would be over all columns. Fast-math is off but for the
-forecast's dot products, which may be summed in SIMD lanes (reassociated): the order of the
-sums is fixed by the compiled code, so results are deterministic on a machine; like the BLAS
-products they replace, the last bits may differ between CPU types.
+models. Rows are mostly zeros (one-hot calendar and anomaly columns): the ridge kernel skips
+zero entries, which leaves every sum as it would be over all columns. Fast-math is off but for
+the dot products of the forecasts and of ``inverse @ x``, which may be summed in SIMD lanes
+(reassociated): the order of the sums is fixed by the compiled code, so results are
+deterministic on a machine; like the BLAS products they replace, the last bits may differ
+between CPU types.
 
 Compiled code is cached on disk (``cache=True``: next to this file, or numba's fallback
 directory); where no cache directory is writable the kernels are compiled in each process.
@@ -37,15 +38,19 @@ def _compiled_reassociating(function):
     return _compiled(function, fastmath={"reassoc"})
 
 
-@_compiled
+@_compiled_reassociating
 def _symmetric_product(a: np.ndarray, x: np.ndarray, nonzero: np.ndarray, p: np.ndarray) -> None:
     """``p = a @ x`` into ``p`` ``(size,)``, for ``a`` ``(size, size)`` symmetric of which only
     the lower triangle is read, and ``x`` zero but at its ``nonzero`` columns (ascending).
 
     Column ``j`` of ``a`` is row ``j`` of the triangle up to the diagonal (contiguous), and
     below it ``a[i, j]``, ``i > j``: those are summed row by row, rows between two nonzero
-    columns ``nonzero[k]`` and ``nonzero[k + 1]`` over the same ``k + 1`` columns."""
+    columns ``nonzero[k]`` and ``nonzero[k + 1]`` over the same ``k + 1`` columns (the leading
+    run of columns ``0, 1, ...`` as one contiguous, vectorised sum)."""
     size, used = len(x), len(nonzero)
+    lead = 0
+    while lead < used and nonzero[lead] == lead:
+        lead += 1
     p[:] = 0.0
     for k in range(used):
         j = nonzero[k]
@@ -53,9 +58,12 @@ def _symmetric_product(a: np.ndarray, x: np.ndarray, nonzero: np.ndarray, p: np.
         for i in range(j):
             p[i] += a[j, i] * xj
         stop = nonzero[k + 1] if k + 1 < used else size
+        run = min(lead, k + 1)
         for i in range(j, stop):
             total = 0.0
-            for m in range(k + 1):
+            for m in range(run):
+                total += a[i, m] * x[m]
+            for m in range(run, k + 1):
                 total += a[i, nonzero[m]] * x[nonzero[m]]
             p[i] += total
 
