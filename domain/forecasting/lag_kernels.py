@@ -168,11 +168,26 @@ def _forward(transform: int, value: float) -> float:
 
 
 @_compiled
+def _mean(sums: np.ndarray, first_slot: int, last_slot: int, end_slot: int, width: int) -> float:
+    """:meth:`~domain.forecasting.history.SlotHistory.mean` on its ``running_sums``."""
+    capacity = sums.shape[1]
+    end = min(end_slot, last_slot)
+    start = max(end - width, last_slot - capacity + 1, first_slot - 1)
+    if end <= start:
+        return math.nan
+    count = sums[1, end % capacity] - sums[1, start % capacity]
+    if count <= 0.0:
+        return math.nan
+    return (sums[0, end % capacity] - sums[0, start % capacity]) / count
+
+
+@_compiled
 def pair_rows(
     origins: np.ndarray,
     targets: np.ndarray,
-    origin_raw: np.ndarray,
     ring: np.ndarray,
+    sums: np.ndarray,
+    first_slot: int,
     last_slot: int,
     table_start: int,
     onehots: np.ndarray,
@@ -188,28 +203,28 @@ def pair_rows(
     targets[i])``: the features of :class:`~domain.forecasting.lag_rows.LagLayout` but the
     regressor slots (left 0), values as ``(value - shift) * scale``.
 
-    ``origins`` and ``targets`` ``(n,)`` int64 slots, either one may have length 1 (the same
-    for every pair), as may ``origin_raw`` ``(n, 7)``:
-    :meth:`~domain.forecasting.features.LagFeatures.origin_raw` of each origin (transformed,
-    unscaled, NaN where unknown). ``ring`` and ``last_slot``: the values of
-    :class:`~domain.forecasting.history.SlotHistory` (``SlotHistory.ring``). The calendar
-    (:class:`~domain.forecasting.lag_rows.CalendarTable`, from slot ``table_start``; it must
-    hold every origin and target, and 6 days before the first similar-day candidate of each
-    target): ``onehots``, ``week_slot``, ``day_class``. ``levels``: the weekly profile per week
-    slot, untransformed, NaN where none (empty without a profile); ``transform``:
-    :data:`TRANSFORM_CODES`. ``geometry`` int64: ``(size, day, week, max_horizon, origin
-    column, target-lag column, wp, wpo)`` (slots; columns of the layout, ``wp`` -1 without a
-    profile).
+    ``origins`` and ``targets`` ``(n,)`` int64 slots, either of length 1 (the same for every
+    pair). The values (transformed, unscaled): ``ring``, ``sums``, ``first_slot`` and
+    ``last_slot`` of a :class:`~domain.forecasting.history.SlotHistory` (its ``ring`` and
+    ``running_sums``). The calendar (:class:`~domain.forecasting.lag_rows.CalendarTable`, from
+    slot ``table_start``; it must hold every origin and target, and 6 days before the first
+    similar-day candidate of each target): ``onehots``, ``week_slot``, ``day_class``.
+    ``levels``: the weekly profile per week slot, untransformed, NaN where none (empty without
+    a profile); ``transform``: :data:`TRANSFORM_CODES`. ``geometry`` int64: ``(size, hour,
+    day, week, max_horizon, origin column, target-lag column, wp, wpo)`` (slots; columns of the
+    layout, ``wp`` -1 without a profile).
 
-    Unknown values fall back to the origin's level (``m1d``, else ``m1w``, else ``shift``),
+    The origin's values are :meth:`~domain.forecasting.features.LagFeatures.origin_raw`;
+    unknown values fall back to the origin's level (``m1d``, else ``m1w``, else ``shift``),
     ``wp`` to ``w1``, ``wpo`` to ``y0``; with anomaly columns (``onehots`` has 3 columns) the
     anomaly ``y0 - wpo`` goes to the target hour's column.
     """
-    size, day, week, max_horizon = geometry[0], geometry[1], geometry[2], geometry[3]
-    origin_column, lag_column, wp, wpo = geometry[4], geometry[5], geometry[6], geometry[7]
-    count = max(len(origins), len(targets))
+    size, hour, day, week, max_horizon = geometry[0], geometry[1], geometry[2], geometry[3], geometry[4]
+    origin_column, lag_column, wp, wpo = geometry[5], geometry[6], geometry[7], geometry[8]
+    count = len(targets) if len(origins) == 1 else len(origins)
     rows = np.zeros((count, size))
-    values = np.empty(origin_raw.shape[1] + 1)  # the origin's scaled values, then wpo
+    raw = np.empty(7)  # the origin's values, as LagFeatures.origin_raw
+    values = np.empty(8)  # the same scaled, then wpo
     level = shift
     capacity = len(ring) // 2
     base = last_slot % capacity + capacity - last_slot  # see _ring_value
@@ -217,13 +232,19 @@ def pair_rows(
         origin = origins[i if len(origins) > 1 else 0]
         target = targets[i if len(targets) > 1 else 0]
         if i == 0 or len(origins) > 1:
-            raw = origin_raw[i if len(origin_raw) > 1 else 0]
+            raw[0] = _ring_value(ring, base, last_slot, origin)
+            raw[1] = _ring_value(ring, base, last_slot, origin - 1)
+            raw[2] = _mean(sums, first_slot, last_slot, origin, hour)
+            raw[3] = _mean(sums, first_slot, last_slot, origin, day)
+            raw[4] = _mean(sums, first_slot, last_slot, origin, week)
+            raw[5] = _ring_value(ring, base, last_slot, origin - day)
+            raw[6] = _ring_value(ring, base, last_slot, origin - week)
             level = raw[3] if raw[3] == raw[3] else (raw[4] if raw[4] == raw[4] else shift)  # m1d, m1w
-            for k in range(len(raw)):
+            for k in range(7):
                 values[k] = ((raw[k] if raw[k] == raw[k] else level) - shift) * scale
             if wp >= 0:
                 at_origin = _forward(transform, levels[week_slot[origin - table_start]])
-                values[-1] = values[0] if at_origin != at_origin else (at_origin - shift) * scale
+                values[7] = values[0] if at_origin != at_origin else (at_origin - shift) * scale
         row = rows[i]
         horizon = target - origin
         days_back = -(-horizon // day)
@@ -238,7 +259,7 @@ def pair_rows(
         w1 = _ring_value(ring, base, last_slot, target - week) if horizon <= week else math.nan
         sd = _ring_value(ring, base, last_slot, similar)
         row[0] = horizon / max_horizon
-        for k in range(len(values) - 1):
+        for k in range(7):
             row[origin_column + k] = values[k]
         row[lag_column] = ((d1 if d1 == d1 else level) - shift) * scale
         row[lag_column + 1] = ((w1 if w1 == w1 else level) - shift) * scale
@@ -249,7 +270,7 @@ def pair_rows(
         if wp >= 0:
             profile = _forward(transform, levels[week_slot[at]])
             row[wp] = row[lag_column + 1] if profile != profile else (profile - shift) * scale
-            row[wpo] = values[-1]
+            row[wpo] = values[7]
             if len(hot) == 3:
-                row[hot[1]] = values[0] - values[-1]
+                row[hot[1]] = values[0] - values[7]
     return rows

@@ -104,17 +104,16 @@ class LagRegression(ListForecast):
         self._setup_caches()
 
     def _setup_caches(self) -> None:
-        """What is derived from the state, never pickled: the calendar table, the origin cache
-        and the geometry argument of :func:`~domain.forecasting.lag_kernels.pair_rows`."""
+        """What is derived from the state, never pickled: the calendar table and the geometry
+        argument of :func:`~domain.forecasting.lag_kernels.pair_rows`."""
         lags, layout = self.lags, self.layout
         self._table = CalendarTable(self.calendar, layout, lags.day, lags.hour)
-        self._origins: dict[Any, Any] = {}
-        self._geometry = np.array((layout.size, lags.day, lags.week, lags.max_horizon, layout.origin.start,
+        self._geometry = np.array((layout.size, lags.hour, lags.day, lags.week, lags.max_horizon, layout.origin.start,
                                    layout.target_lags.start, layout.wp, layout.wpo), dtype=np.int64)  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_table"], state["_origins"], state["_geometry"]  # caches
+        del state["_table"], state["_geometry"]  # caches
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -254,32 +253,12 @@ class LagRegression(ListForecast):
                regressor_key(regressors), known)  # fmt: skip
         return self.shared.get(key, make)
 
-    def _origin_raw(self, history: SlotHistory, origin: int) -> tuple[float, ...]:
-        """:meth:`LagFeatures.origin_raw`, kept for the origins up to ``max_horizon`` slots back
-        (a reading trains on origins its forecasts had): they do not change while the history
-        grows (see there); a restarted history starts a new cache."""
-        cache = self._origins
-        if cache.get("history") is not history or cache.get("first") != history.first_slot:
-            cache.clear()
-            cache["history"], cache["first"] = history, history.first_slot
-        if history.last_slot - origin > self.lags.max_horizon:
-            return self.lags.origin_raw(history, origin)
-        found = cache.get(origin)
-        if found is None:
-            if len(cache) > 4 * self.lags.max_horizon:
-                oldest = history.last_slot - self.lags.max_horizon
-                for old in [key for key in cache if type(key) is int and key < oldest]:
-                    del cache[old]
-            found = cache[origin] = self.lags.origin_raw(history, origin)
-        return found
-
     def _training_rows(
         self, history: SlotHistory, origins: tuple[int, ...], target: int, regressors: tuple[Regressors] | None
     ) -> np.ndarray:
         """A row per origin for the one ``target``."""
-        raw = np.array([self._origin_raw(history, origin) for origin in origins])
         pairs = np.array(origins, dtype=np.int64), np.array((target,), dtype=np.int64)
-        rows = self._pair_rows(history, *pairs, raw, min(origins), target)
+        rows = self._pair_rows(history, *pairs, min(origins), target)
         if regressors:
             self._add_regressors(rows, regressors * len(origins))
         return rows
@@ -296,24 +275,23 @@ class LagRegression(ListForecast):
             slots, last = np.arange(targets.start, targets.stop, targets.step, dtype=np.int64), targets[-1]
         else:
             slots, last = np.array(targets, dtype=np.int64), max(targets)
-        raw = np.array((self._origin_raw(history, origin),))
-        rows = self._pair_rows(history, np.array((origin,), dtype=np.int64), slots, raw, origin, last)
+        rows = self._pair_rows(history, np.array((origin,), dtype=np.int64), slots, origin, last)
         if regressors:
             self._add_regressors(rows, regressors)
         return rows
 
     def _pair_rows(
-        self, history: SlotHistory, origins: np.ndarray, targets: np.ndarray, raw: np.ndarray, first: int, last: int
+        self, history: SlotHistory, origins: np.ndarray, targets: np.ndarray, first: int, last: int
     ) -> np.ndarray:
         """:func:`~domain.forecasting.lag_kernels.pair_rows` of the ``(origins[i], targets[i])``
-        (either of length 1: the same for all), ``raw``: :meth:`_origin_raw` of each origin;
-        ``first``: the first origin, ``last``: the last target."""
+        (either of length 1: the same for all); ``first``: the first origin, ``last``: the last
+        target."""
         table, scaler = self._table, self.scaler
         start = table.cover(first - self.lags.week, last)  # the similar days: up to a week before an origin
         levels = _NO_LEVELS if self.profile is None else self.profile.level_array
-        return pair_rows(origins, targets, raw, history.ring, history.last_slot, start, table.onehots,
-                         table.week_slot, table.day_class, levels, TRANSFORM_CODES[self.transform], scaler.shift,
-                         scaler.scale, self._geometry)  # fmt: skip
+        return pair_rows(origins, targets, history.ring, history.running_sums, history.first_slot,
+                         history.last_slot, start, table.onehots, table.week_slot, table.day_class, levels,
+                         TRANSFORM_CODES[self.transform], scaler.shift, scaler.scale, self._geometry)  # fmt: skip
 
     def _add_regressors(self, rows: np.ndarray, regressors: Sequence[Regressors | None]) -> None:
         """The known regressors of each target, scaled, into their ``r`` slots."""
