@@ -190,9 +190,7 @@ def pair_rows(
     first_slot: int,
     last_slot: int,
     table_start: int,
-    onehots: np.ndarray,
-    week_slot: np.ndarray,
-    day_class: np.ndarray,
+    calendar: np.ndarray,
     levels: np.ndarray,
     transform: int,
     shift: float,
@@ -208,19 +206,21 @@ def pair_rows(
     ``last_slot`` of a :class:`~domain.forecasting.history.SlotHistory` (its ``ring`` and
     ``running_sums``). The calendar (:class:`~domain.forecasting.lag_rows.CalendarTable`, from
     slot ``table_start``; it must hold every origin and target, and 6 days before the first
-    similar-day candidate of each target): ``onehots``, ``week_slot``, ``day_class``.
+    similar-day candidate of each target): ``calendar``, its ``facts`` ``(4, m)``.
     ``levels``: the weekly profile per week slot, untransformed, NaN where none (empty without
     a profile); ``transform``: :data:`TRANSFORM_CODES`. ``geometry`` int64: ``(size, hour,
-    day, week, max_horizon, origin column, target-lag column, wp, wpo)`` (slots; columns of the
-    layout, ``wp`` -1 without a profile).
+    day, week, max_horizon, origin column, target-lag column, wp, wpo, anomaly, holiday)``
+    (slots; columns of the layout, ``wp``, ``wpo`` and ``anomaly`` -1 without).
 
     The origin's values are :meth:`~domain.forecasting.features.LagFeatures.origin_raw`;
     unknown values fall back to the origin's level (``m1d``, else ``m1w``, else ``shift``),
-    ``wp`` to ``w1``, ``wpo`` to ``y0``; with anomaly columns (``onehots`` has 3 columns) the
-    anomaly ``y0 - wpo`` goes to the target hour's column.
+    ``wp`` to ``w1``, ``wpo`` to ``y0``; with anomaly columns the anomaly ``y0 - wpo`` goes to
+    the column of the target's local hour.
     """
     size, hour, day, week, max_horizon = geometry[0], geometry[1], geometry[2], geometry[3], geometry[4]
     origin_column, lag_column, wp, wpo = geometry[5], geometry[6], geometry[7], geometry[8]
+    anomaly, holiday = geometry[9], geometry[10]
+    hour_column, week_slot, day_class, is_holiday = calendar[0], calendar[1], calendar[2], calendar[3]
     count = len(targets) if len(origins) == 1 else len(origins)
     rows = np.zeros((count, size))
     raw = np.empty(7)  # the origin's values, as LagFeatures.origin_raw
@@ -264,13 +264,13 @@ def pair_rows(
         row[lag_column] = ((d1 if d1 == d1 else level) - shift) * scale
         row[lag_column + 1] = ((w1 if w1 == w1 else level) - shift) * scale
         row[lag_column + 2] = ((sd if sd == sd else level) - shift) * scale
-        hot = onehots[at]
-        row[hot[0]] = 1.0
-        row[hot[-1]] = 1.0
+        row[hour_column[at]] = 1.0
+        if is_holiday[at]:
+            row[holiday] = 1.0
         if wp >= 0:
             profile = _forward(transform, levels[week_slot[at]])
             row[wp] = row[lag_column + 1] if profile != profile else (profile - shift) * scale
             row[wpo] = values[7]
-            if len(hot) == 3:
-                row[hot[1]] = values[0] - values[7]
+        if anomaly >= 0:
+            row[anomaly + (week_slot[at] % day) // hour] = values[0] - values[7]
     return rows

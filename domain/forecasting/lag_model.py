@@ -107,9 +107,10 @@ class LagRegression(ListForecast):
         """What is derived from the state, never pickled: the calendar table and the geometry
         argument of :func:`~domain.forecasting.lag_kernels.pair_rows`."""
         lags, layout = self.lags, self.layout
-        self._table = CalendarTable(self.calendar, layout, lags.day, lags.hour)
+        self._table = CalendarTable(self.calendar, layout, lags.day)
         self._geometry = np.array((layout.size, lags.hour, lags.day, lags.week, lags.max_horizon, layout.origin.start,
-                                   layout.target_lags.start, layout.wp, layout.wpo), dtype=np.int64)  # fmt: skip
+                                   layout.target_lags.start, layout.wp, layout.wpo, layout.anomaly, layout.holiday),
+                                  dtype=np.int64)  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -290,7 +291,7 @@ class LagRegression(ListForecast):
         start = table.cover(first - self.lags.week, last)  # the similar days: up to a week before an origin
         levels = _NO_LEVELS if self.profile is None else self.profile.level_array
         return pair_rows(origins, targets, history.ring, history.running_sums, history.first_slot,
-                         history.last_slot, start, table.onehots, table.week_slot, table.day_class, levels,
+                         history.last_slot, start, table.facts, levels,
                          TRANSFORM_CODES[self.transform], scaler.shift, scaler.scale, self._geometry)  # fmt: skip
 
     def _add_regressors(self, rows: np.ndarray, regressors: Sequence[Regressors | None]) -> None:

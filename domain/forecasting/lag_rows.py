@@ -62,25 +62,19 @@ class LagLayout:
 
 
 class CalendarTable:
-    """The calendar facts of each slot of a range, as arrays indexed by ``slot - start``:
-    ``week_slot`` and ``day_class`` (see :class:`CalendarFeatures`); ``onehots`` ``(n, k)``: the
-    columns (of a :class:`LagLayout`) of the slot's one-hot features: its hour x day-type key,
-    then with anomaly features the slot's local-hour anomaly column, then the ``holiday``
-    column on public holidays, else the hour key's again (so that setting the first and the
-    last to 1.0 sets them all). The range grows on demand (:meth:`cover`); a cache of the
-    calendar, never pickled."""
+    """The calendar facts of each slot of a range, as ``facts`` ``(4, n)`` (intp) indexed by
+    ``slot - start``: the column (of a :class:`LagLayout`) of the slot's hour x day-type
+    one-hot key, its week slot and day class (see :class:`CalendarFeatures`) and 1 on public
+    holidays (else 0). The range grows on demand (:meth:`cover`); a cache of the calendar,
+    never pickled."""
 
-    __slots__ = ("calendar", "layout", "day", "hour", "ahead", "start", "facts", "week_slot", "day_class", "onehots",
-                 "columns")  # fmt: skip
+    __slots__ = ("calendar", "ahead", "start", "facts", "columns")
 
-    def __init__(self, calendar: CalendarFeatures, layout: LagLayout, day: int, hour: int) -> None:
-        self.calendar, self.layout = calendar, layout
-        self.day, self.hour = day, hour
+    def __init__(self, calendar: CalendarFeatures, layout: LagLayout, day: int) -> None:
+        self.calendar = calendar
         self.ahead = 7 * day  # slots beyond those asked for, so that the table grows once a week
         self.start = 0
-        self.facts = np.zeros((4, 0), dtype=np.intp)  # hour-key column, week slot, day class, holiday (0/1)
-        self.week_slot, self.day_class = self.facts[1], self.facts[2]
-        self.onehots = np.zeros((0, 3 if layout.anomaly >= 0 else 2), dtype=np.intp)
+        self.facts = np.zeros((4, 0), dtype=np.intp)
         self.columns = {key: layout.calendar + i for i, key in enumerate(calendar.keys())}
         """Calendar key -> its column in the layout."""
 
@@ -93,17 +87,10 @@ class CalendarTable:
             return start
         low, stop = low - self.ahead, high + 1 + self.ahead
         if start <= low <= end:
-            facts = np.concatenate((self.facts[:, low - start :], self._facts(range(end, stop))), axis=1)
+            self.facts = np.concatenate((self.facts[:, low - start :], self._facts(range(end, stop))), axis=1)
         else:
-            facts = self._facts(range(low, stop))
-        self.facts, self.start = facts, low
-        self.week_slot, self.day_class = facts[1], facts[2]
-        holiday = np.where(facts[3] == 1, self.layout.holiday, facts[0])
-        if self.layout.anomaly >= 0:
-            anomaly = self.layout.anomaly + (self.week_slot % self.day) // self.hour
-            self.onehots = np.stack((facts[0], anomaly, holiday), axis=1)
-        else:
-            self.onehots = np.stack((facts[0], holiday), axis=1)
+            self.facts = self._facts(range(low, stop))
+        self.start = low
         return low
 
     def _facts(self, slots: range) -> np.ndarray:
