@@ -1,9 +1,11 @@
 """The lag-feature model: direct multi-horizon online linear regression, one per horizon bucket.
 
-Per reading the update path is O(1): lag features come from the ring buffer (no recompute),
-feature rows are float matrices built with vectorised look-ups (:mod:`~domain.forecasting.lag_rows`),
-the bucket models (a :class:`~domain.forecasting.regressors.RidgeBank`) learn the reading's
-training rows at once and forecast every step with one matrix product; lag models with the
+Per reading the update path is O(1): lag features come from the ring buffer and its running
+sums (no recompute); the reading's training rows and a forecast's rows are float matrices, each
+built by one compiled call (:func:`~domain.forecasting.lag_kernels.pair_rows`; the layout and
+calendar: :mod:`~domain.forecasting.lag_rows`); the bucket models (a
+:class:`~domain.forecasting.regressors.RidgeBank`) learn the training rows in one compiled call
+and forecast every step in another (:mod:`~domain.forecasting.lag_kernels`); lag models with the
 same features share their rows.
 """
 
