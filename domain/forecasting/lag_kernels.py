@@ -182,6 +182,29 @@ def _mean(sums: np.ndarray, first_slot: int, last_slot: int, end_slot: int, widt
 
 
 @_compiled
+def _scale_origin(raw: np.ndarray, shift: float, scale: float, values: np.ndarray) -> float:
+    """The origin's values ``raw`` (:data:`~domain.forecasting.features.ORIGIN_KEYS`) as
+    ``(value - shift) * scale`` into ``values``, unknown ones at the origin's level (``m1d``,
+    else ``m1w``, else ``shift``); returns that level (unscaled)."""
+    level = raw[3] if raw[3] == raw[3] else (raw[4] if raw[4] == raw[4] else shift)
+    for k in range(len(raw)):
+        values[k] = ((raw[k] if raw[k] == raw[k] else level) - shift) * scale
+    return level
+
+
+@_compiled
+def _similar_day(day_class: np.ndarray, table_start: int, first: int, target: int, day: int, week: int) -> int:
+    """:meth:`~domain.forecasting.features.LagFeatures.similar_day` of ``target`` whose first
+    candidate is slot ``first``: the latest of it and the 6 days before of the target's day
+    class (``day_class`` of a calendar table from ``table_start``), else a week before."""
+    wanted = day_class[target - table_start]
+    for back in range(7):
+        if day_class[first - back * day - table_start] == wanted:
+            return first - back * day
+    return target - week
+
+
+@_compiled
 def pair_rows(
     origins: np.ndarray,
     targets: np.ndarray,
@@ -239,9 +262,7 @@ def pair_rows(
             raw[4] = _mean(sums, first_slot, last_slot, origin, week)
             raw[5] = _ring_value(ring, base, last_slot, origin - day)
             raw[6] = _ring_value(ring, base, last_slot, origin - week)
-            level = raw[3] if raw[3] == raw[3] else (raw[4] if raw[4] == raw[4] else shift)  # m1d, m1w
-            for k in range(7):
-                values[k] = ((raw[k] if raw[k] == raw[k] else level) - shift) * scale
+            level = _scale_origin(raw, shift, scale, values)
             if wp >= 0:
                 at_origin = _forward(transform, levels[week_slot[origin - table_start]])
                 values[7] = values[0] if at_origin != at_origin else (at_origin - shift) * scale
@@ -250,11 +271,7 @@ def pair_rows(
         days_back = -(-horizon // day)
         first = target - day * days_back
         at = target - table_start
-        similar = target - week  # LagFeatures.similar_day: the latest day of the target's class
-        for back in range(7):
-            if day_class[first - back * day - table_start] == day_class[at]:
-                similar = first - back * day
-                break
+        similar = _similar_day(day_class, table_start, first, target, day, week)
         d1 = _ring_value(ring, base, last_slot, first)
         w1 = _ring_value(ring, base, last_slot, target - week) if horizon <= week else math.nan
         sd = _ring_value(ring, base, last_slot, similar)

@@ -20,7 +20,7 @@ import numpy as np
 from domain.forecasting.features import CalendarFeatures, HorizonBuckets, LagFeatures
 from domain.forecasting.history import SlotHistory
 from domain.forecasting.lag_kernels import TRANSFORM_CODES, pair_rows, predict_rows
-from domain.forecasting.lag_rows import ANOMALY_KEYS, CalendarTable, LagLayout, SharedRows, regressor_key
+from domain.forecasting.lag_rows import ANOMALY_KEYS, CalendarTable, LagLayout, SharedRows, bucket_array, regressor_key
 from domain.forecasting.models import ListForecast, Regressors
 from domain.forecasting.profile import WeeklyProfile
 from domain.forecasting.regressors import RidgeBank
@@ -182,8 +182,8 @@ class LagRegression(ListForecast):
                 trained.append(bucket)
                 origins.append(origin)
         if not trained:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, self.layout.size))
-        return np.array(trained, dtype=np.int64), self._training_rows(history, tuple(origins), slot, regressors)
+            return bucket_array(()), np.zeros((0, self.layout.size))
+        return bucket_array(tuple(trained)), self._training_rows(history, tuple(origins), slot, regressors)
 
     def _learn_rows(self, trained: np.ndarray, rows: np.ndarray, y: float) -> None:
         """Bucket ``trained[i]`` learns row ``rows[i]`` with target ``y``; with ``l1_delta`` by an
@@ -242,7 +242,7 @@ class LagRegression(ListForecast):
             steps = self.buckets.buckets_of(targets.start - origin, len(targets))
         else:
             steps = tuple(self.buckets.bucket_of(target - origin) for target in targets)
-        return np.array(steps, dtype=np.int64), self._forecast_rows(history, origin, targets, regressors)
+        return bucket_array(steps), self._forecast_rows(history, origin, targets, regressors)
 
     def _rows(
         self, history: SlotHistory, what: tuple, regressors: Sequence[Regressors | None] | None, make: Callable[[], Any]
