@@ -133,14 +133,14 @@ _BUCKET_ARRAYS: dict[tuple[int, ...], np.ndarray] = {}
 
 
 def bucket_array(buckets: tuple[int, ...]) -> np.ndarray:
-    """``buckets`` (bucket models, one per row) as an int64 array, read-only (cached: readings and
-    forecasts repeat the same bucket sequences)."""
+    """``buckets`` (bucket models, one per row) as an int64 array (cached: readings and forecasts
+    repeat the same bucket sequences; do not mutate; left writable so that the compiled kernels
+    see one array type whoever calls them)."""
     found = _BUCKET_ARRAYS.get(buckets)
     if found is None:
         if len(_BUCKET_ARRAYS) >= 256:
             _BUCKET_ARRAYS.clear()
         found = _BUCKET_ARRAYS[buckets] = np.array(buckets, dtype=np.int64)
-        found.flags.writeable = False
     return found
 
 
