@@ -1,4 +1,4 @@
-"""The lag model's float rows and ridge bank against the scalar definitions they replace."""
+"""The lag model's float rows, ridge bank and forecasts (compiled kernels) against the scalar definitions."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 from domain.forecasting import ForecasterConfig, SensorForecaster
-from domain.forecasting.features import LAG_KEYS
+from domain.forecasting.features import LAG_KEYS, to_slot
 from domain.forecasting.history import SlotHistory
+from domain.forecasting.lag_kernels import TRANSFORM_CODES, predict_rows
+from domain.forecasting.lag_model import LagRegression
 from domain.forecasting.lag_rows import ANOMALY_KEYS
 from domain.forecasting.regressors import OnlineRidge, RidgeBank
-from domain.forecasting.transforms import TRANSFORMS
+from domain.forecasting.transforms import TRANSFORMS, inverse_array
 
 START = datetime(2024, 11, 18, tzinfo=UTC)  # a Monday; US Thanksgiving (Nov 28) and Christmas follow
 HOUR = timedelta(hours=1)
@@ -155,3 +157,40 @@ def test_hourly_checkpoint_continues_exactly_like_straight_through():
     for i, value in enumerate(values[cut:], start=cut):
         made = straight.observe_all(START + i * HOUR, value)
         assert restored.observe_all(START + i * HOUR, value) == made
+
+
+def test_rows_of_a_lag_model_without_profile_equal_the_scalar_features():
+    parts = hourly_forecaster().models["lag_linear"]
+    model = LagRegression("plain", parts.buckets, parts.lags, parts.calendar, transform="log1p")
+    history = SlotHistory(parts.lags.required_capacity(), 24, 24 * 7)
+    first = to_slot(START, HOUR)
+    for slot, value in enumerate(ev_load(24 * 12), start=first):
+        history.append(slot, value)
+        model.learn_one(history, slot, value, None, True)
+    own, layout, scaler = model.own, model.layout, model.scaler
+    origin = own.last_slot
+    targets = range(origin + 1, origin + 49)
+    rows = model._forecast_rows(own, origin, targets, None)
+    assert "wp" not in layout.keys and not set(ANOMALY_KEYS) & set(layout.keys)
+    for row, target in zip(rows, targets, strict=True):
+        lags = model.lags.at(own, origin, target - origin, scaler.shift, scaler.shift, scaler.scale)
+        named = dict(zip(layout.keys, row.tolist(), strict=True))
+        assert {k: named[k] for k in (*LAG_KEYS, "hzn")} == pytest.approx(lags, rel=1e-12, abs=1e-12)
+        hot = {k for k, v in named.items() if v == 1.0 and k not in (*LAG_KEYS, "hzn")}
+        assert hot == set(model.calendar.of_slot(target))
+    steps = [model.buckets.bucket_of(target - origin) for target in targets]
+    scaled = (rows * model.bank.coefficients[steps]).sum(axis=1) / scaler.scale + scaler.shift
+    expected = inverse_array("log1p", scaled)
+    assert model.forecast_array(history, origin, targets) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("transform", [None, "sqrt", "log1p"])
+def test_predict_rows_equals_the_products_unscaled_and_inverse_transformed(transform):
+    rng = np.random.default_rng(3)
+    rows, coefficients = rng.normal(size=(40, 7)) * 3.0, rng.normal(size=(3, 7)) * 40.0
+    rows[5, 2] = math.nan  # NaN gives 0.0 under a transform, as inverse_array
+    models = rng.integers(0, 3, size=40)
+    expected = inverse_array(transform, (rows * coefficients[models]).sum(axis=1) / 0.5 + 2.0)
+    found = predict_rows(rows, coefficients, models.astype(np.int64), 2.0, 0.5, TRANSFORM_CODES[transform])
+    assert np.allclose(found, expected, rtol=1e-12, atol=1e-12, equal_nan=True)
+    assert transform is None or (found[5] == 0.0 and (found >= 0.0).all())
