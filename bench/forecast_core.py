@@ -14,7 +14,8 @@ once per day of data (as the processor does), and prints CPU microseconds per re
   the lag models' pressure on the CPU caches).
 
 The machine may be shared: CPU time is the figure, each run is repeated ``--repeat`` times and
-the median printed.
+the median printed. An untimed run of two weeks of readings first loads (or compiles) the lag
+models' numba kernels (:mod:`domain.forecasting.lag_kernels`), a one-off cost per process.
 
     PYTHONPATH=. .venv/bin/python bench/forecast_core.py               # hourly, 180 days
     PYTHONPATH=. .venv/bin/python bench/forecast_core.py --minutes 15 --days 60
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median; default 3)")
     args = parser.parse_args(argv)
     readings = args.days * 24 * 60 // args.minutes
+    run(args.minutes, 14 * 24 * 60 // args.minutes, stub_lag=False)  # warm-up: the compiled kernels
     whole, outside, stubbed = [], [], []
     for _ in range(args.repeat):
         cpu, lag = run(args.minutes, readings, stub_lag=False)

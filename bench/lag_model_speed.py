@@ -5,7 +5,9 @@ Feeds a synthetic hourly (or 15-minute) EV load through :meth:`SensorForecaster.
 prints CPU milliseconds per reading (``time.process_time``) for the whole forecaster and for
 the lag models alone (their ``learn_one`` and ``forecast_array`` calls, timed around each call, less the cost of the
 clock reads).
-The machine may be shared: CPU time is the figure to compare; repeat and take the median.
+The machine may be shared: CPU time is the figure to compare; repeat and take the median. An
+untimed run of two weeks of readings first loads (or compiles) the lag models' numba kernels
+(:mod:`domain.forecasting.lag_kernels`), a one-off cost per process.
 
     PYTHONPATH=. .venv/bin/python bench/lag_model_speed.py                 # hourly, 4320 readings
     PYTHONPATH=. .venv/bin/python bench/lag_model_speed.py --minutes 15    # 15-minute sensor
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readings", type=int, default=4320)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
+    run(args.minutes, 14 * 24 * 60 // args.minutes)  # warm-up: the compiled kernels
     runs = [run(args.minutes, args.readings) for _ in range(args.repeat)]
     whole = statistics.median(r[0] for r in runs)
     lag = statistics.median(r[1] for r in runs)

@@ -5,8 +5,9 @@ last ``capacity`` slots; every slot in that range holds either a measured value,
 value (for a gap: the value one day earlier, else the last value), or NaN (unknown: before
 the first reading, or after a gap longer than ``max_gap``). Cumulative sums over the ring give
 rolling means at any recent origin in O(1), so no feature is ever recomputed from scratch.
-A numpy copy of the ring serves vectorised look-ups (:meth:`SlotHistory.values_at`,
-:meth:`SlotHistory.recent_values`): the one copy of the past values the models read many at once.
+A numpy copy of the ring serves vectorised and compiled look-ups (:meth:`SlotHistory.values_at`,
+:meth:`SlotHistory.recent_values`, :attr:`SlotHistory.ring`, :attr:`SlotHistory.running_sums`):
+the one copy of the past values the models read many at once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class SlotHistory:
     """Recent values per slot, with O(1) append, lookup and rolling mean."""
 
     __slots__ = ("capacity", "steps_per_day", "max_gap", "first_slot", "last_slot", "known_since",
-                 "_values", "_cum", "_cnt", "_array")  # fmt: skip
+                 "_values", "_cum", "_cnt", "_array", "_sums")  # fmt: skip
 
     def __init__(self, capacity: int, steps_per_day: int, max_gap: int) -> None:
         if capacity <= steps_per_day:
@@ -39,6 +40,7 @@ class SlotHistory:
         # _values as a numpy array, twice over (position p and p + capacity) so that any
         # ``capacity`` consecutive slots are one run of positions; not pickled: rebuilt
         self._array = np.full(2 * capacity, NAN)
+        self._sums = np.zeros((2, capacity))  # _cum and _cnt as numpy arrays; not pickled: rebuilt
 
     def __getstate__(self) -> tuple:
         return (self.capacity, self.steps_per_day, self.max_gap, self.first_slot, self.last_slot,
@@ -48,6 +50,7 @@ class SlotHistory:
         (self.capacity, self.steps_per_day, self.max_gap, self.first_slot, self.last_slot,
          self.known_since, self._values, self._cum, self._cnt) = state  # fmt: skip
         self._array = np.array(self._values * 2, dtype=float)
+        self._sums = np.array((self._cum, self._cnt), dtype=float)
 
     def _put(self, slot: int, value: float) -> None:
         cap = self.capacity
@@ -64,6 +67,8 @@ class SlotHistory:
             self._cum[pos] = self._cum[prev]
             self._cnt[pos] = self._cnt[prev]
             self.known_since = None
+        self._sums[0, pos] = self._cum[pos]
+        self._sums[1, pos] = self._cnt[pos]
 
     def append(self, slot: int, value: float) -> list[tuple[int, float]]:
         """Store ``value`` at ``slot`` (> ``last_slot``); return the imputed ``(slot, value)`` gap fill.
@@ -104,6 +109,21 @@ class SlotHistory:
         if last is None or slot > last or slot <= last - self.capacity:
             return NAN
         return self._values[slot % self.capacity]
+
+    @property
+    def running_sums(self) -> np.ndarray:
+        """``(2, capacity)`` (read-only): the running sum and count of the known values up to
+        each slot of the ring (at position ``slot % capacity``), as :meth:`mean` reads them,
+        for compiled look-ups (:func:`~domain.forecasting.lag_kernels.pair_rows`)."""
+        return self._sums
+
+    @property
+    def ring(self) -> np.ndarray:
+        """The values as a numpy array ``(2 * capacity,)`` (read-only): slot ``s`` (from
+        ``last_slot - capacity + 1`` to ``last_slot``) at position ``s % capacity`` (and that
+        plus ``capacity``), for compiled look-ups
+        (:func:`~domain.forecasting.lag_kernels.pair_rows`)."""
+        return self._array
 
     def values_at(self, slots: np.ndarray, low: int | None = None, high: int | None = None) -> np.ndarray:
         """:meth:`get` of each slot of an integer array, as a new float array (NaN where unknown).

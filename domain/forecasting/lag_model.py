@@ -1,9 +1,11 @@
 """The lag-feature model: direct multi-horizon online linear regression, one per horizon bucket.
 
-Per reading the update path is O(1): lag features come from the ring buffer (no recompute),
-feature rows are float matrices built with vectorised look-ups (:mod:`~domain.forecasting.lag_rows`),
-the bucket models (a :class:`~domain.forecasting.regressors.RidgeBank`) learn the reading's
-training rows at once and forecast every step with one matrix product; lag models with the
+Per reading the update path is O(1): lag features come from the ring buffer and its running
+sums (no recompute); the reading's training rows and a forecast's rows are float matrices, each
+built by one compiled call (:func:`~domain.forecasting.lag_kernels.pair_rows`; the layout and
+calendar: :mod:`~domain.forecasting.lag_rows`); the bucket models (a
+:class:`~domain.forecasting.regressors.RidgeBank`) learn the training rows in one compiled call
+and forecast every step in another (:mod:`~domain.forecasting.lag_kernels`); lag models with the
 same features share their rows.
 """
 
@@ -11,27 +13,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from itertools import repeat
 from typing import Any
 
 import numpy as np
 
 from domain.forecasting.features import CalendarFeatures, HorizonBuckets, LagFeatures
 from domain.forecasting.history import SlotHistory
-from domain.forecasting.lag_rows import (
-    ANOMALY_KEYS,
-    CalendarTable,
-    HorizonPlan,
-    LagLayout,
-    SharedRows,
-    horizon_plan,
-    picks,
-    regressor_key,
-)
+from domain.forecasting.lag_kernels import TRANSFORM_CODES, pair_rows, predict_rows
+from domain.forecasting.lag_rows import ANOMALY_KEYS, CalendarTable, LagLayout, SharedRows, bucket_array, regressor_key
 from domain.forecasting.models import ListForecast, Regressors
 from domain.forecasting.profile import WeeklyProfile
 from domain.forecasting.regressors import RidgeBank
-from domain.forecasting.transforms import TRANSFORMS, SeriesScaler, forward_array, inverse_array
+from domain.forecasting.transforms import TRANSFORMS, SeriesScaler, inverse_array
+
+_NO_LEVELS = np.zeros(0)  # the weekly profile's levels of a lag model without one
 
 __all__ = ["ANOMALY_KEYS", "TRANSFORMS", "LagRegression", "SeriesScaler", "SharedRows"]
 
@@ -108,22 +103,25 @@ class LagRegression(ListForecast):
             for model in self.models:
                 # a zero sample leaves the fit unchanged, but fixes the feature order
                 model.learn_one(zero, 0.0)
-        self._table = self._calendar_table()
-        self._origins: dict[Any, Any] = {}
+        self._setup_caches()
 
-    def _calendar_table(self) -> CalendarTable:
-        days_back = -(-self.lags.max_horizon // self.lags.day)
-        return CalendarTable(self.calendar, self.layout, self.lags.day, self.lags.hour, days_back)
+    def _setup_caches(self) -> None:
+        """What is derived from the state, never pickled: the calendar table and the geometry
+        argument of :func:`~domain.forecasting.lag_kernels.pair_rows`."""
+        lags, layout = self.lags, self.layout
+        self._table = CalendarTable(self.calendar, layout, lags.day)
+        self._geometry = np.array((layout.size, lags.hour, lags.day, lags.week, lags.max_horizon, layout.origin.start,
+                                   layout.target_lags.start, layout.wp, layout.wpo, layout.anomaly, layout.holiday),
+                                  dtype=np.int64)  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_table"], state["_origins"]  # caches
+        del state["_table"], state["_geometry"]  # caches
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._table = self._calendar_table()
-        self._origins = {}
+        self._setup_caches()
 
     def reset(self) -> None:
         if self.own is not None:
@@ -131,15 +129,6 @@ class LagRegression(ListForecast):
 
     def _forward(self, value: float) -> float:
         return TRANSFORMS[self.transform][0](value)
-
-    def _profile_at(self, slot: int, fallback: float) -> float:
-        """The weekly profile at ``slot``, transformed and scaled; ``fallback`` where it has none."""
-        level = self.profile.value(slot)
-        if level != level:
-            return fallback
-        if self.transform is not None:
-            level = self._forward(level)
-        return (level - self.scaler.shift) * self.scaler.scale
 
     def _learn_regressors(self, regressors: Regressors) -> None:
         scalers = self.regressor_scalers
@@ -161,18 +150,30 @@ class LagRegression(ListForecast):
     def learn_one(
         self, history: SlotHistory, slot: int, value: float, regressors: Regressors | None, observed: bool
     ) -> None:
-        if self.own is not None:
-            self.own.append(slot, self._forward(value))
+        if self.own is not None:  # with a transform: the model's own history of transformed values
+            value = self._forward(value)
+            self.own.append(slot, value)
             history = self.own
         if not observed or history.first_slot is None:
             return
-        if self.transform is not None:
-            value = self._forward(value)
         scaler = self.scaler
         scaler.learn(value)
         if regressors:
             self._learn_regressors(regressors)
         y = (value - scaler.shift) * scaler.scale
+        regressor_rows = None if regressors is None else (regressors,)
+        what = ("learn", slot, history.first_slot, self.train_every, self.buckets.upper)
+        trained, rows = self._rows(
+            history, what, regressor_rows, lambda: self._training_sample(history, slot, regressor_rows)
+        )
+        if len(trained):
+            self._learn_rows(trained, rows, y)
+
+    def _training_sample(
+        self, history: SlotHistory, slot: int, regressors: tuple[Regressors] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The buckets that learn the reading at ``slot`` (int64) and their training rows: for
+        each, the row of the origin :meth:`HorizonBuckets.training_step` picks, if in the history."""
         first, step = history.first_slot, self.buckets.training_step
         trained, origins = [], []
         for bucket in self._buckets_to_train(slot):
@@ -180,11 +181,11 @@ class LagRegression(ListForecast):
             if origin >= first:
                 trained.append(bucket)
                 origins.append(origin)
-        if trained:
-            rows = self._rows(history, tuple(origins), (slot,), None if regressors is None else (regressors,))
-            self._learn_rows(trained, rows, y)
+        if not trained:
+            return bucket_array(()), np.zeros((0, self.layout.size))
+        return bucket_array(tuple(trained)), self._training_rows(history, tuple(origins), slot, regressors)
 
-    def _learn_rows(self, trained: list[int], rows: np.ndarray, y: float) -> None:
+    def _learn_rows(self, trained: np.ndarray, rows: np.ndarray, y: float) -> None:
         """Bucket ``trained[i]`` learns row ``rows[i]`` with target ``y``; with ``l1_delta`` by an
         online IRLS step towards the median (the loss of WAPE).
 
@@ -219,102 +220,48 @@ class LagRegression(ListForecast):
         """Forecasts of the ``targets`` as a new numpy array; the features are computed once
         (:class:`SharedRows`)."""
         history = self.own if self.own is not None else history
+        span = (targets.start, targets.stop, targets.step) if isinstance(targets, range) else tuple(targets)
+        steps, rows = self._rows(
+            history, (origin, span), regressors, lambda: self._forecast_sample(history, origin, targets, regressors)
+        )
+        scaler = self.scaler
+        if self.bank is not None:  # one compiled call: each row by its bucket's model, unscaled
+            code = TRANSFORM_CODES[self.transform]
+            return predict_rows(rows, self.bank.coefficients, steps, scaler.shift, scaler.scale, code)
+        models, as_dict = self.models, self.layout.as_dict
+        scaled = np.array([models[b].predict_one(as_dict(x)) for b, x in zip(steps, rows, strict=True)])
+        scaled /= scaler.scale
+        scaled += scaler.shift
+        return inverse_array(self.transform, scaled)
+
+    def _forecast_sample(
+        self, history: SlotHistory, origin: int, targets: Sequence[int], regressors: Sequence[Regressors | None] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The bucket of each target (int64) and the targets' rows."""
         if isinstance(targets, range) and targets.step == 1:
             steps = self.buckets.buckets_of(targets.start - origin, len(targets))
         else:
             steps = tuple(self.buckets.bucket_of(target - origin) for target in targets)
-        rows = self._rows(history, origin, targets, regressors)
-        if self.bank is None:
-            models, as_dict = self.models, self.layout.as_dict
-            scaled = np.array([models[b].predict_one(as_dict(x)) for b, x in zip(steps, rows, strict=True)])
-        else:  # every model's prediction of every row, then each row's own
-            scaled = (rows @ self.bank.coefficients.T).ravel()[picks(steps, len(self.buckets.upper))]
-        scaled /= self.scaler.scale
-        scaled += self.scaler.shift
-        return inverse_array(self.transform, scaled)
+        return bucket_array(steps), self._forecast_rows(history, origin, targets, regressors)
 
     def _rows(
-        self,
-        history: SlotHistory,
-        origins: int | tuple[int, ...],
-        targets: Sequence[int],
-        regressors: Sequence[Regressors | None] | None,
-    ) -> np.ndarray:
-        """Feature rows, columns as in :attr:`layout`, shared with the lag models of the same
-        features: from one origin (an int) a row per target (forecasting; ``regressors``: None
-        or one mapping per target), or for one target (``targets``: one slot) a row per origin
-        (learning; ``regressors``: None or the target's mapping, in a 1-tuple)."""
+        self, history: SlotHistory, what: tuple, regressors: Sequence[Regressors | None] | None, make: Callable[[], Any]
+    ) -> Any:
+        """``make()`` (a reading's training sample or a forecast's rows, identified by ``what``),
+        shared with the lag models of the same features: computed once per reading and forecast
+        (:class:`SharedRows`), keyed by everything the rows depend on; read-only."""
         scaler, scalers = self.scaler, self.regressor_scalers
         known = tuple((name, slot, sc.shift, sc.scale) for name, (slot, sc) in scalers.items()) if scalers else ()
-        span = (targets.start, targets.stop, targets.step) if isinstance(targets, range) else tuple(targets)
-        key = (self.transform, self.anomaly_by_hour, history.last_slot, origins, span, scaler.shift, scaler.scale,
+        key = (self.transform, self.anomaly_by_hour, history.last_slot, what, scaler.shift, scaler.scale,
                regressor_key(regressors), known)  # fmt: skip
-        if isinstance(origins, int):
-            return self.shared.get(key, lambda: self._forecast_rows(history, origins, targets, regressors))
-        return self.shared.get(key, lambda: self._training_rows(history, origins, targets[0], regressors))
-
-    def _origin_values(self, history: SlotHistory, origin: int) -> tuple[list[float], float]:
-        """The origin-only features (:data:`ORIGIN_KEYS`, then ``wpo`` with a profile), scaled,
-        and the fallback level (unscaled)."""
-        shift, scale = self.scaler.shift, self.scaler.scale
-        values, level = self.lags.scaled_origin(self._origin_raw(history, origin), shift, shift, scale)
-        if self.profile is not None:
-            values.append(self._profile_at(origin, values[0]))
-        return values, level
-
-    def _origin_raw(self, history: SlotHistory, origin: int) -> tuple[float, ...]:
-        """:meth:`LagFeatures.origin_raw`, kept for the origins up to ``max_horizon`` slots back
-        (a reading trains on origins its forecasts had): they do not change while the history
-        grows (see there); a restarted history starts a new cache."""
-        cache = self._origins
-        if cache.get("history") is not history or cache.get("first") != history.first_slot:
-            cache.clear()
-            cache["history"], cache["first"] = history, history.first_slot
-        if history.last_slot - origin > self.lags.max_horizon:
-            return self.lags.origin_raw(history, origin)
-        found = cache.get(origin)
-        if found is None:
-            if len(cache) > 4 * self.lags.max_horizon:
-                oldest = history.last_slot - self.lags.max_horizon
-                for old in [key for key in cache if type(key) is int and key < oldest]:
-                    del cache[old]
-            found = cache[origin] = self.lags.origin_raw(history, origin)
-        return found
+        return self.shared.get(key, make)
 
     def _training_rows(
         self, history: SlotHistory, origins: tuple[int, ...], target: int, regressors: tuple[Regressors] | None
     ) -> np.ndarray:
-        """A row per origin for the one ``target`` (a handful: scalar look-ups, one array)."""
-        lags, layout, calendar, get = self.lags, self.layout, self.calendar, history.get
-        shift, scale, day, week = self.scaler.shift, self.scaler.scale, lags.day, lags.week
-        features, wanted, week_slot = calendar.slot_info(target)
-        day_class = calendar.day_class
-        week_ago = get(target - week)
-        profile = math.nan if self.profile is None else self._profile_at(target, math.nan)
-        dense, anomalies = [], []
-        for origin in origins:
-            values, level = self._origin_values(history, origin)
-            horizon = target - origin
-            first = candidate = target - day * -(-horizon // day)
-            for _ in range(7):  # LagFeatures.similar_day
-                if day_class(candidate) == wanted:
-                    break
-                candidate -= day
-            else:
-                candidate = target - week
-            lagged = (get(first), week_ago if horizon <= week else math.nan, get(candidate))
-            row = [horizon / lags.max_horizon, *values[: layout.origin.stop - 1]]
-            row += [((v if v == v else level) - shift) * scale for v in lagged]
-            if self.profile is not None:
-                row += [profile if profile == profile else row[layout.target_lags.start + 1], values[-1]]  # or w1
-                anomalies.append(values[0] - values[-1])
-            dense.append(row)
-        rows = np.zeros((len(origins), layout.size))
-        rows[:, : layout.dense] = dense
-        for key in features:
-            rows[:, self._table.columns[key]] = 1.0
-        if self.anomaly_by_hour:
-            rows[:, layout.anomaly + (week_slot % day) // lags.hour] = anomalies
+        """A row per origin for the one ``target``."""
+        pairs = np.array(origins, dtype=np.int64), np.array((target,), dtype=np.int64)
+        rows = self._pair_rows(history, *pairs, min(origins), target)
         if regressors:
             self._add_regressors(rows, regressors * len(origins))
         return rows
@@ -326,47 +273,28 @@ class LagRegression(ListForecast):
         targets: Sequence[int],
         regressors: Sequence[Regressors | None] | None,
     ) -> np.ndarray:
-        """A row per target from the one ``origin`` (vectorised look-ups)."""
-        lags, layout, table = self.lags, self.layout, self._table
-        shift, scale, week = self.scaler.shift, self.scaler.scale, lags.week
-        values, level = self._origin_values(history, origin)
-        if isinstance(targets, range) and targets.step == 1:
-            plan = horizon_plan(targets.start - origin, len(targets), lags.day, week, lags.max_horizon, layout.size)
+        """A row per target from the one ``origin``."""
+        if isinstance(targets, range) and targets.step > 0:
+            slots, last = np.arange(targets.start, targets.stop, targets.step, dtype=np.int64), targets[-1]
         else:
-            plan = HorizonPlan(np.array(targets) - origin, lags.day, week, lags.max_horizon, layout.size)
-        first = origin + plan.first_step
-        start = table.cover(first - table.reach(plan.max_days_back), origin + plan.last_step)
-        at = slice(first - start, first - start + plan.count) if plan.contiguous else plan.offsets + (first - start)
-        lagged = plan.lag_offsets + origin  # d1, w1, and sd:
-        table.similar_days(plan, at, out=lagged[2])
-        raw = history.values_at(lagged, origin - week, origin)
-        if plan.beyond_week is not None:
-            raw[1, plan.beyond_week] = math.nan
-        if math.isnan(np.add.reduce(raw, axis=None)):  # unknown values: the fallback level
-            raw = np.where(raw == raw, raw, level)
-        raw -= shift
-        rows = plan.template.copy()  # hzn set
-        lagged_columns = rows[:, layout.target_lags].T
-        np.multiply(raw, scale, out=lagged_columns)
-        rows[:, layout.origin] = values[: layout.origin.stop - 1]
-        if self.profile is None:
-            rows.put(table.onehots[at] + plan.row_starts, 1.0)
-        else:
-            rows[:, layout.wpo] = wpo = values[-1]
-            get = self.profile.levels.get
-            profile = np.fromiter(map(get, table.week_slot[at].tolist(), repeat(math.nan)), float, plan.count)
-            if self.transform is not None:  # NaN stays NaN
-                profile = forward_array(self.transform, profile)
-            profile -= shift
-            profile *= scale
-            if math.isnan(np.add.reduce(profile)):  # no profile yet: the fallback w1
-                profile = np.where(profile == profile, profile, lagged_columns[1])
-            rows[:, layout.wp] = profile
-            ones = np.array((1.0, values[0] - wpo, 1.0) if self.anomaly_by_hour else (1.0,))  # CalendarTable.onehots
-            rows.put(table.onehots[at] + plan.row_starts, ones)  # row by row
+            slots, last = np.array(targets, dtype=np.int64), max(targets)
+        rows = self._pair_rows(history, np.array((origin,), dtype=np.int64), slots, origin, last)
         if regressors:
             self._add_regressors(rows, regressors)
         return rows
+
+    def _pair_rows(
+        self, history: SlotHistory, origins: np.ndarray, targets: np.ndarray, first: int, last: int
+    ) -> np.ndarray:
+        """:func:`~domain.forecasting.lag_kernels.pair_rows` of the ``(origins[i], targets[i])``
+        (either of length 1: the same for all); ``first``: the first origin, ``last``: the last
+        target."""
+        table, scaler = self._table, self.scaler
+        start = table.cover(first - self.lags.week, last)  # the similar days: up to a week before an origin
+        levels = _NO_LEVELS if self.profile is None else self.profile.level_array
+        return pair_rows(origins, targets, history.ring, history.running_sums, history.first_slot,
+                         history.last_slot, start, table.facts, levels,
+                         TRANSFORM_CODES[self.transform], scaler.shift, scaler.scale, self._geometry)  # fmt: skip
 
     def _add_regressors(self, rows: np.ndarray, regressors: Sequence[Regressors | None]) -> None:
         """The known regressors of each target, scaled, into their ``r`` slots."""

@@ -1,11 +1,11 @@
 """The lag model's feature rows as float matrices: the column layout and the calendar of a slot range.
 
 A row holds the features of one (origin, target) pair in the fixed column order of
-:class:`LagLayout`; rows are built many at a time with vectorised look-ups: the calendar facts of
-every slot in a range come from :class:`CalendarTable` (integer arrays), what targets at given
-horizons share from :class:`HorizonPlan`, the values from
-:meth:`~domain.forecasting.history.SlotHistory.values_at`. :class:`SharedRows` lets lag models
-with the same features share them. Pure, no I/O.
+:class:`LagLayout`; rows are built many at a time by one compiled call
+(:func:`~domain.forecasting.lag_kernels.pair_rows`) from the calendar facts of every slot in a
+range (:class:`CalendarTable`, integer arrays) and the ring of
+:class:`~domain.forecasting.history.SlotHistory`. :class:`SharedRows` lets lag models with the
+same features share them. Pure, no I/O.
 """
 
 from __future__ import annotations
@@ -62,58 +62,35 @@ class LagLayout:
 
 
 class CalendarTable:
-    """The calendar facts of each slot of a range, as arrays indexed by ``slot - start``:
-    ``week_slot`` and ``day_class`` (see :class:`CalendarFeatures`); ``onehots`` ``(n, k)``: the
-    columns (of a :class:`LagLayout`) of the slot's one-hot features: its hour x day-type key,
-    then with anomaly features the slot's local-hour anomaly column, then the ``holiday``
-    column on public holidays, else the hour key's again (so that one assignment of
-    ``(1.0, anomaly, 1.0)`` sets them all); and ``similar[k - 1]``:
-    :meth:`LagFeatures.similar_day` of a target whose first candidate is ``k`` days back
-    (``k`` = 1 .. ``max_days_back``). The range grows on demand (:meth:`cover`); a cache of
-    the calendar, never pickled."""
+    """The calendar facts of each slot of a range, as ``facts`` ``(4, n)`` (intp) indexed by
+    ``slot - start``: the column (of a :class:`LagLayout`) of the slot's hour x day-type
+    one-hot key, its week slot and day class (see :class:`CalendarFeatures`) and 1 on public
+    holidays (else 0). The range grows on demand (:meth:`cover`); a cache of the calendar,
+    never pickled."""
 
-    __slots__ = ("calendar", "layout", "day", "hour", "week", "max_days_back", "ahead", "start", "facts",
-                 "week_slot", "day_class", "onehots", "similar", "columns")  # fmt: skip
+    __slots__ = ("calendar", "ahead", "start", "facts", "columns")
 
-    def __init__(self, calendar: CalendarFeatures, layout: LagLayout, day: int, hour: int, max_days_back: int) -> None:
-        self.calendar, self.layout = calendar, layout
-        self.day, self.hour, self.week = day, hour, 7 * day
-        self.max_days_back = max_days_back
-        self.ahead = self.week  # slots beyond the highest asked for, so that the table grows once a week
+    def __init__(self, calendar: CalendarFeatures, layout: LagLayout, day: int) -> None:
+        self.calendar = calendar
+        self.ahead = 7 * day  # slots beyond those asked for, so that the table grows once a week
         self.start = 0
-        self.facts = np.zeros((4, 0), dtype=np.intp)  # hour-key column, week slot, day class, holiday (0/1)
-        self.week_slot, self.day_class = self.facts[1], self.facts[2]
-        self.onehots = np.zeros((0, 3 if layout.anomaly >= 0 else 2), dtype=np.intp)
-        self.similar = np.zeros((max_days_back, 0), dtype=np.intp)
+        self.facts = np.zeros((4, 0), dtype=np.intp)
         self.columns = {key: layout.calendar + i for i, key in enumerate(calendar.keys())}
         """Calendar key -> its column in the layout."""
 
-    def reach(self, days_back: int) -> int:
-        """Slots before a target that :meth:`cover` must include for its similar days."""
-        return (max(days_back, self.max_days_back) + 6) * self.day
-
     def cover(self, low: int, high: int) -> int:
-        """Make the table hold slots ``low .. high`` (and :attr:`ahead` more); returns ``start``.
-        Moving forward it keeps what it holds from ``low`` on and looks up the new slots only."""
+        """Make the table hold slots ``low .. high`` (and :attr:`ahead` more on either side);
+        returns ``start``. Moving forward it keeps what it holds from ``low - ahead`` on and
+        looks up the new slots only."""
         start, end = self.start, self.start + self.facts.shape[1]
         if low >= start and high < end:
             return start
-        stop = high + 1 + self.ahead
+        low, stop = low - self.ahead, high + 1 + self.ahead
         if start <= low <= end:
-            facts = np.concatenate((self.facts[:, low - start :], self._facts(range(end, stop))), axis=1)
+            self.facts = np.concatenate((self.facts[:, low - start :], self._facts(range(end, stop))), axis=1)
         else:
-            facts = self._facts(range(low, stop))
-        self.facts, self.start = facts, low
-        self.week_slot, self.day_class = facts[1], facts[2]
-        holiday = np.where(facts[3] == 1, self.layout.holiday, facts[0])
-        if self.layout.anomaly >= 0:
-            anomaly = self.layout.anomaly + (self.week_slot % self.day) // self.hour
-            self.onehots = np.stack((facts[0], anomaly, holiday), axis=1)
-        else:
-            self.onehots = np.stack((facts[0], holiday), axis=1)
-        targets = np.arange(facts.shape[1])
-        similar = [self._similar(targets, targets - k * self.day) for k in range(1, self.max_days_back + 1)]
-        self.similar = np.stack(similar) + low
+            self.facts = self._facts(range(low, stop))
+        self.start = low
         return low
 
     def _facts(self, slots: range) -> np.ndarray:
@@ -128,79 +105,12 @@ class CalendarTable:
             day_class.append(slot_class)
         return np.array((column, week_slot, day_class, holiday), dtype=np.intp).reshape(4, len(slots))
 
-    def _similar(self, targets: np.ndarray, first: np.ndarray) -> np.ndarray:
-        """Similar-day offsets (table indices in, slots relative to ``start`` out); where a
-        candidate falls before the table the result is not used (see :meth:`reach`)."""
-        candidates = first - self.day * np.arange(7)[:, None]  # (7, n)
-        classes = self.day_class[np.maximum(candidates, 0)]
-        matches = classes == self.day_class[targets]
-        return np.where(matches.any(axis=0), first - self.day * matches.argmax(axis=0), targets - self.week)
-
-    def similar_days(self, plan: HorizonPlan, at: np.ndarray | slice, out: np.ndarray) -> None:
-        """:meth:`LagFeatures.similar_day` slots of the targets of ``plan`` at table indices ``at``,
-        into ``out`` (the table must cover ``reach(plan.max_days_back)`` slots before them)."""
-        if plan.max_days_back <= self.max_days_back:
-            if isinstance(at, slice):  # runs of targets with the same days back: slices, not gathers
-                for before, first, stop in plan.runs:
-                    out[first:stop] = self.similar[before, at.start + first : at.start + stop]
-            else:
-                out[:] = self.similar[plan.days_before, at]
-            return
-        at = np.arange(at.start, at.stop) if isinstance(at, slice) else at
-        out[:] = self._similar(at, at - plan.days_back * self.day) + self.start
-
-
-class HorizonPlan:
-    """What the rows of targets at ``horizons`` steps after one origin share, whatever the origin:
-    their order (``offsets`` from the first target, ``contiguous`` when those are 0, 1, 2, ...;
-    ``index``: 0, 1, 2, ...), ``days_back`` (and ``runs``: ``(days_back - 1, first, stop)`` of
-    consecutive targets alike) (the target's
-    slot on the latest day known at the origin is that many days back), the offsets of the
-    ``d1`` and ``w1`` slots from the origin, the targets beyond a week (``w1`` unknown; None:
-    none), a row template with ``hzn`` set and the flat index of each row's start."""
-
-    __slots__ = ("count", "first_step", "last_step", "offsets", "contiguous", "index", "days_back", "days_before",
-                 "runs", "max_days_back", "lag_offsets", "beyond_week", "template", "row_starts")  # fmt: skip
-
-    def __init__(self, horizons: np.ndarray, day: int, week: int, max_horizon: int, size: int) -> None:
-        self.count = len(horizons)
-        self.first_step, self.last_step = int(horizons.min()), int(horizons.max())
-        self.offsets = horizons - self.first_step
-        self.index = np.arange(self.count)
-        self.contiguous = bool((self.offsets == self.index).all())
-        self.days_back = -(-horizons // day)
-        self.days_before = self.days_back - 1  # index into CalendarTable.similar
-        edges = [0, *(np.flatnonzero(np.diff(self.days_before)) + 1).tolist(), self.count]
-        self.runs = [(int(self.days_before[a]), a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
-        self.max_days_back = int(self.days_back.max())
-        self.lag_offsets = np.stack((horizons - day * self.days_back, horizons - week, 0 * horizons))  # d1, w1, -
-        self.beyond_week = (horizons > week) if self.last_step > week else None
-        self.template = np.zeros((self.count, size))
-        self.template[:, 0] = horizons / max_horizon
-        self.row_starts = (self.index * size)[:, None]  # flat index of each row's first column
-
-
-_PLANS: dict[tuple[int, ...], HorizonPlan] = {}
-
-
-def horizon_plan(first_step: int, count: int, day: int, week: int, max_horizon: int, size: int) -> HorizonPlan:
-    """The :class:`HorizonPlan` of ``count`` consecutive steps from ``first_step`` (cached:
-    forecasts repeat them)."""
-    key = (first_step, count, day, week, max_horizon, size)
-    found = _PLANS.get(key)
-    if found is None:
-        if len(_PLANS) >= 16:  # a plan holds a row template: bound the memory
-            _PLANS.clear()
-        horizons = np.arange(first_step, first_step + count)
-        found = _PLANS[key] = HorizonPlan(horizons, day, week, max_horizon, size)
-    return found
-
 
 class SharedRows:
-    """Feature rows (matrices) the lag models computed lately, keyed by everything they depend
-    on, so that lag models with the same features (``lag_linear`` and ``lag_median``: same
-    transform, same values) compute them once per reading and forecast; the rows are read-only.
-    Not model state: never pickled."""
+    """Feature rows (matrices, with the bucket of each row) the lag models computed lately, keyed
+    by everything they depend on, so that lag models with the same features (``lag_linear`` and
+    ``lag_median``: same transform, same values) compute them once per reading and forecast;
+    they are read-only. Not model state: never pickled."""
 
     __slots__ = ("_rows",)
 
@@ -219,18 +129,18 @@ class SharedRows:
         return (SharedRows, ())  # pickled empty
 
 
-_PICKS: dict[tuple[tuple[int, ...], int], np.ndarray] = {}
+_BUCKET_ARRAYS: dict[tuple[int, ...], np.ndarray] = {}
 
 
-def picks(steps: tuple[int, ...], count: int) -> np.ndarray:
-    """Flat indices of ``(row i, model steps[i])`` in a ``(len(steps), count)`` matrix (cached:
-    forecasts repeat the same bucket sequences)."""
-    key = (steps, count)
-    found = _PICKS.get(key)
+def bucket_array(buckets: tuple[int, ...]) -> np.ndarray:
+    """``buckets`` (bucket models, one per row) as an int64 array (cached: readings and forecasts
+    repeat the same bucket sequences; do not mutate; left writable so that the compiled kernels
+    see one array type whoever calls them)."""
+    found = _BUCKET_ARRAYS.get(buckets)
     if found is None:
-        if len(_PICKS) >= 256:
-            _PICKS.clear()
-        found = _PICKS[key] = np.arange(len(steps)) * count + np.array(steps, dtype=np.intp)
+        if len(_BUCKET_ARRAYS) >= 256:
+            _BUCKET_ARRAYS.clear()
+        found = _BUCKET_ARRAYS[buckets] = np.array(buckets, dtype=np.int64)
     return found
 
 

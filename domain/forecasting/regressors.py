@@ -1,6 +1,7 @@
 """The regressors of the lag model (one per horizon bucket): exact online ridge regression
 (the default; :class:`RidgeBank` holds one per bucket as arrays, :class:`OnlineRidge` is the
-same model over dict samples, the reference the bank is tested against) and River's adaptive Hoeffding tree. Pure, deterministic."""
+same model over dict samples, the reference the bank is tested against) and River's adaptive
+Hoeffding tree. Pure, deterministic."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from operator import mul
 
 import numpy as np
 from river import tree
-from scipy.linalg.blas import dsymv, dsyr
+
+from domain.forecasting.lag_kernels import ridge_learn
 
 
 def tree_regressor() -> tree.HoeffdingAdaptiveTreeRegressor:
@@ -92,8 +94,9 @@ class RidgeBank:
     precision-weighted targets of :class:`OnlineRidge`). Samples are rows of a float matrix.
 
     An update is the exact Sherman-Morrison rank-1 update of :class:`OnlineRidge`, done in
-    place by BLAS on the triangle (``dsymv`` for ``p = inverse @ x``, ``dsyr`` for
-    ``inverse -= c p p'``); the coefficients after it follow exactly as
+    place on the triangle by one compiled call for all the models that learn
+    (:func:`~domain.forecasting.lag_kernels.ridge_learn`): ``p = inverse @ x``,
+    ``inverse -= c p p'``; the coefficients after it follow exactly as
     ``w + p * (beta * y * (1 - c * x.p) - c * x.w)`` with ``c = beta / (1 + beta * x.p)``
     (``p . eta = x . w``, the inverse being symmetric), so neither ``eta`` nor a second
     product is needed. The same samples give the same model as :class:`OnlineRidge`, up to
@@ -101,33 +104,18 @@ class RidgeBank:
     bank predicts and learns the same floats.
     """
 
-    __slots__ = ("alpha", "beta", "inverse", "coefficients", "_work", "_blas_views")
+    __slots__ = ("alpha", "beta", "inverse", "coefficients")
 
     def __init__(self, count: int, size: int, alpha: float = 1.0, beta: float = 1.0) -> None:
         self.alpha, self.beta = alpha, beta
         self.inverse = np.tile(np.eye(size) / alpha, (count, 1, 1))  # the prior: identity / alpha
-        self._setup(np.zeros((count, size)))
-
-    def _setup(self, coefficients: np.ndarray) -> None:
-        # per model: [p, w] side by side, so that one product gives x . p and x . w
-        self._work = np.zeros((len(coefficients), 2, coefficients.shape[1]))
-        self._work[:, 1] = coefficients
-        self.coefficients = self._work[:, 1]
+        self.coefficients = np.zeros((count, size))
         """``(count, size)``: row ``b`` holds model ``b``'s coefficients (read-only)."""
-        # Fortran-ordered views for BLAS: their upper triangle is the lower one of ``inverse``
-        self._blas_views = [matrix.T for matrix in self.inverse]
 
     def inverse_of(self, model: int) -> np.ndarray:
         """Model ``model``'s inverse precision as a full symmetric matrix (a copy)."""
         lower = np.tril(self.inverse[model])
         return lower + np.tril(lower, -1).T
-
-    def predict(self, models: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Prediction of model ``models[i]`` for row ``rows[i]``, per ``i``."""
-        weights = self.coefficients
-        if len(rows) > 2 * len(weights):  # one product per model and row, then pick
-            return (rows @ weights.T)[np.arange(len(rows)), models]
-        return np.einsum("ij,ij->i", rows, weights[models])
 
     def learn(self, models: Sequence[int], rows: np.ndarray, target: float, l1_delta: float | None = None) -> None:
         """Model ``models[i]`` learns sample ``(rows[i], target)``, per ``i`` (distinct models).
@@ -136,35 +124,12 @@ class RidgeBank:
         sample weighs ``w = 1 / max(|residual|, l1_delta)`` (the residual of the model before
         this update), entering as ``sqrt(w)`` times the row and the target.
         """
-        beta, work, views = self.beta, self._work, self._blas_views
-        count, size = self.coefficients.shape
-        for b, row in zip(models, rows, strict=True):
-            dsymv(1.0, views[b], row, 0.0, work[b, 0], 0, 1, 0, 1, 0, True)  # p = inverse @ x, into work
-        every = len(models) == count and all(b == i for i, b in enumerate(models))
-        if every:
-            dots = np.matmul(work, rows[:, :, None]).tolist()  # per model: [[x . p], [x . w]]
-        else:
-            dots = [(work[b] @ row)[:, None].tolist() for b, row in zip(models, rows, strict=True)]
-        scales = []
-        for b, ((xp,), (xw,)) in zip(models, dots, strict=True):
-            root = 1.0
-            if l1_delta is not None:
-                root = 1.0 / math.sqrt(max(abs(target - xw), l1_delta))
-                xp, xw = xp * root * root, xw * root  # of the weighted row root * x
-            y = target * root
-            factor = beta / (1.0 + beta * xp)
-            # inverse -= factor * outer(p, p), p of the weighted row: root * p
-            dsyr(-factor * root * root, work[b, 0], 0, 1, 0, size, views[b], True)
-            scales.append(root * (beta * y * (1.0 - factor * xp) - factor * xw))
-        if every:
-            self.coefficients += np.array(scales)[:, None] * work[:, 0]
-        else:
-            for b, scale in zip(models, scales, strict=True):
-                self.coefficients[b] += scale * work[b, 0]
+        delta = math.nan if l1_delta is None else float(l1_delta)
+        models = np.asarray(models, dtype=np.int64)
+        ridge_learn(self.inverse, self.coefficients, models, rows, float(target), float(self.beta), delta)
 
     def __getstate__(self) -> tuple:
         return self.alpha, self.beta, self.inverse, self.coefficients.copy()
 
     def __setstate__(self, state: tuple) -> None:
-        self.alpha, self.beta, self.inverse, coefficients = state
-        self._setup(coefficients)
+        self.alpha, self.beta, self.inverse, self.coefficients = state

@@ -68,15 +68,6 @@ TRANSFORMS = {None: (_identity, _identity), "sqrt": (_sqrt, _square), "log1p": (
 """Value transforms of the lag model: name -> (forward, inverse). ``sqrt`` suits spiky loads >= 0."""
 
 
-def forward_array(transform: str | None, values: np.ndarray) -> np.ndarray:
-    """The forward transform of :data:`TRANSFORMS` on an array (NaN stays NaN)."""
-    if transform is None:
-        return values
-    if transform == "sqrt":
-        return np.sqrt(np.maximum(values, 0.0))
-    return np.log1p(np.maximum(values, 0.0))
-
-
 def inverse_array(transform: str | None, values: np.ndarray) -> np.ndarray:
     """The inverse transform of :data:`TRANSFORMS`, in place (NaN and values <= 0 give 0.0, as there)."""
     if transform is None:

@@ -1,4 +1,4 @@
-"""The lag model's float rows and ridge bank against the scalar definitions they replace."""
+"""The lag model's float rows, ridge bank and forecasts (compiled kernels) against the scalar definitions."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 
 from domain.forecasting import ForecasterConfig, SensorForecaster
-from domain.forecasting.features import LAG_KEYS
+from domain.forecasting.features import LAG_KEYS, to_slot
 from domain.forecasting.history import SlotHistory
-from domain.forecasting.lag_rows import HorizonPlan
+from domain.forecasting.lag_kernels import TRANSFORM_CODES, predict_rows
+from domain.forecasting.lag_model import LagRegression
+from domain.forecasting.lag_rows import ANOMALY_KEYS
 from domain.forecasting.regressors import OnlineRidge, RidgeBank
+from domain.forecasting.transforms import TRANSFORMS, inverse_array
 
 START = datetime(2024, 11, 18, tzinfo=UTC)  # a Monday; US Thanksgiving (Nov 28) and Christmas follow
 HOUR = timedelta(hours=1)
@@ -96,6 +99,14 @@ def test_values_at_equals_get_inside_and_outside_the_ring():
     assert np.array_equal(restored.values_at(slots), expected, equal_nan=True)
 
 
+def _scalar_profile(model, slot: int, fallback: float) -> float:
+    """The weekly profile at ``slot``, transformed and scaled as the lag model's features; ``fallback`` where none."""
+    level = model.profile.value(slot)
+    if level != level:
+        return fallback
+    return (TRANSFORMS[model.transform][0](level) - model.scaler.shift) * model.scaler.scale
+
+
 def test_forecast_rows_equal_the_scalar_features_of_every_target():
     forecaster = fed(24 * 12)  # through Thanksgiving: holiday one-hots and similar days
     model = forecaster.models["lag_linear"]
@@ -105,29 +116,35 @@ def test_forecast_rows_equal_the_scalar_features_of_every_target():
         rows = model._forecast_rows(history, origin, targets, None)
         scaler = model.scaler
         for row, target in zip(rows, targets, strict=True):
-            # one row per target from the scalar path of the training rows: the same floats
-            assert np.array_equal(row, model._training_rows(history, (origin,), target, None)[0])
+            # the same floats as the row of this pair among the training rows
+            assert np.array_equal(row, model._training_rows(history, (origin - 1, origin), target, None)[1])
             calendar = forecaster.calendar
             lags = model.lags.at(history, origin, target - origin, scaler.shift, scaler.shift, scaler.scale)
             named = dict(zip(layout.keys, row.tolist(), strict=True))
             assert {k: named[k] for k in (*LAG_KEYS, "hzn")} == pytest.approx(lags, rel=1e-12, abs=1e-12)
-            hot = {k for k, v in named.items() if v == 1.0 and k not in (*LAG_KEYS, "hzn", "wp", "wpo")}
-            assert set(calendar.of_slot(target)) <= hot  # the calendar one-hots of the target
+            wpo = _scalar_profile(model, origin, lags["y0"])
+            assert named["wp"] == pytest.approx(_scalar_profile(model, target, lags["w1"]), rel=1e-12, abs=1e-12)
+            assert named["wpo"] == pytest.approx(wpo, rel=1e-12, abs=1e-12)
+            hour = (calendar.week_slot(target) % 24) // 1
+            anomalies = [named[key] for key in ANOMALY_KEYS]
+            assert anomalies == pytest.approx([lags["y0"] - wpo if h == hour else 0.0 for h in range(24)], abs=1e-12)
+            hot = {k for k, v in named.items() if v == 1.0 and k not in (*LAG_KEYS, "hzn", "wp", "wpo", *ANOMALY_KEYS)}
+            assert hot == set(calendar.of_slot(target))  # the calendar one-hots of the target
 
 
-def test_similar_days_of_the_table_equal_the_scalar_search():
+def test_similar_days_of_the_rows_equal_the_scalar_search():
     forecaster = fed(24 * 40)  # Thanksgiving and Christmas
     model = forecaster.models["lag_linear"]
-    table, lags = model._table, model.lags
-    origin = forecaster.history.last_slot - 24 * 20
+    lags, scaler, last = model.lags, model.scaler, forecaster.history.last_slot
+    slots = SlotHistory(capacity=24 * 60, steps_per_day=24, max_gap=24)
+    for slot in range(last - 24 * 50, last + 1):
+        slots.append(slot, float(slot))  # each value names its slot
+    origin = last - 24 * 20
     for first_step, count in ((1, 48), (5, 300)):
-        plan = HorizonPlan(np.arange(first_step, first_step + count), lags.day, lags.week, lags.max_horizon, 4)
-        first = origin + first_step
-        start = table.cover(first - table.reach(plan.max_days_back), origin + plan.last_step)
-        found = np.empty(count, dtype=np.intp)
-        table.similar_days(plan, slice(first - start, first - start + count), found)
-        expected = [lags.similar_day(origin, target) for target in range(first, first + count)]
-        assert found.tolist() == expected
+        targets = range(origin + first_step, origin + first_step + count)
+        rows = model._forecast_rows(slots, origin, targets, None)
+        found = rows[:, model.layout.target_lags.start + 2] / scaler.scale + scaler.shift  # the sd column, unscaled
+        assert np.rint(found).astype(int).tolist() == [lags.similar_day(origin, target) for target in targets]
 
 
 def test_hourly_checkpoint_continues_exactly_like_straight_through():
@@ -140,3 +157,40 @@ def test_hourly_checkpoint_continues_exactly_like_straight_through():
     for i, value in enumerate(values[cut:], start=cut):
         made = straight.observe_all(START + i * HOUR, value)
         assert restored.observe_all(START + i * HOUR, value) == made
+
+
+def test_rows_of_a_lag_model_without_profile_equal_the_scalar_features():
+    parts = hourly_forecaster().models["lag_linear"]
+    model = LagRegression("plain", parts.buckets, parts.lags, parts.calendar, transform="log1p")
+    history = SlotHistory(parts.lags.required_capacity(), 24, 24 * 7)
+    first = to_slot(START, HOUR)
+    for slot, value in enumerate(ev_load(24 * 12), start=first):
+        history.append(slot, value)
+        model.learn_one(history, slot, value, None, True)
+    own, layout, scaler = model.own, model.layout, model.scaler
+    origin = own.last_slot
+    targets = range(origin + 1, origin + 49)
+    rows = model._forecast_rows(own, origin, targets, None)
+    assert "wp" not in layout.keys and not set(ANOMALY_KEYS) & set(layout.keys)
+    for row, target in zip(rows, targets, strict=True):
+        lags = model.lags.at(own, origin, target - origin, scaler.shift, scaler.shift, scaler.scale)
+        named = dict(zip(layout.keys, row.tolist(), strict=True))
+        assert {k: named[k] for k in (*LAG_KEYS, "hzn")} == pytest.approx(lags, rel=1e-12, abs=1e-12)
+        hot = {k for k, v in named.items() if v == 1.0 and k not in (*LAG_KEYS, "hzn")}
+        assert hot == set(model.calendar.of_slot(target))
+    steps = [model.buckets.bucket_of(target - origin) for target in targets]
+    scaled = (rows * model.bank.coefficients[steps]).sum(axis=1) / scaler.scale + scaler.shift
+    expected = inverse_array("log1p", scaled)
+    assert model.forecast_array(history, origin, targets) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("transform", [None, "sqrt", "log1p"])
+def test_predict_rows_equals_the_products_unscaled_and_inverse_transformed(transform):
+    rng = np.random.default_rng(3)
+    rows, coefficients = rng.normal(size=(40, 7)) * 3.0, rng.normal(size=(3, 7)) * 40.0
+    rows[5, 2] = math.nan  # NaN gives 0.0 under a transform, as inverse_array
+    models = rng.integers(0, 3, size=40)
+    expected = inverse_array(transform, (rows * coefficients[models]).sum(axis=1) / 0.5 + 2.0)
+    found = predict_rows(rows, coefficients, models.astype(np.int64), 2.0, 0.5, TRANSFORM_CODES[transform])
+    assert np.allclose(found, expected, rtol=1e-12, atol=1e-12, equal_nan=True)
+    assert transform is None or (found[5] == 0.0 and (found >= 0.0).all())
