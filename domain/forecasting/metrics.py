@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from domain.forecasting.ensemble_kernels import add_to_newest_bins
+
 NO_BIN = -(2**62)
 """Bin index of a bin never opened (older than any real one)."""
 
@@ -158,8 +160,6 @@ class WindowedErrorTable:
         "_bins",
         "_total",
         "_newest",
-        "_rows",
-        "_common",
     )
 
     def __init__(self, buckets: int, models: int, window: int, bin_width: int = 1) -> None:
@@ -172,29 +172,21 @@ class WindowedErrorTable:
         self._bin_index = np.full((buckets, self._span), NO_BIN, dtype=np.int64)
         self._bins = np.zeros((buckets, self._span, models + 2))
         self._total = np.zeros((buckets, models + 2))
-        self._newest = np.full(buckets, NO_BIN, dtype=np.int64)
-        self._rows = np.arange(buckets)
-        self._common = NO_BIN  # the newest bin index when every bucket has that newest bin, else NO_BIN
+        self._newest = np.full(buckets, NO_BIN, dtype=np.int64)  # newest bin index per bucket
 
     def add(self, time: int, sums: np.ndarray) -> None:
         """Add one row ``[abs_error per model..., abs_actual, count]`` per bucket at ``time``.
 
         A bucket with count 0 had no observations (its row must be zeros): it opens no bin, and
-        adding zeros changes nothing.
+        adding zeros changes nothing. An older time goes to the bucket's newest bin. The adds
+        are one compiled call (:func:`~domain.forecasting.ensemble_kernels.add_to_newest_bins`).
         """
         index = time // self.bin_width
-        if index == self._common:  # every bucket's newest bin is this one: no bin opens
-            self._bins[:, index % self._span] += sums
-            self._total += sums
-            return
-        newest = self._newest
-        opening = (sums[:, -1] > 0) & (newest < index)
-        if opening.any():
+        if not add_to_newest_bins(self._bins, self._total, self._newest, index, sums):
+            opening = (sums[:, -1] > 0) & (self._newest < index)
             for bucket in np.flatnonzero(opening).tolist():
                 self._open(bucket, index)
-        self._bins[self._rows, newest % self._span] += sums  # an older time goes to the newest bin
-        self._total += sums
-        self._common = index if (newest == index).all() else NO_BIN
+            add_to_newest_bins(self._bins, self._total, self._newest, index, sums)
 
     def _open(self, bucket: int, index: int) -> None:
         oldest = index - (self.window - 1) // self.bin_width
