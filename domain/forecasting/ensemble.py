@@ -54,11 +54,9 @@ def table_weights_of(
     """:func:`table_weights` of numpy sums (buckets x models, and the count per bucket), as a new
     array (buckets x models): the buckets of the usual case in one compiled call
     (:func:`~domain.forecasting.ensemble_kernels.fast_weights`), any other by :func:`table_weights`."""
-    weights = np.empty(abs_errors.shape)
-    done = fast_weights(abs_errors, counts, min_count, float(power), top, weights)
-    if not done.all():
-        for b in np.flatnonzero(~done).tolist():
-            weights[b] = table_weights([abs_errors[b].tolist()], [float(counts[b])], min_count, power, top)[0]
+    weights, others = fast_weights(abs_errors, counts, min_count, float(power), top)
+    for b in others.tolist():
+        weights[b] = table_weights([abs_errors[b].tolist()], [float(counts[b])], min_count, power, top)[0]
     return weights
 
 

@@ -67,6 +67,16 @@ def full_slot_sums(
 
 
 @_compiled
+def store_transposed(cells: np.ndarray, predictions: np.ndarray) -> None:
+    """``cells[k, m] = predictions[m, k]`` for the ``(models, steps)`` of ``predictions``: a
+    forecast (one row per model) into a row of the selector's ring (one row per step)."""
+    models, steps = predictions.shape
+    for k in range(steps):
+        for m in range(models):
+            cells[k, m] = predictions[m, k]
+
+
+@_compiled
 def add_to_newest_bins(bins: np.ndarray, total: np.ndarray, newest: np.ndarray, index: int, sums: np.ndarray) -> bool:
     """The windowed error table's add of one row of ``sums`` per bucket, unless a bucket must open a bin.
 
@@ -90,18 +100,21 @@ def add_to_newest_bins(bins: np.ndarray, total: np.ndarray, newest: np.ndarray, 
 
 @_compiled
 def fast_weights(
-    abs_errors: np.ndarray, counts: np.ndarray, min_count: int, power: float, top: int, weights: np.ndarray
-) -> np.ndarray:
-    """The ensemble weights per bucket where the usual case holds, into ``weights``.
+    abs_errors: np.ndarray, counts: np.ndarray, min_count: int, power: float, top: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ensemble weights per bucket where the usual case holds: ``(weights, others)``.
 
     ``abs_errors`` ``(buckets, models)`` windowed sums over ``counts[b]`` matured forecasts.
     The usual case: ``counts[b] >= max(1, min_count)``, every MAE (``abs_errors / count``)
     finite and the lowest above 0. Then the ``top`` lowest MAEs (ties: model order) weigh
-    ``mae ** -power / (their sum, added in MAE order)`` and the others 0. Returns a bool per
-    bucket: True where the row was written (the others are left alone).
+    ``mae ** -power / (their sum, added in MAE order)`` and the others 0. ``weights`` is a new
+    ``(buckets, models)`` array whose rows of the buckets in ``others`` (int64, ascending: not
+    the usual case) are left to the caller.
     """
     buckets, models = abs_errors.shape
-    done = np.zeros(buckets, dtype=np.bool_)
+    weights = np.empty((buckets, models))
+    others = np.empty(buckets, dtype=np.int64)
+    n_others = 0
     maes = np.empty(models)
     chosen = np.empty(models, dtype=np.bool_)
     best = np.empty(models, dtype=np.int64)
@@ -109,24 +122,25 @@ def fast_weights(
     top = min(max(1, top), models)
     for b in range(buckets):
         count = counts[b]
-        if not (count >= min_count and count >= 1.0) or models == 0:
-            continue
-        usual = True
-        for m in range(models):
-            maes[m] = abs_errors[b, m] / count
-            if not math.isfinite(maes[m]):
-                usual = False
-        if not usual:
-            continue
-        chosen[:] = False
-        for k in range(top):  # selection by MAE, the lower index first among equals
-            pick = -1
+        usual = count >= min_count and count >= 1.0 and models > 0
+        if usual:
             for m in range(models):
-                if not chosen[m] and (pick < 0 or maes[m] < maes[pick]):
-                    pick = m
-            chosen[pick] = True
-            best[k] = pick
-        if not maes[best[0]] > 0.0:
+                maes[m] = abs_errors[b, m] / count
+                if not math.isfinite(maes[m]):
+                    usual = False
+        if usual:
+            chosen[:] = False
+            for k in range(top):  # selection by MAE, the lower index first among equals
+                pick = -1
+                for m in range(models):
+                    if not chosen[m] and (pick < 0 or maes[m] < maes[pick]):
+                        pick = m
+                chosen[pick] = True
+                best[k] = pick
+            usual = maes[best[0]] > 0.0
+        if not usual:
+            others[n_others] = b
+            n_others += 1
             continue
         total = 0.0
         for k in range(top):
@@ -136,8 +150,7 @@ def fast_weights(
             weights[b, m] = 0.0 / total
         for k in range(top):
             weights[b, best[k]] = raw[k] / total
-        done[b] = True
-    return done
+    return weights, others[:n_others]
 
 
 @_compiled

@@ -16,6 +16,7 @@ import math
 import pickle
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,6 +49,16 @@ from domain.forecasting.selector import ModelSelector
 STATE_VERSION = 5  # 5: numpy selector ring and error table, the history's known_since
 
 
+class StepLayout(NamedTuple):
+    """How a forecast of a given length lays out: its steps' horizon buckets (a tuple and an
+    int array), the buckets it covers (label -> bucket, in order) and ``selected`` of an ensemble."""
+
+    buckets: tuple[int, ...]
+    bucket_array: np.ndarray
+    labels: dict[str, int]
+    served_by: tuple[str, ...]
+
+
 class SensorForecaster:
     """Online forecaster of one sensor: ``learn``/``observe`` readings, ``forecast`` slots."""
 
@@ -74,7 +85,8 @@ class SensorForecaster:
         )
         self._weights_scored = -1  # selector.scored when the ensemble weights below were computed
         self._weights_array = np.zeros((len(self.buckets.labels), len(config.models)))  # buckets x models
-        self._step_layouts: dict[int, tuple[np.ndarray, tuple[int, ...], tuple[str, ...]]] = {}
+        self._step_layouts: dict[int, StepLayout] = {}
+        self._bounds = nan_bounds(config.value_range)  # (low, high) of the clipping, NaN: none
         self.last_regressors: dict[str, float] = {}
         self.learned = 0
         self.ignored = 0
@@ -219,64 +231,63 @@ class SensorForecaster:
         self, now_slot: int, steps: int, future_regressors: Mapping[str, Sequence[float]] | None, record: bool
     ) -> Forecast:
         """:meth:`forecast` of ``steps`` slots from slot number ``now_slot`` (after the latest learned slot)."""
-        last = self.history.last_slot
+        history = self.history
+        last = history.last_slot
         targets = range(now_slot, now_slot + steps)
         regs = self._future_regressors(steps, future_regressors)
         names = self.config.models
         n_models = len(names)
         # one row per model (config order), then the served values: what the selector records
         table = np.empty((n_models + 1, steps))
-        history = self.history
         for row, model in enumerate(self.models.values()):
             table[row] = model.forecast_array(history, last, targets, regs)
-        # the bucket of a step is its horizon from the forecast time (now_start), as the API reads it
-        step_buckets = self.buckets.buckets_of(1, steps)
+        layout = self._step_layout(steps)
         if self.combined:
-            selected, weights = self._serve_ensemble(step_buckets, table)
+            self._refresh_weights()
+            combine(self._weights_array, layout.bucket_array, table, *self._bounds)
+            selected = layout.served_by
+            weights = BucketWeights(layout.labels, names, self._weights_array)
         else:
-            selected, weights = self._serve_selected(step_buckets, table)
+            selected, weights = self._serve_selected(layout.buckets, table), {}
         if record:
-            self.selector.record(targets, step_buckets, table if self.combined else table[:n_models])
+            self.selector.record(targets, layout.buckets, table if self.combined else table[:n_models])
+        resolution = self.config.resolution
         return Forecast(
-            slot_start(now_slot, self.config.resolution),
-            self.config.resolution,
+            slot_start(now_slot, resolution),
+            resolution,
             tuple(table[n_models].tolist()),
             selected,
             ModelValues(names, table[:n_models]),
             weights,
         )
 
-    def _serve_ensemble(self, step_buckets: tuple[int, ...], table: np.ndarray) -> tuple[tuple[str, ...], BucketWeights]:
-        """The models' rows of ``table`` clipped and their error-weighted mean per step's bucket
-        into its last row; ``selected`` and the weights of the forecast's buckets."""
-        bucket_of_step, buckets, served_by = self._step_layout(step_buckets)
-        self._refresh_weights()
-        combine(self._weights_array, bucket_of_step, table, *nan_bounds(self.config.value_range))
-        return served_by, BucketWeights(self.buckets.labels, buckets, self.config.models, self._weights_array)
-
-    def _serve_selected(self, step_buckets: tuple[int, ...], table: np.ndarray) -> tuple[tuple[str, ...], dict]:
+    def _serve_selected(self, step_buckets: tuple[int, ...], table: np.ndarray) -> tuple[str, ...]:
         """The models' rows of ``table`` clipped and, per step, the value of the model selected for
-        its bucket into its last row; ``selected`` (no weights)."""
+        its bucket into its last row; returns the selected models (``selected``)."""
         names = self.config.models
         n_models = len(names)
-        clip_rows(table, 0, n_models, *nan_bounds(self.config.value_range))
+        clip_rows(table, 0, n_models, *self._bounds)
         chosen = {b: self.selector.choice(b) for b in set(step_buckets)}
         selected = tuple(chosen[b] for b in step_buckets)
         index = {name: i for i, name in enumerate(names)}
         rows = np.array([index[name] for name in selected], dtype=np.intp)
         table[n_models] = table[rows, np.arange(len(step_buckets))]
-        return selected, {}
+        return selected
 
-    def _step_layout(self, step_buckets: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...], tuple[str, ...]]:
-        """Per forecast length: the steps' buckets as an array, the buckets in order, ``selected``."""
-        layout = self._step_layouts.get(len(step_buckets))
+    def _step_layout(self, steps: int) -> StepLayout:
+        """The :class:`StepLayout` of a forecast of ``steps`` slots (cached per length)."""
+        layout = self._step_layouts.get(steps)
         if layout is None:
             if len(self._step_layouts) >= 64:
                 self._step_layouts.clear()
-            layout = self._step_layouts[len(step_buckets)] = (
-                np.array(step_buckets, dtype=np.intp),
-                tuple(sorted(set(step_buckets))),
-                (ENSEMBLE,) * len(step_buckets),
+            # the bucket of a step is its horizon from the forecast time (now_start), as the API reads it
+            buckets = self.buckets.buckets_of(1, steps)
+            labels = self.buckets.labels
+            layout = self._step_layouts[steps] = StepLayout(
+                buckets,
+                np.array(buckets, dtype=np.intp),
+                {labels[b]: b for b in sorted(set(buckets))},
+                (ENSEMBLE,) * steps,
             )
         return layout
 

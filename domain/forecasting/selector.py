@@ -23,7 +23,7 @@ from operator import add, sub
 
 import numpy as np
 
-from domain.forecasting.ensemble_kernels import full_slot_sums
+from domain.forecasting.ensemble_kernels import full_slot_sums, store_transposed
 from domain.forecasting.metrics import NO_BIN, ErrorTotals, WindowedErrorTable
 
 
@@ -96,7 +96,7 @@ class ModelSelector:
             held = int(self._first[row])  # a row is free once every target of its forecast has passed
             if held == NO_BIN or (next_slot is not None and held + int(self._length[row]) <= next_slot):
                 self._fast_buckets = buckets
-                self._values[row, :n] = np.asarray(predictions, dtype=float).T
+                store_transposed(self._values[row], np.asarray(predictions, dtype=float))
                 self._first[row] = first
                 self._length[row] = n
                 start, end = self._streak
@@ -120,8 +120,8 @@ class ModelSelector:
         sums = self._sums  # per bucket: abs error per model, abs actual, count
         start, end = self._streak
         depth = len(self._steps)
-        if depth and start <= slot - depth + 1 and slot <= end:  # every cell of the slot was recorded
-            self._score_full_slot(slot, actual, sums)
+        if depth and start <= slot - depth + 1 and slot <= end:  # every cell of the slot was recorded: no checks
+            full_slot_sums(self._values, slot, actual, self._run_table, self._errors, sums)
             matured_any = True
         else:
             sums.fill(0.0)
@@ -133,11 +133,6 @@ class ModelSelector:
         if matured_any:
             self.errors.add(slot, sums)
             self.scored += 1
-
-    def _score_full_slot(self, slot: int, actual: float, sums: np.ndarray) -> None:
-        """Sums of a slot that every forecast of the streak covers (all cells there: no checks),
-        in one compiled call (:func:`~domain.forecasting.ensemble_kernels.full_slot_sums`)."""
-        full_slot_sums(self._values, slot, actual, self._run_table, self._errors, sums)
 
     def _score_ring(self, slot: int, actual: float, sums: np.ndarray) -> bool:
         """Adds the ring's cells for ``slot`` to ``sums`` (zeros); False if there were none."""
