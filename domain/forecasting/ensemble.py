@@ -54,9 +54,10 @@ def table_weights_of(
     """:func:`table_weights` of numpy sums (buckets x models, and the count per bucket), as a new
     array (buckets x models): the buckets of the usual case in one compiled call
     (:func:`~domain.forecasting.ensemble_kernels.fast_weights`), any other by :func:`table_weights`."""
-    weights, others = fast_weights(abs_errors, counts, min_count, float(power), top)
-    for b in others.tolist():
-        weights[b] = table_weights([abs_errors[b].tolist()], [float(counts[b])], min_count, power, top)[0]
+    weights = np.empty(abs_errors.shape)
+    if fast_weights(abs_errors, counts, min_count, float(power), top, weights):
+        for b in np.flatnonzero(np.isnan(weights).any(axis=1)).tolist():
+            weights[b] = table_weights([abs_errors[b].tolist()], [float(counts[b])], min_count, power, top)[0]
     return weights
 
 

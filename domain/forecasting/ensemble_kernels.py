@@ -1,6 +1,7 @@
-"""Compiled kernels (numba ``@njit``) of the forecaster's per-reading bookkeeping outside its
-models: the selector's scoring of a matured slot, the windowed error table's adds, the
-ensemble's weights and its weighted mean. Each is one call instead of a dozen small numpy calls.
+"""Compiled kernels (numba ``@njit``) of the forecaster's per-reading work outside the lag
+models: the selector's scoring of a matured slot and its record of a forecast, the windowed
+error table's adds, the ensemble's weights and its clipped weighted mean, and Holt-Winters'
+forecast. Each is one call instead of a dozen small numpy calls.
 
 Arrays are float64 and C-contiguous unless said otherwise. Every kernel does the arithmetic of
 the numpy or Python code it replaces in the same order (sums run from the first term on, one
@@ -77,44 +78,53 @@ def store_transposed(cells: np.ndarray, predictions: np.ndarray) -> None:
 
 
 @_compiled
-def add_to_newest_bins(bins: np.ndarray, total: np.ndarray, newest: np.ndarray, index: int, sums: np.ndarray) -> bool:
-    """The windowed error table's add of one row of ``sums`` per bucket, unless a bucket must open a bin.
+def add_to_window(
+    bin_index: np.ndarray, bins: np.ndarray, total: np.ndarray, newest: np.ndarray, index: int, sums: np.ndarray
+) -> None:
+    """The windowed error table's add of one row of ``sums`` per bucket, at bin ``index``.
 
-    ``bins`` ``(buckets, span, width)``, ``total`` ``(buckets, width)``, ``newest`` the
-    newest bin index per bucket (int64; its bin is at ``newest % span``), ``index`` the bin of
-    the time added. Returns False and changes nothing when a bucket with a count
-    (``sums[b, -1] > 0``) has its newest bin before ``index``; else adds ``sums[b]`` to bucket
-    ``b``'s newest bin and to its total and returns True.
+    ``bins`` ``(buckets, span, width)``: a ring of the window's bins per bucket, bin ``i`` at
+    position ``i % span`` (``bin_index`` ``(buckets, span)`` int64: which bin each holds);
+    ``total`` ``(buckets, width)``: the window's sums; ``newest`` (int64): each bucket's newest
+    bin. A bucket with a count (``sums[b, -1] > 0``) whose newest bin is before ``index`` first
+    opens it: its total is re-summed from its bins still in the window, oldest first, and the
+    new bin starts at zero. Then ``sums[b]`` is added to bucket ``b``'s newest bin and total.
     """
     buckets, span, width = bins.shape
     for b in range(buckets):
         if newest[b] < index and sums[b, width - 1] > 0:
-            return False
+            total[b, :] = 0.0
+            for i in range(index - span + 1, index):  # the bins still in the window, oldest first
+                position = i % span
+                if bin_index[b, position] == i:
+                    for c in range(width):
+                        total[b, c] += bins[b, position, c]
+            position = index % span
+            bin_index[b, position] = index
+            bins[b, position, :] = 0.0
+            newest[b] = index
     for b in range(buckets):
         position = newest[b] % span
         for c in range(width):
             bins[b, position, c] += sums[b, c]
             total[b, c] += sums[b, c]
-    return True
 
 
 @_compiled
 def fast_weights(
-    abs_errors: np.ndarray, counts: np.ndarray, min_count: int, power: float, top: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ensemble weights per bucket where the usual case holds: ``(weights, others)``.
+    abs_errors: np.ndarray, counts: np.ndarray, min_count: int, power: float, top: int, weights: np.ndarray
+) -> int:
+    """The ensemble weights per bucket where the usual case holds, into ``weights``; returns the
+    number of the other buckets, whose rows are set to NaN (left to the caller).
 
-    ``abs_errors`` ``(buckets, models)`` windowed sums over ``counts[b]`` matured forecasts.
-    The usual case: ``counts[b] >= max(1, min_count)``, every MAE (``abs_errors / count``)
-    finite and the lowest above 0. Then the ``top`` lowest MAEs (ties: model order) weigh
-    ``mae ** -power / (their sum, added in MAE order)`` and the others 0. ``weights`` is a new
-    ``(buckets, models)`` array whose rows of the buckets in ``others`` (int64, ascending: not
-    the usual case) are left to the caller.
+    ``abs_errors`` ``(buckets, models)`` windowed sums over ``counts[b]`` matured forecasts;
+    ``weights`` ``(buckets, models)``. The usual case: ``counts[b] >= max(1, min_count)``,
+    every MAE (``abs_errors / count``) finite and the lowest above 0. Then the ``top`` lowest
+    MAEs (ties: model order) weigh ``mae ** -power / (their sum, added in MAE order)`` and the
+    others 0.
     """
     buckets, models = abs_errors.shape
-    weights = np.empty((buckets, models))
-    others = np.empty(buckets, dtype=np.int64)
-    n_others = 0
+    others = 0
     maes = np.empty(models)
     chosen = np.empty(models, dtype=np.bool_)
     best = np.empty(models, dtype=np.int64)
@@ -139,8 +149,8 @@ def fast_weights(
                 best[k] = pick
             usual = maes[best[0]] > 0.0
         if not usual:
-            others[n_others] = b
-            n_others += 1
+            weights[b, :] = math.nan
+            others += 1
             continue
         total = 0.0
         for k in range(top):
@@ -150,7 +160,7 @@ def fast_weights(
             weights[b, m] = 0.0 / total
         for k in range(top):
             weights[b, best[k]] = raw[k] / total
-    return weights, others[:n_others]
+    return others
 
 
 @_compiled
@@ -206,3 +216,11 @@ def clipped_weighted_mean(weights: np.ndarray, row_of_step: np.ndarray, table: n
     clip_rows(table, 0, models, low, high)
     weighted_mean(weights, row_of_step, table, models, table[models])
     clip_rows(table, models, models + 1, low, high)
+
+
+@_compiled
+def add_level_and_trend(seasonal: np.ndarray, level: float, trend: float, steps: np.ndarray) -> None:
+    """Holt-Winters' forecast in place of its seasonal terms: ``(level + steps[k] * trend) + seasonal[k]``
+    per step (``steps``: how many slots ahead, as floats; no trend: ``trend`` 0.0)."""
+    for k in range(seasonal.shape[0]):
+        seasonal[k] = (level + steps[k] * trend) + seasonal[k]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from domain.forecasting.ensemble_kernels import add_to_newest_bins
+from domain.forecasting.ensemble_kernels import add_to_window
 
 NO_BIN = -(2**62)
 """Bin index of a bin never opened (older than any real one)."""
@@ -155,7 +155,6 @@ class WindowedErrorTable:
         "window",
         "bin_width",
         "models",
-        "_span",
         "_bin_index",
         "_bins",
         "_total",
@@ -168,9 +167,9 @@ class WindowedErrorTable:
         self.window = window
         self.bin_width = bin_width
         self.models = models
-        self._span = (window - 1) // bin_width + 1  # bins a window holds: a ring of that many per bucket
-        self._bin_index = np.full((buckets, self._span), NO_BIN, dtype=np.int64)
-        self._bins = np.zeros((buckets, self._span, models + 2))
+        span = (window - 1) // bin_width + 1  # bins a window holds: a ring of that many per bucket
+        self._bin_index = np.full((buckets, span), NO_BIN, dtype=np.int64)  # the bin each position holds
+        self._bins = np.zeros((buckets, span, models + 2))
         self._total = np.zeros((buckets, models + 2))
         self._newest = np.full(buckets, NO_BIN, dtype=np.int64)  # newest bin index per bucket
 
@@ -179,26 +178,9 @@ class WindowedErrorTable:
 
         A bucket with count 0 had no observations (its row must be zeros): it opens no bin, and
         adding zeros changes nothing. An older time goes to the bucket's newest bin. The adds
-        are one compiled call (:func:`~domain.forecasting.ensemble_kernels.add_to_newest_bins`).
+        are one compiled call (:func:`~domain.forecasting.ensemble_kernels.add_to_window`).
         """
-        index = time // self.bin_width
-        if not add_to_newest_bins(self._bins, self._total, self._newest, index, sums):
-            opening = (sums[:, -1] > 0) & (self._newest < index)
-            for bucket in np.flatnonzero(opening).tolist():
-                self._open(bucket, index)
-            add_to_newest_bins(self._bins, self._total, self._newest, index, sums)
-
-    def _open(self, bucket: int, index: int) -> None:
-        oldest = index - (self.window - 1) // self.bin_width
-        kept = [(i, p) for p, i in enumerate(self._bin_index[bucket].tolist()) if i >= oldest]
-        total = np.zeros(self.models + 2)
-        for _, position in sorted(kept):
-            total += self._bins[bucket, position]
-        self._total[bucket] = total
-        position = index % self._span
-        self._bin_index[bucket, position] = index
-        self._bins[bucket, position] = 0.0
-        self._newest[bucket] = index
+        add_to_window(self._bin_index, self._bins, self._total, self._newest, time // self.bin_width, sums)
 
     def totals(self, bucket: int, models: int | None = None) -> list[ErrorTotals]:
         """Copies of the window's totals of ``bucket``, for its first ``models`` models (default all)."""
