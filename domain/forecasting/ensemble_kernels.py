@@ -72,6 +72,8 @@ def store_transposed(cells: np.ndarray, predictions: np.ndarray) -> None:
     """``cells[k, m] = predictions[m, k]`` for the ``(models, steps)`` of ``predictions``: a
     forecast (one row per model) into a row of the selector's ring (one row per step)."""
     models, steps = predictions.shape
+    if models != cells.shape[1] or steps > cells.shape[0]:
+        raise ValueError("a forecast must hold one row per model and at most the ring's steps")
     for k in range(steps):
         for m in range(models):
             cells[k, m] = predictions[m, k]
@@ -190,6 +192,11 @@ def weighted_mean(weights: np.ndarray, row_of_step: np.ndarray, table: np.ndarra
     redone leaving the models of weight 0 out (their values may be anything).
     """
     steps = row_of_step.shape[0]
+    if models < 1 or weights.shape[1] != models or steps != table.shape[1] or steps != out.shape[0]:
+        raise ValueError("one weight per model and one row of weights per step are needed")
+    for k in range(steps):
+        if not 0 <= row_of_step[k] < weights.shape[0]:
+            raise ValueError("a step's row of weights is out of range")
     finite = True
     for k in range(steps):
         w = weights[row_of_step[k]]

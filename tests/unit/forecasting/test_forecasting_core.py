@@ -14,6 +14,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from domain.forecasting import ForecasterConfig, RunningWindowError, SensorForecaster
 from domain.forecasting.ensemble import combine, error_weights, table_weights, table_weights_of
@@ -148,6 +149,27 @@ def test_combine_equals_the_numpy_sum_in_model_order_and_clips():
     assert _combined(weights, predictions, 0.0, 40.0) == expected.tolist()
     finite = np.nan_to_num(predictions)
     assert _combined(weights, finite) == np.add.reduce(weights * finite, axis=0).tolist()
+
+
+def test_combine_refuses_weights_that_do_not_fit_the_table():
+    table = np.zeros((4, 5))
+    for weights, rows in ((np.ones((2, 2)), np.zeros(5, dtype=np.intp)), (np.ones((2, 3)), np.full(5, 2))):
+        with pytest.raises(ValueError):
+            combine(weights, rows, table, math.nan, math.nan)
+
+
+def test_selected_forecasts_are_clipped_before_they_are_served():
+    config = ForecasterConfig(
+        resolution=HOUR, country=None, models=("naive_day", "naive_week"), combine="select", value_range=(1.0, 6.0)
+    )
+    forecaster = SensorForecaster(config)
+    rng = random.Random(8)
+    for i in range(24 * 9):
+        forecaster.observe(START + i * HOUR, rng.choice([-3.0, rng.uniform(0.0, 9.0), 12.0]))
+    made = forecaster.forecast(START + 24 * 9 * HOUR)
+    per_model = [made.per_model[name] for name in made.selected]
+    assert made.values == tuple(values[k] for k, values in enumerate(per_model))
+    assert min(made.values) == 1.0 and max(made.values) == 6.0
 
 
 def test_table_weights_equal_error_weights_per_bucket():
