@@ -18,6 +18,9 @@ import math
 import numpy as np
 from numba import njit
 
+NO_BIN = -(2**62)
+"""Bin index of a bin never opened, first target of a ring row holding no forecast (older than any real one)."""
+
 
 def _compiled(function):
     """``function`` compiled by numba, cached on disk where a cache directory is writable."""
@@ -68,15 +71,32 @@ def full_slot_sums(
 
 
 @_compiled
-def store_transposed(cells: np.ndarray, predictions: np.ndarray) -> None:
-    """``cells[k, m] = predictions[m, k]`` for the ``(models, steps)`` of ``predictions``: a
-    forecast (one row per model) into a row of the selector's ring (one row per step)."""
-    models, steps = predictions.shape
-    if models != cells.shape[1] or steps > cells.shape[0]:
+def store_forecast(
+    values: np.ndarray, firsts: np.ndarray, lengths: np.ndarray, first: int, next_slot: int, predictions: np.ndarray
+) -> bool:
+    """The selector's ring takes a forecast of consecutive targets from ``first`` on, if its row is free.
+
+    ``values`` ``(ring, depth, models)``, ``firsts`` and ``lengths`` (int64, per row): the
+    forecast a row holds (``firsts`` :data:`NO_BIN`: none).
+    Row ``first % ring`` is free when it holds none or every target of its forecast is before
+    ``next_slot`` (the next slot to score). Then ``values[row, k, m] = predictions[m, k]`` for
+    the ``(models, steps)`` of ``predictions``, the row's first and length are set, and True is
+    returned; else nothing changes and False is returned.
+    """
+    ring, depth, models = values.shape
+    steps = predictions.shape[1]
+    if predictions.shape[0] != models or steps > depth:
         raise ValueError("a forecast must hold one row per model and at most the ring's steps")
+    row = first % ring
+    held = firsts[row]
+    if held != NO_BIN and held + lengths[row] > next_slot:
+        return False
     for k in range(steps):
         for m in range(models):
-            cells[k, m] = predictions[m, k]
+            values[row, k, m] = predictions[m, k]
+    firsts[row] = first
+    lengths[row] = steps
+    return True
 
 
 @_compiled

@@ -297,9 +297,9 @@ class SensorForecaster:
         if self._weights_scored == self.selector.scored:
             return
         config = self.config
-        errors, counts = self.selector.errors.error_sums()
+        errors, counts = self.selector.errors.error_sums(len(config.models))
         self._weights_array = table_weights_of(
-            errors[:, : len(config.models)],
+            errors,
             counts,
             config.selection_min_count,
             config.ensemble_power,

@@ -17,11 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from domain.forecasting.ensemble_kernels import add_to_window
-
-NO_BIN = -(2**62)
-"""Bin index of a bin never opened (older than any real one)."""
-
+from domain.forecasting.ensemble_kernels import NO_BIN, add_to_window
 
 def _pairs(actual: Iterable[float], predicted: Iterable[float]) -> list[tuple[float, float]]:
     pairs = [(float(a), float(p)) for a, p in zip(actual, predicted, strict=True)]
@@ -188,6 +184,7 @@ class WindowedErrorTable:
         n = int(count)
         return [ErrorTotals(error, actual, n) for error in errors[:models]]
 
-    def error_sums(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per bucket: the summed absolute error per model (buckets x models) and the count."""
-        return self._total[:, : self.models], self._total[:, self.models + 1]
+    def error_sums(self, models: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per bucket: the summed absolute error of the first ``models`` models (default all;
+        buckets x models) and the count (views: they change as observations are added)."""
+        return self._total[:, : self.models if models is None else min(models, self.models)], self._total[:, -1]

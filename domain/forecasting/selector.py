@@ -23,7 +23,7 @@ from operator import add, sub
 
 import numpy as np
 
-from domain.forecasting.ensemble_kernels import full_slot_sums, store_transposed
+from domain.forecasting.ensemble_kernels import full_slot_sums, store_forecast
 from domain.forecasting.metrics import NO_BIN, ErrorTotals, WindowedErrorTable
 
 
@@ -92,13 +92,10 @@ class ModelSelector:
             and (buckets is self._fast_buckets or tuple(buckets) == self.step_buckets[:n])
         ):
             first = targets.start
-            row = first % self._ring
-            held = int(self._first[row])  # a row is free once every target of its forecast has passed
-            if held == NO_BIN or (next_slot is not None and held + int(self._length[row]) <= next_slot):
+            # a row is free once every target of its forecast has passed
+            passed = NO_BIN if next_slot is None else next_slot
+            if store_forecast(self._values, self._first, self._length, first, passed, np.asarray(predictions, dtype=float)):
                 self._fast_buckets = buckets
-                store_transposed(self._values[row], np.asarray(predictions, dtype=float))
-                self._first[row] = first
-                self._length[row] = n
                 start, end = self._streak
                 self._streak = ((start if first == end + 1 else first), first) if n == depth else (0, -1)
                 return
