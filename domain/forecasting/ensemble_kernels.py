@@ -133,6 +133,20 @@ def add_to_window(
 
 
 @_compiled
+def _lowest(values: np.ndarray, count: int, best: np.ndarray, chosen: np.ndarray) -> None:
+    """The indices of the ``count`` lowest ``values`` into ``best``, lowest first, the lower
+    index first among equals (a stable sort's order); ``chosen`` is scratch."""
+    chosen[:] = False
+    for k in range(count):
+        pick = -1
+        for m in range(values.shape[0]):
+            if not chosen[m] and (pick < 0 or values[m] < values[pick]):
+                pick = m
+        chosen[pick] = True
+        best[k] = pick
+
+
+@_compiled
 def fast_weights(
     abs_errors: np.ndarray, counts: np.ndarray, min_count: int, power: float, top: int, weights: np.ndarray
 ) -> int:
@@ -158,17 +172,9 @@ def fast_weights(
         if usual:
             for m in range(models):
                 maes[m] = abs_errors[b, m] / count
-                if not math.isfinite(maes[m]):
-                    usual = False
+            usual = np.isfinite(maes).all()
         if usual:
-            chosen[:] = False
-            for k in range(top):  # selection by MAE, the lower index first among equals
-                pick = -1
-                for m in range(models):
-                    if not chosen[m] and (pick < 0 or maes[m] < maes[pick]):
-                        pick = m
-                chosen[pick] = True
-                best[k] = pick
+            _lowest(maes, top, best, chosen)
             usual = maes[best[0]] > 0.0
         if not usual:
             weights[b, :] = math.nan
@@ -178,8 +184,7 @@ def fast_weights(
         for k in range(top):
             raw[k] = maes[best[k]] ** -power
             total += raw[k]
-        for m in range(models):
-            weights[b, m] = 0.0 / total
+        weights[b, :] = 0.0 / total
         for k in range(top):
             weights[b, best[k]] = raw[k] / total
     return others
@@ -203,7 +208,9 @@ def clip_rows(table: np.ndarray, first: int, end: int, low: float, high: float) 
 
 
 @_compiled
-def weighted_mean(weights: np.ndarray, row_of_step: np.ndarray, table: np.ndarray, models: int, out: np.ndarray) -> None:
+def weighted_mean(
+    weights: np.ndarray, row_of_step: np.ndarray, table: np.ndarray, models: int, out: np.ndarray
+) -> None:
     """Per step ``k``: the ``models`` first rows of ``table[:, k]`` weighted by
     ``weights[row_of_step[k]]``, into ``out[k]``.
 
@@ -236,7 +243,9 @@ def weighted_mean(weights: np.ndarray, row_of_step: np.ndarray, table: np.ndarra
 
 
 @_compiled
-def clipped_weighted_mean(weights: np.ndarray, row_of_step: np.ndarray, table: np.ndarray, low: float, high: float) -> None:
+def clipped_weighted_mean(
+    weights: np.ndarray, row_of_step: np.ndarray, table: np.ndarray, low: float, high: float
+) -> None:
     """``table`` (models + 1, steps): the models' rows clipped to ``[low, high]``, then their
     :func:`weighted_mean` into the last row, clipped too (:func:`clip_rows`)."""
     models = table.shape[0] - 1

@@ -19,6 +19,7 @@ import numpy as np
 
 from domain.forecasting.ensemble_kernels import NO_BIN, add_to_window
 
+
 def _pairs(actual: Iterable[float], predicted: Iterable[float]) -> list[tuple[float, float]]:
     pairs = [(float(a), float(p)) for a, p in zip(actual, predicted, strict=True)]
     return [(a, p) for a, p in pairs if math.isfinite(a) and math.isfinite(p)]

@@ -94,7 +94,9 @@ class ModelSelector:
             first = targets.start
             # a row is free once every target of its forecast has passed
             passed = NO_BIN if next_slot is None else next_slot
-            if store_forecast(self._values, self._first, self._length, first, passed, np.asarray(predictions, dtype=float)):
+            if store_forecast(
+                self._values, self._first, self._length, first, passed, np.asarray(predictions, dtype=float)
+            ):
                 self._fast_buckets = buckets
                 start, end = self._streak
                 self._streak = ((start if first == end + 1 else first), first) if n == depth else (0, -1)
