@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from domain.forecasting.ensemble_kernels import clipped_weighted_mean, fast_weights
 from domain.forecasting.metrics import ErrorTotals
 
 ENSEMBLE = "ensemble"
@@ -39,52 +40,24 @@ def table_weights(
     top = max(1, top)
     weights = []
     for errors, count in zip(abs_errors, counts, strict=True):
+        usable = []
         if count >= min_count and count:
-            n = len(errors)
             maes = [e / count for e in errors]
-            if isfinite(sum(maes)):  # (all finite: they are >= 0)
-                usable = sorted(zip(maes, range(n), strict=True))[:top]
-                if usable[0][0] > 0.0:  # the usual case, as _weights_of_usable does it
-                    raw = [mae**-power for mae, _ in usable]
-                    total = sum(raw)  # in MAE order
-                    row = [0.0 / total] * n
-                    for (_, i), r in zip(usable, raw, strict=True):
-                        row[i] = r / total
-                    weights.append(row)
-                    continue
-            else:
-                usable = sorted([(mae, i) for i, mae in enumerate(maes) if isfinite(mae)])[:top]
-        else:
-            usable = []
+            usable = sorted([(mae, i) for i, mae in enumerate(maes) if isfinite(mae)])[:top]
         weights.append(_weights_of_usable(usable, len(errors), power))
     return weights
 
 
 def table_weights_of(
     abs_errors: np.ndarray, counts: np.ndarray, min_count: int = 1, power: float = 2.0, top: int = 3
-) -> list[list[float]]:
-    """:func:`table_weights` of numpy sums (buckets x models, and the count per bucket), faster:
-    the MAEs of all buckets in one division, and a bucket whose models are all usable, the best
-    with an error above 0, ranked by index (a stable sort by MAE: ties in model order)."""
-    n_models = abs_errors.shape[1]
-    count_list = counts.tolist()
-    if not n_models or not count_list or min(count_list) < max(1, min_count):
-        return table_weights(abs_errors.tolist(), count_list, min_count, power, top)
-    isfinite = math.isfinite
-    top = max(1, top)
-    weights = []
-    for b, maes in enumerate((abs_errors / counts[:, None]).tolist()):
-        if isfinite(sum(maes)):  # (all finite: they are >= 0)
-            best = sorted(range(n_models), key=maes.__getitem__)[:top]
-            if maes[best[0]] > 0.0:
-                raw = [maes[i] ** -power for i in best]
-                total = sum(raw)  # in MAE order
-                row = [0.0 / total] * n_models
-                for i, r in zip(best, raw, strict=True):
-                    row[i] = r / total
-                weights.append(row)
-                continue
-        weights.append(table_weights([abs_errors[b].tolist()], [counts[b]], min_count, power, top)[0])
+) -> np.ndarray:
+    """:func:`table_weights` of numpy sums (buckets x models, and the count per bucket), as a new
+    array (buckets x models): the buckets of the usual case in one compiled call
+    (:func:`~domain.forecasting.ensemble_kernels.fast_weights`), any other by :func:`table_weights`."""
+    weights = np.empty(abs_errors.shape)
+    if fast_weights(abs_errors, counts, min_count, float(power), top, weights):
+        for b in np.flatnonzero(np.isnan(weights).any(axis=1)).tolist():
+            weights[b] = table_weights([abs_errors[b].tolist()], [float(counts[b])], min_count, power, top)[0]
     return weights
 
 
@@ -105,14 +78,15 @@ def _weights_of_usable(usable: list[tuple[float, int]], n: int, power: float) ->
     return weights
 
 
-def combine(step_weights: np.ndarray, predictions: np.ndarray) -> np.ndarray:
-    """Weighted mean per step: ``predictions[m, k]`` weighted by ``step_weights[m, k]`` (models x steps).
+def combine(weights: np.ndarray, row_of_step: np.ndarray, table: np.ndarray, low: float, high: float) -> None:
+    """The ensemble's values into the last row of ``table`` (models + 1 rows, one column per step).
 
-    Models of weight 0 are left out (their values may be anything); the products are added in
-    model order, one model after the other (numpy reduces the leading axis row by row). A
-    left-out model adds 0 * its value: nothing, unless that value is not finite (redone then).
+    First the models' rows are clipped to ``[low, high]`` (NaN: no bound; a NaN value becomes
+    the bound), then the last row becomes, per step ``k``, their mean weighted by
+    ``weights[row_of_step[k]]`` (one weight per model), clipped as well. Models of weight 0
+    are left out (their values may be anything); the products are added in model order, one
+    model after the other. A left-out model adds 0 * its value: nothing, unless that value is
+    not finite (every step is redone then, without it). One compiled call
+    (:func:`~domain.forecasting.ensemble_kernels.clipped_weighted_mean`).
     """
-    values = np.add.reduce(step_weights * predictions, axis=0)
-    if math.isfinite(np.add.reduce(values)):
-        return values
-    return np.add.reduce(np.where(step_weights > 0.0, step_weights * predictions, 0.0), axis=0)
+    clipped_weighted_mean(weights, row_of_step, table, low, high)

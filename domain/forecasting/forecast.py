@@ -65,15 +65,13 @@ class BucketWeights(Mapping):
 
     __slots__ = ("_labels", "_names", "_rows")
 
-    def __init__(
-        self, labels: Sequence[str], buckets: Sequence[int], names: Sequence[str], rows: Sequence[Sequence[float]]
-    ) -> None:
-        self._labels = {labels[b]: b for b in buckets}
-        self._names = tuple(names)
-        self._rows = rows  # per bucket, one weight per model (never mutated: replaced when they change)
+    def __init__(self, labels: Mapping[str, int], names: tuple[str, ...], rows: np.ndarray) -> None:
+        self._labels = labels  # label -> bucket (row of ``rows``), for the forecast's buckets (not mutated)
+        self._names = names
+        self._rows = rows  # buckets x models (never mutated: replaced when the weights change)
 
     def __getitem__(self, label: str) -> dict[str, float]:
-        return dict(zip(self._names, self._rows[self._labels[label]], strict=True))
+        return dict(zip(self._names, self._rows[self._labels[label]].tolist(), strict=True))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._labels)

@@ -16,6 +16,7 @@ import math
 import pickle
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from domain.forecasting.config import (  # noqa: F401 - re-exported: the forecas
     ModelParts,
 )
 from domain.forecasting.ensemble import ENSEMBLE, combine, table_weights_of
+from domain.forecasting.ensemble_kernels import clip_rows, nan_bounds
 from domain.forecasting.features import (
     DAY,
     EPOCH,
@@ -45,6 +47,16 @@ from domain.forecasting.profile import WeeklyProfile
 from domain.forecasting.selector import ModelSelector
 
 STATE_VERSION = 5  # 5: numpy selector ring and error table, the history's known_since
+
+
+class StepLayout(NamedTuple):
+    """How a forecast of a given length lays out: its steps' horizon buckets (a tuple and an
+    int array), the buckets it covers (label -> bucket, in order) and ``selected`` of an ensemble."""
+
+    buckets: tuple[int, ...]
+    bucket_array: np.ndarray
+    labels: dict[str, int]
+    served_by: tuple[str, ...]
 
 
 class SensorForecaster:
@@ -72,9 +84,9 @@ class SensorForecaster:
             self.buckets.buckets_of(1, self.horizon_steps),
         )
         self._weights_scored = -1  # selector.scored when the ensemble weights below were computed
-        self._weights: list[list[float]] = []
-        self._weights_array = np.zeros((len(self.buckets.labels), len(config.models)))
-        self._step_layouts: dict[int, tuple[np.ndarray, tuple[int, ...], tuple[str, ...]]] = {}
+        self._weights_array = np.zeros((len(self.buckets.labels), len(config.models)))  # buckets x models
+        self._step_layouts: dict[int, StepLayout] = {}
+        self._bounds = nan_bounds(config.value_range)  # (low, high) of the clipping, NaN: none
         self.last_regressors: dict[str, float] = {}
         self.learned = 0
         self.ignored = 0
@@ -219,8 +231,8 @@ class SensorForecaster:
         self, now_slot: int, steps: int, future_regressors: Mapping[str, Sequence[float]] | None, record: bool
     ) -> Forecast:
         """:meth:`forecast` of ``steps`` slots from slot number ``now_slot`` (after the latest learned slot)."""
-        last = self.history.last_slot
-        res = self.config.resolution
+        history = self.history
+        last = history.last_slot
         targets = range(now_slot, now_slot + steps)
         regs = self._future_regressors(steps, future_regressors)
         names = self.config.models
@@ -228,84 +240,77 @@ class SensorForecaster:
         # one row per model (config order), then the served values: what the selector records
         table = np.empty((n_models + 1, steps))
         for row, model in enumerate(self.models.values()):
-            table[row] = model.forecast_array(self.history, last, targets, regs)
-        self._clip(table[:n_models])
-        # the bucket of a step is its horizon from the forecast time (now_start), as the API reads it
-        step_buckets = self.buckets.buckets_of(1, steps)
-        served, selected, weights = self._serve(step_buckets, table)
-        table[n_models] = served
+            table[row] = model.forecast_array(history, last, targets, regs)
+        layout = self._step_layout(steps)
+        if self.combined:
+            self._refresh_weights()
+            combine(self._weights_array, layout.bucket_array, table, *self._bounds)
+            selected = layout.served_by
+            weights = BucketWeights(layout.labels, names, self._weights_array)
+        else:
+            selected, weights = self._serve_selected(layout.buckets, table), {}
         if record:
-            self.selector.record(targets, step_buckets, table if self.combined else table[:n_models])
+            self.selector.record(targets, layout.buckets, table if self.combined else table[:n_models])
+        resolution = self.config.resolution
         return Forecast(
-            slot_start(now_slot, res),
-            res,
-            tuple(served.tolist()),
+            slot_start(now_slot, resolution),
+            resolution,
+            tuple(table[n_models].tolist()),
             selected,
             ModelValues(names, table[:n_models]),
             weights,
         )
 
-    def _serve(
-        self, step_buckets: tuple[int, ...], table: np.ndarray
-    ) -> tuple[np.ndarray, tuple[str, ...], dict[str, dict[str, float]]]:
-        """Values per step: the error-weighted ensemble (or the selected model) of the step's bucket."""
+    def _serve_selected(self, step_buckets: tuple[int, ...], table: np.ndarray) -> tuple[str, ...]:
+        """The models' rows of ``table`` clipped and, per step, the value of the model selected for
+        its bucket into its last row; returns the selected models (``selected``)."""
         names = self.config.models
-        steps = len(step_buckets)
-        if not self.combined:
-            chosen = {b: self.selector.choice(b) for b in set(step_buckets)}
-            selected = tuple(chosen[b] for b in step_buckets)
-            index = {name: i for i, name in enumerate(names)}
-            rows = np.array([index[name] for name in selected], dtype=np.intp)
-            return table[rows, np.arange(steps)], selected, {}
-        bucket_of_step, buckets, served_by = self._step_layout(step_buckets)
-        self._refresh_weights()
-        values = combine(self._weights_array[bucket_of_step].T, table[: len(names)])
-        weights = BucketWeights(self.buckets.labels, buckets, names, self._weights)
-        return self._clip(values), served_by, weights
+        n_models = len(names)
+        clip_rows(table, 0, n_models, *self._bounds)
+        chosen = {b: self.selector.choice(b) for b in set(step_buckets)}
+        selected = tuple(chosen[b] for b in step_buckets)
+        index = {name: i for i, name in enumerate(names)}
+        rows = np.array([index[name] for name in selected], dtype=np.intp)
+        table[n_models] = table[rows, np.arange(len(step_buckets))]
+        return selected
 
-    def _step_layout(self, step_buckets: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...], tuple[str, ...]]:
-        """Per forecast length: the steps' buckets as an array, the buckets in order, ``selected``."""
-        layout = self._step_layouts.get(len(step_buckets))
+    def _step_layout(self, steps: int) -> StepLayout:
+        """The :class:`StepLayout` of a forecast of ``steps`` slots (cached per length)."""
+        layout = self._step_layouts.get(steps)
         if layout is None:
             if len(self._step_layouts) >= 64:
                 self._step_layouts.clear()
-            layout = self._step_layouts[len(step_buckets)] = (
-                np.array(step_buckets, dtype=np.intp),
-                tuple(sorted(set(step_buckets))),
-                (ENSEMBLE,) * len(step_buckets),
+            # the bucket of a step is its horizon from the forecast time (now_start), as the API reads it
+            buckets = self.buckets.buckets_of(1, steps)
+            labels = self.buckets.labels
+            layout = self._step_layouts[steps] = StepLayout(
+                buckets,
+                np.array(buckets, dtype=np.intp),
+                {labels[b]: b for b in sorted(set(buckets))},
+                (ENSEMBLE,) * steps,
             )
         return layout
 
     def _refresh_weights(self) -> None:
-        """The ensemble weights of every bucket, recomputed when forecasts have matured since."""
+        """The ensemble weights of every bucket (a new array), recomputed when forecasts have
+        matured since: forecasts keep the array they were served with."""
         if self._weights_scored == self.selector.scored:
             return
         config = self.config
-        errors, counts = self.selector.errors.error_sums()
-        n_models = len(config.models)
-        self._weights = table_weights_of(
-            errors[:, :n_models],
+        errors, counts = self.selector.errors.error_sums(len(config.models))
+        self._weights_array = table_weights_of(
+            errors,
             counts,
             config.selection_min_count,
             config.ensemble_power,
             config.ensemble_top,
         )
-        self._weights_array = np.array(self._weights, dtype=float).reshape(len(self._weights), n_models)
         self._weights_scored = self.selector.scored
 
     def bucket_weights(self, bucket: int) -> list[float]:
         """Ensemble weights of the configured models (in order) for horizon bucket ``bucket``."""
         self._refresh_weights()
-        return list(self._weights[bucket])
-
-    def _clip(self, values: np.ndarray) -> np.ndarray:
-        """``values`` clipped to ``value_range`` in place (NaN becomes a bound, as ``max(low, v)`` would)."""
-        low, high = self.config.value_range
-        if low is not None:
-            np.fmax(values, low, out=values)
-        if high is not None:
-            np.fmin(values, high, out=values)
-        return values
+        return self._weights_array[bucket].tolist()
 
     def _future_regressors(
         self, steps: int, future: Mapping[str, Sequence[float]] | None

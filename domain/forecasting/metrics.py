@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NO_BIN = -(2**62)
-"""Bin index of a bin never opened (older than any real one)."""
+from domain.forecasting.ensemble_kernels import NO_BIN, add_to_window
 
 
 def _pairs(actual: Iterable[float], predicted: Iterable[float]) -> list[tuple[float, float]]:
@@ -153,13 +152,10 @@ class WindowedErrorTable:
         "window",
         "bin_width",
         "models",
-        "_span",
         "_bin_index",
         "_bins",
         "_total",
         "_newest",
-        "_rows",
-        "_common",
     )
 
     def __init__(self, buckets: int, models: int, window: int, bin_width: int = 1) -> None:
@@ -168,45 +164,20 @@ class WindowedErrorTable:
         self.window = window
         self.bin_width = bin_width
         self.models = models
-        self._span = (window - 1) // bin_width + 1  # bins a window holds: a ring of that many per bucket
-        self._bin_index = np.full((buckets, self._span), NO_BIN, dtype=np.int64)
-        self._bins = np.zeros((buckets, self._span, models + 2))
+        span = (window - 1) // bin_width + 1  # bins a window holds: a ring of that many per bucket
+        self._bin_index = np.full((buckets, span), NO_BIN, dtype=np.int64)  # the bin each position holds
+        self._bins = np.zeros((buckets, span, models + 2))
         self._total = np.zeros((buckets, models + 2))
-        self._newest = np.full(buckets, NO_BIN, dtype=np.int64)
-        self._rows = np.arange(buckets)
-        self._common = NO_BIN  # the newest bin index when every bucket has that newest bin, else NO_BIN
+        self._newest = np.full(buckets, NO_BIN, dtype=np.int64)  # newest bin index per bucket
 
     def add(self, time: int, sums: np.ndarray) -> None:
         """Add one row ``[abs_error per model..., abs_actual, count]`` per bucket at ``time``.
 
         A bucket with count 0 had no observations (its row must be zeros): it opens no bin, and
-        adding zeros changes nothing.
+        adding zeros changes nothing. An older time goes to the bucket's newest bin. The adds
+        are one compiled call (:func:`~domain.forecasting.ensemble_kernels.add_to_window`).
         """
-        index = time // self.bin_width
-        if index == self._common:  # every bucket's newest bin is this one: no bin opens
-            self._bins[:, index % self._span] += sums
-            self._total += sums
-            return
-        newest = self._newest
-        opening = (sums[:, -1] > 0) & (newest < index)
-        if opening.any():
-            for bucket in np.flatnonzero(opening).tolist():
-                self._open(bucket, index)
-        self._bins[self._rows, newest % self._span] += sums  # an older time goes to the newest bin
-        self._total += sums
-        self._common = index if (newest == index).all() else NO_BIN
-
-    def _open(self, bucket: int, index: int) -> None:
-        oldest = index - (self.window - 1) // self.bin_width
-        kept = [(i, p) for p, i in enumerate(self._bin_index[bucket].tolist()) if i >= oldest]
-        total = np.zeros(self.models + 2)
-        for _, position in sorted(kept):
-            total += self._bins[bucket, position]
-        self._total[bucket] = total
-        position = index % self._span
-        self._bin_index[bucket, position] = index
-        self._bins[bucket, position] = 0.0
-        self._newest[bucket] = index
+        add_to_window(self._bin_index, self._bins, self._total, self._newest, time // self.bin_width, sums)
 
     def totals(self, bucket: int, models: int | None = None) -> list[ErrorTotals]:
         """Copies of the window's totals of ``bucket``, for its first ``models`` models (default all)."""
@@ -214,6 +185,7 @@ class WindowedErrorTable:
         n = int(count)
         return [ErrorTotals(error, actual, n) for error in errors[:models]]
 
-    def error_sums(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per bucket: the summed absolute error per model (buckets x models) and the count."""
-        return self._total[:, : self.models], self._total[:, self.models + 1]
+    def error_sums(self, models: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per bucket: the summed absolute error of the first ``models`` models (default all;
+        buckets x models) and the count (views: they change as observations are added)."""
+        return self._total[:, : self.models if models is None else min(models, self.models)], self._total[:, -1]

@@ -26,6 +26,7 @@ from typing import Protocol
 import numpy as np
 from river import time_series
 
+from domain.forecasting.ensemble_kernels import add_level_and_trend
 from domain.forecasting.history import SlotHistory
 
 Regressors = Mapping[str, float]
@@ -257,7 +258,8 @@ class HoltWintersModel(ListForecast):
         regressors: Sequence[Regressors | None] | None = None,
     ) -> np.ndarray:
         """River's ``forecast`` (level + h * trend + season, h steps after the last learned slot),
-        as one numpy expression with the same operations per step."""
+        the same operations per step: the season's values, then one compiled call
+        (:func:`~domain.forecasting.ensemble_kernels.add_level_and_trend`)."""
         model = self.model
         if not model._initialized or self.last_slot is None or not len(targets):
             return self._fallback.forecast_array(history, origin, targets)
@@ -274,6 +276,5 @@ class HoltWintersModel(ListForecast):
             ahead = np.asarray(targets, dtype=np.int64).reshape(-1) - (self.last_slot + 1)
             steps = (ahead + 1).astype(float)
             seasonal = np.fromiter(season, float, len(season))[first + ahead % seasonality]
-        if model.trend:
-            return (model.level[-1] + steps * model.trend[-1]) + seasonal
-        return (model.level[-1] + 0) + seasonal
+        add_level_and_trend(seasonal, model.level[-1], model.trend[-1] if model.trend else 0.0, steps)
+        return seasonal

@@ -23,6 +23,7 @@ from operator import add, sub
 
 import numpy as np
 
+from domain.forecasting.ensemble_kernels import full_slot_sums, store_forecast
 from domain.forecasting.metrics import NO_BIN, ErrorTotals, WindowedErrorTable
 
 
@@ -60,7 +61,6 @@ class ModelSelector:
         self._first = np.full(self._ring, NO_BIN, dtype=np.int64)  # first target of the row's forecast
         self._length = np.zeros(self._ring, dtype=np.int64)
         self._steps = np.arange(depth)
-        self._steps_down = self._steps[::-1].copy()  # the matured slot's cells, oldest forecast first
         # firsts of an unbroken run of full-length forecasts, one per slot: when it covers a
         # matured slot, every cell of that slot is there (no per-cell check)
         self._streak = (0, -1)
@@ -73,19 +73,9 @@ class ModelSelector:
             (reversed_buckets[a], a, b)
             for a, b in zip(starts, [*starts[1:], len(reversed_buckets)][: len(starts)], strict=True)
         ]
-        self._run_counts = np.zeros(len(self.bucket_labels))  # cells per bucket of a full slot
-        for bucket, a, b in self._runs:
-            self._run_counts[bucket] = b - a
-        # a full slot's errors (oldest forecast first, then a row of zeros) laid out as
-        # [position in run, bucket]: one reduction over the leading axis sums every bucket's run
-        # in order (the zeros pad the shorter runs at their end: adding 0.0 changes nothing)
-        longest = max((b - a for _, a, b in self._runs), default=0)
-        self._run_layout = np.full((longest, len(self.bucket_labels)), depth, dtype=np.intp)
-        for bucket, a, b in self._runs:
-            self._run_layout[: b - a, bucket] = np.arange(a, b)
-        self._errors = np.zeros((depth + 1, len(self.models)))  # scratch: the last row stays 0
+        self._run_table = np.array(self._runs, dtype=np.int64).reshape(-1, 3)  # _runs for the kernel
+        self._errors = np.zeros((depth, len(self.models)))  # scratch of the full slot's errors
         self._sums = np.zeros((len(self.bucket_labels), len(self.models) + 2))  # scratch of score
-        self._cells_of_phase: dict[int, np.ndarray] = {}  # slot % ring -> cell numbers, oldest forecast first
 
     def record(self, targets: Sequence[int], buckets: Sequence[int], predictions: Sequence[Sequence[float]]) -> None:
         """Remember a forecast: per target slot its bucket and one prediction per model (in order).
@@ -102,13 +92,12 @@ class ModelSelector:
             and (buckets is self._fast_buckets or tuple(buckets) == self.step_buckets[:n])
         ):
             first = targets.start
-            row = first % self._ring
-            held = int(self._first[row])  # a row is free once every target of its forecast has passed
-            if held == NO_BIN or (next_slot is not None and held + int(self._length[row]) <= next_slot):
+            # a row is free once every target of its forecast has passed
+            passed = NO_BIN if next_slot is None else next_slot
+            if store_forecast(
+                self._values, self._first, self._length, first, passed, np.asarray(predictions, dtype=float)
+            ):
                 self._fast_buckets = buckets
-                self._values[row, :n] = np.asarray(predictions, dtype=float).T
-                self._first[row] = first
-                self._length[row] = n
                 start, end = self._streak
                 self._streak = ((start if first == end + 1 else first), first) if n == depth else (0, -1)
                 return
@@ -130,8 +119,8 @@ class ModelSelector:
         sums = self._sums  # per bucket: abs error per model, abs actual, count
         start, end = self._streak
         depth = len(self._steps)
-        if depth and start <= slot - depth + 1 and slot <= end:  # every cell of the slot was recorded
-            self._score_full_slot(slot, actual, sums)
+        if depth and start <= slot - depth + 1 and slot <= end:  # every cell of the slot was recorded: no checks
+            full_slot_sums(self._values, slot, actual, self._run_table, self._errors, sums)
             matured_any = True
         else:
             sums.fill(0.0)
@@ -143,21 +132,6 @@ class ModelSelector:
         if matured_any:
             self.errors.add(slot, sums)
             self.scored += 1
-
-    def _score_full_slot(self, slot: int, actual: float, sums: np.ndarray) -> None:
-        """Sums of a slot that every forecast of the streak covers (all cells there: no checks)."""
-        models, depth = len(self.models), len(self._steps)
-        cells = self._cells_of_phase.get(slot % self._ring)
-        if cells is None:
-            cells = (slot - self._steps_down) % self._ring * depth + self._steps_down
-            self._cells_of_phase[slot % self._ring] = cells
-        errors = self._errors
-        np.subtract(actual, self._values.reshape(-1, models).take(cells, axis=0), out=errors[:depth])
-        np.abs(errors, out=errors)
-        # reducing the leading axis adds row after row (reduceat would not: pairwise)
-        sums[:, :models] = np.add.reduce(errors[self._run_layout], axis=0)
-        sums[:, models] = abs(actual) * self._run_counts
-        sums[:, models + 1] = self._run_counts
 
     def _score_ring(self, slot: int, actual: float, sums: np.ndarray) -> bool:
         """Adds the ring's cells for ``slot`` to ``sums`` (zeros); False if there were none."""
@@ -244,7 +218,6 @@ class ModelSelector:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_cells_of_phase"] = {}
         next_slot = self._next_slot if self._next_slot is not None else NO_BIN
         unscored = []  # per live row: its cells from the first target not scored yet on (the rest is never read)
         for row in np.flatnonzero((self._first != NO_BIN) & (self._first + self._length > next_slot)).tolist():

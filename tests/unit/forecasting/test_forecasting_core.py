@@ -14,6 +14,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from domain.forecasting import ForecasterConfig, RunningWindowError, SensorForecaster
 from domain.forecasting.ensemble import combine, error_weights, table_weights, table_weights_of
@@ -120,6 +121,13 @@ def test_selector_state_keeps_what_is_still_to_be_scored():
     assert _same(copy.running_errors(), selector.running_errors())
 
 
+def _combined(weights: np.ndarray, predictions: np.ndarray, low: float = math.nan, high: float = math.nan) -> list:
+    """``combine`` with one weight row per step (``weights`` models x steps): the ensemble's row."""
+    table = np.vstack([predictions, np.zeros((1, predictions.shape[1]))])
+    combine(np.ascontiguousarray(weights.T), np.arange(predictions.shape[1]), table, low, high)
+    return table[-1].tolist()
+
+
 def test_combine_adds_the_weighted_models_in_order_and_skips_weight_zero():
     rng = np.random.default_rng(2)
     predictions = rng.uniform(0.0, 50.0, (6, 48))
@@ -127,8 +135,41 @@ def test_combine_adds_the_weighted_models_in_order_and_skips_weight_zero():
     weights = rng.uniform(0.0, 1.0, (6, 48))
     weights[4] = 0.0
     expected = [sum(weights[m, k] * predictions[m, k] for m in range(6) if weights[m, k] > 0) for k in range(48)]
-    with np.errstate(invalid="ignore"):  # 0 * inf: the product left out
-        assert combine(weights, predictions).tolist() == expected
+    assert _combined(weights, predictions) == expected
+
+
+def test_combine_equals_the_numpy_sum_in_model_order_and_clips():
+    rng = np.random.default_rng(3)
+    predictions = rng.uniform(-20.0, 50.0, (6, 48))
+    predictions[2, 5] = math.nan  # a bound replaces NaN
+    weights = rng.uniform(0.0, 1.0, (6, 48))
+    weights[3, ::3] = 0.0
+    clipped = np.fmin(np.fmax(predictions, 0.0), 40.0)
+    expected = np.fmin(np.fmax(np.add.reduce(weights * clipped, axis=0), 0.0), 40.0)  # leading axis: row after row
+    assert _combined(weights, predictions, 0.0, 40.0) == expected.tolist()
+    finite = np.nan_to_num(predictions)
+    assert _combined(weights, finite) == np.add.reduce(weights * finite, axis=0).tolist()
+
+
+def test_combine_refuses_weights_that_do_not_fit_the_table():
+    table = np.zeros((4, 5))
+    for weights, rows in ((np.ones((2, 2)), np.zeros(5, dtype=np.intp)), (np.ones((2, 3)), np.full(5, 2))):
+        with pytest.raises(ValueError):
+            combine(weights, rows, table, math.nan, math.nan)
+
+
+def test_selected_forecasts_are_clipped_before_they_are_served():
+    config = ForecasterConfig(
+        resolution=HOUR, country=None, models=("naive_day", "naive_week"), combine="select", value_range=(1.0, 6.0)
+    )
+    forecaster = SensorForecaster(config)
+    rng = random.Random(8)
+    for i in range(24 * 9):
+        forecaster.observe(START + i * HOUR, rng.choice([-3.0, rng.uniform(0.0, 9.0), 12.0]))
+    made = forecaster.forecast(START + 24 * 9 * HOUR)
+    per_model = [made.per_model[name] for name in made.selected]
+    assert made.values == tuple(values[k] for k, values in enumerate(per_model))
+    assert min(made.values) == 1.0 and max(made.values) == 6.0
 
 
 def test_table_weights_equal_error_weights_per_bucket():
@@ -158,7 +199,7 @@ def test_table_weights_of_numpy_sums_equal_error_weights():
                 for row, c in zip(errors, counts, strict=True)
             ]
             got = table_weights_of(np.array(errors), np.array(counts, dtype=float), min_count, power, top)
-            assert got == expected
+            assert got.tolist() == expected
 
 
 def _history_of(values: list[float | None]) -> SlotHistory:
