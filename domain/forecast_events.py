@@ -41,11 +41,12 @@ or after the end of their event (never our own or others' prognoses).
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import isodate
@@ -129,16 +130,29 @@ class ForecastMade(DomainEvent):
 
 def live_forecast_event_id(sensor_id: int, belief_time: datetime, source: str = LIVE_SOURCE) -> uuid.UUID:
     """Id of the live forecast of a sensor made at ``belief_time``: the same on every replay."""
-    return uuid.uuid5(FORECAST_NAMESPACE, f"forecast:{sensor_id}:{to_epoch_us(belief_time)}:{source}")
+    return name_based_id(_FORECAST_NAMESPACE_BYTES, f"forecast:{sensor_id}:{to_epoch_us(belief_time)}:{source}")
 
 
 def forecast_made_event_id(sensor_id: int, belief_time: datetime) -> uuid.UUID:
-    return uuid.uuid5(FORECAST_NAMESPACE, f"forecast-made:{sensor_id}:{to_epoch_us(belief_time)}")
+    return name_based_id(_FORECAST_NAMESPACE_BYTES, f"forecast-made:{sensor_id}:{to_epoch_us(belief_time)}")
 
 
 def job_event_id(job_id: uuid.UUID, what: str) -> uuid.UUID:
     """Ids of a forecast job's events: ``trigger``, ``job-requested``, ``job-outcome``, ``beliefs-<n>``."""
-    return uuid.uuid5(job_id, what)
+    return name_based_id(job_id.bytes, what)
+
+
+def name_based_id(namespace: bytes, name: str) -> uuid.UUID:
+    """``uuid.uuid5(UUID(bytes=namespace), name)``: the RFC 4122 version-5 id (SHA-1 of the namespace's
+    16 bytes and the name's UTF-8, its first 16 bytes with the variant and version bits set),
+    computed in one integer step instead of ``uuid.uuid5``'s (half its time, two per forecast)."""
+    digest = int.from_bytes(hashlib.sha1(namespace + name.encode()).digest()[:16], "big")
+    return uuid.UUID(int=(digest & _CLEAR_VARIANT_AND_VERSION) | _RFC_4122_VERSION_5)
+
+
+_FORECAST_NAMESPACE_BYTES = FORECAST_NAMESPACE.bytes
+_CLEAR_VARIANT_AND_VERSION = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
+_RFC_4122_VERSION_5 = (0x8000 << 48) | (5 << 76)
 
 
 def finite_or_none(errors: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, dict[str, float | None]]]:
@@ -316,7 +330,7 @@ def forecast_beliefs(
         sensor_id=sensor_id,
         start=start,
         resolution_s=int(resolution.total_seconds()),
-        values=[None if v is None or not math.isfinite(v) else float(v) for v in values],
+        values=finite_floats(values),
         unit=unit,
         source=source,
         source_type=FORECASTER_SOURCE_TYPE,
@@ -337,7 +351,7 @@ def forecast_beliefs_data(
         "sensor_id": sensor_id,
         "start": belief_text if start is belief_time else json_time(start),
         "resolution_s": int(resolution.total_seconds()),
-        "values": [None if v is None or not math.isfinite(v) else float(v) for v in values],
+        "values": finite_floats(values),
         "unit": unit,
         "source": source,
         "source_type": FORECASTER_SOURCE_TYPE,
@@ -353,10 +367,11 @@ def compact_forecast_made_data(
 ) -> dict[str, Any]:
     """``ForecastMade(...).to_data()`` of a compact summary (no selection, no running errors),
     built without the model (one per forecast, as :func:`forecast_beliefs_data`)."""
+    belief_text = json_time(belief_time)
     return {
         "sensor_id": sensor_id,
-        "belief_time": json_time(belief_time),
-        "start": json_time(start),
+        "belief_time": belief_text,
+        "start": belief_text if start is belief_time else json_time(start),
         "resolution_s": resolution_s,
         "n_values": n_values,
         "source": source,
@@ -366,8 +381,20 @@ def compact_forecast_made_data(
     }
 
 
+def finite_floats(values: Sequence[float | None]) -> list[float | None]:
+    """``values`` as floats, ``None`` for a missing or non-finite value (JSON cannot hold NaN or infinity)."""
+    try:
+        if math.isfinite(sum(values)):  # then every value is finite: one NaN or infinity makes the sum so
+            return list(map(float, values))
+    except TypeError:  # a None among them
+        pass
+    return [None if v is None or not math.isfinite(v) else float(v) for v in values]
+
+
 def json_time(moment: datetime) -> str:
     """A timezone-aware datetime as the events' JSON holds it (pydantic's form: ISO 8601, ``Z`` for UTC)."""
+    if moment.tzinfo is UTC:  # the forecasts' (isoformat ends in +00:00)
+        return moment.isoformat()[:-6] + "Z"
     offset = moment.utcoffset()
     if offset is None or offset % _MINUTE:  # rare forms: pydantic's own (it drops an offset's seconds)
         return _DATETIME.dump_python(moment, mode="json")
