@@ -15,19 +15,17 @@ import pytest
 from pydantic import TypeAdapter
 
 from domain.beliefs import to_epoch_us
+from domain.event_forms import finite_floats, json_time, name_based_id
 from domain.forecast_events import (
     FORECAST_NAMESPACE,
     LIVE_SOURCE,
     ForecastMade,
     compact_forecast_made_data,
-    finite_floats,
     forecast_beliefs,
     forecast_beliefs_data,
     forecast_made_event_id,
     job_event_id,
-    json_time,
     live_forecast_event_id,
-    name_based_id,
 )
 
 MOMENTS = [
