@@ -124,9 +124,10 @@ def _sqlite_insert_rows(conn: Connection, rows: list) -> None:
         done += count
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def _sqlite_insert(table: str, count: int) -> str:
-    """The SQLite statement inserting ``count`` rows into ``table`` (duplicates ignored)."""
+    """The SQLite statement inserting ``count`` rows into ``table`` (duplicates ignored; a rebuild's
+    scratch table has a name of its own, hence a bounded cache)."""
     values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * count)
     return f"INSERT OR IGNORE INTO {table} ({', '.join(_COLUMNS)}) VALUES {values}"
 
