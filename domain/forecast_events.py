@@ -50,13 +50,15 @@ from typing import Any, Literal
 
 import isodate
 from holidays.registry import EntityLoader
-from pydantic import Field, TypeAdapter, field_validator
+from pydantic import Field, field_validator
 
 from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_us
+from domain.event_forms import finite_floats, json_time, name_based_id
 from domain.events import DomainEvent, register_event
 from domain.jobs import JobRequested
 
 FORECAST_NAMESPACE = uuid.UUID("0d4c9a3e-5b7f-4e21-a8d6-3f2b9c1e7a54")
+_FORECAST_NAMESPACE_BYTES = FORECAST_NAMESPACE.bytes
 FORECASTER_SOURCE_TYPE = "forecaster"
 LIVE_SOURCE = "forecaster:auto"
 TRIGGER_SOURCE = "forecaster:trigger"
@@ -129,16 +131,16 @@ class ForecastMade(DomainEvent):
 
 def live_forecast_event_id(sensor_id: int, belief_time: datetime, source: str = LIVE_SOURCE) -> uuid.UUID:
     """Id of the live forecast of a sensor made at ``belief_time``: the same on every replay."""
-    return uuid.uuid5(FORECAST_NAMESPACE, f"forecast:{sensor_id}:{to_epoch_us(belief_time)}:{source}")
+    return name_based_id(_FORECAST_NAMESPACE_BYTES, f"forecast:{sensor_id}:{to_epoch_us(belief_time)}:{source}")
 
 
 def forecast_made_event_id(sensor_id: int, belief_time: datetime) -> uuid.UUID:
-    return uuid.uuid5(FORECAST_NAMESPACE, f"forecast-made:{sensor_id}:{to_epoch_us(belief_time)}")
+    return name_based_id(_FORECAST_NAMESPACE_BYTES, f"forecast-made:{sensor_id}:{to_epoch_us(belief_time)}")
 
 
 def job_event_id(job_id: uuid.UUID, what: str) -> uuid.UUID:
     """Ids of a forecast job's events: ``trigger``, ``job-requested``, ``job-outcome``, ``beliefs-<n>``."""
-    return uuid.uuid5(job_id, what)
+    return name_based_id(job_id.bytes, what)
 
 
 def finite_or_none(errors: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, dict[str, float | None]]]:
@@ -316,7 +318,7 @@ def forecast_beliefs(
         sensor_id=sensor_id,
         start=start,
         resolution_s=int(resolution.total_seconds()),
-        values=[None if v is None or not math.isfinite(v) else float(v) for v in values],
+        values=finite_floats(values),
         unit=unit,
         source=source,
         source_type=FORECASTER_SOURCE_TYPE,
@@ -337,7 +339,7 @@ def forecast_beliefs_data(
         "sensor_id": sensor_id,
         "start": belief_text if start is belief_time else json_time(start),
         "resolution_s": int(resolution.total_seconds()),
-        "values": [None if v is None or not math.isfinite(v) else float(v) for v in values],
+        "values": finite_floats(values),
         "unit": unit,
         "source": source,
         "source_type": FORECASTER_SOURCE_TYPE,
@@ -353,10 +355,11 @@ def compact_forecast_made_data(
 ) -> dict[str, Any]:
     """``ForecastMade(...).to_data()`` of a compact summary (no selection, no running errors),
     built without the model (one per forecast, as :func:`forecast_beliefs_data`)."""
+    belief_text = json_time(belief_time)
     return {
         "sensor_id": sensor_id,
-        "belief_time": json_time(belief_time),
-        "start": json_time(start),
+        "belief_time": belief_text,
+        "start": belief_text if start is belief_time else json_time(start),
         "resolution_s": resolution_s,
         "n_values": n_values,
         "source": source,
@@ -364,19 +367,6 @@ def compact_forecast_made_data(
         "selection": {},
         "running_errors": {},
     }
-
-
-def json_time(moment: datetime) -> str:
-    """A timezone-aware datetime as the events' JSON holds it (pydantic's form: ISO 8601, ``Z`` for UTC)."""
-    offset = moment.utcoffset()
-    if offset is None or offset % _MINUTE:  # rare forms: pydantic's own (it drops an offset's seconds)
-        return _DATETIME.dump_python(moment, mode="json")
-    text = moment.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-_MINUTE = timedelta(minutes=1)
-_DATETIME = TypeAdapter(datetime)
 
 
 def job_request(trigger: ForecastTriggered) -> JobRequested:

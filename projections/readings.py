@@ -17,9 +17,9 @@ so posting the same data again changes nothing, while a new value is kept beside
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from itertools import repeat
 
 import orjson
 import sqlalchemy as sa
@@ -79,7 +79,12 @@ _LATEST_VALUES = (
 )
 
 _COLUMNS = ("sensor_id", "event_start", "source_id", "belief_time", "value", "resolution_s")
-_SQLITE_INSERT = f"INSERT OR IGNORE INTO {{table}} ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)"
+_WIDTH = len(_COLUMNS)
+# Rows to insert are gathered flat: the columns of _COLUMNS of each row one after another (no tuple
+# per row: a batch of hourly 48 h forecasts holds ~8,000 rows, and tuples kept alive until the
+# insert made the garbage collector run every few events).
+_SQLITE_MAX_ROWS = 128
+"""Rows per SQLite INSERT statement (768 parameters: within every SQLite's limit, 999 before 3.32)."""
 # One event's values in one statement, unpacked by SQLite from the event's JSON array (no Python
 # object per value): value i is about start + i * step, believed at min(cap, base + i * slope)
 # (see _belief_line); nulls are no value. SQLite parses what orjson writes back to the same double.
@@ -96,39 +101,60 @@ def _table(conn: Connection) -> str:
     return f'"{schema}".readings' if schema else "readings"
 
 
-def _insert_rows(conn: Connection, rows: list[tuple]) -> None:
-    """Insert rows, ignoring exact duplicates (same sensor, event, source and belief time)."""
-    if conn.dialect.name == "sqlite":  # the DB-API executemany: several times faster than Core here
-        conn.exec_driver_sql(_SQLITE_INSERT.format(table=_table(conn)), rows)
+def _insert_rows(conn: Connection, rows: list) -> None:
+    """Insert the flat ``rows`` in order, ignoring exact duplicates (same sensor, event, source and
+    belief time: the first one stays)."""
+    if conn.dialect.name == "sqlite":
+        _sqlite_insert_rows(conn, rows)
         return
     insert = pg_insert(readings).on_conflict_do_nothing()
-    conn.execute(insert, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+    conn.execute(insert, [dict(zip(_COLUMNS, rows[i : i + _WIDTH], strict=True)) for i in range(0, len(rows), _WIDTH)])
 
 
-def _whole_event_inserter(conn: Connection) -> Callable[[SensorDataRecorded, int], list[tuple]]:
+def _sqlite_insert_rows(conn: Connection, rows: list) -> None:
+    """Multi-row ``INSERT OR IGNORE``s on the DB-API cursor: up to :data:`_SQLITE_MAX_ROWS` rows per
+    statement, the rest in powers of two (a few statement texts, prepared once). A third cheaper
+    than ``executemany``, which binds and steps the statement once per row; SQLite inserts the rows
+    of a statement in order, so duplicates are ignored as row by row."""
+    table, cursor = _table(conn), conn.connection.cursor()
+    done, total = 0, len(rows) // _WIDTH
+    while done < total:
+        count = min(_SQLITE_MAX_ROWS, 1 << ((total - done).bit_length() - 1))
+        cursor.execute(_sqlite_insert(table, count), rows[done * _WIDTH : (done + count) * _WIDTH])
+        done += count
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_insert(table: str, count: int) -> str:
+    """The SQLite statement inserting ``count`` rows into ``table`` (duplicates ignored; a rebuild's
+    scratch table has a name of its own, hence a bounded cache)."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * count)
+    return f"INSERT OR IGNORE INTO {table} ({', '.join(_COLUMNS)}) VALUES {values}"
+
+
+def _whole_event_inserter(conn: Connection) -> Callable[[SensorDataRecorded, int, list], None]:
     """A function storing every value of an event none of whose event starts holds a belief of its
-    source yet: SQLite inserts it at once (one statement, on the connection's DB-API cursor) and
-    the function returns no rows; elsewhere it returns the rows, inserted with the batch's others."""
+    source yet: SQLite inserts it at once (one statement, on the connection's DB-API cursor);
+    elsewhere it adds the rows to the given flat rows, inserted with the batch's others."""
     if conn.dialect.name == "sqlite":
         sql, cursor = _SQLITE_INSERT_EVENT.format(table=_table(conn)), conn.connection.cursor()
 
-        def insert(event: SensorDataRecorded, source_id: int) -> list[tuple]:
+        def insert(event: SensorDataRecorded, source_id: int, rows: list) -> None:
             cap_us, base_us, slope_us = _belief_line(event)
             start_s, step_s = to_epoch_s(event.start), event.resolution_s
             params = (event.sensor_id, start_s, step_s, source_id, cap_us, base_us, slope_us, step_s)
             cursor.execute(sql, (*params, orjson.dumps(event.values)))
-            return []
 
         return insert
 
-    def rows_of(event: SensorDataRecorded, source_id: int) -> list[tuple]:
+    def add_rows(event: SensorDataRecorded, source_id: int, rows: list) -> None:
         start_s, step_s = to_epoch_s(event.start), event.resolution_s
         starts = range(start_s, start_s + step_s * len(event.values), step_s)
-        beliefs = belief_times_us(event)
-        rows = zip(repeat(event.sensor_id), starts, repeat(source_id), beliefs, event.values, repeat(step_s))
-        return [row for row in rows if row[4] is not None]
+        for event_start, belief_us, value in zip(starts, belief_times_us(event), event.values, strict=True):
+            if value is not None:
+                rows += (event.sensor_id, event_start, source_id, belief_us, value, step_s)
 
-    return rows_of
+    return add_rows
 
 
 def _belief_line(event: SensorDataRecorded) -> tuple[int, int, int]:
@@ -163,7 +189,7 @@ class ReadingsProjection:
         starts = {key: sorted(latest) for key, latest in stored.items()}
         applied: dict[tuple[int, int], list[tuple[int, int]]] = {}  # the batch's events so far, per key
         whole: dict[tuple[int, int], list[tuple[int, int]]] = {}  # of those, the ones inserted whole
-        rows: list[tuple] = []
+        rows: list = []  # flat (see _COLUMNS)
         insert_whole = _whole_event_inserter(conn)
         for event in decoded:
             key = (event.sensor_id, source_ids[event.source])
@@ -171,19 +197,19 @@ class ReadingsProjection:
             spans = applied.setdefault(key, [])
             if not _overlaps(spans, window):  # clear of the batch's earlier events
                 if not _holds_any(starts[key], window):
-                    rows.extend(insert_whole(event, key[1]))
+                    insert_whole(event, key[1], rows)
                     _add_span(whole.setdefault(key, []), window)
                 else:
-                    rows.extend(_new_beliefs(event, key[1], stored[key]))
+                    _new_beliefs(event, key[1], stored[key], rows)
             elif not _overlaps(whole.get(key, []), window):  # only compared events before: known here
-                rows.extend(_new_beliefs(event, key[1], stored[key]))
+                _new_beliefs(event, key[1], stored[key], rows)
             else:  # the table (this transaction's inserts included) knows the latest beliefs here
                 if rows:
                     _insert_rows(conn, rows)
                     rows = []
                 latest = stored[key]
                 latest.update(_latest_values(conn, *key, *window))
-                rows.extend(_new_beliefs(event, key[1], latest))
+                _new_beliefs(event, key[1], latest, rows)
             _add_span(spans, window)
         if rows:
             _insert_rows(conn, rows)
@@ -244,16 +270,15 @@ def _source_id(conn: Connection, name: str, source_type: str) -> int:
     return found
 
 
-def _new_beliefs(event: SensorDataRecorded, source_id: int, latest: dict[int, tuple[int, float]]) -> list[tuple]:
-    """Rows for the values that differ from the latest belief (``latest`` is updated in place).
+def _new_beliefs(event: SensorDataRecorded, source_id: int, latest: dict[int, tuple[int, float]], rows: list) -> None:
+    """Add to the flat ``rows`` the values that differ from the latest belief (``latest`` is updated in place).
 
     "Latest" means the highest belief time, as in the stored table, not the last event applied:
     a batch then stores exactly what applying its events one by one would (a rebuild is identical).
     """
     sensor_id, start_s, step_s = event.sensor_id, to_epoch_s(event.start), event.resolution_s
     starts = range(start_s, start_s + step_s * len(event.values), step_s)
-    rows: list[tuple] = []
-    known_of, add = latest.get, rows.append
+    known_of, add = latest.get, rows.extend
     for event_start, belief_us, value in zip(starts, belief_times_us(event), event.values, strict=True):
         if value is None:
             continue
@@ -265,7 +290,6 @@ def _new_beliefs(event: SensorDataRecorded, source_id: int, latest: dict[int, tu
         elif belief_us > known[0]:  # an equal belief time is a duplicate key: ignored
             latest[event_start] = (belief_us, value)
         add((sensor_id, event_start, source_id, belief_us, value, step_s))
-    return rows
 
 
 def _latest_values(

@@ -3,8 +3,6 @@ stream_revision, type, schema_version, data, metadata, hash``: the columns the S
 
 from __future__ import annotations
 
-import uuid
-
 import orjson
 
 from domain.events import EventMetadata, RecordedEvent
@@ -21,7 +19,7 @@ def row_to_event(row, metadata_of: dict[bytes, EventMetadata] | None = None) -> 
             metadata_of[meta_json] = metadata
     return RecordedEvent(
         global_position=row[0],
-        event_id=uuid.UUID(row[1]),
+        event_id=row[1],  # the text as stored: pydantic's parsing is cheaper than uuid.UUID's
         stream_id=row[2],
         stream_revision=row[3],
         type=row[4],

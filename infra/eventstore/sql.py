@@ -134,14 +134,14 @@ def _check_expected(stream_id: str, expected: ExpectedRevision, actual: int | No
         raise WrongExpectedRevision(stream_id, expected, actual)
 
 
-def _first_of_each_id(events: Sequence[NewEvent], stored: set[str]) -> list[NewEvent]:
-    """Events whose id is not stored yet, in call order; an id repeated within the call counts once."""
-    fresh: list[NewEvent] = []
-    for event in events:
-        key = str(event.event_id)
+def _first_of_each_id(events: Sequence[NewEvent], ids: Sequence[str], stored: set[str]) -> list[tuple[NewEvent, str]]:
+    """(event, its id as text) of the events whose id is not stored yet, in call order; an id
+    repeated within the call counts once. ``ids``: the events' ids as text."""
+    fresh: list[tuple[NewEvent, str]] = []
+    for event, key in zip(events, ids, strict=True):
         if key not in stored:
             stored.add(key)
-            fresh.append(event)
+            fresh.append((event, key))
     return fresh
 
 
@@ -273,9 +273,9 @@ class SqlEventStore:
     ) -> AppendResult:
         """Append under the lock; ``tail``: (next position, last hash) within the group, [] at first."""
         ids = [str(e.event_id) for e in events]
-        existing = dict(conn.execute(_STORED_IDS, {"ids": ids}).all())
+        existing = self._stored_positions(conn, ids)
         actual = self._stream_revision(conn, stream_id)
-        fresh = _first_of_each_id(events, set(existing))
+        fresh = _first_of_each_id(events, ids, set(existing))
         if not fresh:
             return AppendResult(actual if actual is not None else -1, max(existing.values()), 0)
         _check_expected(stream_id, expected, actual)
@@ -285,13 +285,13 @@ class SqlEventStore:
         revision = -1 if actual is None else actual
         rows = []
         stored_metadata: dict[int, tuple[bytes, str]] = {}  # id(metadata) -> (JSON, recorded_at): often shared
-        for event in fresh:
+        for event, event_id in fresh:
             revision += 1
             meta = event.metadata
             meta_json, recorded_at = stored_metadata.get(id(meta)) or stored_metadata.setdefault(
                 id(meta), (orjson.dumps(meta.to_json()), meta.recorded_at.isoformat())
             )
-            data, event_id = orjson.dumps(event.data), str(event.event_id)
+            data = orjson.dumps(event.data)
             previous = chain_hash(
                 previous, position, event_id, stream_id, revision, event.type, event.schema_version, data, meta_json
             )
@@ -307,6 +307,10 @@ class SqlEventStore:
     def _insert(self, conn: Connection, rows: list[tuple]) -> None:
         """Insert rows of ``_INSERT_COLUMNS`` (a dialect may use its driver directly)."""
         conn.execute(_INSERT, [dict(zip(_INSERT_COLUMNS, row, strict=True)) for row in rows])
+
+    def _stored_positions(self, conn: Connection, ids: list[str]) -> dict[str, int]:
+        """Global position of each of the event ids (as text) that is stored (a dialect may query otherwise)."""
+        return dict(conn.execute(_STORED_IDS, {"ids": ids}).all())
 
     # -- reading --------------------------------------------------------------------------
     @staticmethod

@@ -18,6 +18,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 
@@ -26,6 +27,8 @@ from streams.doorbell import Doorbell
 
 WATCH_FALLBACK_S = 0.05
 _INSERT_ROWS = f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
+# the ids as one JSON array (one parameter, one prepared statement whatever their number)
+_STORED_POSITIONS = "SELECT event_id, global_position FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
 
 
 def sqlite_engine(
@@ -97,6 +100,11 @@ class SqliteEventStore(SqlEventStore):
         """The driver's ``executemany`` of plain tuples (SQLAlchemy's per-row parameter processing
         cost about as much as the insert itself)."""
         conn.exec_driver_sql(_INSERT_ROWS, rows)
+
+    def _stored_positions(self, conn: sa.Connection, ids: list[str]) -> dict[str, int]:
+        """The driver's query of the ids as one JSON array (SQLAlchemy's expanding ``IN`` rendered
+        one parameter per id on every call: five times slower for an append of a few hundred)."""
+        return dict(conn.exec_driver_sql(_STORED_POSITIONS, (orjson.dumps(ids),)).all())
 
     def _watch(self, bell: Doorbell) -> None:
         """Wake waiters when another connection (process) committed (module docstring)."""

@@ -276,6 +276,18 @@ def test_reappending_the_same_event_id_stores_it_once(event_store: EventStore, s
     assert within.global_position == stored[3].global_position == event_store.head_position()
 
 
+def test_a_large_reappend_stores_only_its_new_events(event_store: EventStore, stream_prefix: str):
+    """More ids in one append than SQLite once took parameters in one statement (999); within
+    KurrentDB's idempotency window (the stream's last 1,000 events)."""
+    stream = f"{stream_prefix}-a"
+    events = [new(n=n) for n in range(1100)]
+    event_store.append(stream, events[:600], NO_STREAM)
+    again = event_store.append(stream, events, 599)
+    assert (again.appended, again.stream_revision) == (500, 1099)
+    assert event_store.append(stream, events[100:][::-1], ANY).appended == 0
+    assert [e.event_id for e in event_store.read_stream(stream)] == [e.event_id for e in events]
+
+
 def test_racing_appends_of_one_event_id_store_it_once(open_event_store, stream_prefix: str):
     stores = [open_event_store() for _ in range(2)]
     event = new(n=1)

@@ -24,7 +24,7 @@ from infra.checkpoints import SqlCheckpointStore
 from infra.eventstore.memory import MemoryEventStore
 from infra.readmodels.database import ReadModelDb
 from projections.base import ALL_PARTITIONS, apply_batch, create_tables
-from projections.readings import ReadingsProjection, _add_span, _overlaps
+from projections.readings import _SQLITE_MAX_ROWS, ReadingsProjection, _add_span, _insert_rows, _overlaps, readings
 from projections.readings_query import beliefs_with_sources
 from projections.replay import rebuild
 
@@ -119,6 +119,26 @@ def test_every_batching_stores_what_the_rule_predicts(read_models: ReadModelDb, 
     rebuild(store, read_models.write_engine, ReadingsProjection(), checkpoints, batch_size=5)
     assert _answers(read_models) == expected
     store.close()
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, _SQLITE_MAX_ROWS - 1, _SQLITE_MAX_ROWS + 1, 3 * _SQLITE_MAX_ROWS + 45])
+def test_inserted_rows_are_stored_in_order_the_first_of_a_key_kept(read_models: ReadModelDb, count: int):
+    """Rows go in as several multi-row statements (SQLite): whatever the count, each row is
+    stored once, a repeated key (also in another statement, or stored before) keeps its first value."""
+    rnd = random.Random(count)
+    create_tables(read_models.write_engine, ReadingsProjection())
+    before = [(1, 5, 1, 10, -1.0, 900)]
+    rows = [(1, rnd.randrange(8), 1, rnd.randrange(count // 3 + 12), _value(rnd) or 0.0, 900) for _ in range(count)]
+    rows.append(before[0][:4] + (2.0, 900))
+    with read_models.write_engine.begin() as conn:
+        _insert_rows(conn, [column for row in before for column in row])
+        _insert_rows(conn, [column for row in rows for column in row])
+    first: dict[tuple, tuple] = {}
+    for row in before + rows:
+        first.setdefault(row[:4], row)
+    with read_models.read_engine.connect() as conn:
+        stored = conn.execute(readings.select()).all()
+    assert sorted(tuple(row) for row in stored) == sorted(first.values())
 
 
 def test_the_batch_spans_answer_as_the_set_of_covered_seconds():

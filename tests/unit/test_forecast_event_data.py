@@ -1,24 +1,31 @@
 """The live forecaster builds its events' stored form directly (no pydantic model per forecast):
 each builder must give exactly the dict the event model's ``to_data`` gives, so stored bytes,
-hashes and replays are the same whichever way an event was made."""
+hashes and replays are the same whichever way an event was made. The same for the ids: the
+name-based ids are computed without ``uuid.uuid5`` but must be its very values."""
 
 from __future__ import annotations
 
 import math
 import random
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import TypeAdapter
 
+from domain.beliefs import to_epoch_us
+from domain.event_forms import finite_floats, json_time, name_based_id
 from domain.forecast_events import (
+    FORECAST_NAMESPACE,
     LIVE_SOURCE,
     ForecastMade,
     compact_forecast_made_data,
     forecast_beliefs,
     forecast_beliefs_data,
-    json_time,
+    forecast_made_event_id,
+    job_event_id,
+    live_forecast_event_id,
 )
 
 MOMENTS = [
@@ -62,6 +69,42 @@ def test_compact_forecast_made_data_is_the_models_data() -> None:
         args = dict(sensor_id=3, belief_time=moment, start=moment, resolution_s=3600, n_values=48,
                     source=LIVE_SOURCE, learned=1234)  # fmt: skip
         assert compact_forecast_made_data(**args) == ForecastMade(**args).to_data()
+
+
+def test_name_based_ids_are_uuid5s() -> None:
+    rnd = random.Random(5)
+    names = ["", "a", "é€😀", "forecast:1:0:forecaster:auto"]
+    names += [rnd.randbytes(rnd.randrange(1, 80)).hex() for _ in range(2000)]
+    for name in names:
+        namespace = uuid.UUID(bytes=rnd.randbytes(16))
+        assert name_based_id(namespace.bytes, name) == uuid.uuid5(namespace, name)
+        assert name_based_id(FORECAST_NAMESPACE.bytes, name) == uuid.uuid5(FORECAST_NAMESPACE, name)
+        assert str(name_based_id(namespace.bytes, name)) == str(uuid.uuid5(namespace, name))
+    for moment in MOMENTS:
+        for sensor_id in (1, 7, 123456):
+            us = to_epoch_us(moment)
+            assert live_forecast_event_id(sensor_id, moment) == uuid.uuid5(
+                FORECAST_NAMESPACE, f"forecast:{sensor_id}:{us}:{LIVE_SOURCE}"
+            )
+            assert forecast_made_event_id(sensor_id, moment) == uuid.uuid5(
+                FORECAST_NAMESPACE, f"forecast-made:{sensor_id}:{us}"
+            )
+    job = uuid.UUID("6a1f0c5e-2d0b-4b7e-9f51-0c6b1f2e3d4a")
+    for what in ("trigger", "job-requested", "job-outcome", "beliefs-0", "beliefs-17"):
+        assert job_event_id(job, what) == uuid.uuid5(job, what)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_finite_floats_are_the_floats_of_the_finite_values(seed: int) -> None:
+    """Also their type: an int value is stored as a float (``1.0``), as the event model stores it."""
+    rnd = random.Random(seed)
+    cases = [[], [1, 2], [0.5, 1e308, 1e308], [math.inf, -math.inf], [math.nan]]
+    cases += [_values(rnd, rnd.choice([1, 48])) for _ in range(200)]
+    cases += [[rnd.uniform(-1e6, 1e6) for _ in range(48)] for _ in range(50)]  # all finite: the usual case
+    for values in cases:
+        expected = [None if v is None or not math.isfinite(v) else float(v) for v in values]
+        for given in (values, tuple(values)):
+            assert [(type(v), v) for v in finite_floats(given)] == [(type(v), v) for v in expected]
 
 
 def test_the_supported_countries_are_those_holidays_lists() -> None:
