@@ -58,14 +58,14 @@ from projections.schedules import SchedulesProjection
 from streams.audit_checkpoints import CheckpointWriter
 from streams.consistency import CheckpointWaiter, RunnerWaiter
 from streams.doorbell import Doorbell
-from streams.follower import EventFeed, StoreFollower
+from streams.follower import AppendWatch, EventFeed, StoreFollower
 from streams.forecaster import FORECAST_TOPIC, ForecastProcessor
 from streams.progress_board import BoardFollower, ProgressBoard
 from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
 from streams.scheduler import SCHEDULE_TOPICS, SchedulerProcessor, SolverOptions
-from streams.topics import CATEGORY_TOPICS, TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY
+from streams.topics import CATEGORY_TOPICS, TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY, all_topics
 from streams.webhooks import RetryPolicy, WebhookDispatcher, WebhookWorker, http_sender
 
 
@@ -236,6 +236,7 @@ class Platform:
     progress_board: ProgressBoard | None = None
     """Set in the processors' process of a two-process deployment (:mod:`infra.processes`)."""
     progress_bell: Doorbell | None = None
+    _webhook_appends: AppendWatch | None = None
 
     def runnable_processors(self) -> list[Processor]:
         """The processors as runners drive them: in their telemetry decorators."""
@@ -259,7 +260,8 @@ class Platform:
             board = self.progress_board
             bell = self.progress_bell
             follow = StoreFollower if board is None else functools.partial(BoardFollower, board=board, bell=bell)
-            self.runner = InProcessRunner(None, [follow(p, feed) for p in traced(self.processors)])
+            self.runner = InProcessRunner(None, [follow(p, feed) for p in traced(self.processors)], feed)
+            self._watch_feed(feed)
         else:
             start = min((p.checkpoint() for p in self.processors), default=0)
             relay = Relay(self.store, self.log, start)
@@ -276,7 +278,7 @@ class Platform:
             )
             dispatcher = WebhookDispatcher(
                 self.store, self.webhooks, http_sender(self.settings.webhook_timeout_s), policy=policy,
-                allow_private=self.settings.webhook_allow_private,
+                allow_private=self.settings.webhook_allow_private, appends=self._webhook_appends,
             )  # fmt: skip
             self.webhook_worker = WebhookWorker(dispatcher)
             self.webhook_worker.start()
@@ -284,6 +286,15 @@ class Platform:
             path, interval = self.settings.home / "checkpoints.jsonl", self.settings.audit_checkpoint_interval_s
             self.checkpoint_writer = CheckpointWriter(self.store, self.audit_signing_key(), path, interval)
             self.checkpoint_writer.start()
+
+    def _watch_feed(self, feed: EventFeed) -> None:
+        """The pollers wait for appends of their topics on the followers' feed (embedded), not on
+        every append of the store."""
+        if self.devices is not None:
+            self.devices.dispatcher.appends = feed.watch([CATEGORY_TOPICS["command"]])
+            if self.devices.setpoints is not None:
+                self.devices.setpoints.appends = feed.watch([CATEGORY_TOPICS["schedule"]])
+        self._webhook_appends = feed.watch(all_topics())
 
     def audit_signing_key(self):
         """The Ed25519 key that signs audit checkpoints (:mod:`infra.audit_keys`)."""

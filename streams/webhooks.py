@@ -37,6 +37,7 @@ from domain.ports.event_store import EventStore
 from domain.ports.webhooks import AttemptOutcome, Delivery, NewDelivery, Webhook, WebhookStore
 from domain.webhook_signing import DELIVERY_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from domain.webhook_targets import Resolve, TargetRefused, check_target
+from streams.follower import AppendWatch, Seen, StoreWatch
 
 log = logging.getLogger(__name__)
 Sender = Callable[[str, bytes, dict[str, str]], int]
@@ -84,6 +85,7 @@ class WebhookDispatcher:
         batch_size: int = 500,
         allow_private: bool = False,
         resolve: Resolve = system_resolve,
+        appends: AppendWatch | None = None,
     ):
         """``allow_private``: deliver to loopback/private/link-local addresses too (SSRF guard off)."""
         self.events, self.webhooks = events, webhooks
@@ -91,6 +93,8 @@ class WebhookDispatcher:
         self.sender = sender or http_sender()
         self.clock, self.policy, self.batch_size = clock, policy or RetryPolicy(), batch_size
         self.resolver = OwnershipResolver(events)
+        self.appends = appends
+        """How :meth:`run` hears of appends (default: the store's ``wait_for_append``)."""
 
     # -- finding what to deliver -----------------------------------------------------------
     def poll(self) -> int:
@@ -157,18 +161,24 @@ class WebhookDispatcher:
 
     # -- running ----------------------------------------------------------------------------
     def run(self, stop: threading.Event, idle_s: float = 1.0) -> None:
-        """Poll and deliver until ``stop`` is set; errors are logged and retried after ``idle_s``."""
-        position = self.events.head_position()
+        """Poll and deliver until ``stop`` is set: after appends (:attr:`appends`) while there are
+        webhooks, and every ``idle_s`` seconds (webhooks added since, retries due); so no webhook
+        costs nothing per append. Errors are logged and retried after ``idle_s``."""
+        appends = self.appends or StoreWatch(self.events)
+        seen, any_webhook = Seen(True, self.events.head_position()), True
         while not stop.is_set():
             try:
-                self.poll()
-                self.deliver_due()
+                if not seen.news or any_webhook:  # the interval passed, or events for the webhooks
+                    webhooks = self.webhooks.list()
+                    any_webhook = bool(webhooks)
+                    for webhook in webhooks:
+                        self._poll_one(webhook)
+                    self.deliver_due()
             except Exception:  # noqa: BLE001 - logged; the loop retries (state is durable)
                 log.exception("webhook dispatcher failed; retrying")
                 stop.wait(idle_s)
                 continue
-            if self.events.wait_for_append(position, idle_s):
-                position = self.events.head_position()
+            seen = appends.wait(seen.up_to, idle_s)
 
 
 class WebhookWorker:

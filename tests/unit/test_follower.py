@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import threading
 
 from domain.events import NewEvent
 from domain.ports.event_store import EventStoreUnavailable
 from infra.eventstore.memory import MemoryEventStore
-from streams.follower import EventFeed, StoreFollower
+from streams.follower import EventFeed, Seen, StoreFollower
 
 
 def store_with(events: int, stream=lambda i: f"sensordata-{i % 3}") -> MemoryEventStore:
@@ -150,33 +151,93 @@ def test_a_follower_survives_store_errors_and_goes_on() -> None:
 
 
 class CountingReads:
-    """The store, counting ``read_all`` calls."""
+    """The store, counting ``read_all`` calls (``reads``: all, ``reads_by``: per thread)."""
 
     def __init__(self, store):
-        self.store, self.reads = store, 0
+        self.store, self.reads, self.reads_by = store, 0, collections.Counter()
 
     def read_all(self, *args, **kwargs):
         self.reads += 1
+        self.reads_by[threading.current_thread()] += 1
         return self.store.read_all(*args, **kwargs)
 
     def __getattr__(self, name: str):
         return getattr(self.store, name)
 
 
-def test_followers_at_the_head_share_the_stores_nothing_new_until_an_append_is_heard_of() -> None:
+def test_followers_at_the_head_share_the_stores_nothing_new_for_a_while_without_the_feeds_thread() -> None:
     store, clock = CountingReads(store_with(3)), Clock()
     feed = EventFeed(store, head_recheck_s=0.1, monotonic=clock)
     assert [e.global_position for e in feed.read(0, 10)] == [1, 2, 3]
     assert feed.read(3, 10) == [] and store.reads == 2  # the head: the store is asked once...
     assert feed.read(3, 10) == [] and feed.read(3, 10) == [] and store.reads == 2  # ...for every follower there
     store.append("sensordata-1", [NewEvent(type="SensorDataRecorded", data={"i": 3})])
-    assert feed.read(3, 10) == [], "not heard of yet: the recent answer stands"
-    assert feed.wait_for_append(3, 0.0)  # a waiter hears of it...
-    assert [e.global_position for e in feed.read(3, 10)] == [4] and store.reads == 3  # ...and it is read at once
-    assert feed.read(4, 10) == [] and store.reads == 4
-    store.append("sensordata-1", [NewEvent(type="SensorDataRecorded", data={"i": 4})])  # never heard of
     clock.now_s += 0.05
-    assert feed.read(4, 10) == [] and store.reads == 4
+    assert feed.read(3, 10) == [] and store.reads == 2, "the recent answer stands"
     clock.now_s += 0.05
-    assert [e.global_position for e in feed.read(4, 10)] == [5], "asked again after head_recheck_s"
-    assert not feed.wait_for_append(5, 0.0) and feed.read(5, 10) == [] and store.reads == 6
+    assert [e.global_position for e in feed.read(3, 10)] == [4], "asked again after head_recheck_s"
+
+
+class TwoTopics(Recorder):
+    """A processor of readings and registry events (as the charge sessions projection)."""
+
+    topics = ["flexledger.readings", "flexledger.registry"]
+
+
+def test_a_follower_gets_its_topics_events_in_order_and_counts_the_others() -> None:
+    store = store_with(9, stream=lambda i: ["sensordata-1", "asset-1", "forecast-1"][i % 3])
+    feed, processor, other = EventFeed(store), TwoTopics(), Recorder()
+    other.topics = ["flexledger.forecasts"]
+    follower, others = StoreFollower(processor, feed, max_records=5), StoreFollower(other, feed, max_records=5)
+    stop = threading.Event()
+    assert follower.step(stop) == 5 and processor.handed == [1, 2, 4, 5] and follower.position == 5
+    assert follower.step(stop) == 4 and processor.handed == [1, 2, 4, 5, 7, 8] and follower.position == 9
+    assert others.step(stop) == 5 and others.step(stop) == 4 and other.handed == [3, 6, 9]
+    assert follower.applied == 6 and others.applied == 3
+
+
+def test_the_feeds_thread_reads_each_append_once_wakes_its_topics_followers_and_moves_the_others() -> None:
+    store = CountingReads(store_with(2))
+    feed = EventFeed(store)
+    readings, registry = Recorder(), Recorder()
+    registry.topics = ["flexledger.registry"]
+    reader, bystander = StoreFollower(readings, feed), StoreFollower(registry, feed)
+    stop = threading.Event()
+    assert reader.step(stop) == 2 and bystander.position == 2, "moved over the readings by the feed"
+    thread = threading.Thread(target=feed.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        reads = store.reads_by[threading.current_thread()]
+        waiting = threading.Thread(target=feed.wait_for_topics, args=(reader._subscriber, 2, 30.0), daemon=True)
+        waiting.start()
+        store.append("sensordata-1", [NewEvent(type="SensorDataRecorded", data={"i": 2})])
+        waiting.join(30)
+        assert not waiting.is_alive(), "the follower of readings was not woken"
+        assert bystander.wait_for(3, timeout_s=30), "the registry's follower was not moved over the reading"
+        assert bystander.step(stop) == 0 and registry.handed == [] and registry.advanced == []
+        assert reader.step(stop) == 1 and readings.handed == [1, 2, 3]
+        assert store.reads_by[threading.current_thread()] == reads, "the followers at the head asked the store"
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_a_watch_tells_of_its_topics_and_moves_a_poller_over_the_rest() -> None:
+    store = store_with(2, stream=lambda i: f"asset-{i}")
+    feed = EventFeed(store)
+    StoreFollower(Recorder(), feed).step(threading.Event())  # the window starts where the followers are
+    watch = feed.watch(["flexledger.commands"])
+    assert watch.wait(0, 0.0) == Seen(True, 2), "without the feed's thread: every append is news"
+    stop = threading.Event()
+    thread = threading.Thread(target=feed.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert feed.running.wait(30)
+        assert watch.wait(0, 0.0) == Seen(False, 2), "no command event up to 2"
+        store.append("asset-9", [NewEvent(type="AssetRegistered", data={})])
+        store.append("command-1", [NewEvent(type="DeviceCommandRequested", data={})])
+        assert watch.wait(2, 30.0) == Seen(True, 4)
+        assert watch.wait(4, 0.0) == Seen(False, 4)
+    finally:
+        stop.set()
+        thread.join(10)
