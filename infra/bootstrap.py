@@ -55,10 +55,12 @@ from projections.readings import ReadingsProjection
 from projections.regional_energies import RegionalEnergiesProjection
 from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
+from streams.append_watch import AppendWatch
 from streams.audit_checkpoints import CheckpointWriter
 from streams.consistency import CheckpointWaiter, RunnerWaiter
 from streams.doorbell import Doorbell
-from streams.follower import AppendWatch, EventFeed, StoreFollower
+from streams.event_feed import EventFeed
+from streams.follower import StoreFollower
 from streams.forecaster import FORECAST_TOPIC, ForecastProcessor
 from streams.progress_board import BoardFollower, ProgressBoard
 from streams.projection_processor import ProjectionProcessor

@@ -35,7 +35,7 @@ from commands.device_commands import advance_command, load_command, record_reply
 from domain import device_commands as dc
 from domain.events import RecordedEvent
 from domain.ports.device_gateway import DeviceGateway, DeviceReply, OutgoingCommand, SendResult, SendStatus
-from streams.follower import AppendWatch, Seen, StoreWatch, last_position
+from streams.append_watch import AppendWatch, Seen, StoreWatch, last_position
 
 log = logging.getLogger(__name__)
 

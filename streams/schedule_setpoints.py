@@ -32,7 +32,7 @@ from domain import device_commands as dc
 from domain.events import EventMetadata, RecordedEvent
 from domain.ports.checkpoints import ALL_PARTITIONS, CheckpointStore
 from domain.schedules import ScheduleComputed, schedule_stream
-from streams.follower import AppendWatch, Seen, StoreWatch
+from streams.append_watch import AppendWatch, Seen, StoreWatch
 
 log = logging.getLogger(__name__)
 OPT_IN = "schedule_setpoints"

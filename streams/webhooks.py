@@ -37,7 +37,7 @@ from domain.ports.event_store import EventStore
 from domain.ports.webhooks import AttemptOutcome, Delivery, NewDelivery, Webhook, WebhookStore
 from domain.webhook_signing import DELIVERY_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from domain.webhook_targets import Resolve, TargetRefused, check_target
-from streams.follower import AppendWatch, Seen, StoreWatch
+from streams.append_watch import AppendWatch, Seen, StoreWatch
 
 log = logging.getLogger(__name__)
 Sender = Callable[[str, bytes, dict[str, str]], int]

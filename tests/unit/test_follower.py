@@ -8,7 +8,9 @@ import threading
 from domain.events import NewEvent
 from domain.ports.event_store import EventStoreUnavailable
 from infra.eventstore.memory import MemoryEventStore
-from streams.follower import EventFeed, Seen, StoreFollower
+from streams.append_watch import Seen
+from streams.event_feed import EventFeed
+from streams.follower import StoreFollower
 
 
 def store_with(events: int, stream=lambda i: f"sensordata-{i % 3}") -> MemoryEventStore:
