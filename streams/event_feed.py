@@ -232,6 +232,9 @@ class EventFeed:
                     delay = min(delay * 2, 5.0)
         finally:
             self.running.clear()
+            with self._lock:
+                for subscriber in self._subscribers:  # they may wait long for their topics: let them see ``stop``
+                    subscriber.woken.set()
 
     def _pump(self, stop: threading.Event) -> None:
         with self._lock:
@@ -240,9 +243,10 @@ class EventFeed:
             stop.wait(self.head_recheck_s)
             return
         self.store.wait_for_append(last, self.head_recheck_s)
+        fresh = self.store.read_all(last, self._read_limit(self.batch_size))  # the followers read the window meanwhile
         with self._lock:
             if self._last() == last:  # else a follower ahead restarted the window: it read the store
-                self._take(self.store.read_all(last, self._read_limit(self.batch_size)))
+                self._take(fresh)
 
     def wait_for_topics(self, subscriber: _Subscriber, after: int, timeout_s: float) -> None:
         """Block until the window holds events after ``after`` (then at once) or events of the

@@ -19,7 +19,8 @@ its topics without looking at the others. The feed's own thread (:meth:`EventFee
 one waiter on the store: it reads each append (at once for this process's appends, within
 ``head_recheck_s`` for other processes') and wakes only the followers of its topics; a follower
 at the head with nothing in it is moved over it (its progress: read-your-writes waiters see it
-at once) without being woken. A follower also wakes every ``idle_wait_s`` (its idle save).
+at once) without being woken. A follower also wakes every ``idle_save_s`` (its idle save), or,
+while the feed's thread does not run, every ``idle_wait_s`` to ask the store itself.
 """
 
 from __future__ import annotations
@@ -75,9 +76,10 @@ class StoreFollower(Progress):
         while not stop.is_set():
             try:
                 if self.step(stop) < self.max_records:
-                    # at the head when read: woken by events of this processor's topics (the feed moves it
-                    # over the others), else after ``idle_wait_s`` (to save its checkpoint when idle)
-                    self.feed.wait_for_topics(self._subscriber, self.position, self.idle_wait_s)
+                    # at the head when read: woken by events of this processor's topics (the feed's thread
+                    # moves it over the others), else to save its checkpoint when idle (module docstring)
+                    timeout_s = self.idle_save_s if self.feed.running.is_set() else self.idle_wait_s
+                    self.feed.wait_for_topics(self._subscriber, self.position, timeout_s)
                 delay = 0.05
             except Exception:  # noqa: BLE001 - logged and retried, the follower keeps following
                 self._count_error()
