@@ -40,9 +40,18 @@ class StoreWatch:
         return Seen(True, max(after, self.store.head_position()))  # the head before the caller reads
 
 
-def last_position(batch: list[RecordedEvent]) -> int:
-    """The global position of a batch's last event (0 for none)."""
-    return batch[-1].global_position if batch else 0
+def read_news(
+    store: EventStore, stream_prefix: str, after: int, seen: Seen, limit: int
+) -> tuple[list[RecordedEvent], int, bool]:
+    """A poller's next batch of its ``stream_prefix`` streams after ``after``, read only when
+    ``seen`` tells of news: (the events, the position they bring the poller to, whether the read was
+    full: read again at once)."""
+    if not seen.news:
+        return [], max(after, seen.up_to), False
+    batch = store.read_all(after, limit, stream_prefix=stream_prefix)
+    if len(batch) == limit:
+        return batch, batch[-1].global_position, True
+    return batch, max(after, seen.up_to, *(e.global_position for e in batch[-1:])), False
 
 
-__all__ = ["AppendWatch", "Seen", "StoreWatch", "last_position"]
+__all__ = ["AppendWatch", "Seen", "StoreWatch", "read_news"]

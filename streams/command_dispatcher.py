@@ -35,7 +35,7 @@ from commands.device_commands import advance_command, load_command, record_reply
 from domain import device_commands as dc
 from domain.events import RecordedEvent
 from domain.ports.device_gateway import DeviceGateway, DeviceReply, OutgoingCommand, SendResult, SendStatus
-from streams.append_watch import AppendWatch, Seen, StoreWatch, last_position
+from streams.append_watch import AppendWatch, Seen, StoreWatch, read_news
 
 log = logging.getLogger(__name__)
 
@@ -206,15 +206,10 @@ class CommandDispatcher:
         position = self.start()
         seen = Seen(True, position)  # read what the read model has not seen
         while not stop.is_set():
-            full = False
             try:
-                if seen.news:
-                    batch = store.read_all(position, batch_size, stream_prefix="command-")
-                    self.apply(batch)
-                    full = len(batch) == batch_size
-                    position = batch[-1].global_position if full else max(position, seen.up_to, last_position(batch))
-                else:
-                    position = max(position, seen.up_to)
+                batch, reached, full = read_news(store, "command-", position, seen, batch_size)
+                self.apply(batch)
+                position = reached
                 self.position = max(self.position, position)
                 self.tick()
             except Exception:  # noqa: BLE001 - logged, retried after the interval

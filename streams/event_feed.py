@@ -99,21 +99,9 @@ class EventFeed:
         """An :class:`AppendWatch` of ``topics`` on this feed."""
         return FeedWatch(self, self.subscribe(topics))
 
-    def read(self, after: int, limit: int) -> list[RecordedEvent]:
-        """Up to ``limit`` events with global position > ``after``, in order ([] at the head)."""
-        with self._lock:
-            if self._after is not None and after < self._after:
-                behind = True
-            else:
-                behind = False
-                start, end = self._read_window(after, limit)
-                batch = self._events[start:end]
-        if behind:  # outside the lock: the others need not wait for a straggler's read
-            return self.store.read_all(after, self._read_limit(limit))
-        return batch
-
     def read_topics(self, after: int, limit: int, topics: frozenset[str]) -> FeedBatch:
-        """Like :meth:`read`, handing over only the events of ``topics`` (the others are counted)."""
+        """Up to ``limit`` events with global position > ``after``, in order (none at the head), of
+        which only those of ``topics`` are handed over (the others are counted)."""
         with self._lock:
             if self._after is None or after >= self._after:
                 start, end = self._read_window(after, limit)

@@ -32,7 +32,7 @@ from domain import device_commands as dc
 from domain.events import EventMetadata, RecordedEvent
 from domain.ports.checkpoints import ALL_PARTITIONS, CheckpointStore
 from domain.schedules import ScheduleComputed, schedule_stream
-from streams.append_watch import AppendWatch, Seen, StoreWatch
+from streams.append_watch import AppendWatch, Seen, StoreWatch, read_news
 
 log = logging.getLogger(__name__)
 OPT_IN = "schedule_setpoints"
@@ -161,14 +161,10 @@ class ScheduleSetpoints:
         self.resume()
         seen = Seen(True, self.position)
         while not stop.is_set():
-            full = False
             try:
-                if seen.news:
-                    batch = store.read_all(self.position, batch_size, stream_prefix="schedule-")
-                    self.apply(batch)
-                    full = len(batch) == batch_size
-                if not full:
-                    self.position = max(self.position, seen.up_to)
+                batch, reached, full = read_news(store, "schedule-", self.position, seen, batch_size)
+                self.apply(batch)
+                self.position = max(self.position, reached)
             except Exception:  # noqa: BLE001 - logged, retried after the interval
                 log.exception("schedule setpoints failed; retrying")
                 stop.wait(interval_s)
