@@ -238,7 +238,6 @@ class Platform:
     progress_board: ProgressBoard | None = None
     """Set in the processors' process of a two-process deployment (:mod:`infra.processes`)."""
     progress_bell: Doorbell | None = None
-    _webhook_appends: AppendWatch | None = None
 
     def runnable_processors(self) -> list[Processor]:
         """The processors as runners drive them: in their telemetry decorators."""
@@ -253,6 +252,7 @@ class Platform:
         store from its own checkpoint, no relay. With Kafka: the relay and consumer loops."""
         if self.runner is not None or not self.settings.run_processors:
             return
+        webhook_appends: AppendWatch | None = None  # default: the store's every append
         if isinstance(self.log, MemoryLog):
             if self.settings.processors_process and self.settings.event_store == "sqlite" and not self.progress_board:
                 self.runner = ProcessRunner(self.settings, [p.name for p in self.processors], self.store)
@@ -263,7 +263,7 @@ class Platform:
             bell = self.progress_bell
             follow = StoreFollower if board is None else functools.partial(BoardFollower, board=board, bell=bell)
             self.runner = InProcessRunner(None, [follow(p, feed) for p in traced(self.processors)], feed)
-            self._watch_feed(feed)
+            webhook_appends = self._watch_feed(feed)
         else:
             start = min((p.checkpoint() for p in self.processors), default=0)
             relay = Relay(self.store, self.log, start)
@@ -280,7 +280,7 @@ class Platform:
             )
             dispatcher = WebhookDispatcher(
                 self.store, self.webhooks, http_sender(self.settings.webhook_timeout_s), policy=policy,
-                allow_private=self.settings.webhook_allow_private, appends=self._webhook_appends,
+                allow_private=self.settings.webhook_allow_private, appends=webhook_appends,
             )  # fmt: skip
             self.webhook_worker = WebhookWorker(dispatcher)
             self.webhook_worker.start()
@@ -289,14 +289,14 @@ class Platform:
             self.checkpoint_writer = CheckpointWriter(self.store, self.audit_signing_key(), path, interval)
             self.checkpoint_writer.start()
 
-    def _watch_feed(self, feed: EventFeed) -> None:
+    def _watch_feed(self, feed: EventFeed) -> AppendWatch:
         """The pollers wait for appends of their topics on the followers' feed (embedded), not on
-        every append of the store."""
+        every append of the store: the devices' pollers get theirs; returns the webhooks' watch."""
         if self.devices is not None:
             self.devices.dispatcher.appends = feed.watch([CATEGORY_TOPICS["command"]])
             if self.devices.setpoints is not None:
                 self.devices.setpoints.appends = feed.watch([CATEGORY_TOPICS["schedule"]])
-        self._webhook_appends = feed.watch(all_topics())
+        return feed.watch(all_topics())
 
     def audit_signing_key(self):
         """The Ed25519 key that signs audit checkpoints (:mod:`infra.audit_keys`)."""
