@@ -11,6 +11,7 @@ from infra.eventstore.memory import MemoryEventStore
 from streams.append_watch import Seen
 from streams.event_feed import EventFeed
 from streams.follower import StoreFollower
+from streams.runner import InProcessRunner
 from streams.topics import all_topics
 
 
@@ -249,3 +250,47 @@ def test_a_watch_tells_of_its_topics_and_moves_a_poller_over_the_rest() -> None:
     finally:
         stop.set()
         thread.join(10)
+
+
+class HearsNothing:
+    """The store as another process's appends reach it: ``wait_for_append`` hears of none."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def wait_for_append(self, after: int, timeout_s: float) -> bool:
+        threading.Event().wait(timeout_s)
+        return False
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+
+def test_the_feeds_thread_sees_appends_it_did_not_hear_of_within_head_recheck_s() -> None:
+    store = store_with(2)
+    feed, registry = EventFeed(HearsNothing(store), head_recheck_s=0.01), Recorder()
+    registry.topics = ["flexledger.registry"]
+    follower, stop = StoreFollower(registry, feed), threading.Event()
+    assert follower.step(stop) == 2
+    thread = threading.Thread(target=feed.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        store.append("sensordata-1", [NewEvent(type="SensorDataRecorded", data={"i": 2})])
+        assert follower.wait_for(3, timeout_s=30), "another process's append was never read"
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_the_runner_runs_the_feeds_thread_and_its_stop_ends_followers_that_wait_long_for_their_topics() -> None:
+    store, processor = store_with(3), Recorder()
+    follower = StoreFollower(processor, EventFeed(store), idle_save_s=3600.0)  # would wait an hour for its topics
+    runner = InProcessRunner(None, [follower], follower.feed)
+    runner.start()
+    threads = list(runner._threads)
+    assert runner.wait_for(3, timeout_s=30) and processor.handed == [1, 2, 3]
+    assert follower.feed.running.wait(30)
+    store.append("sensordata-1", [NewEvent(type="SensorDataRecorded", data={"i": 3})])
+    assert runner.wait_for(4, timeout_s=30) and processor.handed == [1, 2, 3, 4], "woken by its topic's append"
+    runner.stop(timeout_s=30)
+    assert not any(t.is_alive() for t in threads), "a follower waiting for its topics missed the stop"
