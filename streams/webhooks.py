@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,7 @@ from domain.ports.event_store import EventStore
 from domain.ports.webhooks import AttemptOutcome, Delivery, NewDelivery, Webhook, WebhookStore
 from domain.webhook_signing import DELIVERY_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from domain.webhook_targets import Resolve, TargetRefused, check_target
-from streams.append_watch import AppendWatch, Seen, StoreWatch
+from streams.append_watch import AppendWatch, StoreWatch
 
 log = logging.getLogger(__name__)
 Sender = Callable[[str, bytes, dict[str, str]], int]
@@ -160,16 +161,17 @@ class WebhookDispatcher:
         return AttemptOutcome("pending", attempts, next_attempt_at=now + self.policy.backoff(attempts), error=error)
 
     # -- running ----------------------------------------------------------------------------
-    def run(self, stop: threading.Event, idle_s: float = 1.0) -> None:
-        """Poll and deliver until ``stop`` is set: after appends (:attr:`appends`) while there are
-        webhooks, and every ``idle_s`` seconds (webhooks added since, retries due); so no webhook
-        costs nothing per append. Errors are logged and retried after ``idle_s``."""
+    def run(self, stop: threading.Event, idle_s: float = 1.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        """Poll and deliver until ``stop`` is set: after each append (:attr:`appends`) and every
+        ``idle_s`` seconds while there are webhooks; while there are none, only every ``idle_s``
+        seconds (to find those added since): no webhook costs nothing per append. Errors are
+        logged and retried after ``idle_s``."""
         appends = self.appends or StoreWatch(self.events)
-        seen, any_webhook = Seen(True, self.events.head_position()), True
+        position, any_webhook, listed_at = self.events.head_position(), True, -idle_s
         while not stop.is_set():
             try:
-                if not seen.news or any_webhook:  # the interval passed, or events for the webhooks
-                    webhooks = self.webhooks.list()
+                if any_webhook or monotonic() - listed_at >= idle_s:
+                    listed_at, webhooks = monotonic(), self.webhooks.list()
                     any_webhook = bool(webhooks)
                     for webhook in webhooks:
                         self._poll_one(webhook)
@@ -178,7 +180,7 @@ class WebhookDispatcher:
                 log.exception("webhook dispatcher failed; retrying")
                 stop.wait(idle_s)
                 continue
-            seen = appends.wait(seen.up_to, idle_s)
+            position = appends.wait(position, idle_s).up_to
 
 
 class WebhookWorker:

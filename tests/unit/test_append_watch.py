@@ -81,12 +81,20 @@ def test_the_schedule_setpoints_read_only_when_told_of_schedule_events() -> None
 
 
 def test_without_webhooks_the_dispatcher_lists_them_only_every_interval(tmp_path) -> None:
-    events, stop = MemoryEventStore(), threading.Event()
+    events, stop, now_s = MemoryEventStore(), threading.Event(), [0.0]
     webhooks = SqlWebhookStore.sqlite(tmp_path / "webhooks.db")
     webhooks.create_tables()
     counted = Counting(webhooks, "list")
-    appends = ScriptedWatch(stop, [Seen(True, 1), Seen(True, 2), Seen(False, 2), Seen(True, 3)])
-    WebhookDispatcher(events, counted, sender=lambda *_: 200, appends=appends).run(stop)
-    assert counted.calls == 2, "listed at the start and once the interval passed, not after each append"
-    assert appends.asked == [0, 1, 2, 2, 3]
+
+    class Appending(ScriptedWatch):
+        """Appends every 0.4 s: never a second without one."""
+
+        def wait(self, after: int, timeout_s: float) -> Seen:
+            now_s[0] += 0.4
+            return super().wait(after, timeout_s)
+
+    appends = Appending(stop, [Seen(True, i) for i in range(1, 7)])
+    WebhookDispatcher(events, counted, sender=lambda *_: 200, appends=appends).run(stop, monotonic=lambda: now_s[0])
+    assert counted.calls == 3, "listed at the start and once a second, not after each append"
+    assert appends.asked == [0, 1, 2, 3, 4, 5, 6]
     webhooks.close()
