@@ -1,7 +1,8 @@
 """The in-process runner: threads that drive the processors (and the relay, with a log).
 
 Embedded, each processor follows the event store from its own checkpoint
-(:class:`streams.follower.StoreFollower`). With Kafka, a processor consumes records of its
+(:class:`streams.follower.StoreFollower`), all of them through one feed whose thread reads the
+appends (:class:`streams.event_feed.EventFeed`). With Kafka, a processor consumes records of its
 topics as a consumer group member (:class:`ProcessorLoop`), applies them (durably: read-model
 rows plus checkpoint in one transaction), then commits the offsets. Errors are logged and the
 batch is retried after a back-off; nothing is dropped.
