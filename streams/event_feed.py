@@ -32,7 +32,7 @@ class FeedBatch(NamedTuple):
     mine: list[RecordedEvent]
 
 
-class _Subscriber:
+class FeedSubscriber:
     """A follower or watcher of the feed: woken when events of its ``topics`` arrive; a follower
     (``progress``) at the head is moved over the others without being woken."""
 
@@ -84,13 +84,13 @@ class EventFeed:
         self._by_topic: dict[str, tuple[list[int], list[RecordedEvent]]] = {}  # the window's events per topic
         self._last_of_topic: dict[str, int] = {}
         self._classified_from = 0
-        self._subscribers: list[_Subscriber] = []
+        self._subscribers: list[FeedSubscriber] = []
         self.running = threading.Event()
         """Set while :meth:`run` reads the appends (followers at the head then never ask the store)."""
 
-    def subscribe(self, topics: Iterable[str], progress: Progress | None = None) -> _Subscriber:
+    def subscribe(self, topics: Iterable[str], progress: Progress | None = None) -> FeedSubscriber:
         """Be woken by events of ``topics``; ``progress``: a follower's, moved over events not of its topics."""
-        subscriber = _Subscriber(frozenset(topics), progress)
+        subscriber = FeedSubscriber(frozenset(topics), progress)
         with self._lock:
             self._subscribers.append(subscriber)
         return subscriber
@@ -236,7 +236,7 @@ class EventFeed:
             if self._last() == last:  # else a follower ahead restarted the window: it read the store
                 self._take(fresh)
 
-    def wait_for_topics(self, subscriber: _Subscriber, after: int, timeout_s: float) -> None:
+    def wait_for_topics(self, subscriber: FeedSubscriber, after: int, timeout_s: float) -> None:
         """Block until the window holds events after ``after`` (then at once) or events of the
         subscriber's topics arrive, at most ``timeout_s`` seconds."""
         subscriber.woken.clear()
@@ -246,7 +246,7 @@ class EventFeed:
                 return
         subscriber.woken.wait(timeout_s)
 
-    def _seen(self, after: int, topics: frozenset[str]) -> Seen | None:
+    def news_for(self, after: int, topics: frozenset[str]) -> Seen | None:
         """What the window tells a watcher at ``after``; None when it cannot tell (no :meth:`run`,
         or ``after`` before what it classified)."""
         with self._lock:
@@ -276,20 +276,20 @@ class EventFeed:
 
 class FeedWatch:
     """An :class:`AppendWatch` of some topics on an :class:`EventFeed` (woken by their events only);
-    on the store alone while the feed cannot tell (:meth:`EventFeed._seen`)."""
+    on the store alone while the feed cannot tell (:meth:`EventFeed.news_for`)."""
 
-    def __init__(self, feed: EventFeed, subscriber: _Subscriber):
+    def __init__(self, feed: EventFeed, subscriber: FeedSubscriber):
         self.feed, self.subscriber = feed, subscriber
         self._store = StoreWatch(feed.store)
 
     def wait(self, after: int, timeout_s: float) -> Seen:
         self.subscriber.woken.clear()
-        seen = self.feed._seen(after, self.subscriber.topics)
+        seen = self.feed.news_for(after, self.subscriber.topics)
         if seen is None:
             return self._store.wait(after, timeout_s)
         if not seen.news:
             self.subscriber.woken.wait(timeout_s)
-            seen = self.feed._seen(after, self.subscriber.topics) or Seen(True, after)
+            seen = self.feed.news_for(after, self.subscriber.topics) or Seen(True, after)
         return seen
 
 
@@ -303,4 +303,4 @@ def _size(recorded: RecordedEvent) -> int:
     return max(1, len(values)) if isinstance(values, list) else 1
 
 
-__all__ = ["EventFeed", "FeedBatch", "FeedWatch"]
+__all__ = ["EventFeed", "FeedBatch", "FeedSubscriber", "FeedWatch"]
