@@ -55,17 +55,19 @@ from projections.readings import ReadingsProjection
 from projections.regional_energies import RegionalEnergiesProjection
 from projections.registry import RegistryProjection
 from projections.schedules import SchedulesProjection
+from streams.append_watch import AppendWatch
 from streams.audit_checkpoints import CheckpointWriter
 from streams.consistency import CheckpointWaiter, RunnerWaiter
 from streams.doorbell import Doorbell
-from streams.follower import EventFeed, StoreFollower
+from streams.event_feed import EventFeed
+from streams.follower import StoreFollower
 from streams.forecaster import FORECAST_TOPIC, ForecastProcessor
 from streams.progress_board import BoardFollower, ProgressBoard
 from streams.projection_processor import ProjectionProcessor
 from streams.relay import Relay
 from streams.runner import InProcessRunner, Processor, ProcessorLoop
 from streams.scheduler import SCHEDULE_TOPICS, SchedulerProcessor, SolverOptions
-from streams.topics import CATEGORY_TOPICS, TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY
+from streams.topics import CATEGORY_TOPICS, TOPIC_JOBS, TOPIC_READINGS, TOPIC_REGISTRY, all_topics
 from streams.webhooks import RetryPolicy, WebhookDispatcher, WebhookWorker, http_sender
 
 
@@ -250,6 +252,7 @@ class Platform:
         store from its own checkpoint, no relay. With Kafka: the relay and consumer loops."""
         if self.runner is not None or not self.settings.run_processors:
             return
+        webhook_appends: AppendWatch | None = None  # default: the store's every append
         if isinstance(self.log, MemoryLog):
             if self.settings.processors_process and self.settings.event_store == "sqlite" and not self.progress_board:
                 self.runner = ProcessRunner(self.settings, [p.name for p in self.processors], self.store)
@@ -259,7 +262,8 @@ class Platform:
             board = self.progress_board
             bell = self.progress_bell
             follow = StoreFollower if board is None else functools.partial(BoardFollower, board=board, bell=bell)
-            self.runner = InProcessRunner(None, [follow(p, feed) for p in traced(self.processors)])
+            self.runner = InProcessRunner(None, [follow(p, feed) for p in traced(self.processors)], feed)
+            webhook_appends = self._watch_feed(feed)
         else:
             start = min((p.checkpoint() for p in self.processors), default=0)
             relay = Relay(self.store, self.log, start)
@@ -276,7 +280,7 @@ class Platform:
             )
             dispatcher = WebhookDispatcher(
                 self.store, self.webhooks, http_sender(self.settings.webhook_timeout_s), policy=policy,
-                allow_private=self.settings.webhook_allow_private,
+                allow_private=self.settings.webhook_allow_private, appends=webhook_appends,
             )  # fmt: skip
             self.webhook_worker = WebhookWorker(dispatcher)
             self.webhook_worker.start()
@@ -284,6 +288,15 @@ class Platform:
             path, interval = self.settings.home / "checkpoints.jsonl", self.settings.audit_checkpoint_interval_s
             self.checkpoint_writer = CheckpointWriter(self.store, self.audit_signing_key(), path, interval)
             self.checkpoint_writer.start()
+
+    def _watch_feed(self, feed: EventFeed) -> AppendWatch:
+        """The pollers wait for appends of their topics on the followers' feed (embedded), not on
+        every append of the store: the devices' pollers get theirs; returns the webhooks' watch."""
+        if self.devices is not None:
+            self.devices.dispatcher.appends = feed.watch([CATEGORY_TOPICS["command"]])
+            if self.devices.setpoints is not None:
+                self.devices.setpoints.appends = feed.watch([CATEGORY_TOPICS["schedule"]])
+        return feed.watch(all_topics())
 
     def audit_signing_key(self):
         """The Ed25519 key that signs audit checkpoints (:mod:`infra.audit_keys`)."""

@@ -35,6 +35,7 @@ from commands.device_commands import advance_command, load_command, record_reply
 from domain import device_commands as dc
 from domain.events import RecordedEvent
 from domain.ports.device_gateway import DeviceGateway, DeviceReply, OutgoingCommand, SendResult, SendStatus
+from streams.append_watch import AppendWatch, Seen, StoreWatch, read_news
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class CommandDispatcher:
         self._closed: OrderedDict[uuid.UUID, None] = OrderedDict()  # recently finished: their late events are skipped
         self._lock = threading.RLock()
         self.errors = 0
+        self.appends: AppendWatch | None = None
+        """How :meth:`run` hears of command events (default: every append of the store)."""
         for gateway in self.gateways.values():
             gateway.set_reply_handler(lambda reply, g=gateway.name: self.on_reply(reply, g))
 
@@ -196,24 +199,26 @@ class CommandDispatcher:
 
     # --- running on its own ---------------------------------------------------------------
     def run(self, stop: threading.Event, interval_s: float = 0.1, batch_size: int = 1000) -> None:
-        """Follow the ``command-`` streams of the event store and tick until ``stop`` is set."""
-        store = self.commands.store
+        """Follow the ``command-`` streams of the event store and tick until ``stop`` is set: read
+        them when :attr:`appends` tells of new command events (an append of this process wakes
+        at once), tick at least every ``interval_s`` seconds."""
+        store, appends = self.commands.store, self.appends or StoreWatch(self.commands.store)
         position = self.start()
+        seen = Seen(True, position)  # read what the read model has not seen
         while not stop.is_set():
-            head = store.head_position()
             try:
-                if head > position:  # else nothing new: one query per idle tick, not three
-                    batch = store.read_all(position, batch_size, stream_prefix="command-")
-                    self.apply(batch)
-                    last = batch[-1].global_position if batch else position
-                    position = last if len(batch) == batch_size else max(last, head)
-                    self.position = max(self.position, position)
+                batch, reached, full = read_news(store, "command-", position, seen, batch_size)
+                self.apply(batch)
+                position = reached
+                self.position = max(self.position, position)
                 self.tick()
             except Exception:  # noqa: BLE001 - logged, retried after the interval
                 self.errors += 1
                 log.exception("command dispatcher failed; retrying")
-            if position >= head:  # an append since the head was read wakes the wait at once
-                store.wait_for_append(position, interval_s)
+                stop.wait(interval_s)
+                continue
+            if not full:
+                seen = appends.wait(position, interval_s)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

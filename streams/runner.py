@@ -1,7 +1,8 @@
 """The in-process runner: threads that drive the processors (and the relay, with a log).
 
 Embedded, each processor follows the event store from its own checkpoint
-(:class:`streams.follower.StoreFollower`). With Kafka, a processor consumes records of its
+(:class:`streams.follower.StoreFollower`), all of them through one feed whose thread reads the
+appends (:class:`streams.event_feed.EventFeed`). With Kafka, a processor consumes records of its
 topics as a consumer group member (:class:`ProcessorLoop`), applies them (durably: read-model
 rows plus checkpoint in one transaction), then commits the offsets. Errors are logged and the
 batch is retried after a back-off; nothing is dropped.
@@ -184,16 +185,24 @@ class Loop(Protocol):
     async def wait_for_async(self, position: int, timeout_s: float) -> bool: ...
 
 
-class InProcessRunner:
-    """Runs the relay (when there is a log to feed) and every processor loop in daemon threads."""
+class Feeder(Protocol):
+    """What reads the store for the loops (:class:`streams.follower.EventFeed`)."""
 
-    def __init__(self, relay: Relay | None, loops: Sequence[Loop]):
-        self.relay, self.loops = relay, {loop.processor.name: loop for loop in loops}
+    def run(self, stop: threading.Event) -> None: ...
+
+
+class InProcessRunner:
+    """Runs the relay (when there is a log to feed) or the feed of the store followers, and every
+    processor loop, in daemon threads."""
+
+    def __init__(self, relay: Relay | None, loops: Sequence[Loop], feed: Feeder | None = None):
+        self.relay, self.feed, self.loops = relay, feed, {loop.processor.name: loop for loop in loops}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         targets = [("relay", self.relay.run)] if self.relay is not None else []
+        targets += [("feed", self.feed.run)] if self.feed is not None else []
         targets += [(name, loop.run) for name, loop in self.loops.items()]
         for name, target in targets:
             thread = threading.Thread(target=target, args=(self._stop,), name=f"flexledger-{name}", daemon=True)

@@ -32,6 +32,7 @@ from domain import device_commands as dc
 from domain.events import EventMetadata, RecordedEvent
 from domain.ports.checkpoints import ALL_PARTITIONS, CheckpointStore
 from domain.schedules import ScheduleComputed, schedule_stream
+from streams.append_watch import AppendWatch, Seen, StoreWatch, read_news
 
 log = logging.getLogger(__name__)
 OPT_IN = "schedule_setpoints"
@@ -60,6 +61,8 @@ class ScheduleSetpoints:
         self.checkpoints, self.open_commands = checkpoints, open_commands
         self.position = 0
         """Every event at or before this position has been applied (read from the checkpoint by :meth:`resume`)."""
+        self.appends: AppendWatch | None = None
+        """How :meth:`run` hears of schedule events (default: every append of the store)."""
 
     def resume(self) -> None:
         """Continue from the saved checkpoint (the store's tables exist: the composition root's storage step)."""
@@ -151,18 +154,20 @@ class ScheduleSetpoints:
                 cancel_command(ctx, uuid.UUID(command_id), f"superseded by {reason}")
 
     def run(self, stop: threading.Event, interval_s: float = 0.2, batch_size: int = 500) -> None:
-        """Follow the ``schedule-`` streams of the event store from the checkpoint until ``stop`` is set."""
-        store = self.commands.store
+        """Follow the ``schedule-`` streams of the event store from the checkpoint until ``stop`` is
+        set, reading them when :attr:`appends` tells of new schedule events (an append of this
+        process wakes at once; otherwise it looks every ``interval_s`` seconds)."""
+        store, appends = self.commands.store, self.appends or StoreWatch(self.commands.store)
         self.resume()
+        seen = Seen(True, self.position)
         while not stop.is_set():
-            head = store.head_position()
             try:
-                if head > self.position:  # else nothing new: one query per idle tick, not three
-                    batch = store.read_all(self.position, batch_size, stream_prefix="schedule-")
-                    self.apply(batch)
-                    if len(batch) < batch_size:
-                        self.position = max(self.position, head)
+                batch, reached, full = read_news(store, "schedule-", self.position, seen, batch_size)
+                self.apply(batch)
+                self.position = max(self.position, reached)
             except Exception:  # noqa: BLE001 - logged, retried after the interval
                 log.exception("schedule setpoints failed; retrying")
-            if self.position >= head:  # an append since the head was read wakes the wait at once
-                store.wait_for_append(self.position, interval_s)
+                stop.wait(interval_s)
+                continue
+            if not full:
+                seen = appends.wait(self.position, interval_s)

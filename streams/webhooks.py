@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,7 @@ from domain.ports.event_store import EventStore
 from domain.ports.webhooks import AttemptOutcome, Delivery, NewDelivery, Webhook, WebhookStore
 from domain.webhook_signing import DELIVERY_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from domain.webhook_targets import Resolve, TargetRefused, check_target
+from streams.append_watch import AppendWatch, StoreWatch
 
 log = logging.getLogger(__name__)
 Sender = Callable[[str, bytes, dict[str, str]], int]
@@ -84,6 +86,7 @@ class WebhookDispatcher:
         batch_size: int = 500,
         allow_private: bool = False,
         resolve: Resolve = system_resolve,
+        appends: AppendWatch | None = None,
     ):
         """``allow_private``: deliver to loopback/private/link-local addresses too (SSRF guard off)."""
         self.events, self.webhooks = events, webhooks
@@ -91,6 +94,8 @@ class WebhookDispatcher:
         self.sender = sender or http_sender()
         self.clock, self.policy, self.batch_size = clock, policy or RetryPolicy(), batch_size
         self.resolver = OwnershipResolver(events)
+        self.appends = appends
+        """How :meth:`run` hears of appends (default: the store's ``wait_for_append``)."""
 
     # -- finding what to deliver -----------------------------------------------------------
     def poll(self) -> int:
@@ -156,19 +161,26 @@ class WebhookDispatcher:
         return AttemptOutcome("pending", attempts, next_attempt_at=now + self.policy.backoff(attempts), error=error)
 
     # -- running ----------------------------------------------------------------------------
-    def run(self, stop: threading.Event, idle_s: float = 1.0) -> None:
-        """Poll and deliver until ``stop`` is set; errors are logged and retried after ``idle_s``."""
-        position = self.events.head_position()
+    def run(self, stop: threading.Event, idle_s: float = 1.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        """Poll and deliver until ``stop`` is set: after each append (:attr:`appends`) and every
+        ``idle_s`` seconds while there are webhooks; while there are none, only every ``idle_s``
+        seconds (to find those added since): no webhook costs nothing per append. Errors are
+        logged and retried after ``idle_s``."""
+        appends = self.appends or StoreWatch(self.events)
+        position, any_webhook, listed_at = self.events.head_position(), True, -idle_s
         while not stop.is_set():
             try:
-                self.poll()
-                self.deliver_due()
+                if any_webhook or monotonic() - listed_at >= idle_s:
+                    listed_at, webhooks = monotonic(), self.webhooks.list()
+                    any_webhook = bool(webhooks)
+                    for webhook in webhooks:
+                        self._poll_one(webhook)
+                    self.deliver_due()
             except Exception:  # noqa: BLE001 - logged; the loop retries (state is durable)
                 log.exception("webhook dispatcher failed; retrying")
                 stop.wait(idle_s)
                 continue
-            if self.events.wait_for_append(position, idle_s):
-                position = self.events.head_position()
+            position = appends.wait(position, idle_s).up_to
 
 
 class WebhookWorker:
