@@ -59,6 +59,7 @@ from domain.forecast_events import (
     settings_from_attributes,
 )
 from domain.forecasting import Forecast, ForecasterConfig, SensorForecaster
+from domain.forecasting.compiled import warm_up
 from domain.forecasting.service import service_config
 from domain.ports.checkpoints import CheckpointStore, done_position, resume_position
 from domain.ports.event_store import EventStore
@@ -111,6 +112,7 @@ class ForecastProcessor:
         self._models: dict[int, SensorModel] = {}
         self._checkpoints: dict[str, int] | None = None
         self._marks: dict[int, datetime | None] = {}  # sensor -> belief time of its newest stored forecast
+        warm_up()  # the models' compiled kernels load now, at start-up, not on the first reading
 
     # -- the Processor protocol -----------------------------------------------------------
 

@@ -7,8 +7,7 @@ Arrays are float64 and C-contiguous unless said otherwise. Every kernel does the
 the numpy or Python code it replaces in the same order (sums run from the first term on, one
 term after the other), so results are bit-identical; no kernel uses fast-math.
 
-Compiled code is cached on disk (``cache=True``: next to this file, or numba's fallback
-directory); where no cache directory is writable the kernels are compiled in each process.
+How they are compiled and cached: :mod:`domain.forecasting.compiled`.
 """
 
 from __future__ import annotations
@@ -16,18 +15,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from domain.forecasting.compiled import compiled
 
 NO_BIN = -(2**62)
 """Bin index of a bin never opened, first target of a ring row holding no forecast (older than any real one)."""
-
-
-def _compiled(function):
-    """``function`` compiled by numba, cached on disk where a cache directory is writable."""
-    try:
-        return njit(cache=True)(function)
-    except RuntimeError:  # no writable cache location: compile per process
-        return njit(function)
 
 
 def nan_bounds(value_range: tuple[float | None, float | None]) -> tuple[float, float]:
@@ -36,7 +28,7 @@ def nan_bounds(value_range: tuple[float | None, float | None]) -> tuple[float, f
     return (math.nan if low is None else float(low)), (math.nan if high is None else float(high))
 
 
-@_compiled
+@compiled
 def full_slot_sums(
     values: np.ndarray, slot: int, actual: float, runs: np.ndarray, errors: np.ndarray, sums: np.ndarray
 ) -> None:
@@ -70,7 +62,7 @@ def full_slot_sums(
         sums[bucket, models + 1] = cells
 
 
-@_compiled
+@compiled
 def store_forecast(
     values: np.ndarray, firsts: np.ndarray, lengths: np.ndarray, first: int, next_slot: int, predictions: np.ndarray
 ) -> bool:
@@ -99,7 +91,7 @@ def store_forecast(
     return True
 
 
-@_compiled
+@compiled
 def add_to_window(
     bin_index: np.ndarray, bins: np.ndarray, total: np.ndarray, newest: np.ndarray, index: int, sums: np.ndarray
 ) -> None:
@@ -132,7 +124,7 @@ def add_to_window(
             total[b, c] += sums[b, c]
 
 
-@_compiled
+@compiled
 def _lowest(values: np.ndarray, count: int, best: np.ndarray, chosen: np.ndarray) -> None:
     """The indices of the ``count`` lowest ``values`` into ``best``, lowest first, the lower
     index first among equals (a stable sort's order); ``chosen`` is scratch."""
@@ -146,7 +138,7 @@ def _lowest(values: np.ndarray, count: int, best: np.ndarray, chosen: np.ndarray
         best[k] = pick
 
 
-@_compiled
+@compiled
 def fast_weights(
     abs_errors: np.ndarray, counts: np.ndarray, min_count: int, power: float, top: int, weights: np.ndarray
 ) -> int:
@@ -190,7 +182,7 @@ def fast_weights(
     return others
 
 
-@_compiled
+@compiled
 def clip_rows(table: np.ndarray, first: int, end: int, low: float, high: float) -> None:
     """Rows ``first .. end - 1`` of ``table`` clipped to ``[low, high]`` in place (NaN: no bound).
 
@@ -207,7 +199,7 @@ def clip_rows(table: np.ndarray, first: int, end: int, low: float, high: float) 
             table[r, k] = value
 
 
-@_compiled
+@compiled
 def weighted_mean(
     weights: np.ndarray, row_of_step: np.ndarray, table: np.ndarray, models: int, out: np.ndarray
 ) -> None:
@@ -242,7 +234,7 @@ def weighted_mean(
         out[k] = value
 
 
-@_compiled
+@compiled
 def clipped_weighted_mean(
     weights: np.ndarray, row_of_step: np.ndarray, table: np.ndarray, low: float, high: float
 ) -> None:
@@ -254,7 +246,7 @@ def clipped_weighted_mean(
     clip_rows(table, models, models + 1, low, high)
 
 
-@_compiled
+@compiled
 def add_level_and_trend(seasonal: np.ndarray, level: float, trend: float, steps: np.ndarray) -> None:
     """Holt-Winters' forecast in place of its seasonal terms: ``(level + steps[k] * trend) + seasonal[k]``
     per step (``steps``: how many slots ahead, as floats; no trend: ``trend`` 0.0)."""

@@ -46,7 +46,7 @@ from domain.forecasting.models import ForecastModel
 from domain.forecasting.profile import WeeklyProfile
 from domain.forecasting.selector import ModelSelector
 
-STATE_VERSION = 5  # 5: numpy selector ring and error table, the history's known_since
+STATE_VERSION = 6  # 5: numpy selector ring and error table, the history's known_since; 6: compiled kernels' state
 
 
 class StepLayout(NamedTuple):

@@ -10,8 +10,7 @@ the dot products of the forecasts and of ``inverse @ x``, which may be summed in
 deterministic on a machine; like the BLAS products they replace, the last bits may differ
 between CPU types.
 
-Compiled code is cached on disk (``cache=True``: next to this file, or numba's fallback
-directory); where no cache directory is writable the kernels are compiled in each process.
+How they are compiled and cached: :mod:`domain.forecasting.compiled`.
 """
 
 from __future__ import annotations
@@ -19,23 +18,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from domain.forecasting.compiled import compiled
 
 TRANSFORM_CODES = {None: 0, "sqrt": 1, "log1p": 2}
 """The value transforms of :data:`~domain.forecasting.transforms.TRANSFORMS` as kernel arguments."""
 
 
-def _compiled(function, **options):
-    """``function`` compiled by numba, cached on disk where a cache directory is writable."""
-    try:
-        return njit(cache=True, **options)(function)
-    except RuntimeError:  # no writable cache location: compile per process
-        return njit(**options)(function)
-
-
 def _compiled_reassociating(function):
-    """:func:`_compiled`, and sums may be reassociated (vectorised)."""
-    return _compiled(function, fastmath={"reassoc"})
+    """:func:`~domain.forecasting.compiled.compiled`, and sums may be reassociated (vectorised)."""
+    return compiled(function, fastmath={"reassoc"})
 
 
 @_compiled_reassociating
@@ -68,7 +60,7 @@ def _symmetric_product(a: np.ndarray, x: np.ndarray, nonzero: np.ndarray, p: np.
             p[i] += total
 
 
-@_compiled
+@compiled
 def ridge_learn(
     inverse: np.ndarray,
     coefficients: np.ndarray,
@@ -148,7 +140,7 @@ def predict_rows(
     return out
 
 
-@_compiled
+@compiled
 def _ring_value(ring: np.ndarray, base: int, last_slot: int, slot: int) -> float:
     """:meth:`~domain.forecasting.history.SlotHistory.get` on its ring (``SlotHistory.ring``):
     ``base`` is ``last_slot % capacity + capacity - last_slot``, so that a slot in the ring is
@@ -158,7 +150,7 @@ def _ring_value(ring: np.ndarray, base: int, last_slot: int, slot: int) -> float
     return ring[base + slot]
 
 
-@_compiled
+@compiled
 def _forward(transform: int, value: float) -> float:
     """The forward transform (:data:`TRANSFORM_CODES`) of a value; values <= 0 give 0.0, NaN stays NaN."""
     if transform == 0 or value != value:
@@ -167,7 +159,7 @@ def _forward(transform: int, value: float) -> float:
     return math.sqrt(value) if transform == 1 else math.log1p(value)
 
 
-@_compiled
+@compiled
 def _mean(sums: np.ndarray, first_slot: int, last_slot: int, end_slot: int, width: int) -> float:
     """:meth:`~domain.forecasting.history.SlotHistory.mean` on its ``running_sums``."""
     capacity = sums.shape[1]
@@ -181,7 +173,7 @@ def _mean(sums: np.ndarray, first_slot: int, last_slot: int, end_slot: int, widt
     return (sums[0, end % capacity] - sums[0, start % capacity]) / count
 
 
-@_compiled
+@compiled
 def _scale_origin(raw: np.ndarray, shift: float, scale: float, values: np.ndarray) -> float:
     """The origin's values ``raw`` (:data:`~domain.forecasting.features.ORIGIN_KEYS`) as
     ``(value - shift) * scale`` into ``values``, unknown ones at the origin's level (``m1d``,
@@ -192,7 +184,7 @@ def _scale_origin(raw: np.ndarray, shift: float, scale: float, values: np.ndarra
     return level
 
 
-@_compiled
+@compiled
 def _similar_day(day_class: np.ndarray, table_start: int, first: int, target: int, day: int, week: int) -> int:
     """:meth:`~domain.forecasting.features.LagFeatures.similar_day` of ``target`` whose first
     candidate is slot ``first``: the latest of it and the 6 days before of the target's day
@@ -204,7 +196,7 @@ def _similar_day(day_class: np.ndarray, table_start: int, first: int, target: in
     return target - week
 
 
-@_compiled
+@compiled
 def pair_rows(
     origins: np.ndarray,
     targets: np.ndarray,
