@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from infra.heap import freeze_start_up_heap
 from infra.settings import Settings
 from streams.doorbell import Doorbell
 from streams.progress_board import BoardMirror, ProgressBoard
@@ -130,6 +131,7 @@ def run_processors(board: Path) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     parent = os.getppid()
+    freeze_start_up_heap()
     try:
         platform.start()
         while not stop.wait(0.5) and os.getppid() == parent:
