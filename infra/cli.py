@@ -68,7 +68,6 @@ def serve(
     from api.app import create_app
     from infra import http_server
     from infra.demo import DEMO_ACCOUNT, DEMO_EMAIL, DEMO_PASSWORD
-    from infra.heap import freeze_start_up_heap
     from infra.telemetry import configure_telemetry
 
     configure_telemetry("flexledger-api")
@@ -82,9 +81,7 @@ def serve(
     if _account_id_by_name(platform, DEMO_ACCOUNT) is not None:
         console.print(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
     logging.basicConfig(level=platform.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(platform)
-    freeze_start_up_heap()
-    http_server.serve(app, host, port, platform.settings)  # parser errors as JSON too
+    http_server.serve(create_app(platform), host, port, platform.settings)  # parser errors as JSON too
     platform.close()
 
 
@@ -149,14 +146,12 @@ def worker(
     runner: Annotated[str, typer.Option(help="confluent (plain consumer loop) or faust.")] = "confluent",
 ) -> None:
     """Run the processors against Kafka (distributed deployment); workers share partitions."""
-    from infra.heap import freeze_start_up_heap
     from infra.telemetry import configure_telemetry
     from infra.worker import run_worker
 
     if data_dir is not None:
         os.environ["FLEXLEDGER_HOME"] = str(data_dir)
     configure_telemetry("flexledger-worker")
-    freeze_start_up_heap()
     run_worker(Settings(), relay=relay, runner=runner)
 
 

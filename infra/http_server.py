@@ -15,6 +15,7 @@ import json
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from infra.heap import freeze_start_up_heap
 from infra.settings import Settings
 
 
@@ -56,5 +57,6 @@ def server_config(app, host: str, port: int, settings: Settings, **options) -> u
 
 
 def serve(app, host: str, port: int, settings: Settings, log_level: str = "warning") -> None:
-    """Serve ``app`` until interrupted."""
+    """Serve ``app`` until interrupted (this process's start-up heap frozen first: :mod:`infra.heap`)."""
+    freeze_start_up_heap()
     uvicorn.Server(server_config(app, host, port, settings, log_level=log_level)).run()

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from infra.bootstrap import Platform, build_platform
+from infra.heap import freeze_start_up_heap
 from infra.settings import Settings
 from streams.relay_checkpoint import RelayCheckpoint
 from streams.webhooks import RetryPolicy, WebhookDispatcher
@@ -60,6 +61,7 @@ def run_worker(
     if settings.log != "kafka":
         log.warning("FLEXLEDGER_LOG=%s: a separate worker process only makes sense with kafka", settings.log)
     platform = build_platform(settings.model_copy(update={"run_processors": False}))
+    freeze_start_up_heap()
     stop = stop or threading.Event()
     _stop_on_signals(stop)
     threads: list[threading.Thread] = []

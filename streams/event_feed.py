@@ -143,6 +143,12 @@ class EventFeed:
         self._after, self._events, self._positions, self._sizes, self._values = after, [], [], [], 0
         self._by_topic, self._classified_from = {}, after
 
+    def _drop_window(self) -> None:
+        """Forget the window (holding the lock): a stopped feed keeps no event alive, even while
+        something still refers to it; the next read starts a new window where its reader stands."""
+        self._restart(0)
+        self._after, self._last_of_topic, self._nothing_after = None, {}, None
+
     def _take(self, fresh: list[RecordedEvent]) -> None:
         """Add ``fresh`` (the events after the window's end) to the window; wake the subscribers of
         their topics, move the followers with nothing in them (holding the lock)."""
@@ -223,6 +229,7 @@ class EventFeed:
             with self._lock:
                 for subscriber in self._subscribers:  # they may wait long for their topics: let them see ``stop``
                     subscriber.woken.set()
+                self._drop_window()
 
     def _pump(self, stop: threading.Event) -> None:
         with self._lock:

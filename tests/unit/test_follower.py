@@ -294,3 +294,16 @@ def test_the_runner_runs_the_feeds_thread_and_its_stop_ends_followers_that_wait_
     assert runner.wait_for(4, timeout_s=30) and processor.handed == [1, 2, 3, 4], "woken by its topic's append"
     runner.stop(timeout_s=30)
     assert not any(t.is_alive() for t in threads), "a follower waiting for its topics missed the stop"
+
+
+def test_a_stopped_feed_keeps_no_event_alive_and_a_new_read_starts_a_new_window() -> None:
+    """Something may still refer to a stopped platform's feed (a poller's watch): its window goes."""
+    store, processor = store_with(3), Recorder()
+    follower = StoreFollower(processor, EventFeed(store))
+    runner = InProcessRunner(None, [follower], follower.feed)
+    runner.start()
+    assert runner.wait_for(3, timeout_s=30) and follower.feed.cached() == 3
+    runner.stop(timeout_s=30)
+    assert follower.feed.cached() == 0 and follower.feed.cached_values() == 0
+    store.append("sensordata-1", [NewEvent(type="SensorDataRecorded", data={"i": 3})])
+    assert [e.global_position for e in read(follower.feed, 2, 10)] == [3, 4]
