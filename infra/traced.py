@@ -70,7 +70,7 @@ class TracedProcessor:
     """A processor whose batches open ``processor.<name>`` per trace and record its lag.
 
     ``projection``: also a ``readmodel.write`` span around the write, and the projection lag.
-    Everything else (``advance``, ``checkpoint``, ``flush``, attributes) is the inner one's.
+    Everything else (``advance``, ``checkpoint``, ``flush``, ``passes_over``, attributes) is the inner one's.
     """
 
     def __init__(self, inner: Any, projection: str | None = None):

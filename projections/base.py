@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from domain.events import RecordedEvent
 from domain.ports.checkpoints import ALL_PARTITIONS, CheckpointStore, done_position
+from domain.source_types import NOT_MEASURED_SOURCE_TYPES
 
 failure_metadata = sa.MetaData()
 failures = sa.Table(
@@ -44,7 +45,7 @@ failures = sa.Table(
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ALL_PARTITIONS", "Projection", "apply_batch", "create_tables", "reset"]
+__all__ = ["ALL_PARTITIONS", "Projection", "apply_batch", "create_tables", "is_prediction_or_plan", "reset"]
 
 
 class Projection(Protocol):
@@ -57,6 +58,17 @@ class Projection(Protocol):
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         """Apply events (already filtered to ``event_types`` and above the checkpoint)."""
         ...
+
+    # Optional: ``passes_over(recorded) -> bool``, True for an event of ``event_types`` that
+    # ``apply`` ignores, told from its stored type and data only (no decoding, no database):
+    # the store followers do not hand such events over (:mod:`streams.follower`), so a batch of
+    # them costs no transaction. ``apply`` must still ignore them (other runners hand them over).
+
+
+def is_prediction_or_plan(recorded: RecordedEvent) -> bool:
+    """A ``SensorDataRecorded`` of the platform's forecaster or scheduler, no measurement
+    (:mod:`domain.source_types`), told from its stored data (no decoding)."""
+    return recorded.type == "SensorDataRecorded" and recorded.data.get("source_type") in NOT_MEASURED_SOURCE_TYPES
 
 
 def create_tables(engine: sa.Engine, projection: Projection) -> None:

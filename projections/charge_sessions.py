@@ -34,6 +34,7 @@ from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_s
 from domain.events import RecordedEvent
 from domain.source_types import NOT_MEASURED_SOURCE_TYPES
 from domain.units import conversion_factor, is_energy_unit, is_power_unit
+from projections.base import is_prediction_or_plan
 
 metadata = sa.MetaData()
 cs_meters = sa.Table(
@@ -130,6 +131,8 @@ class ChargeSessionsProjection:
          "ConnectionStateChanged", "EvPluggedOut", "SensorDataRecorded"}
     )
     metadata = metadata
+    passes_over = staticmethod(is_prediction_or_plan)
+    """Forecasts and schedules, no metered energy (:mod:`projections.base`)."""
 
     def __init__(self, split: ev.TimeOfUseSplit | None = None):
         self.split = split or ev.TimeOfUseSplit()
@@ -137,9 +140,7 @@ class ChargeSessionsProjection:
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         batch = _Batch()
         for recorded in events:
-            if recorded.type == "SensorDataRecorded" and (
-                recorded.data.get("source_type") in NOT_MEASURED_SOURCE_TYPES
-            ):
+            if is_prediction_or_plan(recorded):
                 continue  # a forecast or schedule: not decoded
             event = recorded.decode()
             if isinstance(event, SensorDataRecorded):

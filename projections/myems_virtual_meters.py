@@ -22,6 +22,7 @@ from domain.beliefs import SensorDataRecorded, belief_times_us, stored_sensor_id
 from domain.events import RecordedEvent
 from domain.source_types import NOT_MEASURED_SOURCE_TYPES
 from domain.units import UnitError
+from projections.base import is_prediction_or_plan
 from projections.readings import data_sources, readings
 from projections.registry import sensors
 
@@ -59,6 +60,8 @@ class MyEmsVirtualMetersProjection:
     name = "myems_virtual_meters"
     event_types = frozenset(EVENTS)
     metadata = metadata
+    passes_over = staticmethod(is_prediction_or_plan)
+    """Forecasts and schedules, no meter readings (:mod:`projections.base`)."""
 
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         linked: dict[int, list[int]] = {}  # meter -> its virtual meters, until a definition changes them
@@ -84,7 +87,7 @@ def _passed_over(conn: Connection, recorded: RecordedEvent, linked: dict[int, li
     """Whether a ``SensorDataRecorded`` is passed over undecoded, told from its stored data: a
     forecast or a schedule (no meter reading), or readings of a meter no virtual meter uses
     (``linked``: the batch's look-ups, filled here)."""
-    if recorded.data.get("source_type") in NOT_MEASURED_SOURCE_TYPES:
+    if is_prediction_or_plan(recorded):
         return True
     sensor_id = stored_sensor_id(recorded.data)
     if sensor_id is None:

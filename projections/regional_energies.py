@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 from domain import ev
 from domain.beliefs import SensorDataRecorded, belief_times_us, stored_sensor_id, to_epoch_s, to_epoch_us
 from domain.events import RecordedEvent
+from domain.schedules import SCHEDULER_SOURCE_TYPE
 from domain.units import conversion_factor, is_energy_unit, is_power_unit
 
 TIMESLOT_S = 900
@@ -86,12 +87,19 @@ def _factor(unit: str, resolution_s: int) -> float | None:
     return None
 
 
+def is_schedule(recorded: RecordedEvent) -> bool:
+    """A ``SensorDataRecorded`` of the scheduler (``source_type`` scheduler), told from its stored data."""
+    return recorded.type == "SensorDataRecorded" and recorded.data.get("source_type") == SCHEDULER_SOURCE_TYPE
+
+
 class RegionalEnergiesProjection:
     """Per region and 15-minute timeslot: the EVSEs' metered energy and their maximum."""
 
     name = "regional_energies"
     event_types = frozenset({"EvseRegistered", "EvseChanged", "SensorDataRecorded"})
     metadata = metadata
+    passes_over = staticmethod(is_schedule)
+    """Schedules count nowhere here (forecasts do: ``forecasted_kwh``); :mod:`projections.base`."""
 
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         touched: dict[int, set[int]] = {}  # region -> timeslots
@@ -139,7 +147,7 @@ def _may_count(conn: Connection, recorded: RecordedEvent, meters: dict[int, list
     """Whether a ``SensorDataRecorded`` may count, told from its stored data: False for a schedule
     (``source_type`` scheduler) or a sensor that meters no EVSE with a region (``meters``: the
     batch's look-ups, filled here)."""
-    if recorded.data.get("source_type") == "scheduler":
+    if is_schedule(recorded):
         return False
     sensor_id = stored_sensor_id(recorded.data)
     if sensor_id is None:

@@ -10,6 +10,14 @@ unseen), an idle processor's checkpoint reaches the head, and ``flexledger proje
 shows no lag once the system is idle. Processors that save lazily (``flush()``) are flushed at
 the same moments. A follower moved over others' events by the feed (below) counts as busy.
 
+A processor may also pass over events of its own topics that it would ignore (its forecaster's
+own forecasts, a projection's events of other types): an optional ``passes_over(recorded) ->
+bool``, told from the stored ``type`` and ``data`` only (no decoding; the same answer on every
+read, so a restart passes over the same events). The follower treats those as events of other
+topics: not handed over, its position moved over them, its checkpoint moved lazily as above (no
+write transaction per batch of them). The processor itself still ignores them when handed them
+(the Kafka deployment's :class:`~streams.runner.ProcessorLoop` hands it every event).
+
 One :class:`~streams.event_feed.EventFeed` reads the store for all followers: followers at about
 the same place share one read (and one decode) of each batch. It keeps a bounded window of
 recent events (bounded in events and in values, as a 10,000-value bulk event weighs a hundred
@@ -30,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from domain.events import RecordedEvent
 from domain.ports.checkpoints import ALL_PARTITIONS
 from streams.event_feed import EventFeed
 from streams.runner import Processor, Progress, apply_until_done, flush
@@ -58,6 +67,7 @@ class StoreFollower(Progress):
         super().__init__(processor.checkpoint())
         self.processor, self.feed, self.max_records = processor, feed, max_records
         self.topics = frozenset(processor.topics)
+        self._passes_over: Callable[[RecordedEvent], bool] | None = getattr(processor, "passes_over", None)
         self.idle_save_s, self.busy_save_s, self.busy_save_events = idle_save_s, busy_save_s, busy_save_events
         self.idle_wait_s, self.monotonic = idle_wait_s, monotonic
         self.errors = 0
@@ -92,11 +102,12 @@ class StoreFollower(Progress):
         may be brought up)."""
         batch = self.feed.read_topics(self.position, self.max_records, self.topics)
         now = self.monotonic()
-        if batch.mine:
-            if apply_until_done(self.processor, {ALL_PARTITIONS: batch.mine}, stop, self._count_error) is None:
+        handed = self._to_hand_over(batch.mine)
+        if handed:
+            if apply_until_done(self.processor, {ALL_PARTITIONS: handed}, stop, self._count_error) is None:
                 return batch.count  # stopped before the batch was applied
-            self.applied += len(batch.mine)
-            self._saved = batch.mine[-1].global_position
+            self.applied += len(handed)
+            self._saved = handed[-1].global_position
         if batch.count:
             self._advance(batch.last)
             self._read_since_save += batch.count
@@ -107,6 +118,13 @@ class StoreFollower(Progress):
         elif now - max(self._batch_at, self._saved_at) >= self.idle_save_s:  # idle for a while
             self._save_position()
         return batch.count
+
+    def _to_hand_over(self, mine: list[RecordedEvent]) -> list[RecordedEvent]:
+        """The events of the processor's topics that it does not pass over (module docstring), in order."""
+        if self._passes_over is None or not mine:
+            return mine
+        passes_over = self._passes_over
+        return [recorded for recorded in mine if not passes_over(recorded)]
 
     def _save_position(self) -> None:
         """Move the durable checkpoint over the events of other processors read since the last save,

@@ -1,7 +1,8 @@
 """The forecasting processor: online models per sensor, fed by the readings on the log.
 
 Topics: the readings (``sensordata-*``: every ``SensorDataRecorded``) and the forecasts
-category (``forecast-*``: :class:`~domain.forecast_events.ForecastTriggered`).
+category (``forecast-*``: :class:`~domain.forecast_events.ForecastTriggered`). Its own output
+comes back on both; the store followers do not hand it over (``passes_over``).
 
 * **Which sensors** — those whose ``forecasting`` attribute switches it on (format in
   :mod:`domain.forecast_events`), plus those named in a forecast trigger (with the defaults).
@@ -128,6 +129,12 @@ class ForecastProcessor:
         if position > self._done(partition):
             self._save(partition, position, set())
 
+    def passes_over(self, recorded: RecordedEvent) -> bool:
+        """Whether ``recorded`` means nothing to the forecaster (its own forecasts and summaries, any
+        event but readings and triggers), told from its stored type and data: the store followers
+        do not hand such events over (:mod:`streams.follower`)."""
+        return not (is_learnable_reading(recorded) or recorded.type == "ForecastTriggered")
+
     def process(self, partition: str, events: Sequence[RecordedEvent]) -> int:
         done = self._done(partition)
         last = max([done, *(e.global_position for e in events)])
@@ -151,7 +158,7 @@ class ForecastProcessor:
     # -- events ---------------------------------------------------------------------------
 
     def _dispatch(self, recorded: RecordedEvent, outbox: Outbox, touched: set[int]) -> None:
-        if recorded.type == "SensorDataRecorded" and not is_own_forecast(recorded):
+        if is_learnable_reading(recorded):
             self._on_reading(recorded, outbox, touched)
         elif recorded.type == "ForecastTriggered":
             self._on_trigger(recorded, outbox, touched)
@@ -221,7 +228,7 @@ class ForecastProcessor:
         model.forecaster = SensorForecaster(live_config(settings, sensor, self.directory.asset_type(sensor.asset_id)))
         model.settings_key, model.position = model_key(sensor, settings), 0
         for recorded in stream_events(self.store, sensor_data_stream(model.sensor_id)):
-            if recorded.type == "SensorDataRecorded" and not is_own_forecast(recorded):
+            if is_learnable_reading(recorded):
                 self._learn(model, sensor, settings, recorded, outbox)
                 outbox.flush(only_if_full=True)
             model.position = max(model.position, recorded.global_position)
@@ -348,6 +355,11 @@ class ForecastProcessor:
         self._models.clear()
         self._marks.clear()
         self._checkpoints = None
+
+
+def is_learnable_reading(recorded: RecordedEvent) -> bool:
+    """A ``SensorDataRecorded`` that is no forecaster's belief (cheap: no decoding)."""
+    return recorded.type == "SensorDataRecorded" and not is_own_forecast(recorded)
 
 
 def model_key(sensor: SensorRegistered, settings: ForecastSettings) -> str:

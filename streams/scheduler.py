@@ -64,6 +64,7 @@ from domain.schedules import (
 from domain.scheduling import FlexModelError, ScheduleError, problem_from_flex, solve
 from domain.soc_readings import soc_reading_of
 from domain.udi import UdiEventPosted, udi_stream
+from projections.base import is_prediction_or_plan
 from projections.myems_tariffs import with_tariff_prices  # issue 14
 from streams.registry_history import RegistryAsOf, RegistryHistory
 from streams.schedule_inputs import ScheduleRequest, SchedulingInputError, SocTrigger, request_for
@@ -148,6 +149,15 @@ class SchedulerProcessor:
         self.soc_index = SocSensorIndex(self.registry)
 
     # -- Processor protocol -------------------------------------------------------------------
+    def passes_over(self, recorded: RecordedEvent) -> bool:
+        """Whether ``recorded`` can trigger nothing, told from its stored type and data: neither a
+        trigger nor a measured reading (forecasts and schedules are no state of charge:
+        :mod:`domain.soc_readings`). The store followers do not hand such events over
+        (:mod:`streams.follower`); :meth:`process` ignores them too."""
+        if recorded.type in TRIGGER_TYPES:
+            return False
+        return recorded.type != "SensorDataRecorded" or is_prediction_or_plan(recorded)
+
     def process(self, partition: str, events: Sequence[RecordedEvent]) -> int:
         done = max(done_position(self._checkpoints(), partition), self._unsaved.get(partition, 0))
         last = done
