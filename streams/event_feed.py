@@ -71,6 +71,9 @@ class EventFeed:
         followers at the head; with :meth:`run`, how often it asks the store without having heard
         of an append (another process's)."""
         self.store, self.batch_size = store, batch_size
+        self._read_store: Callable[[int, int], list[RecordedEvent]] = getattr(store, "read_appended", store.read_all)
+        """``read_all(after, limit)``; a store's ``read_appended`` where it has one (serves this process's
+        appends from what it committed, :meth:`infra.eventstore.sql.SqlEventStore.read_appended`)."""
         self.head_recheck_s, self.monotonic = head_recheck_s, monotonic
         self.window_events, self.window_values = window_events, window_values
         self._lock = threading.Lock()
@@ -109,7 +112,7 @@ class EventFeed:
                     return FeedBatch(0, after, [])
                 last = self._positions[end - 1]
                 return FeedBatch(end - start, last, self._of_topics(after, last, topics))
-        batch = self.store.read_all(after, self._read_limit(limit))  # behind the window: outside the lock
+        batch = self._read_store(after, self._read_limit(limit))  # behind the window: outside the lock
         mine = [e for e in batch if topic_of(e) in topics]
         return FeedBatch(len(batch), batch[-1].global_position if batch else after, mine)
 
@@ -130,9 +133,9 @@ class EventFeed:
         last = self._last()
         if last is None or after > last:  # no window yet, or the caller is ahead of it: start one at ``after``
             self._restart(after)
-            self._take(self.store.read_all(after, self._read_limit(max(limit, self.batch_size))))
+            self._take(self._read_store(after, self._read_limit(max(limit, self.batch_size))))
         elif after == last and not self.running.is_set() and not self._known_empty(last):
-            self._take(self.store.read_all(last, self._read_limit(max(limit, self.batch_size))))
+            self._take(self._read_store(last, self._read_limit(max(limit, self.batch_size))))
         start = bisect.bisect_right(self._positions, after)
         return start, min(start + limit, len(self._events))
 
@@ -231,7 +234,7 @@ class EventFeed:
             stop.wait(self.head_recheck_s)
             return
         self.store.wait_for_append(last, self.head_recheck_s)
-        fresh = self.store.read_all(last, self._read_limit(self.batch_size))  # the followers read the window meanwhile
+        fresh = self._read_store(last, self._read_limit(self.batch_size))  # the followers read the window meanwhile
         with self._lock:
             if self._last() == last:  # else a follower ahead restarted the window: it read the store
                 self._take(fresh)
