@@ -39,14 +39,13 @@ from domain.audit_chain import GENESIS, chain_hash
 from domain.events import NewEvent, RecordedEvent
 from domain.ports.event_store import (
     ANY,
-    NO_STREAM,
-    STREAM_EXISTS,
     AppendResult,
     EventStoreError,
     EventStoreUnavailable,
     ExpectedRevision,
     WrongExpectedRevision,
 )
+from infra.eventstore.append_checks import check_expected, first_of_each_id
 from infra.eventstore.hash_chain import ensure_hash_chain
 from infra.eventstore.recent_rows import RecentRows
 from infra.eventstore.rows import row_to_event, rows_to_events
@@ -123,32 +122,6 @@ _READ_ALL_AFTER = (
     .order_by(events_table.c.global_position)
     .limit(sa.bindparam("limit"))
 )
-
-
-def _check_expected(stream_id: str, expected: ExpectedRevision, actual: int | None) -> None:
-    if expected == ANY:
-        return
-    if expected == NO_STREAM:
-        ok = actual is None
-    elif expected == STREAM_EXISTS:
-        ok = actual is not None
-    elif isinstance(expected, int):
-        ok = actual == expected
-    else:
-        raise ValueError(f"invalid expected revision {expected!r}")
-    if not ok:
-        raise WrongExpectedRevision(stream_id, expected, actual)
-
-
-def _first_of_each_id(events: Sequence[NewEvent], ids: Sequence[str], stored: set[str]) -> list[tuple[NewEvent, str]]:
-    """(event, its id as text) of the events whose id is not stored yet, in call order; an id
-    repeated within the call counts once. ``ids``: the events' ids as text."""
-    fresh: list[tuple[NewEvent, str]] = []
-    for event, key in zip(events, ids, strict=True):
-        if key not in stored:
-            stored.add(key)
-            fresh.append((event, key))
-    return fresh
 
 
 @dataclass
@@ -292,10 +265,10 @@ class SqlEventStore:
         ids = [str(e.event_id) for e in events]
         existing = self._stored_positions(conn, ids)
         actual = self._stream_revision(conn, stream_id)
-        fresh = _first_of_each_id(events, ids, set(existing))
+        fresh = first_of_each_id(events, ids, set(existing))
         if not fresh:
             return AppendResult(actual if actual is not None else -1, max(existing.values()), 0)
-        _check_expected(stream_id, expected, actual)
+        check_expected(stream_id, expected, actual)
         if not tail:
             tail[:] = [self._next_position(conn), conn.execute(_LAST_HASH).scalar() or GENESIS]
         position, previous = tail
