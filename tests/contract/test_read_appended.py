@@ -20,6 +20,10 @@ from infra.eventstore.postgres import PostgresEventStore
 from infra.eventstore.recent_rows import RecentRows
 from infra.eventstore.sql import SqlEventStore
 from infra.eventstore.sqlite import SqliteEventStore
+from infra.personal_data_store import SealingEventStore
+from infra.personal_keys import PersonalDataCipher
+from streams.event_feed import EventFeed, appended_reader
+from streams.topics import all_topics
 
 GENEROUS_TIMEOUT_S = 60.0
 """Upper bound for things that take milliseconds (never asserted as a duration)."""
@@ -146,3 +150,33 @@ def test_recent_rows_stop_at_a_gap_and_stay_within_their_bounds():
     assert [r[0] for r in recent.run_after(5, 10)] == [6, 7] and len(recent) == 2  # max_bytes
     recent.add([row(8, size=500)])  # larger than the bound alone: not kept
     assert len(recent) == 0
+
+
+class OneKey:
+    """A key store holding one subject's key (the part of the key-store port sealing uses)."""
+
+    def __init__(self) -> None:
+        self.key = bytes(range(32))
+
+    def key_for(self, subject: str, create: bool = False) -> bytes | None:
+        return self.key
+
+    def keys_for(self, subjects) -> dict[str, bytes]:
+        return dict.fromkeys(subjects, self.key)
+
+
+def test_the_feed_reads_through_a_decorator_as_the_decorator_reads(tmp_path):
+    """A decorator forwarding unknown attributes (the sealing store) is read with its own
+    ``read_all`` (personal fields opened), never with its inner store's ``read_appended``."""
+    inner = SqliteEventStore(tmp_path / "events.db")
+    inner.create_tables()
+    try:
+        store = SealingEventStore(inner, PersonalDataCipher(OneKey()))
+        data = {"user_id": 1, "account_id": 1, "email": "alice@example.test", "username": "alice", "roles": []}
+        store.append("user-1", [NewEvent(type="UserRegistered", schema_version=2, data=data)])
+        assert appended_reader(inner) == inner.read_appended and appended_reader(store) == store.read_all
+        batch = EventFeed(store).read_topics(0, 10, frozenset(all_topics()))
+        assert batch.mine == store.read_all(0, 10) and batch.mine[0].data["email"] == "alice@example.test"
+        assert inner.read_appended(0, 1)[0].data["email"] != "alice@example.test"  # sealed at rest
+    finally:
+        inner.close()
