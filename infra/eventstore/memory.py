@@ -17,14 +17,8 @@ from collections.abc import Sequence
 import orjson
 
 from domain.events import EventMetadata, NewEvent, RecordedEvent
-from domain.ports.event_store import (
-    ANY,
-    NO_STREAM,
-    STREAM_EXISTS,
-    AppendResult,
-    ExpectedRevision,
-    WrongExpectedRevision,
-)
+from domain.ports.event_store import ANY, AppendResult, ExpectedRevision
+from infra.eventstore.append_checks import check_expected
 
 
 class MemoryStorage:
@@ -35,21 +29,6 @@ class MemoryStorage:
         self.streams: dict[str, list[int]] = {}  # stream id -> global positions, by revision
         self.by_id: dict[uuid.UUID, int] = {}
         self.changed = threading.Condition()
-
-
-def _check_expected(stream_id: str, expected: ExpectedRevision, actual: int | None) -> None:
-    if expected == ANY:
-        return
-    if expected == NO_STREAM:
-        ok = actual is None
-    elif expected == STREAM_EXISTS:
-        ok = actual is not None
-    elif isinstance(expected, int) and not isinstance(expected, bool):
-        ok = actual == expected
-    else:
-        raise ValueError(f"invalid expected revision {expected!r}")
-    if not ok:
-        raise WrongExpectedRevision(stream_id, expected, actual)
 
 
 class MemoryEventStore:
@@ -76,7 +55,7 @@ class MemoryEventStore:
             if not fresh:
                 stored = max(s.by_id[e.event_id] for e in events)
                 return AppendResult(-1 if actual is None else actual, stored, 0)
-            _check_expected(stream_id, expected_revision, actual)
+            check_expected(stream_id, expected_revision, actual)
             for event in fresh:
                 self._store(stream_id, event)
             s.changed.notify_all()

@@ -15,6 +15,11 @@ keeps its own idempotency and expected-revision checks, sees the appends before 
 group, and returns only after the group's commit; a refused append (wrong expected revision)
 is dropped from the group without touching the others. If the group's transaction fails, each
 of its appends is retried in a transaction of its own, so one failure cannot fail another.
+
+Read-back: the rows of each committed transaction are kept for a while (:class:`RecentRows`)
+and :meth:`SqlEventStore.read_appended` serves this process's followers from them; positions
+being assigned in commit order under the append lock, a run of held rows after a position is
+exactly what the table holds there.
 """
 
 from __future__ import annotations
@@ -34,15 +39,15 @@ from domain.audit_chain import GENESIS, chain_hash
 from domain.events import NewEvent, RecordedEvent
 from domain.ports.event_store import (
     ANY,
-    NO_STREAM,
-    STREAM_EXISTS,
     AppendResult,
     EventStoreError,
     EventStoreUnavailable,
     ExpectedRevision,
     WrongExpectedRevision,
 )
+from infra.eventstore.append_checks import check_expected, first_of_each_id
 from infra.eventstore.hash_chain import ensure_hash_chain
+from infra.eventstore.recent_rows import RecentRows
 from infra.eventstore.rows import row_to_event, rows_to_events
 
 T = TypeVar("T")
@@ -119,32 +124,6 @@ _READ_ALL_AFTER = (
 )
 
 
-def _check_expected(stream_id: str, expected: ExpectedRevision, actual: int | None) -> None:
-    if expected == ANY:
-        return
-    if expected == NO_STREAM:
-        ok = actual is None
-    elif expected == STREAM_EXISTS:
-        ok = actual is not None
-    elif isinstance(expected, int):
-        ok = actual == expected
-    else:
-        raise ValueError(f"invalid expected revision {expected!r}")
-    if not ok:
-        raise WrongExpectedRevision(stream_id, expected, actual)
-
-
-def _first_of_each_id(events: Sequence[NewEvent], ids: Sequence[str], stored: set[str]) -> list[tuple[NewEvent, str]]:
-    """(event, its id as text) of the events whose id is not stored yet, in call order; an id
-    repeated within the call counts once. ``ids``: the events' ids as text."""
-    fresh: list[tuple[NewEvent, str]] = []
-    for event, key in zip(events, ids, strict=True):
-        if key not in stored:
-            stored.add(key)
-            fresh.append((event, key))
-    return fresh
-
-
 @dataclass
 class _PendingAppend:
     """One caller's append, queued for the next group commit."""
@@ -175,6 +154,7 @@ class SqlEventStore:
         self._pending: list[_PendingAppend] = []  # appends waiting for the next group commit
         self._pending_lock = threading.Lock()
         self._local_head: int | None = None  # the head as this process knows it; read on first need
+        self._recent = RecentRows()  # the rows of this object's last commits (read_appended)
 
     def create_tables(self) -> None:
         """Create the ``events`` table and its indexes when missing (the composition root's storage step;
@@ -241,22 +221,25 @@ class SqlEventStore:
 
     def _commit_group(self, group: list[_PendingAppend]) -> None:
         """Append each request in order in one transaction; outcomes are set only once it committed."""
+        inserted: list[tuple] = []
         with self.engine.begin() as conn:
             self._lock_for_append(conn)
             tail: list = []  # (next position, last hash): read once per group, not per append
-            outcomes = [self._try_append(conn, request, tail) for request in group]
+            outcomes = [self._try_append(conn, request, tail, inserted) for request in group]
             written = [r.global_position for r, _ in outcomes if r is not None and r.appended]
             if written:
                 self._notify(conn, max(written))
+        self._recent.add(inserted)  # committed (before the waiters hear of them: _advance_local_head)
         for request, (result, error) in zip(group, outcomes, strict=True):
             request.result, request.error = result, error
 
     def _try_append(
-        self, conn: Connection, request: _PendingAppend, tail: list
+        self, conn: Connection, request: _PendingAppend, tail: list, inserted: list[tuple]
     ) -> tuple[AppendResult | None, Exception | None]:
         """(result, None), or (None, error) for an append refused before it wrote anything."""
         try:
-            return self._append_locked(conn, request.stream_id, request.events, request.expected, tail), None
+            append = self._append_locked(conn, request.stream_id, request.events, request.expected, tail, inserted)
+            return append, None
         except (WrongExpectedRevision, ValueError) as exc:
             return None, exc
 
@@ -269,16 +252,23 @@ class SqlEventStore:
             self._after_commit()
 
     def _append_locked(
-        self, conn: Connection, stream_id: str, events: Sequence[NewEvent], expected: ExpectedRevision, tail: list
+        self,
+        conn: Connection,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected: ExpectedRevision,
+        tail: list,
+        inserted: list[tuple],
     ) -> AppendResult:
-        """Append under the lock; ``tail``: (next position, last hash) within the group, [] at first."""
+        """Append under the lock; ``tail``: (next position, last hash) within the group, [] at first;
+        ``inserted``: extended by the rows written, in the columns read (``_COLUMNS``)."""
         ids = [str(e.event_id) for e in events]
         existing = self._stored_positions(conn, ids)
         actual = self._stream_revision(conn, stream_id)
-        fresh = _first_of_each_id(events, ids, set(existing))
+        fresh = first_of_each_id(events, ids, set(existing))
         if not fresh:
             return AppendResult(actual if actual is not None else -1, max(existing.values()), 0)
-        _check_expected(stream_id, expected, actual)
+        check_expected(stream_id, expected, actual)
         if not tail:
             tail[:] = [self._next_position(conn), conn.execute(_LAST_HASH).scalar() or GENESIS]
         position, previous = tail
@@ -301,6 +291,7 @@ class SqlEventStore:
             )  # fmt: skip
             position += 1
         self._insert(conn, rows)
+        inserted.extend(row[:8] + row[9:] for row in rows)  # without recorded_at
         tail[:] = [position, previous]
         return AppendResult(revision, position - 1, len(fresh))
 
@@ -358,6 +349,21 @@ class SqlEventStore:
         query = query.order_by(c.global_position).limit(limit)
         with self.read_engine.connect() as conn:
             return rows_to_events(conn.execute(query))
+
+    def read_appended(self, after_position: int, limit: int) -> list[RecordedEvent]:
+        """:meth:`read_all` of every type and stream, the events this object committed last (the
+        contiguous run after ``after_position`` it holds) decoded from the rows it inserted, the
+        others read from the table. The same events as the table's (no read of it while the
+        followers keep up with this process's appends), but a row changed in the table behind the
+        store's back (tampering: :mod:`domain.audit_chain`) may be read back as it was committed."""
+        rows = self._recent.run_after(after_position, limit)
+        if not rows:
+            return self.read_all(after_position, limit)
+        events = rows_to_events(rows)
+        last = rows[-1][0]
+        if len(rows) < limit and last < (self._local_head or 0):  # another process appended after it
+            events += self.read_all(last, limit - len(rows))
+        return events
 
     @port_errors
     def head_position(self) -> int:
