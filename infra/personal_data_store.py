@@ -18,6 +18,7 @@ from domain.events import NewEvent, RecordedEvent
 from domain.personal_data import has_personal_fields, seal_data, subject_of, unseal_data
 from domain.ports.event_store import ANY, AppendResult, EventStore, ExpectedRevision
 from infra.personal_keys import PersonalDataCipher
+from streams.event_feed import appended_reader
 
 
 class SealingEventStore:
@@ -49,6 +50,10 @@ class SealingEventStore:
         stream_prefix: str | None = None,
     ) -> list[RecordedEvent]:
         return self._open(self.inner.read_all(after_position, limit, types=types, stream_prefix=stream_prefix))
+
+    def read_appended(self, after_position: int, limit: int) -> list[RecordedEvent]:
+        """The inner store's :func:`~streams.event_feed.appended_reader` read, opened."""
+        return self._open(appended_reader(self.inner)(after_position, limit))
 
     def get_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
         event = self.inner.get_event(event_id)

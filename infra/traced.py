@@ -19,6 +19,7 @@ from infra.telemetry import (
     record_projection_lag,
     spans_per_trace,
 )
+from streams.event_feed import appended_reader
 
 
 class TracedEventStore:
@@ -36,6 +37,10 @@ class TracedEventStore:
                 result = self.inner.append(stream_id, events, expected_revision)
         record_appended(stream_id, result.appended)
         return result
+
+    def read_appended(self, after_position: int, limit: int) -> Any:
+        """The inner store's :func:`~streams.event_feed.appended_reader` read (reads are not traced)."""
+        return appended_reader(self.inner)(after_position, limit)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
