@@ -9,5 +9,13 @@ virtual meters, charge sessions) and state-of-charge triggers count measurements
 
 from __future__ import annotations
 
+from domain.events import RecordedEvent
+
 NOT_MEASURED_SOURCE_TYPES = frozenset({"forecaster", "scheduler"})
 """Source types whose beliefs are predictions or plans, not measurements."""
+
+
+def is_prediction_or_plan(recorded: RecordedEvent) -> bool:
+    """A ``SensorDataRecorded`` of the platform's forecaster or scheduler, no measurement, told
+    from its stored data (no decoding)."""
+    return recorded.type == "SensorDataRecorded" and recorded.data.get("source_type") in NOT_MEASURED_SOURCE_TYPES

@@ -27,7 +27,6 @@ from sqlalchemy.engine import Connection
 
 from domain.events import RecordedEvent
 from domain.ports.checkpoints import ALL_PARTITIONS, CheckpointStore, done_position
-from domain.source_types import NOT_MEASURED_SOURCE_TYPES
 
 failure_metadata = sa.MetaData()
 failures = sa.Table(
@@ -45,7 +44,7 @@ failures = sa.Table(
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ALL_PARTITIONS", "Projection", "apply_batch", "create_tables", "is_prediction_or_plan", "reset"]
+__all__ = ["ALL_PARTITIONS", "Projection", "apply_batch", "create_tables", "reset"]
 
 
 class Projection(Protocol):
@@ -63,12 +62,6 @@ class Projection(Protocol):
     # ``apply`` ignores, told from its stored type and data only (no decoding, no database):
     # the store followers do not hand such events over (:mod:`streams.follower`), so a batch of
     # them costs no transaction. ``apply`` must still ignore them (other runners hand them over).
-
-
-def is_prediction_or_plan(recorded: RecordedEvent) -> bool:
-    """A ``SensorDataRecorded`` of the platform's forecaster or scheduler, no measurement
-    (:mod:`domain.source_types`), told from its stored data (no decoding)."""
-    return recorded.type == "SensorDataRecorded" and recorded.data.get("source_type") in NOT_MEASURED_SOURCE_TYPES
 
 
 def create_tables(engine: sa.Engine, projection: Projection) -> None:

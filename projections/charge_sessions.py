@@ -32,9 +32,8 @@ from sqlalchemy.engine import Connection
 from domain import ev
 from domain.beliefs import SensorDataRecorded, belief_times_us, to_epoch_s
 from domain.events import RecordedEvent
-from domain.source_types import NOT_MEASURED_SOURCE_TYPES
+from domain.source_types import NOT_MEASURED_SOURCE_TYPES, is_prediction_or_plan
 from domain.units import conversion_factor, is_energy_unit, is_power_unit
-from projections.base import is_prediction_or_plan
 
 metadata = sa.MetaData()
 cs_meters = sa.Table(

@@ -20,9 +20,8 @@ from domain import myems_meters as mm
 from domain import virtual_meters as vm
 from domain.beliefs import SensorDataRecorded, belief_times_us, stored_sensor_id, to_epoch_s
 from domain.events import RecordedEvent
-from domain.source_types import NOT_MEASURED_SOURCE_TYPES
+from domain.source_types import NOT_MEASURED_SOURCE_TYPES, is_prediction_or_plan
 from domain.units import UnitError
-from projections.base import is_prediction_or_plan
 from projections.readings import data_sources, readings
 from projections.registry import sensors
 

@@ -63,8 +63,8 @@ from domain.schedules import (
 )
 from domain.scheduling import FlexModelError, ScheduleError, problem_from_flex, solve
 from domain.soc_readings import soc_reading_of
+from domain.source_types import is_prediction_or_plan
 from domain.udi import UdiEventPosted, udi_stream
-from projections.base import is_prediction_or_plan
 from projections.myems_tariffs import with_tariff_prices  # issue 14
 from streams.registry_history import RegistryAsOf, RegistryHistory
 from streams.schedule_inputs import ScheduleRequest, SchedulingInputError, SocTrigger, request_for
