@@ -9,6 +9,8 @@ To add an adapter, add ONE ``pytest.param`` line to the list of its port:
 * :data:`LOG_ADAPTERS` — ``tests/contract/test_log.py``: memory and Kafka (the mock cluster);
   a factory is a context manager yielding a ``Log`` whose topics have at least 2 partitions.
 * :data:`READ_MODEL_ADAPTERS` — ``tests/contract/test_readmodels.py``.
+* ``open_store`` — the SQL event stores on one fresh storage, opened as often as a test needs
+  (``test_group_commit.py``, ``test_read_appended.py``).
 
 An event-store adapter is a :class:`StoreAdapter`: ``storage(tmp_path)`` is a context manager
 yielding a location (file path or URL) that lives for one test, ``open(location)`` opens a
@@ -38,6 +40,7 @@ from domain.ports.event_store import EventStore
 from domain.ports.log import Log
 from infra.eventstore.memory import MemoryEventStore, MemoryStorage
 from infra.eventstore.postgres import PostgresEventStore
+from infra.eventstore.sql import SqlEventStore
 from infra.eventstore.sqlite import SqliteEventStore
 from infra.log.memory import MemoryLog
 from infra.readmodels.database import ReadModelDb, postgres_readmodels, sqlite_readmodels
@@ -255,3 +258,29 @@ def read_models_pair(tmp_path) -> Iterator[dict[str, ReadModelDb]]:
     """A fresh SQLite and a fresh PostgreSQL read-model database, to compare their answers."""
     with sqlite_read_models(tmp_path) as sqlite_db, postgres_read_models(tmp_path) as postgres_db:
         yield {"sqlite": sqlite_db, "postgres": postgres_db}
+
+
+@pytest.fixture(params=[pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)])
+def open_store(request, tmp_path) -> Iterator[Callable[[], SqlEventStore]]:
+    """Opens SQL event stores on one fresh storage (each call: another instance, as another process)."""
+    opened: list[SqlEventStore] = []
+
+    def opener(location: str, cls: type[SqlEventStore]) -> Callable[[], SqlEventStore]:
+        def open_one() -> SqlEventStore:
+            opened.append(cls(location))
+            opened[-1].create_tables()  # the storage step (constructors create no tables)
+            return opened[-1]
+
+        return open_one
+
+    try:
+        if request.param == "sqlite":
+            yield opener(str(tmp_path / "events.db"), SqliteEventStore)
+        else:
+            if postgres_base_url() is None:
+                pytest.skip(SKIP_REASON)
+            with temporary_postgres_url() as url:
+                yield opener(url, PostgresEventStore)
+    finally:
+        for store in opened:
+            store.close()

@@ -12,46 +12,15 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
 
-import pytest
 import sqlalchemy as sa
-from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
 
 from domain.events import NewEvent
 from domain.ports.event_store import ANY, NO_STREAM, AppendResult, WrongExpectedRevision
-from infra.eventstore.postgres import PostgresEventStore
 from infra.eventstore.sql import SqlEventStore
-from infra.eventstore.sqlite import SqliteEventStore
 
 GENEROUS_TIMEOUT_S = 60.0
 """Upper bound for things that take milliseconds (never asserted as a duration)."""
-
-
-@pytest.fixture(params=[pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)])
-def open_store(request, tmp_path) -> Iterator[Callable[[], SqlEventStore]]:
-    """Opens SQL event stores on one fresh storage (each call: another instance, as another process)."""
-    opened: list[SqlEventStore] = []
-
-    def opener(location: str, cls: type[SqlEventStore]) -> Callable[[], SqlEventStore]:
-        def open_one() -> SqlEventStore:
-            opened.append(cls(location))
-            opened[-1].create_tables()  # the storage step (constructors create no tables)
-            return opened[-1]
-
-        return open_one
-
-    try:
-        if request.param == "sqlite":
-            yield opener(str(tmp_path / "events.db"), SqliteEventStore)
-        else:
-            if postgres_base_url() is None:
-                pytest.skip(SKIP_REASON)
-            with temporary_postgres_url() as url:
-                yield opener(url, PostgresEventStore)
-    finally:
-        for store in opened:
-            store.close()
 
 
 def new(**data) -> NewEvent:

@@ -9,10 +9,8 @@ and never an append that was refused or rolled back.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 
 import pytest
-from pg import SKIP_REASON, postgres_base_url, temporary_postgres_url
 
 from domain.events import EventMetadata, NewEvent
 from domain.ports.event_store import NO_STREAM, WrongExpectedRevision
@@ -27,32 +25,6 @@ from streams.topics import all_topics
 
 GENEROUS_TIMEOUT_S = 60.0
 """Upper bound for things that take milliseconds (never asserted as a duration)."""
-
-
-@pytest.fixture(params=[pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)])
-def open_store(request, tmp_path) -> Iterator[Callable[[], SqlEventStore]]:
-    """Opens SQL event stores on one fresh storage (each call: another instance, as another process)."""
-    opened: list[SqlEventStore] = []
-
-    def opener(location: str, cls: type[SqlEventStore]) -> Callable[[], SqlEventStore]:
-        def open_one() -> SqlEventStore:
-            opened.append(cls(location))
-            opened[-1].create_tables()
-            return opened[-1]
-
-        return open_one
-
-    try:
-        if request.param == "sqlite":
-            yield opener(str(tmp_path / "events.db"), SqliteEventStore)
-        else:
-            if postgres_base_url() is None:
-                pytest.skip(SKIP_REASON)
-            with temporary_postgres_url() as url:
-                yield opener(url, PostgresEventStore)
-    finally:
-        for store in opened:
-            store.close()
 
 
 def new(**data) -> NewEvent:
